@@ -1,0 +1,24 @@
+/*
+ * app.h - the running daemon's shared context: configuration, database,
+ * server secret.  One per process, built by cmd_run.c, read-only after
+ * start-up except for the stopping flag.
+ */
+#ifndef SEALD_APP_H
+#define SEALD_APP_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "config.h"
+#include "store.h"
+
+struct app {
+    const struct config *cfg;
+    struct store        *store;
+    struct auth_key     *key;
+    int64_t              started_ms;
+    atomic_int           stopping;     /* set on SIGTERM/SIGINT */
+};
+
+#endif

@@ -1,0 +1,72 @@
+/*
+ * config.h - seald's runtime configuration: the INI file (parsed with libinih),
+ * its defaults, validation, and command-line overrides.  Every key is listed
+ * in conf/seald.conf.example; config.c holds the one table of keys.
+ */
+#ifndef SEALD_CONFIG_H
+#define SEALD_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "err.h"
+
+#define CONFIG_MAX_THREADS          256
+#define CONFIG_MAX_BODY_BYTES       (512L * 1024 * 1024)
+#define CONFIG_MAX_HEADER_BYTES     (1024L * 1024)
+#define CONFIG_MAX_CONNECTIONS      65536
+#define CONFIG_MAX_TIMEOUT_SECONDS  3600
+
+struct config {
+    /* [server] */
+    char listen[64];            /* IPv4 or IPv6 literal                  */
+    long port;
+    long threads;               /* HTTP worker threads                   */
+    int  plain_http;            /* 1: no TLS (loopback only)             */
+    char tls_cert[PATH_MAX];
+    char tls_key[PATH_MAX];
+    long max_body_bytes;
+    long max_header_bytes;
+    long max_connections;
+    long connection_timeout;    /* seconds idle before a connection dies */
+    long shutdown_timeout;      /* seconds to finish in-flight requests  */
+    /* [database] */
+    char db_path[PATH_MAX];
+    long db_busy_timeout_ms;
+    /* [log] */
+    char log_file[PATH_MAX];    /* empty: stderr                         */
+    char log_level[16];         /* debug, info, warn, error              */
+    /* [security] */
+    char secret_file[PATH_MAX]; /* server secret keying credential HMACs */
+    long credential_max_age_days;
+
+    /* not keys: where relative paths are resolved from */
+    char base_dir[PATH_MAX];
+};
+
+/* conf/seald.conf.example, compiled in (what `seald init` writes). */
+extern const char *const config_example;
+
+/* Fill *cfg with the built-in defaults; base_dir becomes ".". */
+void config_defaults(struct config *cfg);
+
+/* Parse an INI file into *cfg (on top of whatever it holds).  Relative paths
+ * in the file are resolved against the file's directory.  Unknown sections or
+ * keys and invalid values fail with ERR_CONFIG and a message naming the file,
+ * the line and the reason. */
+err_code config_load(struct config *cfg, const char *path, struct err *e);
+
+/* Set one key ("section.key" form) from a string, as the file would.  Used by
+ * the INI parser and for command-line overrides (--set section.key=value). */
+err_code config_set(struct config *cfg, const char *section, const char *key,
+                    const char *value, struct err *e);
+
+/* Cross-field checks that single keys cannot make (e.g. plain HTTP allowed
+ * only on loopback).  Call after the file and all overrides are applied. */
+err_code config_validate(const struct config *cfg, struct err *e);
+
+/* Iterate over the known keys: returns the key name of row i and its section
+ * in *section, or NULL past the end.  Used by tests and `seald config-keys`. */
+const char *config_key_at(size_t i, const char **section);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * http.h - the HTTP front: libmicrohttpd daemon set-up, request bodies with
+ * limits, the response envelope, request ids, the request log.  Handlers get
+ * a parsed struct http_req and fill a struct http_resp; they never see
+ * libmicrohttpd.
+ */
+#ifndef SEALD_HTTP_H
+#define SEALD_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "app.h"
+#include "audit.h"
+#include "auth.h"
+#include "err.h"
+
+#define HTTP_MAX_PARAMS      4
+#define HTTP_REQUEST_ID_LEN  16    /* hex characters */
+#define HTTP_ADDR_MAX        64
+#define HTTP_PATH_MAX        1024
+
+struct http_conn_ctx;               /* libmicrohttpd side, opaque */
+
+struct http_req {
+    struct app            *app;
+    const char            *method;
+    const char            *path;
+    char                   params[HTTP_MAX_PARAMS][128]; /* {x} in pattern */
+    size_t                 nparams;
+    const char            *body;       /* NUL-terminated copy, or NULL */
+    size_t                 body_len;
+    json_t                *json;       /* parsed body object, or NULL  */
+    char                   request_id[HTTP_REQUEST_ID_LEN + 1];
+    char                   client_addr[HTTP_ADDR_MAX];
+    int                    authenticated;
+    struct auth_principal  principal;
+    struct store_conn     *db;          /* this thread's connection */
+    struct http_conn_ctx  *conn;
+};
+
+struct http_resp {
+    int     status;        /* 0 means 200 */
+    json_t *data;          /* owned; becomes "data" of the envelope */
+};
+
+/* A route handler: fill resp (status, data) or return an error. */
+typedef err_code (*http_handler)(struct http_req *req, struct http_resp *resp,
+                                 struct err *e);
+
+/* Value of query parameter key, or NULL.  Borrowed from the request. */
+const char *http_query(const struct http_req *req, const char *key);
+
+/* The audit actor of this request (account, role, address, request id). */
+struct audit_actor http_actor(const struct http_req *req);
+
+struct http_server;
+
+/* Start listening per app->cfg (TLS unless plain_http).  Free with
+ * http_stop(). */
+err_code http_start(struct app *app, struct http_server **out, struct err *e);
+
+/* Stop accepting, wait up to timeout_ms for in-flight requests, stop. */
+void http_stop(struct http_server *srv, long timeout_ms);
+
+#endif

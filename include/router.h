@@ -1,0 +1,41 @@
+/*
+ * router.h - the routing table: every route of the API in one place, with
+ * the access it needs.  docs/openapi.json lists the same routes; a test
+ * checks the two agree (via `seald routes`).
+ */
+#ifndef SEALD_ROUTER_H
+#define SEALD_ROUTER_H
+
+#include <stddef.h>
+
+#include "http.h"
+
+enum route_access {
+    ROUTE_PUBLIC,     /* no credential (health probes)           */
+    ROUTE_AUTH,       /* any authenticated account               */
+    ROUTE_ADMIN,      /* an administrator role                   */
+};
+
+struct route {
+    const char       *method;
+    const char       *pattern;    /* "/api/v1/seals/{id}" */
+    http_handler      handler;
+    enum route_access access;
+    int               any_credential; /* 1: allowed with an initial credential */
+    const char       *summary;
+};
+
+extern const struct route router_table[];
+extern const size_t router_table_len;
+
+/* Find the route for method and path.  On ERR_NOT_FOUND no pattern matched;
+ * on ERR_METHOD a pattern matched but not the method, and allow (cap bytes)
+ * gets the Allow header value.  Path parameters go into req->params. */
+err_code router_match(const char *method, const char *path,
+                      struct http_req *req, const struct route **out,
+                      char *allow, size_t cap, struct err *e);
+
+/* The table as JSON: [{"method","path","access","summary"}...] (new ref). */
+json_t *router_describe(void);
+
+#endif

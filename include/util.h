@@ -1,0 +1,58 @@
+/*
+ * util.h - small helpers shared by every layer: secure random bytes, hex,
+ * base64, constant-time comparison, wiping, bounded number parsing, files.
+ */
+#ifndef SEALD_UTIL_H
+#define SEALD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "err.h"
+
+/* Fill buf with len cryptographically secure random bytes. */
+err_code util_random(void *buf, size_t len, struct err *e);
+
+/* Constant-time equality of two equal-length buffers: 1 if equal, else 0. */
+int util_ct_equal(const void *a, const void *b, size_t len);
+
+/* Overwrite len bytes at p with zeros in a way the compiler keeps. */
+void util_wipe(void *p, size_t len);
+
+/* Lowercase hex of len bytes into out (must hold 2*len+1). */
+void util_hex_encode(const uint8_t *in, size_t len, char *out);
+
+/* Decode hex (either case) into out (cap bytes); *outlen gets the length.
+ * Fails with ERR_INVALID on odd length, bad digits or overflow of cap. */
+err_code util_hex_decode(const char *hex, uint8_t *out, size_t cap,
+                         size_t *outlen, struct err *e);
+
+/* Base64 (standard alphabet, padded).  *out is malloc'ed; caller frees. */
+err_code util_b64_encode(const uint8_t *in, size_t len, char **out,
+                         struct err *e);
+err_code util_b64_decode(const char *in, size_t inlen, uint8_t **out,
+                         size_t *outlen, struct err *e);
+
+/* Parse a decimal integer in [min, max]; the whole string must be consumed. */
+err_code util_parse_long(const char *s, long min, long max, long *out,
+                         struct err *e);
+
+/* Read a whole file of at most max bytes; *buf is malloc'ed, caller frees. */
+err_code util_read_file(const char *path, size_t max, uint8_t **buf,
+                        size_t *len, struct err *e);
+
+/* Write a file atomically (temp + fsync + rename) with the given mode. */
+err_code util_write_file(const char *path, const void *buf, size_t len,
+                         int mode, struct err *e);
+
+/* Current time in milliseconds since the epoch (wall clock). */
+int64_t util_now_ms(void);
+
+/* Monotonic milliseconds, for durations. */
+int64_t util_mono_ms(void);
+
+/* Format t (UTC) as RFC 3339 "YYYY-MM-DDTHH:MM:SSZ" into out[21]. */
+void util_time_rfc3339(time_t t, char out[21]);
+
+#endif

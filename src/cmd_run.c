@@ -1,0 +1,225 @@
+/*
+ * cmd_run.c - `seald run --config FILE`: load and check the configuration,
+ * open the database and apply pending migrations, start the HTTP server,
+ * then wait for signals: SIGHUP reopens the log, SIGTERM/SIGINT stop
+ * accepting, let in-flight requests finish (bounded) and close cleanly.
+ * Also `seald routes` and `seald config-keys`, which print tables.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "cmd.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "router.h"
+#include "store.h"
+#include "util.h"
+
+#define RUN_MAX_OVERRIDES 64
+
+static void
+run_usage(void)
+{
+    fprintf(stderr,
+            "usage: seald run --config FILE [--listen ADDR] [--port N]\n"
+            "                 [--threads N] [--log-file FILE] [--plain-http]\n"
+            "                 [--set section.key=value]...\n");
+}
+
+/* Apply "section.key=value" on top of cfg. */
+static err_code
+apply_override(struct config *cfg, const char *spec, struct err *e)
+{
+    char section[64], key[64];
+    const char *dot = strchr(spec, '.'), *eq = strchr(spec, '=');
+
+    if (dot == NULL || eq == NULL || dot > eq ||
+        (size_t)(dot - spec) >= sizeof(section) ||
+        (size_t)(eq - dot - 1) >= sizeof(key))
+        return err_set(e, ERR_CONFIG, "--set %s: expected section.key=value",
+                       spec);
+    snprintf(section, sizeof(section), "%.*s", (int)(dot - spec), spec);
+    snprintf(key, sizeof(key), "%.*s", (int)(eq - dot - 1), dot + 1);
+    return config_set(cfg, section, key, eq + 1, e);
+}
+
+/* Wait for signals until told to stop. */
+static void
+wait_for_stop(struct app *app, const sigset_t *set)
+{
+    struct err e;
+    int sig;
+
+    for (;;) {
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            err_clear(&e);
+            if (log_reopen(&e) != ERR_OK)
+                fprintf(stderr, "seald: %s\n", e.msg);
+            log_event(LOG_INFO, "log_reopened", "signal=HUP");
+            continue;
+        }
+        log_event(LOG_INFO, "stopping", "signal=%s",
+                  sig == SIGTERM ? "TERM" : "INT");
+        atomic_store(&app->stopping, 1);
+        return;
+    }
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'},
+        {"port", required_argument, NULL, 'p'},
+        {"threads", required_argument, NULL, 't'},
+        {"log-file", required_argument, NULL, 'L'},
+        {"plain-http", no_argument, NULL, 'P'},
+        {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *conf_path = NULL;
+    char *ovr[RUN_MAX_OVERRIDES];
+    char buf[PATH_MAX + 64];
+    size_t novr = 0, i;
+    struct config cfg;
+    struct app app;
+    struct http_server *srv = NULL;
+    sigset_t set;
+    struct err e;
+    int ch, applied = 0, status = CMD_EXIT_FAIL;
+
+    memset(&app, 0, sizeof(app));
+    err_clear(&e);
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:l:p:t:L:Ps:h", opts, NULL))
+           != -1) {
+        const char *key = NULL;  /* NULL: optarg is section.key=value */
+        switch (ch) {
+        case 'c': conf_path = optarg; continue;
+        case 'l': key = "server.listen"; break;
+        case 'p': key = "server.port"; break;
+        case 't': key = "server.threads"; break;
+        case 'L': key = "log.file"; break;
+        case 'P': key = "server.plain_http"; optarg = "yes"; break;
+        case 's': break;
+        case 'h': run_usage(); return CMD_EXIT_OK;
+        default: run_usage(); return CMD_EXIT_USAGE;
+        }
+        if (novr == RUN_MAX_OVERRIDES) {
+            fprintf(stderr, "seald run: too many overrides\n");
+            goto out;
+        }
+        if (key != NULL)
+            snprintf(buf, sizeof(buf), "%s=%s", key, optarg);
+        else
+            snprintf(buf, sizeof(buf), "%s", optarg);
+        if ((ovr[novr] = strdup(buf)) == NULL)
+            goto out;
+        novr++;
+    }
+    if (conf_path == NULL || optind != argc) {
+        run_usage();
+        status = CMD_EXIT_USAGE;
+        goto out;
+    }
+
+    config_defaults(&cfg);
+    if (config_load(&cfg, conf_path, &e) != ERR_OK)
+        goto config_error;
+    /* Command-line paths are relative to where the operator stands. */
+    snprintf(cfg.base_dir, sizeof(cfg.base_dir), ".");
+    for (i = 0; i < novr; i++)
+        if (apply_override(&cfg, ovr[i], &e) != ERR_OK)
+            goto config_error;
+    if (config_validate(&cfg, &e) != ERR_OK)
+        goto config_error;
+
+    if (log_open(cfg.log_file, cfg.log_level, &e) != ERR_OK)
+        goto config_error;
+    app.cfg = &cfg;
+    app.started_ms = util_now_ms();
+    if (auth_key_load(cfg.secret_file, &app.key, &e) != ERR_OK ||
+        store_open(cfg.db_path, cfg.db_busy_timeout_ms, 0, &app.store, &e)
+        != ERR_OK ||
+        store_migrate(app.store, &applied, &e) != ERR_OK)
+        goto fail;
+    if (applied > 0)
+        log_event(LOG_INFO, "migrated", "applied=%d", applied);
+
+    /* Block the signals before any thread starts, so that only sigwait()
+     * in this thread ever sees them. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (http_start(&app, &srv, &e) != ERR_OK)
+        goto fail;
+    log_event(LOG_INFO, "listening", "url=%s://%s:%ld threads=%ld pid=%ld",
+              cfg.plain_http ? "http" : "https", cfg.listen, cfg.port,
+              cfg.threads, (long)getpid());
+    printf("seald %s listening on %s://%s%s%s:%ld (pid %ld); stop with "
+           "Ctrl-C or kill -TERM %ld\n", SEALD_VERSION,
+           cfg.plain_http ? "http" : "https",
+           strchr(cfg.listen, ':') ? "[" : "", cfg.listen,
+           strchr(cfg.listen, ':') ? "]" : "", cfg.port, (long)getpid(),
+           (long)getpid());
+    fflush(stdout);
+
+    wait_for_stop(&app, &set);
+    http_stop(srv, cfg.shutdown_timeout * 1000);
+    log_event(LOG_INFO, "stopped", "msg=\"clean shutdown\"");
+    status = CMD_EXIT_OK;
+    goto out;
+
+config_error:
+    fprintf(stderr, "seald: %s\n", e.msg);
+    status = CMD_EXIT_CONFIG;
+    goto out;
+fail:
+    log_event(LOG_ERROR, "startup_failed", "msg=\"%s\"", e.msg);
+    fprintf(stderr, "seald: %s\n", e.msg);
+out:
+    store_close(app.store);
+    auth_key_free(app.key);
+    log_close();
+    for (i = 0; i < novr; i++)
+        free(ovr[i]);
+    return status;
+}
+
+int
+cmd_routes(int argc, char **argv)
+{
+    json_t *t = router_describe();
+
+    if (t == NULL || json_dumpf(t, stdout, JSON_INDENT(2)) != 0) {
+        json_decref(t);
+        return CMD_EXIT_FAIL;
+    }
+    putchar('\n');
+    json_decref(t);
+    return CMD_EXIT_OK;
+}
+
+int
+cmd_config_keys(int argc, char **argv)
+{
+    const char *section, *name;
+    size_t i;
+
+    for (i = 0; (name = config_key_at(i, &section)) != NULL; i++)
+        printf("%s.%s\n", section, name);
+    return CMD_EXIT_OK;
+}

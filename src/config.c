@@ -1,0 +1,281 @@
+/*
+ * config.c - the table of configuration keys, their parsing and validation.
+ * One row per key; conf/seald.conf.example documents every row, and a unit
+ * test checks that the two agree.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "util.h"
+
+enum key_type { KEY_STRING, KEY_PATH, KEY_LONG, KEY_BOOL, KEY_ENUM };
+
+struct key_def {
+    const char   *section;
+    const char   *name;
+    enum key_type type;
+    size_t        offset;
+    size_t        size;      /* for strings and paths: buffer size */
+    long          min, max;  /* for numbers                        */
+    const char   *choices;   /* for enums: "a|b|c"                 */
+};
+
+#define STR(sec, nm, field) \
+    {sec, nm, KEY_STRING, offsetof(struct config, field), \
+     sizeof(((struct config *)0)->field), 0, 0, NULL}
+#define PATHK(sec, nm, field) \
+    {sec, nm, KEY_PATH, offsetof(struct config, field), \
+     sizeof(((struct config *)0)->field), 0, 0, NULL}
+#define NUM(sec, nm, field, lo, hi) \
+    {sec, nm, KEY_LONG, offsetof(struct config, field), 0, lo, hi, NULL}
+#define BOOL(sec, nm, field) \
+    {sec, nm, KEY_BOOL, offsetof(struct config, field), 0, 0, 1, NULL}
+#define ENUM(sec, nm, field, ch) \
+    {sec, nm, KEY_ENUM, offsetof(struct config, field), \
+     sizeof(((struct config *)0)->field), 0, 0, ch}
+
+static const struct key_def config_keys[] = {
+    STR("server", "listen", listen),
+    NUM("server", "port", port, 1, 65535),
+    NUM("server", "threads", threads, 1, CONFIG_MAX_THREADS),
+    BOOL("server", "plain_http", plain_http),
+    PATHK("server", "tls_cert", tls_cert),
+    PATHK("server", "tls_key", tls_key),
+    NUM("server", "max_body_bytes", max_body_bytes, 1024, CONFIG_MAX_BODY_BYTES),
+    NUM("server", "max_header_bytes", max_header_bytes, 1024,
+        CONFIG_MAX_HEADER_BYTES),
+    NUM("server", "max_connections", max_connections, 1,
+        CONFIG_MAX_CONNECTIONS),
+    NUM("server", "connection_timeout", connection_timeout, 1,
+        CONFIG_MAX_TIMEOUT_SECONDS),
+    NUM("server", "shutdown_timeout", shutdown_timeout, 0,
+        CONFIG_MAX_TIMEOUT_SECONDS),
+    PATHK("database", "path", db_path),
+    NUM("database", "busy_timeout_ms", db_busy_timeout_ms, 0, 600000),
+    PATHK("log", "file", log_file),
+    ENUM("log", "level", log_level, "debug|info|warn|error"),
+    PATHK("security", "secret_file", secret_file),
+    NUM("security", "credential_max_age_days", credential_max_age_days, 1,
+        3650),
+};
+
+void
+config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1");
+    cfg->port = 8443;
+    cfg->threads = 4;
+    cfg->plain_http = 0;
+    snprintf(cfg->tls_cert, sizeof(cfg->tls_cert), "tls/server.crt");
+    snprintf(cfg->tls_key, sizeof(cfg->tls_key), "tls/server.key");
+    cfg->max_body_bytes = 8L * 1024 * 1024;
+    cfg->max_header_bytes = 16L * 1024;
+    cfg->max_connections = 512;
+    cfg->connection_timeout = 30;
+    cfg->shutdown_timeout = 10;
+    snprintf(cfg->db_path, sizeof(cfg->db_path), "seald.db");
+    cfg->db_busy_timeout_ms = 5000;
+    snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
+    snprintf(cfg->secret_file, sizeof(cfg->secret_file), "secret.key");
+    cfg->credential_max_age_days = 60;
+    snprintf(cfg->base_dir, sizeof(cfg->base_dir), ".");
+}
+
+static const struct key_def *
+find_key(const char *section, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+        if (strcmp(config_keys[i].section, section) == 0 &&
+            strcmp(config_keys[i].name, name) == 0)
+            return &config_keys[i];
+    return NULL;
+}
+
+static err_code
+parse_bool(const char *v, int *out, struct err *e)
+{
+    if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1") ||
+        !strcasecmp(v, "on"))
+        *out = 1;
+    else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") ||
+             !strcmp(v, "0") || !strcasecmp(v, "off"))
+        *out = 0;
+    else
+        return err_set(e, ERR_CONFIG, "'%s' is not a boolean (yes/no)", v);
+    return ERR_OK;
+}
+
+static int
+enum_has(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    const char *p = choices;
+
+    while (p != NULL && *p != '\0') {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, v, n) == 0)
+            return 1;
+        p = bar ? bar + 1 : NULL;
+    }
+    return 0;
+}
+
+err_code
+config_set(struct config *cfg, const char *section, const char *key,
+           const char *value, struct err *e)
+{
+    const struct key_def *k = find_key(section, key);
+    char *field;
+    long n = 0;
+    int b = 0;
+
+    if (k == NULL)
+        return err_set(e, ERR_CONFIG, "unknown key '%s.%s'", section, key);
+    field = (char *)cfg + k->offset;
+    switch (k->type) {
+    case KEY_STRING:
+    case KEY_ENUM:
+        if (k->type == KEY_ENUM && !enum_has(k->choices, value))
+            return err_set(e, ERR_CONFIG, "%s.%s: '%s' is not one of %s",
+                           section, key, value, k->choices);
+        if (strlen(value) >= k->size)
+            return err_set(e, ERR_CONFIG, "%s.%s: value too long", section,
+                           key);
+        memcpy(field, value, strlen(value) + 1);
+        break;
+    case KEY_PATH:
+        if (value[0] == '/' || value[0] == '\0' ||
+            strcmp(cfg->base_dir, ".") == 0) {
+            if (strlen(value) >= k->size)
+                return err_set(e, ERR_CONFIG, "%s.%s: path too long", section,
+                               key);
+            memcpy(field, value, strlen(value) + 1);
+        } else if ((size_t)snprintf(field, k->size, "%s/%s", cfg->base_dir,
+                                    value) >= k->size) {
+            return err_set(e, ERR_CONFIG, "%s.%s: path too long", section,
+                           key);
+        }
+        break;
+    case KEY_LONG:
+        if (util_parse_long(value, k->min, k->max, &n, e) != ERR_OK)
+            return err_set(e, ERR_CONFIG, "%s.%s: %s", section, key,
+                           e ? e->msg : "invalid number");
+        *(long *)(void *)field = n;
+        break;
+    case KEY_BOOL:
+        if (parse_bool(value, &b, e) != ERR_OK)
+            return err_set(e, ERR_CONFIG, "%s.%s: '%s' is not a boolean "
+                           "(yes/no)", section, key, value);
+        *(int *)(void *)field = b;
+        break;
+    }
+    return ERR_OK;
+}
+
+struct load_ctx {
+    struct config *cfg;
+    struct err     err;
+};
+
+/* libinih callback: returns 0 to stop at the first bad line. */
+static int
+config_ini_line(void *user, const char *section, const char *name,
+            const char *value)
+{
+    struct load_ctx *ctx = user;
+
+    if (name == NULL)  /* a bare [section] line: check the section exists */
+        return 1;
+    return config_set(ctx->cfg, section, name, value, &ctx->err) == ERR_OK;
+}
+
+err_code
+config_load(struct config *cfg, const char *path, struct err *e)
+{
+    struct load_ctx ctx;
+    char dir[PATH_MAX];
+    const char *slash;
+    FILE *f;
+    int line;
+
+    ctx.cfg = cfg;
+    err_clear(&ctx.err);
+    slash = strrchr(path, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if ((size_t)(slash - path) >= sizeof(dir))
+        return err_set(e, ERR_CONFIG, "%s: path too long", path);
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    if (slash == path)
+        snprintf(dir, sizeof(dir), "/");
+    memcpy(cfg->base_dir, dir, strlen(dir) + 1);
+
+    if ((f = fopen(path, "r")) == NULL)
+        return err_set(e, ERR_CONFIG, "%s: cannot open", path);
+    line = ini_parse_file(f, config_ini_line, &ctx);
+    fclose(f);
+    if (line < 0)
+        return err_set(e, ERR_CONFIG, "%s: cannot read", path);
+    if (line > 0)
+        return err_set(e, ERR_CONFIG, "%s:%d: %s", path, line,
+                       ctx.err.code != ERR_OK ? ctx.err.msg
+                                              : "syntax error");
+    return ERR_OK;
+}
+
+static int
+is_loopback(const char *addr)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (inet_pton(AF_INET, addr, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, addr, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return 0;
+}
+
+err_code
+config_validate(const struct config *cfg, struct err *e)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (inet_pton(AF_INET, cfg->listen, &a4) != 1 &&
+        inet_pton(AF_INET6, cfg->listen, &a6) != 1)
+        return err_set(e, ERR_CONFIG, "server.listen: '%s' is not an IP "
+                       "address", cfg->listen);
+    if (cfg->plain_http && !is_loopback(cfg->listen))
+        return err_set(e, ERR_CONFIG, "server.plain_http is allowed only on "
+                       "a loopback address, not %s", cfg->listen);
+    if (!cfg->plain_http && (cfg->tls_cert[0] == '\0' ||
+                             cfg->tls_key[0] == '\0'))
+        return err_set(e, ERR_CONFIG, "server.tls_cert and server.tls_key "
+                       "are required unless plain_http = yes");
+    if (cfg->db_path[0] == '\0')
+        return err_set(e, ERR_CONFIG, "database.path is required");
+    if (cfg->secret_file[0] == '\0')
+        return err_set(e, ERR_CONFIG, "security.secret_file is required");
+    return ERR_OK;
+}
+
+const char *
+config_key_at(size_t i, const char **section)
+{
+    if (i >= sizeof(config_keys) / sizeof(config_keys[0]))
+        return NULL;
+    *section = config_keys[i].section;
+    return config_keys[i].name;
+}

@@ -1,0 +1,76 @@
+/*
+ * err.c - names and HTTP statuses of seald's error codes, and the helpers
+ * that fill struct err.  Adding a code means adding one row to the table.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+
+static const struct {
+    const char *name;
+    int         http;
+} err_table[ERR__COUNT] = {
+    [ERR_OK]              = {"ok", 200},
+    [ERR_BAD_REQUEST]     = {"bad_request", 400},
+    [ERR_BAD_JSON]        = {"invalid_json", 400},
+    [ERR_INVALID]         = {"invalid_argument", 422},
+    [ERR_MALFORMED]       = {"malformed_input", 400},
+    [ERR_UNAUTHENTICATED] = {"unauthenticated", 401},
+    [ERR_FORBIDDEN]       = {"forbidden", 403},
+    [ERR_NOT_FOUND]       = {"not_found", 404},
+    [ERR_METHOD]          = {"method_not_allowed", 405},
+    [ERR_CONFLICT]        = {"conflict", 409},
+    [ERR_TOO_LARGE]       = {"payload_too_large", 413},
+    [ERR_HEADERS_TOO_LARGE] = {"headers_too_large", 431},
+    [ERR_UNSUPPORTED]     = {"unsupported", 415},
+    [ERR_RATE_LIMITED]    = {"rate_limited", 429},
+    [ERR_NOMEM]           = {"out_of_memory", 503},
+    [ERR_IO]              = {"io_error", 500},
+    [ERR_DB]              = {"database_error", 503},
+    [ERR_CRYPTO]          = {"crypto_error", 500},
+    [ERR_HSM_UNAVAILABLE] = {"hsm_unavailable", 503},
+    [ERR_UNAVAILABLE]     = {"unavailable", 503},
+    [ERR_CONFIG]          = {"config_error", 500},
+    [ERR_INTERNAL]        = {"internal_error", 500},
+};
+
+err_code
+err_set(struct err *e, err_code code, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (e == NULL)
+        return code;
+    e->code = code;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void
+err_clear(struct err *e)
+{
+    if (e == NULL)
+        return;
+    e->code = ERR_OK;
+    e->msg[0] = '\0';
+}
+
+const char *
+err_name(err_code code)
+{
+    if ((unsigned)code >= ERR__COUNT)
+        return "internal_error";
+    return err_table[code].name;
+}
+
+int
+err_http_status(err_code code)
+{
+    if ((unsigned)code >= ERR__COUNT)
+        return 500;
+    return err_table[code].http;
+}

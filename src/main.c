@@ -1,0 +1,61 @@
+/*
+ * main.c - the seald command: dispatches to a subcommand.  Each subcommand
+ * lives in its own cmd_*.c and returns the exit status.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd.h"
+
+struct subcommand {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+};
+
+static const struct subcommand subcommands[] = {
+    {"init", cmd_init, "create a new instance (config, database, TLS, admin)"},
+    {"run", cmd_run, "run the daemon"},
+    {"routes", cmd_routes, "print the API routing table as JSON"},
+    {"config-keys", cmd_config_keys, "list every configuration key"},
+};
+
+static void
+usage(FILE *f)
+{
+    size_t i;
+
+    fprintf(f, "usage: seald COMMAND [OPTIONS]\n\ncommands:\n");
+    for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+        fprintf(f, "  %-12s %s\n", subcommands[i].name, subcommands[i].help);
+    fprintf(f, "  %-12s %s\n", "version", "print the version");
+    fprintf(f, "\nRun 'seald COMMAND --help' for a command's options.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    size_t i;
+
+    /* Everything seald writes (database, keys, logs) is private. */
+    umask(077);
+    if (argc < 2) {
+        usage(stderr);
+        return CMD_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+        printf("seald %s\n", SEALD_VERSION);
+        return CMD_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help")) {
+        usage(stdout);
+        return CMD_EXIT_OK;
+    }
+    for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+        if (strcmp(argv[1], subcommands[i].name) == 0)
+            return subcommands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "seald: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return CMD_EXIT_USAGE;
+}

@@ -1,0 +1,283 @@
+/*
+ * util.c - the small shared helpers declared in util.h.  Nothing here knows
+ * about HTTP, SQL or seals.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "util.h"
+
+err_code
+util_random(void *buf, size_t len, struct err *e)
+{
+    if (len > INT_MAX || RAND_bytes(buf, (int)len) != 1)
+        return err_set(e, ERR_CRYPTO, "random generator failed");
+    return ERR_OK;
+}
+
+int
+util_ct_equal(const void *a, const void *b, size_t len)
+{
+    return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+void
+util_wipe(void *p, size_t len)
+{
+    if (p != NULL)
+        OPENSSL_cleanse(p, len);
+}
+
+void
+util_hex_encode(const uint8_t *in, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 0xf];
+    }
+    out[2 * len] = '\0';
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+err_code
+util_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *outlen,
+                struct err *e)
+{
+    size_t n = strlen(hex), i;
+
+    if (n % 2 != 0)
+        return err_set(e, ERR_INVALID, "hex string has odd length");
+    if (n / 2 > cap)
+        return err_set(e, ERR_INVALID, "hex string too long");
+    for (i = 0; i < n / 2; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return err_set(e, ERR_INVALID, "invalid hex digit");
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    *outlen = n / 2;
+    return ERR_OK;
+}
+
+err_code
+util_b64_encode(const uint8_t *in, size_t len, char **out, struct err *e)
+{
+    size_t cap;
+    char *buf;
+
+    if (len > (size_t)INT_MAX / 2)
+        return err_set(e, ERR_TOO_LARGE, "data too large to encode");
+    cap = 4 * ((len + 2) / 3) + 1;
+    if ((buf = malloc(cap)) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    EVP_EncodeBlock((unsigned char *)buf, in, (int)len);
+    *out = buf;
+    return ERR_OK;
+}
+
+err_code
+util_b64_decode(const char *in, size_t inlen, uint8_t **out, size_t *outlen,
+                struct err *e)
+{
+    EVP_ENCODE_CTX *ctx = NULL;
+    uint8_t *buf = NULL;
+    int n = 0, fin = 0;
+    err_code rc = ERR_OK;
+
+    if (inlen > (size_t)INT_MAX / 2)
+        return err_set(e, ERR_TOO_LARGE, "base64 input too large");
+    if ((buf = malloc(inlen / 4 * 3 + 3)) == NULL ||
+        (ctx = EVP_ENCODE_CTX_new()) == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    EVP_DecodeInit(ctx);
+    if (EVP_DecodeUpdate(ctx, buf, &n, (const unsigned char *)in,
+                         (int)inlen) < 0 ||
+        EVP_DecodeFinal(ctx, buf + n, &fin) != 1) {
+        rc = err_set(e, ERR_INVALID, "invalid base64");
+        goto done;
+    }
+    *outlen = (size_t)n + (size_t)fin;
+    *out = buf;
+    buf = NULL;
+done:
+    EVP_ENCODE_CTX_free(ctx);
+    free(buf);
+    return rc;
+}
+
+err_code
+util_parse_long(const char *s, long min, long max, long *out, struct err *e)
+{
+    char *end = NULL;
+    long v;
+
+    if (s == NULL || *s == '\0')
+        return err_set(e, ERR_INVALID, "empty number");
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || end == s)
+        return err_set(e, ERR_INVALID, "not a number: '%.40s'", s);
+    if (v < min || v > max)
+        return err_set(e, ERR_INVALID, "%ld is out of range [%ld, %ld]", v,
+                       min, max);
+    *out = v;
+    return ERR_OK;
+}
+
+err_code
+util_read_file(const char *path, size_t max, uint8_t **buf, size_t *len,
+               struct err *e)
+{
+    FILE *f = NULL;
+    uint8_t *data = NULL;
+    size_t cap = 0, n = 0;
+    err_code rc = ERR_OK;
+
+    if ((f = fopen(path, "rb")) == NULL) {
+        rc = err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
+        goto done;
+    }
+    for (;;) {
+        size_t got;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 4096;
+            uint8_t *p;
+            if (ncap > max + 1)
+                ncap = max + 1;
+            if (ncap <= cap) {
+                rc = err_set(e, ERR_TOO_LARGE, "%s: larger than %zu bytes",
+                             path, max);
+                goto done;
+            }
+            if ((p = realloc(data, ncap)) == NULL) {
+                rc = err_set(e, ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            data = p;
+            cap = ncap;
+        }
+        got = fread(data + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                rc = err_set(e, ERR_IO, "%s: read error", path);
+                goto done;
+            }
+            break;
+        }
+    }
+    if (n > max) {
+        rc = err_set(e, ERR_TOO_LARGE, "%s: larger than %zu bytes", path, max);
+        goto done;
+    }
+    if (data == NULL && (data = malloc(1)) == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    *buf = data;
+    *len = n;
+    data = NULL;
+done:
+    if (f != NULL)
+        fclose(f);
+    free(data);
+    return rc;
+}
+
+err_code
+util_write_file(const char *path, const void *buf, size_t len, int mode,
+                struct err *e)
+{
+    char tmp[PATH_MAX];
+    int fd = -1;
+    err_code rc = ERR_OK;
+    const uint8_t *p = buf;
+
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path,
+                         (long)getpid()) >= sizeof(tmp))
+        return err_set(e, ERR_IO, "%s: path too long", path);
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0)
+        return err_set(e, ERR_IO, "%s: %s", tmp, strerror(errno));
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = err_set(e, ERR_IO, "%s: %s", tmp, strerror(errno));
+            goto done;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        rc = err_set(e, ERR_IO, "%s: fsync: %s", tmp, strerror(errno));
+        goto done;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        rc = err_set(e, ERR_IO, "%s: close: %s", tmp, strerror(errno));
+        goto done;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        rc = err_set(e, ERR_IO, "%s: rename: %s", path, strerror(errno));
+done:
+    if (fd >= 0)
+        close(fd);
+    if (rc != ERR_OK)
+        unlink(tmp);
+    return rc;
+}
+
+int64_t
+util_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+util_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+util_time_rfc3339(time_t t, char out[21])
+{
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

@@ -1,0 +1,289 @@
+"""Issue 2: the daemon's foundation, end to end against the real binary."""
+import concurrent.futures
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+import requests
+
+from conftest import SEALD, assert_error, run_seald
+
+
+def test_health_ready_version(seald):
+    r = seald.get("/healthz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["data"] == {"status": "alive"}
+    assert body["request_id"] == r.headers["X-Request-Id"]
+    assert len(body["request_id"]) == 16
+
+    r = seald.get("/readyz")
+    assert r.status_code == 200
+    assert r.json()["data"]["checks"]["database"] == "ok"
+
+    v = seald.get("/api/v1/version").json()["data"]
+    assert v["name"] == "seald"
+    assert v["schema_version"] >= 1
+    assert v["version"] == run_seald("version").stdout.split()[1]
+
+
+def test_request_ids_unique_and_logged(seald):
+    ids = {seald.get("/healthz").headers["X-Request-Id"] for _ in range(20)}
+    assert len(ids) == 20
+    seald.stop()
+    log = open(seald.log).read()
+    for rid in ids:
+        assert f"rid={rid} method=GET path=\"/healthz\" status=200" in log
+
+
+def test_whoami_with_admin_credential(seald):
+    r = seald.get("/api/v1/whoami", seald.admin_credential)
+    assert r.status_code == 200, r.text
+    d = r.json()["data"]
+    assert d["account"]["name"] == "admin"
+    assert {"role": "sysadmin", "scope_org_id": d["account"]["org_id"]} \
+        in d["roles"]
+    assert d["credential"]["initial"] is True
+
+
+def test_auth_missing_wrong_malformed(seald):
+    before = len(seald.audit())
+    assert_error(seald.get("/api/v1/whoami"), 401, "unauthenticated")
+    wrong = seald.admin_credential[:-1] + \
+        ("0" if seald.admin_credential[-1] != "0" else "1")
+    r = seald.get("/api/v1/whoami", wrong)
+    assert_error(r, 401, "unauthenticated")
+    assert r.headers["WWW-Authenticate"].startswith("Bearer")
+    assert_error(seald.get("/api/v1/whoami", "not-a-credential"), 401,
+                 "unauthenticated")
+    assert_error(seald.get("/api/v1/whoami",
+                           headers={"Authorization": "Basic YTpi"}),
+                 401, "unauthenticated")
+    # a credential for an unknown key id fails the same way
+    unknown = "seald_" + "0" * 16 + "_" + "0" * 64
+    assert_error(seald.get("/api/v1/whoami", unknown), 401, "unauthenticated")
+    # every refusal is in the audit log, with the request id it answered
+    rows = seald.audit()[before:]
+    assert len(rows) == 5
+    assert all(r[4] == "auth.authenticate" and r[6] == "refused" for r in rows)
+    assert rows[1][3] and rows[1][7] == "invalid credential"
+
+
+def test_credential_stored_only_as_mac(seald):
+    secret = seald.admin_credential.split("_")[2]
+    key_id = seald.admin_credential.split("_")[1]
+    rows = seald.sql("SELECT key_id, mac FROM credentials")
+    assert rows[0][0] == key_id
+    assert len(rows[0][1]) == 32
+    with open(seald.db, "rb") as f:
+        raw = f.read()
+    assert secret.encode() not in raw
+    assert bytes.fromhex(secret) not in raw
+
+
+def test_unknown_route_and_wrong_method(seald):
+    assert_error(seald.get("/api/v1/nothing"), 404, "not_found")
+    assert_error(seald.get("/"), 404, "not_found")
+    r = seald.post("/healthz")
+    assert_error(r, 405, "method_not_allowed")
+    assert r.headers["Allow"] == "GET"
+    assert_error(seald.request("DELETE", "/api/v1/whoami"), 405,
+                 "method_not_allowed")
+
+
+def test_bad_json_and_wrong_content_type(seald):
+    cred = seald.admin_credential
+    before = seald.sql("SELECT count(*) FROM credentials")[0][0]
+    for body in ["{", "[1,2]", "{\"a\":1,\"a\":2}", "\"x\"", "nul"]:
+        r = seald.post("/api/v1/account/credential", cred, data=body,
+                       headers={"Content-Type": "application/json"})
+        assert_error(r, 400, "invalid_json")
+    r = seald.post("/api/v1/account/credential", cred, data="a=b",
+                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert_error(r, 415, "unsupported")
+    r = seald.post("/api/v1/account/credential", cred, json={"bogus": 1})
+    assert_error(r, 400, "bad_request")
+    # nothing changed: same credentials, the old one still works
+    assert seald.sql("SELECT count(*) FROM credentials")[0][0] == before
+    assert seald.get("/api/v1/whoami", cred).status_code == 200
+
+
+def test_oversize_body_declared_and_streamed(instance):
+    instance.start("--set", "server.max_body_bytes=4096")
+    cred = instance.admin_credential
+    big = "{\"x\":\"" + "a" * 5000 + "\"}"
+    r = instance.post("/api/v1/account/credential", cred, data=big,
+                      headers={"Content-Type": "application/json"})
+    assert_error(r, 413, "payload_too_large")
+
+    def chunks():
+        for _ in range(10):
+            yield b"a" * 1000
+    r = instance.post("/api/v1/account/credential", cred, data=chunks(),
+                      headers={"Content-Type": "application/json"})
+    assert_error(r, 413, "payload_too_large")
+    assert instance.get("/api/v1/whoami", cred).status_code == 200
+    rc, _, err = instance.stop()
+    assert rc == 0, err
+
+
+def test_oversize_headers(seald):
+    r = seald.get("/healthz", headers={"X-Big": "b" * 20000})
+    assert_error(r, 431, "headers_too_large")
+
+
+def test_rotate_credential(seald):
+    old = seald.admin_credential
+    r = seald.post("/api/v1/account/credential", old)
+    assert r.status_code == 201, r.text
+    new = r.json()["data"]["credential"]
+    assert new != old
+    assert_error(seald.get("/api/v1/whoami", old), 401, "unauthenticated")
+    d = seald.get("/api/v1/whoami", new).json()["data"]
+    assert d["credential"]["initial"] is False
+    actions = [row[4] for row in seald.audit()]
+    assert "credential.rotate" in actions
+
+
+def test_tls_port_does_not_speak_plain_http(seald):
+    with socket.create_connection(("127.0.0.1", seald.port), timeout=5) as s:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            data = s.recv(100)
+        except (ConnectionResetError, socket.timeout):
+            data = b""
+        assert not data.startswith(b"HTTP/1.1 200")
+    with ssl.create_default_context(cafile=seald.cert).wrap_socket(
+            socket.create_connection(("127.0.0.1", seald.port)),
+            server_hostname="localhost") as tls:
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
+
+
+def test_plain_http_loopback_only(instance):
+    instance.start(plain=True)
+    assert instance.get("/healthz").status_code == 200
+    rc, _, err = instance.stop()
+    assert rc == 0, err
+    out = run_seald("run", "--config", instance.conf, "--plain-http",
+                    "--listen", "0.0.0.0")
+    assert out.returncode == 78
+    assert "loopback" in out.stderr
+
+
+def test_init_refuses_existing_instance(instance):
+    before = open(instance.conf).read()
+    out = run_seald("init", "--dir", instance.dir)
+    assert out.returncode == 1
+    assert "refusing" in out.stderr
+    assert open(instance.conf).read() == before
+    assert len(instance.sql("SELECT * FROM accounts")) == 1
+
+
+def test_init_schema_and_permissions(instance):
+    versions = instance.sql("SELECT version FROM schema_version")
+    assert versions == [(1,)]
+    for name in ("secret.key", "tls/server.key", "seald.db"):
+        mode = os.stat(os.path.join(instance.dir, name)).st_mode & 0o777
+        assert mode & 0o077 == 0, (name, oct(mode))
+    rows = instance.audit()
+    assert [r[4] for r in rows] == ["instance.init"]
+    # the audit log is append-only, even for a direct SQL client
+    import sqlite3
+    con = sqlite3.connect(instance.db)
+    for stmt in ("UPDATE audit_log SET outcome='refused'",
+                 "DELETE FROM audit_log"):
+        try:
+            con.execute(stmt)
+            raise AssertionError(stmt + " succeeded")
+        except sqlite3.DatabaseError as e:
+            assert "append-only" in str(e)
+    con.close()
+
+
+def test_config_errors_are_fatal_with_line(instance):
+    with open(instance.conf, "a") as f:
+        f.write("\n[server]\nthreads = lots\n")
+    out = run_seald("run", "--config", instance.conf)
+    assert out.returncode == 78
+    lines = open(instance.conf).read().count("\n")
+    assert f"seald.conf:{lines}:" in out.stderr
+    assert "server.threads" in out.stderr
+    out = run_seald("run", "--config", instance.conf, "--set", "nope.x=1")
+    assert out.returncode == 78
+
+
+def test_cli_overrides_file(instance):
+    instance.start("--threads", "2", "--set", "log.level=warn")
+    instance.get("/healthz")
+    rc, _, err = instance.stop()
+    assert rc == 0, err
+    # level warn: no per-request info lines
+    assert "event=request " not in open(instance.log).read()
+
+
+def test_sighup_reopens_log(seald):
+    seald.get("/healthz")
+    rotated = seald.log + ".1"
+    os.rename(seald.log, rotated)
+    seald.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while not os.path.exists(seald.log) and time.time() < deadline:
+        time.sleep(0.05)
+    rid = seald.get("/healthz").headers["X-Request-Id"]
+    seald.stop()
+    assert f"rid={rid}" in open(seald.log).read()
+    assert f"rid={rid}" not in open(rotated).read()
+
+
+def test_sigterm_mid_load_loses_no_writes(instance):
+    """Refused requests are audited; under load, SIGTERM must still leave an
+    audit row for every request that got an answer, and exit cleanly."""
+    instance.start("--threads", "4")
+    bad = "seald_" + "1" * 16 + "_" + "2" * 64
+    answered = []
+    stop_at = time.time() + 20
+
+    def client():
+        s = requests.Session()
+        while time.time() < stop_at:
+            try:
+                r = s.get(instance.url("/api/v1/whoami"), verify=instance.cert,
+                          headers={"Authorization": "Bearer " + bad},
+                          timeout=10)
+            except requests.RequestException:
+                return
+            if r.status_code == 401:
+                answered.append(r.headers["X-Request-Id"])
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(client) for _ in range(8)]
+        time.sleep(1.5)
+        rc, _, err = instance.stop(timeout=30)
+        for f in futures:
+            f.result()
+    assert rc == 0, err
+    assert len(answered) > 10
+    logged = {r[0] for r in instance.sql("SELECT request_id FROM audit_log")}
+    missing = [rid for rid in answered if rid not in logged]
+    assert missing == []
+    assert "clean shutdown" in open(instance.log).read()
+
+
+def test_openapi_matches_routes():
+    routes = json.loads(run_seald("routes").stdout)
+    spec = json.load(open(os.path.join(os.environ.get(
+        "SEALD_SOURCE_DIR", "."), "docs", "openapi.json")))
+    assert spec["openapi"].startswith("3.")
+    documented = {(m.upper(), p) for p, ops in spec["paths"].items()
+                  for m in ops if m in ("get", "post", "put", "patch",
+                                        "delete")}
+    real = {(r["method"], r["path"]) for r in routes}
+    assert documented == real
+    # each documented operation says who may call it, as the table does
+    for r in routes:
+        op = spec["paths"][r["path"]][r["method"].lower()]
+        assert op["x-seald-access"] == r["access"], r
