@@ -429,6 +429,10 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     atomic_fetch_sub(&srv->inflight, 1);
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+/* libmicrohttpd's own diagnostics, into our log as one line each. */
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
