@@ -19,8 +19,32 @@ err_code api_version(struct http_req *req, struct http_resp *resp,
 err_code api_whoami(struct http_req *req, struct http_resp *resp,
                     struct err *e);
 
-/* api_account.c: the caller's own account */
-err_code api_credential_rotate(struct http_req *req, struct http_resp *resp,
-                               struct err *e);
+#define API_HANDLER(name) \
+    err_code name(struct http_req *req, struct http_resp *resp, struct err *e)
+
+/* api_system.c */
+API_HANDLER(api_permissions);
+
+/* api_org.c: organisations */
+API_HANDLER(api_org_list);
+API_HANDLER(api_org_create);
+API_HANDLER(api_org_get);
+API_HANDLER(api_org_update);
+API_HANDLER(api_org_disable);
+
+/* api_account.c: accounts, credentials, roles, deputies */
+API_HANDLER(api_credential_rotate);
+API_HANDLER(api_account_list);
+API_HANDLER(api_account_create);
+API_HANDLER(api_account_get);
+API_HANDLER(api_account_disable);
+API_HANDLER(api_account_issue);
+API_HANDLER(api_account_revoke);
+API_HANDLER(api_role_grant);
+API_HANDLER(api_role_remove);
+API_HANDLER(api_deputy_list);
+API_HANDLER(api_deputy_request);
+API_HANDLER(api_deputy_approve);
+API_HANDLER(api_deputy_reject);
 
 #endif

@@ -11,12 +11,16 @@
 
 #include "auth.h"
 #include "config.h"
+#include "custody.h"
+#include "ratelimit.h"
 #include "store.h"
 
 struct app {
     const struct config *cfg;
     struct store        *store;
     struct auth_key     *key;
+    struct ratelimit    *limiter;      /* per account and per address */
+    struct custody      *custody;      /* the configured tokens        */
     int64_t              started_ms;
     atomic_int           stopping;     /* set on SIGTERM/SIGINT */
 };

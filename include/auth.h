@@ -58,10 +58,17 @@ err_code auth_credential_issue(struct store_conn *c, const struct auth_key *k,
 
 /* Check a presented credential.  ERR_UNAUTHENTICATED with a reason for any
  * failure (malformed, unknown, wrong, expired, revoked, account disabled);
- * on success fills *p. */
+ * on success fills *p.  On a failure where the key id named a real
+ * credential, p->account_id still says whose it was (for lockout). */
 err_code auth_check(struct store_conn *c, const struct auth_key *k,
                     const char *credential, struct auth_principal *p,
                     struct err *e);
+
+/* Fill *p for account_id (account, active roles and deputy authority);
+ * ERR_UNAUTHENTICATED if the account is disabled.  Used for certificate
+ * authentication, where there is no credential. */
+err_code auth_principal_load(struct store_conn *c, int64_t account_id,
+                             struct auth_principal *p, struct err *e);
 
 /* 1 if the principal holds role (in any scope). */
 int auth_has_role(const struct auth_principal *p, const char *role);

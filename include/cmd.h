@@ -15,6 +15,7 @@
 int cmd_init(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_routes(int argc, char **argv);
+int cmd_permissions(int argc, char **argv);
 int cmd_config_keys(int argc, char **argv);
 
 #endif

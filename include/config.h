@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stddef.h>
 
+#include "custody.h"
 #include "err.h"
 
 #define CONFIG_MAX_THREADS          256
@@ -16,6 +17,15 @@
 #define CONFIG_MAX_HEADER_BYTES     (1024L * 1024)
 #define CONFIG_MAX_CONNECTIONS      65536
 #define CONFIG_MAX_TIMEOUT_SECONDS  3600
+#define CONFIG_MAX_TOKENS           8
+#define CONFIG_KEYREF_MAX           (CUSTODY_NAME_MAX + CUSTODY_ID_HEX_MAX + 2)
+
+/* A [token.NAME] section: a PKCS#11 token seald uses through the custody
+ * layer.  devtoken_dir is set only for the project's development token. */
+struct config_token {
+    struct custody_token_conf c;
+    char devtoken_dir[PATH_MAX];
+};
 
 struct config {
     /* [server] */
@@ -25,6 +35,7 @@ struct config {
     int  plain_http;            /* 1: no TLS (loopback only)             */
     char tls_cert[PATH_MAX];
     char tls_key[PATH_MAX];
+    char client_ca[PATH_MAX];   /* CA bundle for client certificates    */
     long max_body_bytes;
     long max_header_bytes;
     long max_connections;
@@ -39,6 +50,18 @@ struct config {
     /* [security] */
     char secret_file[PATH_MAX]; /* server secret keying credential HMACs */
     long credential_max_age_days;
+    long lockout_threshold;         /* failures per account before lock  */
+    long address_lockout_threshold; /* failures per address before lock  */
+    long lockout_window_seconds;
+    long lockout_seconds;
+    long rate_limit_rps;            /* per account and per address       */
+    long rate_limit_burst;
+
+    /* [token.NAME] sections */
+    struct config_token tokens[CONFIG_MAX_TOKENS];
+    size_t ntokens;
+    /* [keys]: which token key does what, as "token/hex-id" */
+    char audit_key[CONFIG_KEYREF_MAX];
 
     /* not keys: where relative paths are resolved from */
     char base_dir[PATH_MAX];
@@ -66,7 +89,13 @@ err_code config_set(struct config *cfg, const char *section, const char *key,
 err_code config_validate(const struct config *cfg, struct err *e);
 
 /* Iterate over the known keys: returns the key name of row i and its section
- * in *section, or NULL past the end.  Used by tests and `seald config-keys`. */
+ * in *section ("token.*" for the keys of a token section), or NULL past the
+ * end.  Used by tests and `seald config-keys`. */
 const char *config_key_at(size_t i, const char **section);
+
+/* Split a key reference "token/hex-id" into its parts (token cap
+ * CUSTODY_NAME_MAX, id cap CUSTODY_ID_HEX_MAX). */
+err_code config_keyref(const char *ref, char *token, char *id_hex,
+                       struct err *e);
 
 #endif

@@ -15,6 +15,7 @@
 #include "app.h"
 #include "audit.h"
 #include "auth.h"
+#include "authz.h"
 #include "err.h"
 
 #define HTTP_MAX_PARAMS      4
@@ -55,6 +56,18 @@ const char *http_query(const struct http_req *req, const char *key);
 
 /* The audit actor of this request (account, role, address, request id). */
 struct audit_actor http_actor(const struct http_req *req);
+
+/* The acting context for the domain layer (principal, actor, database). */
+struct actor_ctx http_actor_ctx(const struct http_req *req);
+
+/* Path parameter i as a positive id; ERR_NOT_FOUND if it is not one. */
+err_code http_param_id(const struct http_req *req, size_t i, int64_t *out,
+                       struct err *e);
+
+/* Pagination from ?after=ID&limit=N (default 50, at most STORE_PAGE_MAX). */
+#define HTTP_PAGE_DEFAULT 50
+err_code http_page(const struct http_req *req, int64_t *after, int *limit,
+                   struct err *e);
 
 struct http_server;
 

@@ -9,20 +9,16 @@
 #include <stddef.h>
 
 #include "http.h"
-
-enum route_access {
-    ROUTE_PUBLIC,     /* no credential (health probes)           */
-    ROUTE_AUTH,       /* any authenticated account               */
-    ROUTE_ADMIN,      /* an administrator role                   */
-};
+#include "rbac.h"
 
 struct route {
-    const char       *method;
-    const char       *pattern;    /* "/api/v1/seals/{id}" */
-    http_handler      handler;
-    enum route_access access;
-    int               any_credential; /* 1: allowed with an initial credential */
-    const char       *summary;
+    const char     *method;
+    const char     *pattern;      /* "/api/v1/seals/{id}"                   */
+    http_handler    handler;
+    enum rbac_perm  perm;         /* PERM_NONE: public; PERM_SELF: any caller */
+    int             any_credential; /* 1: allowed with an initial credential */
+    const char     *action;       /* audit action of this route             */
+    const char     *summary;
 };
 
 extern const struct route router_table[];
@@ -35,7 +31,12 @@ err_code router_match(const char *method, const char *path,
                       struct http_req *req, const struct route **out,
                       char *allow, size_t cap, struct err *e);
 
-/* The table as JSON: [{"method","path","access","summary"}...] (new ref). */
+/* The table as JSON: [{"method","path","permission","action","summary"}]
+ * (new reference). */
 json_t *router_describe(void);
+
+/* The role x route matrix as JSON: {"roles":[...], "routes":[{"method",
+ * "path","permission","roles":[...]}]} (new reference). */
+json_t *router_matrix(void);
 
 #endif

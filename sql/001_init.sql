@@ -19,16 +19,54 @@ CREATE TABLE accounts (
     kind         TEXT    NOT NULL CHECK (kind IN ('person', 'system')),
     display_name TEXT    NOT NULL,
     org_id       INTEGER NOT NULL REFERENCES organisations(id),
+    -- system accounts: the client certificate's subject and issuer DNs
+    -- (RFC 4514 text), matched exactly; NULL for people
+    cert_subject TEXT,
+    cert_issuer  TEXT,
     disabled     INTEGER NOT NULL DEFAULT 0,
-    created_ms   INTEGER NOT NULL
+    created_ms   INTEGER NOT NULL,
+    created_by   INTEGER REFERENCES accounts(id)
 );
+CREATE UNIQUE INDEX accounts_cert ON accounts(cert_subject, cert_issuer);
 
-CREATE TABLE account_roles (
+-- Role grants are never deleted: removal sets removed_ms.
+CREATE TABLE role_assignments (
+    id           INTEGER PRIMARY KEY,
     account_id   INTEGER NOT NULL REFERENCES accounts(id),
     role         TEXT    NOT NULL,
     scope_org_id INTEGER NOT NULL REFERENCES organisations(id),
-    created_ms   INTEGER NOT NULL,
-    PRIMARY KEY (account_id, role, scope_org_id)
+    granted_ms   INTEGER NOT NULL,
+    granted_by   INTEGER REFERENCES accounts(id),
+    removed_ms   INTEGER,
+    removed_by   INTEGER REFERENCES accounts(id)
+);
+CREATE INDEX role_assignments_account ON role_assignments(account_id);
+
+-- A custodian's deputy for an absence: valid only once approved, and only
+-- between start_ms and end_ms.
+CREATE TABLE deputies (
+    id            INTEGER PRIMARY KEY,
+    custodian_id  INTEGER NOT NULL REFERENCES accounts(id),
+    deputy_id     INTEGER NOT NULL REFERENCES accounts(id),
+    scope_org_id  INTEGER NOT NULL REFERENCES organisations(id),
+    start_ms      INTEGER NOT NULL,
+    end_ms        INTEGER NOT NULL,
+    reason        TEXT    NOT NULL,
+    state         TEXT    NOT NULL CHECK (state IN ('requested', 'approved',
+                                                    'rejected', 'revoked')),
+    created_ms    INTEGER NOT NULL,
+    approved_by   INTEGER REFERENCES accounts(id),
+    approved_ms   INTEGER
+);
+
+-- Failed authentications per account and per client address, for lockout.
+CREATE TABLE auth_failures (
+    kind          TEXT    NOT NULL CHECK (kind IN ('account', 'address')),
+    subject       TEXT    NOT NULL,
+    failures      INTEGER NOT NULL,
+    window_ms     INTEGER NOT NULL,   -- start of the counting window
+    locked_until  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (kind, subject)
 );
 
 -- An API credential is "seald_<key_id>_<secret>"; only HMAC-SM3 of the

@@ -1,34 +1,557 @@
 /*
- * account.c - account and credential rules (account.h).
+ * account.c - organisations, accounts, roles, credentials and deputies
+ * (account.h).  Each public function is one transaction: authority checks,
+ * rule checks, writes, then the audit record and the commit.  A refusal
+ * rolls back and returns the error; the HTTP layer records refusals.
  */
+#include <ctype.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "account.h"
+#include "rbac.h"
 #include "util.h"
 
-err_code
-account_rotate_credential(struct store_conn *c, const struct auth_key *k,
-                          const struct auth_principal *p,
-                          const struct audit_actor *who, int64_t max_age_ms,
-                          char out[AUTH_CREDENTIAL_LEN + 1], struct err *e)
+/* Write the audit record and commit; roll back if either fails. */
+static err_code
+finish(const struct actor_ctx *a, const char *action, const char *type,
+       int64_t target, json_t *details, struct err *e)
 {
-    struct audit_event ev = {"credential.rotate", "account", NULL, AUDIT_OK,
-                             NULL, NULL};
+    struct audit_event ev = {action, type, NULL, AUDIT_OK, NULL, details};
     char id[24];
     err_code rc;
 
-    snprintf(id, sizeof(id), "%lld", (long long)p->account_id);
+    snprintf(id, sizeof(id), "%lld", (long long)target);
     ev.target_id = id;
-    if ((rc = store_begin(c, e)) != ERR_OK)
+    if ((rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
+        (rc = store_commit(a->db, e)) != ERR_OK)
+        store_rollback(a->db);
+    json_decref(details);
+    return rc;
+}
+
+/* Roll back and pass the error on. */
+static err_code
+fail(const struct actor_ctx *a, err_code rc)
+{
+    store_rollback(a->db);
+    return rc;
+}
+
+/* ---- organisations ---- */
+
+static int
+org_kind_ok(const char *kind)
+{
+    return !strcmp(kind, "region") || !strcmp(kind, "agency") ||
+           !strcmp(kind, "department") || !strcmp(kind, "branch");
+}
+
+/* A unified social credit code: 18 characters of 0-9 and A-Z without
+ * I, O, S, V, Z (GB 32100). */
+static int
+credit_code_ok(const char *s)
+{
+    size_t i;
+
+    if (strlen(s) != 18)
+        return 0;
+    for (i = 0; i < 18; i++) {
+        char ch = s[i];
+        if (!(isdigit((unsigned char)ch) || (ch >= 'A' && ch <= 'Z')) ||
+            strchr("IOSVZ", ch) != NULL)
+            return 0;
+    }
+    return 1;
+}
+
+err_code
+org_create(const struct actor_ctx *a, int64_t parent_id, const char *name,
+           const char *kind, const char *credit_code, int64_t *id_out,
+           struct err *e)
+{
+    struct store_org parent;
+    err_code rc;
+
+    if (!org_kind_ok(kind))
+        return err_set(e, ERR_INVALID, "kind must be region, agency, "
+                       "department or branch");
+    if (credit_code != NULL && !credit_code_ok(credit_code))
+        return err_set(e, ERR_INVALID, "credit_code is not a unified social "
+                       "credit code (18 characters)");
+    if (parent_id == 0 && strcmp(kind, "region") != 0)
+        return err_set(e, ERR_INVALID, "only a region may have no parent");
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
-    if ((rc = store_credential_revoke(c, p->credential_id, util_now_ms(), e))
-        != ERR_OK ||
-        (rc = auth_credential_issue(c, k, p->account_id, 0, max_age_ms, out,
-                                    e)) != ERR_OK ||
-        (rc = audit_append(c, who, &ev, e)) != ERR_OK ||
-        (rc = store_commit(c, e)) != ERR_OK) {
-        store_rollback(c);
-        util_wipe(out, AUTH_CREDENTIAL_LEN + 1);
+    if (parent_id == 0) {
+        /* A new root is outside every scope but the whole tree's: only an
+         * account whose scope is a root may add another root. */
+        size_t i;
+        int root = 0;
+        for (i = 0; i < a->p->nroles; i++) {
+            struct store_org o;
+            if (rbac_role_has(a->p->roles[i].role, PERM_ORG_WRITE) &&
+                store_org_get(a->db, a->p->roles[i].scope_org_id, &o, NULL)
+                    == ERR_OK && o.parent_id == 0)
+                root = 1;
+        }
+        if (!root)
+            return fail(a, err_set(e, ERR_FORBIDDEN, "org.write over a "
+                                   "root organisation is needed"));
+    } else {
+        if ((rc = store_org_get(a->db, parent_id, &parent, e)) != ERR_OK)
+            return fail(a, rc == ERR_NOT_FOUND
+                ? err_set(e, ERR_INVALID, "no parent organisation %lld",
+                          (long long)parent_id) : rc);
+        if (parent.disabled)
+            return fail(a, err_set(e, ERR_CONFLICT, "parent organisation "
+                                   "is disabled"));
+        if ((rc = authz_require(a->db, a->p, PERM_ORG_WRITE, parent_id, e))
+            != ERR_OK)
+            return fail(a, rc);
+    }
+    if ((rc = store_org_insert(a->db, parent_id, name, kind, credit_code,
+                               util_now_ms(), id_out, e)) != ERR_OK)
+        return fail(a, rc);
+    return finish(a, "organisation.create", "organisation", *id_out,
+                  json_pack("{s:s, s:s, s:I}", "name", name, "kind", kind,
+                            "parent_id", (json_int_t)parent_id), e);
+}
+
+err_code
+org_update(const struct actor_ctx *a, int64_t id, const char *name,
+           const char *credit_code, struct err *e)
+{
+    err_code rc;
+
+    if (credit_code != NULL && !credit_code_ok(credit_code))
+        return err_set(e, ERR_INVALID, "credit_code is not a unified social "
+                       "credit code (18 characters)");
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = authz_require(a->db, a->p, PERM_ORG_WRITE, id, e)) != ERR_OK ||
+        (rc = store_org_update(a->db, id, name, credit_code, e)) != ERR_OK)
+        return fail(a, rc);
+    return finish(a, "organisation.update", "organisation", id,
+                  json_pack("{s:s?, s:s?}", "name", name, "credit_code",
+                            credit_code), e);
+}
+
+err_code
+org_disable(const struct actor_ctx *a, int64_t id, struct err *e)
+{
+    err_code rc;
+
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = authz_require(a->db, a->p, PERM_ORG_WRITE, id, e)) != ERR_OK ||
+        (rc = store_org_set_disabled(a->db, id, e)) != ERR_OK)
+        return fail(a, rc);
+    return finish(a, "organisation.disable", "organisation", id, NULL, e);
+}
+
+err_code
+org_get(const struct actor_ctx *a, int64_t id, struct store_org *out,
+        struct err *e)
+{
+    err_code rc;
+
+    if ((rc = store_org_get(a->db, id, out, e)) != ERR_OK)
+        return rc;
+    return authz_require(a->db, a->p, PERM_ORG_READ, id, e);
+}
+
+/* ---- accounts ---- */
+
+static int
+account_name_ok(const char *s)
+{
+    size_t i, n = strlen(s);
+
+    if (n == 0 || n > ACCOUNT_NAME_MAX)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) ||
+              strchr("._-", s[i]) != NULL))
+            return 0;
+    return 1;
+}
+
+err_code
+account_create(const struct actor_ctx *a, const struct account_new *n,
+               const struct auth_key *k, int64_t max_age_ms, int64_t *id_out,
+               char cred[AUTH_CREDENTIAL_LEN + 1], int *issued, struct err *e)
+{
+    struct store_org org;
+    int person = n->kind != NULL && !strcmp(n->kind, "person");
+    int system = n->kind != NULL && !strcmp(n->kind, "system");
+    err_code rc;
+
+    *issued = 0;
+    if (!account_name_ok(n->name))
+        return err_set(e, ERR_INVALID, "name must be 1-%d characters of "
+                       "a-z, 0-9, '.', '_' and '-'", ACCOUNT_NAME_MAX);
+    if (!person && !system)
+        return err_set(e, ERR_INVALID, "kind must be person or system");
+    if (person && (n->cert_subject || n->cert_issuer))
+        return err_set(e, ERR_INVALID, "only system accounts have "
+                       "certificates");
+    if (system && (n->cert_subject == NULL) != (n->cert_issuer == NULL))
+        return err_set(e, ERR_INVALID, "cert_subject and cert_issuer go "
+                       "together");
+    if (system && n->cert_subject == NULL && !n->api_key)
+        return err_set(e, ERR_INVALID, "a system account needs a client "
+                       "certificate (cert_subject, cert_issuer) or api_key");
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_org_get(a->db, n->org_id, &org, e)) != ERR_OK)
+        return fail(a, rc == ERR_NOT_FOUND
+            ? err_set(e, ERR_INVALID, "no organisation %lld",
+                      (long long)n->org_id) : rc);
+    if (org.disabled)
+        return fail(a, err_set(e, ERR_CONFLICT, "organisation is disabled"));
+    if ((rc = authz_require(a->db, a->p, PERM_ACCOUNT_WRITE, n->org_id, e))
+        != ERR_OK)
+        return fail(a, rc);
+    rc = store_account_insert(a->db, n->name, n->kind, n->display_name,
+                              n->org_id, n->cert_subject, n->cert_issuer,
+                              a->p->account_id, util_now_ms(), id_out, e);
+    if (rc == ERR_CONFLICT)
+        rc = err_set(e, ERR_CONFLICT, "an account with this name or "
+                     "certificate exists");
+    if (rc != ERR_OK)
+        return fail(a, rc);
+    if (person || n->api_key) {
+        if ((rc = auth_credential_issue(a->db, k, *id_out, 1, max_age_ms,
+                                        cred, e)) != ERR_OK)
+            return fail(a, rc);
+        *issued = 1;
+    }
+    rc = finish(a, "account.create", "account", *id_out,
+                json_pack("{s:s, s:s, s:I, s:b}", "name", n->name, "kind",
+                          n->kind, "org_id", (json_int_t)n->org_id,
+                          "credential", *issued), e);
+    if (rc != ERR_OK) {
+        util_wipe(cred, AUTH_CREDENTIAL_LEN + 1);
+        *issued = 0;
     }
     return rc;
+}
+
+err_code
+account_get(const struct actor_ctx *a, int64_t id, struct store_account *out,
+            struct err *e)
+{
+    err_code rc;
+
+    if ((rc = store_account_get(a->db, id, out, e)) != ERR_OK)
+        return rc;
+    if (id == a->p->account_id)
+        return ERR_OK;
+    return authz_require(a->db, a->p, PERM_ACCOUNT_READ, out->org_id, e);
+}
+
+/* Begin, load the target account and check perm over its organisation. */
+static err_code
+begin_on_account(const struct actor_ctx *a, int64_t id, enum rbac_perm perm,
+                 struct store_account *acct, struct err *e)
+{
+    err_code rc;
+
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_account_get(a->db, id, acct, e)) != ERR_OK ||
+        (rc = authz_require(a->db, a->p, perm, acct->org_id, e)) != ERR_OK)
+        return fail(a, rc);
+    return ERR_OK;
+}
+
+err_code
+account_disable(const struct actor_ctx *a, int64_t id, struct err *e)
+{
+    struct store_account acct;
+    int n = 0;
+    err_code rc;
+
+    if (id == a->p->account_id)
+        return err_set(e, ERR_FORBIDDEN, "nobody disables their own "
+                       "account");
+    if ((rc = begin_on_account(a, id, PERM_ACCOUNT_WRITE, &acct, e))
+        != ERR_OK)
+        return rc;
+    if (acct.disabled)
+        return fail(a, err_set(e, ERR_CONFLICT, "account is already "
+                               "disabled"));
+    if ((rc = store_account_set_disabled(a->db, id, e)) != ERR_OK ||
+        (rc = store_credential_revoke_all(a->db, id, util_now_ms(), &n, e))
+        != ERR_OK)
+        return fail(a, rc);
+    return finish(a, "account.disable", "account", id,
+                  json_pack("{s:i}", "credentials_revoked", n), e);
+}
+
+err_code
+account_issue_credential(const struct actor_ctx *a, int64_t id,
+                         const struct auth_key *k, int64_t max_age_ms,
+                         char cred[AUTH_CREDENTIAL_LEN + 1], struct err *e)
+{
+    struct store_account acct;
+    int n = 0;
+    err_code rc;
+
+    if (id == a->p->account_id)
+        return err_set(e, ERR_FORBIDDEN, "use POST /api/v1/account/"
+                       "credential to replace your own credential");
+    if ((rc = begin_on_account(a, id, PERM_ACCOUNT_WRITE, &acct, e))
+        != ERR_OK)
+        return rc;
+    if (acct.disabled)
+        return fail(a, err_set(e, ERR_CONFLICT, "account is disabled"));
+    if ((rc = store_credential_revoke_all(a->db, id, util_now_ms(), &n, e))
+        != ERR_OK ||
+        (rc = auth_credential_issue(a->db, k, id, 1, max_age_ms, cred, e))
+        != ERR_OK)
+        return fail(a, rc);
+    rc = finish(a, "credential.issue", "account", id,
+                json_pack("{s:i}", "credentials_revoked", n), e);
+    if (rc != ERR_OK)
+        util_wipe(cred, AUTH_CREDENTIAL_LEN + 1);
+    return rc;
+}
+
+err_code
+account_revoke_credentials(const struct actor_ctx *a, int64_t id, int *n,
+                           struct err *e)
+{
+    struct store_account acct;
+    err_code rc;
+
+    if ((rc = begin_on_account(a, id, PERM_ACCOUNT_WRITE, &acct, e))
+        != ERR_OK)
+        return rc;
+    if ((rc = store_credential_revoke_all(a->db, id, util_now_ms(), n, e))
+        != ERR_OK)
+        return fail(a, rc);
+    return finish(a, "credential.revoke", "account", id,
+                  json_pack("{s:i}", "credentials_revoked", *n), e);
+}
+
+err_code
+account_rotate_credential(const struct actor_ctx *a, const struct auth_key *k,
+                          int64_t max_age_ms,
+                          char out[AUTH_CREDENTIAL_LEN + 1], struct err *e)
+{
+    err_code rc;
+
+    if (a->p->credential_id == 0)
+        return err_set(e, ERR_FORBIDDEN, "this call was authenticated by "
+                       "certificate; there is no credential to rotate");
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_credential_revoke(a->db, a->p->credential_id,
+                                      util_now_ms(), e)) != ERR_OK ||
+        (rc = auth_credential_issue(a->db, k, a->p->account_id, 0,
+                                    max_age_ms, out, e)) != ERR_OK)
+        return fail(a, rc);
+    rc = finish(a, "credential.rotate", "account", a->p->account_id, NULL, e);
+    if (rc != ERR_OK)
+        util_wipe(out, AUTH_CREDENTIAL_LEN + 1);
+    return rc;
+}
+
+/* ---- roles ---- */
+
+/* May the caller grant or remove role at scope?  role.assign over the
+ * scope; or, to bootstrap an instance, a system administrator may grant the
+ * security administrator role while nobody holds it. */
+static err_code
+may_assign(const struct actor_ctx *a, const char *role, int64_t scope,
+           int *bootstrap, struct err *e)
+{
+    int64_t n = 0;
+    err_code rc;
+
+    *bootstrap = 0;
+    rc = authz_require(a->db, a->p, PERM_ROLE_ASSIGN, scope, e);
+    if (rc != ERR_FORBIDDEN || strcmp(role, "secadmin") != 0)
+        return rc;
+    if (store_role_count(a->db, "secadmin", &n, e) != ERR_OK)
+        return ERR_DB;
+    if (n == 0 && auth_has_role(a->p, "sysadmin")) {
+        *bootstrap = 1;
+        return ERR_OK;
+    }
+    return err_set(e, ERR_FORBIDDEN, "role.assign is needed for "
+                   "organisation %lld", (long long)scope);
+}
+
+err_code
+account_grant_role(const struct actor_ctx *a, int64_t id, const char *role,
+                   int64_t scope_org_id, struct err *e)
+{
+    struct store_role roles[STORE_MAX_ROLES];
+    const char *held[STORE_MAX_ROLES];
+    struct store_account acct;
+    struct store_org org;
+    size_t n = 0, i, nheld = 0;
+    int bootstrap = 0;
+    err_code rc;
+
+    if (!rbac_role_known(role))
+        return err_set(e, ERR_INVALID, "unknown role '%.32s'", role);
+    if (id == a->p->account_id)
+        return err_set(e, ERR_FORBIDDEN, "nobody grants roles to "
+                       "themselves");
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_account_get(a->db, id, &acct, e)) != ERR_OK)
+        return fail(a, rc);
+    if ((rc = store_org_get(a->db, scope_org_id, &org, e)) != ERR_OK)
+        return fail(a, rc == ERR_NOT_FOUND
+            ? err_set(e, ERR_INVALID, "no organisation %lld",
+                      (long long)scope_org_id) : rc);
+    if ((rc = may_assign(a, role, scope_org_id, &bootstrap, e)) != ERR_OK)
+        return fail(a, rc);
+    if (acct.disabled)
+        return fail(a, err_set(e, ERR_CONFLICT, "account is disabled"));
+    if ((rc = store_account_roles(a->db, id, util_now_ms(), roles,
+                                  STORE_MAX_ROLES, &n, e)) != ERR_OK)
+        return fail(a, rc);
+    for (i = 0; i < n; i++)
+        if (roles[i].deputy_id == 0)
+            held[nheld++] = roles[i].role;
+    if (nheld >= STORE_MAX_ROLES - 1)
+        return fail(a, err_set(e, ERR_TOO_LARGE, "too many roles"));
+    if ((rc = rbac_check_combination(held, nheld, role, e)) != ERR_OK ||
+        (rc = store_role_insert(a->db, id, role, scope_org_id,
+                                a->p->account_id, util_now_ms(), e))
+        != ERR_OK)
+        return fail(a, rc);
+    return finish(a, "role.grant", "account", id,
+                  json_pack("{s:s, s:I, s:b}", "role", role, "scope_org_id",
+                            (json_int_t)scope_org_id, "bootstrap",
+                            bootstrap), e);
+}
+
+err_code
+account_remove_role(const struct actor_ctx *a, int64_t id, const char *role,
+                    int64_t scope_org_id, struct err *e)
+{
+    struct store_account acct;
+    int bootstrap = 0;
+    err_code rc;
+
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_account_get(a->db, id, &acct, e)) != ERR_OK ||
+        (rc = may_assign(a, role, scope_org_id, &bootstrap, e)) != ERR_OK ||
+        (rc = store_role_remove(a->db, id, role, scope_org_id,
+                                a->p->account_id, util_now_ms(), e))
+        != ERR_OK)
+        return fail(a, rc);
+    return finish(a, "role.remove", "account", id,
+                  json_pack("{s:s, s:I}", "role", role, "scope_org_id",
+                            (json_int_t)scope_org_id), e);
+}
+
+/* ---- deputies ---- */
+
+/* Is the caller a custodian of scope in their own right (not as deputy)? */
+static err_code
+own_custodian(const struct actor_ctx *a, int64_t scope, struct err *e)
+{
+    size_t i;
+    int yes = 0;
+    err_code rc;
+
+    for (i = 0; i < a->p->nroles; i++) {
+        if (strcmp(a->p->roles[i].role, "custodian") != 0 ||
+            a->p->roles[i].deputy_id != 0)
+            continue;
+        if ((rc = store_org_in_subtree(a->db, a->p->roles[i].scope_org_id,
+                                       scope, &yes, e)) != ERR_OK)
+            return rc == ERR_NOT_FOUND
+                ? err_set(e, ERR_INVALID, "no organisation %lld",
+                          (long long)scope) : rc;
+        if (yes)
+            return ERR_OK;
+    }
+    return err_set(e, ERR_FORBIDDEN, "only a custodian of organisation %lld "
+                   "(not a deputy) may name a deputy for it",
+                   (long long)scope);
+}
+
+err_code
+deputy_request(const struct actor_ctx *a, int64_t deputy_id,
+               int64_t scope_org_id, int64_t start_ms, int64_t end_ms,
+               const char *reason, int64_t *id_out, struct err *e)
+{
+    struct store_deputy d;
+    struct store_account dep;
+    int64_t now = util_now_ms();
+    err_code rc;
+
+    if (deputy_id == a->p->account_id)
+        return err_set(e, ERR_INVALID, "a custodian cannot be their own "
+                       "deputy");
+    if (end_ms <= start_ms || end_ms <= now)
+        return err_set(e, ERR_INVALID, "the deputy period must end after it "
+                       "starts and after now");
+    if (end_ms - start_ms > (int64_t)DEPUTY_MAX_DAYS * 86400000)
+        return err_set(e, ERR_INVALID, "a deputy period is at most %d days",
+                       DEPUTY_MAX_DAYS);
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = own_custodian(a, scope_org_id, e)) != ERR_OK)
+        return fail(a, rc);
+    if ((rc = store_account_get(a->db, deputy_id, &dep, e)) != ERR_OK)
+        return fail(a, rc == ERR_NOT_FOUND
+            ? err_set(e, ERR_INVALID, "no account %lld",
+                      (long long)deputy_id) : rc);
+    if (dep.disabled || strcmp(dep.kind, "person") != 0)
+        return fail(a, err_set(e, ERR_CONFLICT, "the deputy must be an "
+                               "active person account"));
+    memset(&d, 0, sizeof(d));
+    d.custodian_id = a->p->account_id;
+    d.deputy_id = deputy_id;
+    d.scope_org_id = scope_org_id;
+    d.start_ms = start_ms;
+    d.end_ms = end_ms;
+    snprintf(d.reason, sizeof(d.reason), "%s", reason);
+    d.created_ms = now;
+    if ((rc = store_deputy_insert(a->db, &d, id_out, e)) != ERR_OK)
+        return fail(a, rc);
+    return finish(a, "deputy.request", "deputy", *id_out,
+                  json_pack("{s:I, s:I, s:I, s:I}", "deputy_id",
+                            (json_int_t)deputy_id, "scope_org_id",
+                            (json_int_t)scope_org_id, "start_ms",
+                            (json_int_t)start_ms, "end_ms",
+                            (json_int_t)end_ms), e);
+}
+
+err_code
+deputy_decide(const struct actor_ctx *a, int64_t id, int approve,
+              struct err *e)
+{
+    struct store_deputy d;
+    err_code rc;
+
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_deputy_get(a->db, id, &d, e)) != ERR_OK)
+        return fail(a, rc);
+    if (d.custodian_id == a->p->account_id ||
+        d.deputy_id == a->p->account_id)
+        return fail(a, err_set(e, ERR_FORBIDDEN, "separation of duties: "
+                               "the custodian or the deputy cannot decide "
+                               "their own deputy request"));
+    if ((rc = authz_require(a->db, a->p, PERM_DEPUTY_APPROVE, d.scope_org_id,
+                            e)) != ERR_OK ||
+        (rc = store_deputy_transition(a->db, id, "requested",
+                                      approve ? "approved" : "rejected",
+                                      a->p->account_id, util_now_ms(), e))
+        != ERR_OK)
+        return fail(a, rc);
+    return finish(a, approve ? "deputy.approve" : "deputy.reject", "deputy",
+                  id, NULL, e);
 }

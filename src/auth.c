@@ -165,9 +165,11 @@ auth_check(struct store_conn *c, const struct auth_key *k,
     memcpy(secret, credential + 7 + 2 * AUTH_KEY_ID_BYTES,
            2 * AUTH_SECRET_BYTES + 1);
 
+    memset(p, 0, sizeof(*p));
     rc = store_credential_by_key_id(c, key_id, &cred, e);
     if (rc != ERR_OK && rc != ERR_NOT_FOUND)
         goto done;
+    p->account_id = cred.account_id;   /* 0 when the key id is unknown */
     /* Compute the MAC even for an unknown key id, so the answer takes the
      * same time whether or not the key id exists. */
     if ((rc = credential_mac(k, key_id, secret, mac, e)) != ERR_OK)
@@ -185,16 +187,7 @@ auth_check(struct store_conn *c, const struct auth_key *k,
         rc = err_set(e, ERR_UNAUTHENTICATED, "credential expired");
         goto done;
     }
-    memset(p, 0, sizeof(*p));
-    if ((rc = store_account_get(c, cred.account_id, &p->account, e))
-        != ERR_OK)
-        goto done;
-    if (p->account.disabled) {
-        rc = err_set(e, ERR_UNAUTHENTICATED, "account disabled");
-        goto done;
-    }
-    if ((rc = store_account_roles(c, cred.account_id, p->roles,
-                                  STORE_MAX_ROLES, &p->nroles, e)) != ERR_OK)
+    if ((rc = auth_principal_load(c, cred.account_id, p, e)) != ERR_OK)
         goto done;
     p->account_id = cred.account_id;
     p->credential_id = cred.id;
@@ -205,6 +198,25 @@ done:
     util_wipe(mac, sizeof(mac));
     util_wipe(&cred, sizeof(cred));
     return rc;
+}
+
+err_code
+auth_principal_load(struct store_conn *c, int64_t account_id,
+                    struct auth_principal *p, struct err *e)
+{
+    err_code rc;
+
+    memset(p, 0, sizeof(*p));
+    if ((rc = store_account_get(c, account_id, &p->account, e)) != ERR_OK)
+        return rc == ERR_NOT_FOUND
+            ? err_set(e, ERR_UNAUTHENTICATED, "unknown account") : rc;
+    if (p->account.disabled)
+        return err_set(e, ERR_UNAUTHENTICATED, "account disabled");
+    if ((rc = store_account_roles(c, account_id, util_now_ms(), p->roles,
+                                  STORE_MAX_ROLES, &p->nroles, e)) != ERR_OK)
+        return rc;
+    p->account_id = account_id;
+    return ERR_OK;
 }
 
 int

@@ -1,13 +1,15 @@
 /*
  * cmd_init.c - `seald init --dir DIR`: create an instance: config file,
- * server secret, TLS certificate, database with schema, the root
- * organisation and the first administrator, whose credential is printed
- * once.  Refuses to touch a directory that already holds an instance.
+ * server secret, TLS certificate, the development SM2 token with the audit
+ * key, the database with schema, the root organisation and the first
+ * administrator, whose credential is printed once.  Refuses to touch a
+ * directory that already holds an instance.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,11 +18,17 @@
 #include "auth.h"
 #include "cmd.h"
 #include "config.h"
+#include "custody.h"
 #include "store.h"
 #include "tls_selfsigned.h"
 #include "util.h"
 
 #define INIT_ADMIN_NAME_MAX 64
+#define INIT_PIN_BYTES      16
+#define INIT_TOKEN_NAME     "dev"
+#define INIT_TOKEN_LABEL    "seald-dev"
+#define INIT_TOKEN_PROFILE  "sm2-sansec"
+#define INIT_CONF_MAX       (64 * 1024)
 
 static void
 init_usage(void)
@@ -46,6 +54,103 @@ path_in(char *out, size_t cap, const char *dir, const char *name)
     return (size_t)snprintf(out, cap, "%s/%s", dir, name) < cap;
 }
 
+/* A random PIN written to path (0600), never shown. */
+static err_code
+write_pin(const char *path, struct err *e)
+{
+    uint8_t raw[INIT_PIN_BYTES];
+    char hex[2 * INIT_PIN_BYTES + 2];
+    err_code rc;
+
+    if ((rc = util_random(raw, sizeof(raw), e)) != ERR_OK)
+        return rc;
+    util_hex_encode(raw, sizeof(raw), hex);
+    hex[2 * INIT_PIN_BYTES] = '\n';
+    rc = util_write_file(path, hex, 2 * INIT_PIN_BYTES + 1, 0600, e);
+    util_wipe(raw, sizeof(raw));
+    util_wipe(hex, sizeof(hex));
+    return rc;
+}
+
+/* Set up the development SM2 token in DIR/token (PINs in DIR/token.pin and
+ * DIR/token.so-pin) and generate the audit key in it; id_hex gets its id. */
+static err_code
+init_devtoken(const char *dir, char id_hex[CUSTODY_ID_HEX_MAX],
+              struct err *e)
+{
+    struct custody_token_conf conf;
+    struct custody *c = NULL;
+    char tokdir[PATH_MAX], sopin_path[PATH_MAX], prof[PATH_MAX];
+    char *so = NULL, *pin = NULL;
+    err_code rc;
+
+    custody_conf_init(&conf);
+    snprintf(conf.name, sizeof(conf.name), INIT_TOKEN_NAME);
+    snprintf(conf.module, sizeof(conf.module), "%s", SEALD_DEVTOKEN_MODULE);
+    snprintf(conf.profile, sizeof(conf.profile), INIT_TOKEN_PROFILE);
+    snprintf(conf.token_label, sizeof(conf.token_label), INIT_TOKEN_LABEL);
+    if (!path_in(tokdir, sizeof(tokdir), dir, "token") ||
+        !path_in(sopin_path, sizeof(sopin_path), dir, "token.so-pin") ||
+        !path_in(conf.pin_file, sizeof(conf.pin_file), dir, "token.pin") ||
+        !path_in(prof, sizeof(prof), dir, "token/profile"))
+        return err_set(e, ERR_IO, "%s: path too long", dir);
+    if ((rc = make_dir(tokdir, e)) != ERR_OK ||
+        (rc = util_write_file(prof, "sansec", 6, 0600, e)) != ERR_OK ||
+        (rc = write_pin(sopin_path, e)) != ERR_OK ||
+        (rc = write_pin(conf.pin_file, e)) != ERR_OK ||
+        (rc = custody_read_pin(sopin_path, NULL, &so, e)) != ERR_OK ||
+        (rc = custody_read_pin(conf.pin_file, NULL, &pin, e)) != ERR_OK)
+        goto done;
+    /* the dev module finds its slots through the environment */
+    setenv("SEALD_DEVTOKEN_DIR", tokdir, 1);
+    if ((rc = custody_init_token(conf.module, 0, INIT_TOKEN_LABEL, so, pin,
+                                 e)) != ERR_OK ||
+        (rc = custody_open(&conf, 1, &c, e)) != ERR_OK ||
+        (rc = custody_generate(c, INIT_TOKEN_NAME, "audit", NULL, 0, id_hex,
+                               e)) != ERR_OK)
+        goto done;
+done:
+    custody_close(c);
+    if (so != NULL)
+        util_wipe(so, strlen(so));
+    if (pin != NULL)
+        util_wipe(pin, strlen(pin));
+    free(so);
+    free(pin);
+    return rc;
+}
+
+/* The instance's config: the example with the key references filled in and
+ * the development token's section appended. */
+static err_code
+write_config(const char *path, const char *audit_id, struct err *e)
+{
+    const char *mark = "\naudit =\n", *at = strstr(config_example, mark);
+    char *text;
+    int n;
+    err_code rc;
+
+    if (at == NULL)
+        return err_set(e, ERR_INTERNAL, "config example lacks keys.audit");
+    if ((text = malloc(INIT_CONF_MAX)) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    n = snprintf(text, INIT_CONF_MAX,
+                 "%.*s\naudit = %s/%s\n%s\n"
+                 "; The development SM2 token made by `seald init`.  Not for "
+                 "production:\n; production instances use a certified HSM.\n"
+                 "[token.%s]\nmodule = %s\nprofile = %s\ntoken_label = %s\n"
+                 "pin_file = token.pin\ndevtoken_dir = token\n",
+                 (int)(at - config_example), config_example, INIT_TOKEN_NAME,
+                 audit_id, at + strlen(mark), INIT_TOKEN_NAME,
+                 SEALD_DEVTOKEN_MODULE, INIT_TOKEN_PROFILE, INIT_TOKEN_LABEL);
+    if (n < 0 || n >= INIT_CONF_MAX)
+        rc = err_set(e, ERR_INTERNAL, "config too long");
+    else
+        rc = util_write_file(path, text, (size_t)n, 0640, e);
+    free(text);
+    return rc;
+}
+
 /* The root organisation, the administrator, its role and credential, and
  * the audit record of it all, in one transaction. */
 static err_code
@@ -68,8 +173,9 @@ bootstrap(struct store *s, const struct auth_key *key, const char *org,
     if ((rc = store_org_insert(c, 0, org, "region", NULL, now, &org_id, e))
         != ERR_OK ||
         (rc = store_account_insert(c, admin, "person", "First administrator",
-                                   org_id, now, &acct_id, e)) != ERR_OK ||
-        (rc = store_role_insert(c, acct_id, "sysadmin", org_id, now, e))
+                                   org_id, NULL, NULL, 0, now, &acct_id, e))
+        != ERR_OK ||
+        (rc = store_role_insert(c, acct_id, "sysadmin", org_id, 0, now, e))
         != ERR_OK ||
         (rc = auth_credential_issue(c, key, acct_id, 1,
                                     AUTH_DEFAULT_MAX_AGE_MS, cred, e))
@@ -103,6 +209,7 @@ cmd_init(int argc, char **argv)
     char conf[PATH_MAX], db[PATH_MAX], tlsdir[PATH_MAX], cert[PATH_MAX],
          key[PATH_MAX], secret[PATH_MAX];
     char cred[AUTH_CREDENTIAL_LEN + 1] = "";
+    char audit_id[CUSTODY_ID_HEX_MAX] = "";
     struct auth_key *ak = NULL;
     struct store *s = NULL;
     struct err e;
@@ -143,21 +250,22 @@ cmd_init(int argc, char **argv)
         auth_key_create(secret, &e) != ERR_OK ||
         auth_key_load(secret, &ak, &e) != ERR_OK ||
         tls_selfsigned_write(cert, key, &e) != ERR_OK ||
+        init_devtoken(dir, audit_id, &e) != ERR_OK ||
         store_open(db, 5000, 1, &s, &e) != ERR_OK ||
         store_migrate(s, NULL, &e) != ERR_OK ||
         bootstrap(s, ak, org, admin, cred, &e) != ERR_OK ||
-        util_write_file(conf, config_example, strlen(config_example), 0640,
-                        &e) != ERR_OK)
+        write_config(conf, audit_id, &e) != ERR_OK)
         goto done;
 
     printf("seald: new instance in %s\n"
            "  config:      %s\n"
            "  database:    %s\n"
            "  TLS cert:    %s (self-signed, for localhost)\n"
+           "  token:       %s/token (development SM2 token; audit key %s)\n"
            "  admin:       %s (role sysadmin)\n"
            "  credential:  %s\n"
            "This credential is shown once and stored only as a keyed hash. "
-           "Keep it safe.\n", dir, conf, db, cert, admin, cred);
+           "Keep it safe.\n", dir, conf, db, cert, dir, audit_id, admin, cred);
     fflush(stdout);
     status = CMD_EXIT_OK;
 done:

@@ -49,6 +49,25 @@ apply_override(struct config *cfg, const char *spec, struct err *e)
     return config_set(cfg, section, key, eq + 1, e);
 }
 
+/* Open the configured tokens.  The development token finds its key
+ * directory through the environment, set here before the module loads. */
+static err_code
+open_tokens(const struct config *cfg, struct custody **out, struct err *e)
+{
+    struct custody_token_conf confs[CONFIG_MAX_TOKENS];
+    size_t i;
+
+    *out = NULL;
+    for (i = 0; i < cfg->ntokens; i++) {
+        confs[i] = cfg->tokens[i].c;
+        if (cfg->tokens[i].devtoken_dir[0] != '\0')
+            setenv("SEALD_DEVTOKEN_DIR", cfg->tokens[i].devtoken_dir, 1);
+    }
+    if (cfg->ntokens == 0)
+        return ERR_OK;
+    return custody_open(confs, cfg->ntokens, out, e);
+}
+
 /* Wait for signals until told to stop. */
 static void
 wait_for_stop(struct app *app, const sigset_t *set)
@@ -147,6 +166,13 @@ cmd_run(int argc, char **argv)
         goto config_error;
     app.cfg = &cfg;
     app.started_ms = util_now_ms();
+    if ((app.limiter = ratelimit_new((double)cfg.rate_limit_rps,
+                                     (double)cfg.rate_limit_burst)) == NULL) {
+        err_set(&e, ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (open_tokens(&cfg, &app.custody, &e) != ERR_OK)
+        goto fail;
     if (auth_key_load(cfg.secret_file, &app.key, &e) != ERR_OK ||
         store_open(cfg.db_path, cfg.db_busy_timeout_ms, 0, &app.store, &e)
         != ERR_OK ||
@@ -193,6 +219,8 @@ fail:
 out:
     store_close(app.store);
     auth_key_free(app.key);
+    ratelimit_free(app.limiter);
+    custody_close(app.custody);
     log_close();
     for (i = 0; i < novr; i++)
         free(ovr[i]);
@@ -210,6 +238,20 @@ cmd_routes(int argc, char **argv)
     }
     putchar('\n');
     json_decref(t);
+    return CMD_EXIT_OK;
+}
+
+int
+cmd_permissions(int argc, char **argv)
+{
+    json_t *m = router_matrix();
+
+    if (m == NULL || json_dumpf(m, stdout, JSON_INDENT(2)) != 0) {
+        json_decref(m);
+        return CMD_EXIT_FAIL;
+    }
+    putchar('\n');
+    json_decref(m);
     return CMD_EXIT_OK;
 }
 

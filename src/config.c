@@ -4,6 +4,7 @@
  * test checks that the two agree.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 #include "config.h"
 #include "util.h"
 
-enum key_type { KEY_STRING, KEY_PATH, KEY_LONG, KEY_BOOL, KEY_ENUM };
+enum key_type { KEY_STRING, KEY_PATH, KEY_LONG, KEY_INT, KEY_BOOL, KEY_ENUM };
 
 struct key_def {
     const char   *section;
@@ -47,6 +48,7 @@ static const struct key_def config_keys[] = {
     BOOL("server", "plain_http", plain_http),
     PATHK("server", "tls_cert", tls_cert),
     PATHK("server", "tls_key", tls_key),
+    PATHK("server", "client_ca", client_ca),
     NUM("server", "max_body_bytes", max_body_bytes, 1024, CONFIG_MAX_BODY_BYTES),
     NUM("server", "max_header_bytes", max_header_bytes, 1024,
         CONFIG_MAX_HEADER_BYTES),
@@ -61,8 +63,17 @@ static const struct key_def config_keys[] = {
     PATHK("log", "file", log_file),
     ENUM("log", "level", log_level, "debug|info|warn|error"),
     PATHK("security", "secret_file", secret_file),
+    STR("keys", "audit", audit_key),
     NUM("security", "credential_max_age_days", credential_max_age_days, 1,
         3650),
+    NUM("security", "lockout_threshold", lockout_threshold, 1, 1000),
+    NUM("security", "address_lockout_threshold", address_lockout_threshold,
+        1, 100000),
+    NUM("security", "lockout_window_seconds", lockout_window_seconds, 1,
+        86400),
+    NUM("security", "lockout_seconds", lockout_seconds, 1, 86400 * 7),
+    NUM("security", "rate_limit_rps", rate_limit_rps, 1, 1000000),
+    NUM("security", "rate_limit_burst", rate_limit_burst, 1, 1000000),
 };
 
 void
@@ -85,8 +96,40 @@ config_defaults(struct config *cfg)
     snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
     snprintf(cfg->secret_file, sizeof(cfg->secret_file), "secret.key");
     cfg->credential_max_age_days = 60;
+    cfg->lockout_threshold = 5;
+    cfg->address_lockout_threshold = 50;
+    cfg->lockout_window_seconds = 900;
+    cfg->lockout_seconds = 900;
+    cfg->rate_limit_rps = 200;
+    cfg->rate_limit_burst = 400;
     snprintf(cfg->base_dir, sizeof(cfg->base_dir), ".");
 }
+
+/* Keys of a [token.NAME] section, relative to struct config_token. */
+#define TOK_STR(nm, field) \
+    {"token.*", nm, KEY_STRING, offsetof(struct config_token, field), \
+     sizeof(((struct config_token *)0)->field), 0, 0, NULL}
+#define TOK_PATH(nm, field) \
+    {"token.*", nm, KEY_PATH, offsetof(struct config_token, field), \
+     sizeof(((struct config_token *)0)->field), 0, 0, NULL}
+#define TOK_NUM(nm, field, lo, hi) \
+    {"token.*", nm, KEY_INT, offsetof(struct config_token, field), 0, lo, hi, \
+     NULL}
+
+static const struct key_def token_keys[] = {
+    TOK_PATH("module", c.module),
+    {"token.*", "profile", KEY_ENUM, offsetof(struct config_token, c.profile),
+     sizeof(((struct config_token *)0)->c.profile), 0, 0,
+     "sm2-sansec|sm2-tass|sm2-luna|sm2-ibm|ecdsa-p256"},
+    TOK_STR("token_label", c.token_label),
+    TOK_NUM("slot", c.slot, -1, 1000000),
+    TOK_PATH("pin_file", c.pin_file),
+    TOK_STR("pin_env", c.pin_env),
+    TOK_NUM("pool_size", c.pool_size, 0, CUSTODY_POOL_MAX),
+    TOK_PATH("devtoken_dir", devtoken_dir),
+};
+#define NTOKEN_KEYS (sizeof(token_keys) / sizeof(token_keys[0]))
+#define NCONFIG_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
 static const struct key_def *
 find_key(const char *section, const char *name)
@@ -130,18 +173,16 @@ enum_has(const char *choices, const char *v)
     return 0;
 }
 
-err_code
-config_set(struct config *cfg, const char *section, const char *key,
-           const char *value, struct err *e)
+/* Store value into the field def describes, inside base. */
+static err_code
+set_field(const struct config *cfg, void *base, const struct key_def *k,
+          const char *section, const char *key, const char *value,
+          struct err *e)
 {
-    const struct key_def *k = find_key(section, key);
-    char *field;
+    char *field = (char *)base + k->offset;
     long n = 0;
     int b = 0;
 
-    if (k == NULL)
-        return err_set(e, ERR_CONFIG, "unknown key '%s.%s'", section, key);
-    field = (char *)cfg + k->offset;
     switch (k->type) {
     case KEY_STRING:
     case KEY_ENUM:
@@ -167,10 +208,14 @@ config_set(struct config *cfg, const char *section, const char *key,
         }
         break;
     case KEY_LONG:
+    case KEY_INT:
         if (util_parse_long(value, k->min, k->max, &n, e) != ERR_OK)
             return err_set(e, ERR_CONFIG, "%s.%s: %s", section, key,
                            e ? e->msg : "invalid number");
-        *(long *)(void *)field = n;
+        if (k->type == KEY_INT)
+            *(int *)(void *)field = (int)n;
+        else
+            *(long *)(void *)field = n;
         break;
     case KEY_BOOL:
         if (parse_bool(value, &b, e) != ERR_OK)
@@ -180,6 +225,57 @@ config_set(struct config *cfg, const char *section, const char *key,
         break;
     }
     return ERR_OK;
+}
+
+/* The [token.NAME] section's struct, created on first use. */
+static err_code
+token_section(struct config *cfg, const char *name, struct config_token **out,
+              struct err *e)
+{
+    size_t i;
+
+    if (name[0] == '\0' || strlen(name) >= CUSTODY_NAME_MAX ||
+        strchr(name, '/') != NULL)
+        return err_set(e, ERR_CONFIG, "token section name '%s' must be 1-%d "
+                       "characters without '/'", name, CUSTODY_NAME_MAX - 1);
+    for (i = 0; i < cfg->ntokens; i++)
+        if (strcmp(cfg->tokens[i].c.name, name) == 0) {
+            *out = &cfg->tokens[i];
+            return ERR_OK;
+        }
+    if (cfg->ntokens == CONFIG_MAX_TOKENS)
+        return err_set(e, ERR_CONFIG, "at most %d token sections",
+                       CONFIG_MAX_TOKENS);
+    *out = &cfg->tokens[cfg->ntokens++];
+    memset(*out, 0, sizeof(**out));
+    custody_conf_init(&(*out)->c);
+    snprintf((*out)->c.name, sizeof((*out)->c.name), "%s", name);
+    return ERR_OK;
+}
+
+err_code
+config_set(struct config *cfg, const char *section, const char *key,
+           const char *value, struct err *e)
+{
+    const struct key_def *k;
+    struct config_token *tok = NULL;
+    size_t i;
+    err_code rc;
+
+    if (strncmp(section, "token.", 6) == 0) {
+        for (i = 0, k = NULL; i < NTOKEN_KEYS; i++)
+            if (strcmp(token_keys[i].name, key) == 0)
+                k = &token_keys[i];
+        if (k == NULL)
+            return err_set(e, ERR_CONFIG, "unknown key '%s.%s'", section,
+                           key);
+        if ((rc = token_section(cfg, section + 6, &tok, e)) != ERR_OK)
+            return rc;
+        return set_field(cfg, tok, k, section, key, value, e);
+    }
+    if ((k = find_key(section, key)) == NULL)
+        return err_set(e, ERR_CONFIG, "unknown key '%s.%s'", section, key);
+    return set_field(cfg, cfg, k, section, key, value, e);
 }
 
 struct load_ctx {
@@ -252,6 +348,7 @@ config_validate(const struct config *cfg, struct err *e)
 {
     struct in_addr a4;
     struct in6_addr a6;
+    size_t i, ndev = 0;
 
     if (inet_pton(AF_INET, cfg->listen, &a4) != 1 &&
         inet_pton(AF_INET6, cfg->listen, &a6) != 1)
@@ -268,14 +365,65 @@ config_validate(const struct config *cfg, struct err *e)
         return err_set(e, ERR_CONFIG, "database.path is required");
     if (cfg->secret_file[0] == '\0')
         return err_set(e, ERR_CONFIG, "security.secret_file is required");
+    for (i = 0; i < cfg->ntokens; i++) {
+        const struct config_token *t = &cfg->tokens[i];
+        if (t->c.module[0] == '\0' || t->c.profile[0] == '\0' ||
+            t->c.token_label[0] == '\0')
+            return err_set(e, ERR_CONFIG, "token.%s: module, profile and "
+                           "token_label are required", t->c.name);
+        if ((t->c.pin_file[0] == '\0') == (t->c.pin_env[0] == '\0'))
+            return err_set(e, ERR_CONFIG, "token.%s: give exactly one of "
+                           "pin_file and pin_env", t->c.name);
+        if (t->devtoken_dir[0] != '\0')
+            ndev++;
+    }
+    if (ndev > 1)
+        return err_set(e, ERR_CONFIG, "at most one token may set "
+                       "devtoken_dir");
+    if (cfg->audit_key[0] != '\0') {
+        char tok[CUSTODY_NAME_MAX], id[CUSTODY_ID_HEX_MAX];
+        int found = 0;
+        if (config_keyref(cfg->audit_key, tok, id, e) != ERR_OK)
+            return err_set(e, ERR_CONFIG, "keys.audit: %s", e->msg);
+        for (i = 0; i < cfg->ntokens; i++)
+            found |= strcmp(cfg->tokens[i].c.name, tok) == 0;
+        if (!found)
+            return err_set(e, ERR_CONFIG, "keys.audit: no token section "
+                           "[token.%s]", tok);
+    }
     return ERR_OK;
 }
 
 const char *
 config_key_at(size_t i, const char **section)
 {
-    if (i >= sizeof(config_keys) / sizeof(config_keys[0]))
-        return NULL;
-    *section = config_keys[i].section;
-    return config_keys[i].name;
+    if (i < NCONFIG_KEYS) {
+        *section = config_keys[i].section;
+        return config_keys[i].name;
+    }
+    if (i - NCONFIG_KEYS < NTOKEN_KEYS) {
+        *section = token_keys[i - NCONFIG_KEYS].section;
+        return token_keys[i - NCONFIG_KEYS].name;
+    }
+    return NULL;
+}
+
+err_code
+config_keyref(const char *ref, char *token, char *id_hex, struct err *e)
+{
+    const char *slash = strchr(ref, '/');
+    size_t i;
+
+    if (slash == NULL || slash == ref ||
+        (size_t)(slash - ref) >= CUSTODY_NAME_MAX ||
+        strlen(slash + 1) == 0 || strlen(slash + 1) >= CUSTODY_ID_HEX_MAX)
+        return err_set(e, ERR_CONFIG, "key reference '%s' is not "
+                       "token/hex-id", ref);
+    for (i = 1; slash[i] != '\0'; i++)
+        if (!isxdigit((unsigned char)slash[i]))
+            return err_set(e, ERR_CONFIG, "key reference '%s': the id is "
+                           "not hex", ref);
+    snprintf(token, CUSTODY_NAME_MAX, "%.*s", (int)(slash - ref), ref);
+    snprintf(id_hex, CUSTODY_ID_HEX_MAX, "%s", slash + 1);
+    return ERR_OK;
 }

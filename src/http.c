@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 
 #include "api.h"
@@ -21,6 +24,8 @@
 #include "json.h"
 #include "log.h"
 #include "router.h"
+#include "ratelimit.h"
+#include "rbac.h"
 #include "util.h"
 
 #define HTTP_TLS_PEM_MAX  (64 * 1024)
@@ -34,6 +39,7 @@ struct http_server {
     char              *tls_key;      /* PEM, wiped on stop */
     size_t             tls_key_len;
     char              *tls_cert;
+    char              *client_ca;    /* PEM bundle, or NULL */
 };
 
 struct http_conn_ctx {
@@ -45,12 +51,9 @@ struct http_conn_ctx {
     size_t                 body_len, body_cap;
     int                    body_too_large;
     int                    status;
+    int                    retry_after;  /* seconds, for 429 */
     int64_t                start_ms;
 };
-
-/* Administrator roles that may use ROUTE_ADMIN routes. */
-static const char *const admin_roles[] = {"sysadmin", "secadmin", "auditor",
-                                          NULL};
 
 const char *
 http_query(const struct http_req *req, const char *key)
@@ -69,6 +72,53 @@ http_actor(const struct http_req *req)
     a.client_addr = req->client_addr;
     a.request_id = req->request_id;
     return a;
+}
+
+struct actor_ctx
+http_actor_ctx(const struct http_req *req)
+{
+    struct actor_ctx a;
+
+    a.db = req->db;
+    a.p = &req->principal;
+    a.who = http_actor(req);
+    return a;
+}
+
+err_code
+http_param_id(const struct http_req *req, size_t i, int64_t *out,
+              struct err *e)
+{
+    long v;
+
+    if (i >= req->nparams ||
+        util_parse_long(req->params[i], 1, INT64_MAX, &v, NULL) != ERR_OK)
+        return err_set(e, ERR_NOT_FOUND, "no such id '%.32s'",
+                       i < req->nparams ? req->params[i] : "");
+    *out = v;
+    return ERR_OK;
+}
+
+err_code
+http_page(const struct http_req *req, int64_t *after, int *limit,
+          struct err *e)
+{
+    const char *a = http_query(req, "after"), *l = http_query(req, "limit");
+    long v;
+
+    *after = 0;
+    *limit = HTTP_PAGE_DEFAULT;
+    if (a != NULL) {
+        if (util_parse_long(a, 0, INT64_MAX, &v, e) != ERR_OK)
+            return err_set(e, ERR_INVALID, "after: %s", e->msg);
+        *after = v;
+    }
+    if (l != NULL) {
+        if (util_parse_long(l, 1, STORE_PAGE_MAX, &v, e) != ERR_OK)
+            return err_set(e, ERR_INVALID, "limit: %s", e->msg);
+        *limit = (int)v;
+    }
+    return ERR_OK;
 }
 
 static void
@@ -124,6 +174,11 @@ send_json(struct http_conn_ctx *ctx, int status, json_t *body,
     if (status == 401)
         MHD_add_response_header(resp, "WWW-Authenticate",
                                 "Bearer realm=\"seald\"");
+    if (ctx->retry_after > 0 && (status == 429 || status == 401)) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%d", ctx->retry_after);
+        MHD_add_response_header(resp, "Retry-After", ra);
+    }
     if (atomic_load(&ctx->srv->app->stopping))
         MHD_add_response_header(resp, "Connection", "close");
     ctx->status = status;
@@ -169,54 +224,173 @@ audit_refusal(struct http_conn_ctx *ctx, const char *action,
                   ctx->req.request_id, action, e.msg);
 }
 
-static int
-is_admin(const struct auth_principal *p)
+/* Refuse with 429 and Retry-After if key is over its rate. */
+static err_code
+rate_check(struct http_conn_ctx *ctx, const char *key, struct err *e)
 {
-    const char *const *r;
+    int wait = ratelimit_take(ctx->req.app->limiter, key, util_mono_ms());
 
-    for (r = admin_roles; *r != NULL; r++)
-        if (auth_has_role(p, *r))
-            return 1;
+    if (wait == 0)
+        return ERR_OK;
+    ctx->retry_after = wait;
+    return err_set(e, ERR_RATE_LIMITED, "too many requests; retry in %d s",
+                   wait);
+}
+
+/* Count a failed authentication against the address and, when known, the
+ * account; either may become locked. */
+static void
+count_failure(struct http_conn_ctx *ctx, int64_t account_id)
+{
+    const struct config *cfg = ctx->req.app->cfg;
+    int64_t now = util_now_ms(), until = 0;
+    char id[24];
+
+    store_authfail_record(ctx->req.db, "address", ctx->req.client_addr, now,
+                          cfg->lockout_window_seconds * 1000,
+                          cfg->address_lockout_threshold,
+                          cfg->lockout_seconds * 1000, &until, NULL);
+    if (account_id != 0) {
+        snprintf(id, sizeof(id), "%lld", (long long)account_id);
+        store_authfail_record(ctx->req.db, "account", id, now,
+                              cfg->lockout_window_seconds * 1000,
+                              cfg->lockout_threshold,
+                              cfg->lockout_seconds * 1000, &until, NULL);
+    }
+}
+
+static int
+locked(struct http_conn_ctx *ctx, const char *kind, const char *subject)
+{
+    int64_t until = 0;
+
+    if (store_authfail_locked_until(ctx->req.db, kind, subject, &until, NULL)
+        != ERR_OK)
+        return 0;
+    if (until > util_now_ms()) {
+        ctx->retry_after = (int)((until - util_now_ms()) / 1000) + 1;
+        return 1;
+    }
     return 0;
 }
 
-/* Authenticate per route->access; on refusal fill *e and audit it. */
+/* Mutual TLS: a verified client certificate that matches a system account
+ * exactly (subject and issuer DN) authenticates as that account. */
+static err_code
+cert_principal(struct http_conn_ctx *ctx, struct err *e)
+{
+    const union MHD_ConnectionInfo *ci;
+    const gnutls_datum_t *certs;
+    gnutls_x509_crt_t crt = NULL;
+    gnutls_datum_t subj = {NULL, 0}, iss = {NULL, 0};
+    struct store_account acct;
+    unsigned int status = 0, n = 0;
+    err_code rc;
+
+    ci = MHD_get_connection_info(ctx->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (ci == NULL || ci->tls_session == NULL ||
+        (certs = gnutls_certificate_get_peers(ci->tls_session, &n)) == NULL ||
+        n == 0)
+        return err_set(e, ERR_UNAUTHENTICATED, "an Authorization: Bearer "
+                       "credential or a client certificate is required");
+    if (gnutls_certificate_verify_peers2(ci->tls_session, &status) < 0 ||
+        status != 0)
+        return err_set(e, ERR_UNAUTHENTICATED, "client certificate not "
+                       "trusted");
+    if (gnutls_x509_crt_init(&crt) < 0 ||
+        gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0 ||
+        gnutls_x509_crt_get_dn3(crt, &subj, 0) < 0 ||
+        gnutls_x509_crt_get_issuer_dn3(crt, &iss, 0) < 0) {
+        rc = err_set(e, ERR_UNAUTHENTICATED, "unreadable client "
+                     "certificate");
+        goto done;
+    }
+    rc = store_account_by_cert(ctx->req.db, (const char *)subj.data,
+                               (const char *)iss.data, &acct, e);
+    if (rc == ERR_NOT_FOUND) {
+        rc = err_set(e, ERR_UNAUTHENTICATED, "no system account for "
+                     "certificate %.200s", (const char *)subj.data);
+        goto done;
+    }
+    if (rc == ERR_OK &&
+        (rc = auth_principal_load(ctx->req.db, acct.id, &ctx->req.principal,
+                                  e)) == ERR_OK)
+        ctx->req.principal.expires_ms =
+            (int64_t)gnutls_x509_crt_get_expiration_time(crt) * 1000;
+done:
+    gnutls_free(subj.data);
+    gnutls_free(iss.data);
+    if (crt != NULL)
+        gnutls_x509_crt_deinit(crt);
+    return rc;
+}
+
+/* Who is calling?  Bearer credential, else client certificate; with rate
+ * limits and lockouts.  Refusals are counted by the caller. */
+static err_code
+identify(struct http_conn_ctx *ctx, struct err *e)
+{
+    struct http_req *req = &ctx->req;
+    char key[96];
+    const char *hdr;
+    err_code rc;
+
+    snprintf(key, sizeof(key), "ip:%s", req->client_addr);
+    if ((rc = rate_check(ctx, key, e)) != ERR_OK)
+        return rc;
+    if (locked(ctx, "address", req->client_addr))
+        return err_set(e, ERR_RATE_LIMITED, "too many failed "
+                       "authentications from this address");
+    hdr = MHD_lookup_connection_value(ctx->mc, MHD_HEADER_KIND,
+                                      MHD_HTTP_HEADER_AUTHORIZATION);
+    if (hdr != NULL) {
+        if (strncmp(hdr, "Bearer ", 7) != 0)
+            rc = err_set(e, ERR_UNAUTHENTICATED, "use an Authorization: "
+                         "Bearer credential");
+        else
+            rc = auth_check(req->db, req->app->key, hdr + 7, &req->principal,
+                            e);
+    } else if (req->app->cfg->client_ca[0] != '\0') {
+        rc = cert_principal(ctx, e);
+    } else {
+        rc = err_set(e, ERR_UNAUTHENTICATED,
+                     "an Authorization: Bearer credential is required");
+    }
+    if (rc == ERR_UNAUTHENTICATED)
+        count_failure(ctx, req->principal.account_id);
+    if (rc != ERR_OK)
+        return rc;
+    snprintf(key, sizeof(key), "%lld", (long long)req->principal.account_id);
+    if (locked(ctx, "account", key))
+        return err_set(e, ERR_UNAUTHENTICATED, "account locked after "
+                       "repeated failed authentications");
+    store_authfail_clear(req->db, "account", key, NULL);
+    req->authenticated = 1;
+    snprintf(key, sizeof(key), "acct:%lld",
+             (long long)req->principal.account_id);
+    return rate_check(ctx, key, e);
+}
+
+/* Authenticate and authorise per route->perm; refusals are audited by the
+ * dispatcher. */
 static err_code
 authenticate(struct http_conn_ctx *ctx, const struct route *route,
              struct err *e)
 {
     struct http_req *req = &ctx->req;
-    const char *hdr;
     err_code rc;
 
-    if (route->access == ROUTE_PUBLIC)
+    if (route->perm == PERM_NONE)
         return ERR_OK;
-    hdr = MHD_lookup_connection_value(ctx->mc, MHD_HEADER_KIND,
-                                      MHD_HTTP_HEADER_AUTHORIZATION);
-    if (hdr == NULL || strncmp(hdr, "Bearer ", 7) != 0)
-        rc = err_set(e, ERR_UNAUTHENTICATED,
-                     "an Authorization: Bearer credential is required");
-    else
-        rc = auth_check(req->db, req->app->key, hdr + 7, &req->principal, e);
-    if (rc == ERR_UNAUTHENTICATED) {
-        audit_refusal(ctx, "auth.authenticate", e);
+    if ((rc = identify(ctx, e)) != ERR_OK)
         return rc;
-    }
-    if (rc != ERR_OK)
-        return rc;
-    req->authenticated = 1;
-    if (req->principal.initial && !route->any_credential) {
-        rc = err_set(e, ERR_FORBIDDEN, "this is an initial credential: "
-                     "replace it first with POST /api/v1/account/credential");
-        audit_refusal(ctx, "auth.authorize", e);
-        return rc;
-    }
-    if (route->access == ROUTE_ADMIN && !is_admin(&req->principal)) {
-        rc = err_set(e, ERR_FORBIDDEN, "this route needs an administrator "
-                     "role");
-        audit_refusal(ctx, "auth.authorize", e);
-        return rc;
-    }
+    if (req->principal.initial && !route->any_credential)
+        return err_set(e, ERR_FORBIDDEN, "this is an initial credential: "
+                       "replace it first with POST /api/v1/account/"
+                       "credential");
+    if (!authz_holds(&req->principal, route->perm))
+        return err_set(e, ERR_FORBIDDEN, "permission %s is needed",
+                       rbac_perm_name(route->perm));
     return ERR_OK;
 }
 
@@ -238,6 +412,26 @@ parse_json_body(struct http_conn_ctx *ctx, struct err *e)
     return json_parse_body(ctx->body, ctx->body_len, &ctx->req.json, e);
 }
 
+/* Every refused attempt is audited: any failure of a call that could change
+ * something (not GET), and any authentication, authorisation or rate-limit
+ * refusal. */
+static int
+refusal_audited(const struct http_conn_ctx *ctx, err_code code)
+{
+    return strcmp(ctx->req.method, "GET") != 0 ||
+           code == ERR_UNAUTHENTICATED || code == ERR_FORBIDDEN ||
+           code == ERR_RATE_LIMITED;
+}
+
+static enum MHD_Result
+refuse(struct http_conn_ctx *ctx, const struct route *route,
+       const struct err *e, const char *allow)
+{
+    if (refusal_audited(ctx, e->code))
+        audit_refusal(ctx, route ? route->action : "http.request", e);
+    return send_error(ctx, e, allow);
+}
+
 static enum MHD_Result
 dispatch(struct http_conn_ctx *ctx)
 {
@@ -249,30 +443,31 @@ dispatch(struct http_conn_ctx *ctx)
     err_code rc;
 
     err_clear(&e);
+    if (store_conn_get(req->app->store, &req->db, &e) != ERR_OK)
+        req->db = NULL;
+    if ((rc = router_match(req->method, ctx->path, req, &route, allow,
+                           sizeof(allow), &e)) != ERR_OK)
+        return refuse(ctx, NULL, &e, rc == ERR_METHOD ? allow : NULL);
+    if (req->db == NULL && route->perm != PERM_NONE) {
+        err_set(&e, ERR_UNAVAILABLE, "database unavailable");
+        return send_error(ctx, &e, NULL);
+    }
+    if (authenticate(ctx, route, &e) != ERR_OK)
+        return refuse(ctx, route, &e, NULL);
     if (ctx->body_too_large) {
         err_set(&e, ERR_TOO_LARGE, "request body exceeds %ld bytes",
                 req->app->cfg->max_body_bytes);
-        return send_error(ctx, &e, NULL);
+        return refuse(ctx, route, &e, NULL);
     }
     req->body = ctx->body;
     req->body_len = ctx->body_len;
-    if ((rc = router_match(req->method, ctx->path, req, &route, allow,
-                           sizeof(allow), &e)) != ERR_OK)
-        return send_error(ctx, &e, rc == ERR_METHOD ? allow : NULL);
     if (parse_json_body(ctx, &e) != ERR_OK)
-        return send_error(ctx, &e, NULL);
-    if (store_conn_get(req->app->store, &req->db, &e) != ERR_OK) {
-        req->db = NULL;
-        if (route->access != ROUTE_PUBLIC)
-            return send_error(ctx, &e, NULL);
-    }
-    if (authenticate(ctx, route, &e) != ERR_OK)
-        return send_error(ctx, &e, NULL);
+        return refuse(ctx, route, &e, NULL);
     if ((rc = route->handler(req, &resp, &e)) != ERR_OK) {
         json_decref(resp.data);
         if (req->db != NULL)
             store_rollback(req->db);   /* a handler's failure never commits */
-        return send_error(ctx, &e, NULL);
+        return refuse(ctx, route, &e, NULL);
     }
     return send_json(ctx, resp.status ? resp.status : 200,
                      json_envelope(resp.data, req->request_id), NULL);
@@ -319,6 +514,8 @@ begin_request(struct http_server *srv, struct MHD_Connection *mc,
     client_address(mc, ctx->req.client_addr, sizeof(ctx->req.client_addr));
     atomic_fetch_add(&srv->inflight, 1);
     *con_cls = ctx;
+    if (store_conn_get(srv->app->store, &ctx->req.db, NULL) != ERR_OK)
+        ctx->req.db = NULL;
 
     err_clear(&e);
     if (strlen(url) >= sizeof(ctx->path)) {
@@ -332,7 +529,7 @@ begin_request(struct http_server *srv, struct MHD_Connection *mc,
     if (hs.total > (size_t)srv->app->cfg->max_header_bytes) {
         err_set(&e, ERR_HEADERS_TOO_LARGE, "request headers exceed %ld "
                 "bytes", srv->app->cfg->max_header_bytes);
-        return send_error(ctx, &e, NULL);
+        return refuse(ctx, NULL, &e, NULL);
     }
     clen = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
                                        MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -342,7 +539,7 @@ begin_request(struct http_server *srv, struct MHD_Connection *mc,
             != ERR_OK) {
             err_set(&e, ERR_TOO_LARGE, "request body exceeds %ld bytes",
                     srv->app->cfg->max_body_bytes);
-            return send_error(ctx, &e, NULL);
+            return refuse(ctx, NULL, &e, NULL);
         }
     }
     return MHD_YES;
@@ -452,6 +649,7 @@ server_free(struct http_server *srv)
         util_wipe(srv->tls_key, srv->tls_key_len);
     free(srv->tls_key);
     free(srv->tls_cert);
+    free(srv->client_ca);
     free(srv);
 }
 
@@ -509,23 +707,45 @@ http_start(struct app *app, struct http_server **out, struct err *e)
         srv->tls_cert = (char *)buf;
         srv->tls_cert[len] = '\0';
         flags |= MHD_USE_TLS;
+        if (cfg->client_ca[0] != '\0') {
+            if ((rc = util_read_file(cfg->client_ca, HTTP_TLS_PEM_MAX * 16,
+                                     &buf, &len, e)) != ERR_OK)
+                goto done;
+            srv->client_ca = (char *)buf;
+            if ((buf = realloc(buf, len + 1)) == NULL) {
+                rc = err_set(e, ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            srv->client_ca = (char *)buf;
+            srv->client_ca[len] = '\0';
+        }
     }
-    srv->mhd = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(cfg->max_header_bytes + 16 * 1024),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        /* plain HTTP ends the option list here, before the TLS options */
-        cfg->plain_http ? MHD_OPTION_END : MHD_OPTION_HTTPS_MEM_KEY,
-        srv->tls_key,
-        MHD_OPTION_HTTPS_MEM_CERT, srv->tls_cert,
-        MHD_OPTION_HTTPS_PRIORITIES, HTTP_TLS_PRIORITIES,
-        MHD_OPTION_END);
+    {
+        struct MHD_OptionItem ops[16];
+        size_t n = 0;
+#define OPT(o, v, p) (ops[n].option = (o), ops[n].value = (intptr_t)(v), \
+                      ops[n].ptr_value = (p), n++)
+        OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL);
+        OPT(MHD_OPTION_SOCK_ADDR, 0, &ss);
+        OPT(MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL);
+        OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL);
+        OPT(MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, NULL);
+        OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+            cfg->max_header_bytes + 16 * 1024, NULL);
+        OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv);
+        if (!cfg->plain_http) {
+            OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key);
+            OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert);
+            OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, HTTP_TLS_PRIORITIES);
+            if (srv->client_ca != NULL)
+                OPT(MHD_OPTION_HTTPS_MEM_TRUST, 0, srv->client_ca);
+        }
+        OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+        srv->mhd = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL,
+                                    on_request, srv, MHD_OPTION_ARRAY, ops,
+                                    MHD_OPTION_END);
+    }
     if (srv->mhd == NULL) {
         rc = err_set(e, ERR_IO, "cannot start HTTP%s server on %s port %ld "
                      "(address in use, or bad TLS key/certificate?)",

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 
 #include "cmd.h"
+#include "cmd_format.h"
+#include "cmd_token.h"
 
 struct subcommand {
     const char *name;
@@ -17,7 +19,12 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
     {"init", cmd_init, "create a new instance (config, database, TLS, admin)"},
     {"run", cmd_run, "run the daemon"},
+    {"inspect", cmd_inspect, "print a seal or signature file as JSON"},
+    {"verify-file", cmd_verify_file, "verify a signature or seal file"},
+    {"token", cmd_token, "key custody: list, generate, pubkey, sign, selftest, "
+                         "health, init-dev"},
     {"routes", cmd_routes, "print the API routing table as JSON"},
+    {"permissions", cmd_permissions, "print the role x route matrix as JSON"},
     {"config-keys", cmd_config_keys, "list every configuration key"},
 };
 

@@ -10,16 +10,61 @@
 #include "router.h"
 
 const struct route router_table[] = {
-    {"GET", "/healthz", api_healthz, ROUTE_PUBLIC, 1,
+    {"GET", "/healthz", api_healthz, PERM_NONE, 1, "service.health",
      "Liveness: the process answers"},
-    {"GET", "/readyz", api_readyz, ROUTE_PUBLIC, 1,
+    {"GET", "/readyz", api_readyz, PERM_NONE, 1, "service.ready",
      "Readiness: the database (and tokens) answer"},
-    {"GET", "/api/v1/version", api_version, ROUTE_PUBLIC, 1,
+    {"GET", "/api/v1/version", api_version, PERM_NONE, 1, "service.version",
      "Name, version and schema version"},
-    {"GET", "/api/v1/whoami", api_whoami, ROUTE_ADMIN, 1,
+    {"GET", "/api/v1/whoami", api_whoami, PERM_SELF, 1, "account.whoami",
      "The calling account, its roles and credential state"},
-    {"POST", "/api/v1/account/credential", api_credential_rotate, ROUTE_AUTH,
-     1, "Rotate the caller's own credential (revokes the presented one)"},
+    {"POST", "/api/v1/account/credential", api_credential_rotate, PERM_SELF,
+     1, "credential.rotate",
+     "Rotate the caller's own credential (revokes the presented one)"},
+
+    {"GET", "/api/v1/organisations", api_org_list, PERM_ORG_READ, 0,
+     "organisation.list", "List organisations (paginated)"},
+    {"POST", "/api/v1/organisations", api_org_create, PERM_ORG_WRITE, 0,
+     "organisation.create", "Create an organisation"},
+    {"GET", "/api/v1/organisations/{id}", api_org_get, PERM_ORG_READ, 0,
+     "organisation.read", "Show an organisation"},
+    {"PATCH", "/api/v1/organisations/{id}", api_org_update, PERM_ORG_WRITE,
+     0, "organisation.update", "Change an organisation's name or code"},
+    {"POST", "/api/v1/organisations/{id}/disable", api_org_disable,
+     PERM_ORG_WRITE, 0, "organisation.disable",
+     "Disable an organisation (nothing is ever deleted)"},
+
+    {"GET", "/api/v1/accounts", api_account_list, PERM_ACCOUNT_READ, 0,
+     "account.list", "List accounts (paginated)"},
+    {"POST", "/api/v1/accounts", api_account_create, PERM_ACCOUNT_WRITE, 0,
+     "account.create", "Create a person or system account"},
+    {"GET", "/api/v1/accounts/{id}", api_account_get, PERM_ACCOUNT_READ, 0,
+     "account.read", "Show an account and its roles"},
+    {"POST", "/api/v1/accounts/{id}/disable", api_account_disable,
+     PERM_ACCOUNT_WRITE, 0, "account.disable",
+     "Disable an account and revoke its credentials"},
+    {"POST", "/api/v1/accounts/{id}/credentials", api_account_issue,
+     PERM_ACCOUNT_WRITE, 0, "credential.issue",
+     "Issue a new initial credential (revokes the old ones)"},
+    {"POST", "/api/v1/accounts/{id}/credentials/revoke", api_account_revoke,
+     PERM_ACCOUNT_WRITE, 0, "credential.revoke",
+     "Revoke every credential of an account"},
+    {"POST", "/api/v1/accounts/{id}/roles", api_role_grant, PERM_ROLE_ASSIGN,
+     0, "role.grant", "Grant a role for an organisation subtree"},
+    {"POST", "/api/v1/accounts/{id}/roles/remove", api_role_remove,
+     PERM_ROLE_ASSIGN, 0, "role.remove", "End a role grant"},
+
+    {"GET", "/api/v1/deputies", api_deputy_list, PERM_SELF, 0,
+     "deputy.list", "Deputy records of the caller (all, for approvers)"},
+    {"POST", "/api/v1/deputies", api_deputy_request, PERM_DEPUTY_REQUEST, 0,
+     "deputy.request", "A custodian names a deputy for an absence"},
+    {"POST", "/api/v1/deputies/{id}/approve", api_deputy_approve,
+     PERM_DEPUTY_APPROVE, 0, "deputy.approve", "Approve a deputy request"},
+    {"POST", "/api/v1/deputies/{id}/reject", api_deputy_reject,
+     PERM_DEPUTY_APPROVE, 0, "deputy.reject", "Reject a deputy request"},
+
+    {"GET", "/api/v1/permissions", api_permissions, PERM_SELF, 0,
+     "rbac.matrix", "The role x route permission matrix"},
 };
 const size_t router_table_len = sizeof(router_table) / sizeof(router_table[0]);
 
@@ -95,8 +140,6 @@ router_match(const char *method, const char *path, struct http_req *req,
 json_t *
 router_describe(void)
 {
-    static const char *const access_names[] = {"public", "authenticated",
-                                               "admin"};
     json_t *arr = json_array();
     size_t i;
 
@@ -104,10 +147,33 @@ router_describe(void)
         return NULL;
     for (i = 0; i < router_table_len; i++) {
         const struct route *r = &router_table[i];
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}",
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}",
                               "method", r->method, "path", r->pattern,
-                              "access", access_names[r->access],
-                              "summary", r->summary));
+                              "permission", rbac_perm_name(r->perm),
+                              "action", r->action, "summary", r->summary));
     }
     return arr;
+}
+
+json_t *
+router_matrix(void)
+{
+    json_t *roles = json_array(), *routes = json_array();
+    const char *const *role;
+    size_t i;
+
+    for (role = rbac_roles; *role != NULL; role++)
+        json_array_append_new(roles, json_string(*role));
+    for (i = 0; i < router_table_len; i++) {
+        const struct route *r = &router_table[i];
+        json_t *who = json_array();
+        for (role = rbac_roles; *role != NULL; role++)
+            if (r->perm != PERM_NONE && rbac_role_has(*role, r->perm))
+                json_array_append_new(who, json_string(*role));
+        json_array_append_new(routes, json_pack("{s:s, s:s, s:s, s:o}",
+                              "method", r->method, "path", r->pattern,
+                              "permission", rbac_perm_name(r->perm),
+                              "roles", who));
+    }
+    return json_pack("{s:o, s:o}", "roles", roles, "routes", routes);
 }

@@ -15,40 +15,21 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_int.h"
 #include "util.h"
-
-#define STORE_STMT_CACHE 64
-
-struct store_conn {
-    sqlite3           *db;
-    struct store      *owner;
-    struct store_conn *next;
-    struct {
-        const char   *sql;      /* static string: compared by address */
-        sqlite3_stmt *stmt;
-    } cache[STORE_STMT_CACHE];
-    size_t ncache;
-};
-
-struct store {
-    char              *path;
-    long               busy_ms;
-    pthread_mutex_t    lock;     /* guards conns */
-    struct store_conn *conns;
-};
 
 /* Each thread remembers its connection; the owner check keeps a thread from
  * using a connection of a store that was closed and replaced. */
 static __thread struct store_conn *thread_conn;
 
-static err_code
-db_err(struct store_conn *c, struct err *e, const char *what)
+err_code
+st_db_err(struct store_conn *c, struct err *e, const char *what)
 {
     return err_set(e, ERR_DB, "%s: %s", what, sqlite3_errmsg(c->db));
 }
 
-static err_code
-exec(struct store_conn *c, const char *sql, struct err *e)
+err_code
+st_exec(struct store_conn *c, const char *sql, struct err *e)
 {
     char *msg = NULL;
 
@@ -82,7 +63,7 @@ conn_open(struct store *s, int create, struct store_conn **out, struct err *e)
     /* WAL lets readers run beside the writer; synchronous=FULL makes every
      * commit durable before the client hears "ok" (nothing acknowledged is
      * ever lost). */
-    if (exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+    if (st_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                 "PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;",
              e) != ERR_OK) {
         sqlite3_close(c->db);
@@ -175,8 +156,8 @@ store_conn_get(struct store *s, struct store_conn **out, struct err *e)
 
 /* The cached prepared statement for sql (a string literal), reset and with
  * bindings cleared.  Owned by the connection: callers never finalize it. */
-static sqlite3_stmt *
-prep(struct store_conn *c, const char *sql, struct err *e)
+sqlite3_stmt *
+st_prep(struct store_conn *c, const char *sql, struct err *e)
 {
     sqlite3_stmt *st = NULL;
     size_t i;
@@ -190,7 +171,7 @@ prep(struct store_conn *c, const char *sql, struct err *e)
     }
     if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
                            NULL) != SQLITE_OK) {
-        db_err(c, e, "prepare");
+        st_db_err(c, e, "prepare");
         return NULL;
     }
     if (c->ncache < STORE_STMT_CACHE) {
@@ -208,16 +189,16 @@ prep(struct store_conn *c, const char *sql, struct err *e)
 }
 
 /* Bind text or NULL. */
-static int
-bind_text(sqlite3_stmt *st, int i, const char *v)
+int
+st_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
     if (v == NULL)
         return sqlite3_bind_null(st, i);
     return sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
 }
 
-static int
-bind_id(sqlite3_stmt *st, int i, int64_t v)
+int
+st_bind_id(sqlite3_stmt *st, int i, int64_t v)
 {
     if (v == 0)
         return sqlite3_bind_null(st, i);
@@ -225,8 +206,8 @@ bind_id(sqlite3_stmt *st, int i, int64_t v)
 }
 
 /* Step a statement that returns no row; map constraint errors. */
-static err_code
-step_done(struct store_conn *c, sqlite3_stmt *st, struct err *e)
+err_code
+st_step_done(struct store_conn *c, sqlite3_stmt *st, struct err *e)
 {
     int rc = sqlite3_step(st);
     err_code out = ERR_OK;
@@ -237,13 +218,13 @@ step_done(struct store_conn *c, sqlite3_stmt *st, struct err *e)
         out = err_set(e, ERR_INVALID, "constraint failed: %s",
                       sqlite3_errmsg(c->db));
     else if (rc != SQLITE_DONE)
-        out = db_err(c, e, "step");
+        out = st_db_err(c, e, "step");
     sqlite3_reset(st);
     return out;
 }
 
-static void
-copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
+void
+st_copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
 
@@ -253,13 +234,13 @@ copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
 err_code
 store_begin(struct store_conn *c, struct err *e)
 {
-    return exec(c, "BEGIN IMMEDIATE", e);
+    return st_exec(c, "BEGIN IMMEDIATE", e);
 }
 
 err_code
 store_commit(struct store_conn *c, struct err *e)
 {
-    return exec(c, "COMMIT", e);
+    return st_exec(c, "COMMIT", e);
 }
 
 void
@@ -273,7 +254,7 @@ err_code
 store_ping(struct store_conn *c, struct err *e)
 {
     static const char sql[] = "SELECT count(*) FROM schema_version";
-    sqlite3_stmt *st = prep(c, sql, e);
+    sqlite3_stmt *st = st_prep(c, sql, e);
     int rc;
 
     if (st == NULL)
@@ -281,7 +262,7 @@ store_ping(struct store_conn *c, struct err *e)
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_ROW)
-        return db_err(c, e, "ping");
+        return st_db_err(c, e, "ping");
     return ERR_OK;
 }
 
@@ -293,15 +274,15 @@ store_schema_version(struct store_conn *c, int *version, struct err *e)
     sqlite3_stmt *st;
     int rc;
 
-    if ((rc = exec(c, "CREATE TABLE IF NOT EXISTS schema_version ("
+    if ((rc = st_exec(c, "CREATE TABLE IF NOT EXISTS schema_version ("
                       "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
                       "applied_ms INTEGER NOT NULL)", e)) != ERR_OK)
         return rc;
-    if ((st = prep(c, sql, e)) == NULL)
+    if ((st = st_prep(c, sql, e)) == NULL)
         return ERR_DB;
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_reset(st);
-        return db_err(c, e, "schema version");
+        return st_db_err(c, e, "schema version");
     }
     *version = sqlite3_column_int(st, 0);
     sqlite3_reset(st);
@@ -331,18 +312,18 @@ store_migrate(struct store *s, int *applied, struct err *e)
          * crash leaves either both or neither. */
         if ((rc = store_begin(c, e)) != ERR_OK)
             return rc;
-        if ((rc = exec(c, m->sql, e)) != ERR_OK) {
+        if ((rc = st_exec(c, m->sql, e)) != ERR_OK) {
             store_rollback(c);
             return err_set(e, ERR_DB, "migration %s: %s", m->name, e->msg);
         }
-        if ((st = prep(c, ins, e)) == NULL) {
+        if ((st = st_prep(c, ins, e)) == NULL) {
             store_rollback(c);
             return ERR_DB;
         }
         sqlite3_bind_int(st, 1, m->version);
         sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, util_now_ms());
-        if ((rc = step_done(c, st, e)) != ERR_OK ||
+        if ((rc = st_step_done(c, st, e)) != ERR_OK ||
             (rc = store_commit(c, e)) != ERR_OK) {
             store_rollback(c);
             return rc;
@@ -354,7 +335,55 @@ store_migrate(struct store *s, int *applied, struct err *e)
     return ERR_OK;
 }
 
-/* ---- organisations and accounts ---- */
+/* ---- organisations ---- */
+
+int64_t
+st_col_id(sqlite3_stmt *st, int col)
+{
+    return sqlite3_column_type(st, col) == SQLITE_NULL
+               ? 0 : sqlite3_column_int64(st, col);
+}
+
+/* Run a one-row SELECT already bound: ERR_NOT_FOUND when no row. */
+err_code
+st_step_row(struct store_conn *c, sqlite3_stmt *st, const char *what,
+         struct err *e)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW)
+        return ERR_OK;
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return err_set(e, ERR_NOT_FOUND, "no such %s", what);
+    return st_db_err(c, e, what);
+}
+
+/* An UPDATE that must touch one row: ERR_NOT_FOUND otherwise. */
+err_code
+st_step_update_one(struct store_conn *c, sqlite3_stmt *st, const char *what,
+                struct err *e)
+{
+    err_code rc = st_step_done(c, st, e);
+
+    if (rc == ERR_OK && sqlite3_changes(c->db) == 0)
+        return err_set(e, ERR_NOT_FOUND, "no such %s", what);
+    return rc;
+}
+
+#define ORG_COLS "id, parent_id, name, kind, credit_code, disabled, created_ms"
+
+static void
+org_row(sqlite3_stmt *st, struct store_org *o)
+{
+    o->id = sqlite3_column_int64(st, 0);
+    o->parent_id = st_col_id(st, 1);
+    st_copy_col(st, 2, o->name, sizeof(o->name));
+    st_copy_col(st, 3, o->kind, sizeof(o->kind));
+    st_copy_col(st, 4, o->credit_code, sizeof(o->credit_code));
+    o->disabled = sqlite3_column_int(st, 5);
+    o->created_ms = sqlite3_column_int64(st, 6);
+}
 
 err_code
 store_org_insert(struct store_conn *c, int64_t parent_id, const char *name,
@@ -364,41 +393,172 @@ store_org_insert(struct store_conn *c, int64_t parent_id, const char *name,
     static const char sql[] =
         "INSERT INTO organisations (parent_id, name, kind, credit_code, "
         "created_ms) VALUES (?, ?, ?, ?, ?)";
-    sqlite3_stmt *st = prep(c, sql, e);
+    sqlite3_stmt *st = st_prep(c, sql, e);
     err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    bind_id(st, 1, parent_id);
-    bind_text(st, 2, name);
-    bind_text(st, 3, kind);
-    bind_text(st, 4, credit_code);
+    st_bind_id(st, 1, parent_id);
+    st_bind_text(st, 2, name);
+    st_bind_text(st, 3, kind);
+    st_bind_text(st, 4, credit_code);
     sqlite3_bind_int64(st, 5, now_ms);
-    if ((rc = step_done(c, st, e)) != ERR_OK)
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
         return rc;
     *id_out = sqlite3_last_insert_rowid(c->db);
     return ERR_OK;
 }
 
 err_code
-store_account_insert(struct store_conn *c, const char *name, const char *kind,
-                     const char *display_name, int64_t org_id, int64_t now_ms,
-                     int64_t *id_out, struct err *e)
+store_org_get(struct store_conn *c, int64_t id, struct store_org *out,
+              struct err *e)
 {
     static const char sql[] =
-        "INSERT INTO accounts (name, kind, display_name, org_id, created_ms) "
-        "VALUES (?, ?, ?, ?, ?)";
-    sqlite3_stmt *st = prep(c, sql, e);
+        "SELECT " ORG_COLS " FROM organisations WHERE id = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
     err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    bind_text(st, 1, name);
-    bind_text(st, 2, kind);
-    bind_text(st, 3, display_name);
+    sqlite3_bind_int64(st, 1, id);
+    if ((rc = st_step_row(c, st, "organisation", e)) != ERR_OK)
+        return rc;
+    org_row(st, out);
+    sqlite3_reset(st);
+    return ERR_OK;
+}
+
+err_code
+store_org_list(struct store_conn *c, int64_t parent_id, int64_t after,
+               int limit, store_org_fn fn, void *ctx, struct err *e)
+{
+    static const char sql[] =
+        "SELECT " ORG_COLS " FROM organisations WHERE id > ? AND "
+        "(? = -1 OR coalesce(parent_id, 0) = ?) ORDER BY id LIMIT ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct store_org o;
+    err_code out = ERR_OK;
+    int rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, parent_id);
+    sqlite3_bind_int64(st, 3, parent_id);
+    sqlite3_bind_int(st, 4, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        org_row(st, &o);
+        if ((out = fn(ctx, &o)) != ERR_OK)
+            break;
+    }
+    if (out == ERR_OK && rc != SQLITE_DONE)
+        out = st_db_err(c, e, "organisations");
+    sqlite3_reset(st);
+    return out;
+}
+
+err_code
+store_org_update(struct store_conn *c, int64_t id, const char *name,
+                 const char *credit_code, struct err *e)
+{
+    static const char sql[] =
+        "UPDATE organisations SET name = coalesce(?, name), "
+        "credit_code = coalesce(?, credit_code) WHERE id = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, name);
+    st_bind_text(st, 2, credit_code);
+    sqlite3_bind_int64(st, 3, id);
+    return st_step_update_one(c, st, "organisation", e);
+}
+
+err_code
+store_org_set_disabled(struct store_conn *c, int64_t id, struct err *e)
+{
+    static const char sql[] =
+        "UPDATE organisations SET disabled = 1 WHERE id = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, id);
+    return st_step_update_one(c, st, "organisation", e);
+}
+
+err_code
+store_org_in_subtree(struct store_conn *c, int64_t ancestor, int64_t org,
+                     int *yes, struct err *e)
+{
+    /* Walk up from org; the depth bound keeps a corrupt cycle finite. */
+    static const char sql[] =
+        "WITH RECURSIVE up(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id = ? "
+        "  UNION ALL "
+        "  SELECT o.parent_id, up.depth + 1 FROM organisations o "
+        "  JOIN up ON o.id = up.id "
+        "  WHERE o.parent_id IS NOT NULL AND up.depth < 64) "
+        "SELECT count(*) FROM up WHERE id = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, org);
+    sqlite3_bind_int64(st, 2, ancestor);
+    if ((rc = st_step_row(c, st, "organisation", e)) != ERR_OK)
+        return rc;
+    *yes = sqlite3_column_int(st, 0) > 0;
+    sqlite3_reset(st);
+    return ERR_OK;
+}
+
+/* ---- accounts and roles ---- */
+
+#define ACCOUNT_COLS "id, name, kind, display_name, org_id, " \
+    "coalesce(cert_subject, ''), coalesce(cert_issuer, ''), disabled, " \
+    "created_ms"
+
+static void
+account_row(sqlite3_stmt *st, struct store_account *a)
+{
+    a->id = sqlite3_column_int64(st, 0);
+    st_copy_col(st, 1, a->name, sizeof(a->name));
+    st_copy_col(st, 2, a->kind, sizeof(a->kind));
+    st_copy_col(st, 3, a->display_name, sizeof(a->display_name));
+    a->org_id = sqlite3_column_int64(st, 4);
+    st_copy_col(st, 5, a->cert_subject, sizeof(a->cert_subject));
+    st_copy_col(st, 6, a->cert_issuer, sizeof(a->cert_issuer));
+    a->disabled = sqlite3_column_int(st, 7);
+    a->created_ms = sqlite3_column_int64(st, 8);
+}
+
+err_code
+store_account_insert(struct store_conn *c, const char *name, const char *kind,
+                     const char *display_name, int64_t org_id,
+                     const char *cert_subject, const char *cert_issuer,
+                     int64_t created_by, int64_t now_ms, int64_t *id_out,
+                     struct err *e)
+{
+    static const char sql[] =
+        "INSERT INTO accounts (name, kind, display_name, org_id, "
+        "cert_subject, cert_issuer, created_by, created_ms) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, name);
+    st_bind_text(st, 2, kind);
+    st_bind_text(st, 3, display_name);
     sqlite3_bind_int64(st, 4, org_id);
-    sqlite3_bind_int64(st, 5, now_ms);
-    if ((rc = step_done(c, st, e)) != ERR_OK)
+    st_bind_text(st, 5, cert_subject);
+    st_bind_text(st, 6, cert_issuer);
+    st_bind_id(st, 7, created_by);
+    sqlite3_bind_int64(st, 8, now_ms);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
         return rc;
     *id_out = sqlite3_last_insert_rowid(c->db);
     return ERR_OK;
@@ -409,75 +569,392 @@ store_account_get(struct store_conn *c, int64_t id, struct store_account *out,
                   struct err *e)
 {
     static const char sql[] =
-        "SELECT id, name, kind, display_name, org_id, disabled, created_ms "
-        "FROM accounts WHERE id = ?";
-    sqlite3_stmt *st = prep(c, sql, e);
-    int rc;
+        "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
 
     if (st == NULL)
         return ERR_DB;
     sqlite3_bind_int64(st, 1, id);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        out->id = sqlite3_column_int64(st, 0);
-        copy_col(st, 1, out->name, sizeof(out->name));
-        copy_col(st, 2, out->kind, sizeof(out->kind));
-        copy_col(st, 3, out->display_name, sizeof(out->display_name));
-        out->org_id = sqlite3_column_int64(st, 4);
-        out->disabled = sqlite3_column_int(st, 5);
-        out->created_ms = sqlite3_column_int64(st, 6);
-    }
+    if ((rc = st_step_row(c, st, "account", e)) != ERR_OK)
+        return rc;
+    account_row(st, out);
     sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return err_set(e, ERR_NOT_FOUND, "no account %lld", (long long)id);
-    if (rc != SQLITE_ROW)
-        return db_err(c, e, "account");
     return ERR_OK;
 }
 
 err_code
-store_role_insert(struct store_conn *c, int64_t account_id, const char *role,
-                  int64_t scope_org_id, int64_t now_ms, struct err *e)
+store_account_by_cert(struct store_conn *c, const char *subject,
+                      const char *issuer, struct store_account *out,
+                      struct err *e)
 {
     static const char sql[] =
-        "INSERT INTO account_roles (account_id, role, scope_org_id, "
-        "created_ms) VALUES (?, ?, ?, ?)";
-    sqlite3_stmt *st = prep(c, sql, e);
+        "SELECT " ACCOUNT_COLS " FROM accounts WHERE kind = 'system' AND "
+        "cert_subject = ? AND cert_issuer = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, subject);
+    st_bind_text(st, 2, issuer);
+    if ((rc = st_step_row(c, st, "account", e)) != ERR_OK)
+        return rc;
+    account_row(st, out);
+    sqlite3_reset(st);
+    return ERR_OK;
+}
+
+err_code
+store_account_list(struct store_conn *c, int64_t org_id, int64_t after,
+                   int limit, store_account_fn fn, void *ctx, struct err *e)
+{
+    static const char sql[] =
+        "SELECT " ACCOUNT_COLS " FROM accounts WHERE id > ? AND "
+        "(? = 0 OR org_id = ?) ORDER BY id LIMIT ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct store_account a;
+    err_code out = ERR_OK;
+    int rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, org_id);
+    sqlite3_bind_int64(st, 3, org_id);
+    sqlite3_bind_int(st, 4, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        account_row(st, &a);
+        if ((out = fn(ctx, &a)) != ERR_OK)
+            break;
+    }
+    if (out == ERR_OK && rc != SQLITE_DONE)
+        out = st_db_err(c, e, "accounts");
+    sqlite3_reset(st);
+    return out;
+}
+
+err_code
+store_account_set_disabled(struct store_conn *c, int64_t id, struct err *e)
+{
+    static const char sql[] = "UPDATE accounts SET disabled = 1 WHERE id = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, id);
+    return st_step_update_one(c, st, "account", e);
+}
+
+err_code
+store_role_insert(struct store_conn *c, int64_t account_id, const char *role,
+                  int64_t scope_org_id, int64_t granted_by, int64_t now_ms,
+                  struct err *e)
+{
+    static const char sql[] =
+        "INSERT INTO role_assignments (account_id, role, scope_org_id, "
+        "granted_by, granted_ms) SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS ("
+        "SELECT 1 FROM role_assignments WHERE account_id = ? AND role = ? "
+        "AND scope_org_id = ? AND removed_ms IS NULL)";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
 
     if (st == NULL)
         return ERR_DB;
     sqlite3_bind_int64(st, 1, account_id);
-    bind_text(st, 2, role);
+    st_bind_text(st, 2, role);
     sqlite3_bind_int64(st, 3, scope_org_id);
-    sqlite3_bind_int64(st, 4, now_ms);
-    return step_done(c, st, e);
+    st_bind_id(st, 4, granted_by);
+    sqlite3_bind_int64(st, 5, now_ms);
+    sqlite3_bind_int64(st, 6, account_id);
+    st_bind_text(st, 7, role);
+    sqlite3_bind_int64(st, 8, scope_org_id);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    if (sqlite3_changes(c->db) == 0)
+        return err_set(e, ERR_CONFLICT, "the account already holds %s there",
+                       role);
+    return ERR_OK;
 }
 
 err_code
-store_account_roles(struct store_conn *c, int64_t account_id,
+store_role_remove(struct store_conn *c, int64_t account_id, const char *role,
+                  int64_t scope_org_id, int64_t removed_by, int64_t now_ms,
+                  struct err *e)
+{
+    static const char sql[] =
+        "UPDATE role_assignments SET removed_ms = ?, removed_by = ? "
+        "WHERE account_id = ? AND role = ? AND scope_org_id = ? "
+        "AND removed_ms IS NULL";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, now_ms);
+    st_bind_id(st, 2, removed_by);
+    sqlite3_bind_int64(st, 3, account_id);
+    st_bind_text(st, 4, role);
+    sqlite3_bind_int64(st, 5, scope_org_id);
+    return st_step_update_one(c, st, "role assignment", e);
+}
+
+err_code
+store_account_roles(struct store_conn *c, int64_t account_id, int64_t now_ms,
                     struct store_role *roles, size_t max, size_t *n,
                     struct err *e)
 {
     static const char sql[] =
-        "SELECT role, scope_org_id FROM account_roles WHERE account_id = ? "
-        "ORDER BY role, scope_org_id";
-    sqlite3_stmt *st = prep(c, sql, e);
+        "SELECT role, scope_org_id, 0 FROM role_assignments "
+        "WHERE account_id = ? AND removed_ms IS NULL "
+        "UNION ALL "
+        "SELECT 'custodian', scope_org_id, id FROM deputies "
+        "WHERE deputy_id = ? AND state = 'approved' AND start_ms <= ? "
+        "AND end_ms > ? "
+        "ORDER BY 1, 2, 3";
+    sqlite3_stmt *st = st_prep(c, sql, e);
     size_t count = 0;
     int rc;
 
     if (st == NULL)
         return ERR_DB;
     sqlite3_bind_int64(st, 1, account_id);
+    sqlite3_bind_int64(st, 2, account_id);
+    sqlite3_bind_int64(st, 3, now_ms);
+    sqlite3_bind_int64(st, 4, now_ms);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < max) {
-        copy_col(st, 0, roles[count].role, sizeof(roles[count].role));
+        st_copy_col(st, 0, roles[count].role, sizeof(roles[count].role));
         roles[count].scope_org_id = sqlite3_column_int64(st, 1);
+        roles[count].deputy_id = sqlite3_column_int64(st, 2);
         count++;
     }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return db_err(c, e, "roles");
+        return st_db_err(c, e, "roles");
     *n = count;
     return ERR_OK;
+}
+
+err_code
+store_role_count(struct store_conn *c, const char *role, int64_t *count,
+                 struct err *e)
+{
+    static const char sql[] =
+        "SELECT count(DISTINCT r.account_id) FROM role_assignments r "
+        "JOIN accounts a ON a.id = r.account_id "
+        "WHERE r.role = ? AND r.removed_ms IS NULL AND a.disabled = 0";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, role);
+    if ((rc = st_step_row(c, st, "role", e)) != ERR_OK)
+        return rc;
+    *count = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return ERR_OK;
+}
+
+/* ---- deputies ---- */
+
+#define DEPUTY_COLS "id, custodian_id, deputy_id, scope_org_id, start_ms, " \
+    "end_ms, reason, state, created_ms, approved_by, approved_ms"
+
+static void
+deputy_row(sqlite3_stmt *st, struct store_deputy *d)
+{
+    d->id = sqlite3_column_int64(st, 0);
+    d->custodian_id = sqlite3_column_int64(st, 1);
+    d->deputy_id = sqlite3_column_int64(st, 2);
+    d->scope_org_id = sqlite3_column_int64(st, 3);
+    d->start_ms = sqlite3_column_int64(st, 4);
+    d->end_ms = sqlite3_column_int64(st, 5);
+    st_copy_col(st, 6, d->reason, sizeof(d->reason));
+    st_copy_col(st, 7, d->state, sizeof(d->state));
+    d->created_ms = sqlite3_column_int64(st, 8);
+    d->approved_by = st_col_id(st, 9);
+    d->approved_ms = st_col_id(st, 10);
+}
+
+err_code
+store_deputy_insert(struct store_conn *c, const struct store_deputy *d,
+                    int64_t *id_out, struct err *e)
+{
+    static const char sql[] =
+        "INSERT INTO deputies (custodian_id, deputy_id, scope_org_id, "
+        "start_ms, end_ms, reason, state, created_ms) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'requested', ?)";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, d->custodian_id);
+    sqlite3_bind_int64(st, 2, d->deputy_id);
+    sqlite3_bind_int64(st, 3, d->scope_org_id);
+    sqlite3_bind_int64(st, 4, d->start_ms);
+    sqlite3_bind_int64(st, 5, d->end_ms);
+    st_bind_text(st, 6, d->reason);
+    sqlite3_bind_int64(st, 7, d->created_ms);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    *id_out = sqlite3_last_insert_rowid(c->db);
+    return ERR_OK;
+}
+
+err_code
+store_deputy_get(struct store_conn *c, int64_t id, struct store_deputy *out,
+                 struct err *e)
+{
+    static const char sql[] =
+        "SELECT " DEPUTY_COLS " FROM deputies WHERE id = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, id);
+    if ((rc = st_step_row(c, st, "deputy record", e)) != ERR_OK)
+        return rc;
+    deputy_row(st, out);
+    sqlite3_reset(st);
+    return ERR_OK;
+}
+
+err_code
+store_deputy_transition(struct store_conn *c, int64_t id, const char *from,
+                        const char *to, int64_t by, int64_t now_ms,
+                        struct err *e)
+{
+    static const char sql[] =
+        "UPDATE deputies SET state = ?, approved_by = ?, approved_ms = ? "
+        "WHERE id = ? AND state = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, to);
+    st_bind_id(st, 2, by);
+    sqlite3_bind_int64(st, 3, now_ms);
+    sqlite3_bind_int64(st, 4, id);
+    st_bind_text(st, 5, from);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    if (sqlite3_changes(c->db) == 0)
+        return err_set(e, ERR_CONFLICT, "deputy record is not %s", from);
+    return ERR_OK;
+}
+
+err_code
+store_deputy_list(struct store_conn *c, int64_t account_id, int64_t after,
+                  int limit, store_deputy_fn fn, void *ctx, struct err *e)
+{
+    static const char sql[] =
+        "SELECT " DEPUTY_COLS " FROM deputies WHERE id > ? AND "
+        "(? = 0 OR custodian_id = ? OR deputy_id = ?) ORDER BY id LIMIT ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct store_deputy d;
+    err_code out = ERR_OK;
+    int rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, account_id);
+    sqlite3_bind_int64(st, 3, account_id);
+    sqlite3_bind_int64(st, 4, account_id);
+    sqlite3_bind_int(st, 5, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        deputy_row(st, &d);
+        if ((out = fn(ctx, &d)) != ERR_OK)
+            break;
+    }
+    if (out == ERR_OK && rc != SQLITE_DONE)
+        out = st_db_err(c, e, "deputies");
+    sqlite3_reset(st);
+    return out;
+}
+
+/* ---- authentication failures ---- */
+
+err_code
+store_authfail_record(struct store_conn *c, const char *kind,
+                      const char *subject, int64_t now_ms, int64_t window_ms,
+                      long threshold, int64_t lock_ms, int64_t *locked_until,
+                      struct err *e)
+{
+    /* dialect: INSERT ... ON CONFLICT DO UPDATE is shared by SQLite (3.24+)
+     * and PostgreSQL. A failure outside the window starts a new window. */
+    static const char upsert[] =
+        "INSERT INTO auth_failures (kind, subject, failures, window_ms) "
+        "VALUES (?, ?, 1, ?) ON CONFLICT (kind, subject) DO UPDATE SET "
+        "failures = CASE WHEN window_ms < ? THEN 1 ELSE failures + 1 END, "
+        "window_ms = CASE WHEN window_ms < ? THEN ? ELSE window_ms END";
+    static const char lock[] =
+        "UPDATE auth_failures SET locked_until = ?, failures = 0 "
+        "WHERE kind = ? AND subject = ? AND failures >= ?";
+    sqlite3_stmt *st = st_prep(c, upsert, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, kind);
+    st_bind_text(st, 2, subject);
+    sqlite3_bind_int64(st, 3, now_ms);
+    sqlite3_bind_int64(st, 4, now_ms - window_ms);
+    sqlite3_bind_int64(st, 5, now_ms - window_ms);
+    sqlite3_bind_int64(st, 6, now_ms);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    if ((st = st_prep(c, lock, e)) == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, now_ms + lock_ms);
+    st_bind_text(st, 2, kind);
+    st_bind_text(st, 3, subject);
+    sqlite3_bind_int64(st, 4, threshold);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    return store_authfail_locked_until(c, kind, subject, locked_until, e);
+}
+
+err_code
+store_authfail_locked_until(struct store_conn *c, const char *kind,
+                            const char *subject, int64_t *locked_until,
+                            struct err *e)
+{
+    static const char sql[] =
+        "SELECT locked_until FROM auth_failures WHERE kind = ? AND "
+        "subject = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    int rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, kind);
+    st_bind_text(st, 2, subject);
+    rc = sqlite3_step(st);
+    *locked_until = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return st_db_err(c, e, "auth failures");
+    return ERR_OK;
+}
+
+err_code
+store_authfail_clear(struct store_conn *c, const char *kind,
+                     const char *subject, struct err *e)
+{
+    static const char sql[] =
+        "DELETE FROM auth_failures WHERE kind = ? AND subject = ? AND "
+        "locked_until = 0";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, kind);
+    st_bind_text(st, 2, subject);
+    return st_step_done(c, st, e);
 }
 
 /* ---- credentials ---- */
@@ -491,17 +968,17 @@ store_credential_insert(struct store_conn *c, int64_t account_id,
     static const char sql[] =
         "INSERT INTO credentials (account_id, key_id, mac, initial, "
         "created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?)";
-    sqlite3_stmt *st = prep(c, sql, e);
+    sqlite3_stmt *st = st_prep(c, sql, e);
 
     if (st == NULL)
         return ERR_DB;
     sqlite3_bind_int64(st, 1, account_id);
-    bind_text(st, 2, key_id);
+    st_bind_text(st, 2, key_id);
     sqlite3_bind_blob(st, 3, mac, (int)mac_len, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, initial);
     sqlite3_bind_int64(st, 5, now_ms);
     sqlite3_bind_int64(st, 6, expires_ms);
-    return step_done(c, st, e);
+    return st_step_done(c, st, e);
 }
 
 err_code
@@ -511,13 +988,34 @@ store_credential_revoke(struct store_conn *c, int64_t id, int64_t now_ms,
     static const char sql[] =
         "UPDATE credentials SET revoked_ms = ? "
         "WHERE id = ? AND revoked_ms IS NULL";
-    sqlite3_stmt *st = prep(c, sql, e);
+    sqlite3_stmt *st = st_prep(c, sql, e);
 
     if (st == NULL)
         return ERR_DB;
     sqlite3_bind_int64(st, 1, now_ms);
     sqlite3_bind_int64(st, 2, id);
-    return step_done(c, st, e);
+    return st_step_done(c, st, e);
+}
+
+err_code
+store_credential_revoke_all(struct store_conn *c, int64_t account_id,
+                            int64_t now_ms, int *n, struct err *e)
+{
+    static const char sql[] =
+        "UPDATE credentials SET revoked_ms = ? "
+        "WHERE account_id = ? AND revoked_ms IS NULL";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, account_id);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    if (n != NULL)
+        *n = sqlite3_changes(c->db);
+    return ERR_OK;
 }
 
 err_code
@@ -527,12 +1025,12 @@ store_credential_by_key_id(struct store_conn *c, const char *key_id,
     static const char sql[] =
         "SELECT id, account_id, mac, initial, created_ms, expires_ms, "
         "coalesce(revoked_ms, 0) FROM credentials WHERE key_id = ?";
-    sqlite3_stmt *st = prep(c, sql, e);
+    sqlite3_stmt *st = st_prep(c, sql, e);
     int rc;
 
     if (st == NULL)
         return ERR_DB;
-    bind_text(st, 1, key_id);
+    st_bind_text(st, 1, key_id);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         int len = sqlite3_column_bytes(st, 2);
@@ -550,7 +1048,7 @@ store_credential_by_key_id(struct store_conn *c, const char *key_id,
     if (rc == SQLITE_DONE)
         return err_set(e, ERR_NOT_FOUND, "no such credential");
     if (rc != SQLITE_ROW)
-        return db_err(c, e, "credential");
+        return st_db_err(c, e, "credential");
     return ERR_OK;
 }
 
@@ -564,23 +1062,23 @@ store_audit_insert(struct store_conn *c, const struct store_audit_row *row,
         "INSERT INTO audit_log (ts_ms, account_id, role, client_addr, "
         "request_id, action, target_type, target_id, outcome, reason, "
         "details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    sqlite3_stmt *st = prep(c, sql, e);
+    sqlite3_stmt *st = st_prep(c, sql, e);
     err_code rc;
 
     if (st == NULL)
         return ERR_DB;
     sqlite3_bind_int64(st, 1, row->ts_ms);
-    bind_id(st, 2, row->account_id);
-    bind_text(st, 3, row->role);
-    bind_text(st, 4, row->client_addr);
-    bind_text(st, 5, row->request_id);
-    bind_text(st, 6, row->action);
-    bind_text(st, 7, row->target_type);
-    bind_text(st, 8, row->target_id);
-    bind_text(st, 9, row->outcome);
-    bind_text(st, 10, row->reason);
-    bind_text(st, 11, row->details);
-    if ((rc = step_done(c, st, e)) != ERR_OK)
+    st_bind_id(st, 2, row->account_id);
+    st_bind_text(st, 3, row->role);
+    st_bind_text(st, 4, row->client_addr);
+    st_bind_text(st, 5, row->request_id);
+    st_bind_text(st, 6, row->action);
+    st_bind_text(st, 7, row->target_type);
+    st_bind_text(st, 8, row->target_id);
+    st_bind_text(st, 9, row->outcome);
+    st_bind_text(st, 10, row->reason);
+    st_bind_text(st, 11, row->details);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
         return rc;
     if (seq_out != NULL)
         *seq_out = sqlite3_last_insert_rowid(c->db);

@@ -69,7 +69,7 @@ def test_auth_missing_wrong_malformed(seald):
     # every refusal is in the audit log, with the request id it answered
     rows = seald.audit()[before:]
     assert len(rows) == 5
-    assert all(r[4] == "auth.authenticate" and r[6] == "refused" for r in rows)
+    assert all(r[4] == "account.whoami" and r[6] == "refused" for r in rows)
     assert rows[1][3] and rows[1][7] == "invalid credential"
 
 
@@ -283,7 +283,35 @@ def test_openapi_matches_routes():
                                         "delete")}
     real = {(r["method"], r["path"]) for r in routes}
     assert documented == real
-    # each documented operation says who may call it, as the table does
+    # each documented operation names the permission it needs, as the
+    # routing table does
     for r in routes:
         op = spec["paths"][r["path"]][r["method"].lower()]
-        assert op["x-seald-access"] == r["access"], r
+        assert op["x-seald-permission"] == r["permission"], r
+
+
+def test_readyz_follows_the_token(seald):
+    """init made a development SM2 token; /readyz proves it signs, says 503
+    hsm_unavailable while it is gone, and recovers by itself."""
+    conf = open(seald.conf).read()
+    assert "[token.dev]" in conf and "\naudit = dev/" in conf
+    r = seald.get("/readyz")
+    assert r.status_code == 200, r.text
+    (tok,) = r.json()["data"]["checks"]["tokens"]
+    assert tok["name"] == "dev" and tok["present"] and tok["logged_in"]
+    assert tok["last_sign_at"] is not None   # a sign round-trip happened
+    absent = os.path.join(seald.dir, "token", "absent")
+    open(absent, "w").close()
+    try:
+        assert_error(seald.get("/readyz"), 503, "hsm_unavailable")
+        assert seald.get("/healthz").status_code == 200   # still alive
+    finally:
+        os.unlink(absent)
+    deadline = time.time() + 10
+    while seald.get("/readyz").status_code != 200:
+        assert time.time() < deadline, "token did not recover"
+        time.sleep(0.2)
+    # the PIN is in a 0600 file, never in the config
+    pin = open(os.path.join(seald.dir, "token.pin")).read().strip()
+    assert pin not in conf
+    assert os.stat(os.path.join(seald.dir, "token.pin")).st_mode & 0o077 == 0

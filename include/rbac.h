@@ -1,0 +1,64 @@
+/*
+ * rbac.h - roles, permissions and the rules of separation of duties.
+ *
+ * A role is a set of permissions (the one table is in rbac.c).  A role is
+ * granted to an account for an organisation subtree (scope).  Routes name
+ * the permission they need (router.c); the HTTP layer checks that the caller
+ * holds it in some scope, and the domain layer checks that the target lies
+ * inside a scope where the caller holds it.  `seald permissions` prints the
+ * resulting role x route matrix; docs/permissions.md shows the same matrix
+ * and a test checks that they agree.
+ */
+#ifndef SEALD_RBAC_H
+#define SEALD_RBAC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+enum rbac_perm {
+    PERM_NONE = 0,            /* public route: no credential               */
+    PERM_SELF,                /* any authenticated account                 */
+    PERM_ORG_READ,
+    PERM_ORG_WRITE,
+    PERM_ACCOUNT_READ,
+    PERM_ACCOUNT_WRITE,
+    PERM_ROLE_ASSIGN,
+    PERM_AUDIT_READ,
+    PERM_USAGE_READ,
+    PERM_TRUST_MANAGE,
+    PERM_TOKEN_MANAGE,
+    PERM_APPLICATION_SUBMIT,
+    PERM_APPLICATION_REVIEW,
+    PERM_SEAL_MAKE,
+    PERM_SEAL_USE,
+    PERM_REQUEST_APPROVE,
+    PERM_DEPUTY_REQUEST,
+    PERM_DEPUTY_APPROVE,
+    PERM_VERIFY_BULK,
+    PERM__COUNT
+};
+
+/* Stable name of a permission ("org.write"), for logs, docs and tests. */
+const char *rbac_perm_name(enum rbac_perm p);
+
+/* 1 if role is a known role name. */
+int rbac_role_known(const char *role);
+
+/* 1 if role (a known role) carries permission p. */
+int rbac_role_has(const char *role, enum rbac_perm p);
+
+/* 1 for the three separated administrator roles (三员). */
+int rbac_role_is_admin(const char *role);
+
+/* Known role names, NULL-terminated. */
+extern const char *const rbac_roles[];
+
+/* Check that an account holding `held` (n role names) may also be granted
+ * `role`: no two administrator roles, no administrator role together with a
+ * business role.  ERR_CONFLICT with the reason otherwise. */
+err_code rbac_check_combination(const char *const *held, size_t n,
+                                const char *role, struct err *e);
+
+#endif

@@ -1,0 +1,209 @@
+/*
+ * ses.h - electronic seals and seal signatures: GB/T 38540 (v4),
+ * GM/T 0031-2025 (v5) and GM/T 0031-2014 (v1, decode and verify only).
+ *
+ * Decoding turns DER into a flat, bounded view (struct ses_seal /
+ * struct ses_signature) whose byte slices point into memory owned by the
+ * decoded object; everything is released by ses_seal_free/ses_signature_free.
+ * Building writes strict DER (v4/v5) and signs through an sm2_signer_fn, so the
+ * private key never enters this library.  Verification produces a jansson
+ * report (see ses_verify_*).
+ */
+#ifndef SEALD_SES_H
+#define SEALD_SES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include <openssl/x509_vfy.h>
+
+#include "err.h"
+#include "sm2.h"
+
+/* Limits on hostile input. */
+#define SES_MAX_DER         (8u * 1024u * 1024u) /* whole seal / signature   */
+#define SES_MAX_CERTS       32                   /* entries in certList      */
+#define SES_MAX_CERT_DER    (32u * 1024u)        /* one certificate          */
+#define SES_MAX_EXTS        32                   /* ExtData entries          */
+#define SES_MAX_EXT_VALUE   (64u * 1024u)        /* one extnValue            */
+#define SES_MAX_PICTURE     (4u * 1024u * 1024u) /* picture data             */
+#define SES_MAX_STRING      512                  /* IA5/UTF8 text fields     */
+#define SES_MAX_TIMESTAMP   (64u * 1024u)        /* timeStamp token          */
+#define SES_MAX_HASH        64                   /* dataHash bytes           */
+#define SES_MAX_SIGVALUE    SM2_SIG_IN_MAX       /* signature BIT STRING     */
+#define SES_MAX_DIGEST_TYPE 32                   /* CertDigestObj.type       */
+#define SES_MAX_TRUST_FILES 256                  /* anchors read from a dir  */
+#define SES_MAX_TRUST_FILE  (256u * 1024u)       /* one anchor file          */
+
+enum ses_format { SES_FMT_V1 = 1, SES_FMT_V4 = 4, SES_FMT_V5 = 5 };
+enum ses_kind { SES_KIND_UNKNOWN = 0, SES_KIND_SEAL, SES_KIND_SIGNATURE };
+
+/* A byte slice owned by the decoded object it came from. */
+struct ses_bytes {
+    const uint8_t *p;
+    size_t len;
+};
+
+struct ses_ext {
+    char oid[128];
+    int critical;               /* 1, 0, or -1 when absent on the wire */
+    struct ses_bytes value;
+};
+
+struct ses_certref {
+    struct ses_bytes der;       /* certs: DER certificate; digests: value */
+    char digest_type[SES_MAX_DIGEST_TYPE + 1]; /* digests only */
+};
+
+struct ses_seal {
+    int format;                 /* enum ses_format, by structure        */
+    long header_version;        /* as written in SES_Header             */
+    char header_id[SES_MAX_STRING + 1];
+    char vid[SES_MAX_STRING + 1];
+    char es_id[SES_MAX_STRING + 1];
+    char name[SES_MAX_STRING + 1];
+    long type;
+    long cert_list_type;        /* 1 certs, 2 digests (v1: 1)           */
+    size_t n_certs;
+    struct ses_certref certs[SES_MAX_CERTS];
+    time_t create_date, valid_start, valid_end;
+    char picture_type[SES_MAX_STRING + 1];
+    struct ses_bytes picture;
+    long picture_width, picture_height;
+    size_t n_ext;
+    struct ses_ext ext[SES_MAX_EXTS];
+    struct ses_bytes maker_cert;
+    char sig_alg[128];
+    struct ses_bytes sig_value;
+    struct ses_bytes signed_part; /* exact bytes the maker signed        */
+    int has_timestamp;
+    struct ses_bytes timestamp;
+    /* private */
+    void *asn1_;
+    int owns_asn1_;
+    uint8_t *owned_signed_;
+};
+
+struct ses_signature {
+    int format;                 /* enum ses_format, by structure        */
+    long version;
+    struct ses_seal seal;       /* the embedded seal                    */
+    int time_info_ok;
+    time_t time_info;
+    char time_info_text[64];
+    struct ses_bytes data_hash;
+    char property_info[SES_MAX_STRING + 1];
+    size_t n_ext;
+    struct ses_ext ext[SES_MAX_EXTS];
+    struct ses_bytes signer_cert;
+    char sig_alg[128];
+    struct ses_bytes sig_value;
+    struct ses_bytes tbs;       /* exact bytes of TBS_Sign               */
+    int has_timestamp;
+    struct ses_bytes timestamp;
+    /* private */
+    void *asn1_;
+};
+
+/* Seal or signature?  Decided from structure only; never fails. */
+enum ses_kind ses_sniff(const uint8_t *der, size_t len);
+
+/* Decode a seal (v1/v4/v5).  *out is allocated; free with ses_seal_free.
+ * ERR_MALFORMED for bad DER, ERR_TOO_LARGE for a limit exceeded. */
+err_code ses_seal_decode(const uint8_t *der, size_t len, struct ses_seal **out,
+                         struct err *e);
+void ses_seal_free(struct ses_seal *s);
+
+/* Decode a signature (v1/v4/v5), including its seal. */
+err_code ses_signature_decode(const uint8_t *der, size_t len,
+                              struct ses_signature **out, struct err *e);
+void ses_signature_free(struct ses_signature *s);
+
+/* JSON views for `seald inspect`.  NULL only on allocation failure. */
+json_t *ses_seal_to_json(const struct ses_seal *s);
+json_t *ses_signature_to_json(const struct ses_signature *s);
+/* Certificate summary {subject, issuer, serial, not_before, not_after}. */
+json_t *ses_cert_to_json(const uint8_t *der, size_t len);
+
+/* Input to ses_seal_build (v4/v5 only). */
+struct ses_seal_params {
+    int format;                     /* SES_FMT_V4 or SES_FMT_V5 */
+    const char *vid, *es_id, *name;
+    long type;
+    long cert_list_type;            /* 1: certs holds DER certificates,
+                                       2: certs holds SM3 digests          */
+    const struct ses_bytes *certs;
+    size_t n_certs;
+    time_t create_date, valid_start, valid_end;
+    const char *picture_type;
+    struct ses_bytes picture;
+    long picture_width, picture_height;
+    const struct ses_ext *ext;      /* oid, critical (0/1), value */
+    size_t n_ext;
+    struct ses_bytes maker_cert;    /* DER; its key signs the seal        */
+    const char *signer_id;          /* NULL: SM2_DEFAULT_ID               */
+};
+
+/* Build and sign an SESeal.  *der is malloc'ed (caller frees). */
+err_code ses_seal_build(const struct ses_seal_params *p, sm2_signer_fn signer,
+                        void *signer_ctx, uint8_t **der, size_t *len,
+                        struct err *e);
+
+/* Input to ses_signature_build (v4/v5 only, seal must be v4/v5). */
+struct ses_sign_params {
+    int format;                     /* SES_FMT_V4 or SES_FMT_V5 (TBS version) */
+    struct ses_bytes seal;          /* DER SESeal, embedded byte for byte     */
+    time_t time_info;
+    struct ses_bytes data_hash;     /* normally SM3 of the document           */
+    const char *property_info;
+    const struct ses_ext *ext;
+    size_t n_ext;
+    struct ses_bytes signer_cert;
+    const char *signer_id;
+};
+
+err_code ses_signature_build(const struct ses_sign_params *p,
+                             sm2_signer_fn signer, void *signer_ctx,
+                             uint8_t **der, size_t *len, struct err *e);
+
+/* Verification options. */
+struct ses_verify_opts {
+    const uint8_t *data;            /* document bytes, or NULL */
+    size_t data_len;
+    const uint8_t *hash;            /* SM3 of the document, or NULL */
+    size_t hash_len;
+    const char *trust_dir;          /* anchors (PEM/DER files), or NULL */
+    X509_STORE *trust_store;        /* preloaded anchors (borrowed; wins
+                                       over trust_dir), or NULL          */
+    const char *signer_id;          /* NULL: SM2_DEFAULT_ID */
+};
+
+/*
+ * Load every certificate in the PEM/DER files of dir (at most
+ * SES_MAX_TRUST_FILES files of SES_MAX_TRUST_FILE bytes) as trust anchors,
+ * with the SM2 ID id (NULL: default) attached for SM2 certificate checks.
+ * *out is the caller's (X509_STORE_free); *count the anchors loaded.
+ * ERR_IO when dir cannot be read, ERR_NOMEM.
+ */
+err_code ses_trust_load(const char *dir, const char *id, X509_STORE **out,
+                        int *count, struct err *e);
+
+/*
+ * Verification reports: {"indication", "sub_indication", "validation_time",
+ * "validation_time_source", "checks": {name: {"status", "reason"}},
+ * "seal": {...}, "signer": {...}}.  Returns NULL only on allocation failure
+ * (err set).  Every check is run and reported independently.
+ */
+json_t *ses_verify_signature(const struct ses_signature *s,
+                             const struct ses_verify_opts *o, struct err *e);
+json_t *ses_verify_seal(const struct ses_seal *s,
+                        const struct ses_verify_opts *o, struct err *e);
+/* Report for input that could not be decoded at all (FORMAT_FAILURE). */
+json_t *ses_report_format_failure(const char *what, const char *reason);
+/* 0 TOTAL_PASSED, 1 TOTAL_FAILED, 2 INDETERMINATE. */
+int ses_report_exit_code(const json_t *report);
+
+#endif

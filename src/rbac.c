@@ -1,0 +1,124 @@
+/*
+ * rbac.c - the one table of roles and their permissions, and the role
+ * combination rules (三员分立: the system administrator, the security
+ * administrator and the auditor are three different people, and none of
+ * them does business with seals).
+ */
+#include <string.h>
+
+#include "rbac.h"
+
+#define P(x) (1ULL << (x))
+
+static const struct {
+    const char        *role;
+    int                admin;
+    unsigned long long perms;
+} role_table[] = {
+    {"sysadmin", 1, P(PERM_ORG_READ) | P(PERM_ORG_WRITE) |
+                    P(PERM_ACCOUNT_READ) | P(PERM_ACCOUNT_WRITE)},
+    {"secadmin", 1, P(PERM_ORG_READ) | P(PERM_ACCOUNT_READ) |
+                    P(PERM_ROLE_ASSIGN) | P(PERM_TRUST_MANAGE) |
+                    P(PERM_TOKEN_MANAGE)},
+    {"auditor", 1, P(PERM_ORG_READ) | P(PERM_ACCOUNT_READ) |
+                   P(PERM_AUDIT_READ) | P(PERM_USAGE_READ)},
+    {"applicant", 0, P(PERM_APPLICATION_SUBMIT)},
+    {"reviewer", 0, P(PERM_APPLICATION_REVIEW)},
+    {"maker", 0, P(PERM_SEAL_MAKE)},
+    {"custodian", 0, P(PERM_SEAL_USE) | P(PERM_DEPUTY_REQUEST)},
+    {"approver", 0, P(PERM_REQUEST_APPROVE) | P(PERM_DEPUTY_APPROVE)},
+    {"verifier", 0, P(PERM_VERIFY_BULK)},
+};
+#define NROLES (sizeof(role_table) / sizeof(role_table[0]))
+
+const char *const rbac_roles[] = {"sysadmin", "secadmin", "auditor",
+                                  "applicant", "reviewer", "maker",
+                                  "custodian", "approver", "verifier", NULL};
+
+static const char *const perm_names[PERM__COUNT] = {
+    [PERM_NONE] = "public",
+    [PERM_SELF] = "self",
+    [PERM_ORG_READ] = "org.read",
+    [PERM_ORG_WRITE] = "org.write",
+    [PERM_ACCOUNT_READ] = "account.read",
+    [PERM_ACCOUNT_WRITE] = "account.write",
+    [PERM_ROLE_ASSIGN] = "role.assign",
+    [PERM_AUDIT_READ] = "audit.read",
+    [PERM_USAGE_READ] = "usage.read",
+    [PERM_TRUST_MANAGE] = "trust.manage",
+    [PERM_TOKEN_MANAGE] = "token.manage",
+    [PERM_APPLICATION_SUBMIT] = "application.submit",
+    [PERM_APPLICATION_REVIEW] = "application.review",
+    [PERM_SEAL_MAKE] = "seal.make",
+    [PERM_SEAL_USE] = "seal.use",
+    [PERM_REQUEST_APPROVE] = "request.approve",
+    [PERM_DEPUTY_REQUEST] = "deputy.request",
+    [PERM_DEPUTY_APPROVE] = "deputy.approve",
+    [PERM_VERIFY_BULK] = "verify.bulk",
+};
+
+const char *
+rbac_perm_name(enum rbac_perm p)
+{
+    if ((unsigned)p >= PERM__COUNT)
+        return "unknown";
+    return perm_names[p];
+}
+
+static int
+role_index(const char *role)
+{
+    size_t i;
+
+    for (i = 0; i < NROLES; i++)
+        if (strcmp(role_table[i].role, role) == 0)
+            return (int)i;
+    return -1;
+}
+
+int
+rbac_role_known(const char *role)
+{
+    return role_index(role) >= 0;
+}
+
+int
+rbac_role_has(const char *role, enum rbac_perm p)
+{
+    int i = role_index(role);
+
+    if (p == PERM_SELF)
+        return 1;
+    return i >= 0 && (role_table[i].perms & P(p)) != 0;
+}
+
+int
+rbac_role_is_admin(const char *role)
+{
+    int i = role_index(role);
+
+    return i >= 0 && role_table[i].admin;
+}
+
+err_code
+rbac_check_combination(const char *const *held, size_t n, const char *role,
+                       struct err *e)
+{
+    size_t i;
+
+    if (!rbac_role_known(role))
+        return err_set(e, ERR_INVALID, "unknown role '%.32s'", role);
+    for (i = 0; i < n; i++) {
+        if (strcmp(held[i], role) == 0)
+            continue;   /* the same role in another scope is fine */
+        if (rbac_role_is_admin(held[i]) && rbac_role_is_admin(role))
+            return err_set(e, ERR_CONFLICT, "separation of duties: an "
+                           "account holding %s cannot also be %s", held[i],
+                           role);
+        if (rbac_role_is_admin(held[i]) != rbac_role_is_admin(role))
+            return err_set(e, ERR_CONFLICT, "separation of duties: "
+                           "administrator roles cannot be combined with "
+                           "business roles (%s and %s)", held[i], role);
+    }
+    return ERR_OK;
+}
