@@ -82,6 +82,12 @@ err_code account_rotate_credential(const struct actor_ctx *a,
 err_code account_grant_role(const struct actor_ctx *a, int64_t id,
                             const char *role, int64_t scope_org_id,
                             struct err *e);
+/* Appoint the first security administrator: allowed to a system
+ * administrator of a root organisation while nobody holds secadmin, so that
+ * a new instance can leave the bootstrap state.  ERR_CONFLICT afterwards. */
+err_code account_bootstrap_secadmin(const struct actor_ctx *a, int64_t id,
+                                    struct err *e);
+
 err_code account_remove_role(const struct actor_ctx *a, int64_t id,
                              const char *role, int64_t scope_org_id,
                              struct err *e);

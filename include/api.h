@@ -42,9 +42,30 @@ API_HANDLER(api_account_issue);
 API_HANDLER(api_account_revoke);
 API_HANDLER(api_role_grant);
 API_HANDLER(api_role_remove);
+API_HANDLER(api_role_bootstrap);
 API_HANDLER(api_deputy_list);
 API_HANDLER(api_deputy_request);
 API_HANDLER(api_deputy_approve);
 API_HANDLER(api_deputy_reject);
+
+/* BEGIN api-audit */
+/* api_audit.c: audit queries, chain verification, checkpoints, backup */
+API_HANDLER(api_audit_list);
+API_HANDLER(api_audit_verify);
+API_HANDLER(api_audit_checkpoint);
+API_HANDLER(api_audit_checkpoint_latest);
+API_HANDLER(api_admin_backup);
+/* END api-audit */
+/* BEGIN api-seal */
+/* api_application.c: seal applications */
+API_HANDLER(api_app_list);
+API_HANDLER(api_app_submit);
+API_HANDLER(api_app_get);
+API_HANDLER(api_app_history);
+API_HANDLER(api_app_resubmit);
+API_HANDLER(api_app_review);
+/* END api-seal */
+/* BEGIN api-ofd */
+/* END api-ofd */
 
 #endif

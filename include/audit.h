@@ -1,5 +1,6 @@
 /*
- * audit.h - the one audit entry point.  Every accepted state change and every
+ * audit.h - the one audit entry point, the tamper-evident hash chain over
+ * it, signed checkpoints and the verifier.  Every accepted state change and every
  * refused attempt is recorded through audit_append(), nowhere else.
  *
  * For a state change, call it inside the transaction that makes the change,
@@ -39,9 +40,122 @@ struct audit_event {
     const json_t *details;      /* small JSON object or NULL (borrowed)       */
 };
 
-/* Append one record.  Fails (and the caller must roll back) if it cannot be
- * written. */
+/* Append one record as the next link of the hash chain.  Inside an open
+ * transaction it appends there (and the caller commits or rolls back); with
+ * no transaction open it takes the write lock itself (BEGIN IMMEDIATE),
+ * appends and commits.  Fails (and the caller must roll back) if it cannot
+ * be written.  When checkpoints are set up (audit_checkpoint_setup) and one
+ * is due, the chain head is signed in the same transaction; a failure to
+ * sign is logged, never fails the append. */
 err_code audit_append(struct store_conn *c, const struct audit_actor *who,
                       const struct audit_event *ev, struct err *e);
+
+/* ---- the chain (docs/design.md, "Audit chain") ----
+ *
+ * Canonical encoding of an entry, enc(entry), all integers big-endian:
+ *   u8  version = 1
+ *   i64 seq, i64 ts_ms, i64 account_id (0 when none)
+ *   str role, client_addr, request_id, action, target_type, target_id,
+ *       outcome, reason, details          (in this order)
+ * where str is u32 0xFFFFFFFF for SQL NULL, else u32 length || the bytes
+ * as stored.  hash(seq 1) = SM3(32 zero bytes || enc(entry 1)), and
+ * hash(seq n) = SM3(hash(seq n-1) || enc(entry n)).  seq runs 1, 2, 3...
+ * without gaps.
+ *
+ * A checkpoint signs, with the audit key (config keys.audit) through the
+ * token, the message
+ *   "SEALD-AUDIT-CHECKPOINT-1" (24 bytes) || i64 seq || hash(seq) || i64 ts_ms
+ * as SM2 with the default ID (e = SM3(Z || M)).
+ */
+#define AUDIT_HASH_LEN                   STORE_AUDIT_HASH_LEN
+#define AUDIT_CHECKPOINT_EVERY_DEFAULT   1000   /* entries */
+#define AUDIT_CHECKPOINT_SECONDS_DEFAULT 300
+#define AUDIT_CHECKPOINT_TAG             "SEALD-AUDIT-CHECKPOINT-1"
+#define AUDIT_CHECKPOINT_MSG_LEN         (24 + 8 + AUDIT_HASH_LEN + 8)
+#define AUDIT_CHECKPOINT_FORMAT          "seald-audit-checkpoint-1"
+
+struct custody;
+
+/* hash = SM3(prev || enc(en)); en->hash is ignored. */
+err_code audit_entry_hash(const uint8_t prev[AUDIT_HASH_LEN],
+                          const struct store_audit_entry *en,
+                          uint8_t out[AUDIT_HASH_LEN], struct err *e);
+
+/* The message a checkpoint signs (AUDIT_CHECKPOINT_MSG_LEN bytes). */
+void audit_checkpoint_message(int64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
+                              int64_t ts_ms,
+                              uint8_t out[AUDIT_CHECKPOINT_MSG_LEN]);
+
+/* Automatic checkpoints for this process: every `every` entries or once
+ * `seconds` have passed since the last one (checked at each append).  cust
+ * and key_ref ("token/hexid") are borrowed and must outlive every append;
+ * cust NULL turns automatic checkpoints off.  Call once at start-up, before
+ * the worker threads run. */
+err_code audit_checkpoint_setup(struct custody *cust, const char *key_ref,
+                                long every, long seconds, struct err *e);
+
+/* Force a checkpoint now: in one transaction, append an "audit.checkpoint"
+ * record by `who` and sign the new head with key_ref.  *out (may be NULL)
+ * gets the checkpoint.  Must be called with no transaction open. */
+err_code audit_checkpoint(struct store_conn *c, struct custody *cust,
+                          const char *key_ref, const struct audit_actor *who,
+                          struct store_audit_checkpoint *out, struct err *e);
+
+/* A checkpoint for export: {"format","seq","head_hash" (hex),"ts_ms",
+ * "time","key_ref","public_key" (PEM),"signature" (base64)}.  New
+ * reference, NULL on failure. */
+json_t *audit_checkpoint_json(const struct store_audit_checkpoint *cp);
+
+/* Parse an exported checkpoint (the JSON above). */
+err_code audit_checkpoint_parse(const json_t *j,
+                                struct store_audit_checkpoint *out,
+                                struct err *e);
+
+/* Check a checkpoint's signature with the public key it carries: *ok 1/0. */
+err_code audit_checkpoint_check(const struct store_audit_checkpoint *cp,
+                                int *ok, struct err *e);
+
+struct audit_verify_opts {
+    /* trusted audit public key (SPKI DER): every checkpoint must be signed
+     * by it.  NULL: checkpoints are checked against the key they carry. */
+    const uint8_t *pinned_key;
+    size_t         pinned_key_len;
+    /* a checkpoint exported earlier and kept outside seald, or NULL */
+    const struct store_audit_checkpoint *exported;
+};
+
+#define AUDIT_REASON_MAX 256
+
+struct audit_verify_report {
+    int     ok;                 /* 1: the whole chain verifies            */
+    int64_t entries;            /* rows walked                            */
+    int64_t unchained;          /* leading rows older than the chain      */
+    int64_t checkpoints;        /* checkpoints checked                    */
+    int64_t head_seq;
+    uint8_t head_hash[AUDIT_HASH_LEN];
+    int64_t bad_seq;            /* first broken entry (0: none / n.a.)    */
+    int64_t bad_checkpoint;     /* id of the first bad checkpoint, or 0   */
+    int     pinned;             /* checkpoints were checked against a key */
+    char    reason[AUDIT_REASON_MAX];
+};
+
+/* Walk the whole chain and every checkpoint.  Returns ERR_OK when the walk
+ * could be made (then r->ok says whether it verified, and bad_seq/reason
+ * name the first break); an error only if the database could not be read. */
+err_code audit_verify(struct store_conn *c, const struct audit_verify_opts *o,
+                      struct audit_verify_report *r, struct err *e);
+
+/* The report as JSON (new reference). */
+json_t *audit_verify_json(const struct audit_verify_report *r);
+
+/* One entry as JSON (new reference): seq, ts_ms, time, account_id, role,
+ * client_addr, request_id, action, target_type, target_id, outcome,
+ * reason, details (parsed JSON), hash (hex). */
+json_t *audit_entry_json(const struct store_audit_entry *en);
+
+/* One entry as a CSV line (RFC 4180 quoting, CRLF) appended to *buf
+ * (malloc'ed; *len and *cap tracked); the header line if en is NULL. */
+err_code audit_entry_csv(const struct store_audit_entry *en, char **buf,
+                         size_t *len, size_t *cap, struct err *e);
 
 #endif

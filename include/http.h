@@ -42,9 +42,19 @@ struct http_req {
     struct http_conn_ctx  *conn;
 };
 
+#define HTTP_DISPOSITION_MAX 256
+
 struct http_resp {
     int     status;        /* 0 means 200 */
     json_t *data;          /* owned; becomes "data" of the envelope */
+    /* A raw body instead of the JSON envelope (downloads, exports): when
+     * raw is set it is sent as is with content_type (a static string) and,
+     * if non-empty, Content-Disposition; raw is malloc'ed and owned (the
+     * HTTP layer frees it). */
+    char       *raw;
+    size_t      raw_len;
+    const char *content_type;
+    char        disposition[HTTP_DISPOSITION_MAX];
 };
 
 /* A route handler: fill resp (status, data) or return an error. */

@@ -281,8 +281,210 @@ struct store_audit_row {
     const char *details;         /* JSON text or NULL */
 };
 
-err_code store_audit_insert(struct store_conn *c,
-                            const struct store_audit_row *row,
-                            int64_t *seq_out, struct err *e);
+/* Inserted by store_audit_insert_chained() (the store-audit block). */
+
+/* BEGIN store-audit */
+/* The audit chain's SQL (src/store_audit.c).  audit.c computes the hashes;
+ * these functions only read and write rows. */
+
+#define STORE_AUDIT_HASH_LEN 32
+
+/* One stored audit row as read back (strings borrowed from the statement:
+ * valid only during the callback; NULL where the column is NULL). */
+struct store_audit_entry {
+    int64_t        seq;
+    int64_t        ts_ms;
+    int64_t        account_id;   /* 0: NULL */
+    const char    *role, *client_addr, *request_id, *action;
+    const char    *target_type, *target_id, *outcome, *reason, *details;
+    const uint8_t *hash;         /* NULL for rows older than the chain */
+    size_t         hash_len;
+};
+
+typedef err_code (*store_audit_fn)(void *ctx,
+                                   const struct store_audit_entry *en);
+
+/* 1 if a transaction is open on c (sqlite3_get_autocommit() == 0). */
+int store_in_transaction(struct store_conn *c);
+
+/* The newest row: *seq (0 for an empty log) and its stored hash into
+ * hash[STORE_AUDIT_HASH_LEN] (*has_hash 0 if the row has none). */
+err_code store_audit_head(struct store_conn *c, int64_t *seq,
+                          uint8_t hash[STORE_AUDIT_HASH_LEN], int *has_hash,
+                          struct err *e);
+
+/* Insert a row with an explicit seq and hash (no AUTOINCREMENT gaps). */
+err_code store_audit_insert_chained(struct store_conn *c, int64_t seq,
+                                    const struct store_audit_row *row,
+                                    const uint8_t hash[STORE_AUDIT_HASH_LEN],
+                                    struct err *e);
+
+/* Every row with seq > after, by seq (the chain walk). */
+err_code store_audit_walk(struct store_conn *c, int64_t after,
+                          store_audit_fn fn, void *ctx, struct err *e);
+
+/* Query filters; zero/NULL fields do not filter. */
+struct store_audit_filter {
+    int64_t     after;           /* seq > after */
+    int64_t     from_ms, to_ms;  /* ts_ms >= from_ms, ts_ms < to_ms */
+    int64_t     account_id;
+    int64_t     org_id;          /* actor's account in this org's subtree */
+    const char *action;
+    const char *outcome;
+    const char *target_type;
+    const char *target_id;
+    int         limit;
+};
+
+err_code store_audit_query(struct store_conn *c,
+                           const struct store_audit_filter *f,
+                           store_audit_fn fn, void *ctx, struct err *e);
+
+struct store_audit_checkpoint {
+    int64_t id;
+    int64_t seq;
+    uint8_t head_hash[STORE_AUDIT_HASH_LEN];
+    int64_t ts_ms;
+    char    key_ref[160];
+    uint8_t public_key[256];     /* SubjectPublicKeyInfo DER */
+    size_t  public_key_len;
+    uint8_t signature[80];       /* DER */
+    size_t  signature_len;
+};
+
+typedef err_code (*store_checkpoint_fn)(void *ctx,
+                                        const struct store_audit_checkpoint *cp);
+
+err_code store_audit_checkpoint_insert(struct store_conn *c,
+                                       const struct store_audit_checkpoint *cp,
+                                       struct err *e);
+
+/* The newest checkpoint (highest id); ERR_NOT_FOUND if there is none. */
+err_code store_audit_checkpoint_latest(struct store_conn *c,
+                                       struct store_audit_checkpoint *out,
+                                       struct err *e);
+
+/* Every checkpoint by (seq, id). */
+err_code store_audit_checkpoint_list(struct store_conn *c,
+                                     store_checkpoint_fn fn, void *ctx,
+                                     struct err *e);
+
+/* Copy the live database into dest_path with SQLite's online backup API
+ * (readers and writers go on meanwhile; WAL).  Written to dest_path.tmp,
+ * fsync'ed and renamed, so dest_path is either absent or complete. */
+err_code store_backup(struct store_conn *c, const char *dest_path,
+                      struct err *e);
+
+/* Open an existing database read-only (no PRAGMA changes the file: for the
+ * offline verifier and for checking backups).  *conn is the store's one
+ * connection, for the calling thread only; free with store_close(*out). */
+err_code store_open_readonly(const char *path, struct store **out,
+                             struct store_conn **conn, struct err *e);
+
+/* Copy the database file src_path into dest_path the same way (restore). */
+err_code store_copy_file(const char *src_path, const char *dest_path,
+                         struct err *e);
+/* END store-audit */
+
+/* BEGIN store-seal */
+/* ---- seal applications and history (store_seal.c) ---- */
+
+#define STORE_TEXT_MAX 512
+
+struct store_app {
+    int64_t id;
+    int64_t org_id;
+    int64_t applicant_id;
+    char    purpose[16];
+    int64_t replaces_seal_id;
+    char    kind[16];
+    char    subkind[24];
+    char    business[24];
+    char    position[STORE_NAME_MAX];
+    char    seal_name[STORE_NAME_MAX * 2];
+    int64_t custodian_id;
+    char    image_type[8];
+    uint8_t image_sm3[32];
+    int     width_px, height_px, width_mm, height_mm;
+    char    reason[STORE_TEXT_MAX];
+    char    state[16];
+    char    state_reason[STORE_TEXT_MAX];
+    int64_t reviewer_id;
+    int     revision;
+    int64_t created_ms, updated_ms;
+};
+
+struct store_material {
+    int64_t     id;
+    int         revision;
+    char        name[STORE_NAME_MAX];
+    char        media_type[64];
+    int64_t     size_bytes;
+    uint8_t     sm3[32];
+    const void *data;            /* insert only; not filled by listing */
+};
+
+struct store_history {
+    int64_t id;
+    char    from_state[16];
+    char    to_state[16];
+    int64_t actor_id;
+    int64_t ts_ms;
+    char    reason[STORE_TEXT_MAX];
+};
+
+typedef err_code (*store_app_fn)(void *ctx, const struct store_app *a);
+typedef err_code (*store_material_fn)(void *ctx,
+                                      const struct store_material *m);
+typedef err_code (*store_history_fn)(void *ctx,
+                                     const struct store_history *h);
+
+/* Insert an application (state and revision from *a) with its image. */
+err_code store_app_insert(struct store_conn *c, const struct store_app *a,
+                          const void *image, size_t image_len,
+                          int64_t *id_out, struct err *e);
+
+/* Replace the content of an application on resubmission: every field the
+ * applicant gives, the image, revision + 1. */
+err_code store_app_replace(struct store_conn *c, const struct store_app *a,
+                           const void *image, size_t image_len,
+                           struct err *e);
+
+/* ERR_NOT_FOUND if absent. */
+err_code store_app_get(struct store_conn *c, int64_t id,
+                       struct store_app *out, struct err *e);
+
+/* The image bytes; *buf malloc'ed, caller frees. */
+err_code store_app_image(struct store_conn *c, int64_t id, uint8_t **buf,
+                         size_t *len, struct err *e);
+
+/* Move from state `from` to `to` with reason (may be NULL) and reviewer (0:
+ * keep); ERR_CONFLICT if it was not in `from`. */
+err_code store_app_transition(struct store_conn *c, int64_t id,
+                              const char *from, const char *to,
+                              const char *reason, int64_t reviewer_id,
+                              int64_t now_ms, struct err *e);
+
+/* Applications with id > after, optionally of org (0: any) and in state
+ * (NULL: any), by id. */
+err_code store_app_list(struct store_conn *c, int64_t org_id,
+                        const char *state, int64_t after, int limit,
+                        store_app_fn fn, void *ctx, struct err *e);
+
+err_code store_material_insert(struct store_conn *c, int64_t app_id,
+                               const struct store_material *m,
+                               struct err *e);
+err_code store_material_list(struct store_conn *c, int64_t app_id,
+                             store_material_fn fn, void *ctx, struct err *e);
+
+/* One history row for subject ("application" or "seal"). */
+err_code store_history_insert(struct store_conn *c, const char *type,
+                              int64_t id, const char *from, const char *to,
+                              int64_t actor_id, int64_t now_ms,
+                              const char *reason, struct err *e);
+err_code store_history_list(struct store_conn *c, const char *type,
+                            int64_t id, store_history_fn fn, void *ctx,
+                            struct err *e);
+/* END store-seal */
 
 #endif

@@ -361,40 +361,74 @@ account_rotate_credential(const struct actor_ctx *a, const struct auth_key *k,
 
 /* ---- roles ---- */
 
-/* May the caller grant or remove role at scope?  role.assign over the
- * scope; or, to bootstrap an instance, a system administrator may grant the
- * security administrator role while nobody holds it. */
+/* Grant role to account id at scope, checking the account and the role
+ * combination rules.  Runs inside the caller's transaction. */
 static err_code
-may_assign(const struct actor_ctx *a, const char *role, int64_t scope,
-           int *bootstrap, struct err *e)
+grant_checked(const struct actor_ctx *a, int64_t id, const char *role,
+              int64_t scope_org_id, struct err *e)
 {
+    struct store_role roles[STORE_MAX_ROLES];
+    const char *held[STORE_MAX_ROLES];
+    struct store_account acct;
+    size_t n = 0, i, nheld = 0;
+    err_code rc;
+
+    if ((rc = store_account_get(a->db, id, &acct, e)) != ERR_OK)
+        return rc;
+    if (acct.disabled)
+        return err_set(e, ERR_CONFLICT, "account is disabled");
+    if ((rc = store_account_roles(a->db, id, util_now_ms(), roles,
+                                  STORE_MAX_ROLES, &n, e)) != ERR_OK)
+        return rc;
+    for (i = 0; i < n; i++)
+        if (roles[i].deputy_id == 0)
+            held[nheld++] = roles[i].role;
+    if (nheld >= STORE_MAX_ROLES - 1)
+        return err_set(e, ERR_TOO_LARGE, "too many roles");
+    if ((rc = rbac_check_combination(held, nheld, role, e)) != ERR_OK)
+        return rc;
+    return store_role_insert(a->db, id, role, scope_org_id, a->p->account_id,
+                             util_now_ms(), e);
+}
+
+err_code
+account_bootstrap_secadmin(const struct actor_ctx *a, int64_t id,
+                           struct err *e)
+{
+    struct store_org root;
     int64_t n = 0;
     err_code rc;
 
-    *bootstrap = 0;
-    rc = authz_require(a->db, a->p, PERM_ROLE_ASSIGN, scope, e);
-    if (rc != ERR_FORBIDDEN || strcmp(role, "secadmin") != 0)
+    if (id == a->p->account_id)
+        return err_set(e, ERR_FORBIDDEN, "nobody grants roles to "
+                       "themselves");
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
-    if (store_role_count(a->db, "secadmin", &n, e) != ERR_OK)
-        return ERR_DB;
-    if (n == 0 && auth_has_role(a->p, "sysadmin")) {
-        *bootstrap = 1;
-        return ERR_OK;
-    }
-    return err_set(e, ERR_FORBIDDEN, "role.assign is needed for "
-                   "organisation %lld", (long long)scope);
+    if ((rc = store_role_count(a->db, "secadmin", &n, e)) != ERR_OK ||
+        (rc = store_account_get(a->db, id, &(struct store_account){0}, e))
+        != ERR_OK)
+        return fail(a, rc);
+    if (n > 0)
+        return fail(a, err_set(e, ERR_CONFLICT, "a security administrator "
+                               "exists; roles are granted by them"));
+    if ((rc = store_org_get(a->db, a->p->account.org_id, &root, e)) != ERR_OK)
+        return fail(a, rc);
+    if (root.parent_id != 0 || !auth_has_role(a->p, "sysadmin"))
+        return fail(a, err_set(e, ERR_FORBIDDEN, "only a system "
+                               "administrator of a root organisation may "
+                               "appoint the first security administrator"));
+    if ((rc = grant_checked(a, id, "secadmin", root.id, e)) != ERR_OK)
+        return fail(a, rc);
+    return finish(a, "role.bootstrap", "account", id,
+                  json_pack("{s:s, s:I}", "role", "secadmin", "scope_org_id",
+                            (json_int_t)root.id), e);
 }
 
 err_code
 account_grant_role(const struct actor_ctx *a, int64_t id, const char *role,
                    int64_t scope_org_id, struct err *e)
 {
-    struct store_role roles[STORE_MAX_ROLES];
-    const char *held[STORE_MAX_ROLES];
-    struct store_account acct;
     struct store_org org;
-    size_t n = 0, i, nheld = 0;
-    int bootstrap = 0;
     err_code rc;
 
     if (!rbac_role_known(role))
@@ -404,33 +438,17 @@ account_grant_role(const struct actor_ctx *a, int64_t id, const char *role,
                        "themselves");
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
-    if ((rc = store_account_get(a->db, id, &acct, e)) != ERR_OK)
-        return fail(a, rc);
     if ((rc = store_org_get(a->db, scope_org_id, &org, e)) != ERR_OK)
         return fail(a, rc == ERR_NOT_FOUND
             ? err_set(e, ERR_INVALID, "no organisation %lld",
                       (long long)scope_org_id) : rc);
-    if ((rc = may_assign(a, role, scope_org_id, &bootstrap, e)) != ERR_OK)
-        return fail(a, rc);
-    if (acct.disabled)
-        return fail(a, err_set(e, ERR_CONFLICT, "account is disabled"));
-    if ((rc = store_account_roles(a->db, id, util_now_ms(), roles,
-                                  STORE_MAX_ROLES, &n, e)) != ERR_OK)
-        return fail(a, rc);
-    for (i = 0; i < n; i++)
-        if (roles[i].deputy_id == 0)
-            held[nheld++] = roles[i].role;
-    if (nheld >= STORE_MAX_ROLES - 1)
-        return fail(a, err_set(e, ERR_TOO_LARGE, "too many roles"));
-    if ((rc = rbac_check_combination(held, nheld, role, e)) != ERR_OK ||
-        (rc = store_role_insert(a->db, id, role, scope_org_id,
-                                a->p->account_id, util_now_ms(), e))
-        != ERR_OK)
+    if ((rc = authz_require(a->db, a->p, PERM_ROLE_ASSIGN, scope_org_id, e))
+        != ERR_OK ||
+        (rc = grant_checked(a, id, role, scope_org_id, e)) != ERR_OK)
         return fail(a, rc);
     return finish(a, "role.grant", "account", id,
-                  json_pack("{s:s, s:I, s:b}", "role", role, "scope_org_id",
-                            (json_int_t)scope_org_id, "bootstrap",
-                            bootstrap), e);
+                  json_pack("{s:s, s:I}", "role", role, "scope_org_id",
+                            (json_int_t)scope_org_id), e);
 }
 
 err_code
@@ -438,13 +456,13 @@ account_remove_role(const struct actor_ctx *a, int64_t id, const char *role,
                     int64_t scope_org_id, struct err *e)
 {
     struct store_account acct;
-    int bootstrap = 0;
     err_code rc;
 
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = store_account_get(a->db, id, &acct, e)) != ERR_OK ||
-        (rc = may_assign(a, role, scope_org_id, &bootstrap, e)) != ERR_OK ||
+        (rc = authz_require(a->db, a->p, PERM_ROLE_ASSIGN, scope_org_id, e))
+        != ERR_OK ||
         (rc = store_role_remove(a->db, id, role, scope_org_id,
                                 a->p->account_id, util_now_ms(), e))
         != ERR_OK)

@@ -279,6 +279,22 @@ API_HANDLER(api_role_remove)
     return ERR_OK;
 }
 
+API_HANDLER(api_role_bootstrap)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct store_account acct;
+    int64_t id;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
+        (rc = account_bootstrap_secadmin(&a, id, e)) != ERR_OK ||
+        (rc = store_account_get(req->db, id, &acct, e)) != ERR_OK)
+        return rc;
+    resp->status = 201;
+    resp->data = account_json(req->db, &acct);
+    return ERR_OK;
+}
+
 static json_t *
 deputy_json(const struct store_deputy *d)
 {

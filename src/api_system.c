@@ -116,9 +116,12 @@ api_whoami(struct http_req *req, struct http_resp *resp, struct err *e)
     if ((roles = json_array()) == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
     for (i = 0; i < p->nroles; i++)
-        json_array_append_new(roles, json_pack("{s:s, s:I}", "role",
+        json_array_append_new(roles, json_pack("{s:s, s:I, s:o}", "role",
                               p->roles[i].role, "scope_org_id",
-                              (json_int_t)p->roles[i].scope_org_id));
+                              (json_int_t)p->roles[i].scope_org_id,
+                              "deputy_id", p->roles[i].deputy_id
+                                  ? json_integer(p->roles[i].deputy_id)
+                                  : json_null()));
     util_time_rfc3339((time_t)(p->expires_ms / 1000), expires);
     resp->data = json_pack("{s:{s:I, s:s, s:s, s:s, s:I}, s:o, "
                            "s:{s:b, s:s}}",

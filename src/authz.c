@@ -20,10 +20,16 @@ err_code
 authz_require(struct store_conn *c, const struct auth_principal *p,
               enum rbac_perm perm, int64_t org_id, struct err *e)
 {
+    struct store_org org;
     size_t i;
     int yes = 0;
     err_code rc;
 
+    /* an unknown organisation is "not found", not "forbidden" */
+    if ((rc = store_org_get(c, org_id, &org, e)) != ERR_OK)
+        return rc == ERR_NOT_FOUND
+            ? err_set(e, ERR_NOT_FOUND, "no organisation %lld",
+                      (long long)org_id) : rc;
     for (i = 0; i < p->nroles; i++) {
         if (!rbac_role_has(p->roles[i].role, perm))
             continue;
@@ -37,6 +43,6 @@ authz_require(struct store_conn *c, const struct auth_principal *p,
         if (yes)
             return ERR_OK;
     }
-    return err_set(e, ERR_FORBIDDEN, "%s is needed for organisation %lld",
-                   rbac_perm_name(perm), (long long)org_id);
+    return err_set(e, ERR_FORBIDDEN, "no %s authority over organisation "
+                   "%lld", rbac_perm_name(perm), (long long)org_id);
 }

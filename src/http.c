@@ -139,33 +139,35 @@ client_address(struct MHD_Connection *mc, char *out, size_t cap)
                   ->sin6_addr, out, (socklen_t)cap);
 }
 
-/* Queue body (a JSON value, consumed) with status and the common headers. */
+/* Queue a body (raw: len bytes, malloc'ed, consumed; NULL: out of memory)
+ * with status, content type, optional Content-Disposition and the common
+ * headers. */
 static enum MHD_Result
-send_json(struct http_conn_ctx *ctx, int status, json_t *body,
-          const char *allow)
+send_body(struct http_conn_ctx *ctx, int status, char *raw, size_t len,
+          const char *ctype, const char *disposition, const char *allow)
 {
     struct MHD_Response *resp;
     enum MHD_Result ret;
-    char *text;
 
-    text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
-    if (text == NULL) {
+    if (raw == NULL) {
         static char oom[] = "{\"error\":{\"code\":\"out_of_memory\","
                             "\"message\":\"out of memory\"}}";
         status = 503;
+        ctype = "application/json; charset=utf-8";
+        disposition = NULL;
         resp = MHD_create_response_from_buffer(strlen(oom), oom,
                                                MHD_RESPMEM_PERSISTENT);
     } else {
-        resp = MHD_create_response_from_buffer(strlen(text), text,
+        resp = MHD_create_response_from_buffer(len, raw,
                                                MHD_RESPMEM_MUST_FREE);
     }
     if (resp == NULL) {
-        free(text);
+        free(raw);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, "Content-Type",
-                            "application/json; charset=utf-8");
+    MHD_add_response_header(resp, "Content-Type", ctype);
+    if (disposition != NULL && disposition[0] != '\0')
+        MHD_add_response_header(resp, "Content-Disposition", disposition);
     MHD_add_response_header(resp, "X-Request-Id", ctx->req.request_id);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -185,6 +187,18 @@ send_json(struct http_conn_ctx *ctx, int status, json_t *body,
     ret = MHD_queue_response(ctx->mc, (unsigned)status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/* Queue body (a JSON value, consumed) with status and the common headers. */
+static enum MHD_Result
+send_json(struct http_conn_ctx *ctx, int status, json_t *body,
+          const char *allow)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+    json_decref(body);
+    return send_body(ctx, status, text, text ? strlen(text) : 0,
+                     "application/json; charset=utf-8", NULL, allow);
 }
 
 /* Errors that would leak internals get a generic message; the detail goes
@@ -293,10 +307,18 @@ cert_principal(struct http_conn_ctx *ctx, struct err *e)
         n == 0)
         return err_set(e, ERR_UNAUTHENTICATED, "an Authorization: Bearer "
                        "credential or a client certificate is required");
-    if (gnutls_certificate_verify_peers2(ci->tls_session, &status) < 0 ||
-        status != 0)
-        return err_set(e, ERR_UNAUTHENTICATED, "client certificate not "
-                       "trusted");
+    if (gnutls_certificate_verify_peers2(ci->tls_session, &status) < 0)
+        return err_set(e, ERR_UNAUTHENTICATED, "client certificate cannot "
+                       "be verified");
+    if (status != 0) {
+        gnutls_datum_t why = {NULL, 0};
+        gnutls_certificate_verification_status_print(
+            status, GNUTLS_CRT_X509, &why, 0);
+        rc = err_set(e, ERR_UNAUTHENTICATED, "client certificate not "
+                     "trusted: %.160s", why.data ? (char *)why.data : "?");
+        gnutls_free(why.data);
+        return rc;
+    }
     if (gnutls_x509_crt_init(&crt) < 0 ||
         gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0 ||
         gnutls_x509_crt_get_dn3(crt, &subj, 0) < 0 ||
@@ -436,12 +458,13 @@ static enum MHD_Result
 dispatch(struct http_conn_ctx *ctx)
 {
     struct http_req *req = &ctx->req;
-    struct http_resp resp = {0, NULL};
+    struct http_resp resp;
     const struct route *route = NULL;
     char allow[64];
     struct err e;
     err_code rc;
 
+    memset(&resp, 0, sizeof(resp));
     err_clear(&e);
     if (store_conn_get(req->app->store, &req->db, &e) != ERR_OK)
         req->db = NULL;
@@ -465,9 +488,17 @@ dispatch(struct http_conn_ctx *ctx)
         return refuse(ctx, route, &e, NULL);
     if ((rc = route->handler(req, &resp, &e)) != ERR_OK) {
         json_decref(resp.data);
+        free(resp.raw);
         if (req->db != NULL)
             store_rollback(req->db);   /* a handler's failure never commits */
         return refuse(ctx, route, &e, NULL);
+    }
+    if (resp.raw != NULL) {
+        json_decref(resp.data);
+        return send_body(ctx, resp.status ? resp.status : 200, resp.raw,
+                         resp.raw_len, resp.content_type
+                             ? resp.content_type : "application/octet-stream",
+                         resp.disposition, NULL);
     }
     return send_json(ctx, resp.status ? resp.status : 200,
                      json_envelope(resp.data, req->request_id), NULL);

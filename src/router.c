@@ -53,6 +53,9 @@ const struct route router_table[] = {
      0, "role.grant", "Grant a role for an organisation subtree"},
     {"POST", "/api/v1/accounts/{id}/roles/remove", api_role_remove,
      PERM_ROLE_ASSIGN, 0, "role.remove", "End a role grant"},
+    {"POST", "/api/v1/accounts/{id}/appoint-secadmin", api_role_bootstrap,
+     PERM_ACCOUNT_WRITE, 0, "role.bootstrap",
+     "Appoint the first security administrator (only while there is none)"},
 
     {"GET", "/api/v1/deputies", api_deputy_list, PERM_SELF, 0,
      "deputy.list", "Deputy records of the caller (all, for approvers)"},
@@ -65,6 +68,40 @@ const struct route router_table[] = {
 
     {"GET", "/api/v1/permissions", api_permissions, PERM_SELF, 0,
      "rbac.matrix", "The role x route permission matrix"},
+    /* BEGIN routes-audit */
+    {"GET", "/api/v1/audit", api_audit_list, PERM_AUDIT_READ, 0,
+     "audit.query", "Query the audit log (filters, paginated; json, jsonl "
+     "or csv)"},
+    {"POST", "/api/v1/audit/verify", api_audit_verify, PERM_AUDIT_READ, 0,
+     "audit.verify", "Verify the audit hash chain and every checkpoint"},
+    {"POST", "/api/v1/audit/checkpoints", api_audit_checkpoint,
+     PERM_AUDIT_READ, 0, "audit.checkpoint",
+     "Sign the chain head now with the audit key"},
+    {"GET", "/api/v1/audit/checkpoints/latest", api_audit_checkpoint_latest,
+     PERM_AUDIT_READ, 0, "audit.checkpoint.export",
+     "The newest signed checkpoint, for safekeeping outside seald"},
+    {"POST", "/api/v1/admin/backup", api_admin_backup, PERM_ACCOUNT_WRITE, 0,
+     "system.backup", "Online backup of the database (verified copy)"},
+    /* END routes-audit */
+    /* BEGIN routes-seal */
+    {"GET", "/api/v1/applications", api_app_list, PERM_SELF, 0,
+     "application.list", "Seal applications the caller may see"},
+    {"POST", "/api/v1/applications", api_app_submit,
+     PERM_APPLICATION_SUBMIT, 0, "application.submit",
+     "Apply for a seal (image and identity materials as base64)"},
+    {"GET", "/api/v1/applications/{id}", api_app_get, PERM_SELF, 0,
+     "application.read", "Show an application and its materials"},
+    {"GET", "/api/v1/applications/{id}/history", api_app_history, PERM_SELF,
+     0, "application.history", "State history of an application"},
+    {"POST", "/api/v1/applications/{id}/resubmit", api_app_resubmit,
+     PERM_APPLICATION_SUBMIT, 0, "application.resubmit",
+     "Resubmit a returned application, corrected"},
+    {"POST", "/api/v1/applications/{id}/review", api_app_review,
+     PERM_APPLICATION_REVIEW, 0, "application.review",
+     "Review: start, return (with reason), reject (with reason), approve"},
+    /* END routes-seal */
+    /* BEGIN routes-ofd */
+    /* END routes-ofd */
 };
 const size_t router_table_len = sizeof(router_table) / sizeof(router_table[0]);
 

@@ -1052,35 +1052,4 @@ store_credential_by_key_id(struct store_conn *c, const char *key_id,
     return ERR_OK;
 }
 
-/* ---- audit ---- */
-
-err_code
-store_audit_insert(struct store_conn *c, const struct store_audit_row *row,
-                   int64_t *seq_out, struct err *e)
-{
-    static const char sql[] =
-        "INSERT INTO audit_log (ts_ms, account_id, role, client_addr, "
-        "request_id, action, target_type, target_id, outcome, reason, "
-        "details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
-    sqlite3_stmt *st = st_prep(c, sql, e);
-    err_code rc;
-
-    if (st == NULL)
-        return ERR_DB;
-    sqlite3_bind_int64(st, 1, row->ts_ms);
-    st_bind_id(st, 2, row->account_id);
-    st_bind_text(st, 3, row->role);
-    st_bind_text(st, 4, row->client_addr);
-    st_bind_text(st, 5, row->request_id);
-    st_bind_text(st, 6, row->action);
-    st_bind_text(st, 7, row->target_type);
-    st_bind_text(st, 8, row->target_id);
-    st_bind_text(st, 9, row->outcome);
-    st_bind_text(st, 10, row->reason);
-    st_bind_text(st, 11, row->details);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
-        return rc;
-    if (seq_out != NULL)
-        *seq_out = sqlite3_last_insert_rowid(c->db);
-    return ERR_OK;
-}
+/* ---- audit: in store_audit.c ---- */

@@ -45,8 +45,8 @@ def test_whoami_with_admin_credential(seald):
     assert r.status_code == 200, r.text
     d = r.json()["data"]
     assert d["account"]["name"] == "admin"
-    assert {"role": "sysadmin", "scope_org_id": d["account"]["org_id"]} \
-        in d["roles"]
+    assert {"role": "sysadmin", "scope_org_id": d["account"]["org_id"],
+            "deputy_id": None} in d["roles"]
     assert d["credential"]["initial"] is True
 
 
@@ -185,7 +185,9 @@ def test_init_refuses_existing_instance(instance):
 
 def test_init_schema_and_permissions(instance):
     versions = instance.sql("SELECT version FROM schema_version")
-    assert versions == [(1,)]
+    migrations = sorted(f for f in os.listdir(os.path.join(
+        os.environ.get("SEALD_SOURCE_DIR", "."), "sql")) if f[:3].isdigit())
+    assert [v for (v,) in versions] == [int(f[:3]) for f in migrations]
     for name in ("secret.key", "tls/server.key", "seald.db"):
         mode = os.stat(os.path.join(instance.dir, name)).st_mode & 0o777
         assert mode & 0o077 == 0, (name, oct(mode))

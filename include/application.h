@@ -1,0 +1,77 @@
+/*
+ * application.h - seal applications (申请) and their review (审核): the
+ * first half of a seal's life, before making.  States:
+ *
+ *   submitted -> under_review -> approved -> made
+ *                     |  \-> rejected            (final, with reason)
+ *                     \-> returned -> submitted   (resubmitted corrected)
+ *
+ * Rules: the applicant needs application.submit over the organisation; the
+ * reviewer needs application.review over it and is never the applicant
+ * (nobody reviews their own application); returns and rejections carry a
+ * reason; only the applicant resubmits a returned application.  Every
+ * change writes a history row and an audit record in its transaction.
+ */
+#ifndef SEALD_APPLICATION_H
+#define SEALD_APPLICATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "authz.h"
+#include "store.h"
+
+#define APP_NAME_MAX        100     /* seal name as it appears (bytes)   */
+#define APP_POSITION_MAX    100
+#define APP_REASON_MAX      500
+#define APP_MAX_MATERIALS   10
+#define APP_MATERIAL_MAX    (2 * 1024 * 1024)
+#define APP_MATERIAL_NAME_MAX 120
+
+struct app_material {
+    const char    *name;
+    const char    *media_type;      /* application/pdf, image/png, ... */
+    const uint8_t *data;
+    size_t         len;
+};
+
+/* What an applicant gives.  All pointers borrowed. */
+struct app_new {
+    int64_t        org_id;
+    const char    *kind;            /* official, position, personal       */
+    const char    *subkind;         /* official: legal_name, department,
+                                       branch, business                   */
+    const char    *business;        /* business seals: contract, finance,
+                                       invoice, customs, inspection, other*/
+    const char    *position;        /* position seals                     */
+    const char    *seal_name;
+    int64_t        custodian_id;
+    const uint8_t *image;
+    size_t         image_len;
+    long           width_mm, height_mm;
+    const char    *reason;          /* optional note                      */
+    struct app_material materials[APP_MAX_MATERIALS];
+    size_t         nmaterials;
+};
+
+err_code application_submit(const struct actor_ctx *a,
+                            const struct app_new *n, int64_t *id_out,
+                            struct err *e);
+
+/* Resubmit a returned application with corrected content (same id,
+ * revision + 1); materials given are added to the earlier ones. */
+err_code application_resubmit(const struct actor_ctx *a, int64_t id,
+                              const struct app_new *n, struct err *e);
+
+/* decision: "start" (submitted -> under_review), "return", "reject" (both
+ * need reason), "approve". */
+err_code application_review(const struct actor_ctx *a, int64_t id,
+                            const char *decision, const char *reason,
+                            struct err *e);
+
+/* Read, if the caller may: the applicant, or application.review /
+ * application.submit over the organisation. */
+err_code application_get(const struct actor_ctx *a, int64_t id,
+                         struct store_app *out, struct err *e);
+
+#endif

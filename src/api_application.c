@@ -1,0 +1,332 @@
+/*
+ * api_application.c - handlers for seal applications: submit, list, show,
+ * history, resubmit, review.  Files (the impression image, identity
+ * materials) arrive base64-encoded in the JSON body and are decoded here;
+ * the rules are in application.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "application.h"
+#include "json.h"
+#include "util.h"
+
+#define API_B64_MAX (APP_MATERIAL_MAX / 3 * 4 + 8)
+
+/* Decoded files of one request; freed together. */
+struct app_files {
+    uint8_t *image;
+    uint8_t *materials[APP_MAX_MATERIALS];
+};
+
+static void
+files_free(struct app_files *f)
+{
+    size_t i;
+
+    free(f->image);
+    for (i = 0; i < APP_MAX_MATERIALS; i++)
+        free(f->materials[i]);
+}
+
+static err_code
+b64_field(const json_t *obj, const char *key, uint8_t **out, size_t *len,
+          struct err *e)
+{
+    const char *s = NULL;
+    err_code rc;
+
+    if ((rc = json_get_str(obj, key, API_B64_MAX, 1, &s, e)) != ERR_OK)
+        return rc;
+    if (util_b64_decode(s, strlen(s), out, len, e) != ERR_OK)
+        return err_set(e, ERR_BAD_REQUEST, "field '%s' is not base64", key);
+    return ERR_OK;
+}
+
+/* Fill *n from the request body; decoded files go to *f. */
+static err_code
+parse_app(const json_t *body, struct app_new *n, struct app_files *f,
+          int need_org, struct err *e)
+{
+    static const char *const fields[] = {"org_id", "kind", "subkind",
+        "business", "position", "seal_name", "custodian_id", "image",
+        "reason", "materials", NULL};
+    static const char *const image_fields[] = {"data", "width_mm",
+                                               "height_mm", NULL};
+    static const char *const mat_fields[] = {"name", "media_type", "data",
+                                             NULL};
+    const json_t *img, *mats, *m;
+    long long org = 0, cust = 0, w = 0, h = 0;
+    size_t i;
+    err_code rc;
+
+    memset(n, 0, sizeof(*n));
+    if (body == NULL)
+        return err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
+    if ((rc = json_only_keys(body, fields, e)) != ERR_OK ||
+        (rc = json_get_int(body, "org_id", 1, INT64_MAX, need_org, &org, e))
+        != ERR_OK ||
+        (rc = json_get_str(body, "kind", 16, 1, &n->kind, e)) != ERR_OK ||
+        (rc = json_get_str(body, "subkind", 24, 0, &n->subkind, e))
+        != ERR_OK ||
+        (rc = json_get_str(body, "business", 24, 0, &n->business, e))
+        != ERR_OK ||
+        (rc = json_get_str(body, "position", APP_POSITION_MAX, 0,
+                           &n->position, e)) != ERR_OK ||
+        (rc = json_get_str(body, "seal_name", APP_NAME_MAX, 1, &n->seal_name,
+                           e)) != ERR_OK ||
+        (rc = json_get_int(body, "custodian_id", 1, INT64_MAX, 1, &cust, e))
+        != ERR_OK ||
+        (rc = json_get_str(body, "reason", APP_REASON_MAX, 0, &n->reason, e))
+        != ERR_OK)
+        return rc;
+    n->org_id = org;
+    n->custodian_id = cust;
+    img = json_object_get(body, "image");
+    if (!json_is_object(img))
+        return err_set(e, ERR_BAD_REQUEST, "field 'image' must be an object "
+                       "{data, width_mm, height_mm}");
+    if ((rc = json_only_keys(img, image_fields, e)) != ERR_OK ||
+        (rc = json_get_int(img, "width_mm", 1, 1000, 1, &w, e)) != ERR_OK ||
+        (rc = json_get_int(img, "height_mm", 1, 1000, 1, &h, e)) != ERR_OK ||
+        (rc = b64_field(img, "data", &f->image, &n->image_len, e)) != ERR_OK)
+        return rc;
+    n->image = f->image;
+    n->width_mm = (long)w;
+    n->height_mm = (long)h;
+    mats = json_object_get(body, "materials");
+    if (mats == NULL)
+        return ERR_OK;
+    if (!json_is_array(mats) || json_array_size(mats) > APP_MAX_MATERIALS)
+        return err_set(e, ERR_BAD_REQUEST, "field 'materials' must be an "
+                       "array of at most %d files", APP_MAX_MATERIALS);
+    json_array_foreach(mats, i, m) {
+        struct app_material *am = &n->materials[i];
+        if (!json_is_object(m) ||
+            (rc = json_only_keys(m, mat_fields, e)) != ERR_OK ||
+            (rc = json_get_str(m, "name", APP_MATERIAL_NAME_MAX, 1, &am->name,
+                               e)) != ERR_OK ||
+            (rc = json_get_str(m, "media_type", 63, 1, &am->media_type, e))
+            != ERR_OK ||
+            (rc = b64_field(m, "data", &f->materials[i], &am->len, e))
+            != ERR_OK)
+            return json_is_object(m) ? rc
+                : err_set(e, ERR_BAD_REQUEST, "materials[%zu] must be an "
+                          "object", i);
+        am->data = f->materials[i];
+        n->nmaterials = i + 1;
+    }
+    return ERR_OK;
+}
+
+static json_t *
+app_json(struct store_conn *db, const struct store_app *a)
+{
+    char sm3[65];
+
+    util_hex_encode(a->image_sm3, sizeof(a->image_sm3), sm3);
+    return json_pack("{s:I, s:I, s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:I, "
+                     "s:{s:s, s:s, s:i, s:i, s:i, s:i}, s:s?, s:s, s:s?, "
+                     "s:o, s:i, s:I, s:I}",
+                     "id", (json_int_t)a->id,
+                     "org_id", (json_int_t)a->org_id,
+                     "applicant_id", (json_int_t)a->applicant_id,
+                     "purpose", a->purpose, "kind", a->kind,
+                     "subkind", a->subkind[0] ? a->subkind : NULL,
+                     "business", a->business[0] ? a->business : NULL,
+                     "position", a->position[0] ? a->position : NULL,
+                     "seal_name", a->seal_name,
+                     "custodian_id", (json_int_t)a->custodian_id,
+                     "image", "type", a->image_type, "sm3", sm3,
+                     "width_px", a->width_px, "height_px", a->height_px,
+                     "width_mm", a->width_mm, "height_mm", a->height_mm,
+                     "reason", a->reason[0] ? a->reason : NULL,
+                     "state", a->state,
+                     "state_reason", a->state_reason[0] ? a->state_reason
+                                                        : NULL,
+                     "reviewer_id", a->reviewer_id
+                         ? json_integer(a->reviewer_id) : json_null(),
+                     "revision", a->revision,
+                     "created_ms", (json_int_t)a->created_ms,
+                     "updated_ms", (json_int_t)a->updated_ms);
+    (void)db;
+}
+
+static err_code
+material_add(void *ctx, const struct store_material *m)
+{
+    char sm3[65];
+
+    util_hex_encode(m->sm3, sizeof(m->sm3), sm3);
+    json_array_append_new(ctx, json_pack("{s:I, s:i, s:s, s:s, s:I, s:s}",
+                          "id", (json_int_t)m->id, "revision", m->revision,
+                          "name", m->name, "media_type", m->media_type,
+                          "size", (json_int_t)m->size_bytes, "sm3", sm3));
+    return ERR_OK;
+}
+
+/* The application with its materials' metadata. */
+static err_code
+app_full(struct store_conn *db, int64_t id, json_t **out, struct err *e)
+{
+    struct store_app a;
+    json_t *mats = json_array();
+    err_code rc;
+
+    if ((rc = store_app_get(db, id, &a, e)) != ERR_OK ||
+        (rc = store_material_list(db, id, material_add, mats, e)) != ERR_OK) {
+        json_decref(mats);
+        return rc;
+    }
+    *out = app_json(db, &a);
+    json_object_set_new(*out, "materials", mats);
+    return ERR_OK;
+}
+
+API_HANDLER(api_app_submit)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct app_files f;
+    struct app_new n;
+    int64_t id;
+    err_code rc;
+
+    memset(&f, 0, sizeof(f));
+    if ((rc = parse_app(req->json, &n, &f, 1, e)) == ERR_OK &&
+        (rc = application_submit(&a, &n, &id, e)) == ERR_OK &&
+        (rc = app_full(req->db, id, &resp->data, e)) == ERR_OK)
+        resp->status = 201;
+    files_free(&f);
+    return rc;
+}
+
+API_HANDLER(api_app_resubmit)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct app_files f;
+    struct app_new n;
+    int64_t id;
+    err_code rc;
+
+    memset(&f, 0, sizeof(f));
+    if ((rc = http_param_id(req, 0, &id, e)) == ERR_OK &&
+        (rc = parse_app(req->json, &n, &f, 0, e)) == ERR_OK &&
+        (rc = application_resubmit(&a, id, &n, e)) == ERR_OK)
+        rc = app_full(req->db, id, &resp->data, e);
+    files_free(&f);
+    return rc;
+}
+
+API_HANDLER(api_app_review)
+{
+    static const char *const fields[] = {"decision", "reason", NULL};
+    struct actor_ctx a = http_actor_ctx(req);
+    const char *decision = NULL, *reason = NULL;
+    int64_t id;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK)
+        return rc;
+    if (req->json == NULL)
+        return err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
+    if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
+        (rc = json_get_str(req->json, "decision", 16, 1, &decision, e))
+        != ERR_OK ||
+        (rc = json_get_str(req->json, "reason", APP_REASON_MAX, 0, &reason,
+                           e)) != ERR_OK ||
+        (rc = application_review(&a, id, decision, reason, e)) != ERR_OK)
+        return rc;
+    return app_full(req->db, id, &resp->data, e);
+}
+
+API_HANDLER(api_app_get)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct store_app row;
+    int64_t id;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
+        (rc = application_get(&a, id, &row, e)) != ERR_OK)
+        return rc;
+    return app_full(req->db, id, &resp->data, e);
+}
+
+static err_code
+history_add(void *ctx, const struct store_history *h)
+{
+    json_array_append_new(ctx, json_pack("{s:s?, s:s, s:I, s:I, s:s?}",
+                          "from", h->from_state[0] ? h->from_state : NULL,
+                          "to", h->to_state,
+                          "actor_id", (json_int_t)h->actor_id,
+                          "ts_ms", (json_int_t)h->ts_ms,
+                          "reason", h->reason[0] ? h->reason : NULL));
+    return ERR_OK;
+}
+
+API_HANDLER(api_app_history)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct store_app row;
+    json_t *items = json_array();
+    int64_t id;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
+        (rc = application_get(&a, id, &row, e)) != ERR_OK ||
+        (rc = store_history_list(req->db, "application", id, history_add,
+                                 items, e)) != ERR_OK) {
+        json_decref(items);
+        return rc;
+    }
+    resp->data = json_pack("{s:o}", "items", items);
+    return ERR_OK;
+}
+
+struct app_page {
+    const struct actor_ctx *a;
+    json_t                 *items;
+    int64_t                 last;
+};
+
+static err_code
+app_page_add(void *ctx, const struct store_app *row)
+{
+    struct app_page *pg = ctx;
+    struct store_app tmp;
+
+    pg->last = row->id;
+    if (application_get(pg->a, row->id, &tmp, NULL) == ERR_OK)
+        json_array_append_new(pg->items, app_json(pg->a->db, row));
+    return ERR_OK;
+}
+
+API_HANDLER(api_app_list)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct app_page pg = {&a, json_array(), 0};
+    const char *org = http_query(req, "org_id");
+    const char *state = http_query(req, "state");
+    int64_t after;
+    long org_id = 0;
+    int limit;
+    err_code rc;
+
+    if ((rc = http_page(req, &after, &limit, e)) != ERR_OK)
+        goto fail;
+    if (org != NULL && util_parse_long(org, 1, INT64_MAX, &org_id, e)
+        != ERR_OK) {
+        rc = err_set(e, ERR_INVALID, "org_id: %s", e->msg);
+        goto fail;
+    }
+    if ((rc = store_app_list(req->db, org_id, state, after, limit,
+                             app_page_add, &pg, e)) != ERR_OK)
+        goto fail;
+    resp->data = json_pack("{s:o, s:o}", "items", pg.items, "next_after",
+                           pg.last ? json_integer(pg.last) : json_null());
+    return ERR_OK;
+fail:
+    json_decref(pg.items);
+    return rc;
+}

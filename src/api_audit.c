@@ -1,0 +1,372 @@
+/*
+ * api_audit.c - handlers for the auditor (query and export the audit log,
+ * verify the chain, force and export checkpoints) and for the system
+ * administrator's online backup.  The chain logic is in audit.c, the SQL in
+ * store_audit.c.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api.h"
+#include "config.h"
+#include "json.h"
+#include "log.h"
+#include "util.h"
+
+#define AUDIT_EXPORT_MAX     10000   /* rows per jsonl/csv export page */
+#define AUDIT_FILTER_STR_MAX 128
+#define AUDIT_BACKUP_DIR     "backups"
+#define AUDIT_PUBKEY_MAX     256
+
+enum audit_format { FMT_JSON, FMT_JSONL, FMT_CSV };
+
+struct audit_page {
+    enum audit_format fmt;
+    json_t           *items;
+    char             *buf;
+    size_t            len, cap;
+    int64_t           last;
+    int               count;
+    struct err       *e;
+};
+
+static err_code
+page_add(void *ctx, const struct store_audit_entry *en)
+{
+    struct audit_page *pg = ctx;
+    json_t *j;
+    char *line;
+    err_code rc = ERR_OK;
+
+    pg->last = en->seq;
+    pg->count++;
+    if (pg->fmt == FMT_CSV)
+        return audit_entry_csv(en, &pg->buf, &pg->len, &pg->cap, pg->e);
+    if ((j = audit_entry_json(en)) == NULL)
+        return err_set(pg->e, ERR_NOMEM, "out of memory");
+    if (pg->fmt == FMT_JSON)
+        return json_array_append_new(pg->items, j) == 0
+                   ? ERR_OK : err_set(pg->e, ERR_NOMEM, "out of memory");
+    line = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (line == NULL)
+        return err_set(pg->e, ERR_NOMEM, "out of memory");
+    {
+        size_t n = strlen(line);
+        if (pg->len + n + 2 > pg->cap) {
+            size_t c = pg->cap ? pg->cap : 4096;
+            char *p;
+            while (c < pg->len + n + 2)
+                c *= 2;
+            if ((p = realloc(pg->buf, c)) == NULL) {
+                rc = err_set(pg->e, ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            pg->buf = p;
+            pg->cap = c;
+        }
+        memcpy(pg->buf + pg->len, line, n);
+        pg->len += n;
+        pg->buf[pg->len++] = '\n';
+        pg->buf[pg->len] = '\0';
+    }
+done:
+    free(line);
+    return rc;
+}
+
+/* Query parameter key as an integer in [min, max]; absent: *out = 0. */
+static err_code
+query_int(const struct http_req *req, const char *key, long min, long max,
+          int64_t *out, struct err *e)
+{
+    const char *v = http_query(req, key);
+    long n;
+
+    *out = 0;
+    if (v == NULL)
+        return ERR_OK;
+    if (util_parse_long(v, min, max, &n, e) != ERR_OK)
+        return err_set(e, ERR_INVALID, "%s: %s", key, e->msg);
+    *out = n;
+    return ERR_OK;
+}
+
+/* Query parameter key as a string of at most AUDIT_FILTER_STR_MAX bytes. */
+static err_code
+query_str(const struct http_req *req, const char *key, const char **out,
+          struct err *e)
+{
+    *out = http_query(req, key);
+    if (*out != NULL && (strlen(*out) == 0 ||
+                         strlen(*out) > AUDIT_FILTER_STR_MAX))
+        return err_set(e, ERR_INVALID, "%s: 1 to %d bytes", key,
+                       AUDIT_FILTER_STR_MAX);
+    return ERR_OK;
+}
+
+API_HANDLER(api_audit_list)
+{
+    struct store_audit_filter f;
+    struct audit_page pg;
+    const char *fmt = http_query(req, "format"), *seal = NULL;
+    int64_t limit = 0;
+    err_code rc;
+
+    memset(&f, 0, sizeof(f));
+    memset(&pg, 0, sizeof(pg));
+    pg.e = e;
+    if (fmt == NULL || strcmp(fmt, "json") == 0)
+        pg.fmt = FMT_JSON;
+    else if (strcmp(fmt, "jsonl") == 0)
+        pg.fmt = FMT_JSONL;
+    else if (strcmp(fmt, "csv") == 0)
+        pg.fmt = FMT_CSV;
+    else
+        return err_set(e, ERR_INVALID, "format must be json, jsonl or csv");
+    if ((rc = query_int(req, "after", 0, LONG_MAX, &f.after, e)) != ERR_OK ||
+        (rc = query_int(req, "limit", 1, pg.fmt == FMT_JSON ? STORE_PAGE_MAX
+                        : AUDIT_EXPORT_MAX, &limit, e)) != ERR_OK ||
+        (rc = query_int(req, "from", 0, LONG_MAX, &f.from_ms, e)) != ERR_OK ||
+        (rc = query_int(req, "to", 1, LONG_MAX, &f.to_ms, e)) != ERR_OK ||
+        (rc = query_int(req, "account", 1, LONG_MAX, &f.account_id, e))
+        != ERR_OK ||
+        (rc = query_int(req, "org", 1, LONG_MAX, &f.org_id, e)) != ERR_OK ||
+        (rc = query_str(req, "action", &f.action, e)) != ERR_OK ||
+        (rc = query_str(req, "outcome", &f.outcome, e)) != ERR_OK ||
+        (rc = query_str(req, "target_type", &f.target_type, e)) != ERR_OK ||
+        (rc = query_str(req, "target", &f.target_id, e)) != ERR_OK ||
+        (rc = query_str(req, "seal", &seal, e)) != ERR_OK)
+        return rc;
+    if (seal != NULL) {
+        if (f.target_id != NULL || f.target_type != NULL)
+            return err_set(e, ERR_INVALID, "seal cannot be combined with "
+                           "target or target_type");
+        f.target_type = "seal";
+        f.target_id = seal;
+    }
+    f.limit = limit ? (int)limit : HTTP_PAGE_DEFAULT;
+    /* An organisation filter must lie inside the auditor's scope. */
+    if (f.org_id != 0 &&
+        (rc = authz_require(req->db, &req->principal, PERM_AUDIT_READ,
+                            f.org_id, e)) != ERR_OK)
+        return rc;
+    if (pg.fmt == FMT_JSON && (pg.items = json_array()) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    if (pg.fmt == FMT_CSV &&
+        (rc = audit_entry_csv(NULL, &pg.buf, &pg.len, &pg.cap, e)) != ERR_OK)
+        goto done;
+    if ((rc = store_audit_query(req->db, &f, page_add, &pg, e)) != ERR_OK)
+        goto done;
+    if (pg.fmt == FMT_JSON) {
+        resp->data = json_pack("{s:o, s:o}", "items", pg.items, "next_after",
+                               pg.count == f.limit ? json_integer(pg.last)
+                                                   : json_null());
+        pg.items = NULL;
+        rc = resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (pg.buf == NULL && (pg.buf = malloc(1)) == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    resp->raw = pg.buf;
+    resp->raw_len = pg.len;
+    pg.buf = NULL;
+    resp->content_type = pg.fmt == FMT_CSV ? "text/csv; charset=utf-8"
+                                           : "application/x-ndjson";
+    snprintf(resp->disposition, sizeof(resp->disposition),
+             "attachment; filename=\"audit-%lld.%s\"", (long long)f.after,
+             pg.fmt == FMT_CSV ? "csv" : "jsonl");
+done:
+    json_decref(pg.items);
+    free(pg.buf);
+    return rc;
+}
+
+/* The trusted audit public key (SPKI DER) from the configured token, into
+ * key (AUDIT_PUBKEY_MAX); *len 0 when no audit key is configured. */
+static err_code
+audit_pubkey(const struct http_req *req, uint8_t *key, size_t *len,
+             struct err *e)
+{
+    char tok[CUSTODY_NAME_MAX], id[CUSTODY_ID_HEX_MAX];
+    uint8_t *der = NULL;
+    size_t n = 0;
+    err_code rc;
+
+    *len = 0;
+    if (req->app->custody == NULL || req->app->cfg->audit_key[0] == '\0')
+        return ERR_OK;
+    if ((rc = config_keyref(req->app->cfg->audit_key, tok, id, e)) != ERR_OK ||
+        (rc = custody_public_key_der(req->app->custody, tok, id, &der, &n,
+                                     e)) != ERR_OK)
+        return rc;
+    if (n > AUDIT_PUBKEY_MAX) {
+        free(der);
+        return err_set(e, ERR_CRYPTO, "audit public key too large");
+    }
+    memcpy(key, der, n);
+    *len = n;
+    free(der);
+    return ERR_OK;
+}
+
+/* Verify the chain of conn; pinned to the token's audit key when one is
+ * configured, and against an exported checkpoint if given. */
+static err_code
+verify_with(const struct http_req *req, struct store_conn *conn,
+            const struct store_audit_checkpoint *exported,
+            struct audit_verify_report *r, struct err *e)
+{
+    struct audit_verify_opts o = {NULL, 0, exported};
+    uint8_t key[AUDIT_PUBKEY_MAX];
+    size_t klen = 0;
+    err_code rc;
+
+    if ((rc = audit_pubkey(req, key, &klen, e)) != ERR_OK)
+        return rc;
+    if (klen > 0) {
+        o.pinned_key = key;
+        o.pinned_key_len = klen;
+    }
+    return audit_verify(conn, &o, r, e);
+}
+
+/* Body: {} or {"checkpoint": <an exported checkpoint>}. */
+API_HANDLER(api_audit_verify)
+{
+    static const char *const fields[] = {"checkpoint", NULL};
+    struct store_audit_checkpoint cp;
+    struct audit_verify_report r;
+    struct audit_actor who = http_actor(req);
+    struct audit_event ev = {"audit.verify", "audit_log", NULL, AUDIT_OK,
+                             NULL, NULL};
+    const json_t *jcp = NULL;
+    json_t *details = NULL;
+    err_code rc;
+
+    if (req->json != NULL &&
+        ((rc = json_only_keys(req->json, fields, e)) != ERR_OK))
+        return rc;
+    if (req->json != NULL &&
+        (jcp = json_object_get(req->json, "checkpoint")) != NULL &&
+        (rc = audit_checkpoint_parse(jcp, &cp, e)) != ERR_OK)
+        return rc;
+    if ((rc = verify_with(req, req->db, jcp ? &cp : NULL, &r, e)) != ERR_OK)
+        return rc;
+    details = json_pack("{s:b, s:I}", "ok", r.ok, "first_bad_seq",
+                        (json_int_t)r.bad_seq);
+    ev.details = details;
+    rc = audit_append(req->db, &who, &ev, e);
+    json_decref(details);
+    if (rc != ERR_OK)
+        return rc;
+    resp->data = audit_verify_json(&r);
+    return resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
+}
+
+API_HANDLER(api_audit_checkpoint)
+{
+    struct store_audit_checkpoint cp;
+    struct audit_actor who = http_actor(req);
+    err_code rc;
+
+    if ((rc = audit_checkpoint(req->db, req->app->custody,
+                               req->app->cfg->audit_key, &who, &cp, e))
+        != ERR_OK)
+        return rc;
+    resp->status = 201;
+    resp->data = audit_checkpoint_json(&cp);
+    return resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
+}
+
+API_HANDLER(api_audit_checkpoint_latest)
+{
+    struct store_audit_checkpoint cp;
+    err_code rc;
+
+    if ((rc = store_audit_checkpoint_latest(req->db, &cp, e)) != ERR_OK)
+        return rc;
+    resp->data = audit_checkpoint_json(&cp);
+    return resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
+}
+
+/* Where backups go: DIR/backups beside the database (created 0700). */
+static err_code
+backup_path(const struct http_req *req, char *out, size_t cap,
+            struct err *e)
+{
+    const char *db = req->app->cfg->db_path, *slash = strrchr(db, '/');
+    char dir[PATH_MAX], when[21];
+    size_t i;
+
+    if ((size_t)snprintf(dir, sizeof(dir), "%.*s%s" AUDIT_BACKUP_DIR,
+                         slash ? (int)(slash - db) : 0, db,
+                         slash ? "/" : "") >= sizeof(dir))
+        return err_set(e, ERR_IO, "backup directory path too long");
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return err_set(e, ERR_IO, "%s: %s", dir, strerror(errno));
+    util_time_rfc3339((time_t)(util_now_ms() / 1000), when);
+    for (i = 0; when[i] != '\0'; i++)
+        if (when[i] == ':')
+            when[i] = '-';
+    if ((size_t)snprintf(out, cap, "%s/seald-%s-%s.db", dir, when,
+                         req->request_id) >= cap)
+        return err_set(e, ERR_IO, "backup path too long");
+    return ERR_OK;
+}
+
+API_HANDLER(api_admin_backup)
+{
+    static const char *const fields[] = {NULL};
+    char path[PATH_MAX];
+    struct audit_verify_report r;
+    struct audit_actor who = http_actor(req);
+    struct audit_event ev = {"system.backup", "backup", NULL, AUDIT_OK, NULL,
+                             NULL};
+    struct store *bs = NULL;
+    struct store_conn *bc = NULL;
+    struct stat st;
+    json_t *details = NULL;
+    err_code rc;
+
+    if (req->json != NULL &&
+        (rc = json_only_keys(req->json, fields, e)) != ERR_OK)
+        return rc;
+    if ((rc = backup_path(req, path, sizeof(path), e)) != ERR_OK ||
+        (rc = store_backup(req->db, path, e)) != ERR_OK)
+        return rc;
+    /* The copy must verify on its own, as a restore will demand. */
+    if ((rc = store_open_readonly(path, &bs, &bc, e)) != ERR_OK)
+        goto done;
+    rc = verify_with(req, bc, NULL, &r, e);
+    store_close(bs);
+    if (rc != ERR_OK)
+        goto done;
+    if (stat(path, &st) != 0) {
+        rc = err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
+        goto done;
+    }
+    ev.target_id = path;
+    details = json_pack("{s:I, s:b, s:I}", "head_seq", (json_int_t)r.head_seq,
+                        "verified", r.ok, "bytes", (json_int_t)st.st_size);
+    ev.details = details;
+    if ((rc = audit_append(req->db, &who, &ev, e)) != ERR_OK)
+        goto done;
+    if (!r.ok)
+        log_event(LOG_WARN, "backup_unverified", "rid=%s path=\"%s\" "
+                  "msg=\"%s\"", req->request_id, path, r.reason);
+    resp->status = 201;
+    resp->data = json_pack("{s:s, s:I, s:o}", "path", path, "bytes",
+                           (json_int_t)st.st_size, "audit",
+                           audit_verify_json(&r));
+    rc = resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
+done:
+    json_decref(details);
+    return rc;
+}

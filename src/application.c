@@ -1,0 +1,313 @@
+/*
+ * application.c - seal applications and their review (application.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "application.h"
+#include "audit.h"
+#include "img.h"
+#include "rbac.h"
+#include "sm2.h"
+#include "util.h"
+
+static const char *const kinds[] = {"official", "position", "personal",
+                                    NULL};
+static const char *const subkinds[] = {"legal_name", "department", "branch",
+                                       "business", NULL};
+static const char *const businesses[] = {"contract", "finance", "invoice",
+                                         "customs", "inspection", "other",
+                                         NULL};
+static const char *const media_types[] = {"application/pdf", "image/png",
+                                          "image/jpeg", "image/gif",
+                                          "application/ofd", NULL};
+
+static int
+one_of(const char *v, const char *const *list)
+{
+    for (; v != NULL && *list != NULL; list++)
+        if (strcmp(v, *list) == 0)
+            return 1;
+    return 0;
+}
+
+/* Shape rules of an application, independent of the database. */
+static err_code
+check_shape(const struct app_new *n, struct img_info *img, struct err *e)
+{
+    size_t i;
+    err_code rc;
+
+    if (!one_of(n->kind, kinds))
+        return err_set(e, ERR_INVALID, "kind must be official, position or "
+                       "personal");
+    if (!strcmp(n->kind, "official")) {
+        if (!one_of(n->subkind, subkinds))
+            return err_set(e, ERR_INVALID, "an official seal needs subkind "
+                           "legal_name, department, branch or business");
+        if (!strcmp(n->subkind, "business") != !!n->business ||
+            (n->business && !one_of(n->business, businesses)))
+            return err_set(e, ERR_INVALID, "business seals (and only they) "
+                           "name a business: contract, finance, invoice, "
+                           "customs, inspection or other");
+    } else if (n->subkind != NULL || n->business != NULL) {
+        return err_set(e, ERR_INVALID, "subkind and business are for "
+                       "official seals only");
+    }
+    if (!strcmp(n->kind, "position") != (n->position != NULL))
+        return err_set(e, ERR_INVALID, "position seals (and only they) name "
+                       "the holder's position");
+    if (strlen(n->seal_name) > APP_NAME_MAX)
+        return err_set(e, ERR_INVALID, "seal_name is at most %d bytes",
+                       APP_NAME_MAX);
+    if ((rc = img_check(n->image, n->image_len, n->width_mm, n->height_mm,
+                        img, e)) != ERR_OK)
+        return rc == ERR_TOO_LARGE ? rc
+                                   : err_set(e, ERR_INVALID, "image: %s",
+                                             e->msg);
+    for (i = 0; i < n->nmaterials; i++) {
+        const struct app_material *m = &n->materials[i];
+        if (!one_of(m->media_type, media_types))
+            return err_set(e, ERR_INVALID, "material %zu: media type must be "
+                           "PDF, PNG, JPEG, GIF or OFD", i + 1);
+        if (m->len == 0 || m->len > APP_MATERIAL_MAX)
+            return err_set(e, ERR_TOO_LARGE, "material %zu: 1 to %d bytes",
+                           i + 1, APP_MATERIAL_MAX);
+    }
+    return ERR_OK;
+}
+
+static void
+fill_row(struct store_app *row, const struct app_new *n,
+         const struct img_info *img)
+{
+    snprintf(row->kind, sizeof(row->kind), "%s", n->kind);
+    snprintf(row->subkind, sizeof(row->subkind), "%s",
+             n->subkind ? n->subkind : "");
+    snprintf(row->business, sizeof(row->business), "%s",
+             n->business ? n->business : "");
+    snprintf(row->position, sizeof(row->position), "%s",
+             n->position ? n->position : "");
+    snprintf(row->seal_name, sizeof(row->seal_name), "%s", n->seal_name);
+    snprintf(row->reason, sizeof(row->reason), "%s",
+             n->reason ? n->reason : "");
+    snprintf(row->image_type, sizeof(row->image_type), "%s", img->type_name);
+    memcpy(row->image_sm3, img->sm3, sizeof(row->image_sm3));
+    row->custodian_id = n->custodian_id;
+    row->width_px = (int)img->width;
+    row->height_px = (int)img->height;
+    row->width_mm = (int)n->width_mm;
+    row->height_mm = (int)n->height_mm;
+}
+
+/* The custodian must be an active person. */
+static err_code
+check_custodian(const struct actor_ctx *a, int64_t id, struct err *e)
+{
+    struct store_account acct;
+    err_code rc;
+
+    if ((rc = store_account_get(a->db, id, &acct, e)) == ERR_NOT_FOUND)
+        return err_set(e, ERR_INVALID, "no account %lld for custodian",
+                       (long long)id);
+    if (rc != ERR_OK)
+        return rc;
+    if (acct.disabled || strcmp(acct.kind, "person") != 0)
+        return err_set(e, ERR_INVALID, "the custodian must be an active "
+                       "person account");
+    return ERR_OK;
+}
+
+static err_code
+add_materials(const struct actor_ctx *a, int64_t id, int revision,
+              const struct app_new *n, struct err *e)
+{
+    struct store_material m;
+    size_t i;
+    err_code rc;
+
+    for (i = 0; i < n->nmaterials; i++) {
+        memset(&m, 0, sizeof(m));
+        m.revision = revision;
+        snprintf(m.name, sizeof(m.name), "%s", n->materials[i].name);
+        snprintf(m.media_type, sizeof(m.media_type), "%s",
+                 n->materials[i].media_type);
+        m.size_bytes = (int64_t)n->materials[i].len;
+        m.data = n->materials[i].data;
+        if ((rc = sm2_sm3(m.data, n->materials[i].len, m.sm3, e)) != ERR_OK ||
+            (rc = store_material_insert(a->db, id, &m, e)) != ERR_OK)
+            return rc;
+    }
+    return ERR_OK;
+}
+
+/* History row + audit record + commit; rollback on any failure. */
+static err_code
+finish(const struct actor_ctx *a, int64_t id, const char *from,
+       const char *to, const char *action, const char *reason,
+       struct err *e)
+{
+    struct audit_event ev = {action, "application", NULL, AUDIT_OK, NULL,
+                             NULL};
+    json_t *details = json_pack("{s:s?, s:s, s:s?}", "from", from, "to", to,
+                                "reason", reason);
+    char ids[24];
+    err_code rc;
+
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    ev.target_id = ids;
+    ev.details = details;
+    if ((rc = store_history_insert(a->db, "application", id, from, to,
+                                   a->p->account_id, util_now_ms(), reason,
+                                   e)) != ERR_OK ||
+        (rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
+        (rc = store_commit(a->db, e)) != ERR_OK)
+        store_rollback(a->db);
+    json_decref(details);
+    return rc;
+}
+
+static err_code
+fail(const struct actor_ctx *a, err_code rc)
+{
+    store_rollback(a->db);
+    return rc;
+}
+
+err_code
+application_submit(const struct actor_ctx *a, const struct app_new *n,
+                   int64_t *id_out, struct err *e)
+{
+    struct store_app row;
+    struct store_org org;
+    struct img_info img;
+    int64_t now = util_now_ms();
+    err_code rc;
+
+    if ((rc = check_shape(n, &img, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_org_get(a->db, n->org_id, &org, e)) != ERR_OK)
+        return fail(a, rc == ERR_NOT_FOUND
+            ? err_set(e, ERR_INVALID, "no organisation %lld",
+                      (long long)n->org_id) : rc);
+    if (org.disabled)
+        return fail(a, err_set(e, ERR_CONFLICT, "organisation is disabled"));
+    if ((rc = authz_require(a->db, a->p, PERM_APPLICATION_SUBMIT, n->org_id,
+                            e)) != ERR_OK ||
+        (rc = check_custodian(a, n->custodian_id, e)) != ERR_OK)
+        return fail(a, rc);
+    memset(&row, 0, sizeof(row));
+    fill_row(&row, n, &img);
+    row.org_id = n->org_id;
+    row.applicant_id = a->p->account_id;
+    snprintf(row.purpose, sizeof(row.purpose), "new");
+    snprintf(row.state, sizeof(row.state), "submitted");
+    row.revision = 1;
+    row.created_ms = row.updated_ms = now;
+    if ((rc = store_app_insert(a->db, &row, n->image, n->image_len, id_out,
+                               e)) != ERR_OK ||
+        (rc = add_materials(a, *id_out, 1, n, e)) != ERR_OK)
+        return fail(a, rc);
+    return finish(a, *id_out, NULL, "submitted", "application.submit", NULL,
+                  e);
+}
+
+err_code
+application_resubmit(const struct actor_ctx *a, int64_t id,
+                     const struct app_new *n, struct err *e)
+{
+    struct store_app row;
+    struct img_info img;
+    err_code rc;
+
+    if ((rc = check_shape(n, &img, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_app_get(a->db, id, &row, e)) != ERR_OK)
+        return fail(a, rc);
+    if (row.applicant_id != a->p->account_id)
+        return fail(a, err_set(e, ERR_FORBIDDEN, "only the applicant "
+                               "resubmits an application"));
+    if (strcmp(row.state, "returned") != 0)
+        return fail(a, err_set(e, ERR_CONFLICT, "application %lld is %s; "
+                               "only a returned application is resubmitted",
+                               (long long)id, row.state));
+    if ((rc = check_custodian(a, n->custodian_id, e)) != ERR_OK)
+        return fail(a, rc);
+    fill_row(&row, n, &img);
+    row.updated_ms = util_now_ms();
+    if ((rc = store_app_replace(a->db, &row, n->image, n->image_len, e))
+        != ERR_OK ||
+        (rc = add_materials(a, id, row.revision + 1, n, e)) != ERR_OK ||
+        (rc = store_app_transition(a->db, id, "returned", "submitted", NULL,
+                                   0, util_now_ms(), e)) != ERR_OK)
+        return fail(a, rc);
+    return finish(a, id, "returned", "submitted", "application.resubmit",
+                  NULL, e);
+}
+
+err_code
+application_review(const struct actor_ctx *a, int64_t id,
+                   const char *decision, const char *reason, struct err *e)
+{
+    static const struct {
+        const char *decision, *from, *to, *action;
+        int needs_reason;
+    } moves[] = {
+        {"start", "submitted", "under_review", "application.review_start", 0},
+        {"return", "under_review", "returned", "application.return", 1},
+        {"reject", "under_review", "rejected", "application.reject", 1},
+        {"approve", "under_review", "approved", "application.approve", 0},
+    };
+    struct store_app row;
+    size_t i;
+    err_code rc;
+
+    for (i = 0; i < sizeof(moves) / sizeof(moves[0]); i++)
+        if (strcmp(moves[i].decision, decision) == 0)
+            break;
+    if (i == sizeof(moves) / sizeof(moves[0]))
+        return err_set(e, ERR_INVALID, "decision must be start, return, "
+                       "reject or approve");
+    if (moves[i].needs_reason && (reason == NULL || reason[0] == '\0'))
+        return err_set(e, ERR_BAD_REQUEST, "a %s needs a reason",
+                       moves[i].decision);
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_app_get(a->db, id, &row, e)) != ERR_OK ||
+        (rc = authz_require(a->db, a->p, PERM_APPLICATION_REVIEW, row.org_id,
+                            e)) != ERR_OK)
+        return fail(a, rc);
+    if (row.applicant_id == a->p->account_id)
+        return fail(a, err_set(e, ERR_FORBIDDEN, "separation of duties: "
+                               "nobody reviews their own application"));
+    if (strcmp(row.state, moves[i].from) != 0)
+        return fail(a, err_set(e, ERR_CONFLICT, "application %lld is %s, "
+                               "not %s", (long long)id, row.state,
+                               moves[i].from));
+    if ((rc = store_app_transition(a->db, id, moves[i].from, moves[i].to,
+                                   reason, a->p->account_id, util_now_ms(),
+                                   e)) != ERR_OK)
+        return fail(a, rc);
+    return finish(a, id, moves[i].from, moves[i].to, moves[i].action, reason,
+                  e);
+}
+
+err_code
+application_get(const struct actor_ctx *a, int64_t id, struct store_app *out,
+                struct err *e)
+{
+    err_code rc;
+
+    if ((rc = store_app_get(a->db, id, out, e)) != ERR_OK)
+        return rc;
+    if (out->applicant_id == a->p->account_id ||
+        authz_require(a->db, a->p, PERM_APPLICATION_REVIEW, out->org_id,
+                      NULL) == ERR_OK)
+        return ERR_OK;
+    return authz_require(a->db, a->p, PERM_APPLICATION_SUBMIT, out->org_id,
+                         e);
+}

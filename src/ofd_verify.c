@@ -1,0 +1,684 @@
+/*
+ * ofd_verify.c - owns verification of every signature in an OFD package
+ * (GB/T 33190 section 18) and its JSON report: per signature the references
+ * (SM3 of each protected file against its CheckValue), the SignedValue
+ * (a GB/T 38540 SES_Signature checked by ses_verify_signature over the exact
+ * bytes of Signature.xml; a GB/T 35275 SignedData or a bare SM2 value for
+ * Type="Sign"), the seal, and the pages and positions of its StampAnnots;
+ * then a document-level summary.
+ */
+#include "ofd.h"
+#include "ofd_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+
+#include "util.h"
+
+#define ST_PASSED        "passed"
+#define ST_FAILED        "failed"
+#define ST_INDETERMINATE "indeterminate"
+#define ST_NOT_CHECKED   "not_checked"
+
+/* DER of OID 1.2.156.10197.6.1.4.2.2 (GB/T 35275 signedData). */
+static const uint8_t OID_SIGNED_DATA[] = {
+    0x06, 0x0a, 0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x06, 0x01, 0x04, 0x02, 0x02};
+
+static void check_set(json_t *checks, const char *name, const char *status,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void check_set(json_t *checks, const char *name, const char *status,
+                      const char *fmt, ...)
+{
+    json_t *c = json_object();
+    char buf[ERR_MSG_MAX];
+    va_list ap;
+
+    if (c == NULL)
+        return;
+    json_object_set_new(c, "status", json_string(status));
+    if (fmt != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        json_object_set_new(c, "reason", json_string(buf));
+    }
+    json_object_set_new(checks, name, c);
+}
+
+/* JSON string of text that may not be valid UTF-8. */
+static json_t *jtext(const char *s)
+{
+    json_t *j = json_string(s);
+    char buf[512];
+    size_t i;
+
+    if (j != NULL)
+        return j;
+    snprintf(buf, sizeof(buf), "%s", s);
+    for (i = 0; buf[i]; i++)
+        if ((unsigned char)buf[i] >= 0x80)
+            buf[i] = '?';
+    return json_string(buf);
+}
+
+static json_t *jbox(const double *v)
+{
+    return json_pack("[ffff]", v[0], v[1], v[2], v[3]);
+}
+
+/* ---- DER walking for GB/T 35275 SignedData ------------------------------ */
+
+struct der {
+    const uint8_t *p;
+    size_t len;
+};
+
+/* Next TLV of *in into *c (content) and *w (whole); 1 ok, 0 bad/end. */
+static int der_next(struct der *in, uint8_t *tag, struct der *c, struct der *w)
+{
+    size_t hdr = 2, clen, i, nb;
+
+    if (in->len < 2)
+        return 0;
+    *tag = in->p[0];
+    clen = in->p[1];
+    if (clen & 0x80) {
+        nb = clen & 0x7f;
+        if (nb == 0 || nb > 4 || in->len < 2 + nb)
+            return 0;
+        for (clen = 0, i = 0; i < nb; i++)
+            clen = (clen << 8) | in->p[2 + i];
+        hdr += nb;
+    }
+    if (clen > in->len - hdr)
+        return 0;
+    c->p = in->p + hdr;
+    c->len = clen;
+    if (w) {
+        w->p = in->p;
+        w->len = hdr + clen;
+    }
+    in->p += hdr + clen;
+    in->len -= hdr + clen;
+    return 1;
+}
+
+static int is_signed_data(const uint8_t *p, size_t len)
+{
+    struct der in = {p, len}, c, w;
+    uint8_t tag;
+
+    return der_next(&in, &tag, &c, NULL) && tag == 0x30 &&
+           der_next(&c, &tag, &w, &w) && tag == 0x06 &&
+           w.len == sizeof(OID_SIGNED_DATA) &&
+           memcmp(w.p, OID_SIGNED_DATA, w.len) == 0;
+}
+
+/* Verify a GB/T 35275 SignedData over Signature.xml (xml). */
+static void verify_signed_data(const uint8_t *p, size_t len,
+                               const uint8_t *xml, size_t xml_len,
+                               json_t *j, json_t *checks)
+{
+    struct der in = {p, len}, top, sd, x, ci, econt = {NULL, 0}, certs = {NULL, 0};
+    struct der sis, si, serial = {NULL, 0}, attrs = {NULL, 0}, sig = {NULL, 0};
+    struct der c, w;
+    uint8_t tag, hash[SM3_DIGEST_LEN], *msg = NULL;
+    X509 *cert = NULL;
+    size_t msg_len = 0;
+    int ok = 0, has_econt = 0;
+
+    json_object_set_new(j, "signed_value_kind",
+                        json_string("gbt35275_signed_data"));
+    if (!der_next(&in, &tag, &top, NULL) || !der_next(&top, &tag, &c, NULL) ||
+        !der_next(&top, &tag, &x, NULL) || tag != 0xa0 ||
+        !der_next(&x, &tag, &sd, NULL) || tag != 0x30 ||
+        !der_next(&sd, &tag, &c, NULL) || tag != 0x02 ||      /* version */
+        !der_next(&sd, &tag, &c, NULL) || tag != 0x31 ||      /* digestAlgs */
+        !der_next(&sd, &tag, &ci, NULL) || tag != 0x30 ||     /* contentInfo */
+        !der_next(&ci, &tag, &c, NULL) || tag != 0x06)
+        goto malformed;
+    if (der_next(&ci, &tag, &x, NULL) && tag == 0xa0 &&
+        der_next(&x, &tag, &econt, NULL) && tag == 0x04)
+        has_econt = 1;
+    if (!der_next(&sd, &tag, &c, NULL))
+        goto malformed;
+    if (tag == 0xa0) {
+        certs = c;
+        if (!der_next(&sd, &tag, &c, NULL))
+            goto malformed;
+    }
+    if (tag == 0xa1 && !der_next(&sd, &tag, &c, NULL))
+        goto malformed;
+    sis = c;
+    if (tag != 0x31 || !der_next(&sis, &tag, &si, NULL) || tag != 0x30 ||
+        !der_next(&si, &tag, &c, NULL) || tag != 0x02 ||
+        !der_next(&si, &tag, &x, NULL) || tag != 0x30 ||      /* iss+serial */
+        !der_next(&x, &tag, &c, NULL) || !der_next(&x, &tag, &c, &serial) ||
+        tag != 0x02 ||
+        !der_next(&si, &tag, &c, NULL) || tag != 0x30 ||      /* digestAlg */
+        !der_next(&si, &tag, &c, &w))
+        goto malformed;
+    if (tag == 0xa0) {
+        attrs = w;
+        if (!der_next(&si, &tag, &c, NULL))
+            goto malformed;
+    }
+    if (tag != 0x30 || !der_next(&si, &tag, &sig, NULL) || tag != 0x04)
+        goto malformed;
+    check_set(checks, "structure", ST_PASSED, "GB/T 35275 SignedData");
+    /* signer certificate: the one whose serial matches */
+    while (certs.len > 0 && der_next(&certs, &tag, &c, &w)) {
+        const unsigned char *cp = w.p;
+        X509 *cand = d2i_X509(NULL, &cp, (long)w.len);
+        unsigned char *sder = NULL;
+        int sl;
+
+        if (cand == NULL)
+            continue;
+        sl = i2d_ASN1_INTEGER(X509_get_serialNumber(cand), &sder);
+        if (sl > 0 && (size_t)sl == serial.len &&
+            memcmp(sder, serial.p, serial.len) == 0 && cert == NULL) {
+            cert = cand;
+            cand = NULL;
+        }
+        OPENSSL_free(sder);
+        X509_free(cand);
+    }
+    if (sm2_sm3(xml, xml_len, hash, NULL) != ERR_OK)
+        goto malformed;
+    if (!has_econt)
+        check_set(checks, "data_hash", ST_INDETERMINATE,
+                  "detached SignedData: no content to compare");
+    else if ((econt.len == SM3_DIGEST_LEN &&
+              memcmp(econt.p, hash, SM3_DIGEST_LEN) == 0) ||
+             (econt.len == xml_len && memcmp(econt.p, xml, xml_len) == 0))
+        check_set(checks, "data_hash", ST_PASSED,
+                  "content is SM3 of Signature.xml");
+    else
+        check_set(checks, "data_hash", ST_FAILED,
+                  "content does not match Signature.xml");
+    if (cert == NULL) {
+        check_set(checks, "signature", ST_INDETERMINATE,
+                  "signer certificate not in the SignedData");
+    } else {
+        {
+            unsigned char *cd = NULL;
+            int cl = i2d_X509(cert, &cd);
+            json_t *cj = cl > 0 ? ses_cert_to_json(cd, (size_t)cl) : NULL;
+
+            json_object_set_new(j, "signer", cj ? cj : json_null());
+            OPENSSL_free(cd);
+        }
+        if (attrs.len > 0) {
+            msg = malloc(attrs.len);
+            if (msg != NULL) {
+                memcpy(msg, attrs.p, attrs.len);
+                msg[0] = 0x31;
+                msg_len = attrs.len;
+            }
+        } else if (has_econt) {
+            msg = malloc(econt.len ? econt.len : 1);
+            if (msg != NULL) {
+                memcpy(msg, econt.p, econt.len);
+                msg_len = econt.len;
+            }
+        } else {
+            msg = malloc(xml_len ? xml_len : 1);
+            if (msg != NULL) {
+                memcpy(msg, xml, xml_len);
+                msg_len = xml_len;
+            }
+        }
+        if (msg == NULL ||
+            sm2_verify_cert(cert, NULL, msg, msg_len, sig.p, sig.len, &ok,
+                            NULL) != ERR_OK)
+            check_set(checks, "signature", ST_INDETERMINATE,
+                      "signature could not be checked");
+        else
+            check_set(checks, "signature", ok ? ST_PASSED : ST_FAILED,
+                      ok ? "SM2 signature of the signer certificate" :
+                           "SM2 signature does not verify");
+    }
+    check_set(checks, "certificate_chain", ST_INDETERMINATE,
+              "the chain of GB/T 35275 signer certificates is not checked");
+    free(msg);
+    X509_free(cert);
+    return;
+malformed:
+    check_set(checks, "structure", ST_FAILED, "malformed GB/T 35275 SignedData");
+    X509_free(cert);
+}
+
+/* ---- one signature ------------------------------------------------------ */
+
+/* Check the references; returns the status. */
+static const char *verify_refs(struct ofd_pkg *p, const struct ofd_sigxml *sx,
+                               json_t *j, json_t *checks)
+{
+    json_t *items = json_array(), *failed = json_array();
+    size_t i, nfail = 0;
+    const char *st;
+
+    if (!ofd_check_method_sm3(sx->check_method)) {
+        check_set(checks, "references", ST_INDETERMINATE,
+                  "CheckMethod %.64s not supported (SM3 only)",
+                  sx->check_method);
+        json_decref(items);
+        json_decref(failed);
+        return ST_INDETERMINATE;
+    }
+    for (i = 0; i < sx->n_refs; i++) {
+        const struct ofd_ref *r = &sx->refs[i];
+        json_t *it = json_object();
+        const uint8_t *data;
+        uint8_t hash[SM3_DIGEST_LEN], *want = NULL;
+        size_t len, wlen = 0;
+        const char *status = ST_FAILED, *reason = NULL;
+
+        json_object_set_new(it, "file", jtext(r->raw));
+        if (r->file[0] == '\0') {
+            reason = "path escapes the package";
+        } else if (ofd_pkg_get(p, r->file, &data, &len, NULL) != ERR_OK) {
+            reason = "file missing from the package";
+        } else if (util_b64_decode(r->value_b64, strlen(r->value_b64), &want,
+                                   &wlen, NULL) != ERR_OK ||
+                   wlen != SM3_DIGEST_LEN) {
+            reason = "CheckValue is not a base64 SM3 digest";
+        } else if (sm2_sm3(data, len, hash, NULL) != ERR_OK) {
+            reason = "SM3 failed";
+        } else if (memcmp(hash, want, SM3_DIGEST_LEN) != 0) {
+            reason = "SM3 of the file differs from CheckValue";
+        } else {
+            status = ST_PASSED;
+        }
+        free(want);
+        json_object_set_new(it, "status", json_string(status));
+        if (reason) {
+            json_object_set_new(it, "reason", json_string(reason));
+            json_array_append_new(failed, jtext(r->raw));
+            nfail++;
+        }
+        json_array_append_new(items, it);
+    }
+    st = nfail ? ST_FAILED : (sx->n_refs ? ST_PASSED : ST_FAILED);
+    if (sx->n_refs == 0)
+        check_set(checks, "references", ST_FAILED, "no references");
+    else if (nfail)
+        check_set(checks, "references", ST_FAILED,
+                  "%zu of %zu references failed", nfail, sx->n_refs);
+    else
+        check_set(checks, "references", ST_PASSED,
+                  "%zu references match", sx->n_refs);
+    json_object_set_new(j, "references", items);
+    json_object_set_new(j, "failed_references", failed);
+    return st;
+}
+
+static json_t *stamps_json(const struct ofd_doc *d, const struct ofd_sigxml *sx)
+{
+    json_t *a = json_array();
+    size_t i;
+
+    for (i = 0; i < sx->n_stamps; i++) {
+        const struct ofd_stamp *s = &sx->stamps[i];
+        long pi = ofd_page_by_id(d, s->page_ref);
+        json_t *o = json_object();
+
+        json_object_set_new(o, "id", jtext(s->id));
+        json_object_set_new(o, "page_ref", jtext(s->page_ref));
+        json_object_set_new(o, "page_index",
+                            pi >= 0 ? json_integer(pi) : json_null());
+        json_object_set_new(o, "page", pi >= 0 ?
+                            jtext(d->pages[pi].path) : json_null());
+        json_object_set_new(o, "boundary_mm", s->has_box ? jbox(s->box) :
+                            json_null());
+        if (s->has_clip)
+            json_object_set_new(o, "clip_mm", jbox(s->clip));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static json_t *picture_json(const struct ses_seal *s, int with_data)
+{
+    json_t *o = json_object();
+    char *b64 = NULL;
+
+    json_object_set_new(o, "type", jtext(s->picture_type));
+    json_object_set_new(o, "size", json_integer((json_int_t)s->picture.len));
+    json_object_set_new(o, "width_mm", json_integer(s->picture_width));
+    json_object_set_new(o, "height_mm", json_integer(s->picture_height));
+    if (with_data && util_b64_encode(s->picture.p, s->picture.len, &b64,
+                                     NULL) == ERR_OK)
+        json_object_set_new(o, "data_base64", json_string(b64));
+    free(b64);
+    return o;
+}
+
+/* SES_Signature (Type="Seal"). */
+static void verify_ses(struct ofd_pkg *p, const char *sig_path,
+                       const struct ofd_sigxml *sx, const uint8_t *xml,
+                       size_t xml_len, const uint8_t *sv, size_t sv_len,
+                       const struct ofd_verify_opts *o, X509_STORE *store,
+                       json_t *j, json_t *checks)
+{
+    struct ses_signature *s = NULL;
+    struct ses_seal *file_seal = NULL;
+    struct ses_verify_opts vo;
+    struct err e;
+    json_t *r;
+    char want[OFD_PATH_CAP + 1];
+    const uint8_t *seal_der;
+    size_t seal_len;
+
+    json_object_set_new(j, "signed_value_kind", json_string("ses_signature"));
+    err_clear(&e);
+    if (ses_signature_decode(sv, sv_len, &s, &e) != ERR_OK) {
+        check_set(checks, "structure", ST_FAILED, "SignedValue: %s", e.msg);
+        json_object_set_new(j, "ses", ses_report_format_failure("signature",
+                                                                 e.msg));
+        return;
+    }
+    memset(&vo, 0, sizeof(vo));
+    vo.data = xml;
+    vo.data_len = xml_len;
+    vo.trust_store = store;
+    r = ses_verify_signature(s, &vo, &e);
+    json_object_set_new(j, "ses", r ? r : json_null());
+    snprintf(want, sizeof(want), "/%s", sig_path);
+    json_object_set_new(j, "property_info", jtext(s->property_info));
+    json_object_set_new(j, "property_info_matches",
+                        json_boolean(strcmp(s->property_info, want) == 0 ||
+                                     strcmp(s->property_info, sig_path) == 0));
+    json_object_set_new(j, "picture", picture_json(&s->seal,
+                                                   o && o->include_picture));
+    if (sx->seal[0] == '\0') {
+        check_set(checks, "seal_file", ST_NOT_CHECKED, "no Seal BaseLoc");
+    } else if (ofd_pkg_get(p, sx->seal, &seal_der, &seal_len, NULL) != ERR_OK) {
+        check_set(checks, "seal_file", ST_FAILED, "%s missing", sx->seal);
+    } else if (ses_seal_decode(seal_der, seal_len, &file_seal, &e) != ERR_OK) {
+        check_set(checks, "seal_file", ST_FAILED, "%s: %s", sx->seal, e.msg);
+    } else if (file_seal->signed_part.len != s->seal.signed_part.len ||
+               memcmp(file_seal->signed_part.p, s->seal.signed_part.p,
+                      s->seal.signed_part.len) != 0 ||
+               file_seal->sig_value.len != s->seal.sig_value.len ||
+               memcmp(file_seal->sig_value.p, s->seal.sig_value.p,
+                      s->seal.sig_value.len) != 0) {
+        check_set(checks, "seal_file", ST_FAILED,
+                  "%s is not the seal inside the signature", sx->seal);
+    } else {
+        check_set(checks, "seal_file", ST_PASSED,
+                  "%s is the seal inside the signature", sx->seal);
+    }
+    ses_seal_free(file_seal);
+    ses_signature_free(s);
+}
+
+static const char *cstatus(const json_t *checks, const char *name)
+{
+    const char *s = json_string_value(
+        json_object_get(json_object_get(checks, name), "status"));
+    return s ? s : "";
+}
+
+/* Indication of one signature from its checks and inner report. */
+static void sig_indication(json_t *j, json_t *checks)
+{
+    const char *ind = "TOTAL_PASSED", *sub = NULL;
+    const json_t *ses = json_object_get(j, "ses");
+    const char *kind = json_string_value(json_object_get(j,
+                                                         "signed_value_kind"));
+
+    if (!strcmp(cstatus(checks, "structure"), ST_FAILED)) {
+        ind = "TOTAL_FAILED"; sub = "FORMAT_FAILURE";
+    } else if (!strcmp(cstatus(checks, "references"), ST_FAILED)) {
+        ind = "TOTAL_FAILED"; sub = "HASH_FAILURE";
+    } else if (!strcmp(cstatus(checks, "seal_file"), ST_FAILED)) {
+        ind = "TOTAL_FAILED"; sub = "SIG_CONSTRAINTS_FAILURE";
+    } else if (kind && !strcmp(kind, "ses_signature") && ses != NULL) {
+        ind = json_string_value(json_object_get(ses, "indication"));
+        sub = json_string_value(json_object_get(ses, "sub_indication"));
+        if (ind == NULL)
+            ind = "INDETERMINATE";
+    } else if (!strcmp(cstatus(checks, "signature"), ST_FAILED)) {
+        ind = "TOTAL_FAILED"; sub = "SIG_CRYPTO_FAILURE";
+    } else if (!strcmp(cstatus(checks, "data_hash"), ST_FAILED)) {
+        ind = "TOTAL_FAILED"; sub = "HASH_FAILURE";
+    } else if (!strcmp(cstatus(checks, "references"), ST_INDETERMINATE)) {
+        ind = "INDETERMINATE"; sub = "FORMAT_FAILURE";
+    } else if (!strcmp(cstatus(checks, "signature"), ST_INDETERMINATE)) {
+        ind = "INDETERMINATE"; sub = "NO_SIGNING_CERTIFICATE_FOUND";
+    } else if (!strcmp(cstatus(checks, "certificate_chain"), ST_INDETERMINATE)) {
+        ind = "INDETERMINATE"; sub = "NO_CERTIFICATE_CHAIN_FOUND";
+    }
+    json_object_set_new(j, "indication", json_string(ind));
+    json_object_set_new(j, "sub_indication", sub ? json_string(sub) :
+                        json_null());
+}
+
+static json_t *verify_one(struct ofd_pkg *p, const struct ofd_doc *d,
+                          const struct ofd_siglist_item *it,
+                          const struct ofd_verify_opts *o, X509_STORE *store)
+{
+    json_t *j = json_object(), *checks = json_object();
+    struct ofd_sigxml sx;
+    const uint8_t *xml = NULL, *sv = NULL;
+    size_t xml_len = 0, sv_len = 0;
+    struct err e;
+    time_t t;
+    int zone;
+    uint8_t rs[SM2_SIG_RAW_LEN];
+
+    memset(&sx, 0, sizeof(sx));
+    err_clear(&e);
+    json_object_set_new(j, "doc", json_integer((json_int_t)d->index));
+    json_object_set_new(j, "id", jtext(it->id));
+    json_object_set_new(j, "type", jtext(it->type));
+    json_object_set_new(j, "base_loc", jtext(it->raw_loc));
+    json_object_set_new(j, "checks", checks);
+    if (it->loc[0] == '\0') {
+        check_set(checks, "structure", ST_FAILED, "BaseLoc unusable");
+        goto done;
+    }
+    json_object_set_new(j, "path", jtext(it->loc));
+    if (ofd_pkg_get(p, it->loc, &xml, &xml_len, &e) != ERR_OK) {
+        check_set(checks, "structure", ST_FAILED, "%s", e.msg);
+        goto done;
+    }
+    if (ofd_sigxml_parse(xml, xml_len, it->loc, &sx, &e) != ERR_OK) {
+        check_set(checks, "structure", ST_FAILED, "%s", e.msg);
+        goto done;
+    }
+    json_object_set_new(j, "provider", json_pack("{s:o,s:o,s:o}",
+                        "name", jtext(sx.provider_name),
+                        "company", jtext(sx.provider_company),
+                        "version", jtext(sx.provider_version)));
+    json_object_set_new(j, "signature_method", jtext(sx.method));
+    json_object_set_new(j, "signature_date_time", jtext(sx.datetime));
+    if (ofd_parse_datetime(sx.datetime, &t, &zone, NULL) == ERR_OK) {
+        char iso[32];
+
+        util_time_rfc3339(t, iso);
+        if (!zone)
+            iso[19] = '\0'; /* no zone in the file: local time as written */
+        json_object_set_new(j, "signature_time", json_string(iso));
+    } else {
+        json_object_set_new(j, "signature_time", json_null());
+    }
+    json_object_set_new(j, "check_method", jtext(sx.check_method));
+    json_object_set_new(j, "signed_value", jtext(sx.value_raw));
+    json_object_set_new(j, "seal_loc", sx.seal_raw[0] ? jtext(sx.seal_raw) :
+                        json_null());
+    json_object_set_new(j, "stamps", stamps_json(d, &sx));
+    verify_refs(p, &sx, j, checks);
+    if (ofd_pkg_get(p, sx.value, &sv, &sv_len, &e) != ERR_OK) {
+        check_set(checks, "structure", ST_FAILED, "SignedValue: %s", e.msg);
+        goto done;
+    }
+    if (ses_sniff(sv, sv_len) == SES_KIND_SIGNATURE) {
+        verify_ses(p, it->loc, &sx, xml, xml_len, sv, sv_len, o, store, j,
+                   checks);
+    } else if (is_signed_data(sv, sv_len)) {
+        verify_signed_data(sv, sv_len, xml, xml_len, j, checks);
+    } else if (sm2_sig_normalize(sv, sv_len, rs, NULL) == ERR_OK) {
+        json_object_set_new(j, "signed_value_kind",
+                            json_string("sm2_signature"));
+        check_set(checks, "structure", ST_PASSED,
+                  "bare SM2 signature value (digital signature, no seal)");
+        check_set(checks, "signature", ST_INDETERMINATE,
+                  "no certificate in the package to check a bare SM2 "
+                  "signature with");
+    } else {
+        json_object_set_new(j, "signed_value_kind", json_string("unknown"));
+        check_set(checks, "structure", ST_FAILED,
+                  "SignedValue is neither an SES_Signature, a GB/T 35275 "
+                  "SignedData nor an SM2 signature");
+    }
+done:
+    sig_indication(j, checks);
+    ofd_sigxml_clear(&sx);
+    return j;
+}
+
+/* Contract: see ofd.h. */
+int ofd_report_exit_code(const json_t *report)
+{
+    return ses_report_exit_code(report);
+}
+
+/* Contract: see ofd.h. */
+json_t *ofd_report_refused(const struct err *why)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:[],s:{s:s,s:s}}", "kind", "ofd",
+                     "indication", "TOTAL_FAILED", "sub_indication",
+                     "FORMAT_FAILURE", "summary", "package refused",
+                     "signatures", "error", "code", err_name(why->code),
+                     "message", why->msg);
+}
+
+/* Contract: see ofd.h. */
+err_code ofd_verify(const uint8_t *in, size_t len,
+                    const struct ofd_verify_opts *o, json_t **report,
+                    struct err *e)
+{
+    struct ofd_pkg *p = NULL;
+    struct ofd_doc d;
+    struct ofd_siglist l;
+    X509_STORE *store = NULL, *owned = NULL;
+    json_t *r = NULL, *sigs = NULL;
+    size_t n_docs = 0, di, i, n_failed = 0, n_indet = 0;
+    const char *ind, *sub = NULL, *summary;
+    err_code rc;
+    int anchors = 0;
+
+    *report = NULL;
+    memset(&d, 0, sizeof(d));
+    memset(&l, 0, sizeof(l));
+    ofd_init();
+    rc = ofd_pkg_open(in, len, &p, e);
+    if (rc != ERR_OK)
+        goto done;
+    rc = ofd_doc_load(p, 0, &d, &n_docs, e);
+    if (rc != ERR_OK)
+        goto done;
+    if (o != NULL && o->trust_store != NULL) {
+        store = o->trust_store;
+    } else if (o != NULL && o->trust_dir != NULL) {
+        rc = ses_trust_load(o->trust_dir, NULL, &owned, &anchors, e);
+        if (rc != ERR_OK)
+            goto done;
+        store = owned;
+    }
+    r = json_object();
+    sigs = json_array();
+    if (r == NULL || sigs == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    json_object_set_new(r, "kind", json_string("ofd"));
+    json_object_set_new(r, "documents", json_integer((json_int_t)n_docs));
+    for (di = 0; di < n_docs; di++) {
+        struct err de;
+
+        err_clear(&de);
+        if (di > 0) {
+            ofd_doc_clear(&d);
+            if (ofd_doc_load(p, di, &d, NULL, &de) != ERR_OK) {
+                json_array_append_new(sigs, json_pack(
+                    "{s:i,s:s,s:s,s:s}", "doc", (int)di, "indication",
+                    "TOTAL_FAILED", "sub_indication", "FORMAT_FAILURE",
+                    "error", de.msg));
+                continue;
+            }
+        }
+        json_object_set_new(r, di == 0 ? "pages" : "pages_other",
+                            json_integer((json_int_t)d.n_pages));
+        if (d.sigs[0] == '\0')
+            continue;
+        if (ofd_siglist_load(p, d.sigs, &l, &de) != ERR_OK) {
+            json_array_append_new(sigs, json_pack(
+                "{s:i,s:s,s:s,s:s,s:s}", "doc", (int)di, "path", d.sigs,
+                "indication", "TOTAL_FAILED", "sub_indication",
+                "FORMAT_FAILURE", "error", de.msg));
+            continue;
+        }
+        for (i = 0; i < l.n; i++)
+            json_array_append_new(sigs, verify_one(p, &d, &l.items[i], o,
+                                                   store));
+        ofd_siglist_clear(&l);
+    }
+    for (i = 0; i < json_array_size(sigs); i++) {
+        const json_t *s = json_array_get(sigs, i);
+        const char *si = json_string_value(json_object_get(s, "indication"));
+
+        if (si && !strcmp(si, "TOTAL_FAILED")) {
+            if (n_failed++ == 0)
+                sub = json_string_value(json_object_get(s, "sub_indication"));
+        } else if (si && strcmp(si, "TOTAL_PASSED") != 0) {
+            n_indet++;
+        }
+    }
+    if (json_array_size(sigs) == 0) {
+        ind = "INDETERMINATE"; sub = "NO_SIGNATURE_FOUND";
+        summary = "no signatures";
+    } else if (n_failed) {
+        ind = "TOTAL_FAILED"; summary = "some failed";
+    } else if (n_indet) {
+        ind = "INDETERMINATE"; summary = "indeterminate";
+        for (i = 0; i < json_array_size(sigs); i++) {
+            const json_t *s = json_array_get(sigs, i);
+            const char *si = json_string_value(json_object_get(s,
+                                                               "indication"));
+            if (si && strcmp(si, "TOTAL_PASSED") != 0) {
+                sub = json_string_value(json_object_get(s, "sub_indication"));
+                break;
+            }
+        }
+    } else {
+        ind = "TOTAL_PASSED"; summary = "all valid";
+    }
+    json_object_set_new(r, "indication", json_string(ind));
+    json_object_set_new(r, "sub_indication", sub ? json_string(sub) :
+                        json_null());
+    json_object_set_new(r, "summary", json_string(summary));
+    json_object_set_new(r, "signature_count",
+                        json_integer((json_int_t)json_array_size(sigs)));
+    if (owned != NULL)
+        json_object_set_new(r, "anchors", json_integer(anchors));
+    json_object_set_new(r, "signatures", sigs);
+    sigs = NULL;
+    *report = r;
+    r = NULL;
+done:
+    json_decref(sigs);
+    json_decref(r);
+    ofd_siglist_clear(&l);
+    ofd_doc_clear(&d);
+    ofd_pkg_free(p);
+    X509_STORE_free(owned);
+    return rc;
+}
