@@ -18,6 +18,8 @@
 #define BENCH_MAX_ENTRIES     10000000L
 #define BENCH_BATCH           100
 
+/* Append n entries, each in its own transaction (batch 0) or
+ * BENCH_BATCH per transaction. */
 static err_code
 append_n(struct store_conn *c, long n, int batch, struct err *e)
 {

@@ -58,12 +58,36 @@ API_HANDLER(api_admin_backup);
 /* END api-audit */
 /* BEGIN api-seal */
 /* api_application.c: seal applications */
+struct app_material;
+/* Read the "materials" array of body into m[] (decoded data into bufs[],
+ * which the caller frees); *n gets how many. */
+err_code api_parse_materials(const json_t *body, struct app_material *m,
+                             uint8_t **bufs, size_t *n, struct err *e);
 API_HANDLER(api_app_list);
 API_HANDLER(api_app_submit);
 API_HANDLER(api_app_get);
 API_HANDLER(api_app_history);
 API_HANDLER(api_app_resubmit);
 API_HANDLER(api_app_review);
+/* api_seal.c: making, seals, status */
+API_HANDLER(api_seal_make);
+API_HANDLER(api_seal_csr);
+API_HANDLER(api_seal_certificate);
+API_HANDLER(api_seal_list);
+API_HANDLER(api_seal_get);
+API_HANDLER(api_seal_file);
+API_HANDLER(api_seal_picture);
+API_HANDLER(api_seal_history);
+API_HANDLER(api_seal_confirm);
+API_HANDLER(api_seal_filing);
+API_HANDLER(api_seal_filed);
+API_HANDLER(api_seal_suspend);
+API_HANDLER(api_seal_loss);
+API_HANDLER(api_seal_loss_resolve);
+API_HANDLER(api_seal_renewal);
+API_HANDLER(api_seal_revocation);
+API_HANDLER(api_seal_status);
+API_HANDLER(api_seal_status_list);
 /* END api-seal */
 /* BEGIN api-ofd */
 /* END api-ofd */

@@ -38,6 +38,8 @@ struct app_material {
 /* What an applicant gives.  All pointers borrowed. */
 struct app_new {
     int64_t        org_id;
+    const char    *purpose;         /* NULL/"new", or "change"            */
+    const char    *replaces_esid;   /* change: the active seal replaced   */
     const char    *kind;            /* official, position, personal       */
     const char    *subkind;         /* official: legal_name, department,
                                        branch, business                   */
@@ -62,6 +64,17 @@ err_code application_submit(const struct actor_ctx *a,
  * revision + 1); materials given are added to the earlier ones. */
 err_code application_resubmit(const struct actor_ctx *a, int64_t id,
                               const struct app_new *n, struct err *e);
+
+/* Ask to renew (purpose "renewal", allowed only within cfg renewal days
+ * before expiry) or to revoke (purpose "revocation", reason and identity
+ * materials required) the active seal esid; the request copies the seal's
+ * application and goes through the same review.  renewal_days bounds the
+ * renewal window. */
+err_code application_request(const struct actor_ctx *a, const char *esid,
+                             const char *purpose, const char *reason,
+                             const struct app_material *materials,
+                             size_t nmaterials, long renewal_days,
+                             int64_t *id_out, struct err *e);
 
 /* decision: "start" (submitted -> under_review), "return", "reject" (both
  * need reason), "approve". */

@@ -123,8 +123,9 @@ err_code csr_create(const struct ca_key *k, const struct ca_subject *subj,
  * digitalSignature or nonRepudiation if it has keyUsage, and chain (with
  * the optional untrusted intermediates) to one of anchors (borrowed;
  * e.g. from ses_trust_load).  SM2 certificates are checked with ID
- * CA_SM2_ID.  ERR_INVALID with the reason in e on any failure, ERR_MALFORMED
- * for bad DER.
+ * CA_SM2_ID (attached to the parsed certificate and, for SM2-signed ones,
+ * to the untrusted certificates).  ERR_INVALID with the reason in e on any
+ * failure, ERR_MALFORMED for bad DER.
  */
 err_code ca_import_check(const uint8_t *cert, size_t cert_len,
                          EVP_PKEY *expected, X509_STORE *anchors,

@@ -62,6 +62,24 @@ struct config {
     size_t ntokens;
     /* [keys]: which token key does what, as "token/hex-id" */
     char audit_key[CONFIG_KEYREF_MAX];
+    char ca_key[CONFIG_KEYREF_MAX];      /* the local CA                  */
+    char maker_key[CONFIG_KEYREF_MAX];   /* the seal maker (制章者)       */
+    /* [seals] */
+    char seal_region[16];           /* region code in esIDs             */
+    char seal_esid_format[128];
+    long seal_version;              /* 4 (GB/T 38540) or 5 (GM/T 0031)  */
+    char seal_holder_token[CUSTODY_NAME_MAX]; /* where holder keys live */
+    long seal_cert_days;            /* holder certificate validity      */
+    long seal_renewal_days;         /* renewal window before expiry     */
+    long seal_suspend_unused_days;  /* automatic suspension             */
+    long seal_status_list_hours;    /* status list next-update period   */
+    long seal_maintenance_seconds;  /* period of the expiry/suspension job */
+    /* [audit] */
+    long audit_checkpoint_every;    /* sign the chain head every N entries */
+    long audit_checkpoint_seconds;  /* ... or after this many seconds      */
+    char backup_dir[PATH_MAX];      /* where POST /admin/backup writes     */
+    /* [trust] */
+    char trust_dir[PATH_MAX];       /* anchors for verification/import  */
 
     /* not keys: where relative paths are resolved from */
     char base_dir[PATH_MAX];

@@ -37,6 +37,8 @@ enum rbac_perm {
     PERM_DEPUTY_REQUEST,
     PERM_DEPUTY_APPROVE,
     PERM_VERIFY_BULK,
+    PERM_SEAL_SUSPEND,        /* suspend a seal (security admin, the org) */
+    PERM_SEAL_REPORT,         /* report a seal lost or compromised        */
     PERM__COUNT
 };
 

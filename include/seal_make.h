@@ -69,7 +69,8 @@ struct seal_make_params {
 
 /*
  * Make and sign a seal with the maker key (SM2 token) whose certificate is
- * maker_cert (the certificate's key must be the token key).  *der is
+ * maker_cert (the certificate's key must be the token key, and it must be
+ * valid at the creation date, which must not be after the seal's end).  *der is
  * malloc'ed (caller frees).  ERR_INVALID for bad parameters (message says
  * which), custody errors as custody returns them.
  */
@@ -87,6 +88,7 @@ struct seal_sign_params {
     struct ses_bytes data_hash;      /* SM3 of the signed data, 32 bytes */
     const char *property_info;       /* e.g. path of Signature.xml       */
     time_t time_info;                /* 0: now; must be inside the seal's
+                                        and the signer certificate's
                                         validity                         */
     const struct ses_ext *ext;
     size_t n_ext;

@@ -65,7 +65,7 @@
 struct statuslist_entry {
     const char *es_id;       /* printable ASCII, 1..SEAL_ESID_MAX        */
     const char *state;       /* [a-z_], 1..STATUSLIST_STATE_MAX          */
-    time_t since;
+    time_t since;            /* not after this_update                    */
     int reason;              /* 0..STATUSLIST_REASON_MAX, not 7          */
 };
 

@@ -287,7 +287,10 @@ struct store_audit_row {
 /* The audit chain's SQL (src/store_audit.c).  audit.c computes the hashes;
  * these functions only read and write rows. */
 
-#define STORE_AUDIT_HASH_LEN 32
+#define STORE_AUDIT_HASH_LEN   32
+#define STORE_AUDIT_KEYREF_MAX 160   /* "token/hexid" */
+#define STORE_AUDIT_PUBKEY_MAX 256   /* SubjectPublicKeyInfo DER */
+#define STORE_AUDIT_SIG_MAX    80    /* DER SM2 signature */
 
 /* One stored audit row as read back (strings borrowed from the statement:
  * valid only during the callback; NULL where the column is NULL). */
@@ -345,10 +348,10 @@ struct store_audit_checkpoint {
     int64_t seq;
     uint8_t head_hash[STORE_AUDIT_HASH_LEN];
     int64_t ts_ms;
-    char    key_ref[160];
-    uint8_t public_key[256];     /* SubjectPublicKeyInfo DER */
+    char    key_ref[STORE_AUDIT_KEYREF_MAX];
+    uint8_t public_key[STORE_AUDIT_PUBKEY_MAX];
     size_t  public_key_len;
-    uint8_t signature[80];       /* DER */
+    uint8_t signature[STORE_AUDIT_SIG_MAX];
     size_t  signature_len;
 };
 
@@ -390,6 +393,7 @@ err_code store_copy_file(const char *src_path, const char *dest_path,
 /* ---- seal applications and history (store_seal.c) ---- */
 
 #define STORE_TEXT_MAX 512
+#define STORE_KEYREF_MAX 160  /* "token/hex-id" */
 
 struct store_app {
     int64_t id;
@@ -410,6 +414,7 @@ struct store_app {
     char    state[16];
     char    state_reason[STORE_TEXT_MAX];
     int64_t reviewer_id;
+    char    holder_key[STORE_KEYREF_MAX];
     int     revision;
     int64_t created_ms, updated_ms;
 };
@@ -485,6 +490,105 @@ err_code store_history_insert(struct store_conn *c, const char *type,
 err_code store_history_list(struct store_conn *c, const char *type,
                             int64_t id, store_history_fn fn, void *ctx,
                             struct err *e);
+/* ---- seals ---- */
+
+#define STORE_ESID_MAX 64
+
+struct store_seal {
+    int64_t id;
+    char    esid[STORE_ESID_MAX];
+    char    lineage_esid[STORE_ESID_MAX];
+    int64_t application_id;
+    int64_t org_id;
+    char    kind[16];
+    char    name[STORE_NAME_MAX * 2];
+    int64_t custodian_id;
+    char    state[16];
+    int64_t state_since_ms;
+    char    reason_code[32];
+    int     version;
+    char    holder_key[STORE_KEYREF_MAX];
+    int64_t valid_start_ms, valid_end_ms;
+    int64_t predecessor_id;
+    int64_t made_by, made_ms, confirmed_ms;
+    char    filing_state[16];
+    int64_t filed_ms;
+    int64_t last_used_ms;
+};
+
+typedef err_code (*store_seal_fn)(void *ctx, const struct store_seal *s);
+
+/* Insert a seal (fields from *s) with its DER and certificate. */
+err_code store_seal_insert(struct store_conn *c, const struct store_seal *s,
+                           const uint8_t *seal_der, size_t seal_len,
+                           const uint8_t *cert_der, size_t cert_len,
+                           int64_t *id_out, struct err *e);
+
+/* By esID; ERR_NOT_FOUND if absent. */
+err_code store_seal_get(struct store_conn *c, const char *esid,
+                        struct store_seal *out, struct err *e);
+err_code store_seal_get_id(struct store_conn *c, int64_t id,
+                           struct store_seal *out, struct err *e);
+
+/* The seal file or the holder certificate (which: "seal" or "cert");
+ * *buf malloc'ed, caller frees. */
+err_code store_seal_blob(struct store_conn *c, int64_t id, const char *which,
+                         uint8_t **buf, size_t *len, struct err *e);
+
+/* Move from `from` to `to` (ERR_CONFLICT otherwise), with reason code. */
+err_code store_seal_transition(struct store_conn *c, int64_t id,
+                               const char *from, const char *to,
+                               const char *reason_code, int64_t now_ms,
+                               struct err *e);
+
+/* Set confirmed_ms / filing state. */
+err_code store_seal_confirmed(struct store_conn *c, int64_t id,
+                              int64_t now_ms, struct err *e);
+err_code store_seal_filed(struct store_conn *c, int64_t id, int64_t now_ms,
+                          struct err *e);
+
+/* Seals with id > after; filters: org (0 any), kind / state (NULL any),
+ * valid_end before expiring_before_ms (0 any). */
+err_code store_seal_list(struct store_conn *c, int64_t org_id,
+                         const char *kind, const char *state,
+                         int64_t expiring_before_ms, int64_t after,
+                         int limit, store_seal_fn fn, void *ctx,
+                         struct err *e);
+
+/* Every seal not active, for the status list. */
+err_code store_seal_list_inactive(struct store_conn *c, store_seal_fn fn,
+                                  void *ctx, struct err *e);
+
+/* Active seals unused (last use, else confirmation) since before_ms, or
+ * whose validity ended before now_ms: for the maintenance job. */
+err_code store_seal_list_stale(struct store_conn *c, int64_t before_ms,
+                               int64_t now_ms, store_seal_fn fn, void *ctx,
+                               struct err *e);
+
+/* Next number in the esID sequence of region (1, 2, ...). */
+err_code store_esid_next(struct store_conn *c, const char *region,
+                         int64_t *seq, struct err *e);
+
+/* Remember the holder key generated for an application. */
+err_code store_app_set_holder_key(struct store_conn *c, int64_t id,
+                                  const char *key_ref, struct err *e);
+
+/* Copy an earlier application's content into a new one for a renewal or a
+ * revocation request of its seal. */
+err_code store_app_copy(struct store_conn *c, int64_t from_app,
+                        int64_t applicant_id, const char *purpose,
+                        int64_t seal_id, const char *reason, int64_t now_ms,
+                        int64_t *id_out, struct err *e);
+
+/* The instance's CA or maker certificate (role "ca" / "maker").  put
+ * inserts or replaces; get gives key_ref (cap CONFIG-sized) and the DER
+ * (*der malloc'ed, caller frees); ERR_NOT_FOUND if absent. */
+err_code store_authority_put(struct store_conn *c, const char *role,
+                             const char *key_ref, const uint8_t *der,
+                             size_t len, int64_t now_ms, struct err *e);
+err_code store_authority_get(struct store_conn *c, const char *role,
+                             char *key_ref, size_t cap, uint8_t **der,
+                             size_t *len, struct err *e);
 /* END store-seal */
 
 #endif

@@ -36,7 +36,7 @@ CREATE TABLE applications (
     org_id           INTEGER NOT NULL REFERENCES organisations(id),
     applicant_id     INTEGER NOT NULL REFERENCES accounts(id),
     purpose          TEXT    NOT NULL CHECK (purpose IN ('new', 'renewal',
-                                 'change', 'reinstate')),
+                                 'change', 'revocation')),
     replaces_seal_id INTEGER REFERENCES seals(id),
     kind             TEXT    NOT NULL CHECK (kind IN ('official', 'position',
                                                       'personal')),
@@ -60,6 +60,7 @@ CREATE TABLE applications (
                          'made')),
     state_reason     TEXT,
     reviewer_id      INTEGER REFERENCES accounts(id),
+    holder_key       TEXT,       -- token/hex-id once generated for making
     revision         INTEGER NOT NULL DEFAULT 1,
     created_ms       INTEGER NOT NULL,
     updated_ms       INTEGER NOT NULL
@@ -93,6 +94,15 @@ CREATE TABLE history (
     reason       TEXT
 );
 CREATE INDEX history_subject ON history(subject_type, subject_id);
+
+-- The instance's own certificates: its local CA and its seal maker (制章者),
+-- with the token keys they belong to.  Kept here so every node sees them.
+CREATE TABLE authority (
+    role       TEXT    PRIMARY KEY CHECK (role IN ('ca', 'maker')),
+    key_ref    TEXT    NOT NULL,
+    cert_der   BLOB    NOT NULL,
+    created_ms INTEGER NOT NULL
+);
 
 -- esID sequence per region code.
 CREATE TABLE esid_counters (

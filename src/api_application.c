@@ -44,6 +44,40 @@ b64_field(const json_t *obj, const char *key, uint8_t **out, size_t *len,
     return ERR_OK;
 }
 
+err_code
+api_parse_materials(const json_t *body, struct app_material *m,
+                    uint8_t **bufs, size_t *n, struct err *e)
+{
+    static const char *const mat_fields[] = {"name", "media_type", "data",
+                                             NULL};
+    const json_t *mats = json_object_get(body, "materials"), *x;
+    size_t i;
+    err_code rc;
+
+    *n = 0;
+    if (mats == NULL)
+        return ERR_OK;
+    if (!json_is_array(mats) || json_array_size(mats) > APP_MAX_MATERIALS)
+        return err_set(e, ERR_BAD_REQUEST, "field 'materials' must be an "
+                       "array of at most %d files", APP_MAX_MATERIALS);
+    json_array_foreach(mats, i, x) {
+        struct app_material *am = &m[i];
+        if (!json_is_object(x))
+            return err_set(e, ERR_BAD_REQUEST, "materials[%zu] must be an "
+                           "object", i);
+        if ((rc = json_only_keys(x, mat_fields, e)) != ERR_OK ||
+            (rc = json_get_str(x, "name", APP_MATERIAL_NAME_MAX, 1, &am->name,
+                               e)) != ERR_OK ||
+            (rc = json_get_str(x, "media_type", 63, 1, &am->media_type, e))
+            != ERR_OK ||
+            (rc = b64_field(x, "data", &bufs[i], &am->len, e)) != ERR_OK)
+            return rc;
+        am->data = bufs[i];
+        *n = i + 1;
+    }
+    return ERR_OK;
+}
+
 /* Fill *n from the request body; decoded files go to *f. */
 static err_code
 parse_app(const json_t *body, struct app_new *n, struct app_files *f,
@@ -51,14 +85,11 @@ parse_app(const json_t *body, struct app_new *n, struct app_files *f,
 {
     static const char *const fields[] = {"org_id", "kind", "subkind",
         "business", "position", "seal_name", "custodian_id", "image",
-        "reason", "materials", NULL};
+        "reason", "materials", "purpose", "replaces_esid", NULL};
     static const char *const image_fields[] = {"data", "width_mm",
                                                "height_mm", NULL};
-    static const char *const mat_fields[] = {"name", "media_type", "data",
-                                             NULL};
-    const json_t *img, *mats, *m;
+    const json_t *img;
     long long org = 0, cust = 0, w = 0, h = 0;
-    size_t i;
     err_code rc;
 
     memset(n, 0, sizeof(*n));
@@ -79,7 +110,11 @@ parse_app(const json_t *body, struct app_new *n, struct app_files *f,
         (rc = json_get_int(body, "custodian_id", 1, INT64_MAX, 1, &cust, e))
         != ERR_OK ||
         (rc = json_get_str(body, "reason", APP_REASON_MAX, 0, &n->reason, e))
-        != ERR_OK)
+        != ERR_OK ||
+        (rc = json_get_str(body, "purpose", 16, 0, &n->purpose, e))
+        != ERR_OK ||
+        (rc = json_get_str(body, "replaces_esid", 64, 0, &n->replaces_esid,
+                           e)) != ERR_OK)
         return rc;
     n->org_id = org;
     n->custodian_id = cust;
@@ -95,29 +130,8 @@ parse_app(const json_t *body, struct app_new *n, struct app_files *f,
     n->image = f->image;
     n->width_mm = (long)w;
     n->height_mm = (long)h;
-    mats = json_object_get(body, "materials");
-    if (mats == NULL)
-        return ERR_OK;
-    if (!json_is_array(mats) || json_array_size(mats) > APP_MAX_MATERIALS)
-        return err_set(e, ERR_BAD_REQUEST, "field 'materials' must be an "
-                       "array of at most %d files", APP_MAX_MATERIALS);
-    json_array_foreach(mats, i, m) {
-        struct app_material *am = &n->materials[i];
-        if (!json_is_object(m) ||
-            (rc = json_only_keys(m, mat_fields, e)) != ERR_OK ||
-            (rc = json_get_str(m, "name", APP_MATERIAL_NAME_MAX, 1, &am->name,
-                               e)) != ERR_OK ||
-            (rc = json_get_str(m, "media_type", 63, 1, &am->media_type, e))
-            != ERR_OK ||
-            (rc = b64_field(m, "data", &f->materials[i], &am->len, e))
-            != ERR_OK)
-            return json_is_object(m) ? rc
-                : err_set(e, ERR_BAD_REQUEST, "materials[%zu] must be an "
-                          "object", i);
-        am->data = f->materials[i];
-        n->nmaterials = i + 1;
-    }
-    return ERR_OK;
+    return api_parse_materials(body, n->materials, f->materials,
+                               &n->nmaterials, e);
 }
 
 static json_t *

@@ -19,8 +19,7 @@
 
 #define AUDIT_EXPORT_MAX     10000   /* rows per jsonl/csv export page */
 #define AUDIT_FILTER_STR_MAX 128
-#define AUDIT_BACKUP_DIR     "backups"
-#define AUDIT_PUBKEY_MAX     256
+#define AUDIT_PUBKEY_MAX     STORE_AUDIT_PUBKEY_MAX
 
 enum audit_format { FMT_JSON, FMT_JSONL, FMT_CSV };
 
@@ -34,6 +33,8 @@ struct audit_page {
     struct err       *e;
 };
 
+/* store_audit_query callback: add one entry to the page in its format
+ * (JSON array item, JSON line or CSV line). */
 static err_code
 page_add(void *ctx, const struct store_audit_entry *en)
 {
@@ -296,19 +297,15 @@ API_HANDLER(api_audit_checkpoint_latest)
     return resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
 }
 
-/* Where backups go: DIR/backups beside the database (created 0700). */
+/* Where backups go: database.backup_dir (created 0700). */
 static err_code
 backup_path(const struct http_req *req, char *out, size_t cap,
             struct err *e)
 {
-    const char *db = req->app->cfg->db_path, *slash = strrchr(db, '/');
-    char dir[PATH_MAX], when[21];
+    const char *dir = req->app->cfg->backup_dir;
+    char when[21];
     size_t i;
 
-    if ((size_t)snprintf(dir, sizeof(dir), "%.*s%s" AUDIT_BACKUP_DIR,
-                         slash ? (int)(slash - db) : 0, db,
-                         slash ? "/" : "") >= sizeof(dir))
-        return err_set(e, ERR_IO, "backup directory path too long");
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return err_set(e, ERR_IO, "%s: %s", dir, strerror(errno));
     util_time_rfc3339((time_t)(util_now_ms() / 1000), when);

@@ -8,6 +8,7 @@
 #include "audit.h"
 #include "img.h"
 #include "rbac.h"
+#include "seal.h"
 #include "sm2.h"
 #include "util.h"
 
@@ -202,7 +203,29 @@ application_submit(const struct actor_ctx *a, const struct app_new *n,
     fill_row(&row, n, &img);
     row.org_id = n->org_id;
     row.applicant_id = a->p->account_id;
-    snprintf(row.purpose, sizeof(row.purpose), "new");
+    snprintf(row.purpose, sizeof(row.purpose), "%s",
+             n->purpose ? n->purpose : "new");
+    if (!strcmp(row.purpose, "change")) {
+        struct store_seal old;
+        if (n->replaces_esid == NULL)
+            return fail(a, err_set(e, ERR_BAD_REQUEST, "a change names the "
+                                   "seal it replaces (replaces_esid)"));
+        if ((rc = store_seal_get(a->db, n->replaces_esid, &old, e))
+            != ERR_OK)
+            return fail(a, rc == ERR_NOT_FOUND
+                ? err_set(e, ERR_INVALID, "no seal %s", n->replaces_esid)
+                : rc);
+        if (strcmp(old.state, "active") != 0 || old.org_id != n->org_id)
+            return fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s or of "
+                                   "another organisation; only an active "
+                                   "seal of the same organisation is "
+                                   "changed", old.esid, old.state));
+        row.replaces_seal_id = old.id;
+    } else if (strcmp(row.purpose, "new") != 0 || n->replaces_esid) {
+        return fail(a, err_set(e, ERR_INVALID, "purpose must be new or "
+                               "change (renewal and revocation are asked on "
+                               "the seal)"));
+    }
     snprintf(row.state, sizeof(row.state), "submitted");
     row.revision = 1;
     row.created_ms = row.updated_ms = now;
@@ -210,8 +233,9 @@ application_submit(const struct actor_ctx *a, const struct app_new *n,
                                e)) != ERR_OK ||
         (rc = add_materials(a, *id_out, 1, n, e)) != ERR_OK)
         return fail(a, rc);
-    return finish(a, *id_out, NULL, "submitted", "application.submit", NULL,
-                  e);
+    return finish(a, *id_out, NULL, "submitted", !strcmp(row.purpose,
+                  "change") ? "application.submit_change"
+                            : "application.submit", NULL, e);
 }
 
 err_code
@@ -247,6 +271,51 @@ application_resubmit(const struct actor_ctx *a, int64_t id,
         return fail(a, rc);
     return finish(a, id, "returned", "submitted", "application.resubmit",
                   NULL, e);
+}
+
+err_code
+application_request(const struct actor_ctx *a, const char *esid,
+                    const char *purpose, const char *reason,
+                    const struct app_material *materials, size_t nmaterials,
+                    long renewal_days, int64_t *id_out, struct err *e)
+{
+    struct store_seal s;
+    struct app_new n;
+    int64_t now = util_now_ms();
+    int revocation = !strcmp(purpose, "revocation");
+    err_code rc;
+
+    if (!revocation && strcmp(purpose, "renewal") != 0)
+        return err_set(e, ERR_INVALID, "purpose must be renewal or "
+                       "revocation");
+    if (revocation && (reason == NULL || nmaterials == 0))
+        return err_set(e, ERR_BAD_REQUEST, "a revocation request needs a "
+                       "reason and identity materials");
+    memset(&n, 0, sizeof(n));
+    memcpy(n.materials, materials, nmaterials * sizeof(*materials));
+    n.nmaterials = nmaterials;
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_seal_get(a->db, esid, &s, e)) != ERR_OK ||
+        (rc = authz_require(a->db, a->p, PERM_APPLICATION_SUBMIT, s.org_id,
+                            e)) != ERR_OK)
+        return fail(a, rc);
+    if (strcmp(s.state, "active") != 0 &&
+        !(revocation && strcmp(s.state, "suspended") == 0))
+        return fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s", s.esid,
+                               s.state));
+    if (!revocation && s.valid_end_ms - now > renewal_days * 86400000LL)
+        return fail(a, err_set(e, ERR_CONFLICT, "too early to renew: "
+                               "renewal opens %ld days before the seal "
+                               "expires", renewal_days));
+    if ((rc = store_app_copy(a->db, s.application_id, a->p->account_id,
+                             purpose, s.id, reason, now, id_out, e))
+        != ERR_OK ||
+        (rc = add_materials(a, *id_out, 1, &n, e)) != ERR_OK)
+        return fail(a, rc);
+    return finish(a, *id_out, NULL, "submitted", revocation
+                  ? "application.request_revocation"
+                  : "application.request_renewal", reason, e);
 }
 
 err_code
@@ -291,6 +360,12 @@ application_review(const struct actor_ctx *a, int64_t id,
     if ((rc = store_app_transition(a->db, id, moves[i].from, moves[i].to,
                                    reason, a->p->account_id, util_now_ms(),
                                    e)) != ERR_OK)
+        return fail(a, rc);
+    /* an approved revocation request takes effect at once: final */
+    if (!strcmp(row.purpose, "revocation") &&
+        !strcmp(moves[i].to, "approved") &&
+        (rc = seal_revoke_in_tx(a, row.replaces_seal_id, "cessation",
+                                row.reason, e)) != ERR_OK)
         return fail(a, rc);
     return finish(a, id, moves[i].from, moves[i].to, moves[i].action, reason,
                   e);

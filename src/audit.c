@@ -36,6 +36,8 @@ struct enc_buf {
     int      oom;
 };
 
+/* Append n bytes to b; on allocation failure b->oom is set and later
+ * appends do nothing. */
 static void
 enc_put(struct enc_buf *b, const void *data, size_t n)
 {
@@ -57,6 +59,7 @@ enc_put(struct enc_buf *b, const void *data, size_t n)
     b->len += n;
 }
 
+/* v as 8 bytes big-endian. */
 static void
 put_u64(uint8_t out[8], uint64_t v)
 {
@@ -68,6 +71,7 @@ put_u64(uint8_t out[8], uint64_t v)
     }
 }
 
+/* Append v as a big-endian i64. */
 static void
 enc_i64(struct enc_buf *b, int64_t v)
 {
@@ -77,6 +81,7 @@ enc_i64(struct enc_buf *b, int64_t v)
     enc_put(b, x, 8);
 }
 
+/* Append s as str: u32 length (0xFFFFFFFF for NULL) then the bytes. */
 static void
 enc_str(struct enc_buf *b, const char *s)
 {
@@ -139,6 +144,7 @@ struct rehash {
     struct err *e;
 };
 
+/* store_audit_walk callback: fold one row into the running hash. */
 static err_code
 rehash_row(void *ctx, const struct store_audit_entry *en)
 {
@@ -549,6 +555,8 @@ broken(struct verify_ctx *v, int64_t seq, int64_t cp_id, const char *fmt, ...)
     return ERR_CONFLICT;
 }
 
+/* store_audit_checkpoint_list callback: copy each checkpoint into
+ * v->cps (grown with realloc; freed by audit_verify). */
 static err_code
 collect_cp(void *ctx, const struct store_audit_checkpoint *cp)
 {
@@ -610,6 +618,8 @@ check_due(struct verify_ctx *v, int64_t seq)
     return ERR_OK;
 }
 
+/* store_audit_walk callback: check seq continuity and the row hash,
+ * then the checkpoints at this seq.  ERR_CONFLICT once broken. */
 static err_code
 verify_row(void *ctx, const struct store_audit_entry *en)
 {

@@ -20,6 +20,9 @@
 #include "ca.h"
 #include "util.h"
 
+_Static_assert(CA_SIG_MAX >= SM2_SIG_DER_MAX && CA_SIG_MAX >= CUSTODY_SIG_MAX,
+               "CA_SIG_MAX holds every signature custody and sm2_sign write");
+
 /* ---- signing ------------------------------------------------------------ */
 
 /* Contract: see ca.h. */
@@ -199,6 +202,7 @@ static int cert_set_id(X509 *x)
     return 1;
 }
 
+/* Same for a request (r owns the ID).  1 ok, 0 out of memory. */
 static int req_set_id(X509_REQ *r)
 {
     ASN1_OCTET_STRING *d = ASN1_OCTET_STRING_new();
@@ -214,6 +218,7 @@ static int req_set_id(X509_REQ *r)
 
 /* ---- names, serials, times ---------------------------------------------- */
 
+/* Append field nid = v (UTF-8, bounded) to n; "" / NULL adds nothing. */
 static err_code name_add(X509_NAME *n, int nid, const char *v, struct err *e)
 {
     size_t len;
@@ -300,6 +305,7 @@ done:
     return rc;
 }
 
+/* ASN1_TIME to time_t (UTC).  1 ok, 0 unreadable. */
 static int asn1_time_get(const ASN1_TIME *t, time_t *out)
 {
     struct tm tm;
@@ -331,6 +337,7 @@ err_code ca_cert_times(const uint8_t *der, size_t len, time_t *not_before,
     return rc;
 }
 
+/* Add extension nid with OpenSSL config value (e.g. "critical,CA:TRUE"). */
 static err_code add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value,
                         struct err *e)
 {

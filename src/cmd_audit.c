@@ -118,6 +118,7 @@ open_tokens(const struct config *cfg, struct custody **out, struct err *e)
     return custody_open(confs, cfg->ntokens, out, e);
 }
 
+/* Usage of `seald audit` on stderr. */
 static void
 audit_usage(void)
 {
@@ -176,6 +177,7 @@ parse_opts(int argc, char **argv, struct cli_opts *o)
     return optind == argc ? 0 : -1;
 }
 
+/* `seald audit verify`: exit 0 if the chain verifies, 1 if not. */
 static int
 do_verify(const struct cli_opts *o)
 {
@@ -200,6 +202,8 @@ do_verify(const struct cli_opts *o)
     return ok ? CMD_EXIT_OK : CMD_EXIT_FAIL;
 }
 
+/* `seald audit checkpoint`: sign the head through the configured token,
+ * print the exported form (and write it to --out). */
 static int
 do_checkpoint(const struct cli_opts *o)
 {
@@ -261,6 +265,7 @@ struct export_ctx {
     struct err *e;
 };
 
+/* store_audit_query callback: print one entry as a JSON or CSV line. */
 static err_code
 export_row(void *ctx, const struct store_audit_entry *en)
 {
@@ -284,6 +289,7 @@ export_row(void *ctx, const struct store_audit_entry *en)
     return ERR_OK;
 }
 
+/* `seald audit export`: every entry after --after, to stdout. */
 static int
 do_export(const struct cli_opts *o)
 {

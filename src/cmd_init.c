@@ -18,6 +18,7 @@
 #include "auth.h"
 #include "cmd.h"
 #include "config.h"
+#include "ca.h"
 #include "custody.h"
 #include "store.h"
 #include "tls_selfsigned.h"
@@ -29,6 +30,8 @@
 #define INIT_TOKEN_LABEL    "seald-dev"
 #define INIT_TOKEN_PROFILE  "sm2-sansec"
 #define INIT_CONF_MAX       (64 * 1024)
+#define INIT_CA_DAYS        3650
+#define INIT_MAKER_DAYS     3000
 
 static void
 init_usage(void)
@@ -72,10 +75,62 @@ write_pin(const char *path, struct err *e)
     return rc;
 }
 
-/* Set up the development SM2 token in DIR/token (PINs in DIR/token.pin and
- * DIR/token.so-pin) and generate the audit key in it; id_hex gets its id. */
+/* The keys init makes in the development token, and the local CA's and
+ * the seal maker's certificates (DER, malloc'ed). */
+struct init_keys {
+    char     audit[CUSTODY_ID_HEX_MAX];
+    char     ca[CUSTODY_ID_HEX_MAX];
+    char     maker[CUSTODY_ID_HEX_MAX];
+    uint8_t *ca_cert, *maker_cert;
+    size_t   ca_cert_len, maker_cert_len;
+};
+
+static void
+init_keys_free(struct init_keys *k)
+{
+    free(k->ca_cert);
+    free(k->maker_cert);
+}
+
+/* The local CA (self-signed) and the seal maker's certificate from it. */
 static err_code
-init_devtoken(const char *dir, char id_hex[CUSTODY_ID_HEX_MAX],
+init_certs(struct custody *c, const char *org, struct init_keys *k,
+           struct err *e)
+{
+    struct ca_key ca = {c, INIT_TOKEN_NAME, k->ca};
+    struct ca_key maker = {c, INIT_TOKEN_NAME, k->maker};
+    struct ca_subject ca_subj = {"CN", NULL, NULL, NULL, "seald", NULL,
+                                 "seald local CA"};
+    struct ca_subject mk_subj = {"CN", NULL, NULL, NULL, "seald", NULL,
+                                 "seald seal maker"};
+    struct ca_issue_params ip;
+    EVP_PKEY *pub = NULL;
+    time_t now = time(NULL);
+    err_code rc;
+
+    ca_subj.o = mk_subj.o = org;
+    if ((rc = ca_create_root(&ca, &ca_subj, INIT_CA_DAYS, &k->ca_cert,
+                             &k->ca_cert_len, e)) != ERR_OK ||
+        (rc = custody_public_key(c, INIT_TOKEN_NAME, maker.key_id, &pub, e))
+        != ERR_OK)
+        goto done;
+    memset(&ip, 0, sizeof(ip));
+    ip.subject = &mk_subj;
+    ip.holder_pub = pub;
+    ip.not_before = now - 60;
+    ip.not_after = now + (time_t)INIT_MAKER_DAYS * 86400;
+    rc = ca_issue(&ca, k->ca_cert, k->ca_cert_len, &ip, &k->maker_cert,
+                  &k->maker_cert_len, e);
+done:
+    EVP_PKEY_free(pub);
+    return rc;
+}
+
+/* Set up the development SM2 token in DIR/token (PINs in DIR/token.pin and
+ * DIR/token.so-pin), generate the audit, CA and maker keys in it, and make
+ * the CA's and the maker's certificates. */
+static err_code
+init_devtoken(const char *dir, const char *org, struct init_keys *k,
               struct err *e)
 {
     struct custody_token_conf conf;
@@ -106,9 +161,14 @@ init_devtoken(const char *dir, char id_hex[CUSTODY_ID_HEX_MAX],
     if ((rc = custody_init_token(conf.module, 0, INIT_TOKEN_LABEL, so, pin,
                                  e)) != ERR_OK ||
         (rc = custody_open(&conf, 1, &c, e)) != ERR_OK ||
-        (rc = custody_generate(c, INIT_TOKEN_NAME, "audit", NULL, 0, id_hex,
-                               e)) != ERR_OK)
+        (rc = custody_generate(c, INIT_TOKEN_NAME, "audit", NULL, 0,
+                               k->audit, e)) != ERR_OK ||
+        (rc = custody_generate(c, INIT_TOKEN_NAME, "ca", NULL, 0, k->ca, e))
+        != ERR_OK ||
+        (rc = custody_generate(c, INIT_TOKEN_NAME, "maker", NULL, 0,
+                               k->maker, e)) != ERR_OK)
         goto done;
+    rc = init_certs(c, org, k, e);
 done:
     custody_close(c);
     if (so != NULL)
@@ -120,34 +180,65 @@ done:
     return rc;
 }
 
+/* Append to out (cap bytes, *n used) the text with every line that is
+ * exactly "key =" given the value "token/id". */
+static int
+fill_keyref(char *out, size_t cap, size_t *n, const char *text,
+            const char *key, const char *id)
+{
+    char mark[32];
+    const char *at;
+    int w;
+
+    snprintf(mark, sizeof(mark), "\n%s =\n", key);
+    if ((at = strstr(text, mark)) == NULL)
+        return -1;
+    w = snprintf(out + *n, cap - *n, "%.*s\n%s = %s/%s\n%s",
+                 (int)(at - text), text, key, INIT_TOKEN_NAME, id,
+                 at + strlen(mark));
+    if (w < 0 || (size_t)w >= cap - *n)
+        return -1;
+    *n += (size_t)w;
+    return 0;
+}
+
 /* The instance's config: the example with the key references filled in and
  * the development token's section appended. */
 static err_code
-write_config(const char *path, const char *audit_id, struct err *e)
+write_config(const char *path, const struct init_keys *k, struct err *e)
 {
-    const char *mark = "\naudit =\n", *at = strstr(config_example, mark);
-    char *text;
-    int n;
-    err_code rc;
+    char *a = malloc(INIT_CONF_MAX), *b = malloc(INIT_CONF_MAX);
+    size_t n;
+    int w;
+    err_code rc = ERR_OK;
 
-    if (at == NULL)
-        return err_set(e, ERR_INTERNAL, "config example lacks keys.audit");
-    if ((text = malloc(INIT_CONF_MAX)) == NULL)
-        return err_set(e, ERR_NOMEM, "out of memory");
-    n = snprintf(text, INIT_CONF_MAX,
-                 "%.*s\naudit = %s/%s\n%s\n"
-                 "; The development SM2 token made by `seald init`.  Not for "
-                 "production:\n; production instances use a certified HSM.\n"
-                 "[token.%s]\nmodule = %s\nprofile = %s\ntoken_label = %s\n"
-                 "pin_file = token.pin\ndevtoken_dir = token\n",
-                 (int)(at - config_example), config_example, INIT_TOKEN_NAME,
-                 audit_id, at + strlen(mark), INIT_TOKEN_NAME,
+    if (a == NULL || b == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    n = 0;
+    if (fill_keyref(a, INIT_CONF_MAX, &n, config_example, "audit",
+                    k->audit) != 0 ||
+        (n = 0, fill_keyref(b, INIT_CONF_MAX, &n, a, "ca", k->ca)) != 0 ||
+        (n = 0, fill_keyref(a, INIT_CONF_MAX, &n, b, "maker", k->maker))
+        != 0) {
+        rc = err_set(e, ERR_INTERNAL, "config example lacks a [keys] line");
+        goto done;
+    }
+    w = snprintf(a + n, INIT_CONF_MAX - n,
+                 "\n; The development SM2 token made by `seald init`.  Not "
+                 "for production:\n; production instances use a certified "
+                 "HSM.\n[token.%s]\nmodule = %s\nprofile = %s\n"
+                 "token_label = %s\npin_file = token.pin\n"
+                 "devtoken_dir = token\n", INIT_TOKEN_NAME,
                  SEALD_DEVTOKEN_MODULE, INIT_TOKEN_PROFILE, INIT_TOKEN_LABEL);
-    if (n < 0 || n >= INIT_CONF_MAX)
+    if (w < 0 || (size_t)w >= INIT_CONF_MAX - n)
         rc = err_set(e, ERR_INTERNAL, "config too long");
     else
-        rc = util_write_file(path, text, (size_t)n, 0640, e);
-    free(text);
+        rc = util_write_file(path, a, n + (size_t)w, 0640, e);
+done:
+    free(a);
+    free(b);
     return rc;
 }
 
@@ -155,9 +246,10 @@ write_config(const char *path, const char *audit_id, struct err *e)
  * the audit record of it all, in one transaction. */
 static err_code
 bootstrap(struct store *s, const struct auth_key *key, const char *org,
-          const char *admin, char cred[AUTH_CREDENTIAL_LEN + 1],
-          struct err *e)
+          const char *admin, const struct init_keys *k,
+          char cred[AUTH_CREDENTIAL_LEN + 1], struct err *e)
 {
+    char ca_ref[CONFIG_KEYREF_MAX], maker_ref[CONFIG_KEYREF_MAX];
     struct store_conn *c;
     struct audit_actor who = {0, NULL, "local", NULL};
     struct audit_event ev = {"instance.init", "account", NULL, AUDIT_OK,
@@ -180,6 +272,14 @@ bootstrap(struct store *s, const struct auth_key *key, const char *org,
         (rc = auth_credential_issue(c, key, acct_id, 1,
                                     AUTH_DEFAULT_MAX_AGE_MS, cred, e))
         != ERR_OK)
+        goto done;
+    snprintf(ca_ref, sizeof(ca_ref), "%s/%s", INIT_TOKEN_NAME, k->ca);
+    snprintf(maker_ref, sizeof(maker_ref), "%s/%s", INIT_TOKEN_NAME,
+             k->maker);
+    if ((rc = store_authority_put(c, "ca", ca_ref, k->ca_cert,
+                                  k->ca_cert_len, now, e)) != ERR_OK ||
+        (rc = store_authority_put(c, "maker", maker_ref, k->maker_cert,
+                                  k->maker_cert_len, now, e)) != ERR_OK)
         goto done;
     snprintf(idbuf, sizeof(idbuf), "%lld", (long long)acct_id);
     ev.target_id = idbuf;
@@ -209,13 +309,16 @@ cmd_init(int argc, char **argv)
     char conf[PATH_MAX], db[PATH_MAX], tlsdir[PATH_MAX], cert[PATH_MAX],
          key[PATH_MAX], secret[PATH_MAX];
     char cred[AUTH_CREDENTIAL_LEN + 1] = "";
-    char audit_id[CUSTODY_ID_HEX_MAX] = "";
+    struct init_keys keys;
+    char trustdir[PATH_MAX], capem_path[PATH_MAX];
+    char *capem = NULL;
     struct auth_key *ak = NULL;
     struct store *s = NULL;
     struct err e;
     int ch, status = CMD_EXIT_FAIL;
 
     err_clear(&e);
+    memset(&keys, 0, sizeof(keys));
     optind = 1;
     while ((ch = getopt_long(argc, argv, "d:a:o:h", opts, NULL)) != -1) {
         switch (ch) {
@@ -236,7 +339,9 @@ cmd_init(int argc, char **argv)
         !path_in(tlsdir, sizeof(tlsdir), dir, "tls") ||
         !path_in(cert, sizeof(cert), dir, "tls/server.crt") ||
         !path_in(key, sizeof(key), dir, "tls/server.key") ||
-        !path_in(secret, sizeof(secret), dir, "secret.key")) {
+        !path_in(secret, sizeof(secret), dir, "secret.key") ||
+        !path_in(trustdir, sizeof(trustdir), dir, "trust") ||
+        !path_in(capem_path, sizeof(capem_path), dir, "trust/local-ca.pem")) {
         fprintf(stderr, "seald init: %s: path too long\n", dir);
         return CMD_EXIT_USAGE;
     }
@@ -250,28 +355,37 @@ cmd_init(int argc, char **argv)
         auth_key_create(secret, &e) != ERR_OK ||
         auth_key_load(secret, &ak, &e) != ERR_OK ||
         tls_selfsigned_write(cert, key, &e) != ERR_OK ||
-        init_devtoken(dir, audit_id, &e) != ERR_OK ||
+        init_devtoken(dir, org, &keys, &e) != ERR_OK ||
+        ca_der_to_pem("CERTIFICATE", keys.ca_cert, keys.ca_cert_len, &capem,
+                      &e) != ERR_OK ||
+        make_dir(trustdir, &e) != ERR_OK ||
+        util_write_file(capem_path, capem, strlen(capem), 0644, &e)
+        != ERR_OK ||
         store_open(db, 5000, 1, &s, &e) != ERR_OK ||
         store_migrate(s, NULL, &e) != ERR_OK ||
-        bootstrap(s, ak, org, admin, cred, &e) != ERR_OK ||
-        write_config(conf, audit_id, &e) != ERR_OK)
+        bootstrap(s, ak, org, admin, &keys, cred, &e) != ERR_OK ||
+        write_config(conf, &keys, &e) != ERR_OK)
         goto done;
 
     printf("seald: new instance in %s\n"
            "  config:      %s\n"
            "  database:    %s\n"
            "  TLS cert:    %s (self-signed, for localhost)\n"
-           "  token:       %s/token (development SM2 token; audit key %s)\n"
+           "  token:       %s/token (development SM2 token: audit, CA and "
+           "seal maker keys)\n"
+           "  local CA:    %s\n"
            "  admin:       %s (role sysadmin)\n"
            "  credential:  %s\n"
            "This credential is shown once and stored only as a keyed hash. "
-           "Keep it safe.\n", dir, conf, db, cert, dir, audit_id, admin, cred);
+           "Keep it safe.\n", dir, conf, db, cert, dir, capem_path, admin, cred);
     fflush(stdout);
     status = CMD_EXIT_OK;
 done:
     if (status != CMD_EXIT_OK)
         fprintf(stderr, "seald init: %s\n", e.msg);
     util_wipe(cred, sizeof(cred));
+    init_keys_free(&keys);
+    free(capem);
     store_close(s);
     auth_key_free(ak);
     return status;

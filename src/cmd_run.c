@@ -16,7 +16,9 @@
 #include "cmd.h"
 #include "config.h"
 #include "http.h"
+#include "audit.h"
 #include "log.h"
+#include "maintenance.h"
 #include "router.h"
 #include "store.h"
 #include "util.h"
@@ -112,6 +114,7 @@ cmd_run(int argc, char **argv)
     struct config cfg;
     struct app app;
     struct http_server *srv = NULL;
+    struct maintenance *maint = NULL;
     sigset_t set;
     struct err e;
     int ch, applied = 0, status = CMD_EXIT_FAIL;
@@ -190,7 +193,13 @@ cmd_run(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (http_start(&app, &srv, &e) != ERR_OK)
+    if (app.custody != NULL && cfg.audit_key[0] != '\0' &&
+        audit_checkpoint_setup(app.custody, cfg.audit_key,
+                               cfg.audit_checkpoint_every,
+                               cfg.audit_checkpoint_seconds, &e) != ERR_OK)
+        goto fail;
+    if (http_start(&app, &srv, &e) != ERR_OK ||
+        maintenance_start(&app, &maint, &e) != ERR_OK)
         goto fail;
     log_event(LOG_INFO, "listening", "url=%s://%s:%ld threads=%ld pid=%ld",
               cfg.plain_http ? "http" : "https", cfg.listen, cfg.port,
@@ -205,6 +214,7 @@ cmd_run(int argc, char **argv)
 
     wait_for_stop(&app, &set);
     http_stop(srv, cfg.shutdown_timeout * 1000);
+    srv = NULL;
     log_event(LOG_INFO, "stopped", "msg=\"clean shutdown\"");
     status = CMD_EXIT_OK;
     goto out;
@@ -217,6 +227,9 @@ fail:
     log_event(LOG_ERROR, "startup_failed", "msg=\"%s\"", e.msg);
     fprintf(stderr, "seald: %s\n", e.msg);
 out:
+    maintenance_stop(maint);
+    http_stop(srv, 0);
+    audit_checkpoint_setup(NULL, NULL, 1, 1, NULL);
     store_close(app.store);
     auth_key_free(app.key);
     ratelimit_free(app.limiter);

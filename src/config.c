@@ -64,6 +64,21 @@ static const struct key_def config_keys[] = {
     ENUM("log", "level", log_level, "debug|info|warn|error"),
     PATHK("security", "secret_file", secret_file),
     STR("keys", "audit", audit_key),
+    STR("keys", "ca", ca_key),
+    STR("keys", "maker", maker_key),
+    STR("seals", "region", seal_region),
+    STR("seals", "esid_format", seal_esid_format),
+    NUM("seals", "version", seal_version, 4, 5),
+    STR("seals", "holder_token", seal_holder_token),
+    NUM("seals", "cert_days", seal_cert_days, 1, 3650),
+    NUM("seals", "renewal_days", seal_renewal_days, 1, 365),
+    NUM("seals", "suspend_unused_days", seal_suspend_unused_days, 1, 3650),
+    NUM("seals", "status_list_hours", seal_status_list_hours, 1, 744),
+    NUM("seals", "maintenance_seconds", seal_maintenance_seconds, 1, 86400),
+    PATHK("trust", "anchors_dir", trust_dir),
+    NUM("audit", "checkpoint_every", audit_checkpoint_every, 1, 1000000000),
+    NUM("audit", "checkpoint_seconds", audit_checkpoint_seconds, 1, 604800),
+    PATHK("database", "backup_dir", backup_dir),
     NUM("security", "credential_max_age_days", credential_max_age_days, 1,
         3650),
     NUM("security", "lockout_threshold", lockout_threshold, 1, 1000),
@@ -96,6 +111,20 @@ config_defaults(struct config *cfg)
     snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
     snprintf(cfg->secret_file, sizeof(cfg->secret_file), "secret.key");
     cfg->credential_max_age_days = 60;
+    snprintf(cfg->seal_region, sizeof(cfg->seal_region), "230100");
+    snprintf(cfg->seal_esid_format, sizeof(cfg->seal_esid_format),
+             "{region}{seq:08}");
+    cfg->seal_version = 4;
+    snprintf(cfg->seal_holder_token, sizeof(cfg->seal_holder_token), "dev");
+    cfg->seal_cert_days = 730;
+    cfg->seal_renewal_days = 30;
+    cfg->seal_suspend_unused_days = 365;
+    cfg->seal_status_list_hours = 24;
+    cfg->seal_maintenance_seconds = 3600;
+    cfg->audit_checkpoint_every = 1000;
+    cfg->audit_checkpoint_seconds = 300;
+    snprintf(cfg->backup_dir, sizeof(cfg->backup_dir), "backups");
+    snprintf(cfg->trust_dir, sizeof(cfg->trust_dir), "trust");
     cfg->lockout_threshold = 5;
     cfg->address_lockout_threshold = 50;
     cfg->lockout_window_seconds = 900;
@@ -348,7 +377,7 @@ config_validate(const struct config *cfg, struct err *e)
 {
     struct in_addr a4;
     struct in6_addr a6;
-    size_t i, ndev = 0;
+    size_t i, k, ndev = 0;
 
     if (inet_pton(AF_INET, cfg->listen, &a4) != 1 &&
         inet_pton(AF_INET6, cfg->listen, &a6) != 1)
@@ -380,16 +409,23 @@ config_validate(const struct config *cfg, struct err *e)
     if (ndev > 1)
         return err_set(e, ERR_CONFIG, "at most one token may set "
                        "devtoken_dir");
-    if (cfg->audit_key[0] != '\0') {
-        char tok[CUSTODY_NAME_MAX], id[CUSTODY_ID_HEX_MAX];
-        int found = 0;
-        if (config_keyref(cfg->audit_key, tok, id, e) != ERR_OK)
-            return err_set(e, ERR_CONFIG, "keys.audit: %s", e->msg);
-        for (i = 0; i < cfg->ntokens; i++)
-            found |= strcmp(cfg->tokens[i].c.name, tok) == 0;
-        if (!found)
-            return err_set(e, ERR_CONFIG, "keys.audit: no token section "
-                           "[token.%s]", tok);
+    {
+        const struct { const char *name, *ref; } refs[] = {
+            {"keys.audit", cfg->audit_key}, {"keys.ca", cfg->ca_key},
+            {"keys.maker", cfg->maker_key}};
+        for (k = 0; k < sizeof(refs) / sizeof(refs[0]); k++) {
+            char tok[CUSTODY_NAME_MAX], id[CUSTODY_ID_HEX_MAX];
+            int found = 0;
+            if (refs[k].ref[0] == '\0')
+                continue;
+            if (config_keyref(refs[k].ref, tok, id, e) != ERR_OK)
+                return err_set(e, ERR_CONFIG, "%s: %s", refs[k].name, e->msg);
+            for (i = 0; i < cfg->ntokens; i++)
+                found |= strcmp(cfg->tokens[i].c.name, tok) == 0;
+            if (!found)
+                return err_set(e, ERR_CONFIG, "%s: no token section "
+                               "[token.%s]", refs[k].name, tok);
+        }
     }
     return ERR_OK;
 }

@@ -13,12 +13,14 @@ static const uint8_t PNG_SIG[8] = { 0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a,
                                     0x0a };
 #define PNG_MAX_DIM 0x7fffffffu       /* PNG spec: at most 2^31 - 1 */
 
+/* Big-endian 32-bit at p (4 readable bytes). */
 static uint32_t be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
            (uint32_t)p[2] << 8 | (uint32_t)p[3];
 }
 
+/* Little-endian 16-bit at p (2 readable bytes). */
 static uint32_t le16(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8;
@@ -56,6 +58,7 @@ static int png_depth_ok(uint8_t color, uint8_t depth)
     }
 }
 
+/* Walk a PNG (signature already matched) chunk by chunk; fill *out. */
 static err_code png_probe(const uint8_t *d, size_t len, struct img_info *out,
                           struct err *e)
 {
@@ -131,6 +134,7 @@ static err_code gif_skip_subblocks(const uint8_t *d, size_t len, size_t *pos,
     }
 }
 
+/* Walk a GIF (signature already matched) block by block; fill *out. */
 static err_code gif_probe(const uint8_t *d, size_t len, struct img_info *out,
                           struct err *e)
 {

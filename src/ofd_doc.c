@@ -21,10 +21,14 @@ static err_code load_xml(struct ofd_pkg *p, const char *path, xmlDocPtr *doc,
 {
     const uint8_t *data;
     size_t len;
-    err_code rc = ofd_pkg_get(p, path, &data, &len, e);
+    long i = ofd_pkg_find(p, path);
+    err_code rc;
 
+    if (i < 0)
+        return err_set(e, ERR_MALFORMED, "%s missing from the package", path);
+    rc = ofd_pkg_read(p, (size_t)i, &data, &len, e);
     if (rc != ERR_OK)
-        return rc == ERR_NOT_FOUND ? ERR_MALFORMED : rc;
+        return rc;
     return ofd_xml_parse(data, len, path, doc, e);
 }
 

@@ -150,14 +150,19 @@ static size_t parse_deltas(const char *s, double *d, size_t cap)
         if (*s == '\0')
             break;
         if (*s == 'g') {
+            char tok[16];
+            size_t tl = 0;
             long cnt;
             double v;
 
             s++;
-            cnt = strtol(s, &end, 10);
-            if (end == s || cnt < 0 || cnt > (long)OFD_MAX_DELTAS)
+            while (*s == ' ' || *s == '\t')
+                s++;
+            while (isdigit((unsigned char)*s) && tl < sizeof(tok) - 1)
+                tok[tl++] = *s++;
+            tok[tl] = '\0';
+            if (util_parse_long(tok, 0, OFD_MAX_DELTAS, &cnt, NULL) != ERR_OK)
                 break;
-            s = end;
             v = strtod(s, &end);
             if (end == s || !isfinite(v))
                 break;
@@ -257,9 +262,12 @@ static err_code keyword_box(struct ofd_pkg *p, const struct ofd_doc *d,
     err_code rc;
     int hit;
 
+    if (ofd_pkg_find(p, d->pages[page].path) < 0)
+        return err_set(e, ERR_MALFORMED, "%s missing from the package",
+                       d->pages[page].path);
     rc = ofd_pkg_get(p, d->pages[page].path, &data, &len, e);
     if (rc != ERR_OK)
-        return rc == ERR_NOT_FOUND ? ERR_MALFORMED : rc;
+        return rc;
     rc = ofd_xml_parse(data, len, d->pages[page].path, &doc, e);
     if (rc != ERR_OK)
         return rc;
@@ -549,15 +557,23 @@ static err_code write_package(const uint8_t *in, size_t len,
     zip_t *za = NULL;
     zip_error_t ze;
     zip_int64_t size, idx;
-    uint8_t *buf = NULL;
+    uint8_t *buf = NULL, *copy;
     size_t i;
     err_code rc = ERR_OK;
     int opened = 0;
 
+    /* libzip 1.7 may free the buffer behind a written buffer source even
+       when it does not own it: give it a private copy it owns */
+    copy = malloc(len ? len : 1);
+    if (copy == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    memcpy(copy, in, len);
     zip_error_init(&ze);
-    src = zip_source_buffer_create(in, len, 0, &ze);
-    if (src == NULL)
+    src = zip_source_buffer_create(copy, len, 1, &ze);
+    if (src == NULL) {
+        free(copy);
         return err_set(e, ERR_NOMEM, "zip: %s", zip_error_strerror(&ze));
+    }
     za = zip_open_from_source(src, 0, &ze);
     if (za == NULL) {
         zip_source_free(src);

@@ -58,7 +58,9 @@ static json_t *jtext(const char *s)
 
     if (j != NULL)
         return j;
-    snprintf(buf, sizeof(buf), "%s", s);
+    for (i = 0; s[i] != '\0' && i + 1 < sizeof(buf); i++)
+        buf[i] = s[i];
+    buf[i] = '\0';
     for (i = 0; buf[i]; i++)
         if ((unsigned char)buf[i] >= 0x80)
             buf[i] = '?';
@@ -245,11 +247,11 @@ static void verify_signed_data(const uint8_t *p, size_t len,
     }
     check_set(checks, "certificate_chain", ST_INDETERMINATE,
               "the chain of GB/T 35275 signer certificates is not checked");
-    free(msg);
-    X509_free(cert);
-    return;
+    goto done;
 malformed:
     check_set(checks, "structure", ST_FAILED, "malformed GB/T 35275 SignedData");
+done:
+    free(msg);
     X509_free(cert);
 }
 
@@ -569,7 +571,7 @@ err_code ofd_verify(const uint8_t *in, size_t len,
     struct ofd_doc d;
     struct ofd_siglist l;
     X509_STORE *store = NULL, *owned = NULL;
-    json_t *r = NULL, *sigs = NULL;
+    json_t *r = NULL, *sigs = NULL, *pages = NULL;
     size_t n_docs = 0, di, i, n_failed = 0, n_indet = 0;
     const char *ind, *sub = NULL, *summary;
     err_code rc;
@@ -595,7 +597,8 @@ err_code ofd_verify(const uint8_t *in, size_t len,
     }
     r = json_object();
     sigs = json_array();
-    if (r == NULL || sigs == NULL) {
+    pages = json_array();
+    if (r == NULL || sigs == NULL || pages == NULL) {
         rc = err_set(e, ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -615,8 +618,7 @@ err_code ofd_verify(const uint8_t *in, size_t len,
                 continue;
             }
         }
-        json_object_set_new(r, di == 0 ? "pages" : "pages_other",
-                            json_integer((json_int_t)d.n_pages));
+        json_array_append_new(pages, json_integer((json_int_t)d.n_pages));
         if (d.sigs[0] == '\0')
             continue;
         if (ofd_siglist_load(p, d.sigs, &l, &de) != ERR_OK) {
@@ -669,11 +671,14 @@ err_code ofd_verify(const uint8_t *in, size_t len,
                         json_integer((json_int_t)json_array_size(sigs)));
     if (owned != NULL)
         json_object_set_new(r, "anchors", json_integer(anchors));
+    json_object_set_new(r, "pages", pages);
+    pages = NULL;
     json_object_set_new(r, "signatures", sigs);
     sigs = NULL;
     *report = r;
     r = NULL;
 done:
+    json_decref(pages);
     json_decref(sigs);
     json_decref(r);
     ofd_siglist_clear(&l);

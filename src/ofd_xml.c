@@ -56,12 +56,23 @@ err_code ofd_xml_parse(const uint8_t *data, size_t len, const char *what,
     xmlDocPtr doc = NULL;
     const xmlError *xe;
     err_code rc = ERR_OK;
+    size_t skip = 0;
 
     *out = NULL;
     ofd_init();
     if (len > OFD_MAX_XML)
         return err_set(e, ERR_TOO_LARGE, "%s: XML over %u bytes", what,
                        OFD_MAX_XML);
+    /* the DTD scan below must see ASCII: refuse UTF-16/32 and EBCDIC */
+    if (len >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)
+        skip = 3;
+    while (skip < len && (data[skip] == ' ' || data[skip] == '\t' ||
+                          data[skip] == '\r' || data[skip] == '\n'))
+        skip++;
+    if (skip >= len || data[skip] != '<' || memchr(data, 0, len) != NULL)
+        return err_set(e, ERR_MALFORMED,
+                       "%s: not an XML document in an ASCII-compatible "
+                       "encoding", what);
     if (has_bytes(data, len, "<!DOCTYPE") || has_bytes(data, len, "<!ENTITY"))
         return err_set(e, ERR_MALFORMED,
                        "%s: DTD / entity declarations are not allowed", what);

@@ -19,13 +19,15 @@ static const struct {
                     P(PERM_ACCOUNT_READ) | P(PERM_ACCOUNT_WRITE)},
     {"secadmin", 1, P(PERM_ORG_READ) | P(PERM_ACCOUNT_READ) |
                     P(PERM_ROLE_ASSIGN) | P(PERM_TRUST_MANAGE) |
-                    P(PERM_TOKEN_MANAGE)},
+                    P(PERM_TOKEN_MANAGE) | P(PERM_SEAL_SUSPEND)},
     {"auditor", 1, P(PERM_ORG_READ) | P(PERM_ACCOUNT_READ) |
                    P(PERM_AUDIT_READ) | P(PERM_USAGE_READ)},
-    {"applicant", 0, P(PERM_APPLICATION_SUBMIT)},
+    {"applicant", 0, P(PERM_APPLICATION_SUBMIT) | P(PERM_SEAL_SUSPEND) |
+                     P(PERM_SEAL_REPORT)},
     {"reviewer", 0, P(PERM_APPLICATION_REVIEW)},
     {"maker", 0, P(PERM_SEAL_MAKE)},
-    {"custodian", 0, P(PERM_SEAL_USE) | P(PERM_DEPUTY_REQUEST)},
+    {"custodian", 0, P(PERM_SEAL_USE) | P(PERM_DEPUTY_REQUEST) |
+                     P(PERM_SEAL_REPORT)},
     {"approver", 0, P(PERM_REQUEST_APPROVE) | P(PERM_DEPUTY_APPROVE)},
     {"verifier", 0, P(PERM_VERIFY_BULK)},
 };
@@ -55,6 +57,8 @@ static const char *const perm_names[PERM__COUNT] = {
     [PERM_DEPUTY_REQUEST] = "deputy.request",
     [PERM_DEPUTY_APPROVE] = "deputy.approve",
     [PERM_VERIFY_BULK] = "verify.bulk",
+    [PERM_SEAL_SUSPEND] = "seal.suspend",
+    [PERM_SEAL_REPORT] = "seal.report",
 };
 
 const char *

@@ -20,11 +20,13 @@
 
 /* ---- esID --------------------------------------------------------------- */
 
+/* Characters allowed literally in an esID template. */
 static int esid_literal_ok(char c)
 {
     return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.';
 }
 
+/* Append n bytes of s to out (bounded by cap and SEAL_ESID_MAX). */
 static err_code esid_put(char *out, size_t cap, size_t *pos, const char *s,
                          size_t n, struct err *e)
 {
@@ -37,9 +39,9 @@ static err_code esid_put(char *out, size_t cap, size_t *pos, const char *s,
     return ERR_OK;
 }
 
-/* Contract: see seal_make.h. */
-err_code seal_esid_format(const char *fmt, const char *region, int64_t seq,
-                          char *out, size_t cap, struct err *e)
+/* seal_esid_format without the clearing of out on failure. */
+static err_code esid_format(const char *fmt, const char *region, int64_t seq,
+                            char *out, size_t cap, struct err *e)
 {
     err_code rc = ERR_OK;
     size_t pos = 0, i, flen;
@@ -109,7 +111,16 @@ err_code seal_esid_format(const char *fmt, const char *region, int64_t seq,
     }
     if (rc == ERR_OK && pos == 0)
         rc = err_set(e, ERR_INVALID, "esID is empty");
-    if (rc != ERR_OK)
+    return rc;
+}
+
+/* Contract: see seal_make.h.  out is "" on failure. */
+err_code seal_esid_format(const char *fmt, const char *region, int64_t seq,
+                          char *out, size_t cap, struct err *e)
+{
+    err_code rc = esid_format(fmt, region, seq, out, cap, e);
+
+    if (rc != ERR_OK && out != NULL && cap > 0)
         out[0] = '\0';
     return rc;
 }
@@ -148,6 +159,7 @@ done:
     return rc;
 }
 
+/* 1..max printable ASCII characters?  1 yes, 0 no. */
 static int ia5_printable(const char *s, size_t max)
 {
     size_t i, n = s ? strnlen(s, max + 1) : 0;
@@ -209,6 +221,21 @@ static err_code validity(const struct seal_make_params *p, time_t *vs,
     return ERR_OK;
 }
 
+/* DER certificate cert must be valid at t. */
+static err_code valid_at(const uint8_t *cert, size_t len, time_t t,
+                         const char *who, struct err *e)
+{
+    time_t nb, na;
+    err_code rc = ca_cert_times(cert, len, &nb, &na, e);
+
+    if (rc != ERR_OK)
+        return rc;
+    if (t < nb || t > na)
+        return err_set(e, ERR_INVALID, "%s certificate is not valid at %lld",
+                       who, (long long)t);
+    return ERR_OK;
+}
+
 /* ---- seal_make ---------------------------------------------------------- */
 
 /* Contract: see seal_make.h. */
@@ -256,6 +283,14 @@ err_code seal_make(const struct ca_key *maker, const uint8_t *maker_cert,
     rc = key_matches_cert(maker, maker_cert, maker_cert_len, "maker", e);
     if (rc != ERR_OK)
         goto done;
+    sp.create_date = p->create_date ? p->create_date : time(NULL);
+    rc = valid_at(maker_cert, maker_cert_len, sp.create_date, "maker", e);
+    if (rc != ERR_OK)
+        goto done;
+    if (sp.create_date > sp.valid_end) {
+        rc = err_set(e, ERR_INVALID, "seal validity ends before its creation");
+        goto done;
+    }
     sp.format = p->format ? p->format : SES_FMT_V4;
     sp.vid = p->vid ? p->vid : SEAL_VID_DEFAULT;
     sp.es_id = p->es_id;
@@ -264,7 +299,6 @@ err_code seal_make(const struct ca_key *maker, const uint8_t *maker_cert,
     sp.cert_list_type = 1;
     sp.certs = p->holder_certs;
     sp.n_certs = p->n_holder_certs;
-    sp.create_date = p->create_date ? p->create_date : time(NULL);
     sp.picture_type = img_type_from_name(p->picture_type) == IMG_PNG ? "PNG"
                                                                      : "GIF";
     sp.picture = p->picture;
@@ -370,6 +404,10 @@ err_code seal_sign(const struct ca_key *holder,
                                      "validity");
         goto done;
     }
+    rc = valid_at(p->signer_cert.p, p->signer_cert.len, sp.time_info,
+                  "holder", e);
+    if (rc != ERR_OK)
+        goto done;
     sp.format = p->format ? p->format : s->format;
     sp.seal = p->seal;
     sp.data_hash = p->data_hash;

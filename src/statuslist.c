@@ -18,6 +18,7 @@
 
 #define SL_OID_ECDSA_SHA256 "1.2.840.10045.4.3.2"
 
+/* State names: 1..STATUSLIST_STATE_MAX of [a-z_]. */
 static int state_ok(const char *s)
 {
     size_t i, n = s ? strnlen(s, STATUSLIST_STATE_MAX + 1) : 0;
@@ -30,6 +31,7 @@ static int state_ok(const char *s)
     return 1;
 }
 
+/* esIDs: 1..SEAL_ESID_MAX visible ASCII characters. */
 static int esid_ok(const char *s)
 {
     size_t i, n = s ? strnlen(s, SEAL_ESID_MAX + 1) : 0;
@@ -42,11 +44,13 @@ static int esid_ok(const char *s)
     return 1;
 }
 
+/* CRLReason codes 0..10 except the unused 7. */
 static int reason_ok(int r)
 {
     return r >= 0 && r <= STATUSLIST_REASON_MAX && r != 7;
 }
 
+/* qsort order of entry pointers: by es_id bytes. */
 static int entry_cmp(const void *a, const void *b)
 {
     const struct statuslist_entry *const *x = a, *const *y = b;
@@ -54,6 +58,7 @@ static int entry_cmp(const void *a, const void *b)
     return strcmp((*x)->es_id, (*y)->es_id);
 }
 
+/* RFC 3339 UTC string of t (new reference). */
 static json_t *time_json(time_t t)
 {
     char buf[21];
@@ -151,7 +156,7 @@ err_code statuslist_build(const struct ca_key *signer,
     for (i = 0; i < p->n_entries; i++) {
         const struct statuslist_entry *en = &p->entries[i];
         if (!esid_ok(en->es_id) || !state_ok(en->state) ||
-            !reason_ok(en->reason)) {
+            !reason_ok(en->reason) || en->since > p->this_update) {
             rc = err_set(e, ERR_INVALID, "status list entry %zu is invalid",
                          i);
             goto done;
@@ -263,6 +268,7 @@ static err_code sig_verify(X509 *x, const char *alg, const uint8_t *msg,
     return rc;
 }
 
+/* String member k of o, or NULL (borrowed). */
 static const char *str_member(json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
@@ -299,6 +305,8 @@ err_code statuslist_verify(const uint8_t *json, size_t len,
         strcmp(str_member(root, "type"), STATUSLIST_TYPE) != 0 ||
         json_integer_value(json_object_get(root, "version")) !=
             STATUSLIST_VERSION ||
+        !json_is_integer(json_object_get(root, "number")) ||
+        json_integer_value(json_object_get(root, "number")) < 0 ||
         str_member(root, "sig_alg") == NULL ||
         str_member(root, "signer_cert") == NULL ||
         !time_parse(str_member(root, "this_update"), &tu) ||

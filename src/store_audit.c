@@ -89,6 +89,7 @@ store_audit_insert_chained(struct store_conn *c, int64_t seq,
     return st_step_done(c, st, e);
 }
 
+/* Text column col, NULL for SQL NULL (borrowed from the statement). */
 static const char *
 col_text(sqlite3_stmt *st, int col)
 {
@@ -205,6 +206,7 @@ blob_col(sqlite3_stmt *st, int col, uint8_t *dst, size_t cap)
     return (size_t)n;
 }
 
+/* Fill cp from the current row of a statement selecting CP_COLS. */
 static void
 cp_row(sqlite3_stmt *st, struct store_audit_checkpoint *cp)
 {

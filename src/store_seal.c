@@ -14,7 +14,7 @@
     "custodian_id, image_type, image_sm3, image_width_px, image_height_px, " \
     "width_mm, height_mm, coalesce(reason, ''), state, " \
     "coalesce(state_reason, ''), coalesce(reviewer_id, 0), revision, " \
-    "created_ms, updated_ms"
+    "created_ms, updated_ms, coalesce(holder_key, '')"
 
 static void
 app_row(sqlite3_stmt *st, struct store_app *a)
@@ -48,6 +48,7 @@ app_row(sqlite3_stmt *st, struct store_app *a)
     a->revision = sqlite3_column_int(st, 21);
     a->created_ms = sqlite3_column_int64(st, 22);
     a->updated_ms = sqlite3_column_int64(st, 23);
+    st_copy_col(st, 24, a->holder_key, sizeof(a->holder_key));
 }
 
 static const char *
@@ -351,4 +352,411 @@ store_history_list(struct store_conn *c, const char *type, int64_t id,
         out = st_db_err(c, e, "history");
     sqlite3_reset(st);
     return out;
+}
+
+err_code
+store_authority_put(struct store_conn *c, const char *role,
+                    const char *key_ref, const uint8_t *der, size_t len,
+                    int64_t now_ms, struct err *e)
+{
+    /* dialect: ON CONFLICT DO UPDATE (SQLite 3.24+, PostgreSQL) */
+    static const char sql[] =
+        "INSERT INTO authority (role, key_ref, cert_der, created_ms) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (role) DO UPDATE SET "
+        "key_ref = excluded.key_ref, cert_der = excluded.cert_der, "
+        "created_ms = excluded.created_ms";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, role);
+    st_bind_text(st, 2, key_ref);
+    sqlite3_bind_blob(st, 3, der, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now_ms);
+    return st_step_done(c, st, e);
+}
+
+err_code
+store_authority_get(struct store_conn *c, const char *role, char *key_ref,
+                    size_t cap, uint8_t **der, size_t *len, struct err *e)
+{
+    static const char sql[] =
+        "SELECT key_ref, cert_der FROM authority WHERE role = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    int n;
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, role);
+    if ((rc = st_step_row(c, st, "authority", e)) != ERR_OK)
+        return rc;
+    st_copy_col(st, 0, key_ref, cap);
+    n = sqlite3_column_bytes(st, 1);
+    if ((*der = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
+        sqlite3_reset(st);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    memcpy(*der, sqlite3_column_blob(st, 1), (size_t)n);
+    *len = (size_t)n;
+    sqlite3_reset(st);
+    return ERR_OK;
+}
+
+/* ---- seals ---- */
+
+#define SEAL_COLS "id, esid, lineage_esid, application_id, org_id, kind, " \
+    "name, custodian_id, state, state_since_ms, coalesce(reason_code, ''), " \
+    "version, coalesce(holder_key, ''), coalesce(valid_start_ms, 0), " \
+    "coalesce(valid_end_ms, 0), coalesce(predecessor_id, 0), " \
+    "coalesce(made_by, 0), coalesce(made_ms, 0), coalesce(confirmed_ms, 0), " \
+    "filing_state, coalesce(filed_ms, 0), coalesce(last_used_ms, 0)"
+
+static void
+seal_row(sqlite3_stmt *st, struct store_seal *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->id = sqlite3_column_int64(st, 0);
+    st_copy_col(st, 1, s->esid, sizeof(s->esid));
+    st_copy_col(st, 2, s->lineage_esid, sizeof(s->lineage_esid));
+    s->application_id = sqlite3_column_int64(st, 3);
+    s->org_id = sqlite3_column_int64(st, 4);
+    st_copy_col(st, 5, s->kind, sizeof(s->kind));
+    st_copy_col(st, 6, s->name, sizeof(s->name));
+    s->custodian_id = sqlite3_column_int64(st, 7);
+    st_copy_col(st, 8, s->state, sizeof(s->state));
+    s->state_since_ms = sqlite3_column_int64(st, 9);
+    st_copy_col(st, 10, s->reason_code, sizeof(s->reason_code));
+    s->version = sqlite3_column_int(st, 11);
+    st_copy_col(st, 12, s->holder_key, sizeof(s->holder_key));
+    s->valid_start_ms = sqlite3_column_int64(st, 13);
+    s->valid_end_ms = sqlite3_column_int64(st, 14);
+    s->predecessor_id = sqlite3_column_int64(st, 15);
+    s->made_by = sqlite3_column_int64(st, 16);
+    s->made_ms = sqlite3_column_int64(st, 17);
+    s->confirmed_ms = sqlite3_column_int64(st, 18);
+    st_copy_col(st, 19, s->filing_state, sizeof(s->filing_state));
+    s->filed_ms = sqlite3_column_int64(st, 20);
+    s->last_used_ms = sqlite3_column_int64(st, 21);
+}
+
+err_code
+store_seal_insert(struct store_conn *c, const struct store_seal *s,
+                  const uint8_t *seal_der, size_t seal_len,
+                  const uint8_t *cert_der, size_t cert_len, int64_t *id_out,
+                  struct err *e)
+{
+    static const char sql[] =
+        "INSERT INTO seals (esid, lineage_esid, application_id, org_id, "
+        "kind, name, custodian_id, state, state_since_ms, version, "
+        "seal_der, cert_der, holder_key, valid_start_ms, valid_end_ms, "
+        "predecessor_id, made_by, made_ms) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, s->esid);
+    st_bind_text(st, 2, s->lineage_esid);
+    sqlite3_bind_int64(st, 3, s->application_id);
+    sqlite3_bind_int64(st, 4, s->org_id);
+    st_bind_text(st, 5, s->kind);
+    st_bind_text(st, 6, s->name);
+    sqlite3_bind_int64(st, 7, s->custodian_id);
+    st_bind_text(st, 8, s->state);
+    sqlite3_bind_int64(st, 9, s->state_since_ms);
+    sqlite3_bind_int(st, 10, s->version);
+    sqlite3_bind_blob(st, 11, seal_der, (int)seal_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 12, cert_der, (int)cert_len, SQLITE_STATIC);
+    st_bind_text(st, 13, s->holder_key);
+    sqlite3_bind_int64(st, 14, s->valid_start_ms);
+    sqlite3_bind_int64(st, 15, s->valid_end_ms);
+    st_bind_id(st, 16, s->predecessor_id);
+    st_bind_id(st, 17, s->made_by);
+    sqlite3_bind_int64(st, 18, s->made_ms);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    *id_out = sqlite3_last_insert_rowid(c->db);
+    return ERR_OK;
+}
+
+err_code
+store_seal_get(struct store_conn *c, const char *esid, struct store_seal *out,
+               struct err *e)
+{
+    static const char sql[] = "SELECT " SEAL_COLS " FROM seals WHERE esid = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, esid);
+    if ((rc = st_step_row(c, st, "seal", e)) != ERR_OK)
+        return rc;
+    seal_row(st, out);
+    sqlite3_reset(st);
+    return ERR_OK;
+}
+
+err_code
+store_seal_get_id(struct store_conn *c, int64_t id, struct store_seal *out,
+                  struct err *e)
+{
+    static const char sql[] = "SELECT " SEAL_COLS " FROM seals WHERE id = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, id);
+    if ((rc = st_step_row(c, st, "seal", e)) != ERR_OK)
+        return rc;
+    seal_row(st, out);
+    sqlite3_reset(st);
+    return ERR_OK;
+}
+
+err_code
+store_seal_blob(struct store_conn *c, int64_t id, const char *which,
+                uint8_t **buf, size_t *len, struct err *e)
+{
+    static const char sql[] =
+        "SELECT CASE WHEN ? = 'cert' THEN cert_der ELSE seal_der END "
+        "FROM seals WHERE id = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    int n;
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, which);
+    sqlite3_bind_int64(st, 2, id);
+    if ((rc = st_step_row(c, st, "seal", e)) != ERR_OK)
+        return rc;
+    n = sqlite3_column_bytes(st, 0);
+    if ((*buf = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
+        sqlite3_reset(st);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    if (n > 0)
+        memcpy(*buf, sqlite3_column_blob(st, 0), (size_t)n);
+    *len = (size_t)n;
+    sqlite3_reset(st);
+    return ERR_OK;
+}
+
+err_code
+store_seal_transition(struct store_conn *c, int64_t id, const char *from,
+                      const char *to, const char *reason_code, int64_t now_ms,
+                      struct err *e)
+{
+    static const char sql[] =
+        "UPDATE seals SET state = ?, state_since_ms = ?, reason_code = ? "
+        "WHERE id = ? AND state = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, to);
+    sqlite3_bind_int64(st, 2, now_ms);
+    st_bind_text(st, 3, reason_code);
+    sqlite3_bind_int64(st, 4, id);
+    st_bind_text(st, 5, from);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    if (sqlite3_changes(c->db) == 0)
+        return err_set(e, ERR_CONFLICT, "seal is not %s", from);
+    return ERR_OK;
+}
+
+err_code
+store_seal_confirmed(struct store_conn *c, int64_t id, int64_t now_ms,
+                     struct err *e)
+{
+    static const char sql[] =
+        "UPDATE seals SET confirmed_ms = ? WHERE id = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, id);
+    return st_step_update_one(c, st, "seal", e);
+}
+
+err_code
+store_seal_filed(struct store_conn *c, int64_t id, int64_t now_ms,
+                 struct err *e)
+{
+    static const char sql[] =
+        "UPDATE seals SET filing_state = 'filed', filed_ms = ? "
+        "WHERE id = ? AND filing_state = 'pending'";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, id);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    if (sqlite3_changes(c->db) == 0)
+        return err_set(e, ERR_CONFLICT, "seal is already filed");
+    return ERR_OK;
+}
+
+static err_code
+seal_walk(struct store_conn *c, sqlite3_stmt *st, store_seal_fn fn, void *ctx,
+          struct err *e)
+{
+    struct store_seal s;
+    err_code out = ERR_OK;
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        seal_row(st, &s);
+        if ((out = fn(ctx, &s)) != ERR_OK)
+            break;
+    }
+    if (out == ERR_OK && rc != SQLITE_DONE)
+        out = st_db_err(c, e, "seals");
+    sqlite3_reset(st);
+    return out;
+}
+
+err_code
+store_seal_list(struct store_conn *c, int64_t org_id, const char *kind,
+                const char *state, int64_t expiring_before_ms, int64_t after,
+                int limit, store_seal_fn fn, void *ctx, struct err *e)
+{
+    static const char sql[] =
+        "SELECT " SEAL_COLS " FROM seals WHERE id > ? AND "
+        "(? = 0 OR org_id = ?) AND (? IS NULL OR kind = ?) AND "
+        "(? IS NULL OR state = ?) AND (? = 0 OR valid_end_ms < ?) "
+        "ORDER BY id LIMIT ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, org_id);
+    sqlite3_bind_int64(st, 3, org_id);
+    st_bind_text(st, 4, kind);
+    st_bind_text(st, 5, kind);
+    st_bind_text(st, 6, state);
+    st_bind_text(st, 7, state);
+    sqlite3_bind_int64(st, 8, expiring_before_ms);
+    sqlite3_bind_int64(st, 9, expiring_before_ms);
+    sqlite3_bind_int(st, 10, limit);
+    return seal_walk(c, st, fn, ctx, e);
+}
+
+err_code
+store_seal_list_inactive(struct store_conn *c, store_seal_fn fn, void *ctx,
+                         struct err *e)
+{
+    static const char sql[] =
+        "SELECT " SEAL_COLS " FROM seals WHERE state <> 'active' "
+        "AND state <> 'made' ORDER BY id";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    return seal_walk(c, st, fn, ctx, e);
+}
+
+err_code
+store_seal_list_stale(struct store_conn *c, int64_t before_ms, int64_t now_ms,
+                      store_seal_fn fn, void *ctx, struct err *e)
+{
+    static const char sql[] =
+        "SELECT " SEAL_COLS " FROM seals WHERE state = 'active' AND "
+        "(coalesce(last_used_ms, confirmed_ms, made_ms) < ? OR "
+        "valid_end_ms < ?) ORDER BY id";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, before_ms);
+    sqlite3_bind_int64(st, 2, now_ms);
+    return seal_walk(c, st, fn, ctx, e);
+}
+
+err_code
+store_esid_next(struct store_conn *c, const char *region, int64_t *seq,
+                struct err *e)
+{
+    static const char bump[] =
+        "INSERT INTO esid_counters (region, next) VALUES (?, 2) "
+        "ON CONFLICT (region) DO UPDATE SET next = next + 1";
+    static const char get[] =
+        "SELECT next - 1 FROM esid_counters WHERE region = ?";
+    sqlite3_stmt *st = st_prep(c, bump, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, region);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    if ((st = st_prep(c, get, e)) == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, region);
+    if ((rc = st_step_row(c, st, "esid counter", e)) != ERR_OK)
+        return rc;
+    *seq = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return ERR_OK;
+}
+
+err_code
+store_app_set_holder_key(struct store_conn *c, int64_t id,
+                         const char *key_ref, struct err *e)
+{
+    static const char sql[] =
+        "UPDATE applications SET holder_key = ? WHERE id = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, key_ref);
+    sqlite3_bind_int64(st, 2, id);
+    return st_step_update_one(c, st, "application", e);
+}
+
+err_code
+store_app_copy(struct store_conn *c, int64_t from_app, int64_t applicant_id,
+               const char *purpose, int64_t seal_id, const char *reason,
+               int64_t now_ms, int64_t *id_out, struct err *e)
+{
+    static const char sql[] =
+        "INSERT INTO applications (org_id, applicant_id, purpose, "
+        "replaces_seal_id, kind, subkind, business, position, seal_name, "
+        "custodian_id, image, image_type, image_sm3, image_width_px, "
+        "image_height_px, width_mm, height_mm, reason, state, revision, "
+        "created_ms, updated_ms) SELECT org_id, ?, ?, ?, kind, subkind, "
+        "business, position, seal_name, custodian_id, image, image_type, "
+        "image_sm3, image_width_px, image_height_px, width_mm, height_mm, "
+        "?, 'submitted', 1, ?, ? FROM applications WHERE id = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, applicant_id);
+    st_bind_text(st, 2, purpose);
+    sqlite3_bind_int64(st, 3, seal_id);
+    st_bind_text(st, 4, reason);
+    sqlite3_bind_int64(st, 5, now_ms);
+    sqlite3_bind_int64(st, 6, now_ms);
+    sqlite3_bind_int64(st, 7, from_app);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    if (sqlite3_changes(c->db) == 0)
+        return err_set(e, ERR_NOT_FOUND, "no application %lld",
+                       (long long)from_app);
+    *id_out = sqlite3_last_insert_rowid(c->db);
+    return ERR_OK;
 }

@@ -248,6 +248,9 @@ def test_auditor_queries_and_exports(seald, staff):
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert len(rows) >= len(lines)
     assert rows[0]["action"] == "instance.init"
+    r = seald.get("/api/v1/audit", aud, params={"format": "jsonl",
+                                                "from": now + 60000})
+    assert r.status_code == 200 and r.text == ""
     assert_error(seald.get("/api/v1/audit", aud, params={"format": "xml"}),
                  422, "invalid_argument")
     assert_error(seald.get("/api/v1/audit", aud, params={"limit": "0"}),

@@ -2,7 +2,9 @@
  * test_audit.c - unit tests of the audit chain (audit.c, store_audit.c):
  * the canonical encoding separates fields, appends are chained, gapless and
  * atomic with their transaction, the verifier names a tampered entry, and
- * CSV export quotes safely.  Uses a real SQLite file in a temp directory.
+ * CSV export quotes safely, and automatic checkpoints are signed by the
+ * audit key in the project's dev token.  Uses a real SQLite file and a
+ * real token in a temp directory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,13 +13,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
 
 #include "audit.h"
+#include "custody.h"
 #include "store.h"
+#include "util.h"
 
 static const uint8_t zero[AUDIT_HASH_LEN];
 
@@ -207,6 +212,90 @@ test_csv_quoting(void **state)
     free(buf);
 }
 
+/* A dev token (sansec profile) in d->dir/token with an audit key. */
+static struct custody *
+dev_token(struct db *d, char *ref, size_t cap)
+{
+    struct custody_token_conf conf;
+    struct custody *cust = NULL;
+    char tok[128], prof[160], id[CUSTODY_ID_HEX_MAX];
+    FILE *f;
+    struct err e;
+
+    snprintf(tok, sizeof(tok), "%s/token", d->dir);
+    assert_int_equal(mkdir(tok, 0700), 0);
+    snprintf(prof, sizeof(prof), "%s/profile", tok);
+    assert_non_null(f = fopen(prof, "w"));
+    fputs("sansec", f);
+    fclose(f);
+    snprintf(prof, sizeof(prof), "%s/pin", d->dir);
+    assert_non_null(f = fopen(prof, "w"));
+    fputs("123456\n", f);
+    fclose(f);
+    setenv("SEALD_DEVTOKEN_DIR", tok, 1);
+    custody_conf_init(&conf);
+    snprintf(conf.name, sizeof(conf.name), "dev");
+    snprintf(conf.module, sizeof(conf.module), "%s", SEALD_DEVTOKEN_MODULE);
+    snprintf(conf.profile, sizeof(conf.profile), "sm2-sansec");
+    snprintf(conf.token_label, sizeof(conf.token_label), "audit-test");
+    snprintf(conf.pin_file, sizeof(conf.pin_file), "%s", prof);
+    assert_int_equal(custody_init_token(conf.module, 0, "audit-test", "so-secret",
+                                        "123456", &e), ERR_OK);
+    assert_int_equal(custody_open(&conf, 1, &cust, &e), ERR_OK);
+    assert_int_equal(custody_generate(cust, "dev", "audit", NULL, 0, id, &e),
+                     ERR_OK);
+    snprintf(ref, cap, "dev/%s", id);
+    return cust;
+}
+
+static void
+test_automatic_checkpoints(void **state)
+{
+    struct db *d = *state;
+    struct audit_verify_report r;
+    struct audit_verify_opts o = {NULL, 0, NULL};
+    struct store_audit_checkpoint cp;
+    struct custody *cust;
+    char ref[CUSTODY_NAME_MAX + CUSTODY_ID_HEX_MAX + 2], cmd[200];
+    uint8_t *der = NULL;
+    size_t der_len = 0;
+    int i;
+    struct err e;
+
+    cust = dev_token(d, ref, sizeof(ref));
+    assert_int_equal(audit_checkpoint_setup(cust, ref, 3, 3600, &e), ERR_OK);
+    for (i = 0; i < 7; i++)
+        append(d->c, "a.entry");
+    /* every 3 entries: checkpoints at seq 3 and 6 */
+    assert_int_equal(store_audit_checkpoint_latest(d->c, &cp, &e), ERR_OK);
+    assert_int_equal(cp.seq, 6);
+    assert_string_equal(cp.key_ref, ref);
+    assert_int_equal(custody_public_key_der(cust, "dev", ref + 4, &der,
+                                            &der_len, &e), ERR_OK);
+    o.pinned_key = der;
+    o.pinned_key_len = der_len;
+    assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
+    assert_true(r.ok);
+    assert_int_equal(r.checkpoints, 2);
+    assert_true(r.pinned);
+    /* or once the time is up, whatever the count */
+    assert_int_equal(audit_checkpoint_setup(cust, ref, 1000, 1, &e), ERR_OK);
+    append(d->c, "a.entry");                 /* loads the last checkpoint */
+    usleep(1100 * 1000);
+    append(d->c, "a.entry");                 /* seq 9: a second later */
+    assert_int_equal(store_audit_checkpoint_latest(d->c, &cp, &e), ERR_OK);
+    assert_int_equal(cp.seq, 9);
+    /* a checkpoint by another key fails the pinned check */
+    o.pinned_key_len = der_len - 1;
+    assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
+    assert_false(r.ok);
+    assert_int_equal(audit_checkpoint_setup(NULL, NULL, 1, 1, &e), ERR_OK);
+    free(der);
+    custody_close(cust);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s/token' '%s/pin'", d->dir, d->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -216,6 +305,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_append_chain_and_tamper,
                                         db_setup, db_teardown),
         cmocka_unit_test(test_csv_quoting),
+        cmocka_unit_test_setup_teardown(test_automatic_checkpoints,
+                                        db_setup, db_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

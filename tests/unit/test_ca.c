@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "seal_testutil.h"
@@ -260,7 +261,7 @@ static void test_external_import(void **state)
     size_t csr_len = 0, leaf_len = 0, pem_der_len = 0;
     const unsigned char *p;
     X509_REQ *r;
-    X509 *root, *x, *other_root;
+    X509 *root = NULL, *x = NULL, *other_root = NULL;
     EVP_PKEY *ca_key = NULL, *other_key = NULL, *pub;
     EVP_PKEY_CTX *kc;
     EVP_MD_CTX *md;
@@ -372,6 +373,96 @@ static void test_external_import(void **state)
     free(csr);
 }
 
+#define T_SOFTHSM "/usr/lib/softhsm/libsofthsm2.so"
+
+/* ECDSA P-256 token (SoftHSM2; skipped if not installed): root, holder and
+ * request signed ecdsa-with-SHA256 through custody_sign_digest. */
+static void test_ecdsa_token(void **state)
+{
+    struct custody_token_conf conf;
+    struct custody *c = NULL;
+    struct err e = { 0 };
+    char dir[160], path[256], text[400], caid[CUSTODY_ID_HEX_MAX],
+         hid[CUSTODY_ID_HEX_MAX];
+    struct ca_key ca = { 0 }, h = { 0 };
+    struct ca_subject s = { .c = "CN", .cn = "seald ecdsa CA" };
+    struct ca_issue_params ip;
+    uint8_t *ca_der = NULL, *h_der = NULL, *csr = NULL;
+    size_t ca_len = 0, h_len = 0, csr_len = 0;
+    const unsigned char *q;
+    X509 *cx, *hx;
+    X509_REQ *r;
+    X509_STORE *st;
+    EVP_PKEY *ca_pub = NULL, *h_pub = NULL;
+    time_t now = time(NULL);
+
+    (void)state;
+    if (access(T_SOFTHSM, R_OK) != 0)
+        skip();
+    snprintf(dir, sizeof dir, "%s/softhsm", t_root);
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/tokens", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/softhsm2.conf", dir);
+    snprintf(text, sizeof text, "directories.tokendir = %s/tokens\n"
+             "objectstore.backend = file\nlog.level = ERROR\n", dir);
+    t_write_text(path, text);
+    setenv("SOFTHSM2_CONF", path, 1);
+    assert_int_equal(system("softhsm2-util --init-token --free --label ec-ca "
+                            "--so-pin 12345678 --pin 123456 >/dev/null"), 0);
+    custody_conf_init(&conf);
+    strcpy(conf.name, "hsm");
+    strcpy(conf.module, T_SOFTHSM);
+    strcpy(conf.profile, "ecdsa-p256");
+    strcpy(conf.token_label, "ec-ca");
+    snprintf(conf.pin_file, sizeof conf.pin_file, "%s", t_pin);
+    conf.pool_size = 1;
+    assert_int_equal(custody_open(&conf, 1, &c, &e), ERR_OK);
+    ca.custody = h.custody = c;
+    ca.token = h.token = "hsm";
+    assert_int_equal(custody_generate(c, "hsm", "ca", NULL, 0, caid, &e),
+                     ERR_OK);
+    assert_int_equal(custody_generate(c, "hsm", "h", NULL, 0, hid, &e),
+                     ERR_OK);
+    ca.key_id = caid;
+    h.key_id = hid;
+    assert_int_equal(ca_create_root(&ca, &s, 30, &ca_der, &ca_len, &e),
+                     ERR_OK);
+    assert_int_equal(custody_public_key(c, "hsm", caid, &ca_pub, &e), ERR_OK);
+    assert_int_equal(custody_public_key(c, "hsm", hid, &h_pub, &e), ERR_OK);
+    memset(&ip, 0, sizeof ip);
+    s.cn = "seald ecdsa holder";
+    ip.subject = &s;
+    ip.holder_pub = h_pub;
+    ip.not_before = now;
+    ip.not_after = now + 86400;
+    assert_int_equal(ca_issue(&ca, ca_der, ca_len, &ip, &h_der, &h_len, &e),
+                     ERR_OK);
+    cx = t_x509(ca_der, ca_len);
+    hx = t_x509(h_der, h_len);
+    assert_int_equal(X509_get_signature_nid(cx), NID_ecdsa_with_SHA256);
+    assert_int_equal(X509_verify(cx, ca_pub), 1);
+    assert_int_equal(X509_verify(hx, ca_pub), 1);
+    st = store_of(cx);
+    assert_int_equal(ca_import_check(h_der, h_len, h_pub, st, NULL, now, &e),
+                     ERR_OK);
+    assert_int_equal(csr_create(&h, &s, &csr, &csr_len, &e), ERR_OK);
+    q = csr;
+    r = d2i_X509_REQ(NULL, &q, (long)csr_len);
+    assert_non_null(r);
+    assert_int_equal(X509_REQ_verify(r, h_pub), 1);
+    X509_REQ_free(r);
+    X509_STORE_free(st);
+    X509_free(cx);
+    X509_free(hx);
+    EVP_PKEY_free(ca_pub);
+    EVP_PKEY_free(h_pub);
+    free(ca_der);
+    free(h_der);
+    free(csr);
+    custody_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_issue_refusals),
         cmocka_unit_test(test_csr),
         cmocka_unit_test(test_external_import),
+        cmocka_unit_test(test_ecdsa_token),
     };
     return cmocka_run_group_tests(tests, t_token_setup, t_token_teardown);
 }

@@ -1,0 +1,22 @@
+/*
+ * maintenance.h - the daemon's periodic job: seals past their validity
+ * become expired, and seals unused for too long are suspended.  It runs in
+ * its own thread with its own database connection; several nodes may run
+ * it at once, since every change re-checks the state it moves from.
+ */
+#ifndef SEALD_MAINTENANCE_H
+#define SEALD_MAINTENANCE_H
+
+#include "app.h"
+#include "err.h"
+
+struct maintenance;
+
+/* Start the job for app (every cfg->seal_maintenance_seconds). */
+err_code maintenance_start(struct app *app, struct maintenance **out,
+                           struct err *e);
+
+/* Stop it and wait for the thread (NULL is fine). */
+void maintenance_stop(struct maintenance *m);
+
+#endif

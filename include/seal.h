@@ -1,0 +1,104 @@
+/*
+ * seal.h - the life of a seal after its application is approved: making
+ * (holder key in the token, certificate from the local CA or an external
+ * one, the SESeal signed by the maker), confirmation by the applicant,
+ * filing, suspension, loss report, revocation, expiry, and the status
+ * service.  States:
+ *
+ *   made -> active -> suspended | lost | revoked | expired
+ *                     lost -> active (found, after review) | revoked
+ *
+ * "revoked" and "expired" are final; a suspended seal comes back only
+ * through a new application.  Every change writes a history row and an
+ * audit record in its transaction.  Token work (key generation, signing)
+ * happens before the write transaction so that no database lock is held
+ * while the HSM works; the transaction re-checks the state it depends on.
+ */
+#ifndef SEALD_SEAL_H
+#define SEALD_SEAL_H
+
+#include <stdint.h>
+
+#include <openssl/x509_vfy.h>
+
+#include "authz.h"
+#include "config.h"
+#include "custody.h"
+#include "store.h"
+
+#define SEAL_REASON_MAX 500
+
+/* What seal operations need beyond the caller: the tokens and settings. */
+struct seal_env {
+    struct custody      *custody;
+    const struct config *cfg;
+};
+
+/* Make the seal of approved application app_id with a certificate from the
+ * local CA.  *esid_out (SEAL_ESID cap 64) names the new seal. */
+err_code seal_make_local(const struct actor_ctx *a, const struct seal_env *env,
+                         int64_t app_id, char *esid_out, struct err *e);
+
+/* External CA, step 1: generate the holder key and return a PKCS#10 request
+ * for it (*csr_pem malloc'ed, caller frees). */
+err_code seal_request_certificate(const struct actor_ctx *a,
+                                  const struct seal_env *env, int64_t app_id,
+                                  char **csr_pem, struct err *e);
+
+/* External CA, step 2: import the issued certificate (PEM or DER, with any
+ * intermediates), check it against the key and the trust anchors, and make
+ * the seal with it. */
+err_code seal_make_with_certificate(const struct actor_ctx *a,
+                                    const struct seal_env *env,
+                                    int64_t app_id, const uint8_t *cert,
+                                    size_t len, char *esid_out,
+                                    struct err *e);
+
+/* The applicant confirms the impression: made -> active.  A seal made for a
+ * change replaces its predecessor, which is revoked in the same
+ * transaction. */
+err_code seal_confirm(const struct actor_ctx *a, const char *esid,
+                      struct err *e);
+
+/* Mark the filing record as delivered (filed). */
+err_code seal_mark_filed(const struct actor_ctx *a, const char *esid,
+                         struct err *e);
+
+/* active -> suspended (manual). */
+err_code seal_suspend(const struct actor_ctx *a, const char *esid,
+                      const char *reason, struct err *e);
+
+/* Loss or compromise report: active|suspended -> lost, at once. */
+err_code seal_report_loss(const struct actor_ctx *a, const char *esid,
+                          const char *reason, struct err *e);
+
+/* After review of a loss: outcome "revoke" (-> revoked) or "reinstate"
+ * (found: -> active). */
+err_code seal_resolve_loss(const struct actor_ctx *a, const char *esid,
+                           const char *outcome, const char *reason,
+                           struct err *e);
+
+/* Revoke seal_id inside the caller's transaction (approved revocation
+ * request, or a change taking effect), with history. */
+err_code seal_revoke_in_tx(const struct actor_ctx *a, int64_t seal_id,
+                           const char *reason_code, const char *reason,
+                           struct err *e);
+
+/* The maintenance job: expire seals past their validity and suspend seals
+ * unused for cfg->seal_suspend_unused_days.  *n gets how many changed. */
+err_code seal_maintain(struct store_conn *db, const struct config *cfg,
+                       int *n, struct err *e);
+
+/* Build the signed status list of every seal that is not active (*json
+ * malloc'ed, caller frees; sig/sig_len the detached SM2 signature by the
+ * maker key). */
+err_code seal_status_list(struct store_conn *db, const struct seal_env *env,
+                          char **json, size_t *json_len, uint8_t *sig,
+                          size_t *sig_len, struct err *e);
+
+/* Read access to a seal's details: any role over its organisation, or its
+ * custodian. */
+err_code seal_may_read(const struct actor_ctx *a, const struct store_seal *s,
+                       struct err *e);
+
+#endif

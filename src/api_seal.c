@@ -1,0 +1,525 @@
+/*
+ * api_seal.c - handlers for making seals and for seals themselves:
+ * making (local or external CA), listing, showing for confirmation,
+ * downloads, confirmation, filing, suspension, loss, renewal and revocation
+ * requests, the status service and the signed status list.  Seals are
+ * addressed by their esID.  The rules are in seal.c and application.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "application.h"
+#include "ca.h"
+#include "json.h"
+#include "seal.h"
+#include "ses.h"
+#include "util.h"
+
+#define API_CERT_PEM_MAX (256 * 1024)
+
+static struct seal_env
+env_of(const struct http_req *req)
+{
+    struct seal_env env = {req->app->custody, req->app->cfg};
+
+    return env;
+}
+
+/* The {esid} path parameter: printable, at most STORE_ESID_MAX - 1. */
+static err_code
+param_esid(const struct http_req *req, const char **out, struct err *e)
+{
+    const char *s = req->nparams > 0 ? req->params[0] : "";
+    size_t i, n = strlen(s);
+
+    if (n == 0 || n >= STORE_ESID_MAX)
+        return err_set(e, ERR_NOT_FOUND, "no such seal");
+    for (i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= 'a' && s[i] <= 'z') || strchr("-_.", s[i])))
+            return err_set(e, ERR_NOT_FOUND, "no such seal");
+    *out = s;
+    return ERR_OK;
+}
+
+/* Load the seal named in the path, if the caller may read it. */
+static err_code
+readable_seal(struct http_req *req, struct store_seal *s, struct err *e)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    const char *esid;
+    err_code rc;
+
+    if ((rc = param_esid(req, &esid, e)) != ERR_OK ||
+        (rc = store_seal_get(req->db, esid, s, e)) != ERR_OK)
+        return rc;
+    return seal_may_read(&a, s, e);
+}
+
+static json_t *
+seal_json(const struct store_seal *s)
+{
+    char start[21], end[21];
+
+    util_time_rfc3339((time_t)(s->valid_start_ms / 1000), start);
+    util_time_rfc3339((time_t)(s->valid_end_ms / 1000), end);
+    return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:s, s:I, s:s?, "
+                     "s:i, s:s, s:s, s:s, s:I, s:I, s:s}",
+                     "esid", s->esid, "lineage_esid", s->lineage_esid,
+                     "application_id", (json_int_t)s->application_id,
+                     "org_id", (json_int_t)s->org_id, "kind", s->kind,
+                     "name", s->name,
+                     "custodian_id", (json_int_t)s->custodian_id,
+                     "state", s->state,
+                     "state_since_ms", (json_int_t)s->state_since_ms,
+                     "reason_code", s->reason_code[0] ? s->reason_code : NULL,
+                     "version", s->version, "holder_key", s->holder_key,
+                     "valid_start", start, "valid_end", end,
+                     "made_by", (json_int_t)s->made_by,
+                     "confirmed_ms", (json_int_t)s->confirmed_ms,
+                     "filing_state", s->filing_state);
+}
+
+/* Answer with the seal esid (201). */
+static err_code
+made(struct http_req *req, struct http_resp *resp, const char *esid,
+     struct err *e)
+{
+    struct store_seal s;
+    err_code rc;
+
+    if ((rc = store_seal_get(req->db, esid, &s, e)) != ERR_OK)
+        return rc;
+    resp->status = 201;
+    resp->data = seal_json(&s);
+    return ERR_OK;
+}
+
+API_HANDLER(api_seal_make)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct seal_env env = env_of(req);
+    char esid[STORE_ESID_MAX];
+    int64_t id;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
+        (rc = seal_make_local(&a, &env, id, esid, e)) != ERR_OK)
+        return rc;
+    return made(req, resp, esid, e);
+}
+
+API_HANDLER(api_seal_csr)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct seal_env env = env_of(req);
+    char *pem = NULL;
+    int64_t id;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
+        (rc = seal_request_certificate(&a, &env, id, &pem, e)) != ERR_OK)
+        return rc;
+    resp->data = json_pack("{s:I, s:s}", "application_id", (json_int_t)id,
+                           "csr_pem", pem);
+    free(pem);
+    return ERR_OK;
+}
+
+API_HANDLER(api_seal_certificate)
+{
+    static const char *const fields[] = {"certificate", NULL};
+    struct actor_ctx a = http_actor_ctx(req);
+    struct seal_env env = env_of(req);
+    const char *pem = NULL;
+    char esid[STORE_ESID_MAX];
+    int64_t id;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK)
+        return rc;
+    if (req->json == NULL)
+        return err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
+    if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
+        (rc = json_get_str(req->json, "certificate", API_CERT_PEM_MAX, 1,
+                           &pem, e)) != ERR_OK ||
+        (rc = seal_make_with_certificate(&a, &env, id, (const uint8_t *)pem,
+                                         strlen(pem), esid, e)) != ERR_OK)
+        return rc;
+    return made(req, resp, esid, e);
+}
+
+struct seal_page {
+    const struct actor_ctx *a;
+    json_t                 *items;
+    int64_t                 last;
+};
+
+static err_code
+seal_page_add(void *ctx, const struct store_seal *s)
+{
+    struct seal_page *pg = ctx;
+
+    pg->last = s->id;
+    if (seal_may_read(pg->a, s, NULL) == ERR_OK)
+        json_array_append_new(pg->items, seal_json(s));
+    return ERR_OK;
+}
+
+API_HANDLER(api_seal_list)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct seal_page pg = {&a, json_array(), 0};
+    const char *org = http_query(req, "org_id");
+    const char *days = http_query(req, "expiring_within_days");
+    int64_t after, before = 0;
+    long org_id = 0, d = 0;
+    int limit;
+    err_code rc;
+
+    if ((rc = http_page(req, &after, &limit, e)) != ERR_OK)
+        goto fail;
+    if ((org != NULL &&
+         util_parse_long(org, 1, INT64_MAX, &org_id, e) != ERR_OK) ||
+        (days != NULL && util_parse_long(days, 0, 3650, &d, e) != ERR_OK)) {
+        rc = err_set(e, ERR_INVALID, "org_id / expiring_within_days: %s",
+                     e->msg);
+        goto fail;
+    }
+    if (days != NULL)
+        before = util_now_ms() + d * 86400000LL;
+    if ((rc = store_seal_list(req->db, org_id, http_query(req, "kind"),
+                              http_query(req, "state"), before, after, limit,
+                              seal_page_add, &pg, e)) != ERR_OK)
+        goto fail;
+    resp->data = json_pack("{s:o, s:o}", "items", pg.items, "next_after",
+                           pg.last ? json_integer(pg.last) : json_null());
+    return ERR_OK;
+fail:
+    json_decref(pg.items);
+    return rc;
+}
+
+/* The seal record, the decoded seal (what `seald inspect` shows) and the
+ * impression, base64: what the applicant looks at before confirming. */
+API_HANDLER(api_seal_get)
+{
+    struct store_seal s;
+    struct ses_seal *decoded = NULL;
+    uint8_t *der = NULL;
+    char *b64 = NULL;
+    size_t len = 0;
+    json_t *inspect = NULL;
+    err_code rc;
+
+    if ((rc = readable_seal(req, &s, e)) != ERR_OK ||
+        (rc = store_seal_blob(req->db, s.id, "seal", &der, &len, e))
+        != ERR_OK)
+        return rc;
+    if ((rc = ses_seal_decode(der, len, &decoded, e)) == ERR_OK &&
+        (inspect = ses_seal_to_json(decoded)) != NULL &&
+        (rc = util_b64_encode(der, len, &b64, e)) == ERR_OK) {
+        resp->data = seal_json(&s);
+        json_object_set_new(resp->data, "seal", inspect);
+        json_object_set_new(resp->data, "seal_der", json_string(b64));
+        inspect = NULL;
+    }
+    json_decref(inspect);
+    ses_seal_free(decoded);
+    free(der);
+    free(b64);
+    return rc;
+}
+
+static err_code
+send_blob(struct http_req *req, struct http_resp *resp, const char *which,
+          struct err *e)
+{
+    struct store_seal s;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    err_code rc;
+
+    if ((rc = readable_seal(req, &s, e)) != ERR_OK)
+        return rc;
+    if (!strcmp(which, "seal")) {
+        if ((rc = store_seal_blob(req->db, s.id, "seal", &buf, &len, e))
+            != ERR_OK)
+            return rc;
+        resp->content_type = "application/octet-stream";
+        snprintf(resp->disposition, sizeof(resp->disposition),
+                 "attachment; filename=\"%s.esl\"", s.esid);
+    } else {
+        struct store_app app;
+        if ((rc = store_app_get(req->db, s.application_id, &app, e))
+            != ERR_OK ||
+            (rc = store_app_image(req->db, s.application_id, &buf, &len, e))
+            != ERR_OK)
+            return rc;
+        resp->content_type = !strcmp(app.image_type, "GIF") ? "image/gif"
+                                                            : "image/png";
+        snprintf(resp->disposition, sizeof(resp->disposition),
+                 "inline; filename=\"%s.%s\"", s.esid,
+                 !strcmp(app.image_type, "GIF") ? "gif" : "png");
+    }
+    resp->raw = (char *)buf;
+    resp->raw_len = len;
+    return ERR_OK;
+}
+
+API_HANDLER(api_seal_file)
+{
+    return send_blob(req, resp, "seal", e);
+}
+
+API_HANDLER(api_seal_picture)
+{
+    return send_blob(req, resp, "picture", e);
+}
+
+static err_code
+history_add(void *ctx, const struct store_history *h)
+{
+    json_array_append_new(ctx, json_pack("{s:s?, s:s, s:I, s:I, s:s?}",
+                          "from", h->from_state[0] ? h->from_state : NULL,
+                          "to", h->to_state,
+                          "actor_id", (json_int_t)h->actor_id,
+                          "ts_ms", (json_int_t)h->ts_ms,
+                          "reason", h->reason[0] ? h->reason : NULL));
+    return ERR_OK;
+}
+
+API_HANDLER(api_seal_history)
+{
+    struct store_seal s;
+    json_t *items = json_array();
+    err_code rc;
+
+    if ((rc = readable_seal(req, &s, e)) != ERR_OK ||
+        (rc = store_history_list(req->db, "seal", s.id, history_add, items,
+                                 e)) != ERR_OK) {
+        json_decref(items);
+        return rc;
+    }
+    resp->data = json_pack("{s:s, s:o}", "esid", s.esid, "items", items);
+    return ERR_OK;
+}
+
+/* Run op(actor, esid, reason) for POST /seals/{esid}/... with an optional
+ * {"reason"} body, then answer with the seal. */
+static err_code
+seal_action(struct http_req *req, struct http_resp *resp,
+            err_code (*op)(const struct actor_ctx *, const char *,
+                           const char *, struct err *),
+            int need_reason, struct err *e)
+{
+    static const char *const fields[] = {"reason", NULL};
+    struct actor_ctx a = http_actor_ctx(req);
+    struct store_seal s;
+    const char *esid, *reason = NULL;
+    err_code rc;
+
+    if ((rc = param_esid(req, &esid, e)) != ERR_OK)
+        return rc;
+    if (req->json != NULL &&
+        ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
+         (rc = json_get_str(req->json, "reason", SEAL_REASON_MAX, 0, &reason,
+                            e)) != ERR_OK))
+        return rc;
+    if (need_reason && reason == NULL)
+        return err_set(e, ERR_BAD_REQUEST, "a reason is required");
+    if ((rc = op(&a, esid, reason, e)) != ERR_OK ||
+        (rc = store_seal_get(req->db, esid, &s, e)) != ERR_OK)
+        return rc;
+    resp->data = seal_json(&s);
+    return ERR_OK;
+}
+
+static err_code
+op_confirm(const struct actor_ctx *a, const char *esid, const char *reason,
+           struct err *e)
+{
+    return seal_confirm(a, esid, e);
+}
+
+static err_code
+op_filed(const struct actor_ctx *a, const char *esid, const char *reason,
+         struct err *e)
+{
+    return seal_mark_filed(a, esid, e);
+}
+
+API_HANDLER(api_seal_confirm)
+{
+    return seal_action(req, resp, op_confirm, 0, e);
+}
+
+API_HANDLER(api_seal_filed)
+{
+    return seal_action(req, resp, op_filed, 0, e);
+}
+
+API_HANDLER(api_seal_suspend)
+{
+    return seal_action(req, resp, seal_suspend, 1, e);
+}
+
+API_HANDLER(api_seal_loss)
+{
+    return seal_action(req, resp, seal_report_loss, 1, e);
+}
+
+API_HANDLER(api_seal_loss_resolve)
+{
+    static const char *const fields[] = {"outcome", "reason", NULL};
+    struct actor_ctx a = http_actor_ctx(req);
+    struct store_seal s;
+    const char *esid, *outcome = NULL, *reason = NULL;
+    err_code rc;
+
+    if ((rc = param_esid(req, &esid, e)) != ERR_OK)
+        return rc;
+    if (req->json == NULL)
+        return err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
+    if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
+        (rc = json_get_str(req->json, "outcome", 16, 1, &outcome, e))
+        != ERR_OK ||
+        (rc = json_get_str(req->json, "reason", SEAL_REASON_MAX, 1, &reason,
+                           e)) != ERR_OK ||
+        (rc = seal_resolve_loss(&a, esid, outcome, reason, e)) != ERR_OK ||
+        (rc = store_seal_get(req->db, esid, &s, e)) != ERR_OK)
+        return rc;
+    resp->data = seal_json(&s);
+    return ERR_OK;
+}
+
+/* Renewal or revocation request: a new application in review. */
+static err_code
+seal_request(struct http_req *req, struct http_resp *resp,
+             const char *purpose, struct err *e)
+{
+    static const char *const fields[] = {"reason", "materials", NULL};
+    struct actor_ctx a = http_actor_ctx(req);
+    struct app_material mats[APP_MAX_MATERIALS];
+    uint8_t *bufs[APP_MAX_MATERIALS] = {NULL};
+    const char *esid, *reason = NULL;
+    size_t n = 0, i;
+    int64_t id = 0;
+    err_code rc;
+
+    memset(mats, 0, sizeof(mats));
+    if ((rc = param_esid(req, &esid, e)) != ERR_OK)
+        return rc;
+    if (req->json != NULL &&
+        ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
+         (rc = json_get_str(req->json, "reason", SEAL_REASON_MAX, 0, &reason,
+                            e)) != ERR_OK ||
+         (rc = api_parse_materials(req->json, mats, bufs, &n, e))
+         != ERR_OK))
+        goto done;
+    if ((rc = application_request(&a, esid, purpose, reason, mats, n,
+                                  req->app->cfg->seal_renewal_days, &id, e))
+        != ERR_OK)
+        goto done;
+    resp->status = 201;
+    resp->data = json_pack("{s:I, s:s, s:s, s:s}", "application_id",
+                           (json_int_t)id, "purpose", purpose, "esid", esid,
+                           "state", "submitted");
+done:
+    for (i = 0; i < APP_MAX_MATERIALS; i++)
+        free(bufs[i]);
+    return rc;
+}
+
+API_HANDLER(api_seal_renewal)
+{
+    return seal_request(req, resp, "renewal", e);
+}
+
+API_HANDLER(api_seal_revocation)
+{
+    return seal_request(req, resp, "revocation", e);
+}
+
+/* The filing record (备案) for the national platform and the police. */
+API_HANDLER(api_seal_filing)
+{
+    struct store_seal s;
+    struct store_org org;
+    struct store_app app;
+    uint8_t *der = NULL;
+    char *b64 = NULL, sm3[65];
+    size_t len = 0;
+    err_code rc;
+
+    if ((rc = readable_seal(req, &s, e)) != ERR_OK ||
+        (rc = store_org_get(req->db, s.org_id, &org, e)) != ERR_OK ||
+        (rc = store_app_get(req->db, s.application_id, &app, e)) != ERR_OK ||
+        (rc = store_seal_blob(req->db, s.id, "seal", &der, &len, e))
+        != ERR_OK ||
+        (rc = util_b64_encode(der, len, &b64, e)) != ERR_OK)
+        goto done;
+    util_hex_encode(app.image_sm3, sizeof(app.image_sm3), sm3);
+    resp->data = json_pack(
+        "{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:{s:I, s:s, s:s?}, s:I, s:I, "
+        "s:s, s:s, s:s, s:s}",
+        "record_type", "seald-seal-filing-1", "esid", s.esid, "name", s.name,
+        "kind", s.kind, "subkind", app.subkind[0] ? app.subkind : NULL,
+        "business", app.business[0] ? app.business : NULL,
+        "organisation", "id", (json_int_t)org.id, "name", org.name,
+        "credit_code", org.credit_code[0] ? org.credit_code : NULL,
+        "custodian_id", (json_int_t)s.custodian_id,
+        "made_ms", (json_int_t)s.made_ms,
+        "impression_sm3", sm3, "state", s.state,
+        "filing_state", s.filing_state, "seal_der", b64);
+done:
+    free(der);
+    free(b64);
+    return rc;
+}
+
+/* Seal status for relying parties: any authenticated caller. */
+API_HANDLER(api_seal_status)
+{
+    struct store_seal s;
+    const char *esid;
+    err_code rc;
+
+    if ((rc = param_esid(req, &esid, e)) != ERR_OK ||
+        (rc = store_seal_get(req->db, esid, &s, e)) != ERR_OK)
+        return rc;
+    /* a seal past its validity is expired even before the job marks it */
+    if (!strcmp(s.state, "active") && s.valid_end_ms < util_now_ms())
+        snprintf(s.state, sizeof(s.state), "expired");
+    resp->data = json_pack("{s:s, s:s, s:I, s:s?, s:I, s:I}",
+                           "esid", s.esid, "state", s.state,
+                           "since_ms", (json_int_t)s.state_since_ms,
+                           "reason_code", s.reason_code[0] ? s.reason_code
+                                                           : NULL,
+                           "valid_start_ms", (json_int_t)s.valid_start_ms,
+                           "valid_end_ms", (json_int_t)s.valid_end_ms);
+    return ERR_OK;
+}
+
+API_HANDLER(api_seal_status_list)
+{
+    struct seal_env env = env_of(req);
+    uint8_t sig[CA_SIG_MAX];
+    size_t json_len = 0, sig_len = 0;
+    char *json = NULL, *sig64 = NULL;
+    err_code rc;
+
+    if ((rc = seal_status_list(req->db, &env, &json, &json_len, sig,
+                               &sig_len, e)) != ERR_OK ||
+        (rc = util_b64_encode(sig, sig_len, &sig64, e)) != ERR_OK)
+        goto done;
+    resp->data = json_pack("{s:s%, s:s, s:s}", "list", json, json_len,
+                           "signature", sig64, "signature_algorithm",
+                           "SM2-with-SM3, ID 1234567812345678, over the "
+                           "exact bytes of list");
+done:
+    free(json);
+    free(sig64);
+    return rc;
+}

@@ -1,0 +1,715 @@
+/*
+ * seal.c - making seals and everything that happens to them afterwards
+ * (seal.h).  Token work first, then one write transaction per change.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "ca.h"
+#include "rbac.h"
+#include "seal.h"
+#include "seal_make.h"
+#include "ses.h"
+#include "statuslist.h"
+#include "util.h"
+
+#define SEAL_LABEL_MAX 64
+
+/* GB/T 38540 SES_ESPropertyInfo.type codes seald writes, by kind: see
+ * docs/design.md "Seal types". */
+static long
+seal_type_code(const struct store_app *app)
+{
+    if (!strcmp(app->kind, "personal"))
+        return 2;
+    if (!strcmp(app->kind, "position"))
+        return 3;
+    if (!strcmp(app->subkind, "business"))
+        return 4;
+    return 1;
+}
+
+static err_code
+fail(const struct actor_ctx *a, err_code rc)
+{
+    store_rollback(a->db);
+    return rc;
+}
+
+/* History row of the seal, audit record, commit (rollback on failure). */
+static err_code
+finish(const struct actor_ctx *a, const struct store_seal *s,
+       const char *from, const char *to, const char *action,
+       const char *reason, struct err *e)
+{
+    struct audit_event ev = {action, "seal", s->esid, AUDIT_OK, NULL, NULL};
+    json_t *details = json_pack("{s:s?, s:s, s:s?}", "from", from, "to", to,
+                                "reason", reason);
+    err_code rc;
+
+    ev.details = details;
+    if ((rc = store_history_insert(a->db, "seal", s->id, from, to,
+                                   a->p ? a->p->account_id : 0,
+                                   util_now_ms(), reason, e)) != ERR_OK ||
+        (rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
+        (rc = store_commit(a->db, e)) != ERR_OK)
+        store_rollback(a->db);
+    json_decref(details);
+    return rc;
+}
+
+/* The instance's CA or maker: key reference split into *key (borrowing the
+ * token and id buffers) and its certificate (*cert malloc'ed). */
+struct authority {
+    char     ref[STORE_KEYREF_MAX];
+    char     token[CUSTODY_NAME_MAX];
+    char     id[CUSTODY_ID_HEX_MAX];
+    uint8_t *cert;
+    size_t   cert_len;
+    struct ca_key key;
+};
+
+static err_code
+authority_load(struct store_conn *db, struct custody *c, const char *role,
+               struct authority *au, struct err *e)
+{
+    err_code rc;
+
+    memset(au, 0, sizeof(*au));
+    if ((rc = store_authority_get(db, role, au->ref, sizeof(au->ref),
+                                  &au->cert, &au->cert_len, e)) != ERR_OK)
+        return rc == ERR_NOT_FOUND
+            ? err_set(e, ERR_CONFIG, "this instance has no %s certificate "
+                      "(seald init makes one)", role) : rc;
+    if ((rc = config_keyref(au->ref, au->token, au->id, e)) != ERR_OK)
+        return rc;
+    au->key.custody = c;
+    au->key.token = au->token;
+    au->key.key_id = au->id;
+    return ERR_OK;
+}
+
+static void
+authority_free(struct authority *au)
+{
+    free(au->cert);
+    au->cert = NULL;
+}
+
+/* Checks before making: approved, maker's authority, maker != applicant. */
+static err_code
+check_makeable(const struct actor_ctx *a, int64_t app_id,
+               struct store_app *app, struct err *e)
+{
+    err_code rc;
+
+    if ((rc = store_app_get(a->db, app_id, app, e)) != ERR_OK ||
+        (rc = authz_require(a->db, a->p, PERM_SEAL_MAKE, app->org_id, e))
+        != ERR_OK)
+        return rc;
+    if (app->applicant_id == a->p->account_id)
+        return err_set(e, ERR_FORBIDDEN, "separation of duties: the "
+                       "applicant does not make their own seal");
+    if (!strcmp(app->purpose, "revocation"))
+        return err_set(e, ERR_CONFLICT, "a revocation request makes no seal");
+    if (strcmp(app->state, "approved") != 0)
+        return err_set(e, ERR_CONFLICT, "application %lld is %s; only an "
+                       "approved application is made into a seal",
+                       (long long)app_id, app->state);
+    return ERR_OK;
+}
+
+/* A new holder key pair in the holder token, remembered on the
+ * application; ref gets "token/id". */
+static err_code
+new_holder_key(const struct actor_ctx *a, const struct seal_env *env,
+               int64_t app_id, char ref[STORE_KEYREF_MAX], struct err *e)
+{
+    char label[SEAL_LABEL_MAX], id[CUSTODY_ID_HEX_MAX];
+    err_code rc;
+
+    snprintf(label, sizeof(label), "holder-app-%lld", (long long)app_id);
+    if ((rc = custody_generate(env->custody, env->cfg->seal_holder_token,
+                               label, NULL, 0, id, e)) != ERR_OK)
+        return rc;
+    snprintf(ref, STORE_KEYREF_MAX, "%s/%s", env->cfg->seal_holder_token,
+             id);
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_app_set_holder_key(a->db, app_id, ref, e)) != ERR_OK ||
+        (rc = store_commit(a->db, e)) != ERR_OK)
+        return fail(a, rc);
+    return ERR_OK;
+}
+
+static err_code
+holder_public(const struct seal_env *env, const char *ref, EVP_PKEY **pub,
+              struct err *e)
+{
+    char tok[CUSTODY_NAME_MAX], id[CUSTODY_ID_HEX_MAX];
+    err_code rc;
+
+    if ((rc = config_keyref(ref, tok, id, e)) != ERR_OK)
+        return rc;
+    return custody_public_key(env->custody, tok, id, pub, e);
+}
+
+static void
+subject_for(const struct store_app *app, const struct store_org *org,
+            struct ca_subject *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->c = "CN";
+    s->o = org->name;
+    s->serial_number = org->credit_code[0] ? org->credit_code : NULL;
+    s->cn = app->seal_name;
+}
+
+/* Reserve the next esID (its own short transaction: a failure later only
+ * leaves a gap, never a duplicate). */
+static err_code
+reserve_esid(const struct actor_ctx *a, const struct config *cfg,
+             char esid[STORE_ESID_MAX], struct err *e)
+{
+    int64_t seq = 0;
+    err_code rc;
+
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_esid_next(a->db, cfg->seal_region, &seq, e)) != ERR_OK ||
+        (rc = store_commit(a->db, e)) != ERR_OK)
+        return fail(a, rc);
+    return seal_esid_format(cfg->seal_esid_format, cfg->seal_region, seq,
+                            esid, STORE_ESID_MAX, e);
+}
+
+/* Make the SESeal of app with holder certificate cert and record it. */
+static err_code
+make_with_cert(const struct actor_ctx *a, const struct seal_env *env,
+               const struct store_app *app, const char *holder_ref,
+               const uint8_t *cert, size_t cert_len, char *esid_out,
+               struct err *e)
+{
+    struct authority maker;
+    struct seal_make_params mp;
+    struct ses_bytes holder = {cert, cert_len};
+    struct store_seal s, pred;
+    struct store_app now_app;
+    uint8_t *image = NULL, *der = NULL;
+    size_t image_len = 0, der_len = 0;
+    time_t nb = 0, na = 0;
+    int64_t now;
+    err_code rc;
+
+    memset(&s, 0, sizeof(s));
+    if ((rc = authority_load(a->db, env->custody, "maker", &maker, e))
+        != ERR_OK)
+        return rc;
+    if ((rc = reserve_esid(a, env->cfg, s.esid, e)) != ERR_OK ||
+        (rc = store_app_image(a->db, app->id, &image, &image_len, e))
+        != ERR_OK ||
+        (rc = ca_cert_times(cert, cert_len, &nb, &na, e)) != ERR_OK)
+        goto done;
+    memset(&mp, 0, sizeof(mp));
+    mp.format = (int)env->cfg->seal_version;
+    mp.es_id = s.esid;
+    mp.name = app->seal_name;
+    mp.type = seal_type_code(app);
+    mp.holder_certs = &holder;
+    mp.n_holder_certs = 1;
+    mp.picture_type = app->image_type;
+    mp.picture.p = image;
+    mp.picture.len = image_len;
+    mp.width_mm = app->width_mm;
+    mp.height_mm = app->height_mm;
+    if ((rc = seal_make(&maker.key, maker.cert, maker.cert_len, &mp, &der,
+                        &der_len, e)) != ERR_OK)
+        goto done;
+
+    now = util_now_ms();
+    snprintf(s.lineage_esid, sizeof(s.lineage_esid), "%s", s.esid);
+    s.application_id = app->id;
+    s.org_id = app->org_id;
+    snprintf(s.kind, sizeof(s.kind), "%s", app->kind);
+    snprintf(s.name, sizeof(s.name), "%s", app->seal_name);
+    s.custodian_id = app->custodian_id;
+    snprintf(s.state, sizeof(s.state), "made");
+    s.state_since_ms = now;
+    s.version = (int)env->cfg->seal_version;
+    snprintf(s.holder_key, sizeof(s.holder_key), "%s", holder_ref);
+    s.valid_start_ms = (int64_t)nb * 1000;
+    s.valid_end_ms = (int64_t)na * 1000;
+    s.made_by = a->p->account_id;
+    s.made_ms = now;
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        goto done;
+    if ((rc = store_app_get(a->db, app->id, &now_app, e)) != ERR_OK)
+        goto rollback;
+    if (strcmp(now_app.state, "approved") != 0) {
+        rc = err_set(e, ERR_CONFLICT, "application %lld is no longer "
+                     "approved", (long long)app->id);
+        goto rollback;
+    }
+    if (app->replaces_seal_id != 0) {
+        if ((rc = store_seal_get_id(a->db, app->replaces_seal_id, &pred, e))
+            != ERR_OK)
+            goto rollback;
+        if (strcmp(pred.state, "active") != 0) {
+            rc = err_set(e, ERR_CONFLICT, "seal %s to be replaced is %s",
+                         pred.esid, pred.state);
+            goto rollback;
+        }
+        snprintf(s.lineage_esid, sizeof(s.lineage_esid), "%s",
+                 pred.lineage_esid);
+        s.predecessor_id = pred.id;
+    }
+    if ((rc = store_seal_insert(a->db, &s, der, der_len, cert, cert_len,
+                                &s.id, e)) != ERR_OK ||
+        (rc = store_app_transition(a->db, app->id, "approved", "made", NULL,
+                                   0, now, e)) != ERR_OK ||
+        (rc = store_history_insert(a->db, "application", app->id,
+                                   "approved", "made", a->p->account_id, now,
+                                   s.esid, e)) != ERR_OK)
+        goto rollback;
+    if ((rc = finish(a, &s, NULL, "made", "seal.make", NULL, e)) == ERR_OK)
+        snprintf(esid_out, STORE_ESID_MAX, "%s", s.esid);
+    goto done;
+rollback:
+    store_rollback(a->db);
+done:
+    authority_free(&maker);
+    free(image);
+    free(der);
+    return rc;
+}
+
+err_code
+seal_make_local(const struct actor_ctx *a, const struct seal_env *env,
+                int64_t app_id, char *esid_out, struct err *e)
+{
+    struct store_app app;
+    struct store_org org;
+    struct authority ca;
+    struct ca_subject subj;
+    struct ca_issue_params ip;
+    char ref[STORE_KEYREF_MAX];
+    EVP_PKEY *pub = NULL;
+    uint8_t *cert = NULL;
+    size_t cert_len = 0;
+    time_t now = time(NULL);
+    err_code rc;
+
+    memset(&ca, 0, sizeof(ca));
+    if ((rc = check_makeable(a, app_id, &app, e)) != ERR_OK ||
+        (rc = store_org_get(a->db, app.org_id, &org, e)) != ERR_OK ||
+        (rc = authority_load(a->db, env->custody, "ca", &ca, e)) != ERR_OK ||
+        (rc = new_holder_key(a, env, app_id, ref, e)) != ERR_OK ||
+        (rc = holder_public(env, ref, &pub, e)) != ERR_OK)
+        goto done;
+    subject_for(&app, &org, &subj);
+    memset(&ip, 0, sizeof(ip));
+    ip.subject = &subj;
+    ip.holder_pub = pub;
+    ip.not_before = now - 60;
+    ip.not_after = now + (time_t)env->cfg->seal_cert_days * 86400;
+    if ((rc = ca_issue(&ca.key, ca.cert, ca.cert_len, &ip, &cert, &cert_len,
+                       e)) != ERR_OK)
+        goto done;
+    rc = make_with_cert(a, env, &app, ref, cert, cert_len, esid_out, e);
+done:
+    EVP_PKEY_free(pub);
+    authority_free(&ca);
+    free(cert);
+    return rc;
+}
+
+err_code
+seal_request_certificate(const struct actor_ctx *a,
+                         const struct seal_env *env, int64_t app_id,
+                         char **csr_pem, struct err *e)
+{
+    struct store_app app;
+    struct store_org org;
+    struct ca_subject subj;
+    struct ca_key key;
+    char ref[STORE_KEYREF_MAX], tok[CUSTODY_NAME_MAX], id[CUSTODY_ID_HEX_MAX];
+    uint8_t *der = NULL;
+    size_t len = 0;
+    err_code rc;
+
+    if ((rc = check_makeable(a, app_id, &app, e)) != ERR_OK ||
+        (rc = store_org_get(a->db, app.org_id, &org, e)) != ERR_OK)
+        return rc;
+    if (app.holder_key[0] != '\0')
+        snprintf(ref, sizeof(ref), "%s", app.holder_key);
+    else if ((rc = new_holder_key(a, env, app_id, ref, e)) != ERR_OK)
+        return rc;
+    if ((rc = config_keyref(ref, tok, id, e)) != ERR_OK)
+        return rc;
+    key.custody = env->custody;
+    key.token = tok;
+    key.key_id = id;
+    subject_for(&app, &org, &subj);
+    if ((rc = csr_create(&key, &subj, &der, &len, e)) == ERR_OK)
+        rc = ca_der_to_pem("CERTIFICATE REQUEST", der, len, csr_pem, e);
+    free(der);
+    return rc;
+}
+
+err_code
+seal_make_with_certificate(const struct actor_ctx *a,
+                           const struct seal_env *env, int64_t app_id,
+                           const uint8_t *cert, size_t len, char *esid_out,
+                           struct err *e)
+{
+    struct store_app app;
+    STACK_OF(X509) *chain = NULL;
+    X509_STORE *anchors = NULL;
+    EVP_PKEY *pub = NULL;
+    uint8_t *leaf = NULL;
+    size_t leaf_len = 0;
+    int count = 0;
+    err_code rc;
+
+    if ((rc = check_makeable(a, app_id, &app, e)) != ERR_OK)
+        return rc;
+    if (app.holder_key[0] == '\0')
+        return err_set(e, ERR_CONFLICT, "no certificate request was made "
+                       "for application %lld", (long long)app_id);
+    if ((rc = ca_cert_load(cert, len, &leaf, &leaf_len, &chain, e))
+        != ERR_OK ||
+        (rc = holder_public(env, app.holder_key, &pub, e)) != ERR_OK ||
+        (rc = ses_trust_load(env->cfg->trust_dir, SM2_DEFAULT_ID, &anchors,
+                             &count, e)) != ERR_OK)
+        goto done;
+    if ((rc = ca_import_check(leaf, leaf_len, pub, anchors, chain,
+                              time(NULL), e)) != ERR_OK) {
+        rc = err_set(e, ERR_INVALID, "certificate refused: %s", e->msg);
+        goto done;
+    }
+    rc = make_with_cert(a, env, &app, app.holder_key, leaf, leaf_len,
+                        esid_out, e);
+done:
+    if (chain != NULL)
+        sk_X509_pop_free(chain, X509_free);
+    X509_STORE_free(anchors);
+    EVP_PKEY_free(pub);
+    free(leaf);
+    return rc;
+}
+
+err_code
+seal_revoke_in_tx(const struct actor_ctx *a, int64_t seal_id,
+                  const char *reason_code, const char *reason, struct err *e)
+{
+    struct store_seal s;
+    struct audit_event ev = {"seal.revoke", "seal", NULL, AUDIT_OK, reason,
+                             NULL};
+    int64_t now = util_now_ms();
+    err_code rc;
+
+    if ((rc = store_seal_get_id(a->db, seal_id, &s, e)) != ERR_OK)
+        return rc;
+    if (!strcmp(s.state, "revoked") || !strcmp(s.state, "expired"))
+        return err_set(e, ERR_CONFLICT, "seal %s is %s", s.esid, s.state);
+    ev.target_id = s.esid;
+    if ((rc = store_seal_transition(a->db, s.id, s.state, "revoked",
+                                    reason_code, now, e)) != ERR_OK ||
+        (rc = store_history_insert(a->db, "seal", s.id, s.state, "revoked",
+                                   a->p->account_id, now, reason, e))
+        != ERR_OK)
+        return rc;
+    return audit_append(a->db, &a->who, &ev, e);
+}
+
+/* Begin and load the seal by esID. */
+static err_code
+begin_seal(const struct actor_ctx *a, const char *esid, struct store_seal *s,
+           struct err *e)
+{
+    err_code rc;
+
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_seal_get(a->db, esid, s, e)) != ERR_OK)
+        return fail(a, rc);
+    return ERR_OK;
+}
+
+err_code
+seal_confirm(const struct actor_ctx *a, const char *esid, struct err *e)
+{
+    struct store_seal s;
+    struct store_app app;
+    int64_t now = util_now_ms();
+    err_code rc;
+
+    if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_app_get(a->db, s.application_id, &app, e)) != ERR_OK)
+        return fail(a, rc);
+    if (app.applicant_id != a->p->account_id)
+        return fail(a, err_set(e, ERR_FORBIDDEN, "only the applicant "
+                               "confirms the seal impression"));
+    if ((rc = store_seal_transition(a->db, s.id, "made", "active", NULL, now,
+                                    e)) != ERR_OK ||
+        (rc = store_seal_confirmed(a->db, s.id, now, e)) != ERR_OK)
+        return fail(a, rc);
+    if (!strcmp(app.purpose, "change") && s.predecessor_id != 0 &&
+        (rc = seal_revoke_in_tx(a, s.predecessor_id, "superseded",
+                                "replaced by a changed seal", e)) != ERR_OK)
+        return fail(a, rc);
+    return finish(a, &s, "made", "active", "seal.confirm", NULL, e);
+}
+
+err_code
+seal_mark_filed(const struct actor_ctx *a, const char *esid, struct err *e)
+{
+    struct store_seal s;
+    struct audit_event ev = {"seal.file", "seal", esid, AUDIT_OK, NULL, NULL};
+    err_code rc;
+
+    if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
+        return rc;
+    if ((rc = authz_require(a->db, a->p, PERM_SEAL_MAKE, s.org_id, e))
+        != ERR_OK ||
+        (rc = store_seal_filed(a->db, s.id, util_now_ms(), e)) != ERR_OK ||
+        (rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
+        (rc = store_commit(a->db, e)) != ERR_OK)
+        return fail(a, rc);
+    return ERR_OK;
+}
+
+err_code
+seal_suspend(const struct actor_ctx *a, const char *esid, const char *reason,
+             struct err *e)
+{
+    struct store_seal s;
+    err_code rc;
+
+    if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
+        return rc;
+    if ((rc = authz_require(a->db, a->p, PERM_SEAL_SUSPEND, s.org_id, e))
+        != ERR_OK ||
+        (rc = store_seal_transition(a->db, s.id, "active", "suspended",
+                                    "hold", util_now_ms(), e)) != ERR_OK)
+        return fail(a, rc);
+    return finish(a, &s, "active", "suspended", "seal.suspend", reason, e);
+}
+
+err_code
+seal_report_loss(const struct actor_ctx *a, const char *esid,
+                 const char *reason, struct err *e)
+{
+    struct store_seal s;
+    const char *from;
+    err_code rc;
+
+    if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
+        return rc;
+    if (s.custodian_id != a->p->account_id &&
+        (rc = authz_require(a->db, a->p, PERM_SEAL_REPORT, s.org_id, e))
+        != ERR_OK)
+        return fail(a, rc);
+    from = !strcmp(s.state, "suspended") ? "suspended" : "active";
+    if ((rc = store_seal_transition(a->db, s.id, from, "lost",
+                                    "key_compromise", util_now_ms(), e))
+        != ERR_OK)
+        return fail(a, rc);
+    return finish(a, &s, from, "lost", "seal.report_loss", reason, e);
+}
+
+err_code
+seal_resolve_loss(const struct actor_ctx *a, const char *esid,
+                  const char *outcome, const char *reason, struct err *e)
+{
+    struct store_seal s;
+    int revoke;
+    err_code rc;
+
+    if (strcmp(outcome, "revoke") != 0 && strcmp(outcome, "reinstate") != 0)
+        return err_set(e, ERR_INVALID, "outcome must be revoke or "
+                       "reinstate");
+    revoke = !strcmp(outcome, "revoke");
+    if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
+        return rc;
+    if ((rc = authz_require(a->db, a->p, PERM_APPLICATION_REVIEW, s.org_id,
+                            e)) != ERR_OK)
+        return fail(a, rc);
+    if (strcmp(s.state, "lost") != 0)
+        return fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s, not lost",
+                               s.esid, s.state));
+    if (revoke) {
+        if ((rc = seal_revoke_in_tx(a, s.id, "key_compromise", reason, e))
+            != ERR_OK ||
+            (rc = store_commit(a->db, e)) != ERR_OK)
+            return fail(a, rc);
+        return ERR_OK;
+    }
+    if ((rc = store_seal_transition(a->db, s.id, "lost", "active", NULL,
+                                    util_now_ms(), e)) != ERR_OK)
+        return fail(a, rc);
+    return finish(a, &s, "lost", "active", "seal.reinstate", reason, e);
+}
+
+struct stale_ctx {
+    struct store_seal items[64];
+    size_t n;
+};
+
+static err_code
+stale_add(void *ctx, const struct store_seal *s)
+{
+    struct stale_ctx *st = ctx;
+
+    if (st->n == sizeof(st->items) / sizeof(st->items[0]))
+        return ERR_TOO_LARGE;   /* the next run takes the rest */
+    st->items[st->n++] = *s;
+    return ERR_OK;
+}
+
+err_code
+seal_maintain(struct store_conn *db, const struct config *cfg, int *n,
+              struct err *e)
+{
+    struct stale_ctx *st = calloc(1, sizeof(*st));
+    struct actor_ctx a = {db, NULL, {0, NULL, "maintenance", NULL}};
+    int64_t now = util_now_ms();
+    size_t i;
+    err_code rc;
+
+    *n = 0;
+    if (st == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    rc = store_seal_list_stale(db, now - cfg->seal_suspend_unused_days *
+                               86400000LL, now, stale_add, st, e);
+    if (rc != ERR_OK && rc != ERR_TOO_LARGE)
+        goto done;
+    rc = ERR_OK;
+    for (i = 0; i < st->n; i++) {
+        const struct store_seal *s = &st->items[i];
+        int expired = s->valid_end_ms < now;
+        const char *to = expired ? "expired" : "suspended";
+        if ((rc = store_begin(db, e)) != ERR_OK)
+            goto done;
+        if ((rc = store_seal_transition(db, s->id, "active", to,
+                                        expired ? "expired" : "unused", now,
+                                        e)) != ERR_OK) {
+            store_rollback(db);
+            if (rc == ERR_CONFLICT)   /* changed meanwhile: skip */
+                continue;
+            goto done;
+        }
+        if ((rc = finish(&a, s, "active", to, expired ? "seal.expire"
+                         : "seal.auto_suspend", expired ? "validity ended"
+                         : "unused for too long", e)) != ERR_OK)
+            goto done;
+        (*n)++;
+    }
+done:
+    free(st);
+    return rc;
+}
+
+struct list_ctx {
+    struct statuslist_entry *entries;
+    char (*esids)[STORE_ESID_MAX];
+    char (*states)[16];
+    size_t n, cap;
+};
+
+static int
+reason_number(const struct store_seal *s)
+{
+    if (!strcmp(s->reason_code, "key_compromise"))
+        return STATUSLIST_REASON_KEY_COMPROMISE;
+    if (!strcmp(s->reason_code, "superseded"))
+        return STATUSLIST_REASON_SUPERSEDED;
+    if (!strcmp(s->reason_code, "hold") || !strcmp(s->reason_code, "unused"))
+        return STATUSLIST_REASON_HOLD;
+    if (!strcmp(s->reason_code, "cessation"))
+        return STATUSLIST_REASON_CESSATION;
+    return STATUSLIST_REASON_UNSPECIFIED;
+}
+
+static err_code
+list_add(void *ctx, const struct store_seal *s)
+{
+    struct list_ctx *l = ctx;
+
+    if (l->n == l->cap)
+        return ERR_TOO_LARGE;
+    snprintf(l->esids[l->n], STORE_ESID_MAX, "%s", s->esid);
+    snprintf(l->states[l->n], 16, "%s", s->state);
+    l->entries[l->n].es_id = l->esids[l->n];
+    l->entries[l->n].state = l->states[l->n];
+    l->entries[l->n].since = (time_t)(s->state_since_ms / 1000);
+    l->entries[l->n].reason = reason_number(s);
+    l->n++;
+    return ERR_OK;
+}
+
+err_code
+seal_status_list(struct store_conn *db, const struct seal_env *env,
+                 char **json, size_t *json_len, uint8_t *sig,
+                 size_t *sig_len, struct err *e)
+{
+    struct list_ctx l;
+    struct authority maker;
+    struct statuslist_params p;
+    time_t now = time(NULL);
+    err_code rc;
+
+    memset(&l, 0, sizeof(l));
+    memset(&maker, 0, sizeof(maker));
+    l.cap = STATUSLIST_MAX_ENTRIES;
+    l.entries = calloc(l.cap, sizeof(*l.entries));
+    l.esids = calloc(l.cap, sizeof(*l.esids));
+    l.states = calloc(l.cap, sizeof(*l.states));
+    if (l.entries == NULL || l.esids == NULL || l.states == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = store_seal_list_inactive(db, list_add, &l, e)) != ERR_OK) {
+        if (rc == ERR_TOO_LARGE)
+            rc = err_set(e, ERR_TOO_LARGE, "more than %d inactive seals",
+                         STATUSLIST_MAX_ENTRIES);
+        goto done;
+    }
+    if ((rc = authority_load(db, env->custody, "maker", &maker, e))
+        != ERR_OK)
+        goto done;
+    memset(&p, 0, sizeof(p));
+    p.number = (int64_t)now;
+    p.this_update = now;
+    p.next_update = now + (time_t)env->cfg->seal_status_list_hours * 3600;
+    p.entries = l.entries;
+    p.n_entries = l.n;
+    p.signer_cert = maker.cert;
+    p.signer_cert_len = maker.cert_len;
+    rc = statuslist_build(&maker.key, &p, json, json_len, sig, sig_len, e);
+done:
+    authority_free(&maker);
+    free(l.entries);
+    free(l.esids);
+    free(l.states);
+    return rc;
+}
+
+err_code
+seal_may_read(const struct actor_ctx *a, const struct store_seal *s,
+              struct err *e)
+{
+    size_t i;
+    int yes = 0;
+
+    if (s->custodian_id == a->p->account_id)
+        return ERR_OK;
+    for (i = 0; i < a->p->nroles; i++)
+        if (store_org_in_subtree(a->db, a->p->roles[i].scope_org_id,
+                                 s->org_id, &yes, NULL) == ERR_OK && yes)
+            return ERR_OK;
+    return err_set(e, ERR_FORBIDDEN, "no role over the seal's organisation");
+}
