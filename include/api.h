@@ -89,6 +89,10 @@ API_HANDLER(api_seal_revocation);
 API_HANDLER(api_seal_status);
 API_HANDLER(api_seal_status_list);
 /* END api-seal */
+/* BEGIN api-verify */
+/* END api-verify */
+/* BEGIN api-sign */
+/* END api-sign */
 /* BEGIN api-ofd */
 /* END api-ofd */
 

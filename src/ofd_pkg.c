@@ -36,6 +36,7 @@ static int name_safe(const char *name)
     return 1;
 }
 
+/* qsort order of entry pointers by name. */
 static int cmp_names(const void *a, const void *b)
 {
     const struct ofd_entry *x = *(const struct ofd_entry *const *)a;

@@ -33,6 +33,7 @@ struct sbuf {
     int oom;
 };
 
+/* Append n bytes; on allocation failure set oom and stop growing. */
 static void sb_add(struct sbuf *b, const char *s, size_t n)
 {
     if (b->oom)
@@ -56,11 +57,13 @@ static void sb_add(struct sbuf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
+/* Append a C string. */
 static void sb_puts(struct sbuf *b, const char *s)
 {
     sb_add(b, s, strlen(s));
 }
 
+/* Append printf output (at most 1 KiB per call; longer sets oom). */
 static void sb_printf(struct sbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void sb_printf(struct sbuf *b, const char *fmt, ...)
@@ -110,6 +113,7 @@ static void sb_num(struct sbuf *b, double v)
     sb_puts(b, tmp);
 }
 
+/* Append "x y w h" in mm. */
 static void sb_box(struct sbuf *b, const double *v)
 {
     sb_num(b, v[0]); sb_puts(b, " ");

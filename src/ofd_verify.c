@@ -28,27 +28,6 @@
 static const uint8_t OID_SIGNED_DATA[] = {
     0x06, 0x0a, 0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x06, 0x01, 0x04, 0x02, 0x02};
 
-static void check_set(json_t *checks, const char *name, const char *status,
-                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static void check_set(json_t *checks, const char *name, const char *status,
-                      const char *fmt, ...)
-{
-    json_t *c = json_object();
-    char buf[ERR_MSG_MAX];
-    va_list ap;
-
-    if (c == NULL)
-        return;
-    json_object_set_new(c, "status", json_string(status));
-    if (fmt != NULL) {
-        va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        json_object_set_new(c, "reason", json_string(buf));
-    }
-    json_object_set_new(checks, name, c);
-}
-
 /* JSON string of text that may not be valid UTF-8. */
 static json_t *jtext(const char *s)
 {
@@ -67,6 +46,29 @@ static json_t *jtext(const char *s)
     return json_string(buf);
 }
 
+/* Record check name with status and a printf reason (fmt may be NULL). */
+static void check_set(json_t *checks, const char *name, const char *status,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void check_set(json_t *checks, const char *name, const char *status,
+                      const char *fmt, ...)
+{
+    json_t *c = json_object();
+    char buf[ERR_MSG_MAX];
+    va_list ap;
+
+    if (c == NULL)
+        return;
+    json_object_set_new(c, "status", json_string(status));
+    if (fmt != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        json_object_set_new(c, "reason", jtext(buf));
+    }
+    json_object_set_new(checks, name, c);
+}
+
+/* [x, y, w, h] as a new JSON array. */
 static json_t *jbox(const double *v)
 {
     return json_pack("[ffff]", v[0], v[1], v[2], v[3]);
@@ -320,6 +322,7 @@ static const char *verify_refs(struct ofd_pkg *p, const struct ofd_sigxml *sx,
     return st;
 }
 
+/* The StampAnnots of sx with their page index and Content.xml (new ref). */
 static json_t *stamps_json(const struct ofd_doc *d, const struct ofd_sigxml *sx)
 {
     json_t *a = json_array();
@@ -345,6 +348,7 @@ static json_t *stamps_json(const struct ofd_doc *d, const struct ofd_sigxml *sx)
     return a;
 }
 
+/* The seal picture: type, size, mm; base64 bytes when with_data (new ref). */
 static json_t *picture_json(const struct ses_seal *s, int with_data)
 {
     json_t *o = json_object();
@@ -420,6 +424,7 @@ static void verify_ses(struct ofd_pkg *p, const char *sig_path,
     ses_signature_free(s);
 }
 
+/* Status string of a check, "" when absent (borrowed). */
 static const char *cstatus(const json_t *checks, const char *name)
 {
     const char *s = json_string_value(
@@ -462,6 +467,8 @@ static void sig_indication(json_t *j, json_t *checks)
                         json_null());
 }
 
+/* Report of one signature listed in Signatures.xml (new ref; never NULL
+ * unless out of memory).  Defects are reported in it, not returned. */
 static json_t *verify_one(struct ofd_pkg *p, const struct ofd_doc *d,
                           const struct ofd_siglist_item *it,
                           const struct ofd_verify_opts *o, X509_STORE *store)
@@ -555,11 +562,11 @@ int ofd_report_exit_code(const json_t *report)
 /* Contract: see ofd.h. */
 json_t *ofd_report_refused(const struct err *why)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:[],s:{s:s,s:s}}", "kind", "ofd",
+    return json_pack("{s:s,s:s,s:s,s:s,s:[],s:{s:s,s:o}}", "kind", "ofd",
                      "indication", "TOTAL_FAILED", "sub_indication",
                      "FORMAT_FAILURE", "summary", "package refused",
                      "signatures", "error", "code", err_name(why->code),
-                     "message", why->msg);
+                     "message", jtext(why->msg));
 }
 
 /* Contract: see ofd.h. */
@@ -612,9 +619,9 @@ err_code ofd_verify(const uint8_t *in, size_t len,
             ofd_doc_clear(&d);
             if (ofd_doc_load(p, di, &d, NULL, &de) != ERR_OK) {
                 json_array_append_new(sigs, json_pack(
-                    "{s:i,s:s,s:s,s:s}", "doc", (int)di, "indication",
+                    "{s:i,s:s,s:s,s:o}", "doc", (int)di, "indication",
                     "TOTAL_FAILED", "sub_indication", "FORMAT_FAILURE",
-                    "error", de.msg));
+                    "error", jtext(de.msg)));
                 continue;
             }
         }
@@ -623,9 +630,9 @@ err_code ofd_verify(const uint8_t *in, size_t len,
             continue;
         if (ofd_siglist_load(p, d.sigs, &l, &de) != ERR_OK) {
             json_array_append_new(sigs, json_pack(
-                "{s:i,s:s,s:s,s:s,s:s}", "doc", (int)di, "path", d.sigs,
+                "{s:i,s:o,s:s,s:s,s:o}", "doc", (int)di, "path", jtext(d.sigs),
                 "indication", "TOTAL_FAILED", "sub_indication",
-                "FORMAT_FAILURE", "error", de.msg));
+                "FORMAT_FAILURE", "error", jtext(de.msg)));
             continue;
         }
         for (i = 0; i < l.n; i++)

@@ -141,6 +141,10 @@ const struct route router_table[] = {
     {"GET", "/api/v1/seal-status-list", api_seal_status_list, PERM_SELF, 0,
      "seal.status_list", "Signed list of every seal that is not active"},
     /* END routes-seal */
+    /* BEGIN routes-verify */
+    /* END routes-verify */
+    /* BEGIN routes-sign */
+    /* END routes-sign */
     /* BEGIN routes-ofd */
     /* END routes-ofd */
 };

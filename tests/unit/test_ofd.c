@@ -584,6 +584,76 @@ static void test_vector_keyword_edited(void **state)
     json_decref(r);
 }
 
+/* Sealing the vectors (read into memory at test time): the vendors'
+ * signatures keep their outcome, the new one is valid; a file with a
+ * signature protecting Signatures.xml is refused. */
+static void test_seal_vectors(void **state)
+{
+    static const char *names[] = {"v4signed.ofd", "signedFile.ofd",
+                                  "keyword-edited.ofd", "v1-dms360.ofd",
+                                  "DigitalSign.ofd", "allprotected.ofd"};
+    struct signer s;
+    struct ofd_stamp_pos pos = {0};
+    size_t i, k;
+
+    (void)state;
+    signer_init(&s);
+    pos.mode = OFD_STAMP_PAGE;
+    pos.x = 10;
+    pos.y = 10;
+    pos.width = 20;
+    pos.height = 20;
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char path[1024];
+        struct blob in, out = {NULL, 0};
+        struct ofd_seal_params p;
+        struct err e;
+        json_t *before, *after;
+        size_t n;
+        err_code rc;
+
+        snprintf(path, sizeof(path), "%s/ofd/%s", vectors(), names[i]);
+        if (util_read_file(path, OFD_MAX_PACKAGE, &in.p, &in.len, &e) !=
+            ERR_OK)
+            fail_msg("%s: %s", path, e.msg);
+        memset(&p, 0, sizeof(p));
+        p.seal.p = s.seal;
+        p.seal.len = s.seal_len;
+        p.pos = pos;
+        p.sign = sign_cb;
+        p.sign_ctx = &s;
+        rc = ofd_seal(in.p, in.len, &p, &out.p, &out.len, NULL, &e);
+        if (strcmp(names[i], "allprotected.ofd") == 0 ||
+            strcmp(names[i], "keyword-edited.ofd") == 0) {
+            /* a signature there protects Signatures.xml (Sign_3 of
+               keyword-edited too): locked */
+            assert_int_equal(rc, ERR_CONFLICT);
+            free(in.p);
+            continue;
+        }
+        if (rc != ERR_OK)
+            fail_msg("seal %s: %s", names[i], e.msg);
+        before = verify_blob(&in, s.trust);
+        after = verify_blob(&out, s.trust);
+        n = json_array_size(json_object_get(before, "signatures"));
+        assert_int_equal(json_array_size(json_object_get(after, "signatures")),
+                         n + 1);
+        for (k = 0; k < n; k++) {
+            assert_string_equal(chk(sig_at(before, k), "references"),
+                                chk(sig_at(after, k), "references"));
+            assert_string_equal(jstr(sig_at(before, k), "indication"),
+                                jstr(sig_at(after, k), "indication"));
+        }
+        assert_string_equal(jstr(sig_at(after, n), "indication"),
+                            "TOTAL_PASSED");
+        json_decref(before);
+        json_decref(after);
+        free(in.p);
+        free(out.p);
+    }
+    signer_free(&s);
+}
+
 /* ---- sealing ------------------------------------------------------------- */
 
 static void check_preserved(const struct blob *before, const struct blob *after,
@@ -682,8 +752,18 @@ static void test_seal_page_and_reseal(void **state)
         BIO_free(b);
     }
     if (getenv("SEALD_OFD_CORPUS") != NULL) {
-        write_out(getenv("SEALD_OFD_CORPUS"), "plain.ofd", in.p, in.len);
-        write_out(getenv("SEALD_OFD_CORPUS"), "sealed.ofd", one.p, one.len);
+        const char *c = getenv("SEALD_OFD_CORPUS");
+        char *sx = (char *)zip_get(&one, "Doc_0/Signs/Sign_0/Signature.xml", 0,
+                                   &len);
+        char *seed = malloc(len + 1);
+
+        write_out(c, "plain.ofd", in.p, in.len);
+        write_out(c, "sealed.ofd", one.p, one.len);
+        seed[0] = 'X';  /* fuzz_ofd: the rest is a Signature.xml */
+        memcpy(seed + 1, sx, len);
+        write_out(c, "signature-xml.bin", seed, len + 1);
+        free(seed);
+        free(sx);
     }
     free(in.p);
     free(one.p);
@@ -1159,6 +1239,7 @@ int main(void)
         cmocka_unit_test(test_vector_dms360),
         cmocka_unit_test(test_vector_keyword_edited),
         cmocka_unit_test(test_seal_page_and_reseal),
+        cmocka_unit_test(test_seal_vectors),
         cmocka_unit_test(test_seal_keyword),
         cmocka_unit_test(test_seal_cross_page),
         cmocka_unit_test(test_protect_all),
