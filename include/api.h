@@ -92,6 +92,15 @@ API_HANDLER(api_seal_status_list);
 /* BEGIN api-verify */
 /* END api-verify */
 /* BEGIN api-sign */
+/* api_sign.c: signing requests, signing, usage */
+API_HANDLER(api_sreq_submit);
+API_HANDLER(api_sreq_get);
+API_HANDLER(api_sreq_approve);
+API_HANDLER(api_sreq_reject);
+API_HANDLER(api_sreq_cancel);
+API_HANDLER(api_sreq_sign);
+API_HANDLER(api_signature_file);
+API_HANDLER(api_usage);
 /* END api-sign */
 /* BEGIN api-ofd */
 /* END api-ofd */

@@ -74,6 +74,9 @@ struct config {
     long seal_suspend_unused_days;  /* automatic suspension             */
     long seal_status_list_hours;    /* status list next-update period   */
     long seal_maintenance_seconds;  /* period of the expiry/suspension job */
+    /* [signing] */
+    long sign_max_documents;        /* documents in one request            */
+    long sign_approval_seconds;     /* how long an approval grants signing */
     /* [audit] */
     long audit_checkpoint_every;    /* sign the chain head every N entries */
     long audit_checkpoint_seconds;  /* ... or after this many seconds      */

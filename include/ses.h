@@ -201,6 +201,36 @@ json_t *ses_verify_signature(const struct ses_signature *s,
                              const struct ses_verify_opts *o, struct err *e);
 json_t *ses_verify_seal(const struct ses_seal *s,
                         const struct ses_verify_opts *o, struct err *e);
+/*
+ * Precomputed, time-independent part of a signature verification for one
+ * (seal, signer certificate, trust store, SM2 ID): the parsed signer and
+ * maker certificates, the maker's signature over the seal, the certificate
+ * chains built and verified WITHOUT a time check (with the validity window
+ * of every chain, applied later at the signature's validation time), and
+ * the certificate summaries.  Immutable once made, so one result may be
+ * shared by threads (the caller counts references).  For verification
+ * caches: ses_verify_signature_pre() then adds the signer's signature over
+ * TBS_Sign, dataHash, the time-dependent checks and the seal constraints,
+ * which are never cached.
+ */
+struct ses_seal_result;
+
+/* Make the result for seal s->seal and signer certificate s->signer_cert
+ * under o (trust_store or trust_dir, signer_id).  *out is the caller's
+ * (ses_seal_result_free).  ERR_NOMEM only: bad certificates are results. */
+err_code ses_seal_result_new(const struct ses_signature *s,
+                             const struct ses_verify_opts *o,
+                             struct ses_seal_result **out, struct err *e);
+void ses_seal_result_free(struct ses_seal_result *r);
+
+/* As ses_verify_signature, with the seal and chain work taken from pre
+ * (borrowed, read only; made by ses_seal_result_new for the same seal,
+ * signer certificate and options).  Same report shape. */
+json_t *ses_verify_signature_pre(const struct ses_signature *s,
+                                 const struct ses_seal_result *pre,
+                                 const struct ses_verify_opts *o,
+                                 struct err *e);
+
 /* Report for input that could not be decoded at all (FORMAT_FAILURE). */
 json_t *ses_report_format_failure(const char *what, const char *reason);
 /* 0 TOTAL_PASSED, 1 TOTAL_FAILED, 2 INDETERMINATE. */

@@ -591,4 +591,104 @@ err_code store_authority_get(struct store_conn *c, const char *role,
                              size_t *len, struct err *e);
 /* END store-seal */
 
+/* BEGIN store-sign */
+/* ---- signing requests, documents, signatures (store_sign.c) ---- */
+
+struct store_sreq {
+    int64_t id;
+    int64_t seal_id;
+    int64_t submitter_id;
+    int64_t deputy_id;
+    char    title[STORE_NAME_MAX * 2];
+    char    purpose[STORE_TEXT_MAX];
+    int     copies;
+    int64_t resubmits_id;
+    int64_t extra_for_id;
+    char    state[16];
+    char    state_reason[STORE_TEXT_MAX];
+    int64_t approver_id;
+    int64_t approved_ms;
+    int64_t expires_ms;
+    int64_t created_ms, updated_ms;
+};
+
+struct store_sdoc {
+    int64_t id;
+    int64_t request_id;
+    char    name[STORE_NAME_MAX * 2];
+    int64_t size_bytes;
+    uint8_t sm3[32];
+    int     has_data;
+    int     signatures;
+};
+
+struct store_sig {
+    int64_t id;
+    int64_t request_id, document_id, seal_id, org_id;
+    int64_t signer_id, approver_id;
+    char    client_addr[64];
+    char    request_rid[40];
+    uint8_t data_sm3[32];
+    int64_t ts_ms;
+};
+
+/* One row of the usage summary: signatures of a seal in a period. */
+struct store_usage {
+    int64_t seal_id;
+    char    esid[STORE_ESID_MAX];
+    char    seal_name[STORE_NAME_MAX * 2];
+    int64_t org_id;
+    int64_t count;
+    int64_t first_ms, last_ms;
+};
+
+typedef err_code (*store_sdoc_fn)(void *ctx, const struct store_sdoc *d);
+typedef err_code (*store_usage_fn)(void *ctx, const struct store_usage *u);
+typedef err_code (*store_sig_fn)(void *ctx, const struct store_sig *s);
+
+err_code store_sreq_insert(struct store_conn *c, const struct store_sreq *r,
+                           int64_t *id_out, struct err *e);
+err_code store_sreq_get(struct store_conn *c, int64_t id,
+                        struct store_sreq *out, struct err *e);
+/* from -> to with reason; approver/approved/expires set when non-zero;
+ * ERR_CONFLICT if not in `from`. */
+err_code store_sreq_transition(struct store_conn *c, int64_t id,
+                               const char *from, const char *to,
+                               const char *reason, int64_t approver_id,
+                               int64_t approved_ms, int64_t expires_ms,
+                               int64_t now_ms, struct err *e);
+err_code store_sdoc_insert(struct store_conn *c, int64_t request_id,
+                           const char *name, int64_t size,
+                           const uint8_t sm3[32], const void *data,
+                           size_t data_len, struct err *e);
+err_code store_sdoc_list(struct store_conn *c, int64_t request_id,
+                         store_sdoc_fn fn, void *ctx, struct err *e);
+/* Count one more signature of document id if fewer than copies were made;
+ * ERR_CONFLICT when the grant is used up. */
+err_code store_sdoc_take(struct store_conn *c, int64_t id, int copies,
+                         struct err *e);
+/* Signatures made under a request so far. */
+err_code store_sreq_signed(struct store_conn *c, int64_t request_id,
+                           int64_t *n, struct err *e);
+err_code store_sig_insert(struct store_conn *c, const struct store_sig *s,
+                          const uint8_t *der, size_t len, int64_t *id_out,
+                          struct err *e);
+/* A signature's record and (if der is not NULL) its DER, malloc'ed. */
+err_code store_sig_get(struct store_conn *c, int64_t id,
+                       struct store_sig *out, uint8_t **der, size_t *len,
+                       struct err *e);
+/* Usage records of seal (0: any) / org (0: any) in [from_ms, to_ms). */
+err_code store_sig_list(struct store_conn *c, int64_t seal_id,
+                        int64_t org_id, int64_t from_ms, int64_t to_ms,
+                        int64_t after, int limit, store_sig_fn fn, void *ctx,
+                        struct err *e);
+/* Summary per seal of seal (0: any) / org (0: any) in [from_ms, to_ms). */
+err_code store_usage_summary(struct store_conn *c, int64_t seal_id,
+                             int64_t org_id, int64_t from_ms, int64_t to_ms,
+                             store_usage_fn fn, void *ctx, struct err *e);
+/* The seal was used now (drives automatic suspension). */
+err_code store_seal_touch(struct store_conn *c, int64_t seal_id,
+                          int64_t now_ms, struct err *e);
+/* END store-sign */
+
 #endif

@@ -76,6 +76,8 @@ static const struct key_def config_keys[] = {
     NUM("seals", "status_list_hours", seal_status_list_hours, 1, 744),
     NUM("seals", "maintenance_seconds", seal_maintenance_seconds, 1, 86400),
     PATHK("trust", "anchors_dir", trust_dir),
+    NUM("signing", "max_documents", sign_max_documents, 1, 1000),
+    NUM("signing", "approval_seconds", sign_approval_seconds, 1, 2592000),
     NUM("audit", "checkpoint_every", audit_checkpoint_every, 1, 1000000000),
     NUM("audit", "checkpoint_seconds", audit_checkpoint_seconds, 1, 604800),
     PATHK("database", "backup_dir", backup_dir),
@@ -121,6 +123,8 @@ config_defaults(struct config *cfg)
     cfg->seal_suspend_unused_days = 365;
     cfg->seal_status_list_hours = 24;
     cfg->seal_maintenance_seconds = 3600;
+    cfg->sign_max_documents = 50;
+    cfg->sign_approval_seconds = 86400;
     cfg->audit_checkpoint_every = 1000;
     cfg->audit_checkpoint_seconds = 300;
     snprintf(cfg->backup_dir, sizeof(cfg->backup_dir), "backups");

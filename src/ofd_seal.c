@@ -24,6 +24,8 @@
 #define OFD_NS          "http://www.ofdspec.org/2016"
 #define OFD_POS_EPSILON 0.001                 /* mm of tolerance on page edges */
 #define OFD_MAX_DELTAS  65536                 /* DeltaX values of a TextCode   */
+#define OFD_MAX_STAMP_MM 10000.0              /* stamp width / height          */
+#define OFD_SB_LINE     1024                  /* one sb_printf call            */
 
 /* ---- a growing string -------------------------------------------------- */
 
@@ -68,7 +70,7 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void sb_printf(struct sbuf *b, const char *fmt, ...)
 {
-    char tmp[1024];
+    char tmp[OFD_SB_LINE];
     va_list ap;
     int n;
 
@@ -301,7 +303,7 @@ static err_code place(struct ofd_pkg *p, const struct ofd_doc *d,
     *n = 0;
     if (d->n_pages == 0)
         return err_set(e, ERR_MALFORMED, "the document has no pages");
-    if (!(W > 0) || !(H > 0) || W > 10000 || H > 10000)
+    if (!(W > 0) || !(H > 0) || W > OFD_MAX_STAMP_MM || H > OFD_MAX_STAMP_MM)
         return err_set(e, ERR_INVALID, "stamp size must be positive (mm)");
     switch (pos->mode) {
     case OFD_STAMP_PAGE:

@@ -15,6 +15,8 @@
 #include <libxml/parser.h>
 #include <libxml/xmlerror.h>
 
+#define OFD_MAX_COORD 1e7   /* |number| in a Boundary-like attribute (mm) */
+
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
 
 static void xml_init_once(void)
@@ -186,7 +188,7 @@ int ofd_parse_box(const char *s, double *v, size_t count)
         while (*s == ' ' || *s == '\t' || *s == ',')
             s++;
         v[i] = strtod(s, &end);
-        if (end == s || !isfinite(v[i]) || fabs(v[i]) > 1e7)
+        if (end == s || !isfinite(v[i]) || fabs(v[i]) > OFD_MAX_COORD)
             return 0;
         s = end;
     }

@@ -144,6 +144,26 @@ const struct route router_table[] = {
     /* BEGIN routes-verify */
     /* END routes-verify */
     /* BEGIN routes-sign */
+    {"POST", "/api/v1/sign-requests", api_sreq_submit, PERM_SEAL_USE, 0,
+     "sign_request.submit",
+     "A custodian (or deputy) asks to seal documents (by upload or SM3)"},
+    {"GET", "/api/v1/sign-requests/{id}", api_sreq_get, PERM_SELF, 0,
+     "sign_request.read", "A signing request and its pinned documents"},
+    {"POST", "/api/v1/sign-requests/{id}/approve", api_sreq_approve,
+     PERM_REQUEST_APPROVE, 0, "sign_request.approve",
+     "Approve: a bounded grant of copies per document until it expires"},
+    {"POST", "/api/v1/sign-requests/{id}/reject", api_sreq_reject,
+     PERM_REQUEST_APPROVE, 0, "sign_request.reject",
+     "Reject (退签) with a reason"},
+    {"POST", "/api/v1/sign-requests/{id}/cancel", api_sreq_cancel,
+     PERM_SEAL_USE, 0, "sign_request.cancel",
+     "Cancel a request before anything is signed"},
+    {"POST", "/api/v1/sign-requests/{id}/sign", api_sreq_sign, PERM_SEAL_USE,
+     0, "seal.sign", "Sign the approved documents; a result per document"},
+    {"GET", "/api/v1/signatures/{id}", api_signature_file, PERM_SELF, 0,
+     "signature.download", "A signature made by seald (SES_Signature DER)"},
+    {"GET", "/api/v1/usage", api_usage, PERM_SELF, 0, "usage.report",
+     "Usage summary per seal for a period (JSON or CSV)"},
     /* END routes-sign */
     /* BEGIN routes-ofd */
     /* END routes-ofd */

@@ -217,9 +217,37 @@ done:
     return rc;
 }
 
-/* Chain result for one certificate: status + reason into out (json). */
+/* Validity window of the chain ctx verified: the latest notBefore and the
+ * earliest notAfter of its certificates.  0 if a date is unreadable. */
+static int chain_window(X509_STORE_CTX *ctx, time_t *nb, time_t *na)
+{
+    STACK_OF(X509) *ch = X509_STORE_CTX_get0_chain(ctx);
+    int i, n = ch ? sk_X509_num(ch) : 0;
+    time_t b, a;
+
+    if (n <= 0)
+        return 0;
+    for (i = 0; i < n; i++) {
+        X509 *x = sk_X509_value(ch, i);
+        if (ses_time_get(&b, X509_get0_notBefore(x), "notBefore", NULL) !=
+                ERR_OK ||
+            ses_time_get(&a, X509_get0_notAfter(x), "notAfter", NULL) !=
+                ERR_OK)
+            return 0;
+        if (i == 0 || b > *nb)
+            *nb = b;
+        if (i == 0 || a < *na)
+            *na = a;
+    }
+    return 1;
+}
+
+/* Chain result for one certificate: status + reason into out (json).
+ * nb == NULL: checked at time at.  Otherwise checked without any time
+ * check, and *nb / *na get the chain's validity window (passed only). */
 static json_t *chain_one(X509_STORE *store, int anchors, X509 *leaf,
-                         time_t at, const char *id, const char **status)
+                         time_t at, const char *id, const char **status,
+                         time_t *nb, time_t *na)
 {
     json_t *j = json_object();
     X509_STORE_CTX *ctx = NULL;
@@ -243,9 +271,18 @@ static json_t *chain_one(X509_STORE *store, int anchors, X509 *leaf,
         json_object_set_new(j, "reason", json_string("cannot set up check"));
         goto done;
     }
-    X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), at);
+    if (nb == NULL)
+        X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(ctx), at);
+    else
+        X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(ctx),
+                                    X509_V_FLAG_NO_CHECK_TIME);
     if (X509_verify_cert(ctx) == 1) {
         *status = ST_PASSED;
+        if (nb != NULL && !chain_window(ctx, nb, na)) {
+            *status = ST_FAILED;
+            json_object_set_new(j, "reason",
+                                json_string("certificate dates unreadable"));
+        }
         goto done;
     }
     err = X509_STORE_CTX_get_error(ctx);
@@ -310,7 +347,7 @@ static void chain_check(json_t *checks, const struct ses_verify_opts *o,
     }
     for (i = 0; i < n; i++) {
         sub = chain_one(o->trust_store ? o->trust_store : store, anchors,
-                        certs[i], at[i], id, &st);
+                        certs[i], at[i], id, &st, NULL, NULL);
         if (status_rank(st) > status_rank(worst)) {
             worst = st;
             snprintf(reason, sizeof(reason), "%s certificate: %s", roles[i],
@@ -431,7 +468,9 @@ static void seal_window_check(json_t *checks, const struct ses_seal *s,
         check_set(checks, "seal_validity", ST_PASSED, "valid at %s", buf);
 }
 
-static json_t *seal_summary(const struct ses_seal *s, X509 *maker)
+/* maker_json (borrowed, copied; may be NULL) wins over maker. */
+static json_t *seal_summary(const struct ses_seal *s, X509 *maker,
+                            const json_t *maker_json)
 {
     json_t *j = json_object();
 
@@ -445,7 +484,8 @@ static json_t *seal_summary(const struct ses_seal *s, X509 *maker)
     json_object_set_new(j, "valid_start", ses_json_time(s->valid_start));
     json_object_set_new(j, "valid_end", ses_json_time(s->valid_end));
     json_object_set_new(j, "timestamp_present", json_boolean(s->has_timestamp));
-    json_object_set_new(j, "maker", maker ? ses_cert_json_x509(maker) :
+    json_object_set_new(j, "maker", maker_json ? json_deep_copy(maker_json) :
+                        maker ? ses_cert_json_x509(maker) :
                         ses_cert_to_json(s->maker_cert.p, s->maker_cert.len));
     return j;
 }
@@ -505,9 +545,167 @@ static X509 *seal_checks(json_t *checks, const struct ses_seal *s,
     return maker;
 }
 
+/* ---- precomputed seal and chain results ---------------------------------- */
+
+#define PRE_ROLES 2                /* 0 signer, 1 maker */
+
+struct ses_seal_result {
+    X509 *signer, *maker;          /* parsed, or NULL when unusable */
+    json_t *seal_signature;        /* the seal_signature check object  */
+    json_t *chain[PRE_ROLES];      /* per-role chain result, no time   */
+    const char *chain_status[PRE_ROLES];
+    time_t not_before[PRE_ROLES], not_after[PRE_ROLES];
+    int anchors;
+    json_t *signer_json, *maker_json;
+};
+
+/* Contract: see ses.h. */
+void ses_seal_result_free(struct ses_seal_result *r)
+{
+    int i;
+
+    if (r == NULL)
+        return;
+    X509_free(r->signer);
+    X509_free(r->maker);
+    json_decref(r->seal_signature);
+    for (i = 0; i < PRE_ROLES; i++)
+        json_decref(r->chain[i]);
+    json_decref(r->signer_json);
+    json_decref(r->maker_json);
+    free(r);
+}
+
+/* Contract: see ses.h. */
+err_code ses_seal_result_new(const struct ses_signature *s,
+                             const struct ses_verify_opts *o,
+                             struct ses_seal_result **out, struct err *e)
+{
+    struct ses_seal_result *r = calloc(1, sizeof(*r));
+    json_t *tmp = json_object();
+    const char *id = o->signer_id ? o->signer_id : SM2_DEFAULT_ID;
+    X509_STORE *store = NULL;
+    X509 *certs[PRE_ROLES];
+    err_code rc = ERR_OK;
+    int i;
+
+    *out = NULL;
+    if (r == NULL || tmp == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    r->signer = parse_cert(&s->signer_cert);
+    r->maker = parse_cert(&s->seal.maker_cert);
+    sig_check(tmp, "seal_signature", r->maker, s->seal.sig_alg,
+              &s->seal.signed_part, &s->seal.sig_value, id);
+    r->seal_signature = json_incref(json_object_get(tmp, "seal_signature"));
+    if (o->trust_store != NULL) {
+        r->anchors =
+            sk_X509_OBJECT_num(X509_STORE_get0_objects(o->trust_store));
+    } else if (o->trust_dir != NULL &&
+               ses_trust_load(o->trust_dir, SM2_DEFAULT_ID, &store,
+                              &r->anchors, NULL) != ERR_OK) {
+        store = NULL;
+        r->anchors = 0;
+    }
+    if (r->anchors < 0)
+        r->anchors = 0;
+    certs[0] = r->signer;
+    certs[1] = r->maker;
+    for (i = 0; i < PRE_ROLES; i++)
+        r->chain[i] = chain_one(o->trust_store ? o->trust_store : store,
+                                r->anchors, certs[i], 0, SM2_DEFAULT_ID,
+                                &r->chain_status[i], &r->not_before[i],
+                                &r->not_after[i]);
+    r->signer_json = r->signer ? ses_cert_json_x509(r->signer) :
+        ses_cert_to_json(s->signer_cert.p, s->signer_cert.len);
+    r->maker_json = r->maker ? ses_cert_json_x509(r->maker) :
+        ses_cert_to_json(s->seal.maker_cert.p, s->seal.maker_cert.len);
+    if (r->seal_signature == NULL || r->chain[0] == NULL ||
+        r->chain[1] == NULL || r->signer_json == NULL ||
+        r->maker_json == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    *out = r;
+    r = NULL;
+done:
+    ERR_clear_error();
+    X509_STORE_free(store);
+    json_decref(tmp);
+    ses_seal_result_free(r);
+    return rc;
+}
+
+/* certificate_chain check from pre, with each chain's validity window
+ * applied at time at. */
+static void chain_check_pre(json_t *checks, const struct ses_seal_result *pre,
+                            time_t at)
+{
+    static const char *const roles[PRE_ROLES] = {"signer", "maker"};
+    const char *worst = ST_PASSED, *st, *why;
+    json_t *c = json_object(), *sub;
+    char reason[ERR_MSG_MAX] = "";
+    int i;
+
+    if (c == NULL)
+        return;
+    for (i = 0; i < PRE_ROLES; i++) {
+        sub = json_deep_copy(pre->chain[i]);
+        st = pre->chain_status[i];
+        if (sub == NULL)
+            continue;
+        if (strcmp(st, ST_PASSED) == 0 &&
+            (at < pre->not_before[i] || at > pre->not_after[i])) {
+            st = ST_FAILED;
+            json_object_set_new(sub, "status", json_string(st));
+            json_object_set_new(sub, "reason", json_string(
+                X509_verify_cert_error_string(at < pre->not_before[i] ?
+                    X509_V_ERR_CERT_NOT_YET_VALID :
+                    X509_V_ERR_CERT_HAS_EXPIRED)));
+        }
+        if (status_rank(st) > status_rank(worst)) {
+            worst = st;
+            why = json_string_value(json_object_get(sub, "reason"));
+            snprintf(reason, sizeof(reason), "%s certificate: %s", roles[i],
+                     why ? why : "");
+        }
+        json_object_set_new(c, roles[i], sub);
+    }
+    json_object_set_new(c, "status", json_string(worst));
+    if (reason[0])
+        json_object_set_new(c, "reason", json_string(reason));
+    json_object_set_new(c, "anchors", json_integer(pre->anchors));
+    json_object_set_new(checks, "certificate_chain", c);
+}
+
+static json_t *verify_signature_impl(const struct ses_signature *s,
+                                     const struct ses_seal_result *pre,
+                                     const struct ses_verify_opts *o,
+                                     struct err *e);
+
 /* Contract: see ses.h. */
 json_t *ses_verify_signature(const struct ses_signature *s,
                              const struct ses_verify_opts *o, struct err *e)
+{
+    return verify_signature_impl(s, NULL, o, e);
+}
+
+/* Contract: see ses.h. */
+json_t *ses_verify_signature_pre(const struct ses_signature *s,
+                                 const struct ses_seal_result *pre,
+                                 const struct ses_verify_opts *o,
+                                 struct err *e)
+{
+    return verify_signature_impl(s, pre, o, e);
+}
+
+/* The signature report; pre (may be NULL) supplies the seal and chain
+ * results, which are then neither recomputed nor modified. */
+static json_t *verify_signature_impl(const struct ses_signature *s,
+                                     const struct ses_seal_result *pre,
+                                     const struct ses_verify_opts *o,
+                                     struct err *e)
 {
     json_t *r = json_object(), *checks = json_object();
     X509 *signer = NULL, *maker = NULL;
@@ -522,7 +720,7 @@ json_t *ses_verify_signature(const struct ses_signature *s,
         err_set(e, ERR_NOMEM, "out of memory");
         return NULL;
     }
-    signer = parse_cert(&s->signer_cert);
+    signer = pre ? pre->signer : parse_cert(&s->signer_cert);
     if (signer == NULL)
         check_set(checks, "structure", ST_FAILED,
                   "signer certificate is not a valid certificate");
@@ -548,7 +746,14 @@ json_t *ses_verify_signature(const struct ses_signature *s,
     }
     sig_check(checks, "signature", signer, s->sig_alg, &s->tbs, &s->sig_value,
               id);
-    maker = seal_checks(checks, &s->seal, id, at);
+    if (pre != NULL) {
+        maker = pre->maker;
+        json_object_set_new(checks, "seal_signature",
+                            json_deep_copy(pre->seal_signature));
+        validity_check(checks, "maker_certificate_validity", maker, at);
+    } else {
+        maker = seal_checks(checks, &s->seal, id, at);
+    }
     if (o->data != NULL || o->hash != NULL) {
         uint8_t h[SM3_DIGEST_LEN];
         const uint8_t *want = o->hash;
@@ -574,7 +779,9 @@ json_t *ses_verify_signature(const struct ses_signature *s,
     signer_in_seal_check(checks, &s->seal, &s->signer_cert);
     seal_window_check(checks, &s->seal, at);
     validity_check(checks, "signer_certificate_validity", signer, at);
-    {
+    if (pre != NULL) {
+        chain_check_pre(checks, pre, at);
+    } else {
         const char *roles[2] = {"signer", "maker"};
         X509 *certs[2] = {signer, maker};
         time_t when[2] = {at, at};
@@ -585,11 +792,18 @@ json_t *ses_verify_signature(const struct ses_signature *s,
     json_object_set_new(r, "validation_time_source", json_string(src));
     conclude(r, checks);
     json_object_set_new(r, "checks", checks);
-    json_object_set_new(r, "seal", seal_summary(&s->seal, maker));
-    json_object_set_new(r, "signer", signer ? ses_cert_json_x509(signer) :
-                        ses_cert_to_json(s->signer_cert.p, s->signer_cert.len));
-    X509_free(signer);
-    X509_free(maker);
+    if (pre != NULL) {
+        json_object_set_new(r, "seal",
+                            seal_summary(&s->seal, NULL, pre->maker_json));
+        json_object_set_new(r, "signer", json_deep_copy(pre->signer_json));
+    } else {
+        json_object_set_new(r, "seal", seal_summary(&s->seal, maker, NULL));
+        json_object_set_new(r, "signer", signer ? ses_cert_json_x509(signer) :
+                            ses_cert_to_json(s->signer_cert.p,
+                                             s->signer_cert.len));
+        X509_free(signer);
+        X509_free(maker);
+    }
     return r;
 }
 
@@ -637,7 +851,7 @@ json_t *ses_verify_seal(const struct ses_seal *s,
     json_object_set_new(r, "validation_time_source", json_string(src));
     conclude(r, checks);
     json_object_set_new(r, "checks", checks);
-    json_object_set_new(r, "seal", seal_summary(s, maker));
+    json_object_set_new(r, "seal", seal_summary(s, maker, NULL));
     X509_free(maker);
     return r;
 }

@@ -1,0 +1,81 @@
+/*
+ * signing.h - using a seal: signing requests (用印申请), their approval,
+ * rejection (退签), resubmission (重签), cancellation, extra copies (加印),
+ * and signing the approved documents.
+ *
+ *   submitted -> approved (a bounded grant: these documents, `copies`
+ *             \            signatures each, until expires_ms)
+ *              -> rejected (reason; the submitter may resubmit a corrected
+ *             \             request that refers to it)
+ *              -> cancelled (by the submitter, before any signature)
+ *
+ * The custodian of an active seal, or their deputy during an approved
+ * deputy period, submits and signs; an approver with authority over the
+ * seal's organisation, never the submitter, approves.  The documents'
+ * SM3 hashes are pinned at submission: a changed document is a new request.
+ * Signing builds TBS_Sign and has the token sign it, then, in one
+ * transaction, re-checks the grant, the seal's state and validity, and
+ * records the use with its audit record; a signature that does not commit
+ * is never returned.
+ */
+#ifndef SEALD_SIGNING_H
+#define SEALD_SIGNING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "authz.h"
+#include "seal.h"
+#include "store.h"
+
+#define SIGN_TITLE_MAX      200
+#define SIGN_PURPOSE_MAX    500
+#define SIGN_DOC_NAME_MAX   200
+#define SIGN_MAX_COPIES     100
+
+struct sign_doc_new {
+    const char    *name;            /* also TBS_Sign.propertyInfo         */
+    const uint8_t *data;            /* the document, or NULL ...          */
+    size_t         len;
+    uint8_t        sm3[32];         /* ... its SM3 (computed if data)     */
+    int64_t        size;            /* declared size when only hashed     */
+};
+
+struct sign_new {
+    const char          *esid;
+    const char          *title;
+    const char          *purpose;
+    long                 copies;
+    int64_t              resubmits_id;   /* 重签 of a rejected request */
+    int64_t              extra_for_id;   /* 加印: more copies          */
+    struct sign_doc_new *docs;
+    size_t               ndocs;
+};
+
+err_code sign_submit(const struct actor_ctx *a, const struct sign_new *n,
+                     long max_documents, int64_t *id_out, struct err *e);
+
+/* approve (grant valid for ttl_ms) or reject (reason required). */
+err_code sign_decide(const struct actor_ctx *a, int64_t id, int approve,
+                     const char *reason, int64_t ttl_ms, struct err *e);
+
+err_code sign_cancel(const struct actor_ctx *a, int64_t id, struct err *e);
+
+/* Sign the request's documents (doc_ids NULL: all), one signature each.
+ * *results (new reference) is an array with one object per document:
+ * {"document_id", "status": "signed", "signature_id", "signature"
+ * (base64 DER)} or {"document_id", "status": "error", "error": {code,
+ * message}}.  Per-document failures do not fail the call; the call fails
+ * only when the request itself cannot be signed. */
+err_code sign_documents(const struct actor_ctx *a, const struct seal_env *env,
+                        int64_t id, const int64_t *doc_ids, size_t ndocs,
+                        json_t **results, struct err *e);
+
+/* Read access: the submitter, the seal's custodian, or an approver or
+ * auditor over the seal's organisation. */
+err_code sign_may_read(const struct actor_ctx *a, const struct store_sreq *r,
+                       struct store_seal *seal, struct err *e);
+
+#endif

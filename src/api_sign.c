@@ -1,0 +1,453 @@
+/*
+ * api_sign.c - handlers for signing requests, signing, signature downloads
+ * and usage reports.  The rules are in signing.c.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "json.h"
+#include "rbac.h"
+#include "signing.h"
+#include "util.h"
+
+#define API_DOC_B64_MAX (64 * 1024 * 1024)
+#define USAGE_CSV_MAX   (16 * 1024 * 1024)
+
+static struct seal_env
+env_of(const struct http_req *req)
+{
+    struct seal_env env = {req->app->custody, req->app->cfg};
+
+    return env;
+}
+
+static err_code
+doc_add_json(void *ctx, const struct store_sdoc *d)
+{
+    char sm3[65];
+
+    util_hex_encode(d->sm3, sizeof(d->sm3), sm3);
+    json_array_append_new(ctx, json_pack("{s:I, s:s, s:I, s:s, s:b, s:i}",
+                          "id", (json_int_t)d->id, "name", d->name,
+                          "size", (json_int_t)d->size_bytes, "sm3", sm3,
+                          "uploaded", d->has_data,
+                          "signatures", d->signatures));
+    return ERR_OK;
+}
+
+/* The request with its documents. */
+static err_code
+sreq_json(struct store_conn *db, const struct store_sreq *r,
+          const struct store_seal *s, json_t **out, struct err *e)
+{
+    json_t *docs = json_array();
+    err_code rc;
+
+    if ((rc = store_sdoc_list(db, r->id, doc_add_json, docs, e)) != ERR_OK) {
+        json_decref(docs);
+        return rc;
+    }
+    *out = json_pack("{s:I, s:s, s:I, s:o, s:s, s:s, s:i, s:o, s:o, s:s, "
+                     "s:s?, s:o, s:o, s:I, s:o}",
+                     "id", (json_int_t)r->id, "esid", s->esid,
+                     "submitter_id", (json_int_t)r->submitter_id,
+                     "deputy_id", r->deputy_id ? json_integer(r->deputy_id)
+                                               : json_null(),
+                     "title", r->title, "purpose", r->purpose,
+                     "copies", r->copies,
+                     "resubmits_id", r->resubmits_id
+                         ? json_integer(r->resubmits_id) : json_null(),
+                     "extra_for_id", r->extra_for_id
+                         ? json_integer(r->extra_for_id) : json_null(),
+                     "state", r->state,
+                     "state_reason", r->state_reason[0] ? r->state_reason
+                                                        : NULL,
+                     "approver_id", r->approver_id
+                         ? json_integer(r->approver_id) : json_null(),
+                     "expires_ms", r->expires_ms
+                         ? json_integer(r->expires_ms) : json_null(),
+                     "created_ms", (json_int_t)r->created_ms,
+                     "documents", docs);
+    return *out ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
+}
+
+static err_code
+answer_request(struct http_req *req, struct http_resp *resp, int64_t id,
+               struct err *e)
+{
+    struct store_sreq r;
+    struct store_seal s;
+    err_code rc;
+
+    if ((rc = store_sreq_get(req->db, id, &r, e)) != ERR_OK ||
+        (rc = store_seal_get_id(req->db, r.seal_id, &s, e)) != ERR_OK)
+        return rc;
+    return sreq_json(req->db, &r, &s, &resp->data, e);
+}
+
+/* documents: [{name, sm3 (hex), size} | {name, data (base64)}] */
+static err_code
+parse_docs(const json_t *arr, struct sign_doc_new *docs, uint8_t **bufs,
+           size_t max, size_t *n, struct err *e)
+{
+    static const char *const fields[] = {"name", "sm3", "size", "data",
+                                         NULL};
+    const json_t *d;
+    size_t i, got = 0;
+    err_code rc;
+
+    if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+        json_array_size(arr) > max)
+        return err_set(e, ERR_BAD_REQUEST, "field 'documents' must be an "
+                       "array of 1 to %zu documents", max);
+    json_array_foreach(arr, i, d) {
+        struct sign_doc_new *doc = &docs[i];
+        const char *hex = NULL, *data = NULL;
+        long long size = 0;
+        if (!json_is_object(d))
+            return err_set(e, ERR_BAD_REQUEST, "documents[%zu] must be an "
+                           "object", i);
+        if ((rc = json_only_keys(d, fields, e)) != ERR_OK ||
+            (rc = json_get_str(d, "name", SIGN_DOC_NAME_MAX, 1, &doc->name,
+                               e)) != ERR_OK ||
+            (rc = json_get_str(d, "sm3", 64, 0, &hex, e)) != ERR_OK ||
+            (rc = json_get_str(d, "data", API_DOC_B64_MAX, 0, &data, e))
+            != ERR_OK ||
+            (rc = json_get_int(d, "size", 0, INT64_MAX, 0, &size, e))
+            != ERR_OK)
+            return rc;
+        if ((hex == NULL) == (data == NULL))
+            return err_set(e, ERR_BAD_REQUEST, "documents[%zu]: give either "
+                           "data (base64) or sm3 (hex) with size", i);
+        if (hex != NULL) {
+            if (util_hex_decode(hex, doc->sm3, sizeof(doc->sm3), &got, e)
+                != ERR_OK || got != sizeof(doc->sm3))
+                return err_set(e, ERR_INVALID, "documents[%zu].sm3 must be "
+                               "64 hex digits", i);
+            doc->size = size;
+        } else if (util_b64_decode(data, strlen(data), &bufs[i], &doc->len,
+                                   e) != ERR_OK) {
+            return err_set(e, ERR_BAD_REQUEST, "documents[%zu].data is not "
+                           "base64", i);
+        } else {
+            doc->data = bufs[i];
+        }
+        *n = i + 1;
+    }
+    return ERR_OK;
+}
+
+API_HANDLER(api_sreq_submit)
+{
+    static const char *const fields[] = {"esid", "title", "purpose", "copies",
+        "documents", "resubmits_id", "extra_for_id", NULL};
+    struct actor_ctx a = http_actor_ctx(req);
+    size_t max = (size_t)req->app->cfg->sign_max_documents, i;
+    struct sign_doc_new *docs = calloc(max, sizeof(*docs));
+    uint8_t **bufs = calloc(max, sizeof(*bufs));
+    struct sign_new n;
+    long long copies = 1, resub = 0, extra = 0;
+    int64_t id;
+    err_code rc;
+
+    memset(&n, 0, sizeof(n));
+    if (docs == NULL || bufs == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (req->json == NULL) {
+        rc = err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
+        goto done;
+    }
+    if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
+        (rc = json_get_str(req->json, "esid", STORE_ESID_MAX - 1, 1, &n.esid,
+                           e)) != ERR_OK ||
+        (rc = json_get_str(req->json, "title", SIGN_TITLE_MAX, 1, &n.title,
+                           e)) != ERR_OK ||
+        (rc = json_get_str(req->json, "purpose", SIGN_PURPOSE_MAX, 1,
+                           &n.purpose, e)) != ERR_OK ||
+        (rc = json_get_int(req->json, "copies", 1, SIGN_MAX_COPIES, 0,
+                           &copies, e)) != ERR_OK ||
+        (rc = json_get_int(req->json, "resubmits_id", 1, INT64_MAX, 0, &resub,
+                           e)) != ERR_OK ||
+        (rc = json_get_int(req->json, "extra_for_id", 1, INT64_MAX, 0,
+                           &extra, e)) != ERR_OK ||
+        (rc = parse_docs(json_object_get(req->json, "documents"), docs, bufs,
+                         max, &n.ndocs, e)) != ERR_OK)
+        goto done;
+    n.copies = (long)copies;
+    n.resubmits_id = resub;
+    n.extra_for_id = extra;
+    n.docs = docs;
+    if ((rc = sign_submit(&a, &n, (long)max, &id, e)) == ERR_OK &&
+        (rc = answer_request(req, resp, id, e)) == ERR_OK)
+        resp->status = 201;
+done:
+    for (i = 0; bufs != NULL && i < max; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(docs);
+    return rc;
+}
+
+API_HANDLER(api_sreq_get)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct store_sreq r;
+    struct store_seal s;
+    int64_t id;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
+        (rc = store_sreq_get(req->db, id, &r, e)) != ERR_OK ||
+        (rc = sign_may_read(&a, &r, &s, e)) != ERR_OK)
+        return rc;
+    return sreq_json(req->db, &r, &s, &resp->data, e);
+}
+
+static err_code
+decide(struct http_req *req, struct http_resp *resp, int approve,
+       struct err *e)
+{
+    static const char *const fields[] = {"reason", NULL};
+    struct actor_ctx a = http_actor_ctx(req);
+    const char *reason = NULL;
+    int64_t id;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK)
+        return rc;
+    if (req->json != NULL &&
+        ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
+         (rc = json_get_str(req->json, "reason", SIGN_PURPOSE_MAX, 0, &reason,
+                            e)) != ERR_OK))
+        return rc;
+    if ((rc = sign_decide(&a, id, approve, reason,
+                          req->app->cfg->sign_approval_seconds * 1000LL, e))
+        != ERR_OK)
+        return rc;
+    return answer_request(req, resp, id, e);
+}
+
+API_HANDLER(api_sreq_approve)
+{
+    return decide(req, resp, 1, e);
+}
+
+API_HANDLER(api_sreq_reject)
+{
+    return decide(req, resp, 0, e);
+}
+
+API_HANDLER(api_sreq_cancel)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    int64_t id;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
+        (rc = sign_cancel(&a, id, e)) != ERR_OK)
+        return rc;
+    return answer_request(req, resp, id, e);
+}
+
+API_HANDLER(api_sreq_sign)
+{
+    static const char *const fields[] = {"document_ids", NULL};
+    struct actor_ctx a = http_actor_ctx(req);
+    struct seal_env env = env_of(req);
+    int64_t *ids = NULL, id;
+    size_t n = 0, i;
+    const json_t *arr, *v;
+    json_t *results = NULL;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK)
+        return rc;
+    if (req->json != NULL) {
+        if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK)
+            return rc;
+        arr = json_object_get(req->json, "document_ids");
+        if (arr != NULL) {
+            if (!json_is_array(arr) || json_array_size(arr) == 0 ||
+                json_array_size(arr) >
+                    (size_t)req->app->cfg->sign_max_documents)
+                return err_set(e, ERR_BAD_REQUEST, "document_ids must be a "
+                               "non-empty array of ids");
+            if ((ids = calloc(json_array_size(arr), sizeof(*ids))) == NULL)
+                return err_set(e, ERR_NOMEM, "out of memory");
+            json_array_foreach(arr, i, v) {
+                if (!json_is_integer(v) || json_integer_value(v) < 1) {
+                    free(ids);
+                    return err_set(e, ERR_BAD_REQUEST, "document_ids must "
+                                   "be positive integers");
+                }
+                ids[n++] = json_integer_value(v);
+            }
+        }
+    }
+    rc = sign_documents(&a, &env, id, ids, n, &results, e);
+    free(ids);
+    if (rc != ERR_OK)
+        return rc;
+    resp->data = json_pack("{s:I, s:o}", "request_id", (json_int_t)id,
+                           "results", results);
+    return ERR_OK;
+}
+
+API_HANDLER(api_signature_file)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct store_sig sig;
+    struct store_sreq r;
+    struct store_seal s;
+    uint8_t *der = NULL;
+    size_t len = 0;
+    int64_t id;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
+        (rc = store_sig_get(req->db, id, &sig, NULL, NULL, e)) != ERR_OK ||
+        (rc = store_sreq_get(req->db, sig.request_id, &r, e)) != ERR_OK ||
+        (rc = sign_may_read(&a, &r, &s, e)) != ERR_OK ||
+        (rc = store_sig_get(req->db, id, &sig, &der, &len, e)) != ERR_OK)
+        return rc;
+    resp->raw = (char *)der;
+    resp->raw_len = len;
+    resp->content_type = "application/octet-stream";
+    snprintf(resp->disposition, sizeof(resp->disposition),
+             "attachment; filename=\"%s-%lld.dat\"", s.esid, (long long)id);
+    return ERR_OK;
+}
+
+struct usage_out {
+    json_t *items;
+    char   *csv;
+    size_t  len, cap;
+    int     full;
+};
+
+static void
+csv_add(struct usage_out *u, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+csv_add(struct usage_out *u, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (u->full)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(u->csv + u->len, u->cap - u->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= u->cap - u->len)
+        u->full = 1;
+    else
+        u->len += (size_t)n;
+}
+
+/* A CSV field: quoted, with quotes doubled. */
+static void
+csv_text(struct usage_out *u, const char *s)
+{
+    csv_add(u, "\"");
+    for (; *s != '\0'; s++)
+        csv_add(u, *s == '"' ? "\"\"" : "%c", *s);
+    csv_add(u, "\"");
+}
+
+static err_code
+usage_add(void *ctx, const struct store_usage *x)
+{
+    struct usage_out *u = ctx;
+    char first[21], last[21];
+
+    util_time_rfc3339((time_t)(x->first_ms / 1000), first);
+    util_time_rfc3339((time_t)(x->last_ms / 1000), last);
+    if (u->csv != NULL) {
+        csv_add(u, "%s,", x->esid);
+        csv_text(u, x->seal_name);
+        csv_add(u, ",%lld,%lld,%s,%s\r\n", (long long)x->org_id,
+                (long long)x->count, first, last);
+        return u->full ? ERR_TOO_LARGE : ERR_OK;
+    }
+    json_array_append_new(u->items, json_pack("{s:s, s:s, s:I, s:I, s:s, "
+                          "s:s}", "esid", x->esid, "seal_name", x->seal_name,
+                          "org_id", (json_int_t)x->org_id,
+                          "signatures", (json_int_t)x->count,
+                          "first", first, "last", last));
+    return ERR_OK;
+}
+
+/* GET /api/v1/usage?esid=|org_id=&from_ms=&to_ms=&format=json|csv: the
+ * usage summary per seal, for the auditor (usage.read) and the
+ * organisation (application.submit over it). */
+API_HANDLER(api_usage)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    const char *esid = http_query(req, "esid"), *org = http_query(req, "org_id");
+    const char *from = http_query(req, "from_ms"), *to = http_query(req, "to_ms");
+    const char *format = http_query(req, "format");
+    struct usage_out u = {NULL, NULL, 0, 0, 0};
+    struct store_seal s;
+    long org_id = 0, f = 0, t = INT64_MAX;
+    int64_t seal_id = 0;
+    err_code rc;
+
+    if ((esid == NULL) == (org == NULL))
+        return err_set(e, ERR_BAD_REQUEST, "give esid or org_id");
+    if ((org != NULL && util_parse_long(org, 1, INT64_MAX, &org_id, e)
+         != ERR_OK) ||
+        (from != NULL && util_parse_long(from, 0, INT64_MAX, &f, e)
+         != ERR_OK) ||
+        (to != NULL && util_parse_long(to, 0, INT64_MAX, &t, e) != ERR_OK))
+        return err_set(e, ERR_INVALID, "org_id/from_ms/to_ms: %s", e->msg);
+    if (format != NULL && strcmp(format, "json") != 0 &&
+        strcmp(format, "csv") != 0)
+        return err_set(e, ERR_INVALID, "format must be json or csv");
+    if (esid != NULL) {
+        if ((rc = store_seal_get(req->db, esid, &s, e)) != ERR_OK)
+            return rc;
+        seal_id = s.id;
+        org_id = s.org_id;
+    }
+    if (authz_require(req->db, a.p, PERM_USAGE_READ, org_id, NULL) != ERR_OK &&
+        (rc = authz_require(req->db, a.p, PERM_APPLICATION_SUBMIT, org_id, e))
+        != ERR_OK)
+        return rc;
+    if (format != NULL && !strcmp(format, "csv")) {
+        u.cap = USAGE_CSV_MAX;
+        if ((u.csv = malloc(u.cap)) == NULL)
+            return err_set(e, ERR_NOMEM, "out of memory");
+        csv_add(&u, "esid,seal_name,org_id,signatures,first,last\r\n");
+    } else if ((u.items = json_array()) == NULL) {
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    if ((rc = store_usage_summary(req->db, seal_id, esid ? 0 : org_id, f, t,
+                                  usage_add, &u, e)) != ERR_OK) {
+        if (rc == ERR_TOO_LARGE)
+            rc = err_set(e, ERR_TOO_LARGE, "report larger than %d bytes",
+                         USAGE_CSV_MAX);
+        free(u.csv);
+        json_decref(u.items);
+        return rc;
+    }
+    if (u.csv != NULL) {
+        resp->raw = u.csv;
+        resp->raw_len = u.len;
+        resp->content_type = "text/csv; charset=utf-8";
+        snprintf(resp->disposition, sizeof(resp->disposition),
+                 "attachment; filename=\"usage.csv\"");
+        return ERR_OK;
+    }
+    resp->data = json_pack("{s:o, s:I, s:I, s:o}", "org_id",
+                           org_id ? json_integer(org_id) : json_null(),
+                           "from_ms", (json_int_t)f, "to_ms", (json_int_t)t,
+                           "seals", u.items);
+    return ERR_OK;
+}

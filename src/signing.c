@@ -1,0 +1,438 @@
+/*
+ * signing.c - signing requests and document signing (signing.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "ca.h"
+#include "rbac.h"
+#include "seal_make.h"
+#include "signing.h"
+#include "sm2.h"
+#include "util.h"
+
+static err_code
+fail(const struct actor_ctx *a, err_code rc)
+{
+    store_rollback(a->db);
+    return rc;
+}
+
+/* Audit record and commit (rollback on failure). */
+static err_code
+finish(const struct actor_ctx *a, const char *action, int64_t id,
+       json_t *details, struct err *e)
+{
+    struct audit_event ev = {action, "sign_request", NULL, AUDIT_OK, NULL,
+                             details};
+    char ids[24];
+    err_code rc;
+
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    ev.target_id = ids;
+    if ((rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
+        (rc = store_commit(a->db, e)) != ERR_OK)
+        store_rollback(a->db);
+    json_decref(details);
+    return rc;
+}
+
+/* The caller acts for the seal's custodian: as the custodian, or as an
+ * approved deputy of that custodian now.  *deputy_id gets the deputy
+ * record (0 when acting in their own right). */
+static err_code
+acting_custodian(const struct actor_ctx *a, const struct store_seal *s,
+                 int64_t *deputy_id, struct err *e)
+{
+    struct store_deputy d;
+    size_t i;
+    int yes = 0;
+
+    *deputy_id = 0;
+    if (s->custodian_id == a->p->account_id &&
+        authz_holds(a->p, PERM_SEAL_USE))
+        return ERR_OK;
+    for (i = 0; i < a->p->nroles; i++) {
+        if (a->p->roles[i].deputy_id == 0 ||
+            store_deputy_get(a->db, a->p->roles[i].deputy_id, &d, NULL)
+                != ERR_OK ||
+            d.custodian_id != s->custodian_id)
+            continue;
+        if (store_org_in_subtree(a->db, d.scope_org_id, s->org_id, &yes,
+                                 NULL) == ERR_OK && yes) {
+            *deputy_id = d.id;
+            return ERR_OK;
+        }
+    }
+    return err_set(e, ERR_FORBIDDEN, "only the seal's custodian, or their "
+                   "deputy during the deputy period, uses seal %s", s->esid);
+}
+
+/* The seal may be used now: active and inside its validity. */
+static err_code
+seal_usable(const struct store_seal *s, int64_t now, struct err *e)
+{
+    if (strcmp(s->state, "active") != 0)
+        return err_set(e, ERR_CONFLICT, "seal %s is %s", s->esid, s->state);
+    if (now < s->valid_start_ms || now >= s->valid_end_ms)
+        return err_set(e, ERR_CONFLICT, "seal %s is outside its validity",
+                       s->esid);
+    return ERR_OK;
+}
+
+err_code
+sign_submit(const struct actor_ctx *a, const struct sign_new *n,
+            long max_documents, int64_t *id_out, struct err *e)
+{
+    struct store_sreq r, prev;
+    struct store_seal s;
+    int64_t now = util_now_ms();
+    size_t i;
+    err_code rc;
+
+    if (n->ndocs == 0 || (long)n->ndocs > max_documents)
+        return err_set(e, ERR_INVALID, "a request names 1 to %ld documents",
+                       max_documents);
+    if (n->copies < 1 || n->copies > SIGN_MAX_COPIES)
+        return err_set(e, ERR_INVALID, "copies must be 1 to %d",
+                       SIGN_MAX_COPIES);
+    for (i = 0; i < n->ndocs; i++)
+        if (n->docs[i].data != NULL &&
+            (rc = sm2_sm3(n->docs[i].data, n->docs[i].len, n->docs[i].sm3,
+                          e)) != ERR_OK)
+            return rc;
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    memset(&r, 0, sizeof(r));
+    if ((rc = store_seal_get(a->db, n->esid, &s, e)) != ERR_OK)
+        return fail(a, rc == ERR_NOT_FOUND
+            ? err_set(e, ERR_INVALID, "no seal %s", n->esid) : rc);
+    if ((rc = acting_custodian(a, &s, &r.deputy_id, e)) != ERR_OK ||
+        (rc = seal_usable(&s, now, e)) != ERR_OK)
+        return fail(a, rc);
+    if (n->resubmits_id != 0) {
+        if ((rc = store_sreq_get(a->db, n->resubmits_id, &prev, e))
+            != ERR_OK)
+            return fail(a, rc);
+        if (strcmp(prev.state, "rejected") != 0 ||
+            prev.submitter_id != a->p->account_id || prev.seal_id != s.id)
+            return fail(a, err_set(e, ERR_CONFLICT, "only your own rejected "
+                                   "request for this seal is resubmitted"));
+    }
+    if (n->extra_for_id != 0) {
+        if ((rc = store_sreq_get(a->db, n->extra_for_id, &prev, e))
+            != ERR_OK)
+            return fail(a, rc);
+        if (strcmp(prev.state, "approved") != 0 || prev.seal_id != s.id)
+            return fail(a, err_set(e, ERR_CONFLICT, "extra copies are asked "
+                                   "for an approved request of this seal"));
+    }
+    r.seal_id = s.id;
+    r.submitter_id = a->p->account_id;
+    snprintf(r.title, sizeof(r.title), "%s", n->title);
+    snprintf(r.purpose, sizeof(r.purpose), "%s", n->purpose);
+    r.copies = (int)n->copies;
+    r.resubmits_id = n->resubmits_id;
+    r.extra_for_id = n->extra_for_id;
+    r.created_ms = now;
+    if ((rc = store_sreq_insert(a->db, &r, id_out, e)) != ERR_OK)
+        return fail(a, rc);
+    for (i = 0; i < n->ndocs; i++) {
+        const struct sign_doc_new *d = &n->docs[i];
+        if ((rc = store_sdoc_insert(a->db, *id_out, d->name,
+                                    d->data ? (int64_t)d->len : d->size,
+                                    d->sm3, d->data, d->len, e)) != ERR_OK)
+            return fail(a, rc);
+    }
+    return finish(a, "sign_request.submit", *id_out,
+                  json_pack("{s:s, s:i, s:i, s:I}", "esid", s.esid, "copies",
+                            (int)n->copies, "documents", (int)n->ndocs,
+                            "deputy_id", (json_int_t)r.deputy_id), e);
+}
+
+err_code
+sign_decide(const struct actor_ctx *a, int64_t id, int approve,
+            const char *reason, int64_t ttl_ms, struct err *e)
+{
+    struct store_sreq r;
+    struct store_seal s;
+    int64_t now = util_now_ms();
+    err_code rc;
+
+    if (!approve && (reason == NULL || reason[0] == '\0'))
+        return err_set(e, ERR_BAD_REQUEST, "a rejection (退签) needs a "
+                       "reason");
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_sreq_get(a->db, id, &r, e)) != ERR_OK ||
+        (rc = store_seal_get_id(a->db, r.seal_id, &s, e)) != ERR_OK ||
+        (rc = authz_require(a->db, a->p, PERM_REQUEST_APPROVE, s.org_id, e))
+        != ERR_OK)
+        return fail(a, rc);
+    if (r.submitter_id == a->p->account_id || s.custodian_id ==
+        a->p->account_id)
+        return fail(a, err_set(e, ERR_FORBIDDEN, "separation of duties: "
+                               "nobody approves their own signing request"));
+    if (approve && (rc = seal_usable(&s, now, e)) != ERR_OK)
+        return fail(a, rc);
+    if ((rc = store_sreq_transition(a->db, id, "submitted",
+                                    approve ? "approved" : "rejected",
+                                    reason, a->p->account_id,
+                                    approve ? now : 0,
+                                    approve ? now + ttl_ms : 0, now, e))
+        != ERR_OK)
+        return fail(a, rc);
+    return finish(a, approve ? "sign_request.approve"
+                             : "sign_request.reject", id,
+                  json_pack("{s:s, s:s?}", "esid", s.esid, "reason", reason),
+                  e);
+}
+
+err_code
+sign_cancel(const struct actor_ctx *a, int64_t id, struct err *e)
+{
+    struct store_sreq r;
+    int64_t n = 0;
+    err_code rc;
+
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_sreq_get(a->db, id, &r, e)) != ERR_OK ||
+        (rc = store_sreq_signed(a->db, id, &n, e)) != ERR_OK)
+        return fail(a, rc);
+    if (r.submitter_id != a->p->account_id)
+        return fail(a, err_set(e, ERR_FORBIDDEN, "only the submitter "
+                               "cancels a request"));
+    if (n > 0)
+        return fail(a, err_set(e, ERR_CONFLICT, "documents were already "
+                               "signed under this request"));
+    if (strcmp(r.state, "submitted") != 0 && strcmp(r.state, "approved") != 0)
+        return fail(a, err_set(e, ERR_CONFLICT, "a %s request cannot be "
+                               "cancelled", r.state));
+    if ((rc = store_sreq_transition(a->db, id, r.state, "cancelled", NULL, 0,
+                                    0, 0, util_now_ms(), e)) != ERR_OK)
+        return fail(a, rc);
+    return finish(a, "sign_request.cancel", id, NULL, e);
+}
+
+struct doc_set {
+    struct store_sdoc *docs;
+    size_t n, cap;
+};
+
+static err_code
+doc_add(void *ctx, const struct store_sdoc *d)
+{
+    struct doc_set *s = ctx;
+
+    if (s->n == s->cap)
+        return ERR_TOO_LARGE;
+    s->docs[s->n++] = *d;
+    return ERR_OK;
+}
+
+/* A refused signature of one document in a batch: audited on its own. */
+static void
+audit_item_refusal(const struct actor_ctx *a, const char *esid,
+                   const struct err *why)
+{
+    struct audit_event ev = {"seal.sign", "seal", esid, AUDIT_REFUSED,
+                             why->msg, NULL};
+
+    audit_append(a->db, &a->who, &ev, NULL);
+}
+
+static json_t *
+item_error(int64_t doc_id, const struct err *e)
+{
+    return json_pack("{s:I, s:s, s:{s:s, s:s}}", "document_id",
+                     (json_int_t)doc_id, "status", "error", "error", "code",
+                     err_name(e->code), "message", e->msg);
+}
+
+/* Sign one document: token first, then the checking-and-recording
+ * transaction.  *item gets the per-document result. */
+static err_code
+sign_one(const struct actor_ctx *a, const struct seal_env *env,
+         const struct store_sreq *r, const struct store_sdoc *d,
+         const struct ca_key *holder, const struct ses_bytes *seal,
+         const struct ses_bytes *cert, json_t **item, struct err *e)
+{
+    struct seal_sign_params sp;
+    struct store_sreq now_r;
+    struct store_seal s;
+    struct store_sig rec;
+    struct audit_event ev = {"seal.sign", "seal", NULL, AUDIT_OK, NULL,
+                             NULL};
+    uint8_t *der = NULL;
+    size_t len = 0;
+    char *b64 = NULL, sm3hex[65];
+    int64_t now, sig_id = 0;
+    err_code rc;
+
+    memset(&sp, 0, sizeof(sp));
+    sp.seal = *seal;
+    sp.signer_cert = *cert;
+    sp.data_hash.p = d->sm3;
+    sp.data_hash.len = sizeof(d->sm3);
+    sp.property_info = d->name;
+    if ((rc = seal_sign(holder, &sp, &der, &len, e)) != ERR_OK)
+        goto done;
+    now = util_now_ms();
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        goto done;
+    if ((rc = store_sreq_get(a->db, r->id, &now_r, e)) != ERR_OK ||
+        (rc = store_seal_get_id(a->db, r->seal_id, &s, e)) != ERR_OK)
+        goto rollback;
+    if (strcmp(now_r.state, "approved") != 0) {
+        rc = err_set(e, ERR_CONFLICT, "signing request %lld is %s",
+                     (long long)r->id, now_r.state);
+        goto rollback;
+    }
+    if (now_r.expires_ms <= now) {
+        rc = err_set(e, ERR_CONFLICT, "the approval expired; a new approval "
+                     "is needed");
+        goto rollback;
+    }
+    if ((rc = seal_usable(&s, now, e)) != ERR_OK ||
+        (rc = store_sdoc_take(a->db, d->id, now_r.copies, e)) != ERR_OK)
+        goto rollback;
+    memset(&rec, 0, sizeof(rec));
+    rec.request_id = r->id;
+    rec.document_id = d->id;
+    rec.seal_id = s.id;
+    rec.org_id = s.org_id;
+    rec.signer_id = a->p->account_id;
+    rec.approver_id = now_r.approver_id;
+    snprintf(rec.client_addr, sizeof(rec.client_addr), "%s",
+             a->who.client_addr ? a->who.client_addr : "");
+    snprintf(rec.request_rid, sizeof(rec.request_rid), "%s",
+             a->who.request_id ? a->who.request_id : "");
+    memcpy(rec.data_sm3, d->sm3, sizeof(rec.data_sm3));
+    rec.ts_ms = now;
+    util_hex_encode(d->sm3, sizeof(d->sm3), sm3hex);
+    ev.target_id = s.esid;
+    ev.details = json_pack("{s:I, s:I, s:s}", "request_id", (json_int_t)r->id,
+                           "document_id", (json_int_t)d->id, "sm3", sm3hex);
+    if ((rc = store_sig_insert(a->db, &rec, der, len, &sig_id, e)) != ERR_OK ||
+        (rc = store_seal_touch(a->db, s.id, now, e)) != ERR_OK ||
+        (rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
+        (rc = store_commit(a->db, e)) != ERR_OK)
+        goto rollback;
+    if ((rc = util_b64_encode(der, len, &b64, e)) != ERR_OK)
+        goto done;
+    *item = json_pack("{s:I, s:s, s:I, s:s, s:s}", "document_id",
+                      (json_int_t)d->id, "status", "signed", "signature_id",
+                      (json_int_t)sig_id, "sm3", sm3hex, "signature", b64);
+    goto done;
+rollback:
+    store_rollback(a->db);
+done:
+    json_decref((json_t *)ev.details);
+    free(der);
+    free(b64);
+    return rc;
+}
+
+err_code
+sign_documents(const struct actor_ctx *a, const struct seal_env *env,
+               int64_t id, const int64_t *doc_ids, size_t ndocs,
+               json_t **results, struct err *e)
+{
+    struct store_sreq r;
+    struct store_seal s;
+    struct doc_set set = {NULL, 0, 0};
+    struct ca_key holder;
+    char tok[CUSTODY_NAME_MAX], kid[CUSTODY_ID_HEX_MAX];
+    uint8_t *seal_der = NULL, *cert_der = NULL;
+    size_t seal_len = 0, cert_len = 0, i, j;
+    int64_t deputy = 0;
+    json_t *out = NULL;
+    err_code rc;
+
+    if ((rc = store_sreq_get(a->db, id, &r, e)) != ERR_OK ||
+        (rc = store_seal_get_id(a->db, r.seal_id, &s, e)) != ERR_OK ||
+        (rc = acting_custodian(a, &s, &deputy, e)) != ERR_OK)
+        return rc;
+    if (strcmp(r.state, "approved") != 0)
+        return err_set(e, ERR_CONFLICT, "signing request %lld is %s; only "
+                       "an approved request is signed", (long long)id,
+                       r.state);
+    if (r.expires_ms <= util_now_ms())
+        return err_set(e, ERR_CONFLICT, "the approval expired; a new "
+                       "approval is needed");
+    set.cap = (size_t)env->cfg->sign_max_documents;
+    if ((set.docs = calloc(set.cap, sizeof(*set.docs))) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    if ((rc = store_sdoc_list(a->db, id, doc_add, &set, e)) != ERR_OK ||
+        (rc = store_seal_blob(a->db, s.id, "seal", &seal_der, &seal_len, e))
+        != ERR_OK ||
+        (rc = store_seal_blob(a->db, s.id, "cert", &cert_der, &cert_len, e))
+        != ERR_OK ||
+        (rc = config_keyref(s.holder_key, tok, kid, e)) != ERR_OK)
+        goto done;
+    holder.custody = env->custody;
+    holder.token = tok;
+    holder.key_id = kid;
+    for (j = 0; j < ndocs && doc_ids != NULL; j++) {
+        for (i = 0; i < set.n && set.docs[i].id != doc_ids[j]; i++)
+            ;
+        if (i == set.n) {
+            rc = err_set(e, ERR_INVALID, "document %lld is not in request "
+                         "%lld", (long long)doc_ids[j], (long long)id);
+            goto done;
+        }
+    }
+    if ((out = json_array()) == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < set.n; i++) {
+        struct ses_bytes seal = {seal_der, seal_len};
+        struct ses_bytes cert = {cert_der, cert_len};
+        struct err ie;
+        json_t *item = NULL;
+        int wanted = doc_ids == NULL;
+        for (j = 0; !wanted && j < ndocs; j++)
+            wanted = doc_ids[j] == set.docs[i].id;
+        if (!wanted)
+            continue;
+        err_clear(&ie);
+        if (sign_one(a, env, &r, &set.docs[i], &holder, &seal, &cert, &item,
+                     &ie) != ERR_OK) {
+            if (ie.code == ERR_HSM_UNAVAILABLE || ie.code == ERR_DB) {
+                rc = err_set(e, ie.code, "%s", ie.msg);
+                goto done;
+            }
+            item = item_error(set.docs[i].id, &ie);
+            audit_item_refusal(a, s.esid, &ie);
+        }
+        json_array_append_new(out, item);
+    }
+    *results = out;
+    out = NULL;
+done:
+    json_decref(out);
+    free(set.docs);
+    free(seal_der);
+    free(cert_der);
+    return rc;
+}
+
+err_code
+sign_may_read(const struct actor_ctx *a, const struct store_sreq *r,
+              struct store_seal *seal, struct err *e)
+{
+    err_code rc;
+
+    if ((rc = store_seal_get_id(a->db, r->seal_id, seal, e)) != ERR_OK)
+        return rc;
+    if (r->submitter_id == a->p->account_id ||
+        seal->custodian_id == a->p->account_id ||
+        authz_require(a->db, a->p, PERM_REQUEST_APPROVE, seal->org_id, NULL)
+            == ERR_OK)
+        return ERR_OK;
+    return authz_require(a->db, a->p, PERM_USAGE_READ, seal->org_id, e);
+}

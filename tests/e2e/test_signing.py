@@ -1,0 +1,332 @@
+"""Issue 7: signing requests, approval, signing single documents and
+batches, the bounded grant, rejection and resubmission, cancellation,
+expiry, refusals for unusable seals, deputies, and the usage record."""
+import base64
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+from conftest import Instance, SEALD, assert_error
+from test_seals import SM2_ID, Seals, asn1_children, openssl
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    inst = Instance(tmp_path_factory.mktemp("signing") / "inst")
+    inst.start()
+    w = Seals(inst)
+    w.esid = w.new_active_seal(seal_name="用印测试章")
+    yield w
+    rc, _, err = inst.stop()
+    assert rc == 0, err
+
+
+def submit(w, docs, copies=1, who="custodian", esid=None, status=201,
+           **extra):
+    body = {"esid": esid or w.esid, "title": "关于年度报告的函",
+            "purpose": "send to the provincial office", "copies": copies,
+            "documents": docs}
+    body.update(extra)
+    r = w.inst.post("/api/v1/sign-requests", w.cred[who], json=body)
+    assert r.status_code == status, r.text
+    return r.json().get("data", r.json())
+
+
+def approve(w, rid, who="approver", status=200):
+    r = w.inst.post(f"/api/v1/sign-requests/{rid}/approve", w.cred[who])
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+def sign(w, rid, who="custodian", status=200, **body):
+    r = w.inst.post(f"/api/v1/sign-requests/{rid}/sign", w.cred[who],
+                    json=body or None)
+    assert r.status_code == status, r.text
+    return r.json().get("data", r.json())
+
+
+def doc(name, data):
+    return {"name": name, "data": b64(data)}
+
+
+def verify_cli(w, sig, data, tmp):
+    (tmp / "sig.dat").write_bytes(sig)
+    (tmp / "doc.bin").write_bytes(data)
+    out = subprocess.run([SEALD, "verify-file", "--signature",
+                          str(tmp / "sig.dat"), "--data", str(tmp / "doc.bin"),
+                          "--trust", os.path.join(w.inst.dir, "trust")],
+                         capture_output=True, text=True)
+    return out.returncode, json.loads(out.stdout)
+
+
+def openssl_verifies_tbs(sig_path, tmp):
+    """SES_Signature ::= SEQUENCE { toSign TBS_Sign, cert OCTET STRING,
+    signatureAlgID, signature BIT STRING }: the SM2 value over DER(toSign)
+    with the signer certificate's key, checked by openssl."""
+    der = sig_path.read_bytes()
+    (tbs, cert, _alg, sig) = asn1_children(sig_path)[:4]
+    (tmp / "tbs.der").write_bytes(der[tbs[0]:tbs[0] + tbs[1] + tbs[2]])
+    (tmp / "signer.der").write_bytes(
+        der[cert[0] + cert[1]:cert[0] + cert[1] + cert[2]])
+    openssl("x509", "-inform", "DER", "-in", str(tmp / "signer.der"),
+            "-pubkey", "-noout", "-out", str(tmp / "signer.pub"))
+    (tmp / "value.der").write_bytes(
+        der[sig[0] + sig[1] + 1:sig[0] + sig[1] + sig[2]])
+    openssl("pkeyutl", "-verify", "-pubin", "-inkey", str(tmp / "signer.pub"),
+            "-rawin", "-digest", "sm3", "-pkeyopt", "distid:" + SM2_ID,
+            "-in", str(tmp / "tbs.der"), "-sigfile", str(tmp / "value.der"))
+
+
+def test_single_document_end_to_end(world, tmp_path):
+    w = world
+    text = "关于2026年度报告的函\n".encode() * 50
+    req = submit(w, [doc("report.txt", text)])
+    assert req["state"] == "submitted"
+    (d,) = req["documents"]
+    assert d["sm3"] == hashlib.new("sm3", text).hexdigest()
+    # nothing can be signed before approval
+    sign(w, req["id"], status=409)
+    a = approve(w, req["id"])["data"]
+    assert a["state"] == "approved" and a["expires_ms"] > time.time() * 1000
+    res = sign(w, req["id"])["results"]
+    assert [r["status"] for r in res] == ["signed"]
+    sig = base64.b64decode(res[0]["signature"])
+    # the download is the same signature
+    dl = w.inst.get(f"/api/v1/signatures/{res[0]['signature_id']}",
+                    w.cred["custodian"])
+    assert dl.content == sig
+    rc, report = verify_cli(w, sig, text, tmp_path)
+    assert rc == 0 and report["indication"] == "TOTAL_PASSED", report
+    openssl_verifies_tbs(tmp_path / "sig.dat", tmp_path)
+    # a tampered document fails with HASH_FAILURE
+    rc, report = verify_cli(w, sig, text + b" ", tmp_path)
+    assert rc == 1 and report["sub_indication"] == "HASH_FAILURE"
+    # the grant was one copy: a second signature is refused, and audited
+    again = sign(w, req["id"])["results"]
+    assert again[0]["status"] == "error"
+    assert again[0]["error"]["code"] == "conflict"
+    assert w.inst.sql("SELECT count(*) FROM signatures WHERE request_id = ?",
+                      req["id"])[0][0] == 1
+    refused = [r for r in w.inst.audit()
+               if r[4] == "seal.sign" and r[6] == "refused"]
+    assert refused and "used up" in refused[-1][7]
+    # the usage record: who, when, from where, which seal, hash, approval
+    row = w.inst.sql("SELECT signer_id, approver_id, client_addr, data_sm3, "
+                     "seal_id, request_rid FROM signatures WHERE "
+                     "request_id = ?", req["id"])[0]
+    assert row[0] == w.ids["custodian"] and row[1] == w.ids["approver"]
+    assert row[2] == "127.0.0.1" and row[3].hex() == d["sm3"]
+    assert row[5]
+    assert w.inst.sql("SELECT last_used_ms FROM seals WHERE esid = ?",
+                      w.esid)[0][0] > 0
+
+
+def test_batch_with_hashes_and_copies(world, tmp_path):
+    w = world
+    blobs = [f"document {i}".encode() for i in range(3)]
+    docs = [doc("a.pdf", blobs[0]),
+            {"name": "b.ofd", "sm3": hashlib.new("sm3", blobs[1]).hexdigest(),
+             "size": len(blobs[1])},
+            doc("c.pdf", blobs[2])]
+    req = submit(w, docs, copies=2)
+    approve(w, req["id"])
+    first = sign(w, req["id"])["results"]
+    assert [r["status"] for r in first] == ["signed"] * 3
+    # the second copy of just one document
+    one = req["documents"][1]["id"]
+    second = sign(w, req["id"], document_ids=[one])["results"]
+    assert [r["document_id"] for r in second] == [one]
+    assert second[0]["status"] == "signed"
+    # the third of that one is beyond the grant; the others still have one
+    third = sign(w, req["id"])["results"]
+    status = {r["document_id"]: r["status"] for r in third}
+    assert status[one] == "error"
+    assert sorted(status.values()) == ["error", "signed", "signed"]
+    for r, data in zip(first, blobs):
+        rc, report = verify_cli(w, base64.b64decode(r["signature"]), data,
+                                tmp_path)
+        assert rc == 0, report
+    assert_error(w.inst.post(f"/api/v1/sign-requests/{req['id']}/sign",
+                             w.cred["custodian"],
+                             json={"document_ids": [999999]}),
+                 422, "invalid_argument")
+
+
+def test_rejection_resubmission_cancellation(world):
+    w = world
+    req = submit(w, [doc("draft.pdf", b"draft v1")])
+    r = w.inst.post(f"/api/v1/sign-requests/{req['id']}/reject",
+                    w.cred["approver"])
+    assert_error(r, 400, "bad_request")           # 退签 needs a reason
+    r = w.inst.post(f"/api/v1/sign-requests/{req['id']}/reject",
+                    w.cred["approver"], json={"reason": "wrong date"})
+    assert r.json()["data"]["state"] == "rejected"
+    approve(w, req["id"], status=409)
+    fixed = submit(w, [doc("draft.pdf", b"draft v2")],
+                   resubmits_id=req["id"])
+    assert fixed["resubmits_id"] == req["id"]
+    approve(w, fixed["id"])
+    assert sign(w, fixed["id"])["results"][0]["status"] == "signed"
+    # cancellation: before signing yes, after signing no
+    c = submit(w, [doc("x.pdf", b"x")])
+    r = w.inst.post(f"/api/v1/sign-requests/{c['id']}/cancel",
+                    w.cred["custodian"])
+    assert r.json()["data"]["state"] == "cancelled"
+    approve(w, c["id"], status=409)
+    assert_error(w.inst.post(f"/api/v1/sign-requests/{fixed['id']}/cancel",
+                             w.cred["custodian"]), 409, "conflict")
+    # extra copies (加印) need their own approval
+    extra = submit(w, [doc("draft.pdf", b"draft v2")],
+                   extra_for_id=fixed["id"])
+    sign(w, extra["id"], status=409)
+    approve(w, extra["id"])
+    assert sign(w, extra["id"])["results"][0]["status"] == "signed"
+
+
+def test_roles_and_self_approval(world):
+    w = world
+    req = submit(w, [doc("y.pdf", b"y")])
+    # the custodian, even holding the approver role, never approves their
+    # own request; other roles may not approve at all
+    w.grant(w.cred["secadmin"], w.ids["custodian"], "approver", w.agency)
+    r = w.inst.post(f"/api/v1/sign-requests/{req['id']}/approve",
+                    w.cred["custodian"])
+    err = assert_error(r, 403, "forbidden")
+    assert "own signing request" in err["message"]
+    assert_error(w.inst.post(f"/api/v1/sign-requests/{req['id']}/approve",
+                             w.cred["reviewer"]), 403, "forbidden")
+    # only the custodian submits for the seal
+    assert_error(w.inst.post("/api/v1/sign-requests", w.cred["approver"],
+                             json={"esid": w.esid, "title": "t",
+                                   "purpose": "p",
+                                   "documents": [doc("z", b"z")]}),
+                 403, "forbidden")
+    other_id, other = w.person("custodian2", w.agency)
+    w.grant(w.cred["secadmin"], other_id, "custodian", w.agency)
+    w.cred["custodian2"] = other
+    submit(w, [doc("z", b"z")], who="custodian2", status=403)
+
+
+def test_unusable_seals_refused(world):
+    w = world
+    for action in ("suspend", "loss", "revoke", "expire"):
+        esid = w.new_active_seal(seal_name=f"不可用章{action}")
+        req = submit(w, [doc("n.pdf", action.encode())], esid=esid)
+        approve(w, req["id"])
+        if action == "suspend":
+            w.inst.post(f"/api/v1/seals/{esid}/suspend", w.cred["secadmin"],
+                        json={"reason": "test"})
+        elif action == "loss":
+            w.inst.post(f"/api/v1/seals/{esid}/loss", w.cred["custodian"],
+                        json={"reason": "test"})
+        elif action == "revoke":
+            w.inst.post(f"/api/v1/seals/{esid}/loss", w.cred["custodian"],
+                        json={"reason": "test"})
+            w.inst.post(f"/api/v1/seals/{esid}/loss/resolve",
+                        w.cred["reviewer"],
+                        json={"outcome": "revoke", "reason": "test"})
+        else:
+            con = sqlite3.connect(w.inst.db, timeout=10)
+            con.execute("UPDATE seals SET valid_end_ms = ? WHERE esid = ?",
+                        (int(time.time() * 1000) - 1000, esid))
+            con.commit()
+            con.close()
+        res = sign(w, req["id"])["results"]
+        assert res[0]["status"] == "error", (action, res)
+        assert res[0]["error"]["code"] == "conflict"
+        assert w.inst.sql("SELECT count(*) FROM signatures WHERE "
+                          "request_id = ?", req["id"])[0][0] == 0
+        # and no new request is accepted for it
+        submit(w, [doc("m", b"m")], esid=esid, status=409)
+
+
+def test_deputy_signs_only_in_period(world):
+    w = world
+    dep_id, dep = w.person("signdeputy", w.agency)
+    w.cred["signdeputy"] = dep
+    now = int(time.time() * 1000)
+    r = w.inst.post("/api/v1/deputies", w.cred["custodian"], json={
+        "deputy_id": dep_id, "scope_org_id": w.agency, "start_ms": now,
+        "end_ms": now + 4000, "reason": "business trip"})
+    did = r.json()["data"]["id"]
+    w.inst.post(f"/api/v1/deputies/{did}/approve", w.cred["approver"])
+    req = submit(w, [doc("d.pdf", b"deputy doc")], who="signdeputy")
+    assert req["deputy_id"] == did
+    approve(w, req["id"])
+    assert sign(w, req["id"], who="signdeputy")["results"][0]["status"] == \
+        "signed"
+    while time.time() * 1000 < now + 4200:
+        time.sleep(0.1)
+    submit(w, [doc("d2.pdf", b"too late")], who="signdeputy", status=403)
+
+
+def test_usage_report_json_and_csv(world):
+    w = world
+    r = w.inst.get("/api/v1/usage", w.cred["auditor"],
+                   params={"esid": w.esid})
+    assert r.status_code == 200, r.text
+    (row,) = r.json()["data"]["seals"]
+    count = w.inst.sql("SELECT count(*) FROM signatures s JOIN seals x ON "
+                       "x.id = s.seal_id WHERE x.esid = ?", w.esid)[0][0]
+    assert row["esid"] == w.esid and row["signatures"] == count > 0
+    r = w.inst.get("/api/v1/usage", w.cred["applicant"],
+                   params={"org_id": w.agency, "format": "csv"})
+    assert r.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert w.esid in [x["esid"] for x in rows]
+    # an empty period, and someone without business with usage
+    r = w.inst.get("/api/v1/usage", w.cred["auditor"],
+                   params={"esid": w.esid, "from_ms": 0, "to_ms": 1})
+    assert r.json()["data"]["seals"] == []
+    assert_error(w.inst.get("/api/v1/usage", w.cred["maker"],
+                            params={"esid": w.esid}), 403, "forbidden")
+
+
+def test_bad_requests_change_nothing(world):
+    w = world
+    before = w.inst.sql("SELECT count(*) FROM sign_requests")[0][0]
+    for body in [{"esid": w.esid, "title": "t", "purpose": "p",
+                  "documents": []},
+                 {"esid": w.esid, "title": "t", "purpose": "p",
+                  "documents": [{"name": "x", "sm3": "zz", "size": 1}]},
+                 {"esid": w.esid, "title": "t", "purpose": "p",
+                  "documents": [{"name": "x", "data": "!!"}]},
+                 {"esid": w.esid, "title": "t", "purpose": "p", "copies": 0,
+                  "documents": [doc("x", b"x")]},
+                 {"esid": "nope", "title": "t", "purpose": "p",
+                  "documents": [doc("x", b"x")]},
+                 {"esid": w.esid, "title": "t", "purpose": "p",
+                  "documents": [doc("x", b"x")] * 51}]:
+        r = w.inst.post("/api/v1/sign-requests", w.cred["custodian"],
+                        json=body)
+        assert r.status_code in (400, 422), r.text
+    assert w.inst.sql("SELECT count(*) FROM sign_requests")[0][0] == before
+
+
+def test_expired_approval(tmp_path):
+    inst = Instance(tmp_path / "exp")
+    inst.start("--set", "signing.approval_seconds=1")
+    try:
+        w = Seals(inst)
+        w.esid = w.new_active_seal()
+        req = submit(w, [doc("late.pdf", b"late")])
+        approve(w, req["id"])
+        time.sleep(1.3)
+        err = sign(w, req["id"], status=409)["error"]
+        assert "expired" in err["message"]
+        assert inst.sql("SELECT count(*) FROM signatures")[0][0] == 0
+    finally:
+        rc, _, err = inst.stop()
+    assert rc == 0, err
