@@ -90,6 +90,9 @@ API_HANDLER(api_seal_status);
 API_HANDLER(api_seal_status_list);
 /* END api-seal */
 /* BEGIN api-verify */
+/* api_verify.c: signature and seal verification */
+API_HANDLER(api_verify_signature);
+API_HANDLER(api_verify_seal);
 /* END api-verify */
 /* BEGIN api-sign */
 /* api_sign.c: signing requests, signing, usage */
@@ -103,6 +106,9 @@ API_HANDLER(api_signature_file);
 API_HANDLER(api_usage);
 /* END api-sign */
 /* BEGIN api-ofd */
+/* api_ofd.c: OFD sealing and verification */
+API_HANDLER(api_sreq_seal_ofd);
+API_HANDLER(api_verify_ofd);
 /* END api-ofd */
 
 #endif

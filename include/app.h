@@ -20,6 +20,8 @@ struct app {
     struct store        *store;
     struct auth_key     *key;
     struct ratelimit    *limiter;      /* per account and per address */
+    struct ratelimit    *verify_limiter;      /* verify routes, per account */
+    struct ratelimit    *verify_bulk_limiter; /* same, PERM_VERIFY_BULK     */
     struct custody      *custody;      /* the configured tokens        */
     int64_t              started_ms;
     atomic_int           stopping;     /* set on SIGTERM/SIGINT */

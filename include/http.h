@@ -34,6 +34,7 @@ struct http_req {
     const char            *body;       /* NUL-terminated copy, or NULL */
     size_t                 body_len;
     json_t                *json;       /* parsed body object, or NULL  */
+    const char            *content_type; /* request header, or NULL    */
     char                   request_id[HTTP_REQUEST_ID_LEN + 1];
     char                   client_addr[HTTP_ADDR_MAX];
     int                    authenticated;
@@ -55,6 +56,7 @@ struct http_resp {
     size_t      raw_len;
     const char *content_type;
     char        disposition[HTTP_DISPOSITION_MAX];
+    int         retry_after;   /* seconds: Retry-After on a 429/401 error */
 };
 
 /* A route handler: fill resp (status, data) or return an error. */

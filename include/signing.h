@@ -73,6 +73,17 @@ err_code sign_documents(const struct actor_ctx *a, const struct seal_env *env,
                         int64_t id, const int64_t *doc_ids, size_t ndocs,
                         json_t **results, struct err *e);
 
+struct ofd_stamp_pos;
+
+/* Seal the approved OFD document doc_id of request id (uploaded, not given
+ * by hash) at pos: Signature.xml, Seal.esl and SignedValue.dat added, the
+ * use recorded as for sign_documents.  *out (malloc'ed) is the sealed
+ * package; *sig_id the usage record. */
+err_code sign_ofd(const struct actor_ctx *a, const struct seal_env *env,
+                  int64_t id, int64_t doc_id, const struct ofd_stamp_pos *pos,
+                  int protect_all, uint8_t **out, size_t *out_len,
+                  int64_t *sig_id, struct err *e);
+
 /* Read access: the submitter, the seal's custodian, or an approver or
  * auditor over the seal's organisation. */
 err_code sign_may_read(const struct actor_ctx *a, const struct store_sreq *r,

@@ -663,6 +663,11 @@ err_code store_sdoc_insert(struct store_conn *c, int64_t request_id,
                            size_t data_len, struct err *e);
 err_code store_sdoc_list(struct store_conn *c, int64_t request_id,
                          store_sdoc_fn fn, void *ctx, struct err *e);
+/* One document; with data != NULL also its bytes (*data malloc'ed, NULL
+ * and *len 0 when only the hash was given). */
+err_code store_sdoc_get(struct store_conn *c, int64_t id,
+                        struct store_sdoc *out, uint8_t **data, size_t *len,
+                        struct err *e);
 /* Count one more signature of document id if fewer than copies were made;
  * ERR_CONFLICT when the grant is used up. */
 err_code store_sdoc_take(struct store_conn *c, int64_t id, int copies,

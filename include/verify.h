@@ -28,7 +28,15 @@
 
 #define VERIFY_CACHE_ENTRIES   256     /* seal-and-chain results kept      */
 #define VERIFY_TRUST_CHECK_MS  5000    /* trust directory re-check period  */
-#define VERIFY_HISTORY_MAX     1000    /* history rows read per seal       */
+
+/* Verify routes' own token buckets per account (until config keys
+ * [security] verify_rate_limit_rps / _burst and verify_bulk_rate_limit_rps
+ * / _burst exist): ordinary callers, and callers holding PERM_VERIFY_BULK
+ * (the verifier role). */
+#define VERIFY_RATE_RPS          5.0
+#define VERIFY_RATE_BURST        20.0
+#define VERIFY_BULK_RATE_RPS     200.0
+#define VERIFY_BULK_RATE_BURST   400.0
 
 struct verify_service;
 

@@ -22,6 +22,7 @@
 #include "router.h"
 #include "store.h"
 #include "util.h"
+#include "verify.h"
 
 #define RUN_MAX_OVERRIDES 64
 
@@ -174,6 +175,14 @@ cmd_run(int argc, char **argv)
         err_set(&e, ERR_NOMEM, "out of memory");
         goto fail;
     }
+    if ((app.verify_limiter = ratelimit_new(VERIFY_RATE_RPS,
+                                            VERIFY_RATE_BURST)) == NULL ||
+        (app.verify_bulk_limiter = ratelimit_new(VERIFY_BULK_RATE_RPS,
+                                                 VERIFY_BULK_RATE_BURST))
+        == NULL) {
+        err_set(&e, ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     if (open_tokens(&cfg, &app.custody, &e) != ERR_OK)
         goto fail;
     if (auth_key_load(cfg.secret_file, &app.key, &e) != ERR_OK ||
@@ -233,6 +242,8 @@ out:
     store_close(app.store);
     auth_key_free(app.key);
     ratelimit_free(app.limiter);
+    ratelimit_free(app.verify_limiter);
+    ratelimit_free(app.verify_bulk_limiter);
     custody_close(app.custody);
     log_close();
     for (i = 0; i < novr; i++)

@@ -23,6 +23,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "multipart.h"
 #include "router.h"
 #include "ratelimit.h"
 #include "rbac.h"
@@ -417,7 +418,8 @@ authenticate(struct http_conn_ctx *ctx, const struct route *route,
 }
 
 /* A non-empty body must be a JSON object sent as application/json; it is
- * parsed here once, so handlers only read req->json. */
+ * parsed here once, so handlers only read req->json.  A multipart/form-data
+ * body is left to the handler (req->json stays NULL). */
 static err_code
 parse_json_body(struct http_conn_ctx *ctx, struct err *e)
 {
@@ -427,6 +429,9 @@ parse_json_body(struct http_conn_ctx *ctx, struct err *e)
         return ERR_OK;
     ct = MHD_lookup_connection_value(ctx->mc, MHD_HEADER_KIND,
                                      MHD_HTTP_HEADER_CONTENT_TYPE);
+    ctx->req.content_type = ct;
+    if (multipart_is_form(ct))
+        return ERR_OK;
     if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
         (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' '))
         return err_set(e, ERR_UNSUPPORTED, "request body must be sent as "
@@ -489,6 +494,8 @@ dispatch(struct http_conn_ctx *ctx)
     if ((rc = route->handler(req, &resp, &e)) != ERR_OK) {
         json_decref(resp.data);
         free(resp.raw);
+        if (resp.retry_after > 0)
+            ctx->retry_after = resp.retry_after;
         if (req->db != NULL)
             store_rollback(req->db);   /* a handler's failure never commits */
         return refuse(ctx, route, &e, NULL);

@@ -142,6 +142,11 @@ const struct route router_table[] = {
      "seal.status_list", "Signed list of every seal that is not active"},
     /* END routes-seal */
     /* BEGIN routes-verify */
+    {"POST", "/api/v1/verify", api_verify_signature, PERM_SELF, 0,
+     "verify.signature", "Verify an SES_Signature with its document or the "
+     "document's SM3 (JSON base64 or multipart upload); with seal status"},
+    {"POST", "/api/v1/verify/seal", api_verify_seal, PERM_SELF, 0,
+     "verify.seal", "Verify a seal file (SESeal) alone"},
     /* END routes-verify */
     /* BEGIN routes-sign */
     {"POST", "/api/v1/sign-requests", api_sreq_submit, PERM_SEAL_USE, 0,
@@ -166,6 +171,11 @@ const struct route router_table[] = {
      "Usage summary per seal for a period (JSON or CSV)"},
     /* END routes-sign */
     /* BEGIN routes-ofd */
+    {"POST", "/api/v1/sign-requests/{id}/documents/{doc}/seal-ofd",
+     api_sreq_seal_ofd, PERM_SEAL_USE, 0, "seal.sign_ofd",
+     "Seal an approved, uploaded OFD at a page, keyword or across pages"},
+    {"POST", "/api/v1/verify/ofd", api_verify_ofd, PERM_SELF, 0,
+     "verify.ofd", "Verify every signature of a sealed OFD"},
     /* END routes-ofd */
 };
 const size_t router_table_len = sizeof(router_table) / sizeof(router_table[0]);

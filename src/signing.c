@@ -9,6 +9,7 @@
 #include "ca.h"
 #include "rbac.h"
 #include "seal_make.h"
+#include "ofd.h"
 #include "signing.h"
 #include "sm2.h"
 #include "util.h"
@@ -252,37 +253,28 @@ item_error(int64_t doc_id, const struct err *e)
                      err_name(e->code), "message", e->msg);
 }
 
-/* Sign one document: token first, then the checking-and-recording
- * transaction.  *item gets the per-document result. */
+/* In one transaction: re-check the grant (approved, not expired, a copy
+ * left of document d) and the seal (active, valid now), then record the
+ * signature der with its usage record, the seal's last use and the audit
+ * record.  On any failure nothing is recorded and der must not be given out.
+ * *sig_id gets the record's id. */
 static err_code
-sign_one(const struct actor_ctx *a, const struct seal_env *env,
-         const struct store_sreq *r, const struct store_sdoc *d,
-         const struct ca_key *holder, const struct ses_bytes *seal,
-         const struct ses_bytes *cert, json_t **item, struct err *e)
+record_use(const struct actor_ctx *a, const struct store_sreq *r,
+           const struct store_sdoc *d, const uint8_t *der, size_t len,
+           int64_t *sig_id, struct err *e)
 {
-    struct seal_sign_params sp;
     struct store_sreq now_r;
     struct store_seal s;
     struct store_sig rec;
     struct audit_event ev = {"seal.sign", "seal", NULL, AUDIT_OK, NULL,
                              NULL};
-    uint8_t *der = NULL;
-    size_t len = 0;
-    char *b64 = NULL, sm3hex[65];
-    int64_t now, sig_id = 0;
+    char sm3hex[65];
+    int64_t now = util_now_ms();
+    json_t *details = NULL;
     err_code rc;
 
-    memset(&sp, 0, sizeof(sp));
-    sp.seal = *seal;
-    sp.signer_cert = *cert;
-    sp.data_hash.p = d->sm3;
-    sp.data_hash.len = sizeof(d->sm3);
-    sp.property_info = d->name;
-    if ((rc = seal_sign(holder, &sp, &der, &len, e)) != ERR_OK)
-        goto done;
-    now = util_now_ms();
     if ((rc = store_begin(a->db, e)) != ERR_OK)
-        goto done;
+        return rc;
     if ((rc = store_sreq_get(a->db, r->id, &now_r, e)) != ERR_OK ||
         (rc = store_seal_get_id(a->db, r->seal_id, &s, e)) != ERR_OK)
         goto rollback;
@@ -314,26 +306,109 @@ sign_one(const struct actor_ctx *a, const struct seal_env *env,
     rec.ts_ms = now;
     util_hex_encode(d->sm3, sizeof(d->sm3), sm3hex);
     ev.target_id = s.esid;
-    ev.details = json_pack("{s:I, s:I, s:s}", "request_id", (json_int_t)r->id,
-                           "document_id", (json_int_t)d->id, "sm3", sm3hex);
-    if ((rc = store_sig_insert(a->db, &rec, der, len, &sig_id, e)) != ERR_OK ||
+    details = json_pack("{s:I, s:I, s:s}", "request_id", (json_int_t)r->id,
+                        "document_id", (json_int_t)d->id, "sm3", sm3hex);
+    ev.details = details;
+    if ((rc = store_sig_insert(a->db, &rec, der, len, sig_id, e)) != ERR_OK ||
         (rc = store_seal_touch(a->db, s.id, now, e)) != ERR_OK ||
         (rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
         (rc = store_commit(a->db, e)) != ERR_OK)
         goto rollback;
-    if ((rc = util_b64_encode(der, len, &b64, e)) != ERR_OK)
+    json_decref(details);
+    return ERR_OK;
+rollback:
+    store_rollback(a->db);
+    json_decref(details);
+    return rc;
+}
+
+/* Sign one document (its approved hash as dataHash, its name as
+ * propertyInfo): token first, then record_use.  *item gets the result. */
+static err_code
+sign_one(const struct actor_ctx *a, const struct store_sreq *r,
+         const struct store_sdoc *d, const struct ca_key *holder,
+         const struct ses_bytes *seal, const struct ses_bytes *cert,
+         json_t **item, struct err *e)
+{
+    struct seal_sign_params sp;
+    uint8_t *der = NULL;
+    size_t len = 0;
+    char *b64 = NULL, sm3hex[65];
+    int64_t sig_id = 0;
+    err_code rc;
+
+    memset(&sp, 0, sizeof(sp));
+    sp.seal = *seal;
+    sp.signer_cert = *cert;
+    sp.data_hash.p = d->sm3;
+    sp.data_hash.len = sizeof(d->sm3);
+    sp.property_info = d->name;
+    if ((rc = seal_sign(holder, &sp, &der, &len, e)) != ERR_OK ||
+        (rc = record_use(a, r, d, der, len, &sig_id, e)) != ERR_OK ||
+        (rc = util_b64_encode(der, len, &b64, e)) != ERR_OK)
         goto done;
+    util_hex_encode(d->sm3, sizeof(d->sm3), sm3hex);
     *item = json_pack("{s:I, s:s, s:I, s:s, s:s}", "document_id",
                       (json_int_t)d->id, "status", "signed", "signature_id",
                       (json_int_t)sig_id, "sm3", sm3hex, "signature", b64);
-    goto done;
-rollback:
-    store_rollback(a->db);
 done:
-    json_decref((json_t *)ev.details);
     free(der);
     free(b64);
     return rc;
+}
+
+/* What signing needs of the seal of request r: the holder key, the seal
+ * and the holder certificate (DER, malloc'ed into seal_der and cert_der).
+ * Checks that the caller acts for the custodian and that r is approved and
+ * unexpired. */
+struct signer {
+    struct store_sreq r;
+    struct store_seal s;
+    char              tok[CUSTODY_NAME_MAX], kid[CUSTODY_ID_HEX_MAX];
+    struct ca_key     holder;
+    uint8_t          *seal_der, *cert_der;
+    size_t            seal_len, cert_len;
+};
+
+static void
+signer_free(struct signer *g)
+{
+    free(g->seal_der);
+    free(g->cert_der);
+    g->seal_der = g->cert_der = NULL;
+}
+
+static err_code
+signer_load(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
+            struct signer *g, struct err *e)
+{
+    int64_t deputy = 0;
+    err_code rc;
+
+    memset(g, 0, sizeof(*g));
+    if ((rc = store_sreq_get(a->db, id, &g->r, e)) != ERR_OK ||
+        (rc = store_seal_get_id(a->db, g->r.seal_id, &g->s, e)) != ERR_OK ||
+        (rc = acting_custodian(a, &g->s, &deputy, e)) != ERR_OK)
+        return rc;
+    if (strcmp(g->r.state, "approved") != 0)
+        return err_set(e, ERR_CONFLICT, "signing request %lld is %s; only "
+                       "an approved request is signed", (long long)id,
+                       g->r.state);
+    if (g->r.expires_ms <= util_now_ms())
+        return err_set(e, ERR_CONFLICT, "the approval expired; a new "
+                       "approval is needed");
+    if ((rc = store_seal_blob(a->db, g->s.id, "seal", &g->seal_der,
+                              &g->seal_len, e)) != ERR_OK ||
+        (rc = store_seal_blob(a->db, g->s.id, "cert", &g->cert_der,
+                              &g->cert_len, e)) != ERR_OK ||
+        (rc = config_keyref(g->s.holder_key, g->tok, g->kid, e)) != ERR_OK) {
+        signer_free(g);
+        return rc;
+    }
+    g->holder.custody = env->custody;
+    g->holder.token = g->tok;
+    g->holder.key_id = g->kid;
+    return ERR_OK;
 }
 
 err_code
@@ -341,41 +416,21 @@ sign_documents(const struct actor_ctx *a, const struct seal_env *env,
                int64_t id, const int64_t *doc_ids, size_t ndocs,
                json_t **results, struct err *e)
 {
-    struct store_sreq r;
-    struct store_seal s;
+    struct signer g;
     struct doc_set set = {NULL, 0, 0};
-    struct ca_key holder;
-    char tok[CUSTODY_NAME_MAX], kid[CUSTODY_ID_HEX_MAX];
-    uint8_t *seal_der = NULL, *cert_der = NULL;
-    size_t seal_len = 0, cert_len = 0, i, j;
-    int64_t deputy = 0;
+    size_t i, j;
     json_t *out = NULL;
     err_code rc;
 
-    if ((rc = store_sreq_get(a->db, id, &r, e)) != ERR_OK ||
-        (rc = store_seal_get_id(a->db, r.seal_id, &s, e)) != ERR_OK ||
-        (rc = acting_custodian(a, &s, &deputy, e)) != ERR_OK)
+    if ((rc = signer_load(a, env, id, &g, e)) != ERR_OK)
         return rc;
-    if (strcmp(r.state, "approved") != 0)
-        return err_set(e, ERR_CONFLICT, "signing request %lld is %s; only "
-                       "an approved request is signed", (long long)id,
-                       r.state);
-    if (r.expires_ms <= util_now_ms())
-        return err_set(e, ERR_CONFLICT, "the approval expired; a new "
-                       "approval is needed");
     set.cap = (size_t)env->cfg->sign_max_documents;
-    if ((set.docs = calloc(set.cap, sizeof(*set.docs))) == NULL)
-        return err_set(e, ERR_NOMEM, "out of memory");
-    if ((rc = store_sdoc_list(a->db, id, doc_add, &set, e)) != ERR_OK ||
-        (rc = store_seal_blob(a->db, s.id, "seal", &seal_der, &seal_len, e))
-        != ERR_OK ||
-        (rc = store_seal_blob(a->db, s.id, "cert", &cert_der, &cert_len, e))
-        != ERR_OK ||
-        (rc = config_keyref(s.holder_key, tok, kid, e)) != ERR_OK)
+    if ((set.docs = calloc(set.cap, sizeof(*set.docs))) == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
         goto done;
-    holder.custody = env->custody;
-    holder.token = tok;
-    holder.key_id = kid;
+    }
+    if ((rc = store_sdoc_list(a->db, id, doc_add, &set, e)) != ERR_OK)
+        goto done;
     for (j = 0; j < ndocs && doc_ids != NULL; j++) {
         for (i = 0; i < set.n && set.docs[i].id != doc_ids[j]; i++)
             ;
@@ -390,8 +445,8 @@ sign_documents(const struct actor_ctx *a, const struct seal_env *env,
         goto done;
     }
     for (i = 0; i < set.n; i++) {
-        struct ses_bytes seal = {seal_der, seal_len};
-        struct ses_bytes cert = {cert_der, cert_len};
+        struct ses_bytes seal = {g.seal_der, g.seal_len};
+        struct ses_bytes cert = {g.cert_der, g.cert_len};
         struct err ie;
         json_t *item = NULL;
         int wanted = doc_ids == NULL;
@@ -400,14 +455,14 @@ sign_documents(const struct actor_ctx *a, const struct seal_env *env,
         if (!wanted)
             continue;
         err_clear(&ie);
-        if (sign_one(a, env, &r, &set.docs[i], &holder, &seal, &cert, &item,
+        if (sign_one(a, &g.r, &set.docs[i], &g.holder, &seal, &cert, &item,
                      &ie) != ERR_OK) {
             if (ie.code == ERR_HSM_UNAVAILABLE || ie.code == ERR_DB) {
                 rc = err_set(e, ie.code, "%s", ie.msg);
                 goto done;
             }
             item = item_error(set.docs[i].id, &ie);
-            audit_item_refusal(a, s.esid, &ie);
+            audit_item_refusal(a, g.s.esid, &ie);
         }
         json_array_append_new(out, item);
     }
@@ -416,8 +471,91 @@ sign_documents(const struct actor_ctx *a, const struct seal_env *env,
 done:
     json_decref(out);
     free(set.docs);
-    free(seal_der);
-    free(cert_der);
+    signer_free(&g);
+    return rc;
+}
+
+/* ofd_sign_fn: sign the Signature.xml hash ofd_seal computed, keeping a
+ * copy of the SES_Signature to record. */
+struct ofd_ctx {
+    const struct signer *g;
+    uint8_t             *der;
+    size_t               len;
+};
+
+static err_code
+ofd_signer(void *ctx, const uint8_t datahash[32], const char *property_info,
+           uint8_t **ses_der, size_t *len, struct err *e)
+{
+    struct ofd_ctx *o = ctx;
+    struct seal_sign_params sp;
+    err_code rc;
+
+    memset(&sp, 0, sizeof(sp));
+    sp.seal.p = o->g->seal_der;
+    sp.seal.len = o->g->seal_len;
+    sp.signer_cert.p = o->g->cert_der;
+    sp.signer_cert.len = o->g->cert_len;
+    sp.data_hash.p = datahash;
+    sp.data_hash.len = 32;
+    sp.property_info = property_info;
+    if ((rc = seal_sign(&o->g->holder, &sp, ses_der, len, e)) != ERR_OK)
+        return rc;
+    free(o->der);
+    if ((o->der = malloc(*len)) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    memcpy(o->der, *ses_der, *len);
+    o->len = *len;
+    return ERR_OK;
+}
+
+err_code
+sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
+         int64_t doc_id, const struct ofd_stamp_pos *pos, int protect_all,
+         uint8_t **out, size_t *out_len, int64_t *sig_id, struct err *e)
+{
+    struct signer g;
+    struct store_sdoc d;
+    struct ofd_seal_params p;
+    struct ofd_seal_info info;
+    struct ofd_ctx oc = {NULL, NULL, 0};
+    uint8_t *data = NULL;
+    size_t len = 0;
+    err_code rc;
+
+    if ((rc = signer_load(a, env, id, &g, e)) != ERR_OK)
+        return rc;
+    oc.g = &g;
+    if ((rc = store_sdoc_get(a->db, doc_id, &d, &data, &len, e)) != ERR_OK)
+        goto done;
+    if (d.request_id != id) {
+        rc = err_set(e, ERR_NOT_FOUND, "document %lld is not in request "
+                     "%lld", (long long)doc_id, (long long)id);
+        goto done;
+    }
+    if (data == NULL) {
+        rc = err_set(e, ERR_CONFLICT, "document %lld was given by hash "
+                     "only; an OFD must be uploaded to be sealed",
+                     (long long)doc_id);
+        goto done;
+    }
+    memset(&p, 0, sizeof(p));
+    p.seal.p = g.seal_der;
+    p.seal.len = g.seal_len;
+    p.pos = *pos;
+    p.protect = protect_all ? OFD_PROTECT_ALL : OFD_PROTECT_CONTENT;
+    p.sign = ofd_signer;
+    p.sign_ctx = &oc;
+    if ((rc = ofd_seal(data, len, &p, out, out_len, &info, e)) != ERR_OK)
+        goto done;
+    if ((rc = record_use(a, &g.r, &d, oc.der, oc.len, sig_id, e)) != ERR_OK) {
+        free(*out);
+        *out = NULL;
+    }
+done:
+    free(oc.der);
+    free(data);
+    signer_free(&g);
     return rc;
 }
 

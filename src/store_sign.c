@@ -174,6 +174,48 @@ store_sdoc_list(struct store_conn *c, int64_t request_id, store_sdoc_fn fn,
 }
 
 err_code
+store_sdoc_get(struct store_conn *c, int64_t id, struct store_sdoc *out,
+               uint8_t **data, size_t *len, struct err *e)
+{
+    static const char sql[] =
+        "SELECT id, request_id, name, size_bytes, sm3, data IS NOT NULL, "
+        "signatures, data FROM sign_documents WHERE id = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    int n;
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, id);
+    if ((rc = st_step_row(c, st, "document", e)) != ERR_OK)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    out->id = sqlite3_column_int64(st, 0);
+    out->request_id = sqlite3_column_int64(st, 1);
+    st_copy_col(st, 2, out->name, sizeof(out->name));
+    out->size_bytes = sqlite3_column_int64(st, 3);
+    if (sqlite3_column_bytes(st, 4) == 32)
+        memcpy(out->sm3, sqlite3_column_blob(st, 4), 32);
+    out->has_data = sqlite3_column_int(st, 5);
+    out->signatures = sqlite3_column_int(st, 6);
+    if (data != NULL) {
+        *data = NULL;
+        *len = 0;
+        n = sqlite3_column_bytes(st, 7);
+        if (out->has_data && n > 0) {
+            if ((*data = malloc((size_t)n)) == NULL) {
+                sqlite3_reset(st);
+                return err_set(e, ERR_NOMEM, "out of memory");
+            }
+            memcpy(*data, sqlite3_column_blob(st, 7), (size_t)n);
+            *len = (size_t)n;
+        }
+    }
+    sqlite3_reset(st);
+    return ERR_OK;
+}
+
+err_code
 store_sdoc_take(struct store_conn *c, int64_t id, int copies, struct err *e)
 {
     static const char sql[] =

@@ -1,0 +1,241 @@
+"""Issue 7, verification half: POST /api/v1/verify and /api/v1/verify/seal
+against the real daemon: the interoperability vectors, a seal made by seald
+checked against the local CA anchor, tampered documents, malformed input,
+the seal-and-chain cache and the verify rate limit.
+
+Status enrichment at signing time needs a signature over a seald seal,
+which needs signing (the lead's half of issue 7); it is tested at the domain
+level in tests/unit/test_verify.c until signing exists."""
+import base64
+import hashlib
+import os
+
+import pytest
+
+from conftest import Instance, assert_error
+from test_seals import Seals
+
+VECTORS = os.environ.get("SEALD_VECTORS", os.path.join(
+    os.path.dirname(__file__), "..", "..", "..", "shared", "vectors"))
+SIGS = os.path.join(VECTORS, "signatures")
+SEALS = os.path.join(VECTORS, "seals")
+PAIRS = ["v4signed", "signedFile", "allprotected"]
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def read(*parts):
+    with open(os.path.join(*parts), "rb") as f:
+        return f.read()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    inst = Instance(tmp_path_factory.mktemp("verify") / "inst")
+    inst.start()
+    w = Seals(inst)
+    yield w
+    rc, _, err = inst.stop()
+    assert rc == 0, err
+
+
+def verify(w, body=None, who="applicant", path="/api/v1/verify", **kw):
+    r = w.inst.post(path, w.cred[who], json=body, **kw)
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
+
+
+def status(report, check):
+    return report["checks"][check]["status"]
+
+
+@pytest.mark.parametrize("name", ["ofdrw-SignedValueV4.dat",
+                                  "ofdrw-SignedValueV5.dat"])
+def test_ofdrw_signatures_without_document(world, name):
+    rep = verify(world, {"signature": b64(read(SIGS, name))})
+    assert rep["kind"] == "signature"
+    assert status(rep, "signature") == "passed"
+    assert status(rep, "seal_signature") == "passed"
+    assert status(rep, "data_hash") == "not_checked"
+    # the ofdrw root is not among this instance's anchors
+    assert status(rep, "certificate_chain") == "indeterminate"
+    assert rep["indication"] == "INDETERMINATE"
+    assert rep["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND"
+    assert rep["validation_time_source"] == "tbs_time_info"
+    assert rep["cache"] in ("hit", "miss")
+    assert isinstance(rep["time_used_ms"], int)
+    assert "seald_status" not in rep          # not a seal issued here
+    assert rep["seal"]["maker"]["subject"]
+    assert rep["signer"]["subject"]
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_ofd_pairs_with_document_json(world, name):
+    sig = read(SIGS, f"{name}-Sign_0.SignedValue.dat")
+    doc = read(SIGS, f"{name}-Sign_0.Signature.xml")
+    rep = verify(world, {"signature": b64(sig), "document": b64(doc)})
+    for check in ("data_hash", "signature", "seal_signature"):
+        assert status(rep, check) == "passed", (check, rep["checks"])
+    assert status(rep, "certificate_chain") == "indeterminate"
+    assert rep["indication"] == "INDETERMINATE"
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_ofd_pairs_multipart_upload(world, name):
+    sig = read(SIGS, f"{name}-Sign_0.SignedValue.dat")
+    doc = read(SIGS, f"{name}-Sign_0.Signature.xml")
+    rep = verify(world, files={
+        "signature": ("SignedValue.dat", sig, "application/octet-stream"),
+        "document": ("Signature.xml", doc, "application/xml")})
+    assert status(rep, "data_hash") == "passed"
+    assert status(rep, "signature") == "passed"
+    assert status(rep, "seal_signature") == "passed"
+
+
+def test_document_hash_hex_json_and_multipart(world):
+    sig = read(SIGS, "v4signed-Sign_0.SignedValue.dat")
+    doc = read(SIGS, "v4signed-Sign_0.Signature.xml")
+    h = hashlib.new("sm3", doc).hexdigest() if "sm3" in \
+        hashlib.algorithms_available else None
+    if h is None:
+        pytest.skip("python has no SM3")
+    rep = verify(world, {"signature": b64(sig), "document_sm3": h})
+    assert status(rep, "data_hash") == "passed"
+    rep = verify(world, files={"signature": ("s.dat", sig),
+                               "document_sm3": (None, h)})
+    assert status(rep, "data_hash") == "passed"
+    bad = ("0" if h[0] != "0" else "1") + h[1:]
+    rep = verify(world, {"signature": b64(sig), "document_sm3": bad})
+    assert status(rep, "data_hash") == "failed"
+    assert rep["sub_indication"] == "HASH_FAILURE"
+
+
+def test_tampered_document_fails_with_hash_failure(world):
+    sig = read(SIGS, "signedFile-Sign_0.SignedValue.dat")
+    doc = bytearray(read(SIGS, "signedFile-Sign_0.Signature.xml"))
+    doc[len(doc) // 2] ^= 0x01
+    rep = verify(world, {"signature": b64(sig), "document": b64(bytes(doc))})
+    assert rep["indication"] == "TOTAL_FAILED"
+    assert rep["sub_indication"] == "HASH_FAILURE"
+    assert status(rep, "data_hash") == "failed"
+    assert status(rep, "signature") == "passed"
+
+
+def test_second_verify_of_same_seal_hits_cache(world):
+    sig = read(SIGS, "allprotected-Sign_0.SignedValue.dat")
+    doc = read(SIGS, "allprotected-Sign_0.Signature.xml")
+    first = verify(world, {"signature": b64(sig), "document": b64(doc)})
+    second = verify(world, {"signature": b64(sig), "document": b64(doc)})
+    assert second["cache"] == "hit"
+    # the cached work yields the same report as the first computation
+    for k in ("indication", "sub_indication", "checks", "seal", "signer"):
+        assert first[k] == second[k], k
+    # dataHash is never cached: a wrong document still fails on a hit
+    third = verify(world, {"signature": b64(sig), "document": b64(b"x")})
+    assert third["cache"] == "hit"
+    assert third["sub_indication"] == "HASH_FAILURE"
+
+
+def test_vector_seals(world):
+    rep = verify(world, {"seal": b64(read(SEALS, "ofdrw-UserV4.esl"))},
+                 path="/api/v1/verify/seal")
+    assert rep["kind"] == "seal"
+    assert status(rep, "seal_signature") == "passed"
+    assert status(rep, "certificate_chain") == "indeterminate"
+    rep = verify(world, {"seal": b64(read(SEALS, "hebeigede-v4-badsig.der"))},
+                 path="/api/v1/verify/seal")
+    assert rep["indication"] == "TOTAL_FAILED"
+    assert rep["sub_indication"] == "SIG_CRYPTO_FAILURE"
+    r = world.inst.post("/api/v1/verify/seal", world.cred["applicant"],
+                        files={"seal": ("u.esl",
+                                        read(SEALS, "ofdrw-UserV1.esl"))})
+    assert r.status_code == 200, r.text
+    assert status(r.json()["data"], "seal_signature") == "passed"
+
+
+def test_seal_made_by_seald_passes_against_local_ca(world):
+    esid = world.new_active_seal()
+    r = world.inst.get(f"/api/v1/seals/{esid}/file", world.cred["applicant"])
+    assert r.status_code == 200, r.text
+    rep = verify(world, {"seal": b64(r.content)}, who="verifier",
+                 path="/api/v1/verify/seal")
+    assert rep["indication"] == "TOTAL_PASSED", rep["checks"]
+    assert status(rep, "certificate_chain") == "passed"
+    assert rep["checks"]["certificate_chain"]["anchors"] >= 1
+    st = rep["seald_status"]
+    assert st["esid"] == esid and st["matches_record"] is True
+    assert st["state_now"] == "active"
+    # status is read from the database every time: suspend, verify again
+    r = world.inst.post(f"/api/v1/seals/{esid}/suspend",
+                        world.cred["reviewer"], json={"reason": "test"})
+    if r.status_code == 200:
+        rep = verify(world, {"seal": b64(world.inst.get(
+            f"/api/v1/seals/{esid}/file",
+            world.cred["applicant"]).content)}, path="/api/v1/verify/seal")
+        assert rep["seald_status"]["state_now"] == "suspended"
+
+
+@pytest.mark.parametrize("body,fragment", [
+    ({"signature": "not base64!!"}, "base64"),
+    ({"signature": b64(b"\x30\x03\x02\x01\x05")}, "signature"),
+    ({"signature": b64(os.urandom(64))}, "signature"),
+])
+def test_malformed_input_is_a_clear_400_and_changes_nothing(world, body,
+                                                            fragment):
+    before = world.inst.sql("SELECT count(*) FROM seals")[0][0]
+    r = world.inst.post("/api/v1/verify", world.cred["applicant"], json=body)
+    err = assert_error(r, 400, "malformed_input")
+    assert fragment in err["message"]
+    assert world.inst.sql("SELECT count(*) FROM seals")[0][0] == before
+    rid = r.headers["X-Request-Id"]
+    rows = world.inst.sql("SELECT action, outcome FROM audit_log WHERE "
+                          "request_id = ?", rid)
+    assert rows and rows[0][0] == "verify.signature"
+
+
+def test_bad_requests(world):
+    cred = world.cred["applicant"]
+    sig = b64(read(SIGS, "ofdrw-SignedValueV4.dat"))
+    assert_error(world.inst.post("/api/v1/verify", cred), 400, "bad_request")
+    assert_error(world.inst.post("/api/v1/verify", cred, json={
+        "signature": sig, "document": b64(b"a"), "document_sm3": "00" * 32}),
+        400, "bad_request")
+    assert_error(world.inst.post("/api/v1/verify", cred, json={
+        "signature": sig, "document_sm3": "zz"}), 400, "bad_request")
+    r = world.inst.post("/api/v1/verify", cred, json={"signature": sig,
+                                                       "extra": 1})
+    assert 400 <= r.status_code < 500 and "extra" in r.text, r.text
+    r = world.inst.post("/api/v1/verify", cred,
+                        files={"other": ("x", b"1")})
+    assert_error(r, 400, "bad_request")
+    r = world.inst.post("/api/v1/verify", cred, data=b"--x\r\n",
+                        headers={"Content-Type":
+                                 "multipart/form-data; boundary=x"})
+    assert_error(r, 400, "bad_request")
+    r = world.inst.post("/api/v1/verify", None, json={"signature": sig})
+    assert_error(r, 401, "unauthenticated")
+
+
+def test_verify_rate_limit_per_account_with_bulk_role(world):
+    seal = {"seal": b64(read(SEALS, "ofdrw-UserV4.esl"))}
+    codes = []
+    for _ in range(40):
+        r = world.inst.post("/api/v1/verify/seal", world.cred["auditor"],
+                            json=seal)
+        codes.append(r.status_code)
+        if r.status_code == 429:
+            assert int(r.headers["Retry-After"]) >= 1
+            err = assert_error(r, 429, "rate_limited")
+            rows = world.inst.sql(
+                "SELECT action, outcome FROM audit_log WHERE request_id = ?",
+                r.headers["X-Request-Id"])
+            assert rows and rows[0][0] == "verify.seal"
+            break
+    assert 429 in codes, codes
+    # the verifier role (verify.bulk) has a much larger bucket
+    for _ in range(40):
+        r = world.inst.post("/api/v1/verify/seal", world.cred["verifier"],
+                            json=seal)
+        assert r.status_code == 200, r.text
