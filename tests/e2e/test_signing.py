@@ -330,3 +330,58 @@ def test_expired_approval(tmp_path):
     finally:
         rc, _, err = inst.stop()
     assert rc == 0, err
+
+
+def test_token_vanishes_mid_load(world):
+    """Signing under load while the token is pulled: no crash, 503
+    hsm_unavailable while it is gone (and nothing recorded for those), and
+    signatures again once it is back."""
+    import concurrent.futures
+    import threading
+    w = world
+    docs = [{"name": f"load-{i}.pdf", "sm3": hashlib.new(
+        "sm3", f"load {i}".encode()).hexdigest(), "size": 10}
+        for i in range(40)]
+    req = submit(w, docs, copies=100)
+    approve(w, req["id"])
+    ids = [d["id"] for d in req["documents"]]
+    absent = os.path.join(w.inst.dir, "token", "absent")
+    seen = {"signed": 0, "hsm_unavailable": 0, "other": []}
+    lock = threading.Lock()
+    stop = time.time() + 6
+
+    def client(k):
+        n = k
+        while time.time() < stop:
+            r = w.inst.post(f"/api/v1/sign-requests/{req['id']}/sign",
+                            w.cred["custodian"],
+                            json={"document_ids": [ids[n % len(ids)]]})
+            n += 1
+            with lock:
+                if r.status_code == 200 and \
+                        r.json()["data"]["results"][0]["status"] == "signed":
+                    seen["signed"] += 1
+                elif r.status_code == 503 and \
+                        r.json()["error"]["code"] == "hsm_unavailable":
+                    seen["hsm_unavailable"] += 1
+                else:
+                    seen["other"].append((r.status_code, r.text[:200]))
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(client, k) for k in range(4)]
+        time.sleep(1.5)
+        before = seen["signed"]
+        open(absent, "w").close()
+        time.sleep(2)
+        during = seen["hsm_unavailable"]
+        os.unlink(absent)
+        for f in futures:
+            f.result()
+    assert before > 0 and during > 0, seen
+    assert seen["signed"] > before, seen          # recovered by itself
+    assert seen["other"] == [], seen["other"][:3]
+    assert w.inst.get("/readyz").status_code == 200
+    # every answered signature, and only those, is recorded
+    recorded = w.inst.sql("SELECT count(*) FROM signatures WHERE "
+                          "request_id = ?", req["id"])[0][0]
+    assert recorded == seen["signed"]

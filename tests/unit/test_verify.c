@@ -1,0 +1,541 @@
+/*
+ * test_verify.c - the verification service (src/verify.c): the
+ * seal-and-chain cache (a second verify with the same seal hits; the
+ * document hash is still checked on a hit; the cached path reports what the
+ * plain library path reports; a change of the trust directory invalidates),
+ * and the status enrichment for seals issued here: a signature made while
+ * the seal was active verifies with the later revocation reported, one made
+ * after revocation fails.  Test-only software SM2 keys sign here (tests may
+ * hold keys; seald never does).  Real SQLite database in a temp directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <sqlite3.h>
+
+#include "ses.h"
+#include "sm2.h"
+#include "store.h"
+#include "util.h"
+#include "verify.h"
+
+#define T_ESID "23010000000042"
+
+struct fx {
+    EVP_PKEY *key;
+    X509     *cert;
+    uint8_t  *cert_der;
+    size_t    cert_len;
+    uint8_t  *seal;
+    size_t    seal_len;
+    uint8_t   doc[48];
+    char      dir[64], trust[96], anchor[128], db_path[128];
+    time_t    now;
+};
+
+static err_code
+soft_signer(void *ctx, const uint8_t e[SM3_DIGEST_LEN], uint8_t *sig,
+            size_t *sig_len, struct err *err)
+{
+    EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new((EVP_PKEY *)ctx, NULL);
+    err_code rc = ERR_OK;
+
+    if (pc == NULL || EVP_PKEY_sign_init(pc) <= 0 ||
+        EVP_PKEY_sign(pc, sig, sig_len, e, SM3_DIGEST_LEN) <= 0)
+        rc = err_set(err, ERR_CRYPTO, "test signer failed");
+    EVP_PKEY_CTX_free(pc);
+    return rc;
+}
+
+/* Self-signed SM2 CA certificate: anchor, maker and signer at once. */
+static X509 *
+make_cert(EVP_PKEY *key)
+{
+    X509 *x = X509_new();
+    X509_NAME *n = X509_NAME_new();
+    EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(key, NULL);
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+
+    assert_non_null(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+                               (const unsigned char *)"verify test", -1, -1,
+                               0);
+    X509_set_subject_name(x, n);
+    X509_set_issuer_name(x, n);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600L * 24);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600L * 24 * 365);
+    X509_set_pubkey(x, key);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
+                              "critical,CA:TRUE");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage, "critical,"
+                              "digitalSignature,nonRepudiation,keyCertSign");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    assert_true(EVP_PKEY_CTX_set1_id(pctx, SM2_DEFAULT_ID, 16) > 0);
+    EVP_MD_CTX_set_pkey_ctx(mctx, pctx);
+    assert_true(EVP_DigestSignInit(mctx, NULL, EVP_sm3(), NULL, key) > 0);
+    assert_true(X509_sign_ctx(x, mctx) > 0);
+    EVP_MD_CTX_free(mctx);
+    EVP_PKEY_CTX_free(pctx);
+    X509_NAME_free(n);
+    return x;
+}
+
+static void
+write_anchor(struct fx *f)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    char *pem = NULL;
+    long len;
+    struct err e;
+
+    PEM_write_bio_X509(b, f->cert);
+    len = BIO_get_mem_data(b, &pem);
+    assert_int_equal(util_write_file(f->anchor, pem, (size_t)len, 0644, &e),
+                     ERR_OK);
+    BIO_free(b);
+}
+
+/* A signature over f->doc at time t (*der malloc'ed). */
+static void
+sign_at(struct fx *f, time_t t, uint8_t **der, size_t *len)
+{
+    struct ses_sign_params gp;
+    uint8_t hash[SM3_DIGEST_LEN];
+    struct err e;
+
+    assert_int_equal(sm2_sm3(f->doc, sizeof(f->doc), hash, &e), ERR_OK);
+    memset(&gp, 0, sizeof(gp));
+    gp.format = SES_FMT_V4;
+    gp.seal.p = f->seal;
+    gp.seal.len = f->seal_len;
+    gp.time_info = t;
+    gp.data_hash.p = hash;
+    gp.data_hash.len = sizeof(hash);
+    gp.property_info = "/Doc_0/Signs/Sign_0/Signature.xml";
+    gp.signer_cert.p = f->cert_der;
+    gp.signer_cert.len = f->cert_len;
+    if (ses_signature_build(&gp, soft_signer, f->key, der, len, &e) != ERR_OK)
+        fail_msg("signature build: %s", e.msg);
+}
+
+static int
+setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct ses_seal_params sp;
+    struct ses_bytes certs[1];
+    uint8_t pic[64];
+    unsigned char *der = NULL;
+    int n;
+    struct err e;
+
+    assert_non_null(f);
+    f->now = time(NULL);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/seald-verify-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->trust, sizeof(f->trust), "%s/trust", f->dir);
+    assert_int_equal(mkdir(f->trust, 0700), 0);
+    snprintf(f->anchor, sizeof(f->anchor), "%s/anchor.pem", f->trust);
+    snprintf(f->db_path, sizeof(f->db_path), "%s/t.db", f->dir);
+    f->key = EVP_PKEY_Q_keygen(NULL, NULL, "SM2");
+    assert_non_null(f->key);
+    f->cert = make_cert(f->key);
+    n = i2d_X509(f->cert, &der);
+    assert_true(n > 0);
+    f->cert_der = malloc((size_t)n);
+    memcpy(f->cert_der, der, (size_t)n);
+    f->cert_len = (size_t)n;
+    OPENSSL_free(der);
+    write_anchor(f);
+    memset(pic, 0x89, sizeof(pic));
+    memcpy(pic, "\x89PNG\r\n\x1a\n", 8);
+    certs[0].p = f->cert_der;
+    certs[0].len = f->cert_len;
+    memset(&sp, 0, sizeof(sp));
+    sp.format = SES_FMT_V4;
+    sp.vid = "seald";
+    sp.es_id = T_ESID;
+    sp.name = "verify test seal";
+    sp.type = 1;
+    sp.cert_list_type = 1;
+    sp.certs = certs;
+    sp.n_certs = 1;
+    sp.create_date = f->now - 7200;
+    sp.valid_start = f->now - 7200;
+    sp.valid_end = f->now + 3600L * 24 * 30;
+    sp.picture_type = "PNG";
+    sp.picture.p = pic;
+    sp.picture.len = sizeof(pic);
+    sp.picture_width = 40;
+    sp.picture_height = 40;
+    sp.maker_cert.p = f->cert_der;
+    sp.maker_cert.len = f->cert_len;
+    if (ses_seal_build(&sp, soft_signer, f->key, &f->seal, &f->seal_len, &e)
+        != ERR_OK)
+        fail_msg("seal build: %s", e.msg);
+    memset(f->doc, 'D', sizeof(f->doc));
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    char p[192];
+
+    unlink(f->anchor);
+    snprintf(p, sizeof(p), "%s/second.pem", f->trust);
+    unlink(p);
+    rmdir(f->trust);
+    snprintf(p, sizeof(p), "%s-wal", f->db_path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", f->db_path);
+    unlink(p);
+    unlink(f->db_path);
+    rmdir(f->dir);
+    EVP_PKEY_free(f->key);
+    X509_free(f->cert);
+    free(f->cert_der);
+    free(f->seal);
+    free(f);
+    return 0;
+}
+
+static const char *
+str_at(const json_t *r, const char *a, const char *b)
+{
+    const json_t *j = json_object_get(r, a);
+    const char *s;
+
+    if (b != NULL)
+        j = json_object_get(json_object_get(j, b), "status");
+    s = json_string_value(j);
+    return s ? s : "(null)";
+}
+
+static json_t *
+run(struct verify_service *v, struct store_conn *db, const uint8_t *der,
+    size_t len, const uint8_t *doc, size_t doc_len)
+{
+    struct verify_input in;
+    json_t *r = NULL;
+    struct err e;
+
+    memset(&in, 0, sizeof(in));
+    in.der = der;
+    in.der_len = len;
+    in.doc = doc;
+    in.doc_len = doc_len;
+    err_clear(&e);
+    if (verify_signature(v, db, &in, &r, &e) != ERR_OK)
+        fail_msg("verify: %s", e.msg);
+    return r;
+}
+
+static void
+test_cache_hits_and_trust_change_invalidates(void **state)
+{
+    struct fx *f = *state;
+    struct verify_service *v = NULL;
+    struct verify_stats st;
+    struct ses_signature *s = NULL;
+    struct ses_verify_opts o;
+    uint8_t *sig = NULL;
+    size_t len = 0;
+    json_t *r, *plain;
+    struct err e;
+    char second[192];
+
+    sign_at(f, f->now, &sig, &len);
+    assert_int_equal(verify_service_new(f->trust, 0, &v, &e), ERR_OK);
+
+    r = run(v, NULL, sig, len, f->doc, sizeof(f->doc));
+    assert_string_equal(str_at(r, "cache", NULL), "miss");
+    assert_string_equal(str_at(r, "indication", NULL), "TOTAL_PASSED");
+    assert_string_equal(str_at(r, "checks", "certificate_chain"), "passed");
+    /* the cached path reports what the plain library path reports */
+    assert_int_equal(ses_signature_decode(sig, len, &s, &e), ERR_OK);
+    memset(&o, 0, sizeof(o));
+    o.data = f->doc;
+    o.data_len = sizeof(f->doc);
+    o.trust_dir = f->trust;
+    plain = ses_verify_signature(s, &o, &e);
+    assert_non_null(plain);
+    assert_true(json_equal(json_object_get(plain, "checks"),
+                           json_object_get(r, "checks")));
+    assert_true(json_equal(json_object_get(plain, "seal"),
+                           json_object_get(r, "seal")));
+    assert_true(json_equal(json_object_get(plain, "signer"),
+                           json_object_get(r, "signer")));
+    json_decref(plain);
+    json_decref(r);
+
+    /* second verify of a signature with the same seal: a hit */
+    r = run(v, NULL, sig, len, f->doc, sizeof(f->doc));
+    assert_string_equal(str_at(r, "cache", NULL), "hit");
+    assert_string_equal(str_at(r, "indication", NULL), "TOTAL_PASSED");
+    json_decref(r);
+    /* dataHash is never cached: another document fails on a hit */
+    r = run(v, NULL, sig, len, (const uint8_t *)"other", 5);
+    assert_string_equal(str_at(r, "cache", NULL), "hit");
+    assert_string_equal(str_at(r, "sub_indication", NULL), "HASH_FAILURE");
+    json_decref(r);
+    verify_stats_get(v, &st);
+    assert_int_equal(st.hits, 2);
+    assert_int_equal(st.misses, 1);
+    assert_int_equal(st.entries, 1);
+    assert_int_equal(st.anchors, 1);
+    assert_int_equal(st.generation, 1);
+
+    /* the anchor goes away: next call reloads, misses, chain untrusted */
+    assert_int_equal(unlink(f->anchor), 0);
+    r = run(v, NULL, sig, len, f->doc, sizeof(f->doc));
+    assert_string_equal(str_at(r, "cache", NULL), "miss");
+    assert_string_equal(str_at(r, "checks", "certificate_chain"),
+                        "indeterminate");
+    json_decref(r);
+    verify_stats_get(v, &st);
+    assert_int_equal(st.generation, 2);
+    assert_int_equal(st.anchors, 0);
+
+    /* it comes back (under another name): trusted again, after a miss */
+    snprintf(second, sizeof(second), "%s/second.pem", f->trust);
+    write_anchor(f);
+    assert_int_equal(rename(f->anchor, second), 0);
+    r = run(v, NULL, sig, len, f->doc, sizeof(f->doc));
+    assert_string_equal(str_at(r, "cache", NULL), "miss");
+    assert_string_equal(str_at(r, "checks", "certificate_chain"), "passed");
+    json_decref(r);
+    r = run(v, NULL, sig, len, f->doc, sizeof(f->doc));
+    assert_string_equal(str_at(r, "cache", NULL), "hit");
+    json_decref(r);
+    assert_int_equal(rename(second, f->anchor), 0);
+
+    /* a corrupted signer signature is caught on a hit (never cached) */
+    {
+        uint8_t *bad = malloc(len);
+        json_t *rb;
+        memcpy(bad, sig, len);
+        bad[len - 3] ^= 0x01;       /* inside the signature value */
+        rb = run(v, NULL, bad, len, f->doc, sizeof(f->doc));
+        assert_string_equal(str_at(rb, "checks", "signature"), "failed");
+        json_decref(rb);
+        free(bad);
+    }
+
+    ses_signature_free(s);
+    verify_service_free(v);
+    free(sig);
+}
+
+static void
+test_cache_is_bounded(void **state)
+{
+    struct fx *f = *state;
+    struct verify_service *v = NULL;
+    struct verify_stats st;
+    uint8_t *sig = NULL;
+    size_t len = 0;
+    json_t *r;
+    struct err e;
+
+    (void)f;
+    sign_at(f, f->now, &sig, &len);
+    assert_int_equal(verify_service_new(f->trust, 0, &v, &e), ERR_OK);
+    r = run(v, NULL, sig, len, NULL, 0);
+    json_decref(r);
+    verify_stats_get(v, &st);
+    assert_true(st.entries <= VERIFY_CACHE_ENTRIES);
+    assert_int_equal(st.entries, 1);
+    verify_service_free(v);
+    free(sig);
+}
+
+static void
+exec_sql(struct fx *f, const char *sql)
+{
+    sqlite3 *db = NULL;
+    char *msg = NULL;
+
+    assert_int_equal(sqlite3_open(f->db_path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("sql: %s", msg ? msg : "?");
+    sqlite3_close(db);
+}
+
+static void
+test_status_at_signing_time(void **state)
+{
+    struct fx *f = *state;
+    struct store *s = NULL;
+    struct store_conn *c = NULL;
+    struct store_seal rec;
+    struct verify_service *v = NULL;
+    uint8_t *before = NULL, *after = NULL;
+    size_t blen = 0, alen = 0;
+    int64_t made = (int64_t)(f->now - 3600) * 1000;
+    int64_t active = made + 60000;
+    int64_t revoked = (int64_t)f->now * 1000 + 5000;
+    char then[16];
+    json_t *r, *st;
+    struct err e;
+
+    assert_int_equal(store_open(f->db_path, 5000, 1, &s, &e), ERR_OK);
+    assert_int_equal(store_migrate(s, NULL, &e), ERR_OK);
+    assert_int_equal(store_conn_get(s, &c, &e), ERR_OK);
+    exec_sql(f, "INSERT INTO organisations (id, name, kind, created_ms) "
+                "VALUES (1, 'Harbin', 'agency', 1);"
+                "INSERT INTO accounts (id, name, kind, display_name, org_id, "
+                "created_ms) VALUES (1, 'custodian', 'person', 'C', 1, 1);");
+    memset(&rec, 0, sizeof(rec));
+    snprintf(rec.esid, sizeof(rec.esid), T_ESID);
+    snprintf(rec.lineage_esid, sizeof(rec.lineage_esid), T_ESID);
+    rec.application_id = 1;
+    rec.org_id = 1;
+    snprintf(rec.kind, sizeof(rec.kind), "official");
+    snprintf(rec.name, sizeof(rec.name), "verify test seal");
+    rec.custodian_id = 1;
+    snprintf(rec.state, sizeof(rec.state), "active");
+    rec.state_since_ms = active;
+    rec.version = 4;
+    rec.made_by = 1;
+    rec.made_ms = made;
+    rec.valid_start_ms = made;
+    rec.valid_end_ms = made + 86400000LL * 30;
+    if (store_seal_insert(c, &rec, f->seal, f->seal_len, f->cert_der,
+                          f->cert_len, &rec.id, &e) != ERR_OK)
+        fail_msg("seal insert: %s", e.msg);
+    assert_int_equal(store_history_insert(c, "seal", rec.id, "made",
+                                          "active", 1, active, NULL, &e),
+                     ERR_OK);
+    assert_int_equal(verify_service_new(f->trust, 0, &v, &e), ERR_OK);
+    sign_at(f, f->now, &before, &blen);
+    sign_at(f, f->now + 3600, &after, &alen);
+
+    /* not revoked yet: the later signature is fine */
+    r = run(v, c, after, alen, f->doc, sizeof(f->doc));
+    st = json_object_get(r, "seald_status");
+    assert_non_null(st);
+    assert_string_equal(str_at(st, "state_at_signing", NULL), "active");
+    assert_string_equal(str_at(st, "state_now", NULL), "active");
+    assert_string_equal(str_at(r, "indication", NULL), "TOTAL_PASSED");
+    assert_string_equal(str_at(r, "cache", NULL), "miss");
+    json_decref(r);
+
+    /* revoked 5 s after now (status is read from the database each time,
+     * never cached) */
+    assert_int_equal(store_seal_transition(c, rec.id, "active", "revoked",
+                                           "revocation", revoked, &e),
+                     ERR_OK);
+    assert_int_equal(store_history_insert(c, "seal", rec.id, "active",
+                                          "revoked", 1, revoked, "lost key",
+                                          &e), ERR_OK);
+    assert_int_equal(store_seal_get(c, T_ESID, &rec, &e), ERR_OK);
+
+    /* the state walk itself */
+    assert_int_equal(verify_state_at(c, &rec, made - 1, then, &e), ERR_OK);
+    assert_string_equal(then, "");
+    assert_int_equal(verify_state_at(c, &rec, made, then, &e), ERR_OK);
+    assert_string_equal(then, "made");
+    assert_int_equal(verify_state_at(c, &rec, active, then, &e), ERR_OK);
+    assert_string_equal(then, "active");
+    assert_int_equal(verify_state_at(c, &rec, revoked - 1, then, &e),
+                     ERR_OK);
+    assert_string_equal(then, "active");
+    assert_int_equal(verify_state_at(c, &rec, revoked, then, &e), ERR_OK);
+    assert_string_equal(then, "revoked");
+
+    /* signed while active (now), revoked since: valid, revocation
+     * reported */
+    r = run(v, c, before, blen, f->doc, sizeof(f->doc));
+    st = json_object_get(r, "seald_status");
+    assert_non_null(st);
+    assert_string_equal(str_at(st, "esid", NULL), T_ESID);
+    assert_string_equal(str_at(st, "state_at_signing", NULL), "active");
+    assert_string_equal(str_at(st, "state_now", NULL), "revoked");
+    assert_string_equal(str_at(st, "reason_code", NULL), "revocation");
+    assert_non_null(strstr(str_at(st, "summary", NULL),
+                           "signed while active, revoked since"));
+    assert_string_equal(str_at(r, "checks", "seal_status"), "passed");
+    assert_string_equal(str_at(r, "indication", NULL), "TOTAL_PASSED");
+    assert_string_equal(str_at(r, "cache", NULL), "hit");
+    json_decref(r);
+
+    /* signed an hour after the revocation: fails, REVOKED, though the
+     * seal-and-chain result comes from the cache */
+    r = run(v, c, after, alen, f->doc, sizeof(f->doc));
+    st = json_object_get(r, "seald_status");
+    assert_string_equal(str_at(st, "state_at_signing", NULL), "revoked");
+    assert_string_equal(str_at(r, "checks", "seal_status"), "failed");
+    assert_string_equal(str_at(r, "indication", NULL), "TOTAL_FAILED");
+    assert_string_equal(str_at(r, "sub_indication", NULL), "REVOKED");
+    assert_string_equal(str_at(r, "cache", NULL), "hit");
+    json_decref(r);
+
+    /* without a database (or for a seal not issued here): no status */
+    r = run(v, NULL, before, blen, f->doc, sizeof(f->doc));
+    assert_null(json_object_get(r, "seald_status"));
+    json_decref(r);
+
+    /* the seal file alone: state now */
+    {
+        struct verify_input in;
+        memset(&in, 0, sizeof(in));
+        in.der = f->seal;
+        in.der_len = f->seal_len;
+        assert_int_equal(verify_seal(v, c, &in, &r, &e), ERR_OK);
+        assert_string_equal(str_at(r, "indication", NULL), "TOTAL_PASSED");
+        st = json_object_get(r, "seald_status");
+        assert_string_equal(str_at(st, "state_now", NULL), "revoked");
+        json_decref(r);
+        /* malformed input is an error, not a report */
+        in.der = (const uint8_t *)"\x30\x03\x02\x01\x05";
+        in.der_len = 5;
+        assert_int_not_equal(verify_seal(v, c, &in, &r, &e), ERR_OK);
+        assert_null(r);
+        assert_int_not_equal(verify_signature(v, c, &in, &r, &e), ERR_OK);
+        assert_null(r);
+    }
+
+    verify_service_free(v);
+    store_close(s);
+    free(before);
+    free(after);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_cache_hits_and_trust_change_invalidates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_is_bounded, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_status_at_signing_time, setup,
+                                        teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
