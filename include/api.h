@@ -58,6 +58,9 @@ API_HANDLER(api_admin_backup);
 /* END api-audit */
 /* BEGIN api-seal */
 /* api_application.c: seal applications */
+struct store_history;
+/* store_history_fn appending one history row as JSON to the array ctx. */
+err_code api_history_add(void *ctx, const struct store_history *h);
 struct app_material;
 /* Read the "materials" array of body into m[] (decoded data into bufs[],
  * which the caller frees); *n gets how many. */

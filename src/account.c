@@ -12,31 +12,17 @@
 #include "rbac.h"
 #include "util.h"
 
-/* Write the audit record and commit; roll back if either fails. */
+/* Audit record of the change to target (type, numeric id) and commit. */
 static err_code
 finish(const struct actor_ctx *a, const char *action, const char *type,
        int64_t target, json_t *details, struct err *e)
 {
-    struct audit_event ev = {action, type, NULL, AUDIT_OK, NULL, details};
     char id[24];
-    err_code rc;
 
     snprintf(id, sizeof(id), "%lld", (long long)target);
-    ev.target_id = id;
-    if ((rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
-        (rc = store_commit(a->db, e)) != ERR_OK)
-        store_rollback(a->db);
-    json_decref(details);
-    return rc;
+    return actor_commit(a, action, type, id, details, e);
 }
 
-/* Roll back and pass the error on. */
-static err_code
-fail(const struct actor_ctx *a, err_code rc)
-{
-    store_rollback(a->db);
-    return rc;
-}
 
 /* ---- organisations ---- */
 
@@ -96,23 +82,23 @@ org_create(const struct actor_ctx *a, int64_t parent_id, const char *name,
                 root = 1;
         }
         if (!root)
-            return fail(a, err_set(e, ERR_FORBIDDEN, "org.write over a "
+            return actor_fail(a, err_set(e, ERR_FORBIDDEN, "org.write over a "
                                    "root organisation is needed"));
     } else {
         if ((rc = store_org_get(a->db, parent_id, &parent, e)) != ERR_OK)
-            return fail(a, rc == ERR_NOT_FOUND
+            return actor_fail(a, rc == ERR_NOT_FOUND
                 ? err_set(e, ERR_INVALID, "no parent organisation %lld",
                           (long long)parent_id) : rc);
         if (parent.disabled)
-            return fail(a, err_set(e, ERR_CONFLICT, "parent organisation "
+            return actor_fail(a, err_set(e, ERR_CONFLICT, "parent organisation "
                                    "is disabled"));
         if ((rc = authz_require(a->db, a->p, PERM_ORG_WRITE, parent_id, e))
             != ERR_OK)
-            return fail(a, rc);
+            return actor_fail(a, rc);
     }
     if ((rc = store_org_insert(a->db, parent_id, name, kind, credit_code,
                                util_now_ms(), id_out, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, "organisation.create", "organisation", *id_out,
                   json_pack("{s:s, s:s, s:I}", "name", name, "kind", kind,
                             "parent_id", (json_int_t)parent_id), e);
@@ -131,7 +117,7 @@ org_update(const struct actor_ctx *a, int64_t id, const char *name,
         return rc;
     if ((rc = authz_require(a->db, a->p, PERM_ORG_WRITE, id, e)) != ERR_OK ||
         (rc = store_org_update(a->db, id, name, credit_code, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, "organisation.update", "organisation", id,
                   json_pack("{s:s?, s:s?}", "name", name, "credit_code",
                             credit_code), e);
@@ -146,7 +132,7 @@ org_disable(const struct actor_ctx *a, int64_t id, struct err *e)
         return rc;
     if ((rc = authz_require(a->db, a->p, PERM_ORG_WRITE, id, e)) != ERR_OK ||
         (rc = store_org_set_disabled(a->db, id, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, "organisation.disable", "organisation", id, NULL, e);
 }
 
@@ -205,14 +191,14 @@ account_create(const struct actor_ctx *a, const struct account_new *n,
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = store_org_get(a->db, n->org_id, &org, e)) != ERR_OK)
-        return fail(a, rc == ERR_NOT_FOUND
+        return actor_fail(a, rc == ERR_NOT_FOUND
             ? err_set(e, ERR_INVALID, "no organisation %lld",
                       (long long)n->org_id) : rc);
     if (org.disabled)
-        return fail(a, err_set(e, ERR_CONFLICT, "organisation is disabled"));
+        return actor_fail(a, err_set(e, ERR_CONFLICT, "organisation is disabled"));
     if ((rc = authz_require(a->db, a->p, PERM_ACCOUNT_WRITE, n->org_id, e))
         != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     rc = store_account_insert(a->db, n->name, n->kind, n->display_name,
                               n->org_id, n->cert_subject, n->cert_issuer,
                               a->p->account_id, util_now_ms(), id_out, e);
@@ -220,11 +206,11 @@ account_create(const struct actor_ctx *a, const struct account_new *n,
         rc = err_set(e, ERR_CONFLICT, "an account with this name or "
                      "certificate exists");
     if (rc != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     if (person || n->api_key) {
         if ((rc = auth_credential_issue(a->db, k, *id_out, 1, max_age_ms,
                                         cred, e)) != ERR_OK)
-            return fail(a, rc);
+            return actor_fail(a, rc);
         *issued = 1;
     }
     rc = finish(a, "account.create", "account", *id_out,
@@ -262,7 +248,7 @@ begin_on_account(const struct actor_ctx *a, int64_t id, enum rbac_perm perm,
         return rc;
     if ((rc = store_account_get(a->db, id, acct, e)) != ERR_OK ||
         (rc = authz_require(a->db, a->p, perm, acct->org_id, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return ERR_OK;
 }
 
@@ -280,12 +266,12 @@ account_disable(const struct actor_ctx *a, int64_t id, struct err *e)
         != ERR_OK)
         return rc;
     if (acct.disabled)
-        return fail(a, err_set(e, ERR_CONFLICT, "account is already "
+        return actor_fail(a, err_set(e, ERR_CONFLICT, "account is already "
                                "disabled"));
     if ((rc = store_account_set_disabled(a->db, id, e)) != ERR_OK ||
         (rc = store_credential_revoke_all(a->db, id, util_now_ms(), &n, e))
         != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, "account.disable", "account", id,
                   json_pack("{s:i}", "credentials_revoked", n), e);
 }
@@ -306,12 +292,12 @@ account_issue_credential(const struct actor_ctx *a, int64_t id,
         != ERR_OK)
         return rc;
     if (acct.disabled)
-        return fail(a, err_set(e, ERR_CONFLICT, "account is disabled"));
+        return actor_fail(a, err_set(e, ERR_CONFLICT, "account is disabled"));
     if ((rc = store_credential_revoke_all(a->db, id, util_now_ms(), &n, e))
         != ERR_OK ||
         (rc = auth_credential_issue(a->db, k, id, 1, max_age_ms, cred, e))
         != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     rc = finish(a, "credential.issue", "account", id,
                 json_pack("{s:i}", "credentials_revoked", n), e);
     if (rc != ERR_OK)
@@ -331,7 +317,7 @@ account_revoke_credentials(const struct actor_ctx *a, int64_t id, int *n,
         return rc;
     if ((rc = store_credential_revoke_all(a->db, id, util_now_ms(), n, e))
         != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, "credential.revoke", "account", id,
                   json_pack("{s:i}", "credentials_revoked", *n), e);
 }
@@ -352,7 +338,7 @@ account_rotate_credential(const struct actor_ctx *a, const struct auth_key *k,
                                       util_now_ms(), e)) != ERR_OK ||
         (rc = auth_credential_issue(a->db, k, a->p->account_id, 0,
                                     max_age_ms, out, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     rc = finish(a, "credential.rotate", "account", a->p->account_id, NULL, e);
     if (rc != ERR_OK)
         util_wipe(out, AUTH_CREDENTIAL_LEN + 1);
@@ -407,18 +393,18 @@ account_bootstrap_secadmin(const struct actor_ctx *a, int64_t id,
     if ((rc = store_role_count(a->db, "secadmin", &n, e)) != ERR_OK ||
         (rc = store_account_get(a->db, id, &(struct store_account){0}, e))
         != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     if (n > 0)
-        return fail(a, err_set(e, ERR_CONFLICT, "a security administrator "
+        return actor_fail(a, err_set(e, ERR_CONFLICT, "a security administrator "
                                "exists; roles are granted by them"));
     if ((rc = store_org_get(a->db, a->p->account.org_id, &root, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     if (root.parent_id != 0 || !auth_has_role(a->p, "sysadmin"))
-        return fail(a, err_set(e, ERR_FORBIDDEN, "only a system "
+        return actor_fail(a, err_set(e, ERR_FORBIDDEN, "only a system "
                                "administrator of a root organisation may "
                                "appoint the first security administrator"));
     if ((rc = grant_checked(a, id, "secadmin", root.id, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, "role.bootstrap", "account", id,
                   json_pack("{s:s, s:I}", "role", "secadmin", "scope_org_id",
                             (json_int_t)root.id), e);
@@ -439,13 +425,13 @@ account_grant_role(const struct actor_ctx *a, int64_t id, const char *role,
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = store_org_get(a->db, scope_org_id, &org, e)) != ERR_OK)
-        return fail(a, rc == ERR_NOT_FOUND
+        return actor_fail(a, rc == ERR_NOT_FOUND
             ? err_set(e, ERR_INVALID, "no organisation %lld",
                       (long long)scope_org_id) : rc);
     if ((rc = authz_require(a->db, a->p, PERM_ROLE_ASSIGN, scope_org_id, e))
         != ERR_OK ||
         (rc = grant_checked(a, id, role, scope_org_id, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, "role.grant", "account", id,
                   json_pack("{s:s, s:I}", "role", role, "scope_org_id",
                             (json_int_t)scope_org_id), e);
@@ -466,7 +452,7 @@ account_remove_role(const struct actor_ctx *a, int64_t id, const char *role,
         (rc = store_role_remove(a->db, id, role, scope_org_id,
                                 a->p->account_id, util_now_ms(), e))
         != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, "role.remove", "account", id,
                   json_pack("{s:s, s:I}", "role", role, "scope_org_id",
                             (json_int_t)scope_org_id), e);
@@ -521,13 +507,13 @@ deputy_request(const struct actor_ctx *a, int64_t deputy_id,
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = own_custodian(a, scope_org_id, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     if ((rc = store_account_get(a->db, deputy_id, &dep, e)) != ERR_OK)
-        return fail(a, rc == ERR_NOT_FOUND
+        return actor_fail(a, rc == ERR_NOT_FOUND
             ? err_set(e, ERR_INVALID, "no account %lld",
                       (long long)deputy_id) : rc);
     if (dep.disabled || strcmp(dep.kind, "person") != 0)
-        return fail(a, err_set(e, ERR_CONFLICT, "the deputy must be an "
+        return actor_fail(a, err_set(e, ERR_CONFLICT, "the deputy must be an "
                                "active person account"));
     memset(&d, 0, sizeof(d));
     d.custodian_id = a->p->account_id;
@@ -538,7 +524,7 @@ deputy_request(const struct actor_ctx *a, int64_t deputy_id,
     snprintf(d.reason, sizeof(d.reason), "%s", reason);
     d.created_ms = now;
     if ((rc = store_deputy_insert(a->db, &d, id_out, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, "deputy.request", "deputy", *id_out,
                   json_pack("{s:I, s:I, s:I, s:I}", "deputy_id",
                             (json_int_t)deputy_id, "scope_org_id",
@@ -557,10 +543,10 @@ deputy_decide(const struct actor_ctx *a, int64_t id, int approve,
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = store_deputy_get(a->db, id, &d, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     if (d.custodian_id == a->p->account_id ||
         d.deputy_id == a->p->account_id)
-        return fail(a, err_set(e, ERR_FORBIDDEN, "separation of duties: "
+        return actor_fail(a, err_set(e, ERR_FORBIDDEN, "separation of duties: "
                                "the custodian or the deputy cannot decide "
                                "their own deputy request"));
     if ((rc = authz_require(a->db, a->p, PERM_DEPUTY_APPROVE, d.scope_org_id,
@@ -569,7 +555,7 @@ deputy_decide(const struct actor_ctx *a, int64_t id, int approve,
                                       approve ? "approved" : "rejected",
                                       a->p->account_id, util_now_ms(), e))
         != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, approve ? "deputy.approve" : "deputy.reject", "deputy",
                   id, NULL, e);
 }

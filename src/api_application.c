@@ -267,8 +267,8 @@ API_HANDLER(api_app_get)
     return app_full(req->db, id, &resp->data, e);
 }
 
-static err_code
-history_add(void *ctx, const struct store_history *h)
+err_code
+api_history_add(void *ctx, const struct store_history *h)
 {
     json_array_append_new(ctx, json_pack("{s:s?, s:s, s:I, s:I, s:s?}",
                           "from", h->from_state[0] ? h->from_state : NULL,
@@ -289,7 +289,7 @@ API_HANDLER(api_app_history)
 
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
         (rc = application_get(&a, id, &row, e)) != ERR_OK ||
-        (rc = store_history_list(req->db, "application", id, history_add,
+        (rc = store_history_list(req->db, "application", id, api_history_add,
                                  items, e)) != ERR_OK) {
         json_decref(items);
         return rc;

@@ -278,18 +278,6 @@ API_HANDLER(api_seal_picture)
     return send_blob(req, resp, "picture", e);
 }
 
-static err_code
-history_add(void *ctx, const struct store_history *h)
-{
-    json_array_append_new(ctx, json_pack("{s:s?, s:s, s:I, s:I, s:s?}",
-                          "from", h->from_state[0] ? h->from_state : NULL,
-                          "to", h->to_state,
-                          "actor_id", (json_int_t)h->actor_id,
-                          "ts_ms", (json_int_t)h->ts_ms,
-                          "reason", h->reason[0] ? h->reason : NULL));
-    return ERR_OK;
-}
-
 API_HANDLER(api_seal_history)
 {
     struct store_seal s;
@@ -297,8 +285,8 @@ API_HANDLER(api_seal_history)
     err_code rc;
 
     if ((rc = readable_seal(req, &s, e)) != ERR_OK ||
-        (rc = store_history_list(req->db, "seal", s.id, history_add, items,
-                                 e)) != ERR_OK) {
+        (rc = store_history_list(req->db, "seal", s.id, api_history_add,
+                                 items, e)) != ERR_OK) {
         json_decref(items);
         return rc;
     }

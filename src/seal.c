@@ -31,12 +31,6 @@ seal_type_code(const struct store_app *app)
     return 1;
 }
 
-static err_code
-fail(const struct actor_ctx *a, err_code rc)
-{
-    store_rollback(a->db);
-    return rc;
-}
 
 /* History row of the seal, audit record, commit (rollback on failure). */
 static err_code
@@ -140,7 +134,7 @@ new_holder_key(const struct actor_ctx *a, const struct seal_env *env,
         return rc;
     if ((rc = store_app_set_holder_key(a->db, app_id, ref, e)) != ERR_OK ||
         (rc = store_commit(a->db, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return ERR_OK;
 }
 
@@ -180,7 +174,7 @@ reserve_esid(const struct actor_ctx *a, const struct config *cfg,
         return rc;
     if ((rc = store_esid_next(a->db, cfg->seal_region, &seq, e)) != ERR_OK ||
         (rc = store_commit(a->db, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return seal_esid_format(cfg->seal_esid_format, cfg->seal_region, seq,
                             esid, STORE_ESID_MAX, e);
 }
@@ -434,7 +428,7 @@ begin_seal(const struct actor_ctx *a, const char *esid, struct store_seal *s,
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = store_seal_get(a->db, esid, s, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return ERR_OK;
 }
 
@@ -449,18 +443,18 @@ seal_confirm(const struct actor_ctx *a, const char *esid, struct err *e)
     if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
         return rc;
     if ((rc = store_app_get(a->db, s.application_id, &app, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     if (app.applicant_id != a->p->account_id)
-        return fail(a, err_set(e, ERR_FORBIDDEN, "only the applicant "
+        return actor_fail(a, err_set(e, ERR_FORBIDDEN, "only the applicant "
                                "confirms the seal impression"));
     if ((rc = store_seal_transition(a->db, s.id, "made", "active", NULL, now,
                                     e)) != ERR_OK ||
         (rc = store_seal_confirmed(a->db, s.id, now, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     if (!strcmp(app.purpose, "change") && s.predecessor_id != 0 &&
         (rc = seal_revoke_in_tx(a, s.predecessor_id, "superseded",
                                 "replaced by a changed seal", e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, &s, "made", "active", "seal.confirm", NULL, e);
 }
 
@@ -478,7 +472,7 @@ seal_mark_filed(const struct actor_ctx *a, const char *esid, struct err *e)
         (rc = store_seal_filed(a->db, s.id, util_now_ms(), e)) != ERR_OK ||
         (rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
         (rc = store_commit(a->db, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return ERR_OK;
 }
 
@@ -495,7 +489,7 @@ seal_suspend(const struct actor_ctx *a, const char *esid, const char *reason,
         != ERR_OK ||
         (rc = store_seal_transition(a->db, s.id, "active", "suspended",
                                     "hold", util_now_ms(), e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, &s, "active", "suspended", "seal.suspend", reason, e);
 }
 
@@ -512,12 +506,12 @@ seal_report_loss(const struct actor_ctx *a, const char *esid,
     if (s.custodian_id != a->p->account_id &&
         (rc = authz_require(a->db, a->p, PERM_SEAL_REPORT, s.org_id, e))
         != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     from = !strcmp(s.state, "suspended") ? "suspended" : "active";
     if ((rc = store_seal_transition(a->db, s.id, from, "lost",
                                     "key_compromise", util_now_ms(), e))
         != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, &s, from, "lost", "seal.report_loss", reason, e);
 }
 
@@ -537,20 +531,20 @@ seal_resolve_loss(const struct actor_ctx *a, const char *esid,
         return rc;
     if ((rc = authz_require(a->db, a->p, PERM_APPLICATION_REVIEW, s.org_id,
                             e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     if (strcmp(s.state, "lost") != 0)
-        return fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s, not lost",
+        return actor_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s, not lost",
                                s.esid, s.state));
     if (revoke) {
         if ((rc = seal_revoke_in_tx(a, s.id, "key_compromise", reason, e))
             != ERR_OK ||
             (rc = store_commit(a->db, e)) != ERR_OK)
-            return fail(a, rc);
+            return actor_fail(a, rc);
         return ERR_OK;
     }
     if ((rc = store_seal_transition(a->db, s.id, "lost", "active", NULL,
                                     util_now_ms(), e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, &s, "lost", "active", "seal.reinstate", reason, e);
 }
 

@@ -14,30 +14,16 @@
 #include "sm2.h"
 #include "util.h"
 
-static err_code
-fail(const struct actor_ctx *a, err_code rc)
-{
-    store_rollback(a->db);
-    return rc;
-}
 
-/* Audit record and commit (rollback on failure). */
+/* Audit record of the change to signing request id and commit. */
 static err_code
 finish(const struct actor_ctx *a, const char *action, int64_t id,
        json_t *details, struct err *e)
 {
-    struct audit_event ev = {action, "sign_request", NULL, AUDIT_OK, NULL,
-                             details};
     char ids[24];
-    err_code rc;
 
     snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    ev.target_id = ids;
-    if ((rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
-        (rc = store_commit(a->db, e)) != ERR_OK)
-        store_rollback(a->db);
-    json_decref(details);
-    return rc;
+    return actor_commit(a, action, "sign_request", ids, details, e);
 }
 
 /* The caller acts for the seal's custodian: as the custodian, or as an
@@ -108,26 +94,26 @@ sign_submit(const struct actor_ctx *a, const struct sign_new *n,
         return rc;
     memset(&r, 0, sizeof(r));
     if ((rc = store_seal_get(a->db, n->esid, &s, e)) != ERR_OK)
-        return fail(a, rc == ERR_NOT_FOUND
+        return actor_fail(a, rc == ERR_NOT_FOUND
             ? err_set(e, ERR_INVALID, "no seal %s", n->esid) : rc);
     if ((rc = acting_custodian(a, &s, &r.deputy_id, e)) != ERR_OK ||
         (rc = seal_usable(&s, now, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     if (n->resubmits_id != 0) {
         if ((rc = store_sreq_get(a->db, n->resubmits_id, &prev, e))
             != ERR_OK)
-            return fail(a, rc);
+            return actor_fail(a, rc);
         if (strcmp(prev.state, "rejected") != 0 ||
             prev.submitter_id != a->p->account_id || prev.seal_id != s.id)
-            return fail(a, err_set(e, ERR_CONFLICT, "only your own rejected "
+            return actor_fail(a, err_set(e, ERR_CONFLICT, "only your own rejected "
                                    "request for this seal is resubmitted"));
     }
     if (n->extra_for_id != 0) {
         if ((rc = store_sreq_get(a->db, n->extra_for_id, &prev, e))
             != ERR_OK)
-            return fail(a, rc);
+            return actor_fail(a, rc);
         if (strcmp(prev.state, "approved") != 0 || prev.seal_id != s.id)
-            return fail(a, err_set(e, ERR_CONFLICT, "extra copies are asked "
+            return actor_fail(a, err_set(e, ERR_CONFLICT, "extra copies are asked "
                                    "for an approved request of this seal"));
     }
     r.seal_id = s.id;
@@ -139,13 +125,13 @@ sign_submit(const struct actor_ctx *a, const struct sign_new *n,
     r.extra_for_id = n->extra_for_id;
     r.created_ms = now;
     if ((rc = store_sreq_insert(a->db, &r, id_out, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     for (i = 0; i < n->ndocs; i++) {
         const struct sign_doc_new *d = &n->docs[i];
         if ((rc = store_sdoc_insert(a->db, *id_out, d->name,
                                     d->data ? (int64_t)d->len : d->size,
                                     d->sm3, d->data, d->len, e)) != ERR_OK)
-            return fail(a, rc);
+            return actor_fail(a, rc);
     }
     return finish(a, "sign_request.submit", *id_out,
                   json_pack("{s:s, s:i, s:i, s:I}", "esid", s.esid, "copies",
@@ -171,20 +157,20 @@ sign_decide(const struct actor_ctx *a, int64_t id, int approve,
         (rc = store_seal_get_id(a->db, r.seal_id, &s, e)) != ERR_OK ||
         (rc = authz_require(a->db, a->p, PERM_REQUEST_APPROVE, s.org_id, e))
         != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     if (r.submitter_id == a->p->account_id || s.custodian_id ==
         a->p->account_id)
-        return fail(a, err_set(e, ERR_FORBIDDEN, "separation of duties: "
+        return actor_fail(a, err_set(e, ERR_FORBIDDEN, "separation of duties: "
                                "nobody approves their own signing request"));
     if (approve && (rc = seal_usable(&s, now, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     if ((rc = store_sreq_transition(a->db, id, "submitted",
                                     approve ? "approved" : "rejected",
                                     reason, a->p->account_id,
                                     approve ? now : 0,
                                     approve ? now + ttl_ms : 0, now, e))
         != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, approve ? "sign_request.approve"
                              : "sign_request.reject", id,
                   json_pack("{s:s, s:s?}", "esid", s.esid, "reason", reason),
@@ -202,19 +188,19 @@ sign_cancel(const struct actor_ctx *a, int64_t id, struct err *e)
         return rc;
     if ((rc = store_sreq_get(a->db, id, &r, e)) != ERR_OK ||
         (rc = store_sreq_signed(a->db, id, &n, e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     if (r.submitter_id != a->p->account_id)
-        return fail(a, err_set(e, ERR_FORBIDDEN, "only the submitter "
+        return actor_fail(a, err_set(e, ERR_FORBIDDEN, "only the submitter "
                                "cancels a request"));
     if (n > 0)
-        return fail(a, err_set(e, ERR_CONFLICT, "documents were already "
+        return actor_fail(a, err_set(e, ERR_CONFLICT, "documents were already "
                                "signed under this request"));
     if (strcmp(r.state, "submitted") != 0 && strcmp(r.state, "approved") != 0)
-        return fail(a, err_set(e, ERR_CONFLICT, "a %s request cannot be "
+        return actor_fail(a, err_set(e, ERR_CONFLICT, "a %s request cannot be "
                                "cancelled", r.state));
     if ((rc = store_sreq_transition(a->db, id, r.state, "cancelled", NULL, 0,
                                     0, 0, util_now_ms(), e)) != ERR_OK)
-        return fail(a, rc);
+        return actor_fail(a, rc);
     return finish(a, "sign_request.cancel", id, NULL, e);
 }
 

@@ -223,6 +223,20 @@ st_step_done(struct store_conn *c, sqlite3_stmt *st, struct err *e)
     return out;
 }
 
+err_code
+st_column_dup(sqlite3_stmt *st, int col, uint8_t **buf, size_t *len,
+              struct err *e)
+{
+    int n = sqlite3_column_bytes(st, col);
+
+    if ((*buf = malloc(n > 0 ? (size_t)n : 1)) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    if (n > 0)
+        memcpy(*buf, sqlite3_column_blob(st, col), (size_t)n);
+    *len = (size_t)n;
+    return ERR_OK;
+}
+
 void
 st_copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
 {

@@ -63,6 +63,11 @@ err_code st_step_update_one(struct store_conn *c, sqlite3_stmt *st,
 /* Copy text column col into dst (cap bytes, truncating); "" for NULL. */
 void st_copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap);
 
+/* A copy of blob column col: *buf malloc'ed (at least one byte, so never
+ * NULL on success; caller frees), *len its length. */
+err_code st_column_dup(sqlite3_stmt *st, int col, uint8_t **buf, size_t *len,
+                       struct err *e);
+
 /* Integer column, 0 for NULL. */
 int64_t st_col_id(sqlite3_stmt *st, int col);
 

@@ -162,7 +162,6 @@ store_app_image(struct store_conn *c, int64_t id, uint8_t **buf, size_t *len,
 {
     static const char sql[] = "SELECT image FROM applications WHERE id = ?";
     sqlite3_stmt *st = st_prep(c, sql, e);
-    int n;
     err_code rc;
 
     if (st == NULL)
@@ -170,16 +169,9 @@ store_app_image(struct store_conn *c, int64_t id, uint8_t **buf, size_t *len,
     sqlite3_bind_int64(st, 1, id);
     if ((rc = st_step_row(c, st, "application", e)) != ERR_OK)
         return rc;
-    n = sqlite3_column_bytes(st, 0);
-    if ((*buf = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
-        sqlite3_reset(st);
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
-    if (n > 0)
-        memcpy(*buf, sqlite3_column_blob(st, 0), (size_t)n);
-    *len = (size_t)n;
+    rc = st_column_dup(st, 0, buf, len, e);
     sqlite3_reset(st);
-    return ERR_OK;
+    return rc;
 }
 
 err_code
@@ -383,7 +375,6 @@ store_authority_get(struct store_conn *c, const char *role, char *key_ref,
     static const char sql[] =
         "SELECT key_ref, cert_der FROM authority WHERE role = ?";
     sqlite3_stmt *st = st_prep(c, sql, e);
-    int n;
     err_code rc;
 
     if (st == NULL)
@@ -392,15 +383,9 @@ store_authority_get(struct store_conn *c, const char *role, char *key_ref,
     if ((rc = st_step_row(c, st, "authority", e)) != ERR_OK)
         return rc;
     st_copy_col(st, 0, key_ref, cap);
-    n = sqlite3_column_bytes(st, 1);
-    if ((*der = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
-        sqlite3_reset(st);
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
-    memcpy(*der, sqlite3_column_blob(st, 1), (size_t)n);
-    *len = (size_t)n;
+    rc = st_column_dup(st, 1, der, len, e);
     sqlite3_reset(st);
-    return ERR_OK;
+    return rc;
 }
 
 /* ---- seals ---- */
@@ -525,7 +510,6 @@ store_seal_blob(struct store_conn *c, int64_t id, const char *which,
         "SELECT CASE WHEN ? = 'cert' THEN cert_der ELSE seal_der END "
         "FROM seals WHERE id = ?";
     sqlite3_stmt *st = st_prep(c, sql, e);
-    int n;
     err_code rc;
 
     if (st == NULL)
@@ -534,16 +518,9 @@ store_seal_blob(struct store_conn *c, int64_t id, const char *which,
     sqlite3_bind_int64(st, 2, id);
     if ((rc = st_step_row(c, st, "seal", e)) != ERR_OK)
         return rc;
-    n = sqlite3_column_bytes(st, 0);
-    if ((*buf = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
-        sqlite3_reset(st);
-        return err_set(e, ERR_NOMEM, "out of memory");
-    }
-    if (n > 0)
-        memcpy(*buf, sqlite3_column_blob(st, 0), (size_t)n);
-    *len = (size_t)n;
+    rc = st_column_dup(st, 0, buf, len, e);
     sqlite3_reset(st);
-    return ERR_OK;
+    return rc;
 }
 
 err_code

@@ -181,7 +181,6 @@ store_sdoc_get(struct store_conn *c, int64_t id, struct store_sdoc *out,
         "SELECT id, request_id, name, size_bytes, sm3, data IS NOT NULL, "
         "signatures, data FROM sign_documents WHERE id = ?";
     sqlite3_stmt *st = st_prep(c, sql, e);
-    int n;
     err_code rc;
 
     if (st == NULL)
@@ -198,21 +197,15 @@ store_sdoc_get(struct store_conn *c, int64_t id, struct store_sdoc *out,
         memcpy(out->sm3, sqlite3_column_blob(st, 4), 32);
     out->has_data = sqlite3_column_int(st, 5);
     out->signatures = sqlite3_column_int(st, 6);
+    rc = ERR_OK;
     if (data != NULL) {
         *data = NULL;
         *len = 0;
-        n = sqlite3_column_bytes(st, 7);
-        if (out->has_data && n > 0) {
-            if ((*data = malloc((size_t)n)) == NULL) {
-                sqlite3_reset(st);
-                return err_set(e, ERR_NOMEM, "out of memory");
-            }
-            memcpy(*data, sqlite3_column_blob(st, 7), (size_t)n);
-            *len = (size_t)n;
-        }
+        if (out->has_data)
+            rc = st_column_dup(st, 7, data, len, e);
     }
     sqlite3_reset(st);
-    return ERR_OK;
+    return rc;
 }
 
 err_code
@@ -314,7 +307,6 @@ store_sig_get(struct store_conn *c, int64_t id, struct store_sig *out,
     static const char sql[] =
         "SELECT " SIG_COLS ", signature FROM signatures WHERE id = ?";
     sqlite3_stmt *st = st_prep(c, sql, e);
-    int n;
     err_code rc;
 
     if (st == NULL)
@@ -323,17 +315,9 @@ store_sig_get(struct store_conn *c, int64_t id, struct store_sig *out,
     if ((rc = st_step_row(c, st, "signature", e)) != ERR_OK)
         return rc;
     sig_row(st, out);
-    if (der != NULL) {
-        n = sqlite3_column_bytes(st, 11);
-        if ((*der = malloc(n > 0 ? (size_t)n : 1)) == NULL) {
-            sqlite3_reset(st);
-            return err_set(e, ERR_NOMEM, "out of memory");
-        }
-        memcpy(*der, sqlite3_column_blob(st, 11), (size_t)n);
-        *len = (size_t)n;
-    }
+    rc = der != NULL ? st_column_dup(st, 11, der, len, e) : ERR_OK;
     sqlite3_reset(st);
-    return ERR_OK;
+    return rc;
 }
 
 err_code
