@@ -61,7 +61,7 @@ def made(tmp_path_factory):
     else:
         src = os.path.join(BUILD, "format-out")
         if not os.path.exists(os.path.join(src, "sig.dat")):
-            pytest.skip("no test_ses binary and no format-out directory")
+            pytest.fail("no test_ses binary and no format-out directory" + " (scripts/test installs everything; a missing part is a failure, not a skip)")
         for f in os.listdir(src):
             shutil.copy(os.path.join(src, f), out / f)
     trust = out / "trust"
@@ -212,7 +212,7 @@ SEAL_VECTORS = [
 def test_seal_vectors(name, fmt, sig):
     path = os.path.join(VECTORS, "seals", name)
     if not os.path.exists(path):
-        pytest.skip("vectors not available")
+        pytest.fail("vectors not available" + " (scripts/test installs everything; a missing part is a failure, not a skip)")
     j, _ = report("inspect", path, code=0)
     assert j["format"] == fmt
     j, rc = report("verify-file", "--signature", path)
@@ -228,7 +228,7 @@ def test_signature_pairs(name):
     dat = os.path.join(VECTORS, "signatures", name + "-Sign_0.SignedValue.dat")
     xml = os.path.join(VECTORS, "signatures", name + "-Sign_0.Signature.xml")
     if not os.path.exists(dat):
-        pytest.skip("vectors not available")
+        pytest.fail("vectors not available" + " (scripts/test installs everything; a missing part is a failure, not a skip)")
     j, rc = report("verify-file", "--signature", dat, "--data", xml)
     for c in ("data_hash", "signature", "seal_signature"):
         assert j["checks"][c]["status"] == "passed", (c, j)
@@ -260,7 +260,7 @@ def test_signatures_inside_ofd(ofd, sign, want, tmp_path):
     import zipfile
     path = os.path.join(VECTORS, "ofd", ofd + ".ofd")
     if not os.path.exists(path):
-        pytest.skip("vectors not available")
+        pytest.fail("vectors not available" + " (scripts/test installs everything; a missing part is a failure, not a skip)")
     z = zipfile.ZipFile(path)
     base = "Doc_0/Signs/%s/" % sign
     (tmp_path / "sv.dat").write_bytes(z.read(base + "SignedValue.dat"))

@@ -151,7 +151,7 @@ def test_pin_from_environment(tmp_path):
 
 def test_pkcs11_tool_against_devtoken(tmp_path):
     if not shutil.which("pkcs11-tool"):
-        pytest.skip("pkcs11-tool not installed")
+        pytest.fail("pkcs11-tool not installed" + " (scripts/test installs everything; a missing part is a failure, not a skip)")
     tok = make_devtoken(tmp_path, "sm2-sansec")
     key_id = tok.generate("p11tool")
     base = ["pkcs11-tool", "--module", DEVTOKEN]
@@ -189,7 +189,7 @@ def test_pkcs11_tool_against_devtoken(tmp_path):
 
 def test_pkcs11_tool_initializes_devtoken(tmp_path):
     if not shutil.which("pkcs11-tool"):
-        pytest.skip("pkcs11-tool not installed")
+        pytest.fail("pkcs11-tool not installed" + " (scripts/test installs everything; a missing part is a failure, not a skip)")
     (tmp_path / "tok").mkdir()
     (tmp_path / "tok" / "profile").write_text("ibm\n")
     env = dict(os.environ, SEALD_DEVTOKEN_DIR=str(tmp_path / "tok"))
@@ -224,7 +224,7 @@ def test_devtoken_fault_switch(tmp_path):
 @pytest.fixture
 def softhsm(tmp_path):
     if not os.path.exists(SOFTHSM):
-        pytest.skip("SoftHSM2 not installed")
+        pytest.fail("SoftHSM2 not installed" + " (scripts/test installs everything; a missing part is a failure, not a skip)")
     (tmp_path / "tokens").mkdir()
     conf = tmp_path / "softhsm2.conf"
     conf.write_text(f"directories.tokendir = {tmp_path / 'tokens'}\n"
