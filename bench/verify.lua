@@ -5,7 +5,11 @@
 -- passed only when it is HTTP 200 and says TOTAL_PASSED; anything else is
 -- counted and the first one is shown.
 --
--- usage: wrk ... -s bench/verify.lua URL -- BODY_FILE CREDENTIAL PATH
+-- Requests take the credentials of CREDS_FILE (one a line) in turn: the
+-- verify routes rate-limit each account, so the load is spread over many
+-- verifier accounts as it would be over many clients.
+--
+-- usage: wrk ... -s bench/verify.lua URL -- BODY_FILE CREDS_FILE PATH
 -- The last line printed is machine-readable:
 --   RESULT phase=verify requests=N ok=N bad=N ...
 
@@ -19,14 +23,24 @@ function init(args)
    local f = assert(io.open(args[1], "r"))
    local body = f:read("*a")
    f:close()
-   req = wrk.format("POST", args[3] or "/api/v1/verify",
-                    {["Authorization"] = "Bearer " .. args[2],
-                     ["Content-Type"] = "application/json"}, body)
+   reqs = {}
+   local c = assert(io.open(args[2], "r"))
+   for cred in c:lines() do
+      if cred ~= "" then
+         reqs[#reqs + 1] = wrk.format("POST", args[3] or "/api/v1/verify",
+            {["Authorization"] = "Bearer " .. cred,
+             ["Content-Type"] = "application/json"}, body)
+      end
+   end
+   c:close()
+   assert(#reqs > 0, "no credentials in " .. args[2])
+   n = 0
    ok, bad, sample = 0, 0, ""
 end
 
 function request()
-   return req
+   n = n + 1
+   return reqs[n % #reqs + 1]
 end
 
 function response(status, headers, body)

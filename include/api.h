@@ -93,6 +93,10 @@ API_HANDLER(api_seal_status);
 API_HANDLER(api_seal_status_list);
 /* END api-seal */
 /* BEGIN api-verify */
+/* Take one token from the caller's verification bucket (the verifier role
+ * has its own, larger one); ERR_RATE_LIMITED with resp->retry_after set. */
+err_code api_verify_rate(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
 /* api_verify.c: signature and seal verification */
 API_HANDLER(api_verify_signature);
 API_HANDLER(api_verify_seal);

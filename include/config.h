@@ -56,6 +56,10 @@ struct config {
     long lockout_seconds;
     long rate_limit_rps;            /* per account and per address       */
     long rate_limit_burst;
+    long verify_rate_limit_rps;     /* verification, per account         */
+    long verify_rate_limit_burst;
+    long verify_bulk_rate_limit_rps;   /* ... for the verifier role     */
+    long verify_bulk_rate_limit_burst;
 
     /* [token.NAME] sections */
     struct config_token tokens[CONFIG_MAX_TOKENS];

@@ -29,23 +29,17 @@
 #define VERIFY_CACHE_ENTRIES   256     /* seal-and-chain results kept      */
 #define VERIFY_TRUST_CHECK_MS  5000    /* trust directory re-check period  */
 
-/* Verify routes' own token buckets per account (until config keys
- * [security] verify_rate_limit_rps / _burst and verify_bulk_rate_limit_rps
- * / _burst exist): ordinary callers, and callers holding PERM_VERIFY_BULK
- * (the verifier role). */
-#define VERIFY_RATE_RPS          5.0
-#define VERIFY_RATE_BURST        20.0
-#define VERIFY_BULK_RATE_RPS     200.0
-#define VERIFY_BULK_RATE_BURST   400.0
 
 struct verify_service;
 
 /* A service over the anchors in trust_dir (copied), re-checked at most
- * every check_ms (0: on every call).  A missing or unreadable directory
- * means no anchors (chains are then indeterminate), not an error.  *out is
- * the caller's (verify_service_free). */
+ * every check_ms (0: on every call), caching at most entries results (0 or
+ * more than VERIFY_CACHE_ENTRIES: VERIFY_CACHE_ENTRIES).  A missing or
+ * unreadable directory means no anchors (chains are then indeterminate),
+ * not an error.  *out is the caller's (verify_service_free). */
 err_code verify_service_new(const char *trust_dir, long check_ms,
-                            struct verify_service **out, struct err *e);
+                            size_t entries, struct verify_service **out,
+                            struct err *e);
 void verify_service_free(struct verify_service *v);
 
 /* The daemon's one service for trust_dir, made on first use (thread-safe)
@@ -69,7 +63,8 @@ struct verify_input {
  * library's report plus "cache" ("hit" / "miss"), "time_used_ms" and, when
  * the embedded seal is one this service issued (db may be NULL: no
  * lookup), "seald_status" {esid, state_now, state_since, reason_code,
- * signing_time, state_at_signing, summary}.  A seal that was not active at
+ * signing_time, state_at_signing, summary}; the state at signing is the
+ * one in force at the end of the second TBS_Sign.timeInfo names.  A seal that was not active at
  * signing time turns the indication to TOTAL_FAILED.  ERR_MALFORMED /
  * ERR_TOO_LARGE when der is not a signature (nothing is reported then). */
 err_code verify_signature(struct verify_service *v, struct store_conn *db,

@@ -137,6 +137,8 @@ API_HANDLER(api_verify_ofd)
     json_t *report = NULL;
     err_code rc;
 
+    if ((rc = api_verify_rate(req, resp, e)) != ERR_OK)
+        return rc;
     if (req->json == NULL)
         return err_set(e, ERR_BAD_REQUEST, "a JSON body {\"ofd\": base64} "
                        "is required");

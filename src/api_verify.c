@@ -38,8 +38,8 @@ input_free(struct verify_req *v)
 
 /* Take one token from the caller's verify bucket; 429 with Retry-After
  * otherwise.  Verifiers (PERM_VERIFY_BULK) have their own, larger one. */
-static err_code
-verify_rate(struct http_req *req, struct http_resp *resp, struct err *e)
+err_code
+api_verify_rate(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     int bulk = authz_holds(&req->principal, PERM_VERIFY_BULK);
     struct ratelimit *rl = bulk ? req->app->verify_bulk_limiter
@@ -193,7 +193,7 @@ verify_common(struct http_req *req, struct http_resp *resp, int signature,
     err_code rc;
 
     memset(&v, 0, sizeof(v));
-    if ((rc = verify_rate(req, resp, e)) != ERR_OK ||
+    if ((rc = api_verify_rate(req, resp, e)) != ERR_OK ||
         (rc = read_input(req, signature ? "signature" : "seal", signature,
                          &v, e)) != ERR_OK ||
         (rc = verify_service_shared(req->app->cfg->trust_dir, &svc, e)) !=

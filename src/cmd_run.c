@@ -175,10 +175,12 @@ cmd_run(int argc, char **argv)
         err_set(&e, ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if ((app.verify_limiter = ratelimit_new(VERIFY_RATE_RPS,
-                                            VERIFY_RATE_BURST)) == NULL ||
-        (app.verify_bulk_limiter = ratelimit_new(VERIFY_BULK_RATE_RPS,
-                                                 VERIFY_BULK_RATE_BURST))
+    if ((app.verify_limiter = ratelimit_new(
+             (double)cfg.verify_rate_limit_rps,
+             (double)cfg.verify_rate_limit_burst)) == NULL ||
+        (app.verify_bulk_limiter = ratelimit_new(
+             (double)cfg.verify_bulk_rate_limit_rps,
+             (double)cfg.verify_bulk_rate_limit_burst))
         == NULL) {
         err_set(&e, ERR_NOMEM, "out of memory");
         goto fail;

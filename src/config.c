@@ -91,6 +91,14 @@ static const struct key_def config_keys[] = {
     NUM("security", "lockout_seconds", lockout_seconds, 1, 86400 * 7),
     NUM("security", "rate_limit_rps", rate_limit_rps, 1, 1000000),
     NUM("security", "rate_limit_burst", rate_limit_burst, 1, 1000000),
+    NUM("security", "verify_rate_limit_rps", verify_rate_limit_rps, 1,
+        1000000),
+    NUM("security", "verify_rate_limit_burst", verify_rate_limit_burst, 1,
+        1000000),
+    NUM("security", "verify_bulk_rate_limit_rps", verify_bulk_rate_limit_rps,
+        1, 1000000),
+    NUM("security", "verify_bulk_rate_limit_burst",
+        verify_bulk_rate_limit_burst, 1, 1000000),
 };
 
 void
@@ -135,6 +143,10 @@ config_defaults(struct config *cfg)
     cfg->lockout_seconds = 900;
     cfg->rate_limit_rps = 200;
     cfg->rate_limit_burst = 400;
+    cfg->verify_rate_limit_rps = 5;
+    cfg->verify_rate_limit_burst = 20;
+    cfg->verify_bulk_rate_limit_rps = 2000;
+    cfg->verify_bulk_rate_limit_burst = 4000;
     snprintf(cfg->base_dir, sizeof(cfg->base_dir), ".");
 }
 

@@ -39,6 +39,7 @@ struct slot {
 struct verify_service {
     char            dir[VERIFY_DIR_MAX];
     long            check_ms;
+    size_t          cap;            /* slots in use, <= ENTRIES */
     pthread_mutex_t mu;
     X509_STORE     *store;          /* current anchors (may be NULL) */
     int             anchors;
@@ -160,7 +161,7 @@ trust_current(struct verify_service *v, X509_STORE **store, uint64_t *gen)
 
 /* Contract: see verify.h. */
 err_code
-verify_service_new(const char *trust_dir, long check_ms,
+verify_service_new(const char *trust_dir, long check_ms, size_t entries,
                    struct verify_service **out, struct err *e)
 {
     struct verify_service *v;
@@ -176,6 +177,8 @@ verify_service_new(const char *trust_dir, long check_ms,
     }
     memcpy(v->dir, trust_dir, strlen(trust_dir) + 1);
     v->check_ms = check_ms < 0 ? 0 : check_ms;
+    v->cap = entries == 0 || entries > VERIFY_CACHE_ENTRIES
+                 ? VERIFY_CACHE_ENTRIES : entries;
     *out = v;
     return ERR_OK;
 }
@@ -204,7 +207,7 @@ verify_service_shared(const char *trust_dir, struct verify_service **out,
 
     pthread_mutex_lock(&shared_mu);
     if (shared_svc == NULL)
-        rc = verify_service_new(trust_dir, VERIFY_TRUST_CHECK_MS,
+        rc = verify_service_new(trust_dir, VERIFY_TRUST_CHECK_MS, 0,
                                 &shared_svc, e);
     else if (strcmp(shared_svc->dir, trust_dir) != 0)
         rc = err_set(e, ERR_INTERNAL, "verification service already set up "
@@ -313,7 +316,7 @@ cache_put(struct verify_service *v, const uint8_t *key, uint64_t gen,
     pthread_mutex_lock(&v->mu);
     if (gen != v->gen)
         goto done;
-    for (i = 0; i < VERIFY_CACHE_ENTRIES; i++) {
+    for (i = 0; i < v->cap; i++) {
         struct slot *sl = &v->slots[i];
         if (sl->c != NULL && sl->gen == gen &&
             memcmp(sl->key, key, SM3_DIGEST_LEN) == 0)
@@ -559,8 +562,12 @@ verify_signature(struct verify_service *v, struct store_conn *db,
         rc = e->code != ERR_OK ? e->code : ERR_NOMEM;
         goto done;
     }
+    /* timeInfo has one-second resolution: the state in force at the end
+     * of that second counts, so a change within the same second (the
+     * confirmation just before, a revocation just after) is taken into
+     * account, conservatively for revocations */
     if (s->time_info_ok)
-        at_ms = (int64_t)s->time_info * 1000;
+        at_ms = (int64_t)s->time_info * 1000 + 999;
     if ((rc = enrich(db, &s->seal, at_ms, r, e)) != ERR_OK)
         goto done;
     json_object_set_new(r, "cache", json_string(hit));

@@ -3,13 +3,14 @@ against the real daemon: the interoperability vectors, a seal made by seald
 checked against the local CA anchor, tampered documents, malformed input,
 the seal-and-chain cache and the verify rate limit.
 
-Status enrichment at signing time needs a signature over a seald seal,
-which needs signing (the lead's half of issue 7); it is tested at the domain
-level in tests/unit/test_verify.c until signing exists."""
+Status enrichment: a signature made through the signing flow, before and
+after its seal's revocation, here; a signature made after revocation (which
+the signing flow refuses to make) in tests/unit/test_verify.c."""
 import base64
 import hashlib
 import json
 import os
+import time
 
 import pytest
 
@@ -101,10 +102,9 @@ def test_ofd_pairs_multipart_upload(world, name):
 def test_document_hash_hex_json_and_multipart(world):
     sig = read(SIGS, "v4signed-Sign_0.SignedValue.dat")
     doc = read(SIGS, "v4signed-Sign_0.Signature.xml")
-    h = hashlib.new("sm3", doc).hexdigest() if "sm3" in \
-        hashlib.algorithms_available else None
-    if h is None:
-        pytest.fail("python has no SM3" + " (scripts/test installs everything; a missing part is a failure, not a skip)")
+    # scripts/test installs everything: a missing SM3 is a failure
+    assert "sm3" in hashlib.algorithms_available, "python has no SM3"
+    h = hashlib.new("sm3", doc).hexdigest()
     rep = verify(world, {"signature": b64(sig), "document_sm3": h})
     assert status(rep, "data_hash") == "passed"
     rep = verify(world, files={"signature": ("s.dat", sig),
@@ -207,6 +207,50 @@ def test_seal_made_by_seald_passes_against_local_ca(world):
     rep = verify(world, {"seal": b64(seal)}, path="/api/v1/verify/seal")
     assert rep["seald_status"]["state_now"] == "suspended"
     assert rep["indication"] == "TOTAL_PASSED"    # the seal file itself
+
+
+def test_signature_by_seald_reports_status_then_and_now(world):
+    """A document signed through the signing flow verifies with the seal's
+    status: active at signing and now; after the seal is revoked the same
+    signature still verifies (made while active) and the report says
+    revoked since T.  Signing after revocation is refused by the signing
+    flow, so that case is in tests/unit/test_verify.c."""
+    from test_signing import approve, doc, sign, submit
+    w = world
+    esid = w.new_active_seal(seal_name="验证测试章")
+    text = "关于验证的函\n".encode() * 20
+    req = submit(w, [doc("letter.txt", text)], esid=esid)
+    approve(w, req["id"])
+    (res,) = sign(w, req["id"])["results"]
+    assert res["status"] == "signed", res
+    sig = base64.b64decode(res["signature"])
+
+    rep = verify(w, {"signature": b64(sig), "document": b64(text)})
+    assert rep["indication"] == "TOTAL_PASSED", rep["checks"]
+    assert status(rep, "certificate_chain") == "passed"
+    st = rep["seald_status"]
+    assert st["esid"] == esid and st["matches_record"] is True
+    assert st["state_at_signing"] == "active" and st["state_now"] == "active"
+    assert status(rep, "seal_status") == "passed"
+
+    time.sleep(1.1)          # timeInfo has one-second resolution
+    r = w.inst.post(f"/api/v1/seals/{esid}/loss", w.cred["custodian"],
+                    json={"reason": "token stolen"})
+    assert r.status_code == 200, r.text
+    r = w.inst.post(f"/api/v1/seals/{esid}/loss/resolve", w.cred["reviewer"],
+                    json={"outcome": "revoke", "reason": "not found"})
+    assert r.json()["data"]["state"] == "revoked"
+    rep2 = verify(w, {"signature": b64(sig), "document": b64(text)})
+    assert rep2["cache"] == "hit"             # status is not cached
+    assert rep2["indication"] == "TOTAL_PASSED", rep2["checks"]
+    st = rep2["seald_status"]
+    assert st["state_at_signing"] == "active"
+    assert st["state_now"] == "revoked"
+    assert st["summary"].startswith("signed while active, revoked since ")
+    # a tampered document still fails, with the status reported
+    rep3 = verify(w, {"signature": b64(sig), "document": b64(text + b"x")})
+    assert rep3["sub_indication"] == "HASH_FAILURE"
+    assert rep3["seald_status"]["state_now"] == "revoked"
 
 
 @pytest.mark.parametrize("body,fragment", [

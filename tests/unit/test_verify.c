@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -115,9 +116,10 @@ write_anchor(struct fx *f)
     BIO_free(b);
 }
 
-/* A signature over f->doc at time t (*der malloc'ed). */
+/* A signature over f->doc with seal (DER) at time t (*der malloc'ed). */
 static void
-sign_at(struct fx *f, time_t t, uint8_t **der, size_t *len)
+sign_with(struct fx *f, const uint8_t *seal, size_t seal_len, time_t t,
+          uint8_t **der, size_t *len)
 {
     struct ses_sign_params gp;
     uint8_t hash[SM3_DIGEST_LEN];
@@ -126,8 +128,8 @@ sign_at(struct fx *f, time_t t, uint8_t **der, size_t *len)
     assert_int_equal(sm2_sm3(f->doc, sizeof(f->doc), hash, &e), ERR_OK);
     memset(&gp, 0, sizeof(gp));
     gp.format = SES_FMT_V4;
-    gp.seal.p = f->seal;
-    gp.seal.len = f->seal_len;
+    gp.seal.p = seal;
+    gp.seal.len = seal_len;
     gp.time_info = t;
     gp.data_hash.p = hash;
     gp.data_hash.len = sizeof(hash);
@@ -138,16 +140,54 @@ sign_at(struct fx *f, time_t t, uint8_t **der, size_t *len)
         fail_msg("signature build: %s", e.msg);
 }
 
+static void
+sign_at(struct fx *f, time_t t, uint8_t **der, size_t *len)
+{
+    sign_with(f, f->seal, f->seal_len, t, der, len);
+}
+
+/* A v4 seal named esid, made and signed by f's key (*der malloc'ed). */
+static void
+make_seal(struct fx *f, const char *esid, uint8_t **der, size_t *len)
+{
+    struct ses_seal_params sp;
+    struct ses_bytes certs[1];
+    uint8_t pic[64];
+    struct err e;
+
+    memset(pic, 0x89, sizeof(pic));
+    memcpy(pic, "\x89PNG\r\n\x1a\n", 8);
+    certs[0].p = f->cert_der;
+    certs[0].len = f->cert_len;
+    memset(&sp, 0, sizeof(sp));
+    sp.format = SES_FMT_V4;
+    sp.vid = "seald";
+    sp.es_id = esid;
+    sp.name = "verify test seal";
+    sp.type = 1;
+    sp.cert_list_type = 1;
+    sp.certs = certs;
+    sp.n_certs = 1;
+    sp.create_date = f->now - 7200;
+    sp.valid_start = f->now - 7200;
+    sp.valid_end = f->now + 3600L * 24 * 30;
+    sp.picture_type = "PNG";
+    sp.picture.p = pic;
+    sp.picture.len = sizeof(pic);
+    sp.picture_width = 40;
+    sp.picture_height = 40;
+    sp.maker_cert.p = f->cert_der;
+    sp.maker_cert.len = f->cert_len;
+    if (ses_seal_build(&sp, soft_signer, f->key, der, len, &e) != ERR_OK)
+        fail_msg("seal build: %s", e.msg);
+}
+
 static int
 setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    struct ses_seal_params sp;
-    struct ses_bytes certs[1];
-    uint8_t pic[64];
     unsigned char *der = NULL;
     int n;
-    struct err e;
 
     assert_non_null(f);
     f->now = time(NULL);
@@ -167,32 +207,7 @@ setup(void **state)
     f->cert_len = (size_t)n;
     OPENSSL_free(der);
     write_anchor(f);
-    memset(pic, 0x89, sizeof(pic));
-    memcpy(pic, "\x89PNG\r\n\x1a\n", 8);
-    certs[0].p = f->cert_der;
-    certs[0].len = f->cert_len;
-    memset(&sp, 0, sizeof(sp));
-    sp.format = SES_FMT_V4;
-    sp.vid = "seald";
-    sp.es_id = T_ESID;
-    sp.name = "verify test seal";
-    sp.type = 1;
-    sp.cert_list_type = 1;
-    sp.certs = certs;
-    sp.n_certs = 1;
-    sp.create_date = f->now - 7200;
-    sp.valid_start = f->now - 7200;
-    sp.valid_end = f->now + 3600L * 24 * 30;
-    sp.picture_type = "PNG";
-    sp.picture.p = pic;
-    sp.picture.len = sizeof(pic);
-    sp.picture_width = 40;
-    sp.picture_height = 40;
-    sp.maker_cert.p = f->cert_der;
-    sp.maker_cert.len = f->cert_len;
-    if (ses_seal_build(&sp, soft_signer, f->key, &f->seal, &f->seal_len, &e)
-        != ERR_OK)
-        fail_msg("seal build: %s", e.msg);
+    make_seal(f, T_ESID, &f->seal, &f->seal_len);
     memset(f->doc, 'D', sizeof(f->doc));
     *state = f;
     return 0;
@@ -268,7 +283,7 @@ test_cache_hits_and_trust_change_invalidates(void **state)
     char second[192];
 
     sign_at(f, f->now, &sig, &len);
-    assert_int_equal(verify_service_new(f->trust, 0, &v, &e), ERR_OK);
+    assert_int_equal(verify_service_new(f->trust, 0, 0, &v, &e), ERR_OK);
 
     r = run(v, NULL, sig, len, f->doc, sizeof(f->doc));
     assert_string_equal(str_at(r, "cache", NULL), "miss");
@@ -349,27 +364,131 @@ test_cache_hits_and_trust_change_invalidates(void **state)
     free(sig);
 }
 
+/* Capacity 2, three seals A B C: LRU eviction keeps the recent two. */
 static void
-test_cache_is_bounded(void **state)
+test_cache_is_bounded_lru(void **state)
 {
+    static const char *const ids[3] = {"23010000000101", "23010000000102",
+                                       "23010000000103"};
+    static const struct { int seal; const char *want; } steps[] = {
+        {0, "miss"}, {1, "miss"}, {0, "hit"},   /* A B A: B is now LRU */
+        {2, "miss"},                            /* C evicts B          */
+        {0, "hit"}, {2, "hit"}, {1, "miss"},    /* B evicts A          */
+        {0, "miss"},
+    };
     struct fx *f = *state;
     struct verify_service *v = NULL;
     struct verify_stats st;
-    uint8_t *sig = NULL;
-    size_t len = 0;
+    uint8_t *seal[3], *sig[3];
+    size_t seal_len[3], sig_len[3], i;
     json_t *r;
     struct err e;
 
-    (void)f;
-    sign_at(f, f->now, &sig, &len);
-    assert_int_equal(verify_service_new(f->trust, 0, &v, &e), ERR_OK);
-    r = run(v, NULL, sig, len, NULL, 0);
-    json_decref(r);
+    for (i = 0; i < 3; i++) {
+        make_seal(f, ids[i], &seal[i], &seal_len[i]);
+        sign_with(f, seal[i], seal_len[i], f->now, &sig[i], &sig_len[i]);
+    }
+    assert_int_equal(verify_service_new(f->trust, 0, 2, &v, &e), ERR_OK);
+    for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        int k = steps[i].seal;
+        r = run(v, NULL, sig[k], sig_len[k], f->doc, sizeof(f->doc));
+        if (strcmp(str_at(r, "cache", NULL), steps[i].want) != 0)
+            fail_msg("step %zu (seal %d): %s, want %s", i, k,
+                     str_at(r, "cache", NULL), steps[i].want);
+        assert_string_equal(str_at(r, "indication", NULL), "TOTAL_PASSED");
+        json_decref(r);
+    }
     verify_stats_get(v, &st);
-    assert_true(st.entries <= VERIFY_CACHE_ENTRIES);
-    assert_int_equal(st.entries, 1);
+    assert_int_equal(st.entries, 2);
+    assert_int_equal(st.evictions, 3);
+    assert_int_equal(st.hits, 3);
+    assert_int_equal(st.misses, 5);
     verify_service_free(v);
-    free(sig);
+    for (i = 0; i < 3; i++) {
+        free(seal[i]);
+        free(sig[i]);
+    }
+}
+
+#define T_THREADS 4
+#define T_ROUNDS  25
+
+struct hammer {
+    struct verify_service *v;
+    struct fx             *f;
+    uint8_t              **sig;
+    size_t                *sig_len;
+    int                    seed, failures;
+};
+
+static void *
+hammer_run(void *arg)
+{
+    struct hammer *h = arg;
+    int i;
+
+    for (i = 0; i < T_ROUNDS; i++) {
+        int k = (h->seed + i) % 3;
+        struct verify_input in;
+        json_t *r = NULL;
+        struct err e;
+        const char *ind;
+
+        memset(&in, 0, sizeof(in));
+        in.der = h->sig[k];
+        in.der_len = h->sig_len[k];
+        in.doc = h->f->doc;
+        in.doc_len = sizeof(h->f->doc);
+        if (verify_signature(h->v, NULL, &in, &r, &e) != ERR_OK) {
+            h->failures++;
+            continue;
+        }
+        ind = json_string_value(json_object_get(r, "indication"));
+        if (ind == NULL || strcmp(ind, "TOTAL_PASSED") != 0)
+            h->failures++;
+        json_decref(r);
+    }
+    return NULL;
+}
+
+/* Threads share one service with room for 2 of 3 seals: entries are
+ * evicted while other threads still use them (reference counts). */
+static void
+test_cache_threads(void **state)
+{
+    struct fx *f = *state;
+    struct verify_service *v = NULL;
+    struct hammer h[T_THREADS];
+    pthread_t th[T_THREADS];
+    uint8_t *seal[3], *sig[3];
+    size_t seal_len[3], sig_len[3], i;
+    char esid[32];
+    struct err e;
+
+    for (i = 0; i < 3; i++) {
+        snprintf(esid, sizeof(esid), "2301000000020%zu", i);
+        make_seal(f, esid, &seal[i], &seal_len[i]);
+        sign_with(f, seal[i], seal_len[i], f->now, &sig[i], &sig_len[i]);
+    }
+    assert_int_equal(verify_service_new(f->trust, 0, 2, &v, &e), ERR_OK);
+    for (i = 0; i < T_THREADS; i++) {
+        h[i].v = v;
+        h[i].f = f;
+        h[i].sig = sig;
+        h[i].sig_len = sig_len;
+        h[i].seed = (int)i;
+        h[i].failures = 0;
+        assert_int_equal(pthread_create(&th[i], NULL, hammer_run, &h[i]), 0);
+    }
+    for (i = 0; i < T_THREADS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(h[i].failures, 0);
+    }
+    verify_service_free(v);
+    for (i = 0; i < 3; i++) {
+        free(seal[i]);
+        free(sig[i]);
+    }
 }
 
 static void
@@ -430,7 +549,7 @@ test_status_at_signing_time(void **state)
     assert_int_equal(store_history_insert(c, "seal", rec.id, "made",
                                           "active", 1, active, NULL, &e),
                      ERR_OK);
-    assert_int_equal(verify_service_new(f->trust, 0, &v, &e), ERR_OK);
+    assert_int_equal(verify_service_new(f->trust, 0, 0, &v, &e), ERR_OK);
     sign_at(f, f->now, &before, &blen);
     sign_at(f, f->now + 3600, &after, &alen);
 
@@ -531,8 +650,9 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_cache_hits_and_trust_change_invalidates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cache_is_bounded, setup,
+        cmocka_unit_test_setup_teardown(test_cache_is_bounded_lru, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_cache_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_at_signing_time, setup,
                                         teardown),
     };
