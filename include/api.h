@@ -109,6 +109,7 @@ API_HANDLER(api_sreq_approve);
 API_HANDLER(api_sreq_reject);
 API_HANDLER(api_sreq_cancel);
 API_HANDLER(api_sreq_sign);
+API_HANDLER(api_sreq_upload);
 API_HANDLER(api_signature_file);
 API_HANDLER(api_usage);
 /* END api-sign */

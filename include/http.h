@@ -34,6 +34,11 @@ struct http_req {
     const char            *body;       /* NUL-terminated copy, or NULL */
     size_t                 body_len;
     json_t                *json;       /* parsed body object, or NULL  */
+    /* A body sent as application/octet-stream, application/ofd or
+     * application/pdf is a document: body_hashed is set and body_sm3 holds
+     * its SM3, computed chunk by chunk as it arrived. */
+    int                    body_hashed;
+    uint8_t                body_sm3[32];
     const char            *content_type; /* request header, or NULL    */
     char                   request_id[HTTP_REQUEST_ID_LEN + 1];
     char                   client_addr[HTTP_ADDR_MAX];

@@ -73,6 +73,14 @@ err_code sign_documents(const struct actor_ctx *a, const struct seal_env *env,
                         int64_t id, const int64_t *doc_ids, size_t ndocs,
                         json_t **results, struct err *e);
 
+/* Upload the bytes of document doc_id of request id, named by its hash at
+ * submission: sm3 (computed as the body arrived) and the length must equal
+ * what was pinned, so the approved document cannot change.  Allowed to the
+ * custodian (or deputy) while the request is submitted or approved. */
+err_code sign_upload(const struct actor_ctx *a, int64_t id, int64_t doc_id,
+                     const uint8_t *data, size_t len, const uint8_t sm3[32],
+                     struct err *e);
+
 struct ofd_stamp_pos;
 
 /* Seal the approved OFD document doc_id of request id (uploaded, not given

@@ -668,6 +668,10 @@ err_code store_sdoc_list(struct store_conn *c, int64_t request_id,
 err_code store_sdoc_get(struct store_conn *c, int64_t id,
                         struct store_sdoc *out, uint8_t **data, size_t *len,
                         struct err *e);
+/* Attach the bytes of a document named by hash only; ERR_CONFLICT if it
+ * already has them. */
+err_code store_sdoc_set_data(struct store_conn *c, int64_t id,
+                             const void *data, size_t len, struct err *e);
 /* Count one more signature of document id if fewer than copies were made;
  * ERR_CONFLICT when the grant is used up. */
 err_code store_sdoc_take(struct store_conn *c, int64_t id, int copies,

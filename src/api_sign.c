@@ -298,6 +298,30 @@ API_HANDLER(api_sreq_sign)
     return ERR_OK;
 }
 
+/* PUT /api/v1/sign-requests/{id}/documents/{doc}/content: the document's
+ * bytes as application/octet-stream (or application/ofd, application/pdf),
+ * hashed by the HTTP layer as they arrive. */
+API_HANDLER(api_sreq_upload)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    int64_t id;
+    long doc;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK)
+        return rc;
+    if (req->nparams < 2 ||
+        util_parse_long(req->params[1], 1, INT64_MAX, &doc, NULL) != ERR_OK)
+        return err_set(e, ERR_NOT_FOUND, "no such document");
+    if (!req->body_hashed)
+        return err_set(e, ERR_UNSUPPORTED, "send the document's bytes as "
+                       "Content-Type: application/octet-stream");
+    if ((rc = sign_upload(&a, id, doc, (const uint8_t *)req->body,
+                          req->body_len, req->body_sm3, e)) != ERR_OK)
+        return rc;
+    return answer_request(req, resp, id, e);
+}
+
 API_HANDLER(api_signature_file)
 {
     struct actor_ctx a = http_actor_ctx(req);

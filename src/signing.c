@@ -546,6 +546,45 @@ done:
 }
 
 err_code
+sign_upload(const struct actor_ctx *a, int64_t id, int64_t doc_id,
+            const uint8_t *data, size_t len, const uint8_t sm3[32],
+            struct err *e)
+{
+    struct store_sreq r;
+    struct store_seal s;
+    struct store_sdoc d;
+    int64_t deputy = 0;
+    char ids[24];
+    err_code rc;
+
+    if ((rc = store_begin(a->db, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_sreq_get(a->db, id, &r, e)) != ERR_OK ||
+        (rc = store_seal_get_id(a->db, r.seal_id, &s, e)) != ERR_OK ||
+        (rc = acting_custodian(a, &s, &deputy, e)) != ERR_OK ||
+        (rc = store_sdoc_get(a->db, doc_id, &d, NULL, NULL, e)) != ERR_OK)
+        return actor_fail(a, rc);
+    if (d.request_id != id)
+        return actor_fail(a, err_set(e, ERR_NOT_FOUND, "document %lld is "
+                                     "not in request %lld",
+                                     (long long)doc_id, (long long)id));
+    if (strcmp(r.state, "submitted") != 0 && strcmp(r.state, "approved") != 0)
+        return actor_fail(a, err_set(e, ERR_CONFLICT, "signing request "
+                                     "%lld is %s", (long long)id, r.state));
+    if ((int64_t)len != d.size_bytes || !util_ct_equal(sm3, d.sm3, 32))
+        return actor_fail(a, err_set(e, ERR_INVALID, "these are not the "
+                                     "bytes of the document as submitted "
+                                     "(size or SM3 differs)"));
+    if ((rc = store_sdoc_set_data(a->db, doc_id, data, len, e)) != ERR_OK)
+        return actor_fail(a, rc);
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    return actor_commit(a, "sign_request.upload", "sign_request", ids,
+                        json_pack("{s:I, s:I}", "document_id",
+                                  (json_int_t)doc_id, "size",
+                                  (json_int_t)len), e);
+}
+
+err_code
 sign_may_read(const struct actor_ctx *a, const struct store_sreq *r,
               struct store_seal *seal, struct err *e)
 {

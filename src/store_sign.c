@@ -209,6 +209,27 @@ store_sdoc_get(struct store_conn *c, int64_t id, struct store_sdoc *out,
 }
 
 err_code
+store_sdoc_set_data(struct store_conn *c, int64_t id, const void *data,
+                    size_t len, struct err *e)
+{
+    static const char sql[] =
+        "UPDATE sign_documents SET data = ? WHERE id = ? AND data IS NULL";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_blob(st, 1, data, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, id);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    if (sqlite3_changes(c->db) == 0)
+        return err_set(e, ERR_CONFLICT, "the document's bytes are already "
+                       "there");
+    return ERR_OK;
+}
+
+err_code
 store_sdoc_take(struct store_conn *c, int64_t id, int copies, struct err *e)
 {
     static const char sql[] =

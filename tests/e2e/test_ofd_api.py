@@ -123,3 +123,40 @@ def test_ofd_refusals(world):
                              json={"ofd": "%%%"}), 400, "bad_request")
     seal_ofd(w, req["id"], req["documents"][0]["id"],
              {"mode": "sideways"}, status=422)
+
+
+def test_streamed_upload_of_a_hashed_document(world):
+    """A document first named by its SM3 is uploaded afterwards as raw
+    bytes: the daemon hashes them as they arrive and takes only the exact
+    document that was approved."""
+    import hashlib
+    w = world
+    data = ofd(2)
+    req = submit(w, [{"name": "later.ofd", "size": len(data),
+                      "sm3": hashlib.new("sm3", data).hexdigest()}])
+    approve(w, req["id"])
+    rid, did = req["id"], req["documents"][0]["id"]
+    url = f"/api/v1/sign-requests/{rid}/documents/{did}/content"
+    r = w.inst.request("PUT", url, w.cred["custodian"], data=data + b"x",
+                       headers={"Content-Type": "application/ofd"})
+    err = assert_error(r, 422, "invalid_argument")
+    assert "not the bytes" in err["message"]
+    r = w.inst.request("PUT", url, w.cred["custodian"], data=data,
+                       headers={"Content-Type": "text/plain"})
+    assert_error(r, 415, "unsupported")
+
+    def chunks():                       # sent chunked: hashed as it comes
+        for i in range(0, len(data), 700):
+            yield data[i:i + 700]
+    r = w.inst.request("PUT", url, w.cred["custodian"], data=chunks(),
+                       headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["documents"][0]["uploaded"] is True
+    r = w.inst.request("PUT", url, w.cred["custodian"], data=data,
+                       headers={"Content-Type": "application/ofd"})
+    assert_error(r, 409, "conflict")
+    out = seal_ofd(w, rid, did, {"mode": "page", "page": 0, "x": 10,
+                                 "y": 10})
+    report = verify(w, base64.b64decode(out["ofd"]))
+    assert report["signatures"][0]["ses"]["checks"]["signature"][
+        "status"] == "passed"
