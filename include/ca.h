@@ -142,6 +142,10 @@ err_code ca_cert_load(const uint8_t *buf, size_t len, uint8_t **leaf_der,
                       size_t *leaf_len, STACK_OF(X509) **chain,
                       struct err *e);
 
+/* notBefore / notAfter of a parsed certificate as time_t (UTC). */
+err_code ca_x509_times(const X509 *x, time_t *not_before, time_t *not_after,
+                       struct err *e);
+
 /* notBefore / notAfter of a DER certificate as time_t (UTC). */
 err_code ca_cert_times(const uint8_t *der, size_t len, time_t *not_before,
                        time_t *not_after, struct err *e);

@@ -92,7 +92,18 @@ struct seal_sign_params {
                                         validity                         */
     const struct ses_ext *ext;
     size_t n_ext;
+    int holder_checked;              /* 1: the caller ran seal_holder_check
+                                        for this holder and certificate
+                                        (a batch checks once)            */
 };
+
+/*
+ * The holder key (SM2 token) must be the key of signer_cert: what seal_sign
+ * checks before signing unless told it was done.  ERR_INVALID otherwise.
+ */
+err_code seal_holder_check(const struct ca_key *holder,
+                           const struct ses_bytes *signer_cert,
+                           struct err *e);
 
 /*
  * Sign with a seal: SES_Signature over p->data_hash with the holder key

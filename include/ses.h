@@ -163,6 +163,8 @@ struct ses_sign_params {
     size_t n_ext;
     struct ses_bytes signer_cert;
     const char *signer_id;
+    EVP_PKEY *signer_pub;           /* optional (borrowed): signer_cert's key,
+                                       already parsed by the caller        */
 };
 
 err_code ses_signature_build(const struct ses_sign_params *p,

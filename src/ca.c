@@ -318,6 +318,18 @@ static int asn1_time_get(const ASN1_TIME *t, time_t *out)
 }
 
 /* Contract: see ca.h. */
+err_code ca_x509_times(const X509 *x, time_t *not_before, time_t *not_after,
+                       struct err *e)
+{
+    err_code rc = ERR_OK;
+
+    if (!asn1_time_get(X509_get0_notBefore(x), not_before) ||
+        !asn1_time_get(X509_get0_notAfter(x), not_after))
+        rc = err_set(e, ERR_MALFORMED, "certificate validity unreadable");
+    ERR_clear_error();
+    return rc;
+}
+
 err_code ca_cert_times(const uint8_t *der, size_t len, time_t *not_before,
                        time_t *not_after, struct err *e)
 {
@@ -329,10 +341,7 @@ err_code ca_cert_times(const uint8_t *der, size_t len, time_t *not_before,
     rc = sm2_cert_parse(der, len, &x, e);
     if (rc != ERR_OK)
         return rc;
-    if (!asn1_time_get(X509_get0_notBefore(x), not_before) ||
-        !asn1_time_get(X509_get0_notAfter(x), not_after))
-        rc = err_set(e, ERR_MALFORMED, "certificate validity unreadable");
-    ERR_clear_error();
+    rc = ca_x509_times(x, not_before, not_after, e);
     X509_free(x);
     return rc;
 }

@@ -323,9 +323,16 @@ err_code ses_signature_build(const struct ses_sign_params *p,
         rc = err_set(e, ERR_MALFORMED, "seal is not a v4/v5 SESeal");
         goto done;
     }
-    rc = cert_pub(&p->signer_cert, &pub, e);
-    if (rc != ERR_OK)
+    if (p->signer_pub != NULL) {
+        if (!sm2_is_sm2_key(p->signer_pub) ||
+            EVP_PKEY_up_ref(p->signer_pub) != 1) {
+            rc = err_set(e, ERR_INVALID, "signer key is not SM2");
+            goto done;
+        }
+        pub = p->signer_pub;
+    } else if ((rc = cert_pub(&p->signer_cert, &pub, e)) != ERR_OK) {
         goto done;
+    }
     a = SES_SIG_new();
     if (a == NULL) {
         rc = err_set(e, ERR_NOMEM, "out of memory");

@@ -1,6 +1,7 @@
 /*
  * signing.c - signing requests and document signing (signing.h).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 #include "signing.h"
 #include "sm2.h"
 #include "util.h"
+
+#include <openssl/evp.h>
 
 
 /* Audit record of the change to signing request id and commit. */
@@ -329,6 +332,7 @@ sign_one(const struct actor_ctx *a, const struct store_sreq *r,
     sp.data_hash.p = d->sm3;
     sp.data_hash.len = sizeof(d->sm3);
     sp.property_info = d->name;
+    sp.holder_checked = 1;          /* signer_load checked it */
     if ((rc = seal_sign(holder, &sp, &der, &len, e)) != ERR_OK ||
         (rc = record_use(a, r, d, der, len, &sig_id, e)) != ERR_OK ||
         (rc = util_b64_encode(der, len, &b64, e)) != ERR_OK)
@@ -364,6 +368,63 @@ signer_free(struct signer *g)
     g->seal_der = g->cert_der = NULL;
 }
 
+/* Holder keys already found to match their certificates: the check asks
+ * the token for the public key and parses the certificate, and its answer
+ * for a given key reference and certificate never changes.  A memo only:
+ * bounded, per process, losing it costs one check. */
+#define HOLDER_MEMO 64
+
+static struct {
+    pthread_mutex_t lock;
+    uint8_t         key[HOLDER_MEMO][SM3_DIGEST_LEN];
+    size_t          n, next;
+} holder_memo = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0, 0};
+
+/* SM3 over the key reference and the certificate bytes. */
+static err_code
+holder_memo_key(const struct signer *g, uint8_t out[SM3_DIGEST_LEN],
+                struct err *e)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sm3(), NULL) == 1 &&
+             EVP_DigestUpdate(md, g->s.holder_key,
+                              strlen(g->s.holder_key) + 1) == 1 &&
+             EVP_DigestUpdate(md, g->cert_der, g->cert_len) == 1 &&
+             EVP_DigestFinal_ex(md, out, &n) == 1;
+
+    EVP_MD_CTX_free(md);
+    return ok ? ERR_OK : err_set(e, ERR_CRYPTO, "SM3 failed");
+}
+
+static err_code
+holder_checked(const struct signer *g, struct err *e)
+{
+    struct ses_bytes cert = {g->cert_der, g->cert_len};
+    uint8_t key[SM3_DIGEST_LEN];
+    size_t i;
+    int seen = 0;
+    err_code rc;
+
+    if ((rc = holder_memo_key(g, key, e)) != ERR_OK)
+        return rc;
+    pthread_mutex_lock(&holder_memo.lock);
+    for (i = 0; i < holder_memo.n && !seen; i++)
+        seen = memcmp(holder_memo.key[i], key, sizeof(key)) == 0;
+    pthread_mutex_unlock(&holder_memo.lock);
+    if (seen)
+        return ERR_OK;
+    if ((rc = seal_holder_check(&g->holder, &cert, e)) != ERR_OK)
+        return rc;
+    pthread_mutex_lock(&holder_memo.lock);
+    memcpy(holder_memo.key[holder_memo.next], key, sizeof(key));
+    holder_memo.next = (holder_memo.next + 1) % HOLDER_MEMO;
+    if (holder_memo.n < HOLDER_MEMO)
+        holder_memo.n++;
+    pthread_mutex_unlock(&holder_memo.lock);
+    return ERR_OK;
+}
+
 static err_code
 signer_load(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
             struct signer *g, struct err *e)
@@ -394,6 +455,10 @@ signer_load(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
     g->holder.custody = env->custody;
     g->holder.token = g->tok;
     g->holder.key_id = g->kid;
+    if ((rc = holder_checked(g, e)) != ERR_OK) {
+        signer_free(g);
+        return rc;
+    }
     return ERR_OK;
 }
 
@@ -415,15 +480,25 @@ sign_documents(const struct actor_ctx *a, const struct seal_env *env,
         rc = err_set(e, ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = store_sdoc_list(a->db, id, doc_add, &set, e)) != ERR_OK)
-        goto done;
-    for (j = 0; j < ndocs && doc_ids != NULL; j++) {
-        for (i = 0; i < set.n && set.docs[i].id != doc_ids[j]; i++)
-            ;
-        if (i == set.n) {
-            rc = err_set(e, ERR_INVALID, "document %lld is not in request "
-                         "%lld", (long long)doc_ids[j], (long long)id);
+    if (doc_ids == NULL) {
+        if ((rc = store_sdoc_list(a->db, id, doc_add, &set, e)) != ERR_OK)
             goto done;
+    } else {
+        /* only the documents asked for: a large request is not read whole
+         * for every signature */
+        for (j = 0; j < ndocs && j < set.cap; j++) {
+            rc = store_sdoc_get(a->db, doc_ids[j], &set.docs[set.n], NULL,
+                                NULL, e);
+            if (rc == ERR_NOT_FOUND ||
+                (rc == ERR_OK && set.docs[set.n].request_id != id)) {
+                rc = err_set(e, ERR_INVALID, "document %lld is not in "
+                             "request %lld", (long long)doc_ids[j],
+                             (long long)id);
+                goto done;
+            }
+            if (rc != ERR_OK)
+                goto done;
+            set.n++;
         }
     }
     if ((out = json_array()) == NULL) {
@@ -485,6 +560,7 @@ ofd_signer(void *ctx, const uint8_t datahash[32], const char *property_info,
     sp.data_hash.p = datahash;
     sp.data_hash.len = 32;
     sp.property_info = property_info;
+    sp.holder_checked = 1;
     if ((rc = seal_sign(&o->g->holder, &sp, ses_der, len, e)) != ERR_OK)
         return rc;
     free(o->der);

@@ -25,7 +25,9 @@ def b64(data):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     inst = Instance(tmp_path_factory.mktemp("signing") / "inst")
-    inst.start()
+    # the load test below signs as fast as it can: not a rate-limit test
+    inst.start("--set", "security.rate_limit_rps=100000",
+               "--set", "security.rate_limit_burst=100000")
     w = Seals(inst)
     w.esid = w.new_active_seal(seal_name="用印测试章")
     yield w
