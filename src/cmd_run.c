@@ -35,12 +35,17 @@ run_usage(void)
             "                 [--set section.key=value]...\n");
 }
 
-/* Apply "section.key=value" on top of cfg. */
+/* Apply "section.key=value" on top of cfg.  The key is what follows the
+ * last dot before '=', so "token.dev.pool_size=8" reaches [token.dev]. */
 static err_code
 apply_override(struct config *cfg, const char *spec, struct err *e)
 {
     char section[64], key[64];
-    const char *dot = strchr(spec, '.'), *eq = strchr(spec, '=');
+    const char *eq = strchr(spec, '='), *dot = NULL, *p;
+
+    for (p = spec; eq != NULL && p < eq; p++)
+        if (*p == '.')
+            dot = p;
 
     if (dot == NULL || eq == NULL || dot > eq ||
         (size_t)(dot - spec) >= sizeof(section) ||

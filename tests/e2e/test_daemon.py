@@ -317,3 +317,14 @@ def test_readyz_follows_the_token(seald):
     pin = open(os.path.join(seald.dir, "token.pin")).read().strip()
     assert pin not in conf
     assert os.stat(os.path.join(seald.dir, "token.pin")).st_mode & 0o077 == 0
+
+
+def test_set_reaches_token_sections(instance):
+    out = run_seald("run", "--config", instance.conf, "--set",
+                    "token.dev.pool_size=500")
+    assert out.returncode == 78 and "token.dev.pool_size" in out.stderr
+    instance.start("--set", "token.dev.pool_size=6")
+    r = instance.get("/readyz").json()["data"]["checks"]["tokens"][0]
+    assert r["pool_size"] == 6
+    rc, _, err = instance.stop()
+    assert rc == 0, err
