@@ -444,3 +444,27 @@ def test_external_ca(world, tmp_path):
     esid = r.json()["data"]["esid"]
     w.confirm(esid)
     assert w.status(esid)["state"] == "active"
+
+
+def test_daemon_on_another_vendor_profile(tmp_path):
+    """The same development token speaking the TASS profile (sign mechanism
+    0x80008000, DER output) instead of SANSEC: the daemon generates holder
+    keys, makes and signs seals through it, and openssl checks the result."""
+    inst = Instance(tmp_path / "tass")
+    with open(os.path.join(inst.dir, "token", "profile"), "w") as f:
+        f.write("tass")
+    conf = open(inst.conf).read().replace("profile = sm2-sansec",
+                                          "profile = sm2-tass")
+    open(inst.conf, "w").write(conf)
+    inst.start()
+    try:
+        tok = inst.get("/readyz").json()["data"]["checks"]["tokens"][0]
+        assert tok["profile"] == "sm2-tass" and tok["logged_in"]
+        w = Seals(inst)
+        esid = w.new_active_seal(seal_name="TASS章")
+        esl = inst.get(f"/api/v1/seals/{esid}/file", w.cred["applicant"])
+        (tmp_path / "seal.esl").write_bytes(esl.content)
+        check_maker_signature_with_openssl(tmp_path / "seal.esl", tmp_path)
+    finally:
+        rc, _, err = inst.stop()
+    assert rc == 0, err

@@ -423,3 +423,67 @@ def test_verify_through_the_api(world):
     assert after["indication"] == "TOTAL_PASSED", json.dumps(after)[:2000]
     flat = json.dumps(after)
     assert "revoked" in flat and "active" in flat
+
+
+def test_sigkill_during_signing_loses_nothing_acknowledged(tmp_path):
+    """kill -9 while clients sign: after restart the audit chain verifies
+    and every signature a client received has its usage record (with the
+    same bytes) and its audit record."""
+    import concurrent.futures
+    import signal
+    import threading
+    import requests
+    inst = Instance(tmp_path / "kill")
+    inst.start("--threads", "4", "--set", "security.rate_limit_rps=100000",
+               "--set", "security.rate_limit_burst=100000")
+    w = Seals(inst)
+    w.esid = w.new_active_seal()
+    docs = [{"name": f"k{i}.pdf", "size": 1, "sm3": hashlib.new(
+        "sm3", bytes([i])).hexdigest()} for i in range(50)]
+    req = submit(w, docs, copies=100)
+    approve(w, req["id"])
+    ids = [d["id"] for d in req["documents"]]
+    got = []
+    lock = threading.Lock()
+
+    def client(k):
+        s = requests.Session()
+        n = k
+        while True:
+            try:
+                r = s.post(inst.url(f"/api/v1/sign-requests/{req['id']}/sign"),
+                           verify=inst.verify, timeout=10,
+                           headers={"Authorization": "Bearer " +
+                                    w.cred["custodian"]},
+                           json={"document_ids": [ids[n % len(ids)]]})
+            except requests.RequestException:
+                return
+            n += 4
+            if r.status_code == 200:
+                res = r.json()["data"]["results"][0]
+                if res["status"] == "signed":
+                    with lock:
+                        got.append((res["signature_id"], res["signature"]))
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        futs = [pool.submit(client, k) for k in range(4)]
+        time.sleep(2.5)
+        inst.proc.send_signal(signal.SIGKILL)
+        inst.proc.wait()
+        inst.proc = None
+        for f in futs:
+            f.result()
+    assert len(got) > 10
+    out = subprocess.run([SEALD, "audit", "verify", "--db", inst.db],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = dict(inst.sql("SELECT id, signature FROM signatures"))
+    for sig_id, b64sig in got:
+        assert rows.get(sig_id) == base64.b64decode(b64sig), sig_id
+    audited = inst.sql("SELECT count(*) FROM audit_log WHERE action = "
+                       "'seal.sign' AND outcome = 'ok'")[0][0]
+    assert audited == len(rows) >= len(got)
+    inst.start()                          # comes back on the same file
+    assert inst.get("/readyz").status_code == 200
+    rc, _, err = inst.stop()
+    assert rc == 0, err
