@@ -8,6 +8,7 @@
  * PostgreSQL-family backend would use plain BEGIN and server settings.
  */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,26 @@ st_step_done(struct store_conn *c, sqlite3_stmt *st, struct err *e)
         out = st_db_err(c, e, "step");
     sqlite3_reset(st);
     return out;
+}
+
+err_code
+st_step_changed(struct store_conn *c, sqlite3_stmt *st, struct err *e,
+                err_code code, const char *fmt, ...)
+{
+    err_code rc;
+    va_list ap;
+
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    if (sqlite3_changes(c->db) > 0)
+        return ERR_OK;
+    if (e != NULL) {
+        e->code = code;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }
 
 err_code
@@ -671,7 +692,6 @@ store_role_insert(struct store_conn *c, int64_t account_id, const char *role,
         "SELECT 1 FROM role_assignments WHERE account_id = ? AND role = ? "
         "AND scope_org_id = ? AND removed_ms IS NULL)";
     sqlite3_stmt *st = st_prep(c, sql, e);
-    err_code rc;
 
     if (st == NULL)
         return ERR_DB;
@@ -683,12 +703,8 @@ store_role_insert(struct store_conn *c, int64_t account_id, const char *role,
     sqlite3_bind_int64(st, 6, account_id);
     st_bind_text(st, 7, role);
     sqlite3_bind_int64(st, 8, scope_org_id);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
-        return rc;
-    if (sqlite3_changes(c->db) == 0)
-        return err_set(e, ERR_CONFLICT, "the account already holds %s there",
+    return st_step_changed(c, st, e, ERR_CONFLICT, "the account already holds %s there",
                        role);
-    return ERR_OK;
 }
 
 err_code
@@ -844,7 +860,6 @@ store_deputy_transition(struct store_conn *c, int64_t id, const char *from,
         "UPDATE deputies SET state = ?, approved_by = ?, approved_ms = ? "
         "WHERE id = ? AND state = ?";
     sqlite3_stmt *st = st_prep(c, sql, e);
-    err_code rc;
 
     if (st == NULL)
         return ERR_DB;
@@ -853,11 +868,7 @@ store_deputy_transition(struct store_conn *c, int64_t id, const char *from,
     sqlite3_bind_int64(st, 3, now_ms);
     sqlite3_bind_int64(st, 4, id);
     st_bind_text(st, 5, from);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
-        return rc;
-    if (sqlite3_changes(c->db) == 0)
-        return err_set(e, ERR_CONFLICT, "deputy record is not %s", from);
-    return ERR_OK;
+    return st_step_changed(c, st, e, ERR_CONFLICT, "deputy record is not %s", from);
 }
 
 err_code

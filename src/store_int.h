@@ -56,6 +56,14 @@ err_code st_step_done(struct store_conn *c, sqlite3_stmt *st, struct err *e);
 err_code st_step_row(struct store_conn *c, sqlite3_stmt *st, const char *what,
                      struct err *e);
 
+/* Step a statement that must change a row (a state transition, a bounded
+ * counter, an insert guarded by NOT EXISTS): when it changes none, code
+ * with the printf-style message.  Errors of the step itself as
+ * st_step_done. */
+err_code st_step_changed(struct store_conn *c, sqlite3_stmt *st,
+                         struct err *e, err_code code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* Step an UPDATE that must change one row: ERR_NOT_FOUND otherwise. */
 err_code st_step_update_one(struct store_conn *c, sqlite3_stmt *st,
                             const char *what, struct err *e);

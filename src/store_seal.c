@@ -184,7 +184,6 @@ store_app_transition(struct store_conn *c, int64_t id, const char *from,
         "reviewer_id = coalesce(?, reviewer_id), updated_ms = ? "
         "WHERE id = ? AND state = ?";
     sqlite3_stmt *st = st_prep(c, sql, e);
-    err_code rc;
 
     if (st == NULL)
         return ERR_DB;
@@ -194,12 +193,8 @@ store_app_transition(struct store_conn *c, int64_t id, const char *from,
     sqlite3_bind_int64(st, 4, now_ms);
     sqlite3_bind_int64(st, 5, id);
     st_bind_text(st, 6, from);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
-        return rc;
-    if (sqlite3_changes(c->db) == 0)
-        return err_set(e, ERR_CONFLICT, "application %lld is not %s",
+    return st_step_changed(c, st, e, ERR_CONFLICT, "application %lld is not %s",
                        (long long)id, from);
-    return ERR_OK;
 }
 
 err_code
@@ -532,7 +527,6 @@ store_seal_transition(struct store_conn *c, int64_t id, const char *from,
         "UPDATE seals SET state = ?, state_since_ms = ?, reason_code = ? "
         "WHERE id = ? AND state = ?";
     sqlite3_stmt *st = st_prep(c, sql, e);
-    err_code rc;
 
     if (st == NULL)
         return ERR_DB;
@@ -541,11 +535,7 @@ store_seal_transition(struct store_conn *c, int64_t id, const char *from,
     st_bind_text(st, 3, reason_code);
     sqlite3_bind_int64(st, 4, id);
     st_bind_text(st, 5, from);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
-        return rc;
-    if (sqlite3_changes(c->db) == 0)
-        return err_set(e, ERR_CONFLICT, "seal is not %s", from);
-    return ERR_OK;
+    return st_step_changed(c, st, e, ERR_CONFLICT, "seal is not %s", from);
 }
 
 err_code
@@ -571,17 +561,12 @@ store_seal_filed(struct store_conn *c, int64_t id, int64_t now_ms,
         "UPDATE seals SET filing_state = 'filed', filed_ms = ? "
         "WHERE id = ? AND filing_state = 'pending'";
     sqlite3_stmt *st = st_prep(c, sql, e);
-    err_code rc;
 
     if (st == NULL)
         return ERR_DB;
     sqlite3_bind_int64(st, 1, now_ms);
     sqlite3_bind_int64(st, 2, id);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
-        return rc;
-    if (sqlite3_changes(c->db) == 0)
-        return err_set(e, ERR_CONFLICT, "seal is already filed");
-    return ERR_OK;
+    return st_step_changed(c, st, e, ERR_CONFLICT, "seal is already filed");
 }
 
 static err_code

@@ -96,7 +96,6 @@ store_sreq_transition(struct store_conn *c, int64_t id, const char *from,
         "expires_ms = coalesce(?, expires_ms), updated_ms = ? "
         "WHERE id = ? AND state = ?";
     sqlite3_stmt *st = st_prep(c, sql, e);
-    err_code rc;
 
     if (st == NULL)
         return ERR_DB;
@@ -108,12 +107,8 @@ store_sreq_transition(struct store_conn *c, int64_t id, const char *from,
     sqlite3_bind_int64(st, 6, now_ms);
     sqlite3_bind_int64(st, 7, id);
     st_bind_text(st, 8, from);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
-        return rc;
-    if (sqlite3_changes(c->db) == 0)
-        return err_set(e, ERR_CONFLICT, "signing request %lld is not %s",
+    return st_step_changed(c, st, e, ERR_CONFLICT, "signing request %lld is not %s",
                        (long long)id, from);
-    return ERR_OK;
 }
 
 err_code
@@ -215,18 +210,13 @@ store_sdoc_set_data(struct store_conn *c, int64_t id, const void *data,
     static const char sql[] =
         "UPDATE sign_documents SET data = ? WHERE id = ? AND data IS NULL";
     sqlite3_stmt *st = st_prep(c, sql, e);
-    err_code rc;
 
     if (st == NULL)
         return ERR_DB;
     sqlite3_bind_blob(st, 1, data, (int)len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, id);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
-        return rc;
-    if (sqlite3_changes(c->db) == 0)
-        return err_set(e, ERR_CONFLICT, "the document's bytes are already "
+    return st_step_changed(c, st, e, ERR_CONFLICT, "the document's bytes are already "
                        "there");
-    return ERR_OK;
 }
 
 err_code
@@ -236,18 +226,13 @@ store_sdoc_take(struct store_conn *c, int64_t id, int copies, struct err *e)
         "UPDATE sign_documents SET signatures = signatures + 1 "
         "WHERE id = ? AND signatures < ?";
     sqlite3_stmt *st = st_prep(c, sql, e);
-    err_code rc;
 
     if (st == NULL)
         return ERR_DB;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int(st, 2, copies);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
-        return rc;
-    if (sqlite3_changes(c->db) == 0)
-        return err_set(e, ERR_CONFLICT, "the approval's %d signature(s) of "
+    return st_step_changed(c, st, e, ERR_CONFLICT, "the approval's %d signature(s) of "
                        "this document are used up", copies);
-    return ERR_OK;
 }
 
 err_code
