@@ -499,8 +499,8 @@ dispatch(struct http_conn_ctx *ctx)
 
     memset(&resp, 0, sizeof(resp));
     err_clear(&e);
-    if (store_conn_get(req->app->store, &req->db, &e) != ERR_OK)
-        req->db = NULL;
+    /* req->db was taken in begin_request: a connection stays on one
+     * thread of the pool, so it is still this thread's connection */
     if ((rc = router_match(req->method, ctx->path, req, &route, allow,
                            sizeof(allow), &e)) != ERR_OK)
         return refuse(ctx, NULL, &e, rc == ERR_METHOD ? allow : NULL);
@@ -580,6 +580,7 @@ begin_request(struct http_server *srv, struct MHD_Connection *mc,
     client_address(mc, ctx->req.client_addr, sizeof(ctx->req.client_addr));
     atomic_fetch_add(&srv->inflight, 1);
     *con_cls = ctx;
+    /* this thread's database connection, for the whole request */
     if (store_conn_get(srv->app->store, &ctx->req.db, NULL) != ERR_OK)
         ctx->req.db = NULL;
 
