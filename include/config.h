@@ -81,6 +81,7 @@ struct config {
     /* [signing] */
     long sign_max_documents;        /* documents in one request            */
     long sign_approval_seconds;     /* how long an approval grants signing */
+    long sign_verify_token_every;   /* fault check: every Nth signature    */
     /* [audit] */
     long audit_checkpoint_every;    /* sign the chain head every N entries */
     long audit_checkpoint_seconds;  /* ... or after this many seconds      */

@@ -95,6 +95,9 @@ struct seal_sign_params {
     int holder_checked;              /* 1: the caller ran seal_holder_check
                                         for this holder and certificate
                                         (a batch checks once)            */
+    int trust_token;                 /* 1: skip the fault check (verifying
+                                        the token's value); a caller that
+                                        sets it samples the check        */
 };
 
 /*
@@ -114,5 +117,31 @@ err_code seal_holder_check(const struct ca_key *holder,
 err_code seal_sign(const struct ca_key *holder,
                    const struct seal_sign_params *p, uint8_t **der,
                    size_t *len, struct err *e);
+
+/*
+ * seal_sign in two steps, for many signatures with one seal: a seal_signer
+ * holds what seal_sign would work out of the seal and the certificate on
+ * every call (the seal decoded, the certificate parsed, the holder checks
+ * made).  It is read-only once made, so threads may share it.
+ *
+ * seal_signer_new checks seal and signer_cert as seal_sign does (copying
+ * both; holder is used only for the key check unless holder_checked) and
+ * gives *out to the caller, who frees it with seal_signer_free.
+ * seal_signer_sign is seal_sign with g in place of p->seal,
+ * p->signer_cert and p->holder_checked, which it does not read.
+ */
+struct seal_signer;
+err_code seal_signer_new(const struct ca_key *holder,
+                         const struct ses_bytes *seal,
+                         const struct ses_bytes *signer_cert,
+                         int holder_checked, struct seal_signer **out,
+                         struct err *e);
+err_code seal_signer_sign(const struct seal_signer *g,
+                          const struct ca_key *holder,
+                          const struct seal_sign_params *p, uint8_t **der,
+                          size_t *len, struct err *e);
+void seal_signer_free(struct seal_signer *g);
+/* The seal's DER g was made from (borrowed: lives as long as g). */
+struct ses_bytes seal_signer_seal(const struct seal_signer *g);
 
 #endif

@@ -152,6 +152,8 @@ err_code ses_seal_build(const struct ses_seal_params *p, sm2_signer_fn signer,
                         void *signer_ctx, uint8_t **der, size_t *len,
                         struct err *e);
 
+struct ses_sign_tmpl;                /* below */
+
 /* Input to ses_signature_build (v4/v5 only, seal must be v4/v5). */
 struct ses_sign_params {
     int format;                     /* SES_FMT_V4 or SES_FMT_V5 (TBS version) */
@@ -163,9 +165,25 @@ struct ses_sign_params {
     size_t n_ext;
     struct ses_bytes signer_cert;
     const char *signer_id;
-    EVP_PKEY *signer_pub;           /* optional (borrowed): signer_cert's key,
-                                       already parsed by the caller        */
+    const struct ses_sign_tmpl *tmpl; /* optional (borrowed): seal and
+                                       signer_cert prepared once for many
+                                       signatures; seal and signer_cert
+                                       must be the bytes it was made from */
+    int trust_signer;               /* 1: do not verify the signer's value
+                                       (sm2_sign_ex); 0: always verify    */
 };
+
+/*
+ * A seal and its signer certificate prepared once for building many
+ * signatures: the SESeal decoded (to be re-emitted byte for byte) and the
+ * certificate's SM2 key.  Read-only once made, so one template serves any
+ * number of threads at once.  *out is the caller's (ses_sign_tmpl_free).
+ * ERR_MALFORMED / ERR_INVALID as ses_signature_build would give.
+ */
+err_code ses_sign_tmpl_new(const struct ses_bytes *seal,
+                           const struct ses_bytes *signer_cert,
+                           struct ses_sign_tmpl **out, struct err *e);
+void ses_sign_tmpl_free(struct ses_sign_tmpl *t);
 
 err_code ses_signature_build(const struct ses_sign_params *p,
                              sm2_signer_fn signer, void *signer_ctx,

@@ -94,6 +94,17 @@ err_code sm2_sign(const EVP_PKEY *pub, const char *id, const void *msg,
                   size_t len, sm2_signer_fn signer, void *signer_ctx,
                   uint8_t *der, size_t *der_len, struct err *err);
 
+/*
+ * sm2_sign, with the check that the signer's value verifies made only when
+ * check is 1.  The check is a fault check on the token and costs one SM2
+ * verification, as much as the signature itself: a caller that skips it
+ * for some signatures samples it (signing.c says when and why).
+ */
+err_code sm2_sign_ex(const EVP_PKEY *pub, const char *id, const void *msg,
+                     size_t len, sm2_signer_fn signer, void *signer_ctx,
+                     int check, uint8_t *der, size_t *der_len,
+                     struct err *err);
+
 /* Parse a DER certificate (no trailing data).  Caller frees with X509_free. */
 err_code sm2_cert_parse(const uint8_t *der, size_t len, X509 **out,
                         struct err *err);

@@ -78,6 +78,7 @@ static const struct key_def config_keys[] = {
     PATHK("trust", "anchors_dir", trust_dir),
     NUM("signing", "max_documents", sign_max_documents, 1, 1000),
     NUM("signing", "approval_seconds", sign_approval_seconds, 1, 2592000),
+    NUM("signing", "verify_token_every", sign_verify_token_every, 1, 1000000),
     NUM("audit", "checkpoint_every", audit_checkpoint_every, 1, 1000000000),
     NUM("audit", "checkpoint_seconds", audit_checkpoint_seconds, 1, 604800),
     PATHK("database", "backup_dir", backup_dir),
@@ -133,6 +134,7 @@ config_defaults(struct config *cfg)
     cfg->seal_maintenance_seconds = 3600;
     cfg->sign_max_documents = 50;
     cfg->sign_approval_seconds = 86400;
+    cfg->sign_verify_token_every = 64;
     cfg->audit_checkpoint_every = 1000;
     cfg->audit_checkpoint_seconds = 300;
     snprintf(cfg->backup_dir, sizeof(cfg->backup_dir), "backups");

@@ -369,16 +369,98 @@ err_code seal_holder_check(const struct ca_key *holder,
 }
 
 /* Contract: see seal_make.h. */
-err_code seal_sign(const struct ca_key *holder,
-                   const struct seal_sign_params *p, uint8_t **der,
-                   size_t *len, struct err *e)
+struct seal_signer {
+    struct ses_sign_tmpl *tmpl;
+    int                   format;           /* the seal's: 4 or 5       */
+    time_t                seal_start, seal_end;
+    time_t                cert_start, cert_end;
+    uint8_t              *seal_der, *cert_der;   /* copies             */
+    size_t                seal_len, cert_len;
+};
+
+void seal_signer_free(struct seal_signer *g)
 {
-    err_code rc;
+    if (g == NULL)
+        return;
+    ses_sign_tmpl_free(g->tmpl);
+    free(g->seal_der);
+    free(g->cert_der);
+    free(g);
+}
+
+/* Contract: see seal_make.h. */
+err_code seal_signer_new(const struct ca_key *holder,
+                         const struct ses_bytes *seal,
+                         const struct ses_bytes *signer_cert,
+                         int holder_checked, struct seal_signer **out,
+                         struct err *e)
+{
+    struct seal_signer *g = NULL;
     struct ses_seal *s = NULL;
-    struct ses_signature *back = NULL;
-    struct ses_sign_params sp;
     X509 *x = NULL;
-    time_t nb = 0, na = 0;
+    err_code rc;
+
+    *out = NULL;
+    if (signer_cert->len > SES_MAX_CERT_DER)
+        return err_set(e, ERR_TOO_LARGE, "holder certificate too large");
+    rc = ses_seal_decode(seal->p, seal->len, &s, e);
+    if (rc != ERR_OK)
+        goto done;
+    if (s->format != SES_FMT_V4 && s->format != SES_FMT_V5) {
+        rc = err_set(e, ERR_UNSUPPORTED, "seal format v%d cannot sign",
+                     s->format);
+        goto done;
+    }
+    if ((rc = signer_in_seal(s, signer_cert, e)) != ERR_OK)
+        goto done;
+    if (!holder_checked &&
+        (rc = key_matches_cert(holder, signer_cert->p, signer_cert->len,
+                               "holder", e)) != ERR_OK)
+        goto done;
+    if ((g = calloc(1, sizeof(*g))) == NULL ||
+        (g->seal_der = malloc(seal->len)) == NULL ||
+        (g->cert_der = malloc(signer_cert->len)) == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    memcpy(g->seal_der, seal->p, seal->len);
+    g->seal_len = seal->len;
+    memcpy(g->cert_der, signer_cert->p, signer_cert->len);
+    g->cert_len = signer_cert->len;
+    g->format = s->format;
+    g->seal_start = s->valid_start;
+    g->seal_end = s->valid_end;
+    if ((rc = sm2_cert_parse(signer_cert->p, signer_cert->len, &x, e))
+            != ERR_OK ||
+        (rc = ca_x509_times(x, &g->cert_start, &g->cert_end, e)) != ERR_OK)
+        goto done;
+    rc = ses_sign_tmpl_new(seal, signer_cert, &g->tmpl, e);
+done:
+    X509_free(x);
+    ses_seal_free(s);
+    if (rc != ERR_OK)
+        seal_signer_free(g);
+    else
+        *out = g;
+    return rc;
+}
+
+/* Contract: see seal_make.h. */
+struct ses_bytes seal_signer_seal(const struct seal_signer *g)
+{
+    struct ses_bytes b = {g->seal_der, g->seal_len};
+
+    return b;
+}
+
+/* Contract: see seal_make.h. */
+err_code seal_signer_sign(const struct seal_signer *g,
+                          const struct ca_key *holder,
+                          const struct seal_sign_params *p, uint8_t **der,
+                          size_t *len, struct err *e)
+{
+    struct ses_sign_params sp;
+    err_code rc;
 
     *der = NULL;
     *len = 0;
@@ -392,70 +474,53 @@ err_code seal_sign(const struct ca_key *holder,
         return err_set(e, ERR_UNSUPPORTED, "signature format must be 4 or 5");
     if (p->n_ext > SES_MAX_EXTS || (p->n_ext > 0 && p->ext == NULL))
         return err_set(e, ERR_INVALID, "too many extensions");
-    rc = ses_seal_decode(p->seal.p, p->seal.len, &s, e);
-    if (rc != ERR_OK)
-        goto done;
-    if (s->format != SES_FMT_V4 && s->format != SES_FMT_V5) {
-        rc = err_set(e, ERR_UNSUPPORTED, "seal format v%d cannot sign",
-                     s->format);
-        goto done;
-    }
-    rc = signer_in_seal(s, &p->signer_cert, e);
-    if (rc != ERR_OK)
-        goto done;
-    if (!p->holder_checked) {
-        rc = key_matches_cert(holder, p->signer_cert.p, p->signer_cert.len,
-                              "holder", e);
-        if (rc != ERR_OK)
-            goto done;
-    }
     memset(&sp, 0, sizeof(sp));
     sp.time_info = p->time_info ? p->time_info : time(NULL);
-    if (sp.time_info < s->valid_start || sp.time_info > s->valid_end) {
-        rc = err_set(e, ERR_INVALID, "signing time is outside the seal's "
-                                     "validity");
-        goto done;
-    }
-    /* the signer certificate is parsed once here: its validity now, and
-     * its key for the signature's Z */
-    if (p->signer_cert.len > SES_MAX_CERT_DER) {
-        rc = err_set(e, ERR_TOO_LARGE, "holder certificate too large");
-        goto done;
-    }
-    if ((rc = sm2_cert_parse(p->signer_cert.p, p->signer_cert.len, &x, e))
-        != ERR_OK ||
-        (rc = ca_x509_times(x, &nb, &na, e)) != ERR_OK)
-        goto done;
-    if (sp.time_info < nb || sp.time_info > na) {
-        rc = err_set(e, ERR_INVALID, "holder certificate is not valid at "
-                     "%lld", (long long)sp.time_info);
-        goto done;
-    }
-    sp.signer_pub = X509_get0_pubkey(x);
-    sp.format = p->format ? p->format : s->format;
-    sp.seal = p->seal;
+    if (sp.time_info < g->seal_start || sp.time_info > g->seal_end)
+        return err_set(e, ERR_INVALID, "signing time is outside the seal's "
+                                       "validity");
+    if (sp.time_info < g->cert_start || sp.time_info > g->cert_end)
+        return err_set(e, ERR_INVALID, "holder certificate is not valid at "
+                       "%lld", (long long)sp.time_info);
+    sp.format = p->format ? p->format : g->format;
+    sp.seal.p = g->seal_der;
+    sp.seal.len = g->seal_len;
     sp.data_hash = p->data_hash;
     sp.property_info = p->property_info;
     sp.ext = p->ext;
     sp.n_ext = p->n_ext;
-    sp.signer_cert = p->signer_cert;
+    sp.signer_cert.p = g->cert_der;
+    sp.signer_cert.len = g->cert_len;
     sp.signer_id = NULL;
-    /* The token's value is verified once, over the TBS_Sign bytes, by
-     * sm2_sign inside the build (a fault check on the HSM's output); here
-     * only that what we emit decodes. */
+    sp.tmpl = g->tmpl;
+    sp.trust_signer = p->trust_token;
     rc = ses_signature_build(&sp, ca_custody_signer, (void *)holder, der, len,
                              e);
-    if (rc != ERR_OK)
-        goto done;
-    rc = ses_signature_decode(*der, *len, &back, e);
-done:
-    X509_free(x);
-    ses_seal_free(s);
-    ses_signature_free(back);
-    if (rc != ERR_OK) {
+    if (rc == ERR_OK && ses_sniff(*der, *len) != SES_KIND_SIGNATURE) {
         free(*der);
         *der = NULL;
         *len = 0;
+        rc = err_set(e, ERR_INTERNAL, "built signature does not parse");
     }
+    return rc;
+}
+
+/* Contract: see seal_make.h. */
+err_code seal_sign(const struct ca_key *holder,
+                   const struct seal_sign_params *p, uint8_t **der,
+                   size_t *len, struct err *e)
+{
+    struct seal_signer *g = NULL;
+    err_code rc;
+
+    *der = NULL;
+    *len = 0;
+    if (p == NULL)
+        return err_set(e, ERR_INVALID, "no signing parameters");
+    rc = seal_signer_new(holder, &p->seal, &p->signer_cert,
+                         p->holder_checked, &g, e);
+    if (rc == ERR_OK)
+        rc = seal_signer_sign(g, holder, p, der, len, e);
+    seal_signer_free(g);
     return rc;
 }

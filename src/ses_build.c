@@ -294,53 +294,74 @@ done:
     return rc;
 }
 
-/* Contract: see ses.h.  *der is malloc'ed on success. */
-err_code ses_signature_build(const struct ses_sign_params *p,
-                             sm2_signer_fn signer, void *signer_ctx,
-                             uint8_t **der, size_t *len, struct err *e)
+/* Contract: see ses.h. */
+struct ses_sign_tmpl {
+    SES_SEAL *seal;                 /* decoded once; its cached encoding is
+                                       what i2d re-emits, so encoding it
+                                       only reads it                      */
+    EVP_PKEY *pub;                  /* the signer certificate's SM2 key   */
+};
+
+/* Contract: see ses.h. */
+err_code ses_sign_tmpl_new(const struct ses_bytes *seal,
+                           const struct ses_bytes *signer_cert,
+                           struct ses_sign_tmpl **out, struct err *e)
+{
+    struct ses_sign_tmpl *t;
+    const unsigned char *q = seal->p;
+    err_code rc = ERR_OK;
+
+    *out = NULL;
+    if (seal->len > SES_MAX_DER ||
+        ses_sniff(seal->p, seal->len) != SES_KIND_SEAL)
+        return err_set(e, ERR_INVALID, "invalid signature parameters");
+    if ((t = calloc(1, sizeof(*t))) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    t->seal = d2i_SES_SEAL(NULL, &q, (long)seal->len);
+    if (t->seal == NULL || q != seal->p + seal->len) {
+        rc = err_set(e, ERR_MALFORMED, "seal is not a v4/v5 SESeal");
+        goto done;
+    }
+    rc = cert_pub(signer_cert, &t->pub, e);
+done:
+    ERR_clear_error();
+    if (rc != ERR_OK)
+        ses_sign_tmpl_free(t);
+    else
+        *out = t;
+    return rc;
+}
+
+void ses_sign_tmpl_free(struct ses_sign_tmpl *t)
+{
+    if (t == NULL)
+        return;
+    SES_SEAL_free(t->seal);
+    EVP_PKEY_free(t->pub);
+    free(t);
+}
+
+/* Build with template t: the TBS_Sign borrows t's decoded seal for the two
+ * encodings and gives it back before it is freed. */
+static err_code build_with(const struct ses_sign_params *p,
+                           const struct ses_sign_tmpl *t,
+                           sm2_signer_fn signer, void *signer_ctx,
+                           uint8_t **der, size_t *len, struct err *e)
 {
     err_code rc = ERR_OK;
     SES_SIG *a = NULL;
-    SES_SEAL *seal = NULL;
-    EVP_PKEY *pub = NULL;
-    const unsigned char *q = p->seal.p;
     unsigned char *tbs = NULL, *out = NULL;
     uint8_t sig[SM2_SIG_DER_MAX];
     size_t sig_len = 0;
     int n;
 
-    *der = NULL;
-    *len = 0;
-    if ((p->format != SES_FMT_V4 && p->format != SES_FMT_V5) ||
-        !ia5_ok(p->property_info) || p->data_hash.len == 0 ||
-        p->data_hash.len > SES_MAX_HASH || p->seal.len > SES_MAX_DER ||
-        ses_sniff(p->seal.p, p->seal.len) != SES_KIND_SEAL) {
-        rc = err_set(e, ERR_INVALID, "invalid signature parameters");
-        goto done;
-    }
-    seal = d2i_SES_SEAL(NULL, &q, (long)p->seal.len);
-    if (seal == NULL || q != p->seal.p + p->seal.len) {
-        rc = err_set(e, ERR_MALFORMED, "seal is not a v4/v5 SESeal");
-        goto done;
-    }
-    if (p->signer_pub != NULL) {
-        if (!sm2_is_sm2_key(p->signer_pub) ||
-            EVP_PKEY_up_ref(p->signer_pub) != 1) {
-            rc = err_set(e, ERR_INVALID, "signer key is not SM2");
-            goto done;
-        }
-        pub = p->signer_pub;
-    } else if ((rc = cert_pub(&p->signer_cert, &pub, e)) != ERR_OK) {
-        goto done;
-    }
     a = SES_SIG_new();
     if (a == NULL) {
         rc = err_set(e, ERR_NOMEM, "out of memory");
         goto done;
     }
     SES_SEAL_free(a->tbs->seal);
-    a->tbs->seal = seal;                 /* re-emitted byte for byte */
-    seal = NULL;
+    a->tbs->seal = t->seal;              /* borrowed: given back below */
     if (!ASN1_INTEGER_set(a->tbs->version, p->format) ||
         !gtime_set(&a->tbs->time_info, p->time_info) ||
         !bits_set(a->tbs->data_hash, p->data_hash.p, p->data_hash.len) ||
@@ -357,8 +378,8 @@ err_code ses_signature_build(const struct ses_sign_params *p,
         rc = err_set(e, ERR_CRYPTO, "cannot encode TBS_Sign");
         goto done;
     }
-    rc = sm2_sign(pub, p->signer_id, tbs, (size_t)n, signer, signer_ctx, sig,
-                  &sig_len, e);
+    rc = sm2_sign_ex(t->pub, p->signer_id, tbs, (size_t)n, signer,
+                     signer_ctx, !p->trust_signer, sig, &sig_len, e);
     if (rc != ERR_OK)
         goto done;
     if (!str_set(a->cert, p->signer_cert.p, p->signer_cert.len) ||
@@ -373,8 +394,34 @@ done:
     ERR_clear_error();
     OPENSSL_free(tbs);
     OPENSSL_free(out);
-    SES_SEAL_free(seal);
+    if (a != NULL)
+        a->tbs->seal = NULL;
     SES_SIG_free(a);
-    EVP_PKEY_free(pub);
+    return rc;
+}
+
+/* Contract: see ses.h.  *der is malloc'ed on success. */
+err_code ses_signature_build(const struct ses_sign_params *p,
+                             sm2_signer_fn signer, void *signer_ctx,
+                             uint8_t **der, size_t *len, struct err *e)
+{
+    struct ses_sign_tmpl *own = NULL;
+    const struct ses_sign_tmpl *t = p->tmpl;
+    err_code rc;
+
+    *der = NULL;
+    *len = 0;
+    if ((p->format != SES_FMT_V4 && p->format != SES_FMT_V5) ||
+        !ia5_ok(p->property_info) || p->data_hash.len == 0 ||
+        p->data_hash.len > SES_MAX_HASH || p->signer_cert.len > INT_MAX)
+        return err_set(e, ERR_INVALID, "invalid signature parameters");
+    if (t == NULL) {
+        if ((rc = ses_sign_tmpl_new(&p->seal, &p->signer_cert, &own, e))
+            != ERR_OK)
+            return rc;
+        t = own;
+    }
+    rc = build_with(p, t, signer, signer_ctx, der, len, e);
+    ses_sign_tmpl_free(own);
     return rc;
 }

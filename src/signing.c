@@ -311,13 +311,165 @@ rollback:
     return rc;
 }
 
+/* What signing needs of the seal of request r: the holder key and the
+ * prepared signer of its seal and certificate (from the memo below).
+ * Checks that the caller acts for the custodian and that r is approved and
+ * unexpired. */
+struct memo_ent;
+
+struct signer {
+    struct store_sreq       r;
+    struct store_seal       s;
+    char                    tok[CUSTODY_NAME_MAX], kid[CUSTODY_ID_HEX_MAX];
+    struct ca_key           holder;
+    struct memo_ent        *m;          /* a reference: memo_put        */
+    const struct seal_signer *ss;       /* m's                          */
+};
+
+/*
+ * Prepared signers (seal_signer) by what they were made from: SM3 over the
+ * holder key reference, the seal and the certificate.  Making one decodes
+ * the seal, parses the certificate and asks the token whether the holder
+ * key is the certificate's, and none of that changes for given bytes, so
+ * a node keeps the last MEMO_MAX and shares them between threads.  A memo
+ * only: bounded, per process, derived from the database's bytes; losing
+ * an entry costs one preparation.  Entries are reference counted: the memo
+ * holds one reference, each signer in use another.
+ *
+ * uses counts the signatures made with an entry; the fault check on the
+ * token's value (seal_sign_params.trust_token) is made on the first and
+ * then on every verify_token_every-th (signing.verify_token_every); once
+ * a check has failed, on every signature with that entry.
+ */
+#define MEMO_MAX 64
+
+struct memo_ent {
+    uint8_t             key[SM3_DIGEST_LEN];
+    struct seal_signer *ss;
+    unsigned            refs;
+    unsigned long       uses;               /* atomic */
+    int                 suspect;            /* atomic: a check failed */
+};
+
+static struct {
+    pthread_mutex_t  lock;
+    struct memo_ent *ent[MEMO_MAX];
+    size_t           next;
+} memo = {PTHREAD_MUTEX_INITIALIZER, {NULL}, 0};
+
+/* Drop one reference to m (NULL is fine); the last frees it. */
+static void
+memo_put(struct memo_ent *m)
+{
+    int last;
+
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&memo.lock);
+    last = --m->refs == 0;
+    pthread_mutex_unlock(&memo.lock);
+    if (last) {
+        seal_signer_free(m->ss);
+        free(m);
+    }
+}
+
+/* SM3 over the key reference, the seal and the certificate bytes. */
+static err_code
+memo_key(const char *keyref, const uint8_t *seal, size_t seal_len,
+         const uint8_t *cert, size_t cert_len, uint8_t out[SM3_DIGEST_LEN],
+         struct err *e)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint8_t n8[8];
+    unsigned int n = 0;
+    int i, ok;
+
+    /* the seal's length first, so no two (seal, cert) splits collide */
+    for (i = 0; i < 8; i++)
+        n8[i] = (uint8_t)((uint64_t)seal_len >> (56 - 8 * i));
+    ok = md != NULL && EVP_DigestInit_ex(md, EVP_sm3(), NULL) == 1 &&
+         EVP_DigestUpdate(md, keyref, strlen(keyref) + 1) == 1 &&
+         EVP_DigestUpdate(md, n8, sizeof(n8)) == 1 &&
+         EVP_DigestUpdate(md, seal, seal_len) == 1 &&
+         EVP_DigestUpdate(md, cert, cert_len) == 1 &&
+         EVP_DigestFinal_ex(md, out, &n) == 1;
+    EVP_MD_CTX_free(md);
+    return ok ? ERR_OK : err_set(e, ERR_CRYPTO, "SM3 failed");
+}
+
+/* The memo's entry for g's seal, made when missing: a reference in g->m. */
+static err_code
+memo_get(struct signer *g, const uint8_t *seal, size_t seal_len,
+         const uint8_t *cert, size_t cert_len, struct err *e)
+{
+    struct ses_bytes sb = {(uint8_t *)seal, seal_len};
+    struct ses_bytes cb = {(uint8_t *)cert, cert_len};
+    struct memo_ent *m = NULL, *old = NULL;
+    uint8_t key[SM3_DIGEST_LEN];
+    size_t i;
+    err_code rc;
+
+    if ((rc = memo_key(g->s.holder_key, seal, seal_len, cert, cert_len, key,
+                       e)) != ERR_OK)
+        return rc;
+    pthread_mutex_lock(&memo.lock);
+    for (i = 0; i < MEMO_MAX && m == NULL; i++)
+        if (memo.ent[i] != NULL &&
+            memcmp(memo.ent[i]->key, key, sizeof(key)) == 0)
+            m = memo.ent[i];
+    if (m != NULL)
+        m->refs++;
+    pthread_mutex_unlock(&memo.lock);
+    if (m != NULL) {
+        g->m = m;
+        g->ss = m->ss;
+        return ERR_OK;
+    }
+    if ((m = calloc(1, sizeof(*m))) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    memcpy(m->key, key, sizeof(key));
+    if ((rc = seal_signer_new(&g->holder, &sb, &cb, 0, &m->ss, e)) != ERR_OK) {
+        free(m);
+        return rc;
+    }
+    m->refs = 2;                        /* the memo's and g's */
+    pthread_mutex_lock(&memo.lock);
+    old = memo.ent[memo.next];
+    memo.ent[memo.next] = m;
+    memo.next = (memo.next + 1) % MEMO_MAX;
+    pthread_mutex_unlock(&memo.lock);
+    memo_put(old);                      /* the memo's reference to it */
+    g->m = m;
+    g->ss = m->ss;
+    return ERR_OK;
+}
+
+/* Is the token's value of the next signature with g to be checked? */
+static int
+check_due(const struct signer *g, long every)
+{
+    unsigned long n = __atomic_fetch_add(&g->m->uses, 1, __ATOMIC_RELAXED);
+
+    return every <= 1 || n % (unsigned long)every == 0 ||
+           __atomic_load_n(&g->m->suspect, __ATOMIC_RELAXED);
+}
+
+/* A checked signature with g failed its check (rc from seal_signer_sign):
+ * from now on check every one. */
+static void
+check_failed(const struct signer *g, int checked, err_code rc)
+{
+    if (checked && rc == ERR_CRYPTO)
+        __atomic_store_n(&g->m->suspect, 1, __ATOMIC_RELAXED);
+}
+
 /* Sign one document (its approved hash as dataHash, its name as
  * propertyInfo): token first, then record_use.  *item gets the result. */
 static err_code
-sign_one(const struct actor_ctx *a, const struct store_sreq *r,
-         const struct store_sdoc *d, const struct ca_key *holder,
-         const struct ses_bytes *seal, const struct ses_bytes *cert,
-         json_t **item, struct err *e)
+sign_one(const struct actor_ctx *a, const struct seal_env *env,
+         const struct signer *g, const struct store_sdoc *d, json_t **item,
+         struct err *e)
 {
     struct seal_sign_params sp;
     uint8_t *der = NULL;
@@ -327,14 +479,14 @@ sign_one(const struct actor_ctx *a, const struct store_sreq *r,
     err_code rc;
 
     memset(&sp, 0, sizeof(sp));
-    sp.seal = *seal;
-    sp.signer_cert = *cert;
     sp.data_hash.p = d->sm3;
     sp.data_hash.len = sizeof(d->sm3);
     sp.property_info = d->name;
-    sp.holder_checked = 1;          /* signer_load checked it */
-    if ((rc = seal_sign(holder, &sp, &der, &len, e)) != ERR_OK ||
-        (rc = record_use(a, r, d, der, len, &sig_id, e)) != ERR_OK ||
+    sp.trust_token = !check_due(g, env->cfg->sign_verify_token_every);
+    rc = seal_signer_sign(g->ss, &g->holder, &sp, &der, &len, e);
+    check_failed(g, !sp.trust_token, rc);
+    if (rc != ERR_OK ||
+        (rc = record_use(a, &g->r, d, der, len, &sig_id, e)) != ERR_OK ||
         (rc = util_b64_encode(der, len, &b64, e)) != ERR_OK)
         goto done;
     util_hex_encode(d->sm3, sizeof(d->sm3), sm3hex);
@@ -347,88 +499,20 @@ done:
     return rc;
 }
 
-/* What signing needs of the seal of request r: the holder key, the seal
- * and the holder certificate (DER, malloc'ed into seal_der and cert_der).
- * Checks that the caller acts for the custodian and that r is approved and
- * unexpired. */
-struct signer {
-    struct store_sreq r;
-    struct store_seal s;
-    char              tok[CUSTODY_NAME_MAX], kid[CUSTODY_ID_HEX_MAX];
-    struct ca_key     holder;
-    uint8_t          *seal_der, *cert_der;
-    size_t            seal_len, cert_len;
-};
-
 static void
 signer_free(struct signer *g)
 {
-    free(g->seal_der);
-    free(g->cert_der);
-    g->seal_der = g->cert_der = NULL;
-}
-
-/* Holder keys already found to match their certificates: the check asks
- * the token for the public key and parses the certificate, and its answer
- * for a given key reference and certificate never changes.  A memo only:
- * bounded, per process, losing it costs one check. */
-#define HOLDER_MEMO 64
-
-static struct {
-    pthread_mutex_t lock;
-    uint8_t         key[HOLDER_MEMO][SM3_DIGEST_LEN];
-    size_t          n, next;
-} holder_memo = {PTHREAD_MUTEX_INITIALIZER, {{0}}, 0, 0};
-
-/* SM3 over the key reference and the certificate bytes. */
-static err_code
-holder_memo_key(const struct signer *g, uint8_t out[SM3_DIGEST_LEN],
-                struct err *e)
-{
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    unsigned int n = 0;
-    int ok = md != NULL && EVP_DigestInit_ex(md, EVP_sm3(), NULL) == 1 &&
-             EVP_DigestUpdate(md, g->s.holder_key,
-                              strlen(g->s.holder_key) + 1) == 1 &&
-             EVP_DigestUpdate(md, g->cert_der, g->cert_len) == 1 &&
-             EVP_DigestFinal_ex(md, out, &n) == 1;
-
-    EVP_MD_CTX_free(md);
-    return ok ? ERR_OK : err_set(e, ERR_CRYPTO, "SM3 failed");
-}
-
-static err_code
-holder_checked(const struct signer *g, struct err *e)
-{
-    struct ses_bytes cert = {g->cert_der, g->cert_len};
-    uint8_t key[SM3_DIGEST_LEN];
-    size_t i;
-    int seen = 0;
-    err_code rc;
-
-    if ((rc = holder_memo_key(g, key, e)) != ERR_OK)
-        return rc;
-    pthread_mutex_lock(&holder_memo.lock);
-    for (i = 0; i < holder_memo.n && !seen; i++)
-        seen = memcmp(holder_memo.key[i], key, sizeof(key)) == 0;
-    pthread_mutex_unlock(&holder_memo.lock);
-    if (seen)
-        return ERR_OK;
-    if ((rc = seal_holder_check(&g->holder, &cert, e)) != ERR_OK)
-        return rc;
-    pthread_mutex_lock(&holder_memo.lock);
-    memcpy(holder_memo.key[holder_memo.next], key, sizeof(key));
-    holder_memo.next = (holder_memo.next + 1) % HOLDER_MEMO;
-    if (holder_memo.n < HOLDER_MEMO)
-        holder_memo.n++;
-    pthread_mutex_unlock(&holder_memo.lock);
-    return ERR_OK;
+    memo_put(g->m);
+    g->m = NULL;
+    g->ss = NULL;
 }
 
 static err_code
 signer_load(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
             struct signer *g, struct err *e)
 {
+    uint8_t *seal = NULL, *cert = NULL;
+    size_t seal_len = 0, cert_len = 0;
     int64_t deputy = 0;
     err_code rc;
 
@@ -444,22 +528,20 @@ signer_load(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
     if (g->r.expires_ms <= util_now_ms())
         return err_set(e, ERR_CONFLICT, "the approval expired; a new "
                        "approval is needed");
-    if ((rc = store_seal_blob(a->db, g->s.id, "seal", &g->seal_der,
-                              &g->seal_len, e)) != ERR_OK ||
-        (rc = store_seal_blob(a->db, g->s.id, "cert", &g->cert_der,
-                              &g->cert_len, e)) != ERR_OK ||
-        (rc = config_keyref(g->s.holder_key, g->tok, g->kid, e)) != ERR_OK) {
-        signer_free(g);
-        return rc;
-    }
+    if ((rc = store_seal_blob(a->db, g->s.id, "seal", &seal, &seal_len, e))
+            != ERR_OK ||
+        (rc = store_seal_blob(a->db, g->s.id, "cert", &cert, &cert_len, e))
+            != ERR_OK ||
+        (rc = config_keyref(g->s.holder_key, g->tok, g->kid, e)) != ERR_OK)
+        goto done;
     g->holder.custody = env->custody;
     g->holder.token = g->tok;
     g->holder.key_id = g->kid;
-    if ((rc = holder_checked(g, e)) != ERR_OK) {
-        signer_free(g);
-        return rc;
-    }
-    return ERR_OK;
+    rc = memo_get(g, seal, seal_len, cert, cert_len, e);
+done:
+    free(seal);
+    free(cert);
+    return rc;
 }
 
 err_code
@@ -506,8 +588,6 @@ sign_documents(const struct actor_ctx *a, const struct seal_env *env,
         goto done;
     }
     for (i = 0; i < set.n; i++) {
-        struct ses_bytes seal = {g.seal_der, g.seal_len};
-        struct ses_bytes cert = {g.cert_der, g.cert_len};
         struct err ie;
         json_t *item = NULL;
         int wanted = doc_ids == NULL;
@@ -516,8 +596,7 @@ sign_documents(const struct actor_ctx *a, const struct seal_env *env,
         if (!wanted)
             continue;
         err_clear(&ie);
-        if (sign_one(a, &g.r, &set.docs[i], &g.holder, &seal, &cert, &item,
-                     &ie) != ERR_OK) {
+        if (sign_one(a, env, &g, &set.docs[i], &item, &ie) != ERR_OK) {
             if (ie.code == ERR_HSM_UNAVAILABLE || ie.code == ERR_DB) {
                 rc = err_set(e, ie.code, "%s", ie.msg);
                 goto done;
@@ -540,6 +619,7 @@ done:
  * copy of the SES_Signature to record. */
 struct ofd_ctx {
     const struct signer *g;
+    long                 verify_every;
     uint8_t             *der;
     size_t               len;
 };
@@ -553,15 +633,13 @@ ofd_signer(void *ctx, const uint8_t datahash[32], const char *property_info,
     err_code rc;
 
     memset(&sp, 0, sizeof(sp));
-    sp.seal.p = o->g->seal_der;
-    sp.seal.len = o->g->seal_len;
-    sp.signer_cert.p = o->g->cert_der;
-    sp.signer_cert.len = o->g->cert_len;
     sp.data_hash.p = datahash;
     sp.data_hash.len = 32;
     sp.property_info = property_info;
-    sp.holder_checked = 1;
-    if ((rc = seal_sign(&o->g->holder, &sp, ses_der, len, e)) != ERR_OK)
+    sp.trust_token = !check_due(o->g, o->verify_every);
+    rc = seal_signer_sign(o->g->ss, &o->g->holder, &sp, ses_der, len, e);
+    check_failed(o->g, !sp.trust_token, rc);
+    if (rc != ERR_OK)
         return rc;
     free(o->der);
     if ((o->der = malloc(*len)) == NULL)
@@ -580,7 +658,7 @@ sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
     struct store_sdoc d;
     struct ofd_seal_params p;
     struct ofd_seal_info info;
-    struct ofd_ctx oc = {NULL, NULL, 0};
+    struct ofd_ctx oc = {NULL, 0, NULL, 0};
     uint8_t *data = NULL;
     size_t len = 0;
     err_code rc;
@@ -588,6 +666,7 @@ sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
     if ((rc = signer_load(a, env, id, &g, e)) != ERR_OK)
         return rc;
     oc.g = &g;
+    oc.verify_every = env->cfg->sign_verify_token_every;
     if ((rc = store_sdoc_get(a->db, doc_id, &d, &data, &len, e)) != ERR_OK)
         goto done;
     if (d.request_id != id) {
@@ -602,8 +681,7 @@ sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
         goto done;
     }
     memset(&p, 0, sizeof(p));
-    p.seal.p = g.seal_der;
-    p.seal.len = g.seal_len;
+    p.seal = seal_signer_seal(g.ss);
     p.pos = *pos;
     p.protect = protect_all ? OFD_PROTECT_ALL : OFD_PROTECT_CONTENT;
     p.sign = ofd_signer;

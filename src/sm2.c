@@ -317,10 +317,21 @@ err_code sm2_verify_cert(X509 *cert, const char *id, const void *msg,
     return sm2_verify(pub, id, msg, len, sig, sig_len, ok, err);
 }
 
-/* Contract: e computed here, private step in the callback, result checked. */
+/* Contract: see sm2.h; always checks the signer's value. */
 err_code sm2_sign(const EVP_PKEY *pub, const char *id, const void *msg,
                   size_t len, sm2_signer_fn signer, void *signer_ctx,
                   uint8_t *der, size_t *der_len, struct err *err)
+{
+    return sm2_sign_ex(pub, id, msg, len, signer, signer_ctx, 1, der, der_len,
+                       err);
+}
+
+/* Contract: e computed here, private step in the callback, result checked
+ * when check is 1. */
+err_code sm2_sign_ex(const EVP_PKEY *pub, const char *id, const void *msg,
+                     size_t len, sm2_signer_fn signer, void *signer_ctx,
+                     int check, uint8_t *der, size_t *der_len,
+                     struct err *err)
 {
     err_code rc;
     uint8_t e[SM3_DIGEST_LEN], raw[SM2_SIG_IN_MAX], rs[SM2_SIG_RAW_LEN];
@@ -341,7 +352,7 @@ err_code sm2_sign(const EVP_PKEY *pub, const char *id, const void *msg,
     if (rc != ERR_OK)
         goto done;
     rc = sm2_sig_to_der(rs, der, der_len, err);
-    if (rc != ERR_OK)
+    if (rc != ERR_OK || !check)
         goto done;
     rc = sm2_verify(pub, id, msg, len, der, *der_len, &ok, err);
     if (rc == ERR_OK && !ok)
