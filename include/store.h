@@ -59,6 +59,21 @@ err_code store_begin(struct store_conn *c, struct err *e);
 err_code store_commit(struct store_conn *c, struct err *e);
 void     store_rollback(struct store_conn *c);
 
+/*
+ * Group commit: run fn(conn, ctx, e) inside a write transaction shared
+ * with whatever other threads run at the same time, and return when that
+ * transaction has committed.  fn must do all its work on conn (which may
+ * be another thread's connection), must not begin, commit or roll back,
+ * and may be run at most once.  When fn fails, only its own writes are
+ * undone and its error is returned; an ERR_DB from any fn, or a failed
+ * commit, fails every fn of the group with ERR_DB and nothing of the group
+ * is written.  ERR_OK means fn's writes are durable.
+ */
+typedef err_code (*store_work_fn)(struct store_conn *conn, void *ctx,
+                                  struct err *e);
+err_code store_group_run(struct store_conn *c, store_work_fn fn, void *ctx,
+                         struct err *e);
+
 /* A trivial query proving the database answers (for /readyz). */
 err_code store_ping(struct store_conn *c, struct err *e);
 
@@ -222,10 +237,13 @@ err_code store_authfail_record(struct store_conn *c, const char *kind,
                                int64_t lock_ms, int64_t *locked_until,
                                struct err *e);
 
-/* The lock end of subject (0 if not locked or unknown). */
+/* The lock end of subject (0 if not locked or unknown); *counted (may be
+ * NULL) is 1 when subject has failures counted and is not locked, the case
+ * store_authfail_clear clears. */
 err_code store_authfail_locked_until(struct store_conn *c, const char *kind,
                                      const char *subject,
-                                     int64_t *locked_until, struct err *e);
+                                     int64_t *locked_until, int *counted,
+                                     struct err *e);
 
 /* Forget the failures of subject (after a success). */
 err_code store_authfail_clear(struct store_conn *c, const char *kind,

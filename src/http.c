@@ -294,12 +294,17 @@ count_failure(struct http_conn_ctx *ctx, int64_t account_id)
     }
 }
 
+/* Is subject locked out now?  *counted (may be NULL): it has failures
+ * counted that a success should clear. */
 static int
-locked(struct http_conn_ctx *ctx, const char *kind, const char *subject)
+locked(struct http_conn_ctx *ctx, const char *kind, const char *subject,
+       int *counted)
 {
     int64_t until = 0;
+    int dummy;
 
-    if (store_authfail_locked_until(ctx->req.db, kind, subject, &until, NULL)
+    if (store_authfail_locked_until(ctx->req.db, kind, subject, &until,
+                                    counted ? counted : &dummy, NULL)
         != ERR_OK)
         return 0;
     if (until > util_now_ms()) {
@@ -377,11 +382,12 @@ identify(struct http_conn_ctx *ctx, struct err *e)
     char key[96];
     const char *hdr;
     err_code rc;
+    int counted = 0;
 
     snprintf(key, sizeof(key), "ip:%s", req->client_addr);
     if ((rc = rate_check(ctx, key, e)) != ERR_OK)
         return rc;
-    if (locked(ctx, "address", req->client_addr))
+    if (locked(ctx, "address", req->client_addr, NULL))
         return err_set(e, ERR_RATE_LIMITED, "too many failed "
                        "authentications from this address");
     hdr = MHD_lookup_connection_value(ctx->mc, MHD_HEADER_KIND,
@@ -404,10 +410,13 @@ identify(struct http_conn_ctx *ctx, struct err *e)
     if (rc != ERR_OK)
         return rc;
     snprintf(key, sizeof(key), "%lld", (long long)req->principal.account_id);
-    if (locked(ctx, "account", key))
+    if (locked(ctx, "account", key, &counted))
         return err_set(e, ERR_UNAUTHENTICATED, "account locked after "
                        "repeated failed authentications");
-    store_authfail_clear(req->db, "account", key, NULL);
+    /* only when there is something to clear: a write on every request
+     * would serialise all requests on the database's write lock */
+    if (counted)
+        store_authfail_clear(req->db, "account", key, NULL);
     req->authenticated = 1;
     snprintf(key, sizeof(key), "acct:%lld",
              (long long)req->principal.account_id);

@@ -242,16 +242,25 @@ item_error(int64_t doc_id, const struct err *e)
                      err_name(e->code), "message", e->msg);
 }
 
-/* In one transaction: re-check the grant (approved, not expired, a copy
- * left of document d) and the seal (active, valid now), then record the
- * signature der with its usage record, the seal's last use and the audit
- * record.  On any failure nothing is recorded and der must not be given out.
- * *sig_id gets the record's id. */
+/* One signature's record, as a store_group_run work item. */
+struct use {
+    const struct actor_ctx  *a;
+    const struct store_sreq *r;
+    const struct store_sdoc *d;
+    const uint8_t           *der;
+    size_t                   len;
+    int64_t                  sig_id;        /* out */
+};
+
+/* On db, inside the group's transaction: re-check the grant (approved, not
+ * expired, a copy left of the document) and the seal (active, valid now),
+ * then record the signature with its usage record, the seal's last use and
+ * the audit record. */
 static err_code
-record_use(const struct actor_ctx *a, const struct store_sreq *r,
-           const struct store_sdoc *d, const uint8_t *der, size_t len,
-           int64_t *sig_id, struct err *e)
+use_record(struct store_conn *db, void *ctx, struct err *e)
 {
+    struct use *u = ctx;
+    const struct actor_ctx *a = u->a;
     struct store_sreq now_r;
     struct store_seal s;
     struct store_sig rec;
@@ -262,27 +271,21 @@ record_use(const struct actor_ctx *a, const struct store_sreq *r,
     json_t *details = NULL;
     err_code rc;
 
-    if ((rc = store_begin(a->db, e)) != ERR_OK)
+    if ((rc = store_sreq_get(db, u->r->id, &now_r, e)) != ERR_OK ||
+        (rc = store_seal_get_id(db, u->r->seal_id, &s, e)) != ERR_OK)
         return rc;
-    if ((rc = store_sreq_get(a->db, r->id, &now_r, e)) != ERR_OK ||
-        (rc = store_seal_get_id(a->db, r->seal_id, &s, e)) != ERR_OK)
-        goto rollback;
-    if (strcmp(now_r.state, "approved") != 0) {
-        rc = err_set(e, ERR_CONFLICT, "signing request %lld is %s",
-                     (long long)r->id, now_r.state);
-        goto rollback;
-    }
-    if (now_r.expires_ms <= now) {
-        rc = err_set(e, ERR_CONFLICT, "the approval expired; a new approval "
-                     "is needed");
-        goto rollback;
-    }
+    if (strcmp(now_r.state, "approved") != 0)
+        return err_set(e, ERR_CONFLICT, "signing request %lld is %s",
+                       (long long)u->r->id, now_r.state);
+    if (now_r.expires_ms <= now)
+        return err_set(e, ERR_CONFLICT, "the approval expired; a new "
+                       "approval is needed");
     if ((rc = seal_usable(&s, now, e)) != ERR_OK ||
-        (rc = store_sdoc_take(a->db, d->id, now_r.copies, e)) != ERR_OK)
-        goto rollback;
+        (rc = store_sdoc_take(db, u->d->id, now_r.copies, e)) != ERR_OK)
+        return rc;
     memset(&rec, 0, sizeof(rec));
-    rec.request_id = r->id;
-    rec.document_id = d->id;
+    rec.request_id = u->r->id;
+    rec.document_id = u->d->id;
     rec.seal_id = s.id;
     rec.org_id = s.org_id;
     rec.signer_id = a->p->account_id;
@@ -291,23 +294,36 @@ record_use(const struct actor_ctx *a, const struct store_sreq *r,
              a->who.client_addr ? a->who.client_addr : "");
     snprintf(rec.request_rid, sizeof(rec.request_rid), "%s",
              a->who.request_id ? a->who.request_id : "");
-    memcpy(rec.data_sm3, d->sm3, sizeof(rec.data_sm3));
+    memcpy(rec.data_sm3, u->d->sm3, sizeof(rec.data_sm3));
     rec.ts_ms = now;
-    util_hex_encode(d->sm3, sizeof(d->sm3), sm3hex);
+    util_hex_encode(u->d->sm3, sizeof(u->d->sm3), sm3hex);
     ev.target_id = s.esid;
-    details = json_pack("{s:I, s:I, s:s}", "request_id", (json_int_t)r->id,
-                        "document_id", (json_int_t)d->id, "sm3", sm3hex);
+    details = json_pack("{s:I, s:I, s:s}", "request_id", (json_int_t)u->r->id,
+                        "document_id", (json_int_t)u->d->id, "sm3", sm3hex);
+    if (details == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
     ev.details = details;
-    if ((rc = store_sig_insert(a->db, &rec, der, len, sig_id, e)) != ERR_OK ||
-        (rc = store_seal_touch(a->db, s.id, now, e)) != ERR_OK ||
-        (rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
-        (rc = store_commit(a->db, e)) != ERR_OK)
-        goto rollback;
+    if ((rc = store_sig_insert(db, &rec, u->der, u->len, &u->sig_id, e))
+            == ERR_OK &&
+        (rc = store_seal_touch(db, s.id, now, e)) == ERR_OK)
+        rc = audit_append(db, &a->who, &ev, e);
     json_decref(details);
-    return ERR_OK;
-rollback:
-    store_rollback(a->db);
-    json_decref(details);
+    return rc;
+}
+
+/* Record signature der of document d of request r (use_record), durably,
+ * in a group commit with other signatures being recorded at the same time:
+ * one fsync for the group.  On any failure nothing of it is recorded and
+ * der must not be given out.  *sig_id gets the record's id. */
+static err_code
+record_use(const struct actor_ctx *a, const struct store_sreq *r,
+           const struct store_sdoc *d, const uint8_t *der, size_t len,
+           int64_t *sig_id, struct err *e)
+{
+    struct use u = {a, r, d, der, len, 0};
+    err_code rc = store_group_run(a->db, use_record, &u, e);
+
+    *sig_id = u.sig_id;
     return rc;
 }
 

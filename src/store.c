@@ -102,10 +102,15 @@ store_open(const char *path, long busy_timeout_ms, int create,
     }
     s->busy_ms = busy_timeout_ms;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->glock, NULL);
+    pthread_cond_init(&s->gdone, NULL);
+    s->gtail = &s->ghead;
     /* Open one connection now so a missing or unreadable file is reported
      * at start-up, not at the first request. */
     if ((rc = conn_open(s, create, &c, e)) != ERR_OK) {
         pthread_mutex_destroy(&s->lock);
+        pthread_mutex_destroy(&s->glock);
+        pthread_cond_destroy(&s->gdone);
         free(s->path);
         free(s);
         return rc;
@@ -130,6 +135,8 @@ store_close(struct store *s)
         conn_free(c);
     }
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->glock);
+    pthread_cond_destroy(&s->gdone);
     free(s->path);
     free(s);
 }
@@ -283,6 +290,105 @@ store_rollback(struct store_conn *c)
 {
     if (!sqlite3_get_autocommit(c->db))
         sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- group commit -------------------------------------------------------
+ *
+ * A durable commit costs an fsync, and under load most of a small write
+ * transaction's time is that fsync.  store_group_run lets concurrent
+ * writers share one: each queues its work; whichever thread finds nobody
+ * leading takes the whole queue, runs every item in one transaction (each
+ * in a savepoint of its own, so one item's failure undoes only its own
+ * writes), commits once and wakes the others.  Items that arrive during
+ * that commit form the next group.  Nobody waits on purpose: groups are
+ * as large as the load makes them, and a lone writer commits at once.
+ * Every answer is released only after its group's commit returned.
+ */
+struct store_group_item {
+    store_work_fn            fn;
+    void                    *ctx;
+    err_code                 rc;
+    struct err               err;
+    int                      done;
+    struct store_group_item *next;
+};
+
+/* Run one group (a list taken off the queue) on connection c.  A database
+ * error inside an item, or a failed commit, fails every item: SQLite may
+ * have rolled the whole transaction back by then. */
+static void
+group_run(struct store_conn *c, struct store_group_item *g)
+{
+    struct store_group_item *it;
+    struct err e;
+    err_code rc;
+
+    err_clear(&e);
+    if ((rc = store_begin(c, &e)) != ERR_OK)
+        goto fail;
+    for (it = g; it != NULL; it = it->next) {
+        err_clear(&it->err);
+        if ((rc = st_exec(c, "SAVEPOINT grp", &e)) != ERR_OK)
+            goto fail;
+        it->rc = it->fn(c, it->ctx, &it->err);
+        if (it->rc == ERR_DB || sqlite3_get_autocommit(c->db)) {
+            if (it->rc == ERR_OK)
+                err_set(&it->err, ERR_DB, "transaction lost");
+            e = it->err;
+            rc = ERR_DB;
+            goto fail;
+        }
+        if (it->rc != ERR_OK &&
+            (rc = st_exec(c, "ROLLBACK TO grp", &e)) != ERR_OK)
+            goto fail;
+        if ((rc = st_exec(c, "RELEASE grp", &e)) != ERR_OK)
+            goto fail;
+    }
+    if ((rc = store_commit(c, &e)) == ERR_OK)
+        return;
+fail:
+    store_rollback(c);
+    for (it = g; it != NULL; it = it->next) {
+        it->rc = rc;
+        it->err = e;
+    }
+}
+
+/* Contract: see store.h. */
+err_code
+store_group_run(struct store_conn *c, store_work_fn fn, void *ctx,
+                struct err *e)
+{
+    struct store *s = c->owner;
+    struct store_group_item me, *g, *it;
+
+    memset(&me, 0, sizeof(me));
+    me.fn = fn;
+    me.ctx = ctx;
+    pthread_mutex_lock(&s->glock);
+    *s->gtail = &me;
+    s->gtail = &me.next;
+    while (!me.done) {
+        if (s->leading) {
+            pthread_cond_wait(&s->gdone, &s->glock);
+            continue;
+        }
+        s->leading = 1;
+        g = s->ghead;                   /* the whole queue, me included */
+        s->ghead = NULL;
+        s->gtail = &s->ghead;
+        pthread_mutex_unlock(&s->glock);
+        group_run(c, g);
+        pthread_mutex_lock(&s->glock);
+        for (it = g; it != NULL; it = it->next)
+            it->done = 1;               /* g's items are read no more */
+        s->leading = 0;
+        pthread_cond_broadcast(&s->gdone);
+    }
+    pthread_mutex_unlock(&s->glock);
+    if (me.rc != ERR_OK && e != NULL)
+        *e = me.err;
+    return me.rc;
 }
 
 err_code
@@ -940,13 +1046,14 @@ store_authfail_record(struct store_conn *c, const char *kind,
     sqlite3_bind_int64(st, 4, threshold);
     if ((rc = st_step_done(c, st, e)) != ERR_OK)
         return rc;
-    return store_authfail_locked_until(c, kind, subject, locked_until, e);
+    return store_authfail_locked_until(c, kind, subject, locked_until, NULL,
+                                       e);
 }
 
 err_code
 store_authfail_locked_until(struct store_conn *c, const char *kind,
                             const char *subject, int64_t *locked_until,
-                            struct err *e)
+                            int *counted, struct err *e)
 {
     static const char sql[] =
         "SELECT locked_until FROM auth_failures WHERE kind = ? AND "
@@ -960,6 +1067,8 @@ store_authfail_locked_until(struct store_conn *c, const char *kind,
     st_bind_text(st, 2, subject);
     rc = sqlite3_step(st);
     *locked_until = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (counted != NULL)
+        *counted = rc == SQLITE_ROW && *locked_until == 0;
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return st_db_err(c, e, "auth failures");

@@ -26,11 +26,18 @@ struct store_conn {
     size_t ncache;
 };
 
+struct store_group_item;        /* store.c: one caller's work in a group */
+
 struct store {
     char              *path;
     long               busy_ms;
     pthread_mutex_t    lock;     /* guards conns */
     struct store_conn *conns;
+    /* group commit (store_group_run): */
+    pthread_mutex_t    glock;    /* guards the queue and leading */
+    pthread_cond_t     gdone;    /* a group finished */
+    struct store_group_item *ghead, **gtail;
+    int                leading;  /* a thread is running a group */
 };
 
 /* Set *e from the connection's last SQLite error; returns ERR_DB. */
