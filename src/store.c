@@ -103,14 +103,12 @@ store_open(const char *path, long busy_timeout_ms, int create,
     s->busy_ms = busy_timeout_ms;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->glock, NULL);
-    pthread_cond_init(&s->gdone, NULL);
     s->gtail = &s->ghead;
     /* Open one connection now so a missing or unreadable file is reported
      * at start-up, not at the first request. */
     if ((rc = conn_open(s, create, &c, e)) != ERR_OK) {
         pthread_mutex_destroy(&s->lock);
         pthread_mutex_destroy(&s->glock);
-        pthread_cond_destroy(&s->gdone);
         free(s->path);
         free(s);
         return rc;
@@ -136,7 +134,6 @@ store_close(struct store *s)
     }
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->glock);
-    pthread_cond_destroy(&s->gdone);
     free(s->path);
     free(s);
 }
@@ -299,7 +296,8 @@ store_rollback(struct store_conn *c)
  * writers share one: each queues its work; whichever thread finds nobody
  * leading takes the whole queue, runs every item in one transaction (each
  * in a savepoint of its own, so one item's failure undoes only its own
- * writes), commits once and wakes the others.  Items that arrive during
+ * writes), commits once, wakes the others and hands the lead to the first
+ * that queued meanwhile.  Items that arrive during
  * that commit form the next group.  Nobody waits on purpose: groups are
  * as large as the load makes them, and a lone writer commits at once.
  * Every answer is released only after its group's commit returned.
@@ -309,9 +307,20 @@ struct store_group_item {
     void                    *ctx;
     err_code                 rc;
     struct err               err;
-    int                      done;
+    enum { GI_QUEUED, GI_LEAD, GI_DONE } state;
+    pthread_cond_t           cv;        /* its thread waits here */
     struct store_group_item *next;
 };
+
+/* Run a statement of no parameters from the connection's cache (the
+ * savepoint statements run several times per group). */
+static err_code
+group_stmt(struct store_conn *c, const char *sql, struct err *e)
+{
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    return st == NULL ? ERR_DB : st_step_done(c, st, e);
+}
 
 /* Run one group (a list taken off the queue) on connection c.  A database
  * error inside an item, or a failed commit, fails every item: SQLite may
@@ -319,6 +328,9 @@ struct store_group_item {
 static void
 group_run(struct store_conn *c, struct store_group_item *g)
 {
+    static const char sp_begin[] = "SAVEPOINT grp";
+    static const char sp_undo[] = "ROLLBACK TO grp";
+    static const char sp_end[] = "RELEASE grp";
     struct store_group_item *it;
     struct err e;
     err_code rc;
@@ -328,7 +340,7 @@ group_run(struct store_conn *c, struct store_group_item *g)
         goto fail;
     for (it = g; it != NULL; it = it->next) {
         err_clear(&it->err);
-        if ((rc = st_exec(c, "SAVEPOINT grp", &e)) != ERR_OK)
+        if ((rc = group_stmt(c, sp_begin, &e)) != ERR_OK)
             goto fail;
         it->rc = it->fn(c, it->ctx, &it->err);
         if (it->rc == ERR_DB || sqlite3_get_autocommit(c->db)) {
@@ -339,9 +351,9 @@ group_run(struct store_conn *c, struct store_group_item *g)
             goto fail;
         }
         if (it->rc != ERR_OK &&
-            (rc = st_exec(c, "ROLLBACK TO grp", &e)) != ERR_OK)
+            (rc = group_stmt(c, sp_undo, &e)) != ERR_OK)
             goto fail;
-        if ((rc = st_exec(c, "RELEASE grp", &e)) != ERR_OK)
+        if ((rc = group_stmt(c, sp_end, &e)) != ERR_OK)
             goto fail;
     }
     if ((rc = store_commit(c, &e)) == ERR_OK)
@@ -354,38 +366,52 @@ fail:
     }
 }
 
-/* Contract: see store.h. */
+/* Contract: see store.h.  Each waiter sleeps on its own condition and is
+ * woken only when its group is done or when it is to lead the next one,
+ * so a commit wakes exactly the threads it answers. */
 err_code
 store_group_run(struct store_conn *c, store_work_fn fn, void *ctx,
                 struct err *e)
 {
     struct store *s = c->owner;
-    struct store_group_item me, *g, *it;
+    struct store_group_item me, *g, *it, *next;
 
     memset(&me, 0, sizeof(me));
     me.fn = fn;
     me.ctx = ctx;
+    me.state = GI_QUEUED;
+    pthread_cond_init(&me.cv, NULL);
     pthread_mutex_lock(&s->glock);
     *s->gtail = &me;
     s->gtail = &me.next;
-    while (!me.done) {
-        if (s->leading) {
-            pthread_cond_wait(&s->gdone, &s->glock);
-            continue;
-        }
+    if (!s->leading) {
         s->leading = 1;
+        me.state = GI_LEAD;
+    }
+    while (me.state == GI_QUEUED)
+        pthread_cond_wait(&me.cv, &s->glock);
+    if (me.state == GI_LEAD) {
         g = s->ghead;                   /* the whole queue, me included */
         s->ghead = NULL;
         s->gtail = &s->ghead;
         pthread_mutex_unlock(&s->glock);
         group_run(c, g);
         pthread_mutex_lock(&s->glock);
-        for (it = g; it != NULL; it = it->next)
-            it->done = 1;               /* g's items are read no more */
-        s->leading = 0;
-        pthread_cond_broadcast(&s->gdone);
+        for (it = g; it != NULL; it = next) {
+            next = it->next;            /* it may be gone once unlocked */
+            it->state = GI_DONE;
+            if (it != &me)
+                pthread_cond_signal(&it->cv);
+        }
+        if (s->ghead != NULL) {         /* arrived meanwhile: next group */
+            s->ghead->state = GI_LEAD;
+            pthread_cond_signal(&s->ghead->cv);
+        } else {
+            s->leading = 0;
+        }
     }
     pthread_mutex_unlock(&s->glock);
+    pthread_cond_destroy(&me.cv);
     if (me.rc != ERR_OK && e != NULL)
         *e = me.err;
     return me.rc;

@@ -35,7 +35,6 @@ struct store {
     struct store_conn *conns;
     /* group commit (store_group_run): */
     pthread_mutex_t    glock;    /* guards the queue and leading */
-    pthread_cond_t     gdone;    /* a group finished */
     struct store_group_item *ghead, **gtail;
     int                leading;  /* a thread is running a group */
 };
