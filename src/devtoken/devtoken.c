@@ -26,6 +26,9 @@
  * the login is dropped, token calls answer CKR_TOKEN_NOT_PRESENT, old session
  * handles CKR_SESSION_HANDLE_INVALID, a sign in flight CKR_DEVICE_REMOVED.
  * Removing the file brings the token back (state reloaded from disk).
+ * A file named "faulty" makes C_Sign return values with one bit of s
+ * flipped, as a token with a computation fault would: what seald's fault
+ * check on the token's output ([signing] verify_token_every) must catch.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -126,6 +129,8 @@ static int dt_refresh(CK_SLOT_ID id)
     if (s->checked_ns && t - s->checked_ns < DT_PRESENCE_TTL_NS)
         return s->present;
     s->checked_ns = t;
+    snprintf(path, sizeof path, "%s/faulty", s->dir);
+    s->faulty = access(path, F_OK) == 0;
     snprintf(path, sizeof path, "%s/absent", s->dir);
     now = stat(s->dir, &st) == 0 && S_ISDIR(st.st_mode) && access(path, F_OK) != 0;
     if (s->present && !now) {
@@ -1207,6 +1212,8 @@ CK_DEFINE_FUNCTION(CK_RV, C_Sign)(CK_SESSION_HANDLE hSession,
     else if (!ok)
         rv = CKR_FUNCTION_FAILED;
     else {
+        if (dt_slots[slot].faulty)
+            sig[siglen - 1] ^= 0x01;        /* the last byte of s */
         memcpy(pSignature, sig, siglen);
         *pulSignatureLen = siglen;
     }

@@ -81,6 +81,7 @@ struct dt_slot {
     char              dir[PATH_MAX];
     const struct dt_profile *prof;
     int               present;     /* token present at last check        */
+    int               faulty;      /* "faulty" switch seen at that check */
     int64_t           checked_ns;  /* monotonic time of that check       */
     unsigned          gen;         /* bumped on each removal              */
     int               initialized; /* token.dat exists                    */

@@ -389,6 +389,42 @@ def test_token_vanishes_mid_load(world):
     assert recorded == seen["signed"]
 
 
+def test_token_fault_check(world):
+    """A token whose signature values are wrong (the dev token's "faulty"
+    switch flips a bit of s): the fault check on the token's output refuses
+    them with a per-item crypto_error and records nothing.  The check is
+    sampled ([signing] verify_token_every, 64 by default), but the first
+    signature with a seal after start is always checked, and once a check
+    has failed every signature with that seal is, until the node restarts."""
+    w = world
+    esid = w.new_active_seal(seal_name="故障检测章")
+    text = "故障检测".encode()
+    req = submit(w, [doc("fault.txt", text)], copies=5, esid=esid)
+    approve(w, req["id"])
+    faulty = os.path.join(w.inst.dir, "token", "faulty")
+    open(faulty, "w").close()
+    try:
+        time.sleep(0.05)               # the token re-reads its switches
+        for _ in range(3):             # the first, then every one
+            item = sign(w, req["id"])["results"][0]
+            assert item["status"] == "error", item
+            assert item["error"]["code"] == "crypto_error", item
+            assert "does not verify" in item["error"]["message"]
+        assert w.inst.sql("SELECT count(*) FROM signatures WHERE "
+                          "request_id = ?", req["id"])[0][0] == 0
+        refused = w.inst.sql("SELECT count(*) FROM audit_log WHERE "
+                             "action = 'seal.sign' AND outcome = 'refused' "
+                             "AND target_id = ?", esid)[0][0]
+        assert refused == 3
+    finally:
+        os.unlink(faulty)
+    time.sleep(0.05)
+    item = sign(w, req["id"])["results"][0]
+    assert item["status"] == "signed", item
+    rep = api_verify(w, base64.b64decode(item["signature"]), text)
+    assert rep["indication"] == "TOTAL_PASSED"
+
+
 def api_verify(w, sig, data):
     r = w.inst.post("/api/v1/verify", w.cred["verifier"], json={
         "signature": base64.b64encode(sig).decode(),
