@@ -496,7 +496,13 @@ def test_sigkill_during_signing_loses_nothing_acknowledged(tmp_path):
                 return
             n += 4
             if r.status_code == 200:
-                res = r.json()["data"]["results"][0]
+                try:
+                    res = r.json()["data"]["results"][0]
+                except ValueError:
+                    # killed between the headers and the body (urllib3
+                    # does not enforce Content-Length): a cut answer
+                    # acknowledged nothing, and the connection is gone
+                    return
                 if res["status"] == "signed":
                     with lock:
                         got.append((res["signature_id"], res["signature"]))
