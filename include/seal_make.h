@@ -92,21 +92,10 @@ struct seal_sign_params {
                                         validity                         */
     const struct ses_ext *ext;
     size_t n_ext;
-    int holder_checked;              /* 1: the caller ran seal_holder_check
-                                        for this holder and certificate
-                                        (a batch checks once)            */
     int trust_token;                 /* 1: skip the fault check (verifying
                                         the token's value); a caller that
                                         sets it samples the check        */
 };
-
-/*
- * The holder key (SM2 token) must be the key of signer_cert: what seal_sign
- * checks before signing unless told it was done.  ERR_INVALID otherwise.
- */
-err_code seal_holder_check(const struct ca_key *holder,
-                           const struct ses_bytes *signer_cert,
-                           struct err *e);
 
 /*
  * Sign with a seal: SES_Signature over p->data_hash with the holder key
@@ -124,18 +113,17 @@ err_code seal_sign(const struct ca_key *holder,
  * every call (the seal decoded, the certificate parsed, the holder checks
  * made).  It is read-only once made, so threads may share it.
  *
- * seal_signer_new checks seal and signer_cert as seal_sign does (copying
- * both; holder is used only for the key check unless holder_checked) and
- * gives *out to the caller, who frees it with seal_signer_free.
- * seal_signer_sign is seal_sign with g in place of p->seal,
- * p->signer_cert and p->holder_checked, which it does not read.
+ * seal_signer_new checks seal and signer_cert as seal_sign does, including
+ * that the holder key (SM2 token) is signer_cert's key (holder is used
+ * only for that check); it copies both and gives *out to the caller, who
+ * frees it with seal_signer_free.  seal_signer_sign is seal_sign with g in
+ * place of p->seal and p->signer_cert, which it does not read.
  */
 struct seal_signer;
 err_code seal_signer_new(const struct ca_key *holder,
                          const struct ses_bytes *seal,
                          const struct ses_bytes *signer_cert,
-                         int holder_checked, struct seal_signer **out,
-                         struct err *e);
+                         struct seal_signer **out, struct err *e);
 err_code seal_signer_sign(const struct seal_signer *g,
                           const struct ca_key *holder,
                           const struct seal_sign_params *p, uint8_t **der,

@@ -360,15 +360,6 @@ static err_code signer_in_seal(const struct ses_seal *s,
 }
 
 /* Contract: see seal_make.h. */
-err_code seal_holder_check(const struct ca_key *holder,
-                           const struct ses_bytes *signer_cert,
-                           struct err *e)
-{
-    return key_matches_cert(holder, signer_cert->p, signer_cert->len,
-                            "holder", e);
-}
-
-/* Contract: see seal_make.h. */
 struct seal_signer {
     struct ses_sign_tmpl *tmpl;
     int                   format;           /* the seal's: 4 or 5       */
@@ -392,8 +383,7 @@ void seal_signer_free(struct seal_signer *g)
 err_code seal_signer_new(const struct ca_key *holder,
                          const struct ses_bytes *seal,
                          const struct ses_bytes *signer_cert,
-                         int holder_checked, struct seal_signer **out,
-                         struct err *e)
+                         struct seal_signer **out, struct err *e)
 {
     struct seal_signer *g = NULL;
     struct ses_seal *s = NULL;
@@ -413,8 +403,7 @@ err_code seal_signer_new(const struct ca_key *holder,
     }
     if ((rc = signer_in_seal(s, signer_cert, e)) != ERR_OK)
         goto done;
-    if (!holder_checked &&
-        (rc = key_matches_cert(holder, signer_cert->p, signer_cert->len,
+    if ((rc = key_matches_cert(holder, signer_cert->p, signer_cert->len,
                                "holder", e)) != ERR_OK)
         goto done;
     if ((g = calloc(1, sizeof(*g))) == NULL ||
@@ -517,8 +506,7 @@ err_code seal_sign(const struct ca_key *holder,
     *len = 0;
     if (p == NULL)
         return err_set(e, ERR_INVALID, "no signing parameters");
-    rc = seal_signer_new(holder, &p->seal, &p->signer_cert,
-                         p->holder_checked, &g, e);
+    rc = seal_signer_new(holder, &p->seal, &p->signer_cert, &g, e);
     if (rc == ERR_OK)
         rc = seal_signer_sign(g, holder, p, der, len, e);
     seal_signer_free(g);

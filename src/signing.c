@@ -445,7 +445,7 @@ memo_get(struct signer *g, const uint8_t *seal, size_t seal_len,
     if ((m = calloc(1, sizeof(*m))) == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
     memcpy(m->key, key, sizeof(key));
-    if ((rc = seal_signer_new(&g->holder, &sb, &cb, 0, &m->ss, e)) != ERR_OK) {
+    if ((rc = seal_signer_new(&g->holder, &sb, &cb, &m->ss, e)) != ERR_OK) {
         free(m);
         return rc;
     }
