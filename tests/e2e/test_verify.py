@@ -18,7 +18,7 @@ from conftest import Instance, assert_error, run_seald
 from test_seals import Seals
 
 VECTORS = os.environ.get("SEALD_VECTORS", os.path.join(
-    os.path.dirname(__file__), "..", "..", "..", "shared", "vectors"))
+    os.path.dirname(__file__), "..", "vectors"))
 SIGS = os.path.join(VECTORS, "signatures")
 SEALS = os.path.join(VECTORS, "seals")
 PAIRS = ["v4signed", "signedFile", "allprotected"]

@@ -121,7 +121,10 @@ static uint8_t *zip_get(const struct blob *z, const char *name, int raw,
 static const char *vectors(void)
 {
     const char *v = getenv("SEALD_VECTORS");
-    return v ? v : "../shared/vectors";
+
+    if (v == NULL)
+        fail_msg("SEALD_VECTORS is not set (ctest sets it to tests/vectors)");
+    return v;
 }
 
 static const char *jstr(const json_t *o, const char *k)

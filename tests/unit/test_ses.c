@@ -46,7 +46,10 @@
 static const char *vectors(void)
 {
     const char *v = getenv("SEALD_VECTORS");
-    return v ? v : "../shared/vectors";
+
+    if (v == NULL)
+        fail_msg("SEALD_VECTORS is not set (ctest sets it to tests/vectors)");
+    return v;
 }
 
 static uint8_t *read_vec(const char *rel, size_t *len)
