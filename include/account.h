@@ -60,12 +60,18 @@ err_code account_disable(const struct actor_ctx *a, int64_t id,
                          struct err *e);
 
 /* Issue a new initial credential (the old ones are revoked), e.g. when the
- * holder lost theirs.  Not for oneself: use account_rotate_credential. */
+ * holder lost theirs.  Not for oneself: use account_rotate_credential.  The
+ * account is then held (rule SOD-7) until account_reconfirm. */
 err_code account_issue_credential(const struct actor_ctx *a, int64_t id,
                                   const struct auth_key *k, int64_t max_age_ms,
                                   char cred[AUTH_CREDENTIAL_LEN + 1],
                                   struct err *e);
 
+/* Re-confirm an account held after a credential reset (rule SOD-7): a
+ * security administrator for its organisation, neither the account nor the
+ * one who reset it.  Its roles are in force again. */
+err_code account_reconfirm(const struct actor_ctx *a, int64_t id,
+                           struct err *e);
 /* Revoke every credential of an account; *n gets how many. */
 err_code account_revoke_credentials(const struct actor_ctx *a, int64_t id,
                                     int *n, struct err *e);

@@ -43,6 +43,7 @@ API_HANDLER(api_account_revoke);
 API_HANDLER(api_role_grant);
 API_HANDLER(api_role_remove);
 API_HANDLER(api_role_bootstrap);
+API_HANDLER(api_account_reconfirm);
 API_HANDLER(api_deputy_list);
 API_HANDLER(api_deputy_request);
 API_HANDLER(api_deputy_approve);

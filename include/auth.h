@@ -41,6 +41,8 @@ struct auth_principal {
     int64_t account_id;
     int64_t credential_id;
     int     initial;             /* must be rotated before other calls */
+    int     held;                /* held after a credential reset: no
+                                    roles until re-confirmed (SOD-7)     */
     int64_t expires_ms;
     struct store_account account;
     struct store_role roles[STORE_MAX_ROLES];

@@ -33,6 +33,7 @@ enum rbac_perm {
     PERM_APPLICATION_REVIEW,
     PERM_SEAL_MAKE,
     PERM_SEAL_USE,
+    PERM_REQUEST_SUBMIT,      /* ask for a seal to be used (用印申请)       */
     PERM_REQUEST_APPROVE,
     PERM_DEPUTY_REQUEST,
     PERM_DEPUTY_APPROVE,
@@ -57,10 +58,7 @@ int rbac_role_is_admin(const char *role);
 /* Known role names, NULL-terminated. */
 extern const char *const rbac_roles[];
 
-/* Check that an account holding `held` (n role names) may also be granted
- * `role`: no two administrator roles, no administrator role together with a
- * business role.  ERR_CONFLICT with the reason otherwise. */
-err_code rbac_check_combination(const char *const *held, size_t n,
-                                const char *role, struct err *e);
+/* The rules that decide who may combine roles, and who may take which
+ * decision on one object, are in sod.h. */
 
 #endif

@@ -135,6 +135,9 @@ struct store_account {
     char    cert_issuer[STORE_DN_MAX];
     int     disabled;
     int64_t created_ms;
+    int64_t held_by;             /* non-zero: held after a credential reset
+                                    by this account (rule SOD-7)         */
+    int64_t held_ms;
 };
 
 struct store_role {
@@ -189,6 +192,25 @@ err_code store_role_remove(struct store_conn *c, int64_t account_id,
 err_code store_account_roles(struct store_conn *c, int64_t account_id,
                              int64_t now_ms, struct store_role *roles,
                              size_t max, size_t *n, struct err *e);
+
+/* Like store_account_roles, but with every deputy period that names the
+ * account and has not ended, requested or approved, whether it has begun
+ * or not: what the account holds or may come to hold (separation-of-duties
+ * checks).  deputy_id is set for those. */
+err_code store_account_roles_ahead(struct store_conn *c, int64_t account_id,
+                                   int64_t now_ms, struct store_role *roles,
+                                   size_t max, size_t *n, struct err *e);
+
+/* Hold account id after a credential reset by `by` at now_ms (rule SOD-7),
+ * or release it (by 0).  ERR_NOT_FOUND if there is no such account. */
+err_code store_account_set_held(struct store_conn *c, int64_t id, int64_t by,
+                                int64_t now_ms, struct err *e);
+
+/* How many active accounts other than except_id hold role and are not held
+ * after a credential reset. */
+err_code store_role_count_in_force(struct store_conn *c, const char *role,
+                                   int64_t except_id, int64_t *count,
+                                   struct err *e);
 
 /* How many accounts hold role actively. */
 err_code store_role_count(struct store_conn *c, const char *role,

@@ -10,6 +10,7 @@
 
 #include "account.h"
 #include "rbac.h"
+#include "sod.h"
 #include "util.h"
 
 /* Audit record of the change to target (type, numeric id) and commit. */
@@ -282,6 +283,7 @@ account_issue_credential(const struct actor_ctx *a, int64_t id,
                          char cred[AUTH_CREDENTIAL_LEN + 1], struct err *e)
 {
     struct store_account acct;
+    int64_t now = util_now_ms();
     int n = 0;
     err_code rc;
 
@@ -293,13 +295,20 @@ account_issue_credential(const struct actor_ctx *a, int64_t id,
         return rc;
     if (acct.disabled)
         return actor_fail(a, err_set(e, ERR_CONFLICT, "account is disabled"));
-    if ((rc = store_credential_revoke_all(a->db, id, util_now_ms(), &n, e))
+    /* SOD-7: whoever resets a credential could become its holder, so the
+     * account is held (no role, nothing but whoami and rotation) until a
+     * security administrator other than the resetter re-confirms it. */
+    if ((rc = sod_credential_reset(a->db, a->p, &acct, e)) != ERR_OK ||
+        (rc = store_credential_revoke_all(a->db, id, now, &n, e))
+        != ERR_OK ||
+        (rc = store_account_set_held(a->db, id, a->p->account_id, now, e))
         != ERR_OK ||
         (rc = auth_credential_issue(a->db, k, id, 1, max_age_ms, cred, e))
         != ERR_OK)
         return actor_fail(a, rc);
     rc = finish(a, "credential.issue", "account", id,
-                json_pack("{s:i}", "credentials_revoked", n), e);
+                json_pack("{s:i, s:b}", "credentials_revoked", n, "held", 1),
+                e);
     if (rc != ERR_OK)
         util_wipe(cred, AUTH_CREDENTIAL_LEN + 1);
     return rc;
@@ -345,33 +354,45 @@ account_rotate_credential(const struct actor_ctx *a, const struct auth_key *k,
     return rc;
 }
 
+err_code
+account_reconfirm(const struct actor_ctx *a, int64_t id, struct err *e)
+{
+    struct store_account acct;
+    err_code rc;
+
+    if ((rc = begin_on_account(a, id, PERM_ROLE_ASSIGN, &acct, e))
+        != ERR_OK)
+        return rc;
+    if ((rc = sod_reconfirm(a->p, &acct, e)) != ERR_OK ||
+        (rc = store_account_set_held(a->db, id, 0, 0, e)) != ERR_OK)
+        return actor_fail(a, rc);
+    return finish(a, "account.reconfirm", "account", id,
+                  json_pack("{s:I, s:I}", "reset_by",
+                            (json_int_t)acct.held_by, "reset_ms",
+                            (json_int_t)acct.held_ms), e);
+}
+
 /* ---- roles ---- */
 
-/* Grant role to account id at scope, checking the account and the role
- * combination rules.  Runs inside the caller's transaction. */
+/* Grant role to account id at scope, checking the account and the
+ * separation-of-duties rules (with every deputy period that names the
+ * account).  Runs inside the caller's transaction. */
 static err_code
 grant_checked(const struct actor_ctx *a, int64_t id, const char *role,
               int64_t scope_org_id, struct err *e)
 {
-    struct store_role roles[STORE_MAX_ROLES];
-    const char *held[STORE_MAX_ROLES];
     struct store_account acct;
-    size_t n = 0, i, nheld = 0;
     err_code rc;
 
     if ((rc = store_account_get(a->db, id, &acct, e)) != ERR_OK)
         return rc;
     if (acct.disabled)
         return err_set(e, ERR_CONFLICT, "account is disabled");
-    if ((rc = store_account_roles(a->db, id, util_now_ms(), roles,
-                                  STORE_MAX_ROLES, &n, e)) != ERR_OK)
-        return rc;
-    for (i = 0; i < n; i++)
-        if (roles[i].deputy_id == 0)
-            held[nheld++] = roles[i].role;
-    if (nheld >= STORE_MAX_ROLES - 1)
-        return err_set(e, ERR_TOO_LARGE, "too many roles");
-    if ((rc = rbac_check_combination(held, nheld, role, e)) != ERR_OK)
+    if (acct.held_by != 0)
+        return err_set(e, ERR_CONFLICT, "account %lld is held after a "
+                       "credential reset; re-confirm it first (SOD-7)",
+                       (long long)id);
+    if ((rc = sod_account_may_hold(a->db, id, role, 0, e)) != ERR_OK)
         return rc;
     return store_role_insert(a->db, id, role, scope_org_id, a->p->account_id,
                              util_now_ms(), e);
@@ -512,9 +533,12 @@ deputy_request(const struct actor_ctx *a, int64_t deputy_id,
         return actor_fail(a, rc == ERR_NOT_FOUND
             ? err_set(e, ERR_INVALID, "no account %lld",
                       (long long)deputy_id) : rc);
-    if (dep.disabled || strcmp(dep.kind, "person") != 0)
+    if (dep.disabled || strcmp(dep.kind, "person") != 0 || dep.held_by)
         return actor_fail(a, err_set(e, ERR_CONFLICT, "the deputy must be an "
                                "active person account"));
+    if ((rc = sod_account_may_hold(a->db, deputy_id, "custodian", 0, e))
+        != ERR_OK)
+        return actor_fail(a, rc);
     memset(&d, 0, sizeof(d));
     d.custodian_id = a->p->account_id;
     d.deputy_id = deputy_id;
@@ -551,6 +575,9 @@ deputy_decide(const struct actor_ctx *a, int64_t id, int approve,
                                "their own deputy request"));
     if ((rc = authz_require(a->db, a->p, PERM_DEPUTY_APPROVE, d.scope_org_id,
                             e)) != ERR_OK ||
+        (approve && (rc = sod_account_may_hold(a->db, d.deputy_id,
+                                               "custodian", d.id, e))
+                    != ERR_OK) ||
         (rc = store_deputy_transition(a->db, id, "requested",
                                       approve ? "approved" : "rejected",
                                       a->p->account_id, util_now_ms(), e))

@@ -32,7 +32,8 @@ account_json(struct store_conn *db, const struct store_account *acct)
                 (json_int_t)roles[i].scope_org_id, "deputy_id",
                 roles[i].deputy_id ? json_integer(roles[i].deputy_id)
                                    : json_null()));
-    return json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:b, s:I, s:o}",
+    return json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:b, s:I, s:o, "
+                     "s:o}",
                      "id", (json_int_t)acct->id, "name", acct->name,
                      "kind", acct->kind, "display_name", acct->display_name,
                      "org_id", (json_int_t)acct->org_id,
@@ -42,7 +43,11 @@ account_json(struct store_conn *db, const struct store_account *acct)
                          ? json_string(acct->cert_issuer) : json_null(),
                      "disabled", acct->disabled,
                      "created_ms", (json_int_t)acct->created_ms,
-                     "roles", r);
+                     "roles", r,
+                     "held", acct->held_by == 0 ? json_null()
+                         : json_pack("{s:I, s:I}", "reset_by",
+                                     (json_int_t)acct->held_by, "reset_ms",
+                                     (json_int_t)acct->held_ms));
 }
 
 API_HANDLER(api_credential_rotate)
@@ -273,6 +278,21 @@ API_HANDLER(api_role_remove)
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
         (rc = role_body(req, &role, &scope, e)) != ERR_OK ||
         (rc = account_remove_role(&a, id, role, scope, e)) != ERR_OK ||
+        (rc = store_account_get(req->db, id, &acct, e)) != ERR_OK)
+        return rc;
+    resp->data = account_json(req->db, &acct);
+    return ERR_OK;
+}
+
+API_HANDLER(api_account_reconfirm)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct store_account acct;
+    int64_t id;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
+        (rc = account_reconfirm(&a, id, e)) != ERR_OK ||
         (rc = store_account_get(req->db, id, &acct, e)) != ERR_OK)
         return rc;
     resp->data = account_json(req->db, &acct);

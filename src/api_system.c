@@ -123,12 +123,13 @@ api_whoami(struct http_req *req, struct http_resp *resp, struct err *e)
                                   ? json_integer(p->roles[i].deputy_id)
                                   : json_null()));
     util_time_rfc3339((time_t)(p->expires_ms / 1000), expires);
-    resp->data = json_pack("{s:{s:I, s:s, s:s, s:s, s:I}, s:o, "
+    resp->data = json_pack("{s:{s:I, s:s, s:s, s:s, s:I, s:b}, s:o, "
                            "s:{s:b, s:s}}",
                            "account", "id", (json_int_t)p->account.id,
                            "name", p->account.name, "kind", p->account.kind,
                            "display_name", p->account.display_name,
                            "org_id", (json_int_t)p->account.org_id,
+                           "held", p->held,
                            "roles", roles,
                            "credential", "initial", p->initial,
                            "expires_at", expires);

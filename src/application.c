@@ -10,6 +10,7 @@
 #include "rbac.h"
 #include "seal.h"
 #include "sm2.h"
+#include "sod.h"
 #include "util.h"
 
 static const char *const kinds[] = {"official", "position", "personal",
@@ -101,22 +102,12 @@ fill_row(struct store_app *row, const struct app_new *n,
     row->height_mm = (int)n->height_mm;
 }
 
-/* The custodian must be an active person. */
+/* The named custodian may keep a seal of org_id (rule SOD-5). */
 static err_code
-check_custodian(const struct actor_ctx *a, int64_t id, struct err *e)
+check_custodian(const struct actor_ctx *a, int64_t id, int64_t org_id,
+                struct err *e)
 {
-    struct store_account acct;
-    err_code rc;
-
-    if ((rc = store_account_get(a->db, id, &acct, e)) == ERR_NOT_FOUND)
-        return err_set(e, ERR_INVALID, "no account %lld for custodian",
-                       (long long)id);
-    if (rc != ERR_OK)
-        return rc;
-    if (acct.disabled || strcmp(acct.kind, "person") != 0)
-        return err_set(e, ERR_INVALID, "the custodian must be an active "
-                       "person account");
-    return ERR_OK;
+    return sod_custodian(a->db, id, org_id, "designation", e);
 }
 
 static err_code
@@ -191,7 +182,7 @@ application_submit(const struct actor_ctx *a, const struct app_new *n,
         return actor_fail(a, err_set(e, ERR_CONFLICT, "organisation is disabled"));
     if ((rc = authz_require(a->db, a->p, PERM_APPLICATION_SUBMIT, n->org_id,
                             e)) != ERR_OK ||
-        (rc = check_custodian(a, n->custodian_id, e)) != ERR_OK)
+        (rc = check_custodian(a, n->custodian_id, n->org_id, e)) != ERR_OK)
         return actor_fail(a, rc);
     memset(&row, 0, sizeof(row));
     fill_row(&row, n, &img);
@@ -253,7 +244,7 @@ application_resubmit(const struct actor_ctx *a, int64_t id,
         return actor_fail(a, err_set(e, ERR_CONFLICT, "application %lld is %s; "
                                "only a returned application is resubmitted",
                                (long long)id, row.state));
-    if ((rc = check_custodian(a, n->custodian_id, e)) != ERR_OK)
+    if ((rc = check_custodian(a, n->custodian_id, row.org_id, e)) != ERR_OK)
         return actor_fail(a, rc);
     fill_row(&row, n, &img);
     row.updated_ms = util_now_ms();
@@ -344,9 +335,10 @@ application_review(const struct actor_ctx *a, int64_t id,
         (rc = authz_require(a->db, a->p, PERM_APPLICATION_REVIEW, row.org_id,
                             e)) != ERR_OK)
         return actor_fail(a, rc);
-    if (row.applicant_id == a->p->account_id)
-        return actor_fail(a, err_set(e, ERR_FORBIDDEN, "separation of duties: "
-                               "nobody reviews their own application"));
+    if ((rc = sod_seal_people(&(struct sod_seal){row.applicant_id,
+                                  row.custodian_id, a->p->account_id, 0}, e))
+        != ERR_OK)
+        return actor_fail(a, rc);
     if (strcmp(row.state, moves[i].from) != 0)
         return actor_fail(a, err_set(e, ERR_CONFLICT, "application %lld is %s, "
                                "not %s", (long long)id, row.state,

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
+#include "sod.h"
 #include "util.h"
 
 struct auth_key {
@@ -216,6 +217,7 @@ auth_principal_load(struct store_conn *c, int64_t account_id,
                                   STORE_MAX_ROLES, &p->nroles, e)) != ERR_OK)
         return rc;
     p->account_id = account_id;
+    sod_principal(p);
     return ERR_OK;
 }
 

@@ -440,6 +440,10 @@ authenticate(struct http_conn_ctx *ctx, const struct route *route,
         return err_set(e, ERR_FORBIDDEN, "this is an initial credential: "
                        "replace it first with POST /api/v1/account/"
                        "credential");
+    if (req->principal.held && !route->any_credential)
+        return err_set(e, ERR_FORBIDDEN, "this account's credential was "
+                       "reset; it holds no role until a security "
+                       "administrator re-confirms it (SOD-7)");
     if (!authz_holds(&req->principal, route->perm))
         return err_set(e, ERR_FORBIDDEN, "permission %s is needed",
                        rbac_perm_name(route->perm));

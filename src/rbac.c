@@ -1,8 +1,7 @@
 /*
  * rbac.c - the one table of roles and their permissions, and the role
- * combination rules (三员分立: the system administrator, the security
- * administrator and the auditor are three different people, and none of
- * them does business with seals).
+ * names.  Which roles one account may combine, and who may take which
+ * decision, is decided in one place: sod.c.
  */
 #include <string.h>
 
@@ -28,6 +27,7 @@ static const struct {
     {"maker", 0, P(PERM_SEAL_MAKE)},
     {"custodian", 0, P(PERM_SEAL_USE) | P(PERM_DEPUTY_REQUEST) |
                      P(PERM_SEAL_REPORT)},
+    {"requester", 0, P(PERM_REQUEST_SUBMIT)},
     {"approver", 0, P(PERM_REQUEST_APPROVE) | P(PERM_DEPUTY_APPROVE)},
     {"verifier", 0, P(PERM_VERIFY_BULK)},
 };
@@ -35,7 +35,8 @@ static const struct {
 
 const char *const rbac_roles[] = {"sysadmin", "secadmin", "auditor",
                                   "applicant", "reviewer", "maker",
-                                  "custodian", "approver", "verifier", NULL};
+                                  "custodian", "requester", "approver",
+                                  "verifier", NULL};
 
 static const char *const perm_names[PERM__COUNT] = {
     [PERM_NONE] = "public",
@@ -53,6 +54,7 @@ static const char *const perm_names[PERM__COUNT] = {
     [PERM_APPLICATION_REVIEW] = "application.review",
     [PERM_SEAL_MAKE] = "seal.make",
     [PERM_SEAL_USE] = "seal.use",
+    [PERM_REQUEST_SUBMIT] = "request.submit",
     [PERM_REQUEST_APPROVE] = "request.approve",
     [PERM_DEPUTY_REQUEST] = "deputy.request",
     [PERM_DEPUTY_APPROVE] = "deputy.approve",
@@ -102,27 +104,4 @@ rbac_role_is_admin(const char *role)
     int i = role_index(role);
 
     return i >= 0 && role_table[i].admin;
-}
-
-err_code
-rbac_check_combination(const char *const *held, size_t n, const char *role,
-                       struct err *e)
-{
-    size_t i;
-
-    if (!rbac_role_known(role))
-        return err_set(e, ERR_INVALID, "unknown role '%.32s'", role);
-    for (i = 0; i < n; i++) {
-        if (strcmp(held[i], role) == 0)
-            continue;   /* the same role in another scope is fine */
-        if (rbac_role_is_admin(held[i]) && rbac_role_is_admin(role))
-            return err_set(e, ERR_CONFLICT, "separation of duties: an "
-                           "account holding %s cannot also be %s", held[i],
-                           role);
-        if (rbac_role_is_admin(held[i]) != rbac_role_is_admin(role))
-            return err_set(e, ERR_CONFLICT, "separation of duties: "
-                           "administrator roles cannot be combined with "
-                           "business roles (%s and %s)", held[i], role);
-    }
-    return ERR_OK;
 }

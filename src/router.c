@@ -8,6 +8,7 @@
 
 #include "api.h"
 #include "router.h"
+#include "sod.h"
 
 const struct route router_table[] = {
     {"GET", "/healthz", api_healthz, PERM_NONE, 1, "service.health",
@@ -53,6 +54,9 @@ const struct route router_table[] = {
      0, "role.grant", "Grant a role for an organisation subtree"},
     {"POST", "/api/v1/accounts/{id}/roles/remove", api_role_remove,
      PERM_ROLE_ASSIGN, 0, "role.remove", "End a role grant"},
+    {"POST", "/api/v1/accounts/{id}/reconfirm", api_account_reconfirm,
+     PERM_ROLE_ASSIGN, 0, "account.reconfirm",
+     "Re-confirm an account held after a credential reset"},
     {"POST", "/api/v1/accounts/{id}/appoint-secadmin", api_role_bootstrap,
      PERM_ACCOUNT_WRITE, 0, "role.bootstrap",
      "Appoint the first security administrator (only while there is none)"},
@@ -149,9 +153,9 @@ const struct route router_table[] = {
      "verify.seal", "Verify a seal file (SESeal) alone"},
     /* END routes-verify */
     /* BEGIN routes-sign */
-    {"POST", "/api/v1/sign-requests", api_sreq_submit, PERM_SEAL_USE, 0,
-     "sign_request.submit",
-     "A custodian (or deputy) asks to seal documents (by upload or SM3)"},
+    {"POST", "/api/v1/sign-requests", api_sreq_submit, PERM_REQUEST_SUBMIT,
+     0, "sign_request.submit",
+     "A requester asks for documents to be sealed (by upload or SM3)"},
     {"GET", "/api/v1/sign-requests/{id}", api_sreq_get, PERM_SELF, 0,
      "sign_request.read", "A signing request and its pinned documents"},
     {"POST", "/api/v1/sign-requests/{id}/approve", api_sreq_approve,
@@ -161,12 +165,12 @@ const struct route router_table[] = {
      PERM_REQUEST_APPROVE, 0, "sign_request.reject",
      "Reject (退签) with a reason"},
     {"POST", "/api/v1/sign-requests/{id}/cancel", api_sreq_cancel,
-     PERM_SEAL_USE, 0, "sign_request.cancel",
+     PERM_REQUEST_SUBMIT, 0, "sign_request.cancel",
      "Cancel a request before anything is signed"},
     {"POST", "/api/v1/sign-requests/{id}/sign", api_sreq_sign, PERM_SEAL_USE,
      0, "seal.sign", "Sign the approved documents; a result per document"},
     {"PUT", "/api/v1/sign-requests/{id}/documents/{doc}/content",
-     api_sreq_upload, PERM_SEAL_USE, 0, "sign_request.upload",
+     api_sreq_upload, PERM_SELF, 0, "sign_request.upload",
      "Upload a document named by hash (streamed, SM3 checked on arrival)"},
     {"GET", "/api/v1/signatures/{id}", api_signature_file, PERM_SELF, 0,
      "signature.download", "A signature made by seald (SES_Signature DER)"},
@@ -274,6 +278,7 @@ json_t *
 router_matrix(void)
 {
     json_t *roles = json_array(), *routes = json_array();
+    json_t *rules = json_array();
     const char *const *role;
     size_t i;
 
@@ -290,5 +295,9 @@ router_matrix(void)
                               "permission", rbac_perm_name(r->perm),
                               "roles", who));
     }
-    return json_pack("{s:o, s:o}", "roles", roles, "routes", routes);
+    for (i = 0; sod_rules[i].id != NULL; i++)
+        json_array_append_new(rules, json_pack("{s:s, s:s}", "id",
+                              sod_rules[i].id, "rule", sod_rules[i].text));
+    return json_pack("{s:o, s:o, s:o}", "roles", roles, "routes", routes,
+                     "separation_of_duties", rules);
 }

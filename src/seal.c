@@ -12,6 +12,7 @@
 #include "seal.h"
 #include "seal_make.h"
 #include "ses.h"
+#include "sod.h"
 #include "statuslist.h"
 #include "util.h"
 
@@ -92,7 +93,8 @@ authority_free(struct authority *au)
     au->cert = NULL;
 }
 
-/* Checks before making: approved, maker's authority, maker != applicant. */
+/* Checks before making: approved, maker's authority, the people of the
+ * seal (SOD-4) and its custodian (SOD-5). */
 static err_code
 check_makeable(const struct actor_ctx *a, int64_t app_id,
                struct store_app *app, struct err *e)
@@ -103,9 +105,12 @@ check_makeable(const struct actor_ctx *a, int64_t app_id,
         (rc = authz_require(a->db, a->p, PERM_SEAL_MAKE, app->org_id, e))
         != ERR_OK)
         return rc;
-    if (app->applicant_id == a->p->account_id)
-        return err_set(e, ERR_FORBIDDEN, "separation of duties: the "
-                       "applicant does not make their own seal");
+    if ((rc = sod_seal_people(&(struct sod_seal){app->applicant_id,
+                                  app->custodian_id, app->reviewer_id,
+                                  a->p->account_id}, e)) != ERR_OK ||
+        (rc = sod_custodian(a->db, app->custodian_id, app->org_id,
+                            "making", e)) != ERR_OK)
+        return rc;
     if (!strcmp(app->purpose, "revocation"))
         return err_set(e, ERR_CONFLICT, "a revocation request makes no seal");
     if (strcmp(app->state, "approved") != 0)
@@ -447,6 +452,9 @@ seal_confirm(const struct actor_ctx *a, const char *esid, struct err *e)
     if (app.applicant_id != a->p->account_id)
         return actor_fail(a, err_set(e, ERR_FORBIDDEN, "only the applicant "
                                "confirms the seal impression"));
+    if ((rc = sod_custodian(a->db, s.custodian_id, s.org_id, "activation",
+                            e)) != ERR_OK)
+        return actor_fail(a, rc);
     if ((rc = store_seal_transition(a->db, s.id, "made", "active", NULL, now,
                                     e)) != ERR_OK ||
         (rc = store_seal_confirmed(a->db, s.id, now, e)) != ERR_OK)

@@ -12,6 +12,7 @@
 #include "seal_make.h"
 #include "ofd.h"
 #include "signing.h"
+#include "sod.h"
 #include "sm2.h"
 #include "util.h"
 
@@ -30,8 +31,10 @@ finish(const struct actor_ctx *a, const char *action, int64_t id,
 }
 
 /* The caller acts for the seal's custodian: as the custodian, or as an
- * approved deputy of that custodian now.  *deputy_id gets the deputy
- * record (0 when acting in their own right). */
+ * approved deputy of that custodian now; and the custodian is still one
+ * (rule SOD-5: the custodian role with a scope over the seal's
+ * organisation).  *deputy_id gets the deputy record (0 when acting in
+ * their own right). */
 static err_code
 acting_custodian(const struct actor_ctx *a, const struct store_seal *s,
                  int64_t *deputy_id, struct err *e)
@@ -39,10 +42,17 @@ acting_custodian(const struct actor_ctx *a, const struct store_seal *s,
     struct store_deputy d;
     size_t i;
     int yes = 0;
+    err_code rc;
 
     *deputy_id = 0;
+    if ((rc = sod_custodian(a->db, s->custodian_id, s->org_id, "use", e))
+        != ERR_OK)
+        return rc == ERR_INVALID ? err_set(e, ERR_FORBIDDEN, "seal %s: its "
+                                           "custodian no longer holds the "
+                                           "custodian role (SOD-5)",
+                                           s->esid) : rc;
     if (s->custodian_id == a->p->account_id &&
-        authz_holds(a->p, PERM_SEAL_USE))
+        authz_require(a->db, a->p, PERM_SEAL_USE, s->org_id, NULL) == ERR_OK)
         return ERR_OK;
     for (i = 0; i < a->p->nroles; i++) {
         if (a->p->roles[i].deputy_id == 0 ||
@@ -58,6 +68,25 @@ acting_custodian(const struct actor_ctx *a, const struct store_seal *s,
     }
     return err_set(e, ERR_FORBIDDEN, "only the seal's custodian, or their "
                    "deputy during the deputy period, uses seal %s", s->esid);
+}
+
+/* SOD-6: the submitter is neither the seal's custodian nor, now, their
+ * deputy for it: whoever keeps a seal does not ask for its use. */
+static err_code
+submitter_not_keeper(const struct actor_ctx *a, const struct store_seal *s,
+                     struct err *e)
+{
+    struct sod_request who = {a->p->account_id, s->custodian_id, 0, 0};
+    int64_t deputy = 0;
+    err_code rc;
+
+    if ((rc = sod_request_people(&who, e)) != ERR_OK)
+        return rc;
+    if (acting_custodian(a, s, &deputy, NULL) == ERR_OK && deputy != 0)
+        return err_set(e, ERR_FORBIDDEN, "separation of duties (SOD-6): a "
+                       "deputy of the seal's custodian does not ask for its "
+                       "use");
+    return ERR_OK;
 }
 
 /* The seal may be used now: active and inside its validity. */
@@ -99,7 +128,9 @@ sign_submit(const struct actor_ctx *a, const struct sign_new *n,
     if ((rc = store_seal_get(a->db, n->esid, &s, e)) != ERR_OK)
         return actor_fail(a, rc == ERR_NOT_FOUND
             ? err_set(e, ERR_INVALID, "no seal %s", n->esid) : rc);
-    if ((rc = acting_custodian(a, &s, &r.deputy_id, e)) != ERR_OK ||
+    if ((rc = authz_require(a->db, a->p, PERM_REQUEST_SUBMIT, s.org_id, e))
+            != ERR_OK ||
+        (rc = submitter_not_keeper(a, &s, e)) != ERR_OK ||
         (rc = seal_usable(&s, now, e)) != ERR_OK)
         return actor_fail(a, rc);
     if (n->resubmits_id != 0) {
@@ -161,10 +192,10 @@ sign_decide(const struct actor_ctx *a, int64_t id, int approve,
         (rc = authz_require(a->db, a->p, PERM_REQUEST_APPROVE, s.org_id, e))
         != ERR_OK)
         return actor_fail(a, rc);
-    if (r.submitter_id == a->p->account_id || s.custodian_id ==
-        a->p->account_id)
-        return actor_fail(a, err_set(e, ERR_FORBIDDEN, "separation of duties: "
-                               "nobody approves their own signing request"));
+    if ((rc = sod_request_people(&(struct sod_request){r.submitter_id,
+                                      s.custodian_id, a->p->account_id, 0},
+                                  e)) != ERR_OK)
+        return actor_fail(a, rc);
     if (approve && (rc = seal_usable(&s, now, e)) != ERR_OK)
         return actor_fail(a, rc);
     if ((rc = store_sreq_transition(a->db, id, "submitted",
@@ -535,7 +566,10 @@ signer_load(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
     memset(g, 0, sizeof(*g));
     if ((rc = store_sreq_get(a->db, id, &g->r, e)) != ERR_OK ||
         (rc = store_seal_get_id(a->db, g->r.seal_id, &g->s, e)) != ERR_OK ||
-        (rc = acting_custodian(a, &g->s, &deputy, e)) != ERR_OK)
+        (rc = acting_custodian(a, &g->s, &deputy, e)) != ERR_OK ||
+        (rc = sod_request_people(&(struct sod_request){g->r.submitter_id,
+                                     g->s.custodian_id, g->r.approver_id,
+                                     a->p->account_id}, e)) != ERR_OK)
         return rc;
     if (strcmp(g->r.state, "approved") != 0)
         return err_set(e, ERR_CONFLICT, "signing request %lld is %s; only "
@@ -731,7 +765,8 @@ sign_upload(const struct actor_ctx *a, int64_t id, int64_t doc_id,
         return rc;
     if ((rc = store_sreq_get(a->db, id, &r, e)) != ERR_OK ||
         (rc = store_seal_get_id(a->db, r.seal_id, &s, e)) != ERR_OK ||
-        (rc = acting_custodian(a, &s, &deputy, e)) != ERR_OK ||
+        (r.submitter_id != a->p->account_id &&
+         (rc = acting_custodian(a, &s, &deputy, e)) != ERR_OK) ||
         (rc = store_sdoc_get(a->db, doc_id, &d, NULL, NULL, e)) != ERR_OK)
         return actor_fail(a, rc);
     if (d.request_id != id)

@@ -685,7 +685,7 @@ store_org_in_subtree(struct store_conn *c, int64_t ancestor, int64_t org,
 
 #define ACCOUNT_COLS "id, name, kind, display_name, org_id, " \
     "coalesce(cert_subject, ''), coalesce(cert_issuer, ''), disabled, " \
-    "created_ms"
+    "created_ms, coalesce(held_by, 0), coalesce(held_ms, 0)"
 
 static void
 account_row(sqlite3_stmt *st, struct store_account *a)
@@ -699,6 +699,8 @@ account_row(sqlite3_stmt *st, struct store_account *a)
     st_copy_col(st, 6, a->cert_issuer, sizeof(a->cert_issuer));
     a->disabled = sqlite3_column_int(st, 7);
     a->created_ms = sqlite3_column_int64(st, 8);
+    a->held_by = sqlite3_column_int64(st, 9);
+    a->held_ms = sqlite3_column_int64(st, 10);
 }
 
 err_code
@@ -814,6 +816,24 @@ store_account_set_disabled(struct store_conn *c, int64_t id, struct err *e)
 }
 
 err_code
+store_account_set_held(struct store_conn *c, int64_t id, int64_t by,
+                       int64_t now_ms, struct err *e)
+{
+    static const char sql[] =
+        "UPDATE accounts SET held_by = nullif(?, 0), "
+        "held_ms = CASE WHEN ? = 0 THEN NULL ELSE ? END WHERE id = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, by);
+    sqlite3_bind_int64(st, 2, by);
+    sqlite3_bind_int64(st, 3, now_ms);
+    sqlite3_bind_int64(st, 4, id);
+    return st_step_update_one(c, st, "account", e);
+}
+
+err_code
 store_role_insert(struct store_conn *c, int64_t account_id, const char *role,
                   int64_t scope_org_id, int64_t granted_by, int64_t now_ms,
                   struct err *e)
@@ -860,29 +880,17 @@ store_role_remove(struct store_conn *c, int64_t account_id, const char *role,
     return st_step_update_one(c, st, "role assignment", e);
 }
 
-err_code
-store_account_roles(struct store_conn *c, int64_t account_id, int64_t now_ms,
-                    struct store_role *roles, size_t max, size_t *n,
-                    struct err *e)
+/* Step st (bound: ?1 account, ?2 now) into roles[]: role, scope, deputy id. */
+static err_code
+roles_rows(struct store_conn *c, sqlite3_stmt *st, int64_t account_id,
+           int64_t now_ms, struct store_role *roles, size_t max, size_t *n,
+           struct err *e)
 {
-    static const char sql[] =
-        "SELECT role, scope_org_id, 0 FROM role_assignments "
-        "WHERE account_id = ? AND removed_ms IS NULL "
-        "UNION ALL "
-        "SELECT 'custodian', scope_org_id, id FROM deputies "
-        "WHERE deputy_id = ? AND state = 'approved' AND start_ms <= ? "
-        "AND end_ms > ? "
-        "ORDER BY 1, 2, 3";
-    sqlite3_stmt *st = st_prep(c, sql, e);
     size_t count = 0;
     int rc;
 
-    if (st == NULL)
-        return ERR_DB;
     sqlite3_bind_int64(st, 1, account_id);
-    sqlite3_bind_int64(st, 2, account_id);
-    sqlite3_bind_int64(st, 3, now_ms);
-    sqlite3_bind_int64(st, 4, now_ms);
+    sqlite3_bind_int64(st, 2, now_ms);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < max) {
         st_copy_col(st, 0, roles[count].role, sizeof(roles[count].role));
         roles[count].scope_org_id = sqlite3_column_int64(st, 1);
@@ -893,6 +901,69 @@ store_account_roles(struct store_conn *c, int64_t account_id, int64_t now_ms,
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return st_db_err(c, e, "roles");
     *n = count;
+    return ERR_OK;
+}
+
+err_code
+store_account_roles(struct store_conn *c, int64_t account_id, int64_t now_ms,
+                    struct store_role *roles, size_t max, size_t *n,
+                    struct err *e)
+{
+    static const char sql[] =
+        "SELECT role, scope_org_id, 0 FROM role_assignments "
+        "WHERE account_id = ?1 AND removed_ms IS NULL "
+        "UNION ALL "
+        "SELECT 'custodian', scope_org_id, id FROM deputies "
+        "WHERE deputy_id = ?1 AND state = 'approved' AND start_ms <= ?2 "
+        "AND end_ms > ?2 "
+        "ORDER BY 1, 2, 3";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    return roles_rows(c, st, account_id, now_ms, roles, max, n, e);
+}
+
+err_code
+store_account_roles_ahead(struct store_conn *c, int64_t account_id,
+                          int64_t now_ms, struct store_role *roles,
+                          size_t max, size_t *n, struct err *e)
+{
+    static const char sql[] =
+        "SELECT role, scope_org_id, 0 FROM role_assignments "
+        "WHERE account_id = ?1 AND removed_ms IS NULL "
+        "UNION ALL "
+        "SELECT 'custodian', scope_org_id, id FROM deputies "
+        "WHERE deputy_id = ?1 AND state IN ('requested', 'approved') "
+        "AND end_ms > ?2 "
+        "ORDER BY 1, 2, 3";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    return roles_rows(c, st, account_id, now_ms, roles, max, n, e);
+}
+
+err_code
+store_role_count_in_force(struct store_conn *c, const char *role,
+                          int64_t except_id, int64_t *count, struct err *e)
+{
+    static const char sql[] =
+        "SELECT count(DISTINCT r.account_id) FROM role_assignments r "
+        "JOIN accounts a ON a.id = r.account_id "
+        "WHERE r.role = ? AND r.removed_ms IS NULL AND a.disabled = 0 "
+        "AND a.held_by IS NULL AND a.id <> ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    st_bind_text(st, 1, role);
+    sqlite3_bind_int64(st, 2, except_id);
+    if ((rc = st_step_row(c, st, "role", e)) != ERR_OK)
+        return rc;
+    *count = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
     return ERR_OK;
 }
 

@@ -11,7 +11,7 @@ import requests
 from conftest import Instance, assert_error, run_seald
 
 ROLES = ["sysadmin", "secadmin", "auditor", "applicant", "reviewer", "maker",
-         "custodian", "approver", "verifier"]
+         "custodian", "requester", "approver", "verifier"]
 
 
 def rotate(inst, cred):
@@ -157,6 +157,12 @@ def test_permissions_doc_matches_code():
             assert all(c in ("all", "") for c in cells[2:]), cells
         else:
             assert marked == route["roles"], (route, cells)
+    # the separation-of-duties rules, word for word as src/sod.c has them
+    rules = [line[2:] for line in doc.splitlines()
+             if line.startswith("- **SOD-")]
+    assert rules == [f"**{r['id']}** {r['rule']}"
+                     for r in matrix["separation_of_duties"]]
+    assert len(rules) >= 7
 
 
 def test_three_administrators_are_three_people(world):

@@ -35,7 +35,7 @@ def world(tmp_path_factory):
     assert rc == 0, err
 
 
-def submit(w, docs, copies=1, who="custodian", esid=None, status=201,
+def submit(w, docs, copies=1, who="requester", esid=None, status=201,
            **extra):
     body = {"esid": esid or w.esid, "title": "关于年度报告的函",
             "purpose": "send to the provincial office", "copies": copies,
@@ -184,11 +184,11 @@ def test_rejection_resubmission_cancellation(world):
     # cancellation: before signing yes, after signing no
     c = submit(w, [doc("x.pdf", b"x")])
     r = w.inst.post(f"/api/v1/sign-requests/{c['id']}/cancel",
-                    w.cred["custodian"])
+                    w.cred["requester"])
     assert r.json()["data"]["state"] == "cancelled"
     approve(w, c["id"], status=409)
     assert_error(w.inst.post(f"/api/v1/sign-requests/{fixed['id']}/cancel",
-                             w.cred["custodian"]), 409, "conflict")
+                             w.cred["requester"]), 409, "conflict")
     # extra copies (加印) need their own approval
     extra = submit(w, [doc("draft.pdf", b"draft v2")],
                    extra_for_id=fixed["id"])
@@ -264,14 +264,19 @@ def test_deputy_signs_only_in_period(world):
         "end_ms": now + 4000, "reason": "business trip"})
     did = r.json()["data"]["id"]
     w.inst.post(f"/api/v1/deputies/{did}/approve", w.cred["approver"])
-    req = submit(w, [doc("d.pdf", b"deputy doc")], who="signdeputy")
-    assert req["deputy_id"] == did
+    # a deputy signs for the custodian, but does not ask for the use (SOD-6)
+    submit(w, [doc("d0.pdf", b"mine")], who="signdeputy", status=403)
+    req = submit(w, [doc("d.pdf", b"deputy doc")])
     approve(w, req["id"])
+    late = submit(w, [doc("d2.pdf", b"too late")])
+    approve(w, late["id"])
     assert sign(w, req["id"], who="signdeputy")["results"][0]["status"] == \
         "signed"
+    assert w.inst.sql("SELECT signer_id FROM signatures WHERE request_id = ?",
+                      req["id"]) == [(dep_id,)]
     while time.time() * 1000 < now + 4200:
         time.sleep(0.1)
-    submit(w, [doc("d2.pdf", b"too late")], who="signdeputy", status=403)
+    sign(w, late["id"], who="signdeputy", status=403)
 
 
 def test_usage_report_json_and_csv(world):
@@ -311,7 +316,7 @@ def test_bad_requests_change_nothing(world):
                   "documents": [doc("x", b"x")]},
                  {"esid": w.esid, "title": "t", "purpose": "p",
                   "documents": [doc("x", b"x")] * 51}]:
-        r = w.inst.post("/api/v1/sign-requests", w.cred["custodian"],
+        r = w.inst.post("/api/v1/sign-requests", w.cred["requester"],
                         json=body)
         assert r.status_code in (400, 422), r.text
     assert w.inst.sql("SELECT count(*) FROM sign_requests")[0][0] == before
