@@ -670,6 +670,8 @@ struct store_sig {
     char    request_rid[40];
     uint8_t data_sm3[32];
     int64_t ts_ms;
+    int     token_checked;       /* the value was verified before given out */
+    int     token_suspect;       /* unchecked, and a later check failed     */
 };
 
 /* One row of the usage summary: signatures of a seal in a period. */
@@ -719,6 +721,19 @@ err_code store_sdoc_take(struct store_conn *c, int64_t id, int copies,
 /* Signatures made under a request so far. */
 err_code store_sreq_signed(struct store_conn *c, int64_t request_id,
                            int64_t *n, struct err *e);
+/* A fault check on seal_id's token values failed: mark every signature of
+ * the seal made since its last checked one, and not checked itself, as
+ * suspect.  *n gets how many were marked. */
+err_code store_sig_mark_suspect(struct store_conn *c, int64_t seal_id,
+                                int64_t *n, struct err *e);
+
+/* The record of signature der (of document hash data_sm3 with seal_id), if
+ * this instance made it: *found 1 and *out filled, else *found 0. */
+err_code store_sig_find(struct store_conn *c, int64_t seal_id,
+                        const uint8_t data_sm3[32], const uint8_t *der,
+                        size_t len, int *found, struct store_sig *out,
+                        struct err *e);
+
 err_code store_sig_insert(struct store_conn *c, const struct store_sig *s,
                           const uint8_t *der, size_t len, int64_t *id_out,
                           struct err *e);

@@ -134,7 +134,7 @@ config_defaults(struct config *cfg)
     cfg->seal_maintenance_seconds = 3600;
     cfg->sign_max_documents = 50;
     cfg->sign_approval_seconds = 86400;
-    cfg->sign_verify_token_every = 64;
+    cfg->sign_verify_token_every = 1;
     cfg->audit_checkpoint_every = 1000;
     cfg->audit_checkpoint_seconds = 300;
     snprintf(cfg->backup_dir, sizeof(cfg->backup_dir), "backups");

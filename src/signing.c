@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "log.h"
 #include "ca.h"
 #include "rbac.h"
 #include "seal_make.h"
@@ -280,6 +281,7 @@ struct use {
     const struct store_sdoc *d;
     const uint8_t           *der;
     size_t                   len;
+    int                      checked;       /* token value verified  */
     int64_t                  sig_id;        /* out */
 };
 
@@ -321,6 +323,7 @@ use_record(struct store_conn *db, void *ctx, struct err *e)
     rec.org_id = s.org_id;
     rec.signer_id = a->p->account_id;
     rec.approver_id = now_r.approver_id;
+    rec.token_checked = u->checked;
     snprintf(rec.client_addr, sizeof(rec.client_addr), "%s",
              a->who.client_addr ? a->who.client_addr : "");
     snprintf(rec.request_rid, sizeof(rec.request_rid), "%s",
@@ -343,15 +346,16 @@ use_record(struct store_conn *db, void *ctx, struct err *e)
 }
 
 /* Record signature der of document d of request r (use_record), durably,
+ * with whether its value was checked before it is given out (checked),
  * in a group commit with other signatures being recorded at the same time:
  * one fsync for the group.  On any failure nothing of it is recorded and
  * der must not be given out.  *sig_id gets the record's id. */
 static err_code
 record_use(const struct actor_ctx *a, const struct store_sreq *r,
            const struct store_sdoc *d, const uint8_t *der, size_t len,
-           int64_t *sig_id, struct err *e)
+           int checked, int64_t *sig_id, struct err *e)
 {
-    struct use u = {a, r, d, der, len, 0};
+    struct use u = {a, r, d, der, len, checked, 0};
     err_code rc = store_group_run(a->db, use_record, &u, e);
 
     *sig_id = u.sig_id;
@@ -502,13 +506,55 @@ check_due(const struct signer *g, long every)
            __atomic_load_n(&g->m->suspect, __ATOMIC_RELAXED);
 }
 
-/* A checked signature with g failed its check (rc from seal_signer_sign):
- * from now on check every one. */
-static void
-check_failed(const struct signer *g, int checked, err_code rc)
+/* A failed fault check, in a group transaction: mark the seal's
+ * unchecked signatures since its last checked one as suspect, and tell the
+ * auditor how many. */
+struct fault {
+    const struct actor_ctx *a;
+    const struct store_seal *s;
+};
+
+static err_code
+fault_record(struct store_conn *db, void *ctx, struct err *e)
 {
-    if (checked && rc == ERR_CRYPTO)
-        __atomic_store_n(&g->m->suspect, 1, __ATOMIC_RELAXED);
+    struct fault *f = ctx;
+    struct audit_event ev = {"seal.token_fault", "seal", f->s->esid,
+                             AUDIT_FAILED, "the token returned a signature "
+                             "value that does not verify", NULL};
+    json_t *details;
+    int64_t n = 0;
+    err_code rc;
+
+    if ((rc = store_sig_mark_suspect(db, f->s->id, &n, e)) != ERR_OK)
+        return rc;
+    if ((details = json_pack("{s:I}", "signatures_marked_suspect",
+                             (json_int_t)n)) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    ev.details = details;
+    rc = audit_append(db, &f->a->who, &ev, e);
+    json_decref(details);
+    return rc;
+}
+
+/* After a signature with g (rc from seal_signer_sign; checked: its value
+ * was verified): a failed check makes every later signature with g's seal
+ * checked, and marks the unchecked ones given out since the last passed
+ * check as suspect (rule: nothing unverified is left unflagged).  A
+ * failure to record the mark is logged by the audit's own failure path. */
+static void
+check_failed(const struct actor_ctx *a, const struct signer *g, int checked,
+             err_code rc)
+{
+    struct fault f = {a, &g->s};
+    struct err me;
+
+    if (!checked || rc != ERR_CRYPTO)
+        return;
+    __atomic_store_n(&g->m->suspect, 1, __ATOMIC_RELAXED);
+    err_clear(&me);
+    if (store_group_run(a->db, fault_record, &f, &me) != ERR_OK)
+        log_event(LOG_ERROR, "token_fault_unrecorded", "esid=%s msg=\"%s\"",
+                  g->s.esid, me.msg);
 }
 
 /* Sign one document (its approved hash as dataHash, its name as
@@ -531,9 +577,10 @@ sign_one(const struct actor_ctx *a, const struct seal_env *env,
     sp.property_info = d->name;
     sp.trust_token = !check_due(g, env->cfg->sign_verify_token_every);
     rc = seal_signer_sign(g->ss, &g->holder, &sp, &der, &len, e);
-    check_failed(g, !sp.trust_token, rc);
+    check_failed(a, g, !sp.trust_token, rc);
     if (rc != ERR_OK ||
-        (rc = record_use(a, &g->r, d, der, len, &sig_id, e)) != ERR_OK ||
+        (rc = record_use(a, &g->r, d, der, len, !sp.trust_token, &sig_id,
+                         e)) != ERR_OK ||
         (rc = util_b64_encode(der, len, &b64, e)) != ERR_OK)
         goto done;
     util_hex_encode(d->sm3, sizeof(d->sm3), sm3hex);
@@ -670,8 +717,10 @@ done:
 struct ofd_ctx {
     const struct signer *g;
     long                 verify_every;
+    const struct actor_ctx *a;
     uint8_t             *der;
     size_t               len;
+    int                  checked;
 };
 
 static err_code
@@ -688,7 +737,8 @@ ofd_signer(void *ctx, const uint8_t datahash[32], const char *property_info,
     sp.property_info = property_info;
     sp.trust_token = !check_due(o->g, o->verify_every);
     rc = seal_signer_sign(o->g->ss, &o->g->holder, &sp, ses_der, len, e);
-    check_failed(o->g, !sp.trust_token, rc);
+    check_failed(o->a, o->g, !sp.trust_token, rc);
+    o->checked = !sp.trust_token;
     if (rc != ERR_OK)
         return rc;
     free(o->der);
@@ -708,14 +758,16 @@ sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
     struct store_sdoc d;
     struct ofd_seal_params p;
     struct ofd_seal_info info;
-    struct ofd_ctx oc = {NULL, 0, NULL, 0};
+    struct ofd_ctx oc;
     uint8_t *data = NULL;
     size_t len = 0;
     err_code rc;
 
     if ((rc = signer_load(a, env, id, &g, e)) != ERR_OK)
         return rc;
+    memset(&oc, 0, sizeof(oc));
     oc.g = &g;
+    oc.a = a;
     oc.verify_every = env->cfg->sign_verify_token_every;
     if ((rc = store_sdoc_get(a->db, doc_id, &d, &data, &len, e)) != ERR_OK)
         goto done;
@@ -738,7 +790,8 @@ sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
     p.sign_ctx = &oc;
     if ((rc = ofd_seal(data, len, &p, out, out_len, &info, e)) != ERR_OK)
         goto done;
-    if ((rc = record_use(a, &g.r, &d, oc.der, oc.len, sig_id, e)) != ERR_OK) {
+    if ((rc = record_use(a, &g.r, &d, oc.der, oc.len, oc.checked, sig_id,
+                         e)) != ERR_OK) {
         free(*out);
         *out = NULL;
     }

@@ -262,7 +262,8 @@ store_sig_insert(struct store_conn *c, const struct store_sig *s,
     static const char sql[] =
         "INSERT INTO signatures (request_id, document_id, seal_id, org_id, "
         "signer_id, approver_id, client_addr, request_rid, data_sm3, ts_ms, "
-        "signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        "signature, token_checked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "?)";
     sqlite3_stmt *st = st_prep(c, sql, e);
     err_code rc;
 
@@ -279,6 +280,7 @@ store_sig_insert(struct store_conn *c, const struct store_sig *s,
     sqlite3_bind_blob(st, 9, s->data_sm3, 32, SQLITE_STATIC);
     sqlite3_bind_int64(st, 10, s->ts_ms);
     sqlite3_bind_blob(st, 11, der, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int(st, 12, s->token_checked != 0);
     if ((rc = st_step_done(c, st, e)) != ERR_OK)
         return rc;
     *id_out = sqlite3_last_insert_rowid(c->db);
@@ -286,7 +288,8 @@ store_sig_insert(struct store_conn *c, const struct store_sig *s,
 }
 
 #define SIG_COLS "id, request_id, document_id, seal_id, org_id, signer_id, " \
-    "approver_id, client_addr, coalesce(request_rid, ''), data_sm3, ts_ms"
+    "approver_id, client_addr, coalesce(request_rid, ''), data_sm3, ts_ms, " \
+    "token_checked, token_suspect"
 
 static void
 sig_row(sqlite3_stmt *st, struct store_sig *s)
@@ -304,6 +307,57 @@ sig_row(sqlite3_stmt *st, struct store_sig *s)
     if (sqlite3_column_bytes(st, 9) == 32)
         memcpy(s->data_sm3, sqlite3_column_blob(st, 9), 32);
     s->ts_ms = sqlite3_column_int64(st, 10);
+    s->token_checked = sqlite3_column_int(st, 11);
+    s->token_suspect = sqlite3_column_int(st, 12);
+}
+
+err_code
+store_sig_mark_suspect(struct store_conn *c, int64_t seal_id, int64_t *n,
+                       struct err *e)
+{
+    static const char sql[] =
+        "UPDATE signatures SET token_suspect = 1 WHERE seal_id = ?1 AND "
+        "token_checked = 0 AND token_suspect = 0 AND id > coalesce(("
+        "SELECT max(id) FROM signatures WHERE seal_id = ?1 AND "
+        "token_checked = 1), 0)";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, seal_id);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    *n = sqlite3_changes(c->db);
+    return ERR_OK;
+}
+
+err_code
+store_sig_find(struct store_conn *c, int64_t seal_id,
+               const uint8_t data_sm3[32], const uint8_t *der, size_t len,
+               int *found, struct store_sig *out, struct err *e)
+{
+    static const char sql[] =
+        "SELECT " SIG_COLS " FROM signatures WHERE seal_id = ? AND "
+        "data_sm3 = ? AND signature = ? LIMIT 1";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    int rc;
+
+    *found = 0;
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, seal_id);
+    sqlite3_bind_blob(st, 2, data_sm3, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, der, (int)len, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        sig_row(st, out);
+        *found = 1;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return st_db_err(c, e, "signature");
+    return ERR_OK;
 }
 
 err_code
@@ -321,7 +375,7 @@ store_sig_get(struct store_conn *c, int64_t id, struct store_sig *out,
     if ((rc = st_step_row(c, st, "signature", e)) != ERR_OK)
         return rc;
     sig_row(st, out);
-    rc = der != NULL ? st_column_dup(st, 11, der, len, e) : ERR_OK;
+    rc = der != NULL ? st_column_dup(st, 13, der, len, e) : ERR_OK;
     sqlite3_reset(st);
     return rc;
 }

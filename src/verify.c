@@ -511,6 +511,45 @@ enrich(struct store_conn *db, const struct ses_seal *seal, int64_t at_ms,
     return ERR_OK;
 }
 
+/* For a signature this instance made (report has a matching seald_status),
+ * say whether its value passed the token fault check before it was given
+ * out: "verified", "sampled" (not checked: [signing] verify_token_every),
+ * or "suspect" (not checked, and a later check on the seal failed). */
+static err_code
+enrich_token(struct store_conn *db, const struct ses_signature *sig,
+             const uint8_t *der, size_t len, json_t *report, struct err *e)
+{
+    json_t *st = json_object_get(report, "seald_status");
+    struct store_seal rec;
+    struct store_sig row;
+    const char *how;
+    int found = 0;
+    err_code rc;
+
+    if (db == NULL || st == NULL ||
+        !json_is_true(json_object_get(st, "matches_record")) ||
+        sig->data_hash.len != 32)
+        return ERR_OK;
+    if ((rc = store_seal_get(db, sig->seal.es_id, &rec, e)) != ERR_OK ||
+        (rc = store_sig_find(db, rec.id, sig->data_hash.p, der, len, &found,
+                             &row, e)) != ERR_OK)
+        return rc;
+    if (!found) {
+        json_object_set_new(st, "issued_here", json_false());
+        return ERR_OK;
+    }
+    how = row.token_suspect ? "suspect" : row.token_checked ? "verified"
+                                                            : "sampled";
+    json_object_set_new(st, "issued_here", json_true());
+    json_object_set_new(st, "token_check", json_string(how));
+    if (row.token_suspect)
+        json_object_set_new(st, "token_note", json_string(
+            "this value was given out without the token fault check, and a "
+            "later check on the same seal failed: the token may have "
+            "produced it wrongly"));
+    return ERR_OK;
+}
+
 /* ---- verification ------------------------------------------------------- */
 
 /* Contract: see verify.h. */
@@ -568,7 +607,8 @@ verify_signature(struct verify_service *v, struct store_conn *db,
      * account, conservatively for revocations */
     if (s->time_info_ok)
         at_ms = (int64_t)s->time_info * 1000 + 999;
-    if ((rc = enrich(db, &s->seal, at_ms, r, e)) != ERR_OK)
+    if ((rc = enrich(db, &s->seal, at_ms, r, e)) != ERR_OK ||
+        (rc = enrich_token(db, s, in->der, in->der_len, r, e)) != ERR_OK)
         goto done;
     json_object_set_new(r, "cache", json_string(hit));
     json_object_set_new(r, "time_used_ms", json_integer(util_mono_ms() - t0));

@@ -397,10 +397,8 @@ def test_token_vanishes_mid_load(world):
 def test_token_fault_check(world):
     """A token whose signature values are wrong (the dev token's "faulty"
     switch flips a bit of s): the fault check on the token's output refuses
-    them with a per-item crypto_error and records nothing.  The check is
-    sampled ([signing] verify_token_every, 64 by default), but the first
-    signature with a seal after start is always checked, and once a check
-    has failed every signature with that seal is, until the node restarts."""
+    them with a per-item crypto_error and records nothing.  By default
+    ([signing] verify_token_every = 1) every signature is checked."""
     w = world
     esid = w.new_active_seal(seal_name="故障检测章")
     text = "故障检测".encode()
@@ -428,6 +426,66 @@ def test_token_fault_check(world):
     assert item["status"] == "signed", item
     rep = api_verify(w, base64.b64decode(item["signature"]), text)
     assert rep["indication"] == "TOTAL_PASSED"
+
+
+def test_default_checks_every_signature(world):
+    """With the default config no wrong value is ever given out: the second
+    signature after a good first one is checked too (issue 14 item 15: with
+    the old sampled default, 62 wrong values went out before a check)."""
+    w = world
+    esid = w.new_active_seal(seal_name="逐一检测章")
+    req = submit(w, [doc("each.txt", b"each")], copies=5, esid=esid)
+    approve(w, req["id"])
+    assert sign(w, req["id"])["results"][0]["status"] == "signed"
+    faulty = os.path.join(w.inst.dir, "token", "faulty")
+    open(faulty, "w").close()
+    try:
+        time.sleep(0.05)
+        item = sign(w, req["id"])["results"][0]
+        assert item["status"] == "error", item
+        assert item["error"]["code"] == "crypto_error", item
+    finally:
+        os.unlink(faulty)
+    assert w.inst.sql("SELECT token_checked, token_suspect FROM signatures "
+                      "WHERE request_id = ?", req["id"]) == [(1, 0)]
+
+
+def test_sampled_check_marks_what_went_out_unchecked(tmp_path):
+    """Where sampling is configured (a certified HSM), a failed check marks
+    every unchecked signature since the seal's last passed check as suspect,
+    the auditor sees a seal.token_fault row, and verification says so."""
+    inst = Instance(tmp_path / "inst")
+    inst.start("--set", "signing.verify_token_every=4")
+    try:
+        w = Seals(inst)
+        esid = w.new_active_seal(seal_name="抽检章")
+        req = submit(w, [doc("s.txt", b"sampled")], copies=9, esid=esid)
+        approve(w, req["id"])
+        good = sign(w, req["id"])["results"][0]      # use 0: checked
+        faulty = os.path.join(inst.dir, "token", "faulty")
+        open(faulty, "w").close()
+        time.sleep(0.05)
+        out = [sign(w, req["id"])["results"][0] for _ in range(4)]
+        os.unlink(faulty)
+        # uses 1-3 went out unchecked (wrong values); use 4 was checked
+        assert [i["status"] for i in out] == ["signed"] * 3 + ["error"], out
+        rows = inst.sql("SELECT id, token_checked, token_suspect FROM "
+                        "signatures WHERE request_id = ? ORDER BY id",
+                        req["id"])
+        assert [(c, s) for _, c, s in rows] == [(1, 0)] + [(0, 1)] * 3
+        (details,) = inst.sql("SELECT details FROM audit_log WHERE action = "
+                              "'seal.token_fault' AND target_id = ?", esid)[0]
+        assert json.loads(details)["signatures_marked_suspect"] == 3
+        rep = api_verify(w, base64.b64decode(out[0]["signature"]),
+                         b"sampled")
+        assert rep["seald_status"]["token_check"] == "suspect", rep
+        assert rep["indication"] == "TOTAL_FAILED"
+        rep = api_verify(w, base64.b64decode(good["signature"]), b"sampled")
+        assert rep["seald_status"]["token_check"] == "verified", rep
+        assert rep["indication"] == "TOTAL_PASSED"
+    finally:
+        rc, _, err = inst.stop()
+    assert rc == 0, err
 
 
 def api_verify(w, sig, data):
