@@ -10,6 +10,7 @@
 #ifndef SEALD_ERR_H
 #define SEALD_ERR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef enum err_code {
@@ -46,8 +47,24 @@ struct err {
 };
 
 /* Record code and a printf-style message in *e (if e != NULL); returns code so
- * callers can write `return err_set(e, ERR_INVALID, "bad %s", x);`. */
+ * callers can write `return err_set(e, ERR_INVALID, "bad %s", x);`.  The
+ * message is formatted in a buffer of err_set's own and then copied, so an
+ * argument may point into e->msg itself; to add context to an error, though,
+ * say so with err_wrap. */
 err_code err_set(struct err *e, err_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* err_set for functions that take a format and arguments of their own. */
+err_code err_vset(struct err *e, err_code code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+/* Add context in front of the message *e already holds: the code becomes
+ * code and the message "<fmt expanded>: <previous message>" (just the
+ * context if there was no message), cut at ERR_MSG_MAX - 1 bytes.  The one
+ * way to prefix an error: `return err_wrap(e, ERR_INVALID, "limit");` after a
+ * failed util_parse_long gives "limit: 0 is out of range [1, 500]".  With
+ * e == NULL it only returns code. */
+err_code err_wrap(struct err *e, err_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Reset *e to ERR_OK with an empty message. */

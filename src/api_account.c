@@ -106,7 +106,7 @@ API_HANDLER(api_account_list)
         goto fail;
     if (org != NULL && util_parse_long(org, 1, INT64_MAX, &org_id, e)
         != ERR_OK) {
-        rc = err_set(e, ERR_INVALID, "org_id: %s", e->msg);
+        rc = err_wrap(e, ERR_INVALID, "org_id");
         goto fail;
     }
     if ((rc = store_account_list(req->db, org_id, after, limit,

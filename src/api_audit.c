@@ -92,7 +92,7 @@ query_int(const struct http_req *req, const char *key, long min, long max,
     if (v == NULL)
         return ERR_OK;
     if (util_parse_long(v, min, max, &n, e) != ERR_OK)
-        return err_set(e, ERR_INVALID, "%s: %s", key, e->msg);
+        return err_wrap(e, ERR_INVALID, "%s", key);
     *out = n;
     return ERR_OK;
 }

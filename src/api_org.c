@@ -56,7 +56,7 @@ API_HANDLER(api_org_list)
         goto fail;
     if (parent != NULL && util_parse_long(parent, 0, INT64_MAX, &pid, e)
         != ERR_OK) {
-        rc = err_set(e, ERR_INVALID, "parent_id: %s", e->msg);
+        rc = err_wrap(e, ERR_INVALID, "parent_id");
         goto fail;
     }
     if ((rc = store_org_list(req->db, pid, after, limit, org_page_add, &pg,

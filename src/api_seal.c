@@ -183,8 +183,7 @@ API_HANDLER(api_seal_list)
     if ((org != NULL &&
          util_parse_long(org, 1, INT64_MAX, &org_id, e) != ERR_OK) ||
         (days != NULL && util_parse_long(days, 0, 3650, &d, e) != ERR_OK)) {
-        rc = err_set(e, ERR_INVALID, "org_id / expiring_within_days: %s",
-                     e->msg);
+        rc = err_wrap(e, ERR_INVALID, "org_id / expiring_within_days");
         goto fail;
     }
     if (days != NULL)

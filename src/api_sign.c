@@ -430,7 +430,7 @@ API_HANDLER(api_usage)
         (from != NULL && util_parse_long(from, 0, INT64_MAX, &f, e)
          != ERR_OK) ||
         (to != NULL && util_parse_long(to, 0, INT64_MAX, &t, e) != ERR_OK))
-        return err_set(e, ERR_INVALID, "org_id/from_ms/to_ms: %s", e->msg);
+        return err_wrap(e, ERR_INVALID, "org_id/from_ms/to_ms");
     if (format != NULL && strcmp(format, "json") != 0 &&
         strcmp(format, "csv") != 0)
         return err_set(e, ERR_INVALID, "format must be json or csv");

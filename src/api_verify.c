@@ -201,11 +201,8 @@ verify_common(struct http_req *req, struct http_resp *resp, int signature,
         goto done;
     rc = signature ? verify_signature(svc, req->db, &v.in, &report, e)
                    : verify_seal(svc, req->db, &v.in, &report, e);
-    if (rc == ERR_MALFORMED || rc == ERR_TOO_LARGE) {
-        char msg[ERR_MSG_MAX];
-        snprintf(msg, sizeof(msg), "%s", e->msg);
-        rc = err_set(e, rc, "%s: %s", signature ? "signature" : "seal", msg);
-    }
+    if (rc == ERR_MALFORMED || rc == ERR_TOO_LARGE)
+        rc = err_wrap(e, rc, "%s", signature ? "signature" : "seal");
     if (rc != ERR_OK)
         goto done;
     resp->data = report;

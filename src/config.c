@@ -257,8 +257,7 @@ set_field(const struct config *cfg, void *base, const struct key_def *k,
     case KEY_LONG:
     case KEY_INT:
         if (util_parse_long(value, k->min, k->max, &n, e) != ERR_OK)
-            return err_set(e, ERR_CONFIG, "%s.%s: %s", section, key,
-                           e ? e->msg : "invalid number");
+            return err_wrap(e, ERR_CONFIG, "%s.%s", section, key);
         if (k->type == KEY_INT)
             *(int *)(void *)field = (int)n;
         else
@@ -437,7 +436,7 @@ config_validate(const struct config *cfg, struct err *e)
             if (refs[k].ref[0] == '\0')
                 continue;
             if (config_keyref(refs[k].ref, tok, id, e) != ERR_OK)
-                return err_set(e, ERR_CONFIG, "%s: %s", refs[k].name, e->msg);
+                return err_wrap(e, ERR_CONFIG, "%s", refs[k].name);
             for (i = 0; i < cfg->ntokens; i++)
                 found |= strcmp(cfg->tokens[i].c.name, tok) == 0;
             if (!found)

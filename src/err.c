@@ -1,6 +1,8 @@
 /*
  * err.c - names and HTTP statuses of seald's error codes, and the helpers
  * that fill struct err.  Adding a code means adding one row to the table.
+ * Every message is formatted through err_vset, in a buffer apart from the
+ * struct it fills.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,17 +39,48 @@ static const struct {
 };
 
 err_code
+err_vset(struct err *e, err_code code, const char *fmt, va_list ap)
+{
+    /* Formatted apart, then copied: vsnprintf into e->msg while an argument
+     * is read from e->msg is undefined and, with glibc, garbles both. */
+    char buf[ERR_MSG_MAX];
+
+    if (e == NULL)
+        return code;
+    buf[0] = '\0';
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    e->code = code;
+    memcpy(e->msg, buf, strlen(buf) + 1);
+    return code;
+}
+
+err_code
 err_set(struct err *e, err_code code, const char *fmt, ...)
 {
     va_list ap;
 
-    if (e == NULL)
-        return code;
-    e->code = code;
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    err_vset(e, code, fmt, ap);
     va_end(ap);
     return code;
+}
+
+err_code
+err_wrap(struct err *e, err_code code, const char *fmt, ...)
+{
+    char context[ERR_MSG_MAX], previous[ERR_MSG_MAX];
+    va_list ap;
+
+    if (e == NULL)
+        return code;
+    memcpy(previous, e->msg, sizeof(previous));
+    previous[sizeof(previous) - 1] = '\0';
+    va_start(ap, fmt);
+    vsnprintf(context, sizeof(context), fmt, ap);
+    va_end(ap);
+    if (previous[0] == '\0')
+        return err_set(e, code, "%s", context);
+    return err_set(e, code, "%s: %s", context, previous);
 }
 
 void

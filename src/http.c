@@ -131,12 +131,12 @@ http_page(const struct http_req *req, int64_t *after, int *limit,
     *limit = HTTP_PAGE_DEFAULT;
     if (a != NULL) {
         if (util_parse_long(a, 0, INT64_MAX, &v, e) != ERR_OK)
-            return err_set(e, ERR_INVALID, "after: %s", e->msg);
+            return err_wrap(e, ERR_INVALID, "after");
         *after = v;
     }
     if (l != NULL) {
         if (util_parse_long(l, 1, STORE_PAGE_MAX, &v, e) != ERR_OK)
-            return err_set(e, ERR_INVALID, "limit: %s", e->msg);
+            return err_wrap(e, ERR_INVALID, "limit");
         *limit = (int)v;
     }
     return ERR_OK;

@@ -385,7 +385,7 @@ seal_make_with_certificate(const struct actor_ctx *a,
         goto done;
     if ((rc = ca_import_check(leaf, leaf_len, pub, anchors, chain,
                               time(NULL), e)) != ERR_OK) {
-        rc = err_set(e, ERR_INVALID, "certificate refused: %s", e->msg);
+        rc = err_wrap(e, ERR_INVALID, "certificate refused");
         goto done;
     }
     rc = make_with_cert(a, env, &app, app.holder_key, leaf, leaf_len,

@@ -239,12 +239,9 @@ st_step_changed(struct store_conn *c, sqlite3_stmt *st, struct err *e,
         return rc;
     if (sqlite3_changes(c->db) > 0)
         return ERR_OK;
-    if (e != NULL) {
-        e->code = code;
-        va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-        va_end(ap);
-    }
+    va_start(ap, fmt);
+    err_vset(e, code, fmt, ap);
+    va_end(ap);
     return code;
 }
 
@@ -481,7 +478,7 @@ store_migrate(struct store *s, int *applied, struct err *e)
             return rc;
         if ((rc = st_exec(c, m->sql, e)) != ERR_OK) {
             store_rollback(c);
-            return err_set(e, ERR_DB, "migration %s: %s", m->name, e->msg);
+            return err_wrap(e, ERR_DB, "migration %s", m->name);
         }
         if ((st = st_prep(c, ins, e)) == NULL) {
             store_rollback(c);
