@@ -42,12 +42,15 @@ st_exec(struct store_conn *c, const char *sql, struct err *e)
     return ERR_OK;
 }
 
+/* A new connection to s's file in *out (NULL on failure; conn_free frees
+ * it), with the pragmas every connection runs under. */
 static err_code
 conn_open(struct store *s, int create, struct store_conn **out, struct err *e)
 {
     struct store_conn *c;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 
+    *out = NULL;
     if (create)
         flags |= SQLITE_OPEN_CREATE;
     if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -438,6 +441,7 @@ store_schema_version(struct store_conn *c, int *version, struct err *e)
     sqlite3_stmt *st;
     int rc;
 
+    *version = 0;
     if ((rc = st_exec(c, "CREATE TABLE IF NOT EXISTS schema_version ("
                       "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
                       "applied_ms INTEGER NOT NULL)", e)) != ERR_OK)
