@@ -64,7 +64,8 @@ check_shape(const struct app_new *n, struct img_info *img, struct err *e)
                        APP_NAME_MAX);
     if ((rc = img_check(n->image, n->image_len, n->width_mm, n->height_mm,
                         img, e)) != ERR_OK)
-        return rc == ERR_TOO_LARGE ? rc : err_wrap(e, ERR_INVALID, "image");
+        return rc == ERR_TOO_LARGE || rc == ERR_NOMEM
+                   ? rc : err_wrap(e, ERR_INVALID, "image");
     for (i = 0; i < n->nmaterials; i++) {
         const struct app_material *m = &n->materials[i];
         if (!one_of(m->media_type, media_types))

@@ -1,221 +1,371 @@
 /*
- * img.c - PNG / GIF seal impression checks (issue 6); see include/img.h.
+ * img.c - PNG / GIF seal impression decoding and checks (issues 6 and 14);
+ * see include/img.h.
  *
- * Owns: the bounded PNG chunk walker and GIF block walker, the CRC-32 of
- * PNG chunks, and the size policy for seal pictures.
+ * Owns: the libpng and giflib decoders behind img_decode, their limits, and
+ * the size policy for seal pictures.
+ *
+ * PNG is decoded with libpng's progressive reader (png_process_data over
+ * the file in memory), not the sequential one: once the last row is done
+ * the sequential reader inflates whatever is left of the zlib stream to
+ * look for its end, so a 200 x 200 picture followed by 500 MiB of zeros
+ * would be inflated in full before being refused; the progressive reader
+ * stops at the first byte past the last row.  GIF is read record by record
+ * (DGifGetRecordType / DGifGetImageDesc / DGifGetLine) rather than with
+ * DGifSlurp, which would allocate every image's raster before we could
+ * count them against IMG_MAX_DECODED_BYTES.
  */
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <gif_lib.h>
+#include <png.h>
 
 #include "img.h"
 
 static const uint8_t PNG_SIG[8] = { 0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a,
                                     0x0a };
-#define PNG_MAX_DIM 0x7fffffffu       /* PNG spec: at most 2^31 - 1 */
 
-/* Big-endian 32-bit at p (4 readable bytes). */
-static uint32_t be32(const uint8_t *p)
+/* ---- PNG ---------------------------------------------------------------- */
+
+/* State shared with the libpng callbacks (reached through the error and
+ * progressive pointers).  The first refusal wins; later ones keep it. */
+struct png_ctx {
+    err_code    code;            /* ERR_OK until something refuses       */
+    char        msg[160];
+    png_uint_32 width, height;
+    int         interlaced;
+    int         palette;         /* PLTE entries of a palette image, or 0 */
+    int         in_data;         /* past the headers: inflating IDAT     */
+    uint64_t    rows_expected, rows_seen;
+    int         ended;           /* IEND read                            */
+    size_t      trailing;        /* bytes after IEND                     */
+};
+
+/* Record the first refusal. */
+static void png_refuse(struct png_ctx *c, err_code code, const char *msg)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-           (uint32_t)p[2] << 8 | (uint32_t)p[3];
+    if (c->code != ERR_OK)
+        return;
+    c->code = code;
+    snprintf(c->msg, sizeof(c->msg), "PNG: %s%s",
+             c->in_data ? "image data does not decode: " : "", msg);
 }
 
-/* Little-endian 16-bit at p (2 readable bytes). */
-static uint32_t le16(const uint8_t *p)
+/* libpng error handler: keep the message, unwind to png_run. */
+static void png_on_error(png_structp png, png_const_charp msg)
 {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+    png_refuse(png_get_error_ptr(png), ERR_MALFORMED, msg);
+    png_longjmp(png, 1);
 }
 
-/* CRC-32 (ISO 3309, as PNG uses it), bitwise: inputs are small. */
-static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
+/* libpng warning handler: a seal picture must decode without one (the
+ * progressive reader reports image data past the last row this way).
+ * Recorded, not unwound: libpng carries on and the decode is refused when
+ * it returns. */
+static void png_on_warning(png_structp png, png_const_charp msg)
 {
-    size_t i;
-    int k;
+    png_refuse(png_get_error_ptr(png), ERR_MALFORMED, msg);
+}
 
-    for (i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (k = 0; k < 8; k++)
-            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+/* Rows the progressive reader delivers (no interlace handling asked for:
+ * each Adam7 pass's own rows) and the pixel bytes it inflates for them
+ * (plus, not counted, one filter byte a row). */
+static void png_budget(const struct png_ctx *c, int channels, int depth,
+                       uint64_t *rows, uint64_t *bytes)
+{
+    int pass, passes = c->interlaced ? 7 : 1;
+
+    *rows = 0;
+    *bytes = 0;
+    for (pass = 0; pass < passes; pass++) {
+        uint64_t w = c->interlaced ? PNG_PASS_COLS(c->width, pass) : c->width;
+        uint64_t h = c->interlaced ? PNG_PASS_ROWS(c->height, pass)
+                                   : c->height;
+        if (w == 0 || h == 0)
+            continue;               /* libpng skips empty passes */
+        *rows += h;
+        *bytes += h * ((w * (uint64_t)channels * (uint64_t)depth + 7) / 8);
     }
-    return crc;
 }
 
-/* Valid IHDR bit depth for a colour type. */
-static int png_depth_ok(uint8_t color, uint8_t depth)
+/* Progressive info callback (all chunks before the first IDAT read): check
+ * the decode budget before any image data is inflated. */
+static void png_on_info(png_structp png, png_infop info)
 {
-    switch (color) {
-    case 0:
-        return depth == 1 || depth == 2 || depth == 4 || depth == 8 ||
-               depth == 16;
-    case 3:
-        return depth == 1 || depth == 2 || depth == 4 || depth == 8;
-    case 2:
-    case 4:
-    case 6:
-        return depth == 8 || depth == 16;
-    default:
-        return 0;
+    struct png_ctx *c = png_get_progressive_ptr(png);
+    int depth, color, interlace;
+    uint64_t bytes;
+
+    png_get_IHDR(png, info, &c->width, &c->height, &depth, &color,
+                 &interlace, NULL, NULL);
+    c->interlaced = interlace != PNG_INTERLACE_NONE;
+    png_budget(c, png_get_channels(png, info), depth, &c->rows_expected,
+               &bytes);
+    if (bytes > IMG_MAX_DECODED_BYTES) {
+        char m[120];
+        snprintf(m, sizeof(m), "%ux%u px would decode to %llu bytes, more "
+                 "than %u", (unsigned)c->width, (unsigned)c->height,
+                 (unsigned long long)bytes, IMG_MAX_DECODED_BYTES);
+        png_refuse(c, ERR_INVALID, m);
+        png_longjmp(png, 1);
     }
+    if (color == PNG_COLOR_TYPE_PALETTE) {
+        png_colorp plte;
+        int n = 0;
+        if (png_get_PLTE(png, info, &plte, &n) != PNG_INFO_PLTE || n <= 0)
+            png_error(png, "palette image without PLTE");
+        c->palette = n;
+        png_set_packing(png);       /* one byte per index, to check them */
+    }
+    png_start_read_image(png);
+    c->in_data = 1;
 }
 
-/* Walk a PNG (signature already matched) chunk by chunk; fill *out. */
-static err_code png_probe(const uint8_t *d, size_t len, struct img_info *out,
-                          struct err *e)
+/* Progressive row callback: count rows; palette indices inside PLTE. */
+static void png_on_row(png_structp png, png_bytep row, png_uint_32 row_num,
+                       int pass)
 {
-    size_t pos = sizeof(PNG_SIG);
-    int chunks = 0, idat = 0, iend = 0;
+    struct png_ctx *c = png_get_progressive_ptr(png);
+    png_uint_32 i, n;
 
-    while (pos < len) {
-        uint32_t clen, crc;
-        const uint8_t *type;
+    (void)row_num;
+    c->rows_seen++;
+    if (row == NULL || c->palette == 0)
+        return;
+    n = c->interlaced ? PNG_PASS_COLS(c->width, pass) : c->width;
+    for (i = 0; i < n; i++)
+        if (row[i] >= c->palette)
+            png_error(png, "palette index outside PLTE");
+}
 
-        if (iend)
-            return err_set(e, ERR_MALFORMED, "PNG: data after IEND");
-        if (++chunks > IMG_MAX_CHUNKS)
-            return err_set(e, ERR_MALFORMED, "PNG: too many chunks");
-        if (len - pos < 12)
-            return err_set(e, ERR_MALFORMED, "PNG: truncated chunk");
-        clen = be32(d + pos);
-        if (clen > len - pos - 12)
-            return err_set(e, ERR_MALFORMED, "PNG: chunk overruns the file");
-        type = d + pos + 4;
-        crc = crc32_update(0xffffffffu, type, 4 + (size_t)clen) ^ 0xffffffffu;
-        if (crc != be32(d + pos + 8 + clen))
-            return err_set(e, ERR_MALFORMED, "PNG: bad chunk CRC");
-        if (chunks == 1) {
-            const uint8_t *h = d + pos + 8;
-            if (memcmp(type, "IHDR", 4) != 0 || clen != 13)
-                return err_set(e, ERR_MALFORMED, "PNG: IHDR must come first");
-            out->width = be32(h);
-            out->height = be32(h + 4);
-            if (out->width == 0 || out->height == 0 ||
-                out->width > PNG_MAX_DIM || out->height > PNG_MAX_DIM)
-                return err_set(e, ERR_MALFORMED, "PNG: bad dimensions");
-            if (!png_depth_ok(h[9], h[8]) || h[10] != 0 || h[11] != 0 ||
-                h[12] > 1)
-                return err_set(e, ERR_MALFORMED, "PNG: bad IHDR fields");
-        } else if (memcmp(type, "IHDR", 4) == 0) {
-            return err_set(e, ERR_MALFORMED, "PNG: second IHDR");
-        } else if (memcmp(type, "IDAT", 4) == 0) {
-            idat++;
-        } else if (memcmp(type, "IEND", 4) == 0) {
-            if (clen != 0)
-                return err_set(e, ERR_MALFORMED, "PNG: IEND with data");
-            iend = 1;
-        }
-        pos += 12 + (size_t)clen;
+/* Progressive end callback (IEND and its CRC read): note what is left. */
+static void png_on_end(png_structp png, png_infop info)
+{
+    struct png_ctx *c = png_get_progressive_ptr(png);
+
+    (void)info;
+    c->ended = 1;
+    c->trailing = png_process_data_pause(png, 0);
+}
+
+/* Set libpng's limits and strictness, then feed it the whole file.  No
+ * local changes after setjmp: everything lives in *c. */
+static void png_run(png_structp png, png_infop info, const uint8_t *d,
+                    size_t len, struct png_ctx *c)
+{
+    if (setjmp(png_jmpbuf(png)))
+        return;
+    png_set_user_limits(png, IMG_DECODE_MAX_PX, IMG_DECODE_MAX_PX);
+    png_set_chunk_malloc_max(png, IMG_PNG_CHUNK_MAX);
+    png_set_benign_errors(png, 0);                   /* benign = refusal */
+    png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
+    /* ancillary chunks (text, ICC profiles, ...) are skipped unread but
+     * for their CRC: nothing in them is inflated or interpreted */
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, -1);
+    png_set_progressive_read_fn(png, c, png_on_info, png_on_row, png_on_end);
+    /* libpng reads the buffer, never writes it */
+    png_process_data(png, info, (png_bytep)(uintptr_t)d, len);
+}
+
+/* Decode a PNG (signature already matched); fill width and height. */
+static err_code png_decode(const uint8_t *d, size_t len, struct img_info *out,
+                           struct err *e)
+{
+    struct png_ctx c;
+    png_structp png;
+    png_infop info;
+
+    memset(&c, 0, sizeof(c));
+    png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &c, png_on_error,
+                                 png_on_warning);
+    if (png == NULL)
+        return err_set(e, ERR_NOMEM, "PNG: cannot start libpng");
+    info = png_create_info_struct(png);
+    if (info == NULL) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return err_set(e, ERR_NOMEM, "PNG: cannot start libpng");
     }
-    if (chunks == 0)
-        return err_set(e, ERR_MALFORMED, "PNG: no chunks");
-    if (!idat || !iend)
-        return err_set(e, ERR_MALFORMED, "PNG: missing IDAT or IEND");
+    png_run(png, info, d, len, &c);
+    png_destroy_read_struct(&png, &info, NULL);
+    if (c.code != ERR_OK)
+        return err_set(e, c.code, "%s", c.msg);
+    if (c.rows_seen != c.rows_expected)
+        return err_set(e, ERR_MALFORMED,
+                       "PNG: image data ends after %llu of %llu rows",
+                       (unsigned long long)c.rows_seen,
+                       (unsigned long long)c.rows_expected);
+    if (!c.ended)
+        return err_set(e, ERR_MALFORMED, "PNG: truncated before IEND");
+    if (c.trailing != 0)
+        return err_set(e, ERR_MALFORMED, "PNG: %zu bytes after IEND",
+                       c.trailing);
+    out->width = c.width;
+    out->height = c.height;
     out->type = IMG_PNG;
     out->type_name = "PNG";
     return ERR_OK;
 }
 
-/* Skip GIF data sub-blocks starting at *pos (ends with a 0 block). */
-static err_code gif_skip_subblocks(const uint8_t *d, size_t len, size_t *pos,
-                                   int *blocks, struct err *e)
+/* ---- GIF ---------------------------------------------------------------- */
+
+struct gif_src {
+    const uint8_t *d;
+    size_t len, pos;
+};
+
+/* giflib input function over memory: a short read is giflib's EOF. */
+static int gif_read(GifFileType *g, GifByteType *buf, int n)
 {
-    for (;;) {
-        size_t n;
-        if (*pos >= len)
-            return err_set(e, ERR_MALFORMED, "GIF: truncated sub-blocks");
-        n = d[*pos];
-        (*pos)++;
-        if (n == 0)
-            return ERR_OK;
-        if (++*blocks > IMG_MAX_CHUNKS * 64)
-            return err_set(e, ERR_MALFORMED, "GIF: too many sub-blocks");
-        if (n > len - *pos)
-            return err_set(e, ERR_MALFORMED, "GIF: sub-block overruns");
-        *pos += n;
-    }
+    struct gif_src *s = g->UserData;
+    size_t k = n > 0 ? (size_t)n : 0;
+
+    if (k > s->len - s->pos)
+        k = s->len - s->pos;
+    memcpy(buf, s->d + s->pos, k);
+    s->pos += k;
+    return (int)k;
 }
 
-/* Walk a GIF (signature already matched) block by block; fill *out. */
-static err_code gif_probe(const uint8_t *d, size_t len, struct img_info *out,
-                          struct err *e)
+/* A giflib error code as ours (gif_read fails only at the end of the
+ * data, so a failed read means the file is cut short). */
+static err_code gif_fail(int code, struct err *e)
 {
-    err_code rc;
-    size_t pos = 13;
-    int images = 0, blocks = 0, subs = 0;
-    uint8_t flags;
+    const char *m = GifErrorString(code);
 
-    if (len < 13)
-        return err_set(e, ERR_MALFORMED, "GIF: truncated header");
-    out->width = le16(d + 6);
-    out->height = le16(d + 8);
-    if (out->width == 0 || out->height == 0)
-        return err_set(e, ERR_MALFORMED, "GIF: zero screen size");
-    flags = d[10];
-    if (flags & 0x80) {                       /* global colour table */
-        size_t gct = 3u * (1u << ((flags & 7) + 1));
-        if (gct > len - pos)
-            return err_set(e, ERR_MALFORMED, "GIF: truncated colour table");
-        pos += gct;
-    }
-    for (;;) {
-        if (pos >= len)
-            return err_set(e, ERR_MALFORMED, "GIF: no trailer");
-        if (++blocks > IMG_MAX_CHUNKS)
-            return err_set(e, ERR_MALFORMED, "GIF: too many blocks");
-        if (d[pos] == 0x3b) {                 /* trailer */
-            if (pos + 1 != len)
-                return err_set(e, ERR_MALFORMED, "GIF: data after trailer");
-            break;
-        }
-        if (d[pos] == 0x21) {                 /* extension */
-            if (len - pos < 2)
-                return err_set(e, ERR_MALFORMED, "GIF: truncated extension");
-            pos += 2;
-            rc = gif_skip_subblocks(d, len, &pos, &subs, e);
-            if (rc != ERR_OK)
-                return rc;
-        } else if (d[pos] == 0x2c) {          /* image descriptor */
-            uint32_t ix, iy, iw, ih;
-            if (len - pos < 10)
-                return err_set(e, ERR_MALFORMED, "GIF: truncated image");
-            ix = le16(d + pos + 1);
-            iy = le16(d + pos + 3);
-            iw = le16(d + pos + 5);
-            ih = le16(d + pos + 7);
-            flags = d[pos + 9];
-            if (iw == 0 || ih == 0 || ix + iw > out->width ||
-                iy + ih > out->height)
-                return err_set(e, ERR_MALFORMED,
-                               "GIF: image outside the logical screen");
-            pos += 10;
-            if (flags & 0x80) {               /* local colour table */
-                size_t lct = 3u * (1u << ((flags & 7) + 1));
-                if (lct > len - pos)
-                    return err_set(e, ERR_MALFORMED,
-                                   "GIF: truncated colour table");
-                pos += lct;
-            }
-            if (pos >= len || d[pos] < 2 || d[pos] > 8)
-                return err_set(e, ERR_MALFORMED, "GIF: bad LZW code size");
-            pos++;
-            rc = gif_skip_subblocks(d, len, &pos, &subs, e);
-            if (rc != ERR_OK)
-                return rc;
-            images++;
-        } else {
-            return err_set(e, ERR_MALFORMED, "GIF: unknown block 0x%02x",
-                           d[pos]);
-        }
-    }
-    if (images == 0)
-        return err_set(e, ERR_MALFORMED, "GIF: no image");
-    out->type = IMG_GIF;
-    out->type_name = "GIF";
+    if (code == D_GIF_ERR_NOT_ENOUGH_MEM)
+        return err_set(e, ERR_NOMEM, "GIF: out of memory");
+    if (code == D_GIF_ERR_READ_FAILED)
+        return err_set(e, ERR_MALFORMED, "GIF: truncated");
+    return err_set(e, ERR_MALFORMED, "GIF: %s", m ? m : "cannot be decoded");
+}
+
+/* Read past an extension's data sub-blocks. */
+static err_code gif_skip_extension(GifFileType *g, struct err *e)
+{
+    GifByteType *ext = NULL;
+    int code;
+
+    if (DGifGetExtension(g, &code, &ext) == GIF_ERROR)
+        return gif_fail(g->Error, e);
+    while (ext != NULL)
+        if (DGifGetExtensionNext(g, &ext) == GIF_ERROR)
+            return gif_fail(g->Error, e);
     return ERR_OK;
 }
 
+/* Decode one image (descriptor next): inside the screen, with a colour
+ * table, within what is left of the budget, every line, every index in
+ * the table.  row holds SWidth bytes. */
+static err_code gif_frame(GifFileType *g, GifPixelType *row,
+                          uint64_t *decoded, struct err *e)
+{
+    const GifImageDesc *im = &g->Image;
+    const ColorMapObject *map;
+    int y, x;
+
+    if (DGifGetImageDesc(g) == GIF_ERROR)
+        return gif_fail(g->Error, e);
+    if (g->ImageCount > IMG_MAX_FRAMES)
+        return err_set(e, ERR_INVALID, "GIF: more than %d images",
+                       IMG_MAX_FRAMES);
+    if (im->Width <= 0 || im->Height <= 0 || im->Left < 0 || im->Top < 0 ||
+        im->Left + im->Width > g->SWidth || im->Top + im->Height > g->SHeight)
+        return err_set(e, ERR_MALFORMED,
+                       "GIF: image outside the logical screen");
+    map = im->ColorMap != NULL ? im->ColorMap : g->SColorMap;
+    if (map == NULL || map->ColorCount <= 0)
+        return err_set(e, ERR_MALFORMED, "GIF: image without a colour table");
+    *decoded += (uint64_t)im->Width * (uint64_t)im->Height;
+    if (*decoded > IMG_MAX_DECODED_BYTES)
+        return err_set(e, ERR_INVALID,
+                       "GIF: images would decode to more than %u bytes",
+                       IMG_MAX_DECODED_BYTES);
+    for (y = 0; y < im->Height; y++) {
+        if (DGifGetLine(g, row, im->Width) == GIF_ERROR)
+            return gif_fail(g->Error, e);
+        for (x = 0; x < im->Width; x++)
+            if (row[x] >= map->ColorCount)
+                return err_set(e, ERR_MALFORMED,
+                               "GIF: pixel index outside the colour table");
+    }
+    return ERR_OK;
+}
+
+/* Every record up to the trailer; at least one image; nothing after. */
+static err_code gif_records(GifFileType *g, const struct gif_src *s,
+                            struct err *e)
+{
+    GifPixelType *row;
+    GifRecordType t;
+    uint64_t decoded = 0;
+    err_code rc = ERR_OK;
+
+    if (g->SWidth <= 0 || g->SHeight <= 0)
+        return err_set(e, ERR_MALFORMED, "GIF: zero screen size");
+    if ((uint64_t)g->SWidth * (uint64_t)g->SHeight > IMG_MAX_DECODED_BYTES)
+        return err_set(e, ERR_INVALID,
+                       "GIF: %dx%d px would decode to more than %u bytes",
+                       g->SWidth, g->SHeight, IMG_MAX_DECODED_BYTES);
+    row = malloc((size_t)g->SWidth);
+    if (row == NULL)
+        return err_set(e, ERR_NOMEM, "GIF: out of memory");
+    for (;;) {
+        if (DGifGetRecordType(g, &t) == GIF_ERROR) {
+            rc = gif_fail(g->Error, e);
+            break;
+        }
+        if (t == TERMINATE_RECORD_TYPE)
+            break;
+        if (t == EXTENSION_RECORD_TYPE)
+            rc = gif_skip_extension(g, e);
+        else if (t == IMAGE_DESC_RECORD_TYPE)
+            rc = gif_frame(g, row, &decoded, e);
+        else
+            rc = err_set(e, ERR_MALFORMED, "GIF: unknown record");
+        if (rc != ERR_OK)
+            break;
+    }
+    free(row);
+    if (rc == ERR_OK && g->ImageCount == 0)
+        rc = err_set(e, ERR_MALFORMED, "GIF: no image");
+    if (rc == ERR_OK && s->pos != s->len)
+        rc = err_set(e, ERR_MALFORMED, "GIF: %zu bytes after the trailer",
+                     s->len - s->pos);
+    return rc;
+}
+
+/* Decode a GIF (signature already matched); fill width and height. */
+static err_code gif_decode(const uint8_t *d, size_t len, struct img_info *out,
+                           struct err *e)
+{
+    struct gif_src s = { d, len, 0 };
+    GifFileType *g;
+    int code = 0;
+    err_code rc;
+
+    g = DGifOpen(&s, gif_read, &code);
+    if (g == NULL)
+        return gif_fail(code, e);
+    rc = gif_records(g, &s, e);
+    if (rc == ERR_OK) {
+        out->width = (uint32_t)g->SWidth;
+        out->height = (uint32_t)g->SHeight;
+        out->type = IMG_GIF;
+        out->type_name = "GIF";
+    }
+    DGifCloseFile(g, &code);
+    return rc;
+}
+
+/* ---- API ---------------------------------------------------------------- */
+
 /* Contract: see img.h. */
-err_code img_probe(const uint8_t *data, size_t len, struct img_info *out,
-                   struct err *e)
+err_code img_decode(const uint8_t *data, size_t len, struct img_info *out,
+                    struct err *e)
 {
     err_code rc;
 
@@ -226,9 +376,9 @@ err_code img_probe(const uint8_t *data, size_t len, struct img_info *out,
     if (data == NULL || len < 6)
         return err_set(e, ERR_UNSUPPORTED, "image is neither PNG nor GIF");
     if (len >= sizeof(PNG_SIG) && memcmp(data, PNG_SIG, sizeof(PNG_SIG)) == 0)
-        rc = png_probe(data, len, out, e);
+        rc = png_decode(data, len, out, e);
     else if (memcmp(data, "GIF87a", 6) == 0 || memcmp(data, "GIF89a", 6) == 0)
-        rc = gif_probe(data, len, out, e);
+        rc = gif_decode(data, len, out, e);
     else
         return err_set(e, ERR_UNSUPPORTED, "image is neither PNG nor GIF");
     if (rc == ERR_OK)
@@ -250,7 +400,7 @@ err_code img_check(const uint8_t *data, size_t len, long width_mm,
         return err_set(e, ERR_INVALID,
                        "physical size must be %d..%d mm each way",
                        IMG_MIN_MM, IMG_MAX_MM);
-    rc = img_probe(data, len, out, e);
+    rc = img_decode(data, len, out, e);
     if (rc != ERR_OK)
         return rc;
     if (out->width < IMG_MIN_PX || out->width > IMG_MAX_PX ||

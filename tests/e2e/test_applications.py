@@ -5,6 +5,7 @@ import hashlib
 import pytest
 
 from conftest import Instance, assert_error
+import sealimg
 from sealimg import gif, png
 from test_accounts import World
 
@@ -173,6 +174,61 @@ def test_bad_applications_change_nothing(world, over, status):
     r = w.inst.post("/api/v1/applications", w.cred["applicant"], json=body)
     assert r.status_code == status, r.text
     assert w.inst.sql("SELECT count(*) FROM applications")[0][0] == before
+
+
+# Issue 14: each of these became an active seal while images were only
+# parsed; a decoder refuses them.
+BAD_IMAGES = {
+    "png-random-image-data": sealimg.png_random_idat,
+    "png-inflates-to-500-mib": sealimg.png_bomb,
+    "gif-truncated-lzw-data": sealimg.gif_truncated,
+}
+
+
+def stored(w):
+    return {t: w.inst.sql(f"SELECT count(*) FROM {t}")[0][0]
+            for t in ("applications", "application_materials", "history")}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_IMAGES))
+def test_undecodable_images_refused(world, name):
+    w = world
+    image = {"data": b64(BAD_IMAGES[name]()), "width_mm": 42,
+             "height_mm": 42}
+    # a returned application, to resubmit with the bad image too
+    a = submit(w)
+    review(w, a["id"], "start")
+    review(w, a["id"], "return", "the impression is blurred")
+    before = stored(w)
+    # the message says which decoder refused it, once
+    said = "image: " + name[:3].upper() + ": "
+    r = w.inst.post("/api/v1/applications", w.cred["applicant"],
+                    json=application(w, image=image))
+    assert assert_error(r, 422, "invalid_argument")["message"].startswith(
+        said)
+    again = application(w, image=image)
+    again.pop("org_id")
+    r = w.inst.post(f"/api/v1/applications/{a['id']}/resubmit",
+                    w.cred["applicant"], json=again)
+    assert assert_error(r, 422, "invalid_argument")["message"].startswith(
+        said)
+    assert stored(w) == before
+    now = w.inst.get(f"/api/v1/applications/{a['id']}",
+                     w.cred["applicant"]).json()["data"]
+    assert (now["state"], now["revision"]) == ("returned", 1)
+    assert now["image"]["sm3"] == hashlib.new("sm3", png()).hexdigest()
+    assert w.inst.sql("SELECT count(*) FROM applications WHERE image = ?",
+                      BAD_IMAGES[name]()) == [(0,)]
+
+
+def test_decoded_dimensions_are_stored(world):
+    w = world
+    g = submit(w, image={"data": b64(gif(150, 100)), "width_mm": 45,
+                         "height_mm": 30})
+    assert (g["image"]["type"], g["image"]["width_px"],
+            g["image"]["height_px"]) == ("GIF", 150, 100)
+    assert w.inst.sql("SELECT image_width_px, image_height_px FROM "
+                      "applications WHERE id = ?", g["id"]) == [(150, 100)]
 
 
 def test_roles_on_applications(world):

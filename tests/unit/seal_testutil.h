@@ -296,17 +296,72 @@ T_UNUSED static uint8_t *t_png(uint32_t w, uint32_t h, size_t *len)
     return out;
 }
 
-/* A structurally valid GIF89a of w x h (2-colour table, one image with a
- * minimal LZW stream: clear, end). */
+/* LZW codes written into GIF data sub-blocks (t_gif_lzw). */
+struct t_gif_bits {
+    uint8_t *out;
+    size_t   o, blk;             /* write position, current block's length */
+    uint32_t acc;
+    int      bits;
+};
+
+T_UNUSED static void t_gif_byte(struct t_gif_bits *b, uint8_t v)
+{
+    if (b->blk == 0 || b->out[b->blk] == 255) {
+        b->blk = b->o++;
+        b->out[b->blk] = 0;
+    }
+    b->out[b->o++] = v;
+    b->out[b->blk]++;
+}
+
+/* Append a code of width bits (at most 12). */
+T_UNUSED static void t_gif_code(struct t_gif_bits *b, uint32_t code, int width)
+{
+    b->acc |= code << b->bits;
+    b->bits += width;
+    while (b->bits >= 8) {
+        t_gif_byte(b, (uint8_t)b->acc);
+        b->acc >>= 8;
+        b->bits -= 8;
+    }
+}
+
+/*
+ * GIF image data for n pixels (each 0..127) at out: LZW minimum code size
+ * 7, sub-blocks of at most 255 bytes, the 0 terminator.  Uncompressed LZW:
+ * a clear code before every 126 pixels keeps the codes 8 bits wide (the
+ * table never reaches 256 entries), so each code is one byte and every
+ * decoder reads them the same way.  Returns the bytes written (at most
+ * n + n / 126 + n / 255 + 8).
+ */
+T_UNUSED static size_t t_gif_lzw(const uint8_t *px, size_t n, uint8_t *out)
+{
+    struct t_gif_bits b = { out, 1, 0, 0, 0 };
+
+    out[0] = 7;
+    for (size_t i = 0; i < n; i++) {
+        if (i % 126 == 0)
+            t_gif_code(&b, 128, 8);                 /* clear */
+        t_gif_code(&b, px[i] & 127u, 8);
+    }
+    t_gif_code(&b, 129, 8);                         /* end of information */
+    out[b.o++] = 0;                                 /* block terminator */
+    return b.o;
+}
+
+/* A valid GIF89a of w x h: a 2-colour global table, a graphic control
+ * extension, one image covering the screen (a dark disc on white). */
 T_UNUSED static uint8_t *t_gif(uint32_t w, uint32_t h, size_t *len)
 {
-    static const uint8_t tail[] = {
-        0x21, 0xf9, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, /* GCE */
-        0x2c, 0, 0, 0, 0, 0, 0, 0, 0, 0x00,             /* image desc */
-        0x02, 0x01, 0x2c, 0x00,                         /* LZW: clear, end */
-        0x3b };
-    uint8_t *g = malloc(13 + 6 + sizeof tail);
+    static const uint8_t gce[] = { 0x21, 0xf9, 0x04, 0, 0, 0, 0, 0 };
+    size_t n = (size_t)w * h, pos = 0;
+    uint8_t *px = malloc(n ? n : 1), *g = malloc(64 + n + n / 2);
+
+    assert_non_null(px);
     assert_non_null(g);
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++)
+            px[(size_t)y * w + x] = (x * x + y * y) < (w * w / 4) ? 1 : 0;
     memcpy(g, "GIF89a", 6);
     g[6] = (uint8_t)w;
     g[7] = (uint8_t)(w >> 8);
@@ -315,13 +370,22 @@ T_UNUSED static uint8_t *t_gif(uint32_t w, uint32_t h, size_t *len)
     g[10] = 0x80;                   /* global table, 2 entries */
     g[11] = 0;
     g[12] = 0;
-    memcpy(g + 13, "\xff\xff\xff\x00\x00\x00", 6);
-    memcpy(g + 19, tail, sizeof tail);
-    g[19 + 8 + 5] = (uint8_t)w;
-    g[19 + 8 + 6] = (uint8_t)(w >> 8);
-    g[19 + 8 + 7] = (uint8_t)h;
-    g[19 + 8 + 8] = (uint8_t)(h >> 8);
-    *len = 19 + sizeof tail;
+    memcpy(g + 13, "\xff\xff\xff\x40\x00\x00", 6);
+    pos = 19;
+    memcpy(g + pos, gce, sizeof gce);
+    pos += sizeof gce;
+    g[pos++] = 0x2c;                /* image descriptor: 0, 0, w, h */
+    memset(g + pos, 0, 4);
+    g[pos + 4] = (uint8_t)w;
+    g[pos + 5] = (uint8_t)(w >> 8);
+    g[pos + 6] = (uint8_t)h;
+    g[pos + 7] = (uint8_t)(h >> 8);
+    g[pos + 8] = 0;
+    pos += 9;
+    pos += t_gif_lzw(px, n, g + pos);
+    g[pos++] = 0x3b;
+    free(px);
+    *len = pos;
     return g;
 }
 
