@@ -86,6 +86,7 @@ API_HANDLER(api_seal_confirm);
 API_HANDLER(api_seal_filing);
 API_HANDLER(api_seal_filed);
 API_HANDLER(api_seal_suspend);
+API_HANDLER(api_seal_resume);
 API_HANDLER(api_seal_loss);
 API_HANDLER(api_seal_loss_resolve);
 API_HANDLER(api_seal_renewal);

@@ -3,16 +3,21 @@
  * (holder key in the token, certificate from the local CA or an external
  * one, the SESeal signed by the maker), confirmation by the applicant,
  * filing, suspension, loss report, revocation, expiry, and the status
- * service.  States:
+ * service.  States (the one table of moves is seal_moves in seal.c):
  *
  *   made -> active -> suspended | lost | revoked | expired
- *                     lost -> active (found, after review) | revoked
+ *           suspended -> active (lifted) | lost | revoked
+ *           lost -> the state before the loss (found, after review)
+ *                 | revoked
  *
- * "revoked" and "expired" are final; a suspended seal comes back only
- * through a new application.  Every change writes a history row and an
- * audit record in its transaction.  Token work (key generation, signing)
- * happens before the write transaction so that no database lock is held
- * while the HSM works; the transaction re-checks the state it depends on.
+ * "revoked" and "expired" are final.  A suspended seal remembers why it
+ * is held (seals.hold): by the security administrator or by its
+ * organisation (only that authority lifts it), or unused for too long
+ * (never lifted: a new application makes a new seal).  The hold survives a loss report.  Every change writes a history
+ * row and an audit record in its transaction.  Token work (key
+ * generation, signing) happens before the write transaction so that no
+ * database lock is held while the HSM works; the transaction re-checks
+ * the state it depends on.
  */
 #ifndef SEALD_SEAL_H
 #define SEALD_SEAL_H
@@ -64,16 +69,24 @@ err_code seal_confirm(const struct actor_ctx *a, const char *esid,
 err_code seal_mark_filed(const struct actor_ctx *a, const char *esid,
                          struct err *e);
 
-/* active -> suspended (manual). */
+/* active -> suspended (manual), held by the authority the caller holds
+ * seal.suspend in: the security administrator or the organisation. */
 err_code seal_suspend(const struct actor_ctx *a, const char *esid,
                       const char *reason, struct err *e);
 
-/* Loss or compromise report: active|suspended -> lost, at once. */
+/* Lift a manual suspension: suspended -> active, only by the authority
+ * that holds it (ERR_FORBIDDEN for another), never for an automatic hold
+ * (ERR_CONFLICT). */
+err_code seal_resume(const struct actor_ctx *a, const char *esid,
+                     const char *reason, struct err *e);
+
+/* Loss or compromise report: active|suspended -> lost, at once; the state
+ * before it and the hold are kept. */
 err_code seal_report_loss(const struct actor_ctx *a, const char *esid,
                           const char *reason, struct err *e);
 
 /* After review of a loss: outcome "revoke" (-> revoked) or "reinstate"
- * (found: -> active). */
+ * (found: back to the state before the loss, with its hold). */
 err_code seal_resolve_loss(const struct actor_ctx *a, const char *esid,
                            const char *outcome, const char *reason,
                            struct err *e);

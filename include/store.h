@@ -555,6 +555,8 @@ struct store_seal {
     char    filing_state[16];
     int64_t filed_ms;
     int64_t last_used_ms;
+    char    hold[16];            /* why held (seal.c); "" when not held */
+    char    before_loss[16];     /* state when its loss was reported, or "" */
 };
 
 typedef err_code (*store_seal_fn)(void *ctx, const struct store_seal *s);
@@ -576,11 +578,21 @@ err_code store_seal_get_id(struct store_conn *c, int64_t id,
 err_code store_seal_blob(struct store_conn *c, int64_t id, const char *which,
                          uint8_t **buf, size_t *len, struct err *e);
 
-/* Move from `from` to `to` (ERR_CONFLICT otherwise), with reason code. */
+/* One state change of a seal (the rules are seal.c's): from -> to, and
+ * what the seal keeps in its new state; NULL clears a field. */
+struct store_seal_move {
+    const char *from, *to;
+    const char *reason_code;
+    const char *hold;            /* why it is held (seals.hold)           */
+    const char *before_loss;     /* state when a loss was reported        */
+};
+
+/* Apply m to seal id at now_ms; ERR_CONFLICT if the seal is not in
+ * m->from (it changed meanwhile). */
 err_code store_seal_transition(struct store_conn *c, int64_t id,
-                               const char *from, const char *to,
-                               const char *reason_code, int64_t now_ms,
-                               struct err *e);
+                               const struct store_seal_move *m,
+                               int64_t now_ms, struct err *e);
+
 
 /* Set confirmed_ms / filing state. */
 err_code store_seal_confirmed(struct store_conn *c, int64_t id,

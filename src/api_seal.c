@@ -65,7 +65,7 @@ seal_json(const struct store_seal *s)
     util_time_rfc3339((time_t)(s->valid_start_ms / 1000), start);
     util_time_rfc3339((time_t)(s->valid_end_ms / 1000), end);
     return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:s, s:I, s:s?, "
-                     "s:i, s:s, s:s, s:s, s:I, s:I, s:s}",
+                     "s:s?, s:i, s:s, s:s, s:s, s:I, s:I, s:s}",
                      "esid", s->esid, "lineage_esid", s->lineage_esid,
                      "application_id", (json_int_t)s->application_id,
                      "org_id", (json_int_t)s->org_id, "kind", s->kind,
@@ -74,6 +74,7 @@ seal_json(const struct store_seal *s)
                      "state", s->state,
                      "state_since_ms", (json_int_t)s->state_since_ms,
                      "reason_code", s->reason_code[0] ? s->reason_code : NULL,
+                     "hold", s->hold[0] ? s->hold : NULL,
                      "version", s->version, "holder_key", s->holder_key,
                      "valid_start", start, "valid_end", end,
                      "made_by", (json_int_t)s->made_by,
@@ -350,6 +351,11 @@ API_HANDLER(api_seal_filed)
 API_HANDLER(api_seal_suspend)
 {
     return seal_action(req, resp, seal_suspend, 1, e);
+}
+
+API_HANDLER(api_seal_resume)
+{
+    return seal_action(req, resp, seal_resume, 1, e);
 }
 
 API_HANDLER(api_seal_loss)

@@ -399,28 +399,201 @@ done:
     return rc;
 }
 
+/* ---- the life of a seal ----
+ *
+ * The one table of a seal's states: every state change of a seal after it
+ * is made is a row here, found by (event, the state it is in), and
+ * seal_step() is the only code that applies one.  to NULL: back to the
+ * state the seal was in when its loss was reported, so that a seal found
+ * again is where it was (a suspension survives a loss).  hold: why the
+ * move suspends the seal (NULL for a manual suspension, held by the
+ * authority of whoever suspended it: seal_holds).  code: the reason code
+ * the seal then carries (NULL: from the hold when suspended, else the
+ * caller's, as for a revocation). */
+struct seal_move_rule {
+    const char *event, *from, *to, *hold, *code, *action;
+};
+
+static const struct seal_move_rule seal_moves[] = {
+    {"confirm", "made", "active", NULL, NULL, "seal.confirm"},
+    {"suspend", "active", "suspended", NULL, NULL, "seal.suspend"},
+    {"auto_suspend", "active", "suspended", "unused", NULL,
+     "seal.auto_suspend"},
+    {"resume", "suspended", "active", NULL, NULL, "seal.resume"},
+    {"report_loss", "active", "lost", NULL, "key_compromise",
+     "seal.report_loss"},
+    {"report_loss", "suspended", "lost", NULL, "key_compromise",
+     "seal.report_loss"},
+    {"reinstate", "lost", NULL, NULL, NULL, "seal.reinstate"},
+    {"revoke", "made", "revoked", NULL, NULL, "seal.revoke"},
+    {"revoke", "active", "revoked", NULL, NULL, "seal.revoke"},
+    {"revoke", "suspended", "revoked", NULL, NULL, "seal.revoke"},
+    {"revoke", "lost", "revoked", NULL, NULL, "seal.revoke"},
+    {"expire", "active", "expired", NULL, "expired", "seal.expire"},
+};
+#define SEAL_NMOVES (sizeof(seal_moves) / sizeof(seal_moves[0]))
+
+/* Why a suspended seal is held, and who lifts the suspension.  A manual
+ * suspension is held by the authority the suspender acted in (the role
+ * through which they hold seal.suspend over the seal's organisation), and
+ * only that authority lifts it.  role NULL: nobody lifts it; the way back
+ * is a new application (manual 4.2). */
+static const struct seal_hold {
+    const char *hold, *role, *reason_code;
+} seal_holds[] = {
+    {"secadmin", "secadmin", "hold"},
+    {"organisation", "applicant", "hold"},
+    {"unused", NULL, "unused"},
+};
+#define SEAL_NHOLDS (sizeof(seal_holds) / sizeof(seal_holds[0]))
+
+static const struct seal_move_rule *
+move_find(const char *event, const char *from)
+{
+    size_t i;
+
+    for (i = 0; i < SEAL_NMOVES; i++)
+        if (!strcmp(seal_moves[i].event, event) &&
+            !strcmp(seal_moves[i].from, from))
+            return &seal_moves[i];
+    return NULL;
+}
+
+static const struct seal_hold *
+hold_find(const char *hold)
+{
+    size_t i;
+
+    for (i = 0; hold != NULL && i < SEAL_NHOLDS; i++)
+        if (!strcmp(seal_holds[i].hold, hold))
+            return &seal_holds[i];
+    return NULL;
+}
+
+/* The hold a suspension of the seal changes to: the move's own, the one
+ * kept through a loss, or the manual suspender's (given). */
+static const char *
+hold_after(const struct seal_move_rule *m, const struct store_seal *s,
+           const char *to, const char *given)
+{
+    int kept = !strcmp(s->state, "lost") ||
+               (!strcmp(to, "lost") && !strcmp(s->state, "suspended"));
+
+    if (strcmp(to, "suspended") != 0 && strcmp(to, "lost") != 0)
+        return NULL;
+    if (m->hold != NULL)
+        return m->hold;
+    if (kept)
+        return s->hold[0] ? s->hold : NULL;
+    return given;
+}
+
+/* Apply event to seal s (read in the caller's transaction): the table's
+ * move from s->state with the hold, reason code and state before a loss
+ * that go with it, the seal's history row and the audit record; *s is
+ * updated.  hold: the hold of a manual suspension (NULL otherwise); code:
+ * the reason code of a revocation.  ERR_CONFLICT if the table has no such
+ * move.  The caller commits or rolls back. */
+static err_code
+seal_step(const struct actor_ctx *a, struct store_seal *s, const char *event,
+          const char *hold, const char *code, const char *reason,
+          struct err *e)
+{
+    const struct seal_move_rule *m = move_find(event, s->state);
+    const struct seal_hold *h;
+    struct store_seal_move mv;
+    struct audit_event ev = {NULL, "seal", s->esid, AUDIT_OK, NULL, NULL};
+    char from[sizeof(s->state)], to[sizeof(s->state)], held[sizeof(s->hold)];
+    json_t *details;
+    int64_t now = util_now_ms();
+    err_code rc;
+
+    if (m == NULL)
+        return err_set(e, ERR_CONFLICT, "seal %s is %s; %s is not possible "
+                       "from there", s->esid, s->state, event);
+    snprintf(from, sizeof(from), "%s", s->state);
+    snprintf(to, sizeof(to), "%s", m->to != NULL ? m->to : s->before_loss);
+    if (to[0] == '\0')
+        return err_set(e, ERR_CONFLICT, "seal %s does not record its state "
+                       "before the loss", s->esid);
+    hold = hold_after(m, s, to, hold);
+    snprintf(held, sizeof(held), "%s", hold != NULL ? hold : "");
+    h = hold_find(held);
+    if ((!strcmp(to, "suspended") || held[0] != '\0') && h == NULL)
+        return err_set(e, ERR_INTERNAL, "seal %s: suspension without a "
+                       "known hold", s->esid);
+    memset(&mv, 0, sizeof(mv));
+    mv.from = from;
+    mv.to = to;
+    mv.hold = h != NULL ? h->hold : NULL;
+    mv.before_loss = !strcmp(to, "lost") ? from : NULL;
+    mv.reason_code = m->code != NULL ? m->code
+                     : !strcmp(to, "suspended") ? h->reason_code : code;
+    details = json_pack("{s:s, s:s, s:s?, s:s?}", "from", from, "to", to,
+                        "hold", mv.hold, "reason", reason);
+    if (details == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    ev.action = m->action;
+    ev.details = details;
+    if ((rc = store_seal_transition(a->db, s->id, &mv, now, e)) == ERR_OK &&
+        (rc = store_history_insert(a->db, "seal", s->id, from, to,
+                                   a->p ? a->p->account_id : 0, now, reason,
+                                   e)) == ERR_OK)
+        rc = audit_append(a->db, &a->who, &ev, e);
+    json_decref(details);
+    if (rc != ERR_OK)
+        return rc;
+    snprintf(s->state, sizeof(s->state), "%s", to);
+    snprintf(s->hold, sizeof(s->hold), "%s", held);
+    snprintf(s->before_loss, sizeof(s->before_loss), "%s",
+             mv.before_loss != NULL ? from : "");
+    snprintf(s->reason_code, sizeof(s->reason_code), "%s",
+             mv.reason_code != NULL ? mv.reason_code : "");
+    s->state_since_ms = now;
+    return ERR_OK;
+}
+
+/* The hold of a manual suspension by the caller: the first hold whose
+ * role the caller holds in their own right with scope over org_id.
+ * ERR_FORBIDDEN if none. */
+static err_code
+caller_hold(const struct actor_ctx *a, int64_t org_id,
+            const struct seal_hold **out, struct err *e)
+{
+    size_t i, j;
+    int yes = 0;
+    err_code rc;
+
+    for (i = 0; i < SEAL_NHOLDS; i++) {
+        if (seal_holds[i].role == NULL)
+            continue;
+        for (j = 0; j < a->p->nroles; j++) {
+            const struct store_role *r = &a->p->roles[j];
+            if (r->deputy_id != 0 || strcmp(r->role, seal_holds[i].role))
+                continue;
+            if ((rc = store_org_in_subtree(a->db, r->scope_org_id, org_id,
+                                           &yes, e)) != ERR_OK)
+                return rc;
+            if (yes) {
+                *out = &seal_holds[i];
+                return ERR_OK;
+            }
+        }
+    }
+    return err_set(e, ERR_FORBIDDEN, "no authority that suspends seals of "
+                   "organisation %lld", (long long)org_id);
+}
+
 err_code
 seal_revoke_in_tx(const struct actor_ctx *a, int64_t seal_id,
                   const char *reason_code, const char *reason, struct err *e)
 {
     struct store_seal s;
-    struct audit_event ev = {"seal.revoke", "seal", NULL, AUDIT_OK, reason,
-                             NULL};
-    int64_t now = util_now_ms();
     err_code rc;
 
     if ((rc = store_seal_get_id(a->db, seal_id, &s, e)) != ERR_OK)
         return rc;
-    if (!strcmp(s.state, "revoked") || !strcmp(s.state, "expired"))
-        return err_set(e, ERR_CONFLICT, "seal %s is %s", s.esid, s.state);
-    ev.target_id = s.esid;
-    if ((rc = store_seal_transition(a->db, s.id, s.state, "revoked",
-                                    reason_code, now, e)) != ERR_OK ||
-        (rc = store_history_insert(a->db, "seal", s.id, s.state, "revoked",
-                                   a->p->account_id, now, reason, e))
-        != ERR_OK)
-        return rc;
-    return audit_append(a->db, &a->who, &ev, e);
+    return seal_step(a, &s, "revoke", NULL, reason_code, reason, e);
 }
 
 /* Begin and load the seal by esID. */
@@ -437,12 +610,22 @@ begin_seal(const struct actor_ctx *a, const char *esid, struct store_seal *s,
     return ERR_OK;
 }
 
+/* Commit the actor's transaction; roll back if rc or the commit fails. */
+static err_code
+commit_or_fail(const struct actor_ctx *a, err_code rc, struct err *e)
+{
+    if (rc == ERR_OK)
+        rc = store_commit(a->db, e);
+    if (rc != ERR_OK)
+        store_rollback(a->db);
+    return rc;
+}
+
 err_code
 seal_confirm(const struct actor_ctx *a, const char *esid, struct err *e)
 {
     struct store_seal s;
     struct store_app app;
-    int64_t now = util_now_ms();
     err_code rc;
 
     if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
@@ -453,17 +636,15 @@ seal_confirm(const struct actor_ctx *a, const char *esid, struct err *e)
         return actor_fail(a, err_set(e, ERR_FORBIDDEN, "only the applicant "
                                "confirms the seal impression"));
     if ((rc = sod_custodian(a->db, s.custodian_id, s.org_id, "activation",
-                            e)) != ERR_OK)
+                            e)) != ERR_OK ||
+        (rc = seal_step(a, &s, "confirm", NULL, NULL, NULL, e)) != ERR_OK ||
+        (rc = store_seal_confirmed(a->db, s.id, s.state_since_ms, e))
+        != ERR_OK)
         return actor_fail(a, rc);
-    if ((rc = store_seal_transition(a->db, s.id, "made", "active", NULL, now,
-                                    e)) != ERR_OK ||
-        (rc = store_seal_confirmed(a->db, s.id, now, e)) != ERR_OK)
-        return actor_fail(a, rc);
-    if (!strcmp(app.purpose, "change") && s.predecessor_id != 0 &&
-        (rc = seal_revoke_in_tx(a, s.predecessor_id, "superseded",
-                                "replaced by a changed seal", e)) != ERR_OK)
-        return actor_fail(a, rc);
-    return finish(a, &s, "made", "active", "seal.confirm", NULL, e);
+    if (!strcmp(app.purpose, "change") && s.predecessor_id != 0)
+        rc = seal_revoke_in_tx(a, s.predecessor_id, "superseded",
+                               "replaced by a changed seal", e);
+    return commit_or_fail(a, rc, e);
 }
 
 err_code
@@ -489,16 +670,50 @@ seal_suspend(const struct actor_ctx *a, const char *esid, const char *reason,
              struct err *e)
 {
     struct store_seal s;
+    const struct seal_hold *h = NULL;
     err_code rc;
 
     if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
         return rc;
     if ((rc = authz_require(a->db, a->p, PERM_SEAL_SUSPEND, s.org_id, e))
         != ERR_OK ||
-        (rc = store_seal_transition(a->db, s.id, "active", "suspended",
-                                    "hold", util_now_ms(), e)) != ERR_OK)
+        (rc = caller_hold(a, s.org_id, &h, e)) != ERR_OK)
         return actor_fail(a, rc);
-    return finish(a, &s, "active", "suspended", "seal.suspend", reason, e);
+    return commit_or_fail(a, seal_step(a, &s, "suspend", h->hold, NULL,
+                                       reason, e), e);
+}
+
+err_code
+seal_resume(const struct actor_ctx *a, const char *esid, const char *reason,
+            struct err *e)
+{
+    struct store_seal s;
+    const struct seal_hold *held, *mine = NULL;
+    err_code rc;
+
+    if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
+        return rc;
+    if ((rc = authz_require(a->db, a->p, PERM_SEAL_SUSPEND, s.org_id, e))
+        != ERR_OK)
+        return actor_fail(a, rc);
+    if (strcmp(s.state, "suspended") != 0)
+        return actor_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s, not "
+                                     "suspended", s.esid, s.state));
+    held = hold_find(s.hold);
+    if (held == NULL || held->role == NULL)
+        return actor_fail(a, err_set(e, ERR_CONFLICT, "seal %s is held "
+                                     "(%s) and is not lifted: only a new "
+                                     "application brings its use back",
+                                     s.esid, held ? held->hold : "unknown"));
+    if ((rc = caller_hold(a, s.org_id, &mine, e)) != ERR_OK)
+        return actor_fail(a, rc);
+    if (mine != held)
+        return actor_fail(a, err_set(e, ERR_FORBIDDEN, "seal %s was "
+                                     "suspended by the %s; only that "
+                                     "authority lifts the suspension",
+                                     s.esid, held->hold));
+    return commit_or_fail(a, seal_step(a, &s, "resume", NULL, NULL, reason,
+                                       e), e);
 }
 
 err_code
@@ -506,7 +721,6 @@ seal_report_loss(const struct actor_ctx *a, const char *esid,
                  const char *reason, struct err *e)
 {
     struct store_seal s;
-    const char *from;
     err_code rc;
 
     if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
@@ -515,12 +729,8 @@ seal_report_loss(const struct actor_ctx *a, const char *esid,
         (rc = authz_require(a->db, a->p, PERM_SEAL_REPORT, s.org_id, e))
         != ERR_OK)
         return actor_fail(a, rc);
-    from = !strcmp(s.state, "suspended") ? "suspended" : "active";
-    if ((rc = store_seal_transition(a->db, s.id, from, "lost",
-                                    "key_compromise", util_now_ms(), e))
-        != ERR_OK)
-        return actor_fail(a, rc);
-    return finish(a, &s, from, "lost", "seal.report_loss", reason, e);
+    return commit_or_fail(a, seal_step(a, &s, "report_loss", NULL, NULL,
+                                       reason, e), e);
 }
 
 err_code
@@ -541,19 +751,13 @@ seal_resolve_loss(const struct actor_ctx *a, const char *esid,
                             e)) != ERR_OK)
         return actor_fail(a, rc);
     if (strcmp(s.state, "lost") != 0)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s, not lost",
-                               s.esid, s.state));
-    if (revoke) {
-        if ((rc = seal_revoke_in_tx(a, s.id, "key_compromise", reason, e))
-            != ERR_OK ||
-            (rc = store_commit(a->db, e)) != ERR_OK)
-            return actor_fail(a, rc);
-        return ERR_OK;
-    }
-    if ((rc = store_seal_transition(a->db, s.id, "lost", "active", NULL,
-                                    util_now_ms(), e)) != ERR_OK)
-        return actor_fail(a, rc);
-    return finish(a, &s, "lost", "active", "seal.reinstate", reason, e);
+        return actor_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s, not "
+                                     "lost", s.esid, s.state));
+    if (revoke)
+        return commit_or_fail(a, seal_step(a, &s, "revoke", NULL,
+                                           "key_compromise", reason, e), e);
+    return commit_or_fail(a, seal_step(a, &s, "reinstate", NULL, NULL,
+                                       reason, e), e);
 }
 
 struct stale_ctx {
@@ -591,22 +795,19 @@ seal_maintain(struct store_conn *db, const struct config *cfg, int *n,
         goto done;
     rc = ERR_OK;
     for (i = 0; i < st->n; i++) {
-        const struct store_seal *s = &st->items[i];
+        struct store_seal *s = &st->items[i];
         int expired = s->valid_end_ms < now;
-        const char *to = expired ? "expired" : "suspended";
         if ((rc = store_begin(db, e)) != ERR_OK)
             goto done;
-        if ((rc = store_seal_transition(db, s->id, "active", to,
-                                        expired ? "expired" : "unused", now,
-                                        e)) != ERR_OK) {
+        rc = seal_step(&a, s, expired ? "expire" : "auto_suspend", NULL,
+                       NULL, expired ? "validity ended"
+                                     : "unused for too long", e);
+        if (rc == ERR_CONFLICT) {   /* changed meanwhile: skip */
             store_rollback(db);
-            if (rc == ERR_CONFLICT)   /* changed meanwhile: skip */
-                continue;
-            goto done;
+            rc = ERR_OK;
+            continue;
         }
-        if ((rc = finish(&a, s, "active", to, expired ? "seal.expire"
-                         : "seal.auto_suspend", expired ? "validity ended"
-                         : "unused for too long", e)) != ERR_OK)
+        if ((rc = commit_or_fail(&a, rc, e)) != ERR_OK)
             goto done;
         (*n)++;
     }

@@ -390,7 +390,8 @@ store_authority_get(struct store_conn *c, const char *role, char *key_ref,
     "version, coalesce(holder_key, ''), coalesce(valid_start_ms, 0), " \
     "coalesce(valid_end_ms, 0), coalesce(predecessor_id, 0), " \
     "coalesce(made_by, 0), coalesce(made_ms, 0), coalesce(confirmed_ms, 0), " \
-    "filing_state, coalesce(filed_ms, 0), coalesce(last_used_ms, 0)"
+    "filing_state, coalesce(filed_ms, 0), coalesce(last_used_ms, 0), " \
+    "coalesce(hold, ''), coalesce(state_before_loss, '')"
 
 static void
 seal_row(sqlite3_stmt *st, struct store_seal *s)
@@ -418,6 +419,8 @@ seal_row(sqlite3_stmt *st, struct store_seal *s)
     st_copy_col(st, 19, s->filing_state, sizeof(s->filing_state));
     s->filed_ms = sqlite3_column_int64(st, 20);
     s->last_used_ms = sqlite3_column_int64(st, 21);
+    st_copy_col(st, 22, s->hold, sizeof(s->hold));
+    st_copy_col(st, 23, s->before_loss, sizeof(s->before_loss));
 }
 
 err_code
@@ -519,23 +522,26 @@ store_seal_blob(struct store_conn *c, int64_t id, const char *which,
 }
 
 err_code
-store_seal_transition(struct store_conn *c, int64_t id, const char *from,
-                      const char *to, const char *reason_code, int64_t now_ms,
+store_seal_transition(struct store_conn *c, int64_t id,
+                      const struct store_seal_move *m, int64_t now_ms,
                       struct err *e)
 {
     static const char sql[] =
-        "UPDATE seals SET state = ?, state_since_ms = ?, reason_code = ? "
-        "WHERE id = ? AND state = ?";
+        "UPDATE seals SET state = ?, state_since_ms = ?, reason_code = ?, "
+        "hold = ?, state_before_loss = ? WHERE id = ? AND state = ?";
     sqlite3_stmt *st = st_prep(c, sql, e);
 
     if (st == NULL)
         return ERR_DB;
-    st_bind_text(st, 1, to);
+    st_bind_text(st, 1, m->to);
     sqlite3_bind_int64(st, 2, now_ms);
-    st_bind_text(st, 3, reason_code);
-    sqlite3_bind_int64(st, 4, id);
-    st_bind_text(st, 5, from);
-    return st_step_changed(c, st, e, ERR_CONFLICT, "seal is not %s", from);
+    st_bind_text(st, 3, m->reason_code);
+    st_bind_text(st, 4, m->hold);
+    st_bind_text(st, 5, m->before_loss);
+    sqlite3_bind_int64(st, 6, id);
+    st_bind_text(st, 7, m->from);
+    return st_step_changed(c, st, e, ERR_CONFLICT, "seal is not %s",
+                           m->from);
 }
 
 err_code

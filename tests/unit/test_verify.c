@@ -511,6 +511,7 @@ test_status_at_signing_time(void **state)
     struct store *s = NULL;
     struct store_conn *c = NULL;
     struct store_seal rec;
+    struct store_seal_move mv = {NULL, NULL, NULL, NULL, NULL};
     struct verify_service *v = NULL;
     uint8_t *before = NULL, *after = NULL;
     size_t blen = 0, alen = 0;
@@ -565,8 +566,10 @@ test_status_at_signing_time(void **state)
 
     /* revoked 5 s after now (status is read from the database each time,
      * never cached) */
-    assert_int_equal(store_seal_transition(c, rec.id, "active", "revoked",
-                                           "revocation", revoked, &e),
+    mv.from = "active";
+    mv.to = "revoked";
+    mv.reason_code = "revocation";
+    assert_int_equal(store_seal_transition(c, rec.id, &mv, revoked, &e),
                      ERR_OK);
     assert_int_equal(store_history_insert(c, "seal", rec.id, "active",
                                           "revoked", 1, revoked, "lost key",
