@@ -12,8 +12,9 @@
  *
  * "revoked" and "expired" are final.  A suspended seal remembers why it
  * is held (seals.hold): by the security administrator or by its
- * organisation (only that authority lifts it), or unused for too long
- * (never lifted: a new application makes a new seal).  The hold survives a loss report.  Every change writes a history
+ * organisation (only that authority lifts it), unused for too long or its
+ * organisation disabled (never lifted: a new application makes a new
+ * seal).  The hold survives a loss report.  Every change writes a history
  * row and an audit record in its transaction.  Token work (key
  * generation, signing) happens before the write transaction so that no
  * database lock is held while the HSM works; the transaction re-checks
@@ -75,8 +76,9 @@ err_code seal_suspend(const struct actor_ctx *a, const char *esid,
                       const char *reason, struct err *e);
 
 /* Lift a manual suspension: suspended -> active, only by the authority
- * that holds it (ERR_FORBIDDEN for another), never for an automatic hold
- * (ERR_CONFLICT). */
+ * that holds it (ERR_FORBIDDEN for another), never for an automatic or
+ * organisation-disabled hold (ERR_CONFLICT), nor in a disabled
+ * organisation. */
 err_code seal_resume(const struct actor_ctx *a, const char *esid,
                      const char *reason, struct err *e);
 
@@ -86,7 +88,8 @@ err_code seal_report_loss(const struct actor_ctx *a, const char *esid,
                           const char *reason, struct err *e);
 
 /* After review of a loss: outcome "revoke" (-> revoked) or "reinstate"
- * (found: back to the state before the loss, with its hold). */
+ * (found: back to the state before the loss, with its hold; an active
+ * seal of an organisation disabled meanwhile is then suspended). */
 err_code seal_resolve_loss(const struct actor_ctx *a, const char *esid,
                            const char *outcome, const char *reason,
                            struct err *e);
@@ -96,6 +99,26 @@ err_code seal_resolve_loss(const struct actor_ctx *a, const char *esid,
 err_code seal_revoke_in_tx(const struct actor_ctx *a, int64_t seal_id,
                            const char *reason_code, const char *reason,
                            struct err *e);
+
+/* Inside the caller's transaction (disabling organisation org_id): suspend
+ * every active seal of org_id and its subtree, held "org_disabled", each
+ * with its history row and audit record.  *n gets how many. */
+err_code seal_org_disabled_in_tx(const struct actor_ctx *a, int64_t org_id,
+                                 int *n, struct err *e);
+
+/* Inside the caller's transaction (organisation org_id renamed from
+ * old_name to new_name): flag its legal-name seals that are not revoked
+ * or expired as needing a change, each flag audited.  *n gets how many
+ * were newly flagged. */
+err_code seal_org_renamed_in_tx(const struct actor_ctx *a, int64_t org_id,
+                                const char *old_name, const char *new_name,
+                                int *n, struct err *e);
+
+/* ERR_OK if seal s may be used at now: active, inside its validity, and
+ * neither its organisation nor one above it disabled; ERR_CONFLICT with
+ * the reason otherwise. */
+err_code seal_check_usable(struct store_conn *db, const struct store_seal *s,
+                           int64_t now, struct err *e);
 
 /* The maintenance job: expire seals past their validity and suspend seals
  * unused for cfg->seal_suspend_unused_days.  *n gets how many changed. */

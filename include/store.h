@@ -117,8 +117,14 @@ err_code store_org_list(struct store_conn *c, int64_t parent_id,
 err_code store_org_update(struct store_conn *c, int64_t id, const char *name,
                           const char *credit_code, struct err *e);
 
-err_code store_org_set_disabled(struct store_conn *c, int64_t id,
+/* Disable organisation id and its whole subtree; *n (may be NULL) gets
+ * how many were newly disabled.  ERR_NOT_FOUND if id is absent. */
+err_code store_org_set_disabled(struct store_conn *c, int64_t id, int *n,
                                 struct err *e);
+
+/* *yes = 1 if org or one of its ancestors is disabled. */
+err_code store_org_disabled_within(struct store_conn *c, int64_t org,
+                                   int *yes, struct err *e);
 
 /* *yes = 1 if org is ancestor or org itself lies in ancestor's subtree. */
 err_code store_org_in_subtree(struct store_conn *c, int64_t ancestor,
@@ -557,6 +563,7 @@ struct store_seal {
     int64_t last_used_ms;
     char    hold[16];            /* why held (seal.c); "" when not held */
     char    before_loss[16];     /* state when its loss was reported, or "" */
+    int64_t change_required_ms;  /* a rename made its name stale; 0: no */
 };
 
 typedef err_code (*store_seal_fn)(void *ctx, const struct store_seal *s);
@@ -593,6 +600,22 @@ err_code store_seal_transition(struct store_conn *c, int64_t id,
                                const struct store_seal_move *m,
                                int64_t now_ms, struct err *e);
 
+/* Flag a seal for change (a rename made its name stale) at now_ms, unless
+ * it is flagged already; *flagged 1 if this call flagged it. */
+err_code store_seal_flag_change(struct store_conn *c, int64_t id,
+                                int64_t now_ms, int *flagged,
+                                struct err *e);
+
+/* Active seals of organisation org_id and its whole subtree, by id. */
+err_code store_seal_list_active_subtree(struct store_conn *c, int64_t org_id,
+                                        store_seal_fn fn, void *ctx,
+                                        struct err *e);
+
+/* Legal-name seals (kind official, subkind legal_name) of organisation
+ * org_id that are not revoked or expired, by id. */
+err_code store_seal_list_legal_name(struct store_conn *c, int64_t org_id,
+                                    store_seal_fn fn, void *ctx,
+                                    struct err *e);
 
 /* Set confirmed_ms / filing state. */
 err_code store_seal_confirmed(struct store_conn *c, int64_t id,

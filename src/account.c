@@ -10,6 +10,7 @@
 
 #include "account.h"
 #include "rbac.h"
+#include "seal.h"
 #include "sod.h"
 #include "util.h"
 
@@ -105,10 +106,14 @@ org_create(const struct actor_ctx *a, int64_t parent_id, const char *name,
                             "parent_id", (json_int_t)parent_id), e);
 }
 
+/* A new name makes the organisation's legal-name seals stale: they are
+ * flagged for change in the same transaction (seal.c). */
 err_code
 org_update(const struct actor_ctx *a, int64_t id, const char *name,
            const char *credit_code, struct err *e)
 {
+    struct store_org old;
+    int flagged = 0;
     err_code rc;
 
     if (credit_code != NULL && !credit_code_ok(credit_code))
@@ -117,24 +122,35 @@ org_update(const struct actor_ctx *a, int64_t id, const char *name,
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = authz_require(a->db, a->p, PERM_ORG_WRITE, id, e)) != ERR_OK ||
+        (rc = store_org_get(a->db, id, &old, e)) != ERR_OK ||
         (rc = store_org_update(a->db, id, name, credit_code, e)) != ERR_OK)
         return actor_fail(a, rc);
+    if (name != NULL && strcmp(name, old.name) != 0 &&
+        (rc = seal_org_renamed_in_tx(a, id, old.name, name, &flagged, e))
+        != ERR_OK)
+        return actor_fail(a, rc);
     return finish(a, "organisation.update", "organisation", id,
-                  json_pack("{s:s?, s:s?}", "name", name, "credit_code",
-                            credit_code), e);
+                  json_pack("{s:s?, s:s?, s:i}", "name", name, "credit_code",
+                            credit_code, "seals_flagged", flagged), e);
 }
 
+/* The subtree is disabled with it, and its active seals are suspended in
+ * the same transaction (manual 3.1 says why). */
 err_code
 org_disable(const struct actor_ctx *a, int64_t id, struct err *e)
 {
+    int orgs = 0, seals = 0;
     err_code rc;
 
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = authz_require(a->db, a->p, PERM_ORG_WRITE, id, e)) != ERR_OK ||
-        (rc = store_org_set_disabled(a->db, id, e)) != ERR_OK)
+        (rc = store_org_set_disabled(a->db, id, &orgs, e)) != ERR_OK ||
+        (rc = seal_org_disabled_in_tx(a, id, &seals, e)) != ERR_OK)
         return actor_fail(a, rc);
-    return finish(a, "organisation.disable", "organisation", id, NULL, e);
+    return finish(a, "organisation.disable", "organisation", id,
+                  json_pack("{s:i, s:i}", "organisations", orgs,
+                            "seals_suspended", seals), e);
 }
 
 err_code

@@ -65,7 +65,7 @@ seal_json(const struct store_seal *s)
     util_time_rfc3339((time_t)(s->valid_start_ms / 1000), start);
     util_time_rfc3339((time_t)(s->valid_end_ms / 1000), end);
     return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:s, s:I, s:s?, "
-                     "s:s?, s:i, s:s, s:s, s:s, s:I, s:I, s:s}",
+                     "s:s?, s:b, s:o, s:i, s:s, s:s, s:s, s:I, s:I, s:s}",
                      "esid", s->esid, "lineage_esid", s->lineage_esid,
                      "application_id", (json_int_t)s->application_id,
                      "org_id", (json_int_t)s->org_id, "kind", s->kind,
@@ -75,6 +75,9 @@ seal_json(const struct store_seal *s)
                      "state_since_ms", (json_int_t)s->state_since_ms,
                      "reason_code", s->reason_code[0] ? s->reason_code : NULL,
                      "hold", s->hold[0] ? s->hold : NULL,
+                     "change_required", s->change_required_ms != 0,
+                     "change_required_ms", s->change_required_ms
+                         ? json_integer(s->change_required_ms) : json_null(),
                      "version", s->version, "holder_key", s->holder_key,
                      "valid_start", start, "valid_end", end,
                      "made_by", (json_int_t)s->made_by,
@@ -485,11 +488,12 @@ API_HANDLER(api_seal_status)
     /* a seal past its validity is expired even before the job marks it */
     if (!strcmp(s.state, "active") && s.valid_end_ms < util_now_ms())
         snprintf(s.state, sizeof(s.state), "expired");
-    resp->data = json_pack("{s:s, s:s, s:I, s:s?, s:I, s:I}",
+    resp->data = json_pack("{s:s, s:s, s:I, s:s?, s:b, s:I, s:I}",
                            "esid", s.esid, "state", s.state,
                            "since_ms", (json_int_t)s.state_since_ms,
                            "reason_code", s.reason_code[0] ? s.reason_code
                                                            : NULL,
+                           "change_required", s.change_required_ms != 0,
                            "valid_start_ms", (json_int_t)s.valid_start_ms,
                            "valid_end_ms", (json_int_t)s.valid_end_ms);
     return ERR_OK;

@@ -288,6 +288,12 @@ application_request(const struct actor_ctx *a, const char *esid,
         !(revocation && strcmp(s.state, "suspended") == 0))
         return actor_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s", s.esid,
                                s.state));
+    /* a renewal repeats the seal's name: one its organisation no longer
+     * has is changed (purpose change), not renewed */
+    if (!revocation && s.change_required_ms != 0)
+        return actor_fail(a, err_set(e, ERR_CONFLICT, "seal %s carries its "
+                                     "organisation's former name: apply for "
+                                     "a change, not a renewal", s.esid));
     if (!revocation && s.valid_end_ms - now > renewal_days * 86400000LL)
         return actor_fail(a, err_set(e, ERR_CONFLICT, "too early to renew: "
                                "renewal opens %ld days before the seal "

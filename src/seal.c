@@ -419,6 +419,8 @@ static const struct seal_move_rule seal_moves[] = {
     {"suspend", "active", "suspended", NULL, NULL, "seal.suspend"},
     {"auto_suspend", "active", "suspended", "unused", NULL,
      "seal.auto_suspend"},
+    {"org_disabled", "active", "suspended", "org_disabled", NULL,
+     "seal.suspend_org_disabled"},
     {"resume", "suspended", "active", NULL, NULL, "seal.resume"},
     {"report_loss", "active", "lost", NULL, "key_compromise",
      "seal.report_loss"},
@@ -444,6 +446,7 @@ static const struct seal_hold {
     {"secadmin", "secadmin", "hold"},
     {"organisation", "applicant", "hold"},
     {"unused", NULL, "unused"},
+    {"org_disabled", NULL, "hold"},
 };
 #define SEAL_NHOLDS (sizeof(seal_holds) / sizeof(seal_holds[0]))
 
@@ -584,6 +587,36 @@ caller_hold(const struct actor_ctx *a, int64_t org_id,
                    "organisation %lld", (long long)org_id);
 }
 
+/* ERR_CONFLICT if the seal's organisation, or one above it, is disabled:
+ * nothing of a disabled organisation is used or brought back. */
+static err_code
+org_in_service(struct store_conn *db, const struct store_seal *s,
+               struct err *e)
+{
+    int disabled = 0;
+    err_code rc;
+
+    if ((rc = store_org_disabled_within(db, s->org_id, &disabled, e))
+        != ERR_OK)
+        return rc;
+    if (disabled)
+        return err_set(e, ERR_CONFLICT, "organisation %lld of seal %s is "
+                       "disabled", (long long)s->org_id, s->esid);
+    return ERR_OK;
+}
+
+err_code
+seal_check_usable(struct store_conn *db, const struct store_seal *s,
+                  int64_t now, struct err *e)
+{
+    if (strcmp(s->state, "active") != 0)
+        return err_set(e, ERR_CONFLICT, "seal %s is %s", s->esid, s->state);
+    if (now < s->valid_start_ms || now >= s->valid_end_ms)
+        return err_set(e, ERR_CONFLICT, "seal %s is outside its validity",
+                       s->esid);
+    return org_in_service(db, s, e);
+}
+
 err_code
 seal_revoke_in_tx(const struct actor_ctx *a, int64_t seal_id,
                   const char *reason_code, const char *reason, struct err *e)
@@ -635,7 +668,8 @@ seal_confirm(const struct actor_ctx *a, const char *esid, struct err *e)
     if (app.applicant_id != a->p->account_id)
         return actor_fail(a, err_set(e, ERR_FORBIDDEN, "only the applicant "
                                "confirms the seal impression"));
-    if ((rc = sod_custodian(a->db, s.custodian_id, s.org_id, "activation",
+    if ((rc = org_in_service(a->db, &s, e)) != ERR_OK ||
+        (rc = sod_custodian(a->db, s.custodian_id, s.org_id, "activation",
                             e)) != ERR_OK ||
         (rc = seal_step(a, &s, "confirm", NULL, NULL, NULL, e)) != ERR_OK ||
         (rc = store_seal_confirmed(a->db, s.id, s.state_since_ms, e))
@@ -712,6 +746,8 @@ seal_resume(const struct actor_ctx *a, const char *esid, const char *reason,
                                      "suspended by the %s; only that "
                                      "authority lifts the suspension",
                                      s.esid, held->hold));
+    if ((rc = org_in_service(a->db, &s, e)) != ERR_OK)
+        return actor_fail(a, rc);
     return commit_or_fail(a, seal_step(a, &s, "resume", NULL, NULL, reason,
                                        e), e);
 }
@@ -738,7 +774,7 @@ seal_resolve_loss(const struct actor_ctx *a, const char *esid,
                   const char *outcome, const char *reason, struct err *e)
 {
     struct store_seal s;
-    int revoke;
+    int revoke, disabled = 0;
     err_code rc;
 
     if (strcmp(outcome, "revoke") != 0 && strcmp(outcome, "reinstate") != 0)
@@ -756,8 +792,105 @@ seal_resolve_loss(const struct actor_ctx *a, const char *esid,
     if (revoke)
         return commit_or_fail(a, seal_step(a, &s, "revoke", NULL,
                                            "key_compromise", reason, e), e);
-    return commit_or_fail(a, seal_step(a, &s, "reinstate", NULL, NULL,
-                                       reason, e), e);
+    if ((rc = seal_step(a, &s, "reinstate", NULL, NULL, reason, e))
+        != ERR_OK ||
+        (rc = store_org_disabled_within(a->db, s.org_id, &disabled, e))
+        != ERR_OK)
+        return actor_fail(a, rc);
+    /* found again in an organisation disabled meanwhile: held as the
+     * disable holds the rest of its seals */
+    if (disabled && !strcmp(s.state, "active"))
+        rc = seal_step(a, &s, "org_disabled", NULL, NULL,
+                       "its organisation is disabled", e);
+    return commit_or_fail(a, rc, e);
+}
+
+/* Ids collected by a list walk (for changes made after the walk, never
+ * from inside its callback). */
+struct id_list {
+    int64_t *ids;
+    size_t   n, cap;
+};
+
+static err_code
+id_add(void *ctx, const struct store_seal *s)
+{
+    struct id_list *l = ctx;
+
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        int64_t *p = realloc(l->ids, cap * sizeof(*p));
+        if (p == NULL)
+            return ERR_NOMEM;
+        l->ids = p;
+        l->cap = cap;
+    }
+    l->ids[l->n++] = s->id;
+    return ERR_OK;
+}
+
+err_code
+seal_org_disabled_in_tx(const struct actor_ctx *a, int64_t org_id, int *n,
+                        struct err *e)
+{
+    struct id_list l = {NULL, 0, 0};
+    struct store_seal s;
+    char why[SEAL_LABEL_MAX];
+    size_t i;
+    err_code rc;
+
+    *n = 0;
+    snprintf(why, sizeof(why), "organisation %lld disabled",
+             (long long)org_id);
+    rc = store_seal_list_active_subtree(a->db, org_id, id_add, &l, e);
+    if (rc == ERR_NOMEM)
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+    for (i = 0; rc == ERR_OK && i < l.n; i++) {
+        if ((rc = store_seal_get_id(a->db, l.ids[i], &s, e)) == ERR_OK &&
+            (rc = seal_step(a, &s, "org_disabled", NULL, NULL, why, e))
+            == ERR_OK)
+            (*n)++;
+    }
+    free(l.ids);
+    return rc;
+}
+
+err_code
+seal_org_renamed_in_tx(const struct actor_ctx *a, int64_t org_id,
+                       const char *old_name, const char *new_name, int *n,
+                       struct err *e)
+{
+    struct id_list l = {NULL, 0, 0};
+    struct store_seal s;
+    struct audit_event ev = {"seal.change_required", "seal", NULL, AUDIT_OK,
+                             NULL, NULL};
+    json_t *details = json_pack("{s:I, s:s, s:s}", "organisation",
+                                (json_int_t)org_id, "old_name", old_name,
+                                "new_name", new_name);
+    int64_t now = util_now_ms();
+    size_t i;
+    int flagged = 0;
+    err_code rc;
+
+    *n = 0;
+    if (details == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    ev.details = details;
+    rc = store_seal_list_legal_name(a->db, org_id, id_add, &l, e);
+    if (rc == ERR_NOMEM)
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+    for (i = 0; rc == ERR_OK && i < l.n; i++) {
+        if ((rc = store_seal_get_id(a->db, l.ids[i], &s, e)) != ERR_OK ||
+            (rc = store_seal_flag_change(a->db, s.id, now, &flagged, e))
+            != ERR_OK || !flagged)
+            continue;
+        ev.target_id = s.esid;
+        if ((rc = audit_append(a->db, &a->who, &ev, e)) == ERR_OK)
+            (*n)++;
+    }
+    free(l.ids);
+    json_decref(details);
+    return rc;
 }
 
 struct stale_ctx {

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "ca.h"
 #include "rbac.h"
+#include "seal.h"
 #include "seal_make.h"
 #include "ofd.h"
 #include "signing.h"
@@ -90,18 +91,6 @@ submitter_not_keeper(const struct actor_ctx *a, const struct store_seal *s,
     return ERR_OK;
 }
 
-/* The seal may be used now: active and inside its validity. */
-static err_code
-seal_usable(const struct store_seal *s, int64_t now, struct err *e)
-{
-    if (strcmp(s->state, "active") != 0)
-        return err_set(e, ERR_CONFLICT, "seal %s is %s", s->esid, s->state);
-    if (now < s->valid_start_ms || now >= s->valid_end_ms)
-        return err_set(e, ERR_CONFLICT, "seal %s is outside its validity",
-                       s->esid);
-    return ERR_OK;
-}
-
 err_code
 sign_submit(const struct actor_ctx *a, const struct sign_new *n,
             long max_documents, int64_t *id_out, struct err *e)
@@ -132,7 +121,7 @@ sign_submit(const struct actor_ctx *a, const struct sign_new *n,
     if ((rc = authz_require(a->db, a->p, PERM_REQUEST_SUBMIT, s.org_id, e))
             != ERR_OK ||
         (rc = submitter_not_keeper(a, &s, e)) != ERR_OK ||
-        (rc = seal_usable(&s, now, e)) != ERR_OK)
+        (rc = seal_check_usable(a->db, &s, now, e)) != ERR_OK)
         return actor_fail(a, rc);
     if (n->resubmits_id != 0) {
         if ((rc = store_sreq_get(a->db, n->resubmits_id, &prev, e))
@@ -197,7 +186,7 @@ sign_decide(const struct actor_ctx *a, int64_t id, int approve,
                                       s.custodian_id, a->p->account_id, 0},
                                   e)) != ERR_OK)
         return actor_fail(a, rc);
-    if (approve && (rc = seal_usable(&s, now, e)) != ERR_OK)
+    if (approve && (rc = seal_check_usable(a->db, &s, now, e)) != ERR_OK)
         return actor_fail(a, rc);
     if ((rc = store_sreq_transition(a->db, id, "submitted",
                                     approve ? "approved" : "rejected",
@@ -313,7 +302,7 @@ use_record(struct store_conn *db, void *ctx, struct err *e)
     if (now_r.expires_ms <= now)
         return err_set(e, ERR_CONFLICT, "the approval expired; a new "
                        "approval is needed");
-    if ((rc = seal_usable(&s, now, e)) != ERR_OK ||
+    if ((rc = seal_check_usable(db, &s, now, e)) != ERR_OK ||
         (rc = store_sdoc_take(db, u->d->id, now_r.copies, e)) != ERR_OK)
         return rc;
     memset(&rec, 0, sizeof(rec));

@@ -643,16 +643,58 @@ store_org_update(struct store_conn *c, int64_t id, const char *name,
 }
 
 err_code
-store_org_set_disabled(struct store_conn *c, int64_t id, struct err *e)
+store_org_set_disabled(struct store_conn *c, int64_t id, int *n,
+                       struct err *e)
+{
+    /* Walk down from id; the depth bound keeps a corrupt cycle finite. */
+    static const char sql[] =
+        "WITH RECURSIVE down(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id = ? "
+        "  UNION ALL "
+        "  SELECT o.id, down.depth + 1 FROM organisations o "
+        "  JOIN down ON o.parent_id = down.id WHERE down.depth < 64) "
+        "UPDATE organisations SET disabled = 1 "
+        "WHERE disabled = 0 AND id IN (SELECT id FROM down)";
+    struct store_org org;
+    sqlite3_stmt *st;
+    err_code rc;
+
+    if ((rc = store_org_get(c, id, &org, e)) != ERR_OK)
+        return rc;
+    if ((st = st_prep(c, sql, e)) == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, id);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    if (n != NULL)
+        *n = sqlite3_changes(c->db);
+    return ERR_OK;
+}
+
+err_code
+store_org_disabled_within(struct store_conn *c, int64_t org, int *yes,
+                          struct err *e)
 {
     static const char sql[] =
-        "UPDATE organisations SET disabled = 1 WHERE id = ?";
+        "WITH RECURSIVE up(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id = ? "
+        "  UNION ALL "
+        "  SELECT o.parent_id, up.depth + 1 FROM organisations o "
+        "  JOIN up ON o.id = up.id "
+        "  WHERE o.parent_id IS NOT NULL AND up.depth < 64) "
+        "SELECT count(*) FROM up JOIN organisations o ON o.id = up.id "
+        "WHERE o.disabled <> 0";
     sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, id);
-    return st_step_update_one(c, st, "organisation", e);
+    sqlite3_bind_int64(st, 1, org);
+    if ((rc = st_step_row(c, st, "organisation", e)) != ERR_OK)
+        return rc;
+    *yes = sqlite3_column_int(st, 0) > 0;
+    sqlite3_reset(st);
+    return ERR_OK;
 }
 
 err_code

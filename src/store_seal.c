@@ -391,7 +391,8 @@ store_authority_get(struct store_conn *c, const char *role, char *key_ref,
     "coalesce(valid_end_ms, 0), coalesce(predecessor_id, 0), " \
     "coalesce(made_by, 0), coalesce(made_ms, 0), coalesce(confirmed_ms, 0), " \
     "filing_state, coalesce(filed_ms, 0), coalesce(last_used_ms, 0), " \
-    "coalesce(hold, ''), coalesce(state_before_loss, '')"
+    "coalesce(hold, ''), coalesce(state_before_loss, ''), " \
+    "coalesce(change_required_ms, 0)"
 
 static void
 seal_row(sqlite3_stmt *st, struct store_seal *s)
@@ -421,6 +422,7 @@ seal_row(sqlite3_stmt *st, struct store_seal *s)
     s->last_used_ms = sqlite3_column_int64(st, 21);
     st_copy_col(st, 22, s->hold, sizeof(s->hold));
     st_copy_col(st, 23, s->before_loss, sizeof(s->before_loss));
+    s->change_required_ms = sqlite3_column_int64(st, 24);
 }
 
 err_code
@@ -545,6 +547,26 @@ store_seal_transition(struct store_conn *c, int64_t id,
 }
 
 err_code
+store_seal_flag_change(struct store_conn *c, int64_t id, int64_t now_ms,
+                       int *flagged, struct err *e)
+{
+    static const char sql[] =
+        "UPDATE seals SET change_required_ms = ? "
+        "WHERE id = ? AND change_required_ms IS NULL";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    err_code rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, now_ms);
+    sqlite3_bind_int64(st, 2, id);
+    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+        return rc;
+    *flagged = sqlite3_changes(c->db) > 0;
+    return ERR_OK;
+}
+
+err_code
 store_seal_confirmed(struct store_conn *c, int64_t id, int64_t now_ms,
                      struct err *e)
 {
@@ -632,6 +654,45 @@ store_seal_list_inactive(struct store_conn *c, store_seal_fn fn, void *ctx,
 
     if (st == NULL)
         return ERR_DB;
+    return seal_walk(c, st, fn, ctx, e);
+}
+
+err_code
+store_seal_list_active_subtree(struct store_conn *c, int64_t org_id,
+                               store_seal_fn fn, void *ctx, struct err *e)
+{
+    /* Walk down from org_id; the depth bound keeps a corrupt cycle
+     * finite. */
+    static const char sql[] =
+        "WITH RECURSIVE down(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id = ? "
+        "  UNION ALL "
+        "  SELECT o.id, down.depth + 1 FROM organisations o "
+        "  JOIN down ON o.parent_id = down.id WHERE down.depth < 64) "
+        "SELECT " SEAL_COLS " FROM seals WHERE state = 'active' AND "
+        "org_id IN (SELECT id FROM down) ORDER BY id";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, org_id);
+    return seal_walk(c, st, fn, ctx, e);
+}
+
+err_code
+store_seal_list_legal_name(struct store_conn *c, int64_t org_id,
+                           store_seal_fn fn, void *ctx, struct err *e)
+{
+    static const char sql[] =
+        "SELECT " SEAL_COLS " FROM seals WHERE org_id = ? AND "
+        "kind = 'official' AND state NOT IN ('revoked', 'expired') AND "
+        "application_id IN (SELECT id FROM applications WHERE "
+        "subkind = 'legal_name') ORDER BY id";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, org_id);
     return seal_walk(c, st, fn, ctx, e);
 }
 

@@ -1,6 +1,7 @@
-"""Issue 14, item 4: a seal remembers why it is held.  A loss report does
-not undo a suspension, only the authority that suspended a seal lifts the
-suspension, and the automatic suspension needs a new application."""
+"""Issue 14, items 4 and 5: a seal remembers why it is held.  A loss report
+does not undo a suspension, only the authority that suspended a seal lifts
+the suspension, the automatic suspension needs a new application, and
+disabling or renaming an organisation reaches its seals."""
 import base64
 import sqlite3
 import time
@@ -191,3 +192,120 @@ def test_resume_needs_a_suspended_seal(world):
     assert_error(w.inst.post(f"/api/v1/seals/{esid}/resume",
                              w.cred["secadmin"], json={"reason": "x"}),
                  409, "conflict")
+
+
+def test_disabling_an_organisation_suspends_its_subtree_seals(world):
+    w = world
+    office = w.org("停用处", "department", w.agency)
+    branch = w.org("停用处分支", "branch", office)
+    here = w.new_active_seal(org_id=office, subkind="department",
+                             seal_name="停用处章")
+    below = w.new_active_seal(org_id=branch, subkind="branch",
+                              seal_name="停用处分支章")
+    elsewhere = w.new_active_seal(seal_name="别处章")
+    # approved before the disable: must not be signable after it
+    pending = submit(w, here)
+    approve(w, pending["id"])
+    # made, not yet confirmed
+    app = w.apply(org_id=office, subkind="department", seal_name="未确认章")
+    w.approve(app)
+    made = w.make(app)["esid"]
+
+    r = w.inst.post(f"/api/v1/organisations/{office}/disable",
+                    w.cred["sysadmin"])
+    assert r.status_code == 200, r.text
+    for esid in (here, below):
+        d = seal(w, esid)
+        assert d["state"] == "suspended" and d["hold"] == "org_disabled"
+        assert w.history(esid)[-1] == ("active", "suspended")
+    assert w.status(elsewhere)["state"] == "active"
+    # the subtree is disabled with it
+    r = w.inst.get(f"/api/v1/organisations/{branch}", w.cred["sysadmin"])
+    assert r.json()["data"]["disabled"] is True
+    # audited, one row per seal, in the same transaction as the disable
+    rows = w.inst.sql("SELECT target_id, account_id FROM audit_log WHERE "
+                      "action = 'seal.suspend_org_disabled' ORDER BY seq")
+    assert sorted(rows) == sorted([(here, w.ids["sysadmin"]),
+                                   (below, w.ids["sysadmin"])])
+    # no use: the approved request, new requests, confirmation, lifting
+    assert sign_status(w, pending["id"]) == ("error", "conflict")
+    submit(w, here, status=409)
+    submit(w, below, status=409)
+    w.confirm(made, status=409)
+    act(w, here, "resume", "secadmin", status=409)
+    act(w, here, "resume", "applicant", status=409)
+    # a loss found again stays suspended in a disabled organisation
+    act(w, below, "loss", "custodian")
+    assert resolve(w, below, "reinstate")["data"]["state"] == "suspended"
+    assert signs(w, elsewhere)
+
+
+def test_disabled_organisation_refuses_use_regardless(world):
+    """An organisation disabled outside the API (or before this rule
+    existed): its active seal still cannot be used."""
+    w = world
+    office = w.org("旧停用处", "department", w.agency)
+    esid = w.new_active_seal(org_id=office, subkind="department",
+                             seal_name="旧停用处章")
+    pending = submit(w, esid)
+    approve(w, pending["id"])
+    con = sqlite3.connect(w.inst.db, timeout=10)
+    con.execute("UPDATE organisations SET disabled = 1 WHERE id = ?",
+                (office,))
+    con.commit()
+    con.close()
+    assert w.status(esid)["state"] == "active"
+    err = assert_error(w.inst.post("/api/v1/sign-requests",
+                                   w.cred["custodian"], json={
+                                       "esid": esid, "title": "t",
+                                       "purpose": "p", "copies": 1,
+                                       "documents": [{"name": "x",
+                                                      "data": b64(b"x")}]}),
+                       409, "conflict")
+    assert "disabled" in err["message"]
+    assert sign_status(w, pending["id"]) == ("error", "conflict")
+    assert w.inst.sql("SELECT count(*) FROM signatures s JOIN seals x ON "
+                      "x.id = s.seal_id WHERE x.esid = ?", esid)[0][0] == 0
+
+
+def test_renaming_flags_legal_name_seals_for_change(world):
+    w = world
+    agency = w.org("更名前机构", "agency", w.city)
+    # the test roles were granted over w.agency: grant them here too
+    for role in ("applicant", "reviewer", "maker", "custodian", "approver"):
+        w.grant(w.cred["secadmin"], w.ids[role], role, agency)
+    legal = w.new_active_seal(org_id=agency, seal_name="更名前机构")
+    dept = w.new_active_seal(org_id=agency, subkind="department",
+                             seal_name="更名前机构办公室")
+    assert seal(w, legal)["change_required"] is False
+    # the same name again is no rename
+    r = w.inst.request("PATCH", f"/api/v1/organisations/{agency}",
+                       w.cred["sysadmin"], json={"name": "更名前机构"})
+    assert r.status_code == 200, r.text
+    assert seal(w, legal)["change_required"] is False
+    r = w.inst.request("PATCH", f"/api/v1/organisations/{agency}",
+                       w.cred["sysadmin"], json={"name": "更名后机构"})
+    assert r.status_code == 200, r.text
+    d = seal(w, legal)
+    assert d["change_required"] is True and d["change_required_ms"] > 0
+    assert w.status(legal)["change_required"] is True
+    assert seal(w, dept)["change_required"] is False
+    rows = w.inst.sql("SELECT account_id, details FROM audit_log WHERE "
+                      "action = 'seal.change_required' AND target_id = ?",
+                      legal)
+    assert len(rows) == 1 and rows[0][0] == w.ids["sysadmin"]
+    assert "更名后机构" in rows[0][1] and "更名前机构" in rows[0][1]
+    # it does not block use (manual 4.2): the change procedure replaces it
+    assert signs(w, legal)
+    # a renewal would repeat the old name: refused, a change is the way
+    r = w.inst.post(f"/api/v1/seals/{legal}/renewal", w.cred["applicant"],
+                    json={"reason": "expiring"})
+    err = assert_error(r, 409, "conflict")
+    assert "change" in err["message"]
+    app = w.apply(org_id=agency, seal_name="更名后机构", purpose="change",
+                  replaces_esid=legal)
+    w.approve(app)
+    new = w.make(app)["esid"]
+    w.confirm(new)
+    assert seal(w, new)["change_required"] is False
+    assert w.status(legal)["state"] == "revoked"
