@@ -23,7 +23,9 @@
 static err_code
 append_n(struct store_conn *c, long n, int batch, struct err *e)
 {
-    struct audit_actor who = {1, "sysadmin", "127.0.0.1", "0123456789abcdef"};
+    struct audit_actor who = {.account_id = 1, .role = "sysadmin",
+                              .client_addr = "127.0.0.1",
+                              .request_id = "0123456789abcdef"};
     json_t *details = json_pack("{s:s, s:i}", "name", "bench", "n", 1);
     struct audit_event ev = {"account.create", "account", "17", AUDIT_OK,
                              NULL, details};

@@ -15,7 +15,9 @@
 
 #include <jansson.h>
 
+#include "auth.h"
 #include "err.h"
+#include "rbac.h"
 #include "store.h"
 
 #define AUDIT_OK      "ok"
@@ -23,12 +25,22 @@
 #define AUDIT_FAILED  "failed"
 
 /* Who did it and from where: filled by the HTTP layer for each request, or
- * by a CLI command for local actions (client_addr "local"). */
+ * by a CLI command for local actions (client_addr "local").
+ *
+ * The role recorded is `role` when it is set (seald itself: "system", the
+ * local command line: "operator"); otherwise audit_append() works it out
+ * from the principal and the permission the route required: the
+ * principal's role that carries it, a granted one before one held through
+ * a deputy period ("deputy:<role>"), "self" for routes any account may
+ * call.  NULL when nobody was authenticated or the principal holds no
+ * role with the permission. */
 struct audit_actor {
     int64_t     account_id;     /* 0: unauthenticated */
-    const char *role;           /* role acted in, or NULL */
+    const char *role;           /* role acted in, or NULL: see above */
     const char *client_addr;
     const char *request_id;
+    const struct auth_principal *principal;  /* authenticated, or NULL */
+    enum rbac_perm               perm;       /* the route's permission */
 };
 
 struct audit_event {

@@ -44,6 +44,7 @@ struct http_req {
     char                   client_addr[HTTP_ADDR_MAX];
     int                    authenticated;
     struct auth_principal  principal;
+    enum rbac_perm         perm;       /* the route's permission */
     struct store_conn     *db;          /* this thread's connection */
     struct http_conn_ctx  *conn;
 };

@@ -27,6 +27,8 @@
 #define AUDIT_NULL_LEN      0xFFFFFFFFu
 #define AUDIT_ENC_INITIAL   512
 #define AUDIT_CSV_FIELD_MAX 8192
+#define AUDIT_DEPUTY_PREFIX "deputy:"
+#define AUDIT_ROLE_MAX      (sizeof(AUDIT_DEPUTY_PREFIX) + STORE_ROLE_MAX)
 
 /* ---- canonical encoding ---- */
 
@@ -303,6 +305,40 @@ maybe_checkpoint(struct store_conn *c, int64_t seq,
 
 /* ---- append ---- */
 
+/* The role who acted in (audit.h, struct audit_actor); buf holds a
+ * "deputy:<role>" answer.  A granted role is preferred to the same
+ * authority held through a deputy period: the deputy prefix marks only
+ * what the principal could not have done in their own right. */
+static const char *
+acting_role(const struct audit_actor *who, char buf[AUDIT_ROLE_MAX])
+{
+    const struct auth_principal *p;
+    const struct store_role *deputy = NULL;
+    size_t i;
+
+    if (who == NULL)
+        return NULL;
+    if (who->role != NULL)
+        return who->role;
+    if ((p = who->principal) == NULL || p->account_id == 0 ||
+        who->perm == PERM_NONE)
+        return NULL;
+    if (who->perm == PERM_SELF)
+        return rbac_perm_name(PERM_SELF);
+    for (i = 0; i < p->nroles; i++) {
+        if (!rbac_role_has(p->roles[i].role, who->perm))
+            continue;
+        if (p->roles[i].deputy_id == 0)
+            return p->roles[i].role;
+        if (deputy == NULL)
+            deputy = &p->roles[i];
+    }
+    if (deputy == NULL)
+        return NULL;
+    snprintf(buf, AUDIT_ROLE_MAX, AUDIT_DEPUTY_PREFIX "%s", deputy->role);
+    return buf;
+}
+
 /* Build the row, link it to the head and insert it, in the caller's
  * transaction.  *seq_out/hash_out get the new head. */
 static err_code
@@ -313,7 +349,7 @@ append_row(struct store_conn *c, const struct audit_actor *who,
     struct store_audit_row row;
     struct store_audit_entry en;
     uint8_t prev[AUDIT_HASH_LEN];
-    char *details = NULL;
+    char *details = NULL, role[AUDIT_ROLE_MAX];
     int64_t head;
     err_code rc;
 
@@ -331,7 +367,7 @@ append_row(struct store_conn *c, const struct audit_actor *who,
     memset(&row, 0, sizeof(row));
     row.ts_ms = util_now_ms();
     row.account_id = who ? who->account_id : 0;
-    row.role = who ? who->role : NULL;
+    row.role = acting_role(who, role);
     row.client_addr = who ? who->client_addr : NULL;
     row.request_id = who ? who->request_id : NULL;
     row.action = ev->action;

@@ -212,7 +212,7 @@ do_checkpoint(const struct cli_opts *o)
     struct store *s = NULL;
     struct store_conn *c = NULL;
     struct store_audit_checkpoint cp;
-    struct audit_actor who = {0, NULL, "local", NULL};
+    struct audit_actor who = {.role = "operator", .client_addr = "local"};
     json_t *j = NULL;
     char *text = NULL;
     struct err e;

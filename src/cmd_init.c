@@ -251,7 +251,7 @@ bootstrap(struct store *s, const struct auth_key *key, const char *org,
 {
     char ca_ref[CONFIG_KEYREF_MAX], maker_ref[CONFIG_KEYREF_MAX];
     struct store_conn *c;
-    struct audit_actor who = {0, NULL, "local", NULL};
+    struct audit_actor who = {.role = "operator", .client_addr = "local"};
     struct audit_event ev = {"instance.init", "account", NULL, AUDIT_OK,
                              NULL, NULL};
     int64_t now = util_now_ms(), org_id, acct_id;

@@ -89,7 +89,9 @@ http_actor(const struct http_req *req)
     struct audit_actor a;
 
     a.account_id = req->authenticated ? req->principal.account_id : 0;
-    a.role = NULL;
+    a.role = NULL;   /* audit_append() derives it from these two: */
+    a.principal = req->authenticated ? &req->principal : NULL;
+    a.perm = req->perm;
     a.client_addr = req->client_addr;
     a.request_id = req->request_id;
     return a;
@@ -517,6 +519,7 @@ dispatch(struct http_conn_ctx *ctx)
     if ((rc = router_match(req->method, ctx->path, req, &route, allow,
                            sizeof(allow), &e)) != ERR_OK)
         return refuse(ctx, NULL, &e, rc == ERR_METHOD ? allow : NULL);
+    req->perm = route->perm;
     if (req->db == NULL && route->perm != PERM_NONE) {
         err_set(&e, ERR_UNAVAILABLE, "database unavailable");
         return send_error(ctx, &e, NULL);

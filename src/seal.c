@@ -914,7 +914,8 @@ seal_maintain(struct store_conn *db, const struct config *cfg, int *n,
               struct err *e)
 {
     struct stale_ctx *st = calloc(1, sizeof(*st));
-    struct actor_ctx a = {db, NULL, {0, NULL, "maintenance", NULL}};
+    struct actor_ctx a = {db, NULL, {.role = "system",
+                                     .client_addr = "maintenance"}};
     int64_t now = util_now_ms();
     size_t i;
     err_code rc;

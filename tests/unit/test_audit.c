@@ -129,7 +129,9 @@ db_teardown(void **state)
 static void
 append(struct store_conn *c, const char *action)
 {
-    struct audit_actor who = {7, "auditor", "127.0.0.1", "rid"};
+    struct audit_actor who = {.account_id = 7, .role = "auditor",
+                              .client_addr = "127.0.0.1",
+                              .request_id = "rid"};
     struct audit_event ev = {action, "seal", "42", AUDIT_OK, NULL, NULL};
     struct err e;
 
