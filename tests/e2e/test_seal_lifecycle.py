@@ -47,7 +47,7 @@ def resolve(w, esid, outcome, status=200):
 
 
 def submit(w, esid, status=201):
-    r = w.inst.post("/api/v1/sign-requests", w.cred["custodian"], json={
+    r = w.inst.post("/api/v1/sign-requests", w.cred["requester"], json={
         "esid": esid, "title": "函", "purpose": "test", "copies": 1,
         "documents": [{"name": "d.txt", "data": b64(esid.encode())}]})
     assert r.status_code == status, r.text
@@ -256,7 +256,7 @@ def test_disabled_organisation_refuses_use_regardless(world):
     con.close()
     assert w.status(esid)["state"] == "active"
     err = assert_error(w.inst.post("/api/v1/sign-requests",
-                                   w.cred["custodian"], json={
+                                   w.cred["requester"], json={
                                        "esid": esid, "title": "t",
                                        "purpose": "p", "copies": 1,
                                        "documents": [{"name": "x",
@@ -272,7 +272,8 @@ def test_renaming_flags_legal_name_seals_for_change(world):
     w = world
     agency = w.org("更名前机构", "agency", w.city)
     # the test roles were granted over w.agency: grant them here too
-    for role in ("applicant", "reviewer", "maker", "custodian", "approver"):
+    for role in ("applicant", "reviewer", "maker", "custodian", "requester",
+                 "approver"):
         w.grant(w.cred["secadmin"], w.ids[role], role, agency)
     legal = w.new_active_seal(org_id=agency, seal_name="更名前机构")
     dept = w.new_active_seal(org_id=agency, subkind="department",
