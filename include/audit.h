@@ -56,9 +56,9 @@ struct audit_event {
  * transaction it appends there (and the caller commits or rolls back); with
  * no transaction open it takes the write lock itself (BEGIN IMMEDIATE),
  * appends and commits.  Fails (and the caller must roll back) if it cannot
- * be written.  When checkpoints are set up (audit_checkpoint_setup) and one
- * is due, the chain head is signed in the same transaction; a failure to
- * sign is logged, never fails the append. */
+ * be written.  It never signs: when the checkpointer runs
+ * (audit_checkpointer_start) and a checkpoint is due, it only wakes the
+ * checkpointer, which signs the committed head outside any transaction. */
 err_code audit_append(struct store_conn *c, const struct audit_actor *who,
                       const struct audit_event *ev, struct err *e);
 
@@ -85,6 +85,16 @@ err_code audit_append(struct store_conn *c, const struct audit_actor *who,
 #define AUDIT_CHECKPOINT_TAG             "SEALD-AUDIT-CHECKPOINT-1"
 #define AUDIT_CHECKPOINT_MSG_LEN         (24 + 8 + AUDIT_HASH_LEN + 8)
 #define AUDIT_CHECKPOINT_FORMAT          "seald-audit-checkpoint-1"
+#define AUDIT_PUBKEY_MAX                 STORE_AUDIT_PUBKEY_MAX
+/* What the verifier allows the newest entries without a checkpoint, beyond
+ * the configured interval: the checkpointer's tick, a token signature and
+ * a wait for the write lock (grace), and the entries other threads append
+ * while it signs (slack).  docs/design.md, "Audit chain". */
+#define AUDIT_CHECKPOINT_GRACE_MS        10000
+#define AUDIT_CHECKPOINT_SLACK_ENTRIES   1000
+/* Limits on a sink file read back by the verifier. */
+#define AUDIT_SINK_LINES_MAX             2000000
+#define AUDIT_SINK_LINE_MAX              16384
 
 struct custody;
 
@@ -98,19 +108,55 @@ void audit_checkpoint_message(int64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
                               int64_t ts_ms,
                               uint8_t out[AUDIT_CHECKPOINT_MSG_LEN]);
 
-/* Automatic checkpoints for this process: every `every` entries or once
- * `seconds` have passed since the last one (checked at each append).  cust
- * and key_ref ("token/hexid") are borrowed and must outlive every append;
- * cust NULL turns automatic checkpoints off.  Call once at start-up, before
- * the worker threads run. */
-err_code audit_checkpoint_setup(struct custody *cust, const char *key_ref,
-                                long every, long seconds, struct err *e);
+/* ---- sinks: checkpoints leave the machine as they are made ----
+ * Each checkpoint, once committed, is written as one line of
+ * audit_checkpoint_json (compact) to every configured sink.  NULL or ""
+ * turns a sink off; the strings are borrowed. */
+struct audit_sink {
+    const char *file;     /* appended, one JSON line each, fsync'ed        */
+    const char *syslog;   /* a syslog datagram socket, e.g. /dev/log       */
+};
 
-/* Force a checkpoint now: in one transaction, append an "audit.checkpoint"
- * record by `who` and sign the new head with key_ref.  *out (may be NULL)
- * gets the checkpoint.  Must be called with no transaction open. */
+/* Send cp to every configured sink.  Tries each; returns the first error
+ * (the checkpoint itself is already committed). */
+err_code audit_sink_export(const struct audit_sink *sink,
+                           const struct store_audit_checkpoint *cp,
+                           struct err *e);
+
+/* ---- automatic checkpoints ----
+ * One checkpointer per process, a thread with its own connection.  At
+ * start it verifies the whole chain as audit_verify does (pinned to the
+ * token's audit key, with the sink file); only if that passes does it sign
+ * anything.  It then signs the committed head whenever `every` entries or
+ * `seconds` have passed since the last checkpoint (woken by audit_append,
+ * and once a second), each time first re-walking the entries since the
+ * head it last signed, so it never signs a chain it has not checked.
+ * Signing happens outside any transaction; the checkpoint is inserted in
+ * a short transaction of its own, then sent to the sinks.  Stopping signs
+ * the last entries.  The strings and cust are borrowed and must outlive
+ * audit_checkpointer_stop(). */
+struct audit_checkpointer_conf {
+    struct custody   *cust;
+    const char       *key_ref;      /* keys.audit, "token/hexid"        */
+    long              every, seconds;
+    int64_t           prechain;     /* audit.prechain_entries           */
+    struct audit_sink sink;
+};
+
+err_code audit_checkpointer_start(struct store *s,
+                                  const struct audit_checkpointer_conf *conf,
+                                  struct err *e);
+void audit_checkpointer_stop(void);
+
+/* Force a checkpoint now: append an "audit.checkpoint" record by `who`
+ * (committed on its own), sign the chain head at that record with key_ref
+ * outside any transaction, insert the checkpoint and send it to sink (may
+ * be NULL).  A forced checkpoint vouches for the log as it stands: an
+ * automatic checkpointer in this process resumes from it.  *out (may be
+ * NULL) gets the checkpoint.  Must be called with no transaction open. */
 err_code audit_checkpoint(struct store_conn *c, struct custody *cust,
-                          const char *key_ref, const struct audit_actor *who,
+                          const char *key_ref, const struct audit_sink *sink,
+                          const struct audit_actor *who,
                           struct store_audit_checkpoint *out, struct err *e);
 
 /* A checkpoint for export: {"format","seq","head_hash" (hex),"ts_ms",
@@ -123,17 +169,41 @@ err_code audit_checkpoint_parse(const json_t *j,
                                 struct store_audit_checkpoint *out,
                                 struct err *e);
 
-/* Check a checkpoint's signature with the public key it carries: *ok 1/0. */
+/* Check a checkpoint's signature with the public key it carries: *ok 1/0.
+ * This proves nothing on its own: the verifier also demands that key be
+ * the trusted audit key. */
 err_code audit_checkpoint_check(const struct store_audit_checkpoint *cp,
                                 int *ok, struct err *e);
 
+/* ---- the trusted audit key, outside the database ----
+ * A PEM public key file (audit.public_key, written by `seald init`). */
+
+/* Read the key at path as SubjectPublicKeyInfo DER into key
+ * (AUDIT_PUBKEY_MAX bytes), *len its length. */
+err_code audit_trusted_key_load(const char *path, uint8_t *key, size_t *len,
+                                struct err *e);
+
+/* Write der (SubjectPublicKeyInfo) to path as PEM, mode 0644. */
+err_code audit_trusted_key_write(const char *path, const uint8_t *der,
+                                 size_t len, struct err *e);
+
 struct audit_verify_opts {
-    /* trusted audit public key (SPKI DER): every checkpoint must be signed
-     * by it.  NULL: checkpoints are checked against the key they carry. */
+    /* The trusted audit public key (SPKI DER): every checkpoint, stored or
+     * exported, must be signed by it.  It never comes from a checkpoint.
+     * NULL: no checkpoint can be trusted, so any checkpoint fails. */
     const uint8_t *pinned_key;
     size_t         pinned_key_len;
-    /* a checkpoint exported earlier and kept outside seald, or NULL */
+    /* Checkpoints exported earlier and kept outside seald (may be NULL). */
     const struct store_audit_checkpoint *exported;
+    size_t         nexported;
+    /* A sink file (JSON lines) to check the log against, or NULL. */
+    const char    *sink_file;
+    /* The configured checkpoint interval (0: the defaults) ... */
+    long           every, seconds;
+    /* ... and the pinned pre-chain range: entries 1..prechain may have no
+     * hash (audit.prechain_entries; 0 for every instance made since the
+     * chain exists). */
+    int64_t        prechain;
 };
 
 #define AUDIT_REASON_MAX 256
@@ -141,8 +211,10 @@ struct audit_verify_opts {
 struct audit_verify_report {
     int     ok;                 /* 1: the whole chain verifies            */
     int64_t entries;            /* rows walked                            */
-    int64_t unchained;          /* leading rows older than the chain      */
-    int64_t checkpoints;        /* checkpoints checked                    */
+    int64_t unchained;          /* rows of the pre-chain range            */
+    int64_t checkpoints;        /* stored checkpoints checked             */
+    int64_t exported;           /* exported checkpoints checked           */
+    int64_t covered_seq;        /* newest seq a valid checkpoint covers   */
     int64_t head_seq;
     uint8_t head_hash[AUDIT_HASH_LEN];
     int64_t bad_seq;            /* first broken entry (0: none / n.a.)    */
@@ -151,9 +223,15 @@ struct audit_verify_report {
     char    reason[AUDIT_REASON_MAX];
 };
 
-/* Walk the whole chain and every checkpoint.  Returns ERR_OK when the walk
- * could be made (then r->ok says whether it verified, and bad_seq/reason
- * name the first break); an error only if the database could not be read. */
+/* Walk the whole chain and every checkpoint.  It fails (r->ok 0, with
+ * bad_seq and reason naming the first break) when an entry does not match
+ * its hash or is missing; an entry outside the pre-chain range has no
+ * hash; a checkpoint (stored, exported or in the sink) does not match the
+ * log, is not signed by the pinned key, or lies beyond the end of the log;
+ * or the newest entries that no valid checkpoint covers are more than
+ * every + AUDIT_CHECKPOINT_SLACK_ENTRIES, or span more than seconds +
+ * AUDIT_CHECKPOINT_GRACE_MS (checkpoints were deleted or never made).
+ * Returns an error only if the database could not be read. */
 err_code audit_verify(struct store_conn *c, const struct audit_verify_opts *o,
                       struct audit_verify_report *r, struct err *e);
 

@@ -18,6 +18,7 @@
 #define CONFIG_MAX_CONNECTIONS      65536
 #define CONFIG_MAX_TIMEOUT_SECONDS  3600
 #define CONFIG_MAX_TOKENS           8
+#define CONFIG_MAX_PRECHAIN         1000000000000L
 #define CONFIG_KEYREF_MAX           (CUSTODY_NAME_MAX + CUSTODY_ID_HEX_MAX + 2)
 
 /* A [token.NAME] section: a PKCS#11 token seald uses through the custody
@@ -85,6 +86,10 @@ struct config {
     /* [audit] */
     long audit_checkpoint_every;    /* sign the chain head every N entries */
     long audit_checkpoint_seconds;  /* ... or after this many seconds      */
+    char audit_public_key[PATH_MAX]; /* the trusted audit key (PEM)        */
+    long audit_prechain_entries;    /* entries older than the chain        */
+    char audit_sink_file[PATH_MAX]; /* checkpoints appended here, or ""    */
+    char audit_sink_syslog[PATH_MAX]; /* ... sent to this syslog socket    */
     char backup_dir[PATH_MAX];      /* where POST /admin/backup writes     */
     /* [trust] */
     char trust_dir[PATH_MAX];       /* anchors for verification/import  */

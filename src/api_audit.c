@@ -19,7 +19,6 @@
 
 #define AUDIT_EXPORT_MAX     10000   /* rows per jsonl/csv export page */
 #define AUDIT_FILTER_STR_MAX 128
-#define AUDIT_PUBKEY_MAX     STORE_AUDIT_PUBKEY_MAX
 
 enum audit_format { FMT_JSON, FMT_JSONL, FMT_CSV };
 
@@ -217,24 +216,34 @@ audit_pubkey(const struct http_req *req, uint8_t *key, size_t *len,
     return ERR_OK;
 }
 
-/* Verify the chain of conn; pinned to the token's audit key when one is
- * configured, and against an exported checkpoint if given. */
+/* Verify the chain of conn, pinned to the token's audit key (the one the
+ * daemon signs with; without one no checkpoint can be trusted), with the
+ * configured interval and pre-chain range, against an exported
+ * checkpoint if given, and against the sink file when with_sink. */
 static err_code
 verify_with(const struct http_req *req, struct store_conn *conn,
-            const struct store_audit_checkpoint *exported,
+            const struct store_audit_checkpoint *exported, int with_sink,
             struct audit_verify_report *r, struct err *e)
 {
-    struct audit_verify_opts o = {NULL, 0, exported};
+    const struct config *cfg = req->app->cfg;
+    struct audit_verify_opts o;
     uint8_t key[AUDIT_PUBKEY_MAX];
     size_t klen = 0;
     err_code rc;
 
     if ((rc = audit_pubkey(req, key, &klen, e)) != ERR_OK)
         return rc;
+    memset(&o, 0, sizeof(o));
     if (klen > 0) {
         o.pinned_key = key;
         o.pinned_key_len = klen;
     }
+    o.exported = exported;
+    o.nexported = exported != NULL;
+    o.sink_file = with_sink ? cfg->audit_sink_file : NULL;
+    o.every = cfg->audit_checkpoint_every;
+    o.seconds = cfg->audit_checkpoint_seconds;
+    o.prechain = cfg->audit_prechain_entries;
     return audit_verify(conn, &o, r, e);
 }
 
@@ -258,7 +267,8 @@ API_HANDLER(api_audit_verify)
         (jcp = json_object_get(req->json, "checkpoint")) != NULL &&
         (rc = audit_checkpoint_parse(jcp, &cp, e)) != ERR_OK)
         return rc;
-    if ((rc = verify_with(req, req->db, jcp ? &cp : NULL, &r, e)) != ERR_OK)
+    if ((rc = verify_with(req, req->db, jcp ? &cp : NULL, 1, &r, e))
+        != ERR_OK)
         return rc;
     details = json_pack("{s:b, s:I}", "ok", r.ok, "first_bad_seq",
                         (json_int_t)r.bad_seq);
@@ -273,13 +283,14 @@ API_HANDLER(api_audit_verify)
 
 API_HANDLER(api_audit_checkpoint)
 {
+    const struct config *cfg = req->app->cfg;
+    struct audit_sink sink = {cfg->audit_sink_file, cfg->audit_sink_syslog};
     struct store_audit_checkpoint cp;
     struct audit_actor who = http_actor(req);
     err_code rc;
 
-    if ((rc = audit_checkpoint(req->db, req->app->custody,
-                               req->app->cfg->audit_key, &who, &cp, e))
-        != ERR_OK)
+    if ((rc = audit_checkpoint(req->db, req->app->custody, cfg->audit_key,
+                               &sink, &who, &cp, e)) != ERR_OK)
         return rc;
     resp->status = 201;
     resp->data = audit_checkpoint_json(&cp);
@@ -338,10 +349,11 @@ API_HANDLER(api_admin_backup)
     if ((rc = backup_path(req, path, sizeof(path), e)) != ERR_OK ||
         (rc = store_backup(req->db, path, e)) != ERR_OK)
         return rc;
-    /* The copy must verify on its own, as a restore will demand. */
+    /* The copy must verify on its own, as a restore will demand (the sink
+     * may already hold checkpoints newer than the copy). */
     if ((rc = store_open_readonly(path, &bs, &bc, e)) != ERR_OK)
         goto done;
-    rc = verify_with(req, bc, NULL, &r, e);
+    rc = verify_with(req, bc, NULL, 0, &r, e);
     store_close(bs);
     if (rc != ERR_OK)
         goto done;

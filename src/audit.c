@@ -1,16 +1,23 @@
 /*
  * audit.c - the audit entry point (audit.h) and the hash chain over it: the
- * canonical encoding, chained appends, signed checkpoints (automatic and
- * forced), the verifier, and the JSON/CSV shapes of entries and reports.
- * It is the only code that computes chain hashes; the SQL is in
- * store_audit.c.  Checkpoints are signed through the token (custody.h):
- * no private key is ever here.
+ * canonical encoding, chained appends, signed checkpoints (made by the
+ * checkpointer thread, or forced), the sinks checkpoints are sent to, the
+ * trusted audit key file, the verifier, and the JSON/CSV shapes of entries
+ * and reports.  It is the only code that computes chain hashes; the SQL is
+ * in store_audit.c.  Checkpoints are signed through the token (custody.h),
+ * never inside a write transaction: no private key is ever here.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -182,125 +189,491 @@ chain_head(struct store_conn *c, int64_t *seq, uint8_t hash[AUDIT_HASH_LEN],
 
 /* ---- checkpoints ---- */
 
-/* Automatic checkpoint settings and what this process knows of the last
- * checkpoint (a cache: another process writing checkpoints only makes one
- * come earlier or later). */
-static struct {
-    pthread_mutex_t  lock;
-    struct custody  *cust;
-    const char      *key_ref;
-    long             every, seconds;
-    int              known;           /* last_* loaded from the database */
-    int64_t          last_seq, last_ms;
-} auto_cp = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, 0, 0, 0, 0, 0};
-
-err_code
-audit_checkpoint_setup(struct custody *cust, const char *key_ref, long every,
-                       long seconds, struct err *e)
-{
-    char tok[CUSTODY_NAME_MAX], id[CUSTODY_ID_HEX_MAX];
-
-    if (cust != NULL &&
-        (key_ref == NULL || config_keyref(key_ref, tok, id, e) != ERR_OK))
-        return err_set(e, ERR_CONFIG, "audit checkpoints need keys.audit");
-    if (every < 1 || seconds < 1)
-        return err_set(e, ERR_CONFIG, "checkpoint interval must be >= 1");
-    pthread_mutex_lock(&auto_cp.lock);
-    auto_cp.cust = cust;
-    auto_cp.key_ref = key_ref;
-    auto_cp.every = every;
-    auto_cp.seconds = seconds;
-    auto_cp.known = 0;
-    pthread_mutex_unlock(&auto_cp.lock);
-    return ERR_OK;
-}
-
-/* Sign (seq, hash) now with key_ref and store the checkpoint, in the
- * caller's transaction.  *out (may be NULL) gets it. */
+/* Sign (seq, hash) now with key_ref through the token into *cp.  No
+ * database access: the caller holds no transaction while the token
+ * works. */
 static err_code
-sign_head(struct store_conn *c, struct custody *cust, const char *key_ref,
-          int64_t seq, const uint8_t hash[AUDIT_HASH_LEN],
-          struct store_audit_checkpoint *out, struct err *e)
+sign_checkpoint(struct custody *cust, const char *key_ref, int64_t seq,
+                const uint8_t hash[AUDIT_HASH_LEN],
+                struct store_audit_checkpoint *cp, struct err *e)
 {
-    struct store_audit_checkpoint cp;
     char tok[CUSTODY_NAME_MAX], id[CUSTODY_ID_HEX_MAX];
     uint8_t msg[AUDIT_CHECKPOINT_MSG_LEN], dig[32], *der = NULL;
     size_t der_len = 0;
     EVP_PKEY *pub = NULL;
     err_code rc;
 
-    memset(&cp, 0, sizeof(cp));
+    memset(cp, 0, sizeof(*cp));
     if ((rc = config_keyref(key_ref, tok, id, e)) != ERR_OK)
         goto done;
-    cp.seq = seq;
-    memcpy(cp.head_hash, hash, AUDIT_HASH_LEN);
-    cp.ts_ms = util_now_ms();
-    snprintf(cp.key_ref, sizeof(cp.key_ref), "%s", key_ref);
-    audit_checkpoint_message(cp.seq, cp.head_hash, cp.ts_ms, msg);
+    cp->seq = seq;
+    memcpy(cp->head_hash, hash, AUDIT_HASH_LEN);
+    cp->ts_ms = util_now_ms();
+    snprintf(cp->key_ref, sizeof(cp->key_ref), "%s", key_ref);
+    audit_checkpoint_message(cp->seq, cp->head_hash, cp->ts_ms, msg);
     if ((rc = custody_public_key(cust, tok, id, &pub, e)) != ERR_OK ||
         (rc = custody_public_key_der(cust, tok, id, &der, &der_len, e))
         != ERR_OK)
         goto done;
-    if (der_len > sizeof(cp.public_key)) {
+    if (der_len > sizeof(cp->public_key)) {
         rc = err_set(e, ERR_CRYPTO, "audit public key too large");
         goto done;
     }
-    memcpy(cp.public_key, der, der_len);
-    cp.public_key_len = der_len;
-    if ((rc = custody_sm2_e(pub, NULL, msg, sizeof(msg), dig, e)) != ERR_OK ||
-        (rc = custody_sign_e(cust, tok, id, dig, cp.signature,
-                             &cp.signature_len, e)) != ERR_OK ||
-        (rc = store_audit_checkpoint_insert(c, &cp, e)) != ERR_OK)
+    memcpy(cp->public_key, der, der_len);
+    cp->public_key_len = der_len;
+    if ((rc = custody_sm2_e(pub, NULL, msg, sizeof(msg), dig, e)) != ERR_OK)
         goto done;
-    pthread_mutex_lock(&auto_cp.lock);
-    auto_cp.known = 1;
-    auto_cp.last_seq = cp.seq;
-    auto_cp.last_ms = cp.ts_ms;
-    pthread_mutex_unlock(&auto_cp.lock);
-    if (out != NULL)
-        *out = cp;
+    rc = custody_sign_e(cust, tok, id, dig, cp->signature,
+                        &cp->signature_len, e);
 done:
     EVP_PKEY_free(pub);
     free(der);
     return rc;
 }
 
-/* After appending seq: sign the head if a checkpoint is due.  Failures
- * are logged: the record itself stands. */
-static void
-maybe_checkpoint(struct store_conn *c, int64_t seq,
-                 const uint8_t hash[AUDIT_HASH_LEN])
+/* Insert cp in a short transaction of its own (none may be open on c). */
+static err_code
+store_checkpoint(struct store_conn *c, const struct store_audit_checkpoint *cp,
+                 struct err *e)
 {
-    struct store_audit_checkpoint last;
-    struct custody *cust;
-    const char *key_ref;
+    err_code rc;
+
+    if ((rc = store_begin(c, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_audit_checkpoint_insert(c, cp, e)) != ERR_OK ||
+        (rc = store_commit(c, e)) != ERR_OK)
+        store_rollback(c);
+    return rc;
+}
+
+/* ---- sinks ---- */
+
+/* Facility authpriv (10) * 8 + severity notice (5), as <syslog.h> has
+ * them (not included: its LOG_INFO would clash with log.h). */
+#define AUDIT_SYSLOG_PRI      85
+#define AUDIT_SYSLOG_HEAD_MAX 96    /* "<85>Mmm dd hh:mm:ss seald[pid]: " */
+
+/* Write all of buf to fd. */
+static err_code
+write_all(int fd, const char *buf, size_t len, const char *what,
+          struct err *e)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return err_set(e, ERR_IO, "%s: %s", what, strerror(errno));
+        buf += w;
+        len -= (size_t)w;
+    }
+    return ERR_OK;
+}
+
+/* Append line (with its newline) to path and fsync: the line is on disk
+ * when this returns ERR_OK. */
+static err_code
+sink_file_append(const char *path, const char *line, size_t len,
+                 struct err *e)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    err_code rc;
+
+    if (fd < 0)
+        return err_set(e, ERR_IO, "audit sink %s: %s", path,
+                       strerror(errno));
+    rc = write_all(fd, line, len, path, e);
+    if (rc == ERR_OK && fsync(fd) != 0)
+        rc = err_set(e, ERR_IO, "audit sink %s: fsync: %s", path,
+                     strerror(errno));
+    if (close(fd) != 0 && rc == ERR_OK)
+        rc = err_set(e, ERR_IO, "audit sink %s: close: %s", path,
+                     strerror(errno));
+    return rc;
+}
+
+/* Send msg as one syslog datagram (the local socket format of RFC 3164:
+ * "<PRI>Mmm dd hh:mm:ss seald[pid]: msg", facility authpriv, severity
+ * notice) to the socket at path. */
+static err_code
+sink_syslog_send(const char *path, const char *msg, struct err *e)
+{
+    struct sockaddr_un sa;
+    char stamp[32], *dgram;
+    size_t cap = strlen(msg) + AUDIT_SYSLOG_HEAD_MAX;
+    time_t now = time(NULL);
+    struct tm tm;
+    int fd = -1, n;
+    err_code rc = ERR_OK;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return err_set(e, ERR_CONFIG, "audit.sink_syslog: path too long");
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+    if ((dgram = malloc(cap)) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    n = snprintf(dgram, cap, "<%d>%s seald[%ld]: %s", AUDIT_SYSLOG_PRI,
+                 stamp, (long)getpid(), msg);
+    if (n < 0 || (size_t)n >= cap)
+        rc = err_set(e, ERR_INTERNAL, "syslog line too long");
+    else if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+             sendto(fd, dgram, (size_t)n, 0, (struct sockaddr *)&sa,
+                    sizeof(sa)) != n)
+        rc = err_set(e, ERR_IO, "audit sink syslog %s: %s", path,
+                     strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    free(dgram);
+    return rc;
+}
+
+err_code
+audit_sink_export(const struct audit_sink *sink,
+                  const struct store_audit_checkpoint *cp, struct err *e)
+{
+    json_t *j;
+    char *text;
+    size_t n;
+    struct err e2;
+    err_code rc = ERR_OK, rc2 = ERR_OK;
+
+    if (sink == NULL || ((sink->file == NULL || sink->file[0] == '\0') &&
+                         (sink->syslog == NULL || sink->syslog[0] == '\0')))
+        return ERR_OK;
+    if ((j = audit_checkpoint_json(cp)) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (text == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    n = strlen(text);
+    err_clear(&e2);
+    if (sink->syslog != NULL && sink->syslog[0] != '\0')
+        rc2 = sink_syslog_send(sink->syslog, text, &e2);
+    if (sink->file != NULL && sink->file[0] != '\0') {
+        text[n] = '\n';          /* json_dumps leaves room for its NUL */
+        rc = sink_file_append(sink->file, text, n + 1, e);
+    }
+    if (rc == ERR_OK && rc2 != ERR_OK) {
+        rc = rc2;
+        err_set(e, e2.code, "%s", e2.msg);
+    }
+    free(text);
+    return rc;
+}
+
+/* ---- the checkpointer ---- */
+
+#define AUDIT_TICK_SECONDS 1
+
+/* One per process (audit.h).  trusted_* is the newest head whose chain
+ * this process has checked: from the start-up verification, from each
+ * checkpoint it signs, and from forced checkpoints. */
+static struct {
+    pthread_mutex_t  lock;
+    pthread_cond_t   wake;
+    pthread_t        thread;
+    int              running;     /* the thread exists                  */
+    int              stop;
+    int              woken;       /* an append found a checkpoint due   */
+    int              ready;       /* the start-up verification is done  */
+    int              broken;      /* ... and failed, or a re-walk did   */
+    int              failing;     /* the last signature failed (logged) */
+    struct store    *store;
+    struct audit_checkpointer_conf conf;
+    uint8_t          key[AUDIT_PUBKEY_MAX];
+    size_t           key_len;
+    int64_t          trusted_seq;
+    uint8_t          trusted_hash[AUDIT_HASH_LEN];
+    int64_t          last_seq, last_ms;   /* the newest checkpoint known */
+} cpr = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+/* After appending seq: wake the checkpointer if a checkpoint is due.
+ * Cheap: no token, no database. */
+static void
+note_append(int64_t seq)
+{
     int64_t now = util_now_ms();
-    int due;
+
+    pthread_mutex_lock(&cpr.lock);
+    if (cpr.running && cpr.ready && !cpr.broken &&
+        (seq - cpr.last_seq >= cpr.conf.every ||
+         now - cpr.last_ms >= cpr.conf.seconds * 1000)) {
+        cpr.woken = 1;
+        pthread_cond_signal(&cpr.wake);
+    }
+    pthread_mutex_unlock(&cpr.lock);
+}
+
+/* A checkpoint was made (by the checkpointer or forced): it is the newest
+ * known, and its head is checked (forced: vouched for). */
+static void
+note_checkpoint(const struct store_audit_checkpoint *cp, int vouch)
+{
+    pthread_mutex_lock(&cpr.lock);
+    if (cp->seq > cpr.last_seq || cp->ts_ms > cpr.last_ms) {
+        cpr.last_seq = cp->seq > cpr.last_seq ? cp->seq : cpr.last_seq;
+        cpr.last_ms = cp->ts_ms;
+    }
+    if (cpr.running && cp->seq >= cpr.trusted_seq) {
+        cpr.trusted_seq = cp->seq;
+        memcpy(cpr.trusted_hash, cp->head_hash, AUDIT_HASH_LEN);
+        if (vouch && cpr.ready)
+            cpr.broken = 0;
+    }
+    pthread_mutex_unlock(&cpr.lock);
+}
+
+/* The re-walk from the trusted head: every entry after it must continue
+ * the chain (seq without gaps, stored hash = recomputed hash). */
+struct rewalk {
+    int64_t     seq;
+    uint8_t     h[AUDIT_HASH_LEN];
+    int64_t     prechain;
+    int64_t     bad;           /* the first entry that does not continue */
+    struct err *e;
+};
+
+/* store_audit_walk callback: fold one entry in; ERR_CONFLICT at a break. */
+static err_code
+rewalk_row(void *ctx, const struct store_audit_entry *en)
+{
+    struct rewalk *w = ctx;
+    uint8_t h[AUDIT_HASH_LEN];
+    err_code rc;
+
+    if (en->seq != w->seq + 1) {
+        w->bad = w->seq + 1;
+        return ERR_CONFLICT;
+    }
+    if ((rc = audit_entry_hash(w->h, en, h, w->e)) != ERR_OK)
+        return rc;
+    if (en->hash == NULL ? en->seq > w->prechain
+                         : (en->hash_len != AUDIT_HASH_LEN ||
+                            memcmp(en->hash, h, AUDIT_HASH_LEN) != 0)) {
+        w->bad = en->seq;
+        return ERR_CONFLICT;
+    }
+    w->seq = en->seq;
+    memcpy(w->h, h, AUDIT_HASH_LEN);
+    return ERR_OK;
+}
+
+/* Sign the committed head if a checkpoint is due (final: whenever
+ * entries are uncovered), after re-walking the entries since the trusted
+ * head.  Failures are logged: they never touch an append. */
+static void
+checkpointer_step(struct store_conn *c, int final)
+{
+    struct store_audit_checkpoint cp;
+    struct rewalk w;
+    uint8_t stored[AUDIT_HASH_LEN];
+    int64_t head = 0, last_seq, last_ms, now = util_now_ms();
+    int has = 0, go;
+    struct err e;
+    err_code rc;
+
+    err_clear(&e);
+    memset(&w, 0, sizeof(w));
+    memset(&cp, 0, sizeof(cp));
+    pthread_mutex_lock(&cpr.lock);
+    go = cpr.ready && !cpr.broken;
+    w.seq = cpr.trusted_seq;
+    memcpy(w.h, cpr.trusted_hash, AUDIT_HASH_LEN);
+    last_seq = cpr.last_seq;
+    last_ms = cpr.last_ms;
+    pthread_mutex_unlock(&cpr.lock);
+    if (!go)
+        return;
+    if (store_audit_head(c, &head, stored, &has, &e) != ERR_OK) {
+        log_event(LOG_ERROR, "audit_checkpoint_failed", "msg=\"%s\"", e.msg);
+        return;
+    }
+    if (head <= last_seq ||
+        !(final || head - last_seq >= cpr.conf.every ||
+          now - last_ms >= cpr.conf.seconds * 1000))
+        return;
+    w.prechain = cpr.conf.prechain;
+    w.e = &e;
+    rc = store_audit_walk(c, w.seq, rewalk_row, &w, &e);
+    if (rc == ERR_CONFLICT) {
+        pthread_mutex_lock(&cpr.lock);
+        cpr.broken = 1;
+        pthread_mutex_unlock(&cpr.lock);
+        log_event(LOG_ERROR, "audit_chain_broken", "seq=%lld msg=\"the log "
+                  "does not continue the chain this process checked: no "
+                  "more automatic checkpoints\"", (long long)w.bad);
+        return;
+    }
+    if (rc == ERR_OK && w.seq > last_seq &&
+        (rc = sign_checkpoint(cpr.conf.cust, cpr.conf.key_ref, w.seq, w.h,
+                              &cp, &e)) == ERR_OK)
+        rc = store_checkpoint(c, &cp, &e);
+    if (rc != ERR_OK) {
+        if (!cpr.failing)
+            log_event(LOG_ERROR, "audit_checkpoint_failed", "seq=%lld "
+                      "msg=\"%s\"", (long long)w.seq, e.msg);
+        cpr.failing = 1;
+        return;
+    }
+    if (w.seq <= last_seq)
+        return;
+    cpr.failing = 0;
+    note_checkpoint(&cp, 0);
+    if (audit_sink_export(&cpr.conf.sink, &cp, &e) != ERR_OK)
+        log_event(LOG_ERROR, "audit_sink_failed", "seq=%lld msg=\"%s\"",
+                  (long long)cp.seq, e.msg);
+}
+
+/* Verify the whole chain once, as the auditor's verification does: only
+ * a chain that passes is ever signed by this process. */
+static void
+checkpointer_begin(struct store_conn *c)
+{
+    struct audit_verify_opts o;
+    struct audit_verify_report r;
+    struct store_audit_checkpoint last;
     struct err e;
 
     err_clear(&e);
-    pthread_mutex_lock(&auto_cp.lock);
-    cust = auto_cp.cust;
-    key_ref = auto_cp.key_ref;
-    if (cust == NULL) {
-        pthread_mutex_unlock(&auto_cp.lock);
+    memset(&o, 0, sizeof(o));
+    o.pinned_key = cpr.key;
+    o.pinned_key_len = cpr.key_len;
+    o.sink_file = cpr.conf.sink.file;
+    o.every = cpr.conf.every;
+    o.seconds = cpr.conf.seconds;
+    o.prechain = cpr.conf.prechain;
+    if (audit_verify(c, &o, &r, &e) != ERR_OK) {
+        memset(&r, 0, sizeof(r));
+        snprintf(r.reason, sizeof(r.reason), "%s", e.msg);
+    }
+    pthread_mutex_lock(&cpr.lock);
+    cpr.ready = 1;
+    if (!r.ok) {
+        cpr.broken = 1;
+    } else if (r.head_seq >= cpr.trusted_seq) {
+        cpr.trusted_seq = r.head_seq;
+        memcpy(cpr.trusted_hash, r.head_hash, AUDIT_HASH_LEN);
+    }
+    if (r.covered_seq > cpr.last_seq)
+        cpr.last_seq = r.covered_seq;
+    if (store_audit_checkpoint_latest(c, &last, NULL) == ERR_OK &&
+        last.ts_ms > cpr.last_ms)
+        cpr.last_ms = last.ts_ms;
+    pthread_mutex_unlock(&cpr.lock);
+    if (!r.ok)
+        log_event(LOG_ERROR, "audit_chain_unverified", "seq=%lld msg=\"%s; "
+                  "no automatic checkpoints until an auditor forces one\"",
+                  (long long)r.bad_seq, r.reason);
+    else
+        checkpointer_step(c, 1);     /* what the last run left uncovered */
+}
+
+/* The checkpointer thread: verify, then sign when due until told to stop,
+ * then sign the last entries. */
+static void *
+checkpointer_main(void *arg)
+{
+    struct store_conn *c;
+    struct timespec until;
+    struct err e;
+
+    (void)arg;
+    err_clear(&e);
+    if (store_conn_get(cpr.store, &c, &e) != ERR_OK) {
+        log_event(LOG_ERROR, "audit_checkpoint_failed", "msg=\"%s\"", e.msg);
+        return NULL;
+    }
+    checkpointer_begin(c);
+    pthread_mutex_lock(&cpr.lock);
+    while (!cpr.stop) {
+        if (!cpr.woken) {
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += AUDIT_TICK_SECONDS;
+            pthread_cond_timedwait(&cpr.wake, &cpr.lock, &until);
+        }
+        cpr.woken = 0;
+        if (cpr.stop)
+            break;
+        pthread_mutex_unlock(&cpr.lock);
+        checkpointer_step(c, 0);
+        pthread_mutex_lock(&cpr.lock);
+    }
+    pthread_mutex_unlock(&cpr.lock);
+    checkpointer_step(c, 1);
+    return NULL;
+}
+
+err_code
+audit_checkpointer_start(struct store *s,
+                         const struct audit_checkpointer_conf *conf,
+                         struct err *e)
+{
+    char tok[CUSTODY_NAME_MAX], id[CUSTODY_ID_HEX_MAX];
+    uint8_t *der = NULL;
+    size_t n = 0;
+    err_code rc;
+
+    if (conf->cust == NULL || conf->key_ref == NULL ||
+        config_keyref(conf->key_ref, tok, id, e) != ERR_OK)
+        return err_set(e, ERR_CONFIG, "audit checkpoints need keys.audit");
+    if (conf->every < 1 || conf->seconds < 1)
+        return err_set(e, ERR_CONFIG, "checkpoint interval must be >= 1");
+    if ((rc = custody_public_key_der(conf->cust, tok, id, &der, &n, e))
+        != ERR_OK)
+        return rc;
+    if (n > AUDIT_PUBKEY_MAX) {
+        free(der);
+        return err_set(e, ERR_CRYPTO, "audit public key too large");
+    }
+    /* The sink file exists from the start, so that a verification
+     * against it never mistakes "nothing sent yet" for "deleted". */
+    if (conf->sink.file != NULL && conf->sink.file[0] != '\0' &&
+        (rc = sink_file_append(conf->sink.file, "", 0, e)) != ERR_OK) {
+        free(der);
+        return rc;
+    }
+    pthread_mutex_lock(&cpr.lock);
+    if (cpr.running) {
+        pthread_mutex_unlock(&cpr.lock);
+        free(der);
+        return err_set(e, ERR_INTERNAL, "the checkpointer already runs");
+    }
+    cpr.store = s;
+    cpr.conf = *conf;
+    memcpy(cpr.key, der, n);
+    cpr.key_len = n;
+    cpr.stop = cpr.woken = cpr.ready = cpr.broken = cpr.failing = 0;
+    cpr.trusted_seq = cpr.last_seq = cpr.last_ms = 0;
+    memset(cpr.trusted_hash, 0, AUDIT_HASH_LEN);
+    free(der);
+    if (pthread_create(&cpr.thread, NULL, checkpointer_main, NULL) != 0) {
+        pthread_mutex_unlock(&cpr.lock);
+        return err_set(e, ERR_INTERNAL, "cannot start the checkpointer");
+    }
+    cpr.running = 1;
+    pthread_mutex_unlock(&cpr.lock);
+    return ERR_OK;
+}
+
+void
+audit_checkpointer_stop(void)
+{
+    pthread_mutex_lock(&cpr.lock);
+    if (!cpr.running) {
+        pthread_mutex_unlock(&cpr.lock);
         return;
     }
-    if (!auto_cp.known) {
-        auto_cp.known = 1;
-        auto_cp.last_seq = 0;
-        auto_cp.last_ms = now;     /* the clock starts with the process */
-        if (store_audit_checkpoint_latest(c, &last, NULL) == ERR_OK) {
-            auto_cp.last_seq = last.seq;
-            auto_cp.last_ms = last.ts_ms;
-        }
-    }
-    due = seq - auto_cp.last_seq >= auto_cp.every ||
-          now - auto_cp.last_ms >= auto_cp.seconds * 1000;
-    pthread_mutex_unlock(&auto_cp.lock);
-    if (due && sign_head(c, cust, key_ref, seq, hash, NULL, &e) != ERR_OK)
-        log_event(LOG_ERROR, "audit_checkpoint_failed", "seq=%lld msg=\"%s\"",
-                  (long long)seq, e.msg);
+    cpr.stop = 1;
+    pthread_cond_signal(&cpr.wake);
+    pthread_mutex_unlock(&cpr.lock);
+    pthread_join(cpr.thread, NULL);
+    pthread_mutex_lock(&cpr.lock);
+    cpr.running = cpr.ready = 0;
+    pthread_mutex_unlock(&cpr.lock);
 }
 
 /* ---- append ---- */
@@ -419,37 +792,54 @@ audit_append(struct store_conn *c, const struct audit_actor *who,
     }
     if ((rc = append_row(c, who, ev, &seq, hash, e)) != ERR_OK)
         goto done;
-    maybe_checkpoint(c, seq, hash);
     if (own)
         rc = store_commit(c, e);
 done:
     if (own && rc != ERR_OK)
         store_rollback(c);
+    if (rc == ERR_OK)
+        note_append(seq);
     return rc;
 }
 
 err_code
 audit_checkpoint(struct store_conn *c, struct custody *cust,
-                 const char *key_ref, const struct audit_actor *who,
+                 const char *key_ref, const struct audit_sink *sink,
+                 const struct audit_actor *who,
                  struct store_audit_checkpoint *out, struct err *e)
 {
     struct audit_event ev = {"audit.checkpoint", "audit_log", NULL, AUDIT_OK,
                              NULL, NULL};
+    struct store_audit_checkpoint cp;
     uint8_t hash[AUDIT_HASH_LEN];
     int64_t seq = 0;
+    struct err se;
     err_code rc;
 
     if (cust == NULL || key_ref == NULL || key_ref[0] == '\0')
         return err_set(e, ERR_CONFIG, "no audit key configured (keys.audit)");
     if (store_in_transaction(c))
         return err_set(e, ERR_INTERNAL, "checkpoint inside a transaction");
+    /* The record commits first; the token signs its head afterwards, with
+     * no write lock held. */
     if ((rc = store_begin(c, e)) != ERR_OK)
         return rc;
     if ((rc = append_row(c, who, &ev, &seq, hash, e)) != ERR_OK ||
-        (rc = sign_head(c, cust, key_ref, seq, hash, out, e)) != ERR_OK ||
-        (rc = store_commit(c, e)) != ERR_OK)
+        (rc = store_commit(c, e)) != ERR_OK) {
         store_rollback(c);
-    return rc;
+        return rc;
+    }
+    if ((rc = sign_checkpoint(cust, key_ref, seq, hash, &cp, e)) != ERR_OK ||
+        (rc = store_checkpoint(c, &cp, e)) != ERR_OK)
+        return rc;
+    note_checkpoint(&cp, 1);
+    err_clear(&se);
+    if (audit_sink_export(sink, &cp, &se) != ERR_OK)
+        log_event(LOG_ERROR, "audit_sink_failed", "seq=%lld msg=\"%s\"",
+                  (long long)cp.seq, se.msg);
+    if (out != NULL)
+        *out = cp;
+    return ERR_OK;
 }
 
 /* ---- export and checks of checkpoints ---- */
@@ -485,17 +875,54 @@ done:
     return j;
 }
 
+/* The DER inside a "PUBLIC KEY" PEM block: the base64 between the lines,
+ * decoded here rather than by OpenSSL's decoder, which costs about a
+ * millisecond a key (a sink file holds one per checkpoint).  Whether the
+ * bytes are a key at all is for the signature check to find out. */
+static err_code
+pem_pubkey_der(const char *pem, uint8_t *der, size_t cap, size_t *len,
+               struct err *e)
+{
+    static const char head[] = "-----BEGIN PUBLIC KEY-----";
+    static const char tail[] = "-----END PUBLIC KEY-----";
+    const char *a = strstr(pem, head), *b;
+    char *b64 = NULL;
+    uint8_t *raw = NULL;
+    size_t n = 0, rlen = 0;
+    err_code rc = ERR_OK;
+
+    *len = 0;
+    if (a == NULL || (b = strstr(a + sizeof(head) - 1, tail)) == NULL)
+        return err_set(e, ERR_INVALID, "checkpoint public_key is not a PEM "
+                       "public key");
+    a += sizeof(head) - 1;
+    if ((b64 = malloc((size_t)(b - a) + 1)) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    for (; a < b; a++)
+        if (strchr(" \t\r\n", *a) == NULL)
+            b64[n++] = *a;
+    b64[n] = '\0';
+    if (n == 0 || util_b64_decode(b64, n, &raw, &rlen, NULL) != ERR_OK ||
+        rlen == 0 || rlen > cap)
+        rc = err_set(e, ERR_INVALID, "checkpoint public_key is not a PEM "
+                     "public key");
+    else {
+        memcpy(der, raw, rlen);
+        *len = rlen;
+    }
+    free(raw);
+    free(b64);
+    return rc;
+}
+
 err_code
 audit_checkpoint_parse(const json_t *j, struct store_audit_checkpoint *out,
                        struct err *e)
 {
     const char *fmt, *hex, *pem, *sig, *ref;
     json_int_t seq, ts;
-    uint8_t *raw = NULL, *der = NULL;
+    uint8_t *raw = NULL;
     size_t n = 0;
-    EVP_PKEY *pub = NULL;
-    BIO *bio = NULL;
-    int len;
     err_code rc = ERR_OK;
 
     memset(out, 0, sizeof(*out));
@@ -520,20 +947,9 @@ audit_checkpoint_parse(const json_t *j, struct store_audit_checkpoint *out,
     }
     memcpy(out->signature, raw, n);
     out->signature_len = n;
-    if ((bio = BIO_new_mem_buf(pem, -1)) == NULL ||
-        (pub = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL ||
-        (len = i2d_PUBKEY(pub, &der)) <= 0 ||
-        (size_t)len > sizeof(out->public_key)) {
-        rc = err_set(e, ERR_INVALID, "checkpoint public_key is not a PEM "
-                     "public key");
-        goto done;
-    }
-    memcpy(out->public_key, der, (size_t)len);
-    out->public_key_len = (size_t)len;
+    rc = pem_pubkey_der(pem, out->public_key, sizeof(out->public_key),
+                        &out->public_key_len, e);
 done:
-    OPENSSL_free(der);
-    EVP_PKEY_free(pub);
-    BIO_free(bio);
     free(raw);
     return rc;
 }
@@ -557,16 +973,96 @@ audit_checkpoint_check(const struct store_audit_checkpoint *cp, int *ok,
     return rc;
 }
 
+/* ---- the trusted audit key ---- */
+
+#define AUDIT_KEY_FILE_MAX (64 * 1024)
+
+err_code
+audit_trusted_key_load(const char *path, uint8_t *key, size_t *len,
+                       struct err *e)
+{
+    uint8_t *buf = NULL, *der = NULL;
+    size_t n = 0;
+    BIO *bio = NULL;
+    EVP_PKEY *pub = NULL;
+    X509 *cert = NULL;
+    int dlen;
+    err_code rc = ERR_OK;
+
+    *len = 0;
+    if ((rc = util_read_file(path, AUDIT_KEY_FILE_MAX, &buf, &n, e))
+        != ERR_OK)
+        return rc;
+    /* a PEM public key, or a certificate of the audit key */
+    if ((bio = BIO_new_mem_buf(buf, (int)n)) == NULL ||
+        ((pub = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL &&
+         (BIO_reset(bio) != 1 ||
+          (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL ||
+          (pub = X509_get_pubkey(cert)) == NULL))) {
+        rc = err_set(e, ERR_INVALID, "%s: not a PEM public key or "
+                     "certificate", path);
+        goto done;
+    }
+    if ((dlen = i2d_PUBKEY(pub, &der)) <= 0 || dlen > AUDIT_PUBKEY_MAX) {
+        rc = err_set(e, ERR_INVALID, "%s: unusable public key", path);
+        goto done;
+    }
+    memcpy(key, der, (size_t)dlen);
+    *len = (size_t)dlen;
+done:
+    OPENSSL_free(der);
+    EVP_PKEY_free(pub);
+    X509_free(cert);
+    BIO_free(bio);
+    free(buf);
+    return rc;
+}
+
+err_code
+audit_trusted_key_write(const char *path, const uint8_t *der, size_t len,
+                        struct err *e)
+{
+    const uint8_t *p = der;
+    EVP_PKEY *pub = d2i_PUBKEY(NULL, &p, (long)len);
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *pem = NULL;
+    long n;
+    err_code rc;
+
+    if (pub == NULL || bio == NULL || PEM_write_bio_PUBKEY(bio, pub) != 1 ||
+        (n = BIO_get_mem_data(bio, &pem)) <= 0)
+        rc = err_set(e, ERR_CRYPTO, "cannot encode the audit public key");
+    else
+        rc = util_write_file(path, pem, (size_t)n, 0644, e);
+    BIO_free(bio);
+    EVP_PKEY_free(pub);
+    return rc;
+}
+
 /* ---- the verifier ---- */
+
+/* An exported checkpoint (given, or a line of the sink file) once its key
+ * and signature are checked: what the walk compares with the log. */
+struct ext_cp {
+    int64_t seq;
+    uint8_t hash[AUDIT_HASH_LEN];
+    long    line;                 /* sink line, 0: a given checkpoint */
+};
 
 struct verify_ctx {
     const struct audit_verify_opts *o;
     struct audit_verify_report     *r;
+    EVP_PKEY                       *pinned;  /* o->pinned_key, decoded once */
     struct store_audit_checkpoint  *cps;   /* sorted by seq */
     size_t                          ncp, cpcap, next;
+    struct ext_cp                  *ext;   /* sorted by seq after loading */
+    size_t                          next_n, extcap, enext;
     uint8_t                         h[AUDIT_HASH_LEN];
     int64_t                         expect;
-    int                             chained;  /* a hashed row was seen */
+    long                            every, seconds;
+    /* the newest entries (after the pre-chain range) that no valid
+     * checkpoint covers */
+    int64_t                         tail_n, tail_first, tail_min, tail_max;
     struct err                     *e;
 };
 
@@ -610,47 +1106,224 @@ collect_cp(void *ctx, const struct store_audit_checkpoint *cp)
     return ERR_OK;
 }
 
-/* Check one checkpoint against the recomputed hash at its seq. */
+/* Is cp signed by the pinned key, and does its signature verify?  Else
+ * the reason is recorded under the name what. */
 static err_code
-check_cp(struct verify_ctx *v, const struct store_audit_checkpoint *cp,
-         const char *what)
+check_signer(struct verify_ctx *v, const struct store_audit_checkpoint *cp,
+             int64_t cp_id, const char *what)
 {
+    uint8_t msg[AUDIT_CHECKPOINT_MSG_LEN];
     int ok = 0;
 
-    if (memcmp(cp->head_hash, v->h, AUDIT_HASH_LEN) != 0)
-        return broken(v, cp->seq, cp->id, "%s at seq %lld does not match the "
-                      "log: an entry up to seq %lld was changed", what,
-                      (long long)cp->seq, (long long)cp->seq);
-    if (v->o->pinned_key != NULL &&
-        (cp->public_key_len != v->o->pinned_key_len ||
-         memcmp(cp->public_key, v->o->pinned_key, cp->public_key_len) != 0))
-        return broken(v, cp->seq, cp->id, "%s at seq %lld is signed by "
+    if (v->pinned == NULL)
+        return broken(v, cp->seq, cp_id, "%s at seq %lld cannot be checked: "
+                      "no trusted audit key", what, (long long)cp->seq);
+    if (cp->public_key_len != v->o->pinned_key_len ||
+        memcmp(cp->public_key, v->o->pinned_key, cp->public_key_len) != 0)
+        return broken(v, cp->seq, cp_id, "%s at seq %lld is signed by "
                       "another key than the trusted audit key", what,
                       (long long)cp->seq);
-    if (audit_checkpoint_check(cp, &ok, v->e) != ERR_OK || !ok)
-        return broken(v, cp->seq, cp->id, "%s at seq %lld: the signature "
+    audit_checkpoint_message(cp->seq, cp->head_hash, cp->ts_ms, msg);
+    if (sm2_verify(v->pinned, NULL, msg, sizeof(msg), cp->signature,
+                   cp->signature_len, &ok, v->e) != ERR_OK || !ok)
+        return broken(v, cp->seq, cp_id, "%s at seq %lld: the signature "
                       "does not verify", what, (long long)cp->seq);
     return ERR_OK;
+}
+
+/* Is cp byte for byte a stored checkpoint?  Then the walk checks its
+ * signer there (before any exported checkpoint at that seq), and a
+ * second SM2 verification, the costly part of reading a sink, is saved. */
+static int
+is_stored(const struct verify_ctx *v, const struct store_audit_checkpoint *cp)
+{
+    size_t lo = 0, hi = v->ncp, mid;
+    const struct store_audit_checkpoint *s;
+
+    while (lo < hi) {                     /* the first with seq >= cp->seq */
+        mid = lo + (hi - lo) / 2;
+        if (v->cps[mid].seq < cp->seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < v->ncp && v->cps[lo].seq == cp->seq; lo++) {
+        s = &v->cps[lo];
+        if (s->ts_ms == cp->ts_ms &&
+            memcmp(s->head_hash, cp->head_hash, AUDIT_HASH_LEN) == 0 &&
+            s->public_key_len == cp->public_key_len &&
+            memcmp(s->public_key, cp->public_key, cp->public_key_len) == 0 &&
+            s->signature_len == cp->signature_len &&
+            memcmp(s->signature, cp->signature, cp->signature_len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Keep an exported checkpoint whose signer checks out.  Call after the
+ * stored checkpoints are loaded. */
+static err_code
+ext_add(struct verify_ctx *v, const struct store_audit_checkpoint *cp,
+        long line)
+{
+    char what[64];
+    struct ext_cp *q;
+    err_code rc;
+
+    if (line > 0)
+        snprintf(what, sizeof(what), "the checkpoint on sink line %ld", line);
+    else
+        snprintf(what, sizeof(what), "the exported checkpoint");
+    if (!is_stored(v, cp) && (rc = check_signer(v, cp, 0, what)) != ERR_OK)
+        return rc;
+    if (v->next_n == v->extcap) {
+        size_t cap = v->extcap ? v->extcap * 2 : 16;
+        if ((q = realloc(v->ext, cap * sizeof(*q))) == NULL)
+            return err_set(v->e, ERR_NOMEM, "out of memory");
+        v->ext = q;
+        v->extcap = cap;
+    }
+    v->ext[v->next_n].seq = cp->seq;
+    memcpy(v->ext[v->next_n].hash, cp->head_hash, AUDIT_HASH_LEN);
+    v->ext[v->next_n].line = line;
+    v->next_n++;
+    return ERR_OK;
+}
+
+/* One line of a sink file: optional text before the JSON (a syslog
+ * header), then one exported checkpoint. */
+static err_code
+sink_line(struct verify_ctx *v, const char *text, long line)
+{
+    struct store_audit_checkpoint cp;
+    const char *brace = strchr(text, '{');
+    json_t *j;
+    err_code rc;
+
+    if (brace == NULL ||
+        (j = json_loads(brace, JSON_REJECT_DUPLICATES, NULL)) == NULL)
+        return broken(v, 0, 0, "sink line %ld is not a checkpoint", line);
+    rc = audit_checkpoint_parse(j, &cp, NULL);
+    json_decref(j);
+    if (rc != ERR_OK)
+        return broken(v, 0, 0, "sink line %ld is not a checkpoint", line);
+    return ext_add(v, &cp, line);
+}
+
+/* Read every checkpoint of the sink file at path.  Anything wrong with it
+ * fails the verification: what was sent away must still say the same. */
+static err_code
+load_sink(struct verify_ctx *v, const char *path)
+{
+    char *buf = malloc(AUDIT_SINK_LINE_MAX);
+    FILE *f = NULL;
+    long line = 0;
+    size_t n;
+    err_code rc = ERR_OK;
+
+    if (buf == NULL)
+        return err_set(v->e, ERR_NOMEM, "out of memory");
+    if ((f = fopen(path, "r")) == NULL) {
+        rc = broken(v, 0, 0, "the sink file %s cannot be read: %s", path,
+                    strerror(errno));
+        goto done;
+    }
+    while (rc == ERR_OK && fgets(buf, AUDIT_SINK_LINE_MAX, f) != NULL) {
+        if (++line > AUDIT_SINK_LINES_MAX) {
+            rc = broken(v, 0, 0, "the sink file %s has more than %d lines",
+                        path, AUDIT_SINK_LINES_MAX);
+            break;
+        }
+        n = strlen(buf);
+        if (n > 0 && buf[n - 1] != '\n' && !feof(f)) {
+            rc = broken(v, 0, 0, "sink line %ld is too long", line);
+            break;
+        }
+        if (strspn(buf, " \t\r\n") == n)
+            continue;
+        rc = sink_line(v, buf, line);
+    }
+    if (rc == ERR_OK && ferror(f))
+        rc = broken(v, 0, 0, "the sink file %s cannot be read", path);
+done:
+    if (f != NULL)
+        fclose(f);
+    free(buf);
+    return rc;
+}
+
+/* qsort: exported checkpoints by seq, then by line. */
+static int
+ext_cmp(const void *a, const void *b)
+{
+    const struct ext_cp *x = a, *y = b;
+
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* Every exported checkpoint: the given ones and the sink's. */
+static err_code
+load_exported(struct verify_ctx *v)
+{
+    size_t i;
+    err_code rc;
+
+    for (i = 0; i < v->o->nexported; i++)
+        if ((rc = ext_add(v, &v->o->exported[i], 0)) != ERR_OK)
+            return rc;
+    if (v->o->sink_file != NULL && v->o->sink_file[0] != '\0' &&
+        (rc = load_sink(v, v->o->sink_file)) != ERR_OK)
+        return rc;
+    if (v->next_n > 1)
+        qsort(v->ext, v->next_n, sizeof(*v->ext), ext_cmp);
+    return ERR_OK;
+}
+
+/* A valid checkpoint covers everything up to seq. */
+static void
+covered(struct verify_ctx *v, int64_t seq)
+{
+    v->r->covered_seq = seq;
+    v->tail_n = 0;
 }
 
 /* Checkpoints at seq 0 (an empty log) and at the current row. */
 static err_code
 check_due(struct verify_ctx *v, int64_t seq)
 {
+    const struct store_audit_checkpoint *cp;
+    const struct ext_cp *x;
     err_code rc;
 
     while (v->next < v->ncp && v->cps[v->next].seq <= seq) {
-        if (v->cps[v->next].seq < seq)   /* skipped: seq below 1 */
-            return broken(v, v->cps[v->next].seq, v->cps[v->next].id,
-                          "checkpoint at impossible seq %lld",
-                          (long long)v->cps[v->next].seq);
-        if ((rc = check_cp(v, &v->cps[v->next], "checkpoint")) != ERR_OK)
+        cp = &v->cps[v->next];
+        if (cp->seq < seq)   /* skipped: seq below 1 */
+            return broken(v, cp->seq, cp->id, "checkpoint at impossible seq "
+                          "%lld", (long long)cp->seq);
+        if (memcmp(cp->head_hash, v->h, AUDIT_HASH_LEN) != 0)
+            return broken(v, cp->seq, cp->id, "checkpoint at seq %lld does "
+                          "not match the log: an entry up to seq %lld was "
+                          "changed", (long long)cp->seq, (long long)cp->seq);
+        if ((rc = check_signer(v, cp, cp->id, "checkpoint")) != ERR_OK)
             return rc;
         v->r->checkpoints++;
         v->next++;
+        covered(v, seq);
     }
-    if (v->o->exported != NULL && v->o->exported->seq == seq)
-        return check_cp(v, v->o->exported, "the exported checkpoint");
+    while (v->enext < v->next_n && v->ext[v->enext].seq <= seq) {
+        x = &v->ext[v->enext];
+        if (x->seq < seq || memcmp(x->hash, v->h, AUDIT_HASH_LEN) != 0)
+            return broken(v, x->seq, 0, "the exported checkpoint at seq %lld "
+                          "(%s%ld) does not match the log: an entry up to "
+                          "seq %lld was changed", (long long)x->seq,
+                          x->line ? "sink line " : "given", x->line,
+                          (long long)x->seq);
+        v->r->exported++;
+        v->enext++;
+        covered(v, seq);
+    }
     return ERR_OK;
 }
 
@@ -670,76 +1343,109 @@ verify_row(void *ctx, const struct store_audit_entry *en)
     if ((rc = audit_entry_hash(v->h, en, h, v->e)) != ERR_OK)
         return rc;
     if (en->hash == NULL) {
-        if (v->chained)
-            return broken(v, en->seq, 0, "entry %lld has no hash",
-                          (long long)en->seq);
+        if (en->seq > v->o->prechain)
+            return broken(v, en->seq, 0, "entry %lld has no hash: only the "
+                          "pinned pre-chain range (entries 1 to %lld, "
+                          "audit.prechain_entries) may have none",
+                          (long long)en->seq, (long long)v->o->prechain);
         v->r->unchained++;
-    } else {
-        v->chained = 1;
-        if (en->hash_len != AUDIT_HASH_LEN ||
-            memcmp(en->hash, h, AUDIT_HASH_LEN) != 0)
-            return broken(v, en->seq, 0, "entry %lld does not match its "
-                          "hash: it or the entry before it was changed, "
-                          "removed or reordered", (long long)en->seq);
+    } else if (en->hash_len != AUDIT_HASH_LEN ||
+               memcmp(en->hash, h, AUDIT_HASH_LEN) != 0) {
+        return broken(v, en->seq, 0, "entry %lld does not match its hash: "
+                      "it or the entry before it was changed, removed or "
+                      "reordered", (long long)en->seq);
     }
     memcpy(v->h, h, AUDIT_HASH_LEN);
     v->r->entries++;
     v->r->head_seq = en->seq;
     v->expect++;
+    if (en->seq > v->o->prechain) {
+        if (v->tail_n++ == 0) {
+            v->tail_first = en->seq;
+            v->tail_min = v->tail_max = en->ts_ms;
+        }
+        if (en->ts_ms < v->tail_min)
+            v->tail_min = en->ts_ms;
+        if (en->ts_ms > v->tail_max)
+            v->tail_max = en->ts_ms;
+    }
     return check_due(v, en->seq);
+}
+
+/* After the walk: nothing may lie beyond the end of the log, and the
+ * entries no checkpoint covers must be few and recent enough to be
+ * waiting for the next one. */
+static void
+check_end(struct verify_ctx *v)
+{
+    int64_t span_ms = v->tail_max - v->tail_min;
+
+    if (v->next < v->ncp)
+        broken(v, v->cps[v->next].seq, v->cps[v->next].id, "checkpoint at "
+               "seq %lld is beyond the end of the log (seq %lld): the "
+               "newest entries were deleted", (long long)v->cps[v->next].seq,
+               (long long)v->r->head_seq);
+    else if (v->enext < v->next_n)
+        broken(v, v->r->head_seq + 1, 0, "the exported checkpoint covers "
+               "seq %lld but the log ends at seq %lld: the newest entries "
+               "were deleted", (long long)v->ext[v->next_n - 1].seq,
+               (long long)v->r->head_seq);
+    else if (v->tail_n > v->every + AUDIT_CHECKPOINT_SLACK_ENTRIES)
+        broken(v, v->tail_first, 0, "%lld entries from seq %lld on have no "
+               "checkpoint (at most %ld + %d may): checkpoints were deleted "
+               "or not made", (long long)v->tail_n,
+               (long long)v->tail_first, v->every,
+               AUDIT_CHECKPOINT_SLACK_ENTRIES);
+    else if (v->tail_n > 0 &&
+             span_ms > v->seconds * 1000 + AUDIT_CHECKPOINT_GRACE_MS)
+        broken(v, v->tail_first, 0, "the entries from seq %lld on span %lld "
+               "s with no checkpoint (at most %ld s + %d s may): checkpoints "
+               "were deleted or not made", (long long)v->tail_first,
+               (long long)(span_ms / 1000), v->seconds,
+               AUDIT_CHECKPOINT_GRACE_MS / 1000);
 }
 
 err_code
 audit_verify(struct store_conn *c, const struct audit_verify_opts *o,
              struct audit_verify_report *r, struct err *e)
 {
-    static const struct audit_verify_opts none = {NULL, 0, NULL};
-    struct audit_verify_opts opts = o ? *o : none;
+    static const struct audit_verify_opts none;
     struct verify_ctx v;
     err_code rc;
 
     memset(r, 0, sizeof(*r));
     memset(&v, 0, sizeof(v));
-    /* An exported checkpoint kept outside seald carries the trusted key. */
-    if (opts.exported != NULL && opts.pinned_key == NULL) {
-        opts.pinned_key = opts.exported->public_key;
-        opts.pinned_key_len = opts.exported->public_key_len;
-    }
     r->ok = 1;
-    v.o = &opts;
+    v.o = o ? o : &none;
     v.r = r;
     v.e = e;
     v.expect = 1;
-    r->pinned = opts.pinned_key != NULL;
-    if ((rc = store_audit_checkpoint_list(c, collect_cp, &v, e)) != ERR_OK)
-        goto done;
-    if ((rc = check_due(&v, 0)) == ERR_CONFLICT) {
-        rc = ERR_OK;
-        goto done;
+    v.every = v.o->every > 0 ? v.o->every : AUDIT_CHECKPOINT_EVERY_DEFAULT;
+    v.seconds = v.o->seconds > 0 ? v.o->seconds
+                                 : AUDIT_CHECKPOINT_SECONDS_DEFAULT;
+    r->pinned = v.o->pinned_key != NULL;
+    if (v.o->pinned_key != NULL) {
+        const uint8_t *p = v.o->pinned_key;
+        if ((v.pinned = d2i_PUBKEY(NULL, &p, (long)v.o->pinned_key_len))
+            == NULL) {
+            rc = broken(&v, 0, 0, "the trusted audit key is not a public "
+                        "key");
+            goto done;
+        }
     }
-    if (rc != ERR_OK)
+    if ((rc = store_audit_checkpoint_list(c, collect_cp, &v, e)) != ERR_OK ||
+        (rc = load_exported(&v)) != ERR_OK ||
+        (rc = check_due(&v, 0)) != ERR_OK ||
+        (rc = store_audit_walk(c, 0, verify_row, &v, e)) != ERR_OK)
         goto done;
-    rc = store_audit_walk(c, 0, verify_row, &v, e);
-    if (rc == ERR_CONFLICT) {       /* a break was recorded */
-        rc = ERR_OK;
-        goto done;
-    }
-    if (rc != ERR_OK)
-        goto done;
-    memcpy(r->head_hash, v.h, AUDIT_HASH_LEN);
-    if (v.next < v.ncp)
-        broken(&v, v.cps[v.next].seq, v.cps[v.next].id, "checkpoint at seq "
-               "%lld is beyond the end of the log (seq %lld): the newest "
-               "entries were deleted", (long long)v.cps[v.next].seq,
-               (long long)r->head_seq);
-    else if (v.o->exported != NULL && v.o->exported->seq > r->head_seq)
-        broken(&v, r->head_seq + 1, 0, "the exported checkpoint covers seq "
-               "%lld but the log ends at seq %lld: the newest entries were "
-               "deleted", (long long)v.o->exported->seq,
-               (long long)r->head_seq);
+    check_end(&v);
 done:
+    if (rc == ERR_CONFLICT)         /* a break was recorded */
+        rc = ERR_OK;
     memcpy(r->head_hash, v.h, AUDIT_HASH_LEN);
+    EVP_PKEY_free(v.pinned);
     free(v.cps);
+    free(v.ext);
     return rc;
 }
 
@@ -749,10 +1455,13 @@ audit_verify_json(const struct audit_verify_report *r)
     char hex[2 * AUDIT_HASH_LEN + 1];
 
     util_hex_encode(r->head_hash, AUDIT_HASH_LEN, hex);
-    return json_pack("{s:b, s:I, s:I, s:I, s:I, s:s, s:o, s:o, s:b, s:o}",
+    return json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:o, "
+                     "s:b, s:o}",
                      "ok", r->ok, "entries", (json_int_t)r->entries,
                      "unchained", (json_int_t)r->unchained,
                      "checkpoints", (json_int_t)r->checkpoints,
+                     "exported_checkpoints", (json_int_t)r->exported,
+                     "covered_seq", (json_int_t)r->covered_seq,
                      "head_seq", (json_int_t)r->head_seq, "head_hash", hex,
                      "first_bad_seq", r->ok ? json_null()
                          : json_integer(r->bad_seq),

@@ -1,9 +1,11 @@
 /*
  * cmd_audit.c - the offline audit and backup commands (cmd_audit.h): verify
- * the chain of a database file (optionally against an exported
- * checkpoint), force and export a checkpoint, export entries as JSON lines
- * or CSV, take an online backup while the daemon serves, and restore a
- * backup only if its audit chain verifies.
+ * the chain of a database file (optionally against exported checkpoints: a
+ * file and the sink), force and export a checkpoint, export entries as
+ * JSON lines or CSV, take an online backup while the daemon serves, and
+ * restore a backup only if its audit chain verifies.  Verification trusts
+ * only what is outside the database: the audit public key file and the
+ * configuration (load_trust), never a key a checkpoint carries.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +25,7 @@
 
 #define CMD_AUDIT_CP_MAX     (64 * 1024)   /* exported checkpoint file */
 #define CMD_AUDIT_EXPORT_MAX 1000000       /* rows per export run      */
+#define CMD_AUDIT_KEY_DEFAULT "audit-key.pem" /* beside the database      */
 
 /* Print a JSON value to stdout (indented). */
 static void
@@ -61,13 +64,24 @@ done:
     return rc;
 }
 
-/* Verify the chain of the database file at path; print the report.
- * *ok gets the result. */
+/* What verification trusts, from outside the database. */
+struct trust {
+    uint8_t key[AUDIT_PUBKEY_MAX];      /* the audit public key, SPKI DER */
+    size_t  key_len;
+    long    every, seconds;             /* the checkpoint interval        */
+    int64_t prechain;                   /* the pinned pre-chain range     */
+    const char *sink_file;              /* --sink-file, or NULL           */
+};
+
+/* Verify the chain of the database file at path against t (and an
+ * exported checkpoint, or NULL); print the report.  *ok gets the
+ * result. */
 static err_code
-verify_file(const char *path, const struct store_audit_checkpoint *exported,
-            int *ok, struct err *e)
+verify_file(const char *path, const struct trust *t,
+            const struct store_audit_checkpoint *exported, int *ok,
+            struct err *e)
 {
-    struct audit_verify_opts o = {NULL, 0, exported};
+    struct audit_verify_opts o;
     struct audit_verify_report r;
     struct store *s = NULL;
     struct store_conn *c = NULL;
@@ -75,6 +89,15 @@ verify_file(const char *path, const struct store_audit_checkpoint *exported,
     err_code rc;
 
     *ok = 0;
+    memset(&o, 0, sizeof(o));
+    o.pinned_key = t->key;
+    o.pinned_key_len = t->key_len;
+    o.exported = exported;
+    o.nexported = exported != NULL;
+    o.sink_file = t->sink_file;
+    o.every = t->every;
+    o.seconds = t->seconds;
+    o.prechain = t->prechain;
     if ((rc = store_open_readonly(path, &s, &c, e)) != ERR_OK)
         return rc;
     if ((rc = audit_verify(c, &o, &r, e)) == ERR_OK) {
@@ -97,6 +120,65 @@ load_config(const char *path, struct config *cfg, struct err *e)
     if ((rc = config_load(cfg, path, e)) != ERR_OK)
         return rc;
     return config_validate(cfg, e);
+}
+
+/* --config FILE, if given, into *out (calloc'ed; the caller frees it);
+ * *out NULL without --config. */
+static err_code
+maybe_config(const char *path, struct config **out, struct err *e)
+{
+    err_code rc;
+
+    *out = NULL;
+    if (path == NULL)
+        return ERR_OK;
+    if ((*out = calloc(1, sizeof(**out))) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    if ((rc = load_config(path, *out, e)) != ERR_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* The trusted audit key: --audit-key FILE, else audit.public_key of the
+ * configuration (--config), else audit-key.pem in the directory of
+ * instance_db (the database of the instance whose trust applies: the one
+ * verified, or the one a restore replaces).  The interval and the
+ * pre-chain range come from the configuration, or are the defaults. */
+static err_code
+load_trust(const char *audit_key, const struct config *cfg,
+           const char *instance_db, const char *sink_file, struct trust *t,
+           struct err *e)
+{
+    char path[PATH_MAX];
+    const char *slash = strrchr(instance_db, '/');
+    int n;
+
+    memset(t, 0, sizeof(*t));
+    t->every = cfg ? cfg->audit_checkpoint_every
+                   : AUDIT_CHECKPOINT_EVERY_DEFAULT;
+    t->seconds = cfg ? cfg->audit_checkpoint_seconds
+                     : AUDIT_CHECKPOINT_SECONDS_DEFAULT;
+    t->prechain = cfg ? cfg->audit_prechain_entries : 0;
+    t->sink_file = sink_file;
+    if (audit_key != NULL)
+        n = snprintf(path, sizeof(path), "%s", audit_key);
+    else if (cfg != NULL)
+        n = snprintf(path, sizeof(path), "%s", cfg->audit_public_key);
+    else if (slash != NULL)
+        n = snprintf(path, sizeof(path), "%.*s/%s",
+                     (int)(slash - instance_db), instance_db,
+                     CMD_AUDIT_KEY_DEFAULT);
+    else
+        n = snprintf(path, sizeof(path), "%s", CMD_AUDIT_KEY_DEFAULT);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return err_set(e, ERR_INVALID, "audit key path too long");
+    if (path[0] == '\0' || access(path, F_OK) != 0)
+        return err_set(e, ERR_CONFIG, "no trusted audit key: '%s' does not "
+                       "exist (give --audit-key FILE or --config FILE)",
+                       path);
+    return audit_trusted_key_load(path, t->key, &t->key_len, e);
 }
 
 /* Open the configured tokens (the dev token finds its keys through the
@@ -123,16 +205,22 @@ static void
 audit_usage(void)
 {
     fprintf(stderr,
-            "usage: seald audit verify --db FILE [--checkpoint FILE]\n"
+            "usage: seald audit verify --db FILE [--config FILE] "
+            "[--audit-key FILE]\n"
+            "                          [--checkpoint FILE] "
+            "[--sink-file FILE]\n"
             "       seald audit checkpoint --config FILE [--out FILE]\n"
             "       seald audit export --db FILE [--format jsonl|csv] "
             "[--after N]\n"
             "  verify exits 0 when the chain verifies, 1 when it does "
-            "not.\n");
+            "not.  Checkpoints\n  must be signed by the trusted audit key: "
+            "--audit-key, else audit.public_key\n  of --config, else "
+            "audit-key.pem beside the database.\n");
 }
 
 struct cli_opts {
     const char *db, *config, *checkpoint, *out, *format, *backup;
+    const char *audit_key, *sink_file;
     long        after;
     int         force;
 };
@@ -150,13 +238,15 @@ parse_opts(int argc, char **argv, struct cli_opts *o)
         {"after", required_argument, NULL, 'a'},
         {"backup", required_argument, NULL, 'b'},
         {"force", no_argument, NULL, 'F'},
+        {"audit-key", required_argument, NULL, 'K'},
+        {"sink-file", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int ch;
 
     memset(o, 0, sizeof(*o));
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "d:c:k:o:f:a:b:Fh", opts, NULL))
+    while ((ch = getopt_long(argc, argv, "d:c:k:o:f:a:b:FK:S:h", opts, NULL))
            != -1) {
         switch (ch) {
         case 'd': o->db = optarg; break;
@@ -166,6 +256,8 @@ parse_opts(int argc, char **argv, struct cli_opts *o)
         case 'f': o->format = optarg; break;
         case 'b': o->backup = optarg; break;
         case 'F': o->force = 1; break;
+        case 'K': o->audit_key = optarg; break;
+        case 'S': o->sink_file = optarg; break;
         case 'a':
             if (util_parse_long(optarg, 0, LONG_MAX, &o->after, NULL)
                 != ERR_OK)
@@ -182,6 +274,8 @@ static int
 do_verify(const struct cli_opts *o)
 {
     struct store_audit_checkpoint cp;
+    struct config *cfg = NULL;
+    struct trust t;
     struct err e;
     int ok = 0;
 
@@ -190,12 +284,18 @@ do_verify(const struct cli_opts *o)
         audit_usage();
         return CMD_EXIT_USAGE;
     }
-    if ((o->checkpoint != NULL &&
+    if (maybe_config(o->config, &cfg, &e) != ERR_OK ||
+        load_trust(o->audit_key, cfg, o->db, o->sink_file, &t, &e)
+        != ERR_OK ||
+        (o->checkpoint != NULL &&
          load_checkpoint(o->checkpoint, &cp, &e) != ERR_OK) ||
-        verify_file(o->db, o->checkpoint ? &cp : NULL, &ok, &e) != ERR_OK) {
+        verify_file(o->db, &t, o->checkpoint ? &cp : NULL, &ok, &e)
+        != ERR_OK) {
         fprintf(stderr, "seald audit verify: %s\n", e.msg);
+        free(cfg);
         return CMD_EXIT_FAIL;
     }
+    free(cfg);
     if (!ok)
         fprintf(stderr, "seald audit verify: the audit chain does NOT "
                 "verify\n");
@@ -213,6 +313,7 @@ do_checkpoint(const struct cli_opts *o)
     struct store_conn *c = NULL;
     struct store_audit_checkpoint cp;
     struct audit_actor who = {.role = "operator", .client_addr = "local"};
+    struct audit_sink sink = {NULL, NULL};
     json_t *j = NULL;
     char *text = NULL;
     struct err e;
@@ -231,11 +332,14 @@ do_checkpoint(const struct cli_opts *o)
         status = CMD_EXIT_CONFIG;
         goto done;
     }
+    sink.file = cfg->audit_sink_file;
+    sink.syslog = cfg->audit_sink_syslog;
     if (open_tokens(cfg, &cust, &e) != ERR_OK ||
         store_open(cfg->db_path, cfg->db_busy_timeout_ms, 0, &s, &e)
         != ERR_OK ||
         store_conn_get(s, &c, &e) != ERR_OK ||
-        audit_checkpoint(c, cust, cfg->audit_key, &who, &cp, &e) != ERR_OK)
+        audit_checkpoint(c, cust, cfg->audit_key, &sink, &who, &cp, &e)
+        != ERR_OK)
         goto done;
     if ((j = audit_checkpoint_json(&cp)) == NULL ||
         (text = json_dumps(j, JSON_INDENT(2))) == NULL) {
@@ -359,6 +463,7 @@ cmd_backup(int argc, char **argv)
     struct config *cfg = NULL;
     struct store *s = NULL;
     struct store_conn *c = NULL;
+    struct trust t;
     const char *db;
     struct err e;
     int ok = 0, status = CMD_EXIT_FAIL;
@@ -367,8 +472,8 @@ cmd_backup(int argc, char **argv)
     if (parse_opts(argc, argv, &o) != 0 || o.out == NULL ||
         (o.db == NULL) == (o.config == NULL)) {
         fprintf(stderr, "usage: seald backup (--config FILE | --db FILE) "
-                "--out FILE\n  Copies the live database (the daemon may "
-                "run) and verifies the copy's audit chain.\n");
+                "--out FILE [--audit-key FILE]\n  Copies the live database "
+                "(the daemon may run) and verifies the copy's audit chain.\n");
         return CMD_EXIT_USAGE;
     }
     db = o.db;
@@ -387,10 +492,11 @@ cmd_backup(int argc, char **argv)
         err_set(&e, ERR_CONFLICT, "%s exists; refusing to overwrite", o.out);
         goto done;
     }
-    if (store_open(db, 5000, 0, &s, &e) != ERR_OK ||
+    if (load_trust(o.audit_key, cfg, db, NULL, &t, &e) != ERR_OK ||
+        store_open(db, 5000, 0, &s, &e) != ERR_OK ||
         store_conn_get(s, &c, &e) != ERR_OK ||
         store_backup(c, o.out, &e) != ERR_OK ||
-        verify_file(o.out, NULL, &ok, &e) != ERR_OK)
+        verify_file(o.out, &t, NULL, &ok, &e) != ERR_OK)
         goto done;
     if (!ok) {
         err_set(&e, ERR_CONFLICT, "the backup %s was written but its audit "
@@ -424,21 +530,33 @@ cmd_restore(int argc, char **argv)
 {
     struct cli_opts o;
     struct store_audit_checkpoint cp;
+    struct config *cfg = NULL;
+    struct trust t;
     struct err e;
     int ok = 0, status = CMD_EXIT_FAIL;
 
     err_clear(&e);
     if (parse_opts(argc, argv, &o) != 0 || o.backup == NULL || o.db == NULL) {
         fprintf(stderr, "usage: seald restore --backup FILE --db FILE "
-                "[--checkpoint FILE] [--force]\n  Stop the daemon first.  "
-                "Refuses a backup whose audit chain does not verify;\n  "
-                "--force replaces an existing database.\n");
+                "[--config FILE] [--audit-key FILE]\n"
+                "                     [--checkpoint FILE] [--sink-file FILE] "
+                "[--force]\n  Stop the daemon first.  Refuses a backup that "
+                "`seald audit verify` with the\n  same options refuses; the "
+                "trusted audit key is that of the instance\n  restored into "
+                "(--audit-key, --config, or audit-key.pem beside --db).\n"
+                "  --force replaces an existing database.\n");
         return CMD_EXIT_USAGE;
     }
+    /* The trust is the target instance's: whatever the backup holds is
+     * what is being checked. */
+    if (maybe_config(o.config, &cfg, &e) != ERR_OK ||
+        load_trust(o.audit_key, cfg, o.db, o.sink_file, &t, &e) != ERR_OK)
+        goto done;
     if (o.checkpoint != NULL &&
         load_checkpoint(o.checkpoint, &cp, &e) != ERR_OK)
         goto done;
-    if (verify_file(o.backup, o.checkpoint ? &cp : NULL, &ok, &e) != ERR_OK)
+    if (verify_file(o.backup, &t, o.checkpoint ? &cp : NULL, &ok, &e)
+        != ERR_OK)
         goto done;
     if (!ok) {
         err_set(&e, ERR_CONFLICT, "refusing: the audit chain of %s does not "
@@ -461,5 +579,6 @@ cmd_restore(int argc, char **argv)
 done:
     if (status != CMD_EXIT_OK)
         fprintf(stderr, "seald restore: %s\n", e.msg);
+    free(cfg);
     return status;
 }

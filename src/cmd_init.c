@@ -1,8 +1,10 @@
 /*
  * cmd_init.c - `seald init --dir DIR`: create an instance: config file,
  * server secret, TLS certificate, the development SM2 token with the audit
- * key, the database with schema, the root organisation and the first
- * administrator, whose credential is printed once.  Refuses to touch a
+ * key (and its public key in DIR/audit-key.pem, the trust anchor of audit
+ * verification outside the database), the database with schema, the root
+ * organisation and the first administrator, whose credential is printed
+ * once.  Refuses to touch a
  * directory that already holds an instance.
  */
 #include <errno.h>
@@ -32,6 +34,7 @@
 #define INIT_CONF_MAX       (64 * 1024)
 #define INIT_CA_DAYS        3650
 #define INIT_MAKER_DAYS     3000
+#define INIT_AUDIT_KEY_FILE "audit-key.pem"   /* audit.public_key default */
 
 static void
 init_usage(void)
@@ -81,8 +84,8 @@ struct init_keys {
     char     audit[CUSTODY_ID_HEX_MAX];
     char     ca[CUSTODY_ID_HEX_MAX];
     char     maker[CUSTODY_ID_HEX_MAX];
-    uint8_t *ca_cert, *maker_cert;
-    size_t   ca_cert_len, maker_cert_len;
+    uint8_t *ca_cert, *maker_cert, *audit_pub;  /* audit_pub: SPKI DER */
+    size_t   ca_cert_len, maker_cert_len, audit_pub_len;
 };
 
 static void
@@ -90,6 +93,7 @@ init_keys_free(struct init_keys *k)
 {
     free(k->ca_cert);
     free(k->maker_cert);
+    free(k->audit_pub);
 }
 
 /* The local CA (self-signed) and the seal maker's certificate from it. */
@@ -166,7 +170,10 @@ init_devtoken(const char *dir, const char *org, struct init_keys *k,
         (rc = custody_generate(c, INIT_TOKEN_NAME, "ca", NULL, 0, k->ca, e))
         != ERR_OK ||
         (rc = custody_generate(c, INIT_TOKEN_NAME, "maker", NULL, 0,
-                               k->maker, e)) != ERR_OK)
+                               k->maker, e)) != ERR_OK ||
+        (rc = custody_public_key_der(c, INIT_TOKEN_NAME, k->audit,
+                                     &k->audit_pub, &k->audit_pub_len, e))
+        != ERR_OK)
         goto done;
     rc = init_certs(c, org, k, e);
 done:
@@ -310,7 +317,7 @@ cmd_init(int argc, char **argv)
          key[PATH_MAX], secret[PATH_MAX];
     char cred[AUTH_CREDENTIAL_LEN + 1] = "";
     struct init_keys keys;
-    char trustdir[PATH_MAX], capem_path[PATH_MAX];
+    char trustdir[PATH_MAX], capem_path[PATH_MAX], auditkey[PATH_MAX];
     char *capem = NULL;
     struct auth_key *ak = NULL;
     struct store *s = NULL;
@@ -341,7 +348,8 @@ cmd_init(int argc, char **argv)
         !path_in(key, sizeof(key), dir, "tls/server.key") ||
         !path_in(secret, sizeof(secret), dir, "secret.key") ||
         !path_in(trustdir, sizeof(trustdir), dir, "trust") ||
-        !path_in(capem_path, sizeof(capem_path), dir, "trust/local-ca.pem")) {
+        !path_in(capem_path, sizeof(capem_path), dir, "trust/local-ca.pem") ||
+        !path_in(auditkey, sizeof(auditkey), dir, INIT_AUDIT_KEY_FILE)) {
         fprintf(stderr, "seald init: %s: path too long\n", dir);
         return CMD_EXIT_USAGE;
     }
@@ -356,6 +364,8 @@ cmd_init(int argc, char **argv)
         auth_key_load(secret, &ak, &e) != ERR_OK ||
         tls_selfsigned_write(cert, key, &e) != ERR_OK ||
         init_devtoken(dir, org, &keys, &e) != ERR_OK ||
+        audit_trusted_key_write(auditkey, keys.audit_pub, keys.audit_pub_len,
+                                &e) != ERR_OK ||
         ca_der_to_pem("CERTIFICATE", keys.ca_cert, keys.ca_cert_len, &capem,
                       &e) != ERR_OK ||
         make_dir(trustdir, &e) != ERR_OK ||
@@ -374,10 +384,12 @@ cmd_init(int argc, char **argv)
            "  token:       %s/token (development SM2 token: audit, CA and "
            "seal maker keys)\n"
            "  local CA:    %s\n"
+           "  audit key:   %s (public: verifies the audit checkpoints)\n"
            "  admin:       %s (role sysadmin)\n"
            "  credential:  %s\n"
            "This credential is shown once and stored only as a keyed hash. "
-           "Keep it safe.\n", dir, conf, db, cert, dir, capem_path, admin, cred);
+           "Keep it safe.\n", dir, conf, db, cert, dir, capem_path,
+           auditkey, admin, cred);
     fflush(stdout);
     status = CMD_EXIT_OK;
 done:

@@ -1,6 +1,7 @@
 /*
  * cmd_run.c - `seald run --config FILE`: load and check the configuration,
- * open the database and apply pending migrations, start the HTTP server,
+ * open the database and apply pending migrations, check the trusted audit
+ * key and start the audit checkpointer, start the HTTP server,
  * then wait for signals: SIGHUP reopens the log, SIGTERM/SIGINT stop
  * accepting, let in-flight requests finish (bounded) and close cleanly.
  * Also `seald routes` and `seald config-keys`, which print tables.
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -74,6 +76,79 @@ open_tokens(const struct config *cfg, struct custody **out, struct err *e)
     if (cfg->ntokens == 0)
         return ERR_OK;
     return custody_open(confs, cfg->ntokens, out, e);
+}
+
+/* The trusted audit key file (audit.public_key) must hold the public key
+ * of keys.audit: it is what offline verification and restore pin the
+ * checkpoints to.  A missing file is written from the token (the token is
+ * the authority; the database never is). */
+static err_code
+check_audit_key(const struct app *app, struct err *e)
+{
+    const char *path = app->cfg->audit_public_key;
+    char tok[CUSTODY_NAME_MAX], id[CUSTODY_ID_HEX_MAX];
+    uint8_t *der = NULL, file[AUDIT_PUBKEY_MAX];
+    size_t n = 0, flen = 0;
+    err_code rc;
+
+    if (path[0] == '\0')
+        return err_set(e, ERR_CONFIG, "audit.public_key is required with "
+                       "keys.audit");
+    if ((rc = config_keyref(app->cfg->audit_key, tok, id, e)) != ERR_OK ||
+        (rc = custody_public_key_der(app->custody, tok, id, &der, &n, e))
+        != ERR_OK)
+        return rc;
+    if (access(path, F_OK) != 0) {
+        if ((rc = audit_trusted_key_write(path, der, n, e)) == ERR_OK)
+            log_event(LOG_INFO, "audit_key_written", "path=\"%s\"", path);
+    } else if ((rc = audit_trusted_key_load(path, file, &flen, e))
+               == ERR_OK && (flen != n || memcmp(file, der, n) != 0)) {
+        rc = err_set(e, ERR_CONFIG, "audit.public_key %s is not the public "
+                     "key of keys.audit %s", path, app->cfg->audit_key);
+    }
+    free(der);
+    return rc;
+}
+
+/* Warn when the sink file shares a file system with the database: it is
+ * meant to survive an attacker who rewrites the database's volume. */
+static void
+warn_sink_volume(const struct config *cfg)
+{
+    char dir[PATH_MAX], *slash;
+    struct stat a, b;
+
+    snprintf(dir, sizeof(dir), "%s", cfg->audit_sink_file);
+    if ((slash = strrchr(dir, '/')) != NULL)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    if (stat(dir, &a) == 0 && stat(cfg->db_path, &b) == 0 &&
+        a.st_dev == b.st_dev)
+        log_event(LOG_WARN, "audit_sink_same_volume", "path=\"%s\" "
+                  "msg=\"the audit sink file is on the database's file "
+                  "system; put it on another volume\"",
+                  cfg->audit_sink_file);
+}
+
+/* The automatic checkpointer (audit.h), with the configured sinks. */
+static err_code
+start_checkpointer(const struct app *app, struct err *e)
+{
+    const struct config *cfg = app->cfg;
+    struct audit_checkpointer_conf cc;
+
+    memset(&cc, 0, sizeof(cc));
+    cc.cust = app->custody;
+    cc.key_ref = cfg->audit_key;
+    cc.every = cfg->audit_checkpoint_every;
+    cc.seconds = cfg->audit_checkpoint_seconds;
+    cc.prechain = cfg->audit_prechain_entries;
+    cc.sink.file = cfg->audit_sink_file;
+    cc.sink.syslog = cfg->audit_sink_syslog;
+    if (cfg->audit_sink_file[0] != '\0')
+        warn_sink_volume(cfg);
+    return audit_checkpointer_start(app->store, &cc, e);
 }
 
 /* Wait for signals until told to stop. */
@@ -210,9 +285,8 @@ cmd_run(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     if (app.custody != NULL && cfg.audit_key[0] != '\0' &&
-        audit_checkpoint_setup(app.custody, cfg.audit_key,
-                               cfg.audit_checkpoint_every,
-                               cfg.audit_checkpoint_seconds, &e) != ERR_OK)
+        (check_audit_key(&app, &e) != ERR_OK ||
+         start_checkpointer(&app, &e) != ERR_OK))
         goto fail;
     if (http_start(&app, &srv, &e) != ERR_OK ||
         maintenance_start(&app, &maint, &e) != ERR_OK)
@@ -245,7 +319,7 @@ fail:
 out:
     maintenance_stop(maint);
     http_stop(srv, 0);
-    audit_checkpoint_setup(NULL, NULL, 1, 1, NULL);
+    audit_checkpointer_stop();      /* after the last append: signs it */
     store_close(app.store);
     auth_key_free(app.key);
     ratelimit_free(app.limiter);

@@ -81,6 +81,11 @@ static const struct key_def config_keys[] = {
     NUM("signing", "verify_token_every", sign_verify_token_every, 1, 1000000),
     NUM("audit", "checkpoint_every", audit_checkpoint_every, 1, 1000000000),
     NUM("audit", "checkpoint_seconds", audit_checkpoint_seconds, 1, 604800),
+    PATHK("audit", "public_key", audit_public_key),
+    NUM("audit", "prechain_entries", audit_prechain_entries, 0,
+        CONFIG_MAX_PRECHAIN),
+    PATHK("audit", "sink_file", audit_sink_file),
+    PATHK("audit", "sink_syslog", audit_sink_syslog),
     PATHK("database", "backup_dir", backup_dir),
     NUM("security", "credential_max_age_days", credential_max_age_days, 1,
         3650),
@@ -137,6 +142,8 @@ config_defaults(struct config *cfg)
     cfg->sign_verify_token_every = 1;
     cfg->audit_checkpoint_every = 1000;
     cfg->audit_checkpoint_seconds = 300;
+    snprintf(cfg->audit_public_key, sizeof(cfg->audit_public_key),
+             "audit-key.pem");
     snprintf(cfg->backup_dir, sizeof(cfg->backup_dir), "backups");
     snprintf(cfg->trust_dir, sizeof(cfg->trust_dir), "trust");
     cfg->lockout_threshold = 5;

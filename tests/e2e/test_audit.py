@@ -23,9 +23,10 @@ TRIGGERS = ("audit_log_no_update", "audit_log_no_delete",
             "audit_checkpoints_no_update", "audit_checkpoints_no_delete")
 
 
-def verify(db, checkpoint=None):
-    """Run `seald audit verify`; returns (exit status, report)."""
-    args = ["audit", "verify", "--db", db]
+def verify(db, checkpoint=None, *extra):
+    """Run `seald audit verify` (the trusted key: audit-key.pem beside db,
+    unless extra names one); returns (exit status, report)."""
+    args = ["audit", "verify", "--db", db, *extra]
     if checkpoint:
         args += ["--checkpoint", checkpoint]
     out = run_seald(*args)
@@ -136,7 +137,7 @@ def test_deleting_newest_entries_caught_by_exported_checkpoint(
     attack(instance.db, "DELETE FROM audit_log WHERE seq >= 3",
            "DELETE FROM audit_checkpoints WHERE seq >= 3")
     rc, rep = verify(instance.db)
-    assert rc == 0, "without the exported checkpoint it cannot be seen"
+    assert rc == 0, "without what was sent away it cannot be seen"
     rc, rep = verify(instance.db, str(exported))
     assert rc == 1 and not rep["ok"]
     assert rep["first_bad_seq"] == 3
@@ -325,9 +326,11 @@ def test_backup_under_load_restores_and_verifies(instance, tmp_path):
                for x in backup_rows)
     for src in (d["path"], str(cli)):
         target = tmp_path / ("restored-" + os.path.basename(src))
-        out = run_seald("restore", "--backup", src, "--db", str(target))
+        # the trust is the instance's, whose config names its audit key
+        out = run_seald("restore", "--backup", src, "--db", str(target),
+                        "--config", seald.conf)
         assert out.returncode == 0, out.stderr
-        rc, rep = verify(str(target))
+        rc, rep = verify(str(target), None, "--config", seald.conf)
         assert rc == 0 and rep["entries"] > 5, rep
         con = sqlite3.connect(str(target))
         n = con.execute("SELECT count(*) FROM accounts WHERE name LIKE "
@@ -335,11 +338,17 @@ def test_backup_under_load_restores_and_verifies(instance, tmp_path):
         con.close()
         assert n > 0
     # restore refuses an existing database and a tampered backup
-    out = run_seald("restore", "--backup", str(cli), "--db", str(target))
+    out = run_seald("restore", "--backup", str(cli), "--db", str(target),
+                    "--config", seald.conf)
     assert out.returncode == 1 and "exists" in out.stderr
-    attack(str(cli), "UPDATE audit_log SET reason = 'x' WHERE seq = 2")
+    # without trust material for the target it refuses too
     out = run_seald("restore", "--backup", str(cli), "--db",
                     str(tmp_path / "never.db"))
+    assert out.returncode == 1 and "no trusted audit key" in out.stderr
+    attack(str(cli), "UPDATE audit_log SET reason = 'x' WHERE seq = 2")
+    out = run_seald("restore", "--backup", str(cli), "--db",
+                    str(tmp_path / "never.db"), "--audit-key",
+                    os.path.join(seald.dir, "audit-key.pem"))
     assert out.returncode == 1 and "does not verify" in out.stderr
     assert not (tmp_path / "never.db").exists()
     rc, _, err = instance.stop()

@@ -2,9 +2,12 @@
  * test_audit.c - unit tests of the audit chain (audit.c, store_audit.c):
  * the canonical encoding separates fields, appends are chained, gapless and
  * atomic with their transaction, the verifier names a tampered entry, and
- * CSV export quotes safely, and automatic checkpoints are signed by the
- * audit key in the project's dev token.  Uses a real SQLite file and a
- * real token in a temp directory.
+ * CSV export quotes safely, automatic checkpoints are signed by the audit
+ * key in the project's dev token outside any transaction (and never over a
+ * chain that does not verify), checkpoints are pinned to the trusted key,
+ * uncovered entries and NULL hashes outside the pre-chain range fail, and
+ * the sinks (file, syslog) carry what catches a deleted tail.  Uses a real
+ * SQLite file and a real token in a temp directory.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,13 +16,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
 
 #include "audit.h"
+#include "config.h"
 #include "custody.h"
 #include "store.h"
 #include "util.h"
@@ -113,15 +119,12 @@ static int
 db_teardown(void **state)
 {
     struct db *d = *state;
-    char p[160];
+    char cmd[160];
 
+    audit_checkpointer_stop();
     store_close(d->s);
-    snprintf(p, sizeof(p), "%s-wal", d->path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", d->path);
-    unlink(p);
-    unlink(d->path);
-    rmdir(d->dir);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+    assert_int_equal(system(cmd), 0);
     free(d);
     return 0;
 }
@@ -250,52 +253,391 @@ dev_token(struct db *d, char *ref, size_t cap)
     return cust;
 }
 
+/* Run sql on the file as an attacker would: the triggers dropped. */
+static void
+attack(struct db *d, const char *sql)
+{
+    sqlite3 *raw;
+
+    assert_int_equal(sqlite3_open(d->path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, "DROP TRIGGER IF EXISTS "
+                                  "audit_log_no_update; DROP TRIGGER IF "
+                                  "EXISTS audit_log_no_delete; DROP TRIGGER "
+                                  "IF EXISTS audit_checkpoints_no_delete",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(raw);
+}
+
+struct rechain {
+    int64_t n;
+    uint8_t h[4096][AUDIT_HASH_LEN];
+};
+
+/* store_audit_walk callback: the chain over the rows as they now are. */
+static err_code
+rechain_row(void *ctx, const struct store_audit_entry *en)
+{
+    struct rechain *r = ctx;
+    static const uint8_t zero0[AUDIT_HASH_LEN];
+    struct err e;
+
+    assert_true(r->n < 4096);
+    r->n++;
+    return audit_entry_hash(r->n > 1 ? r->h[r->n - 2] : zero0, en,
+                            r->h[r->n - 1], &e);
+}
+
+/* Recompute every stored hash from the rows as they are: what an
+ * attacker who rewrote the rows does so that the chain links again. */
+static void
+rechain(struct db *d)
+{
+    struct rechain *r = calloc(1, sizeof(*r));
+    sqlite3 *raw;
+    sqlite3_stmt *st;
+    struct err e;
+    int64_t i;
+
+    assert_non_null(r);
+    assert_int_equal(store_audit_walk(d->c, 0, rechain_row, r, &e), ERR_OK);
+    assert_int_equal(sqlite3_open(d->path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, "DROP TRIGGER IF EXISTS "
+                                  "audit_log_no_update", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(raw, "UPDATE audit_log SET hash = ? "
+                                        "WHERE seq = ?", -1, &st, NULL),
+                     SQLITE_OK);
+    for (i = 0; i < r->n; i++) {
+        sqlite3_bind_blob(st, 1, r->h[i], AUDIT_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, i + 1);
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(raw);
+    free(r);
+}
+
+static void
+test_null_hashes_outside_prechain(void **state)
+{
+    struct db *d = *state;
+    struct audit_verify_opts o;
+    struct audit_verify_report r;
+    struct err e;
+
+    append(d->c, "a.one");
+    append(d->c, "a.two");
+    append(d->c, "a.three");
+    attack(d, "UPDATE audit_log SET hash = NULL");
+    run_verify(d->c, &r);
+    assert_false(r.ok);
+    assert_int_equal(r.bad_seq, 1);
+    assert_non_null(strstr(r.reason, "no hash"));
+    /* a pinned pre-chain range may have none, and only it */
+    memset(&o, 0, sizeof(o));
+    o.prechain = 2;
+    assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
+    assert_false(r.ok);
+    assert_int_equal(r.bad_seq, 3);
+    o.prechain = 3;
+    assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
+    assert_true(r.ok);
+    assert_int_equal(r.unchained, 3);
+}
+
+static void
+test_uncovered_entries_fail(void **state)
+{
+    struct db *d = *state;
+    struct audit_verify_opts o;
+    struct audit_verify_report r;
+    struct err e;
+    int i;
+
+    for (i = 0; i < 5; i++)
+        append(d->c, "a.entry");
+    run_verify(d->c, &r);
+    assert_true(r.ok);                    /* young: waiting for a checkpoint */
+    /* the same rows over four hours, with the chain recomputed and no
+     * checkpoint: checkpoints were deleted */
+    attack(d, "UPDATE audit_log SET ts_ms = ts_ms - (5 - seq) * 3600000");
+    rechain(d);
+    run_verify(d->c, &r);
+    assert_false(r.ok);
+    assert_int_equal(r.bad_seq, 1);
+    assert_non_null(strstr(r.reason, "no checkpoint"));
+    memset(&o, 0, sizeof(o));
+    o.seconds = 5 * 3600;                 /* an instance with that interval */
+    assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
+    assert_true(r.ok);
+    /* more entries than the interval and its slack allow */
+    assert_int_equal(store_begin(d->c, &e), ERR_OK);
+    for (i = 0; i < AUDIT_CHECKPOINT_SLACK_ENTRIES - 3; i++)
+        append(d->c, "a.entry");
+    assert_int_equal(store_commit(d->c, &e), ERR_OK);
+    o.every = 2;                          /* 1002 entries: just allowed */
+    assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
+    assert_true(r.ok);
+    o.every = 1;
+    assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
+    assert_false(r.ok);
+    assert_int_equal(r.bad_seq, 1);
+    assert_non_null(strstr(r.reason, "1002 entries"));
+}
+
+/* The public key (SPKI DER) of ref, into key; its length. */
+static size_t
+key_of(struct custody *cust, const char *ref, uint8_t *key)
+{
+    char tok[CUSTODY_NAME_MAX], id[CUSTODY_ID_HEX_MAX];
+    uint8_t *der = NULL;
+    size_t n = 0;
+    struct err e;
+
+    assert_int_equal(config_keyref(ref, tok, id, &e), ERR_OK);
+    assert_int_equal(custody_public_key_der(cust, tok, id, &der, &n, &e),
+                     ERR_OK);
+    assert_true(n <= AUDIT_PUBKEY_MAX);
+    memcpy(key, der, n);
+    free(der);
+    return n;
+}
+
+/* Wait (bounded) until the newest checkpoint covers seq. */
+static void
+wait_for_checkpoint(struct db *d, int64_t seq)
+{
+    struct store_audit_checkpoint cp;
+    struct err e;
+    int i;
+
+    for (i = 0; i < 500; i++) {
+        if (store_audit_checkpoint_latest(d->c, &cp, &e) == ERR_OK &&
+            cp.seq >= seq)
+            return;
+        usleep(20 * 1000);
+    }
+    fail_msg("no checkpoint at seq %lld", (long long)seq);
+}
+
+/* Lines in the file at path. */
+static int
+count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    int n = 0, ch;
+
+    assert_non_null(f);
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    fclose(f);
+    return n;
+}
+
 static void
 test_automatic_checkpoints(void **state)
 {
     struct db *d = *state;
     struct audit_verify_report r;
-    struct audit_verify_opts o = {NULL, 0, NULL};
+    struct audit_verify_opts o;
+    struct audit_checkpointer_conf cc;
     struct store_audit_checkpoint cp;
     struct custody *cust;
-    char ref[CUSTODY_NAME_MAX + CUSTODY_ID_HEX_MAX + 2], cmd[200];
-    uint8_t *der = NULL;
-    size_t der_len = 0;
+    char ref[CONFIG_KEYREF_MAX], sink[160];
+    uint8_t key[AUDIT_PUBKEY_MAX];
     int i;
     struct err e;
 
     cust = dev_token(d, ref, sizeof(ref));
-    assert_int_equal(audit_checkpoint_setup(cust, ref, 3, 3600, &e), ERR_OK);
+    snprintf(sink, sizeof(sink), "%s/sink.jsonl", d->dir);
+    memset(&cc, 0, sizeof(cc));
+    cc.cust = cust;
+    cc.key_ref = ref;
+    cc.every = 3;
+    cc.seconds = 3600;
+    cc.sink.file = sink;
+    assert_int_equal(audit_checkpointer_start(d->s, &cc, &e), ERR_OK);
     for (i = 0; i < 7; i++)
         append(d->c, "a.entry");
-    /* every 3 entries: checkpoints at seq 3 and 6 */
+    /* every 3 entries, signed by the checkpointer thread */
+    wait_for_checkpoint(d, 6);
     assert_int_equal(store_audit_checkpoint_latest(d->c, &cp, &e), ERR_OK);
-    assert_int_equal(cp.seq, 6);
     assert_string_equal(cp.key_ref, ref);
-    assert_int_equal(custody_public_key_der(cust, "dev", ref + 4, &der,
-                                            &der_len, &e), ERR_OK);
-    o.pinned_key = der;
-    o.pinned_key_len = der_len;
+    /* stopping signs the last entry */
+    audit_checkpointer_stop();
+    assert_int_equal(store_audit_checkpoint_latest(d->c, &cp, &e), ERR_OK);
+    assert_int_equal(cp.seq, 7);
+    memset(&o, 0, sizeof(o));
+    o.pinned_key = key;
+    o.pinned_key_len = key_of(cust, ref, key);
+    o.sink_file = sink;
     assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
     assert_true(r.ok);
-    assert_int_equal(r.checkpoints, 2);
+    assert_true(r.checkpoints >= 2);
+    assert_int_equal(r.exported, r.checkpoints);   /* each one sent away */
+    assert_int_equal(count_lines(sink), r.checkpoints);
+    assert_int_equal(r.covered_seq, 7);
     assert_true(r.pinned);
-    /* or once the time is up, whatever the count */
-    assert_int_equal(audit_checkpoint_setup(cust, ref, 1000, 1, &e), ERR_OK);
-    append(d->c, "a.entry");                 /* loads the last checkpoint */
-    usleep(1100 * 1000);
-    append(d->c, "a.entry");                 /* seq 9: a second later */
+    /* or once the time is up, with no append at all: a quiet log is
+     * covered by the checkpointer's own tick */
+    cc.every = 1000;
+    cc.seconds = 1;
+    assert_int_equal(audit_checkpointer_start(d->s, &cc, &e), ERR_OK);
+    append(d->c, "a.entry");              /* seq 8 */
+    wait_for_checkpoint(d, 8);
     assert_int_equal(store_audit_checkpoint_latest(d->c, &cp, &e), ERR_OK);
-    assert_int_equal(cp.seq, 9);
-    /* a checkpoint by another key fails the pinned check */
-    o.pinned_key_len = der_len - 1;
+    assert_int_equal(cp.seq, 8);
+    audit_checkpointer_stop();
+    /* a trusted key that is no key trusts nothing */
+    o.pinned_key_len--;
     assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
     assert_false(r.ok);
-    assert_int_equal(audit_checkpoint_setup(NULL, NULL, 1, 1, &e), ERR_OK);
-    free(der);
     custody_close(cust);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s/token' '%s/pin'", d->dir, d->dir);
-    assert_int_equal(system(cmd), 0);
+}
+
+static void
+test_checkpointer_never_signs_a_broken_chain(void **state)
+{
+    struct db *d = *state;
+    struct audit_checkpointer_conf cc;
+    struct store_audit_checkpoint cp;
+    struct custody *cust;
+    char ref[CONFIG_KEYREF_MAX];
+    int i;
+    struct err e;
+
+    cust = dev_token(d, ref, sizeof(ref));
+    for (i = 0; i < 4; i++)
+        append(d->c, "a.entry");
+    /* rewritten over hours with the chain recomputed and no checkpoint */
+    attack(d, "UPDATE audit_log SET ts_ms = ts_ms - (4 - seq) * 3600000, "
+              "reason = 'rewritten'");
+    rechain(d);
+    memset(&cc, 0, sizeof(cc));
+    cc.cust = cust;
+    cc.key_ref = ref;
+    cc.every = 1;
+    cc.seconds = 1;
+    assert_int_equal(audit_checkpointer_start(d->s, &cc, &e), ERR_OK);
+    append(d->c, "a.after");
+    usleep(1500 * 1000);
+    audit_checkpointer_stop();
+    assert_int_equal(store_audit_checkpoint_latest(d->c, &cp, &e),
+                     ERR_NOT_FOUND);
+    custody_close(cust);
+}
+
+static void
+test_forced_checkpoint_key_pinning_and_sinks(void **state)
+{
+    struct db *d = *state;
+    struct audit_verify_report r;
+    struct audit_verify_opts o;
+    struct audit_actor who = {0, NULL, "local", NULL};
+    struct audit_sink sink;
+    struct store_audit_checkpoint cp;
+    struct sockaddr_un sa;
+    struct custody *cust;
+    char ref[CONFIG_KEYREF_MAX], other[CONFIG_KEYREF_MAX];
+    char id[CUSTODY_ID_HEX_MAX];
+    char file[160], sock[160], pem[160], dgram[4096];
+    uint8_t key[AUDIT_PUBKEY_MAX], okey[AUDIT_PUBKEY_MAX];
+    uint8_t back[AUDIT_PUBKEY_MAX];
+    size_t klen, oklen, blen;
+    ssize_t n;
+    int fd;
+    struct err e;
+
+    cust = dev_token(d, ref, sizeof(ref));
+    assert_int_equal(custody_generate(cust, "dev", "other", NULL, 0, id, &e),
+                     ERR_OK);
+    snprintf(other, sizeof(other), "dev/%s", id);
+    klen = key_of(cust, ref, key);
+    oklen = key_of(cust, other, okey);
+    /* the trusted key file round-trips */
+    snprintf(pem, sizeof(pem), "%s/audit-key.pem", d->dir);
+    assert_int_equal(audit_trusted_key_write(pem, key, klen, &e), ERR_OK);
+    assert_int_equal(audit_trusted_key_load(pem, back, &blen, &e), ERR_OK);
+    assert_int_equal(blen, klen);
+    assert_memory_equal(back, key, klen);
+    /* a syslog socket and a sink file */
+    snprintf(file, sizeof(file), "%s/sink.jsonl", d->dir);
+    snprintf(sock, sizeof(sock), "%s/log", d->dir);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    assert_true(strlen(sock) < sizeof(sa.sun_path));
+    memcpy(sa.sun_path, sock, strlen(sock) + 1);
+    assert_true((fd = socket(AF_UNIX, SOCK_DGRAM, 0)) >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    sink.file = file;
+    sink.syslog = sock;
+    append(d->c, "a.one");
+    assert_int_equal(audit_checkpoint(d->c, cust, ref, &sink, &who, &cp, &e),
+                     ERR_OK);
+    assert_int_equal(cp.seq, 2);          /* covers its own record */
+    n = recv(fd, dgram, sizeof(dgram) - 1, MSG_DONTWAIT);
+    assert_true(n > 0);
+    dgram[n] = '\0';
+    assert_memory_equal(dgram, "<85>", 4);
+    assert_non_null(strstr(dgram, " seald["));
+    assert_non_null(strstr(dgram, "\"format\":\"seald-audit-checkpoint-1\""));
+    close(fd);
+    append(d->c, "a.three");
+    sink.syslog = NULL;
+    assert_int_equal(audit_checkpoint(d->c, cust, ref, &sink, &who, &cp, &e),
+                     ERR_OK);
+    assert_int_equal(cp.seq, 4);
+    assert_int_equal(count_lines(file), 2);
+    memset(&o, 0, sizeof(o));
+    o.pinned_key = key;
+    o.pinned_key_len = klen;
+    o.sink_file = file;
+    assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
+    assert_true(r.ok);
+    assert_int_equal(r.exported, 2);
+    /* the tail and its checkpoints deleted together: only the sink sees */
+    attack(d, "DELETE FROM audit_log WHERE seq >= 3; "
+              "DELETE FROM audit_checkpoints WHERE seq >= 3");
+    o.sink_file = NULL;
+    assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
+    assert_true(r.ok);
+    o.sink_file = file;
+    assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
+    assert_false(r.ok);
+    assert_int_equal(r.bad_seq, 3);
+    assert_non_null(strstr(r.reason, "deleted"));
+    /* a sink line altered after it was sent fails its signature */
+    snprintf(pem, sizeof(pem), "%s/forged.jsonl", d->dir);
+    snprintf(dgram, sizeof(dgram), "sed 's/\\(\"ts_ms\":[0-9]*\\)[0-9]/\\10/' "
+             "'%s' > '%s'", file, pem);
+    assert_int_equal(system(dgram), 0);
+    attack(d, "DELETE FROM audit_checkpoints");
+    o.sink_file = pem;
+    assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
+    assert_false(r.ok);
+    assert_non_null(strstr(r.reason, "sink line 1"));
+    assert_non_null(strstr(r.reason, "signature"));
+    /* a checkpoint by another key counts for nothing ... */
+    assert_int_equal(audit_checkpoint(d->c, cust, other, NULL, &who, &cp, &e),
+                     ERR_OK);
+    o.sink_file = NULL;
+    assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
+    assert_false(r.ok);
+    assert_int_equal(r.bad_seq, 3);
+    assert_true(r.bad_checkpoint > 0);
+    assert_non_null(strstr(r.reason, "another key"));
+    /* ... unless that key is the one trusted; with none, nothing is */
+    o.pinned_key = okey;
+    o.pinned_key_len = oklen;
+    assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
+    assert_true(r.ok);                    /* the only checkpoint left */
+    o.pinned_key = NULL;
+    assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
+    assert_false(r.ok);
+    assert_non_null(strstr(r.reason, "no trusted audit key"));
+    custody_close(cust);
 }
 
 int
@@ -307,8 +649,18 @@ main(void)
         cmocka_unit_test_setup_teardown(test_append_chain_and_tamper,
                                         db_setup, db_teardown),
         cmocka_unit_test(test_csv_quoting),
+        cmocka_unit_test_setup_teardown(test_null_hashes_outside_prechain,
+                                        db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(test_uncovered_entries_fail,
+                                        db_setup, db_teardown),
         cmocka_unit_test_setup_teardown(test_automatic_checkpoints,
                                         db_setup, db_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_checkpointer_never_signs_a_broken_chain, db_setup,
+            db_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_forced_checkpoint_key_pinning_and_sinks, db_setup,
+            db_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
