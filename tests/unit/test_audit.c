@@ -535,7 +535,7 @@ test_forced_checkpoint_key_pinning_and_sinks(void **state)
     struct db *d = *state;
     struct audit_verify_report r;
     struct audit_verify_opts o;
-    struct audit_actor who = {0, NULL, "local", NULL};
+    struct audit_actor who = {.client_addr = "local"};
     struct audit_sink sink;
     struct store_audit_checkpoint cp;
     struct sockaddr_un sa;
