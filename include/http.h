@@ -30,7 +30,9 @@ struct http_req {
     const char            *method;
     const char            *path;
     char                   params[HTTP_MAX_PARAMS][128]; /* {x} in pattern */
+    int64_t                ids[HTTP_MAX_PARAMS]; /* params parsed as ids, or 0 */
     size_t                 nparams;
+    const char            *param_error; /* a parameter is not valid: why */
     const char            *body;       /* NUL-terminated copy, or NULL */
     size_t                 body_len;
     json_t                *json;       /* parsed body object, or NULL  */
@@ -78,7 +80,8 @@ struct audit_actor http_actor(const struct http_req *req);
 /* The acting context for the domain layer (principal, actor, database). */
 struct actor_ctx http_actor_ctx(const struct http_req *req);
 
-/* Path parameter i as a positive id; ERR_NOT_FOUND if it is not one. */
+/* Path parameter i as the id the router parsed; ERR_NOT_FOUND if it is not
+ * an id parameter. */
 err_code http_param_id(const struct http_req *req, size_t i, int64_t *out,
                        struct err *e);
 

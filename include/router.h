@@ -24,9 +24,15 @@ struct route {
 extern const struct route router_table[];
 extern const size_t router_table_len;
 
-/* Find the route for method and path.  On ERR_NOT_FOUND no pattern matched;
- * on ERR_METHOD a pattern matched but not the method, and allow (cap bytes)
- * gets the Allow header value.  Path parameters go into req->params. */
+/* Find the route for method and path (HEAD finds the GET route).  On
+ * ERR_NOT_FOUND no pattern matched; on ERR_METHOD a pattern matched but not
+ * the method, and allow (cap bytes) gets the Allow header value.  Path
+ * parameters go into req->params, ids also into req->ids.  This is where
+ * they are checked: every parameter but {esid} is an id (ASCII digits, no
+ * sign, no leading zero, at most INT64_MAX), {esid} is [0-9A-Za-z._-]; if
+ * one is not, the route is still found (so the caller is authenticated
+ * before anything else is said) and req->param_error holds the message of
+ * the 404 the caller answers. */
 err_code router_match(const char *method, const char *path,
                       struct http_req *req, const struct route **out,
                       char *allow, size_t cap, struct err *e);

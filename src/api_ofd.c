@@ -90,15 +90,11 @@ API_HANDLER(api_sreq_seal_ofd)
     char *b64 = NULL;
     size_t len = 0;
     int64_t id, doc, sig_id = 0;
-    long v;
     err_code rc;
 
-    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK)
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
+        (rc = http_param_id(req, 1, &doc, e)) != ERR_OK)
         return rc;
-    if (req->nparams < 2 ||
-        util_parse_long(req->params[1], 1, INT64_MAX, &v, NULL) != ERR_OK)
-        return err_set(e, ERR_NOT_FOUND, "no such document");
-    doc = v;
     if (req->json == NULL)
         return err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
     if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||

@@ -88,10 +88,12 @@ answer_request(struct http_req *req, struct http_resp *resp, int64_t id,
     return sreq_json(req->db, &r, &s, &resp->data, e);
 }
 
-/* documents: [{name, sm3 (hex), size} | {name, data (base64)}] */
+/* documents: [{name, sm3 (hex), size} | {name, data (base64)}].  A size
+ * declared with the hash is at most size_max: the document is uploaded as a
+ * request body later, so no larger one could ever arrive. */
 static err_code
 parse_docs(const json_t *arr, struct sign_doc_new *docs, uint8_t **bufs,
-           size_t max, size_t *n, struct err *e)
+           size_t max, long long size_max, size_t *n, struct err *e)
 {
     static const char *const fields[] = {"name", "sm3", "size", "data",
                                          NULL};
@@ -116,7 +118,7 @@ parse_docs(const json_t *arr, struct sign_doc_new *docs, uint8_t **bufs,
             (rc = json_get_str(d, "sm3", 64, 0, &hex, e)) != ERR_OK ||
             (rc = json_get_str(d, "data", API_DOC_B64_MAX, 0, &data, e))
             != ERR_OK ||
-            (rc = json_get_int(d, "size", 0, INT64_MAX, 0, &size, e))
+            (rc = json_get_int(d, "size", 0, size_max, 0, &size, e))
             != ERR_OK)
             return rc;
         if ((hex == NULL) == (data == NULL))
@@ -176,7 +178,8 @@ API_HANDLER(api_sreq_submit)
         (rc = json_get_int(req->json, "extra_for_id", 1, INT64_MAX, 0,
                            &extra, e)) != ERR_OK ||
         (rc = parse_docs(json_object_get(req->json, "documents"), docs, bufs,
-                         max, &n.ndocs, e)) != ERR_OK)
+                         max, req->app->cfg->max_body_bytes, &n.ndocs, e))
+        != ERR_OK)
         goto done;
     n.copies = (long)copies;
     n.resubmits_id = resub;
@@ -304,15 +307,12 @@ API_HANDLER(api_sreq_sign)
 API_HANDLER(api_sreq_upload)
 {
     struct actor_ctx a = http_actor_ctx(req);
-    int64_t id;
-    long doc;
+    int64_t id, doc;
     err_code rc;
 
-    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK)
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
+        (rc = http_param_id(req, 1, &doc, e)) != ERR_OK)
         return rc;
-    if (req->nparams < 2 ||
-        util_parse_long(req->params[1], 1, INT64_MAX, &doc, NULL) != ERR_OK)
-        return err_set(e, ERR_NOT_FOUND, "no such document");
     if (!req->body_hashed)
         return err_set(e, ERR_UNSUPPORTED, "send the document's bytes as "
                        "Content-Type: application/octet-stream");

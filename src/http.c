@@ -112,13 +112,10 @@ err_code
 http_param_id(const struct http_req *req, size_t i, int64_t *out,
               struct err *e)
 {
-    long v;
-
-    if (i >= req->nparams ||
-        util_parse_long(req->params[i], 1, INT64_MAX, &v, NULL) != ERR_OK)
-        return err_set(e, ERR_NOT_FOUND, "no such id '%.32s'",
-                       i < req->nparams ? req->params[i] : "");
-    *out = v;
+    /* the router parsed every id parameter (router.h); 0 is none */
+    if (i >= req->nparams || req->ids[i] <= 0)
+        return err_set(e, ERR_NOT_FOUND, "no such id");
+    *out = req->ids[i];
     return ERR_OK;
 }
 
@@ -274,25 +271,40 @@ rate_check(struct http_conn_ctx *ctx, const char *key, struct err *e)
                    wait);
 }
 
-/* Count a failed authentication against the address and, when known, the
- * account; either may become locked. */
+/* Count a failed authentication against the address and against the
+ * account its key id names; either may become locked.  An unknown key id
+ * (or no credential at all) is counted against account "0", which no
+ * account is: every failure then does the same database work, both
+ * counters in one transaction, so a wrong secret for an existing key id
+ * does not answer measurably later than an unknown key id and so tell the
+ * caller the key id exists.  The counters live in the database: lockouts
+ * hold on every node. */
 static void
 count_failure(struct http_conn_ctx *ctx, int64_t account_id)
 {
     const struct config *cfg = ctx->req.app->cfg;
+    struct store_conn *db = ctx->req.db;
     int64_t now = util_now_ms(), until = 0;
     char id[24];
+    struct err e;
 
-    store_authfail_record(ctx->req.db, "address", ctx->req.client_addr, now,
-                          cfg->lockout_window_seconds * 1000,
-                          cfg->address_lockout_threshold,
-                          cfg->lockout_seconds * 1000, &until, NULL);
-    if (account_id != 0) {
-        snprintf(id, sizeof(id), "%lld", (long long)account_id);
-        store_authfail_record(ctx->req.db, "account", id, now,
+    err_clear(&e);
+    snprintf(id, sizeof(id), "%lld", (long long)account_id);
+    if (store_begin(db, &e) != ERR_OK ||
+        store_authfail_record(db, "address", ctx->req.client_addr, now,
+                              cfg->lockout_window_seconds * 1000,
+                              cfg->address_lockout_threshold,
+                              cfg->lockout_seconds * 1000, &until, &e)
+        != ERR_OK ||
+        store_authfail_record(db, "account", id, now,
                               cfg->lockout_window_seconds * 1000,
                               cfg->lockout_threshold,
-                              cfg->lockout_seconds * 1000, &until, NULL);
+                              cfg->lockout_seconds * 1000, &until, &e)
+        != ERR_OK ||
+        store_commit(db, &e) != ERR_OK) {
+        store_rollback(db);
+        log_event(LOG_ERROR, "authfail_not_counted", "rid=%s msg=\"%s\"",
+                  ctx->req.request_id, e.msg);
     }
 }
 
@@ -482,13 +494,20 @@ parse_json_body(struct http_conn_ctx *ctx, struct err *e)
     return json_parse_body(ctx->body, ctx->body_len, &ctx->req.json, e);
 }
 
+/* GET and HEAD read; everything else may change something. */
+static int
+method_reads(const char *method)
+{
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
 /* Every refused attempt is audited: any failure of a call that could change
- * something (not GET), and any authentication, authorisation or rate-limit
- * refusal. */
+ * something (not GET or HEAD), and any authentication, authorisation or
+ * rate-limit refusal. */
 static int
 refusal_audited(const struct http_conn_ctx *ctx, err_code code)
 {
-    return strcmp(ctx->req.method, "GET") != 0 ||
+    return !method_reads(ctx->req.method) ||
            code == ERR_UNAUTHENTICATED || code == ERR_FORBIDDEN ||
            code == ERR_RATE_LIMITED;
 }
@@ -526,6 +545,10 @@ dispatch(struct http_conn_ctx *ctx)
     }
     if (authenticate(ctx, route, &e) != ERR_OK)
         return refuse(ctx, route, &e, NULL);
+    if (req->param_error != NULL) {
+        err_set(&e, ERR_NOT_FOUND, "%s", req->param_error);
+        return refuse(ctx, route, &e, NULL);
+    }
     if (ctx->body_too_large) {
         err_set(&e, ERR_TOO_LARGE, "request body exceeds %ld bytes",
                 req->app->cfg->max_body_bytes);

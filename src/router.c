@@ -3,6 +3,7 @@
  * one row here, one handler in api_<resource>.c and one entry in
  * docs/openapi.json.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -190,12 +191,60 @@ const struct route router_table[] = {
 };
 const size_t router_table_len = sizeof(router_table) / sizeof(router_table[0]);
 
-/* Match one pattern against path; copies {params} into req on success. */
+/* A path id: ASCII digits only, no sign, no leading zero, at most
+ * INT64_MAX (what strtonum(3) accepts for [1, INT64_MAX], without the
+ * leading blanks and signs strtol lets through).  1 with *out set, or 0. */
+static int
+parse_id(const char *s, int64_t *out)
+{
+    uint64_t v = 0;
+    const char *p;
+
+    if (s[0] < '1' || s[0] > '9')
+        return 0;
+    for (p = s; *p != '\0'; p++) {
+        uint64_t d = (uint64_t)(*p - '0');
+        if (*p < '0' || *p > '9' || v > ((uint64_t)INT64_MAX - d) / 10)
+            return 0;
+        v = v * 10 + d;
+    }
+    *out = (int64_t)v;
+    return 1;
+}
+
+/* An esID as seals.esid_format can make it: [0-9A-Za-z._-], shorter than
+ * STORE_ESID_MAX. */
+static int
+valid_esid(const char *s)
+{
+    size_t n = strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "abcdefghijklmnopqrstuvwxyz._-");
+
+    return n > 0 && s[n] == '\0' && n < STORE_ESID_MAX;
+}
+
+/* Check path parameter n (named name, len bytes) of req: {esid} must be an
+ * esID, every other parameter an id, parsed into req->ids[n].  This is the
+ * one place path parameters are parsed, so "+1", "00001" or "1%00" name
+ * nothing anywhere. */
+static int
+param_valid(const char *name, size_t len, struct http_req *req, size_t n)
+{
+    req->ids[n] = 0;
+    if (len == 4 && strncmp(name, "esid", 4) == 0)
+        return valid_esid(req->params[n]);
+    return parse_id(req->params[n], &req->ids[n]);
+}
+
+/* Match one pattern against path: 1 if it matches, 0 if not, -1 if the
+ * shape matches but a parameter is not valid (see param_valid).  With req,
+ * the parameters are copied (and parsed) into it. */
 static int
 pattern_match(const char *pattern, const char *path, struct http_req *req)
 {
     const char *p = pattern, *s = path;
     size_t n = 0;
+    int valid = 1;
 
     while (*p != '\0' && *s != '\0') {
         if (*p == '{') {
@@ -208,6 +257,8 @@ pattern_match(const char *pattern, const char *path, struct http_req *req)
             if (req != NULL) {
                 memcpy(req->params[n], s, len);
                 req->params[n][len] = '\0';
+                if (!param_valid(p + 1, (size_t)(pe - p - 1), req, n))
+                    valid = 0;
             }
             n++;
             p = pe + 1;
@@ -223,7 +274,21 @@ pattern_match(const char *pattern, const char *path, struct http_req *req)
         return 0;
     if (req != NULL)
         req->nparams = n;
-    return 1;
+    return valid ? 1 : -1;
+}
+
+/* Append method to the Allow list (allow, cap bytes, *used so far). */
+static void
+allow_add(char *allow, size_t cap, size_t *used, const char *method)
+{
+    int w;
+
+    if (*used >= cap)
+        return;
+    w = snprintf(allow + *used, cap - *used, "%s%s", *used ? ", " : "",
+                 method);
+    if (w > 0)
+        *used += (size_t)w;
 }
 
 err_code
@@ -231,6 +296,8 @@ router_match(const char *method, const char *path, struct http_req *req,
              const struct route **out, char *allow, size_t cap,
              struct err *e)
 {
+    /* HEAD is GET without the body (libmicrohttpd leaves the body out) */
+    const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
     size_t i, used = 0;
     int path_found = 0;
 
@@ -241,17 +308,17 @@ router_match(const char *method, const char *path, struct http_req *req,
         if (!pattern_match(r->pattern, path, NULL))
             continue;
         path_found = 1;
-        if (strcmp(r->method, method) == 0) {
-            pattern_match(r->pattern, path, req);
+        if (strcmp(r->method, want) == 0) {
+            req->param_error = pattern_match(r->pattern, path, req) < 0
+                ? (strstr(r->pattern, "{esid}") ? "no such seal"
+                                                : "no such id")
+                : NULL;
             *out = r;
             return ERR_OK;
         }
-        if (used < cap) {
-            int w = snprintf(allow + used, cap - used, "%s%s",
-                             used ? ", " : "", r->method);
-            if (w > 0)
-                used += (size_t)w;
-        }
+        allow_add(allow, cap, &used, r->method);
+        if (strcmp(r->method, "GET") == 0)
+            allow_add(allow, cap, &used, "HEAD");
     }
     if (path_found)
         return err_set(e, ERR_METHOD, "method %s is not allowed here; "
