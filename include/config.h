@@ -16,6 +16,7 @@
 #define CONFIG_MAX_BODY_BYTES       (512L * 1024 * 1024)
 #define CONFIG_MAX_HEADER_BYTES     (1024L * 1024)
 #define CONFIG_MAX_CONNECTIONS      65536
+#define CONFIG_MAX_BODY_BUDGET_BYTES (16L * 1024 * 1024 * 1024)
 #define CONFIG_MAX_TIMEOUT_SECONDS  3600
 #define CONFIG_MAX_TOKENS           8
 #define CONFIG_MAX_PRECHAIN         1000000000000L
@@ -41,6 +42,9 @@ struct config {
     long max_header_bytes;
     long max_connections;
     long connection_timeout;    /* seconds idle before a connection dies */
+    long max_connections_per_address;
+    long body_budget_bytes;     /* request bodies held in memory, in all */
+    long body_spool_bytes;      /* larger bodies go to a temporary file  */
     long shutdown_timeout;      /* seconds to finish in-flight requests  */
     /* [database] */
     char db_path[PATH_MAX];

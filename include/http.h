@@ -33,7 +33,9 @@ struct http_req {
     int64_t                ids[HTTP_MAX_PARAMS]; /* params parsed as ids, or 0 */
     size_t                 nparams;
     const char            *param_error; /* a parameter is not valid: why */
-    const char            *body;       /* NUL-terminated copy, or NULL */
+    /* The body, NUL-terminated, or NULL: in memory, or a read-only mapping
+     * of the temporary file a large body was written to (see http.c). */
+    const char            *body;
     size_t                 body_len;
     json_t                *json;       /* parsed body object, or NULL  */
     /* A body sent as application/octet-stream, application/ofd or

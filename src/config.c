@@ -56,6 +56,12 @@ static const struct key_def config_keys[] = {
         CONFIG_MAX_CONNECTIONS),
     NUM("server", "connection_timeout", connection_timeout, 1,
         CONFIG_MAX_TIMEOUT_SECONDS),
+    NUM("server", "max_connections_per_address", max_connections_per_address,
+        1, CONFIG_MAX_CONNECTIONS),
+    NUM("server", "body_budget_bytes", body_budget_bytes, 64 * 1024,
+        CONFIG_MAX_BODY_BUDGET_BYTES),
+    NUM("server", "body_spool_bytes", body_spool_bytes, 1024,
+        CONFIG_MAX_BODY_BYTES),
     NUM("server", "shutdown_timeout", shutdown_timeout, 0,
         CONFIG_MAX_TIMEOUT_SECONDS),
     PATHK("database", "path", db_path),
@@ -121,6 +127,9 @@ config_defaults(struct config *cfg)
     cfg->max_header_bytes = 16L * 1024;
     cfg->max_connections = 512;
     cfg->connection_timeout = 30;
+    cfg->max_connections_per_address = 32;
+    cfg->body_budget_bytes = 64L * 1024 * 1024;
+    cfg->body_spool_bytes = 1024L * 1024;
     cfg->shutdown_timeout = 10;
     snprintf(cfg->db_path, sizeof(cfg->db_path), "seald.db");
     cfg->db_busy_timeout_ms = 5000;
@@ -416,6 +425,12 @@ config_validate(const struct config *cfg, struct err *e)
                        "are required unless plain_http = yes");
     if (cfg->db_path[0] == '\0')
         return err_set(e, ERR_CONFIG, "database.path is required");
+    /* a body is held in memory only up to body_spool_bytes, so one such
+     * body must always fit in the budget */
+    if (cfg->body_budget_bytes < cfg->body_spool_bytes + 1)
+        return err_set(e, ERR_CONFIG, "server.body_budget_bytes (%ld) must "
+                       "be larger than server.body_spool_bytes (%ld)",
+                       cfg->body_budget_bytes, cfg->body_spool_bytes);
     if (cfg->secret_file[0] == '\0')
         return err_set(e, ERR_CONFIG, "security.secret_file is required");
     for (i = 0; i < cfg->ntokens; i++) {

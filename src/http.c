@@ -3,8 +3,20 @@
  * that is not the handler's business: request ids, header and body limits,
  * routing, authentication and the refusal audit, the JSON envelope and error
  * shape, the request log, and orderly shutdown.
+ *
+ * What an anonymous caller can make the daemon spend is bounded here.  The
+ * route and the credential are checked on the headers, before a byte of
+ * the body is accepted: a refusal is queued at once, and libmicrohttpd then
+ * skips the body and closes the connection.  Bodies that are accepted are
+ * held in memory up to server.body_spool_bytes each and
+ * server.body_budget_bytes in all (beyond: 503 server_busy); larger ones
+ * are written to an unnamed temporary file as they arrive and mapped
+ * read-only for the handler.  Connections are limited per client address
+ * and time out when idle, in the TLS handshake as in a request.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -12,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,27 +46,50 @@
 #define HTTP_TLS_PEM_MAX  (64 * 1024)
 #define HTTP_TLS_PRIORITIES \
     "SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* libmicrohttpd keeps a connection's request line and headers in one
+ * memory pool.  Twice server.max_header_bytes and this much more let
+ * headers well past the limit still reach begin_request, which answers
+ * them with the JSON 431; only headers that overflow the pool itself get
+ * libmicrohttpd's own 431 page (see on_completed).  The pool is mapped
+ * lazily: a connection costs what its client has actually sent. */
+#define HTTP_POOL_SLACK       (32 * 1024)
+#define HTTP_BODY_CHUNK_START 4096   /* first buffer of a chunked body */
+#define HTTP_BUSY_RETRY_S     1      /* Retry-After of a 503 server_busy */
 
 struct http_server {
     struct MHD_Daemon *mhd;
     struct app        *app;
     atomic_long        inflight;
+    atomic_long        body_bytes;   /* reserved by bodies held in memory */
+    char               spool_dir[PATH_MAX]; /* temporary files of bodies */
     char              *tls_key;      /* PEM, wiped on stop */
     size_t             tls_key_len;
     char              *tls_cert;
     char              *client_ca;    /* PEM bundle, or NULL */
 };
 
+/* One request, from its request line (uri_log) to on_completed. */
 struct http_conn_ctx {
     struct http_server    *srv;
     struct MHD_Connection *mc;
     struct http_req        req;
     char                   path[HTTP_PATH_MAX];
+    const struct route    *route;        /* found on the headers */
+    int                    begun;        /* the headers reached on_request */
+    int                    checked;      /* check_request let it through */
+    const char            *raw_uri;      /* the target as first seen, and */
+    size_t                 raw_uri_len;  /* its length then (a NUL check) */
+    int                    target_nul;   /* "%00" in the target */
+    /* The body: in memory (body; body_cap bytes reserved from the budget),
+     * or in the unnamed file spool_fd, mapped at map for the handler. */
     char                  *body;
     size_t                 body_len, body_cap;
-    int                    body_too_large;
+    int                    spool_fd;
+    void                  *map;
+    size_t                 map_len;
+    err_code               body_refused; /* why the body was dropped */
     int                    status;
-    int                    retry_after;  /* seconds, for 429 */
+    int                    retry_after;  /* seconds, for 429 and 503 */
     int64_t                start_ms;
     EVP_MD_CTX            *sm3;          /* raw bodies: hashed as they come */
 };
@@ -196,7 +232,8 @@ send_body(struct http_conn_ctx *ctx, int status, char *raw, size_t len,
     if (status == 401)
         MHD_add_response_header(resp, "WWW-Authenticate",
                                 "Bearer realm=\"seald\"");
-    if (ctx->retry_after > 0 && (status == 429 || status == 401)) {
+    if (ctx->retry_after > 0 &&
+        (status == 429 || status == 401 || status == 503)) {
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", ctx->retry_after);
         MHD_add_response_header(resp, "Retry-After", ra);
@@ -230,7 +267,7 @@ send_error(struct http_conn_ctx *ctx, const struct err *e, const char *allow)
     int status = err_http_status(e->code);
 
     if (status >= 500 && e->code != ERR_UNAVAILABLE &&
-        e->code != ERR_HSM_UNAVAILABLE) {
+        e->code != ERR_BUSY && e->code != ERR_HSM_UNAVAILABLE) {
         log_event(LOG_ERROR, "request_error", "rid=%s code=%s msg=\"%s\"",
                   ctx->req.request_id, err_name(e->code), e->msg);
         msg = "internal error; the server log has the details under this "
@@ -464,6 +501,236 @@ authenticate(struct http_conn_ctx *ctx, const struct route *route,
     return ERR_OK;
 }
 
+/* ---- request bodies ---------------------------------------------------
+ *
+ * A body the route and the credential have let through is held in memory
+ * when it is at most server.body_spool_bytes: its bytes are reserved from
+ * the server's budget (server.body_budget_bytes) before they are allocated,
+ * all of a declared Content-Length at once, a chunked body as it grows.
+ * A larger body goes to an unnamed temporary file beside the database (the
+ * document ends up there anyway) and is mapped read-only when complete. */
+
+/* Reserve n bytes of the body budget; 0 if that would pass it. */
+static int
+budget_take(struct http_server *srv, size_t n)
+{
+    long max = srv->app->cfg->body_budget_bytes;
+    long cur = atomic_load(&srv->body_bytes);
+
+    do {
+        if ((size_t)(max - cur) < n)
+            return 0;
+    } while (!atomic_compare_exchange_weak(&srv->body_bytes, &cur,
+                                           cur + (long)n));
+    return 1;
+}
+
+static void
+budget_give(struct http_server *srv, size_t n)
+{
+    atomic_fetch_sub(&srv->body_bytes, (long)n);
+}
+
+/* Free the body, wherever it is, and give its reservation back. */
+static void
+body_free(struct http_conn_ctx *ctx)
+{
+    free(ctx->body);
+    budget_give(ctx->srv, ctx->body_cap);
+    ctx->body = NULL;
+    ctx->body_len = ctx->body_cap = 0;
+    if (ctx->map != NULL)
+        munmap(ctx->map, ctx->map_len);
+    ctx->map = NULL;
+    if (ctx->spool_fd >= 0)
+        close(ctx->spool_fd);
+    ctx->spool_fd = -1;
+}
+
+/* Stop taking the body: drop what came and answer why (code) at its end. */
+static void
+body_drop(struct http_conn_ctx *ctx, err_code code)
+{
+    ctx->body_refused = code;
+    body_free(ctx);
+}
+
+/* The memory budget would be passed: 503 server_busy, retry shortly. */
+static err_code
+busy(struct http_conn_ctx *ctx, struct err *e)
+{
+    ctx->retry_after = HTTP_BUSY_RETRY_S;
+    return err_set(e, ERR_BUSY, "the server holds as many request bodies in "
+                   "memory as it may (server.body_budget_bytes); retry "
+                   "shortly");
+}
+
+/* A buffer of cap bytes for the body in memory, reserved from the budget;
+ * what is there already is kept. */
+static err_code
+body_grow(struct http_conn_ctx *ctx, size_t cap, struct err *e)
+{
+    char *p;
+
+    if (!budget_take(ctx->srv, cap - ctx->body_cap))
+        return busy(ctx, e);
+    if ((p = realloc(ctx->body, cap)) == NULL) {
+        budget_give(ctx->srv, cap - ctx->body_cap);
+        return err_set(e, ERR_NOMEM, "out of memory for the request body");
+    }
+    ctx->body = p;
+    ctx->body_cap = cap;
+    return ERR_OK;
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Move the body to an unnamed temporary file in srv->spool_dir (O_TMPFILE;
+ * where the file system has none, a named one removed at once), with what
+ * arrived so far; the memory goes back to the budget. */
+static err_code
+spool_open(struct http_conn_ctx *ctx, struct err *e)
+{
+    const char *dir = ctx->srv->spool_dir;
+    char path[PATH_MAX];
+    int fd;
+
+    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0 && (size_t)snprintf(path, sizeof(path), "%s/.seald-body-"
+                                   "XXXXXX", dir) < sizeof(path) &&
+        (fd = mkostemp(path, O_CLOEXEC)) >= 0)
+        unlink(path);
+    if (fd < 0)
+        return err_set(e, ERR_IO, "cannot spool the request body in %s: %s",
+                       dir, strerror(errno));
+    if (ctx->body_len > 0 && write_all(fd, ctx->body, ctx->body_len) != 0) {
+        close(fd);
+        return err_set(e, ERR_IO, "cannot spool the request body: %s",
+                       strerror(errno));
+    }
+    free(ctx->body);
+    budget_give(ctx->srv, ctx->body_cap);
+    ctx->body = NULL;
+    ctx->body_cap = 0;
+    ctx->spool_fd = fd;
+    return ERR_OK;
+}
+
+/* Prepare for a body of declared bytes (-1: chunked, length unknown), on
+ * the headers: a known small body gets its whole buffer (and reservation)
+ * now, so a 503 comes before the body does. */
+static err_code
+body_start(struct http_conn_ctx *ctx, long declared, struct err *e)
+{
+    if (declared == 0)
+        return ERR_OK;
+    if (declared > ctx->srv->app->cfg->body_spool_bytes)
+        return spool_open(ctx, e);
+    if (declared > 0)
+        return body_grow(ctx, (size_t)declared + 1, e);
+    return ERR_OK;
+}
+
+/* Take a piece of the body: hashed if it is a document, kept in memory or
+ * in the spool file.  Past a limit the rest is read but dropped, and the
+ * answer (413, 503) comes when the body is complete. */
+static void
+take_body(struct http_conn_ctx *ctx, const char *data, size_t len)
+{
+    const struct config *cfg = ctx->srv->app->cfg;
+    size_t need = ctx->body_len + len;
+    struct err e;
+
+    if (ctx->body_refused != ERR_OK)
+        return;
+    if (ctx->sm3 != NULL && EVP_DigestUpdate(ctx->sm3, data, len) != 1) {
+        body_drop(ctx, ERR_CRYPTO);   /* cannot happen; refuse, not lie */
+        return;
+    }
+    if (need > (size_t)cfg->max_body_bytes) {
+        body_drop(ctx, ERR_TOO_LARGE);
+        return;
+    }
+    if (ctx->spool_fd < 0 && need > (size_t)cfg->body_spool_bytes &&
+        spool_open(ctx, &e) != ERR_OK) {
+        log_event(LOG_ERROR, "body_spool", "rid=%s msg=\"%s\"",
+                  ctx->req.request_id, e.msg);
+        body_drop(ctx, ERR_IO);
+        return;
+    }
+    if (ctx->spool_fd >= 0) {
+        if (write_all(ctx->spool_fd, data, len) != 0)
+            body_drop(ctx, ERR_IO);
+        else
+            ctx->body_len = need;
+        return;
+    }
+    if (need + 1 > ctx->body_cap) {
+        size_t cap = ctx->body_cap ? ctx->body_cap : HTTP_BODY_CHUNK_START;
+        while (cap < need + 1)
+            cap *= 2;
+        if (cap > (size_t)cfg->body_spool_bytes + 1)
+            cap = (size_t)cfg->body_spool_bytes + 1;
+        if (body_grow(ctx, cap, &e) != ERR_OK) {
+            body_drop(ctx, e.code);
+            return;
+        }
+    }
+    memcpy(ctx->body + ctx->body_len, data, len);
+    ctx->body_len = need;
+    ctx->body[need] = '\0';
+}
+
+/* The complete body for the handler: req->body and req->body_len.  A
+ * spooled body is mapped read-only, one byte longer than the file was
+ * (ftruncate adds a zero), so it is NUL-terminated like one in memory. */
+static err_code
+body_finish(struct http_conn_ctx *ctx, struct err *e)
+{
+    switch (ctx->body_refused) {
+    case ERR_OK:
+        break;
+    case ERR_BUSY:
+        return busy(ctx, e);
+    case ERR_TOO_LARGE:
+        return err_set(e, ERR_TOO_LARGE, "request body exceeds %ld bytes",
+                       ctx->srv->app->cfg->max_body_bytes);
+    case ERR_NOMEM:
+        return err_set(e, ERR_NOMEM, "out of memory for the request body");
+    default:
+        return err_set(e, ctx->body_refused, "the request body could not "
+                       "be kept; the server log has the details");
+    }
+    if (ctx->spool_fd >= 0) {
+        ctx->map_len = ctx->body_len + 1;
+        if (ftruncate(ctx->spool_fd, (off_t)ctx->map_len) != 0 ||
+            (ctx->map = mmap(NULL, ctx->map_len, PROT_READ, MAP_PRIVATE,
+                             ctx->spool_fd, 0)) == MAP_FAILED) {
+            ctx->map = NULL;
+            return err_set(e, ERR_IO, "cannot map the spooled request "
+                           "body: %s", strerror(errno));
+        }
+        ctx->req.body = ctx->map;
+    } else {
+        ctx->req.body = ctx->body;
+    }
+    ctx->req.body_len = ctx->body_len;
+    return ERR_OK;
+}
+
 /* A non-empty body must be a JSON object sent as application/json; it is
  * parsed here once, so handlers only read req->json.  A multipart/form-data
  * body is left to the handler (req->json stays NULL). */
@@ -472,7 +739,7 @@ parse_json_body(struct http_conn_ctx *ctx, struct err *e)
 {
     const char *ct;
 
-    if (ctx->body_len == 0)
+    if (ctx->req.body_len == 0)
         return ERR_OK;
     ct = MHD_lookup_connection_value(ctx->mc, MHD_HEADER_KIND,
                                      MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -491,7 +758,8 @@ parse_json_body(struct http_conn_ctx *ctx, struct err *e)
         (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' '))
         return err_set(e, ERR_UNSUPPORTED, "request body must be sent as "
                        "Content-Type: application/json");
-    return json_parse_body(ctx->body, ctx->body_len, &ctx->req.json, e);
+    return json_parse_body(ctx->req.body, ctx->req.body_len, &ctx->req.json,
+                           e);
 }
 
 /* GET and HEAD read; everything else may change something. */
@@ -503,13 +771,14 @@ method_reads(const char *method)
 
 /* Every refused attempt is audited: any failure of a call that could change
  * something (not GET or HEAD), and any authentication, authorisation or
- * rate-limit refusal. */
+ * rate-limit refusal, and oversized headers (an attack on the edge, whatever
+ * the method). */
 static int
 refusal_audited(const struct http_conn_ctx *ctx, err_code code)
 {
     return !method_reads(ctx->req.method) ||
            code == ERR_UNAUTHENTICATED || code == ERR_FORBIDDEN ||
-           code == ERR_RATE_LIMITED;
+           code == ERR_RATE_LIMITED || code == ERR_HEADERS_TOO_LARGE;
 }
 
 static enum MHD_Result
@@ -521,42 +790,20 @@ refuse(struct http_conn_ctx *ctx, const struct route *route,
     return send_error(ctx, e, allow);
 }
 
+/* The body is complete: hand the request to its route's handler (the route
+ * and the caller were checked on the headers, in begin_request). */
 static enum MHD_Result
 dispatch(struct http_conn_ctx *ctx)
 {
     struct http_req *req = &ctx->req;
+    const struct route *route = ctx->route;
     struct http_resp resp;
-    const struct route *route = NULL;
-    char allow[64];
     struct err e;
     err_code rc;
 
     memset(&resp, 0, sizeof(resp));
     err_clear(&e);
-    /* req->db was taken in begin_request: a connection stays on one
-     * thread of the pool, so it is still this thread's connection */
-    if ((rc = router_match(req->method, ctx->path, req, &route, allow,
-                           sizeof(allow), &e)) != ERR_OK)
-        return refuse(ctx, NULL, &e, rc == ERR_METHOD ? allow : NULL);
-    req->perm = route->perm;
-    if (req->db == NULL && route->perm != PERM_NONE) {
-        err_set(&e, ERR_UNAVAILABLE, "database unavailable");
-        return send_error(ctx, &e, NULL);
-    }
-    if (authenticate(ctx, route, &e) != ERR_OK)
-        return refuse(ctx, route, &e, NULL);
-    if (req->param_error != NULL) {
-        err_set(&e, ERR_NOT_FOUND, "%s", req->param_error);
-        return refuse(ctx, route, &e, NULL);
-    }
-    if (ctx->body_too_large) {
-        err_set(&e, ERR_TOO_LARGE, "request body exceeds %ld bytes",
-                req->app->cfg->max_body_bytes);
-        return refuse(ctx, route, &e, NULL);
-    }
-    req->body = ctx->body;
-    req->body_len = ctx->body_len;
-    if (parse_json_body(ctx, &e) != ERR_OK)
+    if (body_finish(ctx, &e) != ERR_OK || parse_json_body(ctx, &e) != ERR_OK)
         return refuse(ctx, route, &e, NULL);
     if ((rc = route->handler(req, &resp, &e)) != ERR_OK) {
         json_decref(resp.data);
@@ -592,38 +839,184 @@ sum_headers(void *cls, enum MHD_ValueKind kind, const char *key,
     return MHD_YES;
 }
 
-/* First call for a request: set up the context and check the limits that
- * can be checked before the body arrives. */
-static enum MHD_Result
-begin_request(struct http_server *srv, struct MHD_Connection *mc,
-              const char *url, const char *method, void **con_cls)
+/* A new request: its id, address and start, counted in flight. */
+static struct http_conn_ctx *
+ctx_new(struct http_server *srv, struct MHD_Connection *mc)
 {
     struct http_conn_ctx *ctx;
-    struct header_sum hs = {0};
-    const char *clen;
     uint8_t rid[HTTP_REQUEST_ID_LEN / 2];
-    struct err e;
 
     if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
-        return MHD_NO;
+        return NULL;
     ctx->srv = srv;
     ctx->mc = mc;
+    ctx->spool_fd = -1;
     ctx->start_ms = util_mono_ms();
     ctx->req.app = srv->app;
     ctx->req.conn = ctx;
-    ctx->req.method = method;
     ctx->req.path = ctx->path;
     if (util_random(rid, sizeof(rid), NULL) != ERR_OK)
         memset(rid, 0, sizeof(rid));
     util_hex_encode(rid, sizeof(rid), ctx->req.request_id);
     client_address(mc, ctx->req.client_addr, sizeof(ctx->req.client_addr));
     atomic_fetch_add(&srv->inflight, 1);
-    *con_cls = ctx;
-    /* this thread's database connection, for the whole request */
-    if (store_conn_get(srv->app->store, &ctx->req.db, NULL) != ERR_OK)
-        ctx->req.db = NULL;
+    return ctx;
+}
+
+/* libmicrohttpd's URI log callback: the request line has arrived (the
+ * headers have not).  The request gets its context here rather than on
+ * the headers so that a request libmicrohttpd refuses by itself (headers
+ * overflowing the connection's memory) still reaches on_completed, to be
+ * logged and audited.  uri is the target as sent: "%00" is looked for
+ * here, before it is decoded into a NUL that would cut the path short. */
+static void *
+uri_log(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+    struct http_conn_ctx *ctx = ctx_new(cls, mc);
+    const char *p;
+
+    if (ctx == NULL)
+        return NULL;
+    if (uri == NULL)            /* 0.9.75 refuses a request line without */
+        uri = "";               /* a target before this; stay safe */
+    ctx->raw_uri = uri;
+    ctx->raw_uri_len = strlen(uri);
+    for (p = uri; (p = strchr(p, '%')) != NULL; p++)
+        if (p[1] == '0' && p[2] == '0')
+            ctx->target_nul = 1;
+    snprintf(ctx->path, sizeof(ctx->path), "%.*s", (int)strcspn(uri, "?"),
+             uri);
+    return ctx;
+}
+
+/* Does the request target hold a NUL byte?  Decoded from "%00" it would cut
+ * the path or a query value short ("/organisations/1%00" would read
+ * organisation 1); sent raw it does the same to the URL libmicrohttpd
+ * hands over.  The raw one shows as a URL shorter than the target seen in
+ * uri_log: libmicrohttpd 0.9.75 parses the request line in place, so the
+ * target and the version stay in one buffer ("<target>\0<version>"), and
+ * the target ran to just before the version.  The check is made only when
+ * url is the very pointer uri_log saw, the layout it relies on. */
+static int
+target_has_nul(const struct http_conn_ctx *ctx, const char *url,
+               const char *version)
+{
+    uintptr_t u = (uintptr_t)url, v = (uintptr_t)version;
+
+    if (ctx->target_nul)
+        return 1;
+    return ctx->raw_uri == url && version != NULL && version[0] != '\0' &&
+           v > u && v - u != ctx->raw_uri_len + 1;
+}
+
+/* Does the request carry a body (a Content-Length other than 0, or a
+ * transfer coding)?  *declared gets its length, -1 when chunked; 0 if none.
+ * A Content-Length that is no number or over max_body_bytes is reported as
+ * max_body_bytes + 1 (refused with 413 by check_request). */
+static int
+body_expected(struct http_conn_ctx *ctx, long *declared)
+{
+    const long max = ctx->srv->app->cfg->max_body_bytes;
+    const char *clen = MHD_lookup_connection_value(
+        ctx->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+    *declared = 0;
+    if (clen != NULL) {
+        if (util_parse_long(clen, 0, max, declared, NULL) != ERR_OK)
+            *declared = max + 1;
+    } else if (MHD_lookup_connection_value(ctx->mc, MHD_HEADER_KIND,
+                   MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
+        *declared = -1;
+    }
+    return *declared != 0;
+}
+
+/* Check all that can be checked before the body: the target, the headers,
+ * the route, the caller (authentication and authorisation), the body's
+ * declared size and room for it.  1: the request goes on; 0: it was
+ * answered, and *ret is what to return to libmicrohttpd. */
+static int
+check_request(struct http_conn_ctx *ctx, enum MHD_Result *ret)
+{
+    const struct config *cfg = ctx->srv->app->cfg;
+    struct header_sum hs = {0};
+    long declared = 0;
+    char allow[64];
+    struct err e;
 
     err_clear(&e);
+    if (ctx->target_nul) {
+        err_set(&e, ERR_BAD_REQUEST, "the request target holds a NUL byte");
+        goto refused;
+    }
+    MHD_get_connection_values(ctx->mc, MHD_HEADER_KIND, sum_headers, &hs);
+    if (hs.total > (size_t)cfg->max_header_bytes) {
+        err_set(&e, ERR_HEADERS_TOO_LARGE, "request headers exceed %ld "
+                "bytes", cfg->max_header_bytes);
+        goto refused;
+    }
+    if (router_match(ctx->req.method, ctx->path, &ctx->req, &ctx->route,
+                     allow, sizeof(allow), &e) != ERR_OK) {
+        *ret = refuse(ctx, NULL, &e, e.code == ERR_METHOD ? allow : NULL);
+        return 0;
+    }
+    ctx->req.perm = ctx->route->perm;      /* the audit's acting role */
+    if (ctx->req.db == NULL && ctx->route->perm != PERM_NONE) {
+        err_set(&e, ERR_UNAVAILABLE, "database unavailable");
+        *ret = send_error(ctx, &e, NULL);
+        return 0;
+    }
+    if (authenticate(ctx, ctx->route, &e) != ERR_OK)
+        goto refused;
+    if (ctx->req.param_error != NULL) {
+        err_set(&e, ERR_NOT_FOUND, "%s", ctx->req.param_error);
+        goto refused;
+    }
+    body_expected(ctx, &declared);
+    if (declared > cfg->max_body_bytes) {
+        err_set(&e, ERR_TOO_LARGE, "request body exceeds %ld bytes",
+                cfg->max_body_bytes);
+        goto refused;
+    }
+    if (body_start(ctx, declared, &e) != ERR_OK)
+        goto refused;
+    if (raw_body_type(MHD_lookup_connection_value(
+            ctx->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        if ((ctx->sm3 = EVP_MD_CTX_new()) == NULL ||
+            EVP_DigestInit_ex(ctx->sm3, EVP_sm3(), NULL) != 1) {
+            err_set(&e, ERR_NOMEM, "cannot hash the body");
+            *ret = send_error(ctx, &e, NULL);
+            return 0;
+        }
+    }
+    ctx->checked = 1;
+    return 1;
+refused:
+    *ret = refuse(ctx, ctx->route, &e, NULL);
+    return 0;
+}
+
+/* The headers are complete (the first call for a request).  A request
+ * with a body is checked now, before a byte of the body is accepted: when
+ * it is refused here, libmicrohttpd reads no body and closes the
+ * connection.  One without a body is checked on the next call, when
+ * libmicrohttpd has the whole request, so that a refusal keeps the
+ * connection open for the next request. */
+static enum MHD_Result
+begin_request(struct http_conn_ctx *ctx, const char *url, const char *method,
+              const char *version)
+{
+    struct http_server *srv = ctx->srv;
+    enum MHD_Result ret = MHD_YES;
+    long declared;
+    struct err e;
+
+    ctx->begun = 1;
+    ctx->req.method = method;
+    /* this thread's database connection, for the whole request (a
+     * connection stays on one thread of the pool) */
+    if (store_conn_get(srv->app->store, &ctx->req.db, NULL) != ERR_OK)
+        ctx->req.db = NULL;
     if (strlen(url) >= sizeof(ctx->path)) {
         snprintf(ctx->path, sizeof(ctx->path), "(too long)");
         err_set(&e, ERR_BAD_REQUEST, "path longer than %d bytes",
@@ -631,67 +1024,10 @@ begin_request(struct http_server *srv, struct MHD_Connection *mc,
         return send_error(ctx, &e, NULL);
     }
     memcpy(ctx->path, url, strlen(url) + 1);
-    MHD_get_connection_values(mc, MHD_HEADER_KIND, sum_headers, &hs);
-    if (hs.total > (size_t)srv->app->cfg->max_header_bytes) {
-        err_set(&e, ERR_HEADERS_TOO_LARGE, "request headers exceed %ld "
-                "bytes", srv->app->cfg->max_header_bytes);
-        return refuse(ctx, NULL, &e, NULL);
-    }
-    if (raw_body_type(MHD_lookup_connection_value(
-            mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE))) {
-        if ((ctx->sm3 = EVP_MD_CTX_new()) == NULL ||
-            EVP_DigestInit_ex(ctx->sm3, EVP_sm3(), NULL) != 1) {
-            err_set(&e, ERR_NOMEM, "cannot hash the body");
-            return send_error(ctx, &e, NULL);
-        }
-    }
-    clen = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
-                                       MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (clen != NULL) {
-        long n;
-        if (util_parse_long(clen, 0, srv->app->cfg->max_body_bytes, &n, NULL)
-            != ERR_OK) {
-            err_set(&e, ERR_TOO_LARGE, "request body exceeds %ld bytes",
-                    srv->app->cfg->max_body_bytes);
-            return refuse(ctx, NULL, &e, NULL);
-        }
-    }
-    return MHD_YES;
-}
-
-/* Append a piece of the body; past the limit, keep reading but drop it, and
- * answer 413 when the body is complete. */
-static void
-take_body(struct http_conn_ctx *ctx, const char *data, size_t len)
-{
-    size_t max = (size_t)ctx->srv->app->cfg->max_body_bytes;
-
-    if (ctx->body_too_large)
-        return;
-    if (ctx->sm3 != NULL && EVP_DigestUpdate(ctx->sm3, data, len) != 1)
-        ctx->body_too_large = 1;   /* cannot happen; refuse rather than lie */
-    if (ctx->body_len + len > max) {
-        ctx->body_too_large = 1;
-        free(ctx->body);
-        ctx->body = NULL;
-        ctx->body_len = ctx->body_cap = 0;
-        return;
-    }
-    if (ctx->body_len + len + 1 > ctx->body_cap) {
-        size_t cap = ctx->body_cap ? ctx->body_cap : 4096;
-        char *p;
-        while (cap < ctx->body_len + len + 1)
-            cap *= 2;
-        if ((p = realloc(ctx->body, cap)) == NULL) {
-            ctx->body_too_large = 1;   /* answered as 413: bounded anyway */
-            return;
-        }
-        ctx->body = p;
-        ctx->body_cap = cap;
-    }
-    memcpy(ctx->body + ctx->body_len, data, len);
-    ctx->body_len += len;
-    ctx->body[ctx->body_len] = '\0';
+    ctx->target_nul |= target_has_nul(ctx, url, version);
+    if (body_expected(ctx, &declared))
+        check_request(ctx, &ret);
+    return ret;
 }
 
 static enum MHD_Result
@@ -700,9 +1036,15 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
            size_t *upload_data_size, void **con_cls)
 {
     struct http_conn_ctx *ctx = *con_cls;
+    enum MHD_Result ret;
 
-    if (ctx == NULL)
-        return begin_request(cls, mc, url, method, con_cls);
+    if (ctx == NULL) {            /* uri_log ran out of memory */
+        if ((ctx = ctx_new(cls, mc)) == NULL)
+            return MHD_NO;
+        *con_cls = ctx;
+    }
+    if (!ctx->begun)
+        return begin_request(ctx, url, method, version);
     if (ctx->status != 0) {         /* answered early; drop the body */
         *upload_data_size = 0;
         return MHD_YES;
@@ -712,7 +1054,33 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (!ctx->checked && !check_request(ctx, &ret))
+        return ret;
     return dispatch(ctx);
+}
+
+/* A request that never reached on_request was answered (or dropped) by
+ * libmicrohttpd itself.  Its answer to headers that overflow the
+ * connection's memory is a fixed HTML page with status 431 (0.9.75 has no
+ * way to replace it: the page is a constant in connection.c, queued before
+ * any application callback sees the request); the refusal is audited here
+ * so that it is recorded all the same. */
+static void
+note_mhd_answer(struct http_conn_ctx *ctx)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(ctx->mc, MHD_CONNECTION_INFO_HTTP_STATUS);
+    struct err e;
+
+    ctx->status = ci != NULL ? (int)ci->http_status : 0;
+    if (ctx->status != MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE)
+        return;
+    if (store_conn_get(ctx->srv->app->store, &ctx->req.db, NULL) != ERR_OK)
+        ctx->req.db = NULL;
+    err_set(&e, ERR_HEADERS_TOO_LARGE, "request headers overflow the "
+            "connection's memory (twice server.max_header_bytes and "
+            "more); answered by libmicrohttpd");
+    audit_refusal(ctx, "http.request", &e);
 }
 
 static void
@@ -724,10 +1092,13 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 
     if (ctx == NULL)
         return;
+    if (!ctx->begun)
+        note_mhd_answer(ctx);
     log_event(LOG_INFO, "request",
               "rid=%s method=%s path=\"%s\" status=%d dur_ms=%lld "
               "client=%s account=%lld%s",
-              ctx->req.request_id, ctx->req.method, ctx->path, ctx->status,
+              ctx->req.request_id, ctx->req.method ? ctx->req.method : "-",
+              ctx->path, ctx->status,
               (long long)(util_mono_ms() - ctx->start_ms),
               ctx->req.client_addr,
               (long long)(ctx->req.authenticated
@@ -737,7 +1108,7 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     util_wipe(&ctx->req.principal, sizeof(ctx->req.principal));
     json_decref(ctx->req.json);
     EVP_MD_CTX_free(ctx->sm3);
-    free(ctx->body);
+    body_free(ctx);
     free(ctx);
     *con_cls = NULL;
     atomic_fetch_sub(&srv->inflight, 1);
@@ -755,6 +1126,21 @@ mhd_log(void *cls, const char *fmt, va_list ap)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
     log_event(LOG_WARN, "httpd", "msg=\"%s\"", msg);
+}
+
+/* Bodies too large for memory are spooled beside the database, in the
+ * directory of db_path (out, cap bytes). */
+static void
+spool_dir(const char *db_path, char *out, size_t cap)
+{
+    const char *slash = strrchr(db_path, '/');
+
+    if (slash == NULL)
+        snprintf(out, cap, ".");
+    else if (slash == db_path)
+        snprintf(out, cap, "/");
+    else
+        snprintf(out, cap, "%.*s", (int)(slash - db_path), db_path);
 }
 
 static void
@@ -784,6 +1170,7 @@ http_start(struct app *app, struct http_server **out, struct err *e)
     if ((srv = calloc(1, sizeof(*srv))) == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
     srv->app = app;
+    spool_dir(cfg->db_path, srv->spool_dir, sizeof(srv->spool_dir));
     memset(&ss, 0, sizeof(ss));
     if (inet_pton(AF_INET, cfg->listen,
                   &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
@@ -838,7 +1225,7 @@ http_start(struct app *app, struct http_server **out, struct err *e)
         }
     }
     {
-        struct MHD_OptionItem ops[16];
+        struct MHD_OptionItem ops[24];
         size_t n = 0;
 #define OPT(o, v, p) (ops[n].option = (o), ops[n].value = (intptr_t)(v), \
                       ops[n].ptr_value = (p), n++)
@@ -847,8 +1234,11 @@ http_start(struct app *app, struct http_server **out, struct err *e)
         OPT(MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL);
         OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL);
         OPT(MHD_OPTION_CONNECTION_TIMEOUT, cfg->connection_timeout, NULL);
+        OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+            cfg->max_connections_per_address, NULL);
         OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-            cfg->max_header_bytes + 16 * 1024, NULL);
+            2 * cfg->max_header_bytes + HTTP_POOL_SLACK, NULL);
+        OPT(MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv);
         OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv);
         if (!cfg->plain_http) {
             OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key);
