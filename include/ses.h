@@ -2,9 +2,13 @@
  * ses.h - electronic seals and seal signatures: GB/T 38540 (v4),
  * GM/T 0031-2025 (v5) and GM/T 0031-2014 (v1, decode and verify only).
  *
+ * Also GB/T 35275 SignedData (the detached or attached signature of OFD
+ * Type="Sign" signatures), decoded and verified, never written.
+ *
  * Decoding turns DER into a flat, bounded view (struct ses_seal /
- * struct ses_signature) whose byte slices point into memory owned by the
- * decoded object; everything is released by ses_seal_free/ses_signature_free.
+ * struct ses_signature / struct ses_signed_data) whose byte slices point
+ * into memory owned by the decoded object; everything is released by
+ * ses_seal_free / ses_signature_free / ses_signed_data_free.
  * Building writes strict DER (v4/v5) and signs through an sm2_signer_fn, so the
  * private key never enters this library.  Verification produces a jansson
  * report (see ses_verify_*).
@@ -37,9 +41,17 @@
 #define SES_MAX_DIGEST_TYPE 32                   /* CertDigestObj.type       */
 #define SES_MAX_TRUST_FILES 256                  /* anchors read from a dir  */
 #define SES_MAX_TRUST_FILE  (256u * 1024u)       /* one anchor file          */
+#define SES_MAX_ATTRS       16                   /* attributes of a signer   */
 
 enum ses_format { SES_FMT_V1 = 1, SES_FMT_V4 = 4, SES_FMT_V5 = 5 };
-enum ses_kind { SES_KIND_UNKNOWN = 0, SES_KIND_SEAL, SES_KIND_SIGNATURE };
+enum ses_kind { SES_KIND_UNKNOWN = 0, SES_KIND_SEAL, SES_KIND_SIGNATURE,
+                SES_KIND_SIGNED_DATA };
+
+/* GB/T 35275 ContentInfo types (signedData, data) and the SM2 signature
+ * algorithm OID some SignerInfos name instead of SM2-with-SM3. */
+#define SES_OID_SIGNED_DATA "1.2.156.10197.6.1.4.2.2"
+#define SES_OID_DATA        "1.2.156.10197.6.1.4.2.1"
+#define SES_OID_SM2_SIGN    "1.2.156.10197.1.301.1"  /* sm2-1 signature */
 
 /* A byte slice owned by the decoded object it came from. */
 struct ses_bytes {
@@ -108,7 +120,8 @@ struct ses_signature {
     void *asn1_;
 };
 
-/* Seal or signature?  Decided from structure only; never fails. */
+/* Seal, SES signature or GB/T 35275 SignedData?  Decided from structure
+ * (and, for SignedData, its ContentInfo type) only; never fails. */
 enum ses_kind ses_sniff(const uint8_t *der, size_t len);
 
 /* Decode a seal (v1/v4/v5).  *out is allocated; free with ses_seal_free.
@@ -121,6 +134,47 @@ void ses_seal_free(struct ses_seal *s);
 err_code ses_signature_decode(const uint8_t *der, size_t len,
                               struct ses_signature **out, struct err *e);
 void ses_signature_free(struct ses_signature *s);
+
+/*
+ * A GB/T 35275 SignedData with exactly one SignerInfo.  What the signer
+ * signed is signed_attrs when has_signed_attrs (then messageDigest must be
+ * SM3 of the content), else the content itself; the content is content
+ * when has_content (attached), else data the caller supplies (detached;
+ * for OFD the bytes of Signature.xml).
+ */
+struct ses_signed_data {
+    char content_type[128];         /* inner ContentInfo type OID          */
+    int has_content;
+    struct ses_bytes content;       /* encapsulated content octets         */
+    size_t n_certs;                 /* certificates carried                */
+    struct ses_bytes signer_cert;   /* DER of the certificate matching the
+                                       SignerInfo's issuer and serial; len
+                                       0 when none of them does            */
+    char digest_alg[128];           /* SignerInfo digestAlgorithm OID      */
+    char sig_alg[128];              /* digestEncryptionAlgorithm OID       */
+    struct ses_bytes sig_value;     /* encryptedDigest (DER or r||s)       */
+    int has_signed_attrs;
+    struct ses_bytes signed_attrs;  /* the exact attribute bytes of the
+                                       file, re-tagged SET OF (0x31) as
+                                       they are signed                     */
+    int has_message_digest;
+    struct ses_bytes message_digest;
+    int has_content_type_attr;
+    char content_type_attr[128];
+    int has_signing_time;
+    time_t signing_time;
+    /* private */
+    void *asn1_;
+    uint8_t *owned_attrs_, *owned_cert_;
+};
+
+/* Decode a GB/T 35275 SignedData.  *out is allocated; free with
+ * ses_signed_data_free.  ERR_MALFORMED for bad DER or a bad attribute,
+ * ERR_TOO_LARGE for a limit exceeded, ERR_UNSUPPORTED for other than one
+ * SignerInfo. */
+err_code ses_signed_data_decode(const uint8_t *der, size_t len,
+                                struct ses_signed_data **out, struct err *e);
+void ses_signed_data_free(struct ses_signed_data *s);
 
 /* JSON views for `seald inspect`.  NULL only on allocation failure. */
 json_t *ses_seal_to_json(const struct ses_seal *s);
@@ -199,6 +253,10 @@ struct ses_verify_opts {
     X509_STORE *trust_store;        /* preloaded anchors (borrowed; wins
                                        over trust_dir), or NULL          */
     const char *signer_id;          /* NULL: SM2_DEFAULT_ID */
+    time_t claimed_time;            /* SignedData only: the signing time the
+                                       signed data itself states (an OFD
+                                       SignatureDateTime), used when the
+                                       signer gave no signingTime; 0: none */
 };
 
 /*
@@ -250,6 +308,20 @@ json_t *ses_verify_signature_pre(const struct ses_signature *s,
                                  const struct ses_seal_result *pre,
                                  const struct ses_verify_opts *o,
                                  struct err *e);
+
+/*
+ * Verify a GB/T 35275 SignedData: the report has the shape above with kind
+ * "signed_data" and the checks structure, signature (SM2 of the signer
+ * certificate over what it signed, SM2 ID o->signer_id), data_hash (the
+ * document binding: an attached content must be the document or its SM3,
+ * and messageDigest must be SM3 of the content; o->data is the document,
+ * or o->hash its SM3), signer_certificate_validity and certificate_chain
+ * (against the anchors, as for seals: no anchor is indeterminate), at the
+ * validation time: signingTime, else o->claimed_time, else now.
+ */
+json_t *ses_verify_signed_data(const struct ses_signed_data *s,
+                               const struct ses_verify_opts *o,
+                               struct err *e);
 
 /* Report for input that could not be decoded at all (FORMAT_FAILURE). */
 json_t *ses_report_format_failure(const char *what, const char *reason);

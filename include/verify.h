@@ -59,14 +59,18 @@ struct verify_input {
     size_t         hash_len;
 };
 
-/* Verify a signature.  *report (caller's, json_decref) is the format
- * library's report plus "cache" ("hit" / "miss"), "time_used_ms" and, when
- * the embedded seal is one this service issued (db may be NULL: no
- * lookup), "seald_status" {esid, state_now, state_since, reason_code,
- * signing_time, state_at_signing, summary}; the state at signing is the
- * one in force at the end of the second TBS_Sign.timeInfo names.  A seal that was not active at
- * signing time turns the indication to TOTAL_FAILED.  ERR_MALFORMED /
- * ERR_TOO_LARGE when der is not a signature (nothing is reported then). */
+/* Verify a signature: an SES_Signature or a GB/T 35275 SignedData, with
+ * in->doc / in->hash the signed document (for an OFD SignedValue, the
+ * bytes of its Signature.xml).  *report (caller's, json_decref) is the
+ * format library's report plus "cache" ("hit" / "miss"; "none" for a
+ * SignedData, which carries no seal), "time_used_ms" and, when the
+ * embedded seal is one this service issued (db may be NULL: no lookup),
+ * "seald_status" {esid, state_now, state_since, reason_code, signing_time,
+ * state_at_signing, summary}; the state at signing is the one in force at
+ * the end of the second TBS_Sign.timeInfo names.  A seal that was not
+ * active at signing time turns the indication to TOTAL_FAILED.
+ * ERR_MALFORMED / ERR_TOO_LARGE / ERR_UNSUPPORTED when der is not a
+ * signature (nothing is reported then). */
 err_code verify_signature(struct verify_service *v, struct store_conn *db,
                           const struct verify_input *in, json_t **report,
                           struct err *e);

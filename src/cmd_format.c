@@ -1,7 +1,10 @@
 /*
  * cmd_format.c - owns the `seald inspect` and `seald verify-file` subcommands:
  * argument parsing, file I/O and printing JSON to stdout.  All decoding and
- * verification is delegated to ses.h.
+ * verification is delegated to ses.h.  verify-file takes a seal, an SES
+ * signature or a GB/T 35275 SignedData (told apart by structure); --data is
+ * the signed document (for a SignedValue taken out of an OFD, the bytes of
+ * its Signature.xml).
  */
 #include "cmd_format.h"
 
@@ -138,6 +141,7 @@ int cmd_verify_file(int argc, char **argv)
     enum ses_kind kind;
     struct ses_seal *seal = NULL;
     struct ses_signature *sig = NULL;
+    struct ses_signed_data *sd = NULL;
     json_t *report = NULL;
     struct err e;
 
@@ -196,9 +200,15 @@ int cmd_verify_file(int argc, char **argv)
             report = ses_verify_signature(sig, &vo, &e);
         else
             report = ses_report_format_failure("signature", e.msg);
+    } else if (kind == SES_KIND_SIGNED_DATA) {
+        if (ses_signed_data_decode(buf, len, &sd, &e) == ERR_OK)
+            report = ses_verify_signed_data(sd, &vo, &e);
+        else
+            report = ses_report_format_failure("signed_data", e.msg);
     } else {
         report = ses_report_format_failure(
-            "unknown", "neither a seal nor a seal signature");
+            "unknown", "neither a seal, a seal signature nor a GB/T 35275 "
+            "SignedData");
     }
     if (report == NULL || print_json(report) != 0) {
         fprintf(stderr, "seald verify-file: cannot produce report\n");
@@ -209,6 +219,7 @@ done:
     json_decref(report);
     ses_seal_free(seal);
     ses_signature_free(sig);
+    ses_signed_data_free(sd);
     free(buf);
     free(data);
     return rc;

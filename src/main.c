@@ -24,7 +24,7 @@ static const struct subcommand subcommands[] = {
     {"init", cmd_init, "create a new instance (config, database, TLS, admin)"},
     {"run", cmd_run, "run the daemon"},
     {"inspect", cmd_inspect, "print a seal or signature file as JSON"},
-    {"verify-file", cmd_verify_file, "verify a signature or seal file"},
+    {"verify-file", cmd_verify_file, "verify a signature, SignedData or seal file"},
     {"token", cmd_token, "key custody: list, generate, pubkey, sign, selftest, "
                          "health, init-dev"},
     /* BEGIN cmd-audit */

@@ -3,9 +3,10 @@
  * (GB/T 33190 section 18) and its JSON report: per signature the references
  * (SM3 of each protected file against its CheckValue), the SignedValue
  * (a GB/T 38540 SES_Signature checked by ses_verify_signature over the exact
- * bytes of Signature.xml; a GB/T 35275 SignedData or a bare SM2 value for
- * Type="Sign"), the seal, and the pages and positions of its StampAnnots;
- * then a document-level summary.
+ * bytes of Signature.xml; for Type="Sign" a GB/T 35275 SignedData checked
+ * by ses_verify_signed_data over the same bytes, or a bare SM2 value), the
+ * seal, and the pages and positions of its StampAnnots; then a
+ * document-level summary.
  */
 #include "ofd.h"
 #include "ofd_int.h"
@@ -23,10 +24,6 @@
 #define ST_FAILED        "failed"
 #define ST_INDETERMINATE "indeterminate"
 #define ST_NOT_CHECKED   "not_checked"
-
-/* DER of OID 1.2.156.10197.6.1.4.2.2 (GB/T 35275 signedData). */
-static const uint8_t OID_SIGNED_DATA[] = {
-    0x06, 0x0a, 0x2a, 0x81, 0x1c, 0xcf, 0x55, 0x06, 0x01, 0x04, 0x02, 0x02};
 
 /* JSON string of text that may not be valid UTF-8. */
 static json_t *jtext(const char *s)
@@ -74,187 +71,39 @@ static json_t *jbox(const double *v)
     return json_pack("[ffff]", v[0], v[1], v[2], v[3]);
 }
 
-/* ---- DER walking for GB/T 35275 SignedData ------------------------------ */
+/* ---- GB/T 35275 SignedData (Type="Sign") -------------------------------- */
 
-struct der {
-    const uint8_t *p;
-    size_t len;
-};
-
-/* Next TLV of *in into *c (content) and *w (whole); 1 ok, 0 bad/end. */
-static int der_next(struct der *in, uint8_t *tag, struct der *c, struct der *w)
-{
-    size_t hdr = 2, clen, i, nb;
-
-    if (in->len < 2)
-        return 0;
-    *tag = in->p[0];
-    clen = in->p[1];
-    if (clen & 0x80) {
-        nb = clen & 0x7f;
-        if (nb == 0 || nb > 4 || in->len < 2 + nb)
-            return 0;
-        for (clen = 0, i = 0; i < nb; i++)
-            clen = (clen << 8) | in->p[2 + i];
-        hdr += nb;
-    }
-    if (clen > in->len - hdr)
-        return 0;
-    c->p = in->p + hdr;
-    c->len = clen;
-    if (w) {
-        w->p = in->p;
-        w->len = hdr + clen;
-    }
-    in->p += hdr + clen;
-    in->len -= hdr + clen;
-    return 1;
-}
-
-static int is_signed_data(const uint8_t *p, size_t len)
-{
-    struct der in = {p, len}, c, w;
-    uint8_t tag;
-
-    return der_next(&in, &tag, &c, NULL) && tag == 0x30 &&
-           der_next(&c, &tag, &w, &w) && tag == 0x06 &&
-           w.len == sizeof(OID_SIGNED_DATA) &&
-           memcmp(w.p, OID_SIGNED_DATA, w.len) == 0;
-}
-
-/* Verify a GB/T 35275 SignedData over Signature.xml (xml). */
+/* Verify a GB/T 35275 SignedData over the bytes of Signature.xml (xml):
+ * the format library's report goes under "signed_data", as an SES report
+ * goes under "ses"; at is the SignatureDateTime (0: unreadable), the
+ * validation time when the signer gave no signingTime. */
 static void verify_signed_data(const uint8_t *p, size_t len,
-                               const uint8_t *xml, size_t xml_len,
-                               json_t *j, json_t *checks)
+                               const uint8_t *xml, size_t xml_len, time_t at,
+                               X509_STORE *store, json_t *j, json_t *checks)
 {
-    struct der in = {p, len}, top, sd, x, ci, econt = {NULL, 0}, certs = {NULL, 0};
-    struct der sis, si, serial = {NULL, 0}, attrs = {NULL, 0}, sig = {NULL, 0};
-    struct der c, w;
-    uint8_t tag, hash[SM3_DIGEST_LEN], *msg = NULL;
-    X509 *cert = NULL;
-    size_t msg_len = 0;
-    int ok = 0, has_econt = 0;
+    struct ses_signed_data *sd = NULL;
+    struct ses_verify_opts vo;
+    struct err e;
+    json_t *r;
 
     json_object_set_new(j, "signed_value_kind",
                         json_string("gbt35275_signed_data"));
-    if (!der_next(&in, &tag, &top, NULL) || !der_next(&top, &tag, &c, NULL) ||
-        !der_next(&top, &tag, &x, NULL) || tag != 0xa0 ||
-        !der_next(&x, &tag, &sd, NULL) || tag != 0x30 ||
-        !der_next(&sd, &tag, &c, NULL) || tag != 0x02 ||      /* version */
-        !der_next(&sd, &tag, &c, NULL) || tag != 0x31 ||      /* digestAlgs */
-        !der_next(&sd, &tag, &ci, NULL) || tag != 0x30 ||     /* contentInfo */
-        !der_next(&ci, &tag, &c, NULL) || tag != 0x06)
-        goto malformed;
-    if (der_next(&ci, &tag, &x, NULL) && tag == 0xa0 &&
-        der_next(&x, &tag, &econt, NULL) && tag == 0x04)
-        has_econt = 1;
-    if (!der_next(&sd, &tag, &c, NULL))
-        goto malformed;
-    if (tag == 0xa0) {
-        certs = c;
-        if (!der_next(&sd, &tag, &c, NULL))
-            goto malformed;
+    err_clear(&e);
+    if (ses_signed_data_decode(p, len, &sd, &e) != ERR_OK) {
+        check_set(checks, "structure", ST_FAILED, "SignedValue: %s", e.msg);
+        json_object_set_new(j, "signed_data",
+                            ses_report_format_failure("signed_data", e.msg));
+        return;
     }
-    if (tag == 0xa1 && !der_next(&sd, &tag, &c, NULL))
-        goto malformed;
-    sis = c;
-    if (tag != 0x31 || !der_next(&sis, &tag, &si, NULL) || tag != 0x30 ||
-        !der_next(&si, &tag, &c, NULL) || tag != 0x02 ||
-        !der_next(&si, &tag, &x, NULL) || tag != 0x30 ||      /* iss+serial */
-        !der_next(&x, &tag, &c, NULL) || !der_next(&x, &tag, &c, &serial) ||
-        tag != 0x02 ||
-        !der_next(&si, &tag, &c, NULL) || tag != 0x30 ||      /* digestAlg */
-        !der_next(&si, &tag, &c, &w))
-        goto malformed;
-    if (tag == 0xa0) {
-        attrs = w;
-        if (!der_next(&si, &tag, &c, NULL))
-            goto malformed;
-    }
-    if (tag != 0x30 || !der_next(&si, &tag, &sig, NULL) || tag != 0x04)
-        goto malformed;
     check_set(checks, "structure", ST_PASSED, "GB/T 35275 SignedData");
-    /* signer certificate: the one whose serial matches */
-    while (certs.len > 0 && der_next(&certs, &tag, &c, &w)) {
-        const unsigned char *cp = w.p;
-        X509 *cand = d2i_X509(NULL, &cp, (long)w.len);
-        unsigned char *sder = NULL;
-        int sl;
-
-        if (cand == NULL)
-            continue;
-        sl = i2d_ASN1_INTEGER(X509_get_serialNumber(cand), &sder);
-        if (sl > 0 && (size_t)sl == serial.len &&
-            memcmp(sder, serial.p, serial.len) == 0 && cert == NULL) {
-            cert = cand;
-            cand = NULL;
-        }
-        OPENSSL_free(sder);
-        X509_free(cand);
-    }
-    if (sm2_sm3(xml, xml_len, hash, NULL) != ERR_OK)
-        goto malformed;
-    if (!has_econt)
-        check_set(checks, "data_hash", ST_INDETERMINATE,
-                  "detached SignedData: no content to compare");
-    else if ((econt.len == SM3_DIGEST_LEN &&
-              memcmp(econt.p, hash, SM3_DIGEST_LEN) == 0) ||
-             (econt.len == xml_len && memcmp(econt.p, xml, xml_len) == 0))
-        check_set(checks, "data_hash", ST_PASSED,
-                  "content is SM3 of Signature.xml");
-    else
-        check_set(checks, "data_hash", ST_FAILED,
-                  "content does not match Signature.xml");
-    if (cert == NULL) {
-        check_set(checks, "signature", ST_INDETERMINATE,
-                  "signer certificate not in the SignedData");
-    } else {
-        {
-            unsigned char *cd = NULL;
-            int cl = i2d_X509(cert, &cd);
-            json_t *cj = cl > 0 ? ses_cert_to_json(cd, (size_t)cl) : NULL;
-
-            json_object_set_new(j, "signer", cj ? cj : json_null());
-            OPENSSL_free(cd);
-        }
-        if (attrs.len > 0) {
-            msg = malloc(attrs.len);
-            if (msg != NULL) {
-                memcpy(msg, attrs.p, attrs.len);
-                msg[0] = 0x31;
-                msg_len = attrs.len;
-            }
-        } else if (has_econt) {
-            msg = malloc(econt.len ? econt.len : 1);
-            if (msg != NULL) {
-                memcpy(msg, econt.p, econt.len);
-                msg_len = econt.len;
-            }
-        } else {
-            msg = malloc(xml_len ? xml_len : 1);
-            if (msg != NULL) {
-                memcpy(msg, xml, xml_len);
-                msg_len = xml_len;
-            }
-        }
-        if (msg == NULL ||
-            sm2_verify_cert(cert, NULL, msg, msg_len, sig.p, sig.len, &ok,
-                            NULL) != ERR_OK)
-            check_set(checks, "signature", ST_INDETERMINATE,
-                      "signature could not be checked");
-        else
-            check_set(checks, "signature", ok ? ST_PASSED : ST_FAILED,
-                      ok ? "SM2 signature of the signer certificate" :
-                           "SM2 signature does not verify");
-    }
-    check_set(checks, "certificate_chain", ST_INDETERMINATE,
-              "the chain of GB/T 35275 signer certificates is not checked");
-    goto done;
-malformed:
-    check_set(checks, "structure", ST_FAILED, "malformed GB/T 35275 SignedData");
-done:
-    free(msg);
-    X509_free(cert);
+    memset(&vo, 0, sizeof(vo));
+    vo.data = xml;
+    vo.data_len = xml_len;
+    vo.trust_store = store;
+    vo.claimed_time = at;
+    r = ses_verify_signed_data(sd, &vo, &e);
+    json_object_set_new(j, "signed_data", r ? r : json_null());
+    ses_signed_data_free(sd);
 }
 
 /* ---- one signature ------------------------------------------------------ */
@@ -437,6 +286,7 @@ static void sig_indication(json_t *j, json_t *checks)
 {
     const char *ind = "TOTAL_PASSED", *sub = NULL;
     const json_t *ses = json_object_get(j, "ses");
+    const json_t *sd = json_object_get(j, "signed_data");
     const char *kind = json_string_value(json_object_get(j,
                                                          "signed_value_kind"));
 
@@ -449,6 +299,11 @@ static void sig_indication(json_t *j, json_t *checks)
     } else if (kind && !strcmp(kind, "ses_signature") && ses != NULL) {
         ind = json_string_value(json_object_get(ses, "indication"));
         sub = json_string_value(json_object_get(ses, "sub_indication"));
+        if (ind == NULL)
+            ind = "INDETERMINATE";
+    } else if (kind && !strcmp(kind, "gbt35275_signed_data")) {
+        ind = json_string_value(json_object_get(sd, "indication"));
+        sub = json_string_value(json_object_get(sd, "sub_indication"));
         if (ind == NULL)
             ind = "INDETERMINATE";
     } else if (!strcmp(cstatus(checks, "signature"), ST_FAILED)) {
@@ -478,7 +333,7 @@ static json_t *verify_one(struct ofd_pkg *p, const struct ofd_doc *d,
     const uint8_t *xml = NULL, *sv = NULL;
     size_t xml_len = 0, sv_len = 0;
     struct err e;
-    time_t t;
+    time_t t = 0;
     int zone;
     uint8_t rs[SM2_SIG_RAW_LEN];
 
@@ -516,6 +371,7 @@ static json_t *verify_one(struct ofd_pkg *p, const struct ofd_doc *d,
             iso[19] = '\0'; /* no zone in the file: local time as written */
         json_object_set_new(j, "signature_time", json_string(iso));
     } else {
+        t = 0;
         json_object_set_new(j, "signature_time", json_null());
     }
     json_object_set_new(j, "check_method", jtext(sx.check_method));
@@ -531,8 +387,8 @@ static json_t *verify_one(struct ofd_pkg *p, const struct ofd_doc *d,
     if (ses_sniff(sv, sv_len) == SES_KIND_SIGNATURE) {
         verify_ses(p, it->loc, &sx, xml, xml_len, sv, sv_len, o, store, j,
                    checks);
-    } else if (is_signed_data(sv, sv_len)) {
-        verify_signed_data(sv, sv_len, xml, xml_len, j, checks);
+    } else if (ses_sniff(sv, sv_len) == SES_KIND_SIGNED_DATA) {
+        verify_signed_data(sv, sv_len, xml, xml_len, t, store, j, checks);
     } else if (sm2_sig_normalize(sv, sv_len, rs, NULL) == ERR_OK) {
         json_object_set_new(j, "signed_value_kind",
                             json_string("sm2_signature"));

@@ -89,6 +89,8 @@ enum ses_kind ses_sniff(const uint8_t *der, size_t len)
     if (len > SES_MAX_DER)
         return SES_KIND_UNKNOWN;
     n = seq_shape(der, len, &t, &inner);
+    if (n == 2 && t == 0x06 && ses_sd_sniff(der, len))
+        return SES_KIND_SIGNED_DATA;     /* ContentInfo: type, [0] content */
     if (n < 2 || t != 0x30)
         return SES_KIND_UNKNOWN;
     if (inner == 0x30)

@@ -1,7 +1,8 @@
 /*
  * ses_asn1.c - owns the ASN.1 templates (OpenSSL ASN1_SEQUENCE & co.) for the
- * seal and signature structures declared in ses_asn1.h.  Nothing else: no
- * policy, no limits (those live in ses.c after decoding).
+ * seal and signature structures and the GB/T 35275 SignedData declared in
+ * ses_asn1.h.  Nothing else: no policy, no limits (those live in ses.c and
+ * ses_sd.c after decoding).
  */
 #include "ses_asn1.h"
 
@@ -130,3 +131,44 @@ ASN1_SEQUENCE(SES_SIG_V1) = {
     ASN1_SIMPLE(SES_SIG_V1, value, ASN1_BIT_STRING),
 } ASN1_SEQUENCE_END(SES_SIG_V1)
 IMPLEMENT_ASN1_FUNCTIONS(SES_SIG_V1)
+
+/* ---- GB/T 35275 SignedData ---------------------------------------------- */
+
+ASN1_SEQUENCE(SD_CONTENT) = {
+    ASN1_SIMPLE(SD_CONTENT, type, ASN1_OBJECT),
+    ASN1_EXP_OPT(SD_CONTENT, data, ASN1_OCTET_STRING, 0),
+} ASN1_SEQUENCE_END(SD_CONTENT)
+IMPLEMENT_ASN1_FUNCTIONS(SD_CONTENT)
+
+ASN1_SEQUENCE(SD_ISSUER_SERIAL) = {
+    ASN1_SIMPLE(SD_ISSUER_SERIAL, issuer, X509_NAME),
+    ASN1_SIMPLE(SD_ISSUER_SERIAL, serial, ASN1_INTEGER),
+} ASN1_SEQUENCE_END(SD_ISSUER_SERIAL)
+IMPLEMENT_ASN1_FUNCTIONS(SD_ISSUER_SERIAL)
+
+ASN1_SEQUENCE_enc(SD_SIGNER, enc, NULL) = {
+    ASN1_SIMPLE(SD_SIGNER, version, ASN1_INTEGER),
+    ASN1_SIMPLE(SD_SIGNER, issuer_serial, SD_ISSUER_SERIAL),
+    ASN1_SIMPLE(SD_SIGNER, digest_alg, X509_ALGOR),
+    ASN1_IMP_SET_OF_OPT(SD_SIGNER, signed_attrs, X509_ATTRIBUTE, 0),
+    ASN1_SIMPLE(SD_SIGNER, sig_alg, X509_ALGOR),
+    ASN1_SIMPLE(SD_SIGNER, sig, ASN1_OCTET_STRING),
+    ASN1_IMP_SET_OF_OPT(SD_SIGNER, unsigned_attrs, X509_ATTRIBUTE, 1),
+} ASN1_SEQUENCE_END_enc(SD_SIGNER, SD_SIGNER)
+IMPLEMENT_ASN1_FUNCTIONS(SD_SIGNER)
+
+ASN1_SEQUENCE(SD_SIGNED) = {
+    ASN1_SIMPLE(SD_SIGNED, version, ASN1_INTEGER),
+    ASN1_SET_OF(SD_SIGNED, digest_algs, X509_ALGOR),
+    ASN1_SIMPLE(SD_SIGNED, content, SD_CONTENT),
+    ASN1_IMP_SET_OF_OPT(SD_SIGNED, certs, X509, 0),
+    ASN1_IMP_SET_OF_OPT(SD_SIGNED, crls, ASN1_ANY, 1),
+    ASN1_SET_OF(SD_SIGNED, signers, SD_SIGNER),
+} ASN1_SEQUENCE_END(SD_SIGNED)
+IMPLEMENT_ASN1_FUNCTIONS(SD_SIGNED)
+
+ASN1_SEQUENCE(SD_CONTENTINFO) = {
+    ASN1_SIMPLE(SD_CONTENTINFO, type, ASN1_OBJECT),
+    ASN1_EXP(SD_CONTENTINFO, signed_data, SD_SIGNED, 0),
+} ASN1_SEQUENCE_END(SD_CONTENTINFO)
+IMPLEMENT_ASN1_FUNCTIONS(SD_CONTENTINFO)

@@ -6,6 +6,10 @@
  * SES_SEALINFO, SES_SEALINFO_V1, SES_SIGNINFO_V1, TBS_SIGN and TBS_SIGN_V1 keep
  * their original encoding (ASN1_SEQUENCE_enc) so that signatures are verified
  * over the exact bytes that were signed, never over a re-encoding.
+ *
+ * Also GB/T 35275 SignedData (SD_*): the structure of PKCS #7 v1.5
+ * SignedData under the Chinese OIDs.  SD_SIGNER keeps its encoding, from
+ * which ses_sd.c takes the exact bytes of the signed attributes.
  */
 #ifndef SEALD_SES_ASN1_H
 #define SEALD_SES_ASN1_H
@@ -13,6 +17,7 @@
 #include <openssl/asn1.h>
 #include <openssl/asn1t.h>
 #include <openssl/safestack.h>
+#include <openssl/x509.h>
 
 typedef struct {
     ASN1_IA5STRING *id;
@@ -136,6 +141,53 @@ typedef struct {
     SES_TBS_V1 *tbs;
     ASN1_BIT_STRING *value;
 } SES_SIG_V1;
+
+/* ---- GB/T 35275 SignedData ---- */
+
+/* Inner ContentInfo: content [0] EXPLICIT OCTET STRING, absent when the
+ * signed data travels separately (detached). */
+typedef struct {
+    ASN1_OBJECT *type;
+    ASN1_OCTET_STRING *data;
+} SD_CONTENT;
+
+typedef struct {
+    X509_NAME *issuer;
+    ASN1_INTEGER *serial;
+} SD_ISSUER_SERIAL;
+
+typedef struct {
+    ASN1_INTEGER *version;
+    SD_ISSUER_SERIAL *issuer_serial;
+    X509_ALGOR *digest_alg;
+    STACK_OF(X509_ATTRIBUTE) *signed_attrs;    /* [0] IMPLICIT SET OF */
+    X509_ALGOR *sig_alg;                       /* digestEncryptionAlg */
+    ASN1_OCTET_STRING *sig;                    /* encryptedDigest     */
+    STACK_OF(X509_ATTRIBUTE) *unsigned_attrs;  /* [1] IMPLICIT SET OF */
+    ASN1_ENCODING enc;
+} SD_SIGNER;
+DEFINE_STACK_OF(SD_SIGNER)
+
+typedef struct {
+    ASN1_INTEGER *version;
+    STACK_OF(X509_ALGOR) *digest_algs;
+    SD_CONTENT *content;
+    STACK_OF(X509) *certs;                     /* [0] IMPLICIT SET OF */
+    STACK_OF(ASN1_TYPE) *crls;                 /* [1] IMPLICIT, unused */
+    STACK_OF(SD_SIGNER) *signers;
+} SD_SIGNED;
+
+/* Outer ContentInfo: type 1.2.156.10197.6.1.4.2.2, [0] EXPLICIT SignedData. */
+typedef struct {
+    ASN1_OBJECT *type;
+    SD_SIGNED *signed_data;
+} SD_CONTENTINFO;
+
+DECLARE_ASN1_FUNCTIONS(SD_CONTENT)
+DECLARE_ASN1_FUNCTIONS(SD_ISSUER_SERIAL)
+DECLARE_ASN1_FUNCTIONS(SD_SIGNER)
+DECLARE_ASN1_FUNCTIONS(SD_SIGNED)
+DECLARE_ASN1_FUNCTIONS(SD_CONTENTINFO)
 
 DECLARE_ASN1_FUNCTIONS(SES_HEADER)
 DECLARE_ASN1_FUNCTIONS(SES_EXTDATA)

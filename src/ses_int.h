@@ -1,6 +1,6 @@
 /*
  * ses_int.h - internal helpers shared by the ses*.c files of the format layer
- * (DER walking, time conversion, JSON text helpers).  Not a public API.
+ * (DER walking, SignedData sniffing, time conversion, JSON text helpers).  Not a public API.
  */
 #ifndef SEALD_SES_INT_H
 #define SEALD_SES_INT_H
@@ -21,6 +21,10 @@
  * and *clen (content length, within avail); 0 otherwise. */
 int ses_der_tlv(const uint8_t *p, size_t avail, uint8_t *tag, size_t *hdr,
                 size_t *clen);
+
+/* Is der (len bytes) a ContentInfo of type GB/T 35275 signedData?  1 yes,
+ * 0 no (ses_sd.c). */
+int ses_sd_sniff(const uint8_t *der, size_t len);
 
 /* ASN1_TIME (UTCTime or GeneralizedTime) to time_t; ERR_MALFORMED if bad. */
 err_code ses_time_get(time_t *out, const ASN1_TIME *t, const char *what,

@@ -1,7 +1,7 @@
 /*
- * ses_verify.c - owns verification of decoded seals and signatures and the
- * JSON verification report (ETSI EN 319 102-1 style indication and
- * sub-indication).  Every check runs and is reported on its own; signatures
+ * ses_verify.c - owns verification of decoded seals, signatures and GB/T
+ * 35275 SignedData and the JSON verification report (ETSI EN 319 102-1
+ * style indication and sub-indication).  Every check runs and is reported on its own; signatures
  * are always checked over the ORIGINAL bytes kept by the decoder.  The trust
  * store is a directory of anchor certificates (PEM or DER files).
  */
@@ -244,10 +244,11 @@ static int chain_window(X509_STORE_CTX *ctx, time_t *nb, time_t *na)
 
 /* Chain result for one certificate: status + reason into out (json).
  * nb == NULL: checked at time at.  Otherwise checked without any time
- * check, and *nb / *na get the chain's validity window (passed only). */
+ * check, and *nb / *na get the chain's validity window (passed only).
+ * untrusted (may be NULL): intermediates the signed object carries. */
 static json_t *chain_one(X509_STORE *store, int anchors, X509 *leaf,
-                         time_t at, const char *id, const char **status,
-                         time_t *nb, time_t *na)
+                         STACK_OF(X509) *untrusted, time_t at, const char *id,
+                         const char **status, time_t *nb, time_t *na)
 {
     json_t *j = json_object();
     X509_STORE_CTX *ctx = NULL;
@@ -267,7 +268,7 @@ static json_t *chain_one(X509_STORE *store, int anchors, X509 *leaf,
     }
     set_distid(leaf, id);
     ctx = X509_STORE_CTX_new();
-    if (ctx == NULL || !X509_STORE_CTX_init(ctx, store, leaf, NULL)) {
+    if (ctx == NULL || !X509_STORE_CTX_init(ctx, store, leaf, untrusted)) {
         json_object_set_new(j, "reason", json_string("cannot set up check"));
         goto done;
     }
@@ -320,10 +321,11 @@ static int status_rank(const char *s)
     return 0;
 }
 
-/* certificate_chain check over the (role, cert, time) list. */
+/* certificate_chain check over the (role, cert, time) list, with the
+ * intermediates untrusted (may be NULL). */
 static void chain_check(json_t *checks, const struct ses_verify_opts *o,
                         const char *const *roles, X509 *const *certs,
-                        const time_t *at, size_t n)
+                        const time_t *at, size_t n, STACK_OF(X509) *untrusted)
 {
     X509_STORE *store = NULL;
     int anchors = 0;
@@ -347,7 +349,7 @@ static void chain_check(json_t *checks, const struct ses_verify_opts *o,
     }
     for (i = 0; i < n; i++) {
         sub = chain_one(o->trust_store ? o->trust_store : store, anchors,
-                        certs[i], at[i], id, &st, NULL, NULL);
+                        certs[i], untrusted, at[i], id, &st, NULL, NULL);
         if (status_rank(st) > status_rank(worst)) {
             worst = st;
             snprintf(reason, sizeof(reason), "%s certificate: %s", roles[i],
@@ -614,7 +616,8 @@ err_code ses_seal_result_new(const struct ses_signature *s,
     certs[1] = r->maker;
     for (i = 0; i < PRE_ROLES; i++)
         r->chain[i] = chain_one(o->trust_store ? o->trust_store : store,
-                                r->anchors, certs[i], 0, SM2_DEFAULT_ID,
+                                r->anchors, certs[i], NULL, 0,
+                                SM2_DEFAULT_ID,
                                 &r->chain_status[i], &r->not_before[i],
                                 &r->not_after[i]);
     r->signer_json = r->signer ? ses_cert_json_x509(r->signer) :
@@ -785,7 +788,7 @@ static json_t *verify_signature_impl(const struct ses_signature *s,
         const char *roles[2] = {"signer", "maker"};
         X509 *certs[2] = {signer, maker};
         time_t when[2] = {at, at};
-        chain_check(checks, o, roles, certs, when, 2);
+        chain_check(checks, o, roles, certs, when, 2, NULL);
     }
     json_object_set_new(r, "kind", json_string("signature"));
     json_object_set_new(r, "validation_time", ses_json_time(at));
@@ -844,7 +847,7 @@ json_t *ses_verify_seal(const struct ses_seal *s,
         const char *roles[1] = {"maker"};
         X509 *certs[1] = {maker};
         time_t when[1] = {at};
-        chain_check(checks, o, roles, certs, when, 1);
+        chain_check(checks, o, roles, certs, when, 1, NULL);
     }
     json_object_set_new(r, "kind", json_string("seal"));
     json_object_set_new(r, "validation_time", ses_json_time(at));
@@ -853,5 +856,204 @@ json_t *ses_verify_seal(const struct ses_seal *s,
     json_object_set_new(r, "checks", checks);
     json_object_set_new(r, "seal", seal_summary(s, maker, NULL));
     X509_free(maker);
+    return r;
+}
+
+/* ---- GB/T 35275 SignedData ----------------------------------------------- */
+
+/* data_hash of a detached SignedData with signed attributes, or of the
+ * messageDigest of an attached one: md against the SM3 want (NULL:
+ * unknown).  1 when it passed. */
+static int sd_digest_check(json_t *checks, const struct ses_signed_data *s,
+                           const uint8_t *want, const char *of)
+{
+    if (!s->has_message_digest) {
+        check_set(checks, "data_hash", ST_FAILED,
+                  "signed attributes without messageDigest");
+        return 0;
+    }
+    if (want == NULL) {
+        check_set(checks, "data_hash", ST_NOT_CHECKED,
+                  "detached SignedData: no document or hash given");
+        return 0;
+    }
+    if (s->message_digest.len == SM3_DIGEST_LEN &&
+        util_ct_equal(s->message_digest.p, want, SM3_DIGEST_LEN))
+        return 1;
+    check_set(checks, "data_hash", ST_FAILED,
+              "messageDigest is not SM3 of %s", of);
+    return 0;
+}
+
+/* The document binding (data_hash) of s, except for a detached SignedData
+ * without signed attributes, whose binding is its signature (sd_verify). */
+static void sd_binding_check(json_t *checks, const struct ses_signed_data *s,
+                             const struct ses_verify_opts *o)
+{
+    uint8_t doc_h[SM3_DIGEST_LEN], content_h[SM3_DIGEST_LEN];
+    const uint8_t *want = NULL;
+
+    if (o->data != NULL &&
+        sm2_sm3(o->data, o->data_len, doc_h, NULL) == ERR_OK)
+        want = doc_h;
+    else if (o->data == NULL && o->hash != NULL &&
+             o->hash_len == SM3_DIGEST_LEN)
+        want = o->hash;
+    if (strcmp(s->digest_alg, SM2_OID_SM3) != 0) {
+        check_set(checks, "data_hash", ST_INDETERMINATE,
+                  "digest algorithm %s not supported (SM3 only)",
+                  s->digest_alg);
+        return;
+    }
+    if (s->has_content_type_attr &&
+        strcmp(s->content_type_attr, s->content_type) != 0) {
+        check_set(checks, "data_hash", ST_FAILED, "contentType attribute %s "
+                  "is not the content's type %s", s->content_type_attr,
+                  s->content_type);
+        return;
+    }
+    if (!s->has_content) {
+        if (sd_digest_check(checks, s, want, "the document"))
+            check_set(checks, "data_hash", ST_PASSED,
+                      "messageDigest is SM3 of the document");
+        return;
+    }
+    /* attached: the signed attributes cover the content, the content must
+     * be the document or its SM3 */
+    if (s->has_signed_attrs &&
+        (sm2_sm3(s->content.p, s->content.len, content_h, NULL) != ERR_OK ||
+         !sd_digest_check(checks, s, content_h, "the encapsulated content")))
+        return;
+    if (want == NULL)
+        check_set(checks, "data_hash", ST_NOT_CHECKED,
+                  "no document or hash given");
+    else if (s->content.len == SM3_DIGEST_LEN &&
+             util_ct_equal(s->content.p, want, SM3_DIGEST_LEN))
+        check_set(checks, "data_hash", ST_PASSED,
+                  "the signed content is SM3 of the document");
+    else if ((o->data != NULL && s->content.len == o->data_len &&
+              memcmp(s->content.p, o->data, o->data_len) == 0) ||
+             (o->data == NULL &&
+              sm2_sm3(s->content.p, s->content.len, content_h, NULL) ==
+                  ERR_OK &&
+              util_ct_equal(content_h, want, SM3_DIGEST_LEN)))
+        check_set(checks, "data_hash", ST_PASSED,
+                  "the signed content is the document");
+    else
+        check_set(checks, "data_hash", ST_FAILED,
+                  "the signed content is neither the document nor its SM3");
+}
+
+/* signature check: SM2 of signer over what it signed.  For a detached
+ * SignedData without signed attributes that is the document itself, so
+ * the signature is also its binding (data_hash). */
+static void sd_signature_check(json_t *checks, const struct ses_signed_data *s,
+                               X509 *signer, const struct ses_verify_opts *o)
+{
+    /* sm2-1 (301.1) names the same SM2 signature with SM3 as 501 */
+    const char *alg = strcmp(s->sig_alg, SES_OID_SM2_SIGN) == 0 ?
+                      SM2_OID_SM2_SM3 : s->sig_alg;
+    const char *id = o->signer_id ? o->signer_id : SM2_DEFAULT_ID;
+    struct ses_bytes msg = {NULL, 0};
+    int detached_plain = !s->has_signed_attrs && !s->has_content;
+
+    if (s->has_signed_attrs) {
+        msg = s->signed_attrs;
+    } else if (s->has_content) {
+        msg = s->content;
+    } else if (o->data != NULL) {
+        msg.p = o->data;
+        msg.len = o->data_len;
+    }
+    if (signer == NULL) {
+        check_set(checks, "signature", ST_INDETERMINATE,
+                  "signer certificate not in the SignedData");
+    } else if (strcmp(s->digest_alg, SM2_OID_SM3) != 0) {
+        check_set(checks, "signature", ST_FAILED,
+                  "unsupported digest algorithm %s", s->digest_alg);
+    } else if (msg.p == NULL) {
+        check_set(checks, "signature", ST_INDETERMINATE, "detached "
+                  "SignedData without signed attributes: the signature is "
+                  "over the document, which was not given");
+    } else {
+        sig_check(checks, "signature", signer, alg, &msg, &s->sig_value, id);
+    }
+    if (!detached_plain)
+        return;
+    if (is_status(checks, "signature", ST_PASSED))
+        check_set(checks, "data_hash", ST_PASSED,
+                  "the signature is over the document itself");
+    else if (is_status(checks, "signature", ST_FAILED) && o->data != NULL)
+        check_set(checks, "data_hash", ST_FAILED,
+                  "the signature does not verify over the document");
+    else
+        check_set(checks, "data_hash", ST_NOT_CHECKED,
+                  "the signature over the document could not be checked");
+}
+
+/* Contract: see ses.h. */
+json_t *ses_verify_signed_data(const struct ses_signed_data *s,
+                               const struct ses_verify_opts *o, struct err *e)
+{
+    json_t *r = json_object(), *checks = json_object();
+    SD_CONTENTINFO *ci = s->asn1_;
+    STACK_OF(X509) *carried = ci->signed_data->certs;
+    X509 *signer = parse_cert(&s->signer_cert);
+    const char *id = o->signer_id ? o->signer_id : SM2_DEFAULT_ID;
+    const char *src;
+    time_t at;
+    int i;
+
+    if (r == NULL || checks == NULL) {
+        json_decref(r);
+        json_decref(checks);
+        X509_free(signer);
+        err_set(e, ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (signer != NULL && !sm2_is_sm2_key(X509_get0_pubkey(signer)))
+        check_set(checks, "structure", ST_FAILED,
+                  "signer certificate key is not SM2");
+    else
+        check_set(checks, "structure", ST_PASSED, "GB/T 35275 SignedData, "
+                  "%s, %s signed attributes",
+                  s->has_content ? "attached" : "detached",
+                  s->has_signed_attrs ? "with" : "without");
+    if (s->has_signing_time) {
+        at = s->signing_time;
+        src = "signing_time_attribute";
+    } else if (o->claimed_time != 0) {
+        at = o->claimed_time;
+        src = "claimed_signing_time";
+    } else {
+        at = time(NULL);
+        src = "current_time";
+    }
+    if (s->has_signed_attrs || s->has_content)
+        sd_binding_check(checks, s, o);
+    sd_signature_check(checks, s, signer, o);
+    validity_check(checks, "signer_certificate_validity", signer, at);
+    /* the carried certificates are the chain's intermediates: each needs
+     * the SM2 ID to check the signature on the one below it */
+    for (i = 0; carried != NULL && i < sk_X509_num(carried); i++)
+        set_distid(sk_X509_value(carried, i), id);
+    {
+        const char *roles[1] = {"signer"};
+        X509 *certs[1] = {signer};
+        time_t when[1] = {at};
+        chain_check(checks, o, roles, certs, when, 1, carried);
+    }
+    json_object_set_new(r, "kind", json_string("signed_data"));
+    json_object_set_new(r, "validation_time", ses_json_time(at));
+    json_object_set_new(r, "validation_time_source", json_string(src));
+    conclude(r, checks);
+    json_object_set_new(r, "checks", checks);
+    json_object_set_new(r, "detached", json_boolean(!s->has_content));
+    json_object_set_new(r, "signed_attributes",
+                        json_boolean(s->has_signed_attrs));
+    json_object_set_new(r, "content_type", json_string(s->content_type));
+    json_object_set_new(r, "signer", signer ? ses_cert_json_x509(signer) :
+                        json_null());
+    X509_free(signer);
     return r;
 }

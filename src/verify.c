@@ -552,6 +552,47 @@ enrich_token(struct store_conn *db, const struct ses_signature *sig,
 
 /* ---- verification ------------------------------------------------------- */
 
+/* A GB/T 35275 SignedData (a Type="Sign" SignedValue): no seal, so there
+ * is no seal-and-chain work to cache and no seal status to add. */
+static err_code
+verify_signed_data(struct verify_service *v, const struct verify_input *in,
+                   json_t **report, struct err *e)
+{
+    struct ses_signed_data *sd = NULL;
+    struct ses_verify_opts o;
+    X509_STORE *store = NULL;
+    uint64_t gen;
+    int64_t t0 = util_mono_ms();
+    json_t *r = NULL;
+    err_code rc;
+
+    if ((rc = ses_signed_data_decode(in->der, in->der_len, &sd, e)) !=
+        ERR_OK)
+        goto done;
+    memset(&o, 0, sizeof(o));
+    o.data = in->doc;
+    o.data_len = in->doc_len;
+    if (in->doc == NULL) {
+        o.hash = in->hash;
+        o.hash_len = in->hash_len;
+    }
+    trust_current(v, &store, &gen);
+    o.trust_store = store;
+    if ((r = ses_verify_signed_data(sd, &o, e)) == NULL) {
+        rc = e->code != ERR_OK ? e->code : ERR_NOMEM;
+        goto done;
+    }
+    json_object_set_new(r, "cache", json_string("none"));
+    json_object_set_new(r, "time_used_ms", json_integer(util_mono_ms() - t0));
+    *report = r;
+    r = NULL;
+done:
+    X509_STORE_free(store);
+    json_decref(r);
+    ses_signed_data_free(sd);
+    return rc;
+}
+
 /* Contract: see verify.h. */
 err_code
 verify_signature(struct verify_service *v, struct store_conn *db,
@@ -570,6 +611,8 @@ verify_signature(struct verify_service *v, struct store_conn *db,
     err_code rc;
 
     *report = NULL;
+    if (ses_sniff(in->der, in->der_len) == SES_KIND_SIGNED_DATA)
+        return verify_signed_data(v, in, report, e);
     if ((rc = ses_signature_decode(in->der, in->der_len, &s, e)) != ERR_OK)
         goto done;
     memset(&o, 0, sizeof(o));

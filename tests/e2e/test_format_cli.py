@@ -276,3 +276,29 @@ def test_signatures_inside_ofd(ofd, sign, want, tmp_path):
                       str(tmp_path / "seal.esl"))
         assert j["checks"]["seal_signature"]["status"] == "passed", j
         assert j["checks"]["structure"]["status"] == "passed", j
+
+
+def test_gbt35275_bare_signed_value(tmp_path):
+    """Issue 14 item 12: verify-file takes a bare GB/T 35275 SignedValue
+    with the Signature.xml it was signed over (--data) or its SM3
+    (--hash); a Signature.xml changed after signing fails the binding."""
+    from gbt35275 import edit_page, sign_ofd
+    _, xml, sv = sign_ofd()
+    _, changed, _ = sign_ofd(edit_page, sv)
+    (tmp_path / "sv.dat").write_bytes(sv)
+    (tmp_path / "sig.xml").write_bytes(xml)
+    (tmp_path / "changed.xml").write_bytes(changed)
+    j, rc = report("verify-file", "--signature", str(tmp_path / "sv.dat"),
+                   "--data", str(tmp_path / "sig.xml"))
+    assert j["kind"] == "signed_data", j
+    assert j["checks"]["signature"]["status"] == "passed", j
+    assert j["checks"]["data_hash"]["status"] == "passed", j
+    assert rc == 2 and j["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND"
+    j, rc = report("verify-file", "--signature", str(tmp_path / "sv.dat"),
+                   "--hash", hashlib.new("sm3", xml).hexdigest())
+    assert j["checks"]["data_hash"]["status"] == "passed", j
+    j, rc = report("verify-file", "--signature", str(tmp_path / "sv.dat"),
+                   "--data", str(tmp_path / "changed.xml"))
+    assert j["checks"]["signature"]["status"] == "passed", j
+    assert j["checks"]["data_hash"]["status"] == "failed", j
+    assert rc == 1 and j["sub_indication"] == "HASH_FAILURE"

@@ -284,3 +284,27 @@ def test_usage_and_io(tmp_path):
     junk.write_bytes(b"not a zip at all, just text" * 10)
     j, rc = verify(junk)
     assert rc == 1 and j["error"]["code"] == "malformed_input"
+
+
+def test_gbt35275_page_changed_after_signing(tmp_path):
+    """Issue 14 item 12: an OFD Type="Sign" signature (detached GB/T 35275
+    SignedData with signed attributes) whose page was changed after signing
+    and whose CheckValues were rewritten fails the document binding; the
+    genuine one passes it (chain indeterminate: the ofdrw root is not
+    trusted)."""
+    from gbt35275 import edit_page, sign_ofd
+    good, _, sv = sign_ofd()
+    bad, _, _ = sign_ofd(edit_page, sv)
+    (tmp_path / "good.ofd").write_bytes(good)
+    (tmp_path / "bad.ofd").write_bytes(bad)
+    j, rc = verify(tmp_path / "bad.ofd")
+    s = j["signatures"][0]
+    assert s["checks"]["references"]["status"] == "passed", s
+    assert rc == 1 and s["sub_indication"] == "HASH_FAILURE", s
+    assert s["signed_data"]["checks"]["signature"]["status"] == "passed", s
+    assert s["signed_data"]["checks"]["data_hash"]["status"] == "failed", s
+    j, rc = verify(tmp_path / "good.ofd")
+    s = j["signatures"][0]
+    assert s["checks"]["references"]["status"] == "passed", s
+    assert s["signed_data"]["checks"]["data_hash"]["status"] == "passed", s
+    assert rc == 2 and s["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND"

@@ -318,3 +318,67 @@ def test_verify_rate_limit_per_account_with_bulk_role(world):
         r = world.inst.post("/api/v1/verify/seal", world.cred["verifier"],
                             json=seal)
         assert r.status_code == 200, r.text
+
+
+def test_gbt35275_bare_signed_value(world):
+    """Issue 14 item 12: a bare GB/T 35275 SignedValue (detached, with
+    signed attributes, written by tests/e2e/gbt35275.py) verifies through
+    the API as through the CLI, as JSON and as upload; the Signature.xml it
+    was signed over passes the binding, one with a changed page and
+    rewritten CheckValues does not."""
+    from gbt35275 import edit_page, sign_ofd
+    _, xml, sv = sign_ofd()
+    rep = verify(world, {"signature": b64(sv), "document": b64(xml)})
+    assert rep["kind"] == "signed_data"
+    assert status(rep, "signature") == "passed"
+    assert status(rep, "data_hash") == "passed"
+    assert status(rep, "certificate_chain") == "indeterminate"
+    assert rep["indication"] == "INDETERMINATE"
+    assert rep["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND"
+    assert rep["validation_time_source"] == "signing_time_attribute"
+    assert rep["cache"] == "none" and "seald_status" not in rep
+    rep = verify(world, files={
+        "signature": ("SignedValue.dat", sv, "application/octet-stream"),
+        "document": ("Signature.xml", xml, "application/xml")})
+    assert status(rep, "data_hash") == "passed"
+    rep = verify(world, {"signature": b64(sv),
+                         "document_sm3": hashlib.new("sm3", xml).hexdigest()})
+    assert status(rep, "data_hash") == "passed"
+    _, changed, _ = sign_ofd(edit_page, sv)
+    assert changed != xml
+    rep = verify(world, {"signature": b64(sv), "document": b64(changed)})
+    assert status(rep, "signature") == "passed"
+    assert status(rep, "data_hash") == "failed"
+    assert rep["indication"] == "TOTAL_FAILED"
+    assert rep["sub_indication"] == "HASH_FAILURE"
+
+
+def test_gbt35275_vector_attached(world):
+    """The tongz SignedData of keyword-edited.ofd (attached SM3 content, raw
+    r||s) against its Signature.xml, through the API."""
+    import zipfile
+    with zipfile.ZipFile(os.path.join(VECTORS, "ofd",
+                                      "keyword-edited.ofd")) as z:
+        sv = z.read("Doc_0/Signs/Sign_3/SignedValue.dat")
+        xml = z.read("Doc_0/Signs/Sign_3/Signature.xml")
+    rep = verify(world, {"signature": b64(sv), "document": b64(xml)})
+    assert status(rep, "signature") == "passed"
+    assert status(rep, "data_hash") == "passed"
+    rep = verify(world, {"signature": b64(sv), "document": b64(xml + b" ")})
+    assert status(rep, "data_hash") == "failed"
+
+
+def test_gbt35275_ofd_page_changed_after_signing(world):
+    """Through /api/v1/verify/ofd: the References all pass in both, only
+    the SignedData's binding to Signature.xml tells them apart."""
+    from gbt35275 import edit_page, sign_ofd
+    good, _, sv = sign_ofd()
+    bad, _, _ = sign_ofd(edit_page, sv)
+    for pkg, ind, binding in ((good, "INDETERMINATE", "passed"),
+                              (bad, "TOTAL_FAILED", "failed")):
+        rep = verify(world, {"ofd": b64(pkg)}, path="/api/v1/verify/ofd")
+        (sig,) = rep["signatures"]
+        assert sig["checks"]["references"]["status"] == "passed", sig
+        assert sig["indication"] == ind and rep["indication"] == ind, sig
+        assert sig["signed_data"]["checks"]["data_hash"]["status"] == binding
+        assert sig["signed_data"]["checks"]["signature"]["status"] == "passed"

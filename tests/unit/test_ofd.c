@@ -3,8 +3,10 @@
  * the outcome its README gives; sealing minimal OFDs built here (software SM2
  * key, test-only) by page, keyword and across pages, re-sealing, whole-document
  * protection, byte preservation of untouched entries, relative paths and
- * vendor date formats, and hostile packages (zip bomb, traversal names, XML
- * entity bomb, deep nesting, missing parts, missing referenced files).
+ * vendor date formats, Type="Sign" signatures with a GB/T 35275 SignedData
+ * bound (or no longer bound) to their Signature.xml, and hostile packages
+ * (zip bomb, traversal names, XML entity bomb, deep nesting, missing parts,
+ * missing referenced files).
  *
  * With SEALD_OFD_OUT=DIR the sealed files used by tests/e2e/test_ofd.py are
  * written there (SEALD_OFD_OUT_ONLY=1: only that); with SEALD_OFD_CORPUS=DIR
@@ -31,6 +33,8 @@
 #include "ses.h"
 #include "sm2.h"
 #include "util.h"
+
+#include "sd_testutil.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -581,7 +585,14 @@ static void test_vector_keyword_edited(void **state)
     assert_string_equal(jstr(s1, "indication"), "TOTAL_FAILED");
     assert_string_equal(jstr(s3, "type"), "Sign");
     assert_string_equal(jstr(s3, "signed_value_kind"), "gbt35275_signed_data");
+    /* attached content SM3(Signature.xml), raw r||s, signed by tongz */
+    s3 = json_object_get(s3, "signed_data");
     assert_string_equal(chk(s3, "data_hash"), "passed");
+    assert_string_equal(chk(s3, "signature"), "passed");
+    assert_string_equal(chk(s3, "signer_certificate_validity"), "passed");
+    assert_string_equal(chk(s3, "certificate_chain"), "indeterminate");
+    assert_string_equal(jstr(s3, "validation_time_source"),
+                        "claimed_signing_time");
     assert_string_equal(jstr(r, "indication"), "TOTAL_FAILED");
     assert_int_equal(ofd_report_exit_code(r), 1);
     json_decref(r);
@@ -1102,6 +1113,153 @@ static void test_relative_paths(void **state)
     signer_free(&s);
 }
 
+/* A package with one Type="Sign" signature (no seal) whose SignedValue is
+ * sv, or, when sv is NULL, a detached GB/T 35275 SignedData with signed
+ * attributes made here over the Signature.xml written (*sv_out gets it,
+ * malloc'ed).  The References hold the SM3 of the files as they are now,
+ * so editing a page and calling this again with the old SignedValue is a
+ * page changed after signing whose CheckValues were rewritten. */
+static struct blob sign_type_ofd(struct signer *s, const char *page_edit,
+                                 const uint8_t *sv, size_t sv_len,
+                                 uint8_t **sv_out, size_t *sv_out_len)
+{
+    struct blob in = make_ofd(2), out;
+    static const char *names[] = {
+        "Doc_0/Document.xml", "Doc_0/PublicRes.xml",
+        "Doc_0/Pages/Page_0/Content.xml", "Doc_0/Pages/Page_1/Content.xml",
+        "Doc_0/Res/image.png"};
+    static const char ofd_xml[] =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<ofd:OFD xmlns:ofd=\"http://www.ofdspec.org/2016\" Version=\"1.0\" "
+        "DocType=\"OFD\"><ofd:DocBody><ofd:DocRoot>Doc_0/Document.xml"
+        "</ofd:DocRoot><ofd:Signatures>Doc_0/Signs/Signatures.xml"
+        "</ofd:Signatures></ofd:DocBody></ofd:OFD>\n";
+    static const char sigs_xml[] =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ofd:Signatures "
+        "xmlns:ofd=\"http://www.ofdspec.org/2016\"><ofd:MaxSignId>1"
+        "</ofd:MaxSignId><ofd:Signature ID=\"1\" Type=\"Sign\" BaseLoc=\""
+        "/Doc_0/Signs/Sign_0/Signature.xml\"/></ofd:Signatures>\n";
+    static char sig_xml[4096];
+    struct zpart parts[12];
+    uint8_t *data[5], h[32];
+    size_t lens[5], i, n = 0, off;
+    char *b64;
+    struct err e;
+
+    off = (size_t)snprintf(sig_xml, sizeof(sig_xml),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ofd:Signature "
+        "xmlns:ofd=\"http://www.ofdspec.org/2016\"><ofd:SignedInfo>"
+        "<ofd:Provider ProviderName=\"sd-test\" Company=\"seald\"/>"
+        "<ofd:SignatureMethod>1.2.156.10197.1.501</ofd:SignatureMethod>"
+        "<ofd:SignatureDateTime>20240102030405Z</ofd:SignatureDateTime>"
+        "<ofd:References CheckMethod=\"1.2.156.10197.1.401\">");
+    assert_int_equal(sm2_sm3(ofd_xml, strlen(ofd_xml), h, &e), ERR_OK);
+    assert_int_equal(util_b64_encode(h, 32, &b64, &e), ERR_OK);
+    off += (size_t)snprintf(sig_xml + off, sizeof(sig_xml) - off,
+        "<ofd:Reference FileRef=\"/OFD.xml\"><ofd:CheckValue>%s"
+        "</ofd:CheckValue></ofd:Reference>", b64);
+    free(b64);
+    for (i = 0; i < 5; i++) {
+        data[i] = zip_get(&in, names[i], 0, &lens[i]);
+        assert_non_null(data[i]);
+        if (i == 3 && page_edit != NULL) {
+            char *hit = strstr((char *)data[i], "body text");
+
+            assert_non_null(hit);
+            memcpy(hit, page_edit, strlen("body text"));
+        }
+        assert_int_equal(sm2_sm3(data[i], lens[i], h, &e), ERR_OK);
+        assert_int_equal(util_b64_encode(h, 32, &b64, &e), ERR_OK);
+        off += (size_t)snprintf(sig_xml + off, sizeof(sig_xml) - off,
+            "<ofd:Reference FileRef=\"/%s\"><ofd:CheckValue>%s"
+            "</ofd:CheckValue></ofd:Reference>", names[i], b64);
+        free(b64);
+    }
+    snprintf(sig_xml + off, sizeof(sig_xml) - off,
+             "</ofd:References></ofd:SignedInfo><ofd:SignedValue>"
+             "/Doc_0/Signs/Sign_0/SignedValue.dat</ofd:SignedValue>"
+             "</ofd:Signature>\n");
+    if (sv == NULL) {
+        *sv_out = sd_t_build(s->key, s->cert, (const uint8_t *)sig_xml,
+                             strlen(sig_xml), SD_T_ATTRS, time(NULL) - 60,
+                             sv_out_len);
+        sv = *sv_out;
+        sv_len = *sv_out_len;
+    }
+    parts[n++] = (struct zpart){"OFD.xml", ofd_xml, strlen(ofd_xml), 0};
+    for (i = 0; i < 5; i++)
+        parts[n++] = (struct zpart){names[i], data[i], lens[i], 0};
+    parts[n++] = (struct zpart){"Doc_0/Signs/Signatures.xml", sigs_xml,
+                                strlen(sigs_xml), 0};
+    parts[n++] = (struct zpart){"Doc_0/Signs/Sign_0/Signature.xml", sig_xml,
+                                strlen(sig_xml), 0};
+    parts[n++] = (struct zpart){"Doc_0/Signs/Sign_0/SignedValue.dat", sv,
+                                sv_len, 0};
+    out = zip_build(parts, n);
+    for (i = 0; i < 5; i++)
+        free(data[i]);
+    free(in.p);
+    return out;
+}
+
+static const char *sdchk(const json_t *sig, const char *name)
+{
+    return chk(json_object_get(sig, "signed_data"), name);
+}
+
+/* Issue 14 item 12: a page changed after signing, its CheckValue rewritten
+ * and the SignedData left as it was, no longer passes: messageDigest is
+ * SM3 of the original Signature.xml. */
+static void test_signed_data_binding(void **state)
+{
+    struct signer s;
+    struct blob good, bad;
+    uint8_t *sv = NULL;
+    size_t sv_len = 0;
+    json_t *r;
+    const json_t *sig;
+
+    (void)state;
+    signer_init(&s);
+    good = sign_type_ofd(&s, NULL, NULL, 0, &sv, &sv_len);
+    /* the page edited, the CheckValues rewritten, SignedValue untouched */
+    bad = sign_type_ofd(&s, "EVIL TEXT", sv, sv_len, NULL, NULL);
+    r = verify_blob(&bad, s.trust);
+    sig = sig_at(r, 0);
+    assert_string_equal(chk(sig, "references"), "passed");
+    assert_string_equal(jstr(sig, "indication"), "TOTAL_FAILED");
+    assert_string_equal(jstr(sig, "sub_indication"), "HASH_FAILURE");
+    assert_string_equal(jstr(r, "indication"), "TOTAL_FAILED");
+    assert_int_equal(ofd_report_exit_code(r), 1);
+    assert_string_equal(sdchk(sig, "signature"), "passed");
+    assert_string_equal(sdchk(sig, "data_hash"), "failed");
+    json_decref(r);
+    free(bad.p);
+    /* the genuine one, its signer trusted */
+    r = verify_blob(&good, s.trust);
+    sig = sig_at(r, 0);
+    assert_string_equal(jstr(sig, "signed_value_kind"), "gbt35275_signed_data");
+    assert_string_equal(chk(sig, "references"), "passed");
+    assert_string_equal(jstr(sig, "indication"), "TOTAL_PASSED");
+    assert_string_equal(jstr(r, "indication"), "TOTAL_PASSED");
+    assert_string_equal(sdchk(sig, "signature"), "passed");
+    assert_string_equal(sdchk(sig, "data_hash"), "passed");
+    assert_string_equal(sdchk(sig, "certificate_chain"), "passed");
+    assert_string_equal(jstr(json_object_get(sig, "signed_data"),
+                             "validation_time_source"),
+                        "signing_time_attribute");
+    json_decref(r);
+    /* untrusted signer: indeterminate, not passed */
+    r = verify_blob(&good, NULL);
+    assert_string_equal(jstr(sig_at(r, 0), "indication"), "INDETERMINATE");
+    assert_string_equal(jstr(sig_at(r, 0), "sub_indication"),
+                        "NO_CERTIFICATE_CHAIN_FOUND");
+    json_decref(r);
+    free(good.p);
+    free(sv);
+    signer_free(&s);
+}
+
 static void test_datetime(void **state)
 {
     time_t t;
@@ -1248,6 +1406,7 @@ int main(void)
         cmocka_unit_test(test_protect_all),
         cmocka_unit_test(test_tamper),
         cmocka_unit_test(test_relative_paths),
+        cmocka_unit_test(test_signed_data_binding),
         cmocka_unit_test(test_datetime),
         cmocka_unit_test(test_hostile),
     };

@@ -2,7 +2,9 @@
  * test_ses.c - seal/signature decoding, building and verification:
  * every vector in $SEALD_VECTORS/seals and /signatures, a software-key round
  * trip (files written to $SEALD_BUILD_DIR/format-out for the e2e test),
- * tampering, and hostile input (truncation, bit flips, limits).
+ * tampering, hostile input (truncation, bit flips, limits), and GB/T 35275
+ * SignedData built here (sd_testutil.h): attached and detached, with and
+ * without signed attributes, bound to its document or not.
  *
  * With SEALD_FORMAT_OUT_ONLY=1 only the round-trip (file-producing) test runs.
  */
@@ -28,6 +30,8 @@
 #include "ses.h"
 #include "sm2.h"
 #include "util.h"
+
+#include "sd_testutil.h"
 
 /* Handcrafted v4 SESeal (144 bytes) whose ExtData omits `critical`. */
 #define HAND_SEAL_NO_CRITICAL \
@@ -794,6 +798,20 @@ static void decode_any(const uint8_t *p, size_t len)
     } else {
         assert_null(g);
     }
+    {
+        struct ses_signed_data *sd = NULL;
+
+        if (ses_signed_data_decode(p, len, &sd, &e) == ERR_OK) {
+            o.data = p;                  /* any bytes as the document */
+            o.data_len = len;
+            r = ses_verify_signed_data(sd, &o, &e);
+            assert_non_null(r);
+            json_decref(r);
+            ses_signed_data_free(sd);
+        } else {
+            assert_null(sd);
+        }
+    }
 }
 
 static void test_truncation(void **state)
@@ -924,6 +942,201 @@ static void test_build_limits(void **state)
     assert_null(der);
 }
 
+/* ---- GB/T 35275 SignedData ----------------------------------------------- */
+
+/* Report of SignedData der over doc (NULL: none) or hash, with anchors in
+ * trust (NULL: none). */
+static json_t *verify_sd(const uint8_t *der, size_t len, const uint8_t *doc,
+                         size_t doc_len, const uint8_t *hash,
+                         const char *trust)
+{
+    struct ses_signed_data *sd = NULL;
+    struct ses_verify_opts o;
+    struct err e;
+    json_t *r;
+
+    memset(&o, 0, sizeof(o));
+    o.data = doc;
+    o.data_len = doc_len;
+    o.hash = hash;
+    o.hash_len = hash ? SM3_DIGEST_LEN : 0;
+    o.trust_dir = trust;
+    if (ses_signed_data_decode(der, len, &sd, &e) != ERR_OK)
+        fail_msg("SignedData decode: %s", e.msg);
+    r = ses_verify_signed_data(sd, &o, &e);
+    assert_non_null(r);
+    ses_signed_data_free(sd);
+    return r;
+}
+
+/* Detached with signed attributes (what an OFD Type="Sign" holds): the
+ * SM2 value over the attributes is not enough, messageDigest must be SM3
+ * of the very document given. */
+static void test_sd_detached_attrs(void **state)
+{
+    struct fixture f;
+    time_t when = time(NULL) - 600;
+    uint8_t *der, doc[sizeof(f.doc)], h[SM3_DIGEST_LEN];
+    size_t len;
+    json_t *r;
+    struct err e;
+
+    (void)state;
+    fixture_build(&f, SES_FMT_V4);
+    der = sd_t_build(f.key, f.cert, f.doc, sizeof(f.doc), SD_T_ATTRS, when,
+                     &len);
+    assert_int_equal(ses_sniff(der, len), SES_KIND_SIGNED_DATA);
+    /* genuine, trusted */
+    r = verify_sd(der, len, f.doc, sizeof(f.doc), NULL, f.trust);
+    assert_string_equal(str_of(r, "kind"), "signed_data");
+    assert_check(r, "structure", "passed");
+    assert_check(r, "signature", "passed");
+    assert_check(r, "data_hash", "passed");
+    assert_string_equal(reason_of(r, "data_hash"),
+                        "messageDigest is SM3 of the document");
+    assert_check(r, "certificate_chain", "passed");
+    assert_check(r, "signer_certificate_validity", "passed");
+    assert_string_equal(str_of(r, "indication"), "TOTAL_PASSED");
+    assert_string_equal(str_of(r, "validation_time_source"),
+                        "signing_time_attribute");
+    assert_true(json_is_true(json_object_get(r, "detached")));
+    assert_true(json_is_true(json_object_get(r, "signed_attributes")));
+    assert_non_null(json_object_get(json_object_get(r, "signer"), "subject"));
+    json_decref(r);
+    /* genuine, no anchors: untrusted is indeterminate, as for seals */
+    r = verify_sd(der, len, f.doc, sizeof(f.doc), NULL, NULL);
+    assert_check(r, "certificate_chain", "indeterminate");
+    assert_string_equal(str_of(r, "indication"), "INDETERMINATE");
+    assert_string_equal(str_of(r, "sub_indication"),
+                        "NO_CERTIFICATE_CHAIN_FOUND");
+    json_decref(r);
+    /* the document changed after signing: the attributes still verify,
+     * the binding does not */
+    memcpy(doc, f.doc, sizeof(doc));
+    doc[7] ^= 1;
+    r = verify_sd(der, len, doc, sizeof(doc), NULL, f.trust);
+    assert_check(r, "signature", "passed");
+    assert_check(r, "data_hash", "failed");
+    assert_string_equal(str_of(r, "indication"), "TOTAL_FAILED");
+    assert_string_equal(str_of(r, "sub_indication"), "HASH_FAILURE");
+    json_decref(r);
+    /* by hash */
+    assert_int_equal(sm2_sm3(f.doc, sizeof(f.doc), h, &e), ERR_OK);
+    r = verify_sd(der, len, NULL, 0, h, f.trust);
+    assert_check(r, "data_hash", "passed");
+    json_decref(r);
+    h[0] ^= 1;
+    r = verify_sd(der, len, NULL, 0, h, f.trust);
+    assert_check(r, "data_hash", "failed");
+    json_decref(r);
+    /* nothing to bind to: not checked, the rest still reported */
+    r = verify_sd(der, len, NULL, 0, NULL, f.trust);
+    assert_check(r, "data_hash", "not_checked");
+    assert_check(r, "signature", "passed");
+    json_decref(r);
+    free(der);
+    /* a signer who signed a messageDigest of other bytes */
+    der = sd_t_build(f.key, f.cert, f.doc, sizeof(f.doc),
+                     SD_T_ATTRS | SD_T_BAD_DIGEST, when, &len);
+    r = verify_sd(der, len, f.doc, sizeof(f.doc), NULL, f.trust);
+    assert_check(r, "signature", "passed");
+    assert_check(r, "data_hash", "failed");
+    json_decref(r);
+    free(der);
+    fixture_free(&f);
+}
+
+/* Attached content (SM3 of the document, as tongz writes it), with and
+ * without signed attributes; detached without attributes (the signature is
+ * over the document itself). */
+static void test_sd_other_shapes(void **state)
+{
+    struct fixture f;
+    uint8_t *der, doc[sizeof(f.doc)];
+    size_t len;
+    json_t *r;
+    int flags[] = {SD_T_ATTACH_HASH, SD_T_ATTACH_HASH | SD_T_ATTRS, 0};
+    size_t i;
+
+    (void)state;
+    fixture_build(&f, SES_FMT_V4);
+    memcpy(doc, f.doc, sizeof(doc));
+    doc[3] ^= 0x20;
+    for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        der = sd_t_build(f.key, f.cert, f.doc, sizeof(f.doc), flags[i],
+                         time(NULL) - 60, &len);
+        r = verify_sd(der, len, f.doc, sizeof(f.doc), NULL, f.trust);
+        assert_check(r, "signature", "passed");
+        assert_check(r, "data_hash", "passed");
+        assert_string_equal(str_of(r, "indication"), "TOTAL_PASSED");
+        json_decref(r);
+        r = verify_sd(der, len, doc, sizeof(doc), NULL, f.trust);
+        assert_string_equal(str_of(r, "indication"), "TOTAL_FAILED");
+        assert_check(r, flags[i] ? "data_hash" : "signature", "failed");
+        json_decref(r);
+        free(der);
+    }
+    /* attached with attributes whose messageDigest is not the content's */
+    der = sd_t_build(f.key, f.cert, f.doc, sizeof(f.doc),
+                     SD_T_ATTACH_HASH | SD_T_ATTRS | SD_T_BAD_DIGEST,
+                     time(NULL), &len);
+    r = verify_sd(der, len, f.doc, sizeof(f.doc), NULL, f.trust);
+    assert_check(r, "signature", "passed");
+    assert_check(r, "data_hash", "failed");
+    assert_non_null(strstr(reason_of(r, "data_hash"), "encapsulated"));
+    json_decref(r);
+    free(der);
+    /* detached without attributes and without the document: the signature
+     * cannot be checked */
+    der = sd_t_build(f.key, f.cert, f.doc, sizeof(f.doc), 0, 0, &len);
+    r = verify_sd(der, len, NULL, 0, NULL, f.trust);
+    assert_check(r, "signature", "indeterminate");
+    assert_string_equal(str_of(r, "indication"), "INDETERMINATE");
+    json_decref(r);
+    free(der);
+    fixture_free(&f);
+}
+
+/* Hostile SignedData: truncations, bit flips, trailing bytes. */
+static void test_sd_hostile(void **state)
+{
+    struct fixture f;
+    struct ses_signed_data *sd = NULL;
+    uint8_t *der, *c;
+    size_t len, n, k;
+    uint32_t x = 777;
+    struct err e;
+
+    (void)state;
+    fixture_build(&f, SES_FMT_V4);
+    der = sd_t_build(f.key, f.cert, f.doc, sizeof(f.doc), SD_T_ATTRS,
+                     time(NULL), &len);
+    for (n = 0; n < len; n += n < 80 ? 1 : 23) {
+        c = malloc(n ? n : 1);
+        memcpy(c, der, n);
+        assert_int_not_equal(ses_signed_data_decode(c, n, &sd, &e), ERR_OK);
+        assert_null(sd);
+        decode_any(c, n);
+        free(c);
+    }
+    for (k = 0; k < 300; k++) {
+        x = x * 1103515245u + 12345u;
+        c = dup_flip(der, len, (x >> 8) % len, (int)(x & 7));
+        decode_any(c, len);
+        free(c);
+    }
+    c = malloc(len + 1);
+    memcpy(c, der, len);
+    c[len] = 0;
+    assert_int_equal(ses_signed_data_decode(c, len + 1, &sd, &e),
+                     ERR_MALFORMED);
+    free(c);
+    assert_int_equal(ses_signed_data_decode(der, SES_MAX_DER + 1, &sd, &e),
+                     ERR_TOO_LARGE);
+    free(der);
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest all[] = {
@@ -946,6 +1159,9 @@ int main(void)
         cmocka_unit_test(test_build_limits),
         cmocka_unit_test(test_cert_digest_list),
         cmocka_unit_test(test_critical_absent),
+        cmocka_unit_test(test_sd_detached_attrs),
+        cmocka_unit_test(test_sd_other_shapes),
+        cmocka_unit_test(test_sd_hostile),
     };
     const struct CMUnitTest out_only[] = {
         cmocka_unit_test(test_roundtrip_v4),
