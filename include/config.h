@@ -97,6 +97,8 @@ struct config {
     char backup_dir[PATH_MAX];      /* where POST /admin/backup writes     */
     /* [trust] */
     char trust_dir[PATH_MAX];       /* anchors for verification/import  */
+    /* [ofd] */
+    long ofd_max_inflated_bytes;    /* bytes one OFD request may inflate */
 
     /* not keys: where relative paths are resolved from */
     char base_dir[PATH_MAX];

@@ -6,7 +6,15 @@
  * Everything works on in-memory packages: the caller owns the input bytes;
  * outputs are malloc'ed and the caller frees them.  Hostile input is bounded
  * by the OFD_MAX_* limits below (zip entries, sizes, compression ratio, XML
- * size and depth; DTDs and therefore entity declarations are refused).
+ * size and depth; DTDs and therefore entity declarations are refused) and by
+ * an inflation budget per call: the bytes one ofd_seal or ofd_verify may
+ * decompress in all (its max_inflated, default OFD_DEFAULT_MAX_INFLATED).
+ * A package whose entries declare more is refused before anything is
+ * inflated, and inflating stops as soon as the running total passes it; so
+ * a package of many small, highly compressible entries (each under the
+ * ratio check) costs at most the budget in CPU and memory.  The references
+ * and stamps of all signatures are bounded in number too, and a
+ * Signature.xml listed twice is checked once.
  * The private key never enters this library: a sealed document is signed
  * through an ofd_sign_fn callback supplied by the caller.
  */
@@ -28,7 +36,13 @@
 #define OFD_MAX_PACKAGE      (64u * 1024u * 1024u)  /* whole .ofd file          */
 #define OFD_MAX_ENTRIES      4096                   /* zip entries              */
 #define OFD_MAX_ENTRY_SIZE   (32u * 1024u * 1024u)  /* one entry, uncompressed  */
-#define OFD_MAX_TOTAL_SIZE   (256u * 1024u * 1024u) /* all entries, uncompressed*/
+#define OFD_MAX_TOTAL_SIZE   (256u * 1024u * 1024u) /* all entries, uncompressed:
+                                                       the ceiling of the
+                                                       inflation budget    */
+#define OFD_DEFAULT_MAX_INFLATED (64u * 1024u * 1024u) /* inflation budget of
+                                                       one call (config
+                                                       ofd.max_inflated_bytes) */
+#define OFD_MIN_MAX_INFLATED (1024u * 1024u)        /* its smallest setting     */
 #define OFD_MAX_RATIO        200                    /* uncompressed/compressed  */
 #define OFD_RATIO_MIN_SIZE   (1024u * 1024u)        /* ratio checked above this */
 #define OFD_MAX_NAME         512                    /* entry name / path bytes  */
@@ -39,6 +53,9 @@
 #define OFD_MAX_SIGNATURES   256                    /* signatures of a document */
 #define OFD_MAX_REFERENCES   OFD_MAX_ENTRIES        /* References of one sig    */
 #define OFD_MAX_STAMPS       OFD_MAX_PAGES          /* StampAnnots of one sig   */
+#define OFD_MAX_TOTAL_REFERENCES (4 * OFD_MAX_ENTRIES) /* References of all the
+                                                       signatures of a package */
+#define OFD_MAX_TOTAL_STAMPS (2 * OFD_MAX_PAGES)    /* StampAnnots of all of them */
 #define OFD_MAX_KEYWORD      256                    /* keyword bytes            */
 
 #define OFD_PAGE_ANY         ((size_t)-1)           /* keyword: search all pages */
@@ -92,6 +109,8 @@ struct ofd_seal_params {
     const char *provider_version;   /* NULL: SEALD_VERSION                  */
     ofd_sign_fn sign;
     void *sign_ctx;
+    size_t max_inflated;            /* inflation budget in bytes; 0: the
+                                       default (OFD_DEFAULT_MAX_INFLATED)  */
 };
 
 /* What ofd_seal did. */
@@ -124,6 +143,8 @@ struct ofd_verify_opts {
     const char *trust_dir;          /* anchors, or NULL                     */
     X509_STORE *trust_store;        /* preloaded anchors (borrowed), or NULL */
     int include_picture;            /* put seal pictures (base64) in report */
+    size_t max_inflated;            /* inflation budget in bytes; 0: the
+                                       default (OFD_DEFAULT_MAX_INFLATED)  */
 };
 
 /*
@@ -134,7 +155,9 @@ struct ofd_verify_opts {
  * references (which file failed), its SES_Signature report, seal, pages and
  * positions.  A package that cannot be opened at all (not a zip, zip bomb,
  * unsafe names, XML bomb, no OFD.xml) is refused: ERR_MALFORMED,
- * ERR_TOO_LARGE or ERR_UNSUPPORTED with *report NULL.
+ * ERR_TOO_LARGE or ERR_UNSUPPORTED with *report NULL; so is one that needs
+ * more than the inflation budget or lists more than OFD_MAX_TOTAL_REFERENCES
+ * references or OFD_MAX_TOTAL_STAMPS stamps in all (ERR_TOO_LARGE).
  */
 err_code ofd_verify(const uint8_t *in, size_t len,
                     const struct ofd_verify_opts *o, json_t **report,

@@ -149,6 +149,7 @@ API_HANDLER(api_verify_ofd)
     memset(&o, 0, sizeof(o));
     o.trust_dir = req->app->cfg->trust_dir;
     o.include_picture = pictures;
+    o.max_inflated = (size_t)req->app->cfg->ofd_max_inflated_bytes;
     rc = ofd_verify(pkg, len, &o, &report, e);
     free(pkg);
     if (rc != ERR_OK)

@@ -13,6 +13,7 @@
 #include <ini.h>
 
 #include "config.h"
+#include "ofd.h"
 #include "util.h"
 
 enum key_type { KEY_STRING, KEY_PATH, KEY_LONG, KEY_INT, KEY_BOOL, KEY_ENUM };
@@ -111,6 +112,8 @@ static const struct key_def config_keys[] = {
         1, 1000000),
     NUM("security", "verify_bulk_rate_limit_burst",
         verify_bulk_rate_limit_burst, 1, 1000000),
+    NUM("ofd", "max_inflated_bytes", ofd_max_inflated_bytes,
+        OFD_MIN_MAX_INFLATED, OFD_MAX_TOTAL_SIZE),
 };
 
 void
@@ -165,6 +168,7 @@ config_defaults(struct config *cfg)
     cfg->verify_rate_limit_burst = 20;
     cfg->verify_bulk_rate_limit_rps = 2000;
     cfg->verify_bulk_rate_limit_burst = 4000;
+    cfg->ofd_max_inflated_bytes = OFD_DEFAULT_MAX_INFLATED;
     snprintf(cfg->base_dir, sizeof(cfg->base_dir), ".");
 }
 

@@ -27,28 +27,45 @@ struct ofd_entry {
     int is_dir;
     uint8_t *data;          /* read on demand (owned), NULL until then      */
     size_t len;
+    int has_sm3;            /* sm3 computed (once per entry)                */
+    uint8_t sm3[SM3_DIGEST_LEN];
 };
 
 struct ofd_pkg {
     zip_t *za;
     size_t n;
     struct ofd_entry *ents;
+    struct ofd_entry **by_name;  /* ents sorted by name, for lookups       */
+    uint64_t budget;        /* bytes this package may inflate in all        */
+    uint64_t inflated;      /* bytes inflated so far                        */
+    int over_budget;        /* an inflation was stopped by the budget       */
 };
 
 /* Open a package from memory (buf must outlive the package).  Checks the
  * entry count, names (no absolute, "..", backslash, duplicates), declared
- * sizes and compression ratio, encryption.  *out: ofd_pkg_free. */
-err_code ofd_pkg_open(const uint8_t *buf, size_t len, struct ofd_pkg **out,
-                      struct err *e);
+ * sizes and compression ratio, encryption, and that the declared sizes fit
+ * the inflation budget (max_inflated bytes; 0: OFD_DEFAULT_MAX_INFLATED;
+ * at most OFD_MAX_TOTAL_SIZE).  *out: ofd_pkg_free. */
+err_code ofd_pkg_open(const uint8_t *buf, size_t len, size_t max_inflated,
+                      struct ofd_pkg **out, struct err *e);
 void ofd_pkg_free(struct ofd_pkg *p);
 /* Index of the (non-directory) entry with exactly this name, or -1. */
 long ofd_pkg_find(const struct ofd_pkg *p, const char *name);
-/* Bytes of entry i (read once, bounded; owned by the package). */
+/* Bytes of entry i (inflated once, bounded by its declared size and the
+ * budget; owned by the package). */
 err_code ofd_pkg_read(struct ofd_pkg *p, size_t i, const uint8_t **data,
                       size_t *len, struct err *e);
 /* Same by name: ERR_NOT_FOUND when absent. */
 err_code ofd_pkg_get(struct ofd_pkg *p, const char *name, const uint8_t **data,
                      size_t *len, struct err *e);
+/* SM3 of entry i's bytes into out: computed once per entry, streamed
+ * through a small buffer (not kept) when the entry was not read. */
+err_code ofd_pkg_sm3(struct ofd_pkg *p, size_t i, uint8_t out[SM3_DIGEST_LEN],
+                     struct err *e);
+/* ERR_TOO_LARGE (with its message) once an inflation was stopped by the
+ * budget, else ERR_OK: callers that turn a file's read error into a
+ * finding ("missing") ask this so the package is refused instead. */
+err_code ofd_pkg_budget_check(const struct ofd_pkg *p, struct err *e);
 
 /* ---- paths ------------------------------------------------------------- */
 

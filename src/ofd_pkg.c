@@ -4,13 +4,23 @@
  * on entries, names, sizes and compression ratio is enforced here, at open
  * time, before any entry is decompressed; reads are bounded by the declared
  * size and checked against it.
+ *
+ * The inflation budget: at open the declared sizes of all entries must fit
+ * it (so a package that would need more costs nothing), and every chunk
+ * inflated counts against it, an entry read twice twice, so what one call
+ * decompresses never passes it whatever the headers say.  Entries that are
+ * only hashed (references) are streamed through a small buffer, not kept.
  */
 #include "ofd_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "util.h"
+
+#define OFD_INFLATE_CHUNK (64u * 1024u)  /* bytes inflated per zip_fread */
 
 /* Is name a safe relative zip entry name? */
 static int name_safe(const char *name)
@@ -45,8 +55,8 @@ static int cmp_names(const void *a, const void *b)
 }
 
 /* Contract: see ofd_int.h. */
-err_code ofd_pkg_open(const uint8_t *buf, size_t len, struct ofd_pkg **out,
-                      struct err *e)
+err_code ofd_pkg_open(const uint8_t *buf, size_t len, size_t max_inflated,
+                      struct ofd_pkg **out, struct err *e)
 {
     struct ofd_pkg *p = NULL;
     struct ofd_entry **sorted = NULL;
@@ -66,6 +76,9 @@ err_code ofd_pkg_open(const uint8_t *buf, size_t len, struct ofd_pkg **out,
     p = calloc(1, sizeof(*p));
     if (p == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
+    p->budget = max_inflated == 0 ? OFD_DEFAULT_MAX_INFLATED : max_inflated;
+    if (p->budget > OFD_MAX_TOTAL_SIZE)
+        p->budget = OFD_MAX_TOTAL_SIZE;
     zip_error_init(&ze);
     src = zip_source_buffer_create(buf, len, 0, &ze);
     if (src == NULL) {
@@ -131,10 +144,10 @@ err_code ofd_pkg_open(const uint8_t *buf, size_t len, struct ofd_pkg **out,
             goto done;
         }
         total += st.size;
-        if (total > OFD_MAX_TOTAL_SIZE) {
-            rc = err_set(e, ERR_TOO_LARGE,
-                         "zip package over %u bytes uncompressed",
-                         OFD_MAX_TOTAL_SIZE);
+        if (total > p->budget) {
+            rc = err_set(e, ERR_TOO_LARGE, "zip package inflates to more "
+                         "than %llu bytes (ofd.max_inflated_bytes)",
+                         (unsigned long long)p->budget);
             goto done;
         }
         if (st.size > OFD_RATIO_MIN_SIZE &&
@@ -164,6 +177,8 @@ err_code ofd_pkg_open(const uint8_t *buf, size_t len, struct ofd_pkg **out,
                 goto done;
             }
     }
+    p->by_name = sorted;
+    sorted = NULL;
     *out = p;
     p = NULL;
 done:
@@ -184,42 +199,47 @@ void ofd_pkg_free(struct ofd_pkg *p)
         free(p->ents[i].data);
     }
     free(p->ents);
+    free(p->by_name);
     if (p->za != NULL)
         zip_discard(p->za);
     free(p);
 }
 
-/* Contract: see ofd_int.h. */
+/* Contract: see ofd_int.h.  Binary search of the sorted names: a package
+ * may ask for thousands of references. */
 long ofd_pkg_find(const struct ofd_pkg *p, const char *name)
 {
-    size_t i;
+    size_t lo = 0, hi = p->by_name ? p->n : 0, mid;
+    int c;
 
-    for (i = 0; i < p->n; i++)
-        if (!p->ents[i].is_dir && p->ents[i].name &&
-            strcmp(p->ents[i].name, name) == 0)
-            return (long)i;
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        c = strcmp(p->by_name[mid]->name, name);
+        if (c == 0)
+            return p->by_name[mid]->is_dir ? -1 :
+                   (long)(p->by_name[mid] - p->ents);
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return -1;
 }
 
-/* Contract: see ofd_int.h. */
-err_code ofd_pkg_read(struct ofd_pkg *p, size_t i, const uint8_t **data,
-                      size_t *len, struct err *e)
+/* Inflate entry en: into dst (en->size bytes, may be NULL) and/or through
+ * md (may be NULL), counting every chunk against the budget and stopping as
+ * soon as the total passes it.  The entry must hold exactly its declared
+ * size. */
+static err_code inflate_entry(struct ofd_pkg *p, const struct ofd_entry *en,
+                              uint8_t *dst, EVP_MD_CTX *md, struct err *e)
 {
-    struct ofd_entry *en = &p->ents[i];
-    zip_file_t *zf = NULL;
-    uint8_t *buf = NULL, extra;
+    zip_file_t *zf;
+    uint8_t *chunk = NULL, extra;
+    uint64_t want = en->size, have = 0;
     zip_int64_t got;
-    size_t want, have = 0;
     err_code rc = ERR_OK;
 
-    if (en->data != NULL || en->size == 0) {
-        *data = en->data ? en->data : (const uint8_t *)"";
-        *len = en->len;
-        return ERR_OK;
-    }
-    want = (size_t)en->size;
-    buf = malloc(want);
-    if (buf == NULL)
+    if (dst == NULL && (chunk = malloc(OFD_INFLATE_CHUNK)) == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
     zf = zip_fopen_index(p->za, en->index, 0);
     if (zf == NULL) {
@@ -228,7 +248,12 @@ err_code ofd_pkg_read(struct ofd_pkg *p, size_t i, const uint8_t **data,
         goto done;
     }
     while (have < want) {
-        got = zip_fread(zf, buf + have, want - have);
+        uint64_t n = want - have;
+        uint8_t *to = dst ? dst + have : chunk;
+
+        if (n > OFD_INFLATE_CHUNK)
+            n = OFD_INFLATE_CHUNK;
+        got = zip_fread(zf, to, n);
         if (got < 0) {
             rc = err_set(e, ERR_MALFORMED, "zip entry %s: %s", en->name,
                          zip_file_strerror(zf));
@@ -236,23 +261,95 @@ err_code ofd_pkg_read(struct ofd_pkg *p, size_t i, const uint8_t **data,
         }
         if (got == 0)
             break;
-        have += (size_t)got;
+        p->inflated += (uint64_t)got;
+        if (p->inflated > p->budget) {
+            p->over_budget = 1;
+            rc = ofd_pkg_budget_check(p, e);
+            goto done;
+        }
+        if (md != NULL && !EVP_DigestUpdate(md, to, (size_t)got)) {
+            rc = err_set(e, ERR_CRYPTO, "SM3 failed");
+            goto done;
+        }
+        have += (uint64_t)got;
     }
-    if (have != want || zip_fread(zf, &extra, 1) != 0) {
+    if (have != want || zip_fread(zf, &extra, 1) != 0)
         rc = err_set(e, ERR_MALFORMED,
                      "zip entry %s: size differs from its header", en->name);
-        goto done;
-    }
-    en->data = buf;
-    en->len = want;
-    buf = NULL;
-    *data = en->data;
-    *len = en->len;
 done:
     if (zf != NULL)
         zip_fclose(zf);
-    free(buf);
+    free(chunk);
     return rc;
+}
+
+/* Contract: see ofd_int.h. */
+err_code ofd_pkg_budget_check(const struct ofd_pkg *p, struct err *e)
+{
+    if (!p->over_budget)
+        return ERR_OK;
+    return err_set(e, ERR_TOO_LARGE, "zip package inflates to more than %llu "
+                   "bytes (ofd.max_inflated_bytes)",
+                   (unsigned long long)p->budget);
+}
+
+/* Contract: see ofd_int.h. */
+err_code ofd_pkg_read(struct ofd_pkg *p, size_t i, const uint8_t **data,
+                      size_t *len, struct err *e)
+{
+    struct ofd_entry *en = &p->ents[i];
+    uint8_t *buf;
+    err_code rc;
+
+    if (en->data != NULL || en->size == 0) {
+        *data = en->data ? en->data : (const uint8_t *)"";
+        *len = en->len;
+        return ERR_OK;
+    }
+    buf = malloc((size_t)en->size);
+    if (buf == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    if ((rc = inflate_entry(p, en, buf, NULL, e)) != ERR_OK) {
+        free(buf);
+        return rc;
+    }
+    en->data = buf;
+    en->len = (size_t)en->size;
+    *data = en->data;
+    *len = en->len;
+    return ERR_OK;
+}
+
+/* Contract: see ofd_int.h. */
+err_code ofd_pkg_sm3(struct ofd_pkg *p, size_t i, uint8_t out[SM3_DIGEST_LEN],
+                     struct err *e)
+{
+    struct ofd_entry *en = &p->ents[i];
+    EVP_MD_CTX *md = NULL;
+    unsigned int n = 0;
+    err_code rc = ERR_OK;
+
+    if (en->has_sm3) {
+        memcpy(out, en->sm3, SM3_DIGEST_LEN);
+        return ERR_OK;
+    }
+    if (en->data != NULL || en->size == 0) {
+        rc = sm2_sm3(en->data ? en->data : (const uint8_t *)"", en->len,
+                     en->sm3, e);
+    } else if ((md = EVP_MD_CTX_new()) == NULL ||
+               !EVP_DigestInit_ex(md, EVP_sm3(), NULL)) {
+        rc = err_set(e, ERR_CRYPTO, "SM3 unavailable");
+    } else if ((rc = inflate_entry(p, en, NULL, md, e)) == ERR_OK &&
+               (!EVP_DigestFinal_ex(md, en->sm3, &n) ||
+                n != SM3_DIGEST_LEN)) {
+        rc = err_set(e, ERR_CRYPTO, "SM3 failed");
+    }
+    EVP_MD_CTX_free(md);
+    if (rc != ERR_OK)
+        return rc;
+    en->has_sm3 = 1;
+    memcpy(out, en->sm3, SM3_DIGEST_LEN);
+    return ERR_OK;
 }
 
 /* Contract: see ofd_int.h. */

@@ -473,30 +473,41 @@ done:
     return rc;
 }
 
-/* Does any existing signature protect the Signatures list (locked)? */
-static int list_locked(struct ofd_pkg *p, const struct ofd_siglist *l,
-                       const char *sigs_path)
+/* Does any existing signature protect the Signatures list (locked)?
+ * *locked 1 yes, 0 no.  Each Signature.xml is parsed once however often
+ * the list names it; only the inflation budget makes it fail. */
+static err_code list_locked(struct ofd_pkg *p, const struct ofd_siglist *l,
+                            const char *sigs_path, int *locked,
+                            struct err *e)
 {
+    uint8_t *seen = calloc(p->n ? p->n : 1, 1);
     size_t i, k;
+    err_code rc = ERR_OK;
 
-    for (i = 0; i < l->n; i++) {
+    *locked = 0;
+    if (seen == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    for (i = 0; i < l->n && !*locked; i++) {
         struct ofd_sigxml sx;
         const uint8_t *data;
         size_t len;
-        int hit = 0;
+        long at = l->items[i].loc[0] ? ofd_pkg_find(p, l->items[i].loc) : -1;
 
-        if (l->items[i].loc[0] == '\0' ||
-            ofd_pkg_get(p, l->items[i].loc, &data, &len, NULL) != ERR_OK ||
+        if (at < 0 || seen[at])
+            continue;
+        seen[at] = 1;
+        if (ofd_pkg_read(p, (size_t)at, &data, &len, NULL) != ERR_OK ||
             ofd_sigxml_parse(data, len, l->items[i].loc, &sx, NULL) != ERR_OK)
             continue;
         for (k = 0; k < sx.n_refs; k++)
             if (strcmp(sx.refs[k].file, sigs_path) == 0)
-                hit = 1;
+                *locked = 1;
         ofd_sigxml_clear(&sx);
-        if (hit)
-            return 1;
     }
-    return 0;
+    free(seen);
+    if ((rc = ofd_pkg_budget_check(p, e)) != ERR_OK)
+        *locked = 0;
+    return rc;
 }
 
 /* Does any entry live under dir ("Doc_0/Signs/Sign_3/")? */
@@ -533,16 +544,14 @@ struct part {
 };
 
 /* Append reference for (name, data) to sb. */
-static err_code add_ref(struct sbuf *sb, const char *name, const uint8_t *data,
-                        size_t len, size_t *count, struct err *e)
+static err_code add_ref_hash(struct sbuf *sb, const char *name,
+                             const uint8_t h[SM3_DIGEST_LEN], size_t *count,
+                             struct err *e)
 {
-    uint8_t h[SM3_DIGEST_LEN];
     char *b64 = NULL;
     err_code rc;
 
-    if ((rc = sm2_sm3(data, len, h, e)) != ERR_OK)
-        return rc;
-    if ((rc = util_b64_encode(h, sizeof(h), &b64, e)) != ERR_OK)
+    if ((rc = util_b64_encode(h, SM3_DIGEST_LEN, &b64, e)) != ERR_OK)
         return rc;
     sb_puts(sb, "<ofd:Reference FileRef=\"/");
     sb_esc(sb, name);
@@ -552,6 +561,18 @@ static err_code add_ref(struct sbuf *sb, const char *name, const uint8_t *data,
     free(b64);
     (*count)++;
     return ERR_OK;
+}
+
+/* Reference to name with SM3 of data. */
+static err_code add_ref(struct sbuf *sb, const char *name, const uint8_t *data,
+                        size_t len, size_t *count, struct err *e)
+{
+    uint8_t h[SM3_DIGEST_LEN];
+    err_code rc;
+
+    if ((rc = sm2_sm3(data, len, h, e)) != ERR_OK)
+        return rc;
+    return add_ref_hash(sb, name, h, count, e);
 }
 
 /* Write the new package: base (in) plus replaced/added parts. */
@@ -658,6 +679,7 @@ err_code ofd_seal(const uint8_t *in, size_t len, const struct ofd_seal_params *p
     char value_path[OFD_SEAL_PATH], prop[OFD_SEAL_PATH + 1];
     char new_id[32], when[32];
     long maxn = 0, sn;
+    int locked = 0;
     double W, H;
     time_t now;
     struct tm tm;
@@ -670,7 +692,7 @@ err_code ofd_seal(const uint8_t *in, size_t len, const struct ofd_seal_params *p
     ofd_init();
     if (pa == NULL || pa->sign == NULL || pa->seal.p == NULL)
         return err_set(e, ERR_INVALID, "seal and signing callback required");
-    rc = ofd_pkg_open(in, len, &p, e);
+    rc = ofd_pkg_open(in, len, pa->max_inflated, &p, e);
     if (rc != ERR_OK)
         goto done;
     rc = ofd_doc_load(p, pa->doc_index, &d, NULL, e);
@@ -696,7 +718,9 @@ err_code ofd_seal(const uint8_t *in, size_t len, const struct ofd_seal_params *p
             rc = ofd_siglist_load(p, sigs_path, &l, e);
             if (rc != ERR_OK)
                 goto done;
-            if (list_locked(p, &l, sigs_path)) {
+            if ((rc = list_locked(p, &l, sigs_path, &locked, e)) != ERR_OK)
+                goto done;
+            if (locked) {
                 rc = err_set(e, ERR_CONFLICT, "an existing signature protects "
                              "the whole document (Signatures.xml): sealing "
                              "again would break it");
@@ -792,8 +816,7 @@ err_code ofd_seal(const uint8_t *in, size_t len, const struct ofd_seal_params *p
                  SM2_OID_SM3 "\">");
     for (i = 0; i < p->n; i++) {
         const struct ofd_entry *en = &p->ents[i];
-        const uint8_t *data;
-        size_t dlen;
+        uint8_t h[SM3_DIGEST_LEN];
 
         if (en->is_dir)
             continue;
@@ -804,13 +827,13 @@ err_code ofd_seal(const uint8_t *in, size_t len, const struct ofd_seal_params *p
                 goto done;
             continue;
         }
-        if (ofd_new != NULL && strcmp(en->name, "OFD.xml") == 0) {
-            data = ofd_new;
-            dlen = ofd_new_len;
-        } else if ((rc = ofd_pkg_read(p, i, &data, &dlen, e)) != ERR_OK) {
-            goto done;
-        }
-        if ((rc = add_ref(&sx, en->name, data, dlen, &n_refs, e)) != ERR_OK)
+        /* the other entries are hashed, not kept: a large document costs
+         * its inflation once, not its size in memory */
+        if (ofd_new != NULL && strcmp(en->name, "OFD.xml") == 0)
+            rc = add_ref(&sx, en->name, ofd_new, ofd_new_len, &n_refs, e);
+        else if ((rc = ofd_pkg_sm3(p, i, h, e)) == ERR_OK)
+            rc = add_ref_hash(&sx, en->name, h, &n_refs, e);
+        if (rc != ERR_OK)
             goto done;
     }
     if (pa->protect == OFD_PROTECT_ALL && ofd_pkg_find(p, sigs_path) < 0 &&

@@ -127,22 +127,22 @@ static const char *verify_refs(struct ofd_pkg *p, const struct ofd_sigxml *sx,
     for (i = 0; i < sx->n_refs; i++) {
         const struct ofd_ref *r = &sx->refs[i];
         json_t *it = json_object();
-        const uint8_t *data;
         uint8_t hash[SM3_DIGEST_LEN], *want = NULL;
-        size_t len, wlen = 0;
+        size_t wlen = 0;
+        long at = r->file[0] ? ofd_pkg_find(p, r->file) : -1;
         const char *status = ST_FAILED, *reason = NULL;
 
         json_object_set_new(it, "file", jtext(r->raw));
         if (r->file[0] == '\0') {
             reason = "path escapes the package";
-        } else if (ofd_pkg_get(p, r->file, &data, &len, NULL) != ERR_OK) {
+        } else if (at < 0) {
             reason = "file missing from the package";
         } else if (util_b64_decode(r->value_b64, strlen(r->value_b64), &want,
                                    &wlen, NULL) != ERR_OK ||
                    wlen != SM3_DIGEST_LEN) {
             reason = "CheckValue is not a base64 SM3 digest";
-        } else if (sm2_sm3(data, len, hash, NULL) != ERR_OK) {
-            reason = "SM3 failed";
+        } else if (ofd_pkg_sm3(p, (size_t)at, hash, NULL) != ERR_OK) {
+            reason = "file unreadable";   /* (over budget: refused later) */
         } else if (memcmp(hash, want, SM3_DIGEST_LEN) != 0) {
             reason = "SM3 of the file differs from CheckValue";
         } else {
@@ -322,11 +322,32 @@ static void sig_indication(json_t *j, json_t *checks)
                         json_null());
 }
 
-/* Report of one signature listed in Signatures.xml (new ref; never NULL
- * unless out of memory).  Defects are reported in it, not returned. */
-static json_t *verify_one(struct ofd_pkg *p, const struct ofd_doc *d,
-                          const struct ofd_siglist_item *it,
-                          const struct ofd_verify_opts *o, X509_STORE *store)
+/* What one ofd_verify has seen so far, across documents and signatures. */
+struct vstate {
+    uint8_t *seen;          /* per entry: 1 when a Signature.xml verified */
+    size_t refs, stamps;    /* References and StampAnnots listed in all   */
+};
+
+/* A package over the count limits, or over the inflation budget. */
+static err_code package_limits(const struct ofd_pkg *p,
+                               const struct vstate *st, struct err *e)
+{
+    if (st->refs > OFD_MAX_TOTAL_REFERENCES)
+        return err_set(e, ERR_TOO_LARGE, "the signatures list more than %d "
+                       "references in all", OFD_MAX_TOTAL_REFERENCES);
+    if (st->stamps > OFD_MAX_TOTAL_STAMPS)
+        return err_set(e, ERR_TOO_LARGE, "the signatures list more than %d "
+                       "stamps in all", OFD_MAX_TOTAL_STAMPS);
+    return ofd_pkg_budget_check(p, e);
+}
+
+/* Report of one signature listed in Signatures.xml (*out, new ref; NULL
+ * only when out of memory).  Defects are reported in it; the package is
+ * refused (ERR_TOO_LARGE, *out NULL) when it passes a package limit. */
+static err_code verify_one(struct ofd_pkg *p, const struct ofd_doc *d,
+                           const struct ofd_siglist_item *it,
+                           const struct ofd_verify_opts *o, X509_STORE *store,
+                           struct vstate *st, json_t **out, struct err *pe)
 {
     json_t *j = json_object(), *checks = json_object();
     struct ofd_sigxml sx;
@@ -335,8 +356,11 @@ static json_t *verify_one(struct ofd_pkg *p, const struct ofd_doc *d,
     struct err e;
     time_t t = 0;
     int zone;
+    long at;
     uint8_t rs[SM2_SIG_RAW_LEN];
+    err_code rc = ERR_OK;
 
+    *out = NULL;
     memset(&sx, 0, sizeof(sx));
     err_clear(&e);
     json_object_set_new(j, "doc", json_integer((json_int_t)d->index));
@@ -349,6 +373,15 @@ static json_t *verify_one(struct ofd_pkg *p, const struct ofd_doc *d,
         goto done;
     }
     json_object_set_new(j, "path", jtext(it->loc));
+    /* a Signature.xml listed again (by another entry or another document)
+     * is not verified again: once is its whole cost */
+    if ((at = ofd_pkg_find(p, it->loc)) >= 0 && st->seen[at]) {
+        check_set(checks, "structure", ST_FAILED, "%s is listed by an "
+                  "earlier signature too", it->loc);
+        goto done;
+    }
+    if (at >= 0)
+        st->seen[at] = 1;
     if (ofd_pkg_get(p, it->loc, &xml, &xml_len, &e) != ERR_OK) {
         check_set(checks, "structure", ST_FAILED, "%s", e.msg);
         goto done;
@@ -357,6 +390,10 @@ static json_t *verify_one(struct ofd_pkg *p, const struct ofd_doc *d,
         check_set(checks, "structure", ST_FAILED, "%s", e.msg);
         goto done;
     }
+    st->refs += sx.n_refs;
+    st->stamps += sx.n_stamps;
+    if ((rc = package_limits(p, st, pe)) != ERR_OK)
+        goto done;
     json_object_set_new(j, "provider", json_pack("{s:o,s:o,s:o}",
                         "name", jtext(sx.provider_name),
                         "company", jtext(sx.provider_company),
@@ -380,6 +417,8 @@ static json_t *verify_one(struct ofd_pkg *p, const struct ofd_doc *d,
                         json_null());
     json_object_set_new(j, "stamps", stamps_json(d, &sx));
     verify_refs(p, &sx, j, checks);
+    if ((rc = ofd_pkg_budget_check(p, pe)) != ERR_OK)
+        goto done;
     if (ofd_pkg_get(p, sx.value, &sv, &sv_len, &e) != ERR_OK) {
         check_set(checks, "structure", ST_FAILED, "SignedValue: %s", e.msg);
         goto done;
@@ -404,9 +443,16 @@ static json_t *verify_one(struct ofd_pkg *p, const struct ofd_doc *d,
                   "SignedData nor an SM2 signature");
     }
 done:
-    sig_indication(j, checks);
     ofd_sigxml_clear(&sx);
-    return j;
+    if (rc == ERR_OK)
+        rc = ofd_pkg_budget_check(p, pe);
+    if (rc != ERR_OK) {
+        json_decref(j);
+        return rc;
+    }
+    sig_indication(j, checks);
+    *out = j;
+    return ERR_OK;
 }
 
 /* Contract: see ofd.h. */
@@ -437,16 +483,22 @@ err_code ofd_verify(const uint8_t *in, size_t len,
     json_t *r = NULL, *sigs = NULL, *pages = NULL;
     size_t n_docs = 0, di, i, n_failed = 0, n_indet = 0;
     const char *ind, *sub = NULL, *summary;
+    struct vstate st;
     err_code rc;
     int anchors = 0;
 
     *report = NULL;
     memset(&d, 0, sizeof(d));
     memset(&l, 0, sizeof(l));
+    memset(&st, 0, sizeof(st));
     ofd_init();
-    rc = ofd_pkg_open(in, len, &p, e);
+    rc = ofd_pkg_open(in, len, o ? o->max_inflated : 0, &p, e);
     if (rc != ERR_OK)
         goto done;
+    if ((st.seen = calloc(p->n ? p->n : 1, 1)) == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
     rc = ofd_doc_load(p, 0, &d, &n_docs, e);
     if (rc != ERR_OK)
         goto done;
@@ -491,11 +543,20 @@ err_code ofd_verify(const uint8_t *in, size_t len,
                 "FORMAT_FAILURE", "error", jtext(de.msg)));
             continue;
         }
-        for (i = 0; i < l.n; i++)
-            json_array_append_new(sigs, verify_one(p, &d, &l.items[i], o,
-                                                   store));
+        for (i = 0; i < l.n; i++) {
+            json_t *one = NULL;
+
+            if ((rc = verify_one(p, &d, &l.items[i], o, store, &st, &one,
+                                 e)) != ERR_OK)
+                goto done;
+            json_array_append_new(sigs, one);
+        }
         ofd_siglist_clear(&l);
     }
+    /* a document or list whose read was stopped by the budget was reported
+     * as unreadable above: the package is refused instead */
+    if ((rc = ofd_pkg_budget_check(p, e)) != ERR_OK)
+        goto done;
     for (i = 0; i < json_array_size(sigs); i++) {
         const json_t *s = json_array_get(sigs, i);
         const char *si = json_string_value(json_object_get(s, "indication"));
@@ -546,6 +607,7 @@ done:
     json_decref(r);
     ofd_siglist_clear(&l);
     ofd_doc_clear(&d);
+    free(st.seen);
     ofd_pkg_free(p);
     X509_STORE_free(owned);
     return rc;

@@ -777,6 +777,7 @@ sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
     p.protect = protect_all ? OFD_PROTECT_ALL : OFD_PROTECT_CONTENT;
     p.sign = ofd_signer;
     p.sign_ctx = &oc;
+    p.max_inflated = (size_t)env->cfg->ofd_max_inflated_bytes;
     if ((rc = ofd_seal(data, len, &p, out, out_len, &info, e)) != ERR_OK)
         goto done;
     if ((rc = record_use(a, &g.r, &d, oc.der, oc.len, oc.checked, sig_id,

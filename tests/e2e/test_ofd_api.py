@@ -160,3 +160,61 @@ def test_streamed_upload_of_a_hashed_document(world):
     report = verify(w, base64.b64decode(out["ofd"]))
     assert report["signatures"][0]["ses"]["checks"]["signature"][
         "status"] == "passed"
+
+
+def peak_rss_kib(inst):
+    """The daemon's peak resident set so far (VmHWM), in KiB."""
+    with open(f"/proc/{inst.proc.pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_ofd_amplification_refused(world):
+    """Issue 14 item 13: 250 entries of 1 MiB (each under the ratio
+    check), 250 MiB from under 400 KB, are refused by the inflation budget
+    (ofd.max_inflated_bytes, 64 MiB by default) before anything is
+    inflated: 413 payload_too_large, for verification and for sealing, and
+    the daemon's peak memory does not grow by what the package declares."""
+    from ofdbomb import bomb
+    w = world
+    pkg = bomb(250, 1 << 20)
+    assert len(pkg) < 400 * 1024
+    before = peak_rss_kib(w.inst)
+    r = w.inst.post("/api/v1/verify/ofd", w.cred["verifier"],
+                    json={"ofd": base64.b64encode(pkg).decode()})
+    err = assert_error(r, 413, "payload_too_large")
+    assert "ofd.max_inflated_bytes" in err["message"]
+    grown = peak_rss_kib(w.inst) - before
+    print(f"\nOFD bomb refused: daemon VmHWM {before} KiB before, "
+          f"+{grown} KiB after")
+    assert grown < 64 * 1024, grown
+    req = submit(w, [doc("bomb.ofd", pkg)])
+    approve(w, req["id"])
+    err = seal_ofd(w, req["id"], req["documents"][0]["id"],
+                   {"mode": "page", "page": 0, "x": 1, "y": 1}, status=413)
+    assert err["error"]["code"] == "payload_too_large"
+    # within the budget the same shape is verified as usual
+    rep = verify(w, bomb(4, 1 << 20))
+    assert rep["signatures"][0]["checks"]["references"]["status"] == \
+        "passed"
+
+
+def test_ofd_inflation_budget_is_configured(tmp_path):
+    """ofd.max_inflated_bytes is the budget: at 1 MiB, four entries of
+    1 MiB are refused where the default lets them through."""
+    from ofdbomb import bomb
+    inst = Instance(tmp_path / "inst")
+    inst.start("--set", "ofd.max_inflated_bytes=1048576")
+    try:
+        cred = inst.post("/api/v1/account/credential",
+                         inst.admin_credential).json()["data"]["credential"]
+        r = inst.post("/api/v1/verify/ofd", cred,
+                      json={"ofd": base64.b64encode(bomb(4, 1 << 20))
+                            .decode()})
+        err = assert_error(r, 413, "payload_too_large")
+        assert "1048576" in err["message"]
+    finally:
+        rc, _, err = inst.stop()
+    assert rc == 0, err

@@ -102,6 +102,15 @@ test_invalid_values(void **state)
     assert_int_equal(config_set(&cfg, "server", "threads", "0", &e),
                      ERR_CONFIG);
     assert_int_equal(cfg.port, 8443);   /* unchanged by failed sets */
+    /* the OFD inflation budget: 1 MiB to 256 MiB, 64 MiB by default */
+    assert_int_equal(cfg.ofd_max_inflated_bytes, 64L << 20);
+    assert_int_equal(config_set(&cfg, "ofd", "max_inflated_bytes", "1048575",
+                                &e), ERR_CONFIG);
+    assert_int_equal(config_set(&cfg, "ofd", "max_inflated_bytes",
+                                "268435457", &e), ERR_CONFIG);
+    assert_int_equal(config_set(&cfg, "ofd", "max_inflated_bytes", "1048576",
+                                &e), ERR_OK);
+    assert_int_equal(cfg.ofd_max_inflated_bytes, 1L << 20);
 }
 
 static void

@@ -1390,6 +1390,298 @@ static void test_hostile(void **state)
     }
 }
 
+/* ---- the inflation budget (issue 14 item 13) ----------------------------- */
+
+#define BOMB_ENTRY (1u << 20)   /* 1 MiB: not over the ratio check's size */
+
+/* A valid one-page OFD whose one signature references n entries of
+ * entry_size zero bytes (all deflated: about 1 KiB each for 1 MiB), after
+ * the Reference elements refs_xml (may be NULL). */
+static struct blob bomb_ofd(size_t n, size_t entry_size, const char *refs_xml)
+{
+    struct blob base = make_ofd(1), out;
+    static const char *names[] = {
+        "Doc_0/Document.xml", "Doc_0/PublicRes.xml",
+        "Doc_0/Pages/Page_0/Content.xml", "Doc_0/Res/image.png"};
+    static const char ofd_xml[] =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<ofd:OFD xmlns:ofd=\"http://www.ofdspec.org/2016\"><ofd:DocBody>"
+        "<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot><ofd:Signatures>"
+        "Doc_0/Signs/Signatures.xml</ofd:Signatures></ofd:DocBody>"
+        "</ofd:OFD>\n";
+    static const char sigs_xml[] =
+        "<?xml version=\"1.0\"?>\n<ofd:Signatures xmlns:ofd=\"http://www."
+        "ofdspec.org/2016\"><ofd:Signature ID=\"1\" Type=\"Sign\" BaseLoc=\""
+        "/Doc_0/Signs/Sign_0/Signature.xml\"/></ofd:Signatures>\n";
+    struct zpart *parts = calloc(n + 8, sizeof(*parts));
+    char (*bnames)[32] = calloc(n ? n : 1, sizeof(*bnames));
+    uint8_t *zeros = calloc(1, entry_size ? entry_size : 1), *data[4], h[32];
+    size_t lens[4], i, k = 0, off = 0, cap = 512 + n * 160;
+    char *sig = malloc(cap), *b64 = NULL;
+    struct err e;
+
+    assert_non_null(parts);
+    assert_int_equal(sm2_sm3(zeros, entry_size, h, &e), ERR_OK);
+    assert_int_equal(util_b64_encode(h, 32, &b64, &e), ERR_OK);
+    off += (size_t)snprintf(sig + off, cap - off,
+        "<?xml version=\"1.0\"?>\n<ofd:Signature xmlns:ofd=\"http://www."
+        "ofdspec.org/2016\"><ofd:SignedInfo><ofd:References "
+        "CheckMethod=\"SM3\">%s", refs_xml ? refs_xml : "");
+    for (i = 0; i < n; i++) {
+        snprintf(bnames[i], sizeof(bnames[i]), "Doc_0/Res/z%zu.bin", i);
+        off += (size_t)snprintf(sig + off, cap - off,
+            "<ofd:Reference FileRef=\"/%s\"><ofd:CheckValue>%s"
+            "</ofd:CheckValue></ofd:Reference>", bnames[i], b64);
+        parts[k++] = (struct zpart){bnames[i], zeros, entry_size, 0};
+    }
+    snprintf(sig + off, cap - off, "</ofd:References></ofd:SignedInfo>"
+             "<ofd:SignedValue>SignedValue.dat</ofd:SignedValue>"
+             "</ofd:Signature>\n");
+    parts[k++] = (struct zpart){"OFD.xml", ofd_xml, strlen(ofd_xml), 0};
+    for (i = 0; i < 4; i++) {
+        data[i] = zip_get(&base, names[i], 0, &lens[i]);
+        parts[k++] = (struct zpart){names[i], data[i], lens[i], 0};
+    }
+    parts[k++] = (struct zpart){"Doc_0/Signs/Signatures.xml", sigs_xml,
+                                strlen(sigs_xml), 0};
+    parts[k++] = (struct zpart){"Doc_0/Signs/Sign_0/Signature.xml", sig,
+                                strlen(sig), 0};
+    parts[k++] = (struct zpart){"Doc_0/Signs/Sign_0/SignedValue.dat",
+                                zeros, 64, 0};
+    out = zip_build(parts, k);
+    for (i = 0; i < 4; i++)
+        free(data[i]);
+    free(b64);
+    free(sig);
+    free(zeros);
+    free(bnames);
+    free(parts);
+    free(base.p);
+    return out;
+}
+
+/* The package of the issue: 250 entries of 1 MiB, each under the ratio
+ * check, 250 MiB in all from a few hundred KB: refused by the default
+ * budget before anything is inflated, by verification and by sealing. */
+static void test_inflation_budget(void **state)
+{
+    struct blob b = bomb_ofd(250, BOMB_ENTRY, NULL), ok;
+    struct ofd_verify_opts o;
+    struct ofd_stamp_pos pos = {0};
+    struct ofd_seal_params sp;
+    struct signer s;
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    json_t *r = NULL;
+    struct err e;
+
+    (void)state;
+    assert_true(b.len < 400u * 1024u);
+    err_clear(&e);
+    assert_int_equal(ofd_verify(b.p, b.len, NULL, &r, &e), ERR_TOO_LARGE);
+    assert_null(r);
+    assert_non_null(strstr(e.msg, "ofd.max_inflated_bytes"));
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(ofd_verify(b.p, b.len, &o, &r, &e), ERR_TOO_LARGE);
+    r = ofd_report_refused(&e);
+    assert_string_equal(jstr(json_object_get(r, "error"), "code"),
+                        "payload_too_large");
+    json_decref(r);
+    r = NULL;
+    signer_init(&s);
+    memset(&sp, 0, sizeof(sp));
+    sp.seal.p = s.seal;
+    sp.seal.len = s.seal_len;
+    pos.mode = OFD_STAMP_PAGE;
+    sp.pos = pos;
+    sp.sign = sign_cb;
+    sp.sign_ctx = &s;
+    assert_int_equal(ofd_seal(b.p, b.len, &sp, &out, &out_len, NULL, &e),
+                     ERR_TOO_LARGE);
+    assert_null(out);
+    free(b.p);
+    /* a small one within the default budget still verifies and seals */
+    ok = bomb_ofd(8, BOMB_ENTRY, NULL);
+    assert_int_equal(ofd_verify(ok.p, ok.len, NULL, &r, &e), ERR_OK);
+    assert_string_equal(chk(sig_at(r, 0), "references"), "passed");
+    json_decref(r);
+    assert_int_equal(ofd_seal(ok.p, ok.len, &sp, &out, &out_len, NULL, &e),
+                     ERR_OK);
+    free(out);
+    /* ... but not under a budget smaller than its entries declare */
+    sp.max_inflated = 4u * BOMB_ENTRY;
+    assert_int_equal(ofd_seal(ok.p, ok.len, &sp, &out, &out_len, NULL, &e),
+                     ERR_TOO_LARGE);
+    o.max_inflated = 8u * BOMB_ENTRY;
+    assert_int_equal(ofd_verify(ok.p, ok.len, &o, &r, &e), ERR_TOO_LARGE);
+    o.max_inflated = 9u * BOMB_ENTRY;
+    assert_int_equal(ofd_verify(ok.p, ok.len, &o, &r, &e), ERR_OK);
+    json_decref(r);
+    free(ok.p);
+    signer_free(&s);
+}
+
+/* The budget is counted while inflating, not only from the headers: an
+ * entry inflated twice (hashed as a reference, then read as a signature's
+ * Signature.xml) counts twice, and reading stops once the total passes. */
+static void test_inflation_running_total(void **state)
+{
+    static const char sigs_xml[] =
+        "<?xml version=\"1.0\"?>\n<ofd:Signatures xmlns:ofd=\"http://www."
+        "ofdspec.org/2016\"><ofd:Signature ID=\"1\" Type=\"Sign\" BaseLoc=\""
+        "/Doc_0/Signs/Sign_0/Signature.xml\"/><ofd:Signature ID=\"2\" "
+        "Type=\"Sign\" BaseLoc=\"/Doc_0/Signs/Sign_1/Signature.xml\"/>"
+        "</ofd:Signatures>\n";
+    struct blob b;
+    struct zpart parts[12];
+    struct ofd_verify_opts o;
+    uint8_t *data[12], h[32];
+    size_t lens[12], i, n = 0, big_len = 600u * 1024u;
+    char *big = malloc(big_len + 1), ref[256], *b64;
+    const char *names[12];
+    json_t *r = NULL;
+    struct err e;
+
+    (void)state;
+    /* Sign_1/Signature.xml: 600 KiB (a comment pads it), referenced by
+     * Sign_0 before Sign_1 itself is verified */
+    memset(big, ' ', big_len);
+    memcpy(big, "<?xml version=\"1.0\"?>\n<!--", 26);
+    memcpy(big + big_len - 200, "--><ofd:Signature xmlns:ofd=\"http://www."
+           "ofdspec.org/2016\"><ofd:SignedInfo><ofd:References/>"
+           "</ofd:SignedInfo><ofd:SignedValue>v.dat</ofd:SignedValue>"
+           "</ofd:Signature>\n", 157);
+    big_len = big_len - 200 + 157;
+    assert_int_equal(sm2_sm3(big, big_len, h, &e), ERR_OK);
+    assert_int_equal(util_b64_encode(h, 32, &b64, &e), ERR_OK);
+    snprintf(ref, sizeof(ref), "<ofd:Reference FileRef=\"/Doc_0/Signs/"
+             "Sign_1/Signature.xml\"><ofd:CheckValue>%s</ofd:CheckValue>"
+             "</ofd:Reference>", b64);
+    free(b64);
+    b = bomb_ofd(0, 0, ref);
+    for (i = 0; i < 10; i++) {
+        static const char *all[] = {
+            "OFD.xml", "Doc_0/Document.xml", "Doc_0/PublicRes.xml",
+            "Doc_0/Pages/Page_0/Content.xml", "Doc_0/Res/image.png",
+            "Doc_0/Signs/Sign_0/Signature.xml",
+            "Doc_0/Signs/Sign_0/SignedValue.dat"};
+
+        if (i >= sizeof(all) / sizeof(all[0]))
+            break;
+        names[n] = all[i];
+        data[n] = zip_get(&b, all[i], 0, &lens[n]);
+        assert_non_null(data[n]);
+        parts[n] = (struct zpart){names[n], data[n], lens[n], 0};
+        n++;
+    }
+    parts[n++] = (struct zpart){"Doc_0/Signs/Signatures.xml", sigs_xml,
+                                strlen(sigs_xml), 0};
+    parts[n++] = (struct zpart){"Doc_0/Signs/Sign_1/Signature.xml", big,
+                                big_len, 0};
+    free(b.p);
+    b = zip_build(parts, n);
+    memset(&o, 0, sizeof(o));
+    /* what the headers declare fits, twice that entry does not */
+    o.max_inflated = 1024u * 1024u;
+    assert_int_equal(ofd_verify(b.p, b.len, &o, &r, &e), ERR_TOO_LARGE);
+    assert_null(r);
+    assert_non_null(strstr(e.msg, "inflates to more than 1048576"));
+    /* with room for both it verifies (both signatures reported) */
+    o.max_inflated = 2u * 1024u * 1024u;
+    assert_int_equal(ofd_verify(b.p, b.len, &o, &r, &e), ERR_OK);
+    assert_int_equal(json_array_size(json_object_get(r, "signatures")), 2);
+    assert_string_equal(chk(sig_at(r, 0), "references"), "passed");
+    json_decref(r);
+    for (i = 0; i < n - 2; i++)
+        free(data[i]);
+    free(big);
+    free(b.p);
+}
+
+/* Counts that a small package can multiply: the same Signature.xml listed
+ * many times is checked once; the references of all signatures are
+ * bounded. */
+static void test_reference_amplification(void **state)
+{
+    struct blob base = bomb_ofd(1, 16, NULL), b;
+    const char *keep[] = {
+        "OFD.xml", "Doc_0/Document.xml", "Doc_0/PublicRes.xml",
+        "Doc_0/Pages/Page_0/Content.xml", "Doc_0/Res/image.png",
+        "Doc_0/Res/z0.bin", "Doc_0/Signs/Sign_0/SignedValue.dat"};
+    struct zpart parts[24];
+    uint8_t *data[7], h[32];
+    size_t lens[7], i, n, off, cap = 200u * 5000u;
+    char *list = malloc(200u * 128u + 512), *sig = malloc(cap), *b64;
+    char signame[8][48];
+    json_t *r = NULL;
+    struct err e;
+
+    (void)state;
+    for (i = 0; i < 7; i++)
+        data[i] = zip_get(&base, keep[i], 0, &lens[i]);
+    /* 1: one Signature.xml listed 200 times */
+    off = (size_t)sprintf(list, "<?xml version=\"1.0\"?>\n<ofd:Signatures "
+                          "xmlns:ofd=\"http://www.ofdspec.org/2016\">");
+    for (i = 0; i < 200; i++)
+        off += (size_t)sprintf(list + off, "<ofd:Signature ID=\"%zu\" "
+                               "Type=\"Sign\" BaseLoc=\"/Doc_0/Signs/Sign_0/"
+                               "Signature.xml\"/>", i);
+    sprintf(list + off, "</ofd:Signatures>\n");
+    assert_int_equal(sm2_sm3(data[5], lens[5], h, &e), ERR_OK);
+    assert_int_equal(util_b64_encode(h, 32, &b64, &e), ERR_OK);
+    off = (size_t)sprintf(sig, "<?xml version=\"1.0\"?>\n<ofd:Signature "
+                          "xmlns:ofd=\"http://www.ofdspec.org/2016\">"
+                          "<ofd:SignedInfo><ofd:References>");
+    for (i = 0; i < 4096; i++)
+        off += (size_t)sprintf(sig + off, "<ofd:Reference FileRef=\"/Doc_0/"
+                               "Res/z0.bin\"><ofd:CheckValue>%s"
+                               "</ofd:CheckValue></ofd:Reference>", b64);
+    sprintf(sig + off, "</ofd:References></ofd:SignedInfo><ofd:SignedValue>"
+            "SignedValue.dat</ofd:SignedValue></ofd:Signature>\n");
+    free(b64);
+    for (n = 0; n < 7; n++)
+        parts[n] = (struct zpart){keep[n], data[n], lens[n], 0};
+    parts[n++] = (struct zpart){"Doc_0/Signs/Signatures.xml", list,
+                                strlen(list), 0};
+    parts[n++] = (struct zpart){"Doc_0/Signs/Sign_0/Signature.xml", sig,
+                                strlen(sig), 0};
+    b = zip_build(parts, n);
+    assert_int_equal(ofd_verify(b.p, b.len, NULL, &r, &e), ERR_OK);
+    assert_int_equal(json_array_size(json_object_get(r, "signatures")), 200);
+    assert_string_equal(chk(sig_at(r, 0), "references"), "passed");
+    assert_int_equal(json_array_size(json_object_get(sig_at(r, 0),
+                                                     "references")), 4096);
+    assert_string_equal(chk(sig_at(r, 1), "structure"), "failed");
+    assert_null(json_object_get(sig_at(r, 199), "references"));
+    json_decref(r);
+    r = NULL;
+    free(b.p);
+    /* 2: five different Signature.xml of 4096 references each: over the
+     * package's total */
+    off = (size_t)sprintf(list, "<?xml version=\"1.0\"?>\n<ofd:Signatures "
+                          "xmlns:ofd=\"http://www.ofdspec.org/2016\">");
+    for (i = 0; i < 5; i++) {
+        snprintf(signame[i], sizeof(signame[i]),
+                 "Doc_0/Signs/Sign_%zu/Signature.xml", i);
+        off += (size_t)sprintf(list + off, "<ofd:Signature ID=\"%zu\" "
+                               "Type=\"Sign\" BaseLoc=\"/%s\"/>", i,
+                               signame[i]);
+        parts[n - 1 + i] = (struct zpart){signame[i], sig, strlen(sig), 0};
+    }
+    sprintf(list + off, "</ofd:Signatures>\n");
+    parts[n - 2].len = strlen(list);
+    b = zip_build(parts, n - 1 + 5);
+    assert_int_equal(ofd_verify(b.p, b.len, NULL, &r, &e), ERR_TOO_LARGE);
+    assert_null(r);
+    assert_non_null(strstr(e.msg, "references in all"));
+    free(b.p);
+    for (i = 0; i < 7; i++)
+        free(data[i]);
+    free(list);
+    free(sig);
+    free(base.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest all[] = {
@@ -1409,6 +1701,9 @@ int main(void)
         cmocka_unit_test(test_signed_data_binding),
         cmocka_unit_test(test_datetime),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_inflation_budget),
+        cmocka_unit_test(test_inflation_running_total),
+        cmocka_unit_test(test_reference_amplification),
     };
     const struct CMUnitTest out_only[] = {
         cmocka_unit_test(test_seal_page_and_reseal),
