@@ -1415,8 +1415,10 @@ static struct blob bomb_ofd(size_t n, size_t entry_size, const char *refs_xml)
         "/Doc_0/Signs/Sign_0/Signature.xml\"/></ofd:Signatures>\n";
     struct zpart *parts = calloc(n + 8, sizeof(*parts));
     char (*bnames)[32] = calloc(n ? n : 1, sizeof(*bnames));
-    uint8_t *zeros = calloc(1, entry_size ? entry_size : 1), *data[4], h[32];
-    size_t lens[4], i, k = 0, off = 0, cap = 512 + n * 160;
+    uint8_t *zeros = calloc(1, entry_size > 64 ? entry_size : 64), *data[4];
+    uint8_t h[32];
+    size_t lens[4], i, k = 0, off = 0;
+    size_t cap = 512 + n * 160 + (refs_xml ? strlen(refs_xml) : 0);
     char *sig = malloc(cap), *b64 = NULL;
     struct err e;
 
