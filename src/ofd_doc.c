@@ -29,6 +29,8 @@ static err_code load_xml(struct ofd_pkg *p, const char *path, xmlDocPtr *doc,
     rc = ofd_pkg_read(p, (size_t)i, &data, &len, e);
     if (rc != ERR_OK)
         return rc;
+    if ((rc = ofd_pkg_charge_parse(p, len, e)) != ERR_OK)
+        return rc;
     return ofd_xml_parse(data, len, path, doc, e);
 }
 

@@ -36,9 +36,12 @@ struct ofd_pkg {
     size_t n;
     struct ofd_entry *ents;
     struct ofd_entry **by_name;  /* ents sorted by name, for lookups       */
-    uint64_t budget;        /* bytes this package may inflate in all        */
+    uint64_t budget;        /* bytes this package may inflate in all, and
+                               bytes of XML it may parse in all            */
     uint64_t inflated;      /* bytes inflated so far                        */
+    uint64_t parsed;        /* bytes of XML parsed so far                   */
     int over_budget;        /* an inflation was stopped by the budget       */
+    int over_parse;         /* a parse was refused by the budget            */
 };
 
 /* Open a package from memory (buf must outlive the package).  Checks the
@@ -62,9 +65,14 @@ err_code ofd_pkg_get(struct ofd_pkg *p, const char *name, const uint8_t **data,
  * through a small buffer (not kept) when the entry was not read. */
 err_code ofd_pkg_sm3(struct ofd_pkg *p, size_t i, uint8_t out[SM3_DIGEST_LEN],
                      struct err *e);
-/* ERR_TOO_LARGE (with its message) once an inflation was stopped by the
- * budget, else ERR_OK: callers that turn a file's read error into a
- * finding ("missing") ask this so the package is refused instead. */
+/* Count n bytes of XML about to be parsed against the budget (a part
+ * parsed again counts again: one XML part named by every document or page
+ * must not cost its size that many times).  ERR_TOO_LARGE once over. */
+err_code ofd_pkg_charge_parse(struct ofd_pkg *p, size_t n, struct err *e);
+/* ERR_TOO_LARGE (with its message) once an inflation or a parse was
+ * stopped by the budget, else ERR_OK: callers that turn a file's read
+ * error into a finding ("missing") ask this so the package is refused
+ * instead. */
 err_code ofd_pkg_budget_check(const struct ofd_pkg *p, struct err *e);
 
 /* ---- paths ------------------------------------------------------------- */

@@ -10,6 +10,9 @@
  * inflated counts against it, an entry read twice twice, so what one call
  * decompresses never passes it whatever the headers say.  Entries that are
  * only hashed (references) are streamed through a small buffer, not kept.
+ * XML parsing has the same budget, counted apart (ofd_pkg_charge_parse):
+ * each parse counts, so a part named many times costs its size once per
+ * naming only up to the budget.
  */
 #include "ofd_int.h"
 
@@ -284,13 +287,27 @@ done:
 }
 
 /* Contract: see ofd_int.h. */
+err_code ofd_pkg_charge_parse(struct ofd_pkg *p, size_t n, struct err *e)
+{
+    p->parsed += n;
+    if (p->parsed > p->budget)
+        p->over_parse = 1;
+    return ofd_pkg_budget_check(p, e);
+}
+
+/* Contract: see ofd_int.h. */
 err_code ofd_pkg_budget_check(const struct ofd_pkg *p, struct err *e)
 {
-    if (!p->over_budget)
-        return ERR_OK;
-    return err_set(e, ERR_TOO_LARGE, "zip package inflates to more than %llu "
-                   "bytes (ofd.max_inflated_bytes)",
-                   (unsigned long long)p->budget);
+    if (p->over_budget)
+        return err_set(e, ERR_TOO_LARGE, "zip package inflates to more "
+                       "than %llu bytes (ofd.max_inflated_bytes)",
+                       (unsigned long long)p->budget);
+    if (p->over_parse)
+        return err_set(e, ERR_TOO_LARGE, "the package's XML parts would be "
+                       "parsed over %llu bytes in all "
+                       "(ofd.max_inflated_bytes)",
+                       (unsigned long long)p->budget);
+    return ERR_OK;
 }
 
 /* Contract: see ofd_int.h. */

@@ -274,6 +274,8 @@ static err_code keyword_box(struct ofd_pkg *p, const struct ofd_doc *d,
     rc = ofd_pkg_get(p, d->pages[page].path, &data, &len, e);
     if (rc != ERR_OK)
         return rc;
+    if ((rc = ofd_pkg_charge_parse(p, len, e)) != ERR_OK)
+        return rc;
     rc = ofd_xml_parse(data, len, d->pages[page].path, &doc, e);
     if (rc != ERR_OK)
         return rc;
@@ -497,6 +499,7 @@ static err_code list_locked(struct ofd_pkg *p, const struct ofd_siglist *l,
             continue;
         seen[at] = 1;
         if (ofd_pkg_read(p, (size_t)at, &data, &len, NULL) != ERR_OK ||
+            ofd_pkg_charge_parse(p, len, NULL) != ERR_OK ||
             ofd_sigxml_parse(data, len, l->items[i].loc, &sx, NULL) != ERR_OK)
             continue;
         for (k = 0; k < sx.n_refs; k++)
@@ -708,6 +711,10 @@ err_code ofd_seal(const uint8_t *in, size_t len, const struct ofd_seal_params *p
     W = pa->pos.width > 0 ? pa->pos.width : (double)seal->picture_width;
     H = pa->pos.height > 0 ? pa->pos.height : (double)seal->picture_height;
     rc = place(p, &d, &pa->pos, W, H, &pl, &n_pl, e);
+    /* page sizes are read quietly: a parse the budget stopped is a
+     * refusal, whatever place made of the page it could not read */
+    if (ofd_pkg_budget_check(p, NULL) != ERR_OK)
+        rc = ofd_pkg_budget_check(p, e);
     if (rc != ERR_OK)
         goto done;
 

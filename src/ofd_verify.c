@@ -386,6 +386,8 @@ static err_code verify_one(struct ofd_pkg *p, const struct ofd_doc *d,
         check_set(checks, "structure", ST_FAILED, "%s", e.msg);
         goto done;
     }
+    if ((rc = ofd_pkg_charge_parse(p, xml_len, pe)) != ERR_OK)
+        goto done;
     if (ofd_sigxml_parse(xml, xml_len, it->loc, &sx, &e) != ERR_OK) {
         check_set(checks, "structure", ST_FAILED, "%s", e.msg);
         goto done;

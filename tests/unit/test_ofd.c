@@ -1600,6 +1600,65 @@ static void test_inflation_running_total(void **state)
     free(b.p);
 }
 
+/* XML parsing has the budget too: sixteen documents naming one 200 KiB
+ * Document.xml inflate it once but would parse it sixteen times. */
+static void test_parse_budget(void **state)
+{
+    struct blob base = make_ofd(1), b;
+    struct zpart parts[8];
+    struct ofd_verify_opts o;
+    size_t doc_len = 200u * 1024u, off, i, lens[3];
+    char *docx = malloc(doc_len + 1), *ofdx = malloc(4096);
+    static const char *keep[] = {"Doc_0/PublicRes.xml",
+                                 "Doc_0/Pages/Page_0/Content.xml",
+                                 "Doc_0/Res/image.png"};
+    uint8_t *data[3], *orig;
+    size_t orig_len;
+    json_t *r = NULL;
+    struct err e;
+
+    (void)state;
+    /* the document's own Document.xml after a comment of spaces that
+     * brings it to doc_len bytes */
+    orig = zip_get(&base, "Doc_0/Document.xml", 0, &orig_len);
+    assert_true(strncmp((char *)orig, "<?xml", 5) == 0);
+    memset(docx, ' ', doc_len);
+    memcpy(docx, "<!--", 4);
+    memcpy(docx + doc_len - orig_len - 3, "-->", 3);
+    memcpy(docx + doc_len - orig_len, strchr((char *)orig, '\n'),
+           orig_len - (size_t)(strchr((char *)orig, '\n') - (char *)orig));
+    off = (size_t)sprintf(ofdx, "<?xml version=\"1.0\"?>\n<ofd:OFD xmlns:ofd="
+                          "\"http://www.ofdspec.org/2016\">");
+    for (i = 0; i < 16; i++)
+        off += (size_t)sprintf(ofdx + off, "<ofd:DocBody><ofd:DocRoot>"
+                               "Doc_0/Document.xml</ofd:DocRoot>"
+                               "</ofd:DocBody>");
+    sprintf(ofdx + off, "</ofd:OFD>\n");
+    parts[0] = (struct zpart){"OFD.xml", ofdx, strlen(ofdx), 0};
+    parts[1] = (struct zpart){"Doc_0/Document.xml", docx, doc_len, 0};
+    for (i = 0; i < 3; i++) {
+        data[i] = zip_get(&base, keep[i], 0, &lens[i]);
+        parts[2 + i] = (struct zpart){keep[i], data[i], lens[i], 0};
+    }
+    b = zip_build(parts, 5);
+    assert_int_equal(ofd_verify(b.p, b.len, NULL, &r, &e), ERR_OK);
+    assert_int_equal(json_integer_value(json_object_get(r, "documents")), 16);
+    json_decref(r);
+    r = NULL;
+    memset(&o, 0, sizeof(o));
+    o.max_inflated = 1024u * 1024u;
+    assert_int_equal(ofd_verify(b.p, b.len, &o, &r, &e), ERR_TOO_LARGE);
+    assert_null(r);
+    assert_non_null(strstr(e.msg, "parsed over 1048576"));
+    for (i = 0; i < 3; i++)
+        free(data[i]);
+    free(orig);
+    free(docx);
+    free(ofdx);
+    free(b.p);
+    free(base.p);
+}
+
 /* Counts that a small package can multiply: the same Signature.xml listed
  * many times is checked once; the references of all signatures are
  * bounded. */
@@ -1705,6 +1764,7 @@ int main(void)
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_inflation_budget),
         cmocka_unit_test(test_inflation_running_total),
+        cmocka_unit_test(test_parse_budget),
         cmocka_unit_test(test_reference_amplification),
     };
     const struct CMUnitTest out_only[] = {
