@@ -151,8 +151,9 @@ const struct route router_table[] = {
     /* END routes-seal */
     /* BEGIN routes-verify */
     {"POST", "/api/v1/verify", api_verify_signature, PERM_SELF, 0,
-     "verify.signature", "Verify an SES_Signature with its document or the "
-     "document's SM3 (JSON base64 or multipart upload); with seal status"},
+     "verify.signature", "Verify an SES_Signature or a GB/T 35275 "
+     "SignedData with its document or the document's SM3 (JSON base64 or "
+     "multipart upload); with seal status"},
     {"POST", "/api/v1/verify/seal", api_verify_seal, PERM_SELF, 0,
      "verify.seal", "Verify a seal file (SESeal) alone"},
     /* END routes-verify */
