@@ -1,6 +1,7 @@
 /*
- * store.c - SQLite access: connections per thread, the statement cache,
- * migrations, transactions, and one function per query.  This is the only
+ * store.c - SQLite access: connections per thread, the statement cache
+ * (st_prep / st_release: a statement in use is never evicted; see
+ * docs/design.md), migrations, transactions, and one function per query.  This is the only
  * file that contains SQL text besides sql/.
  *
  * Dialect notes live here (docs/design.md has the list): SQLite wants
@@ -79,13 +80,16 @@ conn_open(struct store *s, int create, struct store_conn **out, struct err *e)
     return ERR_OK;
 }
 
+/* Finalize every statement of the connection (the cached ones and any
+ * uncached one still held), then close it: sqlite3_close refuses a
+ * connection with live statements. */
 static void
 conn_free(struct store_conn *c)
 {
-    size_t i;
+    sqlite3_stmt *st;
 
-    for (i = 0; i < c->ncache; i++)
-        sqlite3_finalize(c->cache[i].stmt);
+    while ((st = sqlite3_next_stmt(c->db, NULL)) != NULL)
+        sqlite3_finalize(st);
     sqlite3_close(c->db);
     free(c);
 }
@@ -162,38 +166,100 @@ store_conn_get(struct store *s, struct store_conn **out, struct err *e)
     return ERR_OK;
 }
 
-/* The cached prepared statement for sql (a string literal), reset and with
- * bindings cleared.  Owned by the connection: callers never finalize it. */
-sqlite3_stmt *
-st_prep(struct store_conn *c, const char *sql, struct err *e)
+/* The slot caching sql, or NULL. */
+static struct store_stmt_slot *
+cache_find(struct store_conn *c, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
     size_t i;
 
-    for (i = 0; i < c->ncache; i++) {
-        if (c->cache[i].sql == sql) {
-            sqlite3_reset(c->cache[i].stmt);
-            sqlite3_clear_bindings(c->cache[i].stmt);
-            return c->cache[i].stmt;
-        }
-    }
-    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st,
-                           NULL) != SQLITE_OK) {
+    for (i = 0; i < c->ncache; i++)
+        if (c->cache[i].sql == sql)
+            return &c->cache[i];
+    return NULL;
+}
+
+/* A slot for a new statement: the next empty one while the cache is not
+ * full (counted in ncache only once filled), else the least recently used
+ * slot that nobody holds; NULL when every slot is held.  A held statement
+ * may be in the middle of a step loop whose row callback is what called
+ * st_prep: finalizing it would free it under its caller. */
+static struct store_stmt_slot *
+cache_victim(struct store_conn *c)
+{
+    struct store_stmt_slot *v = NULL;
+    size_t i;
+
+    if (c->ncache < STORE_STMT_CACHE)
+        return &c->cache[c->ncache];
+    for (i = 0; i < c->ncache; i++)
+        if (!c->cache[i].in_use && (v == NULL || c->cache[i].used < v->used))
+            v = &c->cache[i];
+    return v;
+}
+
+/* Prepare sql; flags as sqlite3_prepare_v3.  NULL (with e set) on error. */
+static sqlite3_stmt *
+prepare(struct store_conn *c, const char *sql, unsigned flags, struct err *e)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (sqlite3_prepare_v3(c->db, sql, -1, flags, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
         st_db_err(c, e, "prepare");
         return NULL;
     }
-    if (c->ncache < STORE_STMT_CACHE) {
-        c->cache[c->ncache].sql = sql;
-        c->cache[c->ncache].stmt = st;
-        c->ncache++;
-    } else {
-        /* Cache full means a new query was added without raising the
-         * limit; still correct, just slower: finalize at the next use. */
-        sqlite3_finalize(c->cache[0].stmt);
-        c->cache[0].sql = sql;
-        c->cache[0].stmt = st;
-    }
     return st;
+}
+
+/* Contract: see store_int.h.  A cached statement that is held but not
+ * being stepped (sqlite3_stmt_busy false) is handed out again: its holder
+ * has no row or cursor in it, so only a holder that forgot st_release is
+ * in that state, and sharing the slot costs it nothing.  One that is
+ * being stepped gets an uncached twin for this caller alone. */
+sqlite3_stmt *
+st_prep(struct store_conn *c, const char *sql, struct err *e)
+{
+    struct store_stmt_slot *slot = cache_find(c, sql);
+    sqlite3_stmt *st;
+
+    c->tick++;
+    if (slot != NULL) {
+        if (slot->in_use && sqlite3_stmt_busy(slot->stmt))
+            return prepare(c, sql, 0, e);
+        sqlite3_reset(slot->stmt);
+        sqlite3_clear_bindings(slot->stmt);
+    } else {
+        if ((slot = cache_victim(c)) == NULL)
+            return prepare(c, sql, 0, e);   /* every slot held */
+        if ((st = prepare(c, sql, SQLITE_PREPARE_PERSISTENT, e)) == NULL)
+            return NULL;
+        if (slot == &c->cache[c->ncache])
+            c->ncache++;
+        else
+            sqlite3_finalize(slot->stmt);   /* nobody holds it */
+        slot->sql = sql;
+        slot->stmt = st;
+    }
+    slot->in_use = 1;
+    slot->used = c->tick;
+    return slot->stmt;
+}
+
+void
+st_release(struct store_conn *c, sqlite3_stmt *st)
+{
+    size_t i;
+
+    if (st == NULL)
+        return;
+    for (i = 0; i < c->ncache; i++) {
+        if (c->cache[i].stmt == st) {
+            sqlite3_reset(st);
+            c->cache[i].in_use = 0;
+            return;
+        }
+    }
+    sqlite3_finalize(st);
 }
 
 /* Bind text or NULL. */
@@ -227,7 +293,7 @@ st_step_done(struct store_conn *c, sqlite3_stmt *st, struct err *e)
                       sqlite3_errmsg(c->db));
     else if (rc != SQLITE_DONE)
         out = st_db_err(c, e, "step");
-    sqlite3_reset(st);
+    st_release(c, st);
     return out;
 }
 
@@ -427,7 +493,7 @@ store_ping(struct store_conn *c, struct err *e)
     if (st == NULL)
         return ERR_DB;
     rc = sqlite3_step(st);
-    sqlite3_reset(st);
+    st_release(c, st);
     if (rc != SQLITE_ROW)
         return st_db_err(c, e, "ping");
     return ERR_OK;
@@ -449,11 +515,11 @@ store_schema_version(struct store_conn *c, int *version, struct err *e)
     if ((st = st_prep(c, sql, e)) == NULL)
         return ERR_DB;
     if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_reset(st);
+        st_release(c, st);
         return st_db_err(c, e, "schema version");
     }
     *version = sqlite3_column_int(st, 0);
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 
@@ -521,7 +587,7 @@ st_step_row(struct store_conn *c, sqlite3_stmt *st, const char *what,
 
     if (rc == SQLITE_ROW)
         return ERR_OK;
-    sqlite3_reset(st);
+    st_release(c, st);
     if (rc == SQLITE_DONE)
         return err_set(e, ERR_NOT_FOUND, "no such %s", what);
     return st_db_err(c, e, what);
@@ -592,7 +658,7 @@ store_org_get(struct store_conn *c, int64_t id, struct store_org *out,
     if ((rc = st_step_row(c, st, "organisation", e)) != ERR_OK)
         return rc;
     org_row(st, out);
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 
@@ -621,7 +687,7 @@ store_org_list(struct store_conn *c, int64_t parent_id, int64_t after,
     }
     if (out == ERR_OK && rc != SQLITE_DONE)
         out = st_db_err(c, e, "organisations");
-    sqlite3_reset(st);
+    st_release(c, st);
     return out;
 }
 
@@ -720,7 +786,7 @@ store_org_in_subtree(struct store_conn *c, int64_t ancestor, int64_t org,
     if ((rc = st_step_row(c, st, "organisation", e)) != ERR_OK)
         return rc;
     *yes = sqlite3_column_int(st, 0) > 0;
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 
@@ -791,7 +857,7 @@ store_account_get(struct store_conn *c, int64_t id, struct store_account *out,
     if ((rc = st_step_row(c, st, "account", e)) != ERR_OK)
         return rc;
     account_row(st, out);
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 
@@ -813,7 +879,7 @@ store_account_by_cert(struct store_conn *c, const char *subject,
     if ((rc = st_step_row(c, st, "account", e)) != ERR_OK)
         return rc;
     account_row(st, out);
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 
@@ -842,7 +908,7 @@ store_account_list(struct store_conn *c, int64_t org_id, int64_t after,
     }
     if (out == ERR_OK && rc != SQLITE_DONE)
         out = st_db_err(c, e, "accounts");
-    sqlite3_reset(st);
+    st_release(c, st);
     return out;
 }
 
@@ -940,7 +1006,7 @@ roles_rows(struct store_conn *c, sqlite3_stmt *st, int64_t account_id,
         roles[count].deputy_id = sqlite3_column_int64(st, 2);
         count++;
     }
-    sqlite3_reset(st);
+    st_release(c, st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return st_db_err(c, e, "roles");
     *n = count;
@@ -1027,7 +1093,7 @@ store_role_count(struct store_conn *c, const char *role, int64_t *count,
     if ((rc = st_step_row(c, st, "role", e)) != ERR_OK)
         return rc;
     *count = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 
@@ -1093,7 +1159,7 @@ store_deputy_get(struct store_conn *c, int64_t id, struct store_deputy *out,
     if ((rc = st_step_row(c, st, "deputy record", e)) != ERR_OK)
         return rc;
     deputy_row(st, out);
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 
@@ -1143,7 +1209,7 @@ store_deputy_list(struct store_conn *c, int64_t account_id, int64_t after,
     }
     if (out == ERR_OK && rc != SQLITE_DONE)
         out = st_db_err(c, e, "deputies");
-    sqlite3_reset(st);
+    st_release(c, st);
     return out;
 }
 
@@ -1209,7 +1275,7 @@ store_authfail_locked_until(struct store_conn *c, const char *kind,
     *locked_until = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     if (counted != NULL)
         *counted = rc == SQLITE_ROW && *locked_until == 0;
-    sqlite3_reset(st);
+    st_release(c, st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return st_db_err(c, e, "auth failures");
     return ERR_OK;
@@ -1318,7 +1384,7 @@ store_credential_by_key_id(struct store_conn *c, const char *key_id,
         out->expires_ms = sqlite3_column_int64(st, 5);
         out->revoked_ms = sqlite3_column_int64(st, 6);
     }
-    sqlite3_reset(st);
+    st_release(c, st);
     if (rc == SQLITE_DONE)
         return err_set(e, ERR_NOT_FOUND, "no such credential");
     if (rc != SQLITE_ROW)

@@ -53,7 +53,7 @@ store_audit_head(struct store_conn *c, int64_t *seq,
             *has_hash = 1;
         }
     }
-    sqlite3_reset(st);
+    st_release(c, st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return st_db_err(c, e, "audit head");
     return ERR_OK;
@@ -133,7 +133,7 @@ walk_rows(struct store_conn *c, sqlite3_stmt *st, store_audit_fn fn,
     }
     if (out == ERR_OK && rc != SQLITE_DONE)
         out = st_db_err(c, e, "audit log");
-    sqlite3_reset(st);
+    st_release(c, st);
     return out;
 }
 
@@ -263,7 +263,7 @@ store_audit_checkpoint_latest(struct store_conn *c,
     if ((rc = st_step_row(c, st, "checkpoint", e)) != ERR_OK)
         return rc;
     cp_row(st, out);
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 
@@ -287,7 +287,7 @@ store_audit_checkpoint_list(struct store_conn *c, store_checkpoint_fn fn,
     }
     if (out == ERR_OK && rc != SQLITE_DONE)
         out = st_db_err(c, e, "checkpoints");
-    sqlite3_reset(st);
+    st_release(c, st);
     return out;
 }
 

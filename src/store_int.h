@@ -13,17 +13,31 @@
 
 #include "store.h"
 
-#define STORE_STMT_CACHE 64
+/* Statements cached per connection.  The store has about 80 distinct
+ * queries; the cache holds all of them with room for more, so eviction is
+ * the exception.  Correctness does not depend on the size: a full cache
+ * evicts only a statement nobody holds, and hands out an uncached one when
+ * every slot is held. */
+#define STORE_STMT_CACHE 160
+
+/* One cached statement.  in_use is set when st_prep hands it out and
+ * cleared by st_release; a statement in use is never evicted, and is not
+ * handed out a second time while it is being stepped (a nested query of
+ * the same SQL from a row callback gets a statement of its own). */
+struct store_stmt_slot {
+    const char   *sql;          /* static string: compared by address */
+    sqlite3_stmt *stmt;
+    uint64_t      used;         /* tick of the last st_prep: LRU order */
+    int           in_use;
+};
 
 struct store_conn {
     sqlite3           *db;
     struct store      *owner;
     struct store_conn *next;
-    struct {
-        const char   *sql;      /* static string: compared by address */
-        sqlite3_stmt *stmt;
-    } cache[STORE_STMT_CACHE];
-    size_t ncache;
+    struct store_stmt_slot cache[STORE_STMT_CACHE];
+    size_t             ncache;
+    uint64_t           tick;    /* counts st_prep calls */
 };
 
 struct store_group_item;        /* store.c: one caller's work in a group */
@@ -45,32 +59,44 @@ err_code st_db_err(struct store_conn *c, struct err *e, const char *what);
 /* Run SQL text with no parameters (PRAGMAs, BEGIN, migrations). */
 err_code st_exec(struct store_conn *c, const char *sql, struct err *e);
 
-/* The cached prepared statement for sql (a string literal: compared by
- * address), reset and unbound.  Owned by the connection; NULL on error. */
+/* A prepared statement for sql (a string literal: compared by address),
+ * reset and unbound, in use until st_release.  Usually the connection's
+ * cached one; when that is being stepped by an outer caller, or every
+ * cache slot is in use, an uncached one that st_release finalizes.  Either
+ * way the connection owns it: callers never finalize.  NULL on error.
+ * Every st_prep is paired with one st_release (st_step_done,
+ * st_step_changed, st_step_update_one and a not-found st_step_row release
+ * for the caller); a statement is not used after its release. */
 sqlite3_stmt *st_prep(struct store_conn *c, const char *sql, struct err *e);
+
+/* Give back a statement from st_prep: reset it and mark its slot free for
+ * eviction, or finalize it when it was not cached.  NULL is ignored. */
+void st_release(struct store_conn *c, sqlite3_stmt *st);
 
 /* Bind text (NULL binds SQL NULL) / an id (0 binds SQL NULL). */
 int st_bind_text(sqlite3_stmt *st, int i, const char *v);
 int st_bind_id(sqlite3_stmt *st, int i, int64_t v);
 
 /* Step a statement returning no row: constraint violations map to
- * ERR_CONFLICT (unique) or ERR_INVALID; the statement is reset. */
+ * ERR_CONFLICT (unique) or ERR_INVALID; the statement is released. */
 err_code st_step_done(struct store_conn *c, sqlite3_stmt *st, struct err *e);
 
-/* Step a bound one-row SELECT: ERR_OK with the row current (caller resets),
- * ERR_NOT_FOUND ("no such <what>") when there is no row. */
+/* Step a bound one-row SELECT: ERR_OK with the row current (caller
+ * releases), ERR_NOT_FOUND ("no such <what>") when there is no row; on any
+ * error the statement is released. */
 err_code st_step_row(struct store_conn *c, sqlite3_stmt *st, const char *what,
                      struct err *e);
 
 /* Step a statement that must change a row (a state transition, a bounded
  * counter, an insert guarded by NOT EXISTS): when it changes none, code
  * with the printf-style message.  Errors of the step itself as
- * st_step_done. */
+ * st_step_done; the statement is released. */
 err_code st_step_changed(struct store_conn *c, sqlite3_stmt *st,
                          struct err *e, err_code code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* Step an UPDATE that must change one row: ERR_NOT_FOUND otherwise. */
+/* Step an UPDATE that must change one row: ERR_NOT_FOUND otherwise.
+ * Releases the statement. */
 err_code st_step_update_one(struct store_conn *c, sqlite3_stmt *st,
                             const char *what, struct err *e);
 

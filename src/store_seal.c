@@ -152,7 +152,7 @@ store_app_get(struct store_conn *c, int64_t id, struct store_app *out,
     if ((rc = st_step_row(c, st, "application", e)) != ERR_OK)
         return rc;
     app_row(st, out);
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 
@@ -170,7 +170,7 @@ store_app_image(struct store_conn *c, int64_t id, uint8_t **buf, size_t *len,
     if ((rc = st_step_row(c, st, "application", e)) != ERR_OK)
         return rc;
     rc = st_column_dup(st, 0, buf, len, e);
-    sqlite3_reset(st);
+    st_release(c, st);
     return rc;
 }
 
@@ -226,7 +226,7 @@ store_app_list(struct store_conn *c, int64_t org_id, const char *state,
     }
     if (out == ERR_OK && rc != SQLITE_DONE)
         out = st_db_err(c, e, "applications");
-    sqlite3_reset(st);
+    st_release(c, st);
     return out;
 }
 
@@ -282,7 +282,7 @@ store_material_list(struct store_conn *c, int64_t app_id,
     }
     if (out == ERR_OK && rc != SQLITE_DONE)
         out = st_db_err(c, e, "materials");
-    sqlite3_reset(st);
+    st_release(c, st);
     return out;
 }
 
@@ -337,7 +337,7 @@ store_history_list(struct store_conn *c, const char *type, int64_t id,
     }
     if (out == ERR_OK && rc != SQLITE_DONE)
         out = st_db_err(c, e, "history");
-    sqlite3_reset(st);
+    st_release(c, st);
     return out;
 }
 
@@ -379,7 +379,7 @@ store_authority_get(struct store_conn *c, const char *role, char *key_ref,
         return rc;
     st_copy_col(st, 0, key_ref, cap);
     rc = st_column_dup(st, 1, der, len, e);
-    sqlite3_reset(st);
+    st_release(c, st);
     return rc;
 }
 
@@ -480,7 +480,7 @@ store_seal_get(struct store_conn *c, const char *esid, struct store_seal *out,
     if ((rc = st_step_row(c, st, "seal", e)) != ERR_OK)
         return rc;
     seal_row(st, out);
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 
@@ -498,7 +498,7 @@ store_seal_get_id(struct store_conn *c, int64_t id, struct store_seal *out,
     if ((rc = st_step_row(c, st, "seal", e)) != ERR_OK)
         return rc;
     seal_row(st, out);
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 
@@ -519,7 +519,7 @@ store_seal_blob(struct store_conn *c, int64_t id, const char *which,
     if ((rc = st_step_row(c, st, "seal", e)) != ERR_OK)
         return rc;
     rc = st_column_dup(st, 0, buf, len, e);
-    sqlite3_reset(st);
+    st_release(c, st);
     return rc;
 }
 
@@ -612,7 +612,7 @@ seal_walk(struct store_conn *c, sqlite3_stmt *st, store_seal_fn fn, void *ctx,
     }
     if (out == ERR_OK && rc != SQLITE_DONE)
         out = st_db_err(c, e, "seals");
-    sqlite3_reset(st);
+    st_release(c, st);
     return out;
 }
 
@@ -736,7 +736,7 @@ store_esid_next(struct store_conn *c, const char *region, int64_t *seq,
     if ((rc = st_step_row(c, st, "esid counter", e)) != ERR_OK)
         return rc;
     *seq = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 

@@ -79,7 +79,7 @@ store_sreq_get(struct store_conn *c, int64_t id, struct store_sreq *out,
     if ((rc = st_step_row(c, st, "signing request", e)) != ERR_OK)
         return rc;
     sreq_row(st, out);
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 
@@ -164,7 +164,7 @@ store_sdoc_list(struct store_conn *c, int64_t request_id, store_sdoc_fn fn,
     }
     if (out == ERR_OK && rc != SQLITE_DONE)
         out = st_db_err(c, e, "documents");
-    sqlite3_reset(st);
+    st_release(c, st);
     return out;
 }
 
@@ -199,7 +199,7 @@ store_sdoc_get(struct store_conn *c, int64_t id, struct store_sdoc *out,
         if (out->has_data)
             rc = st_column_dup(st, 7, data, len, e);
     }
-    sqlite3_reset(st);
+    st_release(c, st);
     return rc;
 }
 
@@ -250,7 +250,7 @@ store_sreq_signed(struct store_conn *c, int64_t request_id, int64_t *n,
     if ((rc = st_step_row(c, st, "signatures", e)) != ERR_OK)
         return rc;
     *n = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 
@@ -376,7 +376,7 @@ store_sig_get(struct store_conn *c, int64_t id, struct store_sig *out,
         return rc;
     sig_row(st, out);
     rc = der != NULL ? st_column_dup(st, 13, der, len, e) : ERR_OK;
-    sqlite3_reset(st);
+    st_release(c, st);
     return rc;
 }
 
@@ -411,7 +411,7 @@ store_sig_list(struct store_conn *c, int64_t seal_id, int64_t org_id,
     }
     if (out == ERR_OK && rc != SQLITE_DONE)
         out = st_db_err(c, e, "signatures");
-    sqlite3_reset(st);
+    st_release(c, st);
     return out;
 }
 
@@ -453,7 +453,7 @@ store_usage_summary(struct store_conn *c, int64_t seal_id, int64_t org_id,
     }
     if (out == ERR_OK && rc != SQLITE_DONE)
         out = st_db_err(c, e, "usage");
-    sqlite3_reset(st);
+    st_release(c, st);
     return out;
 }
 
