@@ -19,9 +19,17 @@ err_code log_reopen(struct err *e);
 /* Close the file, fall back to stderr. */
 void log_close(void);
 
-/* Write one event.  fmt produces the key=value part; values that may hold
- * spaces are written quoted (key="%s").  Control characters are escaped, so
- * a client-supplied value cannot forge extra lines. */
+/* Write one event.  fmt gives the key=value part: its literal text (keys,
+ * spaces, constant values) as written, and each conversion replaced by its
+ * argument.  Write string values as a bare key=%s, never quoted in fmt:
+ * every %s value is escaped by the log module itself (written bare when it
+ * is only letters, digits and -._:/@+~%, and otherwise double-quoted with
+ * '"', '\' and control bytes escaped), so no value, whoever supplied it,
+ * can end its field, forge another field or start a line.  Conversions
+ * understood: %s, %d %i %u %x with no length or l, ll (and %zu %zx), %%;
+ * no flags, widths or precisions.  Anything else ends the line with
+ * log_format_error=1.  A line longer than 4 KiB is cut, its last value
+ * closed, and marked truncated=1. */
 void log_event(enum log_level level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

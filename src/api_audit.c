@@ -368,8 +368,8 @@ API_HANDLER(api_admin_backup)
     if ((rc = audit_append(req->db, &who, &ev, e)) != ERR_OK)
         goto done;
     if (!r.ok)
-        log_event(LOG_WARN, "backup_unverified", "rid=%s path=\"%s\" "
-                  "msg=\"%s\"", req->request_id, path, r.reason);
+        log_event(LOG_WARN, "backup_unverified", "rid=%s path=%s "
+                  "msg=%s", req->request_id, path, r.reason);
     resp->status = 201;
     resp->data = json_pack("{s:s, s:I, s:o}", "path", path, "bytes",
                            (json_int_t)st.st_size, "audit",

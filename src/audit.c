@@ -489,7 +489,7 @@ checkpointer_step(struct store_conn *c, int final)
     if (!go)
         return;
     if (store_audit_head(c, &head, stored, &has, &e) != ERR_OK) {
-        log_event(LOG_ERROR, "audit_checkpoint_failed", "msg=\"%s\"", e.msg);
+        log_event(LOG_ERROR, "audit_checkpoint_failed", "msg=%s", e.msg);
         return;
     }
     if (head <= last_seq ||
@@ -515,7 +515,7 @@ checkpointer_step(struct store_conn *c, int final)
     if (rc != ERR_OK) {
         if (!cpr.failing)
             log_event(LOG_ERROR, "audit_checkpoint_failed", "seq=%lld "
-                      "msg=\"%s\"", (long long)w.seq, e.msg);
+                      "msg=%s", (long long)w.seq, e.msg);
         cpr.failing = 1;
         return;
     }
@@ -524,7 +524,7 @@ checkpointer_step(struct store_conn *c, int final)
     cpr.failing = 0;
     note_checkpoint(&cp, 0);
     if (audit_sink_export(&cpr.conf.sink, &cp, &e) != ERR_OK)
-        log_event(LOG_ERROR, "audit_sink_failed", "seq=%lld msg=\"%s\"",
+        log_event(LOG_ERROR, "audit_sink_failed", "seq=%lld msg=%s",
                   (long long)cp.seq, e.msg);
 }
 
@@ -584,7 +584,7 @@ checkpointer_main(void *arg)
     (void)arg;
     err_clear(&e);
     if (store_conn_get(cpr.store, &c, &e) != ERR_OK) {
-        log_event(LOG_ERROR, "audit_checkpoint_failed", "msg=\"%s\"", e.msg);
+        log_event(LOG_ERROR, "audit_checkpoint_failed", "msg=%s", e.msg);
         return NULL;
     }
     checkpointer_begin(c);
@@ -835,7 +835,7 @@ audit_checkpoint(struct store_conn *c, struct custody *cust,
     note_checkpoint(&cp, 1);
     err_clear(&se);
     if (audit_sink_export(sink, &cp, &se) != ERR_OK)
-        log_event(LOG_ERROR, "audit_sink_failed", "seq=%lld msg=\"%s\"",
+        log_event(LOG_ERROR, "audit_sink_failed", "seq=%lld msg=%s",
                   (long long)cp.seq, se.msg);
     if (out != NULL)
         *out = cp;

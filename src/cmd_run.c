@@ -100,7 +100,7 @@ check_audit_key(const struct app *app, struct err *e)
         return rc;
     if (access(path, F_OK) != 0) {
         if ((rc = audit_trusted_key_write(path, der, n, e)) == ERR_OK)
-            log_event(LOG_INFO, "audit_key_written", "path=\"%s\"", path);
+            log_event(LOG_INFO, "audit_key_written", "path=%s", path);
     } else if ((rc = audit_trusted_key_load(path, file, &flen, e))
                == ERR_OK && (flen != n || memcmp(file, der, n) != 0)) {
         rc = err_set(e, ERR_CONFIG, "audit.public_key %s is not the public "
@@ -125,7 +125,7 @@ warn_sink_volume(const struct config *cfg)
         snprintf(dir, sizeof(dir), ".");
     if (stat(dir, &a) == 0 && stat(cfg->db_path, &b) == 0 &&
         a.st_dev == b.st_dev)
-        log_event(LOG_WARN, "audit_sink_same_volume", "path=\"%s\" "
+        log_event(LOG_WARN, "audit_sink_same_volume", "path=%s "
                   "msg=\"the audit sink file is on the database's file "
                   "system; put it on another volume\"",
                   cfg->audit_sink_file);
@@ -314,7 +314,7 @@ config_error:
     status = CMD_EXIT_CONFIG;
     goto out;
 fail:
-    log_event(LOG_ERROR, "startup_failed", "msg=\"%s\"", e.msg);
+    log_event(LOG_ERROR, "startup_failed", "msg=%s", e.msg);
     fprintf(stderr, "seald: %s\n", e.msg);
 out:
     maintenance_stop(maint);

@@ -268,7 +268,7 @@ send_error(struct http_conn_ctx *ctx, const struct err *e, const char *allow)
 
     if (status >= 500 && e->code != ERR_UNAVAILABLE &&
         e->code != ERR_BUSY && e->code != ERR_HSM_UNAVAILABLE) {
-        log_event(LOG_ERROR, "request_error", "rid=%s code=%s msg=\"%s\"",
+        log_event(LOG_ERROR, "request_error", "rid=%s code=%s msg=%s",
                   ctx->req.request_id, err_name(e->code), e->msg);
         msg = "internal error; the server log has the details under this "
               "request id";
@@ -291,7 +291,7 @@ audit_refusal(struct http_conn_ctx *ctx, const char *action,
     err_clear(&e);
     if (ctx->req.db == NULL ||
         audit_append(ctx->req.db, &who, &ev, &e) != ERR_OK)
-        log_event(LOG_ERROR, "audit_failed", "rid=%s action=%s msg=\"%s\"",
+        log_event(LOG_ERROR, "audit_failed", "rid=%s action=%s msg=%s",
                   ctx->req.request_id, action, e.msg);
 }
 
@@ -340,7 +340,7 @@ count_failure(struct http_conn_ctx *ctx, int64_t account_id)
         != ERR_OK ||
         store_commit(db, &e) != ERR_OK) {
         store_rollback(db);
-        log_event(LOG_ERROR, "authfail_not_counted", "rid=%s msg=\"%s\"",
+        log_event(LOG_ERROR, "authfail_not_counted", "rid=%s msg=%s",
                   ctx->req.request_id, e.msg);
     }
 }
@@ -666,7 +666,7 @@ take_body(struct http_conn_ctx *ctx, const char *data, size_t len)
     }
     if (ctx->spool_fd < 0 && need > (size_t)cfg->body_spool_bytes &&
         spool_open(ctx, &e) != ERR_OK) {
-        log_event(LOG_ERROR, "body_spool", "rid=%s msg=\"%s\"",
+        log_event(LOG_ERROR, "body_spool", "rid=%s msg=%s",
                   ctx->req.request_id, e.msg);
         body_drop(ctx, ERR_IO);
         return;
@@ -1094,17 +1094,20 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
         return;
     if (!ctx->begun)
         note_mhd_answer(ctx);
+    /* Two literal formats, not a "%s" suffix: every %s is a value, which
+     * the log quotes and escapes (the path is the client's). */
     log_event(LOG_INFO, "request",
-              "rid=%s method=%s path=\"%s\" status=%d dur_ms=%lld "
-              "client=%s account=%lld%s",
+              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
+                  ? "rid=%s method=%s path=%s status=%d dur_ms=%lld "
+                    "client=%s account=%lld"
+                  : "rid=%s method=%s path=%s status=%d dur_ms=%lld "
+                    "client=%s account=%lld aborted=1",
               ctx->req.request_id, ctx->req.method ? ctx->req.method : "-",
               ctx->path, ctx->status,
               (long long)(util_mono_ms() - ctx->start_ms),
               ctx->req.client_addr,
               (long long)(ctx->req.authenticated
-                          ? ctx->req.principal.account_id : 0),
-              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ""
-                                                         : " aborted=1");
+                          ? ctx->req.principal.account_id : 0));
     util_wipe(&ctx->req.principal, sizeof(ctx->req.principal));
     json_decref(ctx->req.json);
     EVP_MD_CTX_free(ctx->sm3);
@@ -1125,7 +1128,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
-    log_event(LOG_WARN, "httpd", "msg=\"%s\"", msg);
+    log_event(LOG_WARN, "httpd", "msg=%s", msg);
 }
 
 /* Bodies too large for memory are spooled beside the database, in the

@@ -1,8 +1,11 @@
 /*
  * log.c - the log sink.  One write(2) per line under a mutex, so lines from
- * worker threads never interleave; control bytes are escaped so that no
- * client-supplied value can start a forged line.
+ * worker threads never interleave.  log_event formats its key=value part
+ * itself: every string value goes through log_value, the one escaping
+ * function, so that no client-supplied value (a path, a message quoting
+ * input) can end its field, add a field of its own or start a line.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -16,6 +19,9 @@
 #include "log.h"
 
 #define LOG_LINE_MAX 4096
+/* Room kept at the end of a line for closing a cut value and the
+ * " truncated=1" marker. */
+#define LOG_TAIL 16
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static int log_fd = STDERR_FILENO;
@@ -85,48 +91,193 @@ log_close(void)
     pthread_mutex_unlock(&log_lock);
 }
 
+/* A line being built; cut once something did not fit. */
+struct line {
+    char   b[LOG_LINE_MAX];
+    size_t n;
+    int    cut;
+};
+
+/* Append n bytes whole, or nothing (and mark the line cut). */
+static int
+put(struct line *l, const char *s, size_t n)
+{
+    if (l->cut || l->n + n > sizeof(l->b) - LOG_TAIL) {
+        l->cut = 1;
+        return 0;
+    }
+    memcpy(l->b + l->n, s, n);
+    l->n += n;
+    return 1;
+}
+
+/* Bytes a value may hold unquoted: none that separates fields (space, =),
+ * opens or escapes a quoted value, or ends a line; non-ASCII is quoted. */
+static int
+bare_byte(unsigned char c)
+{
+    return c < 0x80 && (isalnum(c) || strchr("-._:/@+~%,", c) != NULL);
+}
+
+/* Append string value s (NULL as "") to the line: the one escaping
+ * function for everything logged.  A value of bare bytes only goes as it
+ * is; any other (empty, or holding a space, '=', '"', '\\', a control or a
+ * non-ASCII byte) goes in double quotes, with '"' and '\\' escaped by a
+ * backslash, newline, CR and tab as \n \r \t, other control bytes as
+ * \xNN, and bytes from 0x80 up as they are (UTF-8 stays readable).  So a
+ * value can neither end its field early nor start a line.  A value cut at
+ * the end of the line is still closed. */
+static void
+log_value(struct line *l, const char *s)
+{
+    char esc[5];
+    size_t i;
+
+    if (s == NULL)
+        s = "";
+    for (i = 0; s[i] != '\0' && bare_byte((unsigned char)s[i]); i++)
+        ;
+    if (i > 0 && s[i] == '\0') {
+        put(l, s, i);
+        return;
+    }
+    if (!put(l, "\"", 1))
+        return;
+    for (i = 0; s[i] != '\0' && !l->cut; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c == '"' || c == '\\')
+            snprintf(esc, sizeof(esc), "\\%c", c);
+        else if (c == '\n' || c == '\r' || c == '\t')
+            snprintf(esc, sizeof(esc), "\\%c", c == '\n' ? 'n'
+                     : c == '\r' ? 'r' : 't');
+        else if (c < 0x20 || c == 0x7f)
+            snprintf(esc, sizeof(esc), "\\x%02x", c);
+        else {
+            esc[0] = (char)c;
+            esc[1] = '\0';
+        }
+        put(l, esc, strlen(esc));
+    }
+    l->b[l->n++] = '"';                 /* LOG_TAIL keeps room for it */
+}
+
+/* One integer conversion (d i u x, with length "", "l", "ll" or "z") of
+ * the next argument; 0 for a length or conversion outside that set. */
+static int
+put_int(struct line *l, const char *len, char conv, va_list *ap)
+{
+    char num[32];
+    int sgn = conv == 'd' || conv == 'i';
+
+    if (conv != 'd' && conv != 'i' && conv != 'u' && conv != 'x')
+        return 0;
+    if (!strcmp(len, "") && sgn)
+        snprintf(num, sizeof(num), "%d", va_arg(*ap, int));
+    else if (!strcmp(len, ""))
+        snprintf(num, sizeof(num), conv == 'x' ? "%x" : "%u",
+                 va_arg(*ap, unsigned));
+    else if (!strcmp(len, "l") && sgn)
+        snprintf(num, sizeof(num), "%ld", va_arg(*ap, long));
+    else if (!strcmp(len, "l"))
+        snprintf(num, sizeof(num), conv == 'x' ? "%lx" : "%lu",
+                 va_arg(*ap, unsigned long));
+    else if (!strcmp(len, "ll") && sgn)
+        snprintf(num, sizeof(num), "%lld", va_arg(*ap, long long));
+    else if (!strcmp(len, "ll"))
+        snprintf(num, sizeof(num), conv == 'x' ? "%llx" : "%llu",
+                 va_arg(*ap, unsigned long long));
+    else if (!strcmp(len, "z") && !sgn)
+        snprintf(num, sizeof(num), conv == 'x' ? "%zx" : "%zu",
+                 va_arg(*ap, size_t));
+    else
+        return 0;
+    put(l, num, strlen(num));
+    return 1;
+}
+
+/* The key=value part: literal text of fmt as it is, %s through log_value,
+ * integers as put_int, %%.  A conversion outside that set (log.h) cannot
+ * be skipped safely (its argument's type is unknown), so the line ends
+ * there with log_format_error=1. */
+static void
+put_fields(struct line *l, const char *fmt, va_list *ap)
+{
+    const char *p = fmt, *lit;
+    char len[3];
+    size_t k;
+
+    while (*p != '\0' && !l->cut) {
+        for (lit = p; *p != '\0' && *p != '%'; p++)
+            ;
+        put(l, lit, (size_t)(p - lit));
+        if (*p == '\0')
+            break;
+        p++;                            /* the '%' */
+        if (*p == '%') {
+            put(l, "%", 1);
+            p++;
+            continue;
+        }
+        for (k = 0; k < 2 && (*p == 'l' || *p == 'z'); k++)
+            len[k] = *p++;
+        len[k] = '\0';
+        if (*p == 's' && k == 0)
+            log_value(l, va_arg(*ap, const char *));
+        else if (!put_int(l, len, *p, ap)) {
+            put(l, " log_format_error=1", 19);
+            return;
+        }
+        p++;
+    }
+}
+
 void
 log_event(enum log_level level, const char *event, const char *fmt, ...)
 {
-    char raw[LOG_LINE_MAX], line[LOG_LINE_MAX * 2];
+    struct line l;
     struct timespec ts;
     struct tm tm;
-    size_t i, n = 0;
     va_list ap;
+    char *p;
+    size_t n;
     int len;
 
     if (level < log_min)
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    len = snprintf(raw, sizeof(raw),
-                   "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=%s ",
+    l.n = 0;
+    l.cut = 0;
+    len = snprintf(l.b, sizeof(l.b),
+                   "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s event=",
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-                   level_names[level], event);
-    if (len < 0 || (size_t)len >= sizeof(raw))
+                   level_names[level]);
+    if (len < 0 || (size_t)len >= sizeof(l.b) - LOG_TAIL)
         return;
+    l.n = (size_t)len;
+    log_value(&l, event);
+    put(&l, " ", 1);
     va_start(ap, fmt);
-    vsnprintf(raw + len, sizeof(raw) - (size_t)len, fmt, ap);
+    put_fields(&l, fmt, &ap);
     va_end(ap);
-
-    for (i = 0; raw[i] != '\0' && n + 5 < sizeof(line); i++) {
-        unsigned char c = (unsigned char)raw[i];
-        if (c < 0x20 || c == 0x7f)
-            n += (size_t)snprintf(line + n, sizeof(line) - n, "\\x%02x", c);
-        else
-            line[n++] = (char)c;
+    if (l.cut) {
+        memcpy(l.b + l.n, " truncated=1", 12);
+        l.n += 12;
     }
-    line[n++] = '\n';
+    l.b[l.n++] = '\n';
 
+    p = l.b;
+    n = l.n;
     pthread_mutex_lock(&log_lock);
     while (n > 0) {
-        ssize_t w = write(log_fd, line, n);
+        ssize_t w = write(log_fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
             break;
-        memmove(line, line + w, n - (size_t)w);
+        p += w;
         n -= (size_t)w;
     }
     pthread_mutex_unlock(&log_lock);

@@ -27,7 +27,7 @@ run_once(struct maintenance *m)
     err_clear(&e);
     if (store_conn_get(m->app->store, &db, &e) != ERR_OK ||
         seal_maintain(db, m->app->cfg, &n, &e) != ERR_OK)
-        log_event(LOG_ERROR, "maintenance", "msg=\"%s\"", e.msg);
+        log_event(LOG_ERROR, "maintenance", "msg=%s", e.msg);
     else if (n > 0)
         log_event(LOG_INFO, "maintenance", "seals_changed=%d", n);
 }

@@ -542,7 +542,7 @@ check_failed(const struct actor_ctx *a, const struct signer *g, int checked,
     __atomic_store_n(&g->m->suspect, 1, __ATOMIC_RELAXED);
     err_clear(&me);
     if (store_group_run(a->db, fault_record, &f, &me) != ERR_OK)
-        log_event(LOG_ERROR, "token_fault_unrecorded", "esid=%s msg=\"%s\"",
+        log_event(LOG_ERROR, "token_fault_unrecorded", "esid=%s msg=%s",
                   g->s.esid, me.msg);
 }
 

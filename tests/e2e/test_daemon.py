@@ -6,7 +6,9 @@ import signal
 import socket
 import ssl
 import subprocess
+import re
 import time
+import urllib.parse
 
 import requests
 
@@ -37,7 +39,80 @@ def test_request_ids_unique_and_logged(seald):
     seald.stop()
     log = open(seald.log).read()
     for rid in ids:
-        assert f"rid={rid} method=GET path=\"/healthz\" status=200" in log
+        assert f"rid={rid} method=GET path=/healthz status=200" in log
+
+
+LOG_KEY = re.compile(rb"([a-z_]+)=")
+LOG_BARE = re.compile(rb"[A-Za-z0-9\-._:/@+~%,]+")
+LOG_ESCAPES = {b'"': b'"', b"\\": b"\\", b"n": b"\n", b"r": b"\r",
+               b"t": b"\t"}
+
+
+def parse_log_line(line):
+    """The (key, value) pairs of one log line, as the manual defines it
+    (1.6): key=value separated by one space, a value bare or in double
+    quotes with \\" \\\\ \\n \\r \\t \\xNN escapes.  Anything else raises
+    ValueError, so a value that broke out of its quotes cannot hide."""
+    pairs, i = [], 0
+    while True:
+        m = LOG_KEY.match(line, i)
+        if m is None:
+            raise ValueError(f"no key at {i}: {line[i:]!r}")
+        i = m.end()
+        if line[i:i + 1] == b'"':
+            val, i = bytearray(), i + 1
+            while line[i:i + 1] != b'"':
+                c = line[i:i + 1]
+                if c == b"" or c[0] < 0x20:
+                    raise ValueError(f"unclosed or raw control at {i}")
+                if c == b"\\":
+                    e = line[i + 1:i + 2]
+                    if e in LOG_ESCAPES:
+                        val += LOG_ESCAPES[e]
+                        i += 2
+                    elif e == b"x" and re.fullmatch(rb"[0-9a-f]{2}",
+                                                    line[i + 2:i + 4]):
+                        val.append(int(line[i + 2:i + 4], 16))
+                        i += 4
+                    else:
+                        raise ValueError(f"bad escape at {i}: {line[i:]!r}")
+                else:
+                    val += c
+                    i += 1
+            i += 1
+        else:
+            b = LOG_BARE.match(line, i)
+            if b is None:
+                raise ValueError(f"bad bare value at {i}: {line[i:]!r}")
+            val, i = b.group(0), b.end()
+        pairs.append((m.group(1).decode(), bytes(val).decode()))
+        if i == len(line):
+            return pairs
+        if line[i:i + 1] != b" ":
+            raise ValueError(f"no separator at {i}: {line[i:]!r}")
+        i += 1
+
+
+def test_request_log_line_cannot_be_forged(seald):
+    """A path holding a quote, a backslash, a newline and text that looks
+    like fields gives one log line, whose fields are the daemon's own and
+    whose path is the path that was sent."""
+    path = '/api/v1/x" status=200 account=1 forged="\\ \nlevel=error y'
+    r = seald.get(urllib.parse.quote(path, safe="/"))
+    rid = r.headers["X-Request-Id"]
+    seald.stop()
+    with open(seald.log, "rb") as f:
+        lines = [ln for ln in f.read().split(b"\n") if rid.encode() in ln]
+    assert len(lines) == 1, lines
+    pairs = parse_log_line(lines[0])
+    keys = [k for k, _ in pairs]
+    assert keys == ["ts", "level", "event", "rid", "method", "path",
+                    "status", "dur_ms", "client", "account"], pairs
+    got = dict(pairs)
+    assert got["event"] == "request" and got["rid"] == rid
+    assert got["path"] == path
+    assert got["status"] == str(r.status_code) != "200"
+    assert got["account"] == "0" and got["level"] == "info"
 
 
 def test_whoami_with_admin_credential(seald):
