@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "auth.h"
+#include "csv.h"
 #include "err.h"
 #include "rbac.h"
 #include "store.h"
@@ -243,9 +244,10 @@ json_t *audit_verify_json(const struct audit_verify_report *r);
  * reason, details (parsed JSON), hash (hex). */
 json_t *audit_entry_json(const struct store_audit_entry *en);
 
-/* One entry as a CSV line (RFC 4180 quoting, CRLF) appended to *buf
- * (malloc'ed; *len and *cap tracked); the header line if en is NULL. */
-err_code audit_entry_csv(const struct store_audit_entry *en, char **buf,
-                         size_t *len, size_t *cap, struct err *e);
+/* One entry as a CSV row appended to out (the one CSV writer, csv.h:
+ * RFC 4180 quoting, formula-injection guard); the header row if en is
+ * NULL.  Errors as csv_text. */
+err_code audit_entry_csv(const struct store_audit_entry *en, struct csv *out,
+                         struct err *e);
 
 #endif

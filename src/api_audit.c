@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "api.h"
+#include "csv.h"
 #include "config.h"
 #include "json.h"
 #include "log.h"
@@ -25,8 +26,9 @@ enum audit_format { FMT_JSON, FMT_JSONL, FMT_CSV };
 struct audit_page {
     enum audit_format fmt;
     json_t           *items;
-    char             *buf;
+    char             *buf;      /* JSON lines */
     size_t            len, cap;
+    struct csv        csv;      /* CSV rows */
     int64_t           last;
     int               count;
     struct err       *e;
@@ -45,7 +47,7 @@ page_add(void *ctx, const struct store_audit_entry *en)
     pg->last = en->seq;
     pg->count++;
     if (pg->fmt == FMT_CSV)
-        return audit_entry_csv(en, &pg->buf, &pg->len, &pg->cap, pg->e);
+        return audit_entry_csv(en, &pg->csv, pg->e);
     if ((j = audit_entry_json(en)) == NULL)
         return err_set(pg->e, ERR_NOMEM, "out of memory");
     if (pg->fmt == FMT_JSON)
@@ -119,6 +121,7 @@ API_HANDLER(api_audit_list)
 
     memset(&f, 0, sizeof(f));
     memset(&pg, 0, sizeof(pg));
+    csv_init(&pg.csv, 0);
     pg.e = e;
     if (fmt == NULL || strcmp(fmt, "json") == 0)
         pg.fmt = FMT_JSON;
@@ -158,7 +161,7 @@ API_HANDLER(api_audit_list)
     if (pg.fmt == FMT_JSON && (pg.items = json_array()) == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
     if (pg.fmt == FMT_CSV &&
-        (rc = audit_entry_csv(NULL, &pg.buf, &pg.len, &pg.cap, e)) != ERR_OK)
+        (rc = audit_entry_csv(NULL, &pg.csv, e)) != ERR_OK)
         goto done;
     if ((rc = store_audit_query(req->db, &f, page_add, &pg, e)) != ERR_OK)
         goto done;
@@ -170,13 +173,18 @@ API_HANDLER(api_audit_list)
         rc = resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
         goto done;
     }
-    if (pg.buf == NULL && (pg.buf = malloc(1)) == NULL) {
+    if (pg.fmt == FMT_CSV) {
+        if ((rc = csv_take(&pg.csv, &resp->raw, &resp->raw_len, e))
+            != ERR_OK)
+            goto done;
+    } else if (pg.buf == NULL && (pg.buf = malloc(1)) == NULL) {
         rc = err_set(e, ERR_NOMEM, "out of memory");
         goto done;
+    } else {
+        resp->raw = pg.buf;
+        resp->raw_len = pg.len;
+        pg.buf = NULL;
     }
-    resp->raw = pg.buf;
-    resp->raw_len = pg.len;
-    pg.buf = NULL;
     resp->content_type = pg.fmt == FMT_CSV ? "text/csv; charset=utf-8"
                                            : "application/x-ndjson";
     snprintf(resp->disposition, sizeof(resp->disposition),
@@ -185,6 +193,7 @@ API_HANDLER(api_audit_list)
 done:
     json_decref(pg.items);
     free(pg.buf);
+    csv_free(&pg.csv);
     return rc;
 }
 

@@ -2,12 +2,12 @@
  * api_sign.c - handlers for signing requests, signing, signature downloads
  * and usage reports.  The rules are in signing.c.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
+#include "csv.h"
 #include "json.h"
 #include "rbac.h"
 #include "signing.h"
@@ -348,57 +348,29 @@ API_HANDLER(api_signature_file)
 }
 
 struct usage_out {
-    json_t *items;
-    char   *csv;
-    size_t  len, cap;
-    int     full;
+    json_t     *items;          /* format=json */
+    struct csv *csv;            /* format=csv */
+    struct err *e;
 };
-
-static void
-csv_add(struct usage_out *u, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-csv_add(struct usage_out *u, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (u->full)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(u->csv + u->len, u->cap - u->len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= u->cap - u->len)
-        u->full = 1;
-    else
-        u->len += (size_t)n;
-}
-
-/* A CSV field: quoted, with quotes doubled. */
-static void
-csv_text(struct usage_out *u, const char *s)
-{
-    csv_add(u, "\"");
-    for (; *s != '\0'; s++)
-        csv_add(u, *s == '"' ? "\"\"" : "%c", *s);
-    csv_add(u, "\"");
-}
 
 static err_code
 usage_add(void *ctx, const struct store_usage *x)
 {
     struct usage_out *u = ctx;
     char first[21], last[21];
+    err_code rc;
 
     util_time_rfc3339((time_t)(x->first_ms / 1000), first);
     util_time_rfc3339((time_t)(x->last_ms / 1000), last);
     if (u->csv != NULL) {
-        csv_add(u, "%s,", x->esid);
-        csv_text(u, x->seal_name);
-        csv_add(u, ",%lld,%lld,%s,%s\r\n", (long long)x->org_id,
-                (long long)x->count, first, last);
-        return u->full ? ERR_TOO_LARGE : ERR_OK;
+        if ((rc = csv_text(u->csv, x->esid, u->e)) != ERR_OK ||
+            (rc = csv_text(u->csv, x->seal_name, u->e)) != ERR_OK ||
+            (rc = csv_int(u->csv, x->org_id, u->e)) != ERR_OK ||
+            (rc = csv_int(u->csv, x->count, u->e)) != ERR_OK ||
+            (rc = csv_text(u->csv, first, u->e)) != ERR_OK ||
+            (rc = csv_text(u->csv, last, u->e)) != ERR_OK)
+            return rc;
+        return csv_end_row(u->csv, u->e);
     }
     json_array_append_new(u->items, json_pack("{s:s, s:s, s:I, s:I, s:s, "
                           "s:s}", "esid", x->esid, "seal_name", x->seal_name,
@@ -417,7 +389,10 @@ API_HANDLER(api_usage)
     const char *esid = http_query(req, "esid"), *org = http_query(req, "org_id");
     const char *from = http_query(req, "from_ms"), *to = http_query(req, "to_ms");
     const char *format = http_query(req, "format");
-    struct usage_out u = {NULL, NULL, 0, 0, 0};
+    static const char *const head[] = {"esid", "seal_name", "org_id",
+                                       "signatures", "first", "last"};
+    struct csv csv;
+    struct usage_out u = {NULL, NULL, e};
     struct store_seal s;
     long org_id = 0, f = 0, t = INT64_MAX;
     int64_t seal_id = 0;
@@ -444,26 +419,29 @@ API_HANDLER(api_usage)
         (rc = authz_require(req->db, a.p, PERM_APPLICATION_SUBMIT, org_id, e))
         != ERR_OK)
         return rc;
+    csv_init(&csv, USAGE_CSV_MAX);
     if (format != NULL && !strcmp(format, "csv")) {
-        u.cap = USAGE_CSV_MAX;
-        if ((u.csv = malloc(u.cap)) == NULL)
-            return err_set(e, ERR_NOMEM, "out of memory");
-        csv_add(&u, "esid,seal_name,org_id,signatures,first,last\r\n");
+        u.csv = &csv;
+        if ((rc = csv_text_row(&csv, head, sizeof(head) / sizeof(head[0]),
+                               e)) != ERR_OK) {
+            csv_free(&csv);
+            return rc;
+        }
     } else if ((u.items = json_array()) == NULL) {
         return err_set(e, ERR_NOMEM, "out of memory");
     }
     if ((rc = store_usage_summary(req->db, seal_id, esid ? 0 : org_id, f, t,
-                                  usage_add, &u, e)) != ERR_OK) {
+                                  usage_add, &u, e)) != ERR_OK ||
+        (u.csv != NULL &&
+         (rc = csv_take(&csv, &resp->raw, &resp->raw_len, e)) != ERR_OK)) {
         if (rc == ERR_TOO_LARGE)
             rc = err_set(e, ERR_TOO_LARGE, "report larger than %d bytes",
                          USAGE_CSV_MAX);
-        free(u.csv);
+        csv_free(&csv);
         json_decref(u.items);
         return rc;
     }
     if (u.csv != NULL) {
-        resp->raw = u.csv;
-        resp->raw_len = u.len;
         resp->content_type = "text/csv; charset=utf-8";
         snprintf(resp->disposition, sizeof(resp->disposition),
                  "attachment; filename=\"usage.csv\"");

@@ -33,7 +33,6 @@
 #define AUDIT_ENC_VERSION   1
 #define AUDIT_NULL_LEN      0xFFFFFFFFu
 #define AUDIT_ENC_INITIAL   512
-#define AUDIT_CSV_FIELD_MAX 8192
 #define AUDIT_DEPUTY_PREFIX "deputy:"
 #define AUDIT_ROLE_MAX      (sizeof(AUDIT_DEPUTY_PREFIX) + STORE_ROLE_MAX)
 
@@ -1510,86 +1509,36 @@ audit_entry_json(const struct store_audit_entry *en)
                      "hash", hex[0] ? json_string(hex) : json_null());
 }
 
-/* Append s to the buffer. */
-static err_code
-buf_put(char **buf, size_t *len, size_t *cap, const char *s, size_t n,
-        struct err *e)
-{
-    if (*len + n + 1 > *cap) {
-        size_t c = *cap ? *cap : 4096;
-        char *p;
-        while (c < *len + n + 1)
-            c *= 2;
-        if ((p = realloc(*buf, c)) == NULL)
-            return err_set(e, ERR_NOMEM, "out of memory");
-        *buf = p;
-        *cap = c;
-    }
-    memcpy(*buf + *len, s, n);
-    *len += n;
-    (*buf)[*len] = '\0';
-    return ERR_OK;
-}
-
-/* One CSV field, quoted when it holds a comma, quote or line break; a
- * leading = + - @ is prefixed with ' so spreadsheets do not run it. */
-static err_code
-csv_field(char **buf, size_t *len, size_t *cap, const char *s, int last,
-          struct err *e)
-{
-    char q[2 * AUDIT_CSV_FIELD_MAX + 4];
-    size_t n = 0, i;
-
-    if (s == NULL)
-        s = "";
-    q[n++] = '"';
-    if (strchr("=+-@", s[0]) != NULL && s[0] != '\0')
-        q[n++] = '\'';
-    for (i = 0; s[i] != '\0' && i < AUDIT_CSV_FIELD_MAX; i++) {
-        if (s[i] == '"')
-            q[n++] = '"';
-        q[n++] = s[i];
-    }
-    q[n++] = '"';
-    if (last) {
-        q[n++] = '\r';
-        q[n++] = '\n';
-    } else {
-        q[n++] = ',';
-    }
-    return buf_put(buf, len, cap, q, n, e);
-}
-
 err_code
-audit_entry_csv(const struct store_audit_entry *en, char **buf, size_t *len,
-                size_t *cap, struct err *e)
+audit_entry_csv(const struct store_audit_entry *en, struct csv *out,
+                struct err *e)
 {
     static const char *const head[] = {"seq", "time", "ts_ms", "account_id",
         "role", "client_addr", "request_id", "action", "target_type",
         "target_id", "outcome", "reason", "details", "hash"};
-    char seq[24], ts[24], acct[24], when[21], hex[2 * AUDIT_HASH_LEN + 1] = "";
-    const char *f[14];
+    char when[21], hex[2 * AUDIT_HASH_LEN + 1] = "";
+    const char *f[9];
     size_t i;
-    err_code rc = ERR_OK;
+    err_code rc;
 
-    if (en == NULL) {
-        for (i = 0; i < 14 && rc == ERR_OK; i++)
-            rc = csv_field(buf, len, cap, head[i], i == 13, e);
-        return rc;
-    }
-    snprintf(seq, sizeof(seq), "%lld", (long long)en->seq);
-    snprintf(ts, sizeof(ts), "%lld", (long long)en->ts_ms);
-    snprintf(acct, sizeof(acct), "%lld", (long long)en->account_id);
+    if (en == NULL)
+        return csv_text_row(out, head, sizeof(head) / sizeof(head[0]), e);
+    f[0] = en->role; f[1] = en->client_addr; f[2] = en->request_id;
+    f[3] = en->action; f[4] = en->target_type; f[5] = en->target_id;
+    f[6] = en->outcome; f[7] = en->reason; f[8] = en->details;
     util_time_rfc3339((time_t)(en->ts_ms / 1000), when);
     if (en->hash != NULL && en->hash_len == AUDIT_HASH_LEN)
         util_hex_encode(en->hash, AUDIT_HASH_LEN, hex);
-    f[0] = seq; f[1] = when; f[2] = ts;
-    f[3] = en->account_id ? acct : "";
-    f[4] = en->role; f[5] = en->client_addr; f[6] = en->request_id;
-    f[7] = en->action; f[8] = en->target_type; f[9] = en->target_id;
-    f[10] = en->outcome; f[11] = en->reason; f[12] = en->details;
-    f[13] = hex;
-    for (i = 0; i < 14 && rc == ERR_OK; i++)
-        rc = csv_field(buf, len, cap, f[i], i == 13, e);
-    return rc;
+    if ((rc = csv_int(out, en->seq, e)) != ERR_OK ||
+        (rc = csv_text(out, when, e)) != ERR_OK ||
+        (rc = csv_int(out, en->ts_ms, e)) != ERR_OK ||
+        (rc = en->account_id ? csv_int(out, en->account_id, e)
+                             : csv_text(out, "", e)) != ERR_OK)
+        return rc;
+    for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+        if ((rc = csv_text(out, f[i], e)) != ERR_OK)
+            return rc;
+    if ((rc = csv_text(out, hex, e)) != ERR_OK)
+        return rc;
+    return csv_end_row(out, e);
 }

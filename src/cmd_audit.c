@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "csv.h"
 #include "cmd.h"
 #include "cmd_audit.h"
 #include "config.h"
@@ -364,8 +365,7 @@ done:
 
 struct export_ctx {
     int         csv;
-    char       *buf;
-    size_t      len, cap;
+    struct csv  out;            /* one row at a time */
     struct err *e;
 };
 
@@ -378,11 +378,10 @@ export_row(void *ctx, const struct store_audit_entry *en)
     err_code rc;
 
     if (x->csv) {
-        x->len = 0;
-        if ((rc = audit_entry_csv(en, &x->buf, &x->len, &x->cap, x->e))
-            != ERR_OK)
+        csv_clear(&x->out);
+        if ((rc = audit_entry_csv(en, &x->out, x->e)) != ERR_OK)
             return rc;
-        fwrite(x->buf, 1, x->len, stdout);
+        fwrite(x->out.buf, 1, x->out.len, stdout);
         return ERR_OK;
     }
     if ((j = audit_entry_json(en)) == NULL)
@@ -406,6 +405,7 @@ do_export(const struct cli_opts *o)
 
     err_clear(&e);
     memset(&x, 0, sizeof(x));
+    csv_init(&x.out, 0);
     x.e = &e;
     if (o->db == NULL || (o->format != NULL && strcmp(o->format, "csv") &&
                           strcmp(o->format, "jsonl"))) {
@@ -418,15 +418,15 @@ do_export(const struct cli_opts *o)
     f.limit = CMD_AUDIT_EXPORT_MAX;
     if (store_open_readonly(o->db, &s, &c, &e) != ERR_OK)
         goto done;
-    if (x.csv && audit_entry_csv(NULL, &x.buf, &x.len, &x.cap, &e) == ERR_OK)
-        fwrite(x.buf, 1, x.len, stdout);
+    if (x.csv && audit_entry_csv(NULL, &x.out, &e) == ERR_OK)
+        fwrite(x.out.buf, 1, x.out.len, stdout);
     if (store_audit_query(c, &f, export_row, &x, &e) != ERR_OK)
         goto done;
     status = CMD_EXIT_OK;
 done:
     if (status != CMD_EXIT_OK)
         fprintf(stderr, "seald audit export: %s\n", e.msg);
-    free(x.buf);
+    csv_free(&x.out);
     store_close(s);
     return status;
 }

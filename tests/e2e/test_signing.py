@@ -301,6 +301,30 @@ def test_usage_report_json_and_csv(world):
                             params={"esid": w.esid}), 403, "forbidden")
 
 
+def test_usage_csv_neutralises_formulas(world):
+    """A seal whose name is a spreadsheet formula is listed in the usage
+    CSV as text: the one CSV writer puts an apostrophe before a leading
+    = + - @ (as in the audit export), inside RFC 4180 quotes."""
+    w = world
+    name = '=HYPERLINK("http://x","y")'
+    esid = w.new_active_seal(kind="personal", subkind=None, seal_name=name)
+    req = submit(w, [doc("f.txt", b"formula")], esid=esid)
+    approve(w, req["id"])
+    assert sign(w, req["id"])["results"][0]["status"] == "signed"
+    r = w.inst.get("/api/v1/usage", w.cred["auditor"],
+                   params={"esid": esid, "format": "csv"})
+    assert r.status_code == 200, r.text
+    (row,) = list(csv.DictReader(io.StringIO(r.text, newline="")))
+    assert row["seal_name"] == "'" + name
+    assert row["esid"] == esid and row["signatures"] == "1"
+    assert '"\'=HYPERLINK(""http://x"",""y"")"' in r.text
+    assert r.text.startswith('"esid","seal_name","org_id","signatures",'
+                             '"first","last"\r\n')
+    # the JSON report is data, not a spreadsheet: the name as it is
+    r = w.inst.get("/api/v1/usage", w.cred["auditor"], params={"esid": esid})
+    assert r.json()["data"]["seals"][0]["seal_name"] == name
+
+
 def test_bad_requests_change_nothing(world):
     w = world
     before = w.inst.sql("SELECT count(*) FROM sign_requests")[0][0]

@@ -198,23 +198,24 @@ static void
 test_csv_quoting(void **state)
 {
     struct store_audit_entry en;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
+    struct csv out;
     struct err e;
 
     (void)state;
+    csv_init(&out, 0);
     memset(&en, 0, sizeof(en));
     en.seq = 5;
     en.action = "x";
     en.outcome = "refused";
     en.reason = "say \"no\", twice";
     en.target_id = "=cmd()";
-    assert_int_equal(audit_entry_csv(&en, &buf, &len, &cap, &e), ERR_OK);
-    assert_non_null(strstr(buf, "\"say \"\"no\"\", twice\""));
-    assert_non_null(strstr(buf, "\"'=cmd()\""));
-    assert_int_equal(buf[len - 2], '\r');
-    assert_int_equal(buf[len - 1], '\n');
-    free(buf);
+    assert_int_equal(audit_entry_csv(&en, &out, &e), ERR_OK);
+    assert_true(strncmp(out.buf, "5,", 2) == 0);
+    assert_non_null(strstr(out.buf, "\"say \"\"no\"\", twice\""));
+    assert_non_null(strstr(out.buf, "\"'=cmd()\""));
+    assert_int_equal(out.buf[out.len - 2], '\r');
+    assert_int_equal(out.buf[out.len - 1], '\n');
+    csv_free(&out);
 }
 
 /* A dev token (sansec profile) in d->dir/token with an audit key. */
