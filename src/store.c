@@ -759,7 +759,7 @@ store_org_disabled_within(struct store_conn *c, int64_t org, int *yes,
     if ((rc = st_step_row(c, st, "organisation", e)) != ERR_OK)
         return rc;
     *yes = sqlite3_column_int(st, 0) > 0;
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 
@@ -1072,7 +1072,7 @@ store_role_count_in_force(struct store_conn *c, const char *role,
     if ((rc = st_step_row(c, st, "role", e)) != ERR_OK)
         return rc;
     *count = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
+    st_release(c, st);
     return ERR_OK;
 }
 

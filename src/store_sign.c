@@ -354,7 +354,7 @@ store_sig_find(struct store_conn *c, int64_t seal_id,
         sig_row(st, out);
         *found = 1;
     }
-    sqlite3_reset(st);
+    st_release(c, st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return st_db_err(c, e, "signature");
     return ERR_OK;
