@@ -256,7 +256,7 @@ def test_large_uploads_stream_to_disk(world):
     size = 8 * MB - 1
     data = hashlib.sha256(b"seed").digest() * (size // 32) + b"x" * (size % 32)
     sm3 = hashlib.new("sm3", data).hexdigest()
-    r = inst.post("/api/v1/sign-requests", w.cred["custodian"], json={
+    r = inst.post("/api/v1/sign-requests", w.cred["requester"], json={
         "esid": w.esid, "title": "大文件", "purpose": "upload test",
         "documents": [{"name": "big.bin", "sm3": sm3, "size": size}]})
     assert r.status_code == 201, r.text
@@ -454,7 +454,7 @@ def test_declared_document_size_is_bounded(world):
     digest = hashlib.new("sm3", b"x").hexdigest()
 
     def submit(size):
-        return w.inst.post("/api/v1/sign-requests", w.cred["custodian"], json={
+        return w.inst.post("/api/v1/sign-requests", w.cred["requester"], json={
             "esid": w.esid, "title": "声明大小", "purpose": "size test",
             "documents": [{"name": "d.bin", "sm3": digest, "size": size}]})
     for size in (2 ** 63 - 1, 8 * MB + 1):
