@@ -406,7 +406,9 @@ key_of(struct custody *cust, const char *ref, uint8_t *key)
     return n;
 }
 
-/* Wait (bounded) until the newest checkpoint covers seq. */
+/* Wait (bounded, generously: the checkpointer's thread gets little CPU
+ * when the sanitizer suite runs beside e2e on two cores) until the newest
+ * checkpoint covers seq. */
 static void
 wait_for_checkpoint(struct db *d, int64_t seq)
 {
@@ -414,7 +416,7 @@ wait_for_checkpoint(struct db *d, int64_t seq)
     struct err e;
     int i;
 
-    for (i = 0; i < 500; i++) {
+    for (i = 0; i < 3000; i++) {
         if (store_audit_checkpoint_latest(d->c, &cp, &e) == ERR_OK &&
             cp.seq >= seq)
             return;
