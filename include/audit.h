@@ -6,7 +6,9 @@
  * For a state change, call it inside the transaction that makes the change,
  * so the change and its record commit together (if the audit write fails, the
  * change fails: fail closed).  For a refusal, call it with no transaction
- * open: the record then commits on its own.
+ * open: the record then commits on its own.  A refusal of an
+ * unauthenticated caller goes through audit_refusal_count() instead, which
+ * counts it and has it written, summarised, through audit_append().
  */
 #ifndef SEALD_AUDIT_H
 #define SEALD_AUDIT_H
@@ -62,6 +64,39 @@ struct audit_event {
  * checkpointer, which signs the committed head outside any transaction. */
 err_code audit_append(struct store_conn *c, const struct audit_actor *who,
                       const struct audit_event *ev, struct err *e);
+
+/* ---- refusals of unauthenticated requests (docs/design.md, "Refusals
+ * and the audit") ----
+ *
+ * Anyone who can reach the port can make seald refuse requests as fast as
+ * the network carries them.  One durable row each would let an anonymous
+ * caller buy an fsync per packet on the database every signature commits
+ * to; instead they are counted in memory, per (client address, action,
+ * reason), and written as summary rows through audit_append() once per
+ * window: count, first and last time, one sample request id and path.  The
+ * table is bounded: beyond AUDIT_REFUSAL_SOURCES_MAX keys in one window,
+ * the rest is folded into one "other sources" row.  Refusals of an
+ * authenticated caller are not summarised: they keep one row each. */
+#define AUDIT_REFUSAL_SOURCES_MAX      256  /* summary rows per window, + 1 */
+#define AUDIT_REFUSAL_OTHER_ADDR       "other"
+#define AUDIT_REFUSAL_OTHER_ACTION     "http.refusals"
+
+/* Count one refused attempt by an unauthenticated caller (who's
+ * client_addr, request_id; ev's action, target and reason; all copied,
+ * long strings cut).  Never touches the database and cannot fail. */
+void audit_refusal_count(const struct audit_actor *who,
+                         const struct audit_event *ev);
+
+/* Write what has been counted since the last flush as summary rows
+ * (outcome "refused", account none, details {"count", "first_ms",
+ * "last_ms"}), all in one transaction, and start a new window.  Must be
+ * called with no transaction open.  If the rows cannot be written the
+ * counts are kept for the next flush and the error returned.  *rows (may
+ * be NULL) gets the number of rows written.  Called by the maintenance
+ * thread every audit.refusal_window_seconds, before a forced checkpoint,
+ * and once more at shutdown after the listener has stopped. */
+err_code audit_refusals_flush(struct store_conn *c, int *rows,
+                              struct err *e);
 
 /* ---- the chain (docs/design.md, "Audit chain") ----
  *

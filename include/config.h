@@ -94,6 +94,7 @@ struct config {
     long audit_prechain_entries;    /* entries older than the chain        */
     char audit_sink_file[PATH_MAX]; /* checkpoints appended here, or ""    */
     char audit_sink_syslog[PATH_MAX]; /* ... sent to this syslog socket    */
+    long audit_refusal_window_seconds; /* anonymous refusals summarised per */
     char backup_dir[PATH_MAX];      /* where POST /admin/backup writes     */
     /* [trust] */
     char trust_dir[PATH_MAX];       /* anchors for verification/import  */

@@ -1,6 +1,8 @@
 /*
- * maintenance.h - the daemon's periodic job: seals past their validity
- * become expired, and seals unused for too long are suspended.  It runs in
+ * maintenance.h - the daemon's periodic jobs: seals past their validity
+ * become expired, and seals unused for too long are suspended; and the
+ * refusals of unauthenticated requests counted since the last turn are
+ * written to the audit log as summaries (audit_refusals_flush).  It runs in
  * its own thread with its own database connection; several nodes may run
  * it at once, since every change re-checks the state it moves from.
  */
@@ -12,7 +14,8 @@
 
 struct maintenance;
 
-/* Start the job for app (every cfg->seal_maintenance_seconds). */
+/* Start the jobs for app (seals every cfg->seal_maintenance_seconds,
+ * refusal summaries every cfg->audit_refusal_window_seconds). */
 err_code maintenance_start(struct app *app, struct maintenance **out,
                            struct err *e);
 

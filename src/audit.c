@@ -6,6 +6,8 @@
  * and reports.  It is the only code that computes chain hashes; the SQL is
  * in store_audit.c.  Checkpoints are signed through the token (custody.h),
  * never inside a write transaction: no private key is ever here.
+ * Refusals of unauthenticated requests are counted here in a bounded
+ * table and written as summary rows, through the same append.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -801,6 +803,254 @@ done:
     return rc;
 }
 
+/* ---- refusal summaries ---- */
+
+/* What one summary keeps.  The key is (client_addr, action, reason); the
+ * target and request id are those of the first refusal counted.  Longer
+ * strings are cut: a reason or path is the caller's to choose and must not
+ * make an entry large. */
+#define REFUSAL_ADDR_MAX    64
+#define REFUSAL_ACTION_MAX  64
+#define REFUSAL_REASON_MAX  200
+#define REFUSAL_TYPE_MAX    32
+#define REFUSAL_TARGET_MAX  128
+#define REFUSAL_RID_MAX     40
+
+struct refusal_sum {
+    uint32_t hash;                           /* of the key, to skip compares */
+    char     client_addr[REFUSAL_ADDR_MAX];
+    char     action[REFUSAL_ACTION_MAX];
+    char     reason[REFUSAL_REASON_MAX];
+    char     target_type[REFUSAL_TYPE_MAX];
+    char     target_id[REFUSAL_TARGET_MAX];
+    char     request_id[REFUSAL_RID_MAX];
+    int64_t  count, first_ms, last_ms;
+};
+
+/* One window's counts: up to AUDIT_REFUSAL_SOURCES_MAX keys, and what did
+ * not fit folded into `other` (whose key fields hold the first folded
+ * refusal's, as a sample). */
+struct refusal_table {
+    size_t             n;
+    struct refusal_sum sums[AUDIT_REFUSAL_SOURCES_MAX];
+    struct refusal_sum other;
+};
+
+/* Two tables: requests count into tables[cur] under `lock` (a few
+ * microseconds, no I/O); a flush swaps cur under `lock` and writes the
+ * other table with only `flush_lock` held, so counting never waits for the
+ * database.  Outside a flush the table that is not cur is empty. */
+static struct {
+    pthread_mutex_t      lock;
+    pthread_mutex_t      flush_lock;
+    int                  cur;
+    struct refusal_table tables[2];
+} refusals = {.lock = PTHREAD_MUTEX_INITIALIZER,
+              .flush_lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Copy s (NULL: empty) into out, cut to cap - 1 bytes. */
+static void
+copy_cut(char *out, size_t cap, const char *s)
+{
+    snprintf(out, cap, "%s", s ? s : "");
+}
+
+/* NULL for an empty string: how a missing field is stored. */
+static const char *
+or_null(const char *s)
+{
+    return s[0] != '\0' ? s : NULL;
+}
+
+/* FNV-1a over the three key fields, with separators. */
+static uint32_t
+refusal_hash(const struct refusal_sum *s)
+{
+    const char *parts[3] = {s->client_addr, s->action, s->reason};
+    uint32_t h = 2166136261u;
+    size_t i;
+    const char *p;
+
+    for (i = 0; i < 3; i++) {
+        for (p = parts[i]; *p != '\0'; p++)
+            h = (h ^ (uint8_t)*p) * 16777619u;
+        h = (h ^ 0xFFu) * 16777619u;
+    }
+    return h;
+}
+
+static int
+same_key(const struct refusal_sum *a, const struct refusal_sum *b)
+{
+    return a->hash == b->hash && strcmp(a->client_addr, b->client_addr) == 0
+           && strcmp(a->action, b->action) == 0
+           && strcmp(a->reason, b->reason) == 0;
+}
+
+/* Add s's counts and times to d, whose samples stay. */
+static void
+add_counts(struct refusal_sum *d, const struct refusal_sum *s)
+{
+    if (d->count == 0) {
+        *d = *s;
+        return;
+    }
+    d->count += s->count;
+    if (s->first_ms < d->first_ms)
+        d->first_ms = s->first_ms;
+    if (s->last_ms > d->last_ms)
+        d->last_ms = s->last_ms;
+}
+
+/* Fold s into t: into its key's entry, a new entry, or `other` when the
+ * table is full.  Caller holds refusals.lock. */
+static void
+fold(struct refusal_table *t, const struct refusal_sum *s)
+{
+    size_t i;
+
+    for (i = 0; i < t->n; i++)
+        if (same_key(&t->sums[i], s)) {
+            add_counts(&t->sums[i], s);
+            return;
+        }
+    if (t->n < AUDIT_REFUSAL_SOURCES_MAX)
+        t->sums[t->n++] = *s;
+    else
+        add_counts(&t->other, s);
+}
+
+void
+audit_refusal_count(const struct audit_actor *who,
+                    const struct audit_event *ev)
+{
+    struct refusal_sum s;
+
+    memset(&s, 0, sizeof(s));
+    copy_cut(s.client_addr, sizeof(s.client_addr),
+             who ? who->client_addr : NULL);
+    copy_cut(s.action, sizeof(s.action), ev->action);
+    copy_cut(s.reason, sizeof(s.reason), ev->reason);
+    copy_cut(s.target_type, sizeof(s.target_type), ev->target_type);
+    copy_cut(s.target_id, sizeof(s.target_id), ev->target_id);
+    copy_cut(s.request_id, sizeof(s.request_id),
+             who ? who->request_id : NULL);
+    s.hash = refusal_hash(&s);
+    s.count = 1;
+    s.first_ms = s.last_ms = util_now_ms();
+    pthread_mutex_lock(&refusals.lock);
+    fold(&refusals.tables[refusals.cur], &s);
+    pthread_mutex_unlock(&refusals.lock);
+}
+
+/* Append one summary row in the caller's transaction.  other: s is the
+ * folded overflow, written under the "other sources" address and action
+ * with its sample address and action in the details. */
+static err_code
+write_summary(struct store_conn *c, const struct refusal_sum *s, int other,
+              struct err *e)
+{
+    char reason[128];
+    struct audit_actor who;
+    struct audit_event ev;
+    json_t *d;
+    err_code rc;
+
+    d = json_pack("{s:I, s:I, s:I}", "count", (json_int_t)s->count,
+                  "first_ms", (json_int_t)s->first_ms,
+                  "last_ms", (json_int_t)s->last_ms);
+    if (d == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    memset(&who, 0, sizeof(who));
+    who.client_addr = other ? AUDIT_REFUSAL_OTHER_ADDR
+                            : or_null(s->client_addr);
+    who.request_id = or_null(s->request_id);
+    ev.action = other ? AUDIT_REFUSAL_OTHER_ACTION : s->action;
+    ev.target_type = or_null(s->target_type);
+    ev.target_id = or_null(s->target_id);
+    ev.outcome = AUDIT_REFUSED;
+    ev.reason = or_null(s->reason);
+    ev.details = d;
+    if (other) {
+        snprintf(reason, sizeof(reason), "refusals from other sources: "
+                 "more than %d summaries in one window",
+                 AUDIT_REFUSAL_SOURCES_MAX);
+        ev.reason = reason;
+        if (json_object_set_new(d, "sample_client_addr",
+                                json_string(s->client_addr)) != 0 ||
+            json_object_set_new(d, "sample_action", json_string(s->action))
+            != 0 ||
+            json_object_set_new(d, "sample_reason", json_string(s->reason))
+            != 0) {
+            json_decref(d);
+            return err_set(e, ERR_NOMEM, "out of memory");
+        }
+    }
+    rc = audit_append(c, &who, &ev, e);
+    json_decref(d);
+    return rc;
+}
+
+/* Write every summary of t in one transaction: one commit (one fsync) per
+ * window, however many refusals it counted.  *rows gets how many. */
+static err_code
+write_table(struct store_conn *c, const struct refusal_table *t, int *rows,
+            struct err *e)
+{
+    size_t i;
+    err_code rc;
+
+    *rows = 0;
+    if ((rc = store_begin(c, e)) != ERR_OK)
+        return rc;
+    for (i = 0; i < t->n && rc == ERR_OK; i++)
+        rc = write_summary(c, &t->sums[i], 0, e);
+    if (rc == ERR_OK && t->other.count > 0)
+        rc = write_summary(c, &t->other, 1, e);
+    if (rc == ERR_OK)
+        rc = store_commit(c, e);
+    if (rc != ERR_OK) {
+        store_rollback(c);
+        return rc;
+    }
+    *rows = (int)t->n + (t->other.count > 0);
+    return ERR_OK;
+}
+
+err_code
+audit_refusals_flush(struct store_conn *c, int *rows, struct err *e)
+{
+    struct refusal_table *t;
+    size_t i;
+    int n = 0;
+    err_code rc = ERR_OK;
+
+    if (store_in_transaction(c))
+        return err_set(e, ERR_INTERNAL, "refusal flush inside a transaction");
+    pthread_mutex_lock(&refusals.flush_lock);
+    pthread_mutex_lock(&refusals.lock);
+    t = &refusals.tables[refusals.cur];
+    refusals.cur ^= 1;              /* new refusals count into the other */
+    pthread_mutex_unlock(&refusals.lock);
+    if (t->n > 0 || t->other.count > 0)
+        rc = write_table(c, t, &n, e);
+    if (rc != ERR_OK) {
+        /* keep the counts: the next flush writes them with its own */
+        pthread_mutex_lock(&refusals.lock);
+        for (i = 0; i < t->n; i++)
+            fold(&refusals.tables[refusals.cur], &t->sums[i]);
+        if (t->other.count > 0)
+            add_counts(&refusals.tables[refusals.cur].other, &t->other);
+        pthread_mutex_unlock(&refusals.lock);
+    }
+    t->n = 0;
+    memset(&t->other, 0, sizeof(t->other));
+    pthread_mutex_unlock(&refusals.flush_lock);
+    if (rows != NULL)
+        *rows = n;
+    return rc;
+}
+
 err_code
 audit_checkpoint(struct store_conn *c, struct custody *cust,
                  const char *key_ref, const struct audit_sink *sink,
@@ -819,9 +1069,11 @@ audit_checkpoint(struct store_conn *c, struct custody *cust,
         return err_set(e, ERR_CONFIG, "no audit key configured (keys.audit)");
     if (store_in_transaction(c))
         return err_set(e, ERR_INTERNAL, "checkpoint inside a transaction");
-    /* The record commits first; the token signs its head afterwards, with
-     * no write lock held. */
-    if ((rc = store_begin(c, e)) != ERR_OK)
+    /* the refusals counted so far go in first, so the checkpoint covers
+     * every attempt made before it; the record commits first, and the
+     * token signs its head afterwards, with no write lock held */
+    if ((rc = audit_refusals_flush(c, NULL, e)) != ERR_OK ||
+        (rc = store_begin(c, e)) != ERR_OK)
         return rc;
     if ((rc = append_row(c, who, &ev, &seq, hash, e)) != ERR_OK ||
         (rc = store_commit(c, e)) != ERR_OK) {

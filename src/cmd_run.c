@@ -3,7 +3,8 @@
  * open the database and apply pending migrations, check the trusted audit
  * key and start the audit checkpointer, start the HTTP server,
  * then wait for signals: SIGHUP reopens the log, SIGTERM/SIGINT stop
- * accepting, let in-flight requests finish (bounded) and close cleanly.
+ * accepting, let in-flight requests finish (bounded), write the last
+ * refusal summaries and close cleanly.
  * Also `seald routes` and `seald config-keys`, which print tables.
  */
 #include <getopt.h>
@@ -149,6 +150,27 @@ start_checkpointer(const struct app *app, struct err *e)
     if (cfg->audit_sink_file[0] != '\0')
         warn_sink_volume(cfg);
     return audit_checkpointer_start(app->store, &cc, e);
+}
+
+/* After the listener has stopped, no refusal can be counted any more:
+ * write the last window's summaries, so that none is lost at shutdown.
+ * A failure is logged and makes the exit status say so. */
+static err_code
+flush_refusals(struct app *app)
+{
+    struct store_conn *db;
+    struct err e;
+    err_code rc;
+
+    err_clear(&e);
+    if ((rc = store_conn_get(app->store, &db, &e)) != ERR_OK ||
+        (rc = audit_refusals_flush(db, NULL, &e)) != ERR_OK) {
+        log_event(LOG_ERROR, "audit_failed", "action=refusal_summaries "
+                  "msg=%s", e.msg);
+        fprintf(stderr, "seald: refusal summaries not written: %s\n",
+                e.msg);
+    }
+    return rc;
 }
 
 /* Wait for signals until told to stop. */
@@ -305,6 +327,8 @@ cmd_run(int argc, char **argv)
     wait_for_stop(&app, &set);
     http_stop(srv, cfg.shutdown_timeout * 1000);
     srv = NULL;
+    if (flush_refusals(&app) != ERR_OK)
+        goto out;
     log_event(LOG_INFO, "stopped", "msg=\"clean shutdown\"");
     status = CMD_EXIT_OK;
     goto out;

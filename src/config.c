@@ -93,6 +93,8 @@ static const struct key_def config_keys[] = {
         CONFIG_MAX_PRECHAIN),
     PATHK("audit", "sink_file", audit_sink_file),
     PATHK("audit", "sink_syslog", audit_sink_syslog),
+    NUM("audit", "refusal_window_seconds", audit_refusal_window_seconds, 1,
+        3600),
     PATHK("database", "backup_dir", backup_dir),
     NUM("security", "credential_max_age_days", credential_max_age_days, 1,
         3650),
@@ -156,6 +158,7 @@ config_defaults(struct config *cfg)
     cfg->audit_checkpoint_seconds = 300;
     snprintf(cfg->audit_public_key, sizeof(cfg->audit_public_key),
              "audit-key.pem");
+    cfg->audit_refusal_window_seconds = 60;
     snprintf(cfg->backup_dir, sizeof(cfg->backup_dir), "backups");
     snprintf(cfg->trust_dir, sizeof(cfg->trust_dir), "trust");
     cfg->lockout_threshold = 5;

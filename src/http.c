@@ -277,8 +277,11 @@ send_error(struct http_conn_ctx *ctx, const struct err *e, const char *allow)
                                              ctx->req.request_id), allow);
 }
 
-/* Record a refused request through the audit entry point.  A failure to
- * write it is logged; the request is refused either way. */
+/* Record a refused request through the audit entry point.  An
+ * unauthenticated caller's refusal is counted, to be written summarised
+ * per address and window (audit.h): a flood of them must not cost a durable
+ * write each.  A failure to write it is logged; the request is refused
+ * either way. */
 static void
 audit_refusal(struct http_conn_ctx *ctx, const char *action,
               const struct err *why)
@@ -288,6 +291,10 @@ audit_refusal(struct http_conn_ctx *ctx, const char *action,
                              why->msg, NULL};
     struct err e;
 
+    if (!ctx->req.authenticated) {
+        audit_refusal_count(&who, &ev);
+        return;
+    }
     err_clear(&e);
     if (ctx->req.db == NULL ||
         audit_append(ctx->req.db, &who, &ev, &e) != ERR_OK)

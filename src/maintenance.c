@@ -1,13 +1,17 @@
 /*
- * maintenance.c - the periodic seal job (maintenance.h).
+ * maintenance.c - the periodic jobs (maintenance.h): the seal job every
+ * seals.maintenance_seconds, and the refusal summaries written every
+ * audit.refusal_window_seconds.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "audit.h"
 #include "log.h"
 #include "maintenance.h"
 #include "seal.h"
+#include "util.h"
 
 struct maintenance {
     struct app     *app;
@@ -32,19 +36,54 @@ run_once(struct maintenance *m)
         log_event(LOG_INFO, "maintenance", "seals_changed=%d", n);
 }
 
+/* Write the refusals counted in the window that ends now (audit.h). */
+static void
+flush_refusals(struct maintenance *m)
+{
+    struct store_conn *db;
+    struct err e;
+    int rows = 0;
+
+    err_clear(&e);
+    if (store_conn_get(m->app->store, &db, &e) != ERR_OK ||
+        audit_refusals_flush(db, &rows, &e) != ERR_OK)
+        log_event(LOG_ERROR, "audit_failed", "action=refusal_summaries "
+                  "msg=\"%s\"", e.msg);
+    else if (rows > 0)
+        log_event(LOG_INFO, "refusals_audited", "rows=%d", rows);
+}
+
+/* Each turn: the seal job when it is due, the refusal summaries every
+ * time; then sleep until the sooner of the two is next due. */
 static void *
 loop(void *arg)
 {
     struct maintenance *m = arg;
+    const struct config *cfg = m->app->cfg;
+    int64_t now, next_seals = 0, wait_ms;
     struct timespec until;
 
     pthread_mutex_lock(&m->lock);
     while (!m->stop) {
         pthread_mutex_unlock(&m->lock);
-        run_once(m);
+        if ((now = util_mono_ms()) >= next_seals) {
+            run_once(m);
+            next_seals = now + cfg->seal_maintenance_seconds * 1000;
+        }
+        flush_refusals(m);
         pthread_mutex_lock(&m->lock);
+        wait_ms = cfg->audit_refusal_window_seconds * 1000;
+        if (next_seals - util_mono_ms() < wait_ms)
+            wait_ms = next_seals - util_mono_ms();
+        if (wait_ms < 0)
+            wait_ms = 0;
         clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += m->app->cfg->seal_maintenance_seconds;
+        until.tv_sec += wait_ms / 1000;
+        until.tv_nsec += (wait_ms % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
         while (!m->stop &&
                pthread_cond_timedwait(&m->wake, &m->lock, &until) == 0)
             ;

@@ -7,7 +7,8 @@
  * chain that does not verify), checkpoints are pinned to the trusted key,
  * uncovered entries and NULL hashes outside the pre-chain range fail, and
  * the sinks (file, syslog) carry what catches a deleted tail.  Uses a real
- * SQLite file and a real token in a temp directory.
+ * SQLite file and a real token in a temp directory.  Anonymous refusals
+ * are summarised in a bounded table.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -643,6 +644,107 @@ test_forced_checkpoint_key_pinning_and_sinks(void **state)
     custody_close(cust);
 }
 
+/* Summary rows seen by the walk below. */
+struct seen {
+    int     rows;
+    int64_t total, first_count, other_count;
+    char    first_rid[32], other_sample[64];
+};
+
+static err_code
+seen_row(void *ctx, const struct store_audit_entry *en)
+{
+    struct seen *s = ctx;
+    json_t *d = json_loads(en->details, 0, NULL);
+    json_int_t n = json_integer_value(json_object_get(d, "count"));
+
+    assert_non_null(d);
+    assert_string_equal(en->outcome, AUDIT_REFUSED);
+    assert_int_equal(en->account_id, 0);
+    assert_true(n >= 1);
+    assert_true(json_integer_value(json_object_get(d, "first_ms")) <=
+                json_integer_value(json_object_get(d, "last_ms")));
+    if (s->rows == 0) {
+        s->first_count = n;
+        snprintf(s->first_rid, sizeof(s->first_rid), "%s", en->request_id);
+        assert_string_equal(en->client_addr, "192.0.2.1");
+        assert_string_equal(en->reason, "invalid credential");
+        assert_string_equal(en->target_id, "/api/v1/whoami");
+    }
+    if (strcmp(en->client_addr, AUDIT_REFUSAL_OTHER_ADDR) == 0) {
+        assert_string_equal(en->action, AUDIT_REFUSAL_OTHER_ACTION);
+        s->other_count = n;
+        snprintf(s->other_sample, sizeof(s->other_sample), "%s",
+                 json_string_value(json_object_get(d,
+                                                   "sample_client_addr")));
+    }
+    s->rows++;
+    s->total += n;
+    json_decref(d);
+    return ERR_OK;
+}
+
+static void
+refuse(const char *addr, const char *rid, const char *reason)
+{
+    struct audit_actor who = {.client_addr = addr, .request_id = rid};
+    struct audit_event ev = {"account.whoami", "route", "/api/v1/whoami",
+                             AUDIT_REFUSED, reason, NULL};
+
+    audit_refusal_count(&who, &ev);
+}
+
+/* Anonymous refusals: counted per (address, action, reason), written as
+ * one chained row each at a flush, the table bounded with the rest in one
+ * "other sources" row; a failed flush keeps the counts. */
+static void
+test_refusal_summaries(void **state)
+{
+    struct db *d = *state;
+    struct audit_verify_report r;
+    struct seen s;
+    char addr[32], rid[32];
+    int i, rows = -1;
+    struct err e;
+
+    for (i = 0; i < 1000; i++) {
+        snprintf(rid, sizeof(rid), "r%d", i);
+        refuse("192.0.2.1", rid, "invalid credential");
+    }
+    for (i = 0; i < 500; i++)
+        refuse("192.0.2.1", "m", "malformed credential");
+    /* 2 keys so far; 300 more sources overflow the table by 46 */
+    for (i = 0; i < 300; i++) {
+        snprintf(addr, sizeof(addr), "198.51.100.%d:%d", i % 250, i / 250);
+        refuse(addr, "s", "an Authorization: Bearer credential is required");
+    }
+    /* inside a transaction the flush is refused and nothing is lost */
+    assert_int_equal(store_begin(d->c, &e), ERR_OK);
+    assert_int_equal(audit_refusals_flush(d->c, &rows, &e), ERR_INTERNAL);
+    store_rollback(d->c);
+
+    assert_int_equal(audit_refusals_flush(d->c, &rows, &e), ERR_OK);
+    assert_int_equal(rows, AUDIT_REFUSAL_SOURCES_MAX + 1);
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(store_audit_walk(d->c, 0, seen_row, &s, &e), ERR_OK);
+    assert_int_equal(s.rows, AUDIT_REFUSAL_SOURCES_MAX + 1);
+    assert_int_equal(s.total, 1800);
+    assert_int_equal(s.first_count, 1000);
+    assert_string_equal(s.first_rid, "r0");          /* the first one's */
+    assert_int_equal(s.other_count, 302 - AUDIT_REFUSAL_SOURCES_MAX);
+    assert_true(strncmp(s.other_sample, "198.51.100.", 11) == 0);
+
+    /* the window is empty again: nothing more to write */
+    assert_int_equal(audit_refusals_flush(d->c, &rows, &e), ERR_OK);
+    assert_int_equal(rows, 0);
+    refuse("192.0.2.1", "later", "invalid credential");
+    assert_int_equal(audit_refusals_flush(d->c, &rows, &e), ERR_OK);
+    assert_int_equal(rows, 1);
+    run_verify(d->c, &r);
+    assert_true(r.ok);
+    assert_int_equal(r.entries, AUDIT_REFUSAL_SOURCES_MAX + 2);
+}
+
 int
 main(void)
 {
@@ -664,6 +766,8 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_forced_checkpoint_key_pinning_and_sinks, db_setup,
             db_teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_summaries,
+                                        db_setup, db_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
