@@ -76,10 +76,11 @@ function done(summary, latency, requests)
    end
    io.write(string.format(
       "RESULT phase=sign requests=%d seconds=%.2f rps=%.1f ok=%d ok_per_s=%.1f " ..
-      "bad=%d p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f " ..
+      "bad=%d p50_ms=%.2f p90_ms=%.2f p95_ms=%.2f p99_ms=%.2f max_ms=%.2f " ..
       "connect_err=%d read_err=%d write_err=%d timeout_err=%d\n",
       summary.requests, secs, summary.requests / secs, okc, okc / secs, badc,
       latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+      latency:percentile(95) / 1000,
       latency:percentile(99) / 1000, latency.max / 1000,
       er.connect, er.read, er.write, er.timeout))
 end
