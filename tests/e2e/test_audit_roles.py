@@ -21,7 +21,10 @@ def b64(data):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     inst = Instance(tmp_path_factory.mktemp("auditroles") / "inst")
-    inst.start("--set", "seals.maintenance_seconds=1")
+    # refusals of unauthenticated requests are written as summaries per
+    # window: a short window, so the test sees them soon
+    inst.start("--set", "seals.maintenance_seconds=1",
+               "--set", "audit.refusal_window_seconds=1")
     w = Seals(inst)
     yield w
     rc, _, err = inst.stop()
@@ -109,6 +112,10 @@ def test_refusals_name_the_role_or_nobody(world):
     r = w.inst.post("/api/v1/organisations", "seald_" + "0" * 16 + "_" +
                     "0" * 64, json={"name": "x", "kind": "region"})
     assert r.status_code == 401
+    for _ in range(100):              # the summary of the window, bounded
+        if rows(w, "organisation.create", "refused"):
+            break
+        time.sleep(0.1)
     assert set(rows(w, "organisation.create", "refused")) == {(None, None)}
     # authenticated but holding no role with the permission: the account,
     # and no role (it acted in none)

@@ -82,7 +82,7 @@ def signing_request(w, copies):
     (request id, document id)."""
     doc = {"name": "flood.pdf", "size": 4096,
            "sm3": hashlib.new("sm3", b"refusal flood").hexdigest()}
-    r = w.inst.post("/api/v1/sign-requests", w.cred["custodian"], json={
+    r = w.inst.post("/api/v1/sign-requests", w.cred["requester"], json={
         "esid": w.esid, "title": "refusal flood", "purpose": "latency",
         "copies": copies, "documents": [doc]})
     assert r.status_code == 201, r.text
