@@ -148,9 +148,11 @@ err_code custody_init_token(const char *module, long slot, const char *label,
 err_code custody_sm2_e(EVP_PKEY *pub, const char *id, const uint8_t *msg,
                        size_t msg_len, uint8_t e_out[32], struct err *e);
 
-/* Read a PIN from file (first line) or env var into a malloc'ed buffer of
- * CUSTODY_PIN_BUF bytes.  Caller wipes (util_wipe) and frees it. */
+/* Read a PIN from file (first line) or env var into a buffer of
+ * CUSTODY_PIN_BUF bytes in secret memory (util_read_secret: locked, no
+ * stdio copy).  Free it with custody_pin_free, which wipes it. */
 #define CUSTODY_PIN_BUF 256
+void custody_pin_free(char *pin);
 err_code custody_read_pin(const char *pin_file, const char *pin_env,
                           char **pin, struct err *e);
 

@@ -42,6 +42,20 @@ err_code util_parse_long(const char *s, long min, long max, long *out,
 err_code util_read_file(const char *path, size_t max, uint8_t **buf,
                         size_t *len, struct err *e);
 
+/* Read a secret file (a key, a PIN) of at most max bytes straight into
+ * secret memory (util_secret_alloc): no stdio buffer, no realloc, so no
+ * copy is left behind.  *buf is NUL-terminated after its *len bytes; free
+ * it with util_secret_free. */
+err_code util_read_secret(const char *path, size_t max, uint8_t **buf,
+                          size_t *len, struct err *e);
+
+/* Memory for secrets: page-aligned, locked in RAM where the limit allows
+ * (mlock; a refusal is not an error, the memory is still wiped), and kept
+ * out of core dumps.  NULL when out of memory.  util_secret_free wipes it
+ * and gives it back; NULL is fine. */
+void *util_secret_alloc(size_t len);
+void util_secret_free(void *p);
+
 /* Write a file atomically (temp + fsync + rename) with the given mode. */
 err_code util_write_file(const char *path, const void *buf, size_t len,
                          int mode, struct err *e);

@@ -50,33 +50,30 @@ auth_key_load(const char *path, struct auth_key **out, struct err *e)
     size_t len = 0;
     err_code rc;
 
-    if ((rc = util_read_file(path, AUTH_SERVER_SECRET_BYTES, &buf, &len, e))
-        != ERR_OK)
+    if ((rc = util_read_secret(path, AUTH_SERVER_SECRET_BYTES, &buf, &len,
+                               e)) != ERR_OK)
         return rc;
     if (len != AUTH_SERVER_SECRET_BYTES) {
         rc = err_set(e, ERR_CONFIG, "%s: server secret must be %d bytes",
                      path, AUTH_SERVER_SECRET_BYTES);
         goto done;
     }
-    if ((k = calloc(1, sizeof(*k))) == NULL) {
+    /* the server secret lives for the process: in locked memory */
+    if ((k = util_secret_alloc(sizeof(*k))) == NULL) {
         rc = err_set(e, ERR_NOMEM, "out of memory");
         goto done;
     }
     memcpy(k->secret, buf, len);
     *out = k;
 done:
-    util_wipe(buf, len);
-    free(buf);
+    util_secret_free(buf);
     return rc;
 }
 
 void
 auth_key_free(struct auth_key *k)
 {
-    if (k == NULL)
-        return;
-    util_wipe(k, sizeof(*k));
-    free(k);
+    util_secret_free(k);
 }
 
 /* mac = HMAC-SM3(server secret, key_id ":" secret_hex). */

@@ -178,12 +178,8 @@ init_devtoken(const char *dir, const char *org, struct init_keys *k,
     rc = init_certs(c, org, k, e);
 done:
     custody_close(c);
-    if (so != NULL)
-        util_wipe(so, strlen(so));
-    if (pin != NULL)
-        util_wipe(pin, strlen(pin));
-    free(so);
-    free(pin);
+    custody_pin_free(so);
+    custody_pin_free(pin);
     return rc;
 }
 

@@ -248,8 +248,8 @@ static int tok_init_dev(struct tok_opts *o)
     printf("initialized dev token in %s\n", o->dir);
     status = 0;
 done:
-    if (so) { util_wipe(so, CUSTODY_PIN_BUF); free(so); }
-    if (pin) { util_wipe(pin, CUSTODY_PIN_BUF); free(pin); }
+    custody_pin_free(so);
+    custody_pin_free(pin);
     return status;
 }
 

@@ -173,11 +173,11 @@ err_code custody_read_pin(const char *pin_file, const char *pin_env, char **pin,
     char *out = NULL;
     err_code rc;
     *pin = NULL;
-    out = calloc(1, CUSTODY_PIN_BUF);
+    out = util_secret_alloc(CUSTODY_PIN_BUF);
     if (!out)
         return err_set(e, ERR_NOMEM, "out of memory");
     if (pin_file && *pin_file) {
-        rc = util_read_file(pin_file, CU_PIN_FILE_MAX, &buf, &len, e);
+        rc = util_read_secret(pin_file, CU_PIN_FILE_MAX, &buf, &len, e);
         if (rc != ERR_OK)
             goto done;
         for (n = 0; n < len && buf[n] != '\n' && buf[n] != '\r'; n++)
@@ -210,15 +210,15 @@ err_code custody_read_pin(const char *pin_file, const char *pin_env, char **pin,
     out = NULL;
     rc = ERR_OK;
 done:
-    if (buf) {
-        util_wipe(buf, len);
-        free(buf);
-    }
-    if (out) {
-        util_wipe(out, CUSTODY_PIN_BUF);
-        free(out);
-    }
+    util_secret_free(buf);
+    custody_pin_free(out);
     return rc;
+}
+
+void
+custody_pin_free(char *pin)
+{
+    util_secret_free(pin);
 }
 
 /* libpkcs11-helper PIN hook: user_data is the cu_token. */
@@ -237,8 +237,7 @@ static PKCS11H_BOOL cu_pin_hook(void *const global, void *const user_data,
         strcpy(pin, p);
         ok = TRUE;
     }
-    util_wipe(p, CUSTODY_PIN_BUF);
-    free(p);
+    custody_pin_free(p);
     return ok;
 }
 
@@ -401,8 +400,7 @@ static CK_RV cu_direct_login(struct cu_token *t, CK_SESSION_HANDLE h)
     if (custody_read_pin(t->conf.pin_file, t->conf.pin_env, &pin, NULL) != ERR_OK)
         return CKR_PIN_INCORRECT;
     rv = t->f->C_Login(h, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin));
-    util_wipe(pin, CUSTODY_PIN_BUF);
-    free(pin);
+    custody_pin_free(pin);
     return rv == CKR_USER_ALREADY_LOGGED_IN ? CKR_OK : rv;
 }
 

@@ -1158,9 +1158,7 @@ server_free(struct http_server *srv)
 {
     if (srv == NULL)
         return;
-    if (srv->tls_key != NULL)
-        util_wipe(srv->tls_key, srv->tls_key_len);
-    free(srv->tls_key);
+    util_secret_free(srv->tls_key);
     free(srv->tls_cert);
     free(srv->client_ca);
     free(srv);
@@ -1197,18 +1195,12 @@ http_start(struct app *app, struct http_server **out, struct err *e)
     }
     if (!cfg->plain_http) {
         uint8_t *buf = NULL;
-        if ((rc = util_read_file(cfg->tls_key, HTTP_TLS_PEM_MAX, &buf, &len,
-                                 e)) != ERR_OK)
+        /* the private key: read into locked memory, NUL-terminated for
+         * libmicrohttpd, never copied by a realloc */
+        if ((rc = util_read_secret(cfg->tls_key, HTTP_TLS_PEM_MAX, &buf,
+                                   &len, e)) != ERR_OK)
             goto done;
         srv->tls_key = (char *)buf;
-        srv->tls_key_len = len;
-        buf = realloc(buf, len + 1);
-        if (buf == NULL) {
-            rc = err_set(e, ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        srv->tls_key = (char *)buf;
-        srv->tls_key[len] = '\0';
         srv->tls_key_len = len + 1;
         if ((rc = util_read_file(cfg->tls_cert, HTTP_TLS_PEM_MAX, &buf, &len,
                                  e)) != ERR_OK)

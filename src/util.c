@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -148,6 +149,96 @@ util_parse_long(const char *s, long min, long max, long *out, struct err *e)
                        min, max);
     *out = v;
     return ERR_OK;
+}
+
+/* A secret block: its mapping's size in front of the caller's bytes. */
+#define SECRET_HEAD 64
+
+void *
+util_secret_alloc(size_t len)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), total;
+    uint8_t *p;
+
+    if (len > SIZE_MAX - SECRET_HEAD - page)
+        return NULL;
+    total = (len + SECRET_HEAD + page - 1) / page * page;
+    p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+             -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    (void)mlock(p, total);                 /* best effort: RLIMIT_MEMLOCK */
+    (void)madvise(p, total, MADV_DONTDUMP);
+    memcpy(p, &total, sizeof(total));
+    return p + SECRET_HEAD;
+}
+
+void
+util_secret_free(void *q)
+{
+    uint8_t *p;
+    size_t total;
+
+    if (q == NULL)
+        return;
+    p = (uint8_t *)q - SECRET_HEAD;
+    memcpy(&total, p, sizeof(total));
+    util_wipe(p, total);
+    (void)munlock(p, total);
+    munmap(p, total);
+}
+
+err_code
+util_read_secret(const char *path, size_t max, uint8_t **buf, size_t *len,
+                 struct err *e)
+{
+    uint8_t *data = NULL;
+    size_t n = 0;
+    struct stat st;
+    err_code rc = ERR_OK;
+    int fd;
+
+    *buf = NULL;
+    *len = 0;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+        return err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = err_set(e, ERR_IO, "%s: not a regular file", path);
+        goto done;
+    }
+    if ((uint64_t)st.st_size > max) {
+        rc = err_set(e, ERR_TOO_LARGE, "%s: larger than %zu bytes", path, max);
+        goto done;
+    }
+    if ((data = util_secret_alloc(max + 1)) == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (;;) {
+        ssize_t got = read(fd, data + n, max + 1 - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rc = err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
+            goto done;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+        if (n > max) {                     /* grew since fstat */
+            rc = err_set(e, ERR_TOO_LARGE, "%s: larger than %zu bytes", path,
+                         max);
+            goto done;
+        }
+    }
+    data[n] = '\0';
+    *buf = data;
+    *len = n;
+    data = NULL;
+done:
+    util_secret_free(data);
+    close(fd);
+    return rc;
 }
 
 err_code
