@@ -2,7 +2,8 @@
  * maintenance.h - the daemon's periodic jobs: seals past their validity
  * become expired, and seals unused for too long are suspended; and the
  * refusals of unauthenticated requests counted since the last turn are
- * written to the audit log as summaries (audit_refusals_flush).  It runs in
+ * written to the audit log as summaries (audit_refusals_flush), and the
+ * failed authentications counted to auth_failures (lockout_flush).  It runs in
  * its own thread with its own database connection; several nodes may run
  * it at once, since every change re-checks the state it moves from.
  */
@@ -15,7 +16,7 @@
 struct maintenance;
 
 /* Start the jobs for app (seals every cfg->seal_maintenance_seconds,
- * refusal summaries every cfg->audit_refusal_window_seconds). */
+ * counts every cfg->audit_refusal_window_seconds). */
 err_code maintenance_start(struct app *app, struct maintenance **out,
                            struct err *e);
 

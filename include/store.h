@@ -266,6 +266,22 @@ err_code store_authfail_record(struct store_conn *c, const char *kind,
                                int64_t lock_ms, int64_t *locked_until,
                                struct err *e);
 
+/* Add n failures of subject at now_ms, in the caller's transaction (or
+ * autocommit): counted within window_ms as store_authfail_record does,
+ * and reaching threshold locks it until now_ms + lock_ms.  Used by
+ * lockout.c to write a batch of failures with one commit. */
+err_code store_authfail_add(struct store_conn *c, const char *kind,
+                            const char *subject, long n, int64_t now_ms,
+                            int64_t window_ms, long threshold,
+                            int64_t lock_ms, struct err *e);
+
+/* The failures of subject counted in the window that is open at now_ms
+ * (0 if none, or the window is over) and its lock end (0: not locked). */
+err_code store_authfail_get(struct store_conn *c, const char *kind,
+                            const char *subject, int64_t now_ms,
+                            int64_t window_ms, long *failures,
+                            int64_t *locked_until, struct err *e);
+
 /* The lock end of subject (0 if not locked or unknown); *counted (may be
  * NULL) is 1 when subject has failures counted and is not locked, the case
  * store_authfail_clear clears. */

@@ -4,7 +4,7 @@
  * key and start the audit checkpointer, start the HTTP server,
  * then wait for signals: SIGHUP reopens the log, SIGTERM/SIGINT stop
  * accepting, let in-flight requests finish (bounded), write the last
- * refusal summaries and close cleanly.
+ * refusal summaries and failed authentications, and close cleanly.
  * Also `seald routes` and `seald config-keys`, which print tables.
  */
 #include <getopt.h>
@@ -20,6 +20,7 @@
 #include "config.h"
 #include "http.h"
 #include "audit.h"
+#include "lockout.h"
 #include "log.h"
 #include "maintenance.h"
 #include "router.h"
@@ -152,11 +153,12 @@ start_checkpointer(const struct app *app, struct err *e)
     return audit_checkpointer_start(app->store, &cc, e);
 }
 
-/* After the listener has stopped, no refusal can be counted any more:
- * write the last window's summaries, so that none is lost at shutdown.
- * A failure is logged and makes the exit status say so. */
+/* After the listener has stopped, nothing can be counted any more: write
+ * the last window's refusal summaries and failed authentications, so that
+ * none is lost at shutdown.  A failure is logged and makes the exit status
+ * say so. */
 static err_code
-flush_refusals(struct app *app)
+flush_counts(struct app *app)
 {
     struct store_conn *db;
     struct err e;
@@ -164,11 +166,11 @@ flush_refusals(struct app *app)
 
     err_clear(&e);
     if ((rc = store_conn_get(app->store, &db, &e)) != ERR_OK ||
-        (rc = audit_refusals_flush(db, NULL, &e)) != ERR_OK) {
-        log_event(LOG_ERROR, "audit_failed", "action=refusal_summaries "
-                  "msg=%s", e.msg);
-        fprintf(stderr, "seald: refusal summaries not written: %s\n",
-                e.msg);
+        (rc = audit_refusals_flush(db, NULL, &e)) != ERR_OK ||
+        (rc = lockout_flush(db, util_now_ms(), NULL, &e)) != ERR_OK) {
+        log_event(LOG_ERROR, "shutdown_failed", "msg=%s", e.msg);
+        fprintf(stderr, "seald: refusal summaries or failed "
+                "authentications not written: %s\n", e.msg);
     }
     return rc;
 }
@@ -327,7 +329,7 @@ cmd_run(int argc, char **argv)
     wait_for_stop(&app, &set);
     http_stop(srv, cfg.shutdown_timeout * 1000);
     srv = NULL;
-    if (flush_refusals(&app) != ERR_OK)
+    if (flush_counts(&app) != ERR_OK)
         goto out;
     log_event(LOG_INFO, "stopped", "msg=\"clean shutdown\"");
     status = CMD_EXIT_OK;

@@ -36,6 +36,7 @@
 #include "api.h"
 #include "http.h"
 #include "json.h"
+#include "lockout.h"
 #include "log.h"
 #include "multipart.h"
 #include "router.h"
@@ -318,38 +319,33 @@ rate_check(struct http_conn_ctx *ctx, const char *key, struct err *e)
 /* Count a failed authentication against the address and against the
  * account its key id names; either may become locked.  An unknown key id
  * (or no credential at all) is counted against account "0", which no
- * account is: every failure then does the same database work, both
- * counters in one transaction, so a wrong secret for an existing key id
- * does not answer measurably later than an unknown key id and so tell the
- * caller the key id exists.  The counters live in the database: lockouts
- * hold on every node. */
+ * account is: every failure does the same work, so a wrong secret for an
+ * existing key id does not answer measurably later than an unknown key id
+ * and so tell the caller the key id exists.  Counted in memory and written
+ * in batches, the lock at once (lockout.h): no durable write per failure,
+ * and a lock holds on every node from its commit. */
 static void
 count_failure(struct http_conn_ctx *ctx, int64_t account_id)
 {
     const struct config *cfg = ctx->req.app->cfg;
-    struct store_conn *db = ctx->req.db;
-    int64_t now = util_now_ms(), until = 0;
+    struct lockout_rule addr = {cfg->lockout_window_seconds * 1000,
+                                cfg->address_lockout_threshold,
+                                cfg->lockout_seconds * 1000};
+    struct lockout_rule acct = {cfg->lockout_window_seconds * 1000,
+                                cfg->lockout_threshold,
+                                cfg->lockout_seconds * 1000};
+    int64_t now = util_now_ms();
     char id[24];
     struct err e;
 
     err_clear(&e);
     snprintf(id, sizeof(id), "%lld", (long long)account_id);
-    if (store_begin(db, &e) != ERR_OK ||
-        store_authfail_record(db, "address", ctx->req.client_addr, now,
-                              cfg->lockout_window_seconds * 1000,
-                              cfg->address_lockout_threshold,
-                              cfg->lockout_seconds * 1000, &until, &e)
-        != ERR_OK ||
-        store_authfail_record(db, "account", id, now,
-                              cfg->lockout_window_seconds * 1000,
-                              cfg->lockout_threshold,
-                              cfg->lockout_seconds * 1000, &until, &e)
-        != ERR_OK ||
-        store_commit(db, &e) != ERR_OK) {
-        store_rollback(db);
-        log_event(LOG_ERROR, "authfail_not_counted", "rid=%s msg=%s",
+    if (lockout_fail(ctx->req.db, LOCKOUT_ADDRESS, ctx->req.client_addr,
+                     &addr, now, &e) != ERR_OK ||
+        lockout_fail(ctx->req.db, LOCKOUT_ACCOUNT, id, &acct, now, &e)
+        != ERR_OK)
+        log_event(LOG_ERROR, "lockout_failed", "rid=%s msg=%s",
                   ctx->req.request_id, e.msg);
-    }
 }
 
 /* Is subject locked out now?  *counted (may be NULL): it has failures
@@ -471,10 +467,9 @@ identify(struct http_conn_ctx *ctx, struct err *e)
     if (locked(ctx, "account", key, &counted))
         return err_set(e, ERR_UNAUTHENTICATED, "account locked after "
                        "repeated failed authentications");
-    /* only when there is something to clear: a write on every request
-     * would serialise all requests on the database's write lock */
-    if (counted)
-        store_authfail_clear(req->db, "account", key, NULL);
+    /* a write only when there is something to clear: a write on every
+     * request would serialise all requests on the database's write lock */
+    lockout_clear(req->db, LOCKOUT_ACCOUNT, key, counted, NULL);
     req->authenticated = 1;
     snprintf(key, sizeof(key), "acct:%lld",
              (long long)req->principal.account_id);

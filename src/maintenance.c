@@ -1,6 +1,7 @@
 /*
  * maintenance.c - the periodic jobs (maintenance.h): the seal job every
- * seals.maintenance_seconds, and the refusal summaries written every
+ * seals.maintenance_seconds, and the refusal summaries and failed
+ * authentications counted in memory written every
  * audit.refusal_window_seconds.
  */
 #include <pthread.h>
@@ -8,6 +9,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "lockout.h"
 #include "log.h"
 #include "maintenance.h"
 #include "seal.h"
@@ -36,25 +38,31 @@ run_once(struct maintenance *m)
         log_event(LOG_INFO, "maintenance", "seals_changed=%d", n);
 }
 
-/* Write the refusals counted in the window that ends now (audit.h). */
+/* Write what was counted in memory in the window that ends now: the
+ * refusal summaries (audit.h) and the failed authentications (lockout.h). */
 static void
-flush_refusals(struct maintenance *m)
+flush_counts(struct maintenance *m)
 {
     struct store_conn *db;
     struct err e;
     int rows = 0;
 
     err_clear(&e);
-    if (store_conn_get(m->app->store, &db, &e) != ERR_OK ||
-        audit_refusals_flush(db, &rows, &e) != ERR_OK)
+    if (store_conn_get(m->app->store, &db, &e) != ERR_OK) {
+        log_event(LOG_ERROR, "maintenance", "msg=%s", e.msg);
+        return;
+    }
+    if (audit_refusals_flush(db, &rows, &e) != ERR_OK)
         log_event(LOG_ERROR, "audit_failed", "action=refusal_summaries "
-                  "msg=\"%s\"", e.msg);
+                  "msg=%s", e.msg);
     else if (rows > 0)
         log_event(LOG_INFO, "refusals_audited", "rows=%d", rows);
+    if (lockout_flush(db, util_now_ms(), &rows, &e) != ERR_OK)
+        log_event(LOG_ERROR, "lockout_failed", "msg=%s", e.msg);
 }
 
-/* Each turn: the seal job when it is due, the refusal summaries every
- * time; then sleep until the sooner of the two is next due. */
+/* Each turn: the seal job when it is due, the counts every time; then
+ * sleep until the sooner of the two is next due. */
 static void *
 loop(void *arg)
 {
@@ -70,7 +78,7 @@ loop(void *arg)
             run_once(m);
             next_seals = now + cfg->seal_maintenance_seconds * 1000;
         }
-        flush_refusals(m);
+        flush_counts(m);
         pthread_mutex_lock(&m->lock);
         wait_ms = cfg->audit_refusal_window_seconds * 1000;
         if (next_seals - util_mono_ms() < wait_ms)

@@ -1221,12 +1221,28 @@ store_authfail_record(struct store_conn *c, const char *kind,
                       long threshold, int64_t lock_ms, int64_t *locked_until,
                       struct err *e)
 {
+    err_code rc;
+
+    if ((rc = store_authfail_add(c, kind, subject, 1, now_ms, window_ms,
+                                 threshold, lock_ms, e)) != ERR_OK)
+        return rc;
+    return store_authfail_locked_until(c, kind, subject, locked_until, NULL,
+                                       e);
+}
+
+err_code
+store_authfail_add(struct store_conn *c, const char *kind,
+                   const char *subject, long n, int64_t now_ms,
+                   int64_t window_ms, long threshold, int64_t lock_ms,
+                   struct err *e)
+{
     /* dialect: INSERT ... ON CONFLICT DO UPDATE is shared by SQLite (3.24+)
      * and PostgreSQL. A failure outside the window starts a new window. */
     static const char upsert[] =
         "INSERT INTO auth_failures (kind, subject, failures, window_ms) "
-        "VALUES (?, ?, 1, ?) ON CONFLICT (kind, subject) DO UPDATE SET "
-        "failures = CASE WHEN window_ms < ? THEN 1 ELSE failures + 1 END, "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (kind, subject) DO UPDATE SET "
+        "failures = CASE WHEN window_ms < ? THEN excluded.failures "
+        "ELSE failures + excluded.failures END, "
         "window_ms = CASE WHEN window_ms < ? THEN ? ELSE window_ms END";
     static const char lock[] =
         "UPDATE auth_failures SET locked_until = ?, failures = 0 "
@@ -1238,10 +1254,11 @@ store_authfail_record(struct store_conn *c, const char *kind,
         return ERR_DB;
     st_bind_text(st, 1, kind);
     st_bind_text(st, 2, subject);
-    sqlite3_bind_int64(st, 3, now_ms);
-    sqlite3_bind_int64(st, 4, now_ms - window_ms);
+    sqlite3_bind_int64(st, 3, n);
+    sqlite3_bind_int64(st, 4, now_ms);
     sqlite3_bind_int64(st, 5, now_ms - window_ms);
-    sqlite3_bind_int64(st, 6, now_ms);
+    sqlite3_bind_int64(st, 6, now_ms - window_ms);
+    sqlite3_bind_int64(st, 7, now_ms);
     if ((rc = st_step_done(c, st, e)) != ERR_OK)
         return rc;
     if ((st = st_prep(c, lock, e)) == NULL)
@@ -1250,10 +1267,32 @@ store_authfail_record(struct store_conn *c, const char *kind,
     st_bind_text(st, 2, kind);
     st_bind_text(st, 3, subject);
     sqlite3_bind_int64(st, 4, threshold);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
-        return rc;
-    return store_authfail_locked_until(c, kind, subject, locked_until, NULL,
-                                       e);
+    return st_step_done(c, st, e);
+}
+
+err_code
+store_authfail_get(struct store_conn *c, const char *kind,
+                   const char *subject, int64_t now_ms, int64_t window_ms,
+                   long *failures, int64_t *locked_until, struct err *e)
+{
+    static const char sql[] =
+        "SELECT CASE WHEN window_ms < ? THEN 0 ELSE failures END, "
+        "locked_until FROM auth_failures WHERE kind = ? AND subject = ?";
+    sqlite3_stmt *st = st_prep(c, sql, e);
+    int rc;
+
+    if (st == NULL)
+        return ERR_DB;
+    sqlite3_bind_int64(st, 1, now_ms - window_ms);
+    st_bind_text(st, 2, kind);
+    st_bind_text(st, 3, subject);
+    rc = sqlite3_step(st);
+    *failures = rc == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
+    *locked_until = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return st_db_err(c, e, "auth failures");
+    return ERR_OK;
 }
 
 err_code

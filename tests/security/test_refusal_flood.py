@@ -267,3 +267,48 @@ def test_refusal_table_is_bounded(instance):
     assert sum(r[5]["count"] for r in rows) == sources
     rc, rep = verify_offline(instance)
     assert rc == 0 and rep["ok"] is True, rep
+
+
+def failures_of(inst, addr):
+    return inst.sql("SELECT failures, locked_until FROM auth_failures "
+                    "WHERE kind = 'address' AND subject = ?", addr)
+
+
+def test_failed_authentications_written_in_batches(instance):
+    """A flood of failed authentications is not a durable write each: the
+    lockout counts them in memory and writes them in batches (here at
+    shutdown), but a lock is written the moment the threshold is reached,
+    so it holds at once."""
+    # 1. under the threshold: counted, nothing written yet
+    instance.start("--set", "audit.refusal_window_seconds=3600",
+                   "--set", "security.address_lockout_threshold=100000")
+    with session_from("127.0.0.3") as s:
+        for _ in range(300):
+            r = s.get(instance.url("/api/v1/whoami"), verify=instance.cert,
+                      headers={"Authorization": "Bearer " + UNKNOWN},
+                      timeout=30)
+            assert_error(r, 401, "unauthenticated")
+    assert failures_of(instance, "127.0.0.3") == [], \
+        "a failed authentication was written to the database at once"
+    rc, _, err = instance.stop()
+    assert rc == 0, err
+    assert failures_of(instance, "127.0.0.3") == [(300, 0)]
+
+    # 2. reaching the threshold: the lock is in the database at once
+    instance.start("--set", "audit.refusal_window_seconds=3600",
+                   "--set", "security.address_lockout_threshold=50")
+    codes = []
+    with session_from("127.0.0.4") as s:
+        for _ in range(60):
+            codes.append(s.get(instance.url("/api/v1/whoami"),
+                               verify=instance.cert, timeout=30,
+                               headers={"Authorization": "Bearer " +
+                                        UNKNOWN}).status_code)
+    assert codes == [401] * 50 + [429] * 10, codes
+    (failures, until), = failures_of(instance, "127.0.0.4")
+    assert until > time.time() * 1000
+    # and the signer's address is not affected
+    assert instance.get("/api/v1/whoami",
+                        instance.admin_credential).status_code == 200
+    rc, _, err = instance.stop()
+    assert rc == 0, err
