@@ -437,6 +437,7 @@ identify(struct http_conn_ctx *ctx, struct err *e)
     const char *hdr;
     err_code rc;
     int counted = 0;
+    struct err ce;
 
     snprintf(key, sizeof(key), "ip:%s", req->client_addr);
     if ((rc = rate_check(ctx, key, e)) != ERR_OK)
@@ -469,7 +470,10 @@ identify(struct http_conn_ctx *ctx, struct err *e)
                        "repeated failed authentications");
     /* a write only when there is something to clear: a write on every
      * request would serialise all requests on the database's write lock */
-    lockout_clear(req->db, LOCKOUT_ACCOUNT, key, counted, NULL);
+    err_clear(&ce);
+    if (lockout_clear(req->db, LOCKOUT_ACCOUNT, key, counted, &ce) != ERR_OK)
+        log_event(LOG_ERROR, "lockout_failed", "rid=%s msg=\"%s\"",
+                  req->request_id, ce.msg);
     req->authenticated = 1;
     snprintf(key, sizeof(key), "acct:%lld",
              (long long)req->principal.account_id);
