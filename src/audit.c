@@ -566,8 +566,8 @@ checkpointer_begin(struct store_conn *c)
         cpr.last_ms = last.ts_ms;
     pthread_mutex_unlock(&cpr.lock);
     if (!r.ok)
-        log_event(LOG_ERROR, "audit_chain_unverified", "seq=%lld msg=\"%s; "
-                  "no automatic checkpoints until an auditor forces one\"",
+        log_event(LOG_ERROR, "audit_chain_unverified", "seq=%lld msg=%s "
+                  "effect=no_automatic_checkpoints_until_forced",
                   (long long)r.bad_seq, r.reason);
     else
         checkpointer_step(c, 1);     /* what the last run left uncovered */

@@ -472,7 +472,7 @@ identify(struct http_conn_ctx *ctx, struct err *e)
      * request would serialise all requests on the database's write lock */
     err_clear(&ce);
     if (lockout_clear(req->db, LOCKOUT_ACCOUNT, key, counted, &ce) != ERR_OK)
-        log_event(LOG_ERROR, "lockout_failed", "rid=%s msg=\"%s\"",
+        log_event(LOG_ERROR, "lockout_failed", "rid=%s msg=%s",
                   req->request_id, ce.msg);
     req->authenticated = 1;
     snprintf(key, sizeof(key), "acct:%lld",
