@@ -1414,7 +1414,7 @@ static struct blob bomb_ofd(size_t n, size_t entry_size, const char *refs_xml)
         "ofdspec.org/2016\"><ofd:Signature ID=\"1\" Type=\"Sign\" BaseLoc=\""
         "/Doc_0/Signs/Sign_0/Signature.xml\"/></ofd:Signatures>\n";
     struct zpart *parts = calloc(n + 8, sizeof(*parts));
-    char (*bnames)[32] = calloc(n ? n : 1, sizeof(*bnames));
+    char (*bnames)[48] = calloc(n ? n : 1, sizeof(*bnames));
     uint8_t *zeros = calloc(1, entry_size > 64 ? entry_size : 64), *data[4];
     uint8_t h[32];
     size_t lens[4], i, k = 0, off = 0;
