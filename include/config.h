@@ -45,6 +45,7 @@ struct config {
     long max_connections_per_address;
     long body_budget_bytes;     /* request bodies held in memory, in all */
     long body_spool_bytes;      /* larger bodies go to a temporary file  */
+    long refusal_delay_ms;      /* anonymous 401/429 held this long     */
     long shutdown_timeout;      /* seconds to finish in-flight requests  */
     /* [database] */
     char db_path[PATH_MAX];

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "ofd.h"
+#include "tarpit.h"
 #include "util.h"
 
 enum key_type { KEY_STRING, KEY_PATH, KEY_LONG, KEY_INT, KEY_BOOL, KEY_ENUM };
@@ -63,6 +64,8 @@ static const struct key_def config_keys[] = {
         CONFIG_MAX_BODY_BUDGET_BYTES),
     NUM("server", "body_spool_bytes", body_spool_bytes, 1024,
         CONFIG_MAX_BODY_BYTES),
+    NUM("server", "refusal_delay_ms", refusal_delay_ms, 0,
+        TARPIT_DELAY_MAX_MS),
     NUM("server", "shutdown_timeout", shutdown_timeout, 0,
         CONFIG_MAX_TIMEOUT_SECONDS),
     PATHK("database", "path", db_path),
@@ -135,6 +138,7 @@ config_defaults(struct config *cfg)
     cfg->max_connections_per_address = 32;
     cfg->body_budget_bytes = 64L * 1024 * 1024;
     cfg->body_spool_bytes = 1024L * 1024;
+    cfg->refusal_delay_ms = 1000;
     cfg->shutdown_timeout = 10;
     snprintf(cfg->db_path, sizeof(cfg->db_path), "seald.db");
     cfg->db_busy_timeout_ms = 5000;

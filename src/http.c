@@ -37,6 +37,7 @@
 #include "http.h"
 #include "json.h"
 #include "lockout.h"
+#include "tarpit.h"
 #include "log.h"
 #include "multipart.h"
 #include "router.h"
@@ -67,6 +68,7 @@ struct http_server {
     size_t             tls_key_len;
     char              *tls_cert;
     char              *client_ca;    /* PEM bundle, or NULL */
+    struct tarpit     *tarpit;       /* server.refusal_delay_ms, or NULL */
 };
 
 /* One request, from its request line (uri_log) to on_completed. */
@@ -93,6 +95,10 @@ struct http_conn_ctx {
     int                    retry_after;  /* seconds, for 429 and 503 */
     int64_t                start_ms;
     EVP_MD_CTX            *sm3;          /* raw bodies: hashed as they come */
+    /* A refusal held in the tarpit: the connection is suspended, and the
+     * answer is sent when libmicrohttpd calls on_request again. */
+    int                    held;
+    struct err             held_err;
 };
 
 /* Bodies sent as one of these are documents, not requests: they reach the
@@ -787,12 +793,43 @@ refusal_audited(const struct http_conn_ctx *ctx, err_code code)
            code == ERR_RATE_LIMITED || code == ERR_HEADERS_TOO_LARGE;
 }
 
+/* The tarpit's release function: the held request's time is up (or the
+ * server stops).  libmicrohttpd then calls on_request again, which sends
+ * the answer.  ctx lives until on_completed, which cannot run while the
+ * connection is suspended. */
+static void
+tarpit_release(void *item)
+{
+    struct http_conn_ctx *ctx = item;
+
+    MHD_resume_connection(ctx->mc);
+}
+
+/* Hold the refusal e of an unauthenticated caller (401, or 429 for its
+ * address) in the tarpit instead of answering now (tarpit.h says why).
+ * 1: held, the answer goes out on resumption; 0: answer now. */
+static int
+hold_refusal(struct http_conn_ctx *ctx, const struct err *e)
+{
+    if (ctx->srv->tarpit == NULL || ctx->req.authenticated ||
+        (e->code != ERR_UNAUTHENTICATED && e->code != ERR_RATE_LIMITED))
+        return 0;
+    ctx->held = 1;
+    ctx->held_err = *e;
+    MHD_suspend_connection(ctx->mc);
+    if (tarpit_hold(ctx->srv->tarpit, ctx, NULL) != ERR_OK)
+        MHD_resume_connection(ctx->mc);     /* full or stopping: at once */
+    return 1;
+}
+
 static enum MHD_Result
 refuse(struct http_conn_ctx *ctx, const struct route *route,
        const struct err *e, const char *allow)
 {
     if (refusal_audited(ctx, e->code))
         audit_refusal(ctx, route ? route->action : "http.request", e);
+    if (allow == NULL && hold_refusal(ctx, e))
+        return MHD_YES;
     return send_error(ctx, e, allow);
 }
 
@@ -1051,6 +1088,11 @@ on_request(void *cls, struct MHD_Connection *mc, const char *url,
     }
     if (!ctx->begun)
         return begin_request(ctx, url, method, version);
+    if (ctx->held) {                /* back from the tarpit: answer */
+        ctx->held = 0;
+        *upload_data_size = 0;
+        return send_error(ctx, &ctx->held_err, NULL);
+    }
     if (ctx->status != 0) {         /* answered early; drop the body */
         *upload_data_size = 0;
         return MHD_YES;
@@ -1157,6 +1199,7 @@ server_free(struct http_server *srv)
 {
     if (srv == NULL)
         return;
+    tarpit_free(srv->tarpit);
     util_secret_free(srv->tls_key);
     free(srv->tls_cert);
     free(srv->client_ca);
@@ -1170,7 +1213,8 @@ http_start(struct app *app, struct http_server **out, struct err *e)
     struct http_server *srv;
     struct sockaddr_storage ss;
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-                         MHD_USE_ERROR_LOG | MHD_USE_AUTO;
+                         MHD_USE_ERROR_LOG | MHD_USE_AUTO |
+                         MHD_ALLOW_SUSPEND_RESUME;
     size_t len;
     err_code rc = ERR_OK;
 
@@ -1254,6 +1298,13 @@ http_start(struct app *app, struct http_server **out, struct err *e)
                                     on_request, srv, MHD_OPTION_ARRAY, ops,
                                     MHD_OPTION_END);
     }
+    if (srv->mhd != NULL && cfg->refusal_delay_ms > 0 &&
+        (rc = tarpit_start((size_t)cfg->max_connections,
+                           cfg->refusal_delay_ms, tarpit_release,
+                           &srv->tarpit, e)) != ERR_OK) {
+        MHD_stop_daemon(srv->mhd);
+        goto done;
+    }
     if (srv->mhd == NULL) {
         rc = err_set(e, ERR_IO, "cannot start HTTP%s server on %s port %ld "
                      "(address in use, or bad TLS key/certificate?)",
@@ -1275,9 +1326,13 @@ http_stop(struct http_server *srv, long timeout_ms)
 
     if (srv == NULL)
         return;
-    /* Stop accepting first, then let requests already in flight finish
-     * (bounded), then tear the daemon down. */
+    /* Stop accepting first, answer the refusals held in the tarpit (and
+     * any refused from now on) at once, then let requests already in
+     * flight finish (bounded), then tear the daemon down: no connection
+     * may still be suspended when it goes. */
     fd = MHD_quiesce_daemon(srv->mhd);
+    if (srv->tarpit != NULL)
+        tarpit_stop(srv->tarpit);
     while (atomic_load(&srv->inflight) > 0 && util_mono_ms() < deadline)
         usleep(10000);
     if (atomic_load(&srv->inflight) > 0)

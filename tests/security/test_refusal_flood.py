@@ -163,7 +163,10 @@ def start_flood(inst, total, threads=4):
 
 
 def test_refusal_flood_is_summarised(instance):
-    instance.start("--set", f"audit.refusal_window_seconds={WINDOW}")
+    # The delay (server.refusal_delay_ms) is the next test's subject: here
+    # refusals are answered at once so that 2000 of them take seconds.
+    instance.start("--set", f"audit.refusal_window_seconds={WINDOW}",
+                   "--set", "server.refusal_delay_ms=0")
     w = Seals(instance)
     w.esid = w.new_active_seal(seal_name="洪水测试章")
     rid, did = signing_request(w, copies=100)
@@ -246,7 +249,8 @@ def test_refusal_table_is_bounded(instance):
     """More sources than the table holds in one window: the rest is folded
     into one 'other sources' row, and the counts still add up."""
     sources = 300                     # > AUDIT_REFUSAL_SOURCES_MAX (256)
-    instance.start("--set", "audit.refusal_window_seconds=3600")
+    instance.start("--set", "audit.refusal_window_seconds=3600",
+                   "--set", "server.refusal_delay_ms=0")
     before = head(instance)
     for i in range(sources):
         addr = f"127.0.{1 + i // 250}.{1 + i % 250}"
@@ -281,7 +285,8 @@ def test_failed_authentications_written_in_batches(instance):
     so it holds at once."""
     # 1. under the threshold: counted, nothing written yet
     instance.start("--set", "audit.refusal_window_seconds=3600",
-                   "--set", "security.address_lockout_threshold=100000")
+                   "--set", "security.address_lockout_threshold=100000",
+                   "--set", "server.refusal_delay_ms=0")
     with session_from("127.0.0.3") as s:
         for _ in range(300):
             r = s.get(instance.url("/api/v1/whoami"), verify=instance.cert,
@@ -296,7 +301,8 @@ def test_failed_authentications_written_in_batches(instance):
 
     # 2. reaching the threshold: the lock is in the database at once
     instance.start("--set", "audit.refusal_window_seconds=3600",
-                   "--set", "security.address_lockout_threshold=50")
+                   "--set", "security.address_lockout_threshold=50",
+                   "--set", "server.refusal_delay_ms=0")
     codes = []
     with session_from("127.0.0.4") as s:
         for _ in range(60):
@@ -312,3 +318,99 @@ def test_failed_authentications_written_in_batches(instance):
                         instance.admin_credential).status_code == 200
     rc, _, err = instance.stop()
     assert rc == 0, err
+
+
+HOLD_SCRIPT = r"""
+import concurrent.futures, json, sys, time
+import requests, requests.adapters
+
+url, cert, source, seconds, threads = sys.argv[1:6]
+seconds, threads = float(seconds), int(threads)
+
+
+class SourceAdapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args, **kw):
+        kw["source_address"] = (source, 0)
+        super().init_poolmanager(*args, **kw)
+
+
+def worker(k):
+    got = []
+    end = time.monotonic() + seconds
+    with requests.Session() as s:
+        s.mount("https://", SourceAdapter())
+        while time.monotonic() < end:
+            t0 = time.monotonic()
+            r = s.get(url + "/api/v1/whoami", verify=cert, timeout=60,
+                      headers={"Authorization": "Bearer " + "x" * 20})
+            got.append((r.status_code, time.monotonic() - t0))
+    return got
+
+
+with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+    futs = [pool.submit(worker, k) for k in range(threads)]
+    json.dump([x for f in futs for x in f.result()], sys.stdout)
+"""
+
+
+def test_anonymous_refusals_are_held_before_the_answer(instance):
+    """Item 8's remaining cost was the CPU of answering a flood as fast as
+    it was sent.  A refused unauthenticated request now waits
+    server.refusal_delay_ms (default 1000) before its 401 or 429, its
+    connection suspended (no thread held): 8 connections get at most 8
+    answers a second, however fast the client.  Authenticated callers are
+    not delayed, the refusals are still all counted, and SIGTERM answers the
+    held ones at once."""
+    delay, threads, seconds = 1.0, 8, 4.0
+    instance.start("--set", "audit.refusal_window_seconds=3600")
+    before = head(instance)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SCRIPT, instance.url(""), instance.cert,
+         "127.0.0.5", str(seconds), str(threads)],
+        stdout=subprocess.PIPE, text=True)
+    served = 0
+    time.sleep(0.5)
+    while proc.poll() is None:      # an authenticated caller meanwhile
+        r = instance.get("/api/v1/whoami", instance.admin_credential)
+        assert r.status_code == 200, r.text
+        served += 1
+        time.sleep(0.02)            # within security.rate_limit_rps
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    answers = json.loads(out)
+    took = [t for _, t in answers]
+    print(f"\nrefusal delay {delay:.0f} s: {len(answers)} refusals to "
+          f"{threads} connections in {seconds:.0f} s (shortest "
+          f"{min(took):.2f} s); {served} authenticated requests served "
+          f"meanwhile")
+    assert {st for st, _ in answers} <= {401, 429}
+    # each answer waited its delay; so the flood got at most one answer
+    # per connection and delay, plus the ones under way at the end
+    assert min(took) >= delay * 0.99
+    assert len(answers) <= threads * (seconds / delay + 1)
+    assert served > len(answers) // threads      # never held themselves
+
+    rc, _, err = instance.stop()
+    assert rc == 0, err
+    # every refusal counted in the summaries, delayed or not
+    rows = summaries(instance, before)
+    assert sum(r[5]["count"] for r in rows) == len(answers)
+
+    # SIGTERM with refusals held for 10 s: each is answered at once, and
+    # the exit is clean (libmicrohttpd must not be stopped with a
+    # connection still suspended)
+    instance.start("--set", "server.refusal_delay_ms=10000")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SCRIPT, instance.url(""), instance.cert,
+         "127.0.0.6", "0.01", str(threads)],
+        stdout=subprocess.PIPE, text=True)
+    time.sleep(2.0)                 # each thread's one request is held
+    rc, _, err = instance.stop()
+    assert rc == 0, err
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    held = json.loads(out)
+    print(f"SIGTERM with {len(held)} refusals held for 10 s: answered after "
+          f"{max(t for _, t in held):.2f} s at most")
+    assert len(held) == threads and {st for st, _ in held} <= {401, 429}
+    assert max(t for _, t in held) < 10.0
