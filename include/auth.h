@@ -5,6 +5,11 @@
  * (the lookup key), secret is 32 random bytes in hex (256 bits).  The store
  * keeps only HMAC-SM3(server secret, key_id ":" secret); the design notes say
  * why an HMAC and not a slow hash.  Comparison is constant-time.
+ *
+ * auth_identify() is the whole of authentication for the HTTP front end:
+ * the per-address rate limit, lockouts of addresses and accounts, the
+ * bearer credential or else a client certificate, and the failure counts.
+ * http.c only gathers what the request carries (struct auth_attempt).
  */
 #ifndef SEALD_AUTH_H
 #define SEALD_AUTH_H
@@ -13,6 +18,8 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "lockout.h"
+#include "ratelimit.h"
 #include "store.h"
 
 #define AUTH_SERVER_SECRET_BYTES 32
@@ -71,6 +78,53 @@ err_code auth_check(struct store_conn *c, const struct auth_key *k,
  * authentication, where there is no credential. */
 err_code auth_principal_load(struct store_conn *c, int64_t account_id,
                              struct auth_principal *p, struct err *e);
+
+/* What a request carries that says who sent it, gathered by the front end
+ * (all borrowed for the call). */
+struct auth_attempt {
+    const char *client_addr;     /* text form, the lockout's subject      */
+    const char *authorization;   /* the Authorization header, or NULL     */
+    int         mtls;            /* server.client_ca is set               */
+    /* The client certificate, when mtls and the client sent one.  The TLS
+     * library verified it against server.client_ca: cert_error says why
+     * it did not pass (NULL: it did).  Subject and issuer DN are as that
+     * library prints them, which is how system accounts store them. */
+    int         cert_present;
+    const char *cert_error;
+    const char *cert_subject;
+    const char *cert_issuer;
+    int64_t     cert_expires_ms;
+};
+
+/* The rules auth_identify() applies (from the config; borrowed). */
+struct auth_policy {
+    const struct auth_key *key;
+    struct ratelimit      *limiter;      /* "ip:" and "acct:" buckets */
+    struct lockout_rule    address_rule; /* security.address_lockout_*  */
+    struct lockout_rule    account_rule; /* security.lockout_*          */
+};
+
+/* What auth_identify() found, whatever it returned. */
+struct auth_result {
+    struct auth_principal principal;
+    int authenticated;           /* principal is the caller (an error
+                                    after this is the account's own rate
+                                    limit, audited as that account)     */
+    int retry_after;             /* seconds, for a 429 or a lock; 0 none */
+};
+
+/* Who sent the attempt?  In order: the address's rate limit and lock, the
+ * bearer credential (else the client certificate, when mtls), the
+ * account's lock, then its rate limit.  A failed authentication is
+ * counted against the address and one account (lockout.h; an unknown key
+ * id counts against account "0", so both failures do the same work).
+ * ERR_OK: r->principal is the caller.  ERR_UNAUTHENTICATED, or
+ * ERR_RATE_LIMITED with r->retry_after: refused, and r->authenticated says
+ * whether the caller is known.  Must be called with no transaction open.
+ * The caller wipes r->principal when done. */
+err_code auth_identify(struct store_conn *c, const struct auth_policy *p,
+                       const struct auth_attempt *a, struct auth_result *r,
+                       struct err *e);
 
 /* 1 if the principal holds role (in any scope). */
 int auth_has_role(const struct auth_principal *p, const char *role);

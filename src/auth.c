@@ -1,7 +1,8 @@
 /*
- * auth.c - credential issue and check (auth.h).  The server secret is the
- * only secret kept in memory for the life of the process; presented and
- * issued credentials are wiped as soon as they are used.
+ * auth.c - credential issue and check, and the identification of a
+ * request's caller with its rate limits and lockouts (auth.h).  The server
+ * secret is the only secret kept in memory for the life of the process;
+ * presented and issued credentials are wiped as soon as they are used.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
+#include "log.h"
 #include "sod.h"
 #include "util.h"
 
@@ -227,4 +229,138 @@ auth_has_role(const struct auth_principal *p, const char *role)
         if (strcmp(p->roles[i].role, role) == 0)
             return 1;
     return 0;
+}
+
+/* ---- identification ---- */
+
+/* ERR_RATE_LIMITED if key is over its rate. */
+static err_code
+rate_check(const struct auth_policy *p, const char *key,
+           struct auth_result *r, struct err *e)
+{
+    int wait = ratelimit_take(p->limiter, key, util_mono_ms());
+
+    if (wait == 0)
+        return ERR_OK;
+    r->retry_after = wait;
+    return err_set(e, ERR_RATE_LIMITED, "too many requests; retry in %d s",
+                   wait);
+}
+
+/* Is subject locked out now?  *counted (may be NULL): it has failures
+ * counted that a success should clear.  A failed read counts as not
+ * locked: a lock is a defence against guessing, not the only one. */
+static int
+locked(struct store_conn *c, const char *kind, const char *subject,
+       int *counted, struct auth_result *r)
+{
+    int64_t until = 0, now = util_now_ms();
+    int dummy;
+
+    if (store_authfail_locked_until(c, kind, subject, &until,
+                                    counted ? counted : &dummy, NULL)
+        != ERR_OK || until <= now)
+        return 0;
+    r->retry_after = (int)((until - now) / 1000) + 1;
+    return 1;
+}
+
+/* Count a failed authentication against the address and against the
+ * account its key id names (account "0" when it names none: the same
+ * work either way, so the answer's time does not tell whether the key id
+ * exists).  In memory, written in batches, a lock at once (lockout.h). */
+static void
+count_failure(struct store_conn *c, const struct auth_policy *p,
+              const char *addr, int64_t account_id)
+{
+    int64_t now = util_now_ms();
+    char id[24];
+    struct err e;
+
+    err_clear(&e);
+    snprintf(id, sizeof(id), "%lld", (long long)account_id);
+    if (lockout_fail(c, LOCKOUT_ADDRESS, addr, &p->address_rule, now, &e)
+        != ERR_OK ||
+        lockout_fail(c, LOCKOUT_ACCOUNT, id, &p->account_rule, now, &e)
+        != ERR_OK)
+        log_event(LOG_ERROR, "lockout_failed", "client=%s msg=%s", addr,
+                  e.msg);
+}
+
+/* Mutual TLS: a verified client certificate whose subject and issuer DN
+ * match a system account exactly authenticates as that account. */
+static err_code
+cert_principal(struct store_conn *c, const struct auth_attempt *a,
+               struct auth_principal *out, struct err *e)
+{
+    struct store_account acct;
+    err_code rc;
+
+    if (!a->cert_present)
+        return err_set(e, ERR_UNAUTHENTICATED, "an Authorization: Bearer "
+                       "credential or a client certificate is required");
+    if (a->cert_error != NULL)
+        return err_set(e, ERR_UNAUTHENTICATED, "client certificate not "
+                       "trusted: %.160s", a->cert_error);
+    if (a->cert_subject == NULL || a->cert_issuer == NULL)
+        return err_set(e, ERR_UNAUTHENTICATED, "unreadable client "
+                       "certificate");
+    rc = store_account_by_cert(c, a->cert_subject, a->cert_issuer, &acct, e);
+    if (rc == ERR_NOT_FOUND)
+        return err_set(e, ERR_UNAUTHENTICATED, "no system account for "
+                       "certificate %.200s", a->cert_subject);
+    if (rc == ERR_OK &&
+        (rc = auth_principal_load(c, acct.id, out, e)) == ERR_OK)
+        out->expires_ms = a->cert_expires_ms;
+    return rc;
+}
+
+err_code
+auth_identify(struct store_conn *c, const struct auth_policy *p,
+              const struct auth_attempt *a, struct auth_result *r,
+              struct err *e)
+{
+    char key[96];
+    int counted = 0;
+    err_code rc;
+    struct err ce;
+
+    memset(r, 0, sizeof(*r));
+    snprintf(key, sizeof(key), "ip:%s", a->client_addr);
+    if ((rc = rate_check(p, key, r, e)) != ERR_OK)
+        return rc;
+    if (locked(c, LOCKOUT_ADDRESS, a->client_addr, NULL, r))
+        return err_set(e, ERR_RATE_LIMITED, "too many failed "
+                       "authentications from this address");
+    if (a->authorization != NULL) {
+        if (strncmp(a->authorization, "Bearer ", 7) != 0)
+            rc = err_set(e, ERR_UNAUTHENTICATED, "use an Authorization: "
+                         "Bearer credential");
+        else
+            rc = auth_check(c, p->key, a->authorization + 7, &r->principal,
+                            e);
+    } else if (a->mtls) {
+        rc = cert_principal(c, a, &r->principal, e);
+    } else {
+        rc = err_set(e, ERR_UNAUTHENTICATED,
+                     "an Authorization: Bearer credential is required");
+    }
+    if (rc == ERR_UNAUTHENTICATED)
+        count_failure(c, p, a->client_addr, r->principal.account_id);
+    if (rc != ERR_OK)
+        return rc;
+    snprintf(key, sizeof(key), "%lld", (long long)r->principal.account_id);
+    if (locked(c, LOCKOUT_ACCOUNT, key, &counted, r))
+        return err_set(e, ERR_UNAUTHENTICATED, "account locked after "
+                       "repeated failed authentications");
+    /* a write only when there is something to clear: a write on every
+     * request would serialise all requests on the database's write lock */
+    err_clear(&ce);
+    if (lockout_clear(c, LOCKOUT_ACCOUNT, key, counted, &ce) != ERR_OK)
+        log_event(LOG_ERROR, "lockout_failed", "account=%lld msg=%s",
+                  (long long)r->principal.account_id, ce.msg);
+    r->authenticated = 1;
+    snprintf(key, sizeof(key), "acct:%lld",
+             (long long)r->principal.account_id);
+    return rate_check(p, key, r, e);
 }

@@ -36,12 +36,10 @@
 #include "api.h"
 #include "http.h"
 #include "json.h"
-#include "lockout.h"
 #include "tarpit.h"
 #include "log.h"
 #include "multipart.h"
 #include "router.h"
-#include "ratelimit.h"
 #include "rbac.h"
 #include "util.h"
 
@@ -309,181 +307,88 @@ audit_refusal(struct http_conn_ctx *ctx, const char *action,
                   ctx->req.request_id, action, e.msg);
 }
 
-/* Refuse with 429 and Retry-After if key is over its rate. */
-static err_code
-rate_check(struct http_conn_ctx *ctx, const char *key, struct err *e)
-{
-    int wait = ratelimit_take(ctx->req.app->limiter, key, util_mono_ms());
-
-    if (wait == 0)
-        return ERR_OK;
-    ctx->retry_after = wait;
-    return err_set(e, ERR_RATE_LIMITED, "too many requests; retry in %d s",
-                   wait);
-}
-
-/* Count a failed authentication against the address and against the
- * account its key id names; either may become locked.  An unknown key id
- * (or no credential at all) is counted against account "0", which no
- * account is: every failure does the same work, so a wrong secret for an
- * existing key id does not answer measurably later than an unknown key id
- * and so tell the caller the key id exists.  Counted in memory and written
- * in batches, the lock at once (lockout.h): no durable write per failure,
- * and a lock holds on every node from its commit. */
+/* The client certificate of a TLS connection, for auth_identify(): what
+ * GnuTLS verified against server.client_ca and the DNs as it prints them.
+ * The strings in *a point into *subj and *iss, which the caller frees
+ * with gnutls_free; *why is a static string or NULL. */
 static void
-count_failure(struct http_conn_ctx *ctx, int64_t account_id)
-{
-    const struct config *cfg = ctx->req.app->cfg;
-    struct lockout_rule addr = {cfg->lockout_window_seconds * 1000,
-                                cfg->address_lockout_threshold,
-                                cfg->lockout_seconds * 1000};
-    struct lockout_rule acct = {cfg->lockout_window_seconds * 1000,
-                                cfg->lockout_threshold,
-                                cfg->lockout_seconds * 1000};
-    int64_t now = util_now_ms();
-    char id[24];
-    struct err e;
-
-    err_clear(&e);
-    snprintf(id, sizeof(id), "%lld", (long long)account_id);
-    if (lockout_fail(ctx->req.db, LOCKOUT_ADDRESS, ctx->req.client_addr,
-                     &addr, now, &e) != ERR_OK ||
-        lockout_fail(ctx->req.db, LOCKOUT_ACCOUNT, id, &acct, now, &e)
-        != ERR_OK)
-        log_event(LOG_ERROR, "lockout_failed", "rid=%s msg=%s",
-                  ctx->req.request_id, e.msg);
-}
-
-/* Is subject locked out now?  *counted (may be NULL): it has failures
- * counted that a success should clear. */
-static int
-locked(struct http_conn_ctx *ctx, const char *kind, const char *subject,
-       int *counted)
-{
-    int64_t until = 0;
-    int dummy;
-
-    if (store_authfail_locked_until(ctx->req.db, kind, subject, &until,
-                                    counted ? counted : &dummy, NULL)
-        != ERR_OK)
-        return 0;
-    if (until > util_now_ms()) {
-        ctx->retry_after = (int)((until - util_now_ms()) / 1000) + 1;
-        return 1;
-    }
-    return 0;
-}
-
-/* Mutual TLS: a verified client certificate that matches a system account
- * exactly (subject and issuer DN) authenticates as that account. */
-static err_code
-cert_principal(struct http_conn_ctx *ctx, struct err *e)
+cert_facts(struct http_conn_ctx *ctx, struct auth_attempt *a,
+           gnutls_datum_t *subj, gnutls_datum_t *iss, char *why,
+           size_t why_cap)
 {
     const union MHD_ConnectionInfo *ci;
     const gnutls_datum_t *certs;
     gnutls_x509_crt_t crt = NULL;
-    gnutls_datum_t subj = {NULL, 0}, iss = {NULL, 0};
-    struct store_account acct;
     unsigned int status = 0, n = 0;
-    err_code rc;
 
     ci = MHD_get_connection_info(ctx->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     if (ci == NULL || ci->tls_session == NULL ||
         (certs = gnutls_certificate_get_peers(ci->tls_session, &n)) == NULL ||
         n == 0)
-        return err_set(e, ERR_UNAUTHENTICATED, "an Authorization: Bearer "
-                       "credential or a client certificate is required");
-    if (gnutls_certificate_verify_peers2(ci->tls_session, &status) < 0)
-        return err_set(e, ERR_UNAUTHENTICATED, "client certificate cannot "
-                       "be verified");
+        return;
+    a->cert_present = 1;
+    if (gnutls_certificate_verify_peers2(ci->tls_session, &status) < 0) {
+        snprintf(why, why_cap, "it cannot be verified");
+        a->cert_error = why;
+        return;
+    }
     if (status != 0) {
-        gnutls_datum_t why = {NULL, 0};
+        gnutls_datum_t text = {NULL, 0};
         gnutls_certificate_verification_status_print(
-            status, GNUTLS_CRT_X509, &why, 0);
-        rc = err_set(e, ERR_UNAUTHENTICATED, "client certificate not "
-                     "trusted: %.160s", why.data ? (char *)why.data : "?");
-        gnutls_free(why.data);
-        return rc;
+            status, GNUTLS_CRT_X509, &text, 0);
+        snprintf(why, why_cap, "%s", text.data ? (char *)text.data : "?");
+        gnutls_free(text.data);
+        a->cert_error = why;
+        return;
     }
-    if (gnutls_x509_crt_init(&crt) < 0 ||
-        gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0 ||
-        gnutls_x509_crt_get_dn3(crt, &subj, 0) < 0 ||
-        gnutls_x509_crt_get_issuer_dn3(crt, &iss, 0) < 0) {
-        rc = err_set(e, ERR_UNAUTHENTICATED, "unreadable client "
-                     "certificate");
-        goto done;
-    }
-    rc = store_account_by_cert(ctx->req.db, (const char *)subj.data,
-                               (const char *)iss.data, &acct, e);
-    if (rc == ERR_NOT_FOUND) {
-        rc = err_set(e, ERR_UNAUTHENTICATED, "no system account for "
-                     "certificate %.200s", (const char *)subj.data);
-        goto done;
-    }
-    if (rc == ERR_OK &&
-        (rc = auth_principal_load(ctx->req.db, acct.id, &ctx->req.principal,
-                                  e)) == ERR_OK)
-        ctx->req.principal.expires_ms =
+    if (gnutls_x509_crt_init(&crt) < 0)
+        return;
+    if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) >= 0 &&
+        gnutls_x509_crt_get_dn3(crt, subj, 0) >= 0 &&
+        gnutls_x509_crt_get_issuer_dn3(crt, iss, 0) >= 0) {
+        a->cert_subject = (const char *)subj->data;
+        a->cert_issuer = (const char *)iss->data;
+        a->cert_expires_ms =
             (int64_t)gnutls_x509_crt_get_expiration_time(crt) * 1000;
-done:
-    gnutls_free(subj.data);
-    gnutls_free(iss.data);
-    if (crt != NULL)
-        gnutls_x509_crt_deinit(crt);
-    return rc;
+    }
+    gnutls_x509_crt_deinit(crt);
 }
 
-/* Who is calling?  Bearer credential, else client certificate; with rate
- * limits and lockouts.  Refusals are counted by the caller. */
+/* Who is calling?  auth_identify() decides, from the Authorization header
+ * or the client certificate; refusals are counted by the caller. */
 static err_code
 identify(struct http_conn_ctx *ctx, struct err *e)
 {
     struct http_req *req = &ctx->req;
-    char key[96];
-    const char *hdr;
+    const struct config *cfg = req->app->cfg;
+    struct auth_policy pol = {
+        req->app->key, req->app->limiter,
+        {cfg->lockout_window_seconds * 1000, cfg->address_lockout_threshold,
+         cfg->lockout_seconds * 1000},
+        {cfg->lockout_window_seconds * 1000, cfg->lockout_threshold,
+         cfg->lockout_seconds * 1000}};
+    struct auth_attempt a;
+    struct auth_result r;
+    gnutls_datum_t subj = {NULL, 0}, iss = {NULL, 0};
+    char why[192];
     err_code rc;
-    int counted = 0;
-    struct err ce;
 
-    snprintf(key, sizeof(key), "ip:%s", req->client_addr);
-    if ((rc = rate_check(ctx, key, e)) != ERR_OK)
-        return rc;
-    if (locked(ctx, "address", req->client_addr, NULL))
-        return err_set(e, ERR_RATE_LIMITED, "too many failed "
-                       "authentications from this address");
-    hdr = MHD_lookup_connection_value(ctx->mc, MHD_HEADER_KIND,
-                                      MHD_HTTP_HEADER_AUTHORIZATION);
-    if (hdr != NULL) {
-        if (strncmp(hdr, "Bearer ", 7) != 0)
-            rc = err_set(e, ERR_UNAUTHENTICATED, "use an Authorization: "
-                         "Bearer credential");
-        else
-            rc = auth_check(req->db, req->app->key, hdr + 7, &req->principal,
-                            e);
-    } else if (req->app->cfg->client_ca[0] != '\0') {
-        rc = cert_principal(ctx, e);
-    } else {
-        rc = err_set(e, ERR_UNAUTHENTICATED,
-                     "an Authorization: Bearer credential is required");
-    }
-    if (rc == ERR_UNAUTHENTICATED)
-        count_failure(ctx, req->principal.account_id);
-    if (rc != ERR_OK)
-        return rc;
-    snprintf(key, sizeof(key), "%lld", (long long)req->principal.account_id);
-    if (locked(ctx, "account", key, &counted))
-        return err_set(e, ERR_UNAUTHENTICATED, "account locked after "
-                       "repeated failed authentications");
-    /* a write only when there is something to clear: a write on every
-     * request would serialise all requests on the database's write lock */
-    err_clear(&ce);
-    if (lockout_clear(req->db, LOCKOUT_ACCOUNT, key, counted, &ce) != ERR_OK)
-        log_event(LOG_ERROR, "lockout_failed", "rid=%s msg=%s",
-                  req->request_id, ce.msg);
-    req->authenticated = 1;
-    snprintf(key, sizeof(key), "acct:%lld",
-             (long long)req->principal.account_id);
-    return rate_check(ctx, key, e);
+    memset(&a, 0, sizeof(a));
+    a.client_addr = req->client_addr;
+    a.authorization = MHD_lookup_connection_value(
+        ctx->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    a.mtls = cfg->client_ca[0] != '\0';
+    if (a.authorization == NULL && a.mtls)
+        cert_facts(ctx, &a, &subj, &iss, why, sizeof(why));
+    rc = auth_identify(req->db, &pol, &a, &r, e);
+    gnutls_free(subj.data);
+    gnutls_free(iss.data);
+    req->principal = r.principal;
+    req->authenticated = r.authenticated;
+    if (r.retry_after > 0)
+        ctx->retry_after = r.retry_after;
+    util_wipe(&r, sizeof(r));
+    return rc;
 }
 
 /* Authenticate and authorise per route->perm; refusals are audited by the
