@@ -19,43 +19,66 @@ err_code api_version(struct http_req *req, struct http_resp *resp,
 err_code api_whoami(struct http_req *req, struct http_resp *resp,
                     struct err *e);
 
-#define API_HANDLER(name) \
-    err_code name(struct http_req *req, struct http_resp *resp, struct err *e)
-
 /* api_system.c */
-API_HANDLER(api_permissions);
+err_code api_permissions(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
 
 /* api_org.c: organisations */
-API_HANDLER(api_org_list);
-API_HANDLER(api_org_create);
-API_HANDLER(api_org_get);
-API_HANDLER(api_org_update);
-API_HANDLER(api_org_disable);
+err_code api_org_list(struct http_req *req, struct http_resp *resp,
+                      struct err *e);
+err_code api_org_create(struct http_req *req, struct http_resp *resp,
+                        struct err *e);
+err_code api_org_get(struct http_req *req, struct http_resp *resp,
+                     struct err *e);
+err_code api_org_update(struct http_req *req, struct http_resp *resp,
+                        struct err *e);
+err_code api_org_disable(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
 
 /* api_account.c: accounts, credentials, roles, deputies */
-API_HANDLER(api_credential_rotate);
-API_HANDLER(api_account_list);
-API_HANDLER(api_account_create);
-API_HANDLER(api_account_get);
-API_HANDLER(api_account_disable);
-API_HANDLER(api_account_issue);
-API_HANDLER(api_account_revoke);
-API_HANDLER(api_role_grant);
-API_HANDLER(api_role_remove);
-API_HANDLER(api_role_bootstrap);
-API_HANDLER(api_account_reconfirm);
-API_HANDLER(api_deputy_list);
-API_HANDLER(api_deputy_request);
-API_HANDLER(api_deputy_approve);
-API_HANDLER(api_deputy_reject);
+err_code api_credential_rotate(struct http_req *req, struct http_resp *resp,
+                               struct err *e);
+err_code api_account_list(struct http_req *req, struct http_resp *resp,
+                          struct err *e);
+err_code api_account_create(struct http_req *req, struct http_resp *resp,
+                            struct err *e);
+err_code api_account_get(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
+err_code api_account_disable(struct http_req *req, struct http_resp *resp,
+                             struct err *e);
+err_code api_account_issue(struct http_req *req, struct http_resp *resp,
+                           struct err *e);
+err_code api_account_revoke(struct http_req *req, struct http_resp *resp,
+                            struct err *e);
+err_code api_role_grant(struct http_req *req, struct http_resp *resp,
+                        struct err *e);
+err_code api_role_remove(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
+err_code api_role_bootstrap(struct http_req *req, struct http_resp *resp,
+                            struct err *e);
+err_code api_account_reconfirm(struct http_req *req, struct http_resp *resp,
+                               struct err *e);
+err_code api_deputy_list(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
+err_code api_deputy_request(struct http_req *req, struct http_resp *resp,
+                            struct err *e);
+err_code api_deputy_approve(struct http_req *req, struct http_resp *resp,
+                            struct err *e);
+err_code api_deputy_reject(struct http_req *req, struct http_resp *resp,
+                           struct err *e);
 
 /* BEGIN api-audit */
 /* api_audit.c: audit queries, chain verification, checkpoints, backup */
-API_HANDLER(api_audit_list);
-API_HANDLER(api_audit_verify);
-API_HANDLER(api_audit_checkpoint);
-API_HANDLER(api_audit_checkpoint_latest);
-API_HANDLER(api_admin_backup);
+err_code api_audit_list(struct http_req *req, struct http_resp *resp,
+                        struct err *e);
+err_code api_audit_verify(struct http_req *req, struct http_resp *resp,
+                          struct err *e);
+err_code api_audit_checkpoint(struct http_req *req, struct http_resp *resp,
+                              struct err *e);
+err_code api_audit_checkpoint_latest(struct http_req *req,
+                                     struct http_resp *resp, struct err *e);
+err_code api_admin_backup(struct http_req *req, struct http_resp *resp,
+                          struct err *e);
 /* END api-audit */
 /* BEGIN api-seal */
 /* api_application.c: seal applications */
@@ -67,32 +90,57 @@ struct app_material;
  * which the caller frees); *n gets how many. */
 err_code api_parse_materials(const json_t *body, struct app_material *m,
                              uint8_t **bufs, size_t *n, struct err *e);
-API_HANDLER(api_app_list);
-API_HANDLER(api_app_submit);
-API_HANDLER(api_app_get);
-API_HANDLER(api_app_history);
-API_HANDLER(api_app_resubmit);
-API_HANDLER(api_app_review);
+err_code api_app_list(struct http_req *req, struct http_resp *resp,
+                      struct err *e);
+err_code api_app_submit(struct http_req *req, struct http_resp *resp,
+                        struct err *e);
+err_code api_app_get(struct http_req *req, struct http_resp *resp,
+                     struct err *e);
+err_code api_app_history(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
+err_code api_app_resubmit(struct http_req *req, struct http_resp *resp,
+                          struct err *e);
+err_code api_app_review(struct http_req *req, struct http_resp *resp,
+                        struct err *e);
 /* api_seal.c: making, seals, status */
-API_HANDLER(api_seal_make);
-API_HANDLER(api_seal_csr);
-API_HANDLER(api_seal_certificate);
-API_HANDLER(api_seal_list);
-API_HANDLER(api_seal_get);
-API_HANDLER(api_seal_file);
-API_HANDLER(api_seal_picture);
-API_HANDLER(api_seal_history);
-API_HANDLER(api_seal_confirm);
-API_HANDLER(api_seal_filing);
-API_HANDLER(api_seal_filed);
-API_HANDLER(api_seal_suspend);
-API_HANDLER(api_seal_resume);
-API_HANDLER(api_seal_loss);
-API_HANDLER(api_seal_loss_resolve);
-API_HANDLER(api_seal_renewal);
-API_HANDLER(api_seal_revocation);
-API_HANDLER(api_seal_status);
-API_HANDLER(api_seal_status_list);
+err_code api_seal_make(struct http_req *req, struct http_resp *resp,
+                       struct err *e);
+err_code api_seal_csr(struct http_req *req, struct http_resp *resp,
+                      struct err *e);
+err_code api_seal_certificate(struct http_req *req, struct http_resp *resp,
+                              struct err *e);
+err_code api_seal_list(struct http_req *req, struct http_resp *resp,
+                       struct err *e);
+err_code api_seal_get(struct http_req *req, struct http_resp *resp,
+                      struct err *e);
+err_code api_seal_file(struct http_req *req, struct http_resp *resp,
+                       struct err *e);
+err_code api_seal_picture(struct http_req *req, struct http_resp *resp,
+                          struct err *e);
+err_code api_seal_history(struct http_req *req, struct http_resp *resp,
+                          struct err *e);
+err_code api_seal_confirm(struct http_req *req, struct http_resp *resp,
+                          struct err *e);
+err_code api_seal_filing(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
+err_code api_seal_filed(struct http_req *req, struct http_resp *resp,
+                        struct err *e);
+err_code api_seal_suspend(struct http_req *req, struct http_resp *resp,
+                          struct err *e);
+err_code api_seal_resume(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
+err_code api_seal_loss(struct http_req *req, struct http_resp *resp,
+                       struct err *e);
+err_code api_seal_loss_resolve(struct http_req *req, struct http_resp *resp,
+                               struct err *e);
+err_code api_seal_renewal(struct http_req *req, struct http_resp *resp,
+                          struct err *e);
+err_code api_seal_revocation(struct http_req *req, struct http_resp *resp,
+                             struct err *e);
+err_code api_seal_status(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
+err_code api_seal_status_list(struct http_req *req, struct http_resp *resp,
+                              struct err *e);
 /* END api-seal */
 /* BEGIN api-verify */
 /* Take one token from the caller's verification bucket (the verifier role
@@ -100,25 +148,38 @@ API_HANDLER(api_seal_status_list);
 err_code api_verify_rate(struct http_req *req, struct http_resp *resp,
                          struct err *e);
 /* api_verify.c: signature and seal verification */
-API_HANDLER(api_verify_signature);
-API_HANDLER(api_verify_seal);
+err_code api_verify_signature(struct http_req *req, struct http_resp *resp,
+                              struct err *e);
+err_code api_verify_seal(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
 /* END api-verify */
 /* BEGIN api-sign */
 /* api_sign.c: signing requests, signing, usage */
-API_HANDLER(api_sreq_submit);
-API_HANDLER(api_sreq_get);
-API_HANDLER(api_sreq_approve);
-API_HANDLER(api_sreq_reject);
-API_HANDLER(api_sreq_cancel);
-API_HANDLER(api_sreq_sign);
-API_HANDLER(api_sreq_upload);
-API_HANDLER(api_signature_file);
-API_HANDLER(api_usage);
+err_code api_sreq_submit(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
+err_code api_sreq_get(struct http_req *req, struct http_resp *resp,
+                      struct err *e);
+err_code api_sreq_approve(struct http_req *req, struct http_resp *resp,
+                          struct err *e);
+err_code api_sreq_reject(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
+err_code api_sreq_cancel(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
+err_code api_sreq_sign(struct http_req *req, struct http_resp *resp,
+                       struct err *e);
+err_code api_sreq_upload(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
+err_code api_signature_file(struct http_req *req, struct http_resp *resp,
+                            struct err *e);
+err_code api_usage(struct http_req *req, struct http_resp *resp,
+                   struct err *e);
 /* END api-sign */
 /* BEGIN api-ofd */
 /* api_ofd.c: OFD sealing and verification */
-API_HANDLER(api_sreq_seal_ofd);
-API_HANDLER(api_verify_ofd);
+err_code api_sreq_seal_ofd(struct http_req *req, struct http_resp *resp,
+                           struct err *e);
+err_code api_verify_ofd(struct http_req *req, struct http_resp *resp,
+                        struct err *e);
 /* END api-ofd */
 
 #endif

@@ -50,7 +50,9 @@ account_json(struct store_conn *db, const struct store_account *acct)
                                      (json_int_t)acct->held_ms));
 }
 
-API_HANDLER(api_credential_rotate)
+err_code
+api_credential_rotate(struct http_req *req, struct http_resp *resp,
+                      struct err *e)
 {
     static const char *const fields[] = {NULL};
     struct actor_ctx a = http_actor_ctx(req);
@@ -92,7 +94,8 @@ account_page_add(void *ctx, const struct store_account *acct)
     return ERR_OK;
 }
 
-API_HANDLER(api_account_list)
+err_code
+api_account_list(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct account_page pg = {&a, json_array(), 0};
@@ -120,7 +123,8 @@ fail:
     return rc;
 }
 
-API_HANDLER(api_account_create)
+err_code
+api_account_create(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     static const char *const fields[] = {"name", "display_name", "kind",
                                          "org_id", "cert_subject",
@@ -166,7 +170,8 @@ API_HANDLER(api_account_create)
     return rc;
 }
 
-API_HANDLER(api_account_get)
+err_code
+api_account_get(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct store_account acct;
@@ -180,7 +185,9 @@ API_HANDLER(api_account_get)
     return ERR_OK;
 }
 
-API_HANDLER(api_account_disable)
+err_code
+api_account_disable(struct http_req *req, struct http_resp *resp,
+                    struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct store_account acct;
@@ -195,7 +202,8 @@ API_HANDLER(api_account_disable)
     return ERR_OK;
 }
 
-API_HANDLER(api_account_issue)
+err_code
+api_account_issue(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     char cred[AUTH_CREDENTIAL_LEN + 1];
@@ -213,7 +221,8 @@ API_HANDLER(api_account_issue)
     return ERR_OK;
 }
 
-API_HANDLER(api_account_revoke)
+err_code
+api_account_revoke(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     int64_t id;
@@ -249,7 +258,8 @@ role_body(const struct http_req *req, const char **role, int64_t *scope,
     return ERR_OK;
 }
 
-API_HANDLER(api_role_grant)
+err_code
+api_role_grant(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct store_account acct;
@@ -267,7 +277,8 @@ API_HANDLER(api_role_grant)
     return ERR_OK;
 }
 
-API_HANDLER(api_role_remove)
+err_code
+api_role_remove(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct store_account acct;
@@ -284,7 +295,9 @@ API_HANDLER(api_role_remove)
     return ERR_OK;
 }
 
-API_HANDLER(api_account_reconfirm)
+err_code
+api_account_reconfirm(struct http_req *req, struct http_resp *resp,
+                      struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct store_account acct;
@@ -299,7 +312,8 @@ API_HANDLER(api_account_reconfirm)
     return ERR_OK;
 }
 
-API_HANDLER(api_role_bootstrap)
+err_code
+api_role_bootstrap(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct store_account acct;
@@ -345,7 +359,8 @@ deputy_page_add(void *ctx, const struct store_deputy *d)
     return ERR_OK;
 }
 
-API_HANDLER(api_deputy_list)
+err_code
+api_deputy_list(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct deputy_page pg = {json_array(), 0};
     int64_t after, who;
@@ -368,7 +383,8 @@ fail:
     return rc;
 }
 
-API_HANDLER(api_deputy_request)
+err_code
+api_deputy_request(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     static const char *const fields[] = {"deputy_id", "scope_org_id",
                                          "start_ms", "end_ms", "reason",
@@ -420,12 +436,14 @@ deputy_decision(struct http_req *req, struct http_resp *resp, int approve,
     return ERR_OK;
 }
 
-API_HANDLER(api_deputy_approve)
+err_code
+api_deputy_approve(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     return deputy_decision(req, resp, 1, e);
 }
 
-API_HANDLER(api_deputy_reject)
+err_code
+api_deputy_reject(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     return deputy_decision(req, resp, 0, e);
 }

@@ -198,7 +198,8 @@ app_full(struct store_conn *db, int64_t id, json_t **out, struct err *e)
     return ERR_OK;
 }
 
-API_HANDLER(api_app_submit)
+err_code
+api_app_submit(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct app_files f;
@@ -215,7 +216,8 @@ API_HANDLER(api_app_submit)
     return rc;
 }
 
-API_HANDLER(api_app_resubmit)
+err_code
+api_app_resubmit(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct app_files f;
@@ -232,7 +234,8 @@ API_HANDLER(api_app_resubmit)
     return rc;
 }
 
-API_HANDLER(api_app_review)
+err_code
+api_app_review(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     static const char *const fields[] = {"decision", "reason", NULL};
     struct actor_ctx a = http_actor_ctx(req);
@@ -254,7 +257,8 @@ API_HANDLER(api_app_review)
     return app_full(req->db, id, &resp->data, e);
 }
 
-API_HANDLER(api_app_get)
+err_code
+api_app_get(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct store_app row;
@@ -279,7 +283,8 @@ api_history_add(void *ctx, const struct store_history *h)
     return ERR_OK;
 }
 
-API_HANDLER(api_app_history)
+err_code
+api_app_history(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct store_app row;
@@ -316,7 +321,8 @@ app_page_add(void *ctx, const struct store_app *row)
     return ERR_OK;
 }
 
-API_HANDLER(api_app_list)
+err_code
+api_app_list(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct app_page pg = {&a, json_array(), 0};

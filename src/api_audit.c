@@ -111,7 +111,8 @@ query_str(const struct http_req *req, const char *key, const char **out,
     return ERR_OK;
 }
 
-API_HANDLER(api_audit_list)
+err_code
+api_audit_list(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct store_audit_filter f;
     struct audit_page pg;
@@ -257,7 +258,8 @@ verify_with(const struct http_req *req, struct store_conn *conn,
 }
 
 /* Body: {} or {"checkpoint": <an exported checkpoint>}. */
-API_HANDLER(api_audit_verify)
+err_code
+api_audit_verify(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     static const char *const fields[] = {"checkpoint", NULL};
     struct store_audit_checkpoint cp;
@@ -290,7 +292,9 @@ API_HANDLER(api_audit_verify)
     return resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
 }
 
-API_HANDLER(api_audit_checkpoint)
+err_code
+api_audit_checkpoint(struct http_req *req, struct http_resp *resp,
+                     struct err *e)
 {
     const struct config *cfg = req->app->cfg;
     struct audit_sink sink = {cfg->audit_sink_file, cfg->audit_sink_syslog};
@@ -306,7 +310,9 @@ API_HANDLER(api_audit_checkpoint)
     return resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
 }
 
-API_HANDLER(api_audit_checkpoint_latest)
+err_code
+api_audit_checkpoint_latest(struct http_req *req, struct http_resp *resp,
+                            struct err *e)
 {
     struct store_audit_checkpoint cp;
     err_code rc;
@@ -338,7 +344,8 @@ backup_path(const struct http_req *req, char *out, size_t cap,
     return ERR_OK;
 }
 
-API_HANDLER(api_admin_backup)
+err_code
+api_admin_backup(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     static const char *const fields[] = {NULL};
     char path[PATH_MAX];

@@ -79,7 +79,8 @@ parse_position(const json_t *o, struct ofd_stamp_pos *pos, struct err *e)
     return ERR_OK;
 }
 
-API_HANDLER(api_sreq_seal_ofd)
+err_code
+api_sreq_seal_ofd(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     static const char *const fields[] = {"position", "protect", NULL};
     struct actor_ctx a = http_actor_ctx(req);
@@ -122,7 +123,8 @@ API_HANDLER(api_sreq_seal_ofd)
 
 /* POST /api/v1/verify/ofd {"ofd": base64[, "pictures": true]}: the report
  * of every signature in the package. */
-API_HANDLER(api_verify_ofd)
+err_code
+api_verify_ofd(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     static const char *const fields[] = {"ofd", "pictures", NULL};
     struct ofd_verify_opts o;

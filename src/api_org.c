@@ -42,7 +42,8 @@ org_page_add(void *ctx, const struct store_org *o)
     return ERR_OK;
 }
 
-API_HANDLER(api_org_list)
+err_code
+api_org_list(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct org_page pg = {&a, json_array(), 0};
@@ -71,7 +72,8 @@ fail:
     return rc;
 }
 
-API_HANDLER(api_org_create)
+err_code
+api_org_create(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     static const char *const fields[] = {"parent_id", "name", "kind",
                                          "credit_code", NULL};
@@ -101,7 +103,8 @@ API_HANDLER(api_org_create)
     return ERR_OK;
 }
 
-API_HANDLER(api_org_get)
+err_code
+api_org_get(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct store_org o;
@@ -115,7 +118,8 @@ API_HANDLER(api_org_get)
     return ERR_OK;
 }
 
-API_HANDLER(api_org_update)
+err_code
+api_org_update(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     static const char *const fields[] = {"name", "credit_code", NULL};
     struct actor_ctx a = http_actor_ctx(req);
@@ -143,7 +147,8 @@ API_HANDLER(api_org_update)
     return ERR_OK;
 }
 
-API_HANDLER(api_org_disable)
+err_code
+api_org_disable(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct store_org o;

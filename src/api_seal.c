@@ -93,7 +93,8 @@ made(struct http_req *req, struct http_resp *resp, const char *esid,
     return ERR_OK;
 }
 
-API_HANDLER(api_seal_make)
+err_code
+api_seal_make(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct seal_env env = env_of(req);
@@ -107,7 +108,8 @@ API_HANDLER(api_seal_make)
     return made(req, resp, esid, e);
 }
 
-API_HANDLER(api_seal_csr)
+err_code
+api_seal_csr(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct seal_env env = env_of(req);
@@ -124,7 +126,9 @@ API_HANDLER(api_seal_csr)
     return ERR_OK;
 }
 
-API_HANDLER(api_seal_certificate)
+err_code
+api_seal_certificate(struct http_req *req, struct http_resp *resp,
+                     struct err *e)
 {
     static const char *const fields[] = {"certificate", NULL};
     struct actor_ctx a = http_actor_ctx(req);
@@ -164,7 +168,8 @@ seal_page_add(void *ctx, const struct store_seal *s)
     return ERR_OK;
 }
 
-API_HANDLER(api_seal_list)
+err_code
+api_seal_list(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct seal_page pg = {&a, json_array(), 0};
@@ -199,7 +204,8 @@ fail:
 
 /* The seal record, the decoded seal (what `seald inspect` shows) and the
  * impression, base64: what the applicant looks at before confirming. */
-API_HANDLER(api_seal_get)
+err_code
+api_seal_get(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct store_seal s;
     struct ses_seal *decoded = NULL;
@@ -264,17 +270,20 @@ send_blob(struct http_req *req, struct http_resp *resp, const char *which,
     return ERR_OK;
 }
 
-API_HANDLER(api_seal_file)
+err_code
+api_seal_file(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     return send_blob(req, resp, "seal", e);
 }
 
-API_HANDLER(api_seal_picture)
+err_code
+api_seal_picture(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     return send_blob(req, resp, "picture", e);
 }
 
-API_HANDLER(api_seal_history)
+err_code
+api_seal_history(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct store_seal s;
     json_t *items = json_array();
@@ -334,32 +343,39 @@ op_filed(const struct actor_ctx *a, const char *esid, const char *reason,
     return seal_mark_filed(a, esid, e);
 }
 
-API_HANDLER(api_seal_confirm)
+err_code
+api_seal_confirm(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     return seal_action(req, resp, op_confirm, 0, e);
 }
 
-API_HANDLER(api_seal_filed)
+err_code
+api_seal_filed(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     return seal_action(req, resp, op_filed, 0, e);
 }
 
-API_HANDLER(api_seal_suspend)
+err_code
+api_seal_suspend(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     return seal_action(req, resp, seal_suspend, 1, e);
 }
 
-API_HANDLER(api_seal_resume)
+err_code
+api_seal_resume(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     return seal_action(req, resp, seal_resume, 1, e);
 }
 
-API_HANDLER(api_seal_loss)
+err_code
+api_seal_loss(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     return seal_action(req, resp, seal_report_loss, 1, e);
 }
 
-API_HANDLER(api_seal_loss_resolve)
+err_code
+api_seal_loss_resolve(struct http_req *req, struct http_resp *resp,
+                      struct err *e)
 {
     static const char *const fields[] = {"outcome", "reason", NULL};
     struct actor_ctx a = http_actor_ctx(req);
@@ -421,18 +437,22 @@ done:
     return rc;
 }
 
-API_HANDLER(api_seal_renewal)
+err_code
+api_seal_renewal(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     return seal_request(req, resp, "renewal", e);
 }
 
-API_HANDLER(api_seal_revocation)
+err_code
+api_seal_revocation(struct http_req *req, struct http_resp *resp,
+                    struct err *e)
 {
     return seal_request(req, resp, "revocation", e);
 }
 
 /* The filing record (备案) for the national platform and the police. */
-API_HANDLER(api_seal_filing)
+err_code
+api_seal_filing(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct store_seal s;
     struct store_org org;
@@ -469,7 +489,8 @@ done:
 }
 
 /* Seal status for relying parties: any authenticated caller. */
-API_HANDLER(api_seal_status)
+err_code
+api_seal_status(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct store_seal s;
     const char *esid;
@@ -492,7 +513,9 @@ API_HANDLER(api_seal_status)
     return ERR_OK;
 }
 
-API_HANDLER(api_seal_status_list)
+err_code
+api_seal_status_list(struct http_req *req, struct http_resp *resp,
+                     struct err *e)
 {
     struct seal_env env = env_of(req);
     uint8_t sig[CA_SIG_MAX];

@@ -142,7 +142,8 @@ parse_docs(const json_t *arr, struct sign_doc_new *docs, uint8_t **bufs,
     return ERR_OK;
 }
 
-API_HANDLER(api_sreq_submit)
+err_code
+api_sreq_submit(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     static const char *const fields[] = {"esid", "title", "purpose", "copies",
         "documents", "resubmits_id", "extra_for_id", NULL};
@@ -196,7 +197,8 @@ done:
     return rc;
 }
 
-API_HANDLER(api_sreq_get)
+err_code
+api_sreq_get(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct store_sreq r;
@@ -235,17 +237,20 @@ decide(struct http_req *req, struct http_resp *resp, int approve,
     return answer_request(req, resp, id, e);
 }
 
-API_HANDLER(api_sreq_approve)
+err_code
+api_sreq_approve(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     return decide(req, resp, 1, e);
 }
 
-API_HANDLER(api_sreq_reject)
+err_code
+api_sreq_reject(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     return decide(req, resp, 0, e);
 }
 
-API_HANDLER(api_sreq_cancel)
+err_code
+api_sreq_cancel(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     int64_t id;
@@ -257,7 +262,8 @@ API_HANDLER(api_sreq_cancel)
     return answer_request(req, resp, id, e);
 }
 
-API_HANDLER(api_sreq_sign)
+err_code
+api_sreq_sign(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     static const char *const fields[] = {"document_ids", NULL};
     struct actor_ctx a = http_actor_ctx(req);
@@ -304,7 +310,8 @@ API_HANDLER(api_sreq_sign)
 /* PUT /api/v1/sign-requests/{id}/documents/{doc}/content: the document's
  * bytes as application/octet-stream (or application/ofd, application/pdf),
  * hashed by the HTTP layer as they arrive. */
-API_HANDLER(api_sreq_upload)
+err_code
+api_sreq_upload(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     int64_t id, doc;
@@ -322,7 +329,8 @@ API_HANDLER(api_sreq_upload)
     return answer_request(req, resp, id, e);
 }
 
-API_HANDLER(api_signature_file)
+err_code
+api_signature_file(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     struct store_sig sig;
@@ -383,7 +391,8 @@ usage_add(void *ctx, const struct store_usage *x)
 /* GET /api/v1/usage?esid=|org_id=&from_ms=&to_ms=&format=json|csv: the
  * usage summary per seal, for the auditor (usage.read) and the
  * organisation (application.submit over it). */
-API_HANDLER(api_usage)
+err_code
+api_usage(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
     const char *esid = http_query(req, "esid"), *org = http_query(req, "org_id");

@@ -213,12 +213,15 @@ done:
     return rc;
 }
 
-API_HANDLER(api_verify_signature)
+err_code
+api_verify_signature(struct http_req *req, struct http_resp *resp,
+                     struct err *e)
 {
     return verify_common(req, resp, 1, e);
 }
 
-API_HANDLER(api_verify_seal)
+err_code
+api_verify_seal(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     return verify_common(req, resp, 0, e);
 }
