@@ -23,11 +23,11 @@ struct actor_ctx {
 
 /* Roll back the actor's transaction and return rc: the one way a domain
  * function gives up. */
-err_code actor_fail(const struct actor_ctx *a, err_code rc);
+err_code authz_fail(const struct actor_ctx *a, err_code rc);
 
 /* Append ev (action, target, details; outcome ok) for the actor and commit
  * the transaction; roll back if either fails.  details is consumed. */
-err_code actor_commit(const struct actor_ctx *a, const char *action,
+err_code authz_commit(const struct actor_ctx *a, const char *action,
                       const char *target_type, const char *target_id,
                       json_t *details, struct err *e);
 

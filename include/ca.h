@@ -113,7 +113,7 @@ err_code ca_issue(const struct ca_key *k, const uint8_t *ca_der,
  * PKCS#10 certification request for key k with subject subj, signed through
  * custody (no attributes).  *der is malloc'ed (caller frees).
  */
-err_code csr_create(const struct ca_key *k, const struct ca_subject *subj,
+err_code ca_csr_create(const struct ca_key *k, const struct ca_subject *subj,
                     uint8_t **der, size_t *len, struct err *e);
 
 /*

@@ -22,7 +22,7 @@ finish(const struct actor_ctx *a, const char *action, const char *type,
     char id[24];
 
     snprintf(id, sizeof(id), "%lld", (long long)target);
-    return actor_commit(a, action, type, id, details, e);
+    return authz_commit(a, action, type, id, details, e);
 }
 
 
@@ -84,23 +84,23 @@ org_create(const struct actor_ctx *a, int64_t parent_id, const char *name,
                 root = 1;
         }
         if (!root)
-            return actor_fail(a, err_set(e, ERR_FORBIDDEN, "org.write over a "
+            return authz_fail(a, err_set(e, ERR_FORBIDDEN, "org.write over a "
                                    "root organisation is needed"));
     } else {
         if ((rc = store_org_get(a->db, parent_id, &parent, e)) != ERR_OK)
-            return actor_fail(a, rc == ERR_NOT_FOUND
+            return authz_fail(a, rc == ERR_NOT_FOUND
                 ? err_set(e, ERR_INVALID, "no parent organisation %lld",
                           (long long)parent_id) : rc);
         if (parent.disabled)
-            return actor_fail(a, err_set(e, ERR_CONFLICT, "parent organisation "
+            return authz_fail(a, err_set(e, ERR_CONFLICT, "parent organisation "
                                    "is disabled"));
         if ((rc = authz_require(a->db, a->p, PERM_ORG_WRITE, parent_id, e))
             != ERR_OK)
-            return actor_fail(a, rc);
+            return authz_fail(a, rc);
     }
     if ((rc = store_org_insert(a->db, parent_id, name, kind, credit_code,
                                util_now_ms(), id_out, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, "organisation.create", "organisation", *id_out,
                   json_pack("{s:s, s:s, s:I}", "name", name, "kind", kind,
                             "parent_id", (json_int_t)parent_id), e);
@@ -124,11 +124,11 @@ org_update(const struct actor_ctx *a, int64_t id, const char *name,
     if ((rc = authz_require(a->db, a->p, PERM_ORG_WRITE, id, e)) != ERR_OK ||
         (rc = store_org_get(a->db, id, &old, e)) != ERR_OK ||
         (rc = store_org_update(a->db, id, name, credit_code, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (name != NULL && strcmp(name, old.name) != 0 &&
         (rc = seal_org_renamed_in_tx(a, id, old.name, name, &flagged, e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, "organisation.update", "organisation", id,
                   json_pack("{s:s?, s:s?, s:i}", "name", name, "credit_code",
                             credit_code, "seals_flagged", flagged), e);
@@ -147,7 +147,7 @@ org_disable(const struct actor_ctx *a, int64_t id, struct err *e)
     if ((rc = authz_require(a->db, a->p, PERM_ORG_WRITE, id, e)) != ERR_OK ||
         (rc = store_org_set_disabled(a->db, id, &orgs, e)) != ERR_OK ||
         (rc = seal_org_disabled_in_tx(a, id, &seals, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, "organisation.disable", "organisation", id,
                   json_pack("{s:i, s:i}", "organisations", orgs,
                             "seals_suspended", seals), e);
@@ -208,14 +208,14 @@ account_create(const struct actor_ctx *a, const struct account_new *n,
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = store_org_get(a->db, n->org_id, &org, e)) != ERR_OK)
-        return actor_fail(a, rc == ERR_NOT_FOUND
+        return authz_fail(a, rc == ERR_NOT_FOUND
             ? err_set(e, ERR_INVALID, "no organisation %lld",
                       (long long)n->org_id) : rc);
     if (org.disabled)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "organisation is disabled"));
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "organisation is disabled"));
     if ((rc = authz_require(a->db, a->p, PERM_ACCOUNT_WRITE, n->org_id, e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     rc = store_account_insert(a->db, n->name, n->kind, n->display_name,
                               n->org_id, n->cert_subject, n->cert_issuer,
                               a->p->account_id, util_now_ms(), id_out, e);
@@ -223,11 +223,11 @@ account_create(const struct actor_ctx *a, const struct account_new *n,
         rc = err_set(e, ERR_CONFLICT, "an account with this name or "
                      "certificate exists");
     if (rc != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (person || n->api_key) {
         if ((rc = auth_credential_issue(a->db, k, *id_out, 1, max_age_ms,
                                         cred, e)) != ERR_OK)
-            return actor_fail(a, rc);
+            return authz_fail(a, rc);
         *issued = 1;
     }
     rc = finish(a, "account.create", "account", *id_out,
@@ -265,7 +265,7 @@ begin_on_account(const struct actor_ctx *a, int64_t id, enum rbac_perm perm,
         return rc;
     if ((rc = store_account_get(a->db, id, acct, e)) != ERR_OK ||
         (rc = authz_require(a->db, a->p, perm, acct->org_id, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return ERR_OK;
 }
 
@@ -283,12 +283,12 @@ account_disable(const struct actor_ctx *a, int64_t id, struct err *e)
         != ERR_OK)
         return rc;
     if (acct.disabled)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "account is already "
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "account is already "
                                "disabled"));
     if ((rc = store_account_set_disabled(a->db, id, e)) != ERR_OK ||
         (rc = store_credential_revoke_all(a->db, id, util_now_ms(), &n, e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, "account.disable", "account", id,
                   json_pack("{s:i}", "credentials_revoked", n), e);
 }
@@ -310,7 +310,7 @@ account_issue_credential(const struct actor_ctx *a, int64_t id,
         != ERR_OK)
         return rc;
     if (acct.disabled)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "account is disabled"));
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "account is disabled"));
     /* SOD-7: whoever resets a credential could become its holder, so the
      * account is held (no role, nothing but whoami and rotation) until a
      * security administrator other than the resetter re-confirms it. */
@@ -321,7 +321,7 @@ account_issue_credential(const struct actor_ctx *a, int64_t id,
         != ERR_OK ||
         (rc = auth_credential_issue(a->db, k, id, 1, max_age_ms, cred, e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     rc = finish(a, "credential.issue", "account", id,
                 json_pack("{s:i, s:b}", "credentials_revoked", n, "held", 1),
                 e);
@@ -342,7 +342,7 @@ account_revoke_credentials(const struct actor_ctx *a, int64_t id, int *n,
         return rc;
     if ((rc = store_credential_revoke_all(a->db, id, util_now_ms(), n, e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, "credential.revoke", "account", id,
                   json_pack("{s:i}", "credentials_revoked", *n), e);
 }
@@ -363,7 +363,7 @@ account_rotate_credential(const struct actor_ctx *a, const struct auth_key *k,
                                       util_now_ms(), e)) != ERR_OK ||
         (rc = auth_credential_issue(a->db, k, a->p->account_id, 0,
                                     max_age_ms, out, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     rc = finish(a, "credential.rotate", "account", a->p->account_id, NULL, e);
     if (rc != ERR_OK)
         util_wipe(out, AUTH_CREDENTIAL_LEN + 1);
@@ -381,7 +381,7 @@ account_reconfirm(const struct actor_ctx *a, int64_t id, struct err *e)
         return rc;
     if ((rc = sod_reconfirm(a->p, &acct, e)) != ERR_OK ||
         (rc = store_account_set_held(a->db, id, 0, 0, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, "account.reconfirm", "account", id,
                   json_pack("{s:I, s:I}", "reset_by",
                             (json_int_t)acct.held_by, "reset_ms",
@@ -430,18 +430,18 @@ account_bootstrap_secadmin(const struct actor_ctx *a, int64_t id,
     if ((rc = store_role_count(a->db, "secadmin", &n, e)) != ERR_OK ||
         (rc = store_account_get(a->db, id, &(struct store_account){0}, e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (n > 0)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "a security administrator "
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "a security administrator "
                                "exists; roles are granted by them"));
     if ((rc = store_org_get(a->db, a->p->account.org_id, &root, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (root.parent_id != 0 || !auth_has_role(a->p, "sysadmin"))
-        return actor_fail(a, err_set(e, ERR_FORBIDDEN, "only a system "
+        return authz_fail(a, err_set(e, ERR_FORBIDDEN, "only a system "
                                "administrator of a root organisation may "
                                "appoint the first security administrator"));
     if ((rc = grant_checked(a, id, "secadmin", root.id, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, "role.bootstrap", "account", id,
                   json_pack("{s:s, s:I}", "role", "secadmin", "scope_org_id",
                             (json_int_t)root.id), e);
@@ -462,13 +462,13 @@ account_grant_role(const struct actor_ctx *a, int64_t id, const char *role,
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = store_org_get(a->db, scope_org_id, &org, e)) != ERR_OK)
-        return actor_fail(a, rc == ERR_NOT_FOUND
+        return authz_fail(a, rc == ERR_NOT_FOUND
             ? err_set(e, ERR_INVALID, "no organisation %lld",
                       (long long)scope_org_id) : rc);
     if ((rc = authz_require(a->db, a->p, PERM_ROLE_ASSIGN, scope_org_id, e))
         != ERR_OK ||
         (rc = grant_checked(a, id, role, scope_org_id, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, "role.grant", "account", id,
                   json_pack("{s:s, s:I}", "role", role, "scope_org_id",
                             (json_int_t)scope_org_id), e);
@@ -489,7 +489,7 @@ account_remove_role(const struct actor_ctx *a, int64_t id, const char *role,
         (rc = store_role_remove(a->db, id, role, scope_org_id,
                                 a->p->account_id, util_now_ms(), e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, "role.remove", "account", id,
                   json_pack("{s:s, s:I}", "role", role, "scope_org_id",
                             (json_int_t)scope_org_id), e);
@@ -544,17 +544,17 @@ deputy_request(const struct actor_ctx *a, int64_t deputy_id,
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = own_custodian(a, scope_org_id, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if ((rc = store_account_get(a->db, deputy_id, &dep, e)) != ERR_OK)
-        return actor_fail(a, rc == ERR_NOT_FOUND
+        return authz_fail(a, rc == ERR_NOT_FOUND
             ? err_set(e, ERR_INVALID, "no account %lld",
                       (long long)deputy_id) : rc);
     if (dep.disabled || strcmp(dep.kind, "person") != 0 || dep.held_by)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "the deputy must be an "
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "the deputy must be an "
                                "active person account"));
     if ((rc = sod_account_may_hold(a->db, deputy_id, "custodian", 0, e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     memset(&d, 0, sizeof(d));
     d.custodian_id = a->p->account_id;
     d.deputy_id = deputy_id;
@@ -564,7 +564,7 @@ deputy_request(const struct actor_ctx *a, int64_t deputy_id,
     snprintf(d.reason, sizeof(d.reason), "%s", reason);
     d.created_ms = now;
     if ((rc = store_deputy_insert(a->db, &d, id_out, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, "deputy.request", "deputy", *id_out,
                   json_pack("{s:I, s:I, s:I, s:I}", "deputy_id",
                             (json_int_t)deputy_id, "scope_org_id",
@@ -583,10 +583,10 @@ deputy_decide(const struct actor_ctx *a, int64_t id, int approve,
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = store_deputy_get(a->db, id, &d, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (d.custodian_id == a->p->account_id ||
         d.deputy_id == a->p->account_id)
-        return actor_fail(a, err_set(e, ERR_FORBIDDEN, "separation of duties: "
+        return authz_fail(a, err_set(e, ERR_FORBIDDEN, "separation of duties: "
                                "the custodian or the deputy cannot decide "
                                "their own deputy request"));
     if ((rc = authz_require(a->db, a->p, PERM_DEPUTY_APPROVE, d.scope_org_id,
@@ -598,7 +598,7 @@ deputy_decide(const struct actor_ctx *a, int64_t id, int approve,
                                       approve ? "approved" : "rejected",
                                       a->p->account_id, util_now_ms(), e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, approve ? "deputy.approve" : "deputy.reject", "deputy",
                   id, NULL, e);
 }

@@ -6,7 +6,7 @@
 
 #include "account.h"
 #include "api.h"
-#include "json.h"
+#include "sjson.h"
 #include "util.h"
 
 #define ROLE_NAME_MAX 32
@@ -60,7 +60,7 @@ api_credential_rotate(struct http_req *req, struct http_resp *resp,
     char expires[21];
     err_code rc;
 
-    if (req->json != NULL && (rc = json_only_keys(req->json, fields, e))
+    if (req->json != NULL && (rc = sjson_only_keys(req->json, fields, e))
         != ERR_OK)
         return rc;
     if ((rc = account_rotate_credential(&a, req->app->key, max_age_ms(req),
@@ -141,19 +141,19 @@ api_account_create(struct http_req *req, struct http_resp *resp, struct err *e)
     memset(&n, 0, sizeof(n));
     if (req->json == NULL)
         return err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
-    if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "name", ACCOUNT_NAME_MAX, 1, &n.name,
+    if ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
+        (rc = sjson_get_str(req->json, "name", ACCOUNT_NAME_MAX, 1, &n.name,
                            e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "display_name", ACCOUNT_DISPLAY_MAX, 1,
+        (rc = sjson_get_str(req->json, "display_name", ACCOUNT_DISPLAY_MAX, 1,
                            &n.display_name, e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "kind", 16, 1, &n.kind, e)) != ERR_OK ||
-        (rc = json_get_int(req->json, "org_id", 1, INT64_MAX, 1, &org_id, e))
+        (rc = sjson_get_str(req->json, "kind", 16, 1, &n.kind, e)) != ERR_OK ||
+        (rc = sjson_get_int(req->json, "org_id", 1, INT64_MAX, 1, &org_id, e))
         != ERR_OK ||
-        (rc = json_get_str(req->json, "cert_subject", STORE_DN_MAX - 1, 0,
+        (rc = sjson_get_str(req->json, "cert_subject", STORE_DN_MAX - 1, 0,
                            &n.cert_subject, e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "cert_issuer", STORE_DN_MAX - 1, 0,
+        (rc = sjson_get_str(req->json, "cert_issuer", STORE_DN_MAX - 1, 0,
                            &n.cert_issuer, e)) != ERR_OK ||
-        (rc = json_get_bool(req->json, "api_key", 0, &n.api_key, e))
+        (rc = sjson_get_bool(req->json, "api_key", 0, &n.api_key, e))
         != ERR_OK)
         return rc;
     n.org_id = org_id;
@@ -248,10 +248,10 @@ role_body(const struct http_req *req, const char **role, int64_t *scope,
 
     if (req->json == NULL)
         return err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
-    if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "role", ROLE_NAME_MAX, 1, role, e))
+    if ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
+        (rc = sjson_get_str(req->json, "role", ROLE_NAME_MAX, 1, role, e))
         != ERR_OK ||
-        (rc = json_get_int(req->json, "scope_org_id", 1, INT64_MAX, 1, &s,
+        (rc = sjson_get_int(req->json, "scope_org_id", 1, INT64_MAX, 1, &s,
                            e)) != ERR_OK)
         return rc;
     *scope = s;
@@ -398,16 +398,16 @@ api_deputy_request(struct http_req *req, struct http_resp *resp, struct err *e)
 
     if (req->json == NULL)
         return err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
-    if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
-        (rc = json_get_int(req->json, "deputy_id", 1, INT64_MAX, 1, &dep, e))
+    if ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
+        (rc = sjson_get_int(req->json, "deputy_id", 1, INT64_MAX, 1, &dep, e))
         != ERR_OK ||
-        (rc = json_get_int(req->json, "scope_org_id", 1, INT64_MAX, 1, &scope,
+        (rc = sjson_get_int(req->json, "scope_org_id", 1, INT64_MAX, 1, &scope,
                            e)) != ERR_OK ||
-        (rc = json_get_int(req->json, "start_ms", 0, INT64_MAX, 1, &start,
+        (rc = sjson_get_int(req->json, "start_ms", 0, INT64_MAX, 1, &start,
                            e)) != ERR_OK ||
-        (rc = json_get_int(req->json, "end_ms", 0, INT64_MAX, 1, &end, e))
+        (rc = sjson_get_int(req->json, "end_ms", 0, INT64_MAX, 1, &end, e))
         != ERR_OK ||
-        (rc = json_get_str(req->json, "reason", DEPUTY_REASON_MAX, 1,
+        (rc = sjson_get_str(req->json, "reason", DEPUTY_REASON_MAX, 1,
                            &reason, e)) != ERR_OK)
         return rc;
     if ((rc = deputy_request(&a, dep, scope, start, end, reason, &id, e))

@@ -9,7 +9,7 @@
 
 #include "api.h"
 #include "application.h"
-#include "json.h"
+#include "sjson.h"
 #include "util.h"
 
 #define API_B64_MAX (APP_MATERIAL_MAX / 3 * 4 + 8)
@@ -37,7 +37,7 @@ b64_field(const json_t *obj, const char *key, uint8_t **out, size_t *len,
     const char *s = NULL;
     err_code rc;
 
-    if ((rc = json_get_str(obj, key, API_B64_MAX, 1, &s, e)) != ERR_OK)
+    if ((rc = sjson_get_str(obj, key, API_B64_MAX, 1, &s, e)) != ERR_OK)
         return rc;
     if (util_b64_decode(s, strlen(s), out, len, e) != ERR_OK)
         return err_set(e, ERR_BAD_REQUEST, "field '%s' is not base64", key);
@@ -65,10 +65,10 @@ api_parse_materials(const json_t *body, struct app_material *m,
         if (!json_is_object(x))
             return err_set(e, ERR_BAD_REQUEST, "materials[%zu] must be an "
                            "object", i);
-        if ((rc = json_only_keys(x, mat_fields, e)) != ERR_OK ||
-            (rc = json_get_str(x, "name", APP_MATERIAL_NAME_MAX, 1, &am->name,
+        if ((rc = sjson_only_keys(x, mat_fields, e)) != ERR_OK ||
+            (rc = sjson_get_str(x, "name", APP_MATERIAL_NAME_MAX, 1, &am->name,
                                e)) != ERR_OK ||
-            (rc = json_get_str(x, "media_type", 63, 1, &am->media_type, e))
+            (rc = sjson_get_str(x, "media_type", 63, 1, &am->media_type, e))
             != ERR_OK ||
             (rc = b64_field(x, "data", &bufs[i], &am->len, e)) != ERR_OK)
             return rc;
@@ -95,25 +95,25 @@ parse_app(const json_t *body, struct app_new *n, struct app_files *f,
     memset(n, 0, sizeof(*n));
     if (body == NULL)
         return err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
-    if ((rc = json_only_keys(body, fields, e)) != ERR_OK ||
-        (rc = json_get_int(body, "org_id", 1, INT64_MAX, need_org, &org, e))
+    if ((rc = sjson_only_keys(body, fields, e)) != ERR_OK ||
+        (rc = sjson_get_int(body, "org_id", 1, INT64_MAX, need_org, &org, e))
         != ERR_OK ||
-        (rc = json_get_str(body, "kind", 16, 1, &n->kind, e)) != ERR_OK ||
-        (rc = json_get_str(body, "subkind", 24, 0, &n->subkind, e))
+        (rc = sjson_get_str(body, "kind", 16, 1, &n->kind, e)) != ERR_OK ||
+        (rc = sjson_get_str(body, "subkind", 24, 0, &n->subkind, e))
         != ERR_OK ||
-        (rc = json_get_str(body, "business", 24, 0, &n->business, e))
+        (rc = sjson_get_str(body, "business", 24, 0, &n->business, e))
         != ERR_OK ||
-        (rc = json_get_str(body, "position", APP_POSITION_MAX, 0,
+        (rc = sjson_get_str(body, "position", APP_POSITION_MAX, 0,
                            &n->position, e)) != ERR_OK ||
-        (rc = json_get_str(body, "seal_name", APP_NAME_MAX, 1, &n->seal_name,
+        (rc = sjson_get_str(body, "seal_name", APP_NAME_MAX, 1, &n->seal_name,
                            e)) != ERR_OK ||
-        (rc = json_get_int(body, "custodian_id", 1, INT64_MAX, 1, &cust, e))
+        (rc = sjson_get_int(body, "custodian_id", 1, INT64_MAX, 1, &cust, e))
         != ERR_OK ||
-        (rc = json_get_str(body, "reason", APP_REASON_MAX, 0, &n->reason, e))
+        (rc = sjson_get_str(body, "reason", APP_REASON_MAX, 0, &n->reason, e))
         != ERR_OK ||
-        (rc = json_get_str(body, "purpose", 16, 0, &n->purpose, e))
+        (rc = sjson_get_str(body, "purpose", 16, 0, &n->purpose, e))
         != ERR_OK ||
-        (rc = json_get_str(body, "replaces_esid", 64, 0, &n->replaces_esid,
+        (rc = sjson_get_str(body, "replaces_esid", 64, 0, &n->replaces_esid,
                            e)) != ERR_OK)
         return rc;
     n->org_id = org;
@@ -122,9 +122,9 @@ parse_app(const json_t *body, struct app_new *n, struct app_files *f,
     if (!json_is_object(img))
         return err_set(e, ERR_BAD_REQUEST, "field 'image' must be an object "
                        "{data, width_mm, height_mm}");
-    if ((rc = json_only_keys(img, image_fields, e)) != ERR_OK ||
-        (rc = json_get_int(img, "width_mm", 1, 1000, 1, &w, e)) != ERR_OK ||
-        (rc = json_get_int(img, "height_mm", 1, 1000, 1, &h, e)) != ERR_OK ||
+    if ((rc = sjson_only_keys(img, image_fields, e)) != ERR_OK ||
+        (rc = sjson_get_int(img, "width_mm", 1, 1000, 1, &w, e)) != ERR_OK ||
+        (rc = sjson_get_int(img, "height_mm", 1, 1000, 1, &h, e)) != ERR_OK ||
         (rc = b64_field(img, "data", &f->image, &n->image_len, e)) != ERR_OK)
         return rc;
     n->image = f->image;
@@ -247,10 +247,10 @@ api_app_review(struct http_req *req, struct http_resp *resp, struct err *e)
         return rc;
     if (req->json == NULL)
         return err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
-    if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "decision", 16, 1, &decision, e))
+    if ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
+        (rc = sjson_get_str(req->json, "decision", 16, 1, &decision, e))
         != ERR_OK ||
-        (rc = json_get_str(req->json, "reason", APP_REASON_MAX, 0, &reason,
+        (rc = sjson_get_str(req->json, "reason", APP_REASON_MAX, 0, &reason,
                            e)) != ERR_OK ||
         (rc = application_review(&a, id, decision, reason, e)) != ERR_OK)
         return rc;

@@ -14,7 +14,7 @@
 #include "api.h"
 #include "csv.h"
 #include "config.h"
-#include "json.h"
+#include "sjson.h"
 #include "log.h"
 #include "util.h"
 
@@ -272,7 +272,7 @@ api_audit_verify(struct http_req *req, struct http_resp *resp, struct err *e)
     err_code rc;
 
     if (req->json != NULL &&
-        ((rc = json_only_keys(req->json, fields, e)) != ERR_OK))
+        ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK))
         return rc;
     if (req->json != NULL &&
         (jcp = json_object_get(req->json, "checkpoint")) != NULL &&
@@ -360,7 +360,7 @@ api_admin_backup(struct http_req *req, struct http_resp *resp, struct err *e)
     err_code rc;
 
     if (req->json != NULL &&
-        (rc = json_only_keys(req->json, fields, e)) != ERR_OK)
+        (rc = sjson_only_keys(req->json, fields, e)) != ERR_OK)
         return rc;
     if ((rc = backup_path(req, path, sizeof(path), e)) != ERR_OK ||
         (rc = store_backup(req->db, path, e)) != ERR_OK)

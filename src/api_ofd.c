@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "json.h"
+#include "sjson.h"
 #include "ofd.h"
 #include "signing.h"
 #include "util.h"
@@ -31,15 +31,15 @@ parse_position(const json_t *o, struct ofd_stamp_pos *pos, struct err *e)
     if (!json_is_object(o))
         return err_set(e, ERR_BAD_REQUEST, "field 'position' must be an "
                        "object");
-    if ((rc = json_only_keys(o, fields, e)) != ERR_OK ||
-        (rc = json_get_str(o, "mode", 16, 1, &mode, e)) != ERR_OK ||
-        (rc = json_get_int(o, "page", 0, OFD_MAX_PAGES, 0, &page, e))
+    if ((rc = sjson_only_keys(o, fields, e)) != ERR_OK ||
+        (rc = sjson_get_str(o, "mode", 16, 1, &mode, e)) != ERR_OK ||
+        (rc = sjson_get_int(o, "page", 0, OFD_MAX_PAGES, 0, &page, e))
         != ERR_OK ||
-        (rc = json_get_int(o, "first_page", 0, OFD_MAX_PAGES, 0, &first, e))
+        (rc = sjson_get_int(o, "first_page", 0, OFD_MAX_PAGES, 0, &first, e))
         != ERR_OK ||
-        (rc = json_get_int(o, "last_page", 0, OFD_MAX_PAGES, 0, &last, e))
+        (rc = sjson_get_int(o, "last_page", 0, OFD_MAX_PAGES, 0, &last, e))
         != ERR_OK ||
-        (rc = json_get_str(o, "keyword", OFD_MAX_KEYWORD, 0, &pos->keyword,
+        (rc = sjson_get_str(o, "keyword", OFD_MAX_KEYWORD, 0, &pos->keyword,
                            e)) != ERR_OK)
         return rc;
 #define MM(name, field)                                                     \
@@ -98,8 +98,8 @@ api_sreq_seal_ofd(struct http_req *req, struct http_resp *resp, struct err *e)
         return rc;
     if (req->json == NULL)
         return err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
-    if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "protect", 16, 0, &protect, e))
+    if ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
+        (rc = sjson_get_str(req->json, "protect", 16, 0, &protect, e))
         != ERR_OK ||
         (rc = parse_position(json_object_get(req->json, "position"), &pos,
                              e)) != ERR_OK)
@@ -140,10 +140,10 @@ api_verify_ofd(struct http_req *req, struct http_resp *resp, struct err *e)
     if (req->json == NULL)
         return err_set(e, ERR_BAD_REQUEST, "a JSON body {\"ofd\": base64} "
                        "is required");
-    if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "ofd", API_OFD_B64_MAX, 1, &text, e))
+    if ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
+        (rc = sjson_get_str(req->json, "ofd", API_OFD_B64_MAX, 1, &text, e))
         != ERR_OK ||
-        (rc = json_get_bool(req->json, "pictures", 0, &pictures, e))
+        (rc = sjson_get_bool(req->json, "pictures", 0, &pictures, e))
         != ERR_OK)
         return rc;
     if (util_b64_decode(text, strlen(text), &pkg, &len, e) != ERR_OK)

@@ -4,7 +4,7 @@
  */
 #include "account.h"
 #include "api.h"
-#include "json.h"
+#include "sjson.h"
 #include "util.h"
 
 json_t *api_org_json(const struct store_org *o);
@@ -86,13 +86,13 @@ api_org_create(struct http_req *req, struct http_resp *resp, struct err *e)
 
     if (req->json == NULL)
         return err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
-    if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "name", ORG_NAME_MAX, 1, &name, e))
+    if ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
+        (rc = sjson_get_str(req->json, "name", ORG_NAME_MAX, 1, &name, e))
         != ERR_OK ||
-        (rc = json_get_str(req->json, "kind", 16, 1, &kind, e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "credit_code", 18, 0, &code, e))
+        (rc = sjson_get_str(req->json, "kind", 16, 1, &kind, e)) != ERR_OK ||
+        (rc = sjson_get_str(req->json, "credit_code", 18, 0, &code, e))
         != ERR_OK ||
-        (rc = json_get_int(req->json, "parent_id", 0, INT64_MAX, 0, &parent,
+        (rc = sjson_get_int(req->json, "parent_id", 0, INT64_MAX, 0, &parent,
                            e)) != ERR_OK)
         return rc;
     if ((rc = org_create(&a, parent, name, kind, code, &id, e)) != ERR_OK ||
@@ -132,10 +132,10 @@ api_org_update(struct http_req *req, struct http_resp *resp, struct err *e)
         return rc;
     if (req->json == NULL)
         return err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
-    if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "name", ORG_NAME_MAX, 0, &name, e))
+    if ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
+        (rc = sjson_get_str(req->json, "name", ORG_NAME_MAX, 0, &name, e))
         != ERR_OK ||
-        (rc = json_get_str(req->json, "credit_code", 18, 0, &code, e))
+        (rc = sjson_get_str(req->json, "credit_code", 18, 0, &code, e))
         != ERR_OK)
         return rc;
     if (name == NULL && code == NULL)

@@ -11,7 +11,7 @@
 #include "api.h"
 #include "application.h"
 #include "ca.h"
-#include "json.h"
+#include "sjson.h"
 #include "seal.h"
 #include "ses.h"
 #include "util.h"
@@ -142,8 +142,8 @@ api_seal_certificate(struct http_req *req, struct http_resp *resp,
         return rc;
     if (req->json == NULL)
         return err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
-    if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "certificate", API_CERT_PEM_MAX, 1,
+    if ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
+        (rc = sjson_get_str(req->json, "certificate", API_CERT_PEM_MAX, 1,
                            &pem, e)) != ERR_OK ||
         (rc = seal_make_with_certificate(&a, &env, id, (const uint8_t *)pem,
                                          strlen(pem), esid, e)) != ERR_OK)
@@ -316,8 +316,8 @@ seal_action(struct http_req *req, struct http_resp *resp,
     if ((rc = param_esid(req, &esid, e)) != ERR_OK)
         return rc;
     if (req->json != NULL &&
-        ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
-         (rc = json_get_str(req->json, "reason", SEAL_REASON_MAX, 0, &reason,
+        ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
+         (rc = sjson_get_str(req->json, "reason", SEAL_REASON_MAX, 0, &reason,
                             e)) != ERR_OK))
         return rc;
     if (need_reason && reason == NULL)
@@ -387,10 +387,10 @@ api_seal_loss_resolve(struct http_req *req, struct http_resp *resp,
         return rc;
     if (req->json == NULL)
         return err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
-    if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "outcome", 16, 1, &outcome, e))
+    if ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
+        (rc = sjson_get_str(req->json, "outcome", 16, 1, &outcome, e))
         != ERR_OK ||
-        (rc = json_get_str(req->json, "reason", SEAL_REASON_MAX, 1, &reason,
+        (rc = sjson_get_str(req->json, "reason", SEAL_REASON_MAX, 1, &reason,
                            e)) != ERR_OK ||
         (rc = seal_resolve_loss(&a, esid, outcome, reason, e)) != ERR_OK ||
         (rc = store_seal_get(req->db, esid, &s, e)) != ERR_OK)
@@ -417,8 +417,8 @@ seal_request(struct http_req *req, struct http_resp *resp,
     if ((rc = param_esid(req, &esid, e)) != ERR_OK)
         return rc;
     if (req->json != NULL &&
-        ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
-         (rc = json_get_str(req->json, "reason", SEAL_REASON_MAX, 0, &reason,
+        ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
+         (rc = sjson_get_str(req->json, "reason", SEAL_REASON_MAX, 0, &reason,
                             e)) != ERR_OK ||
          (rc = api_parse_materials(req->json, mats, bufs, &n, e))
          != ERR_OK))

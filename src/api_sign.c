@@ -8,7 +8,7 @@
 
 #include "api.h"
 #include "csv.h"
-#include "json.h"
+#include "sjson.h"
 #include "rbac.h"
 #include "signing.h"
 #include "util.h"
@@ -112,13 +112,13 @@ parse_docs(const json_t *arr, struct sign_doc_new *docs, uint8_t **bufs,
         if (!json_is_object(d))
             return err_set(e, ERR_BAD_REQUEST, "documents[%zu] must be an "
                            "object", i);
-        if ((rc = json_only_keys(d, fields, e)) != ERR_OK ||
-            (rc = json_get_str(d, "name", SIGN_DOC_NAME_MAX, 1, &doc->name,
+        if ((rc = sjson_only_keys(d, fields, e)) != ERR_OK ||
+            (rc = sjson_get_str(d, "name", SIGN_DOC_NAME_MAX, 1, &doc->name,
                                e)) != ERR_OK ||
-            (rc = json_get_str(d, "sm3", 64, 0, &hex, e)) != ERR_OK ||
-            (rc = json_get_str(d, "data", API_DOC_B64_MAX, 0, &data, e))
+            (rc = sjson_get_str(d, "sm3", 64, 0, &hex, e)) != ERR_OK ||
+            (rc = sjson_get_str(d, "data", API_DOC_B64_MAX, 0, &data, e))
             != ERR_OK ||
-            (rc = json_get_int(d, "size", 0, size_max, 0, &size, e))
+            (rc = sjson_get_int(d, "size", 0, size_max, 0, &size, e))
             != ERR_OK)
             return rc;
         if ((hex == NULL) == (data == NULL))
@@ -165,18 +165,18 @@ api_sreq_submit(struct http_req *req, struct http_resp *resp, struct err *e)
         rc = err_set(e, ERR_BAD_REQUEST, "a JSON body is required");
         goto done;
     }
-    if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "esid", STORE_ESID_MAX - 1, 1, &n.esid,
+    if ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
+        (rc = sjson_get_str(req->json, "esid", STORE_ESID_MAX - 1, 1, &n.esid,
                            e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "title", SIGN_TITLE_MAX, 1, &n.title,
+        (rc = sjson_get_str(req->json, "title", SIGN_TITLE_MAX, 1, &n.title,
                            e)) != ERR_OK ||
-        (rc = json_get_str(req->json, "purpose", SIGN_PURPOSE_MAX, 1,
+        (rc = sjson_get_str(req->json, "purpose", SIGN_PURPOSE_MAX, 1,
                            &n.purpose, e)) != ERR_OK ||
-        (rc = json_get_int(req->json, "copies", 1, SIGN_MAX_COPIES, 0,
+        (rc = sjson_get_int(req->json, "copies", 1, SIGN_MAX_COPIES, 0,
                            &copies, e)) != ERR_OK ||
-        (rc = json_get_int(req->json, "resubmits_id", 1, INT64_MAX, 0, &resub,
+        (rc = sjson_get_int(req->json, "resubmits_id", 1, INT64_MAX, 0, &resub,
                            e)) != ERR_OK ||
-        (rc = json_get_int(req->json, "extra_for_id", 1, INT64_MAX, 0,
+        (rc = sjson_get_int(req->json, "extra_for_id", 1, INT64_MAX, 0,
                            &extra, e)) != ERR_OK ||
         (rc = parse_docs(json_object_get(req->json, "documents"), docs, bufs,
                          max, req->app->cfg->max_body_bytes, &n.ndocs, e))
@@ -226,8 +226,8 @@ decide(struct http_req *req, struct http_resp *resp, int approve,
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK)
         return rc;
     if (req->json != NULL &&
-        ((rc = json_only_keys(req->json, fields, e)) != ERR_OK ||
-         (rc = json_get_str(req->json, "reason", SIGN_PURPOSE_MAX, 0, &reason,
+        ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
+         (rc = sjson_get_str(req->json, "reason", SIGN_PURPOSE_MAX, 0, &reason,
                             e)) != ERR_OK))
         return rc;
     if ((rc = sign_decide(&a, id, approve, reason,
@@ -277,7 +277,7 @@ api_sreq_sign(struct http_req *req, struct http_resp *resp, struct err *e)
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK)
         return rc;
     if (req->json != NULL) {
-        if ((rc = json_only_keys(req->json, fields, e)) != ERR_OK)
+        if ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK)
             return rc;
         arr = json_object_get(req->json, "document_ids");
         if (arr != NULL) {

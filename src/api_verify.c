@@ -11,7 +11,7 @@
 
 #include "api.h"
 #include "authz.h"
-#include "json.h"
+#include "sjson.h"
 #include "multipart.h"
 #include "ratelimit.h"
 #include "ses.h"
@@ -89,7 +89,7 @@ take_b64(const json_t *body, const char *field, int required, size_t max,
 
     *buf = NULL;
     *len = 0;
-    if ((rc = json_get_str(body, field, max / 3 * 4 + 4, required, &s, e)) !=
+    if ((rc = sjson_get_str(body, field, max / 3 * 4 + 4, required, &s, e)) !=
         ERR_OK)
         return rc;
     if (s == NULL)
@@ -120,7 +120,7 @@ read_input(struct http_req *req, const char *der_field, int with_doc,
     memset(v, 0, sizeof(*v));
     if (req->json != NULL) {
         const char *hex = NULL;
-        if ((rc = json_only_keys(req->json, with_doc ? sig_keys : seal_keys,
+        if ((rc = sjson_only_keys(req->json, with_doc ? sig_keys : seal_keys,
                                  e)) != ERR_OK ||
             (rc = take_b64(req->json, der_field, 1, SES_MAX_DER, &v->der_buf,
                            &v->in.der_len, e)) != ERR_OK)
@@ -130,7 +130,7 @@ read_input(struct http_req *req, const char *der_field, int with_doc,
             return ERR_OK;
         if ((rc = take_b64(req->json, "document", 0, doc_max, &v->doc_buf,
                            &v->in.doc_len, e)) != ERR_OK ||
-            (rc = json_get_str(req->json, "document_sm3", API_VERIFY_HEX_MAX,
+            (rc = sjson_get_str(req->json, "document_sm3", API_VERIFY_HEX_MAX,
                                0, &hex, e)) != ERR_OK)
             return rc;
         v->in.doc = v->doc_buf;

@@ -174,15 +174,15 @@ application_submit(const struct actor_ctx *a, const struct app_new *n,
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = store_org_get(a->db, n->org_id, &org, e)) != ERR_OK)
-        return actor_fail(a, rc == ERR_NOT_FOUND
+        return authz_fail(a, rc == ERR_NOT_FOUND
             ? err_set(e, ERR_INVALID, "no organisation %lld",
                       (long long)n->org_id) : rc);
     if (org.disabled)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "organisation is disabled"));
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "organisation is disabled"));
     if ((rc = authz_require(a->db, a->p, PERM_APPLICATION_SUBMIT, n->org_id,
                             e)) != ERR_OK ||
         (rc = check_custodian(a, n->custodian_id, n->org_id, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     memset(&row, 0, sizeof(row));
     fill_row(&row, n, &img);
     row.org_id = n->org_id;
@@ -192,21 +192,21 @@ application_submit(const struct actor_ctx *a, const struct app_new *n,
     if (!strcmp(row.purpose, "change")) {
         struct store_seal old;
         if (n->replaces_esid == NULL)
-            return actor_fail(a, err_set(e, ERR_BAD_REQUEST, "a change names the "
+            return authz_fail(a, err_set(e, ERR_BAD_REQUEST, "a change names the "
                                    "seal it replaces (replaces_esid)"));
         if ((rc = store_seal_get(a->db, n->replaces_esid, &old, e))
             != ERR_OK)
-            return actor_fail(a, rc == ERR_NOT_FOUND
+            return authz_fail(a, rc == ERR_NOT_FOUND
                 ? err_set(e, ERR_INVALID, "no seal %s", n->replaces_esid)
                 : rc);
         if (strcmp(old.state, "active") != 0 || old.org_id != n->org_id)
-            return actor_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s or of "
+            return authz_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s or of "
                                    "another organisation; only an active "
                                    "seal of the same organisation is "
                                    "changed", old.esid, old.state));
         row.replaces_seal_id = old.id;
     } else if (strcmp(row.purpose, "new") != 0 || n->replaces_esid) {
-        return actor_fail(a, err_set(e, ERR_INVALID, "purpose must be new or "
+        return authz_fail(a, err_set(e, ERR_INVALID, "purpose must be new or "
                                "change (renewal and revocation are asked on "
                                "the seal)"));
     }
@@ -216,7 +216,7 @@ application_submit(const struct actor_ctx *a, const struct app_new *n,
     if ((rc = store_app_insert(a->db, &row, n->image, n->image_len, id_out,
                                e)) != ERR_OK ||
         (rc = add_materials(a, *id_out, 1, n, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, *id_out, NULL, "submitted", !strcmp(row.purpose,
                   "change") ? "application.submit_change"
                             : "application.submit", NULL, e);
@@ -235,16 +235,16 @@ application_resubmit(const struct actor_ctx *a, int64_t id,
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = store_app_get(a->db, id, &row, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (row.applicant_id != a->p->account_id)
-        return actor_fail(a, err_set(e, ERR_FORBIDDEN, "only the applicant "
+        return authz_fail(a, err_set(e, ERR_FORBIDDEN, "only the applicant "
                                "resubmits an application"));
     if (strcmp(row.state, "returned") != 0)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "application %lld is %s; "
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "application %lld is %s; "
                                "only a returned application is resubmitted",
                                (long long)id, row.state));
     if ((rc = check_custodian(a, n->custodian_id, row.org_id, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     fill_row(&row, n, &img);
     row.updated_ms = util_now_ms();
     if ((rc = store_app_replace(a->db, &row, n->image, n->image_len, e))
@@ -252,7 +252,7 @@ application_resubmit(const struct actor_ctx *a, int64_t id,
         (rc = add_materials(a, id, row.revision + 1, n, e)) != ERR_OK ||
         (rc = store_app_transition(a->db, id, "returned", "submitted", NULL,
                                    0, util_now_ms(), e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, id, "returned", "submitted", "application.resubmit",
                   NULL, e);
 }
@@ -283,26 +283,26 @@ application_request(const struct actor_ctx *a, const char *esid,
     if ((rc = store_seal_get(a->db, esid, &s, e)) != ERR_OK ||
         (rc = authz_require(a->db, a->p, PERM_APPLICATION_SUBMIT, s.org_id,
                             e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (strcmp(s.state, "active") != 0 &&
         !(revocation && strcmp(s.state, "suspended") == 0))
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s", s.esid,
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s", s.esid,
                                s.state));
     /* a renewal repeats the seal's name: one its organisation no longer
      * has is changed (purpose change), not renewed */
     if (!revocation && s.change_required_ms != 0)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "seal %s carries its "
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "seal %s carries its "
                                      "organisation's former name: apply for "
                                      "a change, not a renewal", s.esid));
     if (!revocation && s.valid_end_ms - now > renewal_days * 86400000LL)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "too early to renew: "
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "too early to renew: "
                                "renewal opens %ld days before the seal "
                                "expires", renewal_days));
     if ((rc = store_app_copy(a->db, s.application_id, a->p->account_id,
                              purpose, s.id, reason, now, id_out, e))
         != ERR_OK ||
         (rc = add_materials(a, *id_out, 1, &n, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, *id_out, NULL, "submitted", revocation
                   ? "application.request_revocation"
                   : "application.request_renewal", reason, e);
@@ -339,25 +339,25 @@ application_review(const struct actor_ctx *a, int64_t id,
     if ((rc = store_app_get(a->db, id, &row, e)) != ERR_OK ||
         (rc = authz_require(a->db, a->p, PERM_APPLICATION_REVIEW, row.org_id,
                             e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if ((rc = sod_seal_people(&(struct sod_seal){row.applicant_id,
                                   row.custodian_id, a->p->account_id, 0}, e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (strcmp(row.state, moves[i].from) != 0)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "application %lld is %s, "
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "application %lld is %s, "
                                "not %s", (long long)id, row.state,
                                moves[i].from));
     if ((rc = store_app_transition(a->db, id, moves[i].from, moves[i].to,
                                    reason, a->p->account_id, util_now_ms(),
                                    e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     /* an approved revocation request takes effect at once: final */
     if (!strcmp(row.purpose, "revocation") &&
         !strcmp(moves[i].to, "approved") &&
         (rc = seal_revoke_in_tx(a, row.replaces_seal_id, "cessation",
                                 row.reason, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, id, moves[i].from, moves[i].to, moves[i].action, reason,
                   e);
 }

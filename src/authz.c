@@ -4,14 +4,14 @@
 #include "authz.h"
 
 err_code
-actor_fail(const struct actor_ctx *a, err_code rc)
+authz_fail(const struct actor_ctx *a, err_code rc)
 {
     store_rollback(a->db);
     return rc;
 }
 
 err_code
-actor_commit(const struct actor_ctx *a, const char *action,
+authz_commit(const struct actor_ctx *a, const char *action,
              const char *target_type, const char *target_id,
              json_t *details, struct err *e)
 {

@@ -556,7 +556,7 @@ done:
 }
 
 /* Contract: see ca.h. */
-err_code csr_create(const struct ca_key *k, const struct ca_subject *subj,
+err_code ca_csr_create(const struct ca_key *k, const struct ca_subject *subj,
                     uint8_t **der, size_t *len, struct err *e)
 {
     err_code rc;

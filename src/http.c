@@ -35,7 +35,7 @@
 
 #include "api.h"
 #include "http.h"
-#include "json.h"
+#include "sjson.h"
 #include "tarpit.h"
 #include "log.h"
 #include "multipart.h"
@@ -278,7 +278,7 @@ send_error(struct http_conn_ctx *ctx, const struct err *e, const char *allow)
         msg = "internal error; the server log has the details under this "
               "request id";
     }
-    return send_json(ctx, status, json_error(e->code, msg,
+    return send_json(ctx, status, sjson_error(e->code, msg,
                                              ctx->req.request_id), allow);
 }
 
@@ -675,7 +675,7 @@ parse_json_body(struct http_conn_ctx *ctx, struct err *e)
         (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' '))
         return err_set(e, ERR_UNSUPPORTED, "request body must be sent as "
                        "Content-Type: application/json");
-    return json_parse_body(ctx->req.body, ctx->req.body_len, &ctx->req.json,
+    return sjson_parse_body(ctx->req.body, ctx->req.body_len, &ctx->req.json,
                            e);
 }
 
@@ -770,7 +770,7 @@ dispatch(struct http_conn_ctx *ctx)
                          resp.disposition, NULL);
     }
     return send_json(ctx, resp.status ? resp.status : 200,
-                     json_envelope(resp.data, req->request_id), NULL);
+                     sjson_envelope(resp.data, req->request_id), NULL);
 }
 
 struct header_sum {

@@ -139,7 +139,7 @@ new_holder_key(const struct actor_ctx *a, const struct seal_env *env,
         return rc;
     if ((rc = store_app_set_holder_key(a->db, app_id, ref, e)) != ERR_OK ||
         (rc = store_commit(a->db, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return ERR_OK;
 }
 
@@ -179,7 +179,7 @@ reserve_esid(const struct actor_ctx *a, const struct config *cfg,
         return rc;
     if ((rc = store_esid_next(a->db, cfg->seal_region, &seq, e)) != ERR_OK ||
         (rc = store_commit(a->db, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return seal_esid_format(cfg->seal_esid_format, cfg->seal_region, seq,
                             esid, STORE_ESID_MAX, e);
 }
@@ -351,7 +351,7 @@ seal_request_certificate(const struct actor_ctx *a,
     key.token = tok;
     key.key_id = id;
     subject_for(&app, &org, &subj);
-    if ((rc = csr_create(&key, &subj, &der, &len, e)) == ERR_OK)
+    if ((rc = ca_csr_create(&key, &subj, &der, &len, e)) == ERR_OK)
         rc = ca_der_to_pem("CERTIFICATE REQUEST", der, len, csr_pem, e);
     free(der);
     return rc;
@@ -639,7 +639,7 @@ begin_seal(const struct actor_ctx *a, const char *esid, struct store_seal *s,
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = store_seal_get(a->db, esid, s, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return ERR_OK;
 }
 
@@ -664,9 +664,9 @@ seal_confirm(const struct actor_ctx *a, const char *esid, struct err *e)
     if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
         return rc;
     if ((rc = store_app_get(a->db, s.application_id, &app, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (app.applicant_id != a->p->account_id)
-        return actor_fail(a, err_set(e, ERR_FORBIDDEN, "only the applicant "
+        return authz_fail(a, err_set(e, ERR_FORBIDDEN, "only the applicant "
                                "confirms the seal impression"));
     if ((rc = org_in_service(a->db, &s, e)) != ERR_OK ||
         (rc = sod_custodian(a->db, s.custodian_id, s.org_id, "activation",
@@ -674,7 +674,7 @@ seal_confirm(const struct actor_ctx *a, const char *esid, struct err *e)
         (rc = seal_step(a, &s, "confirm", NULL, NULL, NULL, e)) != ERR_OK ||
         (rc = store_seal_confirmed(a->db, s.id, s.state_since_ms, e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (!strcmp(app.purpose, "change") && s.predecessor_id != 0)
         rc = seal_revoke_in_tx(a, s.predecessor_id, "superseded",
                                "replaced by a changed seal", e);
@@ -695,7 +695,7 @@ seal_mark_filed(const struct actor_ctx *a, const char *esid, struct err *e)
         (rc = store_seal_filed(a->db, s.id, util_now_ms(), e)) != ERR_OK ||
         (rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
         (rc = store_commit(a->db, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return ERR_OK;
 }
 
@@ -712,7 +712,7 @@ seal_suspend(const struct actor_ctx *a, const char *esid, const char *reason,
     if ((rc = authz_require(a->db, a->p, PERM_SEAL_SUSPEND, s.org_id, e))
         != ERR_OK ||
         (rc = caller_hold(a, s.org_id, &h, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return commit_or_fail(a, seal_step(a, &s, "suspend", h->hold, NULL,
                                        reason, e), e);
 }
@@ -729,25 +729,25 @@ seal_resume(const struct actor_ctx *a, const char *esid, const char *reason,
         return rc;
     if ((rc = authz_require(a->db, a->p, PERM_SEAL_SUSPEND, s.org_id, e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (strcmp(s.state, "suspended") != 0)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s, not "
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s, not "
                                      "suspended", s.esid, s.state));
     held = hold_find(s.hold);
     if (held == NULL || held->role == NULL)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "seal %s is held "
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "seal %s is held "
                                      "(%s) and is not lifted: only a new "
                                      "application brings its use back",
                                      s.esid, held ? held->hold : "unknown"));
     if ((rc = caller_hold(a, s.org_id, &mine, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (mine != held)
-        return actor_fail(a, err_set(e, ERR_FORBIDDEN, "seal %s was "
+        return authz_fail(a, err_set(e, ERR_FORBIDDEN, "seal %s was "
                                      "suspended by the %s; only that "
                                      "authority lifts the suspension",
                                      s.esid, held->hold));
     if ((rc = org_in_service(a->db, &s, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return commit_or_fail(a, seal_step(a, &s, "resume", NULL, NULL, reason,
                                        e), e);
 }
@@ -764,7 +764,7 @@ seal_report_loss(const struct actor_ctx *a, const char *esid,
     if (s.custodian_id != a->p->account_id &&
         (rc = authz_require(a->db, a->p, PERM_SEAL_REPORT, s.org_id, e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return commit_or_fail(a, seal_step(a, &s, "report_loss", NULL, NULL,
                                        reason, e), e);
 }
@@ -785,9 +785,9 @@ seal_resolve_loss(const struct actor_ctx *a, const char *esid,
         return rc;
     if ((rc = authz_require(a->db, a->p, PERM_APPLICATION_REVIEW, s.org_id,
                             e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (strcmp(s.state, "lost") != 0)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s, not "
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s, not "
                                      "lost", s.esid, s.state));
     if (revoke)
         return commit_or_fail(a, seal_step(a, &s, "revoke", NULL,
@@ -796,7 +796,7 @@ seal_resolve_loss(const struct actor_ctx *a, const char *esid,
         != ERR_OK ||
         (rc = store_org_disabled_within(a->db, s.org_id, &disabled, e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     /* found again in an organisation disabled meanwhile: held as the
      * disable holds the rest of its seals */
     if (disabled && !strcmp(s.state, "active"))

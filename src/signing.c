@@ -29,7 +29,7 @@ finish(const struct actor_ctx *a, const char *action, int64_t id,
     char ids[24];
 
     snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    return actor_commit(a, action, "sign_request", ids, details, e);
+    return authz_commit(a, action, "sign_request", ids, details, e);
 }
 
 /* The caller acts for the seal's custodian: as the custodian, or as an
@@ -116,28 +116,28 @@ sign_submit(const struct actor_ctx *a, const struct sign_new *n,
         return rc;
     memset(&r, 0, sizeof(r));
     if ((rc = store_seal_get(a->db, n->esid, &s, e)) != ERR_OK)
-        return actor_fail(a, rc == ERR_NOT_FOUND
+        return authz_fail(a, rc == ERR_NOT_FOUND
             ? err_set(e, ERR_INVALID, "no seal %s", n->esid) : rc);
     if ((rc = authz_require(a->db, a->p, PERM_REQUEST_SUBMIT, s.org_id, e))
             != ERR_OK ||
         (rc = submitter_not_keeper(a, &s, e)) != ERR_OK ||
         (rc = seal_check_usable(a->db, &s, now, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (n->resubmits_id != 0) {
         if ((rc = store_sreq_get(a->db, n->resubmits_id, &prev, e))
             != ERR_OK)
-            return actor_fail(a, rc);
+            return authz_fail(a, rc);
         if (strcmp(prev.state, "rejected") != 0 ||
             prev.submitter_id != a->p->account_id || prev.seal_id != s.id)
-            return actor_fail(a, err_set(e, ERR_CONFLICT, "only your own rejected "
+            return authz_fail(a, err_set(e, ERR_CONFLICT, "only your own rejected "
                                    "request for this seal is resubmitted"));
     }
     if (n->extra_for_id != 0) {
         if ((rc = store_sreq_get(a->db, n->extra_for_id, &prev, e))
             != ERR_OK)
-            return actor_fail(a, rc);
+            return authz_fail(a, rc);
         if (strcmp(prev.state, "approved") != 0 || prev.seal_id != s.id)
-            return actor_fail(a, err_set(e, ERR_CONFLICT, "extra copies are asked "
+            return authz_fail(a, err_set(e, ERR_CONFLICT, "extra copies are asked "
                                    "for an approved request of this seal"));
     }
     r.seal_id = s.id;
@@ -149,13 +149,13 @@ sign_submit(const struct actor_ctx *a, const struct sign_new *n,
     r.extra_for_id = n->extra_for_id;
     r.created_ms = now;
     if ((rc = store_sreq_insert(a->db, &r, id_out, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     for (i = 0; i < n->ndocs; i++) {
         const struct sign_doc_new *d = &n->docs[i];
         if ((rc = store_sdoc_insert(a->db, *id_out, d->name,
                                     d->data ? (int64_t)d->len : d->size,
                                     d->sm3, d->data, d->len, e)) != ERR_OK)
-            return actor_fail(a, rc);
+            return authz_fail(a, rc);
     }
     return finish(a, "sign_request.submit", *id_out,
                   json_pack("{s:s, s:i, s:i, s:I}", "esid", s.esid, "copies",
@@ -181,20 +181,20 @@ sign_decide(const struct actor_ctx *a, int64_t id, int approve,
         (rc = store_seal_get_id(a->db, r.seal_id, &s, e)) != ERR_OK ||
         (rc = authz_require(a->db, a->p, PERM_REQUEST_APPROVE, s.org_id, e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if ((rc = sod_request_people(&(struct sod_request){r.submitter_id,
                                       s.custodian_id, a->p->account_id, 0},
                                   e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (approve && (rc = seal_check_usable(a->db, &s, now, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if ((rc = store_sreq_transition(a->db, id, "submitted",
                                     approve ? "approved" : "rejected",
                                     reason, a->p->account_id,
                                     approve ? now : 0,
                                     approve ? now + ttl_ms : 0, now, e))
         != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, approve ? "sign_request.approve"
                              : "sign_request.reject", id,
                   json_pack("{s:s, s:s?}", "esid", s.esid, "reason", reason),
@@ -212,19 +212,19 @@ sign_cancel(const struct actor_ctx *a, int64_t id, struct err *e)
         return rc;
     if ((rc = store_sreq_get(a->db, id, &r, e)) != ERR_OK ||
         (rc = store_sreq_signed(a->db, id, &n, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (r.submitter_id != a->p->account_id)
-        return actor_fail(a, err_set(e, ERR_FORBIDDEN, "only the submitter "
+        return authz_fail(a, err_set(e, ERR_FORBIDDEN, "only the submitter "
                                "cancels a request"));
     if (n > 0)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "documents were already "
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "documents were already "
                                "signed under this request"));
     if (strcmp(r.state, "submitted") != 0 && strcmp(r.state, "approved") != 0)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "a %s request cannot be "
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "a %s request cannot be "
                                "cancelled", r.state));
     if ((rc = store_sreq_transition(a->db, id, r.state, "cancelled", NULL, 0,
                                     0, 0, util_now_ms(), e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     return finish(a, "sign_request.cancel", id, NULL, e);
 }
 
@@ -811,22 +811,22 @@ sign_upload(const struct actor_ctx *a, int64_t id, int64_t doc_id,
         (r.submitter_id != a->p->account_id &&
          (rc = acting_custodian(a, &s, &deputy, e)) != ERR_OK) ||
         (rc = store_sdoc_get(a->db, doc_id, &d, NULL, NULL, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     if (d.request_id != id)
-        return actor_fail(a, err_set(e, ERR_NOT_FOUND, "document %lld is "
+        return authz_fail(a, err_set(e, ERR_NOT_FOUND, "document %lld is "
                                      "not in request %lld",
                                      (long long)doc_id, (long long)id));
     if (strcmp(r.state, "submitted") != 0 && strcmp(r.state, "approved") != 0)
-        return actor_fail(a, err_set(e, ERR_CONFLICT, "signing request "
+        return authz_fail(a, err_set(e, ERR_CONFLICT, "signing request "
                                      "%lld is %s", (long long)id, r.state));
     if ((int64_t)len != d.size_bytes || !util_ct_equal(sm3, d.sm3, 32))
-        return actor_fail(a, err_set(e, ERR_INVALID, "these are not the "
+        return authz_fail(a, err_set(e, ERR_INVALID, "these are not the "
                                      "bytes of the document as submitted "
                                      "(size or SM3 differs)"));
     if ((rc = store_sdoc_set_data(a->db, doc_id, data, len, e)) != ERR_OK)
-        return actor_fail(a, rc);
+        return authz_fail(a, rc);
     snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    return actor_commit(a, "sign_request.upload", "sign_request", ids,
+    return authz_commit(a, "sign_request.upload", "sign_request", ids,
                         json_pack("{s:I, s:I}", "document_id",
                                   (json_int_t)doc_id, "size",
                                   (json_int_t)len), e);

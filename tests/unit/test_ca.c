@@ -225,7 +225,7 @@ static void test_csr(void **state)
 
     (void)state;
     t_new_key("csr", kid, &k);
-    assert_int_equal(csr_create(&k, &s, &der, &len, &e), ERR_OK);
+    assert_int_equal(ca_csr_create(&k, &s, &der, &len, &e), ERR_OK);
     p = der;
     r = d2i_X509_REQ(NULL, &p, (long)len);
     assert_non_null(r);
@@ -276,7 +276,7 @@ static void test_external_import(void **state)
 
     (void)state;
     t_new_key("ext", kid, &k);
-    assert_int_equal(csr_create(&k, &s, &csr, &csr_len, &e), ERR_OK);
+    assert_int_equal(ca_csr_create(&k, &s, &csr, &csr_len, &e), ERR_OK);
     p = csr;
     r = d2i_X509_REQ(NULL, &p, (long)csr_len);
     assert_non_null(r);
@@ -446,7 +446,7 @@ static void test_ecdsa_token(void **state)
     st = store_of(cx);
     assert_int_equal(ca_import_check(h_der, h_len, h_pub, st, NULL, now, &e),
                      ERR_OK);
-    assert_int_equal(csr_create(&h, &s, &csr, &csr_len, &e), ERR_OK);
+    assert_int_equal(ca_csr_create(&h, &s, &csr, &csr_len, &e), ERR_OK);
     q = csr;
     r = d2i_X509_REQ(NULL, &q, (long)csr_len);
     assert_non_null(r);

@@ -1,9 +1,10 @@
 /*
- * json.c - envelope, error shape and bounded request-body readers (json.h).
+ * sjson.c - envelope, error shape and bounded request-body readers
+ * (sjson.h).
  */
 #include <string.h>
 
-#include "json.h"
+#include "sjson.h"
 
 static int
 depth_ok(const json_t *v, int depth)
@@ -27,7 +28,7 @@ depth_ok(const json_t *v, int depth)
 }
 
 err_code
-json_parse_body(const char *buf, size_t len, json_t **out, struct err *e)
+sjson_parse_body(const char *buf, size_t len, json_t **out, struct err *e)
 {
     json_error_t jerr;
     json_t *v;
@@ -53,7 +54,7 @@ json_parse_body(const char *buf, size_t len, json_t **out, struct err *e)
 }
 
 json_t *
-json_envelope(json_t *data, const char *request_id)
+sjson_envelope(json_t *data, const char *request_id)
 {
     if (data == NULL)
         data = json_object();
@@ -62,7 +63,7 @@ json_envelope(json_t *data, const char *request_id)
 }
 
 json_t *
-json_error(err_code code, const char *message, const char *request_id)
+sjson_error(err_code code, const char *message, const char *request_id)
 {
     return json_pack("{s:{s:s, s:s, s:s}}", "error", "code", err_name(code),
                      "message", message ? message : "", "request_id",
@@ -70,7 +71,7 @@ json_error(err_code code, const char *message, const char *request_id)
 }
 
 err_code
-json_get_str(const json_t *obj, const char *key, size_t maxlen, int required,
+sjson_get_str(const json_t *obj, const char *key, size_t maxlen, int required,
              const char **out, struct err *e)
 {
     const json_t *v = json_object_get(obj, key);
@@ -96,7 +97,7 @@ json_get_str(const json_t *obj, const char *key, size_t maxlen, int required,
 }
 
 err_code
-json_get_int(const json_t *obj, const char *key, long long min, long long max,
+sjson_get_int(const json_t *obj, const char *key, long long min, long long max,
              int required, long long *out, struct err *e)
 {
     const json_t *v = json_object_get(obj, key);
@@ -119,7 +120,7 @@ json_get_int(const json_t *obj, const char *key, long long min, long long max,
 }
 
 err_code
-json_get_bool(const json_t *obj, const char *key, int required, int *out,
+sjson_get_bool(const json_t *obj, const char *key, int required, int *out,
               struct err *e)
 {
     const json_t *v = json_object_get(obj, key);
@@ -137,7 +138,7 @@ json_get_bool(const json_t *obj, const char *key, int required, int *out,
 }
 
 err_code
-json_only_keys(const json_t *obj, const char *const *allowed, struct err *e)
+sjson_only_keys(const json_t *obj, const char *const *allowed, struct err *e)
 {
     const char *key;
     json_t *v;

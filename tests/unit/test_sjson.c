@@ -1,4 +1,4 @@
-/* test_json.c - envelope, error shape, body parsing and field readers. */
+/* test_sjson.c - envelope, error shape, body parsing and field readers. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -7,12 +7,12 @@
 #include <cmocka.h>
 
 #include "err.h"
-#include "json.h"
+#include "sjson.h"
 
 static void
 test_error_shape(void **state)
 {
-    json_t *j = json_error(ERR_NOT_FOUND, "no such seal", "abc123");
+    json_t *j = sjson_error(ERR_NOT_FOUND, "no such seal", "abc123");
     json_t *err = json_object_get(j, "error");
 
     assert_non_null(err);
@@ -29,14 +29,14 @@ test_error_shape(void **state)
 static void
 test_envelope(void **state)
 {
-    json_t *j = json_envelope(json_pack("{s:i}", "n", 1), "rid");
+    json_t *j = sjson_envelope(json_pack("{s:i}", "n", 1), "rid");
 
     assert_int_equal(json_integer_value(
         json_object_get(json_object_get(j, "data"), "n")), 1);
     assert_string_equal(json_string_value(json_object_get(j, "request_id")),
                         "rid");
     json_decref(j);
-    j = json_envelope(NULL, "rid");
+    j = sjson_envelope(NULL, "rid");
     assert_true(json_is_object(json_object_get(j, "data")));
     json_decref(j);
 }
@@ -75,12 +75,12 @@ test_parse_body(void **state)
     char deep[200];
     int i;
 
-    assert_int_equal(json_parse_body("{\"a\":1}", 7, &j, &e), ERR_OK);
+    assert_int_equal(sjson_parse_body("{\"a\":1}", 7, &j, &e), ERR_OK);
     json_decref(j);
-    assert_int_equal(json_parse_body("", 0, &j, &e), ERR_BAD_JSON);
-    assert_int_equal(json_parse_body("{\"a\":", 5, &j, &e), ERR_BAD_JSON);
-    assert_int_equal(json_parse_body("[1]", 3, &j, &e), ERR_BAD_JSON);
-    assert_int_equal(json_parse_body("{\"a\":1,\"a\":2}", 13, &j, &e),
+    assert_int_equal(sjson_parse_body("", 0, &j, &e), ERR_BAD_JSON);
+    assert_int_equal(sjson_parse_body("{\"a\":", 5, &j, &e), ERR_BAD_JSON);
+    assert_int_equal(sjson_parse_body("[1]", 3, &j, &e), ERR_BAD_JSON);
+    assert_int_equal(sjson_parse_body("{\"a\":1,\"a\":2}", 13, &j, &e),
                      ERR_BAD_JSON);
     for (i = 0; i < 40; i++)
         deep[i] = '[';
@@ -91,7 +91,7 @@ test_parse_body(void **state)
     for (i = 45; i < 85; i++)
         deep[i] = ']';
     deep[85] = '}';
-    assert_int_equal(json_parse_body(deep, 86, &j, &e), ERR_BAD_JSON);
+    assert_int_equal(sjson_parse_body(deep, 86, &j, &e), ERR_BAD_JSON);
     assert_non_null(strstr(e.msg, "deeper"));
 }
 
@@ -108,21 +108,21 @@ test_field_readers(void **state)
     int b = 0;
     struct err e;
 
-    assert_int_equal(json_get_str(o, "name", 10, 1, &s, &e), ERR_OK);
+    assert_int_equal(sjson_get_str(o, "name", 10, 1, &s, &e), ERR_OK);
     assert_string_equal(s, "x");
-    assert_int_equal(json_get_str(o, "missing", 10, 1, &s, &e),
+    assert_int_equal(sjson_get_str(o, "missing", 10, 1, &s, &e),
                      ERR_BAD_REQUEST);
-    assert_int_equal(json_get_str(o, "missing", 10, 0, &s, &e), ERR_OK);
+    assert_int_equal(sjson_get_str(o, "missing", 10, 0, &s, &e), ERR_OK);
     assert_null(s);
-    assert_int_equal(json_get_str(o, "empty", 10, 1, &s, &e), ERR_INVALID);
-    assert_int_equal(json_get_str(o, "n", 10, 1, &s, &e), ERR_BAD_REQUEST);
-    assert_int_equal(json_get_int(o, "n", 0, 10, 1, &n, &e), ERR_OK);
+    assert_int_equal(sjson_get_str(o, "empty", 10, 1, &s, &e), ERR_INVALID);
+    assert_int_equal(sjson_get_str(o, "n", 10, 1, &s, &e), ERR_BAD_REQUEST);
+    assert_int_equal(sjson_get_int(o, "n", 0, 10, 1, &n, &e), ERR_OK);
     assert_int_equal(n, 5);
-    assert_int_equal(json_get_int(o, "big", 0, 10, 1, &n, &e), ERR_INVALID);
-    assert_int_equal(json_get_bool(o, "flag", 1, &b, &e), ERR_OK);
+    assert_int_equal(sjson_get_int(o, "big", 0, 10, 1, &n, &e), ERR_INVALID);
+    assert_int_equal(sjson_get_bool(o, "flag", 1, &b, &e), ERR_OK);
     assert_true(b);
-    assert_int_equal(json_only_keys(o, allowed, &e), ERR_OK);
-    assert_int_equal(json_only_keys(o, fewer, &e), ERR_BAD_REQUEST);
+    assert_int_equal(sjson_only_keys(o, allowed, &e), ERR_OK);
+    assert_int_equal(sjson_only_keys(o, fewer, &e), ERR_BAD_REQUEST);
     json_decref(o);
 }
 
