@@ -67,7 +67,6 @@ err_code api_deputy_approve(struct http_req *req, struct http_resp *resp,
 err_code api_deputy_reject(struct http_req *req, struct http_resp *resp,
                            struct err *e);
 
-/* BEGIN api-audit */
 /* api_audit.c: audit queries, chain verification, checkpoints, backup */
 err_code api_audit_list(struct http_req *req, struct http_resp *resp,
                         struct err *e);
@@ -79,8 +78,6 @@ err_code api_audit_checkpoint_latest(struct http_req *req,
                                      struct http_resp *resp, struct err *e);
 err_code api_admin_backup(struct http_req *req, struct http_resp *resp,
                           struct err *e);
-/* END api-audit */
-/* BEGIN api-seal */
 /* api_application.c: seal applications */
 struct store_history;
 /* store_history_fn appending one history row as JSON to the array ctx. */
@@ -141,8 +138,6 @@ err_code api_seal_status(struct http_req *req, struct http_resp *resp,
                          struct err *e);
 err_code api_seal_status_list(struct http_req *req, struct http_resp *resp,
                               struct err *e);
-/* END api-seal */
-/* BEGIN api-verify */
 /* Take one token from the caller's verification bucket (the verifier role
  * has its own, larger one); ERR_RATE_LIMITED with resp->retry_after set. */
 err_code api_verify_rate(struct http_req *req, struct http_resp *resp,
@@ -152,8 +147,6 @@ err_code api_verify_signature(struct http_req *req, struct http_resp *resp,
                               struct err *e);
 err_code api_verify_seal(struct http_req *req, struct http_resp *resp,
                          struct err *e);
-/* END api-verify */
-/* BEGIN api-sign */
 /* api_sign.c: signing requests, signing, usage */
 err_code api_sreq_submit(struct http_req *req, struct http_resp *resp,
                          struct err *e);
@@ -173,13 +166,10 @@ err_code api_signature_file(struct http_req *req, struct http_resp *resp,
                             struct err *e);
 err_code api_usage(struct http_req *req, struct http_resp *resp,
                    struct err *e);
-/* END api-sign */
-/* BEGIN api-ofd */
 /* api_ofd.c: OFD sealing and verification */
 err_code api_sreq_seal_ofd(struct http_req *req, struct http_resp *resp,
                            struct err *e);
 err_code api_verify_ofd(struct http_req *req, struct http_resp *resp,
                         struct err *e);
-/* END api-ofd */
 
 #endif

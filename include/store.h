@@ -346,7 +346,6 @@ struct store_audit_row {
 
 /* Inserted by store_audit_insert_chained() (the store-audit block). */
 
-/* BEGIN store-audit */
 /* The audit chain's SQL (src/store_audit.c).  audit.c computes the hashes;
  * these functions only read and write rows. */
 
@@ -450,9 +449,7 @@ err_code store_open_readonly(const char *path, struct store **out,
 /* Copy the database file src_path into dest_path the same way (restore). */
 err_code store_copy_file(const char *src_path, const char *dest_path,
                          struct err *e);
-/* END store-audit */
 
-/* BEGIN store-seal */
 /* ---- seal applications and history (store_seal.c) ---- */
 
 #define STORE_TEXT_MAX 512
@@ -681,9 +678,7 @@ err_code store_authority_put(struct store_conn *c, const char *role,
 err_code store_authority_get(struct store_conn *c, const char *role,
                              char *key_ref, size_t cap, uint8_t **der,
                              size_t *len, struct err *e);
-/* END store-seal */
 
-/* BEGIN store-sign */
 /* ---- signing requests, documents, signatures (store_sign.c) ---- */
 
 struct store_sreq {
@@ -805,6 +800,5 @@ err_code store_usage_summary(struct store_conn *c, int64_t seal_id,
 /* The seal was used now (drives automatic suspension). */
 err_code store_seal_touch(struct store_conn *c, int64_t seal_id,
                           int64_t now_ms, struct err *e);
-/* END store-sign */
 
 #endif

@@ -9,10 +9,8 @@
 #include "cmd.h"
 #include "cmd_format.h"
 #include "cmd_token.h"
-/* BEGIN includes */
 #include "cmd_ofd.h"
 #include "cmd_audit.h"
-/* END includes */
 
 struct subcommand {
     const char *name;
@@ -27,16 +25,10 @@ static const struct subcommand subcommands[] = {
     {"verify-file", cmd_verify_file, "verify a signature, SignedData or seal file"},
     {"token", cmd_token, "key custody: list, generate, pubkey, sign, selftest, "
                          "health, init-dev"},
-    /* BEGIN cmd-audit */
     {"audit", cmd_audit, "audit chain: verify, checkpoint, export"},
     {"backup", cmd_backup, "online backup of the database (verified)"},
     {"restore", cmd_restore, "restore a backup whose audit chain verifies"},
-    /* END cmd-audit */
-    /* BEGIN cmd-seal */
-    /* END cmd-seal */
-    /* BEGIN cmd-ofd */
     {"verify-ofd", cmd_verify_ofd, "verify every signature of an OFD file"},
-    /* END cmd-ofd */
     {"routes", cmd_routes, "print the API routing table as JSON"},
     {"permissions", cmd_permissions, "print the role x route matrix as JSON"},
     {"config-keys", cmd_config_keys, "list every configuration key"},

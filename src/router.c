@@ -73,7 +73,6 @@ const struct route router_table[] = {
 
     {"GET", "/api/v1/permissions", api_permissions, PERM_SELF, 0,
      "rbac.matrix", "The role x route permission matrix"},
-    /* BEGIN routes-audit */
     {"GET", "/api/v1/audit", api_audit_list, PERM_AUDIT_READ, 0,
      "audit.query", "Query the audit log (filters, paginated; json, jsonl "
      "or csv)"},
@@ -87,8 +86,6 @@ const struct route router_table[] = {
      "The newest signed checkpoint, for safekeeping outside seald"},
     {"POST", "/api/v1/admin/backup", api_admin_backup, PERM_ACCOUNT_WRITE, 0,
      "system.backup", "Online backup of the database (verified copy)"},
-    /* END routes-audit */
-    /* BEGIN routes-seal */
     {"GET", "/api/v1/applications", api_app_list, PERM_SELF, 0,
      "application.list", "Seal applications the caller may see"},
     {"POST", "/api/v1/applications", api_app_submit,
@@ -148,16 +145,12 @@ const struct route router_table[] = {
      "seal.status", "Seal status for relying parties"},
     {"GET", "/api/v1/seal-status-list", api_seal_status_list, PERM_SELF, 0,
      "seal.status_list", "Signed list of every seal that is not active"},
-    /* END routes-seal */
-    /* BEGIN routes-verify */
     {"POST", "/api/v1/verify", api_verify_signature, PERM_SELF, 0,
      "verify.signature", "Verify an SES_Signature or a GB/T 35275 "
      "SignedData with its document or the document's SM3 (JSON base64 or "
      "multipart upload); with seal status"},
     {"POST", "/api/v1/verify/seal", api_verify_seal, PERM_SELF, 0,
      "verify.seal", "Verify a seal file (SESeal) alone"},
-    /* END routes-verify */
-    /* BEGIN routes-sign */
     {"POST", "/api/v1/sign-requests", api_sreq_submit, PERM_REQUEST_SUBMIT,
      0, "sign_request.submit",
      "A requester asks for documents to be sealed (by upload or SM3)"},
@@ -181,14 +174,11 @@ const struct route router_table[] = {
      "signature.download", "A signature made by seald (SES_Signature DER)"},
     {"GET", "/api/v1/usage", api_usage, PERM_SELF, 0, "usage.report",
      "Usage summary per seal for a period (JSON or CSV)"},
-    /* END routes-sign */
-    /* BEGIN routes-ofd */
     {"POST", "/api/v1/sign-requests/{id}/documents/{doc}/seal-ofd",
      api_sreq_seal_ofd, PERM_SEAL_USE, 0, "seal.sign_ofd",
      "Seal an approved, uploaded OFD at a page, keyword or across pages"},
     {"POST", "/api/v1/verify/ofd", api_verify_ofd, PERM_SELF, 0,
      "verify.ofd", "Verify every signature of a sealed OFD"},
-    /* END routes-ofd */
 };
 const size_t router_table_len = sizeof(router_table) / sizeof(router_table[0]);
 
