@@ -30,6 +30,24 @@
 #include "seal.h"
 #include "store.h"
 
+/* The life of a signing request as one table (sreq_moves in signing.c):
+ * a row per (event, the state the request is in), giving the state after
+ * it (the same state for the events that use a request without changing
+ * it: uploading a document, signing, and the previous request's check
+ * when a request resubmits a rejected one or asks for extra copies of an
+ * approved one) and whether the event needs a reason.  Every state check
+ * on a signing request goes through sign_request_move().  *to (may be
+ * NULL): the state after, a static string.  ERR_CONFLICT, naming the
+ * state, if the event is not allowed in it. */
+err_code sign_request_move(const char *event, const char *from,
+                           const char **to, int *needs_reason,
+                           struct err *e);
+
+/* The table's rows, for `seald permissions` and the tests: row i (from
+ * 0) in *event, *from, *to; 0 past the last row. */
+int sign_request_move_row(size_t i, const char **event, const char **from,
+                          const char **to);
+
 #define SIGN_TITLE_MAX      200
 #define SIGN_PURPOSE_MAX    500
 #define SIGN_DOC_NAME_MAX   200

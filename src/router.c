@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "router.h"
+#include "signing.h"
 #include "sod.h"
 
 const struct route router_table[] = {
@@ -339,8 +340,8 @@ json_t *
 router_matrix(void)
 {
     json_t *roles = json_array(), *routes = json_array();
-    json_t *rules = json_array();
-    const char *const *role;
+    json_t *rules = json_array(), *moves = json_array();
+    const char *const *role, *event, *from, *to;
     size_t i;
 
     for (role = rbac_roles; *role != NULL; role++)
@@ -359,6 +360,10 @@ router_matrix(void)
     for (i = 0; sod_rules[i].id != NULL; i++)
         json_array_append_new(rules, json_pack("{s:s, s:s}", "id",
                               sod_rules[i].id, "rule", sod_rules[i].text));
-    return json_pack("{s:o, s:o, s:o}", "roles", roles, "routes", routes,
-                     "separation_of_duties", rules);
+    for (i = 0; sign_request_move_row(i, &event, &from, &to); i++)
+        json_array_append_new(moves, json_pack("{s:s, s:s, s:s}", "event",
+                              event, "from", from, "to", to));
+    return json_pack("{s:o, s:o, s:o, s:o}", "roles", roles, "routes",
+                     routes, "separation_of_duties", rules,
+                     "signing_request_moves", moves);
 }

@@ -20,6 +20,56 @@
 
 #include <openssl/evp.h>
 
+/* ---- the life of a signing request (signing.h) ---- */
+
+struct sreq_move_rule {
+    const char *event, *from, *to;
+    int         needs_reason;
+};
+
+static const struct sreq_move_rule sreq_moves[] = {
+    {"approve", "submitted", "approved", 0},
+    {"reject", "submitted", "rejected", 1},         /* 退签 */
+    {"cancel", "submitted", "cancelled", 0},
+    {"cancel", "approved", "cancelled", 0},
+    {"upload", "submitted", "submitted", 0},
+    {"upload", "approved", "approved", 0},
+    {"sign", "approved", "approved", 0},
+    {"resubmit", "rejected", "rejected", 0},       /* 重签: the old one */
+    {"extra_copies", "approved", "approved", 0},   /* 加印: the old one */
+};
+#define SREQ_NMOVES (sizeof(sreq_moves) / sizeof(sreq_moves[0]))
+
+err_code
+sign_request_move(const char *event, const char *from, const char **to,
+                  int *needs_reason, struct err *e)
+{
+    size_t i;
+
+    for (i = 0; i < SREQ_NMOVES; i++)
+        if (!strcmp(sreq_moves[i].event, event) &&
+            !strcmp(sreq_moves[i].from, from)) {
+            if (to != NULL)
+                *to = sreq_moves[i].to;
+            if (needs_reason != NULL)
+                *needs_reason = sreq_moves[i].needs_reason;
+            return ERR_OK;
+        }
+    return err_set(e, ERR_CONFLICT, "a %s signing request does not allow "
+                   "'%s'", from, event);
+}
+
+int
+sign_request_move_row(size_t i, const char **event, const char **from,
+                      const char **to)
+{
+    if (i >= SREQ_NMOVES)
+        return 0;
+    *event = sreq_moves[i].event;
+    *from = sreq_moves[i].from;
+    *to = sreq_moves[i].to;
+    return 1;
+}
 
 /* Audit record of the change to signing request id and commit. */
 static err_code
@@ -127,7 +177,8 @@ sign_submit(const struct actor_ctx *a, const struct sign_new *n,
         if ((rc = store_sreq_get(a->db, n->resubmits_id, &prev, e))
             != ERR_OK)
             return authz_fail(a, rc);
-        if (strcmp(prev.state, "rejected") != 0 ||
+        if (sign_request_move("resubmit", prev.state, NULL, NULL, NULL)
+                != ERR_OK ||
             prev.submitter_id != a->p->account_id || prev.seal_id != s.id)
             return authz_fail(a, err_set(e, ERR_CONFLICT, "only your own rejected "
                                    "request for this seal is resubmitted"));
@@ -136,7 +187,8 @@ sign_submit(const struct actor_ctx *a, const struct sign_new *n,
         if ((rc = store_sreq_get(a->db, n->extra_for_id, &prev, e))
             != ERR_OK)
             return authz_fail(a, rc);
-        if (strcmp(prev.state, "approved") != 0 || prev.seal_id != s.id)
+        if (sign_request_move("extra_copies", prev.state, NULL, NULL, NULL)
+                != ERR_OK || prev.seal_id != s.id)
             return authz_fail(a, err_set(e, ERR_CONFLICT, "extra copies are asked "
                                    "for an approved request of this seal"));
     }
@@ -169,10 +221,16 @@ sign_decide(const struct actor_ctx *a, int64_t id, int approve,
 {
     struct store_sreq r;
     struct store_seal s;
+    const char *to;
     int64_t now = util_now_ms();
+    int needs_reason = 0;
     err_code rc;
 
-    if (!approve && (reason == NULL || reason[0] == '\0'))
+    /* a reason is asked before anything is read: the table says which
+     * events need one, whatever state the request is in */
+    if (sign_request_move(approve ? "approve" : "reject", "submitted", NULL,
+                          &needs_reason, NULL) == ERR_OK && needs_reason &&
+        (reason == NULL || reason[0] == '\0'))
         return err_set(e, ERR_BAD_REQUEST, "a rejection (退签) needs a "
                        "reason");
     if ((rc = store_begin(a->db, e)) != ERR_OK)
@@ -188,8 +246,9 @@ sign_decide(const struct actor_ctx *a, int64_t id, int approve,
         return authz_fail(a, rc);
     if (approve && (rc = seal_check_usable(a->db, &s, now, e)) != ERR_OK)
         return authz_fail(a, rc);
-    if ((rc = store_sreq_transition(a->db, id, "submitted",
-                                    approve ? "approved" : "rejected",
+    if ((rc = sign_request_move(approve ? "approve" : "reject", r.state,
+                                &to, NULL, e)) != ERR_OK ||
+        (rc = store_sreq_transition(a->db, id, r.state, to,
                                     reason, a->p->account_id,
                                     approve ? now : 0,
                                     approve ? now + ttl_ms : 0, now, e))
@@ -205,6 +264,7 @@ err_code
 sign_cancel(const struct actor_ctx *a, int64_t id, struct err *e)
 {
     struct store_sreq r;
+    const char *to;
     int64_t n = 0;
     err_code rc;
 
@@ -219,11 +279,9 @@ sign_cancel(const struct actor_ctx *a, int64_t id, struct err *e)
     if (n > 0)
         return authz_fail(a, err_set(e, ERR_CONFLICT, "documents were already "
                                "signed under this request"));
-    if (strcmp(r.state, "submitted") != 0 && strcmp(r.state, "approved") != 0)
-        return authz_fail(a, err_set(e, ERR_CONFLICT, "a %s request cannot be "
-                               "cancelled", r.state));
-    if ((rc = store_sreq_transition(a->db, id, r.state, "cancelled", NULL, 0,
-                                    0, 0, util_now_ms(), e)) != ERR_OK)
+    if ((rc = sign_request_move("cancel", r.state, &to, NULL, e)) != ERR_OK ||
+        (rc = store_sreq_transition(a->db, id, r.state, to, NULL, 0, 0, 0,
+                                    util_now_ms(), e)) != ERR_OK)
         return authz_fail(a, rc);
     return finish(a, "sign_request.cancel", id, NULL, e);
 }
@@ -296,7 +354,7 @@ use_record(struct store_conn *db, void *ctx, struct err *e)
     if ((rc = store_sreq_get(db, u->r->id, &now_r, e)) != ERR_OK ||
         (rc = store_seal_get_id(db, u->r->seal_id, &s, e)) != ERR_OK)
         return rc;
-    if (strcmp(now_r.state, "approved") != 0)
+    if (sign_request_move("sign", now_r.state, NULL, NULL, NULL) != ERR_OK)
         return err_set(e, ERR_CONFLICT, "signing request %lld is %s",
                        (long long)u->r->id, now_r.state);
     if (now_r.expires_ms <= now)
@@ -607,7 +665,7 @@ signer_load(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
                                      g->s.custodian_id, g->r.approver_id,
                                      a->p->account_id}, e)) != ERR_OK)
         return rc;
-    if (strcmp(g->r.state, "approved") != 0)
+    if (sign_request_move("sign", g->r.state, NULL, NULL, NULL) != ERR_OK)
         return err_set(e, ERR_CONFLICT, "signing request %lld is %s; only "
                        "an approved request is signed", (long long)id,
                        g->r.state);
@@ -816,7 +874,7 @@ sign_upload(const struct actor_ctx *a, int64_t id, int64_t doc_id,
         return authz_fail(a, err_set(e, ERR_NOT_FOUND, "document %lld is "
                                      "not in request %lld",
                                      (long long)doc_id, (long long)id));
-    if (strcmp(r.state, "submitted") != 0 && strcmp(r.state, "approved") != 0)
+    if (sign_request_move("upload", r.state, NULL, NULL, NULL) != ERR_OK)
         return authz_fail(a, err_set(e, ERR_CONFLICT, "signing request "
                                      "%lld is %s", (long long)id, r.state));
     if ((int64_t)len != d.size_bytes || !util_ct_equal(sm3, d.sm3, 32))
