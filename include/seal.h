@@ -137,4 +137,50 @@ err_code seal_status_list(struct store_conn *db, const struct seal_env *env,
 err_code seal_may_read(const struct actor_ctx *a, const struct store_seal *s,
                        struct err *e);
 
+/* ---- Reading seals (seal_read.c) ----
+ * What the handlers call to read seals; read authorisation is applied
+ * here.  Results are the caller's (buffers malloc'ed: the caller frees). */
+
+/* The seal esid if a may read it (seal_may_read): ERR_NOT_FOUND, or
+ * ERR_FORBIDDEN. */
+err_code seal_get(const struct actor_ctx *a, const char *esid,
+                  struct store_seal *out, struct err *e);
+
+/* The seal esid whoever asks: its state is for every authenticated
+ * caller (relying parties check seals they do not hold), and the answer
+ * to a change a just made. */
+err_code seal_get_state(const struct actor_ctx *a, const char *esid,
+                        struct store_seal *out, struct err *e);
+
+struct seal_filter {
+    int64_t     org_id;               /* 0: any                      */
+    const char *kind, *state;         /* NULL: any                   */
+    int64_t     expiring_before_ms;   /* 0: any                      */
+};
+
+/* The seals a may read with id > after, at most limit, in id order: the
+ * scope is applied in the query, so a page is short only at the end. */
+err_code seal_list(const struct actor_ctx *a, const struct seal_filter *f,
+                   int64_t after, int limit, store_seal_fn fn, void *ctx,
+                   struct err *e);
+
+/* The seal file (DER) of s, which the caller has read with seal_get. */
+err_code seal_file(const struct actor_ctx *a, const struct store_seal *s,
+                   uint8_t **der, size_t *len, struct err *e);
+
+/* The impression of s: its bytes, *gif set for GIF (else PNG). */
+err_code seal_picture(const struct actor_ctx *a, const struct store_seal *s,
+                      uint8_t **buf, size_t *len, int *gif, struct err *e);
+
+/* The state history of s, row by row to fn. */
+err_code seal_history(const struct actor_ctx *a, const struct store_seal *s,
+                      store_history_fn fn, void *ctx, struct err *e);
+
+/* What the filing record of s is made of: its organisation, its
+ * application and its seal file. */
+err_code seal_filing_parts(const struct actor_ctx *a,
+                           const struct store_seal *s, struct store_org *org,
+                           struct store_app *app, uint8_t **der, size_t *len,
+                           struct err *e);
+
 #endif

@@ -636,9 +636,21 @@ err_code store_seal_confirmed(struct store_conn *c, int64_t id,
 err_code store_seal_filed(struct store_conn *c, int64_t id, int64_t now_ms,
                           struct err *e);
 
-/* Seals with id > after; filters: org (0 any), kind / state (NULL any),
- * valid_end before expiring_before_ms (0 any). */
-err_code store_seal_list(struct store_conn *c, int64_t org_id,
+/* Who may read which seals, for a list: the seals whose custodian is
+ * reader_id, and those of the organisations in the subtrees of the
+ * scope_orgs (the organisations of the reader's roles). */
+struct store_seal_reader {
+    int64_t        reader_id;
+    const int64_t *scope_orgs;
+    size_t         nscope;            /* at most STORE_MAX_ROLES */
+};
+
+/* The seals r may read with id > after, at most limit, in id order;
+ * filters: org (0 any), kind / state (NULL any), valid_end before
+ * expiring_before_ms (0 any).  The scope is applied in SQL, so a page
+ * holds limit seals whenever there are that many more. */
+err_code store_seal_list(struct store_conn *c,
+                         const struct store_seal_reader *r, int64_t org_id,
                          const char *kind, const char *state,
                          int64_t expiring_before_ms, int64_t after,
                          int limit, store_seal_fn fn, void *ctx,

@@ -44,10 +44,9 @@ readable_seal(struct http_req *req, struct store_seal *s, struct err *e)
     const char *esid;
     err_code rc;
 
-    if ((rc = param_esid(req, &esid, e)) != ERR_OK ||
-        (rc = store_seal_get(req->db, esid, s, e)) != ERR_OK)
+    if ((rc = param_esid(req, &esid, e)) != ERR_OK)
         return rc;
-    return seal_may_read(&a, s, e);
+    return seal_get(&a, esid, s, e);
 }
 
 static json_t *
@@ -83,10 +82,11 @@ static err_code
 made(struct http_req *req, struct http_resp *resp, const char *esid,
      struct err *e)
 {
+    struct actor_ctx a = http_actor_ctx(req);
     struct store_seal s;
     err_code rc;
 
-    if ((rc = store_seal_get(req->db, esid, &s, e)) != ERR_OK)
+    if ((rc = seal_get_state(&a, esid, &s, e)) != ERR_OK)
         return rc;
     resp->status = 201;
     resp->data = seal_json(&s);
@@ -152,9 +152,9 @@ api_seal_certificate(struct http_req *req, struct http_resp *resp,
 }
 
 struct seal_page {
-    const struct actor_ctx *a;
-    json_t                 *items;
-    int64_t                 last;
+    json_t  *items;
+    int64_t  last;
+    int      n;
 };
 
 static err_code
@@ -163,8 +163,8 @@ seal_page_add(void *ctx, const struct store_seal *s)
     struct seal_page *pg = ctx;
 
     pg->last = s->id;
-    if (seal_may_read(pg->a, s, NULL) == ERR_OK)
-        json_array_append_new(pg->items, seal_json(s));
+    pg->n++;
+    json_array_append_new(pg->items, seal_json(s));
     return ERR_OK;
 }
 
@@ -172,7 +172,8 @@ err_code
 api_seal_list(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
-    struct seal_page pg = {&a, json_array(), 0};
+    struct seal_page pg = {json_array(), 0, 0};
+    struct seal_filter f;
     const char *org = http_query(req, "org_id");
     const char *days = http_query(req, "expiring_within_days");
     int64_t after, before = 0;
@@ -190,12 +191,15 @@ api_seal_list(struct http_req *req, struct http_resp *resp, struct err *e)
     }
     if (days != NULL)
         before = util_now_ms() + d * 86400000LL;
-    if ((rc = store_seal_list(req->db, org_id, http_query(req, "kind"),
-                              http_query(req, "state"), before, after, limit,
-                              seal_page_add, &pg, e)) != ERR_OK)
+    f = (struct seal_filter){org_id, http_query(req, "kind"),
+                             http_query(req, "state"), before};
+    if ((rc = seal_list(&a, &f, after, limit, seal_page_add, &pg, e))
+        != ERR_OK)
         goto fail;
+    /* a full page may have more after it; a short one is the last */
     resp->data = json_pack("{s:o, s:o}", "items", pg.items, "next_after",
-                           pg.last ? json_integer(pg.last) : json_null());
+                           pg.n == limit ? json_integer(pg.last)
+                                         : json_null());
     return ERR_OK;
 fail:
     json_decref(pg.items);
@@ -215,9 +219,10 @@ api_seal_get(struct http_req *req, struct http_resp *resp, struct err *e)
     json_t *inspect = NULL;
     err_code rc;
 
+    struct actor_ctx a = http_actor_ctx(req);
+
     if ((rc = readable_seal(req, &s, e)) != ERR_OK ||
-        (rc = store_seal_blob(req->db, s.id, "seal", &der, &len, e))
-        != ERR_OK)
+        (rc = seal_file(&a, &s, &der, &len, e)) != ERR_OK)
         return rc;
     if ((rc = ses_seal_decode(der, len, &decoded, e)) == ERR_OK &&
         (inspect = ses_seal_to_json(decoded)) != NULL &&
@@ -238,6 +243,7 @@ static err_code
 send_blob(struct http_req *req, struct http_resp *resp, const char *which,
           struct err *e)
 {
+    struct actor_ctx a = http_actor_ctx(req);
     struct store_seal s;
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -246,24 +252,18 @@ send_blob(struct http_req *req, struct http_resp *resp, const char *which,
     if ((rc = readable_seal(req, &s, e)) != ERR_OK)
         return rc;
     if (!strcmp(which, "seal")) {
-        if ((rc = store_seal_blob(req->db, s.id, "seal", &buf, &len, e))
-            != ERR_OK)
+        if ((rc = seal_file(&a, &s, &buf, &len, e)) != ERR_OK)
             return rc;
         resp->content_type = "application/octet-stream";
         snprintf(resp->disposition, sizeof(resp->disposition),
                  "attachment; filename=\"%s.esl\"", s.esid);
     } else {
-        struct store_app app;
-        if ((rc = store_app_get(req->db, s.application_id, &app, e))
-            != ERR_OK ||
-            (rc = store_app_image(req->db, s.application_id, &buf, &len, e))
-            != ERR_OK)
+        int gif = 0;
+        if ((rc = seal_picture(&a, &s, &buf, &len, &gif, e)) != ERR_OK)
             return rc;
-        resp->content_type = !strcmp(app.image_type, "GIF") ? "image/gif"
-                                                            : "image/png";
+        resp->content_type = gif ? "image/gif" : "image/png";
         snprintf(resp->disposition, sizeof(resp->disposition),
-                 "inline; filename=\"%s.%s\"", s.esid,
-                 !strcmp(app.image_type, "GIF") ? "gif" : "png");
+                 "inline; filename=\"%s.%s\"", s.esid, gif ? "gif" : "png");
     }
     resp->raw = (char *)buf;
     resp->raw_len = len;
@@ -285,13 +285,13 @@ api_seal_picture(struct http_req *req, struct http_resp *resp, struct err *e)
 err_code
 api_seal_history(struct http_req *req, struct http_resp *resp, struct err *e)
 {
+    struct actor_ctx a = http_actor_ctx(req);
     struct store_seal s;
     json_t *items = json_array();
     err_code rc;
 
     if ((rc = readable_seal(req, &s, e)) != ERR_OK ||
-        (rc = store_history_list(req->db, "seal", s.id, api_history_add,
-                                 items, e)) != ERR_OK) {
+        (rc = seal_history(&a, &s, api_history_add, items, e)) != ERR_OK) {
         json_decref(items);
         return rc;
     }
@@ -323,7 +323,7 @@ seal_action(struct http_req *req, struct http_resp *resp,
     if (need_reason && reason == NULL)
         return err_set(e, ERR_BAD_REQUEST, "a reason is required");
     if ((rc = op(&a, esid, reason, e)) != ERR_OK ||
-        (rc = store_seal_get(req->db, esid, &s, e)) != ERR_OK)
+        (rc = seal_get_state(&a, esid, &s, e)) != ERR_OK)
         return rc;
     resp->data = seal_json(&s);
     return ERR_OK;
@@ -393,7 +393,7 @@ api_seal_loss_resolve(struct http_req *req, struct http_resp *resp,
         (rc = sjson_get_str(req->json, "reason", SEAL_REASON_MAX, 1, &reason,
                            e)) != ERR_OK ||
         (rc = seal_resolve_loss(&a, esid, outcome, reason, e)) != ERR_OK ||
-        (rc = store_seal_get(req->db, esid, &s, e)) != ERR_OK)
+        (rc = seal_get_state(&a, esid, &s, e)) != ERR_OK)
         return rc;
     resp->data = seal_json(&s);
     return ERR_OK;
@@ -462,10 +462,10 @@ api_seal_filing(struct http_req *req, struct http_resp *resp, struct err *e)
     size_t len = 0;
     err_code rc;
 
+    struct actor_ctx a = http_actor_ctx(req);
+
     if ((rc = readable_seal(req, &s, e)) != ERR_OK ||
-        (rc = store_org_get(req->db, s.org_id, &org, e)) != ERR_OK ||
-        (rc = store_app_get(req->db, s.application_id, &app, e)) != ERR_OK ||
-        (rc = store_seal_blob(req->db, s.id, "seal", &der, &len, e))
+        (rc = seal_filing_parts(&a, &s, &org, &app, &der, &len, e))
         != ERR_OK ||
         (rc = util_b64_encode(der, len, &b64, e)) != ERR_OK)
         goto done;
@@ -492,12 +492,13 @@ done:
 err_code
 api_seal_status(struct http_req *req, struct http_resp *resp, struct err *e)
 {
+    struct actor_ctx a = http_actor_ctx(req);
     struct store_seal s;
     const char *esid;
     err_code rc;
 
     if ((rc = param_esid(req, &esid, e)) != ERR_OK ||
-        (rc = store_seal_get(req->db, esid, &s, e)) != ERR_OK)
+        (rc = seal_get_state(&a, esid, &s, e)) != ERR_OK)
         return rc;
     /* a seal past its validity is expired even before the job marks it */
     if (!strcmp(s.state, "active") && s.valid_end_ms < util_now_ms())

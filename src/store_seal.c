@@ -2,6 +2,7 @@
  * store_seal.c - the SQL of seal applications, their materials, and the
  * state history of applications and seals.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -617,29 +618,47 @@ seal_walk(struct store_conn *c, sqlite3_stmt *st, store_seal_fn fn, void *ctx,
 }
 
 err_code
-store_seal_list(struct store_conn *c, int64_t org_id, const char *kind,
-                const char *state, int64_t expiring_before_ms, int64_t after,
-                int limit, store_seal_fn fn, void *ctx, struct err *e)
+store_seal_list(struct store_conn *c, const struct store_seal_reader *r,
+                int64_t org_id, const char *kind, const char *state,
+                int64_t expiring_before_ms, int64_t after, int limit,
+                store_seal_fn fn, void *ctx, struct err *e)
 {
+    /* The reader's organisations come as one bound JSON array of ids
+     * (json_each), walked down with the same depth bound as
+     * store_org_in_subtree; the scope is applied before LIMIT. */
     static const char sql[] =
-        "SELECT " SEAL_COLS " FROM seals WHERE id > ? AND "
-        "(? = 0 OR org_id = ?) AND (? IS NULL OR kind = ?) AND "
-        "(? IS NULL OR state = ?) AND (? = 0 OR valid_end_ms < ?) "
-        "ORDER BY id LIMIT ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+        "WITH RECURSIVE scope(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id IN "
+        "    (SELECT value FROM json_each(?1)) "
+        "  UNION ALL "
+        "  SELECT o.id, scope.depth + 1 FROM organisations o "
+        "  JOIN scope ON o.parent_id = scope.id WHERE scope.depth < 64) "
+        "SELECT " SEAL_COLS " FROM seals WHERE id > ?2 AND "
+        "(custodian_id = ?3 OR org_id IN (SELECT id FROM scope)) AND "
+        "(?4 = 0 OR org_id = ?4) AND (?5 IS NULL OR kind = ?5) AND "
+        "(?6 IS NULL OR state = ?6) AND (?7 = 0 OR valid_end_ms < ?7) "
+        "ORDER BY id LIMIT ?8";
+    char orgs[2 + STORE_MAX_ROLES * 21];
+    size_t i, n = 0;
+    sqlite3_stmt *st;
 
-    if (st == NULL)
+    if (r->nscope > STORE_MAX_ROLES)
+        return err_set(e, ERR_INTERNAL, "seal list: scope too large");
+    orgs[n++] = '[';
+    for (i = 0; i < r->nscope; i++)
+        n += (size_t)snprintf(orgs + n, sizeof(orgs) - n, "%s%lld",
+                              i ? "," : "", (long long)r->scope_orgs[i]);
+    snprintf(orgs + n, sizeof(orgs) - n, "]");
+    if ((st = st_prep(c, sql, e)) == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, after);
-    sqlite3_bind_int64(st, 2, org_id);
-    sqlite3_bind_int64(st, 3, org_id);
-    st_bind_text(st, 4, kind);
+    st_bind_text(st, 1, orgs);
+    sqlite3_bind_int64(st, 2, after);
+    sqlite3_bind_int64(st, 3, r->reader_id);
+    sqlite3_bind_int64(st, 4, org_id);
     st_bind_text(st, 5, kind);
     st_bind_text(st, 6, state);
-    st_bind_text(st, 7, state);
-    sqlite3_bind_int64(st, 8, expiring_before_ms);
-    sqlite3_bind_int64(st, 9, expiring_before_ms);
-    sqlite3_bind_int(st, 10, limit);
+    sqlite3_bind_int64(st, 7, expiring_before_ms);
+    sqlite3_bind_int(st, 8, limit);
     return seal_walk(c, st, fn, ctx, e);
 }
 

@@ -468,3 +468,48 @@ def test_daemon_on_another_vendor_profile(tmp_path):
     finally:
         rc, _, err = inst.stop()
     assert rc == 0, err
+
+
+def test_seal_list_is_scoped_in_the_query(world):
+    """Issue 15, item 5: the seal list applies the reader's scope in the
+    query, not to the rows of a page afterwards.  Pages used to be cut by
+    LIMIT first and filtered after, so a reader of one department walked
+    empty pages (each with a next_after) past every seal of the agency
+    before reaching their own.  Now every page but the last is full, the
+    last says so (next_after null), and nothing outside the scope shows."""
+    w = world
+    mine = [w.new_active_seal(org_id=w.dept, seal_name=f"档案室{i}")
+            for i in range(3)]
+    w.new_active_seal(seal_name="不在范围内")          # the agency's
+    rid, rcred = w.person("deptreader", w.dept)
+    w.grant(w.cred["secadmin"], rid, "verifier", w.dept)
+    seen, after, pages = [], None, 0
+    while True:
+        params = {"limit": 1, **({"after": after} if after else {})}
+        r = w.inst.get("/api/v1/seals", rcred, params=params)
+        assert r.status_code == 200, r.text
+        page = r.json()["data"]
+        pages += 1
+        assert pages <= len(mine) + 1, "more pages than seals in scope"
+        seen += [(s["esid"], s["org_id"]) for s in page["items"]]
+        if page["next_after"] is None:
+            break
+        assert len(page["items"]) == 1          # a full page, never empty
+        after = page["next_after"]
+    assert {e for e, _ in seen} >= set(mine)
+    assert {o for _, o in seen} == {w.dept}
+    # the same in one page
+    r = w.inst.get("/api/v1/seals", rcred, params={"limit": 100})
+    assert [s["esid"] for s in r.json()["data"]["items"]] == \
+        [e for e, _ in seen]
+    assert r.json()["data"]["next_after"] is None
+    # a reader of the agency sees the department's seals too (its subtree)
+    r = w.inst.get("/api/v1/seals", w.cred["verifier"],
+                   params={"org_id": w.dept, "limit": 100})
+    assert set(mine) <= {s["esid"] for s in r.json()["data"]["items"]}
+    # and a seal outside the scope is refused one by one as before
+    other = w.inst.get("/api/v1/seals", w.cred["verifier"],
+                       params={"limit": 100}).json()["data"]["items"]
+    outside = [s["esid"] for s in other if s["org_id"] != w.dept][0]
+    assert_error(w.inst.get(f"/api/v1/seals/{outside}", rcred), 403,
+                 "forbidden")
