@@ -32,6 +32,14 @@ err_code org_update(const struct actor_ctx *a, int64_t id, const char *name,
 err_code org_disable(const struct actor_ctx *a, int64_t id, struct err *e);
 err_code org_get(const struct actor_ctx *a, int64_t id, struct store_org *out,
                  struct err *e);
+/* The organisations a may read (org.read over them) with id > after and
+ * parent parent_id (-1: any), at most limit, by id, to fn. */
+err_code org_list(const struct actor_ctx *a, int64_t parent_id,
+                  int64_t after, int limit, store_org_fn fn, void *ctx,
+                  struct err *e);
+/* The organisation id whoever asks: the answer to a change a just made. */
+err_code org_get_state(const struct actor_ctx *a, int64_t id,
+                       struct store_org *out, struct err *e);
 
 /* ---- accounts ---- */
 

@@ -34,6 +34,12 @@ err_code authz_commit(const struct actor_ctx *a, const char *action,
 /* 1 if p holds perm through some role in some scope. */
 int authz_holds(const struct auth_principal *p, enum rbac_perm perm);
 
+/* The scope organisations of p's roles (granted or as a deputy) that
+ * carry perm, for a list whose scope is applied in its query: out has
+ * room for STORE_MAX_ROLES; returns how many were written. */
+size_t authz_scope(const struct auth_principal *p, enum rbac_perm perm,
+                   int64_t out[STORE_MAX_ROLES]);
+
 /* ERR_OK if p holds perm through a role whose scope contains org_id,
  * ERR_FORBIDDEN (with the permission named) otherwise. */
 err_code authz_require(struct store_conn *c, const struct auth_principal *p,

@@ -107,10 +107,13 @@ err_code store_org_insert(struct store_conn *c, int64_t parent_id,
 err_code store_org_get(struct store_conn *c, int64_t id,
                        struct store_org *out, struct err *e);
 
-/* Organisations with id > after (and parent == parent_id unless it is -1),
- * by id, at most limit. */
-err_code store_org_list(struct store_conn *c, int64_t parent_id,
-                        int64_t after, int limit, store_org_fn fn, void *ctx,
+/* Organisations with id > after in the subtrees of the nscope scope
+ * organisations (at most STORE_MAX_ROLES; the reader's), and with parent
+ * == parent_id unless it is -1, by id, at most limit.  The scope is
+ * applied before LIMIT. */
+err_code store_org_list(struct store_conn *c, const int64_t *scope,
+                        size_t nscope, int64_t parent_id, int64_t after,
+                        int limit, store_org_fn fn, void *ctx,
                         struct err *e);
 
 /* Change name and credit code (NULL: keep).  ERR_NOT_FOUND if absent. */

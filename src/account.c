@@ -164,6 +164,24 @@ org_get(const struct actor_ctx *a, int64_t id, struct store_org *out,
     return authz_require(a->db, a->p, PERM_ORG_READ, id, e);
 }
 
+err_code
+org_list(const struct actor_ctx *a, int64_t parent_id, int64_t after,
+         int limit, store_org_fn fn, void *ctx, struct err *e)
+{
+    int64_t scope[STORE_MAX_ROLES];
+    size_t n = authz_scope(a->p, PERM_ORG_READ, scope);
+
+    return store_org_list(a->db, scope, n, parent_id, after, limit, fn, ctx,
+                          e);
+}
+
+err_code
+org_get_state(const struct actor_ctx *a, int64_t id, struct store_org *out,
+              struct err *e)
+{
+    return store_org_get(a->db, id, out, e);
+}
+
 /* ---- accounts ---- */
 
 static int

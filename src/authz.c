@@ -39,6 +39,18 @@ authz_holds(const struct auth_principal *p, enum rbac_perm perm)
     return 0;
 }
 
+size_t
+authz_scope(const struct auth_principal *p, enum rbac_perm perm,
+            int64_t out[STORE_MAX_ROLES])
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < p->nroles && n < STORE_MAX_ROLES; i++)
+        if (rbac_role_has(p->roles[i].role, perm))
+            out[n++] = p->roles[i].scope_org_id;
+    return n;
+}
+
 err_code
 authz_require(struct store_conn *c, const struct auth_principal *p,
               enum rbac_perm perm, int64_t org_id, struct err *e)

@@ -279,6 +279,22 @@ st_bind_id(sqlite3_stmt *st, int i, int64_t v)
     return sqlite3_bind_int64(st, i, v);
 }
 
+int
+st_bind_id_set(sqlite3_stmt *st, int i, const int64_t *ids, size_t n)
+{
+    char text[2 + STORE_MAX_ROLES * 21];
+    size_t k, len = 0;
+
+    if (n > STORE_MAX_ROLES)
+        return SQLITE_RANGE;
+    text[len++] = '[';
+    for (k = 0; k < n; k++)
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%lld",
+                                k ? "," : "", (long long)ids[k]);
+    snprintf(text + len, sizeof(text) - len, "]");
+    return sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
+}
+
 /* Step a statement that returns no row; map constraint errors. */
 err_code
 st_step_done(struct store_conn *c, sqlite3_stmt *st, struct err *e)
@@ -663,21 +679,32 @@ store_org_get(struct store_conn *c, int64_t id, struct store_org *out,
 }
 
 err_code
-store_org_list(struct store_conn *c, int64_t parent_id, int64_t after,
-               int limit, store_org_fn fn, void *ctx, struct err *e)
+store_org_list(struct store_conn *c, const int64_t *scope, size_t nscope,
+               int64_t parent_id, int64_t after, int limit, store_org_fn fn,
+               void *ctx, struct err *e)
 {
+    /* the subtrees walked down as in store_seal_list */
     static const char sql[] =
-        "SELECT " ORG_COLS " FROM organisations WHERE id > ? AND "
-        "(? = -1 OR coalesce(parent_id, 0) = ?) ORDER BY id LIMIT ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+        "WITH RECURSIVE scope(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id IN "
+        "    (SELECT value FROM json_each(?1)) "
+        "  UNION ALL "
+        "  SELECT o.id, scope.depth + 1 FROM organisations o "
+        "  JOIN scope ON o.parent_id = scope.id WHERE scope.depth < 64) "
+        "SELECT " ORG_COLS " FROM organisations WHERE id > ?2 AND "
+        "id IN (SELECT id FROM scope) AND "
+        "(?3 = -1 OR coalesce(parent_id, 0) = ?3) ORDER BY id LIMIT ?4";
+    sqlite3_stmt *st;
     struct store_org o;
     err_code out = ERR_OK;
     int rc;
 
-    if (st == NULL)
+    if (nscope > STORE_MAX_ROLES)
+        return err_set(e, ERR_INTERNAL, "organisation list: scope too large");
+    if ((st = st_prep(c, sql, e)) == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, after);
-    sqlite3_bind_int64(st, 2, parent_id);
+    st_bind_id_set(st, 1, scope, nscope);
+    sqlite3_bind_int64(st, 2, after);
     sqlite3_bind_int64(st, 3, parent_id);
     sqlite3_bind_int(st, 4, limit);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -77,6 +77,13 @@ void st_release(struct store_conn *c, sqlite3_stmt *st);
 int st_bind_text(sqlite3_stmt *st, int i, const char *v);
 int st_bind_id(sqlite3_stmt *st, int i, int64_t v);
 
+/* Bind a set of ids as one parameter, the JSON array text "[1,2,...]"
+ * for `IN (SELECT value FROM json_each(?))` (copied: the ids may go away
+ * before the statement is stepped).  At most STORE_MAX_ROLES ids, the
+ * largest set a caller has (the organisations of a principal's roles);
+ * more is SQLITE_RANGE. */
+int st_bind_id_set(sqlite3_stmt *st, int i, const int64_t *ids, size_t n);
+
 /* Step a statement returning no row: constraint violations map to
  * ERR_CONFLICT (unique) or ERR_INVALID; the statement is released. */
 err_code st_step_done(struct store_conn *c, sqlite3_stmt *st, struct err *e);

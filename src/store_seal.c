@@ -2,7 +2,6 @@
  * store_seal.c - the SQL of seal applications, their materials, and the
  * state history of applications and seals.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -638,20 +637,13 @@ store_seal_list(struct store_conn *c, const struct store_seal_reader *r,
         "(?4 = 0 OR org_id = ?4) AND (?5 IS NULL OR kind = ?5) AND "
         "(?6 IS NULL OR state = ?6) AND (?7 = 0 OR valid_end_ms < ?7) "
         "ORDER BY id LIMIT ?8";
-    char orgs[2 + STORE_MAX_ROLES * 21];
-    size_t i, n = 0;
     sqlite3_stmt *st;
 
     if (r->nscope > STORE_MAX_ROLES)
         return err_set(e, ERR_INTERNAL, "seal list: scope too large");
-    orgs[n++] = '[';
-    for (i = 0; i < r->nscope; i++)
-        n += (size_t)snprintf(orgs + n, sizeof(orgs) - n, "%s%lld",
-                              i ? "," : "", (long long)r->scope_orgs[i]);
-    snprintf(orgs + n, sizeof(orgs) - n, "]");
     if ((st = st_prep(c, sql, e)) == NULL)
         return ERR_DB;
-    st_bind_text(st, 1, orgs);
+    st_bind_id_set(st, 1, r->scope_orgs, r->nscope);
     sqlite3_bind_int64(st, 2, after);
     sqlite3_bind_int64(st, 3, r->reader_id);
     sqlite3_bind_int64(st, 4, org_id);

@@ -494,3 +494,34 @@ def test_mtls_system_account(tmp_path, instance):
     assert_error(r, 422, "invalid_argument")
     rc, _, err = instance.stop()
     assert rc == 0, err
+
+
+def test_org_list_is_scoped_in_the_query(world):
+    """Issue 15, item 5: the organisation list applies the reader's
+    org.read scope in the query.  It used to check each row of a page
+    after LIMIT (a query per row), so a reader of one department got empty
+    pages with a next_after for every organisation above it."""
+    w = world
+    subs = [w.org(f"Unit {i}", "department", w.dept) for i in range(2)]
+    rid, rcred = w.person("orgreader", w.dept)
+    # org.read belongs to the administrator roles: an auditor of the
+    # department (a local audit office) reads its part of the tree
+    w.grant(w.cred["secadmin"], rid, "auditor", w.dept)
+    seen, after = [], None
+    for _ in range(10):
+        params = {"limit": 1, **({"after": after} if after else {})}
+        r = w.inst.get("/api/v1/organisations", rcred, params=params)
+        assert r.status_code == 200, r.text
+        page = r.json()["data"]
+        seen += [o["id"] for o in page["items"]]
+        if page["next_after"] is None:
+            break
+        assert len(page["items"]) == 1          # full, never empty
+        after = page["next_after"]
+    else:
+        raise AssertionError("the pages did not end")
+    assert set(seen) == {w.dept, *subs}          # the subtree, no more
+    # the administrator (scope: the root) sees every organisation
+    r = w.inst.get("/api/v1/organisations", w.admin, params={"limit": 500})
+    ids = {o["id"] for o in r.json()["data"]["items"]}
+    assert {w.root, w.city, w.agency, w.dept, *subs} <= ids

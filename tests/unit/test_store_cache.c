@@ -60,6 +60,10 @@ setup_empty(void **state)
     return 0;
 }
 
+/* The ids of the NORGS organisations (1..NORGS in a fresh database): the
+ * scope of the lists below, which cover them all. */
+static const int64_t every_org[NORGS] = {1, 2, 3};
+
 /* The real schema and NORGS organisations (some statements cached). */
 static int
 setup(void **state)
@@ -179,7 +183,7 @@ test_nested_lookup_in_full_cache(void **state)
 
     (void)state;
     fill_cache();
-    assert_int_equal(store_org_list(conn, -1, 0, 100, lookup_each, &v, &e),
+    assert_int_equal(store_org_list(conn, every_org, NORGS, -1, 0, 100, lookup_each, &v, &e),
                      ERR_OK);
     assert_int_equal(v.rows, NORGS);
     assert_int_equal(v.inner_rows, NORGS);
@@ -204,7 +208,7 @@ list_again(void *ctx, const struct store_org *o)
     (void)o;
     if (++v->rows > CALLBACK_MAX)
         return ERR_INTERNAL;
-    return store_org_list(conn, -1, 0, 100, count_org, &v->inner_rows, &e);
+    return store_org_list(conn, every_org, NORGS, -1, 0, 100, count_org, &v->inner_rows, &e);
 }
 
 static void
@@ -214,7 +218,7 @@ test_nested_same_list(void **state)
     struct err e;
 
     (void)state;
-    assert_int_equal(store_org_list(conn, -1, 0, 100, list_again, &v, &e),
+    assert_int_equal(store_org_list(conn, every_org, NORGS, -1, 0, 100, list_again, &v, &e),
                      ERR_OK);
     assert_int_equal(v.rows, NORGS);
     assert_int_equal(v.inner_rows, NORGS * NORGS);
