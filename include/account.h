@@ -63,6 +63,32 @@ err_code account_create(const struct actor_ctx *a, const struct account_new *n,
 err_code account_get(const struct actor_ctx *a, int64_t id,
                      struct store_account *out, struct err *e);
 
+/* An account as a reader sees it: the record and the roles it holds now,
+ * granted and as a deputy. */
+struct account_view {
+    struct store_account acct;
+    struct store_role    roles[STORE_MAX_ROLES];
+    size_t               nroles;
+};
+typedef err_code (*account_view_fn)(void *ctx, const struct account_view *v);
+
+/* Account id with its roles, if a may read it (account_get's rule). */
+err_code account_view_get(const struct actor_ctx *a, int64_t id,
+                          struct account_view *out, struct err *e);
+
+/* Account id with its roles whoever asks: the answer to a change a just
+ * made to it. */
+err_code account_view_state(const struct actor_ctx *a, int64_t id,
+                            struct account_view *out, struct err *e);
+
+/* The accounts a may read (account.read over their organisation) with id
+ * > after, in org_id unless 0, at most limit (1 .. STORE_PAGE_MAX), by
+ * id, each with its roles, to fn.  The page is read first and the roles
+ * after it, so that no query runs inside another's rows. */
+err_code account_list(const struct actor_ctx *a, int64_t org_id,
+                      int64_t after, int limit, account_view_fn fn,
+                      void *ctx, struct err *e);
+
 /* Disable an account and revoke its credentials. */
 err_code account_disable(const struct actor_ctx *a, int64_t id,
                          struct err *e);
@@ -114,6 +140,16 @@ err_code deputy_request(const struct actor_ctx *a, int64_t deputy_id,
                         int64_t scope_org_id, int64_t start_ms,
                         int64_t end_ms, const char *reason, int64_t *id_out,
                         struct err *e);
+
+/* The deputy records a may read: their own (as custodian or deputy) and,
+ * for an approver, those whose scope lies in the organisations they
+ * approve deputies for; id > after, by id, at most limit, to fn. */
+err_code deputy_list(const struct actor_ctx *a, int64_t after, int limit,
+                     store_deputy_fn fn, void *ctx, struct err *e);
+
+/* Deputy record id whoever asks: the answer to a change a just made. */
+err_code deputy_get_state(const struct actor_ctx *a, int64_t id,
+                          struct store_deputy *out, struct err *e);
 
 /* An approver (neither the custodian nor the deputy) approves or rejects. */
 err_code deputy_decide(const struct actor_ctx *a, int64_t id, int approve,

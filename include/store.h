@@ -177,10 +177,14 @@ err_code store_account_by_cert(struct store_conn *c, const char *subject,
                                const char *issuer, struct store_account *out,
                                struct err *e);
 
-/* Accounts with id > after (in org_id unless it is 0), by id. */
-err_code store_account_list(struct store_conn *c, int64_t org_id,
-                            int64_t after, int limit, store_account_fn fn,
-                            void *ctx, struct err *e);
+/* Accounts with id > after of the organisations in the subtrees of the
+ * nscope scope organisations (at most STORE_MAX_ROLES; the reader's), in
+ * org_id unless it is 0, by id, at most limit.  The scope is applied
+ * before LIMIT. */
+err_code store_account_list(struct store_conn *c, const int64_t *scope,
+                            size_t nscope, int64_t org_id, int64_t after,
+                            int limit, store_account_fn fn, void *ctx,
+                            struct err *e);
 
 err_code store_account_set_disabled(struct store_conn *c, int64_t id,
                                     struct err *e);
@@ -252,8 +256,13 @@ err_code store_deputy_get(struct store_conn *c, int64_t id,
 err_code store_deputy_transition(struct store_conn *c, int64_t id,
                                  const char *from, const char *to,
                                  int64_t by, int64_t now_ms, struct err *e);
-/* Deputy records where account is custodian or deputy (account 0: all). */
+/* Deputy records with id > after where account_id is the custodian or the
+ * deputy, or whose scope organisation lies in the subtrees of the nscope
+ * scope organisations (at most STORE_MAX_ROLES: those the reader approves
+ * deputies for), by id, at most limit; the scope is applied before
+ * LIMIT. */
 err_code store_deputy_list(struct store_conn *c, int64_t account_id,
+                           const int64_t *scope, size_t nscope,
                            int64_t after, int limit, store_deputy_fn fn,
                            void *ctx, struct err *e);
 

@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "account.h"
@@ -270,6 +271,86 @@ account_get(const struct actor_ctx *a, int64_t id, struct store_account *out,
     if (id == a->p->account_id)
         return ERR_OK;
     return authz_require(a->db, a->p, PERM_ACCOUNT_READ, out->org_id, e);
+}
+
+/* The roles account v->acct holds now. */
+static err_code
+view_roles(const struct actor_ctx *a, struct account_view *v, struct err *e)
+{
+    return store_account_roles(a->db, v->acct.id, util_now_ms(), v->roles,
+                               STORE_MAX_ROLES, &v->nroles, e);
+}
+
+err_code
+account_view_get(const struct actor_ctx *a, int64_t id,
+                 struct account_view *out, struct err *e)
+{
+    err_code rc;
+
+    if ((rc = account_get(a, id, &out->acct, e)) != ERR_OK)
+        return rc;
+    return view_roles(a, out, e);
+}
+
+err_code
+account_view_state(const struct actor_ctx *a, int64_t id,
+                   struct account_view *out, struct err *e)
+{
+    err_code rc;
+
+    if ((rc = store_account_get(a->db, id, &out->acct, e)) != ERR_OK)
+        return rc;
+    return view_roles(a, out, e);
+}
+
+/* A page of accounts as store_account_list delivers them. */
+struct account_rows {
+    struct store_account *rows;
+    size_t                n, cap;
+};
+
+static err_code
+account_row_add(void *ctx, const struct store_account *acct)
+{
+    struct account_rows *p = ctx;
+
+    if (p->n == p->cap)
+        return ERR_INTERNAL;            /* more rows than the LIMIT */
+    p->rows[p->n++] = *acct;
+    return ERR_OK;
+}
+
+err_code
+account_list(const struct actor_ctx *a, int64_t org_id, int64_t after,
+             int limit, account_view_fn fn, void *ctx, struct err *e)
+{
+    int64_t scope[STORE_MAX_ROLES];
+    size_t nscope = authz_scope(a->p, PERM_ACCOUNT_READ, scope), i;
+    struct account_rows page = {NULL, 0, 0};
+    struct account_view *v = NULL;
+    err_code rc;
+
+    if (limit < 1 || limit > STORE_PAGE_MAX)
+        return err_set(e, ERR_INVALID, "limit must be 1 to %d",
+                       STORE_PAGE_MAX);
+    page.cap = (size_t)limit;
+    if ((page.rows = calloc(page.cap, sizeof(*page.rows))) == NULL ||
+        (v = calloc(1, sizeof(*v))) == NULL) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = store_account_list(a->db, scope, nscope, org_id, after, limit,
+                                 account_row_add, &page, e)) != ERR_OK)
+        goto done;
+    for (i = 0; i < page.n && rc == ERR_OK; i++) {
+        v->acct = page.rows[i];
+        if ((rc = view_roles(a, v, e)) == ERR_OK)
+            rc = fn(ctx, v);
+    }
+done:
+    free(page.rows);
+    free(v);
+    return rc;
 }
 
 /* Begin, load the target account and check perm over its organisation. */
@@ -589,6 +670,24 @@ deputy_request(const struct actor_ctx *a, int64_t deputy_id,
                             (json_int_t)scope_org_id, "start_ms",
                             (json_int_t)start_ms, "end_ms",
                             (json_int_t)end_ms), e);
+}
+
+err_code
+deputy_list(const struct actor_ctx *a, int64_t after, int limit,
+            store_deputy_fn fn, void *ctx, struct err *e)
+{
+    int64_t scope[STORE_MAX_ROLES];
+    size_t n = authz_scope(a->p, PERM_DEPUTY_APPROVE, scope);
+
+    return store_deputy_list(a->db, a->p->account_id, scope, n, after, limit,
+                             fn, ctx, e);
+}
+
+err_code
+deputy_get_state(const struct actor_ctx *a, int64_t id,
+                 struct store_deputy *out, struct err *e)
+{
+    return store_deputy_get(a->db, id, out, e);
 }
 
 err_code

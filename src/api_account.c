@@ -17,21 +17,20 @@ max_age_ms(const struct http_req *req)
     return req->app->cfg->credential_max_age_days * 86400000LL;
 }
 
+/* The JSON of an account with its roles. */
 static json_t *
-account_json(struct store_conn *db, const struct store_account *acct)
+account_json(const struct account_view *v)
 {
-    struct store_role roles[STORE_MAX_ROLES];
+    const struct store_account *acct = &v->acct;
     json_t *r = json_array();
-    size_t n = 0, i;
+    size_t i;
 
-    if (store_account_roles(db, acct->id, util_now_ms(), roles,
-                            STORE_MAX_ROLES, &n, NULL) == ERR_OK)
-        for (i = 0; i < n; i++)
-            json_array_append_new(r, json_pack("{s:s, s:I, s:o}",
-                "role", roles[i].role, "scope_org_id",
-                (json_int_t)roles[i].scope_org_id, "deputy_id",
-                roles[i].deputy_id ? json_integer(roles[i].deputy_id)
-                                   : json_null()));
+    for (i = 0; i < v->nroles; i++)
+        json_array_append_new(r, json_pack("{s:s, s:I, s:o}",
+            "role", v->roles[i].role, "scope_org_id",
+            (json_int_t)v->roles[i].scope_org_id, "deputy_id",
+            v->roles[i].deputy_id ? json_integer(v->roles[i].deputy_id)
+                                  : json_null()));
     return json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:b, s:I, s:o, "
                      "s:o}",
                      "id", (json_int_t)acct->id, "name", acct->name,
@@ -77,20 +76,19 @@ api_credential_rotate(struct http_req *req, struct http_resp *resp,
 }
 
 struct account_page {
-    const struct actor_ctx *a;
-    json_t                 *items;
-    int64_t                 last;
+    json_t  *items;
+    int64_t  last;
+    int      n;
 };
 
 static err_code
-account_page_add(void *ctx, const struct store_account *acct)
+account_page_add(void *ctx, const struct account_view *v)
 {
     struct account_page *pg = ctx;
 
-    pg->last = acct->id;
-    if (authz_require(pg->a->db, pg->a->p, PERM_ACCOUNT_READ, acct->org_id,
-                      NULL) == ERR_OK)
-        json_array_append_new(pg->items, account_json(pg->a->db, acct));
+    pg->last = v->acct.id;
+    pg->n++;
+    json_array_append_new(pg->items, account_json(v));
     return ERR_OK;
 }
 
@@ -98,7 +96,7 @@ err_code
 api_account_list(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
-    struct account_page pg = {&a, json_array(), 0};
+    struct account_page pg = {json_array(), 0, 0};
     const char *org = http_query(req, "org_id");
     int64_t after;
     long org_id = 0;
@@ -112,11 +110,13 @@ api_account_list(struct http_req *req, struct http_resp *resp, struct err *e)
         rc = err_wrap(e, ERR_INVALID, "org_id");
         goto fail;
     }
-    if ((rc = store_account_list(req->db, org_id, after, limit,
-                                 account_page_add, &pg, e)) != ERR_OK)
+    if ((rc = account_list(&a, org_id, after, limit, account_page_add, &pg,
+                           e)) != ERR_OK)
         goto fail;
+    /* a full page may have more after it; a short one is the last */
     resp->data = json_pack("{s:o, s:o}", "items", pg.items, "next_after",
-                           pg.last ? json_integer(pg.last) : json_null());
+                           pg.n == limit ? json_integer(pg.last)
+                                         : json_null());
     return ERR_OK;
 fail:
     json_decref(pg.items);
@@ -131,7 +131,7 @@ api_account_create(struct http_req *req, struct http_resp *resp, struct err *e)
                                          "cert_issuer", "api_key", NULL};
     struct actor_ctx a = http_actor_ctx(req);
     struct account_new n;
-    struct store_account acct;
+    struct account_view v;
     char cred[AUTH_CREDENTIAL_LEN + 1] = "";
     long long org_id = 0;
     int64_t id;
@@ -160,10 +160,10 @@ api_account_create(struct http_req *req, struct http_resp *resp, struct err *e)
     if ((rc = account_create(&a, &n, req->app->key, max_age_ms(req), &id,
                              cred, &issued, e)) != ERR_OK)
         return rc;
-    if ((rc = store_account_get(req->db, id, &acct, e)) == ERR_OK) {
+    if ((rc = account_view_state(&a, id, &v, e)) == ERR_OK) {
         resp->status = 201;
         resp->data = json_pack("{s:o, s:o}", "account",
-                               account_json(req->db, &acct), "credential",
+                               account_json(&v), "credential",
                                issued ? json_string(cred) : json_null());
     }
     util_wipe(cred, sizeof(cred));
@@ -174,14 +174,14 @@ err_code
 api_account_get(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
-    struct store_account acct;
+    struct account_view v;
     int64_t id;
     err_code rc;
 
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
-        (rc = account_get(&a, id, &acct, e)) != ERR_OK)
+        (rc = account_view_get(&a, id, &v, e)) != ERR_OK)
         return rc;
-    resp->data = account_json(req->db, &acct);
+    resp->data = account_json(&v);
     return ERR_OK;
 }
 
@@ -190,15 +190,15 @@ api_account_disable(struct http_req *req, struct http_resp *resp,
                     struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
-    struct store_account acct;
+    struct account_view v;
     int64_t id;
     err_code rc;
 
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
         (rc = account_disable(&a, id, e)) != ERR_OK ||
-        (rc = store_account_get(req->db, id, &acct, e)) != ERR_OK)
+        (rc = account_view_state(&a, id, &v, e)) != ERR_OK)
         return rc;
-    resp->data = account_json(req->db, &acct);
+    resp->data = account_json(&v);
     return ERR_OK;
 }
 
@@ -262,7 +262,7 @@ err_code
 api_role_grant(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
-    struct store_account acct;
+    struct account_view v;
     const char *role = NULL;
     int64_t id, scope;
     err_code rc;
@@ -270,10 +270,10 @@ api_role_grant(struct http_req *req, struct http_resp *resp, struct err *e)
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
         (rc = role_body(req, &role, &scope, e)) != ERR_OK ||
         (rc = account_grant_role(&a, id, role, scope, e)) != ERR_OK ||
-        (rc = store_account_get(req->db, id, &acct, e)) != ERR_OK)
+        (rc = account_view_state(&a, id, &v, e)) != ERR_OK)
         return rc;
     resp->status = 201;
-    resp->data = account_json(req->db, &acct);
+    resp->data = account_json(&v);
     return ERR_OK;
 }
 
@@ -281,7 +281,7 @@ err_code
 api_role_remove(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
-    struct store_account acct;
+    struct account_view v;
     const char *role = NULL;
     int64_t id, scope;
     err_code rc;
@@ -289,9 +289,9 @@ api_role_remove(struct http_req *req, struct http_resp *resp, struct err *e)
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
         (rc = role_body(req, &role, &scope, e)) != ERR_OK ||
         (rc = account_remove_role(&a, id, role, scope, e)) != ERR_OK ||
-        (rc = store_account_get(req->db, id, &acct, e)) != ERR_OK)
+        (rc = account_view_state(&a, id, &v, e)) != ERR_OK)
         return rc;
-    resp->data = account_json(req->db, &acct);
+    resp->data = account_json(&v);
     return ERR_OK;
 }
 
@@ -300,15 +300,15 @@ api_account_reconfirm(struct http_req *req, struct http_resp *resp,
                       struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
-    struct store_account acct;
+    struct account_view v;
     int64_t id;
     err_code rc;
 
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
         (rc = account_reconfirm(&a, id, e)) != ERR_OK ||
-        (rc = store_account_get(req->db, id, &acct, e)) != ERR_OK)
+        (rc = account_view_state(&a, id, &v, e)) != ERR_OK)
         return rc;
-    resp->data = account_json(req->db, &acct);
+    resp->data = account_json(&v);
     return ERR_OK;
 }
 
@@ -316,16 +316,16 @@ err_code
 api_role_bootstrap(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
-    struct store_account acct;
+    struct account_view v;
     int64_t id;
     err_code rc;
 
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
         (rc = account_bootstrap_secadmin(&a, id, e)) != ERR_OK ||
-        (rc = store_account_get(req->db, id, &acct, e)) != ERR_OK)
+        (rc = account_view_state(&a, id, &v, e)) != ERR_OK)
         return rc;
     resp->status = 201;
-    resp->data = account_json(req->db, &acct);
+    resp->data = account_json(&v);
     return ERR_OK;
 }
 
@@ -347,6 +347,7 @@ deputy_json(const struct store_deputy *d)
 struct deputy_page {
     json_t  *items;
     int64_t  last;
+    int      n;
 };
 
 static err_code
@@ -355,6 +356,7 @@ deputy_page_add(void *ctx, const struct store_deputy *d)
     struct deputy_page *pg = ctx;
 
     pg->last = d->id;
+    pg->n++;
     json_array_append_new(pg->items, deputy_json(d));
     return ERR_OK;
 }
@@ -362,25 +364,23 @@ deputy_page_add(void *ctx, const struct store_deputy *d)
 err_code
 api_deputy_list(struct http_req *req, struct http_resp *resp, struct err *e)
 {
-    struct deputy_page pg = {json_array(), 0};
-    int64_t after, who;
+    struct actor_ctx a = http_actor_ctx(req);
+    struct deputy_page pg = {json_array(), 0, 0};
+    int64_t after;
     int limit;
     err_code rc;
 
-    if ((rc = http_page(req, &after, &limit, e)) != ERR_OK)
-        goto fail;
-    /* approvers see every record; others their own */
-    who = authz_holds(&req->principal, PERM_DEPUTY_APPROVE)
-              ? 0 : req->principal.account_id;
-    if ((rc = store_deputy_list(req->db, who, after, limit, deputy_page_add,
-                                &pg, e)) != ERR_OK)
-        goto fail;
+    if ((rc = http_page(req, &after, &limit, e)) != ERR_OK ||
+        (rc = deputy_list(&a, after, limit, deputy_page_add, &pg, e))
+        != ERR_OK) {
+        json_decref(pg.items);
+        return rc;
+    }
+    /* a full page may have more after it; a short one is the last */
     resp->data = json_pack("{s:o, s:o}", "items", pg.items, "next_after",
-                           pg.last ? json_integer(pg.last) : json_null());
+                           pg.n == limit ? json_integer(pg.last)
+                                         : json_null());
     return ERR_OK;
-fail:
-    json_decref(pg.items);
-    return rc;
 }
 
 err_code
@@ -412,7 +412,7 @@ api_deputy_request(struct http_req *req, struct http_resp *resp, struct err *e)
         return rc;
     if ((rc = deputy_request(&a, dep, scope, start, end, reason, &id, e))
         != ERR_OK ||
-        (rc = store_deputy_get(req->db, id, &d, e)) != ERR_OK)
+        (rc = deputy_get_state(&a, id, &d, e)) != ERR_OK)
         return rc;
     resp->status = 201;
     resp->data = deputy_json(&d);
@@ -430,7 +430,7 @@ deputy_decision(struct http_req *req, struct http_resp *resp, int approve,
 
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
         (rc = deputy_decide(&a, id, approve, e)) != ERR_OK ||
-        (rc = store_deputy_get(req->db, id, &d, e)) != ERR_OK)
+        (rc = deputy_get_state(&a, id, &d, e)) != ERR_OK)
         return rc;
     resp->data = deputy_json(&d);
     return ERR_OK;

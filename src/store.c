@@ -911,21 +911,32 @@ store_account_by_cert(struct store_conn *c, const char *subject,
 }
 
 err_code
-store_account_list(struct store_conn *c, int64_t org_id, int64_t after,
-                   int limit, store_account_fn fn, void *ctx, struct err *e)
+store_account_list(struct store_conn *c, const int64_t *scope, size_t nscope,
+                   int64_t org_id, int64_t after, int limit,
+                   store_account_fn fn, void *ctx, struct err *e)
 {
+    /* the subtrees walked down as in store_seal_list */
     static const char sql[] =
-        "SELECT " ACCOUNT_COLS " FROM accounts WHERE id > ? AND "
-        "(? = 0 OR org_id = ?) ORDER BY id LIMIT ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+        "WITH RECURSIVE scope(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id IN "
+        "    (SELECT value FROM json_each(?1)) "
+        "  UNION ALL "
+        "  SELECT o.id, scope.depth + 1 FROM organisations o "
+        "  JOIN scope ON o.parent_id = scope.id WHERE scope.depth < 64) "
+        "SELECT " ACCOUNT_COLS " FROM accounts WHERE id > ?2 AND "
+        "org_id IN (SELECT id FROM scope) AND (?3 = 0 OR org_id = ?3) "
+        "ORDER BY id LIMIT ?4";
+    sqlite3_stmt *st;
     struct store_account a;
     err_code out = ERR_OK;
     int rc;
 
-    if (st == NULL)
+    if (nscope > STORE_MAX_ROLES)
+        return err_set(e, ERR_INTERNAL, "account list: scope too large");
+    if ((st = st_prep(c, sql, e)) == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, after);
-    sqlite3_bind_int64(st, 2, org_id);
+    st_bind_id_set(st, 1, scope, nscope);
+    sqlite3_bind_int64(st, 2, after);
     sqlite3_bind_int64(st, 3, org_id);
     sqlite3_bind_int(st, 4, limit);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1211,24 +1222,34 @@ store_deputy_transition(struct store_conn *c, int64_t id, const char *from,
 }
 
 err_code
-store_deputy_list(struct store_conn *c, int64_t account_id, int64_t after,
+store_deputy_list(struct store_conn *c, int64_t account_id,
+                  const int64_t *scope, size_t nscope, int64_t after,
                   int limit, store_deputy_fn fn, void *ctx, struct err *e)
 {
+    /* the subtrees walked down as in store_seal_list */
     static const char sql[] =
-        "SELECT " DEPUTY_COLS " FROM deputies WHERE id > ? AND "
-        "(? = 0 OR custodian_id = ? OR deputy_id = ?) ORDER BY id LIMIT ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+        "WITH RECURSIVE scope(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id IN "
+        "    (SELECT value FROM json_each(?1)) "
+        "  UNION ALL "
+        "  SELECT o.id, scope.depth + 1 FROM organisations o "
+        "  JOIN scope ON o.parent_id = scope.id WHERE scope.depth < 64) "
+        "SELECT " DEPUTY_COLS " FROM deputies WHERE id > ?2 AND "
+        "(custodian_id = ?3 OR deputy_id = ?3 OR "
+        " scope_org_id IN (SELECT id FROM scope)) ORDER BY id LIMIT ?4";
+    sqlite3_stmt *st;
     struct store_deputy d;
     err_code out = ERR_OK;
     int rc;
 
-    if (st == NULL)
+    if (nscope > STORE_MAX_ROLES)
+        return err_set(e, ERR_INTERNAL, "deputy list: scope too large");
+    if ((st = st_prep(c, sql, e)) == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, after);
-    sqlite3_bind_int64(st, 2, account_id);
+    st_bind_id_set(st, 1, scope, nscope);
+    sqlite3_bind_int64(st, 2, after);
     sqlite3_bind_int64(st, 3, account_id);
-    sqlite3_bind_int64(st, 4, account_id);
-    sqlite3_bind_int(st, 5, limit);
+    sqlite3_bind_int(st, 4, limit);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         deputy_row(st, &d);
         if ((out = fn(ctx, &d)) != ERR_OK)

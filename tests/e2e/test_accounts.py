@@ -525,3 +525,56 @@ def test_org_list_is_scoped_in_the_query(world):
     r = w.inst.get("/api/v1/organisations", w.admin, params={"limit": 500})
     ids = {o["id"] for o in r.json()["data"]["items"]}
     assert {w.root, w.city, w.agency, w.dept, *subs} <= ids
+
+
+def test_account_and_deputy_lists_are_scoped(world):
+    """Issue 15, item 5: the account list applies account.read's scope in
+    the query (it used to check, and load the roles of, each row inside
+    the outer statement, after LIMIT), and the deputy list shows an
+    approver only the deputy periods of the organisations they approve
+    for (it used to show any approver every record)."""
+    w = world
+    rid, rcred = w.person("acctreader", w.dept)
+    w.grant(w.cred["secadmin"], rid, "auditor", w.dept)
+    mates = [w.person(f"clerk{i}", w.dept)[0] for i in range(2)]
+    seen, after = [], None
+    for _ in range(20):
+        params = {"limit": 1, **({"after": after} if after else {})}
+        page = w.inst.get("/api/v1/accounts", rcred,
+                          params=params).json()["data"]
+        seen += [(a["id"], a["org_id"]) for a in page["items"]]
+        if page["next_after"] is None:
+            break
+        assert len(page["items"]) == 1
+        after = page["next_after"]
+    else:
+        raise AssertionError("the pages did not end")
+    assert {i for i, _ in seen} >= {rid, *mates}
+    assert {o for _, o in seen} == {w.dept}
+    # each item still carries its roles
+    me = [a for a in w.inst.get("/api/v1/accounts", rcred, params={
+        "limit": 500}).json()["data"]["items"] if a["id"] == rid][0]
+    assert [(r["role"], r["scope_org_id"]) for r in me["roles"]] == \
+        [("auditor", w.dept)]
+
+    # deputies: a record of the agency, seen by its approver, not by an
+    # approver of another agency
+    other = w.org("Other Bureau", "agency", w.city)
+    oid, ocred = w.person("otherapprover", other)
+    w.grant(w.cred["secadmin"], oid, "approver", other)
+    dep_id, _ = w.person("deputy-scope", w.agency)
+    now = int(time.time() * 1000)
+    r = w.inst.post("/api/v1/deputies", w.cred["custodian"], json={
+        "deputy_id": dep_id, "scope_org_id": w.agency,
+        "start_ms": now + 3600000, "end_ms": now + 7200000,
+        "reason": "training"})
+    assert r.status_code == 201, r.text
+    did = r.json()["data"]["id"]
+
+    def deputy_ids(cred):
+        r = w.inst.get("/api/v1/deputies", cred, params={"limit": 500})
+        assert r.status_code == 200, r.text
+        return {d["id"] for d in r.json()["data"]["items"]}
+    assert did in deputy_ids(w.cred["approver"])
+    assert did in deputy_ids(w.cred["custodian"])       # their own
+    assert did not in deputy_ids(ocred)
