@@ -57,15 +57,22 @@ class Instance:
         self.port = None
         self.scheme = "https"
 
-    def start(self, *extra, plain=False):
+    def start(self, *extra, plain=False, env=None):
+        """Run the daemon with extra arguments; env (may be None) holds
+        variables to set for it on top of this process's environment."""
         self.port = free_port()
         args = [SEALD, "run", "--config", self.conf, "--port", str(self.port),
                 "--log-file", self.log, *extra]
         if plain:
             args.append("--plain-http")
             self.scheme = "http"
+        full_env = None
+        if env is not None:
+            full_env = dict(os.environ)
+            full_env.update(env)
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True,
+                                     env=full_env)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:
