@@ -292,7 +292,13 @@ audit_refusal(struct http_conn_ctx *ctx, const char *action,
               const struct err *why)
 {
     struct audit_actor who = http_actor(&ctx->req);
-    struct audit_event ev = {action, "route", ctx->path, AUDIT_REFUSED,
+    /* refused: the caller may not, or the server sheds load (503
+     * server_busy); failed: the server could not (a database or token
+     * failure answered 5xx) */
+    struct audit_event ev = {action, "route", ctx->path,
+                             err_http_status(why->code) >= 500 &&
+                             why->code != ERR_BUSY
+                                 ? AUDIT_FAILED : AUDIT_REFUSED,
                              why->msg, NULL};
     struct err e;
 

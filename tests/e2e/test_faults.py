@@ -106,8 +106,9 @@ def test_failed_commit_changes_nothing(instance, tmp_path):
                       "code=database_error", "I/O error"), fault
         # nothing of the change is in the database
         assert created(inst, name) == (0, 0), fault
-        # the failed attempt of an authenticated caller is recorded as a
-        # refusal (http.c), committed on its own after the rollback; on
+        # the failed attempt of an authenticated caller is recorded with
+        # outcome failed (the server could not, http.c), committed on its
+        # own after the rollback; on
         # a disk that fails every write that record cannot be written
         # either, and the log says so
         if fault.endswith("+"):
@@ -116,7 +117,7 @@ def test_failed_commit_changes_nothing(instance, tmp_path):
                           "I/O error"), fault
         else:
             assert audit_after(inst, seq) == [
-                ("organisation.create", "route", "refused",
+                ("organisation.create", "route", "failed",
                  "disk I/O error")], fault
         # and once the disk is back, the same request succeeds
         seq = head(inst)
