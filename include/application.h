@@ -87,4 +87,27 @@ err_code application_review(const struct actor_ctx *a, int64_t id,
 err_code application_get(const struct actor_ctx *a, int64_t id,
                          struct store_app *out, struct err *e);
 
+/* Application id whoever asks: the answer to a change a just made. */
+err_code application_get_state(const struct actor_ctx *a, int64_t id,
+                               struct store_app *out, struct err *e);
+
+/* The applications a may read (application_get's rule) with id > after,
+ * of org_id (0: any) and in state (NULL: any), at most limit, by id, to
+ * fn; the rule is applied in the query. */
+err_code application_list(const struct actor_ctx *a, int64_t org_id,
+                          const char *state, int64_t after, int limit,
+                          store_app_fn fn, void *ctx, struct err *e);
+
+/* The materials of application app (read by the caller with
+ * application_get or _state), their metadata row by row to fn. */
+err_code application_materials(const struct actor_ctx *a,
+                               const struct store_app *app,
+                               store_material_fn fn, void *ctx,
+                               struct err *e);
+
+/* The state history of application app, row by row to fn. */
+err_code application_history(const struct actor_ctx *a,
+                              const struct store_app *app,
+                              store_history_fn fn, void *ctx, struct err *e);
+
 #endif

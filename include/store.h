@@ -542,9 +542,13 @@ err_code store_app_transition(struct store_conn *c, int64_t id,
                               const char *reason, int64_t reviewer_id,
                               int64_t now_ms, struct err *e);
 
-/* Applications with id > after, optionally of org (0: any) and in state
- * (NULL: any), by id. */
-err_code store_app_list(struct store_conn *c, int64_t org_id,
+/* Applications with id > after that reader_id applied for or whose
+ * organisation lies in the subtrees of the nscope scope organisations (at
+ * most STORE_MAX_ROLES: the reader's), optionally of org (0: any) and in
+ * state (NULL: any), by id, at most limit; the scope is applied before
+ * LIMIT. */
+err_code store_app_list(struct store_conn *c, int64_t reader_id,
+                        const int64_t *scope, size_t nscope, int64_t org_id,
                         const char *state, int64_t after, int limit,
                         store_app_fn fn, void *ctx, struct err *e);
 

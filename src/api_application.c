@@ -135,7 +135,7 @@ parse_app(const json_t *body, struct app_new *n, struct app_files *f,
 }
 
 static json_t *
-app_json(struct store_conn *db, const struct store_app *a)
+app_json(const struct store_app *a)
 {
     char sm3[65];
 
@@ -164,7 +164,6 @@ app_json(struct store_conn *db, const struct store_app *a)
                      "revision", a->revision,
                      "created_ms", (json_int_t)a->created_ms,
                      "updated_ms", (json_int_t)a->updated_ms);
-    (void)db;
 }
 
 static err_code
@@ -180,20 +179,23 @@ material_add(void *ctx, const struct store_material *m)
     return ERR_OK;
 }
 
-/* The application with its materials' metadata. */
+/* The application with its materials' metadata, as an answer to a change
+ * the actor just made or to a read already allowed. */
 static err_code
-app_full(struct store_conn *db, int64_t id, json_t **out, struct err *e)
+app_full(const struct actor_ctx *actor, int64_t id, json_t **out,
+         struct err *e)
 {
     struct store_app a;
     json_t *mats = json_array();
     err_code rc;
 
-    if ((rc = store_app_get(db, id, &a, e)) != ERR_OK ||
-        (rc = store_material_list(db, id, material_add, mats, e)) != ERR_OK) {
+    if ((rc = application_get_state(actor, id, &a, e)) != ERR_OK ||
+        (rc = application_materials(actor, &a, material_add, mats, e))
+        != ERR_OK) {
         json_decref(mats);
         return rc;
     }
-    *out = app_json(db, &a);
+    *out = app_json(&a);
     json_object_set_new(*out, "materials", mats);
     return ERR_OK;
 }
@@ -210,7 +212,7 @@ api_app_submit(struct http_req *req, struct http_resp *resp, struct err *e)
     memset(&f, 0, sizeof(f));
     if ((rc = parse_app(req->json, &n, &f, 1, e)) == ERR_OK &&
         (rc = application_submit(&a, &n, &id, e)) == ERR_OK &&
-        (rc = app_full(req->db, id, &resp->data, e)) == ERR_OK)
+        (rc = app_full(&a, id, &resp->data, e)) == ERR_OK)
         resp->status = 201;
     files_free(&f);
     return rc;
@@ -229,7 +231,7 @@ api_app_resubmit(struct http_req *req, struct http_resp *resp, struct err *e)
     if ((rc = http_param_id(req, 0, &id, e)) == ERR_OK &&
         (rc = parse_app(req->json, &n, &f, 0, e)) == ERR_OK &&
         (rc = application_resubmit(&a, id, &n, e)) == ERR_OK)
-        rc = app_full(req->db, id, &resp->data, e);
+        rc = app_full(&a, id, &resp->data, e);
     files_free(&f);
     return rc;
 }
@@ -254,7 +256,7 @@ api_app_review(struct http_req *req, struct http_resp *resp, struct err *e)
                            e)) != ERR_OK ||
         (rc = application_review(&a, id, decision, reason, e)) != ERR_OK)
         return rc;
-    return app_full(req->db, id, &resp->data, e);
+    return app_full(&a, id, &resp->data, e);
 }
 
 err_code
@@ -268,7 +270,7 @@ api_app_get(struct http_req *req, struct http_resp *resp, struct err *e)
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
         (rc = application_get(&a, id, &row, e)) != ERR_OK)
         return rc;
-    return app_full(req->db, id, &resp->data, e);
+    return app_full(&a, id, &resp->data, e);
 }
 
 err_code
@@ -294,8 +296,8 @@ api_app_history(struct http_req *req, struct http_resp *resp, struct err *e)
 
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
         (rc = application_get(&a, id, &row, e)) != ERR_OK ||
-        (rc = store_history_list(req->db, "application", id, api_history_add,
-                                 items, e)) != ERR_OK) {
+        (rc = application_history(&a, &row, api_history_add, items, e))
+        != ERR_OK) {
         json_decref(items);
         return rc;
     }
@@ -304,20 +306,19 @@ api_app_history(struct http_req *req, struct http_resp *resp, struct err *e)
 }
 
 struct app_page {
-    const struct actor_ctx *a;
-    json_t                 *items;
-    int64_t                 last;
+    json_t  *items;
+    int64_t  last;
+    int      n;
 };
 
 static err_code
 app_page_add(void *ctx, const struct store_app *row)
 {
     struct app_page *pg = ctx;
-    struct store_app tmp;
 
     pg->last = row->id;
-    if (application_get(pg->a, row->id, &tmp, NULL) == ERR_OK)
-        json_array_append_new(pg->items, app_json(pg->a->db, row));
+    pg->n++;
+    json_array_append_new(pg->items, app_json(row));
     return ERR_OK;
 }
 
@@ -325,7 +326,7 @@ err_code
 api_app_list(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
-    struct app_page pg = {&a, json_array(), 0};
+    struct app_page pg = {json_array(), 0, 0};
     const char *org = http_query(req, "org_id");
     const char *state = http_query(req, "state");
     int64_t after;
@@ -340,11 +341,13 @@ api_app_list(struct http_req *req, struct http_resp *resp, struct err *e)
         rc = err_wrap(e, ERR_INVALID, "org_id");
         goto fail;
     }
-    if ((rc = store_app_list(req->db, org_id, state, after, limit,
-                             app_page_add, &pg, e)) != ERR_OK)
+    if ((rc = application_list(&a, org_id, state, after, limit,
+                               app_page_add, &pg, e)) != ERR_OK)
         goto fail;
+    /* a full page may have more after it; a short one is the last */
     resp->data = json_pack("{s:o, s:o}", "items", pg.items, "next_after",
-                           pg.last ? json_integer(pg.last) : json_null());
+                           pg.n == limit ? json_integer(pg.last)
+                                         : json_null());
     return ERR_OK;
 fail:
     json_decref(pg.items);

@@ -377,3 +377,42 @@ application_get(const struct actor_ctx *a, int64_t id, struct store_app *out,
     return authz_require(a->db, a->p, PERM_APPLICATION_SUBMIT, out->org_id,
                          e);
 }
+
+err_code
+application_get_state(const struct actor_ctx *a, int64_t id,
+                      struct store_app *out, struct err *e)
+{
+    return store_app_get(a->db, id, out, e);
+}
+
+err_code
+application_list(const struct actor_ctx *a, int64_t org_id,
+                 const char *state, int64_t after, int limit,
+                 store_app_fn fn, void *ctx, struct err *e)
+{
+    int64_t scope[STORE_MAX_ROLES], submit[STORE_MAX_ROLES];
+    size_t n, k, i;
+
+    /* the organisations of the roles carrying either permission: each
+     * is one of the principal's roles, so together they fit */
+    n = authz_scope(a->p, PERM_APPLICATION_REVIEW, scope);
+    k = authz_scope(a->p, PERM_APPLICATION_SUBMIT, submit);
+    for (i = 0; i < k && n < STORE_MAX_ROLES; i++)
+        scope[n++] = submit[i];
+    return store_app_list(a->db, a->p->account_id, scope, n, org_id, state,
+                          after, limit, fn, ctx, e);
+}
+
+err_code
+application_materials(const struct actor_ctx *a, const struct store_app *app,
+                      store_material_fn fn, void *ctx, struct err *e)
+{
+    return store_material_list(a->db, app->id, fn, ctx, e);
+}
+
+err_code
+application_history(const struct actor_ctx *a, const struct store_app *app,
+                    store_history_fn fn, void *ctx, struct err *e)
+{
+    return store_history_list(a->db, "application", app->id, fn, ctx, e);
+}

@@ -198,25 +198,36 @@ store_app_transition(struct store_conn *c, int64_t id, const char *from,
 }
 
 err_code
-store_app_list(struct store_conn *c, int64_t org_id, const char *state,
+store_app_list(struct store_conn *c, int64_t reader_id, const int64_t *scope,
+               size_t nscope, int64_t org_id, const char *state,
                int64_t after, int limit, store_app_fn fn, void *ctx,
                struct err *e)
 {
+    /* the subtrees walked down as in store_seal_list */
     static const char sql[] =
-        "SELECT " APP_COLS " FROM applications WHERE id > ? AND "
-        "(? = 0 OR org_id = ?) AND (? IS NULL OR state = ?) "
-        "ORDER BY id LIMIT ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+        "WITH RECURSIVE scope(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id IN "
+        "    (SELECT value FROM json_each(?1)) "
+        "  UNION ALL "
+        "  SELECT o.id, scope.depth + 1 FROM organisations o "
+        "  JOIN scope ON o.parent_id = scope.id WHERE scope.depth < 64) "
+        "SELECT " APP_COLS " FROM applications WHERE id > ?2 AND "
+        "(applicant_id = ?3 OR org_id IN (SELECT id FROM scope)) AND "
+        "(?4 = 0 OR org_id = ?4) AND (?5 IS NULL OR state = ?5) "
+        "ORDER BY id LIMIT ?6";
+    sqlite3_stmt *st;
     struct store_app a;
     err_code out = ERR_OK;
     int rc;
 
-    if (st == NULL)
+    if (nscope > STORE_MAX_ROLES)
+        return err_set(e, ERR_INTERNAL, "application list: scope too large");
+    if ((st = st_prep(c, sql, e)) == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, after);
-    sqlite3_bind_int64(st, 2, org_id);
-    sqlite3_bind_int64(st, 3, org_id);
-    st_bind_text(st, 4, state);
+    st_bind_id_set(st, 1, scope, nscope);
+    sqlite3_bind_int64(st, 2, after);
+    sqlite3_bind_int64(st, 3, reader_id);
+    sqlite3_bind_int64(st, 4, org_id);
     st_bind_text(st, 5, state);
     sqlite3_bind_int(st, 6, limit);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

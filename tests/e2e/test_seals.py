@@ -513,3 +513,44 @@ def test_seal_list_is_scoped_in_the_query(world):
     outside = [s["esid"] for s in other if s["org_id"] != w.dept][0]
     assert_error(w.inst.get(f"/api/v1/seals/{outside}", rcred), 403,
                  "forbidden")
+
+
+def test_application_list_is_scoped_in_the_query(world):
+    """Issue 15, item 5: the application list applies the reader's rule
+    (their own, or application.review / application.submit over the
+    organisation) in the query; it used to read each row again and check
+    it after LIMIT, so a department's applicant paged through empty pages
+    past the agency's applications."""
+    w = world
+    aid, acred = w.person("deptapplicant", w.dept)
+    w.grant(w.cred["secadmin"], aid, "applicant", w.dept)
+    mine = []
+    for i in range(2):
+        body = {"org_id": w.dept, "kind": "official",
+                "subkind": "department", "seal_name": f"档案室申请{i}",
+                "custodian_id": w.ids["custodian"],
+                "image": {"data": b64(png()), "width_mm": 40,
+                          "height_mm": 40}}
+        r = w.inst.post("/api/v1/applications", acred, json=body)
+        assert r.status_code == 201, r.text
+        mine.append(r.json()["data"]["id"])
+    w.apply()                                  # one of the agency's
+    seen, after = [], None
+    for _ in range(20):
+        params = {"limit": 1, **({"after": after} if after else {})}
+        r = w.inst.get("/api/v1/applications", acred, params=params)
+        assert r.status_code == 200, r.text
+        page = r.json()["data"]
+        seen += [(x["id"], x["org_id"]) for x in page["items"]]
+        if page["next_after"] is None:
+            break
+        assert len(page["items"]) == 1
+        after = page["next_after"]
+    else:
+        raise AssertionError("the pages did not end")
+    assert {i for i, _ in seen} >= set(mine)
+    assert {o for _, o in seen} == {w.dept}
+    # the agency's reviewer sees them (the department is in its subtree)
+    r = w.inst.get("/api/v1/applications", w.cred["reviewer"],
+                   params={"org_id": w.dept, "limit": 500})
+    assert set(mine) <= {x["id"] for x in r.json()["data"]["items"]}
