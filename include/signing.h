@@ -115,4 +115,38 @@ err_code sign_ofd(const struct actor_ctx *a, const struct seal_env *env,
 err_code sign_may_read(const struct actor_ctx *a, const struct store_sreq *r,
                        struct store_seal *seal, struct err *e);
 
+/* ---- Reading signing requests (sign_read.c) ----
+ * What the handlers call to read; read authorisation is applied here.
+ * Buffers are malloc'ed: the caller frees. */
+
+/* Request id and its seal, if a may read it (sign_may_read). */
+err_code sign_request_get(const struct actor_ctx *a, int64_t id,
+                          struct store_sreq *r, struct store_seal *s,
+                          struct err *e);
+
+/* Request id and its seal whoever asks: the answer to a change a just
+ * made to it. */
+err_code sign_request_get_state(const struct actor_ctx *a, int64_t id,
+                                struct store_sreq *r, struct store_seal *s,
+                                struct err *e);
+
+/* The documents of r (read with one of the two above), row by row. */
+err_code sign_request_documents(const struct actor_ctx *a,
+                                const struct store_sreq *r, store_sdoc_fn fn,
+                                void *ctx, struct err *e);
+
+/* The DER of signature id and the seal it was made with, if a may read
+ * its signing request. */
+err_code sign_signature_file(const struct actor_ctx *a, int64_t id,
+                             struct store_seal *s, uint8_t **der,
+                             size_t *len, struct err *e);
+
+/* The usage summary per seal in [from_ms, to_ms) of seal esid (its
+ * organisation is then written to *org_id) or, when esid is NULL, of
+ * organisation *org_id: for the auditor (usage.read) and for an applicant
+ * over the organisation. */
+err_code sign_usage(const struct actor_ctx *a, const char *esid,
+                    int64_t *org_id, int64_t from_ms, int64_t to_ms,
+                    store_usage_fn fn, void *ctx, struct err *e);
+
 #endif

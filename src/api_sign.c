@@ -40,13 +40,14 @@ doc_add_json(void *ctx, const struct store_sdoc *d)
 
 /* The request with its documents. */
 static err_code
-sreq_json(struct store_conn *db, const struct store_sreq *r,
+sreq_json(const struct actor_ctx *a, const struct store_sreq *r,
           const struct store_seal *s, json_t **out, struct err *e)
 {
     json_t *docs = json_array();
     err_code rc;
 
-    if ((rc = store_sdoc_list(db, r->id, doc_add_json, docs, e)) != ERR_OK) {
+    if ((rc = sign_request_documents(a, r, doc_add_json, docs, e))
+        != ERR_OK) {
         json_decref(docs);
         return rc;
     }
@@ -78,14 +79,14 @@ static err_code
 answer_request(struct http_req *req, struct http_resp *resp, int64_t id,
                struct err *e)
 {
+    struct actor_ctx a = http_actor_ctx(req);
     struct store_sreq r;
     struct store_seal s;
     err_code rc;
 
-    if ((rc = store_sreq_get(req->db, id, &r, e)) != ERR_OK ||
-        (rc = store_seal_get_id(req->db, r.seal_id, &s, e)) != ERR_OK)
+    if ((rc = sign_request_get_state(&a, id, &r, &s, e)) != ERR_OK)
         return rc;
-    return sreq_json(req->db, &r, &s, &resp->data, e);
+    return sreq_json(&a, &r, &s, &resp->data, e);
 }
 
 /* documents: [{name, sm3 (hex), size} | {name, data (base64)}].  A size
@@ -207,10 +208,9 @@ api_sreq_get(struct http_req *req, struct http_resp *resp, struct err *e)
     err_code rc;
 
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
-        (rc = store_sreq_get(req->db, id, &r, e)) != ERR_OK ||
-        (rc = sign_may_read(&a, &r, &s, e)) != ERR_OK)
+        (rc = sign_request_get(&a, id, &r, &s, e)) != ERR_OK)
         return rc;
-    return sreq_json(req->db, &r, &s, &resp->data, e);
+    return sreq_json(&a, &r, &s, &resp->data, e);
 }
 
 static err_code
@@ -333,8 +333,6 @@ err_code
 api_signature_file(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     struct actor_ctx a = http_actor_ctx(req);
-    struct store_sig sig;
-    struct store_sreq r;
     struct store_seal s;
     uint8_t *der = NULL;
     size_t len = 0;
@@ -342,10 +340,7 @@ api_signature_file(struct http_req *req, struct http_resp *resp, struct err *e)
     err_code rc;
 
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
-        (rc = store_sig_get(req->db, id, &sig, NULL, NULL, e)) != ERR_OK ||
-        (rc = store_sreq_get(req->db, sig.request_id, &r, e)) != ERR_OK ||
-        (rc = sign_may_read(&a, &r, &s, e)) != ERR_OK ||
-        (rc = store_sig_get(req->db, id, &sig, &der, &len, e)) != ERR_OK)
+        (rc = sign_signature_file(&a, id, &s, &der, &len, e)) != ERR_OK)
         return rc;
     resp->raw = (char *)der;
     resp->raw_len = len;
@@ -402,14 +397,13 @@ api_usage(struct http_req *req, struct http_resp *resp, struct err *e)
                                        "signatures", "first", "last"};
     struct csv csv;
     struct usage_out u = {NULL, NULL, e};
-    struct store_seal s;
-    long org_id = 0, f = 0, t = INT64_MAX;
-    int64_t seal_id = 0;
+    long org_parsed = 0, f = 0, t = INT64_MAX;
+    int64_t org_id;
     err_code rc;
 
     if ((esid == NULL) == (org == NULL))
         return err_set(e, ERR_BAD_REQUEST, "give esid or org_id");
-    if ((org != NULL && util_parse_long(org, 1, INT64_MAX, &org_id, e)
+    if ((org != NULL && util_parse_long(org, 1, INT64_MAX, &org_parsed, e)
          != ERR_OK) ||
         (from != NULL && util_parse_long(from, 0, INT64_MAX, &f, e)
          != ERR_OK) ||
@@ -418,16 +412,7 @@ api_usage(struct http_req *req, struct http_resp *resp, struct err *e)
     if (format != NULL && strcmp(format, "json") != 0 &&
         strcmp(format, "csv") != 0)
         return err_set(e, ERR_INVALID, "format must be json or csv");
-    if (esid != NULL) {
-        if ((rc = store_seal_get(req->db, esid, &s, e)) != ERR_OK)
-            return rc;
-        seal_id = s.id;
-        org_id = s.org_id;
-    }
-    if (authz_require(req->db, a.p, PERM_USAGE_READ, org_id, NULL) != ERR_OK &&
-        (rc = authz_require(req->db, a.p, PERM_APPLICATION_SUBMIT, org_id, e))
-        != ERR_OK)
-        return rc;
+    org_id = org_parsed;
     csv_init(&csv, USAGE_CSV_MAX);
     if (format != NULL && !strcmp(format, "csv")) {
         u.csv = &csv;
@@ -439,8 +424,8 @@ api_usage(struct http_req *req, struct http_resp *resp, struct err *e)
     } else if ((u.items = json_array()) == NULL) {
         return err_set(e, ERR_NOMEM, "out of memory");
     }
-    if ((rc = store_usage_summary(req->db, seal_id, esid ? 0 : org_id, f, t,
-                                  usage_add, &u, e)) != ERR_OK ||
+    if ((rc = sign_usage(&a, esid, &org_id, f, t, usage_add, &u, e))
+        != ERR_OK ||
         (u.csv != NULL &&
          (rc = csv_take(&csv, &resp->raw, &resp->raw_len, e)) != ERR_OK)) {
         if (rc == ERR_TOO_LARGE)

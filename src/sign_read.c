@@ -1,0 +1,79 @@
+/*
+ * sign_read.c - the query side of signing (signing.h, "Reading signing
+ * requests"): signing requests, their documents, signature files and the
+ * usage report, with read authorisation applied here so that the
+ * handlers in api_sign.c call only domain functions.  Nothing here
+ * changes anything.
+ */
+#include "signing.h"
+
+err_code
+sign_request_get(const struct actor_ctx *a, int64_t id, struct store_sreq *r,
+                 struct store_seal *s, struct err *e)
+{
+    err_code rc;
+
+    if ((rc = store_sreq_get(a->db, id, r, e)) != ERR_OK)
+        return rc;
+    return sign_may_read(a, r, s, e);
+}
+
+err_code
+sign_request_get_state(const struct actor_ctx *a, int64_t id,
+                       struct store_sreq *r, struct store_seal *s,
+                       struct err *e)
+{
+    err_code rc;
+
+    if ((rc = store_sreq_get(a->db, id, r, e)) != ERR_OK)
+        return rc;
+    return store_seal_get_id(a->db, r->seal_id, s, e);
+}
+
+err_code
+sign_request_documents(const struct actor_ctx *a, const struct store_sreq *r,
+                       store_sdoc_fn fn, void *ctx, struct err *e)
+{
+    return store_sdoc_list(a->db, r->id, fn, ctx, e);
+}
+
+err_code
+sign_signature_file(const struct actor_ctx *a, int64_t id,
+                    struct store_seal *s, uint8_t **der, size_t *len,
+                    struct err *e)
+{
+    struct store_sig sig;
+    struct store_sreq r;
+    err_code rc;
+
+    if ((rc = store_sig_get(a->db, id, &sig, NULL, NULL, e)) != ERR_OK ||
+        (rc = sign_request_get(a, sig.request_id, &r, s, e)) != ERR_OK)
+        return rc;
+    return store_sig_get(a->db, id, &sig, der, len, e);
+}
+
+err_code
+sign_usage(const struct actor_ctx *a, const char *esid, int64_t *org_id,
+           int64_t from_ms, int64_t to_ms, store_usage_fn fn, void *ctx,
+           struct err *e)
+{
+    struct store_seal s;
+    int64_t seal_id = 0;
+    err_code rc;
+
+    if (esid != NULL) {
+        if ((rc = store_seal_get(a->db, esid, &s, e)) != ERR_OK)
+            return rc;
+        seal_id = s.id;
+        *org_id = s.org_id;
+    }
+    /* the auditor (usage.read), or the organisation itself (an applicant
+     * over it) */
+    if (authz_require(a->db, a->p, PERM_USAGE_READ, *org_id, NULL)
+        != ERR_OK &&
+        (rc = authz_require(a->db, a->p, PERM_APPLICATION_SUBMIT, *org_id,
+                            e)) != ERR_OK)
+        return rc;
+    return store_usage_summary(a->db, seal_id, esid ? 0 : *org_id, from_ms,
+                               to_ms, fn, ctx, e);
+}
