@@ -4,18 +4,16 @@
  * administrator's online backup.  The chain logic is in audit.c, the SQL in
  * store_audit.c.
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "api.h"
 #include "csv.h"
 #include "config.h"
 #include "sjson.h"
-#include "log.h"
+#include "system.h"
 #include "util.h"
 
 #define AUDIT_EXPORT_MAX     10000   /* rows per jsonl/csv export page */
@@ -198,77 +196,15 @@ done:
     return rc;
 }
 
-/* The trusted audit public key (SPKI DER) from the configured token, into
- * key (AUDIT_PUBKEY_MAX); *len 0 when no audit key is configured. */
-static err_code
-audit_pubkey(const struct http_req *req, uint8_t *key, size_t *len,
-             struct err *e)
-{
-    char tok[CUSTODY_NAME_MAX], id[CUSTODY_ID_HEX_MAX];
-    uint8_t *der = NULL;
-    size_t n = 0;
-    err_code rc;
-
-    *len = 0;
-    if (req->app->custody == NULL || req->app->cfg->audit_key[0] == '\0')
-        return ERR_OK;
-    if ((rc = config_keyref(req->app->cfg->audit_key, tok, id, e)) != ERR_OK ||
-        (rc = custody_public_key_der(req->app->custody, tok, id, &der, &n,
-                                     e)) != ERR_OK)
-        return rc;
-    if (n > AUDIT_PUBKEY_MAX) {
-        free(der);
-        return err_set(e, ERR_CRYPTO, "audit public key too large");
-    }
-    memcpy(key, der, n);
-    *len = n;
-    free(der);
-    return ERR_OK;
-}
-
-/* Verify the chain of conn, pinned to the token's audit key (the one the
- * daemon signs with; without one no checkpoint can be trusted), with the
- * configured interval and pre-chain range, against an exported
- * checkpoint if given, and against the sink file when with_sink. */
-static err_code
-verify_with(const struct http_req *req, struct store_conn *conn,
-            const struct store_audit_checkpoint *exported, int with_sink,
-            struct audit_verify_report *r, struct err *e)
-{
-    const struct config *cfg = req->app->cfg;
-    struct audit_verify_opts o;
-    uint8_t key[AUDIT_PUBKEY_MAX];
-    size_t klen = 0;
-    err_code rc;
-
-    if ((rc = audit_pubkey(req, key, &klen, e)) != ERR_OK)
-        return rc;
-    memset(&o, 0, sizeof(o));
-    if (klen > 0) {
-        o.pinned_key = key;
-        o.pinned_key_len = klen;
-    }
-    o.exported = exported;
-    o.nexported = exported != NULL;
-    o.sink_file = with_sink ? cfg->audit_sink_file : NULL;
-    o.every = cfg->audit_checkpoint_every;
-    o.seconds = cfg->audit_checkpoint_seconds;
-    o.prechain = cfg->audit_prechain_entries;
-    return audit_verify(conn, &o, r, e);
-}
-
 /* Body: {} or {"checkpoint": <an exported checkpoint>}. */
 err_code
 api_audit_verify(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     static const char *const fields[] = {"checkpoint", NULL};
+    struct actor_ctx a = http_actor_ctx(req);
     struct store_audit_checkpoint cp;
     struct audit_verify_report r;
-    struct audit_actor who = http_actor(req);
-    struct audit_event ev = {"audit.verify", "audit_log", NULL, AUDIT_OK,
-                             NULL, NULL};
     const json_t *jcp = NULL;
-    json_t *details = NULL;
     err_code rc;
 
     if (req->json != NULL &&
@@ -278,15 +214,8 @@ api_audit_verify(struct http_req *req, struct http_resp *resp, struct err *e)
         (jcp = json_object_get(req->json, "checkpoint")) != NULL &&
         (rc = audit_checkpoint_parse(jcp, &cp, e)) != ERR_OK)
         return rc;
-    if ((rc = verify_with(req, req->db, jcp ? &cp : NULL, 1, &r, e))
-        != ERR_OK)
-        return rc;
-    details = json_pack("{s:b, s:I}", "ok", r.ok, "first_bad_seq",
-                        (json_int_t)r.bad_seq);
-    ev.details = details;
-    rc = audit_append(req->db, &who, &ev, e);
-    json_decref(details);
-    if (rc != ERR_OK)
+    if ((rc = system_audit_verify_recorded(req->app, &a, jcp ? &cp : NULL,
+                                           &r, e)) != ERR_OK)
         return rc;
     resp->data = audit_verify_json(&r);
     return resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
@@ -323,75 +252,25 @@ api_audit_checkpoint_latest(struct http_req *req, struct http_resp *resp,
     return resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
 }
 
-/* Where backups go: database.backup_dir (created 0700). */
-static err_code
-backup_path(const struct http_req *req, char *out, size_t cap,
-            struct err *e)
-{
-    const char *dir = req->app->cfg->backup_dir;
-    char when[21];
-    size_t i;
-
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return err_set(e, ERR_IO, "%s: %s", dir, strerror(errno));
-    util_time_rfc3339((time_t)(util_now_ms() / 1000), when);
-    for (i = 0; when[i] != '\0'; i++)
-        if (when[i] == ':')
-            when[i] = '-';
-    if ((size_t)snprintf(out, cap, "%s/seald-%s-%s.db", dir, when,
-                         req->request_id) >= cap)
-        return err_set(e, ERR_IO, "backup path too long");
-    return ERR_OK;
-}
-
 err_code
 api_admin_backup(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     static const char *const fields[] = {NULL};
+    struct actor_ctx a = http_actor_ctx(req);
     char path[PATH_MAX];
     struct audit_verify_report r;
-    struct audit_actor who = http_actor(req);
-    struct audit_event ev = {"system.backup", "backup", NULL, AUDIT_OK, NULL,
-                             NULL};
-    struct store *bs = NULL;
-    struct store_conn *bc = NULL;
-    struct stat st;
-    json_t *details = NULL;
+    int64_t bytes = 0;
     err_code rc;
 
     if (req->json != NULL &&
         (rc = sjson_only_keys(req->json, fields, e)) != ERR_OK)
         return rc;
-    if ((rc = backup_path(req, path, sizeof(path), e)) != ERR_OK ||
-        (rc = store_backup(req->db, path, e)) != ERR_OK)
+    if ((rc = system_backup(req->app, &a, req->request_id, path, &bytes, &r,
+                            e)) != ERR_OK)
         return rc;
-    /* The copy must verify on its own, as a restore will demand (the sink
-     * may already hold checkpoints newer than the copy). */
-    if ((rc = store_open_readonly(path, &bs, &bc, e)) != ERR_OK)
-        goto done;
-    rc = verify_with(req, bc, NULL, 0, &r, e);
-    store_close(bs);
-    if (rc != ERR_OK)
-        goto done;
-    if (stat(path, &st) != 0) {
-        rc = err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
-        goto done;
-    }
-    ev.target_id = path;
-    details = json_pack("{s:I, s:b, s:I}", "head_seq", (json_int_t)r.head_seq,
-                        "verified", r.ok, "bytes", (json_int_t)st.st_size);
-    ev.details = details;
-    if ((rc = audit_append(req->db, &who, &ev, e)) != ERR_OK)
-        goto done;
-    if (!r.ok)
-        log_event(LOG_WARN, "backup_unverified", "rid=%s path=%s "
-                  "msg=%s", req->request_id, path, r.reason);
     resp->status = 201;
     resp->data = json_pack("{s:s, s:I, s:o}", "path", path, "bytes",
-                           (json_int_t)st.st_size, "audit",
+                           (json_int_t)bytes, "audit",
                            audit_verify_json(&r));
-    rc = resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
-done:
-    json_decref(details);
-    return rc;
+    return resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
 }
