@@ -285,4 +285,20 @@ json_t *audit_entry_json(const struct store_audit_entry *en);
 err_code audit_entry_csv(const struct store_audit_entry *en, struct csv *out,
                          struct err *e);
 
+/* ---- Reading the log (audit_read.c) ---- */
+
+struct actor_ctx;
+
+/* Entries matching f for auditor a, page by page to fn: an organisation
+ * filter must lie inside a's audit.read scope (ERR_FORBIDDEN otherwise),
+ * and only entries inside that scope are read (store_audit_filter's
+ * scoped).  f's scope fields are set for the call. */
+err_code audit_query(const struct actor_ctx *a, struct store_audit_filter *f,
+                     store_audit_fn fn, void *ctx, struct err *e);
+
+/* The newest checkpoint (ERR_NOT_FOUND before the first). */
+err_code audit_latest_checkpoint(const struct actor_ctx *a,
+                                 struct store_audit_checkpoint *cp,
+                                 struct err *e);
+
 #endif

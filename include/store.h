@@ -411,6 +411,15 @@ struct store_audit_filter {
     const char *target_type;
     const char *target_id;
     int         limit;
+    /* The reader's scope (audit_query sets it; the offline CLI, run by
+     * whoever holds the database file, does not): when scoped, only the
+     * entries of actors whose organisation lies in the subtrees of the
+     * nscope scope organisations (at most STORE_MAX_ROLES), and the
+     * entries without an actor (anonymous refusals, maintenance) only
+     * for a reader whose scope holds a root organisation. */
+    int            scoped;
+    const int64_t *scope;
+    size_t         nscope;
 };
 
 err_code store_audit_query(struct store_conn *c,

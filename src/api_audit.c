@@ -112,6 +112,7 @@ query_str(const struct http_req *req, const char *key, const char **out,
 err_code
 api_audit_list(struct http_req *req, struct http_resp *resp, struct err *e)
 {
+    struct actor_ctx a = http_actor_ctx(req);
     struct store_audit_filter f;
     struct audit_page pg;
     const char *fmt = http_query(req, "format"), *seal = NULL;
@@ -152,17 +153,12 @@ api_audit_list(struct http_req *req, struct http_resp *resp, struct err *e)
         f.target_id = seal;
     }
     f.limit = limit ? (int)limit : HTTP_PAGE_DEFAULT;
-    /* An organisation filter must lie inside the auditor's scope. */
-    if (f.org_id != 0 &&
-        (rc = authz_require(req->db, &req->principal, PERM_AUDIT_READ,
-                            f.org_id, e)) != ERR_OK)
-        return rc;
     if (pg.fmt == FMT_JSON && (pg.items = json_array()) == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
     if (pg.fmt == FMT_CSV &&
         (rc = audit_entry_csv(NULL, &pg.csv, e)) != ERR_OK)
         goto done;
-    if ((rc = store_audit_query(req->db, &f, page_add, &pg, e)) != ERR_OK)
+    if ((rc = audit_query(&a, &f, page_add, &pg, e)) != ERR_OK)
         goto done;
     if (pg.fmt == FMT_JSON) {
         resp->data = json_pack("{s:o, s:o}", "items", pg.items, "next_after",
@@ -243,10 +239,11 @@ err_code
 api_audit_checkpoint_latest(struct http_req *req, struct http_resp *resp,
                             struct err *e)
 {
+    struct actor_ctx a = http_actor_ctx(req);
     struct store_audit_checkpoint cp;
     err_code rc;
 
-    if ((rc = store_audit_checkpoint_latest(req->db, &cp, e)) != ERR_OK)
+    if ((rc = audit_latest_checkpoint(&a, &cp, e)) != ERR_OK)
         return rc;
     resp->data = audit_checkpoint_json(&cp);
     return resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");

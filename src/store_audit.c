@@ -162,8 +162,19 @@ store_audit_query(struct store_conn *c, const struct store_audit_filter *f,
         "WITH RECURSIVE sub(id, depth) AS ("
         "  SELECT id, 0 FROM organisations WHERE id = ?1 "
         "  UNION ALL SELECT o.id, sub.depth + 1 FROM organisations o "
-        "  JOIN sub ON o.parent_id = sub.id WHERE sub.depth < 64) "
+        "  JOIN sub ON o.parent_id = sub.id WHERE sub.depth < 64), "
+        "scope(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id IN "
+        "    (SELECT value FROM json_each(?11)) "
+        "  UNION ALL SELECT o.id, scope.depth + 1 FROM organisations o "
+        "  JOIN scope ON o.parent_id = scope.id WHERE scope.depth < 64) "
         "SELECT " AUDIT_COLS " FROM audit_log WHERE seq > ?2 "
+        "AND (?12 = 0 "
+        "     OR account_id IN (SELECT a.id FROM accounts a "
+        "        WHERE a.org_id IN (SELECT id FROM scope)) "
+        "     OR (account_id IS NULL AND EXISTS (SELECT 1 FROM "
+        "        organisations r WHERE r.parent_id IS NULL AND "
+        "        r.id IN (SELECT id FROM scope)))) "
         "AND (?3 IS NULL OR ts_ms >= ?3) AND (?4 IS NULL OR ts_ms < ?4) "
         "AND (?5 IS NULL OR account_id = ?5) "
         "AND (?1 IS NULL OR account_id IN (SELECT a.id FROM accounts a "
@@ -186,6 +197,12 @@ store_audit_query(struct store_conn *c, const struct store_audit_filter *f,
     st_bind_text(st, 8, f->target_type);
     st_bind_text(st, 9, f->target_id);
     sqlite3_bind_int(st, 10, f->limit);
+    if (f->nscope > STORE_MAX_ROLES) {
+        st_release(c, st);
+        return err_set(e, ERR_INTERNAL, "audit query: scope too large");
+    }
+    st_bind_id_set(st, 11, f->scope, f->nscope);
+    sqlite3_bind_int(st, 12, f->scoped != 0);
     return walk_rows(c, st, fn, ctx, e);
 }
 

@@ -578,3 +578,37 @@ def test_account_and_deputy_lists_are_scoped(world):
     assert did in deputy_ids(w.cred["approver"])
     assert did in deputy_ids(w.cred["custodian"])       # their own
     assert did not in deputy_ids(ocred)
+
+
+def test_audit_query_is_scoped_to_the_auditor(world):
+    """Issue 15, item 5: an auditor reads the audit entries of the actors
+    in their scope.  An auditor of a department used to read the whole
+    instance's log as long as they gave no organisation filter."""
+    w = world
+    aid, acred = w.person("deptauditor", w.dept)
+    w.grant(w.cred["secadmin"], aid, "auditor", w.dept)
+    # an audited act of someone in the department: a refused change
+    assert_error(w.inst.post("/api/v1/organisations", acred, json={
+        "name": "x", "kind": "department", "parent_id": w.dept}), 403,
+        "forbidden")
+    dept_accounts = {a["id"] for a in w.inst.get(
+        "/api/v1/accounts", w.admin, params={"org_id": w.dept,
+                                             "limit": 500}).json()
+        ["data"]["items"]}
+    rows = w.inst.get("/api/v1/audit", acred,
+                      params={"limit": 500}).json()["data"]["items"]
+    assert rows, "the department auditor sees nothing of their own scope"
+    assert {r["account_id"] for r in rows} <= dept_accounts
+    assert any(r["account_id"] == aid and r["outcome"] == "refused"
+               for r in rows)
+    # the administrator (root organisation) made organisations: not theirs
+    assert not any(r["action"] == "organisation.create" and
+                   r["outcome"] == "ok" for r in rows)
+    # an auditor of the root sees them, and the anonymous entries
+    root_rows = w.inst.get("/api/v1/audit", w.cred["auditor"],
+                           params={"action": "organisation.create",
+                                   "limit": 500}).json()["data"]["items"]
+    assert any(r["account_id"] == w.admin_id for r in root_rows)
+    # a filter outside the scope is refused, as before
+    assert_error(w.inst.get("/api/v1/audit", acred,
+                            params={"org": w.agency}), 403, "forbidden")
