@@ -1,8 +1,9 @@
 /*
  * api.h - route handlers, one file per resource (api_<resource>.c).  Each
- * handler parses and validates its input, calls the domain or store layer,
- * and fills the response.  Handlers never write SQL and never touch
- * libmicrohttpd.
+ * handler parses and validates its input, calls the domain, and fills the
+ * response.  Handlers never call the store (read authorisation and scopes
+ * are the domain's; ctest lint.handlers_no_store), never write SQL and
+ * never touch libmicrohttpd.
  */
 #ifndef SEALD_API_H
 #define SEALD_API_H
