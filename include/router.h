@@ -26,7 +26,9 @@ extern const size_t router_table_len;
 
 /* Find the route for method and path (HEAD finds the GET route).  On
  * ERR_NOT_FOUND no pattern matched; on ERR_METHOD a pattern matched but not
- * the method, and allow (cap bytes) gets the Allow header value.  Path
+ * the method, and allow (cap bytes; cap may be 0) gets the Allow header
+ * value, NUL-terminated, with whole method names only: those that do not
+ * fit are left out (e's message always names them all).  Path
  * parameters go into req->params, ids also into req->ids.  This is where
  * they are checked: every parameter but {esid} is an id (ASCII digits, no
  * sign, no leading zero, at most INT64_MAX), {esid} is [0-9A-Za-z._-]; if

@@ -4,7 +4,6 @@
  * docs/openapi.json.
  */
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "api.h"
@@ -269,18 +268,23 @@ pattern_match(const char *pattern, const char *path, struct http_req *req)
     return valid ? 1 : -1;
 }
 
-/* Append method to the Allow list (allow, cap bytes, *used so far). */
-static void
-allow_add(char *allow, size_t cap, size_t *used, const char *method)
-{
-    int w;
+/* Room for the longest Allow list a path can have, NUL included: every
+ * method the table uses, and DELETE. */
+#define ROUTER_ALLOW_MAX sizeof("GET, HEAD, POST, PUT, PATCH, DELETE")
 
-    if (*used >= cap)
+/* Append method to the Allow list (list, cap bytes, *used so far), if it
+ * fits whole with its ", " and the NUL: a list too short for every method
+ * leaves some out but never holds part of a name. */
+static void
+allow_add(char *list, size_t cap, size_t *used, const char *method)
+{
+    size_t sep = *used > 0 ? 2 : 0, len = strlen(method);
+
+    if (*used + sep + len >= cap)
         return;
-    w = snprintf(allow + *used, cap - *used, "%s%s", *used ? ", " : "",
-                 method);
-    if (w > 0)
-        *used += (size_t)w;
+    memcpy(list + *used, ", ", sep);
+    memcpy(list + *used + sep, method, len + 1);
+    *used += sep + len;
 }
 
 err_code
@@ -290,7 +294,9 @@ router_match(const char *method, const char *path, struct http_req *req,
 {
     /* HEAD is GET without the body (libmicrohttpd leaves the body out) */
     const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
-    size_t i, used = 0;
+    /* the whole list for the message, whatever cap the caller has */
+    char all[ROUTER_ALLOW_MAX] = "";
+    size_t i, used = 0, all_used = 0;
     int path_found = 0;
 
     if (cap > 0)
@@ -309,12 +315,15 @@ router_match(const char *method, const char *path, struct http_req *req,
             return ERR_OK;
         }
         allow_add(allow, cap, &used, r->method);
-        if (strcmp(r->method, "GET") == 0)
+        allow_add(all, sizeof(all), &all_used, r->method);
+        if (strcmp(r->method, "GET") == 0) {
             allow_add(allow, cap, &used, "HEAD");
+            allow_add(all, sizeof(all), &all_used, "HEAD");
+        }
     }
     if (path_found)
         return err_set(e, ERR_METHOD, "method %s is not allowed here; "
-                       "allowed: %s", method, allow);
+                       "allowed: %s", method, all);
     return err_set(e, ERR_NOT_FOUND, "no such route");
 }
 
