@@ -683,14 +683,9 @@ store_org_list(struct store_conn *c, const int64_t *scope, size_t nscope,
                int64_t parent_id, int64_t after, int limit, store_org_fn fn,
                void *ctx, struct err *e)
 {
-    /* the subtrees walked down as in store_seal_list */
+    /* the reader's subtrees: STORE_SCOPE_CTE */
     static const char sql[] =
-        "WITH RECURSIVE scope(id, depth) AS ("
-        "  SELECT id, 0 FROM organisations WHERE id IN "
-        "    (SELECT value FROM json_each(?1)) "
-        "  UNION ALL "
-        "  SELECT o.id, scope.depth + 1 FROM organisations o "
-        "  JOIN scope ON o.parent_id = scope.id WHERE scope.depth < 64) "
+        "WITH RECURSIVE " STORE_SCOPE_CTE("?1")
         "SELECT " ORG_COLS " FROM organisations WHERE id > ?2 AND "
         "id IN (SELECT id FROM scope) AND "
         "(?3 = -1 OR coalesce(parent_id, 0) = ?3) ORDER BY id LIMIT ?4";
@@ -915,14 +910,9 @@ store_account_list(struct store_conn *c, const int64_t *scope, size_t nscope,
                    int64_t org_id, int64_t after, int limit,
                    store_account_fn fn, void *ctx, struct err *e)
 {
-    /* the subtrees walked down as in store_seal_list */
+    /* the reader's subtrees: STORE_SCOPE_CTE */
     static const char sql[] =
-        "WITH RECURSIVE scope(id, depth) AS ("
-        "  SELECT id, 0 FROM organisations WHERE id IN "
-        "    (SELECT value FROM json_each(?1)) "
-        "  UNION ALL "
-        "  SELECT o.id, scope.depth + 1 FROM organisations o "
-        "  JOIN scope ON o.parent_id = scope.id WHERE scope.depth < 64) "
+        "WITH RECURSIVE " STORE_SCOPE_CTE("?1")
         "SELECT " ACCOUNT_COLS " FROM accounts WHERE id > ?2 AND "
         "org_id IN (SELECT id FROM scope) AND (?3 = 0 OR org_id = ?3) "
         "ORDER BY id LIMIT ?4";
@@ -1226,14 +1216,9 @@ store_deputy_list(struct store_conn *c, int64_t account_id,
                   const int64_t *scope, size_t nscope, int64_t after,
                   int limit, store_deputy_fn fn, void *ctx, struct err *e)
 {
-    /* the subtrees walked down as in store_seal_list */
+    /* the reader's subtrees: STORE_SCOPE_CTE */
     static const char sql[] =
-        "WITH RECURSIVE scope(id, depth) AS ("
-        "  SELECT id, 0 FROM organisations WHERE id IN "
-        "    (SELECT value FROM json_each(?1)) "
-        "  UNION ALL "
-        "  SELECT o.id, scope.depth + 1 FROM organisations o "
-        "  JOIN scope ON o.parent_id = scope.id WHERE scope.depth < 64) "
+        "WITH RECURSIVE " STORE_SCOPE_CTE("?1")
         "SELECT " DEPUTY_COLS " FROM deputies WHERE id > ?2 AND "
         "(custodian_id = ?3 OR deputy_id = ?3 OR "
         " scope_org_id IN (SELECT id FROM scope)) ORDER BY id LIMIT ?4";

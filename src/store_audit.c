@@ -163,11 +163,7 @@ store_audit_query(struct store_conn *c, const struct store_audit_filter *f,
         "  SELECT id, 0 FROM organisations WHERE id = ?1 "
         "  UNION ALL SELECT o.id, sub.depth + 1 FROM organisations o "
         "  JOIN sub ON o.parent_id = sub.id WHERE sub.depth < 64), "
-        "scope(id, depth) AS ("
-        "  SELECT id, 0 FROM organisations WHERE id IN "
-        "    (SELECT value FROM json_each(?11)) "
-        "  UNION ALL SELECT o.id, scope.depth + 1 FROM organisations o "
-        "  JOIN scope ON o.parent_id = scope.id WHERE scope.depth < 64) "
+        STORE_SCOPE_CTE("?11")
         "SELECT " AUDIT_COLS " FROM audit_log WHERE seq > ?2 "
         "AND (?12 = 0 "
         "     OR account_id IN (SELECT a.id FROM accounts a "

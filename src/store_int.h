@@ -77,6 +77,20 @@ void st_release(struct store_conn *c, sqlite3_stmt *st);
 int st_bind_text(sqlite3_stmt *st, int i, const char *v);
 int st_bind_id(sqlite3_stmt *st, int i, int64_t v);
 
+/* The common table "scope(id, depth)": the organisations in the subtrees
+ * of the ids bound at parameter param by st_bind_id_set, walked down with
+ * the depth bound of store_org_in_subtree (a corrupt cycle stays finite).
+ * Follows WITH RECURSIVE (or a comma); a reader-scoped list then filters
+ * on "org_id IN (SELECT id FROM scope)" before its LIMIT.  A string
+ * constant, so the statements stay static text. */
+#define STORE_SCOPE_CTE(param) \
+    "scope(id, depth) AS (" \
+    "  SELECT id, 0 FROM organisations WHERE id IN " \
+    "    (SELECT value FROM json_each(" param ")) " \
+    "  UNION ALL " \
+    "  SELECT o.id, scope.depth + 1 FROM organisations o " \
+    "  JOIN scope ON o.parent_id = scope.id WHERE scope.depth < 64) "
+
 /* Bind a set of ids as one parameter, the JSON array text "[1,2,...]"
  * for `IN (SELECT value FROM json_each(?))` (copied: the ids may go away
  * before the statement is stepped).  At most STORE_MAX_ROLES ids, the

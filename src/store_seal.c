@@ -203,14 +203,9 @@ store_app_list(struct store_conn *c, int64_t reader_id, const int64_t *scope,
                int64_t after, int limit, store_app_fn fn, void *ctx,
                struct err *e)
 {
-    /* the subtrees walked down as in store_seal_list */
+    /* the reader's subtrees: STORE_SCOPE_CTE */
     static const char sql[] =
-        "WITH RECURSIVE scope(id, depth) AS ("
-        "  SELECT id, 0 FROM organisations WHERE id IN "
-        "    (SELECT value FROM json_each(?1)) "
-        "  UNION ALL "
-        "  SELECT o.id, scope.depth + 1 FROM organisations o "
-        "  JOIN scope ON o.parent_id = scope.id WHERE scope.depth < 64) "
+        "WITH RECURSIVE " STORE_SCOPE_CTE("?1")
         "SELECT " APP_COLS " FROM applications WHERE id > ?2 AND "
         "(applicant_id = ?3 OR org_id IN (SELECT id FROM scope)) AND "
         "(?4 = 0 OR org_id = ?4) AND (?5 IS NULL OR state = ?5) "
@@ -637,12 +632,7 @@ store_seal_list(struct store_conn *c, const struct store_seal_reader *r,
      * (json_each), walked down with the same depth bound as
      * store_org_in_subtree; the scope is applied before LIMIT. */
     static const char sql[] =
-        "WITH RECURSIVE scope(id, depth) AS ("
-        "  SELECT id, 0 FROM organisations WHERE id IN "
-        "    (SELECT value FROM json_each(?1)) "
-        "  UNION ALL "
-        "  SELECT o.id, scope.depth + 1 FROM organisations o "
-        "  JOIN scope ON o.parent_id = scope.id WHERE scope.depth < 64) "
+        "WITH RECURSIVE " STORE_SCOPE_CTE("?1")
         "SELECT " SEAL_COLS " FROM seals WHERE id > ?2 AND "
         "(custodian_id = ?3 OR org_id IN (SELECT id FROM scope)) AND "
         "(?4 = 0 OR org_id = ?4) AND (?5 IS NULL OR kind = ?5) AND "
