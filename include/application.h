@@ -82,6 +82,26 @@ err_code application_review(const struct actor_ctx *a, int64_t id,
                             const char *decision, const char *reason,
                             struct err *e);
 
+/* The life of an application as one table (app_moves in application.c):
+ * a row per (event, the state it is in) with the state after it, whether
+ * the event needs a reason and the audit action.  Every state check on an
+ * application goes through application_move().  *to, *action (may be
+ * NULL): static strings.  ERR_CONFLICT, naming the state, if the event is
+ * not allowed in it. */
+err_code application_move(const char *event, const char *from,
+                          const char **to, int *needs_reason,
+                          const char **action, struct err *e);
+
+/* Does event need a reason in whatever state it is allowed?  Asked before
+ * the application is read, so that a missing reason is a 400 whatever its
+ * state. */
+int application_event_needs_reason(const char *event);
+
+/* The table's rows for `seald permissions` and the tests: row i (from 0)
+ * in *event, *from, *to; 0 past the last row. */
+int application_move_row(size_t i, const char **event, const char **from,
+                         const char **to);
+
 /* Read, if the caller may: the applicant, or application.review /
  * application.submit over the organisation. */
 err_code application_get(const struct actor_ctx *a, int64_t id,

@@ -239,10 +239,9 @@ application_resubmit(const struct actor_ctx *a, int64_t id,
     if (row.applicant_id != a->p->account_id)
         return authz_fail(a, err_set(e, ERR_FORBIDDEN, "only the applicant "
                                "resubmits an application"));
-    if (strcmp(row.state, "returned") != 0)
-        return authz_fail(a, err_set(e, ERR_CONFLICT, "application %lld is %s; "
-                               "only a returned application is resubmitted",
-                               (long long)id, row.state));
+    if ((rc = application_move("resubmit", row.state, NULL, NULL, NULL, e))
+        != ERR_OK)
+        return authz_fail(a, rc);
     if ((rc = check_custodian(a, n->custodian_id, row.org_id, e)) != ERR_OK)
         return authz_fail(a, rc);
     fill_row(&row, n, &img);
@@ -312,28 +311,18 @@ err_code
 application_review(const struct actor_ctx *a, int64_t id,
                    const char *decision, const char *reason, struct err *e)
 {
-    static const struct {
-        const char *decision, *from, *to, *action;
-        int needs_reason;
-    } moves[] = {
-        {"start", "submitted", "under_review", "application.review_start", 0},
-        {"return", "under_review", "returned", "application.return", 1},
-        {"reject", "under_review", "rejected", "application.reject", 1},
-        {"approve", "under_review", "approved", "application.approve", 0},
-    };
+    static const char *const decisions[] = {"start", "return", "reject",
+                                            "approve", NULL};
+    const char *to = NULL, *action = NULL;
     struct store_app row;
-    size_t i;
     err_code rc;
 
-    for (i = 0; i < sizeof(moves) / sizeof(moves[0]); i++)
-        if (strcmp(moves[i].decision, decision) == 0)
-            break;
-    if (i == sizeof(moves) / sizeof(moves[0]))
+    if (!one_of(decision, decisions))
         return err_set(e, ERR_INVALID, "decision must be start, return, "
                        "reject or approve");
-    if (moves[i].needs_reason && (reason == NULL || reason[0] == '\0'))
-        return err_set(e, ERR_BAD_REQUEST, "a %s needs a reason",
-                       moves[i].decision);
+    if (application_event_needs_reason(decision) &&
+        (reason == NULL || reason[0] == '\0'))
+        return err_set(e, ERR_BAD_REQUEST, "a %s needs a reason", decision);
     if ((rc = store_begin(a->db, e)) != ERR_OK)
         return rc;
     if ((rc = store_app_get(a->db, id, &row, e)) != ERR_OK ||
@@ -344,22 +333,19 @@ application_review(const struct actor_ctx *a, int64_t id,
                                   row.custodian_id, a->p->account_id, 0}, e))
         != ERR_OK)
         return authz_fail(a, rc);
-    if (strcmp(row.state, moves[i].from) != 0)
-        return authz_fail(a, err_set(e, ERR_CONFLICT, "application %lld is %s, "
-                               "not %s", (long long)id, row.state,
-                               moves[i].from));
-    if ((rc = store_app_transition(a->db, id, moves[i].from, moves[i].to,
-                                   reason, a->p->account_id, util_now_ms(),
-                                   e)) != ERR_OK)
+    if ((rc = application_move(decision, row.state, &to, NULL, &action, e))
+        != ERR_OK)
+        return authz_fail(a, rc);
+    if ((rc = store_app_transition(a->db, id, row.state, to, reason,
+                                   a->p->account_id, util_now_ms(), e))
+        != ERR_OK)
         return authz_fail(a, rc);
     /* an approved revocation request takes effect at once: final */
-    if (!strcmp(row.purpose, "revocation") &&
-        !strcmp(moves[i].to, "approved") &&
+    if (!strcmp(row.purpose, "revocation") && !strcmp(to, "approved") &&
         (rc = seal_revoke_in_tx(a, row.replaces_seal_id, "cessation",
                                 row.reason, e)) != ERR_OK)
         return authz_fail(a, rc);
-    return finish(a, id, moves[i].from, moves[i].to, moves[i].action, reason,
-                  e);
+    return finish(a, id, row.state, to, action, reason, e);
 }
 
 err_code

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "application.h"
 #include "router.h"
 #include "signing.h"
 #include "sod.h"
@@ -350,6 +351,7 @@ router_matrix(void)
 {
     json_t *roles = json_array(), *routes = json_array();
     json_t *rules = json_array(), *moves = json_array();
+    json_t *app_moves = json_array();
     const char *const *role, *event, *from, *to;
     size_t i;
 
@@ -372,7 +374,11 @@ router_matrix(void)
     for (i = 0; sign_request_move_row(i, &event, &from, &to); i++)
         json_array_append_new(moves, json_pack("{s:s, s:s, s:s}", "event",
                               event, "from", from, "to", to));
-    return json_pack("{s:o, s:o, s:o, s:o}", "roles", roles, "routes",
+    for (i = 0; application_move_row(i, &event, &from, &to); i++)
+        json_array_append_new(app_moves, json_pack("{s:s, s:s, s:s}",
+                              "event", event, "from", from, "to", to));
+    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "roles", roles, "routes",
                      routes, "separation_of_duties", rules,
-                     "signing_request_moves", moves);
+                     "signing_request_moves", moves, "application_moves",
+                     app_moves);
 }

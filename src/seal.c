@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "application.h"
 #include "audit.h"
 #include "ca.h"
 #include "rbac.h"
@@ -113,7 +114,8 @@ check_makeable(const struct actor_ctx *a, int64_t app_id,
         return rc;
     if (!strcmp(app->purpose, "revocation"))
         return err_set(e, ERR_CONFLICT, "a revocation request makes no seal");
-    if (strcmp(app->state, "approved") != 0)
+    if (application_move("make", app->state, NULL, NULL, NULL, NULL)
+        != ERR_OK)
         return err_set(e, ERR_CONFLICT, "application %lld is %s; only an "
                        "approved application is made into a seal",
                        (long long)app_id, app->state);
@@ -196,6 +198,7 @@ make_with_cert(const struct actor_ctx *a, const struct seal_env *env,
     struct ses_bytes holder = {cert, cert_len};
     struct store_seal s, pred;
     struct store_app now_app;
+    const char *app_to = NULL;
     uint8_t *image = NULL, *der = NULL;
     size_t image_len = 0, der_len = 0;
     time_t nb = 0, na = 0;
@@ -246,7 +249,8 @@ make_with_cert(const struct actor_ctx *a, const struct seal_env *env,
         goto done;
     if ((rc = store_app_get(a->db, app->id, &now_app, e)) != ERR_OK)
         goto rollback;
-    if (strcmp(now_app.state, "approved") != 0) {
+    if (application_move("make", now_app.state, &app_to, NULL, NULL, NULL)
+        != ERR_OK) {
         rc = err_set(e, ERR_CONFLICT, "application %lld is no longer "
                      "approved", (long long)app->id);
         goto rollback;
@@ -266,11 +270,11 @@ make_with_cert(const struct actor_ctx *a, const struct seal_env *env,
     }
     if ((rc = store_seal_insert(a->db, &s, der, der_len, cert, cert_len,
                                 &s.id, e)) != ERR_OK ||
-        (rc = store_app_transition(a->db, app->id, "approved", "made", NULL,
-                                   0, now, e)) != ERR_OK ||
+        (rc = store_app_transition(a->db, app->id, now_app.state, app_to,
+                                   NULL, 0, now, e)) != ERR_OK ||
         (rc = store_history_insert(a->db, "application", app->id,
-                                   "approved", "made", a->p->account_id, now,
-                                   s.esid, e)) != ERR_OK)
+                                   now_app.state, app_to, a->p->account_id,
+                                   now, s.esid, e)) != ERR_OK)
         goto rollback;
     if ((rc = finish(a, &s, NULL, "made", "seal.make", NULL, e)) == ERR_OK)
         snprintf(esid_out, STORE_ESID_MAX, "%s", s.esid);

@@ -20,57 +20,6 @@
 
 #include <openssl/evp.h>
 
-/* ---- the life of a signing request (signing.h) ---- */
-
-struct sreq_move_rule {
-    const char *event, *from, *to;
-    int         needs_reason;
-};
-
-static const struct sreq_move_rule sreq_moves[] = {
-    {"approve", "submitted", "approved", 0},
-    {"reject", "submitted", "rejected", 1},         /* 退签 */
-    {"cancel", "submitted", "cancelled", 0},
-    {"cancel", "approved", "cancelled", 0},
-    {"upload", "submitted", "submitted", 0},
-    {"upload", "approved", "approved", 0},
-    {"sign", "approved", "approved", 0},
-    {"resubmit", "rejected", "rejected", 0},       /* 重签: the old one */
-    {"extra_copies", "approved", "approved", 0},   /* 加印: the old one */
-};
-#define SREQ_NMOVES (sizeof(sreq_moves) / sizeof(sreq_moves[0]))
-
-err_code
-sign_request_move(const char *event, const char *from, const char **to,
-                  int *needs_reason, struct err *e)
-{
-    size_t i;
-
-    for (i = 0; i < SREQ_NMOVES; i++)
-        if (!strcmp(sreq_moves[i].event, event) &&
-            !strcmp(sreq_moves[i].from, from)) {
-            if (to != NULL)
-                *to = sreq_moves[i].to;
-            if (needs_reason != NULL)
-                *needs_reason = sreq_moves[i].needs_reason;
-            return ERR_OK;
-        }
-    return err_set(e, ERR_CONFLICT, "a %s signing request does not allow "
-                   "'%s'", from, event);
-}
-
-int
-sign_request_move_row(size_t i, const char **event, const char **from,
-                      const char **to)
-{
-    if (i >= SREQ_NMOVES)
-        return 0;
-    *event = sreq_moves[i].event;
-    *from = sreq_moves[i].from;
-    *to = sreq_moves[i].to;
-    return 1;
-}
-
 /* Audit record of the change to signing request id and commit. */
 static err_code
 finish(const struct actor_ctx *a, const char *action, int64_t id,
@@ -221,7 +170,7 @@ sign_decide(const struct actor_ctx *a, int64_t id, int approve,
 {
     struct store_sreq r;
     struct store_seal s;
-    const char *to;
+    const char *to = NULL;
     int64_t now = util_now_ms();
     int needs_reason = 0;
     err_code rc;
@@ -264,7 +213,7 @@ err_code
 sign_cancel(const struct actor_ctx *a, int64_t id, struct err *e)
 {
     struct store_sreq r;
-    const char *to;
+    const char *to = NULL;
     int64_t n = 0;
     err_code rc;
 

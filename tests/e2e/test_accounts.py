@@ -163,12 +163,18 @@ def test_permissions_doc_matches_code():
     assert rules == [f"**{r['id']}** {r['rule']}"
                      for r in matrix["separation_of_duties"]]
     assert len(rules) >= 7
-    # the signing request's state table, row for row as src/signing.c has it
-    moves = [line for line in doc.split("## The life of a signing request")
-             [1].splitlines() if line.startswith("| ") and "---" not in line]
-    assert moves[1:] == [f"| {m['event']} | {m['from']} | {m['to']} |"
-                         for m in matrix["signing_request_moves"]]
-    assert len(moves) > 5
+    # the state tables, row for row as src/signing.c and application.c
+    # have them
+    for title, key in (("## The life of a signing request",
+                        "signing_request_moves"),
+                       ("## The life of an application",
+                        "application_moves")):
+        part = doc.split(title)[1].split("\n## ")[0]
+        moves = [line for line in part.splitlines()
+                 if line.startswith("| ") and "---" not in line]
+        assert moves[1:] == [f"| {m['event']} | {m['from']} | {m['to']} |"
+                             for m in matrix[key]], title
+        assert len(moves) > 5, title
 
 
 def test_three_administrators_are_three_people(world):

@@ -1,8 +1,9 @@
 /*
- * test_sign_moves.c - the signing request's state table (signing.c,
- * sign_request_move): every event in every state, allowed or refused,
+ * test_state_tables.c - the state tables of signing requests (signing.c,
+ * sign_request_move) and of applications (application.c,
+ * application_move): every event in every state, allowed or refused,
  * against the life the manual describes, written out here on its own so
- * that a changed row in the table fails this test.
+ * that a changed row in a table fails this test.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "application.h"
 #include "signing.h"
 
 static const char *const states[] = {"submitted", "approved", "rejected",
@@ -94,12 +96,93 @@ test_rows_are_the_table(void **state)
                                        NULL), ERR_CONFLICT);
 }
 
+/* ---- applications ---- */
+
+static const char *const app_states[] = {"submitted", "under_review",
+                                         "returned", "rejected", "approved",
+                                         "made", "bogus", NULL};
+static const char *const app_events[] = {"start", "return", "reject",
+                                         "approve", "resubmit", "make",
+                                         "bogus", NULL};
+
+static const struct {
+    const char *event, *from, *to, *action;
+    int         reason;
+} app_allowed[] = {
+    {"start", "submitted", "under_review", "application.review_start", 0},
+    {"return", "under_review", "returned", "application.return", 1},
+    {"reject", "under_review", "rejected", "application.reject", 1},
+    {"approve", "under_review", "approved", "application.approve", 0},
+    {"resubmit", "returned", "submitted", "application.resubmit", 0},
+    {"make", "approved", "made", "seal.make", 0},
+};
+#define APP_NALLOWED (sizeof(app_allowed) / sizeof(app_allowed[0]))
+
+static int
+app_expected(const char *event, const char *from)
+{
+    size_t i;
+
+    for (i = 0; i < APP_NALLOWED; i++)
+        if (!strcmp(app_allowed[i].event, event) &&
+            !strcmp(app_allowed[i].from, from))
+            return (int)i;
+    return -1;
+}
+
+static void
+test_application_every_event_in_every_state(void **state)
+{
+    const char *const *s, *const *ev, *to, *action;
+    int reason, want, checked = 0;
+    struct err e;
+
+    (void)state;
+    for (s = app_states; *s != NULL; s++)
+        for (ev = app_events; *ev != NULL; ev++) {
+            want = app_expected(*ev, *s);
+            to = action = NULL;
+            err_clear(&e);
+            if (want >= 0) {
+                assert_int_equal(application_move(*ev, *s, &to, &reason,
+                                                  &action, &e), ERR_OK);
+                assert_string_equal(to, app_allowed[want].to);
+                assert_string_equal(action, app_allowed[want].action);
+                assert_int_equal(reason, app_allowed[want].reason);
+            } else {
+                assert_int_equal(application_move(*ev, *s, &to, &reason,
+                                                  &action, &e),
+                                 ERR_CONFLICT);
+                assert_null(to);
+                assert_non_null(strstr(e.msg, *s));
+            }
+            checked++;
+        }
+    assert_int_equal(checked, 7 * 7);
+}
+
+static void
+test_application_rows_are_the_table(void **state)
+{
+    const char *event, *from, *to;
+    size_t i;
+
+    (void)state;
+    for (i = 0; application_move_row(i, &event, &from, &to); i++) {
+        assert_true(app_expected(event, from) >= 0);
+        assert_string_equal(to, app_allowed[app_expected(event, from)].to);
+    }
+    assert_int_equal(i, APP_NALLOWED);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_event_in_every_state),
         cmocka_unit_test(test_rows_are_the_table),
+        cmocka_unit_test(test_application_every_event_in_every_state),
+        cmocka_unit_test(test_application_rows_are_the_table),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
