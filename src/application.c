@@ -132,30 +132,24 @@ add_materials(const struct actor_ctx *a, int64_t id, int revision,
     return ERR_OK;
 }
 
-/* History row + audit record + commit; rollback on any failure. */
+/* History row, then the audit record and the commit (authz_commit, the
+ * one commit path); rollback on any failure. */
 static err_code
 finish(const struct actor_ctx *a, int64_t id, const char *from,
        const char *to, const char *action, const char *reason,
        struct err *e)
 {
-    struct audit_event ev = {action, "application", NULL, AUDIT_OK, NULL,
-                             NULL};
-    json_t *details = json_pack("{s:s?, s:s, s:s?}", "from", from, "to", to,
-                                "reason", reason);
     char ids[24];
     err_code rc;
 
     snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    ev.target_id = ids;
-    ev.details = details;
     if ((rc = store_history_insert(a->db, "application", id, from, to,
                                    a->p->account_id, util_now_ms(), reason,
-                                   e)) != ERR_OK ||
-        (rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
-        (rc = store_commit(a->db, e)) != ERR_OK)
-        store_rollback(a->db);
-    json_decref(details);
-    return rc;
+                                   e)) != ERR_OK)
+        return authz_fail(a, rc);
+    return authz_commit(a, action, "application", ids,
+                        json_pack("{s:s?, s:s, s:s?}", "from", from, "to", to,
+                                  "reason", reason), e);
 }
 
 

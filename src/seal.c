@@ -34,26 +34,22 @@ seal_type_code(const struct store_app *app)
 }
 
 
-/* History row of the seal, audit record, commit (rollback on failure). */
+/* History row of the seal, then the audit record and the commit
+ * (authz_commit, the one commit path); rollback on any failure. */
 static err_code
 finish(const struct actor_ctx *a, const struct store_seal *s,
        const char *from, const char *to, const char *action,
        const char *reason, struct err *e)
 {
-    struct audit_event ev = {action, "seal", s->esid, AUDIT_OK, NULL, NULL};
-    json_t *details = json_pack("{s:s?, s:s, s:s?}", "from", from, "to", to,
-                                "reason", reason);
     err_code rc;
 
-    ev.details = details;
     if ((rc = store_history_insert(a->db, "seal", s->id, from, to,
                                    a->p ? a->p->account_id : 0,
-                                   util_now_ms(), reason, e)) != ERR_OK ||
-        (rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
-        (rc = store_commit(a->db, e)) != ERR_OK)
-        store_rollback(a->db);
-    json_decref(details);
-    return rc;
+                                   util_now_ms(), reason, e)) != ERR_OK)
+        return authz_fail(a, rc);
+    return authz_commit(a, action, "seal", s->esid,
+                        json_pack("{s:s?, s:s, s:s?}", "from", from, "to", to,
+                                  "reason", reason), e);
 }
 
 /* The instance's CA or maker: key reference split into *key (borrowing the
@@ -689,18 +685,15 @@ err_code
 seal_mark_filed(const struct actor_ctx *a, const char *esid, struct err *e)
 {
     struct store_seal s;
-    struct audit_event ev = {"seal.file", "seal", esid, AUDIT_OK, NULL, NULL};
     err_code rc;
 
     if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
         return rc;
     if ((rc = authz_require(a->db, a->p, PERM_SEAL_MAKE, s.org_id, e))
         != ERR_OK ||
-        (rc = store_seal_filed(a->db, s.id, util_now_ms(), e)) != ERR_OK ||
-        (rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
-        (rc = store_commit(a->db, e)) != ERR_OK)
+        (rc = store_seal_filed(a->db, s.id, util_now_ms(), e)) != ERR_OK)
         return authz_fail(a, rc);
-    return ERR_OK;
+    return authz_commit(a, "seal.file", "seal", esid, NULL, e);
 }
 
 err_code
