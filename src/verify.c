@@ -552,6 +552,24 @@ enrich_token(struct store_conn *db, const struct ses_signature *sig,
 
 /* ---- verification ------------------------------------------------------- */
 
+/* The verification options for input in: the document, or its hash when
+ * only the hash came, and the current trust anchors (*store: a reference
+ * the caller frees with X509_STORE_free; *gen their generation). */
+static void
+verify_opts(struct verify_service *v, const struct verify_input *in,
+            struct ses_verify_opts *o, X509_STORE **store, uint64_t *gen)
+{
+    memset(o, 0, sizeof(*o));
+    o->data = in->doc;
+    o->data_len = in->doc_len;
+    if (in->doc == NULL) {
+        o->hash = in->hash;
+        o->hash_len = in->hash_len;
+    }
+    trust_current(v, store, gen);
+    o->trust_store = *store;
+}
+
 /* A GB/T 35275 SignedData (a Type="Sign" SignedValue): no seal, so there
  * is no seal-and-chain work to cache and no seal status to add. */
 static err_code
@@ -569,15 +587,7 @@ verify_signed_data(struct verify_service *v, const struct verify_input *in,
     if ((rc = ses_signed_data_decode(in->der, in->der_len, &sd, e)) !=
         ERR_OK)
         goto done;
-    memset(&o, 0, sizeof(o));
-    o.data = in->doc;
-    o.data_len = in->doc_len;
-    if (in->doc == NULL) {
-        o.hash = in->hash;
-        o.hash_len = in->hash_len;
-    }
-    trust_current(v, &store, &gen);
-    o.trust_store = store;
+    verify_opts(v, in, &o, &store, &gen);
     if ((r = ses_verify_signed_data(sd, &o, e)) == NULL) {
         rc = e->code != ERR_OK ? e->code : ERR_NOMEM;
         goto done;
@@ -615,15 +625,7 @@ verify_signature(struct verify_service *v, struct store_conn *db,
         return verify_signed_data(v, in, report, e);
     if ((rc = ses_signature_decode(in->der, in->der_len, &s, e)) != ERR_OK)
         goto done;
-    memset(&o, 0, sizeof(o));
-    o.data = in->doc;
-    o.data_len = in->doc_len;
-    if (in->doc == NULL) {
-        o.hash = in->hash;
-        o.hash_len = in->hash_len;
-    }
-    trust_current(v, &store, &gen);
-    o.trust_store = store;
+    verify_opts(v, in, &o, &store, &gen);
     if ((rc = cache_key(s, SM2_DEFAULT_ID, key, e)) != ERR_OK)
         goto done;
     if ((c = cache_get(v, key, gen)) == NULL) {
