@@ -29,6 +29,7 @@
 #include "config.h"
 #include "custody.h"
 #include "store.h"
+#include "store_testutil.h"
 #include "util.h"
 
 static const uint8_t zero[AUDIT_HASH_LEN];
@@ -93,8 +94,8 @@ test_checkpoint_message_layout(void **state)
 }
 
 struct db {
-    char         dir[64];
-    char         path[128];
+    char         dir[STORE_T_DIR_MAX];
+    char         path[STORE_T_PATH_MAX];
     struct store *s;
     struct store_conn *c;
     /* The dev token and the audit key reference of a test that made one
@@ -109,15 +110,9 @@ static int
 db_setup(void **state)
 {
     struct db *d = calloc(1, sizeof(*d));
-    struct err e;
 
     assert_non_null(d);
-    snprintf(d->dir, sizeof(d->dir), "/tmp/seald-audit-XXXXXX");
-    assert_non_null(mkdtemp(d->dir));
-    snprintf(d->path, sizeof(d->path), "%s/t.db", d->dir);
-    assert_int_equal(store_open(d->path, 5000, 1, &d->s, &e), ERR_OK);
-    assert_int_equal(store_migrate(d->s, NULL, &e), ERR_OK);
-    assert_int_equal(store_conn_get(d->s, &d->c, &e), ERR_OK);
+    store_t_open("audit", d->dir, d->path, &d->s, &d->c);
     *state = d;
     return 0;
 }
@@ -126,14 +121,11 @@ static int
 db_teardown(void **state)
 {
     struct db *d = *state;
-    char cmd[160];
 
     audit_checkpointer_stop();
     if (d->cust != NULL)
         custody_close(d->cust);
-    store_close(d->s);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
-    assert_int_equal(system(cmd), 0);
+    store_t_remove(d->s, d->dir);
     free(d);
     return 0;
 }

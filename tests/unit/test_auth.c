@@ -22,13 +22,15 @@
 #include "lockout.h"
 #include "ratelimit.h"
 #include "store.h"
+#include "store_testutil.h"
 #include "util.h"
 
 #define SUBJECT "CN=portal.example,O=Example Bureau,C=CN"
 #define ISSUER  "CN=Example CA,C=CN"
 
 struct fx {
-    char              dir[64];
+    char              dir[STORE_T_DIR_MAX];
+    char              path[STORE_T_PATH_MAX];
     struct store     *s;
     struct store_conn *c;
     struct auth_key  *key;
@@ -42,17 +44,12 @@ static int
 setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    char path[128];
+    char path[STORE_T_PATH_MAX];
     int64_t org;
     struct err e;
 
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/seald-auth-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(path, sizeof(path), "%s/t.db", f->dir);
-    assert_int_equal(store_open(path, 5000, 1, &f->s, &e), ERR_OK);
-    assert_int_equal(store_migrate(f->s, NULL, &e), ERR_OK);
-    assert_int_equal(store_conn_get(f->s, &f->c, &e), ERR_OK);
+    store_t_open("auth", f->dir, f->path, &f->s, &f->c);
     snprintf(path, sizeof(path), "%s/secret.key", f->dir);
     assert_int_equal(auth_key_create(path, &e), ERR_OK);
     assert_int_equal(auth_key_load(path, &f->key, &e), ERR_OK);
@@ -83,15 +80,12 @@ static int
 teardown(void **state)
 {
     struct fx *f = *state;
-    char cmd[96];
     struct err e;
 
     assert_int_equal(lockout_flush(f->c, util_now_ms(), NULL, &e), ERR_OK);
     ratelimit_free(f->limiter);
     auth_key_free(f->key);
-    store_close(f->s);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    store_t_remove(f->s, f->dir);
     free(f);
     return 0;
 }

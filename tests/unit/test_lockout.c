@@ -12,20 +12,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "lockout.h"
 #include "store.h"
+#include "store_testutil.h"
 
 #define NOW 1000000000000LL
 
 static const struct lockout_rule rule = {900000, 5, 60000};
 
 struct db {
-    char          dir[64];
-    char          path[128];
+    char          dir[STORE_T_DIR_MAX];
+    char          path[STORE_T_PATH_MAX];
     struct store *s;
     struct store_conn *c;
 };
@@ -34,15 +34,9 @@ static int
 db_setup(void **state)
 {
     struct db *d = calloc(1, sizeof(*d));
-    struct err e;
 
     assert_non_null(d);
-    snprintf(d->dir, sizeof(d->dir), "/tmp/seald-lockout-XXXXXX");
-    assert_non_null(mkdtemp(d->dir));
-    snprintf(d->path, sizeof(d->path), "%s/t.db", d->dir);
-    assert_int_equal(store_open(d->path, 5000, 1, &d->s, &e), ERR_OK);
-    assert_int_equal(store_migrate(d->s, NULL, &e), ERR_OK);
-    assert_int_equal(store_conn_get(d->s, &d->c, &e), ERR_OK);
+    store_t_open("lockout", d->dir, d->path, &d->s, &d->c);
     *state = d;
     return 0;
 }
@@ -51,18 +45,11 @@ static int
 db_teardown(void **state)
 {
     struct db *d = *state;
-    char p[160];
     struct err e;
 
     /* leave the process-wide table empty for the next test */
     assert_int_equal(lockout_flush(d->c, NOW, NULL, &e), ERR_OK);
-    store_close(d->s);
-    snprintf(p, sizeof(p), "%s-wal", d->path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", d->path);
-    unlink(p);
-    unlink(d->path);
-    rmdir(d->dir);
+    store_t_remove(d->s, d->dir);
     free(d);
     return 0;
 }

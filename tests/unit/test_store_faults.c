@@ -31,11 +31,12 @@
 #include "audit.h"
 #include "faultvfs.h"
 #include "store.h"
+#include "store_testutil.h"
 #include "util.h"
 
 struct db {
-    char               dir[64];
-    char               path[128];
+    char               dir[STORE_T_DIR_MAX];
+    char               path[STORE_T_PATH_MAX];
     struct store      *s;
     struct store_conn *c;
     sqlite3           *raw;      /* a second connection, to look with */
@@ -49,19 +50,13 @@ static int
 db_setup(void **state)
 {
     struct db *d = calloc(1, sizeof(*d));
-    struct err e;
 
     assert_non_null(d);
     /* before the first connection: it keeps the VFS it was opened with */
     assert_int_equal(faultvfs_install(), SQLITE_OK);
     assert_string_equal(sqlite3_vfs_find(NULL)->zName, FAULTVFS_NAME);
     faultvfs_disarm();
-    snprintf(d->dir, sizeof(d->dir), "/tmp/seald-faults-XXXXXX");
-    assert_non_null(mkdtemp(d->dir));
-    snprintf(d->path, sizeof(d->path), "%s/t.db", d->dir);
-    assert_int_equal(store_open(d->path, 5000, 1, &d->s, &e), ERR_OK);
-    assert_int_equal(store_migrate(d->s, NULL, &e), ERR_OK);
-    assert_int_equal(store_conn_get(d->s, &d->c, &e), ERR_OK);
+    store_t_open("faults", d->dir, d->path, &d->s, &d->c);
     assert_int_equal(sqlite3_open_v2(d->path, &d->raw, SQLITE_OPEN_READWRITE,
                                      NULL), SQLITE_OK);
     *state = d;
@@ -72,14 +67,11 @@ static int
 db_teardown(void **state)
 {
     struct db *d = *state;
-    char cmd[160];
 
     faultvfs_disarm();
     total_faults += d->faults;
     sqlite3_close(d->raw);
-    store_close(d->s);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
-    assert_int_equal(system(cmd), 0);
+    store_t_remove(d->s, d->dir);
     free(d);
     return 0;
 }
