@@ -28,6 +28,7 @@ import time
 import pytest
 
 from conftest import Instance, run_seald
+from test_audit import make_user, rotate
 
 TRIGGERS = ("audit_log_no_update", "audit_log_no_delete",
             "audit_checkpoints_no_update", "audit_checkpoints_no_delete")
@@ -137,20 +138,6 @@ def truncate(db):
 
 
 # ---- the legitimate log ----
-
-def rotate(inst, cred):
-    r = inst.post("/api/v1/account/credential", cred)
-    assert r.status_code == 201, r.text
-    return r.json()["data"]["credential"]
-
-
-def make_user(inst, admin, org, name):
-    r = inst.post("/api/v1/accounts", admin, json={
-        "name": name, "display_name": name, "kind": "person", "org_id": org})
-    assert r.status_code == 201, r.text
-    d = r.json()["data"]
-    return d["account"]["id"], rotate(inst, d["credential"])
-
 
 def adopt(directory):
     """An Instance over an existing instance directory (no init)."""
