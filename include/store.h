@@ -19,15 +19,6 @@
 struct store;
 struct store_conn;
 
-/* A schema migration compiled into the binary from sql/NNN_name.sql. */
-struct store_migration {
-    int         version;
-    const char *name;
-    const char *sql;
-};
-extern const struct store_migration store_migrations[];
-extern const size_t store_migrations_count;
-
 #define STORE_NAME_MAX   128
 #define STORE_ROLE_MAX   32
 #define STORE_MAX_ROLES  32

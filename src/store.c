@@ -20,10 +20,6 @@
 #include "store_int.h"
 #include "util.h"
 
-/* Each thread remembers its connection; the owner check keeps a thread from
- * using a connection of a store that was closed and replaced. */
-static __thread struct store_conn *thread_conn;
-
 err_code
 st_db_err(struct store_conn *c, struct err *e, const char *what)
 {
@@ -33,65 +29,7 @@ st_db_err(struct store_conn *c, struct err *e, const char *what)
 err_code
 st_exec(struct store_conn *c, const char *sql, struct err *e)
 {
-    char *msg = NULL;
-
-    if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        err_set(e, ERR_DB, "%s", msg ? msg : "sqlite error");
-        sqlite3_free(msg);
-        return ERR_DB;
-    }
-    return ERR_OK;
-}
-
-/* A new connection to s's file in *out (NULL on failure; conn_free frees
- * it), with the pragmas every connection runs under. */
-static err_code
-conn_open(struct store *s, int create, struct store_conn **out, struct err *e)
-{
-    struct store_conn *c;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-
-    *out = NULL;
-    if (create)
-        flags |= SQLITE_OPEN_CREATE;
-    if ((c = calloc(1, sizeof(*c))) == NULL)
-        return err_set(e, ERR_NOMEM, "out of memory");
-    if (sqlite3_open_v2(s->path, &c->db, flags, NULL) != SQLITE_OK) {
-        err_set(e, ERR_DB, "%s: %s", s->path,
-                c->db ? sqlite3_errmsg(c->db) : "cannot open");
-        sqlite3_close(c->db);
-        free(c);
-        return ERR_DB;
-    }
-    sqlite3_busy_timeout(c->db, (int)s->busy_ms);
-    sqlite3_extended_result_codes(c->db, 1);
-    /* WAL lets readers run beside the writer; synchronous=FULL makes every
-     * commit durable before the client hears "ok" (nothing acknowledged is
-     * ever lost). */
-    if (st_exec(c, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                "PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;",
-             e) != ERR_OK) {
-        sqlite3_close(c->db);
-        free(c);
-        return ERR_DB;
-    }
-    c->owner = s;
-    *out = c;
-    return ERR_OK;
-}
-
-/* Finalize every statement of the connection (the cached ones and any
- * uncached one still held), then close it: sqlite3_close refuses a
- * connection with live statements. */
-static void
-conn_free(struct store_conn *c)
-{
-    sqlite3_stmt *st;
-
-    while ((st = sqlite3_next_stmt(c->db, NULL)) != NULL)
-        sqlite3_finalize(st);
-    sqlite3_close(c->db);
-    free(c);
+    return db_exec_script(c->dbc, sql, e);
 }
 
 err_code
@@ -99,29 +37,41 @@ store_open(const char *path, long busy_timeout_ms, int create,
            struct store **out, struct err *e)
 {
     struct store *s;
-    struct store_conn *c = NULL;
     err_code rc;
 
-    if ((s = calloc(1, sizeof(*s))) == NULL ||
-        (s->path = strdup(path)) == NULL) {
-        free(s);
+    *out = NULL;
+    if ((s = calloc(1, sizeof(*s))) == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
-    }
-    s->busy_ms = busy_timeout_ms;
-    pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->glock, NULL);
     s->gtail = &s->ghead;
-    /* Open one connection now so a missing or unreadable file is reported
-     * at start-up, not at the first request. */
-    if ((rc = conn_open(s, create, &c, e)) != ERR_OK) {
-        pthread_mutex_destroy(&s->lock);
-        pthread_mutex_destroy(&s->glock);
-        free(s->path);
-        free(s);
+    if ((rc = db_open(path, busy_timeout_ms, create, 0, &s->db, e))
+        != ERR_OK) {
+        store_close(s);
         return rc;
     }
-    s->conns = c;
-    thread_conn = c;
+    *out = s;
+    return ERR_OK;
+}
+
+err_code
+store_open_readonly(const char *path, struct store **out,
+                    struct store_conn **conn, struct err *e)
+{
+    struct store *s;
+    err_code rc;
+
+    *out = NULL;
+    *conn = NULL;
+    if ((s = calloc(1, sizeof(*s))) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&s->glock, NULL);
+    s->gtail = &s->ghead;
+    if ((rc = db_open(path, 5000, 0, 1, &s->db, e)) != ERR_OK ||
+        (rc = store_conn_get(s, conn, e)) != ERR_OK ||
+        (rc = store_ping(*conn, e)) != ERR_OK) {
+        store_close(s);
+        return rc;
+    }
     *out = s;
     return ERR_OK;
 }
@@ -129,39 +79,33 @@ store_open(const char *path, long busy_timeout_ms, int create,
 void
 store_close(struct store *s)
 {
-    struct store_conn *c, *next;
-
     if (s == NULL)
         return;
-    for (c = s->conns; c != NULL; c = next) {
-        next = c->next;
-        if (thread_conn == c)
-            thread_conn = NULL;
-        conn_free(c);
-    }
-    pthread_mutex_destroy(&s->lock);
+    db_close(s->db);
     pthread_mutex_destroy(&s->glock);
-    free(s->path);
     free(s);
 }
 
+/* Contract: store.h.  The store's state for a connection is made on its
+ * first use and kept with it (db_conn_user), so it lives and dies with
+ * the connection. */
 err_code
 store_conn_get(struct store *s, struct store_conn **out, struct err *e)
 {
+    struct db_conn *dc;
     struct store_conn *c;
     err_code rc;
 
-    if (thread_conn != NULL && thread_conn->owner == s) {
-        *out = thread_conn;
-        return ERR_OK;
-    }
-    if ((rc = conn_open(s, 0, &c, e)) != ERR_OK)
+    if ((rc = db_conn_get(s->db, &dc, e)) != ERR_OK)
         return rc;
-    pthread_mutex_lock(&s->lock);
-    c->next = s->conns;
-    s->conns = c;
-    pthread_mutex_unlock(&s->lock);
-    thread_conn = c;
+    if ((c = db_conn_user(dc)) == NULL) {
+        if ((c = calloc(1, sizeof(*c))) == NULL)
+            return err_set(e, ERR_NOMEM, "out of memory");
+        c->dbc = dc;
+        c->db = db_sqlite_handle(dc);
+        c->owner = s;
+        db_conn_set_user(dc, c);
+    }
     *out = c;
     return ERR_OK;
 }
@@ -355,20 +299,19 @@ st_copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
 err_code
 store_begin(struct store_conn *c, struct err *e)
 {
-    return st_exec(c, "BEGIN IMMEDIATE", e);
+    return db_begin(c->dbc, e);
 }
 
 err_code
 store_commit(struct store_conn *c, struct err *e)
 {
-    return st_exec(c, "COMMIT", e);
+    return db_commit(c->dbc, e);
 }
 
 void
 store_rollback(struct store_conn *c)
 {
-    if (!sqlite3_get_autocommit(c->db))
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    db_rollback(c->dbc);
 }
 
 /* ---- group commit -------------------------------------------------------
@@ -394,25 +337,12 @@ struct store_group_item {
     struct store_group_item *next;
 };
 
-/* Run a statement of no parameters from the connection's cache (the
- * savepoint statements run several times per group). */
-static err_code
-group_stmt(struct store_conn *c, const char *sql, struct err *e)
-{
-    sqlite3_stmt *st = st_prep(c, sql, e);
-
-    return st == NULL ? ERR_DB : st_step_done(c, st, e);
-}
-
 /* Run one group (a list taken off the queue) on connection c.  A database
  * error inside an item, or a failed commit, fails every item: SQLite may
  * have rolled the whole transaction back by then. */
 static void
 group_run(struct store_conn *c, struct store_group_item *g)
 {
-    static const char sp_begin[] = "SAVEPOINT grp";
-    static const char sp_undo[] = "ROLLBACK TO grp";
-    static const char sp_end[] = "RELEASE grp";
     struct store_group_item *it;
     struct err e;
     err_code rc;
@@ -422,10 +352,10 @@ group_run(struct store_conn *c, struct store_group_item *g)
         goto fail;
     for (it = g; it != NULL; it = it->next) {
         err_clear(&it->err);
-        if ((rc = group_stmt(c, sp_begin, &e)) != ERR_OK)
+        if ((rc = db_savepoint(c->dbc, &e)) != ERR_OK)
             goto fail;
         it->rc = it->fn(c, it->ctx, &it->err);
-        if (it->rc == ERR_DB || sqlite3_get_autocommit(c->db)) {
+        if (it->rc == ERR_DB || !db_in_transaction(c->dbc)) {
             if (it->rc == ERR_OK)
                 err_set(&it->err, ERR_DB, "transaction lost");
             e = it->err;
@@ -433,9 +363,9 @@ group_run(struct store_conn *c, struct store_group_item *g)
             goto fail;
         }
         if (it->rc != ERR_OK &&
-            (rc = group_stmt(c, sp_undo, &e)) != ERR_OK)
+            (rc = db_savepoint_undo(c->dbc, &e)) != ERR_OK)
             goto fail;
-        if ((rc = group_stmt(c, sp_end, &e)) != ERR_OK)
+        if ((rc = db_savepoint_end(c->dbc, &e)) != ERR_OK)
             goto fail;
     }
     if ((rc = store_commit(c, &e)) == ERR_OK)
@@ -502,80 +432,68 @@ store_group_run(struct store_conn *c, store_work_fn fn, void *ctx,
 err_code
 store_ping(struct store_conn *c, struct err *e)
 {
-    static const char sql[] = "SELECT count(*) FROM schema_version";
-    sqlite3_stmt *st = st_prep(c, sql, e);
-    int rc;
+    struct db_stmt *st = db_prep(c->dbc, DB_PING, e);
 
     if (st == NULL)
         return ERR_DB;
-    rc = sqlite3_step(st);
-    st_release(c, st);
-    if (rc != SQLITE_ROW)
-        return st_db_err(c, e, "ping");
-    return ERR_OK;
+    return db_step_done(st, e);
 }
 
 err_code
 store_schema_version(struct store_conn *c, int *version, struct err *e)
 {
-    static const char sql[] =
-        "SELECT coalesce(max(version), 0) FROM schema_version";
-    sqlite3_stmt *st;
-    int rc;
+    struct db_stmt *st;
+    err_code rc;
 
     *version = 0;
-    if ((rc = st_exec(c, "CREATE TABLE IF NOT EXISTS schema_version ("
-                      "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                      "applied_ms INTEGER NOT NULL)", e)) != ERR_OK)
+    if ((st = db_prep(c->dbc, DB_SCHEMA_CREATE, e)) == NULL ||
+        (rc = db_step_done(st, e)) != ERR_OK ||
+        (st = db_prep(c->dbc, DB_SCHEMA_VERSION, e)) == NULL)
+        return st == NULL ? ERR_DB : rc;
+    if ((rc = db_step_row(st, "schema version", e)) != ERR_OK)
         return rc;
-    if ((st = st_prep(c, sql, e)) == NULL)
-        return ERR_DB;
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        st_release(c, st);
-        return st_db_err(c, e, "schema version");
-    }
-    *version = sqlite3_column_int(st, 0);
-    st_release(c, st);
+    *version = db_col_int(st, 0);
+    db_release(st);
     return ERR_OK;
 }
 
+/* Contract: store.h.  Each migration and its schema_version row commit
+ * together: a crash leaves either both or neither. */
 err_code
 store_migrate(struct store *s, int *applied, struct err *e)
 {
-    static const char ins[] =
-        "INSERT INTO schema_version (version, name, applied_ms) "
-        "VALUES (?, ?, ?)";
+    const struct db_migration *list;
     struct store_conn *c;
-    sqlite3_stmt *st;
+    struct db_stmt *st;
+    size_t i, n;
     int have, count = 0;
-    size_t i;
     err_code rc;
 
     if ((rc = store_conn_get(s, &c, e)) != ERR_OK ||
         (rc = store_schema_version(c, &have, e)) != ERR_OK)
         return rc;
-    for (i = 0; i < store_migrations_count; i++) {
-        const struct store_migration *m = &store_migrations[i];
+    db_migrations(c->dbc, &list, &n);
+    for (i = 0; i < n; i++) {
+        const struct db_migration *m = &list[i];
+
         if (m->version <= have)
             continue;
-        /* The migration and its schema_version row commit together: a
-         * crash leaves either both or neither. */
-        if ((rc = store_begin(c, e)) != ERR_OK)
+        if ((rc = db_begin(c->dbc, e)) != ERR_OK)
             return rc;
-        if ((rc = st_exec(c, m->sql, e)) != ERR_OK) {
-            store_rollback(c);
+        if ((rc = db_exec_script(c->dbc, m->sql, e)) != ERR_OK) {
+            db_rollback(c->dbc);
             return err_wrap(e, ERR_DB, "migration %s", m->name);
         }
-        if ((st = st_prep(c, ins, e)) == NULL) {
-            store_rollback(c);
+        if ((st = db_prep(c->dbc, DB_SCHEMA_INSERT, e)) == NULL) {
+            db_rollback(c->dbc);
             return ERR_DB;
         }
-        sqlite3_bind_int(st, 1, m->version);
-        sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, util_now_ms());
-        if ((rc = st_step_done(c, st, e)) != ERR_OK ||
-            (rc = store_commit(c, e)) != ERR_OK) {
-            store_rollback(c);
+        db_bind_int(st, 1, m->version);
+        db_bind_text(st, 2, m->name);
+        db_bind_i64(st, 3, util_now_ms());
+        if ((rc = db_step_done(st, e)) != ERR_OK ||
+            (rc = db_commit(c->dbc, e)) != ERR_OK) {
+            db_rollback(c->dbc);
             return rc;
         }
         count++;

@@ -19,15 +19,11 @@
 #define AUDIT_COLS "seq, ts_ms, account_id, role, client_addr, request_id, " \
     "action, target_type, target_id, outcome, reason, details, hash"
 
-/* Backup pages copied per sqlite3_backup_step (the source is locked only
- * during a step, so writers interleave between steps). */
-#define STORE_BACKUP_PAGES 256
-#define STORE_BACKUP_BUSY_MAX 2000   /* retries of a busy step, 5 ms each */
 
 int
 store_in_transaction(struct store_conn *c)
 {
-    return sqlite3_get_autocommit(c->db) == 0;
+    return db_in_transaction(c->dbc);
 }
 
 err_code
@@ -306,144 +302,22 @@ store_audit_checkpoint_list(struct store_conn *c, store_checkpoint_fn fn,
 
 /* ---- backup and restore ---- */
 
-/* Copy src (schema "main") into a new database file at dest_path through
- * a temporary file, fsync and rename.  One cleanup path. */
-static err_code
-backup_into(sqlite3 *src, const char *dest_path, struct err *e)
-{
-    char tmp[4096];
-    sqlite3 *dst = NULL;
-    sqlite3_backup *b = NULL;
-    int rc, busy = 0, fd = -1;
-    err_code out = ERR_OK;
-
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", dest_path)
-        >= sizeof(tmp))
-        return err_set(e, ERR_INVALID, "backup path too long");
-    unlink(tmp);
-    if (sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE |
-                        SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-        out = err_set(e, ERR_IO, "%s: %s", tmp,
-                      dst ? sqlite3_errmsg(dst) : "cannot open");
-        goto done;
-    }
-    if ((b = sqlite3_backup_init(dst, "main", src, "main")) == NULL) {
-        out = err_set(e, ERR_DB, "backup: %s", sqlite3_errmsg(dst));
-        goto done;
-    }
-    for (;;) {
-        rc = sqlite3_backup_step(b, STORE_BACKUP_PAGES);
-        if (rc == SQLITE_DONE)
-            break;
-        if (rc == SQLITE_OK)
-            continue;
-        if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) &&
-            busy++ < STORE_BACKUP_BUSY_MAX) {
-            sqlite3_sleep(5);
-            continue;
-        }
-        out = err_set(e, ERR_DB, "backup step: %s", sqlite3_errstr(rc));
-        goto done;
-    }
-    rc = sqlite3_backup_finish(b);
-    b = NULL;
-    if (rc != SQLITE_OK) {
-        out = err_set(e, ERR_DB, "backup: %s", sqlite3_errstr(rc));
-        goto done;
-    }
-    /* A self-contained file: no WAL beside it. */
-    if (sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL)
-        != SQLITE_OK) {
-        out = err_set(e, ERR_DB, "backup: %s", sqlite3_errmsg(dst));
-        goto done;
-    }
-    sqlite3_close(dst);
-    dst = NULL;
-    if ((fd = open(tmp, O_RDONLY)) < 0 || fsync(fd) != 0) {
-        out = err_set(e, ERR_IO, "%s: cannot sync", tmp);
-        goto done;
-    }
-    if (rename(tmp, dest_path) != 0) {
-        out = err_set(e, ERR_IO, "%s: cannot rename into place", dest_path);
-        goto done;
-    }
-done:
-    if (fd >= 0)
-        close(fd);
-    if (b != NULL)
-        sqlite3_backup_finish(b);
-    if (dst != NULL)
-        sqlite3_close(dst);
-    if (out != ERR_OK)
-        unlink(tmp);
-    return out;
-}
-
 err_code
 store_backup(struct store_conn *c, const char *dest_path, struct err *e)
 {
-    if (store_in_transaction(c))
-        return err_set(e, ERR_INTERNAL, "backup inside a transaction");
-    return backup_into(c->db, dest_path, e);
+    return db_backup(c->dbc, dest_path, e);
 }
 
 err_code
 store_copy_file(const char *src_path, const char *dest_path, struct err *e)
 {
-    sqlite3 *src = NULL;
+    struct store *s;
+    struct store_conn *c;
     err_code rc;
 
-    if (sqlite3_open_v2(src_path, &src, SQLITE_OPEN_READONLY, NULL)
-        != SQLITE_OK) {
-        rc = err_set(e, ERR_IO, "%s: %s", src_path,
-                     src ? sqlite3_errmsg(src) : "cannot open");
-        sqlite3_close(src);
+    if ((rc = store_open_readonly(src_path, &s, &c, e)) != ERR_OK)
         return rc;
-    }
-    rc = backup_into(src, dest_path, e);
-    sqlite3_close(src);
-    return rc;
-}
-
-err_code
-store_open_readonly(const char *path, struct store **out,
-                    struct store_conn **conn, struct err *e)
-{
-    struct store *s = NULL;
-    struct store_conn *c = NULL;
-    err_code rc = ERR_OK;
-
-    if ((s = calloc(1, sizeof(*s))) == NULL ||
-        (s->path = strdup(path)) == NULL ||
-        (c = calloc(1, sizeof(*c))) == NULL) {
-        rc = err_set(e, ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READONLY |
-                        SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
-        sqlite3_exec(c->db, "PRAGMA query_only=ON; SELECT count(*) FROM "
-                     "audit_log", NULL, NULL, NULL) != SQLITE_OK) {
-        rc = err_set(e, ERR_DB, "%s: %s", path,
-                     c->db ? sqlite3_errmsg(c->db) : "cannot open");
-        goto done;
-    }
-    sqlite3_busy_timeout(c->db, 5000);
-    pthread_mutex_init(&s->lock, NULL);
-    s->busy_ms = 5000;
-    c->owner = s;
-    s->conns = c;
-    *out = s;
-    *conn = c;
-    s = NULL;
-    c = NULL;
-done:
-    if (c != NULL) {
-        sqlite3_close(c->db);
-        free(c);
-    }
-    if (s != NULL) {
-        free(s->path);
-        free(s);
-    }
+    rc = db_backup(c->dbc, dest_path, e);
+    store_close(s);
     return rc;
 }

@@ -11,7 +11,12 @@
 
 #include <sqlite3.h>
 
+#include "db.h"
 #include "store.h"
+
+/* Transitional (db_sqlite.c): the raw handle behind a connection, for the
+ * store code still on st_prep.  Goes with st_prep. */
+sqlite3 *db_sqlite_handle(struct db_conn *c);
 
 /* Statements cached per connection.  The store has about 80 distinct
  * queries; the cache holds all of them with room for more, so eviction is
@@ -31,10 +36,11 @@ struct store_stmt_slot {
     int           in_use;
 };
 
+/* The store's state kept with each database connection (db_conn_user). */
 struct store_conn {
-    sqlite3           *db;
+    struct db_conn    *dbc;
+    sqlite3           *db;      /* transitional: db_sqlite_handle(dbc) */
     struct store      *owner;
-    struct store_conn *next;
     struct store_stmt_slot cache[STORE_STMT_CACHE];
     size_t             ncache;
     uint64_t           tick;    /* counts st_prep calls */
@@ -43,10 +49,7 @@ struct store_conn {
 struct store_group_item;        /* store.c: one caller's work in a group */
 
 struct store {
-    char              *path;
-    long               busy_ms;
-    pthread_mutex_t    lock;     /* guards conns */
-    struct store_conn *conns;
+    struct db         *db;
     /* group commit (store_group_run): */
     pthread_mutex_t    glock;    /* guards the queue and leading */
     struct store_group_item *ghead, **gtail;

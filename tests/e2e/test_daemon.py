@@ -272,7 +272,7 @@ def test_init_refuses_existing_instance(instance):
 def test_init_schema_and_permissions(instance):
     versions = instance.sql("SELECT version FROM schema_version")
     migrations = sorted(f for f in os.listdir(os.path.join(
-        os.environ.get("SEALD_SOURCE_DIR", "."), "sql")) if f[:3].isdigit())
+        os.environ.get("SEALD_SOURCE_DIR", "."), "sql", "sqlite")) if f[:3].isdigit())
     assert [v for (v,) in versions] == [int(f[:3]) for f in migrations]
     for name in ("secret.key", "tls/server.key", "seald.db"):
         mode = os.stat(os.path.join(instance.dir, name)).st_mode & 0o777

@@ -138,6 +138,19 @@ fill_cache(void)
     }
 }
 
+/* Whether s is one of the database layer's statements (prepared from
+ * the statement table or a transaction statement), not the store's. */
+static int
+db_owns(sqlite3_stmt *s)
+{
+    const char *sql = sqlite3_sql(s);
+
+    if (strstr(sql, "schema_version") != NULL)
+        return 1;
+    return strncmp(sql, "BEGIN", 5) == 0 || strncmp(sql, "COMMIT", 6) == 0 ||
+           strncmp(sql, "ROLLBACK", 8) == 0;
+}
+
 /* Statements alive on the connection: the cached ones plus any uncached
  * one not yet finalized. */
 static size_t
@@ -146,8 +159,17 @@ live_statements(void)
     sqlite3_stmt *s = NULL;
     size_t n = 0;
 
-    while ((s = sqlite3_next_stmt(conn->db, s)) != NULL)
-        n++;
+    size_t i;
+
+    /* the store's own cache only: the database layer's statements
+     * (db_prep by id, the transaction statements) are not in it */
+    while ((s = sqlite3_next_stmt(conn->db, s)) != NULL) {
+        for (i = 0; i < conn->ncache; i++)
+            if (conn->cache[i].stmt == s)
+                break;
+        if (i < conn->ncache || !db_owns(s))
+            n++;
+    }
     return n;
 }
 

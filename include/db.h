@@ -1,0 +1,190 @@
+/*
+ * db.h - the database layer: the one way the store reaches a database.
+ *
+ * What it owns: connections (one per thread, opened on first use), the
+ * statements (named by id in db_stmt.h, prepared once per connection into a
+ * fixed array indexed by that id, so nothing is ever evicted), typed binds
+ * and columns, transactions and savepoints, and the classes of database
+ * failure.  Everything that differs between databases lives behind this
+ * header in one file per dialect (db_sqlite.c today); the store above it
+ * names statements by id and never sees a dialect.
+ *
+ * Errors: every failure is one of the db_fail classes, reported to callers
+ * as an err_code by db_fail_code() (unique -> ERR_CONFLICT, other
+ * constraint -> ERR_INVALID, busy, I/O and the rest -> ERR_DB).
+ *
+ * Binds: db_bind_* never fail to the caller; a bind the database refuses
+ * (an index out of range, no memory) is remembered in the statement and
+ * returned by its next db_step, so a statement with a bad bind never runs.
+ * Bound text and bytes are not copied: they must outlive the db_step calls.
+ *
+ * Parameters are written $1, $2, ... in every statement's text (the
+ * dialect rewrites them where its database spells them otherwise).
+ */
+#ifndef SEALD_DB_H
+#define SEALD_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db_stmt.h"
+#include "err.h"
+
+struct db;          /* a database: its location and its connections      */
+struct db_conn;     /* one thread's connection                            */
+struct db_stmt;     /* a prepared statement, held from db_prep to release */
+
+/* The classes of database failure. */
+enum db_fail {
+    DB_FAIL_NONE = 0,
+    DB_FAIL_UNIQUE,       /* a unique or primary key constraint        */
+    DB_FAIL_CONSTRAINT,   /* another constraint (check, foreign key)    */
+    DB_FAIL_BUSY,         /* locked by another writer past the timeout  */
+    DB_FAIL_IO,           /* the disk or the connection failed          */
+    DB_FAIL_OTHER         /* anything else (a bug, a corrupt file)      */
+};
+
+/* What db_step found. */
+enum db_row { DB_DONE = 0, DB_ROW = 1 };
+
+/* Open the database at location (a file path, or "sqlite:PATH"), with
+ * busy_ms as the lock wait; create the file when create is set.  One
+ * connection is opened at once so a missing or unreadable database is
+ * reported now.  *out is freed by db_close.  read_only opens it for
+ * reading only (audit verification of a copy). */
+err_code db_open(const char *location, long busy_ms, int create,
+                 int read_only, struct db **out, struct err *e);
+
+/* Close every connection of d and free it; NULL is ignored.  No thread may
+ * use d or a connection of it afterwards. */
+void db_close(struct db *d);
+
+/* The calling thread's connection to d, opened on first use; owned by d. */
+err_code db_conn_get(struct db *d, struct db_conn **out, struct err *e);
+
+/* The database a connection belongs to. */
+struct db *db_of(struct db_conn *c);
+
+/* A pointer the layer above keeps with a connection (the store's own
+ * per-connection state); freed with free() when the connection closes. */
+void *db_conn_user(struct db_conn *c);
+void db_conn_set_user(struct db_conn *c, void *p);
+
+/* ---- statements ------------------------------------------------------- */
+
+/* Statement id ready to bind and step, in use until db_release (or a
+ * db_step_* helper below releases it).  Usually the connection's own
+ * prepared copy; when that copy is being stepped by an outer caller (a row
+ * callback running the same query), an extra one that release finalizes.
+ * NULL with *e set on failure. */
+struct db_stmt *db_prep(struct db_conn *c, enum db_stmt_id id, struct err *e);
+
+/* Reset and give back a statement from db_prep.  NULL is ignored. */
+void db_release(struct db_stmt *st);
+
+void db_bind_null(struct db_stmt *st, int i);
+void db_bind_i64(struct db_stmt *st, int i, int64_t v);
+void db_bind_int(struct db_stmt *st, int i, int v);
+/* Text; NULL binds SQL NULL. */
+void db_bind_text(struct db_stmt *st, int i, const char *v);
+/* Bytes (a zero length binds empty bytes, not NULL). */
+void db_bind_bytes(struct db_stmt *st, int i, const void *p, size_t n);
+/* An id: 0 binds SQL NULL (ids start at 1). */
+void db_bind_id(struct db_stmt *st, int i, int64_t v);
+/* A set of at most DB_MAX_ID_SET ids as one parameter, for the statements
+ * that test membership in it (copied at once). */
+#define DB_MAX_ID_SET 64
+void db_bind_id_set(struct db_stmt *st, int i, const int64_t *ids, size_t n);
+
+/* Step: *row is DB_ROW with a row current or DB_DONE.  On failure the
+ * error is set and the statement stays held (the caller releases). */
+err_code db_step(struct db_stmt *st, enum db_row *row, struct err *e);
+
+int64_t db_col_i64(struct db_stmt *st, int col);    /* 0 for NULL */
+int db_col_int(struct db_stmt *st, int col);        /* 0 for NULL */
+int db_col_is_null(struct db_stmt *st, int col);
+/* Text of a column, NULL for SQL NULL; valid until the next step. */
+const char *db_col_text(struct db_stmt *st, int col);
+/* Bytes of a column and *len; NULL (len 0) for NULL or empty; valid until
+ * the next step. */
+const void *db_col_bytes(struct db_stmt *st, int col, size_t *len);
+
+/* Copy text column col into dst (cap bytes, truncating); "" for NULL. */
+void db_col_copy(struct db_stmt *st, int col, char *dst, size_t cap);
+/* A malloc'ed copy of bytes column col (at least one byte allocated, so
+ * never NULL on success; caller frees) and its length. */
+err_code db_col_dup(struct db_stmt *st, int col, uint8_t **buf, size_t *len,
+                    struct err *e);
+
+/* The connection a statement belongs to. */
+struct db_conn *db_stmt_conn(struct db_stmt *st);
+
+/* Rows changed by the connection's last INSERT, UPDATE or DELETE. */
+int64_t db_changes(struct db_conn *c);
+
+/* ---- step helpers: each releases the statement ------------------------- */
+
+/* Step a statement returning no row. */
+err_code db_step_done(struct db_stmt *st, struct err *e);
+
+/* Step a bound one-row SELECT: ERR_OK with the row current (the caller
+ * releases), ERR_NOT_FOUND ("no such <what>") when there is no row; on any
+ * error the statement is released. */
+err_code db_step_row(struct db_stmt *st, const char *what, struct err *e);
+
+/* Step an INSERT ... RETURNING id: *id the new row's id. */
+err_code db_step_id(struct db_stmt *st, int64_t *id, struct err *e);
+
+/* Step a statement that must change a row (a state transition, a bounded
+ * counter, an insert guarded by NOT EXISTS): when it changes none, code
+ * with the printf-style message. */
+err_code db_step_changed(struct db_stmt *st, struct err *e, err_code code,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Step an UPDATE that must change one row: ERR_NOT_FOUND otherwise. */
+err_code db_step_update_one(struct db_stmt *st, const char *what,
+                            struct err *e);
+
+/* ---- transactions ----------------------------------------------------- */
+
+/* Begin a write transaction (the dialect takes its write lock at once, so
+ * a busy database fails here and not halfway through). */
+err_code db_begin(struct db_conn *c, struct err *e);
+err_code db_commit(struct db_conn *c, struct err *e);
+/* Roll back when a transaction is open; otherwise nothing. */
+void db_rollback(struct db_conn *c);
+int db_in_transaction(struct db_conn *c);
+
+/* Savepoints inside a transaction: one name, nested savepoints are not
+ * used.  savepoint_undo rolls back to it and keeps it open; end releases
+ * it. */
+err_code db_savepoint(struct db_conn *c, struct err *e);
+err_code db_savepoint_undo(struct db_conn *c, struct err *e);
+err_code db_savepoint_end(struct db_conn *c, struct err *e);
+
+/* Run a script of statements with no parameters (a migration). */
+err_code db_exec_script(struct db_conn *c, const char *sql, struct err *e);
+
+/* The migration scripts of this connection's dialect, in order. */
+struct db_migration {
+    int         version;
+    const char *name;
+    const char *sql;
+};
+void db_migrations(struct db_conn *c, const struct db_migration **list,
+                   size_t *n);
+
+/* ---- files ------------------------------------------------------------ */
+
+/* A consistent copy of the whole database into dest_path (replaced
+ * atomically), taken while writers go on. */
+err_code db_backup(struct db_conn *c, const char *dest_path, struct err *e);
+
+/* The class of the connection's last failure (DB_FAIL_NONE after success). */
+enum db_fail db_last_fail(struct db_conn *c);
+
+/* The err_code callers see for a failure class: the one table. */
+err_code db_fail_code(enum db_fail f);
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * db_stmt.h - the names of every statement the store runs.
+ *
+ * Each id names one entry of the statement table (db_stmt.c: the SQL text,
+ * written once for every dialect) and one slot of each connection's
+ * statement array (db_sqlite.c), so a statement is prepared once per
+ * connection and never evicted.  Ids are grouped by the store file that
+ * runs them; add a statement by adding its id here and its text in
+ * db_stmt.c (unit.test_db checks that every id has text and prepares).
+ */
+#ifndef SEALD_DB_STMT_H
+#define SEALD_DB_STMT_H
+
+enum db_stmt_id {
+    /* store.c: schema, organisations, accounts, roles, credentials */
+    DB_SCHEMA_CREATE,
+    DB_SCHEMA_VERSION,
+    DB_SCHEMA_INSERT,
+    DB_PING,
+
+    /* store_seal.c: applications, materials, seals, their history */
+
+    /* store_sign.c: grants, signing requests, documents, usage */
+
+    /* store_audit.c: the audit log and its checkpoints */
+
+    DB_STMT__COUNT
+};
+
+/* The portable text of statement id (db_stmt.c); never NULL for an id
+ * below DB_STMT__COUNT. */
+const char *db_stmt_text(enum db_stmt_id id);
+
+
+#endif
