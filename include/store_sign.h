@@ -1,0 +1,89 @@
+/*
+ * store_sign.h - the queries of store_sign.c: signing requests, their
+ * documents, signatures and the usage record.
+ */
+#ifndef SEALD_STORE_SIGN_H
+#define SEALD_STORE_SIGN_H
+
+#include "store.h"
+
+err_code store_sreq_insert(struct store_conn *c, const struct store_sreq *r,
+                           int64_t *id_out, struct err *e);
+
+err_code store_sreq_get(struct store_conn *c, int64_t id,
+                        struct store_sreq *out, struct err *e);
+
+/* from -> to with reason; approver/approved/expires set when non-zero;
+ * ERR_CONFLICT if not in `from`. */
+err_code store_sreq_transition(struct store_conn *c, int64_t id,
+                               const char *from, const char *to,
+                               const char *reason, int64_t approver_id,
+                               int64_t approved_ms, int64_t expires_ms,
+                               int64_t now_ms, struct err *e);
+
+err_code store_sdoc_insert(struct store_conn *c, int64_t request_id,
+                           const char *name, int64_t size,
+                           const uint8_t sm3[32], const void *data,
+                           size_t data_len, struct err *e);
+
+err_code store_sdoc_list(struct store_conn *c, int64_t request_id,
+                         store_sdoc_fn fn, void *ctx, struct err *e);
+
+/* One document; with data != NULL also its bytes (*data malloc'ed, NULL
+ * and *len 0 when only the hash was given). */
+err_code store_sdoc_get(struct store_conn *c, int64_t id,
+                        struct store_sdoc *out, uint8_t **data, size_t *len,
+                        struct err *e);
+
+/* Attach the bytes of a document named by hash only; ERR_CONFLICT if it
+ * already has them. */
+err_code store_sdoc_set_data(struct store_conn *c, int64_t id,
+                             const void *data, size_t len, struct err *e);
+
+/* Count one more signature of document id if fewer than copies were made;
+ * ERR_CONFLICT when the grant is used up. */
+err_code store_sdoc_take(struct store_conn *c, int64_t id, int copies,
+                         struct err *e);
+
+/* Signatures made under a request so far. */
+err_code store_sreq_signed(struct store_conn *c, int64_t request_id,
+                           int64_t *n, struct err *e);
+
+/* A fault check on seal_id's token values failed: mark every signature of
+ * the seal made since its last checked one, and not checked itself, as
+ * suspect.  *n gets how many were marked. */
+err_code store_sig_mark_suspect(struct store_conn *c, int64_t seal_id,
+                                int64_t *n, struct err *e);
+
+/* The record of signature der (of document hash data_sm3 with seal_id), if
+ * this instance made it: *found 1 and *out filled, else *found 0. */
+err_code store_sig_find(struct store_conn *c, int64_t seal_id,
+                        const uint8_t data_sm3[32], const uint8_t *der,
+                        size_t len, int *found, struct store_sig *out,
+                        struct err *e);
+
+err_code store_sig_insert(struct store_conn *c, const struct store_sig *s,
+                          const uint8_t *der, size_t len, int64_t *id_out,
+                          struct err *e);
+
+/* A signature's record and (if der is not NULL) its DER, malloc'ed. */
+err_code store_sig_get(struct store_conn *c, int64_t id,
+                       struct store_sig *out, uint8_t **der, size_t *len,
+                       struct err *e);
+
+/* Usage records of seal (0: any) / org (0: any) in [from_ms, to_ms). */
+err_code store_sig_list(struct store_conn *c, int64_t seal_id,
+                        int64_t org_id, int64_t from_ms, int64_t to_ms,
+                        int64_t after, int limit, store_sig_fn fn, void *ctx,
+                        struct err *e);
+
+/* Summary per seal of seal (0: any) / org (0: any) in [from_ms, to_ms). */
+err_code store_usage_summary(struct store_conn *c, int64_t seal_id,
+                             int64_t org_id, int64_t from_ms, int64_t to_ms,
+                             store_usage_fn fn, void *ctx, struct err *e);
+
+/* The seal was used now (drives automatic suspension). */
+err_code store_seal_touch(struct store_conn *c, int64_t seal_id,
+                          int64_t now_ms, struct err *e);
+
+#endif
