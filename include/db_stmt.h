@@ -21,6 +21,22 @@ enum db_stmt_id {
     /* store_seal.c: applications, materials, seals, their history */
 
     /* store_sign.c: grants, signing requests, documents, usage */
+    DB_SREQ_INSERT,
+    DB_SREQ_GET,
+    DB_SREQ_TRANSITION,
+    DB_SDOC_INSERT,
+    DB_SDOC_LIST,
+    DB_SDOC_GET,
+    DB_SDOC_SET_DATA,
+    DB_SDOC_TAKE,
+    DB_SREQ_SIGNED,
+    DB_SIG_INSERT,
+    DB_SIG_MARK_SUSPECT,
+    DB_SIG_FIND,
+    DB_SIG_GET,
+    DB_SIG_LIST,
+    DB_USAGE_SUMMARY,
+    DB_SEAL_TOUCH,
 
     /* store_audit.c: the audit log and its checkpoints */
 

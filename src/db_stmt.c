@@ -25,6 +25,17 @@
     "  SELECT o.id, scope.depth + 1 FROM organisations o " \
     "  JOIN scope ON o.parent_id = scope.id WHERE scope.depth < 64) "
 
+/* store_sign.c: the columns of a signing request and of a signature. */
+#define SREQ_COLS "id, seal_id, submitter_id, coalesce(deputy_id, 0), " \
+    "title, purpose, copies, coalesce(resubmits_id, 0), " \
+    "coalesce(extra_for_id, 0), state, coalesce(state_reason, ''), " \
+    "coalesce(approver_id, 0), coalesce(approved_ms, 0), " \
+    "coalesce(expires_ms, 0), created_ms, updated_ms"
+
+#define SIG_COLS "id, request_id, document_id, seal_id, org_id, signer_id, " \
+    "approver_id, client_addr, coalesce(request_rid, ''), data_sm3, ts_ms, " \
+    "token_checked, token_suspect"
+
 static const char *const stmt_text[DB_STMT__COUNT] = {
     /* store.c */
     [DB_SCHEMA_CREATE] =
@@ -41,6 +52,64 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
     /* store_seal.c */
 
     /* store_sign.c */
+    [DB_SREQ_INSERT] =
+        "INSERT INTO sign_requests (seal_id, submitter_id, deputy_id, title, "
+        "purpose, copies, resubmits_id, extra_for_id, state, created_ms, "
+        "updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'submitted', "
+        "$9, $10) RETURNING id",
+    [DB_SREQ_GET] =
+        "SELECT " SREQ_COLS " FROM sign_requests WHERE id = $1",
+    [DB_SREQ_TRANSITION] =
+        "UPDATE sign_requests SET state = $1, state_reason = $2, "
+        "approver_id = coalesce($3, approver_id), "
+        "approved_ms = coalesce($4, approved_ms), "
+        "expires_ms = coalesce($5, expires_ms), updated_ms = $6 "
+        "WHERE id = $7 AND state = $8",
+    [DB_SDOC_INSERT] =
+        "INSERT INTO sign_documents (request_id, name, size_bytes, sm3, "
+        "data) VALUES ($1, $2, $3, $4, $5)",
+    [DB_SDOC_LIST] =
+        "SELECT id, request_id, name, size_bytes, sm3, data IS NOT NULL, "
+        "signatures FROM sign_documents WHERE request_id = $1 ORDER BY id",
+    [DB_SDOC_GET] =
+        "SELECT id, request_id, name, size_bytes, sm3, data IS NOT NULL, "
+        "signatures, data FROM sign_documents WHERE id = $1",
+    [DB_SDOC_SET_DATA] =
+        "UPDATE sign_documents SET data = $1 WHERE id = $2 AND data IS NULL",
+    [DB_SDOC_TAKE] =
+        "UPDATE sign_documents SET signatures = signatures + 1 "
+        "WHERE id = $1 AND signatures < $2",
+    [DB_SREQ_SIGNED] =
+        "SELECT count(*) FROM signatures WHERE request_id = $1",
+    [DB_SIG_INSERT] =
+        "INSERT INTO signatures (request_id, document_id, seal_id, org_id, "
+        "signer_id, approver_id, client_addr, request_rid, data_sm3, ts_ms, "
+        "signature, token_checked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+        "$9, $10, $11, $12) RETURNING id",
+    [DB_SIG_MARK_SUSPECT] =
+        "UPDATE signatures SET token_suspect = 1 WHERE seal_id = $1 AND "
+        "token_checked = 0 AND token_suspect = 0 AND id > coalesce(("
+        "SELECT max(id) FROM signatures WHERE seal_id = $1 AND "
+        "token_checked = 1), 0)",
+    [DB_SIG_FIND] =
+        "SELECT " SIG_COLS " FROM signatures WHERE seal_id = $1 AND "
+        "data_sm3 = $2 AND signature = $3 LIMIT 1",
+    [DB_SIG_GET] =
+        "SELECT " SIG_COLS ", signature FROM signatures WHERE id = $1",
+    [DB_SIG_LIST] =
+        "SELECT " SIG_COLS " FROM signatures WHERE id > $1 AND "
+        "(CAST($2 AS BIGINT) = 0 OR seal_id = $3) AND "
+        "(CAST($4 AS BIGINT) = 0 OR org_id = $5) AND "
+        "ts_ms >= $6 AND ts_ms < $7 ORDER BY id LIMIT $8",
+    [DB_USAGE_SUMMARY] =
+        "SELECT s.id, s.esid, s.name, s.org_id, count(g.id), min(g.ts_ms), "
+        "max(g.ts_ms) FROM signatures g JOIN seals s ON s.id = g.seal_id "
+        "WHERE (CAST($1 AS BIGINT) = 0 OR g.seal_id = $2) AND "
+        "(CAST($3 AS BIGINT) = 0 OR g.org_id = $4) AND "
+        "g.ts_ms >= $5 AND g.ts_ms < $6 GROUP BY s.id, s.esid, s.name, "
+        "s.org_id ORDER BY s.org_id, s.esid",
+    [DB_SEAL_TOUCH] =
+        "UPDATE seals SET last_used_ms = $1 WHERE id = $2",
 
     /* store_audit.c */
 };
