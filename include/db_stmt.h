@@ -18,6 +18,21 @@ enum db_stmt_id {
     DB_SCHEMA_INSERT,
     DB_PING,
 
+    /* store.c: deputies, authentication failures, credentials */
+    DB_DEPUTY_INSERT,
+    DB_DEPUTY_GET,
+    DB_DEPUTY_TRANSITION,
+    DB_DEPUTY_LIST,
+    DB_AUTHFAIL_UPSERT,
+    DB_AUTHFAIL_LOCK,
+    DB_AUTHFAIL_GET,
+    DB_AUTHFAIL_LOCKED_UNTIL,
+    DB_AUTHFAIL_CLEAR,
+    DB_CREDENTIAL_INSERT,
+    DB_CREDENTIAL_REVOKE,
+    DB_CREDENTIAL_REVOKE_ALL,
+    DB_CREDENTIAL_BY_KEY_ID,
+
     /* store_seal.c: applications, materials, seals, their history */
 
     /* store_sign.c: grants, signing requests, documents, usage */
@@ -39,6 +54,13 @@ enum db_stmt_id {
     DB_SEAL_TOUCH,
 
     /* store_audit.c: the audit log and its checkpoints */
+    DB_AUDIT_HEAD,
+    DB_AUDIT_INSERT_CHAINED,
+    DB_AUDIT_WALK,
+    DB_AUDIT_QUERY,
+    DB_AUDIT_CHECKPOINT_INSERT,
+    DB_AUDIT_CHECKPOINT_LATEST,
+    DB_AUDIT_CHECKPOINT_LIST,
 
     DB_STMT__COUNT
 };

@@ -49,6 +49,57 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "VALUES ($1, $2, $3)",
     [DB_PING] = "SELECT count(*) FROM schema_version",
 
+    /* store.c: deputies, authentication failures, credentials */
+#define DEPUTY_COLS "id, custodian_id, deputy_id, scope_org_id, start_ms, " \
+    "end_ms, reason, state, created_ms, approved_by, approved_ms"
+    [DB_DEPUTY_INSERT] =
+        "INSERT INTO deputies (custodian_id, deputy_id, scope_org_id, "
+        "start_ms, end_ms, reason, state, created_ms) "
+        "VALUES ($1, $2, $3, $4, $5, $6, 'requested', $7) RETURNING id",
+    [DB_DEPUTY_GET] =
+        "SELECT " DEPUTY_COLS " FROM deputies WHERE id = $1",
+    [DB_DEPUTY_TRANSITION] =
+        "UPDATE deputies SET state = $1, approved_by = $2, approved_ms = $3 "
+        "WHERE id = $4 AND state = $5",
+    /* the reader's subtrees: SCOPE_CTE */
+    [DB_DEPUTY_LIST] =
+        "WITH RECURSIVE " SCOPE_CTE("$1")
+        "SELECT " DEPUTY_COLS " FROM deputies WHERE id > $2 AND "
+        "(custodian_id = $3 OR deputy_id = $3 OR "
+        " scope_org_id IN (SELECT id FROM scope)) ORDER BY id LIMIT $4",
+    /* INSERT ... ON CONFLICT DO UPDATE is shared by SQLite (3.24+) and
+     * PostgreSQL.  A failure outside the window starts a new window. */
+    [DB_AUTHFAIL_UPSERT] =
+        "INSERT INTO auth_failures (kind, subject, failures, window_ms) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (kind, subject) DO UPDATE SET "
+        "failures = CASE WHEN window_ms < $5 THEN excluded.failures "
+        "ELSE failures + excluded.failures END, "
+        "window_ms = CASE WHEN window_ms < $6 THEN $7 ELSE window_ms END",
+    [DB_AUTHFAIL_LOCK] =
+        "UPDATE auth_failures SET locked_until = $1, failures = 0 "
+        "WHERE kind = $2 AND subject = $3 AND failures >= $4",
+    [DB_AUTHFAIL_GET] =
+        "SELECT CASE WHEN window_ms < $1 THEN 0 ELSE failures END, "
+        "locked_until FROM auth_failures WHERE kind = $2 AND subject = $3",
+    [DB_AUTHFAIL_LOCKED_UNTIL] =
+        "SELECT locked_until FROM auth_failures WHERE kind = $1 AND "
+        "subject = $2",
+    [DB_AUTHFAIL_CLEAR] =
+        "DELETE FROM auth_failures WHERE kind = $1 AND subject = $2 AND "
+        "locked_until = 0",
+    [DB_CREDENTIAL_INSERT] =
+        "INSERT INTO credentials (account_id, key_id, mac, initial, "
+        "created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+    [DB_CREDENTIAL_REVOKE] =
+        "UPDATE credentials SET revoked_ms = $1 "
+        "WHERE id = $2 AND revoked_ms IS NULL",
+    [DB_CREDENTIAL_REVOKE_ALL] =
+        "UPDATE credentials SET revoked_ms = $1 "
+        "WHERE account_id = $2 AND revoked_ms IS NULL",
+    [DB_CREDENTIAL_BY_KEY_ID] =
+        "SELECT id, account_id, mac, initial, created_ms, expires_ms, "
+        "coalesce(revoked_ms, 0) FROM credentials WHERE key_id = $1",
+
     /* store_seal.c */
 
     /* store_sign.c */
@@ -112,6 +163,52 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "UPDATE seals SET last_used_ms = $1 WHERE id = $2",
 
     /* store_audit.c */
+#define AUDIT_COLS "seq, ts_ms, account_id, role, client_addr, request_id, " \
+    "action, target_type, target_id, outcome, reason, details, hash"
+#define CP_COLS "id, seq, head_hash, ts_ms, key_ref, public_key, signature"
+    [DB_AUDIT_HEAD] =
+        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+    [DB_AUDIT_INSERT_CHAINED] =
+        "INSERT INTO audit_log (seq, ts_ms, account_id, role, client_addr, "
+        "request_id, action, target_type, target_id, outcome, reason, "
+        "details, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+        "$11, $12, $13)",
+    [DB_AUDIT_WALK] =
+        "SELECT " AUDIT_COLS " FROM audit_log WHERE seq > $1 ORDER BY seq",
+    /* One statement for every combination: a NULL parameter does not
+     * filter.  The organisation filter takes the actor accounts of the
+     * organisation's subtree (depth-bounded like store_org_in_subtree). */
+    [DB_AUDIT_QUERY] =
+        "WITH RECURSIVE sub(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id = $1 "
+        "  UNION ALL SELECT o.id, sub.depth + 1 FROM organisations o "
+        "  JOIN sub ON o.parent_id = sub.id WHERE sub.depth < 64), "
+        SCOPE_CTE("$11")
+        "SELECT " AUDIT_COLS " FROM audit_log WHERE seq > $2 "
+        "AND (CAST($12 AS BIGINT) = 0 "
+        "     OR account_id IN (SELECT a.id FROM accounts a "
+        "        WHERE a.org_id IN (SELECT id FROM scope)) "
+        "     OR (account_id IS NULL AND EXISTS (SELECT 1 FROM "
+        "        organisations r WHERE r.parent_id IS NULL AND "
+        "        r.id IN (SELECT id FROM scope)))) "
+        "AND (CAST($3 AS BIGINT) IS NULL OR ts_ms >= $3) "
+        "AND (CAST($4 AS BIGINT) IS NULL OR ts_ms < $4) "
+        "AND (CAST($5 AS BIGINT) IS NULL OR account_id = $5) "
+        "AND (CAST($1 AS BIGINT) IS NULL OR account_id IN "
+        "     (SELECT a.id FROM accounts a "
+        "      WHERE a.org_id IN (SELECT id FROM sub))) "
+        "AND (CAST($6 AS TEXT) IS NULL OR action = $6) "
+        "AND (CAST($7 AS TEXT) IS NULL OR outcome = $7) "
+        "AND (CAST($8 AS TEXT) IS NULL OR target_type = $8) "
+        "AND (CAST($9 AS TEXT) IS NULL OR target_id = $9) "
+        "ORDER BY seq LIMIT $10",
+    [DB_AUDIT_CHECKPOINT_INSERT] =
+        "INSERT INTO audit_checkpoints (seq, head_hash, ts_ms, key_ref, "
+        "public_key, signature) VALUES ($1, $2, $3, $4, $5, $6)",
+    [DB_AUDIT_CHECKPOINT_LATEST] =
+        "SELECT " CP_COLS " FROM audit_checkpoints ORDER BY id DESC LIMIT 1",
+    [DB_AUDIT_CHECKPOINT_LIST] =
+        "SELECT " CP_COLS " FROM audit_checkpoints ORDER BY seq, id",
 };
 
 const char *

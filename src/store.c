@@ -1045,67 +1045,54 @@ store_role_count(struct store_conn *c, const char *role, int64_t *count,
 
 /* ---- deputies ---- */
 
-#define DEPUTY_COLS "id, custodian_id, deputy_id, scope_org_id, start_ms, " \
-    "end_ms, reason, state, created_ms, approved_by, approved_ms"
-
 static void
-deputy_row(sqlite3_stmt *st, struct store_deputy *d)
+deputy_row(struct db_stmt *st, struct store_deputy *d)
 {
-    d->id = sqlite3_column_int64(st, 0);
-    d->custodian_id = sqlite3_column_int64(st, 1);
-    d->deputy_id = sqlite3_column_int64(st, 2);
-    d->scope_org_id = sqlite3_column_int64(st, 3);
-    d->start_ms = sqlite3_column_int64(st, 4);
-    d->end_ms = sqlite3_column_int64(st, 5);
-    st_copy_col(st, 6, d->reason, sizeof(d->reason));
-    st_copy_col(st, 7, d->state, sizeof(d->state));
-    d->created_ms = sqlite3_column_int64(st, 8);
-    d->approved_by = st_col_id(st, 9);
-    d->approved_ms = st_col_id(st, 10);
+    d->id = db_col_i64(st, 0);
+    d->custodian_id = db_col_i64(st, 1);
+    d->deputy_id = db_col_i64(st, 2);
+    d->scope_org_id = db_col_i64(st, 3);
+    d->start_ms = db_col_i64(st, 4);
+    d->end_ms = db_col_i64(st, 5);
+    db_col_copy(st, 6, d->reason, sizeof(d->reason));
+    db_col_copy(st, 7, d->state, sizeof(d->state));
+    d->created_ms = db_col_i64(st, 8);
+    d->approved_by = db_col_i64(st, 9);
+    d->approved_ms = db_col_i64(st, 10);
 }
 
 err_code
 store_deputy_insert(struct store_conn *c, const struct store_deputy *d,
                     int64_t *id_out, struct err *e)
 {
-    static const char sql[] =
-        "INSERT INTO deputies (custodian_id, deputy_id, scope_org_id, "
-        "start_ms, end_ms, reason, state, created_ms) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'requested', ?)";
-    sqlite3_stmt *st = st_prep(c, sql, e);
-    err_code rc;
+    struct db_stmt *st = db_prep(c->dbc, DB_DEPUTY_INSERT, e);
 
     if (st == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, d->custodian_id);
-    sqlite3_bind_int64(st, 2, d->deputy_id);
-    sqlite3_bind_int64(st, 3, d->scope_org_id);
-    sqlite3_bind_int64(st, 4, d->start_ms);
-    sqlite3_bind_int64(st, 5, d->end_ms);
-    st_bind_text(st, 6, d->reason);
-    sqlite3_bind_int64(st, 7, d->created_ms);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
-        return rc;
-    *id_out = sqlite3_last_insert_rowid(c->db);
-    return ERR_OK;
+    db_bind_i64(st, 1, d->custodian_id);
+    db_bind_i64(st, 2, d->deputy_id);
+    db_bind_i64(st, 3, d->scope_org_id);
+    db_bind_i64(st, 4, d->start_ms);
+    db_bind_i64(st, 5, d->end_ms);
+    db_bind_text(st, 6, d->reason);
+    db_bind_i64(st, 7, d->created_ms);
+    return db_step_id(st, id_out, e);
 }
 
 err_code
 store_deputy_get(struct store_conn *c, int64_t id, struct store_deputy *out,
                  struct err *e)
 {
-    static const char sql[] =
-        "SELECT " DEPUTY_COLS " FROM deputies WHERE id = ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_DEPUTY_GET, e);
     err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, id);
-    if ((rc = st_step_row(c, st, "deputy record", e)) != ERR_OK)
+    db_bind_i64(st, 1, id);
+    if ((rc = db_step_row(st, "deputy record", e)) != ERR_OK)
         return rc;
     deputy_row(st, out);
-    st_release(c, st);
+    db_release(st);
     return ERR_OK;
 }
 
@@ -1114,19 +1101,17 @@ store_deputy_transition(struct store_conn *c, int64_t id, const char *from,
                         const char *to, int64_t by, int64_t now_ms,
                         struct err *e)
 {
-    static const char sql[] =
-        "UPDATE deputies SET state = ?, approved_by = ?, approved_ms = ? "
-        "WHERE id = ? AND state = ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_DEPUTY_TRANSITION, e);
 
     if (st == NULL)
         return ERR_DB;
-    st_bind_text(st, 1, to);
-    st_bind_id(st, 2, by);
-    sqlite3_bind_int64(st, 3, now_ms);
-    sqlite3_bind_int64(st, 4, id);
-    st_bind_text(st, 5, from);
-    return st_step_changed(c, st, e, ERR_CONFLICT, "deputy record is not %s", from);
+    db_bind_text(st, 1, to);
+    db_bind_id(st, 2, by);
+    db_bind_i64(st, 3, now_ms);
+    db_bind_i64(st, 4, id);
+    db_bind_text(st, 5, from);
+    return db_step_changed(st, e, ERR_CONFLICT, "deputy record is not %s",
+                           from);
 }
 
 err_code
@@ -1134,34 +1119,26 @@ store_deputy_list(struct store_conn *c, int64_t account_id,
                   const int64_t *scope, size_t nscope, int64_t after,
                   int limit, store_deputy_fn fn, void *ctx, struct err *e)
 {
-    /* the reader's subtrees: STORE_SCOPE_CTE */
-    static const char sql[] =
-        "WITH RECURSIVE " STORE_SCOPE_CTE("?1")
-        "SELECT " DEPUTY_COLS " FROM deputies WHERE id > ?2 AND "
-        "(custodian_id = ?3 OR deputy_id = ?3 OR "
-        " scope_org_id IN (SELECT id FROM scope)) ORDER BY id LIMIT ?4";
-    sqlite3_stmt *st;
+    struct db_stmt *st;
     struct store_deputy d;
-    err_code out = ERR_OK;
-    int rc;
+    enum db_row row;
+    err_code rc;
 
     if (nscope > STORE_MAX_ROLES)
         return err_set(e, ERR_INTERNAL, "deputy list: scope too large");
-    if ((st = st_prep(c, sql, e)) == NULL)
+    if ((st = db_prep(c->dbc, DB_DEPUTY_LIST, e)) == NULL)
         return ERR_DB;
-    st_bind_id_set(st, 1, scope, nscope);
-    sqlite3_bind_int64(st, 2, after);
-    sqlite3_bind_int64(st, 3, account_id);
-    sqlite3_bind_int(st, 4, limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    db_bind_id_set(st, 1, scope, nscope);
+    db_bind_i64(st, 2, after);
+    db_bind_i64(st, 3, account_id);
+    db_bind_int(st, 4, limit);
+    while ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW) {
         deputy_row(st, &d);
-        if ((out = fn(ctx, &d)) != ERR_OK)
+        if ((rc = fn(ctx, &d)) != ERR_OK)
             break;
     }
-    if (out == ERR_OK && rc != SQLITE_DONE)
-        out = st_db_err(c, e, "deputies");
-    st_release(c, st);
-    return out;
+    db_release(st);
+    return rc;
 }
 
 /* ---- authentication failures ---- */
@@ -1187,38 +1164,27 @@ store_authfail_add(struct store_conn *c, const char *kind,
                    int64_t window_ms, long threshold, int64_t lock_ms,
                    struct err *e)
 {
-    /* dialect: INSERT ... ON CONFLICT DO UPDATE is shared by SQLite (3.24+)
-     * and PostgreSQL. A failure outside the window starts a new window. */
-    static const char upsert[] =
-        "INSERT INTO auth_failures (kind, subject, failures, window_ms) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT (kind, subject) DO UPDATE SET "
-        "failures = CASE WHEN window_ms < ? THEN excluded.failures "
-        "ELSE failures + excluded.failures END, "
-        "window_ms = CASE WHEN window_ms < ? THEN ? ELSE window_ms END";
-    static const char lock[] =
-        "UPDATE auth_failures SET locked_until = ?, failures = 0 "
-        "WHERE kind = ? AND subject = ? AND failures >= ?";
-    sqlite3_stmt *st = st_prep(c, upsert, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_AUTHFAIL_UPSERT, e);
     err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    st_bind_text(st, 1, kind);
-    st_bind_text(st, 2, subject);
-    sqlite3_bind_int64(st, 3, n);
-    sqlite3_bind_int64(st, 4, now_ms);
-    sqlite3_bind_int64(st, 5, now_ms - window_ms);
-    sqlite3_bind_int64(st, 6, now_ms - window_ms);
-    sqlite3_bind_int64(st, 7, now_ms);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+    db_bind_text(st, 1, kind);
+    db_bind_text(st, 2, subject);
+    db_bind_i64(st, 3, n);
+    db_bind_i64(st, 4, now_ms);
+    db_bind_i64(st, 5, now_ms - window_ms);
+    db_bind_i64(st, 6, now_ms - window_ms);
+    db_bind_i64(st, 7, now_ms);
+    if ((rc = db_step_done(st, e)) != ERR_OK)
         return rc;
-    if ((st = st_prep(c, lock, e)) == NULL)
+    if ((st = db_prep(c->dbc, DB_AUTHFAIL_LOCK, e)) == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms + lock_ms);
-    st_bind_text(st, 2, kind);
-    st_bind_text(st, 3, subject);
-    sqlite3_bind_int64(st, 4, threshold);
-    return st_step_done(c, st, e);
+    db_bind_i64(st, 1, now_ms + lock_ms);
+    db_bind_text(st, 2, kind);
+    db_bind_text(st, 3, subject);
+    db_bind_i64(st, 4, threshold);
+    return db_step_done(st, e);
 }
 
 err_code
@@ -1226,24 +1192,20 @@ store_authfail_get(struct store_conn *c, const char *kind,
                    const char *subject, int64_t now_ms, int64_t window_ms,
                    long *failures, int64_t *locked_until, struct err *e)
 {
-    static const char sql[] =
-        "SELECT CASE WHEN window_ms < ? THEN 0 ELSE failures END, "
-        "locked_until FROM auth_failures WHERE kind = ? AND subject = ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
-    int rc;
+    struct db_stmt *st = db_prep(c->dbc, DB_AUTHFAIL_GET, e);
+    enum db_row row;
+    err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms - window_ms);
-    st_bind_text(st, 2, kind);
-    st_bind_text(st, 3, subject);
-    rc = sqlite3_step(st);
-    *failures = rc == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
-    *locked_until = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return st_db_err(c, e, "auth failures");
-    return ERR_OK;
+    db_bind_i64(st, 1, now_ms - window_ms);
+    db_bind_text(st, 2, kind);
+    db_bind_text(st, 3, subject);
+    rc = db_step(st, &row, e);
+    *failures = rc == ERR_OK && row == DB_ROW ? (long)db_col_i64(st, 0) : 0;
+    *locked_until = rc == ERR_OK && row == DB_ROW ? db_col_i64(st, 1) : 0;
+    db_release(st);
+    return rc;
 }
 
 err_code
@@ -1251,40 +1213,33 @@ store_authfail_locked_until(struct store_conn *c, const char *kind,
                             const char *subject, int64_t *locked_until,
                             int *counted, struct err *e)
 {
-    static const char sql[] =
-        "SELECT locked_until FROM auth_failures WHERE kind = ? AND "
-        "subject = ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
-    int rc;
+    struct db_stmt *st = db_prep(c->dbc, DB_AUTHFAIL_LOCKED_UNTIL, e);
+    enum db_row row;
+    err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    st_bind_text(st, 1, kind);
-    st_bind_text(st, 2, subject);
-    rc = sqlite3_step(st);
-    *locked_until = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    db_bind_text(st, 1, kind);
+    db_bind_text(st, 2, subject);
+    rc = db_step(st, &row, e);
+    *locked_until = rc == ERR_OK && row == DB_ROW ? db_col_i64(st, 0) : 0;
     if (counted != NULL)
-        *counted = rc == SQLITE_ROW && *locked_until == 0;
-    st_release(c, st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return st_db_err(c, e, "auth failures");
-    return ERR_OK;
+        *counted = rc == ERR_OK && row == DB_ROW && *locked_until == 0;
+    db_release(st);
+    return rc;
 }
 
 err_code
 store_authfail_clear(struct store_conn *c, const char *kind,
                      const char *subject, struct err *e)
 {
-    static const char sql[] =
-        "DELETE FROM auth_failures WHERE kind = ? AND subject = ? AND "
-        "locked_until = 0";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_AUTHFAIL_CLEAR, e);
 
     if (st == NULL)
         return ERR_DB;
-    st_bind_text(st, 1, kind);
-    st_bind_text(st, 2, subject);
-    return st_step_done(c, st, e);
+    db_bind_text(st, 1, kind);
+    db_bind_text(st, 2, subject);
+    return db_step_done(st, e);
 }
 
 /* ---- credentials ---- */
@@ -1295,56 +1250,47 @@ store_credential_insert(struct store_conn *c, int64_t account_id,
                         size_t mac_len, int initial, int64_t now_ms,
                         int64_t expires_ms, struct err *e)
 {
-    static const char sql[] =
-        "INSERT INTO credentials (account_id, key_id, mac, initial, "
-        "created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?)";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_CREDENTIAL_INSERT, e);
 
     if (st == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, account_id);
-    st_bind_text(st, 2, key_id);
-    sqlite3_bind_blob(st, 3, mac, (int)mac_len, SQLITE_STATIC);
-    sqlite3_bind_int(st, 4, initial);
-    sqlite3_bind_int64(st, 5, now_ms);
-    sqlite3_bind_int64(st, 6, expires_ms);
-    return st_step_done(c, st, e);
+    db_bind_i64(st, 1, account_id);
+    db_bind_text(st, 2, key_id);
+    db_bind_bytes(st, 3, mac, mac_len);
+    db_bind_int(st, 4, initial);
+    db_bind_i64(st, 5, now_ms);
+    db_bind_i64(st, 6, expires_ms);
+    return db_step_done(st, e);
 }
 
 err_code
 store_credential_revoke(struct store_conn *c, int64_t id, int64_t now_ms,
                         struct err *e)
 {
-    static const char sql[] =
-        "UPDATE credentials SET revoked_ms = ? "
-        "WHERE id = ? AND revoked_ms IS NULL";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_CREDENTIAL_REVOKE, e);
 
     if (st == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
-    sqlite3_bind_int64(st, 2, id);
-    return st_step_done(c, st, e);
+    db_bind_i64(st, 1, now_ms);
+    db_bind_i64(st, 2, id);
+    return db_step_done(st, e);
 }
 
 err_code
 store_credential_revoke_all(struct store_conn *c, int64_t account_id,
                             int64_t now_ms, int *n, struct err *e)
 {
-    static const char sql[] =
-        "UPDATE credentials SET revoked_ms = ? "
-        "WHERE account_id = ? AND revoked_ms IS NULL";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_CREDENTIAL_REVOKE_ALL, e);
     err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
-    sqlite3_bind_int64(st, 2, account_id);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+    db_bind_i64(st, 1, now_ms);
+    db_bind_i64(st, 2, account_id);
+    if ((rc = db_step_done(st, e)) != ERR_OK)
         return rc;
     if (n != NULL)
-        *n = sqlite3_changes(c->db);
+        *n = (int)db_changes(c->dbc);
     return ERR_OK;
 }
 
@@ -1352,33 +1298,27 @@ err_code
 store_credential_by_key_id(struct store_conn *c, const char *key_id,
                            struct store_credential *out, struct err *e)
 {
-    static const char sql[] =
-        "SELECT id, account_id, mac, initial, created_ms, expires_ms, "
-        "coalesce(revoked_ms, 0) FROM credentials WHERE key_id = ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
-    int rc;
+    struct db_stmt *st = db_prep(c->dbc, DB_CREDENTIAL_BY_KEY_ID, e);
+    const void *mac;
+    size_t len;
+    err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    st_bind_text(st, 1, key_id);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        int len = sqlite3_column_bytes(st, 2);
-        out->id = sqlite3_column_int64(st, 0);
-        out->account_id = sqlite3_column_int64(st, 1);
-        out->mac_len = len > 0 && len <= STORE_MAC_MAX ? (size_t)len : 0;
-        if (out->mac_len > 0)
-            memcpy(out->mac, sqlite3_column_blob(st, 2), out->mac_len);
-        out->initial = sqlite3_column_int(st, 3);
-        out->created_ms = sqlite3_column_int64(st, 4);
-        out->expires_ms = sqlite3_column_int64(st, 5);
-        out->revoked_ms = sqlite3_column_int64(st, 6);
-    }
-    st_release(c, st);
-    if (rc == SQLITE_DONE)
-        return err_set(e, ERR_NOT_FOUND, "no such credential");
-    if (rc != SQLITE_ROW)
-        return st_db_err(c, e, "credential");
+    db_bind_text(st, 1, key_id);
+    if ((rc = db_step_row(st, "credential", e)) != ERR_OK)
+        return rc;
+    mac = db_col_bytes(st, 2, &len);
+    out->id = db_col_i64(st, 0);
+    out->account_id = db_col_i64(st, 1);
+    out->mac_len = len <= STORE_MAC_MAX ? len : 0;
+    if (out->mac_len > 0)
+        memcpy(out->mac, mac, out->mac_len);
+    out->initial = db_col_int(st, 3);
+    out->created_ms = db_col_i64(st, 4);
+    out->expires_ms = db_col_i64(st, 5);
+    out->revoked_ms = db_col_i64(st, 6);
+    db_release(st);
     return ERR_OK;
 }
 
