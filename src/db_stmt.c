@@ -36,6 +36,25 @@
     "approver_id, client_addr, coalesce(request_rid, ''), data_sm3, ts_ms, " \
     "token_checked, token_suspect"
 
+/* store_seal.c: the columns of an application (app_row) and of a seal
+ * (seal_row), in the order those read them. */
+#define APP_COLS "id, org_id, applicant_id, purpose, " \
+    "coalesce(replaces_seal_id, 0), kind, coalesce(subkind, ''), " \
+    "coalesce(business, ''), coalesce(position, ''), seal_name, " \
+    "custodian_id, image_type, image_sm3, image_width_px, image_height_px, " \
+    "width_mm, height_mm, coalesce(reason, ''), state, " \
+    "coalesce(state_reason, ''), coalesce(reviewer_id, 0), revision, " \
+    "created_ms, updated_ms, coalesce(holder_key, '')"
+
+#define SEAL_COLS "id, esid, lineage_esid, application_id, org_id, kind, " \
+    "name, custodian_id, state, state_since_ms, coalesce(reason_code, ''), " \
+    "version, coalesce(holder_key, ''), coalesce(valid_start_ms, 0), " \
+    "coalesce(valid_end_ms, 0), coalesce(predecessor_id, 0), " \
+    "coalesce(made_by, 0), coalesce(made_ms, 0), coalesce(confirmed_ms, 0), " \
+    "filing_state, coalesce(filed_ms, 0), coalesce(last_used_ms, 0), " \
+    "coalesce(hold, ''), coalesce(state_before_loss, ''), " \
+    "coalesce(change_required_ms, 0)"
+
 static const char *const stmt_text[DB_STMT__COUNT] = {
     /* store.c */
     [DB_SCHEMA_CREATE] =
@@ -101,6 +120,132 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "coalesce(revoked_ms, 0) FROM credentials WHERE key_id = $1",
 
     /* store_seal.c */
+    [DB_APP_INSERT] =
+        "INSERT INTO applications (org_id, applicant_id, purpose, "
+        "replaces_seal_id, kind, subkind, business, position, seal_name, "
+        "custodian_id, image, image_type, image_sm3, image_width_px, "
+        "image_height_px, width_mm, height_mm, reason, state, revision, "
+        "created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+        "$9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, "
+        "$22) RETURNING id",
+    [DB_APP_REPLACE] =
+        "UPDATE applications SET kind = $1, subkind = $2, business = $3, "
+        "position = $4, seal_name = $5, custodian_id = $6, image = $7, "
+        "image_type = $8, image_sm3 = $9, image_width_px = $10, "
+        "image_height_px = $11, width_mm = $12, height_mm = $13, "
+        "reason = $14, revision = revision + 1, updated_ms = $15 "
+        "WHERE id = $16",
+    [DB_APP_GET] =
+        "SELECT " APP_COLS " FROM applications WHERE id = $1",
+    [DB_APP_IMAGE] = "SELECT image FROM applications WHERE id = $1",
+    [DB_APP_TRANSITION] =
+        "UPDATE applications SET state = $1, state_reason = $2, "
+        "reviewer_id = coalesce($3, reviewer_id), updated_ms = $4 "
+        "WHERE id = $5 AND state = $6",
+    /* the reader's subtrees: SCOPE_CTE */
+    [DB_APP_LIST] =
+        "WITH RECURSIVE " SCOPE_CTE("$1")
+        "SELECT " APP_COLS " FROM applications WHERE id > $2 AND "
+        "(applicant_id = $3 OR org_id IN (SELECT id FROM scope)) AND "
+        "(CAST($4 AS BIGINT) = 0 OR org_id = $4) AND "
+        "(CAST($5 AS TEXT) IS NULL OR state = $5) "
+        "ORDER BY id LIMIT $6",
+    [DB_MATERIAL_INSERT] =
+        "INSERT INTO application_materials (application_id, revision, name, "
+        "media_type, size_bytes, sm3, data, created_ms) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    [DB_MATERIAL_LIST] =
+        "SELECT id, revision, name, media_type, size_bytes, sm3 "
+        "FROM application_materials WHERE application_id = $1 ORDER BY id",
+    [DB_HISTORY_INSERT] =
+        "INSERT INTO history (subject_type, subject_id, from_state, "
+        "to_state, actor_id, ts_ms, reason) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    [DB_HISTORY_LIST] =
+        "SELECT id, coalesce(from_state, ''), to_state, "
+        "coalesce(actor_id, 0), ts_ms, coalesce(reason, '') FROM history "
+        "WHERE subject_type = $1 AND subject_id = $2 ORDER BY id",
+    [DB_AUTHORITY_PUT] =
+        "INSERT INTO authority (role, key_ref, cert_der, created_ms) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (role) DO UPDATE SET "
+        "key_ref = excluded.key_ref, cert_der = excluded.cert_der, "
+        "created_ms = excluded.created_ms",
+    [DB_AUTHORITY_GET] =
+        "SELECT key_ref, cert_der FROM authority WHERE role = $1",
+    [DB_SEAL_INSERT] =
+        "INSERT INTO seals (esid, lineage_esid, application_id, org_id, "
+        "kind, name, custodian_id, state, state_since_ms, version, "
+        "seal_der, cert_der, holder_key, valid_start_ms, valid_end_ms, "
+        "predecessor_id, made_by, made_ms) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+        "$14, $15, $16, $17, $18) RETURNING id",
+    [DB_SEAL_GET] = "SELECT " SEAL_COLS " FROM seals WHERE esid = $1",
+    [DB_SEAL_GET_ID] = "SELECT " SEAL_COLS " FROM seals WHERE id = $1",
+    [DB_SEAL_BLOB] =
+        "SELECT CASE WHEN CAST($1 AS TEXT) = 'cert' THEN cert_der "
+        "ELSE seal_der END FROM seals WHERE id = $2",
+    [DB_SEAL_TRANSITION] =
+        "UPDATE seals SET state = $1, state_since_ms = $2, "
+        "reason_code = $3, hold = $4, state_before_loss = $5 "
+        "WHERE id = $6 AND state = $7",
+    [DB_SEAL_FLAG_CHANGE] =
+        "UPDATE seals SET change_required_ms = $1 "
+        "WHERE id = $2 AND change_required_ms IS NULL",
+    [DB_SEAL_CONFIRMED] =
+        "UPDATE seals SET confirmed_ms = $1 WHERE id = $2",
+    [DB_SEAL_FILED] =
+        "UPDATE seals SET filing_state = 'filed', filed_ms = $1 "
+        "WHERE id = $2 AND filing_state = 'pending'",
+    /* the reader's subtrees: SCOPE_CTE, applied before the LIMIT */
+    [DB_SEAL_LIST] =
+        "WITH RECURSIVE " SCOPE_CTE("$1")
+        "SELECT " SEAL_COLS " FROM seals WHERE id > $2 AND "
+        "(custodian_id = $3 OR org_id IN (SELECT id FROM scope)) AND "
+        "(CAST($4 AS BIGINT) = 0 OR org_id = $4) AND "
+        "(CAST($5 AS TEXT) IS NULL OR kind = $5) AND "
+        "(CAST($6 AS TEXT) IS NULL OR state = $6) AND "
+        "(CAST($7 AS BIGINT) = 0 OR valid_end_ms < $7) "
+        "ORDER BY id LIMIT $8",
+    [DB_SEAL_LIST_INACTIVE] =
+        "SELECT " SEAL_COLS " FROM seals WHERE state <> 'active' "
+        "AND state <> 'made' ORDER BY id",
+    /* down from $1; the depth bound keeps a corrupt cycle finite */
+    [DB_SEAL_LIST_ACTIVE_SUBTREE] =
+        "WITH RECURSIVE down(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id = $1 "
+        "  UNION ALL "
+        "  SELECT o.id, down.depth + 1 FROM organisations o "
+        "  JOIN down ON o.parent_id = down.id WHERE down.depth < 64) "
+        "SELECT " SEAL_COLS " FROM seals WHERE state = 'active' AND "
+        "org_id IN (SELECT id FROM down) ORDER BY id",
+    [DB_SEAL_LIST_LEGAL_NAME] =
+        "SELECT " SEAL_COLS " FROM seals WHERE org_id = $1 AND "
+        "kind = 'official' AND state NOT IN ('revoked', 'expired') AND "
+        "application_id IN (SELECT id FROM applications WHERE "
+        "subkind = 'legal_name') ORDER BY id",
+    [DB_SEAL_LIST_STALE] =
+        "SELECT " SEAL_COLS " FROM seals WHERE state = 'active' AND "
+        "(coalesce(last_used_ms, confirmed_ms, made_ms) < $1 OR "
+        "valid_end_ms < $2) ORDER BY id",
+    /* the counter qualified by its table: a bare "next" in the SET of an
+     * upsert could be the excluded row's as well */
+    [DB_ESID_BUMP] =
+        "INSERT INTO esid_counters (region, next) VALUES ($1, 2) "
+        "ON CONFLICT (region) DO UPDATE SET next = esid_counters.next + 1",
+    [DB_ESID_GET] =
+        "SELECT next - 1 FROM esid_counters WHERE region = $1",
+    [DB_APP_SET_HOLDER_KEY] =
+        "UPDATE applications SET holder_key = $1 WHERE id = $2",
+    [DB_APP_COPY] =
+        "INSERT INTO applications (org_id, applicant_id, purpose, "
+        "replaces_seal_id, kind, subkind, business, position, seal_name, "
+        "custodian_id, image, image_type, image_sm3, image_width_px, "
+        "image_height_px, width_mm, height_mm, reason, state, revision, "
+        "created_ms, updated_ms) SELECT org_id, $1, $2, $3, kind, subkind, "
+        "business, position, seal_name, custodian_id, image, image_type, "
+        "image_sm3, image_width_px, image_height_px, width_mm, height_mm, "
+        "$4, 'submitted', 1, $5, $6 FROM applications WHERE id = $7 "
+        "RETURNING id",
 
     /* store_sign.c */
     [DB_SREQ_INSERT] =
