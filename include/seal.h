@@ -31,6 +31,7 @@
 #include "config.h"
 #include "custody.h"
 #include "store.h"
+#include "unit.h"
 
 #define SEAL_REASON_MAX 500
 
@@ -94,23 +95,23 @@ err_code seal_resolve_loss(const struct actor_ctx *a, const char *esid,
                            const char *outcome, const char *reason,
                            struct err *e);
 
-/* Revoke seal_id inside the caller's transaction (approved revocation
- * request, or a change taking effect), with history. */
-err_code seal_revoke_in_tx(const struct actor_ctx *a, int64_t seal_id,
+/* Revoke seal_id inside the caller's unit (approved revocation request,
+ * or a change taking effect), with history and audit entry. */
+err_code seal_revoke_in_tx(struct unit *u, int64_t seal_id,
                            const char *reason_code, const char *reason,
                            struct err *e);
 
-/* Inside the caller's transaction (disabling organisation org_id): suspend
- * every active seal of org_id and its subtree, held "org_disabled", each
- * with its history row and audit record.  *n gets how many. */
-err_code seal_org_disabled_in_tx(const struct actor_ctx *a, int64_t org_id,
+/* Inside the caller's unit (disabling organisation org_id): suspend every
+ * active seal of org_id and its subtree, held "org_disabled", each with
+ * its history row and audit entry.  *n gets how many. */
+err_code seal_org_disabled_in_tx(struct unit *u, int64_t org_id,
                                  int *n, struct err *e);
 
-/* Inside the caller's transaction (organisation org_id renamed from
- * old_name to new_name): flag its legal-name seals that are not revoked
- * or expired as needing a change, each flag audited.  *n gets how many
- * were newly flagged. */
-err_code seal_org_renamed_in_tx(const struct actor_ctx *a, int64_t org_id,
+/* Inside the caller's unit (organisation org_id renamed from old_name to
+ * new_name): flag its legal-name seals that are not revoked or expired as
+ * needing a change, each flag audited.  *n gets how many were newly
+ * flagged. */
+err_code seal_org_renamed_in_tx(struct unit *u, int64_t org_id,
                                 const char *old_name, const char *new_name,
                                 int *n, struct err *e);
 

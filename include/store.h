@@ -15,7 +15,8 @@
 
 #include "store_types.h"
 
-/* Open (create = 1: create if missing) the SQLite database at path.  The
+/* Open (create = 1: create if missing) the database at path (a file path
+ * or "sqlite:PATH").  The
  * returned store is shared by all threads; free with store_close(). */
 err_code store_open(const char *path, long busy_timeout_ms, int create,
                     struct store **out, struct err *e);
@@ -37,12 +38,23 @@ err_code store_migrate(struct store *s, int *applied, struct err *e);
 err_code store_schema_version(struct store_conn *c, int *version,
                               struct err *e);
 
-/* Transactions.  begin takes the write lock at once (BEGIN IMMEDIATE) so a
- * writer never fails half-way on a lock upgrade. */
+/*
+ * Transactions: store_run is the one way to run a transaction.  It begins
+ * (taking the write lock at once, so a writer never fails half-way on a
+ * lock upgrade), runs fn(conn, ctx, e) on the caller's connection, and
+ * commits when fn returns ERR_OK; on any failure it rolls back and returns
+ * fn's error (or the commit's).  fn must not begin, commit or roll back:
+ * nothing outside store.c can, so no module ever commits a transaction it
+ * did not open.  A unit inside another unit is ERR_INTERNAL.  The domain
+ * runs its changes through unit.h, which adds the audit entry.
+ */
+err_code store_run(struct store_conn *c, store_work_fn fn, void *ctx,
+                   struct err *e);
+
+/* Transitional: the transaction primitives, for the modules not yet on
+ * store_run or unit_run.  They go when the last caller does. */
 err_code store_begin(struct store_conn *c, struct err *e);
-
 err_code store_commit(struct store_conn *c, struct err *e);
-
 void     store_rollback(struct store_conn *c);
 
 /*

@@ -336,7 +336,8 @@ application_review(const struct actor_ctx *a, int64_t id,
         return authz_fail(a, rc);
     /* an approved revocation request takes effect at once: final */
     if (!strcmp(row.purpose, "revocation") && !strcmp(to, "approved") &&
-        (rc = seal_revoke_in_tx(a, row.replaces_seal_id, "cessation",
+        (rc = seal_revoke_in_tx(&(struct unit){.a = *a},  /* interim */
+                                row.replaces_seal_id, "cessation",
                                 row.reason, e)) != ERR_OK)
         return authz_fail(a, rc);
     return finish(a, id, row.state, to, action, reason, e);

@@ -618,9 +618,10 @@ seal_check_usable(struct store_conn *db, const struct store_seal *s,
 }
 
 err_code
-seal_revoke_in_tx(const struct actor_ctx *a, int64_t seal_id,
+seal_revoke_in_tx(struct unit *u, int64_t seal_id,
                   const char *reason_code, const char *reason, struct err *e)
 {
+    const struct actor_ctx *a = &u->a;
     struct store_seal s;
     err_code rc;
 
@@ -675,9 +676,11 @@ seal_confirm(const struct actor_ctx *a, const char *esid, struct err *e)
         (rc = store_seal_confirmed(a->db, s.id, s.state_since_ms, e))
         != ERR_OK)
         return authz_fail(a, rc);
-    if (!strcmp(app.purpose, "change") && s.predecessor_id != 0)
-        rc = seal_revoke_in_tx(a, s.predecessor_id, "superseded",
+    if (!strcmp(app.purpose, "change") && s.predecessor_id != 0) {
+        struct unit interim = {.a = *a};     /* until seal.c is on units */
+        rc = seal_revoke_in_tx(&interim, s.predecessor_id, "superseded",
                                "replaced by a changed seal", e);
+    }
     return commit_or_fail(a, rc, e);
 }
 
@@ -827,9 +830,10 @@ id_add(void *ctx, const struct store_seal *s)
 }
 
 err_code
-seal_org_disabled_in_tx(const struct actor_ctx *a, int64_t org_id, int *n,
+seal_org_disabled_in_tx(struct unit *u, int64_t org_id, int *n,
                         struct err *e)
 {
+    const struct actor_ctx *a = &u->a;
     struct id_list l = {NULL, 0, 0};
     struct store_seal s;
     char why[SEAL_LABEL_MAX];
@@ -853,10 +857,11 @@ seal_org_disabled_in_tx(const struct actor_ctx *a, int64_t org_id, int *n,
 }
 
 err_code
-seal_org_renamed_in_tx(const struct actor_ctx *a, int64_t org_id,
+seal_org_renamed_in_tx(struct unit *u, int64_t org_id,
                        const char *old_name, const char *new_name, int *n,
                        struct err *e)
 {
+    const struct actor_ctx *a = &u->a;
     struct id_list l = {NULL, 0, 0};
     struct store_seal s;
     struct audit_event ev = {"seal.change_required", "seal", NULL, AUDIT_OK,

@@ -296,22 +296,61 @@ st_copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
     snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
+/* The transaction primitives.  Only store_run, store_group_run and
+ * store_migrate use them: nothing outside this file begins, commits or
+ * rolls back (store.h says why). */
+static err_code
+txn_begin(struct store_conn *c, struct err *e)
+{
+    return db_begin(c->dbc, e);
+}
+
+static err_code
+txn_commit(struct store_conn *c, struct err *e)
+{
+    return db_commit(c->dbc, e);
+}
+
+static void
+txn_rollback(struct store_conn *c)
+{
+    db_rollback(c->dbc);
+}
+
 err_code
 store_begin(struct store_conn *c, struct err *e)
 {
-    return db_begin(c->dbc, e);
+    return txn_begin(c, e);
 }
 
 err_code
 store_commit(struct store_conn *c, struct err *e)
 {
-    return db_commit(c->dbc, e);
+    return txn_commit(c, e);
 }
 
 void
 store_rollback(struct store_conn *c)
 {
-    db_rollback(c->dbc);
+    txn_rollback(c);
+}
+
+/* Contract: store.h. */
+err_code
+store_run(struct store_conn *c, store_work_fn fn, void *ctx, struct err *e)
+{
+    err_code rc;
+
+    if (db_in_transaction(c->dbc))
+        return err_set(e, ERR_INTERNAL, "a unit of work inside another");
+    if ((rc = txn_begin(c, e)) != ERR_OK)
+        return rc;
+    if ((rc = fn(c, ctx, e)) == ERR_OK && !db_in_transaction(c->dbc))
+        rc = err_set(e, ERR_DB, "transaction lost");
+    if (rc == ERR_OK && (rc = txn_commit(c, e)) == ERR_OK)
+        return ERR_OK;
+    txn_rollback(c);
+    return rc;
 }
 
 /* ---- group commit -------------------------------------------------------
@@ -348,7 +387,7 @@ group_run(struct store_conn *c, struct store_group_item *g)
     err_code rc;
 
     err_clear(&e);
-    if ((rc = store_begin(c, &e)) != ERR_OK)
+    if ((rc = txn_begin(c, &e)) != ERR_OK)
         goto fail;
     for (it = g; it != NULL; it = it->next) {
         err_clear(&it->err);
@@ -368,10 +407,10 @@ group_run(struct store_conn *c, struct store_group_item *g)
         if ((rc = db_savepoint_end(c->dbc, &e)) != ERR_OK)
             goto fail;
     }
-    if ((rc = store_commit(c, &e)) == ERR_OK)
+    if ((rc = txn_commit(c, &e)) == ERR_OK)
         return;
 fail:
-    store_rollback(c);
+    txn_rollback(c);
     for (it = g; it != NULL; it = it->next) {
         it->rc = rc;
         it->err = e;
