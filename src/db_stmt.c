@@ -67,6 +67,110 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "INSERT INTO schema_version (version, name, applied_ms) "
         "VALUES ($1, $2, $3)",
     [DB_PING] = "SELECT count(*) FROM schema_version",
+    /* store.c: organisations, accounts, roles */
+/* the columns org_row and account_row (store.c) read, in order */
+#define ORG_COLS "id, parent_id, name, kind, credit_code, disabled, created_ms"
+#define ACCOUNT_COLS "id, name, kind, display_name, org_id, " \
+    "coalesce(cert_subject, ''), coalesce(cert_issuer, ''), disabled, " \
+    "created_ms, coalesce(held_by, 0), coalesce(held_ms, 0)"
+    [DB_ORG_INSERT] =
+        "INSERT INTO organisations (parent_id, name, kind, credit_code, "
+        "created_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    [DB_ORG_GET] =
+        "SELECT " ORG_COLS " FROM organisations WHERE id = $1",
+    /* the reader's subtrees: SCOPE_CTE */
+    [DB_ORG_LIST] =
+        "WITH RECURSIVE " SCOPE_CTE("$1")
+        "SELECT " ORG_COLS " FROM organisations WHERE id > $2 AND "
+        "id IN (SELECT id FROM scope) AND "
+        "(CAST($3 AS BIGINT) = -1 OR coalesce(parent_id, 0) = $3) "
+        "ORDER BY id LIMIT $4",
+    [DB_ORG_UPDATE] =
+        "UPDATE organisations SET name = coalesce($1, name), "
+        "credit_code = coalesce($2, credit_code) WHERE id = $3",
+    /* Walk down from id; the depth bound keeps a corrupt cycle finite. */
+    [DB_ORG_SET_DISABLED] =
+        "WITH RECURSIVE down(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id = $1 "
+        "  UNION ALL "
+        "  SELECT o.id, down.depth + 1 FROM organisations o "
+        "  JOIN down ON o.parent_id = down.id WHERE down.depth < 64) "
+        "UPDATE organisations SET disabled = 1 "
+        "WHERE disabled = 0 AND id IN (SELECT id FROM down)",
+    [DB_ORG_DISABLED_WITHIN] =
+        "WITH RECURSIVE up(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id = $1 "
+        "  UNION ALL "
+        "  SELECT o.parent_id, up.depth + 1 FROM organisations o "
+        "  JOIN up ON o.id = up.id "
+        "  WHERE o.parent_id IS NOT NULL AND up.depth < 64) "
+        "SELECT count(*) FROM up JOIN organisations o ON o.id = up.id "
+        "WHERE o.disabled <> 0",
+    /* Walk up from org; the depth bound keeps a corrupt cycle finite. */
+    [DB_ORG_IN_SUBTREE] =
+        "WITH RECURSIVE up(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id = $1 "
+        "  UNION ALL "
+        "  SELECT o.parent_id, up.depth + 1 FROM organisations o "
+        "  JOIN up ON o.id = up.id "
+        "  WHERE o.parent_id IS NOT NULL AND up.depth < 64) "
+        "SELECT count(*) FROM up WHERE id = $2",
+    [DB_ACCOUNT_INSERT] =
+        "INSERT INTO accounts (name, kind, display_name, org_id, "
+        "cert_subject, cert_issuer, created_by, created_ms) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    [DB_ACCOUNT_GET] =
+        "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = $1",
+    [DB_ACCOUNT_BY_CERT] =
+        "SELECT " ACCOUNT_COLS " FROM accounts WHERE kind = 'system' AND "
+        "cert_subject = $1 AND cert_issuer = $2",
+    /* the reader's subtrees: SCOPE_CTE */
+    [DB_ACCOUNT_LIST] =
+        "WITH RECURSIVE " SCOPE_CTE("$1")
+        "SELECT " ACCOUNT_COLS " FROM accounts WHERE id > $2 AND "
+        "org_id IN (SELECT id FROM scope) AND "
+        "(CAST($3 AS BIGINT) = 0 OR org_id = $3) "
+        "ORDER BY id LIMIT $4",
+    [DB_ACCOUNT_SET_DISABLED] =
+        "UPDATE accounts SET disabled = 1 WHERE id = $1",
+    [DB_ACCOUNT_SET_HELD] =
+        "UPDATE accounts SET held_by = nullif(CAST($1 AS BIGINT), 0), "
+        "held_ms = CASE WHEN CAST($2 AS BIGINT) = 0 THEN NULL "
+        "ELSE CAST($3 AS BIGINT) END WHERE id = $4",
+    [DB_ROLE_INSERT] =
+        "INSERT INTO role_assignments (account_id, role, scope_org_id, "
+        "granted_by, granted_ms) SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS ("
+        "SELECT 1 FROM role_assignments WHERE account_id = $6 AND role = $7 "
+        "AND scope_org_id = $8 AND removed_ms IS NULL)",
+    [DB_ROLE_REMOVE] =
+        "UPDATE role_assignments SET removed_ms = $1, removed_by = $2 "
+        "WHERE account_id = $3 AND role = $4 AND scope_org_id = $5 "
+        "AND removed_ms IS NULL",
+    [DB_ACCOUNT_ROLES] =
+        "SELECT role, scope_org_id, 0 FROM role_assignments "
+        "WHERE account_id = $1 AND removed_ms IS NULL "
+        "UNION ALL "
+        "SELECT 'custodian', scope_org_id, id FROM deputies "
+        "WHERE deputy_id = $1 AND state = 'approved' AND start_ms <= $2 "
+        "AND end_ms > $2 "
+        "ORDER BY 1, 2, 3",
+    [DB_ACCOUNT_ROLES_AHEAD] =
+        "SELECT role, scope_org_id, 0 FROM role_assignments "
+        "WHERE account_id = $1 AND removed_ms IS NULL "
+        "UNION ALL "
+        "SELECT 'custodian', scope_org_id, id FROM deputies "
+        "WHERE deputy_id = $1 AND state IN ('requested', 'approved') "
+        "AND end_ms > $2 "
+        "ORDER BY 1, 2, 3",
+    [DB_ROLE_COUNT_IN_FORCE] =
+        "SELECT count(DISTINCT r.account_id) FROM role_assignments r "
+        "JOIN accounts a ON a.id = r.account_id "
+        "WHERE r.role = $1 AND r.removed_ms IS NULL AND a.disabled = 0 "
+        "AND a.held_by IS NULL AND a.id <> $2",
+    [DB_ROLE_COUNT] =
+        "SELECT count(DISTINCT r.account_id) FROM role_assignments r "
+        "JOIN accounts a ON a.id = r.account_id "
+        "WHERE r.role = $1 AND r.removed_ms IS NULL AND a.disabled = 0",
 
     /* store.c: deputies, authentication failures, credentials */
 #define DEPUTY_COLS "id, custodian_id, deputy_id, scope_org_id, start_ms, " \

@@ -578,18 +578,16 @@ st_step_update_one(struct store_conn *c, sqlite3_stmt *st, const char *what,
     return rc;
 }
 
-#define ORG_COLS "id, parent_id, name, kind, credit_code, disabled, created_ms"
-
 static void
-org_row(sqlite3_stmt *st, struct store_org *o)
+org_row(struct db_stmt *st, struct store_org *o)
 {
-    o->id = sqlite3_column_int64(st, 0);
-    o->parent_id = st_col_id(st, 1);
-    st_copy_col(st, 2, o->name, sizeof(o->name));
-    st_copy_col(st, 3, o->kind, sizeof(o->kind));
-    st_copy_col(st, 4, o->credit_code, sizeof(o->credit_code));
-    o->disabled = sqlite3_column_int(st, 5);
-    o->created_ms = sqlite3_column_int64(st, 6);
+    o->id = db_col_i64(st, 0);
+    o->parent_id = db_col_i64(st, 1);
+    db_col_copy(st, 2, o->name, sizeof(o->name));
+    db_col_copy(st, 3, o->kind, sizeof(o->kind));
+    db_col_copy(st, 4, o->credit_code, sizeof(o->credit_code));
+    o->disabled = db_col_int(st, 5);
+    o->created_ms = db_col_i64(st, 6);
 }
 
 err_code
@@ -597,41 +595,32 @@ store_org_insert(struct store_conn *c, int64_t parent_id, const char *name,
                  const char *kind, const char *credit_code, int64_t now_ms,
                  int64_t *id_out, struct err *e)
 {
-    static const char sql[] =
-        "INSERT INTO organisations (parent_id, name, kind, credit_code, "
-        "created_ms) VALUES (?, ?, ?, ?, ?)";
-    sqlite3_stmt *st = st_prep(c, sql, e);
-    err_code rc;
+    struct db_stmt *st = db_prep(c->dbc, DB_ORG_INSERT, e);
 
     if (st == NULL)
         return ERR_DB;
-    st_bind_id(st, 1, parent_id);
-    st_bind_text(st, 2, name);
-    st_bind_text(st, 3, kind);
-    st_bind_text(st, 4, credit_code);
-    sqlite3_bind_int64(st, 5, now_ms);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
-        return rc;
-    *id_out = sqlite3_last_insert_rowid(c->db);
-    return ERR_OK;
+    db_bind_id(st, 1, parent_id);
+    db_bind_text(st, 2, name);
+    db_bind_text(st, 3, kind);
+    db_bind_text(st, 4, credit_code);
+    db_bind_i64(st, 5, now_ms);
+    return db_step_id(st, id_out, e);
 }
 
 err_code
 store_org_get(struct store_conn *c, int64_t id, struct store_org *out,
               struct err *e)
 {
-    static const char sql[] =
-        "SELECT " ORG_COLS " FROM organisations WHERE id = ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_ORG_GET, e);
     err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, id);
-    if ((rc = st_step_row(c, st, "organisation", e)) != ERR_OK)
+    db_bind_i64(st, 1, id);
+    if ((rc = db_step_row(st, "organisation", e)) != ERR_OK)
         return rc;
     org_row(st, out);
-    st_release(c, st);
+    db_release(st);
     return ERR_OK;
 }
 
@@ -640,79 +629,59 @@ store_org_list(struct store_conn *c, const int64_t *scope, size_t nscope,
                int64_t parent_id, int64_t after, int limit, store_org_fn fn,
                void *ctx, struct err *e)
 {
-    /* the reader's subtrees: STORE_SCOPE_CTE */
-    static const char sql[] =
-        "WITH RECURSIVE " STORE_SCOPE_CTE("?1")
-        "SELECT " ORG_COLS " FROM organisations WHERE id > ?2 AND "
-        "id IN (SELECT id FROM scope) AND "
-        "(?3 = -1 OR coalesce(parent_id, 0) = ?3) ORDER BY id LIMIT ?4";
-    sqlite3_stmt *st;
+    struct db_stmt *st;
     struct store_org o;
-    err_code out = ERR_OK;
-    int rc;
+    enum db_row row;
+    err_code rc;
 
     if (nscope > STORE_MAX_ROLES)
         return err_set(e, ERR_INTERNAL, "organisation list: scope too large");
-    if ((st = st_prep(c, sql, e)) == NULL)
+    if ((st = db_prep(c->dbc, DB_ORG_LIST, e)) == NULL)
         return ERR_DB;
-    st_bind_id_set(st, 1, scope, nscope);
-    sqlite3_bind_int64(st, 2, after);
-    sqlite3_bind_int64(st, 3, parent_id);
-    sqlite3_bind_int(st, 4, limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    db_bind_id_set(st, 1, scope, nscope);
+    db_bind_i64(st, 2, after);
+    db_bind_i64(st, 3, parent_id);
+    db_bind_int(st, 4, limit);
+    while ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW) {
         org_row(st, &o);
-        if ((out = fn(ctx, &o)) != ERR_OK)
+        if ((rc = fn(ctx, &o)) != ERR_OK)
             break;
     }
-    if (out == ERR_OK && rc != SQLITE_DONE)
-        out = st_db_err(c, e, "organisations");
-    st_release(c, st);
-    return out;
+    db_release(st);
+    return rc;
 }
 
 err_code
 store_org_update(struct store_conn *c, int64_t id, const char *name,
                  const char *credit_code, struct err *e)
 {
-    static const char sql[] =
-        "UPDATE organisations SET name = coalesce(?, name), "
-        "credit_code = coalesce(?, credit_code) WHERE id = ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_ORG_UPDATE, e);
 
     if (st == NULL)
         return ERR_DB;
-    st_bind_text(st, 1, name);
-    st_bind_text(st, 2, credit_code);
-    sqlite3_bind_int64(st, 3, id);
-    return st_step_update_one(c, st, "organisation", e);
+    db_bind_text(st, 1, name);
+    db_bind_text(st, 2, credit_code);
+    db_bind_i64(st, 3, id);
+    return db_step_update_one(st, "organisation", e);
 }
 
 err_code
 store_org_set_disabled(struct store_conn *c, int64_t id, int *n,
                        struct err *e)
 {
-    /* Walk down from id; the depth bound keeps a corrupt cycle finite. */
-    static const char sql[] =
-        "WITH RECURSIVE down(id, depth) AS ("
-        "  SELECT id, 0 FROM organisations WHERE id = ? "
-        "  UNION ALL "
-        "  SELECT o.id, down.depth + 1 FROM organisations o "
-        "  JOIN down ON o.parent_id = down.id WHERE down.depth < 64) "
-        "UPDATE organisations SET disabled = 1 "
-        "WHERE disabled = 0 AND id IN (SELECT id FROM down)";
     struct store_org org;
-    sqlite3_stmt *st;
+    struct db_stmt *st;
     err_code rc;
 
     if ((rc = store_org_get(c, id, &org, e)) != ERR_OK)
         return rc;
-    if ((st = st_prep(c, sql, e)) == NULL)
+    if ((st = db_prep(c->dbc, DB_ORG_SET_DISABLED, e)) == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, id);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
+    db_bind_i64(st, 1, id);
+    if ((rc = db_step_done(st, e)) != ERR_OK)
         return rc;
     if (n != NULL)
-        *n = sqlite3_changes(c->db);
+        *n = (int)db_changes(c->dbc);
     return ERR_OK;
 }
 
@@ -720,25 +689,16 @@ err_code
 store_org_disabled_within(struct store_conn *c, int64_t org, int *yes,
                           struct err *e)
 {
-    static const char sql[] =
-        "WITH RECURSIVE up(id, depth) AS ("
-        "  SELECT id, 0 FROM organisations WHERE id = ? "
-        "  UNION ALL "
-        "  SELECT o.parent_id, up.depth + 1 FROM organisations o "
-        "  JOIN up ON o.id = up.id "
-        "  WHERE o.parent_id IS NOT NULL AND up.depth < 64) "
-        "SELECT count(*) FROM up JOIN organisations o ON o.id = up.id "
-        "WHERE o.disabled <> 0";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_ORG_DISABLED_WITHIN, e);
     err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, org);
-    if ((rc = st_step_row(c, st, "organisation", e)) != ERR_OK)
+    db_bind_i64(st, 1, org);
+    if ((rc = db_step_row(st, "organisation", e)) != ERR_OK)
         return rc;
-    *yes = sqlite3_column_int(st, 0) > 0;
-    st_release(c, st);
+    *yes = db_col_int(st, 0) > 0;
+    db_release(st);
     return ERR_OK;
 }
 
@@ -746,49 +706,36 @@ err_code
 store_org_in_subtree(struct store_conn *c, int64_t ancestor, int64_t org,
                      int *yes, struct err *e)
 {
-    /* Walk up from org; the depth bound keeps a corrupt cycle finite. */
-    static const char sql[] =
-        "WITH RECURSIVE up(id, depth) AS ("
-        "  SELECT id, 0 FROM organisations WHERE id = ? "
-        "  UNION ALL "
-        "  SELECT o.parent_id, up.depth + 1 FROM organisations o "
-        "  JOIN up ON o.id = up.id "
-        "  WHERE o.parent_id IS NOT NULL AND up.depth < 64) "
-        "SELECT count(*) FROM up WHERE id = ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_ORG_IN_SUBTREE, e);
     err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, org);
-    sqlite3_bind_int64(st, 2, ancestor);
-    if ((rc = st_step_row(c, st, "organisation", e)) != ERR_OK)
+    db_bind_i64(st, 1, org);
+    db_bind_i64(st, 2, ancestor);
+    if ((rc = db_step_row(st, "organisation", e)) != ERR_OK)
         return rc;
-    *yes = sqlite3_column_int(st, 0) > 0;
-    st_release(c, st);
+    *yes = db_col_int(st, 0) > 0;
+    db_release(st);
     return ERR_OK;
 }
 
 /* ---- accounts and roles ---- */
 
-#define ACCOUNT_COLS "id, name, kind, display_name, org_id, " \
-    "coalesce(cert_subject, ''), coalesce(cert_issuer, ''), disabled, " \
-    "created_ms, coalesce(held_by, 0), coalesce(held_ms, 0)"
-
 static void
-account_row(sqlite3_stmt *st, struct store_account *a)
+account_row(struct db_stmt *st, struct store_account *a)
 {
-    a->id = sqlite3_column_int64(st, 0);
-    st_copy_col(st, 1, a->name, sizeof(a->name));
-    st_copy_col(st, 2, a->kind, sizeof(a->kind));
-    st_copy_col(st, 3, a->display_name, sizeof(a->display_name));
-    a->org_id = sqlite3_column_int64(st, 4);
-    st_copy_col(st, 5, a->cert_subject, sizeof(a->cert_subject));
-    st_copy_col(st, 6, a->cert_issuer, sizeof(a->cert_issuer));
-    a->disabled = sqlite3_column_int(st, 7);
-    a->created_ms = sqlite3_column_int64(st, 8);
-    a->held_by = sqlite3_column_int64(st, 9);
-    a->held_ms = sqlite3_column_int64(st, 10);
+    a->id = db_col_i64(st, 0);
+    db_col_copy(st, 1, a->name, sizeof(a->name));
+    db_col_copy(st, 2, a->kind, sizeof(a->kind));
+    db_col_copy(st, 3, a->display_name, sizeof(a->display_name));
+    a->org_id = db_col_i64(st, 4);
+    db_col_copy(st, 5, a->cert_subject, sizeof(a->cert_subject));
+    db_col_copy(st, 6, a->cert_issuer, sizeof(a->cert_issuer));
+    a->disabled = db_col_int(st, 7);
+    a->created_ms = db_col_i64(st, 8);
+    a->held_by = db_col_i64(st, 9);
+    a->held_ms = db_col_i64(st, 10);
 }
 
 err_code
@@ -798,45 +745,35 @@ store_account_insert(struct store_conn *c, const char *name, const char *kind,
                      int64_t created_by, int64_t now_ms, int64_t *id_out,
                      struct err *e)
 {
-    static const char sql[] =
-        "INSERT INTO accounts (name, kind, display_name, org_id, "
-        "cert_subject, cert_issuer, created_by, created_ms) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
-    sqlite3_stmt *st = st_prep(c, sql, e);
-    err_code rc;
+    struct db_stmt *st = db_prep(c->dbc, DB_ACCOUNT_INSERT, e);
 
     if (st == NULL)
         return ERR_DB;
-    st_bind_text(st, 1, name);
-    st_bind_text(st, 2, kind);
-    st_bind_text(st, 3, display_name);
-    sqlite3_bind_int64(st, 4, org_id);
-    st_bind_text(st, 5, cert_subject);
-    st_bind_text(st, 6, cert_issuer);
-    st_bind_id(st, 7, created_by);
-    sqlite3_bind_int64(st, 8, now_ms);
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
-        return rc;
-    *id_out = sqlite3_last_insert_rowid(c->db);
-    return ERR_OK;
+    db_bind_text(st, 1, name);
+    db_bind_text(st, 2, kind);
+    db_bind_text(st, 3, display_name);
+    db_bind_i64(st, 4, org_id);
+    db_bind_text(st, 5, cert_subject);
+    db_bind_text(st, 6, cert_issuer);
+    db_bind_id(st, 7, created_by);
+    db_bind_i64(st, 8, now_ms);
+    return db_step_id(st, id_out, e);
 }
 
 err_code
 store_account_get(struct store_conn *c, int64_t id, struct store_account *out,
                   struct err *e)
 {
-    static const char sql[] =
-        "SELECT " ACCOUNT_COLS " FROM accounts WHERE id = ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_ACCOUNT_GET, e);
     err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, id);
-    if ((rc = st_step_row(c, st, "account", e)) != ERR_OK)
+    db_bind_i64(st, 1, id);
+    if ((rc = db_step_row(st, "account", e)) != ERR_OK)
         return rc;
     account_row(st, out);
-    st_release(c, st);
+    db_release(st);
     return ERR_OK;
 }
 
@@ -845,20 +782,17 @@ store_account_by_cert(struct store_conn *c, const char *subject,
                       const char *issuer, struct store_account *out,
                       struct err *e)
 {
-    static const char sql[] =
-        "SELECT " ACCOUNT_COLS " FROM accounts WHERE kind = 'system' AND "
-        "cert_subject = ? AND cert_issuer = ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_ACCOUNT_BY_CERT, e);
     err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    st_bind_text(st, 1, subject);
-    st_bind_text(st, 2, issuer);
-    if ((rc = st_step_row(c, st, "account", e)) != ERR_OK)
+    db_bind_text(st, 1, subject);
+    db_bind_text(st, 2, issuer);
+    if ((rc = db_step_row(st, "account", e)) != ERR_OK)
         return rc;
     account_row(st, out);
-    st_release(c, st);
+    db_release(st);
     return ERR_OK;
 }
 
@@ -867,64 +801,52 @@ store_account_list(struct store_conn *c, const int64_t *scope, size_t nscope,
                    int64_t org_id, int64_t after, int limit,
                    store_account_fn fn, void *ctx, struct err *e)
 {
-    /* the reader's subtrees: STORE_SCOPE_CTE */
-    static const char sql[] =
-        "WITH RECURSIVE " STORE_SCOPE_CTE("?1")
-        "SELECT " ACCOUNT_COLS " FROM accounts WHERE id > ?2 AND "
-        "org_id IN (SELECT id FROM scope) AND (?3 = 0 OR org_id = ?3) "
-        "ORDER BY id LIMIT ?4";
-    sqlite3_stmt *st;
+    struct db_stmt *st;
     struct store_account a;
-    err_code out = ERR_OK;
-    int rc;
+    enum db_row row;
+    err_code rc;
 
     if (nscope > STORE_MAX_ROLES)
         return err_set(e, ERR_INTERNAL, "account list: scope too large");
-    if ((st = st_prep(c, sql, e)) == NULL)
+    if ((st = db_prep(c->dbc, DB_ACCOUNT_LIST, e)) == NULL)
         return ERR_DB;
-    st_bind_id_set(st, 1, scope, nscope);
-    sqlite3_bind_int64(st, 2, after);
-    sqlite3_bind_int64(st, 3, org_id);
-    sqlite3_bind_int(st, 4, limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    db_bind_id_set(st, 1, scope, nscope);
+    db_bind_i64(st, 2, after);
+    db_bind_i64(st, 3, org_id);
+    db_bind_int(st, 4, limit);
+    while ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW) {
         account_row(st, &a);
-        if ((out = fn(ctx, &a)) != ERR_OK)
+        if ((rc = fn(ctx, &a)) != ERR_OK)
             break;
     }
-    if (out == ERR_OK && rc != SQLITE_DONE)
-        out = st_db_err(c, e, "accounts");
-    st_release(c, st);
-    return out;
+    db_release(st);
+    return rc;
 }
 
 err_code
 store_account_set_disabled(struct store_conn *c, int64_t id, struct err *e)
 {
-    static const char sql[] = "UPDATE accounts SET disabled = 1 WHERE id = ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_ACCOUNT_SET_DISABLED, e);
 
     if (st == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, id);
-    return st_step_update_one(c, st, "account", e);
+    db_bind_i64(st, 1, id);
+    return db_step_update_one(st, "account", e);
 }
 
 err_code
 store_account_set_held(struct store_conn *c, int64_t id, int64_t by,
                        int64_t now_ms, struct err *e)
 {
-    static const char sql[] =
-        "UPDATE accounts SET held_by = nullif(?, 0), "
-        "held_ms = CASE WHEN ? = 0 THEN NULL ELSE ? END WHERE id = ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_ACCOUNT_SET_HELD, e);
 
     if (st == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, by);
-    sqlite3_bind_int64(st, 2, by);
-    sqlite3_bind_int64(st, 3, now_ms);
-    sqlite3_bind_int64(st, 4, id);
-    return st_step_update_one(c, st, "account", e);
+    db_bind_i64(st, 1, by);
+    db_bind_i64(st, 2, by);
+    db_bind_i64(st, 3, now_ms);
+    db_bind_i64(st, 4, id);
+    return db_step_update_one(st, "account", e);
 }
 
 err_code
@@ -932,25 +854,20 @@ store_role_insert(struct store_conn *c, int64_t account_id, const char *role,
                   int64_t scope_org_id, int64_t granted_by, int64_t now_ms,
                   struct err *e)
 {
-    static const char sql[] =
-        "INSERT INTO role_assignments (account_id, role, scope_org_id, "
-        "granted_by, granted_ms) SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS ("
-        "SELECT 1 FROM role_assignments WHERE account_id = ? AND role = ? "
-        "AND scope_org_id = ? AND removed_ms IS NULL)";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_ROLE_INSERT, e);
 
     if (st == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, account_id);
-    st_bind_text(st, 2, role);
-    sqlite3_bind_int64(st, 3, scope_org_id);
-    st_bind_id(st, 4, granted_by);
-    sqlite3_bind_int64(st, 5, now_ms);
-    sqlite3_bind_int64(st, 6, account_id);
-    st_bind_text(st, 7, role);
-    sqlite3_bind_int64(st, 8, scope_org_id);
-    return st_step_changed(c, st, e, ERR_CONFLICT, "the account already holds %s there",
-                       role);
+    db_bind_i64(st, 1, account_id);
+    db_bind_text(st, 2, role);
+    db_bind_i64(st, 3, scope_org_id);
+    db_bind_id(st, 4, granted_by);
+    db_bind_i64(st, 5, now_ms);
+    db_bind_i64(st, 6, account_id);
+    db_bind_text(st, 7, role);
+    db_bind_i64(st, 8, scope_org_id);
+    return db_step_changed(st, e, ERR_CONFLICT,
+                           "the account already holds %s there", role);
 }
 
 err_code
@@ -958,42 +875,40 @@ store_role_remove(struct store_conn *c, int64_t account_id, const char *role,
                   int64_t scope_org_id, int64_t removed_by, int64_t now_ms,
                   struct err *e)
 {
-    static const char sql[] =
-        "UPDATE role_assignments SET removed_ms = ?, removed_by = ? "
-        "WHERE account_id = ? AND role = ? AND scope_org_id = ? "
-        "AND removed_ms IS NULL";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_ROLE_REMOVE, e);
 
     if (st == NULL)
         return ERR_DB;
-    sqlite3_bind_int64(st, 1, now_ms);
-    st_bind_id(st, 2, removed_by);
-    sqlite3_bind_int64(st, 3, account_id);
-    st_bind_text(st, 4, role);
-    sqlite3_bind_int64(st, 5, scope_org_id);
-    return st_step_update_one(c, st, "role assignment", e);
+    db_bind_i64(st, 1, now_ms);
+    db_bind_id(st, 2, removed_by);
+    db_bind_i64(st, 3, account_id);
+    db_bind_text(st, 4, role);
+    db_bind_i64(st, 5, scope_org_id);
+    return db_step_update_one(st, "role assignment", e);
 }
 
-/* Step st (bound: ?1 account, ?2 now) into roles[]: role, scope, deputy id. */
+/* Step st (bound: $1 account, $2 now) into roles[]: role, scope, deputy
+ * id; at most max rows are read.  Releases st. */
 static err_code
-roles_rows(struct store_conn *c, sqlite3_stmt *st, int64_t account_id,
-           int64_t now_ms, struct store_role *roles, size_t max, size_t *n,
-           struct err *e)
+roles_rows(struct db_stmt *st, int64_t account_id, int64_t now_ms,
+           struct store_role *roles, size_t max, size_t *n, struct err *e)
 {
     size_t count = 0;
-    int rc;
+    enum db_row row;
+    err_code rc;
 
-    sqlite3_bind_int64(st, 1, account_id);
-    sqlite3_bind_int64(st, 2, now_ms);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && count < max) {
-        st_copy_col(st, 0, roles[count].role, sizeof(roles[count].role));
-        roles[count].scope_org_id = sqlite3_column_int64(st, 1);
-        roles[count].deputy_id = sqlite3_column_int64(st, 2);
+    db_bind_i64(st, 1, account_id);
+    db_bind_i64(st, 2, now_ms);
+    while ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW &&
+           count < max) {
+        db_col_copy(st, 0, roles[count].role, sizeof(roles[count].role));
+        roles[count].scope_org_id = db_col_i64(st, 1);
+        roles[count].deputy_id = db_col_i64(st, 2);
         count++;
     }
-    st_release(c, st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return st_db_err(c, e, "roles");
+    db_release(st);
+    if (rc != ERR_OK)
+        return rc;
     *n = count;
     return ERR_OK;
 }
@@ -1003,19 +918,11 @@ store_account_roles(struct store_conn *c, int64_t account_id, int64_t now_ms,
                     struct store_role *roles, size_t max, size_t *n,
                     struct err *e)
 {
-    static const char sql[] =
-        "SELECT role, scope_org_id, 0 FROM role_assignments "
-        "WHERE account_id = ?1 AND removed_ms IS NULL "
-        "UNION ALL "
-        "SELECT 'custodian', scope_org_id, id FROM deputies "
-        "WHERE deputy_id = ?1 AND state = 'approved' AND start_ms <= ?2 "
-        "AND end_ms > ?2 "
-        "ORDER BY 1, 2, 3";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_ACCOUNT_ROLES, e);
 
     if (st == NULL)
         return ERR_DB;
-    return roles_rows(c, st, account_id, now_ms, roles, max, n, e);
+    return roles_rows(st, account_id, now_ms, roles, max, n, e);
 }
 
 err_code
@@ -1023,41 +930,28 @@ store_account_roles_ahead(struct store_conn *c, int64_t account_id,
                           int64_t now_ms, struct store_role *roles,
                           size_t max, size_t *n, struct err *e)
 {
-    static const char sql[] =
-        "SELECT role, scope_org_id, 0 FROM role_assignments "
-        "WHERE account_id = ?1 AND removed_ms IS NULL "
-        "UNION ALL "
-        "SELECT 'custodian', scope_org_id, id FROM deputies "
-        "WHERE deputy_id = ?1 AND state IN ('requested', 'approved') "
-        "AND end_ms > ?2 "
-        "ORDER BY 1, 2, 3";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_ACCOUNT_ROLES_AHEAD, e);
 
     if (st == NULL)
         return ERR_DB;
-    return roles_rows(c, st, account_id, now_ms, roles, max, n, e);
+    return roles_rows(st, account_id, now_ms, roles, max, n, e);
 }
 
 err_code
 store_role_count_in_force(struct store_conn *c, const char *role,
                           int64_t except_id, int64_t *count, struct err *e)
 {
-    static const char sql[] =
-        "SELECT count(DISTINCT r.account_id) FROM role_assignments r "
-        "JOIN accounts a ON a.id = r.account_id "
-        "WHERE r.role = ? AND r.removed_ms IS NULL AND a.disabled = 0 "
-        "AND a.held_by IS NULL AND a.id <> ?";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_ROLE_COUNT_IN_FORCE, e);
     err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    st_bind_text(st, 1, role);
-    sqlite3_bind_int64(st, 2, except_id);
-    if ((rc = st_step_row(c, st, "role", e)) != ERR_OK)
+    db_bind_text(st, 1, role);
+    db_bind_i64(st, 2, except_id);
+    if ((rc = db_step_row(st, "role", e)) != ERR_OK)
         return rc;
-    *count = sqlite3_column_int64(st, 0);
-    st_release(c, st);
+    *count = db_col_i64(st, 0);
+    db_release(st);
     return ERR_OK;
 }
 
@@ -1065,20 +959,16 @@ err_code
 store_role_count(struct store_conn *c, const char *role, int64_t *count,
                  struct err *e)
 {
-    static const char sql[] =
-        "SELECT count(DISTINCT r.account_id) FROM role_assignments r "
-        "JOIN accounts a ON a.id = r.account_id "
-        "WHERE r.role = ? AND r.removed_ms IS NULL AND a.disabled = 0";
-    sqlite3_stmt *st = st_prep(c, sql, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_ROLE_COUNT, e);
     err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    st_bind_text(st, 1, role);
-    if ((rc = st_step_row(c, st, "role", e)) != ERR_OK)
+    db_bind_text(st, 1, role);
+    if ((rc = db_step_row(st, "role", e)) != ERR_OK)
         return rc;
-    *count = sqlite3_column_int64(st, 0);
-    st_release(c, st);
+    *count = db_col_i64(st, 0);
+    db_release(st);
     return ERR_OK;
 }
 

@@ -139,36 +139,45 @@ fill_cache(void)
 }
 
 /* Whether s is one of the database layer's statements (prepared from
- * the statement table or a transaction statement), not the store's. */
+ * the statement table or a transaction statement), not the store's.  The
+ * organisation functions this test calls are on statement ids, so the
+ * only statements st_prep makes here are the fillers ("SELECT <n>"). */
 static int
 db_owns(sqlite3_stmt *s)
 {
     const char *sql = sqlite3_sql(s);
 
-    if (strstr(sql, "schema_version") != NULL)
-        return 1;
-    return strncmp(sql, "BEGIN", 5) == 0 || strncmp(sql, "COMMIT", 6) == 0 ||
-           strncmp(sql, "ROLLBACK", 8) == 0;
+    return !(strncmp(sql, "SELECT ", 7) == 0 && sql[7] >= '0' &&
+             sql[7] <= '9');
 }
 
 /* Statements alive on the connection: the cached ones plus any uncached
- * one not yet finalized. */
+ * one not yet finalized: a filler st_prep did not cache, or a second
+ * statement of the database layer with the text of another (an uncached
+ * twin db_prep made for a nested run, left unreleased). */
 static size_t
 live_statements(void)
 {
-    sqlite3_stmt *s = NULL;
+    sqlite3_stmt *s = NULL, *t;
     size_t n = 0;
 
     size_t i;
 
-    /* the store's own cache only: the database layer's statements
-     * (db_prep by id, the transaction statements) are not in it */
     while ((s = sqlite3_next_stmt(conn->db, s)) != NULL) {
         for (i = 0; i < conn->ncache; i++)
             if (conn->cache[i].stmt == s)
                 break;
-        if (i < conn->ncache || !db_owns(s))
+        if (i < conn->ncache || !db_owns(s)) {
             n++;
+            continue;
+        }
+        /* the database layer's: one per text, any more is a twin */
+        for (t = sqlite3_next_stmt(conn->db, s); t != NULL;
+             t = sqlite3_next_stmt(conn->db, t))
+            if (db_owns(t) && strcmp(sqlite3_sql(t), sqlite3_sql(s)) == 0) {
+                n++;
+                break;
+            }
     }
     return n;
 }
