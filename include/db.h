@@ -181,6 +181,11 @@ void db_migrations(struct db_conn *c, const struct db_migration **list,
  * atomically), taken while writers go on. */
 err_code db_backup(struct db_conn *c, const char *dest_path, struct err *e);
 
+/* Statements alive on c: the prepared slots of the statement array, the
+ * transaction statements and any extra copy not yet released.  For tests
+ * (a leak shows as a count that grows) and for metrics. */
+size_t db_live_statements(struct db_conn *c);
+
 /* The class of the connection's last failure (DB_FAIL_NONE after success). */
 enum db_fail db_last_fail(struct db_conn *c);
 

@@ -73,7 +73,7 @@ err_code store_group_run(struct store_conn *c, store_work_fn fn, void *ctx,
 /* A trivial query proving the database answers (for /readyz). */
 err_code store_ping(struct store_conn *c, struct err *e);
 
-/* 1 if a transaction is open on c (sqlite3_get_autocommit() == 0). */
+/* 1 if a transaction is open on c. */
 int store_in_transaction(struct store_conn *c);
 
 /* Copy the live database into dest_path with SQLite's online backup API

@@ -335,14 +335,6 @@ db_conn_set_user(struct db_conn *c, void *p)
     c->user = p;
 }
 
-/* Transitional: the raw handle for store code not yet moved onto
- * statement ids (store_int.h).  Goes when the last st_prep does. */
-sqlite3 *
-db_sqlite_handle(struct db_conn *c)
-{
-    return c->h;
-}
-
 /* ---- statements --------------------------------------------------------- */
 
 /* The SQLite text of a portable statement in a malloc'ed string (caller
@@ -573,11 +565,8 @@ db_step(struct db_stmt *st, enum db_row *row, struct err *e)
                        sqlite3_errstr(st->bind_rc));
     }
     rc = sqlite3_step(st->h);
-    if (rc == SQLITE_ROW) {
-        *row = DB_ROW;
-        return ERR_OK;
-    }
-    if (rc == SQLITE_DONE) {
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        *row = rc == SQLITE_ROW ? DB_ROW : DB_DONE;
         st->conn->last = DB_FAIL_NONE;
         return ERR_OK;
     }
@@ -616,6 +605,17 @@ db_col_bytes(struct db_stmt *st, int col, size_t *len)
 
     *len = p != NULL && n > 0 ? (size_t)n : 0;
     return *len ? p : NULL;
+}
+
+size_t
+db_live_statements(struct db_conn *c)
+{
+    sqlite3_stmt *st = NULL;
+    size_t n = 0;
+
+    while ((st = sqlite3_next_stmt(c->h, st)) != NULL)
+        n++;
+    return n;
 }
 
 struct db_conn *

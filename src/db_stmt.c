@@ -55,6 +55,21 @@
     "coalesce(hold, ''), coalesce(state_before_loss, ''), " \
     "coalesce(change_required_ms, 0)"
 
+/* the columns org_row and account_row (store.c) read, in order */
+#define ORG_COLS "id, parent_id, name, kind, credit_code, disabled, created_ms"
+
+#define ACCOUNT_COLS "id, name, kind, display_name, org_id, " \
+    "coalesce(cert_subject, ''), coalesce(cert_issuer, ''), disabled, " \
+    "created_ms, coalesce(held_by, 0), coalesce(held_ms, 0)"
+
+#define DEPUTY_COLS "id, custodian_id, deputy_id, scope_org_id, start_ms, " \
+    "end_ms, reason, state, created_ms, approved_by, approved_ms"
+
+#define AUDIT_COLS "seq, ts_ms, account_id, role, client_addr, request_id, " \
+    "action, target_type, target_id, outcome, reason, details, hash"
+
+#define CP_COLS "id, seq, head_hash, ts_ms, key_ref, public_key, signature"
+
 static const char *const stmt_text[DB_STMT__COUNT] = {
     /* store.c */
     [DB_SCHEMA_CREATE] =
@@ -68,11 +83,6 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "VALUES ($1, $2, $3)",
     [DB_PING] = "SELECT count(*) FROM schema_version",
     /* store.c: organisations, accounts, roles */
-/* the columns org_row and account_row (store.c) read, in order */
-#define ORG_COLS "id, parent_id, name, kind, credit_code, disabled, created_ms"
-#define ACCOUNT_COLS "id, name, kind, display_name, org_id, " \
-    "coalesce(cert_subject, ''), coalesce(cert_issuer, ''), disabled, " \
-    "created_ms, coalesce(held_by, 0), coalesce(held_ms, 0)"
     [DB_ORG_INSERT] =
         "INSERT INTO organisations (parent_id, name, kind, credit_code, "
         "created_ms) VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -173,8 +183,6 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "WHERE r.role = $1 AND r.removed_ms IS NULL AND a.disabled = 0",
 
     /* store.c: deputies, authentication failures, credentials */
-#define DEPUTY_COLS "id, custodian_id, deputy_id, scope_org_id, start_ms, " \
-    "end_ms, reason, state, created_ms, approved_by, approved_ms"
     [DB_DEPUTY_INSERT] =
         "INSERT INTO deputies (custodian_id, deputy_id, scope_org_id, "
         "start_ms, end_ms, reason, state, created_ms) "
@@ -369,10 +377,10 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "INSERT INTO sign_documents (request_id, name, size_bytes, sm3, "
         "data) VALUES ($1, $2, $3, $4, $5)",
     [DB_SDOC_LIST] =
-        "SELECT id, request_id, name, size_bytes, sm3, data IS NOT NULL, "
+        "SELECT id, request_id, name, size_bytes, sm3, CASE WHEN data IS NULL THEN 0 ELSE 1 END, "
         "signatures FROM sign_documents WHERE request_id = $1 ORDER BY id",
     [DB_SDOC_GET] =
-        "SELECT id, request_id, name, size_bytes, sm3, data IS NOT NULL, "
+        "SELECT id, request_id, name, size_bytes, sm3, CASE WHEN data IS NULL THEN 0 ELSE 1 END, "
         "signatures, data FROM sign_documents WHERE id = $1",
     [DB_SDOC_SET_DATA] =
         "UPDATE sign_documents SET data = $1 WHERE id = $2 AND data IS NULL",
@@ -412,9 +420,6 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "UPDATE seals SET last_used_ms = $1 WHERE id = $2",
 
     /* store_audit.c */
-#define AUDIT_COLS "seq, ts_ms, account_id, role, client_addr, request_id, " \
-    "action, target_type, target_id, outcome, reason, details, hash"
-#define CP_COLS "id, seq, head_hash, ts_ms, key_ref, public_key, signature"
     [DB_AUDIT_HEAD] =
         "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
     [DB_AUDIT_INSERT_CHAINED] =

@@ -1,12 +1,11 @@
 /*
- * store.c - SQLite access: connections per thread, the statement cache
- * (st_prep / st_release: a statement in use is never evicted; see
- * docs/design.md), migrations, transactions, and one function per query.  This is the only
- * file that contains SQL text besides sql/.
- *
- * Dialect notes live here (docs/design.md has the list): SQLite wants
- * "BEGIN IMMEDIATE" for writers and PRAGMAs for WAL and foreign keys; a
- * PostgreSQL-family backend would use plain BEGIN and server settings.
+ * store.c - the store's shared part (store.h): opening it, each thread's
+ * connection, the transaction (store_run, the one place that begins and
+ * commits, and the group commit), migrations; and the queries of
+ * organisations, accounts, roles, deputies, authentication failures and
+ * credentials (store_account.h).  Every query is a statement id of the
+ * database layer (db.h); the SQL text is in db_stmt.c and nothing here
+ * knows the dialect.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -14,23 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "store.h"
 #include "store_int.h"
 #include "util.h"
-
-err_code
-st_db_err(struct store_conn *c, struct err *e, const char *what)
-{
-    return err_set(e, ERR_DB, "%s: %s", what, sqlite3_errmsg(c->db));
-}
-
-err_code
-st_exec(struct store_conn *c, const char *sql, struct err *e)
-{
-    return db_exec_script(c->dbc, sql, e);
-}
 
 err_code
 store_open(const char *path, long busy_timeout_ms, int create,
@@ -102,198 +87,11 @@ store_conn_get(struct store *s, struct store_conn **out, struct err *e)
         if ((c = calloc(1, sizeof(*c))) == NULL)
             return err_set(e, ERR_NOMEM, "out of memory");
         c->dbc = dc;
-        c->db = db_sqlite_handle(dc);
         c->owner = s;
         db_conn_set_user(dc, c);
     }
     *out = c;
     return ERR_OK;
-}
-
-/* The slot caching sql, or NULL. */
-static struct store_stmt_slot *
-cache_find(struct store_conn *c, const char *sql)
-{
-    size_t i;
-
-    for (i = 0; i < c->ncache; i++)
-        if (c->cache[i].sql == sql)
-            return &c->cache[i];
-    return NULL;
-}
-
-/* A slot for a new statement: the next empty one while the cache is not
- * full (counted in ncache only once filled), else the least recently used
- * slot that nobody holds; NULL when every slot is held.  A held statement
- * may be in the middle of a step loop whose row callback is what called
- * st_prep: finalizing it would free it under its caller. */
-static struct store_stmt_slot *
-cache_victim(struct store_conn *c)
-{
-    struct store_stmt_slot *v = NULL;
-    size_t i;
-
-    if (c->ncache < STORE_STMT_CACHE)
-        return &c->cache[c->ncache];
-    for (i = 0; i < c->ncache; i++)
-        if (!c->cache[i].in_use && (v == NULL || c->cache[i].used < v->used))
-            v = &c->cache[i];
-    return v;
-}
-
-/* Prepare sql; flags as sqlite3_prepare_v3.  NULL (with e set) on error. */
-static sqlite3_stmt *
-prepare(struct store_conn *c, const char *sql, unsigned flags, struct err *e)
-{
-    sqlite3_stmt *st = NULL;
-
-    if (sqlite3_prepare_v3(c->db, sql, -1, flags, &st, NULL) != SQLITE_OK) {
-        sqlite3_finalize(st);
-        st_db_err(c, e, "prepare");
-        return NULL;
-    }
-    return st;
-}
-
-/* Contract: see store_int.h.  A cached statement that is held but not
- * being stepped (sqlite3_stmt_busy false) is handed out again: its holder
- * has no row or cursor in it, so only a holder that forgot st_release is
- * in that state, and sharing the slot costs it nothing.  One that is
- * being stepped gets an uncached twin for this caller alone. */
-sqlite3_stmt *
-st_prep(struct store_conn *c, const char *sql, struct err *e)
-{
-    struct store_stmt_slot *slot = cache_find(c, sql);
-    sqlite3_stmt *st;
-
-    c->tick++;
-    if (slot != NULL) {
-        if (slot->in_use && sqlite3_stmt_busy(slot->stmt))
-            return prepare(c, sql, 0, e);
-        sqlite3_reset(slot->stmt);
-        sqlite3_clear_bindings(slot->stmt);
-    } else {
-        if ((slot = cache_victim(c)) == NULL)
-            return prepare(c, sql, 0, e);   /* every slot held */
-        if ((st = prepare(c, sql, SQLITE_PREPARE_PERSISTENT, e)) == NULL)
-            return NULL;
-        if (slot == &c->cache[c->ncache])
-            c->ncache++;
-        else
-            sqlite3_finalize(slot->stmt);   /* nobody holds it */
-        slot->sql = sql;
-        slot->stmt = st;
-    }
-    slot->in_use = 1;
-    slot->used = c->tick;
-    return slot->stmt;
-}
-
-void
-st_release(struct store_conn *c, sqlite3_stmt *st)
-{
-    size_t i;
-
-    if (st == NULL)
-        return;
-    for (i = 0; i < c->ncache; i++) {
-        if (c->cache[i].stmt == st) {
-            sqlite3_reset(st);
-            c->cache[i].in_use = 0;
-            return;
-        }
-    }
-    sqlite3_finalize(st);
-}
-
-/* Bind text or NULL. */
-int
-st_bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v == NULL)
-        return sqlite3_bind_null(st, i);
-    return sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-}
-
-int
-st_bind_id(sqlite3_stmt *st, int i, int64_t v)
-{
-    if (v == 0)
-        return sqlite3_bind_null(st, i);
-    return sqlite3_bind_int64(st, i, v);
-}
-
-int
-st_bind_id_set(sqlite3_stmt *st, int i, const int64_t *ids, size_t n)
-{
-    char text[2 + STORE_MAX_ROLES * 21];
-    size_t k, len = 0;
-
-    if (n > STORE_MAX_ROLES)
-        return SQLITE_RANGE;
-    text[len++] = '[';
-    for (k = 0; k < n; k++)
-        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%lld",
-                                k ? "," : "", (long long)ids[k]);
-    snprintf(text + len, sizeof(text) - len, "]");
-    return sqlite3_bind_text(st, i, text, -1, SQLITE_TRANSIENT);
-}
-
-/* Step a statement that returns no row; map constraint errors. */
-err_code
-st_step_done(struct store_conn *c, sqlite3_stmt *st, struct err *e)
-{
-    int rc = sqlite3_step(st);
-    err_code out = ERR_OK;
-
-    if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-        out = err_set(e, ERR_CONFLICT, "already exists");
-    else if ((rc & 0xff) == SQLITE_CONSTRAINT)
-        out = err_set(e, ERR_INVALID, "constraint failed: %s",
-                      sqlite3_errmsg(c->db));
-    else if (rc != SQLITE_DONE)
-        out = st_db_err(c, e, "step");
-    st_release(c, st);
-    return out;
-}
-
-err_code
-st_step_changed(struct store_conn *c, sqlite3_stmt *st, struct err *e,
-                err_code code, const char *fmt, ...)
-{
-    err_code rc;
-    va_list ap;
-
-    if ((rc = st_step_done(c, st, e)) != ERR_OK)
-        return rc;
-    if (sqlite3_changes(c->db) > 0)
-        return ERR_OK;
-    va_start(ap, fmt);
-    err_vset(e, code, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-err_code
-st_column_dup(sqlite3_stmt *st, int col, uint8_t **buf, size_t *len,
-              struct err *e)
-{
-    int n = sqlite3_column_bytes(st, col);
-
-    if ((*buf = malloc(n > 0 ? (size_t)n : 1)) == NULL)
-        return err_set(e, ERR_NOMEM, "out of memory");
-    if (n > 0)
-        memcpy(*buf, sqlite3_column_blob(st, col), (size_t)n);
-    *len = (size_t)n;
-    return ERR_OK;
-}
-
-void
-st_copy_col(sqlite3_stmt *st, int col, char *dst, size_t cap)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
 }
 
 /* The transaction primitives.  Only store_run, store_group_run and
@@ -543,40 +341,6 @@ store_migrate(struct store *s, int *applied, struct err *e)
 }
 
 /* ---- organisations ---- */
-
-int64_t
-st_col_id(sqlite3_stmt *st, int col)
-{
-    return sqlite3_column_type(st, col) == SQLITE_NULL
-               ? 0 : sqlite3_column_int64(st, col);
-}
-
-/* Run a one-row SELECT already bound: ERR_NOT_FOUND when no row. */
-err_code
-st_step_row(struct store_conn *c, sqlite3_stmt *st, const char *what,
-         struct err *e)
-{
-    int rc = sqlite3_step(st);
-
-    if (rc == SQLITE_ROW)
-        return ERR_OK;
-    st_release(c, st);
-    if (rc == SQLITE_DONE)
-        return err_set(e, ERR_NOT_FOUND, "no such %s", what);
-    return st_db_err(c, e, what);
-}
-
-/* An UPDATE that must touch one row: ERR_NOT_FOUND otherwise. */
-err_code
-st_step_update_one(struct store_conn *c, sqlite3_stmt *st, const char *what,
-                struct err *e)
-{
-    err_code rc = st_step_done(c, st, e);
-
-    if (rc == ERR_OK && sqlite3_changes(c->db) == 0)
-        return err_set(e, ERR_NOT_FOUND, "no such %s", what);
-    return rc;
-}
 
 static void
 org_row(struct db_stmt *st, struct store_org *o)
