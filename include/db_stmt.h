@@ -104,6 +104,9 @@ enum db_stmt_id {
 
     /* store_audit.c: the audit log and its checkpoints */
     DB_AUDIT_HEAD,
+    DB_AUDIT_HEAD_CLAIM,
+    DB_AUDIT_HEAD_SET,
+    DB_AUDIT_HEAD_ROW,
     DB_AUDIT_INSERT_CHAINED,
     DB_AUDIT_WALK,
     DB_AUDIT_QUERY,

@@ -33,8 +33,10 @@ err_code store_conn_get(struct store *s, struct store_conn **out,
  * its own transaction.  *applied (may be NULL) gets how many ran. */
 err_code store_migrate(struct store *s, int *applied, struct err *e);
 
-/* Highest applied schema version (0 for an empty database; 0 also on
- * failure). */
+/* Highest applied schema version (0 on failure).  Reads only: a
+ * read-only connection may ask.  The first version with the audit chain's
+ * head row (audit_head, sql/sqlite/008_audit_head.sql): */
+#define STORE_SCHEMA_AUDIT_HEAD 8
 err_code store_schema_version(struct store_conn *c, int *version,
                               struct err *e);
 

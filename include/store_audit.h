@@ -10,11 +10,31 @@
 /* audit.c computes the chain's hashes; these functions only read and
  * write rows. */
 
-/* The newest row: *seq (0 for an empty log) and its stored hash into
+/* The log's newest entry: *seq (0 for an empty log) and its stored hash into
  * hash[STORE_AUDIT_HASH_LEN] (*has_hash 0 if the row has none). */
 err_code store_audit_head(struct store_conn *c, int64_t *seq,
                           uint8_t hash[STORE_AUDIT_HASH_LEN], int *has_hash,
                           struct err *e);
+
+/* Inside an appending transaction: claim the next seq of the chain's head
+ * row (migration 008), *seq, and read the hash it links to into prev
+ * (*has_prev 0 when the head has none: an empty log, or one older than the
+ * chain).  On a database with row locks the claim is the chain's one
+ * serialisation point: a second appender waits here until the first
+ * commits. */
+err_code store_audit_head_claim(struct store_conn *c, int64_t *seq,
+                                uint8_t prev[STORE_AUDIT_HASH_LEN],
+                                int *has_prev, struct err *e);
+
+/* Record hash as the head's, for the seq this transaction claimed. */
+err_code store_audit_head_set(struct store_conn *c, int64_t seq,
+                              const uint8_t hash[STORE_AUDIT_HASH_LEN],
+                              struct err *e);
+
+/* The head row as stored (for verification): *found 0 when it has none. */
+err_code store_audit_head_row(struct store_conn *c, int64_t *seq,
+                              uint8_t hash[STORE_AUDIT_HASH_LEN],
+                              int *has_hash, int *found, struct err *e);
 
 /* Insert a row with an explicit seq and hash (no AUTOINCREMENT gaps). */
 err_code store_audit_insert_chained(struct store_conn *c, int64_t seq,

@@ -163,22 +163,23 @@ rehash_row(void *ctx, const struct store_audit_entry *en)
     return audit_entry_hash(r->h, en, r->h, r->e);
 }
 
-/* The chain head (seq, hash) under the caller's transaction. */
+/* Claim the chain's next seq under the caller's transaction (*seq) and
+ * the hash it links to: the head row's, or for a log older than the chain
+ * the hash rebuilt over its unchained entries (zeros for an empty log). */
 static err_code
-chain_head(struct store_conn *c, int64_t *seq, uint8_t hash[AUDIT_HASH_LEN],
-           struct err *e)
+chain_claim(struct store_conn *c, int64_t *seq, uint8_t hash[AUDIT_HASH_LEN],
+            struct err *e)
 {
     struct rehash r;
     int has = 0;
     err_code rc;
 
-    if ((rc = store_audit_head(c, seq, hash, &has, e)) != ERR_OK)
+    if ((rc = store_audit_head_claim(c, seq, hash, &has, e)) != ERR_OK)
         return rc;
-    if (*seq == 0) {
-        memset(hash, 0, AUDIT_HASH_LEN);
-        return ERR_OK;
-    }
     if (has)
+        return ERR_OK;
+    memset(hash, 0, AUDIT_HASH_LEN);
+    if (*seq == 1)
         return ERR_OK;
     memset(r.h, 0, sizeof(r.h));
     r.e = e;
@@ -713,8 +714,9 @@ acting_role(const struct audit_actor *who, char buf[AUDIT_ROLE_MAX])
     return buf;
 }
 
-/* Build the row, link it to the head and insert it, in the caller's
- * transaction.  *seq_out/hash_out get the new head. */
+/* Build the row, link it to the head it claims and insert it, in the
+ * caller's transaction; the head row then holds the new entry.
+ * *seq_out/hash_out get the new head. */
 static err_code
 append_row(struct store_conn *c, const struct audit_actor *who,
            const struct audit_event *ev, int64_t *seq_out,
@@ -724,7 +726,7 @@ append_row(struct store_conn *c, const struct audit_actor *who,
     struct store_audit_entry en;
     uint8_t prev[AUDIT_HASH_LEN];
     char *details = NULL, role[AUDIT_ROLE_MAX];
-    int64_t head;
+    int64_t seq;
     err_code rc;
 
     if (ev->action == NULL || ev->outcome == NULL)
@@ -750,10 +752,10 @@ append_row(struct store_conn *c, const struct audit_actor *who,
     row.outcome = ev->outcome;
     row.reason = ev->reason;
     row.details = details;
-    if ((rc = chain_head(c, &head, prev, e)) != ERR_OK)
+    if ((rc = chain_claim(c, &seq, prev, e)) != ERR_OK)
         goto done;
     memset(&en, 0, sizeof(en));
-    en.seq = head + 1;
+    en.seq = seq;
     en.ts_ms = row.ts_ms;
     en.account_id = row.account_id;
     en.role = row.role;
@@ -767,7 +769,8 @@ append_row(struct store_conn *c, const struct audit_actor *who,
     en.details = row.details;
     if ((rc = audit_entry_hash(prev, &en, hash_out, e)) != ERR_OK ||
         (rc = store_audit_insert_chained(c, en.seq, &row, hash_out, e))
-        != ERR_OK)
+        != ERR_OK ||
+        (rc = store_audit_head_set(c, en.seq, hash_out, e)) != ERR_OK)
         goto done;
     *seq_out = en.seq;
 done:
@@ -1656,6 +1659,38 @@ check_end(struct verify_ctx *v)
                AUDIT_CHECKPOINT_GRACE_MS / 1000);
 }
 
+/* Since migration 008 the chain's head row must name the log's newest
+ * entry and its hash: entries deleted or added behind seald's back
+ * without also rewriting the head are caught even with no checkpoint
+ * over them.  An older schema has no head row to compare. */
+static err_code
+check_head_row(struct store_conn *c, struct verify_ctx *v, struct err *e)
+{
+    uint8_t hash[AUDIT_HASH_LEN];
+    int64_t seq;
+    int version = 0, has = 0, found = 0;
+    err_code rc;
+
+    if ((rc = store_schema_version(c, &version, e)) != ERR_OK ||
+        version < STORE_SCHEMA_AUDIT_HEAD)
+        return rc;
+    if ((rc = store_audit_head_row(c, &seq, hash, &has, &found, e))
+        != ERR_OK)
+        return rc;
+    if (!found)
+        return broken(v, 0, 0, "the audit chain's head row is missing");
+    if (seq != v->r->head_seq)
+        return broken(v, (seq < v->r->head_seq ? seq : v->r->head_seq) + 1,
+                      0, "the chain's head row says seq %lld but the log "
+                      "ends at seq %lld: entries were deleted or added "
+                      "outside seald", (long long)seq,
+                      (long long)v->r->head_seq);
+    if (has && memcmp(hash, v->h, AUDIT_HASH_LEN) != 0)
+        return broken(v, seq, 0, "the chain's head row does not hold the "
+                      "hash of entry %lld", (long long)seq);
+    return ERR_OK;
+}
+
 err_code
 audit_verify(struct store_conn *c, const struct audit_verify_opts *o,
              struct audit_verify_report *r, struct err *e)
@@ -1690,6 +1725,8 @@ audit_verify(struct store_conn *c, const struct audit_verify_opts *o,
         (rc = store_audit_walk(c, 0, verify_row, &v, e)) != ERR_OK)
         goto done;
     check_end(&v);
+    if (r->ok)
+        rc = check_head_row(c, &v, e);
 done:
     if (rc == ERR_CONFLICT)         /* a break was recorded */
         rc = ERR_OK;

@@ -422,6 +422,15 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
     /* store_audit.c */
     [DB_AUDIT_HEAD] =
         "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+    /* The chain's head row (migration 008): an append claims the next
+     * seq and reads the hash it links to in one statement, which on a
+     * database with row locks is the chain's serialisation point. */
+    [DB_AUDIT_HEAD_CLAIM] =
+        "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 "
+        "RETURNING seq, hash",
+    [DB_AUDIT_HEAD_SET] =
+        "UPDATE audit_head SET hash = $2 WHERE id = 1 AND seq = $1",
+    [DB_AUDIT_HEAD_ROW] = "SELECT seq, hash FROM audit_head WHERE id = 1",
     [DB_AUDIT_INSERT_CHAINED] =
         "INSERT INTO audit_log (seq, ts_ms, account_id, role, client_addr, "
         "request_id, action, target_type, target_id, outcome, reason, "

@@ -283,10 +283,8 @@ store_schema_version(struct store_conn *c, int *version, struct err *e)
     err_code rc;
 
     *version = 0;
-    if ((st = db_prep(c->dbc, DB_SCHEMA_CREATE, e)) == NULL ||
-        (rc = db_step_done(st, e)) != ERR_OK ||
-        (st = db_prep(c->dbc, DB_SCHEMA_VERSION, e)) == NULL)
-        return st == NULL ? ERR_DB : rc;
+    if ((st = db_prep(c->dbc, DB_SCHEMA_VERSION, e)) == NULL)
+        return ERR_DB;
     if ((rc = db_step_row(st, "schema version", e)) != ERR_OK)
         return rc;
     *version = db_col_int(st, 0);
@@ -307,8 +305,10 @@ store_migrate(struct store *s, int *applied, struct err *e)
     err_code rc;
 
     if ((rc = store_conn_get(s, &c, e)) != ERR_OK ||
+        (st = db_prep(c->dbc, DB_SCHEMA_CREATE, e)) == NULL ||
+        (rc = db_step_done(st, e)) != ERR_OK ||
         (rc = store_schema_version(c, &have, e)) != ERR_OK)
-        return rc;
+        return st == NULL ? ERR_DB : rc;
     db_migrations(c->dbc, &list, &n);
     for (i = 0; i < n; i++) {
         const struct db_migration *m = &list[i];

@@ -19,32 +19,98 @@ store_in_transaction(struct store_conn *c)
     return db_in_transaction(c->dbc);
 }
 
+/* Read (seq, hash) from the current row of st, a statement selecting
+ * them; *has_hash 0 when the hash is NULL or not 32 bytes. */
+static void
+head_cols(struct db_stmt *st, int64_t *seq,
+          uint8_t hash[STORE_AUDIT_HASH_LEN], int *has_hash)
+{
+    const void *p;
+    size_t len;
+
+    *seq = db_col_i64(st, 0);
+    p = db_col_bytes(st, 1, &len);
+    *has_hash = p != NULL && len == STORE_AUDIT_HASH_LEN;
+    if (*has_hash)
+        memcpy(hash, p, STORE_AUDIT_HASH_LEN);
+}
+
+/* Step st, a statement of at most one (seq, hash) row, into the outputs
+ * (0 and no hash for no row); releases it. */
+static err_code
+head_step(struct db_stmt *st, int64_t *seq,
+          uint8_t hash[STORE_AUDIT_HASH_LEN], int *has_hash, int *found,
+          struct err *e)
+{
+    enum db_row row;
+    err_code rc;
+
+    *seq = 0;
+    *has_hash = 0;
+    *found = 0;
+    if ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW) {
+        head_cols(st, seq, hash, has_hash);
+        *found = 1;
+    }
+    db_release(st);
+    return rc;
+}
+
 err_code
 store_audit_head(struct store_conn *c, int64_t *seq,
                  uint8_t hash[STORE_AUDIT_HASH_LEN], int *has_hash,
                  struct err *e)
 {
     struct db_stmt *st = db_prep(c->dbc, DB_AUDIT_HEAD, e);
-    enum db_row row;
-    const void *p;
-    size_t len;
+    int found;
+
+    if (st == NULL)
+        return ERR_DB;
+    return head_step(st, seq, hash, has_hash, &found, e);
+}
+
+err_code
+store_audit_head_claim(struct store_conn *c, int64_t *seq,
+                       uint8_t prev[STORE_AUDIT_HASH_LEN], int *has_prev,
+                       struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_AUDIT_HEAD_CLAIM, e);
+    int found;
     err_code rc;
 
     if (st == NULL)
         return ERR_DB;
-    *seq = 0;
-    *has_hash = 0;
-    rc = db_step(st, &row, e);
-    if (rc == ERR_OK && row == DB_ROW) {
-        *seq = db_col_i64(st, 0);
-        p = db_col_bytes(st, 1, &len);
-        if (p != NULL && len == STORE_AUDIT_HASH_LEN) {
-            memcpy(hash, p, STORE_AUDIT_HASH_LEN);
-            *has_hash = 1;
-        }
-    }
-    db_release(st);
-    return rc;
+    if ((rc = head_step(st, seq, prev, has_prev, &found, e)) != ERR_OK)
+        return rc;
+    if (!found)
+        return err_set(e, ERR_INTERNAL, "the audit chain has no head row");
+    return ERR_OK;
+}
+
+err_code
+store_audit_head_set(struct store_conn *c, int64_t seq,
+                     const uint8_t hash[STORE_AUDIT_HASH_LEN], struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_AUDIT_HEAD_SET, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    db_bind_i64(st, 1, seq);
+    db_bind_bytes(st, 2, hash, STORE_AUDIT_HASH_LEN);
+    return db_step_changed(st, e, ERR_INTERNAL, "the audit head moved "
+                           "under the append of seq %lld", (long long)seq);
+}
+
+err_code
+store_audit_head_row(struct store_conn *c, int64_t *seq,
+                     uint8_t hash[STORE_AUDIT_HASH_LEN], int *has_hash,
+                     int *found, struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_AUDIT_HEAD_ROW, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    return head_step(st, seq, hash, has_hash, found, e);
 }
 
 err_code

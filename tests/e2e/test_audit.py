@@ -20,7 +20,12 @@ import requests
 from conftest import assert_error, run_seald
 
 TRIGGERS = ("audit_log_no_update", "audit_log_no_delete",
-            "audit_checkpoints_no_update", "audit_checkpoints_no_delete")
+            "audit_checkpoints_no_update", "audit_checkpoints_no_delete",
+            "audit_head_forward")
+# what a thorough attacker adds after changing the log: the chain's head
+# row (migration 008) made to name the newest entry as it now is
+REWIND_HEAD = ("UPDATE audit_head SET (seq, hash) = (SELECT seq, hash FROM "
+               "audit_log ORDER BY seq DESC LIMIT 1)")
 
 
 def verify(db, checkpoint=None, *extra):
@@ -135,13 +140,28 @@ def test_deleting_newest_entries_caught_by_exported_checkpoint(
     assert verify(instance.db, str(exported))[0] == 0
     # the attacker removes the newest entries and the checkpoints over them
     attack(instance.db, "DELETE FROM audit_log WHERE seq >= 3",
-           "DELETE FROM audit_checkpoints WHERE seq >= 3")
+           "DELETE FROM audit_checkpoints WHERE seq >= 3", REWIND_HEAD)
     rc, rep = verify(instance.db)
     assert rc == 0, "without what was sent away it cannot be seen"
     rc, rep = verify(instance.db, str(exported))
     assert rc == 1 and not rep["ok"]
     assert rep["first_bad_seq"] == 3
     assert "deleted" in rep["reason"]
+
+
+def test_deleting_newest_entries_caught_by_the_head_row(instance):
+    cli_checkpoints(instance, 2)          # entries 1..3
+    attack(instance.db, "DELETE FROM audit_log WHERE seq = 3",
+           "DELETE FROM audit_checkpoints WHERE seq >= 3")
+    rc, rep = verify(instance.db)
+    assert rc == 1 and rep["first_bad_seq"] == 3, rep
+    assert "head row says seq 3 but the log ends at seq 2" in rep["reason"]
+    # and an entry added behind seald's back
+    attack(instance.db, REWIND_HEAD,
+           "INSERT INTO audit_log (seq, ts_ms, action, outcome) "
+           "SELECT 3, ts_ms, 'forged', 'ok' FROM audit_log WHERE seq = 2")
+    rc, rep = verify(instance.db)
+    assert rc == 1 and not rep["ok"], rep
 
 
 def test_deleting_newest_entries_caught_by_stored_checkpoint(instance):

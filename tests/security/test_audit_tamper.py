@@ -31,7 +31,8 @@ from conftest import Instance, run_seald
 from test_audit import make_user, rotate
 
 TRIGGERS = ("audit_log_no_update", "audit_log_no_delete",
-            "audit_checkpoints_no_update", "audit_checkpoints_no_delete")
+            "audit_checkpoints_no_update", "audit_checkpoints_no_delete",
+            "audit_head_forward")
 ROW = ("SELECT seq, ts_ms, account_id, role, client_addr, request_id, "
        "action, target_type, target_id, outcome, reason, details "
        "FROM audit_log ORDER BY seq")
@@ -71,6 +72,14 @@ def open_as_attacker(db):
     return con
 
 
+def rewind_head(con):
+    """Make the chain's head row (migration 008) name the newest entry as
+    it now is: what a thorough attacker does after changing the log."""
+    row = con.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC "
+                      "LIMIT 1").fetchone() or (0, None)
+    con.execute("UPDATE audit_head SET seq = ?, hash = ?", row)
+
+
 def rewrite_all(db):
     """Every row modified, the chain recomputed so that it links again,
     every checkpoint deleted."""
@@ -81,6 +90,7 @@ def rewrite_all(db):
             con.execute("UPDATE audit_log SET hash = ? WHERE seq = ?",
                         (h, seq))
         con.execute("DELETE FROM audit_checkpoints")
+        rewind_head(con)
         con.commit()
     finally:
         con.close()
@@ -93,6 +103,7 @@ def null_all(db):
     try:
         con.execute("UPDATE audit_log SET hash = NULL")
         con.execute("DELETE FROM audit_checkpoints")
+        rewind_head(con)
         con.commit()
     finally:
         con.close()
@@ -121,9 +132,10 @@ def forge(db, workdir):
     assert n == 1 and cp == head      # it covers the whole rewritten log
 
 
-def truncate(db):
+def truncate(db, head=True):
     """The newest entries deleted together with the checkpoints over them,
-    back to an older checkpoint: what is left is a consistent log."""
+    back to an older checkpoint: what is left is a consistent log (with
+    head=False the chain's head row is left as it was)."""
     con = open_as_attacker(db)
     try:
         seqs = [s for s, in con.execute(
@@ -132,6 +144,8 @@ def truncate(db):
         keep = seqs[len(seqs) // 2]
         con.execute("DELETE FROM audit_log WHERE seq > ?", (keep,))
         con.execute("DELETE FROM audit_checkpoints WHERE seq > ?", (keep,))
+        if head:
+            rewind_head(con)
         con.commit()
     finally:
         con.close()
@@ -311,6 +325,17 @@ def test_checkpoint_forged_with_another_key_is_refused(victim, mode,
     rep = assert_refused_everywhere(inst, mode, sink, cp, aud)
     if mode == "none":
         assert "another key" in rep["reason"], rep
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_deleted_tail_is_caught_by_the_head_row(victim, mode):
+    """Deleting the newest entries and their checkpoints without also
+    rewinding the chain's head row is caught with nothing sent away."""
+    inst, sink, cp, aud = victim
+    truncate(inst.db, head=False)
+    rep = assert_refused_everywhere(inst, mode, sink, cp, aud)
+    if mode == "none":
+        assert "head row" in rep["reason"], rep
 
 
 @pytest.mark.parametrize("mode", ("checkpoint", "sink"))
