@@ -1,5 +1,11 @@
 /*
  * application.c - seal applications and their review (application.h).
+ * Each change is one unit of work (unit.h): the public function checks
+ * what needs no database (the shape of the application, the decision and
+ * its reason) and runs its *_work function in a unit, which reads the
+ * application, checks authority and rules, writes the change and its
+ * history row and names the audit entry; unit_run appends it and commits.
+ * A refusal is an error returned by the work: the unit rolls back.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +17,7 @@
 #include "seal.h"
 #include "sm2.h"
 #include "sod.h"
+#include "unit.h"
 #include "util.h"
 
 static const char *const kinds[] = {"official", "position", "personal",
@@ -132,53 +139,53 @@ add_materials(const struct actor_ctx *a, int64_t id, int revision,
     return ERR_OK;
 }
 
-/* History row, then the audit record and the commit (authz_commit, the
- * one commit path); rollback on any failure. */
+/* The end of every unit here: the history row of application id's move
+ * from -> to, then the unit's audit entry naming it. */
 static err_code
-finish(const struct actor_ctx *a, int64_t id, const char *from,
-       const char *to, const char *action, const char *reason,
-       struct err *e)
+record_move(struct unit *u, int64_t id, const char *from, const char *to,
+            const char *action, const char *reason, struct err *e)
 {
-    char ids[24];
+    const struct actor_ctx *a = &u->a;
     err_code rc;
 
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
     if ((rc = store_history_insert(a->db, "application", id, from, to,
                                    a->p->account_id, util_now_ms(), reason,
                                    e)) != ERR_OK)
-        return authz_fail(a, rc);
-    return authz_commit(a, action, "application", ids,
-                        json_pack("{s:s?, s:s, s:s?}", "from", from, "to", to,
-                                  "reason", reason), e);
+        return rc;
+    return unit_audit_id(u, action, "application", id,
+                         json_pack("{s:s?, s:s, s:s?}", "from", from, "to", to,
+                                   "reason", reason), e);
 }
 
+struct submit_args {
+    const struct app_new  *n;
+    const struct img_info *img;
+    int64_t                now;
+    int64_t               *id_out;
+};
 
-err_code
-application_submit(const struct actor_ctx *a, const struct app_new *n,
-                   int64_t *id_out, struct err *e)
+static err_code
+submit_work(struct unit *u, void *ctx, struct err *e)
 {
+    struct submit_args *w = ctx;
+    const struct app_new *n = w->n;
+    const struct actor_ctx *a = &u->a;
     struct store_app row;
     struct store_org org;
-    struct img_info img;
-    int64_t now = util_now_ms();
     err_code rc;
 
-    if ((rc = check_shape(n, &img, e)) != ERR_OK)
-        return rc;
-    if ((rc = store_begin(a->db, e)) != ERR_OK)
-        return rc;
     if ((rc = store_org_get(a->db, n->org_id, &org, e)) != ERR_OK)
-        return authz_fail(a, rc == ERR_NOT_FOUND
+        return rc == ERR_NOT_FOUND
             ? err_set(e, ERR_INVALID, "no organisation %lld",
-                      (long long)n->org_id) : rc);
+                      (long long)n->org_id) : rc;
     if (org.disabled)
-        return authz_fail(a, err_set(e, ERR_CONFLICT, "organisation is disabled"));
+        return err_set(e, ERR_CONFLICT, "organisation is disabled");
     if ((rc = authz_require(a->db, a->p, PERM_APPLICATION_SUBMIT, n->org_id,
                             e)) != ERR_OK ||
         (rc = check_custodian(a, n->custodian_id, n->org_id, e)) != ERR_OK)
-        return authz_fail(a, rc);
+        return rc;
     memset(&row, 0, sizeof(row));
-    fill_row(&row, n, &img);
+    fill_row(&row, n, w->img);
     row.org_id = n->org_id;
     row.applicant_id = a->p->account_id;
     snprintf(row.purpose, sizeof(row.purpose), "%s",
@@ -186,68 +193,140 @@ application_submit(const struct actor_ctx *a, const struct app_new *n,
     if (!strcmp(row.purpose, "change")) {
         struct store_seal old;
         if (n->replaces_esid == NULL)
-            return authz_fail(a, err_set(e, ERR_BAD_REQUEST, "a change names the "
-                                   "seal it replaces (replaces_esid)"));
+            return err_set(e, ERR_BAD_REQUEST, "a change names the seal it "
+                           "replaces (replaces_esid)");
         if ((rc = store_seal_get(a->db, n->replaces_esid, &old, e))
             != ERR_OK)
-            return authz_fail(a, rc == ERR_NOT_FOUND
+            return rc == ERR_NOT_FOUND
                 ? err_set(e, ERR_INVALID, "no seal %s", n->replaces_esid)
-                : rc);
+                : rc;
         if (strcmp(old.state, "active") != 0 || old.org_id != n->org_id)
-            return authz_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s or of "
-                                   "another organisation; only an active "
-                                   "seal of the same organisation is "
-                                   "changed", old.esid, old.state));
+            return err_set(e, ERR_CONFLICT, "seal %s is %s or of another "
+                           "organisation; only an active seal of the same "
+                           "organisation is changed", old.esid, old.state);
         row.replaces_seal_id = old.id;
     } else if (strcmp(row.purpose, "new") != 0 || n->replaces_esid) {
-        return authz_fail(a, err_set(e, ERR_INVALID, "purpose must be new or "
-                               "change (renewal and revocation are asked on "
-                               "the seal)"));
+        return err_set(e, ERR_INVALID, "purpose must be new or change "
+                       "(renewal and revocation are asked on the seal)");
     }
     snprintf(row.state, sizeof(row.state), "submitted");
     row.revision = 1;
-    row.created_ms = row.updated_ms = now;
-    if ((rc = store_app_insert(a->db, &row, n->image, n->image_len, id_out,
-                               e)) != ERR_OK ||
-        (rc = add_materials(a, *id_out, 1, n, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    return finish(a, *id_out, NULL, "submitted", !strcmp(row.purpose,
-                  "change") ? "application.submit_change"
-                            : "application.submit", NULL, e);
+    row.created_ms = row.updated_ms = w->now;
+    if ((rc = store_app_insert(a->db, &row, n->image, n->image_len,
+                               w->id_out, e)) != ERR_OK ||
+        (rc = add_materials(a, *w->id_out, 1, n, e)) != ERR_OK)
+        return rc;
+    return record_move(u, *w->id_out, NULL, "submitted",
+                       !strcmp(row.purpose, "change")
+                           ? "application.submit_change"
+                           : "application.submit", NULL, e);
+}
+
+err_code
+application_submit(const struct actor_ctx *a, const struct app_new *n,
+                   int64_t *id_out, struct err *e)
+{
+    struct img_info img;
+    struct submit_args w = {n, &img, util_now_ms(), id_out};
+    err_code rc;
+
+    if ((rc = check_shape(n, &img, e)) != ERR_OK)
+        return rc;
+    return unit_run(a, submit_work, &w, e);
+}
+
+struct resubmit_args {
+    int64_t                id;
+    const struct app_new  *n;
+    const struct img_info *img;
+};
+
+static err_code
+resubmit_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct resubmit_args *w = ctx;
+    const struct actor_ctx *a = &u->a;
+    struct store_app row;
+    err_code rc;
+
+    if ((rc = store_app_get(a->db, w->id, &row, e)) != ERR_OK)
+        return rc;
+    if (row.applicant_id != a->p->account_id)
+        return err_set(e, ERR_FORBIDDEN, "only the applicant resubmits an "
+                       "application");
+    if ((rc = application_move("resubmit", row.state, NULL, NULL, NULL, e))
+        != ERR_OK ||
+        (rc = check_custodian(a, w->n->custodian_id, row.org_id, e))
+        != ERR_OK)
+        return rc;
+    fill_row(&row, w->n, w->img);
+    row.updated_ms = util_now_ms();
+    if ((rc = store_app_replace(a->db, &row, w->n->image, w->n->image_len,
+                                e)) != ERR_OK ||
+        (rc = add_materials(a, w->id, row.revision + 1, w->n, e))
+        != ERR_OK ||
+        (rc = store_app_transition(a->db, w->id, "returned", "submitted",
+                                   NULL, 0, util_now_ms(), e)) != ERR_OK)
+        return rc;
+    return record_move(u, w->id, "returned", "submitted",
+                       "application.resubmit", NULL, e);
 }
 
 err_code
 application_resubmit(const struct actor_ctx *a, int64_t id,
                      const struct app_new *n, struct err *e)
 {
-    struct store_app row;
     struct img_info img;
+    struct resubmit_args w = {id, n, &img};
     err_code rc;
 
     if ((rc = check_shape(n, &img, e)) != ERR_OK)
         return rc;
-    if ((rc = store_begin(a->db, e)) != ERR_OK)
+    return unit_run(a, resubmit_work, &w, e);
+}
+
+struct request_args {
+    const char           *esid, *purpose, *reason;
+    const struct app_new *n;            /* the materials */
+    long                  renewal_days;
+    int64_t               now;
+    int                   revocation;
+    int64_t              *id_out;
+};
+
+static err_code
+request_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct request_args *w = ctx;
+    const struct actor_ctx *a = &u->a;
+    struct store_seal s;
+    err_code rc;
+
+    if ((rc = store_seal_get(a->db, w->esid, &s, e)) != ERR_OK ||
+        (rc = authz_require(a->db, a->p, PERM_APPLICATION_SUBMIT, s.org_id,
+                            e)) != ERR_OK)
         return rc;
-    if ((rc = store_app_get(a->db, id, &row, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    if (row.applicant_id != a->p->account_id)
-        return authz_fail(a, err_set(e, ERR_FORBIDDEN, "only the applicant "
-                               "resubmits an application"));
-    if ((rc = application_move("resubmit", row.state, NULL, NULL, NULL, e))
-        != ERR_OK)
-        return authz_fail(a, rc);
-    if ((rc = check_custodian(a, n->custodian_id, row.org_id, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    fill_row(&row, n, &img);
-    row.updated_ms = util_now_ms();
-    if ((rc = store_app_replace(a->db, &row, n->image, n->image_len, e))
-        != ERR_OK ||
-        (rc = add_materials(a, id, row.revision + 1, n, e)) != ERR_OK ||
-        (rc = store_app_transition(a->db, id, "returned", "submitted", NULL,
-                                   0, util_now_ms(), e)) != ERR_OK)
-        return authz_fail(a, rc);
-    return finish(a, id, "returned", "submitted", "application.resubmit",
-                  NULL, e);
+    if (strcmp(s.state, "active") != 0 &&
+        !(w->revocation && strcmp(s.state, "suspended") == 0))
+        return err_set(e, ERR_CONFLICT, "seal %s is %s", s.esid, s.state);
+    /* a renewal repeats the seal's name: one its organisation no longer
+     * has is changed (purpose change), not renewed */
+    if (!w->revocation && s.change_required_ms != 0)
+        return err_set(e, ERR_CONFLICT, "seal %s carries its organisation's "
+                       "former name: apply for a change, not a renewal",
+                       s.esid);
+    if (!w->revocation &&
+        s.valid_end_ms - w->now > w->renewal_days * 86400000LL)
+        return err_set(e, ERR_CONFLICT, "too early to renew: renewal opens "
+                       "%ld days before the seal expires", w->renewal_days);
+    if ((rc = store_app_copy(a->db, s.application_id, a->p->account_id,
+                             w->purpose, s.id, w->reason, w->now, w->id_out,
+                             e)) != ERR_OK ||
+        (rc = add_materials(a, *w->id_out, 1, w->n, e)) != ERR_OK)
+        return rc;
+    return record_move(u, *w->id_out, NULL, "submitted", w->revocation
+                       ? "application.request_revocation"
+                       : "application.request_renewal", w->reason, e);
 }
 
 err_code
@@ -256,49 +335,55 @@ application_request(const struct actor_ctx *a, const char *esid,
                     const struct app_material *materials, size_t nmaterials,
                     long renewal_days, int64_t *id_out, struct err *e)
 {
-    struct store_seal s;
     struct app_new n;
-    int64_t now = util_now_ms();
-    int revocation = !strcmp(purpose, "revocation");
-    err_code rc;
+    struct request_args w = {esid, purpose, reason, &n, renewal_days,
+                             util_now_ms(), !strcmp(purpose, "revocation"),
+                             id_out};
 
-    if (!revocation && strcmp(purpose, "renewal") != 0)
+    if (!w.revocation && strcmp(purpose, "renewal") != 0)
         return err_set(e, ERR_INVALID, "purpose must be renewal or "
                        "revocation");
-    if (revocation && (reason == NULL || nmaterials == 0))
+    if (w.revocation && (reason == NULL || nmaterials == 0))
         return err_set(e, ERR_BAD_REQUEST, "a revocation request needs a "
                        "reason and identity materials");
     memset(&n, 0, sizeof(n));
     memcpy(n.materials, materials, nmaterials * sizeof(*materials));
     n.nmaterials = nmaterials;
-    if ((rc = store_begin(a->db, e)) != ERR_OK)
-        return rc;
-    if ((rc = store_seal_get(a->db, esid, &s, e)) != ERR_OK ||
-        (rc = authz_require(a->db, a->p, PERM_APPLICATION_SUBMIT, s.org_id,
-                            e)) != ERR_OK)
-        return authz_fail(a, rc);
-    if (strcmp(s.state, "active") != 0 &&
-        !(revocation && strcmp(s.state, "suspended") == 0))
-        return authz_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s", s.esid,
-                               s.state));
-    /* a renewal repeats the seal's name: one its organisation no longer
-     * has is changed (purpose change), not renewed */
-    if (!revocation && s.change_required_ms != 0)
-        return authz_fail(a, err_set(e, ERR_CONFLICT, "seal %s carries its "
-                                     "organisation's former name: apply for "
-                                     "a change, not a renewal", s.esid));
-    if (!revocation && s.valid_end_ms - now > renewal_days * 86400000LL)
-        return authz_fail(a, err_set(e, ERR_CONFLICT, "too early to renew: "
-                               "renewal opens %ld days before the seal "
-                               "expires", renewal_days));
-    if ((rc = store_app_copy(a->db, s.application_id, a->p->account_id,
-                             purpose, s.id, reason, now, id_out, e))
+    return unit_run(a, request_work, &w, e);
+}
+
+struct review_args {
+    int64_t     id;
+    const char *decision, *reason;
+};
+
+static err_code
+review_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct review_args *w = ctx;
+    const struct actor_ctx *a = &u->a;
+    const char *to = NULL, *action = NULL;
+    struct store_app row;
+    err_code rc;
+
+    if ((rc = store_app_get(a->db, w->id, &row, e)) != ERR_OK ||
+        (rc = authz_require(a->db, a->p, PERM_APPLICATION_REVIEW, row.org_id,
+                            e)) != ERR_OK ||
+        (rc = sod_seal_people(&(struct sod_seal){row.applicant_id,
+                                  row.custodian_id, a->p->account_id, 0}, e))
         != ERR_OK ||
-        (rc = add_materials(a, *id_out, 1, &n, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    return finish(a, *id_out, NULL, "submitted", revocation
-                  ? "application.request_revocation"
-                  : "application.request_renewal", reason, e);
+        (rc = application_move(w->decision, row.state, &to, NULL, &action,
+                               e)) != ERR_OK ||
+        (rc = store_app_transition(a->db, w->id, row.state, to, w->reason,
+                                   a->p->account_id, util_now_ms(), e))
+        != ERR_OK)
+        return rc;
+    /* an approved revocation request takes effect at once: final */
+    if (!strcmp(row.purpose, "revocation") && !strcmp(to, "approved") &&
+        (rc = seal_revoke_in_tx(u, row.replaces_seal_id, "cessation",
+                                row.reason, e)) != ERR_OK)
+        return rc;
+    return record_move(u, w->id, row.state, to, action, w->reason, e);
 }
 
 err_code
@@ -307,9 +392,7 @@ application_review(const struct actor_ctx *a, int64_t id,
 {
     static const char *const decisions[] = {"start", "return", "reject",
                                             "approve", NULL};
-    const char *to = NULL, *action = NULL;
-    struct store_app row;
-    err_code rc;
+    struct review_args w = {id, decision, reason};
 
     if (!one_of(decision, decisions))
         return err_set(e, ERR_INVALID, "decision must be start, return, "
@@ -317,30 +400,7 @@ application_review(const struct actor_ctx *a, int64_t id,
     if (application_event_needs_reason(decision) &&
         (reason == NULL || reason[0] == '\0'))
         return err_set(e, ERR_BAD_REQUEST, "a %s needs a reason", decision);
-    if ((rc = store_begin(a->db, e)) != ERR_OK)
-        return rc;
-    if ((rc = store_app_get(a->db, id, &row, e)) != ERR_OK ||
-        (rc = authz_require(a->db, a->p, PERM_APPLICATION_REVIEW, row.org_id,
-                            e)) != ERR_OK)
-        return authz_fail(a, rc);
-    if ((rc = sod_seal_people(&(struct sod_seal){row.applicant_id,
-                                  row.custodian_id, a->p->account_id, 0}, e))
-        != ERR_OK)
-        return authz_fail(a, rc);
-    if ((rc = application_move(decision, row.state, &to, NULL, &action, e))
-        != ERR_OK)
-        return authz_fail(a, rc);
-    if ((rc = store_app_transition(a->db, id, row.state, to, reason,
-                                   a->p->account_id, util_now_ms(), e))
-        != ERR_OK)
-        return authz_fail(a, rc);
-    /* an approved revocation request takes effect at once: final */
-    if (!strcmp(row.purpose, "revocation") && !strcmp(to, "approved") &&
-        (rc = seal_revoke_in_tx(&(struct unit){.a = *a},  /* interim */
-                                row.replaces_seal_id, "cessation",
-                                row.reason, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    return finish(a, id, row.state, to, action, reason, e);
+    return unit_run(a, review_work, &w, e);
 }
 
 err_code
