@@ -1,5 +1,12 @@
 /*
- * signing.c - signing requests and document signing (signing.h).
+ * signing.c - signing requests and document signing (signing.h).  Each
+ * change is one unit of work (unit.h): the public function checks what
+ * needs no database and runs its *_work function in a unit, which checks
+ * authority and rules, writes and names the audit entry; unit_run appends
+ * it and commits, and a refusal is an error the unit rolls back.  A
+ * signature is made by the token first, outside any unit, and then
+ * recorded in a grouped unit (unit_run_grouped: one commit for the
+ * signatures recorded meanwhile); so is a failed fault check's mark.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -16,20 +23,10 @@
 #include "signing.h"
 #include "sod.h"
 #include "sm2.h"
+#include "unit.h"
 #include "util.h"
 
 #include <openssl/evp.h>
-
-/* Audit record of the change to signing request id and commit. */
-static err_code
-finish(const struct actor_ctx *a, const char *action, int64_t id,
-       json_t *details, struct err *e)
-{
-    char ids[24];
-
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    return authz_commit(a, action, "sign_request", ids, details, e);
-}
 
 /* The caller acts for the seal's custodian: as the custodian, or as an
  * approved deputy of that custodian now; and the custodian is still one
@@ -90,13 +87,81 @@ submitter_not_keeper(const struct actor_ctx *a, const struct store_seal *s,
     return ERR_OK;
 }
 
+struct submit_args {
+    const struct sign_new *n;
+    int64_t                now;
+    int64_t               *id_out;
+};
+
+static err_code
+submit_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct submit_args *w = ctx;
+    const struct sign_new *n = w->n;
+    const struct actor_ctx *a = &u->a;
+    struct store_sreq r, prev;
+    struct store_seal s;
+    size_t i;
+    err_code rc;
+
+    memset(&r, 0, sizeof(r));
+    if ((rc = store_seal_get(a->db, n->esid, &s, e)) != ERR_OK)
+        return rc == ERR_NOT_FOUND
+            ? err_set(e, ERR_INVALID, "no seal %s", n->esid) : rc;
+    if ((rc = authz_require(a->db, a->p, PERM_REQUEST_SUBMIT, s.org_id, e))
+            != ERR_OK ||
+        (rc = submitter_not_keeper(a, &s, e)) != ERR_OK ||
+        (rc = seal_check_usable(a->db, &s, w->now, e)) != ERR_OK)
+        return rc;
+    if (n->resubmits_id != 0) {
+        if ((rc = store_sreq_get(a->db, n->resubmits_id, &prev, e))
+            != ERR_OK)
+            return rc;
+        if (sign_request_move("resubmit", prev.state, NULL, NULL, NULL)
+                != ERR_OK ||
+            prev.submitter_id != a->p->account_id || prev.seal_id != s.id)
+            return err_set(e, ERR_CONFLICT, "only your own rejected request "
+                           "for this seal is resubmitted");
+    }
+    if (n->extra_for_id != 0) {
+        if ((rc = store_sreq_get(a->db, n->extra_for_id, &prev, e))
+            != ERR_OK)
+            return rc;
+        if (sign_request_move("extra_copies", prev.state, NULL, NULL, NULL)
+                != ERR_OK || prev.seal_id != s.id)
+            return err_set(e, ERR_CONFLICT, "extra copies are asked for an "
+                           "approved request of this seal");
+    }
+    r.seal_id = s.id;
+    r.submitter_id = a->p->account_id;
+    snprintf(r.title, sizeof(r.title), "%s", n->title);
+    snprintf(r.purpose, sizeof(r.purpose), "%s", n->purpose);
+    r.copies = (int)n->copies;
+    r.resubmits_id = n->resubmits_id;
+    r.extra_for_id = n->extra_for_id;
+    r.created_ms = w->now;
+    if ((rc = store_sreq_insert(a->db, &r, w->id_out, e)) != ERR_OK)
+        return rc;
+    for (i = 0; i < n->ndocs; i++) {
+        const struct sign_doc_new *d = &n->docs[i];
+        if ((rc = store_sdoc_insert(a->db, *w->id_out, d->name,
+                                    d->data ? (int64_t)d->len : d->size,
+                                    d->sm3, d->data, d->len, e)) != ERR_OK)
+            return rc;
+    }
+    return unit_audit_id(u, "sign_request.submit", "sign_request",
+                         *w->id_out,
+                         json_pack("{s:s, s:i, s:i, s:I}", "esid", s.esid,
+                                   "copies", (int)n->copies, "documents",
+                                   (int)n->ndocs, "deputy_id",
+                                   (json_int_t)r.deputy_id), e);
+}
+
 err_code
 sign_submit(const struct actor_ctx *a, const struct sign_new *n,
             long max_documents, int64_t *id_out, struct err *e)
 {
-    struct store_sreq r, prev;
-    struct store_seal s;
-    int64_t now = util_now_ms();
+    struct submit_args w = {n, util_now_ms(), id_out};
     size_t i;
     err_code rc;
 
@@ -111,69 +176,56 @@ sign_submit(const struct actor_ctx *a, const struct sign_new *n,
             (rc = sm2_sm3(n->docs[i].data, n->docs[i].len, n->docs[i].sm3,
                           e)) != ERR_OK)
             return rc;
-    if ((rc = store_begin(a->db, e)) != ERR_OK)
+    return unit_run(a, submit_work, &w, e);
+}
+
+struct decide_args {
+    int64_t     id;
+    int         approve;
+    const char *reason;
+    int64_t     ttl_ms, now;
+};
+
+static err_code
+decide_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct decide_args *w = ctx;
+    const struct actor_ctx *a = &u->a;
+    struct store_sreq r;
+    struct store_seal s;
+    const char *to = NULL;
+    err_code rc;
+
+    if ((rc = store_sreq_get(a->db, w->id, &r, e)) != ERR_OK ||
+        (rc = store_seal_get_id(a->db, r.seal_id, &s, e)) != ERR_OK ||
+        (rc = authz_require(a->db, a->p, PERM_REQUEST_APPROVE, s.org_id, e))
+        != ERR_OK ||
+        (rc = sod_request_people(&(struct sod_request){r.submitter_id,
+                                      s.custodian_id, a->p->account_id, 0},
+                                  e)) != ERR_OK ||
+        (w->approve && (rc = seal_check_usable(a->db, &s, w->now, e))
+                       != ERR_OK) ||
+        (rc = sign_request_move(w->approve ? "approve" : "reject", r.state,
+                                &to, NULL, e)) != ERR_OK ||
+        (rc = store_sreq_transition(a->db, w->id, r.state, to, w->reason,
+                                    a->p->account_id,
+                                    w->approve ? w->now : 0,
+                                    w->approve ? w->now + w->ttl_ms : 0,
+                                    w->now, e)) != ERR_OK)
         return rc;
-    memset(&r, 0, sizeof(r));
-    if ((rc = store_seal_get(a->db, n->esid, &s, e)) != ERR_OK)
-        return authz_fail(a, rc == ERR_NOT_FOUND
-            ? err_set(e, ERR_INVALID, "no seal %s", n->esid) : rc);
-    if ((rc = authz_require(a->db, a->p, PERM_REQUEST_SUBMIT, s.org_id, e))
-            != ERR_OK ||
-        (rc = submitter_not_keeper(a, &s, e)) != ERR_OK ||
-        (rc = seal_check_usable(a->db, &s, now, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    if (n->resubmits_id != 0) {
-        if ((rc = store_sreq_get(a->db, n->resubmits_id, &prev, e))
-            != ERR_OK)
-            return authz_fail(a, rc);
-        if (sign_request_move("resubmit", prev.state, NULL, NULL, NULL)
-                != ERR_OK ||
-            prev.submitter_id != a->p->account_id || prev.seal_id != s.id)
-            return authz_fail(a, err_set(e, ERR_CONFLICT, "only your own rejected "
-                                   "request for this seal is resubmitted"));
-    }
-    if (n->extra_for_id != 0) {
-        if ((rc = store_sreq_get(a->db, n->extra_for_id, &prev, e))
-            != ERR_OK)
-            return authz_fail(a, rc);
-        if (sign_request_move("extra_copies", prev.state, NULL, NULL, NULL)
-                != ERR_OK || prev.seal_id != s.id)
-            return authz_fail(a, err_set(e, ERR_CONFLICT, "extra copies are asked "
-                                   "for an approved request of this seal"));
-    }
-    r.seal_id = s.id;
-    r.submitter_id = a->p->account_id;
-    snprintf(r.title, sizeof(r.title), "%s", n->title);
-    snprintf(r.purpose, sizeof(r.purpose), "%s", n->purpose);
-    r.copies = (int)n->copies;
-    r.resubmits_id = n->resubmits_id;
-    r.extra_for_id = n->extra_for_id;
-    r.created_ms = now;
-    if ((rc = store_sreq_insert(a->db, &r, id_out, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    for (i = 0; i < n->ndocs; i++) {
-        const struct sign_doc_new *d = &n->docs[i];
-        if ((rc = store_sdoc_insert(a->db, *id_out, d->name,
-                                    d->data ? (int64_t)d->len : d->size,
-                                    d->sm3, d->data, d->len, e)) != ERR_OK)
-            return authz_fail(a, rc);
-    }
-    return finish(a, "sign_request.submit", *id_out,
-                  json_pack("{s:s, s:i, s:i, s:I}", "esid", s.esid, "copies",
-                            (int)n->copies, "documents", (int)n->ndocs,
-                            "deputy_id", (json_int_t)r.deputy_id), e);
+    return unit_audit_id(u, w->approve ? "sign_request.approve"
+                                       : "sign_request.reject",
+                         "sign_request", w->id,
+                         json_pack("{s:s, s:s?}", "esid", s.esid, "reason",
+                                   w->reason), e);
 }
 
 err_code
 sign_decide(const struct actor_ctx *a, int64_t id, int approve,
             const char *reason, int64_t ttl_ms, struct err *e)
 {
-    struct store_sreq r;
-    struct store_seal s;
-    const char *to = NULL;
-    int64_t now = util_now_ms();
+    struct decide_args w = {id, approve, reason, ttl_ms, util_now_ms()};
     int needs_reason = 0;
-    err_code rc;
 
     /* a reason is asked before anything is read: the table says which
      * events need one, whatever state the request is in */
@@ -182,57 +234,40 @@ sign_decide(const struct actor_ctx *a, int64_t id, int approve,
         (reason == NULL || reason[0] == '\0'))
         return err_set(e, ERR_BAD_REQUEST, "a rejection (退签) needs a "
                        "reason");
-    if ((rc = store_begin(a->db, e)) != ERR_OK)
-        return rc;
-    if ((rc = store_sreq_get(a->db, id, &r, e)) != ERR_OK ||
-        (rc = store_seal_get_id(a->db, r.seal_id, &s, e)) != ERR_OK ||
-        (rc = authz_require(a->db, a->p, PERM_REQUEST_APPROVE, s.org_id, e))
-        != ERR_OK)
-        return authz_fail(a, rc);
-    if ((rc = sod_request_people(&(struct sod_request){r.submitter_id,
-                                      s.custodian_id, a->p->account_id, 0},
-                                  e)) != ERR_OK)
-        return authz_fail(a, rc);
-    if (approve && (rc = seal_check_usable(a->db, &s, now, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    if ((rc = sign_request_move(approve ? "approve" : "reject", r.state,
-                                &to, NULL, e)) != ERR_OK ||
-        (rc = store_sreq_transition(a->db, id, r.state, to,
-                                    reason, a->p->account_id,
-                                    approve ? now : 0,
-                                    approve ? now + ttl_ms : 0, now, e))
-        != ERR_OK)
-        return authz_fail(a, rc);
-    return finish(a, approve ? "sign_request.approve"
-                             : "sign_request.reject", id,
-                  json_pack("{s:s, s:s?}", "esid", s.esid, "reason", reason),
-                  e);
+    return unit_run(a, decide_work, &w, e);
 }
 
-err_code
-sign_cancel(const struct actor_ctx *a, int64_t id, struct err *e)
+static err_code
+cancel_work(struct unit *u, void *ctx, struct err *e)
 {
+    int64_t id = *(int64_t *)ctx;
+    const struct actor_ctx *a = &u->a;
     struct store_sreq r;
     const char *to = NULL;
     int64_t n = 0;
     err_code rc;
 
-    if ((rc = store_begin(a->db, e)) != ERR_OK)
-        return rc;
     if ((rc = store_sreq_get(a->db, id, &r, e)) != ERR_OK ||
         (rc = store_sreq_signed(a->db, id, &n, e)) != ERR_OK)
-        return authz_fail(a, rc);
+        return rc;
     if (r.submitter_id != a->p->account_id)
-        return authz_fail(a, err_set(e, ERR_FORBIDDEN, "only the submitter "
-                               "cancels a request"));
+        return err_set(e, ERR_FORBIDDEN, "only the submitter cancels a "
+                       "request");
     if (n > 0)
-        return authz_fail(a, err_set(e, ERR_CONFLICT, "documents were already "
-                               "signed under this request"));
+        return err_set(e, ERR_CONFLICT, "documents were already signed "
+                       "under this request");
     if ((rc = sign_request_move("cancel", r.state, &to, NULL, e)) != ERR_OK ||
         (rc = store_sreq_transition(a->db, id, r.state, to, NULL, 0, 0, 0,
                                     util_now_ms(), e)) != ERR_OK)
-        return authz_fail(a, rc);
-    return finish(a, "sign_request.cancel", id, NULL, e);
+        return rc;
+    return unit_audit_id(u, "sign_request.cancel", "sign_request", id, NULL,
+                         e);
+}
+
+err_code
+sign_cancel(const struct actor_ctx *a, int64_t id, struct err *e)
+{
+    return unit_run(a, cancel_work, &id, e);
 }
 
 struct doc_set {
@@ -270,9 +305,8 @@ item_error(int64_t doc_id, const struct err *e)
                      err_name(e->code), "message", e->msg);
 }
 
-/* One signature's record, as a store_group_run work item. */
+/* One signature's record, as a grouped unit's work. */
 struct use {
-    const struct actor_ctx  *a;
     const struct store_sreq *r;
     const struct store_sdoc *d;
     const uint8_t           *der;
@@ -281,80 +315,78 @@ struct use {
     int64_t                  sig_id;        /* out */
 };
 
-/* On db, inside the group's transaction: re-check the grant (approved, not
- * expired, a copy left of the document) and the seal (active, valid now),
- * then record the signature with its usage record, the seal's last use and
- * the audit record. */
+/* In a grouped unit (on u->a.db, the group's connection): re-check the
+ * grant (approved, not expired, a copy left of the document) and the seal
+ * (active, valid now), then record the signature with its usage record,
+ * the seal's last use and the audit entry. */
 static err_code
-use_record(struct store_conn *db, void *ctx, struct err *e)
+use_work(struct unit *u, void *ctx, struct err *e)
 {
-    struct use *u = ctx;
-    const struct actor_ctx *a = u->a;
+    struct use *w = ctx;
+    const struct actor_ctx *a = &u->a;
     struct store_sreq now_r;
     struct store_seal s;
     struct store_sig rec;
-    struct audit_event ev = {"seal.sign", "seal", NULL, AUDIT_OK, NULL,
-                             NULL};
     char sm3hex[65];
     int64_t now = util_now_ms();
     json_t *details = NULL;
     err_code rc;
 
-    if ((rc = store_sreq_get(db, u->r->id, &now_r, e)) != ERR_OK ||
-        (rc = store_seal_get_id(db, u->r->seal_id, &s, e)) != ERR_OK)
+    if ((rc = store_sreq_get(a->db, w->r->id, &now_r, e)) != ERR_OK ||
+        (rc = store_seal_get_id(a->db, w->r->seal_id, &s, e)) != ERR_OK)
         return rc;
     if (sign_request_move("sign", now_r.state, NULL, NULL, NULL) != ERR_OK)
         return err_set(e, ERR_CONFLICT, "signing request %lld is %s",
-                       (long long)u->r->id, now_r.state);
+                       (long long)w->r->id, now_r.state);
     if (now_r.expires_ms <= now)
         return err_set(e, ERR_CONFLICT, "the approval expired; a new "
                        "approval is needed");
-    if ((rc = seal_check_usable(db, &s, now, e)) != ERR_OK ||
-        (rc = store_sdoc_take(db, u->d->id, now_r.copies, e)) != ERR_OK)
+    if ((rc = seal_check_usable(a->db, &s, now, e)) != ERR_OK ||
+        (rc = store_sdoc_take(a->db, w->d->id, now_r.copies, e)) != ERR_OK)
         return rc;
     memset(&rec, 0, sizeof(rec));
-    rec.request_id = u->r->id;
-    rec.document_id = u->d->id;
+    rec.request_id = w->r->id;
+    rec.document_id = w->d->id;
     rec.seal_id = s.id;
     rec.org_id = s.org_id;
     rec.signer_id = a->p->account_id;
     rec.approver_id = now_r.approver_id;
-    rec.token_checked = u->checked;
+    rec.token_checked = w->checked;
     snprintf(rec.client_addr, sizeof(rec.client_addr), "%s",
              a->who.client_addr ? a->who.client_addr : "");
     snprintf(rec.request_rid, sizeof(rec.request_rid), "%s",
              a->who.request_id ? a->who.request_id : "");
-    memcpy(rec.data_sm3, u->d->sm3, sizeof(rec.data_sm3));
+    memcpy(rec.data_sm3, w->d->sm3, sizeof(rec.data_sm3));
     rec.ts_ms = now;
-    util_hex_encode(u->d->sm3, sizeof(u->d->sm3), sm3hex);
-    ev.target_id = s.esid;
-    details = json_pack("{s:I, s:I, s:s}", "request_id", (json_int_t)u->r->id,
-                        "document_id", (json_int_t)u->d->id, "sm3", sm3hex);
+    util_hex_encode(w->d->sm3, sizeof(w->d->sm3), sm3hex);
+    details = json_pack("{s:I, s:I, s:s}", "request_id", (json_int_t)w->r->id,
+                        "document_id", (json_int_t)w->d->id, "sm3", sm3hex);
     if (details == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
-    ev.details = details;
-    if ((rc = store_sig_insert(db, &rec, u->der, u->len, &u->sig_id, e))
-            == ERR_OK &&
-        (rc = store_seal_touch(db, s.id, now, e)) == ERR_OK)
-        rc = audit_append(db, &a->who, &ev, e);
-    json_decref(details);
-    return rc;
+    if ((rc = store_sig_insert(a->db, &rec, w->der, w->len, &w->sig_id, e))
+            != ERR_OK ||
+        (rc = store_seal_touch(a->db, s.id, now, e)) != ERR_OK) {
+        json_decref(details);
+        return rc;
+    }
+    return unit_audit(u, "seal.sign", "seal", s.esid, details, e);
 }
 
-/* Record signature der of document d of request r (use_record), durably,
+/* Record signature der of document d of request r (use_work), durably,
  * with whether its value was checked before it is given out (checked),
  * in a group commit with other signatures being recorded at the same time:
- * one fsync for the group.  On any failure nothing of it is recorded and
- * der must not be given out.  *sig_id gets the record's id. */
+ * one fsync for the group.  The token has signed already: nothing of it
+ * runs inside the unit.  On any failure nothing of it is recorded and der
+ * must not be given out.  *sig_id gets the record's id. */
 static err_code
 record_use(const struct actor_ctx *a, const struct store_sreq *r,
            const struct store_sdoc *d, const uint8_t *der, size_t len,
            int checked, int64_t *sig_id, struct err *e)
 {
-    struct use u = {a, r, d, der, len, checked, 0};
-    err_code rc = store_group_run(a->db, use_record, &u, e);
+    struct use w = {r, d, der, len, checked, 0};
+    err_code rc = unit_run_grouped(a, use_work, &w, e);
 
-    *sig_id = u.sig_id;
+    *sig_id = w.sig_id;
     return rc;
 }
 
@@ -502,16 +534,15 @@ check_due(const struct signer *g, long every)
            __atomic_load_n(&g->m->suspect, __ATOMIC_RELAXED);
 }
 
-/* A failed fault check, in a group transaction: mark the seal's
- * unchecked signatures since its last checked one as suspect, and tell the
- * auditor how many. */
+/* A failed fault check, in a grouped unit: mark the seal's unchecked
+ * signatures since its last checked one as suspect, and tell the auditor
+ * how many (the unit's one entry, outcome failed: unit_record). */
 struct fault {
-    const struct actor_ctx *a;
     const struct store_seal *s;
 };
 
 static err_code
-fault_record(struct store_conn *db, void *ctx, struct err *e)
+fault_work(struct unit *u, void *ctx, struct err *e)
 {
     struct fault *f = ctx;
     struct audit_event ev = {"seal.token_fault", "seal", f->s->esid,
@@ -521,13 +552,13 @@ fault_record(struct store_conn *db, void *ctx, struct err *e)
     int64_t n = 0;
     err_code rc;
 
-    if ((rc = store_sig_mark_suspect(db, f->s->id, &n, e)) != ERR_OK)
+    if ((rc = store_sig_mark_suspect(u->a.db, f->s->id, &n, e)) != ERR_OK)
         return rc;
     if ((details = json_pack("{s:I}", "signatures_marked_suspect",
                              (json_int_t)n)) == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
     ev.details = details;
-    rc = audit_append(db, &f->a->who, &ev, e);
+    rc = unit_record(u, &ev, e);
     json_decref(details);
     return rc;
 }
@@ -541,14 +572,14 @@ static void
 check_failed(const struct actor_ctx *a, const struct signer *g, int checked,
              err_code rc)
 {
-    struct fault f = {a, &g->s};
+    struct fault f = {&g->s};
     struct err me;
 
     if (!checked || rc != ERR_CRYPTO)
         return;
     __atomic_store_n(&g->m->suspect, 1, __ATOMIC_RELAXED);
     err_clear(&me);
-    if (store_group_run(a->db, fault_record, &f, &me) != ERR_OK)
+    if (unit_run_grouped(a, fault_work, &f, &me) != ERR_OK)
         log_event(LOG_ERROR, "token_fault_unrecorded", "esid=%s msg=%s",
                   g->s.esid, me.msg);
 }
@@ -799,44 +830,56 @@ done:
     return rc;
 }
 
+struct upload_args {
+    int64_t        id, doc_id;
+    const uint8_t *data;
+    size_t         len;
+    const uint8_t *sm3;
+};
+
+static err_code
+upload_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct upload_args *w = ctx;
+    const struct actor_ctx *a = &u->a;
+    struct store_sreq r;
+    struct store_seal s;
+    struct store_sdoc d;
+    int64_t deputy = 0;
+    err_code rc;
+
+    if ((rc = store_sreq_get(a->db, w->id, &r, e)) != ERR_OK ||
+        (rc = store_seal_get_id(a->db, r.seal_id, &s, e)) != ERR_OK ||
+        (r.submitter_id != a->p->account_id &&
+         (rc = acting_custodian(a, &s, &deputy, e)) != ERR_OK) ||
+        (rc = store_sdoc_get(a->db, w->doc_id, &d, NULL, NULL, e)) != ERR_OK)
+        return rc;
+    if (d.request_id != w->id)
+        return err_set(e, ERR_NOT_FOUND, "document %lld is not in request "
+                       "%lld", (long long)w->doc_id, (long long)w->id);
+    if (sign_request_move("upload", r.state, NULL, NULL, NULL) != ERR_OK)
+        return err_set(e, ERR_CONFLICT, "signing request %lld is %s",
+                       (long long)w->id, r.state);
+    if ((int64_t)w->len != d.size_bytes || !util_ct_equal(w->sm3, d.sm3, 32))
+        return err_set(e, ERR_INVALID, "these are not the bytes of the "
+                       "document as submitted (size or SM3 differs)");
+    if ((rc = store_sdoc_set_data(a->db, w->doc_id, w->data, w->len, e))
+        != ERR_OK)
+        return rc;
+    return unit_audit_id(u, "sign_request.upload", "sign_request", w->id,
+                         json_pack("{s:I, s:I}", "document_id",
+                                   (json_int_t)w->doc_id, "size",
+                                   (json_int_t)w->len), e);
+}
+
 err_code
 sign_upload(const struct actor_ctx *a, int64_t id, int64_t doc_id,
             const uint8_t *data, size_t len, const uint8_t sm3[32],
             struct err *e)
 {
-    struct store_sreq r;
-    struct store_seal s;
-    struct store_sdoc d;
-    int64_t deputy = 0;
-    char ids[24];
-    err_code rc;
+    struct upload_args w = {id, doc_id, data, len, sm3};
 
-    if ((rc = store_begin(a->db, e)) != ERR_OK)
-        return rc;
-    if ((rc = store_sreq_get(a->db, id, &r, e)) != ERR_OK ||
-        (rc = store_seal_get_id(a->db, r.seal_id, &s, e)) != ERR_OK ||
-        (r.submitter_id != a->p->account_id &&
-         (rc = acting_custodian(a, &s, &deputy, e)) != ERR_OK) ||
-        (rc = store_sdoc_get(a->db, doc_id, &d, NULL, NULL, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    if (d.request_id != id)
-        return authz_fail(a, err_set(e, ERR_NOT_FOUND, "document %lld is "
-                                     "not in request %lld",
-                                     (long long)doc_id, (long long)id));
-    if (sign_request_move("upload", r.state, NULL, NULL, NULL) != ERR_OK)
-        return authz_fail(a, err_set(e, ERR_CONFLICT, "signing request "
-                                     "%lld is %s", (long long)id, r.state));
-    if ((int64_t)len != d.size_bytes || !util_ct_equal(sm3, d.sm3, 32))
-        return authz_fail(a, err_set(e, ERR_INVALID, "these are not the "
-                                     "bytes of the document as submitted "
-                                     "(size or SM3 differs)"));
-    if ((rc = store_sdoc_set_data(a->db, doc_id, data, len, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    snprintf(ids, sizeof(ids), "%lld", (long long)id);
-    return authz_commit(a, "sign_request.upload", "sign_request", ids,
-                        json_pack("{s:I, s:I}", "document_id",
-                                  (json_int_t)doc_id, "size",
-                                  (json_int_t)len), e);
+    return unit_run(a, upload_work, &w, e);
 }
 
 err_code
