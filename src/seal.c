@@ -1,6 +1,12 @@
 /*
  * seal.c - making seals and everything that happens to them afterwards
- * (seal.h).  Token work first, then one write transaction per change.
+ * (seal.h).  Token work first, then each change one unit of work
+ * (unit.h): the public function checks what needs no database and runs
+ * its *_work function in a unit, which re-reads and checks what the change
+ * depends on, writes, and names or records its audit entries; unit_run
+ * commits.  A refusal is an error returned by the work: the unit rolls
+ * back.  Technical units (an esID reserved, a holder key recorded) are
+ * quiet: what they prepare is audited by the change that uses it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +21,7 @@
 #include "ses.h"
 #include "sod.h"
 #include "statuslist.h"
+#include "unit.h"
 #include "util.h"
 
 #define SEAL_LABEL_MAX 64
@@ -31,25 +38,6 @@ seal_type_code(const struct store_app *app)
     if (!strcmp(app->subkind, "business"))
         return 4;
     return 1;
-}
-
-
-/* History row of the seal, then the audit record and the commit
- * (authz_commit, the one commit path); rollback on any failure. */
-static err_code
-finish(const struct actor_ctx *a, const struct store_seal *s,
-       const char *from, const char *to, const char *action,
-       const char *reason, struct err *e)
-{
-    err_code rc;
-
-    if ((rc = store_history_insert(a->db, "seal", s->id, from, to,
-                                   a->p ? a->p->account_id : 0,
-                                   util_now_ms(), reason, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    return authz_commit(a, action, "seal", s->esid,
-                        json_pack("{s:s?, s:s, s:s?}", "from", from, "to", to,
-                                  "reason", reason), e);
 }
 
 /* The instance's CA or maker: key reference split into *key (borrowing the
@@ -118,12 +106,30 @@ check_makeable(const struct actor_ctx *a, int64_t app_id,
     return ERR_OK;
 }
 
-/* A new holder key pair in the holder token, remembered on the
- * application; ref gets "token/id". */
+struct holder_key_args {
+    int64_t     app_id;
+    const char *ref;
+};
+
+/* The holder key the token has just made, recorded on the application:
+ * a quiet unit (the seal made with the key is audited). */
+static err_code
+holder_key_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct holder_key_args *w = ctx;
+
+    unit_quiet(u);
+    return store_app_set_holder_key(u->a.db, w->app_id, w->ref, e);
+}
+
+/* A new holder key pair in the holder token (before the unit: no token
+ * work inside one), then remembered on the application; ref gets
+ * "token/id". */
 static err_code
 new_holder_key(const struct actor_ctx *a, const struct seal_env *env,
                int64_t app_id, char ref[STORE_KEYREF_MAX], struct err *e)
 {
+    struct holder_key_args w = {app_id, ref};
     char label[SEAL_LABEL_MAX], id[CUSTODY_ID_HEX_MAX];
     err_code rc;
 
@@ -133,12 +139,7 @@ new_holder_key(const struct actor_ctx *a, const struct seal_env *env,
         return rc;
     snprintf(ref, STORE_KEYREF_MAX, "%s/%s", env->cfg->seal_holder_token,
              id);
-    if ((rc = store_begin(a->db, e)) != ERR_OK)
-        return rc;
-    if ((rc = store_app_set_holder_key(a->db, app_id, ref, e)) != ERR_OK ||
-        (rc = store_commit(a->db, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    return ERR_OK;
+    return unit_run(a, holder_key_work, &w, e);
 }
 
 static err_code
@@ -164,25 +165,93 @@ subject_for(const struct store_app *app, const struct store_org *org,
     s->cn = app->seal_name;
 }
 
-/* Reserve the next esID (its own short transaction: a failure later only
+struct esid_args {
+    const char *region;
+    int64_t    *seq;
+};
+
+static err_code
+esid_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct esid_args *w = ctx;
+
+    unit_quiet(u);
+    return store_esid_next(u->a.db, w->region, w->seq, e);
+}
+
+/* Reserve the next esID (a quiet unit of its own: a failure later only
  * leaves a gap, never a duplicate). */
 static err_code
 reserve_esid(const struct actor_ctx *a, const struct config *cfg,
              char esid[STORE_ESID_MAX], struct err *e)
 {
     int64_t seq = 0;
+    struct esid_args w = {cfg->seal_region, &seq};
     err_code rc;
 
-    if ((rc = store_begin(a->db, e)) != ERR_OK)
+    if ((rc = unit_run(a, esid_work, &w, e)) != ERR_OK)
         return rc;
-    if ((rc = store_esid_next(a->db, cfg->seal_region, &seq, e)) != ERR_OK ||
-        (rc = store_commit(a->db, e)) != ERR_OK)
-        return authz_fail(a, rc);
     return seal_esid_format(cfg->seal_esid_format, cfg->seal_region, seq,
                             esid, STORE_ESID_MAX, e);
 }
 
-/* Make the SESeal of app with holder certificate cert and record it. */
+struct record_seal_args {
+    const struct store_app *app;
+    struct store_seal      *s;      /* lineage, predecessor and id set */
+    const uint8_t          *der, *cert;
+    size_t                  der_len, cert_len;
+    int64_t                 now;
+};
+
+/* Record the seal the maker has signed: the application, re-read, must
+ * still be approved and the seal it replaces still active; then the seal,
+ * the application's move and both history rows. */
+static err_code
+record_seal_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct record_seal_args *w = ctx;
+    const struct actor_ctx *a = &u->a;
+    const struct store_app *app = w->app;
+    struct store_seal *s = w->s, pred;
+    struct store_app now_app;
+    const char *app_to = NULL;
+    err_code rc;
+
+    if ((rc = store_app_get(a->db, app->id, &now_app, e)) != ERR_OK)
+        return rc;
+    if (application_move("make", now_app.state, &app_to, NULL, NULL, NULL)
+        != ERR_OK)
+        return err_set(e, ERR_CONFLICT, "application %lld is no longer "
+                       "approved", (long long)app->id);
+    if (app->replaces_seal_id != 0) {
+        if ((rc = store_seal_get_id(a->db, app->replaces_seal_id, &pred, e))
+            != ERR_OK)
+            return rc;
+        if (strcmp(pred.state, "active") != 0)
+            return err_set(e, ERR_CONFLICT, "seal %s to be replaced is %s",
+                           pred.esid, pred.state);
+        snprintf(s->lineage_esid, sizeof(s->lineage_esid), "%s",
+                 pred.lineage_esid);
+        s->predecessor_id = pred.id;
+    }
+    if ((rc = store_seal_insert(a->db, s, w->der, w->der_len, w->cert,
+                                w->cert_len, &s->id, e)) != ERR_OK ||
+        (rc = store_app_transition(a->db, app->id, now_app.state, app_to,
+                                   NULL, 0, w->now, e)) != ERR_OK ||
+        (rc = store_history_insert(a->db, "application", app->id,
+                                   now_app.state, app_to, a->p->account_id,
+                                   w->now, s->esid, e)) != ERR_OK ||
+        (rc = store_history_insert(a->db, "seal", s->id, NULL, "made",
+                                   a->p->account_id, util_now_ms(), NULL,
+                                   e)) != ERR_OK)
+        return rc;
+    return unit_audit(u, "seal.make", "seal", s->esid,
+                      json_pack("{s:n, s:s, s:n}", "from", "to", "made",
+                                "reason"), e);
+}
+
+/* Make the SESeal of app with holder certificate cert (the maker's token
+ * signs it, before the unit), then record it in a unit. */
 static err_code
 make_with_cert(const struct actor_ctx *a, const struct seal_env *env,
                const struct store_app *app, const char *holder_ref,
@@ -192,9 +261,8 @@ make_with_cert(const struct actor_ctx *a, const struct seal_env *env,
     struct authority maker;
     struct seal_make_params mp;
     struct ses_bytes holder = {cert, cert_len};
-    struct store_seal s, pred;
-    struct store_app now_app;
-    const char *app_to = NULL;
+    struct store_seal s;
+    struct record_seal_args w;
     uint8_t *image = NULL, *der = NULL;
     size_t image_len = 0, der_len = 0;
     time_t nb = 0, na = 0;
@@ -241,42 +309,10 @@ make_with_cert(const struct actor_ctx *a, const struct seal_env *env,
     s.valid_end_ms = (int64_t)na * 1000;
     s.made_by = a->p->account_id;
     s.made_ms = now;
-    if ((rc = store_begin(a->db, e)) != ERR_OK)
-        goto done;
-    if ((rc = store_app_get(a->db, app->id, &now_app, e)) != ERR_OK)
-        goto rollback;
-    if (application_move("make", now_app.state, &app_to, NULL, NULL, NULL)
-        != ERR_OK) {
-        rc = err_set(e, ERR_CONFLICT, "application %lld is no longer "
-                     "approved", (long long)app->id);
-        goto rollback;
-    }
-    if (app->replaces_seal_id != 0) {
-        if ((rc = store_seal_get_id(a->db, app->replaces_seal_id, &pred, e))
-            != ERR_OK)
-            goto rollback;
-        if (strcmp(pred.state, "active") != 0) {
-            rc = err_set(e, ERR_CONFLICT, "seal %s to be replaced is %s",
-                         pred.esid, pred.state);
-            goto rollback;
-        }
-        snprintf(s.lineage_esid, sizeof(s.lineage_esid), "%s",
-                 pred.lineage_esid);
-        s.predecessor_id = pred.id;
-    }
-    if ((rc = store_seal_insert(a->db, &s, der, der_len, cert, cert_len,
-                                &s.id, e)) != ERR_OK ||
-        (rc = store_app_transition(a->db, app->id, now_app.state, app_to,
-                                   NULL, 0, now, e)) != ERR_OK ||
-        (rc = store_history_insert(a->db, "application", app->id,
-                                   now_app.state, app_to, a->p->account_id,
-                                   now, s.esid, e)) != ERR_OK)
-        goto rollback;
-    if ((rc = finish(a, &s, NULL, "made", "seal.make", NULL, e)) == ERR_OK)
+    w = (struct record_seal_args){app, &s, der, cert, der_len, cert_len,
+                                  now};
+    if ((rc = unit_run(a, record_seal_work, &w, e)) == ERR_OK)
         snprintf(esid_out, STORE_ESID_MAX, "%s", s.esid);
-    goto done;
-rollback:
-    store_rollback(a->db);
 done:
     authority_free(&maker);
     free(image);
@@ -491,17 +527,19 @@ hold_after(const struct seal_move_rule *m, const struct store_seal *s,
     return given;
 }
 
-/* Apply event to seal s (read in the caller's transaction): the table's
- * move from s->state with the hold, reason code and state before a loss
- * that go with it, the seal's history row and the audit record; *s is
- * updated.  hold: the hold of a manual suspension (NULL otherwise); code:
- * the reason code of a revocation.  ERR_CONFLICT if the table has no such
- * move.  The caller commits or rolls back. */
+/* Apply event to seal s (read in the caller's unit u): the table's move
+ * from s->state with the hold, reason code and state before a loss that
+ * go with it, the seal's history row and its audit entry, recorded in the
+ * unit (unit_record); *s is updated.  hold: the hold of a manual
+ * suspension (NULL otherwise); code: the reason code of a revocation.
+ * ERR_CONFLICT if the table has no such move.  The unit commits or rolls
+ * back. */
 static err_code
-seal_step(const struct actor_ctx *a, struct store_seal *s, const char *event,
+seal_step(struct unit *u, struct store_seal *s, const char *event,
           const char *hold, const char *code, const char *reason,
           struct err *e)
 {
+    const struct actor_ctx *a = &u->a;
     const struct seal_move_rule *m = move_find(event, s->state);
     const struct seal_hold *h;
     struct store_seal_move mv;
@@ -542,7 +580,7 @@ seal_step(const struct actor_ctx *a, struct store_seal *s, const char *event,
         (rc = store_history_insert(a->db, "seal", s->id, from, to,
                                    a->p ? a->p->account_id : 0, now, reason,
                                    e)) == ERR_OK)
-        rc = audit_append(a->db, &a->who, &ev, e);
+        rc = unit_record(u, &ev, e);
     json_decref(details);
     if (rc != ERR_OK)
         return rc;
@@ -627,182 +665,212 @@ seal_revoke_in_tx(struct unit *u, int64_t seal_id,
 
     if ((rc = store_seal_get_id(a->db, seal_id, &s, e)) != ERR_OK)
         return rc;
-    return seal_step(a, &s, "revoke", NULL, reason_code, reason, e);
+    return seal_step(u, &s, "revoke", NULL, reason_code, reason, e);
 }
 
-/* Begin and load the seal by esID. */
+/* What a change of one seal is asked: the seal, the reason given, and
+ * for a resolved loss whether it is revoked. */
+struct seal_args {
+    const char *esid, *reason;
+    int         revoke;
+};
+
 static err_code
-begin_seal(const struct actor_ctx *a, const char *esid, struct store_seal *s,
-           struct err *e)
+confirm_work(struct unit *u, void *ctx, struct err *e)
 {
+    struct seal_args *w = ctx;
+    const struct actor_ctx *a = &u->a;
+    struct store_seal s;
+    struct store_app app;
     err_code rc;
 
-    if ((rc = store_begin(a->db, e)) != ERR_OK)
+    if ((rc = store_seal_get(a->db, w->esid, &s, e)) != ERR_OK ||
+        (rc = store_app_get(a->db, s.application_id, &app, e)) != ERR_OK)
         return rc;
-    if ((rc = store_seal_get(a->db, esid, s, e)) != ERR_OK)
-        return authz_fail(a, rc);
+    if (app.applicant_id != a->p->account_id)
+        return err_set(e, ERR_FORBIDDEN, "only the applicant confirms the "
+                       "seal impression");
+    if ((rc = org_in_service(a->db, &s, e)) != ERR_OK ||
+        (rc = sod_custodian(a->db, s.custodian_id, s.org_id, "activation",
+                            e)) != ERR_OK ||
+        (rc = seal_step(u, &s, "confirm", NULL, NULL, NULL, e)) != ERR_OK ||
+        (rc = store_seal_confirmed(a->db, s.id, s.state_since_ms, e))
+        != ERR_OK)
+        return rc;
+    if (!strcmp(app.purpose, "change") && s.predecessor_id != 0)
+        return seal_revoke_in_tx(u, s.predecessor_id, "superseded",
+                                 "replaced by a changed seal", e);
     return ERR_OK;
-}
-
-/* Commit the actor's transaction; roll back if rc or the commit fails. */
-static err_code
-commit_or_fail(const struct actor_ctx *a, err_code rc, struct err *e)
-{
-    if (rc == ERR_OK)
-        rc = store_commit(a->db, e);
-    if (rc != ERR_OK)
-        store_rollback(a->db);
-    return rc;
 }
 
 err_code
 seal_confirm(const struct actor_ctx *a, const char *esid, struct err *e)
 {
+    struct seal_args w = {esid, NULL, 0};
+
+    return unit_run(a, confirm_work, &w, e);
+}
+
+static err_code
+mark_filed_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct seal_args *w = ctx;
+    const struct actor_ctx *a = &u->a;
     struct store_seal s;
-    struct store_app app;
     err_code rc;
 
-    if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
+    if ((rc = store_seal_get(a->db, w->esid, &s, e)) != ERR_OK ||
+        (rc = authz_require(a->db, a->p, PERM_SEAL_MAKE, s.org_id, e))
+        != ERR_OK ||
+        (rc = store_seal_filed(a->db, s.id, util_now_ms(), e)) != ERR_OK)
         return rc;
-    if ((rc = store_app_get(a->db, s.application_id, &app, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    if (app.applicant_id != a->p->account_id)
-        return authz_fail(a, err_set(e, ERR_FORBIDDEN, "only the applicant "
-                               "confirms the seal impression"));
-    if ((rc = org_in_service(a->db, &s, e)) != ERR_OK ||
-        (rc = sod_custodian(a->db, s.custodian_id, s.org_id, "activation",
-                            e)) != ERR_OK ||
-        (rc = seal_step(a, &s, "confirm", NULL, NULL, NULL, e)) != ERR_OK ||
-        (rc = store_seal_confirmed(a->db, s.id, s.state_since_ms, e))
-        != ERR_OK)
-        return authz_fail(a, rc);
-    if (!strcmp(app.purpose, "change") && s.predecessor_id != 0) {
-        struct unit interim = {.a = *a};     /* until seal.c is on units */
-        rc = seal_revoke_in_tx(&interim, s.predecessor_id, "superseded",
-                               "replaced by a changed seal", e);
-    }
-    return commit_or_fail(a, rc, e);
+    return unit_audit(u, "seal.file", "seal", w->esid, NULL, e);
 }
 
 err_code
 seal_mark_filed(const struct actor_ctx *a, const char *esid, struct err *e)
 {
+    struct seal_args w = {esid, NULL, 0};
+
+    return unit_run(a, mark_filed_work, &w, e);
+}
+
+static err_code
+suspend_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct seal_args *w = ctx;
+    const struct actor_ctx *a = &u->a;
     struct store_seal s;
+    const struct seal_hold *h = NULL;
     err_code rc;
 
-    if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
-        return rc;
-    if ((rc = authz_require(a->db, a->p, PERM_SEAL_MAKE, s.org_id, e))
+    if ((rc = store_seal_get(a->db, w->esid, &s, e)) != ERR_OK ||
+        (rc = authz_require(a->db, a->p, PERM_SEAL_SUSPEND, s.org_id, e))
         != ERR_OK ||
-        (rc = store_seal_filed(a->db, s.id, util_now_ms(), e)) != ERR_OK)
-        return authz_fail(a, rc);
-    return authz_commit(a, "seal.file", "seal", esid, NULL, e);
+        (rc = caller_hold(a, s.org_id, &h, e)) != ERR_OK)
+        return rc;
+    return seal_step(u, &s, "suspend", h->hold, NULL, w->reason, e);
 }
 
 err_code
 seal_suspend(const struct actor_ctx *a, const char *esid, const char *reason,
              struct err *e)
 {
+    struct seal_args w = {esid, reason, 0};
+
+    return unit_run(a, suspend_work, &w, e);
+}
+
+static err_code
+resume_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct seal_args *w = ctx;
+    const struct actor_ctx *a = &u->a;
     struct store_seal s;
-    const struct seal_hold *h = NULL;
+    const struct seal_hold *held, *mine = NULL;
     err_code rc;
 
-    if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
+    if ((rc = store_seal_get(a->db, w->esid, &s, e)) != ERR_OK ||
+        (rc = authz_require(a->db, a->p, PERM_SEAL_SUSPEND, s.org_id, e))
+        != ERR_OK)
         return rc;
-    if ((rc = authz_require(a->db, a->p, PERM_SEAL_SUSPEND, s.org_id, e))
-        != ERR_OK ||
-        (rc = caller_hold(a, s.org_id, &h, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    return commit_or_fail(a, seal_step(a, &s, "suspend", h->hold, NULL,
-                                       reason, e), e);
+    if (strcmp(s.state, "suspended") != 0)
+        return err_set(e, ERR_CONFLICT, "seal %s is %s, not suspended",
+                       s.esid, s.state);
+    held = hold_find(s.hold);
+    if (held == NULL || held->role == NULL)
+        return err_set(e, ERR_CONFLICT, "seal %s is held (%s) and is not "
+                       "lifted: only a new application brings its use back",
+                       s.esid, held ? held->hold : "unknown");
+    if ((rc = caller_hold(a, s.org_id, &mine, e)) != ERR_OK)
+        return rc;
+    if (mine != held)
+        return err_set(e, ERR_FORBIDDEN, "seal %s was suspended by the %s; "
+                       "only that authority lifts the suspension", s.esid,
+                       held->hold);
+    if ((rc = org_in_service(a->db, &s, e)) != ERR_OK)
+        return rc;
+    return seal_step(u, &s, "resume", NULL, NULL, w->reason, e);
 }
 
 err_code
 seal_resume(const struct actor_ctx *a, const char *esid, const char *reason,
             struct err *e)
 {
+    struct seal_args w = {esid, reason, 0};
+
+    return unit_run(a, resume_work, &w, e);
+}
+
+static err_code
+report_loss_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct seal_args *w = ctx;
+    const struct actor_ctx *a = &u->a;
     struct store_seal s;
-    const struct seal_hold *held, *mine = NULL;
     err_code rc;
 
-    if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
+    if ((rc = store_seal_get(a->db, w->esid, &s, e)) != ERR_OK)
         return rc;
-    if ((rc = authz_require(a->db, a->p, PERM_SEAL_SUSPEND, s.org_id, e))
+    if (s.custodian_id != a->p->account_id &&
+        (rc = authz_require(a->db, a->p, PERM_SEAL_REPORT, s.org_id, e))
         != ERR_OK)
-        return authz_fail(a, rc);
-    if (strcmp(s.state, "suspended") != 0)
-        return authz_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s, not "
-                                     "suspended", s.esid, s.state));
-    held = hold_find(s.hold);
-    if (held == NULL || held->role == NULL)
-        return authz_fail(a, err_set(e, ERR_CONFLICT, "seal %s is held "
-                                     "(%s) and is not lifted: only a new "
-                                     "application brings its use back",
-                                     s.esid, held ? held->hold : "unknown"));
-    if ((rc = caller_hold(a, s.org_id, &mine, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    if (mine != held)
-        return authz_fail(a, err_set(e, ERR_FORBIDDEN, "seal %s was "
-                                     "suspended by the %s; only that "
-                                     "authority lifts the suspension",
-                                     s.esid, held->hold));
-    if ((rc = org_in_service(a->db, &s, e)) != ERR_OK)
-        return authz_fail(a, rc);
-    return commit_or_fail(a, seal_step(a, &s, "resume", NULL, NULL, reason,
-                                       e), e);
+        return rc;
+    return seal_step(u, &s, "report_loss", NULL, NULL, w->reason, e);
 }
 
 err_code
 seal_report_loss(const struct actor_ctx *a, const char *esid,
                  const char *reason, struct err *e)
 {
+    struct seal_args w = {esid, reason, 0};
+
+    return unit_run(a, report_loss_work, &w, e);
+}
+
+static err_code
+resolve_loss_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct seal_args *w = ctx;
+    const struct actor_ctx *a = &u->a;
     struct store_seal s;
+    int disabled = 0;
     err_code rc;
 
-    if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
+    if ((rc = store_seal_get(a->db, w->esid, &s, e)) != ERR_OK ||
+        (rc = authz_require(a->db, a->p, PERM_APPLICATION_REVIEW, s.org_id,
+                            e)) != ERR_OK)
         return rc;
-    if (s.custodian_id != a->p->account_id &&
-        (rc = authz_require(a->db, a->p, PERM_SEAL_REPORT, s.org_id, e))
+    if (strcmp(s.state, "lost") != 0)
+        return err_set(e, ERR_CONFLICT, "seal %s is %s, not lost", s.esid,
+                       s.state);
+    if (w->revoke)
+        return seal_step(u, &s, "revoke", NULL, "key_compromise", w->reason,
+                         e);
+    if ((rc = seal_step(u, &s, "reinstate", NULL, NULL, w->reason, e))
+        != ERR_OK ||
+        (rc = store_org_disabled_within(a->db, s.org_id, &disabled, e))
         != ERR_OK)
-        return authz_fail(a, rc);
-    return commit_or_fail(a, seal_step(a, &s, "report_loss", NULL, NULL,
-                                       reason, e), e);
+        return rc;
+    /* found again in an organisation disabled meanwhile: held as the
+     * disable holds the rest of its seals */
+    if (disabled && !strcmp(s.state, "active"))
+        return seal_step(u, &s, "org_disabled", NULL, NULL,
+                         "its organisation is disabled", e);
+    return ERR_OK;
 }
 
 err_code
 seal_resolve_loss(const struct actor_ctx *a, const char *esid,
                   const char *outcome, const char *reason, struct err *e)
 {
-    struct store_seal s;
-    int revoke, disabled = 0;
-    err_code rc;
+    struct seal_args w = {esid, reason, 0};
 
     if (strcmp(outcome, "revoke") != 0 && strcmp(outcome, "reinstate") != 0)
         return err_set(e, ERR_INVALID, "outcome must be revoke or "
                        "reinstate");
-    revoke = !strcmp(outcome, "revoke");
-    if ((rc = begin_seal(a, esid, &s, e)) != ERR_OK)
-        return rc;
-    if ((rc = authz_require(a->db, a->p, PERM_APPLICATION_REVIEW, s.org_id,
-                            e)) != ERR_OK)
-        return authz_fail(a, rc);
-    if (strcmp(s.state, "lost") != 0)
-        return authz_fail(a, err_set(e, ERR_CONFLICT, "seal %s is %s, not "
-                                     "lost", s.esid, s.state));
-    if (revoke)
-        return commit_or_fail(a, seal_step(a, &s, "revoke", NULL,
-                                           "key_compromise", reason, e), e);
-    if ((rc = seal_step(a, &s, "reinstate", NULL, NULL, reason, e))
-        != ERR_OK ||
-        (rc = store_org_disabled_within(a->db, s.org_id, &disabled, e))
-        != ERR_OK)
-        return authz_fail(a, rc);
-    /* found again in an organisation disabled meanwhile: held as the
-     * disable holds the rest of its seals */
-    if (disabled && !strcmp(s.state, "active"))
-        rc = seal_step(a, &s, "org_disabled", NULL, NULL,
-                       "its organisation is disabled", e);
-    return commit_or_fail(a, rc, e);
+    w.revoke = !strcmp(outcome, "revoke");
+    return unit_run(a, resolve_loss_work, &w, e);
 }
 
 /* Ids collected by a list walk (for changes made after the walk, never
@@ -848,7 +916,7 @@ seal_org_disabled_in_tx(struct unit *u, int64_t org_id, int *n,
         rc = err_set(e, ERR_NOMEM, "out of memory");
     for (i = 0; rc == ERR_OK && i < l.n; i++) {
         if ((rc = store_seal_get_id(a->db, l.ids[i], &s, e)) == ERR_OK &&
-            (rc = seal_step(a, &s, "org_disabled", NULL, NULL, why, e))
+            (rc = seal_step(u, &s, "org_disabled", NULL, NULL, why, e))
             == ERR_OK)
             (*n)++;
     }
@@ -887,7 +955,7 @@ seal_org_renamed_in_tx(struct unit *u, int64_t org_id,
             != ERR_OK || !flagged)
             continue;
         ev.target_id = s.esid;
-        if ((rc = audit_append(a->db, &a->who, &ev, e)) == ERR_OK)
+        if ((rc = unit_record(u, &ev, e)) == ERR_OK)
             (*n)++;
     }
     free(l.ids);
@@ -911,6 +979,23 @@ stale_add(void *ctx, const struct store_seal *s)
     return ERR_OK;
 }
 
+struct stale_args {
+    struct store_seal *s;       /* as listed: the move checks it still is */
+    int                expired;
+};
+
+static err_code
+stale_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct stale_args *w = ctx;
+
+    return seal_step(u, w->s, w->expired ? "expire" : "auto_suspend", NULL,
+                     NULL, w->expired ? "validity ended"
+                                      : "unused for too long", e);
+}
+
+/* Each seal changed in a unit of its own, acting as the system (no
+ * principal: account 0, role "system", from "maintenance"). */
 err_code
 seal_maintain(struct store_conn *db, const struct config *cfg, int *n,
               struct err *e)
@@ -931,19 +1016,14 @@ seal_maintain(struct store_conn *db, const struct config *cfg, int *n,
         goto done;
     rc = ERR_OK;
     for (i = 0; i < st->n; i++) {
-        struct store_seal *s = &st->items[i];
-        int expired = s->valid_end_ms < now;
-        if ((rc = store_begin(db, e)) != ERR_OK)
-            goto done;
-        rc = seal_step(&a, s, expired ? "expire" : "auto_suspend", NULL,
-                       NULL, expired ? "validity ended"
-                                     : "unused for too long", e);
+        struct stale_args w = {&st->items[i],
+                               st->items[i].valid_end_ms < now};
+        rc = unit_run(&a, stale_work, &w, e);
         if (rc == ERR_CONFLICT) {   /* changed meanwhile: skip */
-            store_rollback(db);
             rc = ERR_OK;
             continue;
         }
-        if ((rc = commit_or_fail(&a, rc, e)) != ERR_OK)
+        if (rc != ERR_OK)
             goto done;
         (*n)++;
     }
