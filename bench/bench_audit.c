@@ -18,6 +18,25 @@
 #define BENCH_MAX_ENTRIES     10000000L
 #define BENCH_BATCH           100
 
+/* One batch of appends: store_run's work. */
+struct batch {
+    const struct audit_actor *who;
+    const struct audit_event *ev;
+    long                      n;
+};
+
+static err_code
+batch_work(struct store_conn *c, void *ctx, struct err *e)
+{
+    const struct batch *b = ctx;
+    long i;
+    err_code rc = ERR_OK;
+
+    for (i = 0; i < b->n && rc == ERR_OK; i++)
+        rc = audit_append(c, b->who, b->ev, e);
+    return rc;
+}
+
 /* Append n entries, each in its own transaction (batch 0) or
  * BENCH_BATCH per transaction. */
 static err_code
@@ -29,17 +48,18 @@ append_n(struct store_conn *c, long n, int batch, struct err *e)
     json_t *details = json_pack("{s:s, s:i}", "name", "bench", "n", 1);
     struct audit_event ev = {"account.create", "account", "17", AUDIT_OK,
                              NULL, details};
+    struct batch b = {&who, &ev, 0};
     long i;
     err_code rc = ERR_OK;
 
-    for (i = 0; i < n && rc == ERR_OK; i++) {
-        if (batch && i % BENCH_BATCH == 0 &&
-            (rc = store_begin(c, e)) != ERR_OK)
-            break;
-        rc = audit_append(c, &who, &ev, e);
-        if (rc == ERR_OK && batch &&
-            (i % BENCH_BATCH == BENCH_BATCH - 1 || i == n - 1))
-            rc = store_commit(c, e);
+    for (i = 0; i < n && rc == ERR_OK; i += b.n) {
+        if (!batch) {
+            b.n = 1;
+            rc = audit_append(c, &who, &ev, e);
+            continue;
+        }
+        b.n = n - i < BENCH_BATCH ? n - i : BENCH_BATCH;
+        rc = store_run(c, batch_work, &b, e);
     }
     json_decref(details);
     return rc;

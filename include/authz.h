@@ -21,16 +21,6 @@ struct actor_ctx {
     struct audit_actor           who;
 };
 
-/* Roll back the actor's transaction and return rc: the one way a domain
- * function gives up. */
-err_code authz_fail(const struct actor_ctx *a, err_code rc);
-
-/* Append ev (action, target, details; outcome ok) for the actor and commit
- * the transaction; roll back if either fails.  details is consumed. */
-err_code authz_commit(const struct actor_ctx *a, const char *action,
-                      const char *target_type, const char *target_id,
-                      json_t *details, struct err *e);
-
 /* 1 if p holds perm through some role in some scope. */
 int authz_holds(const struct auth_principal *p, enum rbac_perm perm);
 

@@ -53,12 +53,6 @@ err_code store_schema_version(struct store_conn *c, int *version,
 err_code store_run(struct store_conn *c, store_work_fn fn, void *ctx,
                    struct err *e);
 
-/* Transitional: the transaction primitives, for the modules not yet on
- * store_run or unit_run.  They go when the last caller does. */
-err_code store_begin(struct store_conn *c, struct err *e);
-err_code store_commit(struct store_conn *c, struct err *e);
-void     store_rollback(struct store_conn *c);
-
 /*
  * Group commit: run fn(conn, ctx, e) inside a write transaction shared
  * with whatever other threads run at the same time, and return when that

@@ -233,19 +233,18 @@ done:
     return rc;
 }
 
+static err_code
+checkpoint_work(struct store_conn *c, void *cp, struct err *e)
+{
+    return store_audit_checkpoint_insert(c, cp, e);
+}
+
 /* Insert cp in a short transaction of its own (none may be open on c). */
 static err_code
 store_checkpoint(struct store_conn *c, const struct store_audit_checkpoint *cp,
                  struct err *e)
 {
-    err_code rc;
-
-    if ((rc = store_begin(c, e)) != ERR_OK)
-        return rc;
-    if ((rc = store_audit_checkpoint_insert(c, cp, e)) != ERR_OK ||
-        (rc = store_commit(c, e)) != ERR_OK)
-        store_rollback(c);
-    return rc;
+    return store_run(c, checkpoint_work, (void *)cp, e);
 }
 
 /* ---- sinks ---- */
@@ -778,31 +777,39 @@ done:
     return rc;
 }
 
+/* One entry to append (audit_append outside a transaction, and the
+ * checkpoint's entry): store_run's work. */
+struct append_call {
+    const struct audit_actor *who;
+    const struct audit_event *ev;
+    int64_t                   seq;
+    uint8_t                   hash[AUDIT_HASH_LEN];
+};
+
+static err_code
+append_work(struct store_conn *c, void *ctx, struct err *e)
+{
+    struct append_call *w = ctx;
+
+    return append_row(c, w->who, w->ev, &w->seq, w->hash, e);
+}
+
+/* Contract: audit.h.  Reading the head and inserting must be atomic: an
+ * entry recorded outside any unit (a refusal, a failure) gets a
+ * transaction of its own. */
 err_code
 audit_append(struct store_conn *c, const struct audit_actor *who,
              const struct audit_event *ev, struct err *e)
 {
-    uint8_t hash[AUDIT_HASH_LEN];
-    int64_t seq = 0;
-    int own = 0;
+    struct append_call w = {who, ev, 0, {0}};
     err_code rc;
 
-    /* Reading the head and inserting must be atomic: a refusal recorded
-     * outside any transaction gets one of its own. */
-    if (!store_in_transaction(c)) {
-        if ((rc = store_begin(c, e)) != ERR_OK)
-            return rc;
-        own = 1;
-    }
-    if ((rc = append_row(c, who, ev, &seq, hash, e)) != ERR_OK)
-        goto done;
-    if (own)
-        rc = store_commit(c, e);
-done:
-    if (own && rc != ERR_OK)
-        store_rollback(c);
+    if (store_in_transaction(c))
+        rc = append_work(c, &w, e);
+    else
+        rc = store_run(c, append_work, &w, e);
     if (rc == ERR_OK)
-        note_append(seq);
+        note_append(w.seq);
     return rc;
 }
 
@@ -994,28 +1001,31 @@ write_summary(struct store_conn *c, const struct refusal_sum *s, int other,
     return rc;
 }
 
+static err_code
+table_work(struct store_conn *c, void *ctx, struct err *e)
+{
+    const struct refusal_table *t = ctx;
+    size_t i;
+    err_code rc = ERR_OK;
+
+    for (i = 0; i < t->n && rc == ERR_OK; i++)
+        rc = write_summary(c, &t->sums[i], 0, e);
+    if (rc == ERR_OK && t->other.count > 0)
+        rc = write_summary(c, &t->other, 1, e);
+    return rc;
+}
+
 /* Write every summary of t in one transaction: one commit (one fsync) per
  * window, however many refusals it counted.  *rows gets how many. */
 static err_code
 write_table(struct store_conn *c, const struct refusal_table *t, int *rows,
             struct err *e)
 {
-    size_t i;
     err_code rc;
 
     *rows = 0;
-    if ((rc = store_begin(c, e)) != ERR_OK)
+    if ((rc = store_run(c, table_work, (void *)t, e)) != ERR_OK)
         return rc;
-    for (i = 0; i < t->n && rc == ERR_OK; i++)
-        rc = write_summary(c, &t->sums[i], 0, e);
-    if (rc == ERR_OK && t->other.count > 0)
-        rc = write_summary(c, &t->other, 1, e);
-    if (rc == ERR_OK)
-        rc = store_commit(c, e);
-    if (rc != ERR_OK) {
-        store_rollback(c);
-        return rc;
-    }
     *rows = (int)t->n + (t->other.count > 0);
     return ERR_OK;
 }
@@ -1062,9 +1072,8 @@ audit_checkpoint(struct store_conn *c, struct custody *cust,
 {
     struct audit_event ev = {"audit.checkpoint", "audit_log", NULL, AUDIT_OK,
                              NULL, NULL};
+    struct append_call w = {who, &ev, 0, {0}};
     struct store_audit_checkpoint cp;
-    uint8_t hash[AUDIT_HASH_LEN];
-    int64_t seq = 0;
     struct err se;
     err_code rc;
 
@@ -1076,14 +1085,10 @@ audit_checkpoint(struct store_conn *c, struct custody *cust,
      * every attempt made before it; the record commits first, and the
      * token signs its head afterwards, with no write lock held */
     if ((rc = audit_refusals_flush(c, NULL, e)) != ERR_OK ||
-        (rc = store_begin(c, e)) != ERR_OK)
+        (rc = store_run(c, append_work, &w, e)) != ERR_OK)
         return rc;
-    if ((rc = append_row(c, who, &ev, &seq, hash, e)) != ERR_OK ||
-        (rc = store_commit(c, e)) != ERR_OK) {
-        store_rollback(c);
-        return rc;
-    }
-    if ((rc = sign_checkpoint(cust, key_ref, seq, hash, &cp, e)) != ERR_OK ||
+    if ((rc = sign_checkpoint(cust, key_ref, w.seq, w.hash, &cp, e))
+        != ERR_OK ||
         (rc = store_checkpoint(c, &cp, e)) != ERR_OK)
         return rc;
     note_checkpoint(&cp, 1);

@@ -3,29 +3,6 @@
  */
 #include "authz.h"
 
-err_code
-authz_fail(const struct actor_ctx *a, err_code rc)
-{
-    store_rollback(a->db);
-    return rc;
-}
-
-err_code
-authz_commit(const struct actor_ctx *a, const char *action,
-             const char *target_type, const char *target_id,
-             json_t *details, struct err *e)
-{
-    struct audit_event ev = {action, target_type, target_id, AUDIT_OK, NULL,
-                             details};
-    err_code rc;
-
-    if ((rc = audit_append(a->db, &a->who, &ev, e)) != ERR_OK ||
-        (rc = store_commit(a->db, e)) != ERR_OK)
-        store_rollback(a->db);
-    json_decref(details);
-    return rc;
-}
-
 int
 authz_holds(const struct auth_principal *p, enum rbac_perm perm)
 {

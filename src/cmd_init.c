@@ -245,15 +245,19 @@ done:
     return rc;
 }
 
-/* The root organisation, the administrator, its role and credential, and
- * the audit record of it all, in one transaction. */
+/* What bootstrap writes: store_run's work. */
+struct boot_call {
+    const struct auth_key  *key;
+    const char             *org, *admin;
+    const struct init_keys *k;
+    char                   *cred;
+};
+
 static err_code
-bootstrap(struct store *s, const struct auth_key *key, const char *org,
-          const char *admin, const struct init_keys *k,
-          char cred[AUTH_CREDENTIAL_LEN + 1], struct err *e)
+boot_work(struct store_conn *c, void *ctx, struct err *e)
 {
+    const struct boot_call *w = ctx;
     char ca_ref[CONFIG_KEYREF_MAX], maker_ref[CONFIG_KEYREF_MAX];
-    struct store_conn *c;
     struct audit_actor who = {.role = "operator", .client_addr = "local"};
     struct audit_event ev = {"instance.init", "account", NULL, AUDIT_OK,
                              NULL, NULL};
@@ -262,41 +266,49 @@ bootstrap(struct store *s, const struct auth_key *key, const char *org,
     json_t *details = NULL;
     err_code rc;
 
-    if ((rc = store_conn_get(s, &c, e)) != ERR_OK ||
-        (rc = store_begin(c, e)) != ERR_OK)
-        return rc;
-    if ((rc = store_org_insert(c, 0, org, "region", NULL, now, &org_id, e))
-        != ERR_OK ||
-        (rc = store_account_insert(c, admin, "person", "First administrator",
-                                   org_id, NULL, NULL, 0, now, &acct_id, e))
-        != ERR_OK ||
+    if ((rc = store_org_insert(c, 0, w->org, "region", NULL, now, &org_id,
+                               e)) != ERR_OK ||
+        (rc = store_account_insert(c, w->admin, "person",
+                                   "First administrator", org_id, NULL, NULL,
+                                   0, now, &acct_id, e)) != ERR_OK ||
         (rc = store_role_insert(c, acct_id, "sysadmin", org_id, 0, now, e))
         != ERR_OK ||
-        (rc = auth_credential_issue(c, key, acct_id, 1,
-                                    AUTH_DEFAULT_MAX_AGE_MS, cred, e))
+        (rc = auth_credential_issue(c, w->key, acct_id, 1,
+                                    AUTH_DEFAULT_MAX_AGE_MS, w->cred, e))
         != ERR_OK)
-        goto done;
-    snprintf(ca_ref, sizeof(ca_ref), "%s/%s", INIT_TOKEN_NAME, k->ca);
+        return rc;
+    snprintf(ca_ref, sizeof(ca_ref), "%s/%s", INIT_TOKEN_NAME, w->k->ca);
     snprintf(maker_ref, sizeof(maker_ref), "%s/%s", INIT_TOKEN_NAME,
-             k->maker);
-    if ((rc = store_authority_put(c, "ca", ca_ref, k->ca_cert,
-                                  k->ca_cert_len, now, e)) != ERR_OK ||
-        (rc = store_authority_put(c, "maker", maker_ref, k->maker_cert,
-                                  k->maker_cert_len, now, e)) != ERR_OK)
-        goto done;
+             w->k->maker);
+    if ((rc = store_authority_put(c, "ca", ca_ref, w->k->ca_cert,
+                                  w->k->ca_cert_len, now, e)) != ERR_OK ||
+        (rc = store_authority_put(c, "maker", maker_ref, w->k->maker_cert,
+                                  w->k->maker_cert_len, now, e)) != ERR_OK)
+        return rc;
     snprintf(idbuf, sizeof(idbuf), "%lld", (long long)acct_id);
     ev.target_id = idbuf;
-    details = json_pack("{s:s, s:s, s:s}", "account", admin, "role",
-                        "sysadmin", "organisation", org);
+    details = json_pack("{s:s, s:s, s:s}", "account", w->admin, "role",
+                        "sysadmin", "organisation", w->org);
     ev.details = details;
-    if ((rc = audit_append(c, &who, &ev, e)) != ERR_OK)
-        goto done;
-    rc = store_commit(c, e);
-done:
+    rc = audit_append(c, &who, &ev, e);
     json_decref(details);
-    if (rc != ERR_OK)
-        store_rollback(c);
     return rc;
+}
+
+/* The root organisation, the administrator, its role and credential, and
+ * the audit record of it all, in one transaction. */
+static err_code
+bootstrap(struct store *s, const struct auth_key *key, const char *org,
+          const char *admin, const struct init_keys *k,
+          char cred[AUTH_CREDENTIAL_LEN + 1], struct err *e)
+{
+    struct boot_call w = {key, org, admin, k, cred};
+    struct store_conn *c;
+    err_code rc;
+
+    if ((rc = store_conn_get(s, &c, e)) != ERR_OK)
+        return rc;
+    return store_run(c, boot_work, &w, e);
 }
 
 int

@@ -764,8 +764,8 @@ dispatch(struct http_conn_ctx *ctx)
         free(resp.raw);
         if (resp.retry_after > 0)
             ctx->retry_after = resp.retry_after;
-        if (req->db != NULL)
-            store_rollback(req->db);   /* a handler's failure never commits */
+        /* nothing to roll back: every change ran as a unit of its own,
+         * which rolled back on failure (unit.h) */
         return refuse(ctx, route, &e, NULL);
     }
     if (resp.raw != NULL) {

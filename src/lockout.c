@@ -114,6 +114,24 @@ put_back(const char *kind, const char *subject, const struct lockout_rule *r,
     pthread_mutex_unlock(&pend.lock);
 }
 
+/* n failures of subject at now_ms under rule r: store_run's work. */
+struct add_call {
+    const char                *kind, *subject;
+    const struct lockout_rule *r;
+    long                       n;
+    int64_t                    now_ms;
+};
+
+static err_code
+add_work(struct store_conn *c, void *ctx, struct err *e)
+{
+    const struct add_call *w = ctx;
+
+    return store_authfail_add(c, w->kind, w->subject, w->n, w->now_ms,
+                              w->r->window_ms, w->r->threshold,
+                              w->r->lock_ms, e);
+}
+
 /* Write n failures of subject now, in a transaction of their own: one
  * commit for the count and, if it reaches the threshold, the lock. */
 static err_code
@@ -121,14 +139,11 @@ write_now(struct store_conn *c, const char *kind, const char *subject,
           const struct lockout_rule *r, long n, int64_t now_ms,
           struct err *e)
 {
+    struct add_call w = {kind, subject, r, n, now_ms};
     err_code rc;
 
-    if ((rc = store_begin(c, e)) == ERR_OK &&
-        (rc = store_authfail_add(c, kind, subject, n, now_ms, r->window_ms,
-                                 r->threshold, r->lock_ms, e)) == ERR_OK &&
-        (rc = store_commit(c, e)) == ERR_OK)
+    if ((rc = store_run(c, add_work, &w, e)) == ERR_OK)
         return ERR_OK;
-    store_rollback(c);
     put_back(kind, subject, r, n);
     return rc;
 }
@@ -187,32 +202,43 @@ lockout_clear(struct store_conn *c, const char *kind, const char *subject,
 }
 
 /* Write every counted entry of t in one transaction; *rows gets how many. */
+/* Every pending count of a table at now_ms: store_run's work. */
+struct table_call {
+    const struct pending_table *t;
+    int64_t                     now_ms;
+    int                         rows;
+};
+
+static err_code
+table_work(struct store_conn *c, void *ctx, struct err *e)
+{
+    struct table_call *w = ctx;
+    const struct pending *p;
+    size_t i;
+    err_code rc = ERR_OK;
+
+    w->rows = 0;
+    for (i = 0; i < w->t->n && rc == ERR_OK; i++) {
+        p = &w->t->p[i];
+        if (p->count == 0)
+            continue;
+        rc = store_authfail_add(c, p->kind, p->subject, p->count, w->now_ms,
+                                p->rule.window_ms, p->rule.threshold,
+                                p->rule.lock_ms, e);
+        w->rows++;
+    }
+    return rc;
+}
+
+/* Write every pending count of t in one transaction; *rows how many. */
 static err_code
 write_table(struct store_conn *c, const struct pending_table *t,
             int64_t now_ms, int *rows, struct err *e)
 {
-    const struct pending *p;
-    size_t i;
-    err_code rc;
+    struct table_call w = {t, now_ms, 0};
+    err_code rc = store_run(c, table_work, &w, e);
 
-    *rows = 0;
-    if ((rc = store_begin(c, e)) != ERR_OK)
-        return rc;
-    for (i = 0; i < t->n && rc == ERR_OK; i++) {
-        p = &t->p[i];
-        if (p->count == 0)
-            continue;
-        rc = store_authfail_add(c, p->kind, p->subject, p->count, now_ms,
-                                p->rule.window_ms, p->rule.threshold,
-                                p->rule.lock_ms, e);
-        (*rows)++;
-    }
-    if (rc == ERR_OK)
-        rc = store_commit(c, e);
-    if (rc != ERR_OK) {
-        store_rollback(c);
-        *rows = 0;
-    }
+    *rows = rc == ERR_OK ? w.rows : 0;
     return rc;
 }
 

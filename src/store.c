@@ -115,24 +115,6 @@ txn_rollback(struct store_conn *c)
     db_rollback(c->dbc);
 }
 
-err_code
-store_begin(struct store_conn *c, struct err *e)
-{
-    return txn_begin(c, e);
-}
-
-err_code
-store_commit(struct store_conn *c, struct err *e)
-{
-    return txn_commit(c, e);
-}
-
-void
-store_rollback(struct store_conn *c)
-{
-    txn_rollback(c);
-}
-
 /* Contract: store.h. */
 err_code
 store_run(struct store_conn *c, store_work_fn fn, void *ctx, struct err *e)

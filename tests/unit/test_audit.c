@@ -142,6 +142,27 @@ append(struct store_conn *c, const char *action)
     assert_int_equal(audit_append(c, &who, &ev, &e), ERR_OK);
 }
 
+/* store_run work: one entry, then a failure, so the unit rolls back. */
+static err_code
+append_then_fail(struct store_conn *c, void *ctx, struct err *e)
+{
+    (void)ctx;
+    append(c, "a.rolled-back");
+    return err_set(e, ERR_CONFLICT, "undone on purpose");
+}
+
+/* store_run work: *(int *)ctx entries in one transaction. */
+static err_code
+append_many(struct store_conn *c, void *ctx, struct err *e)
+{
+    int i;
+
+    (void)e;
+    for (i = 0; i < *(int *)ctx; i++)
+        append(c, "a.entry");
+    return ERR_OK;
+}
+
 static void
 run_verify(struct store_conn *c, struct audit_verify_report *r)
 {
@@ -173,9 +194,8 @@ test_append_chain_and_tamper(void **state)
     assert_memory_equal(h, r.head_hash, AUDIT_HASH_LEN);
 
     /* inside a transaction that rolls back, the record goes too */
-    assert_int_equal(store_begin(d->c, &e), ERR_OK);
-    append(d->c, "a.rolled-back");
-    store_rollback(d->c);
+    assert_int_equal(store_run(d->c, append_then_fail, NULL, &e),
+                     ERR_CONFLICT);
     assert_int_equal(store_audit_head(d->c, &seq, h, &has, &e), ERR_OK);
     assert_int_equal(seq, 3);
     append(d->c, "a.four");
@@ -393,10 +413,8 @@ test_uncovered_entries_fail(void **state)
     assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
     assert_true(r.ok);
     /* more entries than the interval and its slack allow */
-    assert_int_equal(store_begin(d->c, &e), ERR_OK);
-    for (i = 0; i < AUDIT_CHECKPOINT_SLACK_ENTRIES - 3; i++)
-        append(d->c, "a.entry");
-    assert_int_equal(store_commit(d->c, &e), ERR_OK);
+    i = AUDIT_CHECKPOINT_SLACK_ENTRIES - 3;
+    assert_int_equal(store_run(d->c, append_many, &i, &e), ERR_OK);
     o.every = 2;                          /* 1002 entries: just allowed */
     assert_int_equal(audit_verify(d->c, &o, &r, &e), ERR_OK);
     assert_true(r.ok);
@@ -725,6 +743,17 @@ refuse(const char *addr, const char *rid, const char *reason)
 /* Anonymous refusals: counted per (address, action, reason), written as
  * one chained row each at a flush, the table bounded with the rest in one
  * "other sources" row; a failed flush keeps the counts. */
+/* store_run work: a refusal flush inside a transaction is refused. */
+static err_code
+flush_inside(struct store_conn *c, void *ctx, struct err *e)
+{
+    int rows = -1;
+
+    (void)ctx;
+    assert_int_equal(audit_refusals_flush(c, &rows, e), ERR_INTERNAL);
+    return ERR_OK;
+}
+
 static void
 test_refusal_summaries(void **state)
 {
@@ -747,9 +776,7 @@ test_refusal_summaries(void **state)
         refuse(addr, "s", "an Authorization: Bearer credential is required");
     }
     /* inside a transaction the flush is refused and nothing is lost */
-    assert_int_equal(store_begin(d->c, &e), ERR_OK);
-    assert_int_equal(audit_refusals_flush(d->c, &rows, &e), ERR_INTERNAL);
-    store_rollback(d->c);
+    assert_int_equal(store_run(d->c, flush_inside, NULL, &e), ERR_OK);
 
     assert_int_equal(audit_refusals_flush(d->c, &rows, &e), ERR_OK);
     assert_int_equal(rows, AUDIT_REFUSAL_SOURCES_MAX + 1);

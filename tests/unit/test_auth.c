@@ -40,12 +40,34 @@ struct fx {
     char              cred[AUTH_CREDENTIAL_LEN + 1];
 };
 
+/* store_run work: the fixture's organisation, a person with a credential
+ * and a system account with a certificate, in one transaction. */
+static err_code
+people_work(struct store_conn *c, void *ctx, struct err *e)
+{
+    struct fx *f = ctx;
+    int64_t org;
+
+    assert_int_equal(store_org_insert(c, 0, "Bureau", "agency", NULL,
+                                      util_now_ms(), &org, e), ERR_OK);
+    assert_int_equal(store_account_insert(c, "li", "person", "Li", org,
+                                          NULL, NULL, 0, util_now_ms(),
+                                          &f->person, e), ERR_OK);
+    assert_int_equal(store_account_insert(c, "portal", "system",
+                                          "Portal", org, SUBJECT, ISSUER, 0,
+                                          util_now_ms(), &f->system, e),
+                     ERR_OK);
+    assert_int_equal(auth_credential_issue(c, f->key, f->person, 0,
+                                           AUTH_DEFAULT_MAX_AGE_MS, f->cred,
+                                           e), ERR_OK);
+    return ERR_OK;
+}
+
 static int
 setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
     char path[STORE_T_PATH_MAX];
-    int64_t org;
     struct err e;
 
     assert_non_null(f);
@@ -53,20 +75,7 @@ setup(void **state)
     snprintf(path, sizeof(path), "%s/secret.key", f->dir);
     assert_int_equal(auth_key_create(path, &e), ERR_OK);
     assert_int_equal(auth_key_load(path, &f->key, &e), ERR_OK);
-    assert_int_equal(store_begin(f->c, &e), ERR_OK);
-    assert_int_equal(store_org_insert(f->c, 0, "Bureau", "agency", NULL,
-                                      util_now_ms(), &org, &e), ERR_OK);
-    assert_int_equal(store_account_insert(f->c, "li", "person", "Li", org,
-                                          NULL, NULL, 0, util_now_ms(),
-                                          &f->person, &e), ERR_OK);
-    assert_int_equal(store_account_insert(f->c, "portal", "system",
-                                          "Portal", org, SUBJECT, ISSUER, 0,
-                                          util_now_ms(), &f->system, &e),
-                     ERR_OK);
-    assert_int_equal(auth_credential_issue(f->c, f->key, f->person, 0,
-                                           AUTH_DEFAULT_MAX_AGE_MS, f->cred,
-                                           &e), ERR_OK);
-    assert_int_equal(store_commit(f->c, &e), ERR_OK);
+    assert_int_equal(store_run(f->c, people_work, f, &e), ERR_OK);
     assert_non_null(f->limiter = ratelimit_new(1000, 1000));
     f->pol.key = f->key;
     f->pol.limiter = f->limiter;

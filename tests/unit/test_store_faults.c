@@ -156,26 +156,19 @@ org_and_audit(struct store_conn *c, struct db *d, struct err *e)
     return audit_append(c, &who, &ev, e);
 }
 
-/* As account.c does it: begin, change, audit_append, commit (the shape
- * of authz_commit), rolling back on any failure. */
-static err_code
-change_explicit(struct db *d, int64_t *orgs, struct err *e)
-{
-    err_code rc;
-
-    *orgs = 1;
-    if ((rc = store_begin(d->c, e)) != ERR_OK)
-        return rc;
-    if ((rc = org_and_audit(d->c, d, e)) != ERR_OK ||
-        (rc = store_commit(d->c, e)) != ERR_OK)
-        store_rollback(d->c);
-    return rc;
-}
-
 static err_code
 group_work(struct store_conn *c, void *ctx, struct err *e)
 {
     return org_and_audit(c, ctx, e);
+}
+
+/* As a unit of work does it (unit_run on store_run): the change and its
+ * audit entry in one transaction, rolled back on any failure. */
+static err_code
+change_explicit(struct db *d, int64_t *orgs, struct err *e)
+{
+    *orgs = 1;
+    return store_run(d->c, group_work, d, e);
 }
 
 /* The same change through group commit (the signing path's shape). */
