@@ -12,7 +12,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "authz.h"
-#include "store.h"
+#include "store_types.h"
 
 #define ACCOUNT_NAME_MAX      64
 #define ACCOUNT_DISPLAY_MAX   120

@@ -9,6 +9,10 @@
 #define SEALD_API_H
 
 #include "http.h"
+#include "router.h"
+
+/* api_routes.c: the API's routing table, handed to http_start. */
+extern const struct route_table api_routes;
 
 /* api_system.c: probes, version, identity */
 err_code api_healthz(struct http_req *req, struct http_resp *resp,

@@ -13,7 +13,7 @@
 #include "config.h"
 #include "custody.h"
 #include "ratelimit.h"
-#include "store.h"
+#include "store_types.h"
 
 struct app {
     const struct config *cfg;

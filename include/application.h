@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #include "authz.h"
-#include "store.h"
+#include "store_types.h"
 
 #define APP_NAME_MAX        100     /* seal name as it appears (bytes)   */
 #define APP_POSITION_MAX    100

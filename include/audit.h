@@ -21,7 +21,7 @@
 #include "csv.h"
 #include "err.h"
 #include "rbac.h"
-#include "store.h"
+#include "store_types.h"
 
 #define AUDIT_OK      "ok"
 #define AUDIT_REFUSED "refused"

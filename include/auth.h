@@ -20,7 +20,7 @@
 #include "err.h"
 #include "lockout.h"
 #include "ratelimit.h"
-#include "store.h"
+#include "store_types.h"
 
 #define AUTH_SERVER_SECRET_BYTES 32
 #define AUTH_KEY_ID_BYTES        8

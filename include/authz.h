@@ -11,7 +11,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "rbac.h"
-#include "store.h"
+#include "store_types.h"
 
 /* The acting context every domain function takes: the caller, where the
  * call came from (for the audit record), and the database connection. */

@@ -93,10 +93,12 @@ err_code http_page(const struct http_req *req, int64_t *after, int *limit,
                    struct err *e);
 
 struct http_server;
+struct route_table;                 /* router.h */
 
-/* Start listening per app->cfg (TLS unless plain_http).  Free with
- * http_stop(). */
-err_code http_start(struct app *app, struct http_server **out, struct err *e);
+/* Start listening per app->cfg (TLS unless plain_http), routing requests
+ * with routes (which must outlive the server).  Free with http_stop(). */
+err_code http_start(struct app *app, const struct route_table *routes,
+                    struct http_server **out, struct err *e);
 
 /* Stop accepting, wait up to timeout_ms for in-flight requests, stop. */
 void http_stop(struct http_server *srv, long timeout_ms);

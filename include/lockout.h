@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "store.h"
+#include "store_types.h"
 
 #define LOCKOUT_PENDING_MAX 1024   /* subjects with unwritten failures */
 

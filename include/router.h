@@ -1,7 +1,7 @@
 /*
- * router.h - the routing table: every route of the API in one place, with
- * the access it needs.  docs/openapi.json lists the same routes; a test
- * checks the two agree (via `seald routes`).
+ * router.h - routing tables and path matching.  A table is rows of
+ * (method, pattern, handler, permission, audit action); the API's is
+ * api_routes (api.h), which the CLI hands to http_start.
  */
 #ifndef SEALD_ROUTER_H
 #define SEALD_ROUTER_H
@@ -21,10 +21,12 @@ struct route {
     const char     *summary;
 };
 
-extern const struct route router_table[];
-extern const size_t router_table_len;
+struct route_table {
+    const struct route *rows;
+    size_t              n;
+};
 
-/* Find the route for method and path (HEAD finds the GET route).  On
+/* Find the route of table t for method and path (HEAD finds the GET route).  On
  * ERR_NOT_FOUND no pattern matched; on ERR_METHOD a pattern matched but not
  * the method, and allow (cap bytes; cap may be 0) gets the Allow header
  * value, NUL-terminated, with whole method names only: those that do not
@@ -35,16 +37,17 @@ extern const size_t router_table_len;
  * one is not, the route is still found (so the caller is authenticated
  * before anything else is said) and req->param_error holds the message of
  * the 404 the caller answers. */
-err_code router_match(const char *method, const char *path,
-                      struct http_req *req, const struct route **out,
-                      char *allow, size_t cap, struct err *e);
+err_code router_match(const struct route_table *t, const char *method,
+                      const char *path, struct http_req *req,
+                      const struct route **out, char *allow, size_t cap,
+                      struct err *e);
 
 /* The table as JSON: [{"method","path","permission","action","summary"}]
  * (new reference). */
-json_t *router_describe(void);
+json_t *router_describe(const struct route_table *t);
 
 /* The role x route matrix as JSON: {"roles":[...], "routes":[{"method",
  * "path","permission","roles":[...]}]} (new reference). */
-json_t *router_matrix(void);
+json_t *router_matrix(const struct route_table *t);
 
 #endif

@@ -30,7 +30,7 @@
 #include "authz.h"
 #include "config.h"
 #include "custody.h"
-#include "store.h"
+#include "store_types.h"
 #include "unit.h"
 
 #define SEAL_REASON_MAX 500

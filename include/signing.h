@@ -28,7 +28,7 @@
 
 #include "authz.h"
 #include "seal.h"
-#include "store.h"
+#include "store_types.h"
 
 /* The life of a signing request as one table (sreq_moves in signing.c):
  * a row per (event, the state the request is in), giving the state after

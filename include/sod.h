@@ -20,7 +20,7 @@
 
 #include "auth.h"
 #include "err.h"
-#include "store.h"
+#include "store_types.h"
 
 /* One rule: a stable id ("SOD-3") and what it says. */
 struct sod_rule {

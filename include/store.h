@@ -89,10 +89,3 @@ err_code store_copy_file(const char *src_path, const char *dest_path,
                          struct err *e);
 
 #endif
-
-/* Transitional: every query header, for the code that still includes
- * store.h alone. */
-#include "store_account.h"
-#include "store_audit.h"
-#include "store_seal.h"
-#include "store_sign.h"

@@ -17,7 +17,13 @@
 #include "audit.h"
 #include "authz.h"
 #include "err.h"
-#include "store.h"
+#include "store_types.h"
+
+/* The calling thread's database connection to app's store (opened on
+ * first use, owned by the store): what the HTTP layer hands each request,
+ * so that it never reaches the store itself. */
+err_code system_conn(const struct app *app, struct store_conn **out,
+                     struct err *e);
 
 /* ERR_OK when the database answers and every configured token is present
  * and logged in (a token not used for a while is made to sign once, which

@@ -22,9 +22,12 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "err.h"
 
-#define TARPIT_DELAY_MAX_MS 10000
+/* The longest hold: the configuration's bound on server.refusal_delay_ms
+ * (the configuration is below the HTTP layer and says the range). */
+#define TARPIT_DELAY_MAX_MS CONFIG_MAX_REFUSAL_DELAY_MS
 
 struct tarpit;
 

@@ -24,7 +24,7 @@
 #include <jansson.h>
 
 #include "err.h"
-#include "store.h"
+#include "store_types.h"
 
 #define VERIFY_CACHE_ENTRIES   256     /* seal-and-chain results kept      */
 #define VERIFY_TRUST_CHECK_MS  5000    /* trust directory re-check period  */

@@ -18,6 +18,7 @@
 #include "sod.h"
 #include "unit.h"
 #include "util.h"
+#include "store_account.h"
 
 /* ---- organisations ---- */
 

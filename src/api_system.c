@@ -80,6 +80,6 @@ api_whoami(struct http_req *req, struct http_resp *resp, struct err *e)
 err_code
 api_permissions(struct http_req *req, struct http_resp *resp, struct err *e)
 {
-    resp->data = router_matrix();
+    resp->data = router_matrix(&api_routes);
     return resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
 }

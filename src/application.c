@@ -19,6 +19,8 @@
 #include "sod.h"
 #include "unit.h"
 #include "util.h"
+#include "store_account.h"
+#include "store_seal.h"
 
 static const char *const kinds[] = {"official", "position", "personal",
                                     NULL};

@@ -30,6 +30,8 @@
 #include "log.h"
 #include "sm2.h"
 #include "util.h"
+#include "store.h"
+#include "store_audit.h"
 
 #define AUDIT_DETAILS_MAX   4096
 #define AUDIT_ENC_VERSION   1
@@ -1322,6 +1324,12 @@ struct verify_ctx {
     /* the newest entries (after the pre-chain range) that no valid
      * checkpoint covers */
     int64_t                         tail_n, tail_first, tail_min, tail_max;
+    /* the chain's head row read before the walk (schema 8 on), and the
+     * chain hash the walk found at its seq */
+    int                             head_row, head_has;
+    int64_t                         head_seq;
+    uint8_t                         head_hash[AUDIT_HASH_LEN];
+    uint8_t                         walked_hash[AUDIT_HASH_LEN];
     struct err                     *e;
 };
 
@@ -1615,6 +1623,8 @@ verify_row(void *ctx, const struct store_audit_entry *en)
                       "reordered", (long long)en->seq);
     }
     memcpy(v->h, h, AUDIT_HASH_LEN);
+    if (v->head_row && en->seq == v->head_seq)
+        memcpy(v->walked_hash, h, AUDIT_HASH_LEN);
     v->r->entries++;
     v->r->head_seq = en->seq;
     v->expect++;
@@ -1664,35 +1674,60 @@ check_end(struct verify_ctx *v)
                AUDIT_CHECKPOINT_GRACE_MS / 1000);
 }
 
-/* Since migration 008 the chain's head row must name the log's newest
- * entry and its hash: entries deleted or added behind seald's back
- * without also rewriting the head are caught even with no checkpoint
- * over them.  An older schema has no head row to compare. */
+/* Since migration 008 the chain's head row names the log's newest entry
+ * and its hash: entries deleted or added behind seald's back, without also
+ * rewriting the row, are caught even with no checkpoint over them.  The
+ * row and its entry commit together and the row only moves forward, so a
+ * verification beside a running daemon stays exact without a snapshot:
+ * the row read before the walk (head_row_before) must name an entry the
+ * walk found, with the hash the walk computed for it; the row read after
+ * it (head_row_after) must cover every entry the walk found.  An older
+ * schema has no row to compare. */
 static err_code
-check_head_row(struct store_conn *c, struct verify_ctx *v, struct err *e)
+head_row_before(struct store_conn *c, struct verify_ctx *v, struct err *e)
 {
-    uint8_t hash[AUDIT_HASH_LEN];
-    int64_t seq;
-    int version = 0, has = 0, found = 0;
+    int version = 0, found = 0;
     err_code rc;
 
     if ((rc = store_schema_version(c, &version, e)) != ERR_OK ||
         version < STORE_SCHEMA_AUDIT_HEAD)
         return rc;
-    if ((rc = store_audit_head_row(c, &seq, hash, &has, &found, e))
-        != ERR_OK)
+    if ((rc = store_audit_head_row(c, &v->head_seq, v->head_hash,
+                                   &v->head_has, &found, e)) != ERR_OK)
         return rc;
     if (!found)
         return broken(v, 0, 0, "the audit chain's head row is missing");
-    if (seq != v->r->head_seq)
-        return broken(v, (seq < v->r->head_seq ? seq : v->r->head_seq) + 1,
-                      0, "the chain's head row says seq %lld but the log "
-                      "ends at seq %lld: entries were deleted or added "
-                      "outside seald", (long long)seq,
+    v->head_row = 1;
+    return ERR_OK;
+}
+
+static err_code
+head_row_after(struct store_conn *c, struct verify_ctx *v, struct err *e)
+{
+    uint8_t hash[AUDIT_HASH_LEN];
+    int64_t seq = 0;
+    int has = 0, found = 0;
+    err_code rc;
+
+    if (!v->head_row)
+        return ERR_OK;
+    if (v->head_seq > v->r->head_seq)
+        return broken(v, v->r->head_seq + 1, 0, "the chain's head row says "
+                      "seq %lld but the log ends at seq %lld: entries were "
+                      "deleted outside seald", (long long)v->head_seq,
                       (long long)v->r->head_seq);
-    if (has && memcmp(hash, v->h, AUDIT_HASH_LEN) != 0)
-        return broken(v, seq, 0, "the chain's head row does not hold the "
-                      "hash of entry %lld", (long long)seq);
+    if (v->head_has && v->head_seq > 0 &&
+        memcmp(v->head_hash, v->walked_hash, AUDIT_HASH_LEN) != 0)
+        return broken(v, v->head_seq, 0, "the chain's head row does not "
+                      "hold the hash of entry %lld", (long long)v->head_seq);
+    if ((rc = store_audit_head_row(c, &seq, hash, &has, &found, e))
+        != ERR_OK)
+        return rc;
+    if (seq < v->r->head_seq)
+        return broken(v, seq + 1, 0, "the log goes on to seq %lld past the "
+                      "chain's head row (seq %lld): entries were added "
+                      "outside seald", (long long)v->r->head_seq,
+                      (long long)seq);
     return ERR_OK;
 }
 
@@ -1724,14 +1759,15 @@ audit_verify(struct store_conn *c, const struct audit_verify_opts *o,
             goto done;
         }
     }
-    if ((rc = store_audit_checkpoint_list(c, collect_cp, &v, e)) != ERR_OK ||
+    if ((rc = head_row_before(c, &v, e)) != ERR_OK ||
+        (rc = store_audit_checkpoint_list(c, collect_cp, &v, e)) != ERR_OK ||
         (rc = load_exported(&v)) != ERR_OK ||
         (rc = check_due(&v, 0)) != ERR_OK ||
         (rc = store_audit_walk(c, 0, verify_row, &v, e)) != ERR_OK)
         goto done;
     check_end(&v);
     if (r->ok)
-        rc = check_head_row(c, &v, e);
+        rc = head_row_after(c, &v, e);
 done:
     if (rc == ERR_CONFLICT)         /* a break was recorded */
         rc = ERR_OK;

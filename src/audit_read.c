@@ -6,6 +6,7 @@
 #include "audit.h"
 #include "authz.h"
 #include "rbac.h"
+#include "store_audit.h"
 
 err_code
 audit_query(const struct actor_ctx *a, struct store_audit_filter *f,

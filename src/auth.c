@@ -17,6 +17,7 @@
 #include "log.h"
 #include "sod.h"
 #include "util.h"
+#include "store_account.h"
 
 struct auth_key {
     uint8_t secret[AUTH_SERVER_SECRET_BYTES];

@@ -2,6 +2,7 @@
  * authz.c - permission checks with organisation scopes (authz.h).
  */
 #include "authz.h"
+#include "store_account.h"
 
 int
 authz_holds(const struct auth_principal *p, enum rbac_perm perm)

@@ -23,6 +23,7 @@
 #include "custody.h"
 #include "store.h"
 #include "util.h"
+#include "store_audit.h"
 
 #define CMD_AUDIT_CP_MAX     (64 * 1024)   /* exported checkpoint file */
 #define CMD_AUDIT_EXPORT_MAX 1000000       /* rows per export run      */

@@ -25,6 +25,8 @@
 #include "store.h"
 #include "tls_selfsigned.h"
 #include "util.h"
+#include "store_account.h"
+#include "store_seal.h"
 
 #define INIT_ADMIN_NAME_MAX 64
 #define INIT_PIN_BYTES      16

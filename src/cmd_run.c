@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "app.h"
 #include "cmd.h"
 #include "config.h"
@@ -312,7 +313,7 @@ cmd_run(int argc, char **argv)
         (check_audit_key(&app, &e) != ERR_OK ||
          start_checkpointer(&app, &e) != ERR_OK))
         goto fail;
-    if (http_start(&app, &srv, &e) != ERR_OK ||
+    if (http_start(&app, &api_routes, &srv, &e) != ERR_OK ||
         maintenance_start(&app, &maint, &e) != ERR_OK)
         goto fail;
     log_event(LOG_INFO, "listening", "url=%s://%s:%ld threads=%ld pid=%ld",
@@ -361,7 +362,7 @@ out:
 int
 cmd_routes(int argc, char **argv)
 {
-    json_t *t = router_describe();
+    json_t *t = router_describe(&api_routes);
 
     if (t == NULL || json_dumpf(t, stdout, JSON_INDENT(2)) != 0) {
         json_decref(t);
@@ -375,7 +376,7 @@ cmd_routes(int argc, char **argv)
 int
 cmd_permissions(int argc, char **argv)
 {
-    json_t *m = router_matrix();
+    json_t *m = router_matrix(&api_routes);
 
     if (m == NULL || json_dumpf(m, stdout, JSON_INDENT(2)) != 0) {
         json_decref(m);

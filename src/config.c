@@ -14,7 +14,6 @@
 
 #include "config.h"
 #include "ofd.h"
-#include "tarpit.h"
 #include "util.h"
 
 enum key_type { KEY_STRING, KEY_PATH, KEY_LONG, KEY_INT, KEY_BOOL, KEY_ENUM };
@@ -65,7 +64,7 @@ static const struct key_def config_keys[] = {
     NUM("server", "body_spool_bytes", body_spool_bytes, 1024,
         CONFIG_MAX_BODY_BYTES),
     NUM("server", "refusal_delay_ms", refusal_delay_ms, 0,
-        TARPIT_DELAY_MAX_MS),
+        CONFIG_MAX_REFUSAL_DELAY_MS),
     NUM("server", "shutdown_timeout", shutdown_timeout, 0,
         CONFIG_MAX_TIMEOUT_SECONDS),
     PATHK("database", "path", db_path),

@@ -33,7 +33,6 @@
 #include <microhttpd.h>
 #include <openssl/evp.h>
 
-#include "api.h"
 #include "http.h"
 #include "sjson.h"
 #include "tarpit.h"
@@ -42,6 +41,7 @@
 #include "router.h"
 #include "rbac.h"
 #include "util.h"
+#include "system.h"
 
 #define HTTP_TLS_PEM_MAX  (64 * 1024)
 #define HTTP_TLS_PRIORITIES \
@@ -67,6 +67,7 @@ struct http_server {
     char              *tls_cert;
     char              *client_ca;    /* PEM bundle, or NULL */
     struct tarpit     *tarpit;       /* server.refusal_delay_ms, or NULL */
+    const struct route_table *routes; /* what http_start was given */
 };
 
 /* One request, from its request line (uri_log) to on_completed. */
@@ -909,8 +910,9 @@ check_request(struct http_conn_ctx *ctx, enum MHD_Result *ret)
                 "bytes", cfg->max_header_bytes);
         goto refused;
     }
-    if (router_match(ctx->req.method, ctx->path, &ctx->req, &ctx->route,
-                     allow, sizeof(allow), &e) != ERR_OK) {
+    if (router_match(ctx->srv->routes, ctx->req.method, ctx->path,
+                     &ctx->req, &ctx->route, allow, sizeof(allow), &e)
+        != ERR_OK) {
         *ret = refuse(ctx, NULL, &e, e.code == ERR_METHOD ? allow : NULL);
         return 0;
     }
@@ -969,7 +971,7 @@ begin_request(struct http_conn_ctx *ctx, const char *url, const char *method,
     ctx->req.method = method;
     /* this thread's database connection, for the whole request (a
      * connection stays on one thread of the pool) */
-    if (store_conn_get(srv->app->store, &ctx->req.db, NULL) != ERR_OK)
+    if (system_conn(srv->app, &ctx->req.db, NULL) != ERR_OK)
         ctx->req.db = NULL;
     if (strlen(url) >= sizeof(ctx->path)) {
         snprintf(ctx->path, sizeof(ctx->path), "(too long)");
@@ -1034,7 +1036,7 @@ note_mhd_answer(struct http_conn_ctx *ctx)
     ctx->status = ci != NULL ? (int)ci->http_status : 0;
     if (ctx->status != MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE)
         return;
-    if (store_conn_get(ctx->srv->app->store, &ctx->req.db, NULL) != ERR_OK)
+    if (system_conn(ctx->srv->app, &ctx->req.db, NULL) != ERR_OK)
         ctx->req.db = NULL;
     err_set(&e, ERR_HEADERS_TOO_LARGE, "request headers overflow the "
             "connection's memory (twice server.max_header_bytes and "
@@ -1118,7 +1120,8 @@ server_free(struct http_server *srv)
 }
 
 err_code
-http_start(struct app *app, struct http_server **out, struct err *e)
+http_start(struct app *app, const struct route_table *routes,
+           struct http_server **out, struct err *e)
 {
     const struct config *cfg = app->cfg;
     struct http_server *srv;
@@ -1132,6 +1135,7 @@ http_start(struct app *app, struct http_server **out, struct err *e)
     if ((srv = calloc(1, sizeof(*srv))) == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
     srv->app = app;
+    srv->routes = routes;
     spool_dir(cfg->db_path, srv->spool_dir, sizeof(srv->spool_dir));
     memset(&ss, 0, sizeof(ss));
     if (inet_pton(AF_INET, cfg->listen,

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "lockout.h"
+#include "store.h"
+#include "store_account.h"
 
 #define LOCKOUT_KIND_MAX    8
 #define LOCKOUT_SUBJECT_MAX 64      /* an address or an account id */

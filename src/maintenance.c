@@ -14,6 +14,7 @@
 #include "maintenance.h"
 #include "seal.h"
 #include "util.h"
+#include "store.h"
 
 struct maintenance {
     struct app     *app;

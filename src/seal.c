@@ -23,6 +23,8 @@
 #include "statuslist.h"
 #include "unit.h"
 #include "util.h"
+#include "store_account.h"
+#include "store_seal.h"
 
 #define SEAL_LABEL_MAX 64
 

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "seal.h"
+#include "store_account.h"
+#include "store_seal.h"
 
 err_code
 seal_get(const struct actor_ctx *a, const char *esid, struct store_seal *out,

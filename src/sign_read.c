@@ -6,6 +6,8 @@
  * changes anything.
  */
 #include "signing.h"
+#include "store_seal.h"
+#include "store_sign.h"
 
 err_code
 sign_request_get(const struct actor_ctx *a, int64_t id, struct store_sreq *r,

@@ -25,6 +25,9 @@
 #include "sm2.h"
 #include "unit.h"
 #include "util.h"
+#include "store_account.h"
+#include "store_seal.h"
+#include "store_sign.h"
 
 #include <openssl/evp.h>
 

@@ -13,6 +13,7 @@
 #include "rbac.h"
 #include "sod.h"
 #include "util.h"
+#include "store_account.h"
 
 const struct sod_rule sod_rules[] = {
     {"SOD-1", "The system administrator, the security administrator and the "

@@ -15,6 +15,7 @@
 
 #include "store.h"
 #include "store_int.h"
+#include "store_account.h"
 #include "util.h"
 
 err_code
@@ -286,11 +287,13 @@ store_migrate(struct store *s, int *applied, struct err *e)
     int have, count = 0;
     err_code rc;
 
-    if ((rc = store_conn_get(s, &c, e)) != ERR_OK ||
-        (st = db_prep(c->dbc, DB_SCHEMA_CREATE, e)) == NULL ||
-        (rc = db_step_done(st, e)) != ERR_OK ||
+    if ((rc = store_conn_get(s, &c, e)) != ERR_OK)
+        return rc;
+    if ((st = db_prep(c->dbc, DB_SCHEMA_CREATE, e)) == NULL)
+        return ERR_DB;
+    if ((rc = db_step_done(st, e)) != ERR_OK ||
         (rc = store_schema_version(c, &have, e)) != ERR_OK)
-        return st == NULL ? ERR_DB : rc;
+        return rc;
     db_migrations(c->dbc, &list, &n);
     for (i = 0; i < n; i++) {
         const struct db_migration *m = &list[i];

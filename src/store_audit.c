@@ -11,6 +11,7 @@
 
 #include "store.h"
 #include "store_int.h"
+#include "store_audit.h"
 #include "util.h"
 
 int

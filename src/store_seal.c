@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store_int.h"
+#include "store_seal.h"
 #include "util.h"
 
 static void

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store_int.h"
+#include "store_sign.h"
 
 /* An SM3 column: copied when it has the 32 bytes, left zero otherwise. */
 static void

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "system.h"
 #include "util.h"
+#include "store.h"
 
 #define READY_SIGN_MAX_AGE_MS 10000
 
@@ -40,6 +41,12 @@ probe_sign(const struct app *app, json_t *tokens)
             return;
         custody_sign_e(app->custody, tok, id, e32, sig, &siglen, NULL);
     }
+}
+
+err_code
+system_conn(const struct app *app, struct store_conn **out, struct err *e)
+{
+    return store_conn_get(app->store, out, e);
 }
 
 err_code

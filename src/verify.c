@@ -21,6 +21,8 @@
 #include "ses.h"
 #include "sm2.h"
 #include "util.h"
+#include "store_seal.h"
+#include "store_sign.h"
 
 #define VERIFY_DIR_MAX 4096
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "router.h"
 
 #define FUZZ_ALLOW_MAX 256       /* the Allow buffer http.c passes is less */
@@ -173,11 +174,11 @@ static void match(const char *method, const char *path, size_t cap)
     memset(req, 0xa5, sizeof(*req));
     if (cap > 0)
         memset(allow, 0xa5, cap);
-    rc = router_match(method, path, req, &r, allow, cap, &e);
+    rc = router_match(&api_routes, method, path, req, &r, allow, cap, &e);
     if (rc == ERR_OK) {
-        for (i = 0; i < router_table_len && r != &router_table[i]; i++)
+        for (i = 0; i < api_routes.n && r != &api_routes.rows[i]; i++)
             ;
-        if (i == router_table_len || strcmp(r->method, want) != 0)
+        if (i == api_routes.n || strcmp(r->method, want) != 0)
             abort();
         check_route(r, path, req);
     } else if (rc == ERR_METHOD) {

@@ -31,6 +31,7 @@
 #include "store.h"
 #include "store_testutil.h"
 #include "util.h"
+#include "store_audit.h"
 
 static const uint8_t zero[AUDIT_HASH_LEN];
 

@@ -24,6 +24,7 @@
 #include "store.h"
 #include "store_testutil.h"
 #include "util.h"
+#include "store_account.h"
 
 #define SUBJECT "CN=portal.example,O=Example Bureau,C=CN"
 #define ISSUER  "CN=Example CA,C=CN"

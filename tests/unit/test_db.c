@@ -31,6 +31,7 @@
 
 #include "store_int.h"
 #include "store_account.h"
+#include "store.h"
 
 #define NORGS        3
 #define CALLBACK_MAX 100   /* bounds a callback that a reset list repeats */

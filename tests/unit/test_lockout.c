@@ -18,6 +18,7 @@
 #include "lockout.h"
 #include "store.h"
 #include "store_testutil.h"
+#include "store_account.h"
 
 #define NOW 1000000000000LL
 

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "api.h"
 #include "router.h"
 
 /* A path of two ids: both parsed, the route's method checked. */
@@ -26,7 +27,7 @@ static void test_params_and_ids(void **state)
     struct err e;
 
     (void)state;
-    assert_int_equal(router_match("PUT",
+    assert_int_equal(router_match(&api_routes, "PUT",
                                   "/api/v1/sign-requests/7/documents/19/"
                                   "content", &req, &r, allow,
                                   sizeof(allow), &e), ERR_OK);
@@ -49,7 +50,7 @@ static void test_bad_id_found_with_error(void **state)
     struct err e;
 
     (void)state;
-    assert_int_equal(router_match("HEAD", "/api/v1/organisations/012", &req,
+    assert_int_equal(router_match(&api_routes, "HEAD", "/api/v1/organisations/012", &req,
                                   &r, allow, sizeof(allow), &e), ERR_OK);
     assert_string_equal(r->method, "GET");
     assert_string_equal(req.param_error, "no such id");
@@ -64,7 +65,7 @@ static void test_allow_full(void **state)
     struct err e;
 
     (void)state;
-    assert_int_equal(router_match("DELETE", "/api/v1/organisations", &req,
+    assert_int_equal(router_match(&api_routes, "DELETE", "/api/v1/organisations", &req,
                                   &r, allow, sizeof(allow), &e), ERR_METHOD);
     assert_string_equal(allow, "GET, HEAD, POST");
     assert_string_equal(e.msg, "method DELETE is not allowed here; "
@@ -80,10 +81,10 @@ static void test_allow_short(void **state)
     struct err e;
 
     (void)state;
-    assert_int_equal(router_match("DELETE", "/api/v1/organisations", &req,
+    assert_int_equal(router_match(&api_routes, "DELETE", "/api/v1/organisations", &req,
                                   &r, allow, 6, &e), ERR_METHOD);
     assert_string_equal(allow, "GET");
-    assert_int_equal(router_match("DELETE", "/api/v1/organisations", &req,
+    assert_int_equal(router_match(&api_routes, "DELETE", "/api/v1/organisations", &req,
                                   &r, allow, sizeof(allow), &e), ERR_METHOD);
     assert_string_equal(allow, "GET, HEAD");
     assert_string_equal(e.msg, "method DELETE is not allowed here; "
@@ -101,7 +102,7 @@ static void test_allow_none(void **state)
     (void)state;
     assert_non_null(allow);
     allow[0] = 'X';
-    assert_int_equal(router_match("GET", "/api/v1/sign-requests/1/"
+    assert_int_equal(router_match(&api_routes, "GET", "/api/v1/sign-requests/1/"
                                   "documents/2/content", &req, &r, allow, 0,
                                   &e), ERR_METHOD);
     assert_int_equal(allow[0], 'X');

@@ -33,6 +33,8 @@
 #include "store.h"
 #include "store_testutil.h"
 #include "util.h"
+#include "store_account.h"
+#include "store_audit.h"
 
 struct db {
     char               dir[STORE_T_DIR_MAX];

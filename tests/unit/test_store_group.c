@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "store_int.h"
+#include "store.h"
 
 #define NTHREADS 8
 #define NITEMS   60

@@ -31,6 +31,7 @@
 #include "store.h"
 #include "util.h"
 #include "verify.h"
+#include "store_seal.h"
 
 #define T_ESID "23010000000042"
 
