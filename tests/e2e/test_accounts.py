@@ -157,14 +157,15 @@ def test_permissions_doc_matches_code():
             assert all(c in ("all", "") for c in cells[2:]), cells
         else:
             assert marked == route["roles"], (route, cells)
-    # the separation-of-duties rules, word for word as src/sod.c has them
+    # the separation-of-duties rules, word for word as src/domain/sod.c has
+    # them
     rules = [line[2:] for line in doc.splitlines()
              if line.startswith("- **SOD-")]
     assert rules == [f"**{r['id']}** {r['rule']}"
                      for r in matrix["separation_of_duties"]]
     assert len(rules) >= 7
-    # the state tables, row for row as src/signing.c and application.c
-    # have them
+    # the state tables, row for row as src/domain/sign_moves.c and
+    # app_moves.c have them
     for title, key in (("## The life of a signing request",
                         "signing_request_moves"),
                        ("## The life of an application",

@@ -1,6 +1,6 @@
 /*
  * fuzz_json.c - libFuzzer target: the request-body parser and the bounded
- * field readers of src/sjson.c.  The whole input is a request body.  It
+ * field readers of src/base/sjson.c.  The whole input is a request body.  It
  * must never crash, read out of bounds or leak; a body it accepts must be
  * one object no deeper than JSON_MAX_DEPTH, and every reader must keep its
  * contract (lengths, ranges, absent fields, error messages) on it.

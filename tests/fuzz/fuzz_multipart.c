@@ -1,6 +1,6 @@
 /*
  * fuzz_multipart.c - libFuzzer target: the multipart/form-data reader
- * (src/multipart.c).  The input's first line is the Content-Type value, the
+ * (src/http/multipart.c).  The input's first line is the Content-Type value, the
  * rest the body.  It must never crash, read out of bounds or leak, and
  * every part it returns must lie inside the body, with a non-empty unique
  * name.

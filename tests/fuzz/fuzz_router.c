@@ -1,6 +1,6 @@
 /*
  * fuzz_router.c - libFuzzer target: route matching (router_match in
- * src/router.c).  The input's first byte picks a method from a list and the
+ * src/http/router.c).  The input's first byte picks a method from a list and the
  * size of the Allow buffer, the rest is the path; the whole input (cut at
  * its first NUL) is also tried as a path and as a method.  It must never
  * crash or read out of bounds, and what it returns must be what router.h

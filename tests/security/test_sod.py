@@ -4,7 +4,7 @@ the people of one seal and of one signing request.
 
 Each test is a table of steps (actor, action, object) -> expected outcome,
 run in order against one real daemon; every row names the rule (SOD-n in
-src/sod.c) that decides it.  A refused row must change nothing and leave a
+src/domain/sod.c) that decides it.  A refused row must change nothing and leave a
 refused audit row.
 """
 import time

@@ -1,5 +1,5 @@
 /*
- * test_verify.c - the verification service (src/verify.c): the
+ * test_verify.c - the verification service (src/domain/verify.c): the
  * seal-and-chain cache (a second verify with the same seal hits; the
  * document hash is still checked on a hit; the cached path reports what the
  * plain library path reports; a change of the trust directory invalidates),

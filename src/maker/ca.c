@@ -1,6 +1,6 @@
 /*
  * ca.c - seald's local CA and PKCS#10 requests through key custody
- * (issue 6); see include/ca.h.
+ * (issue 6); see include/maker/ca.h.
  *
  * Owns: building X.509 certificates and requests around PUBLIC keys only,
  * signing their to-be-signed DER through custody (ca_sign), assembling the

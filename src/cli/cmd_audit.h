@@ -1,5 +1,5 @@
 /*
- * cmd_audit.h - the audit and backup subcommands (src/cmd_audit.c):
+ * cmd_audit.h - the audit and backup subcommands (src/cli/cmd_audit.c):
  *   seald audit verify --db FILE [--config FILE] [--audit-key FILE]
  *                      [--checkpoint FILE] [--sink-file FILE]
  *   seald audit checkpoint --config FILE [--out FILE]

@@ -1,6 +1,6 @@
 /*
  * statuslist.c - the signed seal status list (issue 6); the format is
- * described in include/statuslist.h.
+ * described in include/maker/statuslist.h.
  *
  * Owns: writing the list JSON in its fixed member order, signing its bytes
  * through custody (ca_sign), and verifying a list (signature, fields,

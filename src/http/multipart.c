@@ -1,6 +1,6 @@
 /*
  * multipart.c - owns the bounded multipart/form-data reader (see
- * include/multipart.h).  The body is never modified and nothing is
+ * include/http/multipart.h).  The body is never modified and nothing is
  * allocated: parts are slices of the body, header fields are copied into
  * fixed-size fields after their length is checked.
  */

@@ -2,7 +2,7 @@
  * ofd_int.h - internal to seald_ofd (src/ofd*.c): the bounded zip package
  * reader, safe XML parsing helpers, OFD path resolution and the document
  * model (OFD.xml, Document.xml, Signatures.xml, Signature.xml).
- * Not a public API; see include/ofd.h.
+ * Not a public API; see include/ofd/ofd.h.
  */
 #ifndef SEALD_OFD_INT_H
 #define SEALD_OFD_INT_H

@@ -1,6 +1,6 @@
 /*
  * seal_make.c - seal making and seal signatures through key custody
- * (issue 6); see include/seal_make.h.
+ * (issue 6); see include/maker/seal_make.h.
  *
  * Owns: the esID template formatter, the checks made before a seal or a
  * signature is signed (keys against certificates, validity, picture), and

@@ -1,6 +1,6 @@
 /*
  * ofd_pkg.c - owns the bounded zip reader of OFD packages (libzip over an
- * in-memory buffer) and OFD path resolution.  Every limit of include/ofd.h
+ * in-memory buffer) and OFD path resolution.  Every limit of include/ofd/ofd.h
  * on entries, names, sizes and compression ratio is enforced here, at open
  * time, before any entry is decompressed; reads are bounded by the declared
  * size and checked against it.

@@ -2,7 +2,7 @@
  * verify.c - owns the verification service (issue 7): the trust store
  * loaded once and reloaded when the anchors directory changes, the
  * seal-and-chain result cache, and the status enrichment for seals this
- * service issued.  Cache design and invariants: see include/verify.h.
+ * service issued.  Cache design and invariants: see include/domain/verify.h.
  * No HTTP and no SQL here (the store layer is called for seals and
  * history).
  */

@@ -1,6 +1,6 @@
 /*
  * img.c - PNG / GIF seal impression decoding and checks (issues 6 and 14);
- * see include/img.h.
+ * see include/maker/img.h.
  *
  * Owns: the libpng and giflib decoders behind img_decode, their limits, and
  * the size policy for seal pictures.

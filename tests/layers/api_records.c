@@ -1,0 +1,4 @@
+/* Must compile: a handler sees the records (and the domain). */
+#include "api.h"
+#include "seal.h"
+#include "store_types.h"

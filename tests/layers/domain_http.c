@@ -1,0 +1,3 @@
+/* Must not compile: the domain reaches up into HTTP. */
+#include "seal.h"
+#include "http.h"

@@ -1,0 +1,3 @@
+/* Must not compile: the HTTP layer reaches the store. */
+#include "http.h"
+#include "store.h"
