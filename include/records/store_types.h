@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "states.h"
 
 struct store;
 struct store_conn;
