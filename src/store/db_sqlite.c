@@ -300,6 +300,7 @@ db_conn_get(struct db *d, struct db_conn **out, struct err *e)
     err_code rc;
     size_t i;
 
+    *out = NULL;
     for (i = 0; i < DB_THREAD_CONNS; i++) {
         if (thread_conns[i].c != NULL && thread_conns[i].serial == d->serial) {
             *out = thread_conns[i].c;

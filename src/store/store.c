@@ -82,6 +82,7 @@ store_conn_get(struct store *s, struct store_conn **out, struct err *e)
     struct store_conn *c;
     err_code rc;
 
+    *out = NULL;
     if ((rc = db_conn_get(s->db, &dc, e)) != ERR_OK)
         return rc;
     if ((c = db_conn_user(dc)) == NULL) {
