@@ -115,6 +115,17 @@ err_code seal_org_renamed_in_tx(struct unit *u, int64_t org_id,
                                 const char *old_name, const char *new_name,
                                 int *n, struct err *e);
 
+/* Row i of the table of a seal's moves (seal_moves in seal.c), as the
+ * state names: 0 past the last row.  *to is "" for a move back to the
+ * state before the loss (reinstate). */
+int seal_move_row(size_t i, const char **event, const char **from,
+                  const char **to);
+
+/* The permission (enum rbac_perm) the actor of row i's event holds over
+ * the seal's organisation; PERM_NONE for the system's moves and past the
+ * last row. */
+int seal_move_perm(size_t i);
+
 /* ERR_OK if seal s may be used at now: active, inside its validity, and
  * neither its organisation nor one above it disabled; ERR_CONFLICT with
  * the reason otherwise. */
@@ -154,9 +165,10 @@ err_code seal_get_state(const struct actor_ctx *a, const char *esid,
                         struct store_seal *out, struct err *e);
 
 struct seal_filter {
-    int64_t     org_id;               /* 0: any                      */
-    const char *kind, *state;         /* NULL: any                   */
-    int64_t     expiring_before_ms;   /* 0: any                      */
+    int64_t         org_id;           /* 0: any                      */
+    const char     *kind;             /* NULL: any                   */
+    enum seal_state state;            /* SEAL_NONE: any              */
+    int64_t         expiring_before_ms;   /* 0: any                  */
 };
 
 /* The seals a may read with id > after, at most limit, in id order: the

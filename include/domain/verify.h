@@ -90,10 +90,11 @@ struct verify_stats {
 };
 void verify_stats_get(struct verify_service *v, struct verify_stats *out);
 
-/* State of seal s at time at_ms: "made" from s->made_ms, then the
+/* State of seal s at time at_ms: SEAL_MADE from s->made_ms, then the
  * to_state of each history row (store_history_list order) at or before
- * at_ms; "" before the seal was made.  Exposed for unit tests. */
+ * at_ms; SEAL_NONE before the seal was made.  Exposed for unit tests. */
 err_code verify_state_at(struct store_conn *db, const struct store_seal *s,
-                         int64_t at_ms, char out[16], struct err *e);
+                         int64_t at_ms, enum seal_state *out,
+                         struct err *e);
 
 #endif

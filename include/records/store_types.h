@@ -233,7 +233,7 @@ struct store_seal {
     char    kind[16];
     char    name[STORE_NAME_MAX * 2];
     int64_t custodian_id;
-    char    state[16];
+    enum seal_state state;
     int64_t state_since_ms;
     char    reason_code[32];
     int     version;
@@ -245,19 +245,21 @@ struct store_seal {
     int64_t filed_ms;
     int64_t last_used_ms;
     char    hold[16];            /* why held (seal.c); "" when not held */
-    char    before_loss[16];     /* state when its loss was reported, or "" */
+    enum seal_state before_loss; /* active or suspended when its loss was
+                                  * reported; SEAL_NONE when not lost */
     int64_t change_required_ms;  /* a rename made its name stale; 0: no */
 };
 
 typedef err_code (*store_seal_fn)(void *ctx, const struct store_seal *s);
 
 /* One state change of a seal (the rules are seal.c's): from -> to, and
- * what the seal keeps in its new state; NULL clears a field. */
+ * what the seal keeps in its new state; NULL (SEAL_NONE for before_loss)
+ * clears a field. */
 struct store_seal_move {
-    const char *from, *to;
+    enum seal_state from, to;
     const char *reason_code;
     const char *hold;            /* why it is held (seals.hold)           */
-    const char *before_loss;     /* state when a loss was reported        */
+    enum seal_state before_loss; /* state when a loss was reported        */
 };
 
 /* Who may read which seals, for a list: the seals whose custodian is

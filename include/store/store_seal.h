@@ -109,12 +109,12 @@ err_code store_seal_filed(struct store_conn *c, int64_t id, int64_t now_ms,
                           struct err *e);
 
 /* The seals r may read with id > after, at most limit, in id order;
- * filters: org (0 any), kind / state (NULL any), valid_end before
- * expiring_before_ms (0 any).  The scope is applied in SQL, so a page
- * holds limit seals whenever there are that many more. */
+ * filters: org (0 any), kind (NULL any), state (SEAL_NONE any),
+ * valid_end before expiring_before_ms (0 any).  The scope is applied in
+ * SQL, so a page holds limit seals whenever there are that many more. */
 err_code store_seal_list(struct store_conn *c,
                          const struct store_seal_reader *r, int64_t org_id,
-                         const char *kind, const char *state,
+                         const char *kind, enum seal_state state,
                          int64_t expiring_before_ms, int64_t after,
                          int limit, store_seal_fn fn, void *ctx,
                          struct err *e);

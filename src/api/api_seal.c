@@ -63,7 +63,7 @@ seal_json(const struct store_seal *s)
                      "org_id", (json_int_t)s->org_id, "kind", s->kind,
                      "name", s->name,
                      "custodian_id", (json_int_t)s->custodian_id,
-                     "state", s->state,
+                     "state", seal_state_name(s->state),
                      "state_since_ms", (json_int_t)s->state_since_ms,
                      "reason_code", s->reason_code[0] ? s->reason_code : NULL,
                      "hold", s->hold[0] ? s->hold : NULL,
@@ -176,6 +176,7 @@ api_seal_list(struct http_req *req, struct http_resp *resp, struct err *e)
     struct seal_filter f;
     const char *org = http_query(req, "org_id");
     const char *days = http_query(req, "expiring_within_days");
+    const char *state = http_query(req, "state");
     int64_t after, before = 0;
     long org_id = 0, d = 0;
     int limit;
@@ -192,8 +193,10 @@ api_seal_list(struct http_req *req, struct http_resp *resp, struct err *e)
     if (days != NULL)
         before = util_now_ms() + d * 86400000LL;
     f = (struct seal_filter){org_id, http_query(req, "kind"),
-                             http_query(req, "state"), before};
-    if ((rc = seal_list(&a, &f, after, limit, seal_page_add, &pg, e))
+                             seal_state_parse(state), before};
+    /* a state no seal can be in is not refused: no seal is in it */
+    if ((state == NULL || f.state != SEAL_NONE) &&
+        (rc = seal_list(&a, &f, after, limit, seal_page_add, &pg, e))
         != ERR_OK)
         goto fail;
     /* a full page may have more after it; a short one is the last */
@@ -480,7 +483,7 @@ api_seal_filing(struct http_req *req, struct http_resp *resp, struct err *e)
         "credit_code", org.credit_code[0] ? org.credit_code : NULL,
         "custodian_id", (json_int_t)s.custodian_id,
         "made_ms", (json_int_t)s.made_ms,
-        "impression_sm3", sm3, "state", s.state,
+        "impression_sm3", sm3, "state", seal_state_name(s.state),
         "filing_state", s.filing_state, "seal_der", b64);
 done:
     free(der);
@@ -501,10 +504,10 @@ api_seal_status(struct http_req *req, struct http_resp *resp, struct err *e)
         (rc = seal_get_state(&a, esid, &s, e)) != ERR_OK)
         return rc;
     /* a seal past its validity is expired even before the job marks it */
-    if (!strcmp(s.state, "active") && s.valid_end_ms < util_now_ms())
-        snprintf(s.state, sizeof(s.state), "expired");
+    if (s.state == SEAL_ACTIVE && s.valid_end_ms < util_now_ms())
+        s.state = SEAL_EXPIRED;
     resp->data = json_pack("{s:s, s:s, s:I, s:s?, s:b, s:I, s:I}",
-                           "esid", s.esid, "state", s.state,
+                           "esid", s.esid, "state", seal_state_name(s.state),
                            "since_ms", (json_int_t)s.state_since_ms,
                            "reason_code", s.reason_code[0] ? s.reason_code
                                                            : NULL,

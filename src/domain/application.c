@@ -202,10 +202,11 @@ submit_work(struct unit *u, void *ctx, struct err *e)
             return rc == ERR_NOT_FOUND
                 ? err_set(e, ERR_INVALID, "no seal %s", n->replaces_esid)
                 : rc;
-        if (strcmp(old.state, "active") != 0 || old.org_id != n->org_id)
+        if (old.state != SEAL_ACTIVE || old.org_id != n->org_id)
             return err_set(e, ERR_CONFLICT, "seal %s is %s or of another "
                            "organisation; only an active seal of the same "
-                           "organisation is changed", old.esid, old.state);
+                           "organisation is changed", old.esid,
+                           seal_state_name(old.state));
         row.replaces_seal_id = old.id;
     } else if (strcmp(row.purpose, "new") != 0 || n->replaces_esid) {
         return err_set(e, ERR_INVALID, "purpose must be new or change "
@@ -308,9 +309,10 @@ request_work(struct unit *u, void *ctx, struct err *e)
         (rc = authz_require(a->db, a->p, PERM_APPLICATION_SUBMIT, s.org_id,
                             e)) != ERR_OK)
         return rc;
-    if (strcmp(s.state, "active") != 0 &&
-        !(w->revocation && strcmp(s.state, "suspended") == 0))
-        return err_set(e, ERR_CONFLICT, "seal %s is %s", s.esid, s.state);
+    if (s.state != SEAL_ACTIVE &&
+        !(w->revocation && s.state == SEAL_SUSPENDED))
+        return err_set(e, ERR_CONFLICT, "seal %s is %s", s.esid,
+                       seal_state_name(s.state));
     /* a renewal repeats the seal's name: one its organisation no longer
      * has is changed (purpose change), not renewed */
     if (!w->revocation && s.change_required_ms != 0)

@@ -229,9 +229,9 @@ record_seal_work(struct unit *u, void *ctx, struct err *e)
         if ((rc = store_seal_get_id(a->db, app->replaces_seal_id, &pred, e))
             != ERR_OK)
             return rc;
-        if (strcmp(pred.state, "active") != 0)
+        if (pred.state != SEAL_ACTIVE)
             return err_set(e, ERR_CONFLICT, "seal %s to be replaced is %s",
-                           pred.esid, pred.state);
+                           pred.esid, seal_state_name(pred.state));
         snprintf(s->lineage_esid, sizeof(s->lineage_esid), "%s",
                  pred.lineage_esid);
         s->predecessor_id = pred.id;
@@ -243,13 +243,14 @@ record_seal_work(struct unit *u, void *ctx, struct err *e)
         (rc = store_history_insert(a->db, "application", app->id,
                                    now_app.state, app_to, a->p->account_id,
                                    w->now, s->esid, e)) != ERR_OK ||
-        (rc = store_history_insert(a->db, "seal", s->id, NULL, "made",
+        (rc = store_history_insert(a->db, "seal", s->id, NULL,
+                                   seal_state_name(SEAL_MADE),
                                    a->p->account_id, util_now_ms(), NULL,
                                    e)) != ERR_OK)
         return rc;
     return unit_audit(u, "seal.make", "seal", s->esid,
-                      json_pack("{s:n, s:s, s:n}", "from", "to", "made",
-                                "reason"), e);
+                      json_pack("{s:n, s:s, s:n}", "from", "to",
+                                seal_state_name(SEAL_MADE), "reason"), e);
 }
 
 /* Make the SESeal of app with holder certificate cert (the maker's token
@@ -303,7 +304,7 @@ make_with_cert(const struct actor_ctx *a, const struct seal_env *env,
     snprintf(s.kind, sizeof(s.kind), "%s", app->kind);
     snprintf(s.name, sizeof(s.name), "%s", app->seal_name);
     s.custodian_id = app->custodian_id;
-    snprintf(s.state, sizeof(s.state), "made");
+    s.state = SEAL_MADE;
     s.state_since_ms = now;
     s.version = (int)env->cfg->seal_version;
     snprintf(s.holder_key, sizeof(s.holder_key), "%s", holder_ref);
@@ -441,37 +442,72 @@ done:
  *
  * The one table of a seal's states: every state change of a seal after it
  * is made is a row here, found by (event, the state it is in), and
- * seal_step() is the only code that applies one.  to NULL: back to the
- * state the seal was in when its loss was reported, so that a seal found
- * again is where it was (a suspension survives a loss).  hold: why the
- * move suspends the seal (NULL for a manual suspension, held by the
+ * seal_step() is the only code that applies one.  to SEAL_NONE: back to
+ * the state the seal was in when its loss was reported, so that a seal
+ * found again is where it was (a suspension survives a loss).  hold: why
+ * the move suspends the seal (NULL for a manual suspension, held by the
  * authority of whoever suspended it: seal_holds).  code: the reason code
  * the seal then carries (NULL: from the hold when suspended, else the
- * caller's, as for a revocation). */
+ * caller's, as for a revocation).  perm: the permission the actor of the
+ * event holds over the seal's organisation, the same in every row of one
+ * event (event_perm); PERM_NONE for the system's own moves.  A move that
+ * follows from another change (a revocation when a changed seal is
+ * confirmed, a suspension when a found seal's organisation is disabled)
+ * is made under that change's check. */
 struct seal_move_rule {
-    const char *event, *from, *to, *hold, *code, *action;
+    const char     *event;
+    enum seal_state from, to;
+    const char     *hold, *code, *action;
+    enum rbac_perm  perm;
 };
 
 static const struct seal_move_rule seal_moves[] = {
-    {"confirm", "made", "active", NULL, NULL, "seal.confirm"},
-    {"suspend", "active", "suspended", NULL, NULL, "seal.suspend"},
-    {"auto_suspend", "active", "suspended", "unused", NULL,
-     "seal.auto_suspend"},
-    {"org_disabled", "active", "suspended", "org_disabled", NULL,
-     "seal.suspend_org_disabled"},
-    {"resume", "suspended", "active", NULL, NULL, "seal.resume"},
-    {"report_loss", "active", "lost", NULL, "key_compromise",
-     "seal.report_loss"},
-    {"report_loss", "suspended", "lost", NULL, "key_compromise",
-     "seal.report_loss"},
-    {"reinstate", "lost", NULL, NULL, NULL, "seal.reinstate"},
-    {"revoke", "made", "revoked", NULL, NULL, "seal.revoke"},
-    {"revoke", "active", "revoked", NULL, NULL, "seal.revoke"},
-    {"revoke", "suspended", "revoked", NULL, NULL, "seal.revoke"},
-    {"revoke", "lost", "revoked", NULL, NULL, "seal.revoke"},
-    {"expire", "active", "expired", NULL, "expired", "seal.expire"},
+    {"confirm", SEAL_MADE, SEAL_ACTIVE, NULL, NULL, "seal.confirm",
+     PERM_APPLICATION_SUBMIT},
+    {"suspend", SEAL_ACTIVE, SEAL_SUSPENDED, NULL, NULL, "seal.suspend",
+     PERM_SEAL_SUSPEND},
+    {"auto_suspend", SEAL_ACTIVE, SEAL_SUSPENDED, "unused", NULL,
+     "seal.auto_suspend", PERM_NONE},
+    {"org_disabled", SEAL_ACTIVE, SEAL_SUSPENDED, "org_disabled", NULL,
+     "seal.suspend_org_disabled", PERM_ORG_WRITE},
+    {"resume", SEAL_SUSPENDED, SEAL_ACTIVE, NULL, NULL, "seal.resume",
+     PERM_SEAL_SUSPEND},
+    {"report_loss", SEAL_ACTIVE, SEAL_LOST, NULL, "key_compromise",
+     "seal.report_loss", PERM_SEAL_REPORT},
+    {"report_loss", SEAL_SUSPENDED, SEAL_LOST, NULL, "key_compromise",
+     "seal.report_loss", PERM_SEAL_REPORT},
+    {"reinstate", SEAL_LOST, SEAL_NONE, NULL, NULL, "seal.reinstate",
+     PERM_APPLICATION_REVIEW},
+    {"revoke", SEAL_MADE, SEAL_REVOKED, NULL, NULL, "seal.revoke",
+     PERM_APPLICATION_REVIEW},
+    {"revoke", SEAL_ACTIVE, SEAL_REVOKED, NULL, NULL, "seal.revoke",
+     PERM_APPLICATION_REVIEW},
+    {"revoke", SEAL_SUSPENDED, SEAL_REVOKED, NULL, NULL, "seal.revoke",
+     PERM_APPLICATION_REVIEW},
+    {"revoke", SEAL_LOST, SEAL_REVOKED, NULL, NULL, "seal.revoke",
+     PERM_APPLICATION_REVIEW},
+    {"expire", SEAL_ACTIVE, SEAL_EXPIRED, NULL, "expired", "seal.expire",
+     PERM_NONE},
 };
 #define SEAL_NMOVES (sizeof(seal_moves) / sizeof(seal_moves[0]))
+
+int
+seal_move_row(size_t i, const char **event, const char **from,
+              const char **to)
+{
+    if (i >= SEAL_NMOVES)
+        return 0;
+    *event = seal_moves[i].event;
+    *from = seal_state_name(seal_moves[i].from);
+    *to = seal_state_name(seal_moves[i].to);
+    return 1;
+}
+
+int
+seal_move_perm(size_t i)
+{
+    return i < SEAL_NMOVES ? (int)seal_moves[i].perm : PERM_NONE;
+}
 
 /* Why a suspended seal is held, and who lifts the suspension.  A manual
  * suspension is held by the authority the suspender acted in (the role
@@ -489,15 +525,28 @@ static const struct seal_hold {
 #define SEAL_NHOLDS (sizeof(seal_holds) / sizeof(seal_holds[0]))
 
 static const struct seal_move_rule *
-move_find(const char *event, const char *from)
+move_find(const char *event, enum seal_state from)
 {
     size_t i;
 
     for (i = 0; i < SEAL_NMOVES; i++)
         if (!strcmp(seal_moves[i].event, event) &&
-            !strcmp(seal_moves[i].from, from))
+            seal_moves[i].from == from)
             return &seal_moves[i];
     return NULL;
+}
+
+/* The permission the table gives event (its first row: every row of an
+ * event gives the same); PERM_NONE, which no role holds, if none. */
+static enum rbac_perm
+event_perm(const char *event)
+{
+    size_t i;
+
+    for (i = 0; i < SEAL_NMOVES; i++)
+        if (!strcmp(seal_moves[i].event, event))
+            return seal_moves[i].perm;
+    return PERM_NONE;
 }
 
 static const struct seal_hold *
@@ -515,12 +564,12 @@ hold_find(const char *hold)
  * kept through a loss, or the manual suspender's (given). */
 static const char *
 hold_after(const struct seal_move_rule *m, const struct store_seal *s,
-           const char *to, const char *given)
+           enum seal_state to, const char *given)
 {
-    int kept = !strcmp(s->state, "lost") ||
-               (!strcmp(to, "lost") && !strcmp(s->state, "suspended"));
+    int kept = s->state == SEAL_LOST ||
+               (to == SEAL_LOST && s->state == SEAL_SUSPENDED);
 
-    if (strcmp(to, "suspended") != 0 && strcmp(to, "lost") != 0)
+    if (to != SEAL_SUSPENDED && to != SEAL_LOST)
         return NULL;
     if (m->hold != NULL)
         return m->hold;
@@ -546,50 +595,54 @@ seal_step(struct unit *u, struct store_seal *s, const char *event,
     const struct seal_hold *h;
     struct store_seal_move mv;
     struct audit_event ev = {NULL, "seal", s->esid, AUDIT_OK, NULL, NULL};
-    char from[sizeof(s->state)], to[sizeof(s->state)], held[sizeof(s->hold)];
+    enum seal_state from, to;
+    char held[sizeof(s->hold)];
     json_t *details;
     int64_t now = util_now_ms();
     err_code rc;
 
     if (m == NULL)
         return err_set(e, ERR_CONFLICT, "seal %s is %s; %s is not possible "
-                       "from there", s->esid, s->state, event);
-    snprintf(from, sizeof(from), "%s", s->state);
-    snprintf(to, sizeof(to), "%s", m->to != NULL ? m->to : s->before_loss);
-    if (to[0] == '\0')
+                       "from there", s->esid, seal_state_name(s->state),
+                       event);
+    from = s->state;
+    to = m->to != SEAL_NONE ? m->to : s->before_loss;
+    if (to == SEAL_NONE)
         return err_set(e, ERR_CONFLICT, "seal %s does not record its state "
                        "before the loss", s->esid);
     hold = hold_after(m, s, to, hold);
     snprintf(held, sizeof(held), "%s", hold != NULL ? hold : "");
     h = hold_find(held);
-    if ((!strcmp(to, "suspended") || held[0] != '\0') && h == NULL)
+    if ((to == SEAL_SUSPENDED || held[0] != '\0') && h == NULL)
         return err_set(e, ERR_INTERNAL, "seal %s: suspension without a "
                        "known hold", s->esid);
     memset(&mv, 0, sizeof(mv));
     mv.from = from;
     mv.to = to;
     mv.hold = h != NULL ? h->hold : NULL;
-    mv.before_loss = !strcmp(to, "lost") ? from : NULL;
+    mv.before_loss = to == SEAL_LOST ? from : SEAL_NONE;
     mv.reason_code = m->code != NULL ? m->code
-                     : !strcmp(to, "suspended") ? h->reason_code : code;
-    details = json_pack("{s:s, s:s, s:s?, s:s?}", "from", from, "to", to,
+                     : to == SEAL_SUSPENDED ? h->reason_code : code;
+    details = json_pack("{s:s, s:s, s:s?, s:s?}", "from",
+                        seal_state_name(from), "to", seal_state_name(to),
                         "hold", mv.hold, "reason", reason);
     if (details == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
     ev.action = m->action;
     ev.details = details;
     if ((rc = store_seal_transition(a->db, s->id, &mv, now, e)) == ERR_OK &&
-        (rc = store_history_insert(a->db, "seal", s->id, from, to,
+        (rc = store_history_insert(a->db, "seal", s->id,
+                                   seal_state_name(from),
+                                   seal_state_name(to),
                                    a->p ? a->p->account_id : 0, now, reason,
                                    e)) == ERR_OK)
         rc = unit_record(u, &ev, e);
     json_decref(details);
     if (rc != ERR_OK)
         return rc;
-    snprintf(s->state, sizeof(s->state), "%s", to);
+    s->state = to;
     snprintf(s->hold, sizeof(s->hold), "%s", held);
-    snprintf(s->before_loss, sizeof(s->before_loss), "%s",
-             mv.before_loss != NULL ? from : "");
+    s->before_loss = mv.before_loss;
     snprintf(s->reason_code, sizeof(s->reason_code), "%s",
              mv.reason_code != NULL ? mv.reason_code : "");
     s->state_since_ms = now;
@@ -649,8 +702,9 @@ err_code
 seal_check_usable(struct store_conn *db, const struct store_seal *s,
                   int64_t now, struct err *e)
 {
-    if (strcmp(s->state, "active") != 0)
-        return err_set(e, ERR_CONFLICT, "seal %s is %s", s->esid, s->state);
+    if (s->state != SEAL_ACTIVE)
+        return err_set(e, ERR_CONFLICT, "seal %s is %s", s->esid,
+                       seal_state_name(s->state));
     if (now < s->valid_start_ms || now >= s->valid_end_ms)
         return err_set(e, ERR_CONFLICT, "seal %s is outside its validity",
                        s->esid);
@@ -747,8 +801,8 @@ suspend_work(struct unit *u, void *ctx, struct err *e)
     err_code rc;
 
     if ((rc = store_seal_get(a->db, w->esid, &s, e)) != ERR_OK ||
-        (rc = authz_require(a->db, a->p, PERM_SEAL_SUSPEND, s.org_id, e))
-        != ERR_OK ||
+        (rc = authz_require(a->db, a->p, event_perm("suspend"), s.org_id,
+                            e)) != ERR_OK ||
         (rc = caller_hold(a, s.org_id, &h, e)) != ERR_OK)
         return rc;
     return seal_step(u, &s, "suspend", h->hold, NULL, w->reason, e);
@@ -773,12 +827,12 @@ resume_work(struct unit *u, void *ctx, struct err *e)
     err_code rc;
 
     if ((rc = store_seal_get(a->db, w->esid, &s, e)) != ERR_OK ||
-        (rc = authz_require(a->db, a->p, PERM_SEAL_SUSPEND, s.org_id, e))
-        != ERR_OK)
+        (rc = authz_require(a->db, a->p, event_perm("resume"), s.org_id,
+                            e)) != ERR_OK)
         return rc;
-    if (strcmp(s.state, "suspended") != 0)
+    if (s.state != SEAL_SUSPENDED)
         return err_set(e, ERR_CONFLICT, "seal %s is %s, not suspended",
-                       s.esid, s.state);
+                       s.esid, seal_state_name(s.state));
     held = hold_find(s.hold);
     if (held == NULL || held->role == NULL)
         return err_set(e, ERR_CONFLICT, "seal %s is held (%s) and is not "
@@ -815,8 +869,8 @@ report_loss_work(struct unit *u, void *ctx, struct err *e)
     if ((rc = store_seal_get(a->db, w->esid, &s, e)) != ERR_OK)
         return rc;
     if (s.custodian_id != a->p->account_id &&
-        (rc = authz_require(a->db, a->p, PERM_SEAL_REPORT, s.org_id, e))
-        != ERR_OK)
+        (rc = authz_require(a->db, a->p, event_perm("report_loss"),
+                            s.org_id, e)) != ERR_OK)
         return rc;
     return seal_step(u, &s, "report_loss", NULL, NULL, w->reason, e);
 }
@@ -840,12 +894,13 @@ resolve_loss_work(struct unit *u, void *ctx, struct err *e)
     err_code rc;
 
     if ((rc = store_seal_get(a->db, w->esid, &s, e)) != ERR_OK ||
-        (rc = authz_require(a->db, a->p, PERM_APPLICATION_REVIEW, s.org_id,
-                            e)) != ERR_OK)
+        (rc = authz_require(a->db, a->p,
+                            event_perm(w->revoke ? "revoke" : "reinstate"),
+                            s.org_id, e)) != ERR_OK)
         return rc;
-    if (strcmp(s.state, "lost") != 0)
+    if (s.state != SEAL_LOST)
         return err_set(e, ERR_CONFLICT, "seal %s is %s, not lost", s.esid,
-                       s.state);
+                       seal_state_name(s.state));
     if (w->revoke)
         return seal_step(u, &s, "revoke", NULL, "key_compromise", w->reason,
                          e);
@@ -856,7 +911,7 @@ resolve_loss_work(struct unit *u, void *ctx, struct err *e)
         return rc;
     /* found again in an organisation disabled meanwhile: held as the
      * disable holds the rest of its seals */
-    if (disabled && !strcmp(s.state, "active"))
+    if (disabled && s.state == SEAL_ACTIVE)
         return seal_step(u, &s, "org_disabled", NULL, NULL,
                          "its organisation is disabled", e);
     return ERR_OK;
@@ -1037,7 +1092,6 @@ done:
 struct list_ctx {
     struct statuslist_entry *entries;
     char (*esids)[STORE_ESID_MAX];
-    char (*states)[16];
     size_t n, cap;
 };
 
@@ -1063,9 +1117,8 @@ list_add(void *ctx, const struct store_seal *s)
     if (l->n == l->cap)
         return ERR_TOO_LARGE;
     snprintf(l->esids[l->n], STORE_ESID_MAX, "%s", s->esid);
-    snprintf(l->states[l->n], 16, "%s", s->state);
     l->entries[l->n].es_id = l->esids[l->n];
-    l->entries[l->n].state = l->states[l->n];
+    l->entries[l->n].state = seal_state_name(s->state);
     l->entries[l->n].since = (time_t)(s->state_since_ms / 1000);
     l->entries[l->n].reason = reason_number(s);
     l->n++;
@@ -1088,8 +1141,7 @@ seal_status_list(struct store_conn *db, const struct seal_env *env,
     l.cap = STATUSLIST_MAX_ENTRIES;
     l.entries = calloc(l.cap, sizeof(*l.entries));
     l.esids = calloc(l.cap, sizeof(*l.esids));
-    l.states = calloc(l.cap, sizeof(*l.states));
-    if (l.entries == NULL || l.esids == NULL || l.states == NULL) {
+    if (l.entries == NULL || l.esids == NULL) {
         rc = err_set(e, ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -1115,7 +1167,6 @@ done:
     authority_free(&maker);
     free(l.entries);
     free(l.esids);
-    free(l.states);
     return rc;
 }
 

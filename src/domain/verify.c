@@ -355,8 +355,8 @@ cache_release(struct verify_service *v, struct cached *c)
 /* ---- status enrichment --------------------------------------------------- */
 
 struct state_walk {
-    int64_t at_ms;
-    char    state[16];
+    int64_t         at_ms;
+    enum seal_state state;
 };
 
 static err_code
@@ -365,25 +365,24 @@ state_row(void *ctx, const struct store_history *h)
     struct state_walk *w = ctx;
 
     if (h->ts_ms <= w->at_ms)
-        snprintf(w->state, sizeof(w->state), "%s", h->to_state);
+        w->state = seal_state_parse(h->to_state);
     return ERR_OK;
 }
 
 /* Contract: see verify.h. */
 err_code
 verify_state_at(struct store_conn *db, const struct store_seal *s,
-                int64_t at_ms, char out[16], struct err *e)
+                int64_t at_ms, enum seal_state *out, struct err *e)
 {
     struct state_walk w;
     err_code rc;
 
     memset(&w, 0, sizeof(w));
     w.at_ms = at_ms;
-    if (s->made_ms <= at_ms)
-        snprintf(w.state, sizeof(w.state), "made");
+    w.state = s->made_ms <= at_ms ? SEAL_MADE : SEAL_NONE;
     rc = store_history_list(db, "seal", s->id, state_row, &w, e);
     if (rc == ERR_OK)
-        memcpy(out, w.state, sizeof(w.state));
+        *out = w.state;
     return rc;
 }
 
@@ -445,7 +444,9 @@ enrich(struct store_conn *db, const struct ses_seal *seal, int64_t at_ms,
 {
     struct store_seal rec;
     json_t *st, *checks = json_object_get(report, "checks");
-    char then[16] = "", since[21], summary[256];
+    enum seal_state then = SEAL_NONE;
+    const char *now_name, *then_name;
+    char since[21], summary[256];
     int found;
     err_code rc;
 
@@ -462,8 +463,9 @@ enrich(struct store_conn *db, const struct ses_seal *seal, int64_t at_ms,
             "seal is not that seal"));
         return ERR_OK;
     }
+    now_name = seal_state_name(rec.state);
     st = json_pack("{s:s, s:b, s:s, s:o, s:s?}", "esid", rec.esid,
-                   "matches_record", 1, "state_now", rec.state,
+                   "matches_record", 1, "state_now", now_name,
                    "state_since", time_ms_json(rec.state_since_ms),
                    "reason_code", rec.reason_code[0] ? rec.reason_code
                                                      : NULL);
@@ -471,39 +473,41 @@ enrich(struct store_conn *db, const struct ses_seal *seal, int64_t at_ms,
         return err_set(e, ERR_NOMEM, "out of memory");
     util_time_rfc3339((time_t)(rec.state_since_ms / 1000), since);
     if (at_ms < 0) {
-        snprintf(summary, sizeof(summary), "%s since %s", rec.state, since);
+        snprintf(summary, sizeof(summary), "%s since %s", now_name, since);
     } else {
-        if ((rc = verify_state_at(db, &rec, at_ms, then, e)) != ERR_OK) {
+        if ((rc = verify_state_at(db, &rec, at_ms, &then, e)) != ERR_OK) {
             json_decref(st);
             return rc;
         }
+        then_name = seal_state_name(then);
         json_object_set_new(st, "signing_time", time_ms_json(at_ms));
         json_object_set_new(st, "state_at_signing",
-                            then[0] ? json_string(then) : json_null());
-        if (then[0] == '\0')
+                            then != SEAL_NONE ? json_string(then_name)
+                                              : json_null());
+        if (then == SEAL_NONE)
             snprintf(summary, sizeof(summary), "signed before the seal was "
-                     "made; %s since %s", rec.state, since);
-        else if (strcmp(then, rec.state) == 0)
+                     "made; %s since %s", now_name, since);
+        else if (then == rec.state)
             snprintf(summary, sizeof(summary), "signed while %s; still %s",
-                     then, rec.state);
+                     then_name, now_name);
         else
             snprintf(summary, sizeof(summary), "signed while %s, %s since %s",
-                     then, rec.state, since);
-        if (strcmp(then, "active") == 0) {
+                     then_name, now_name, since);
+        if (then == SEAL_ACTIVE) {
             json_object_set_new(checks, "seal_status", json_pack(
                 "{s:s, s:s}", "status", "passed", "reason",
                 "seal was active at signing time"));
         } else {
             char why[64];
             snprintf(why, sizeof(why), "seal was %s at signing time",
-                     then[0] ? then : "not yet made");
+                     then != SEAL_NONE ? then_name : "not yet made");
             json_object_set_new(checks, "seal_status", json_pack(
                 "{s:s, s:s}", "status", "failed", "reason", why));
             if (ses_report_exit_code(report) != 1) {
                 json_object_set_new(report, "indication",
                                     json_string("TOTAL_FAILED"));
                 json_object_set_new(report, "sub_indication", json_string(
-                    !strcmp(then, "revoked") || !strcmp(then, "lost")
+                    then == SEAL_REVOKED || then == SEAL_LOST
                         ? "REVOKED" : "SIG_CONSTRAINTS_FAILURE"));
             }
         }

@@ -339,7 +339,7 @@ seal_row(struct db_stmt *st, struct store_seal *s)
     db_col_copy(st, 5, s->kind, sizeof(s->kind));
     db_col_copy(st, 6, s->name, sizeof(s->name));
     s->custodian_id = db_col_i64(st, 7);
-    db_col_copy(st, 8, s->state, sizeof(s->state));
+    s->state = seal_state_parse(db_col_text(st, 8));
     s->state_since_ms = db_col_i64(st, 9);
     db_col_copy(st, 10, s->reason_code, sizeof(s->reason_code));
     s->version = db_col_int(st, 11);
@@ -354,7 +354,7 @@ seal_row(struct db_stmt *st, struct store_seal *s)
     s->filed_ms = db_col_i64(st, 20);
     s->last_used_ms = db_col_i64(st, 21);
     db_col_copy(st, 22, s->hold, sizeof(s->hold));
-    db_col_copy(st, 23, s->before_loss, sizeof(s->before_loss));
+    s->before_loss = seal_state_parse(db_col_text(st, 23));
     s->change_required_ms = db_col_i64(st, 24);
 }
 
@@ -375,7 +375,7 @@ store_seal_insert(struct store_conn *c, const struct store_seal *s,
     db_bind_text(st, 5, s->kind);
     db_bind_text(st, 6, s->name);
     db_bind_i64(st, 7, s->custodian_id);
-    db_bind_text(st, 8, s->state);
+    db_bind_text(st, 8, seal_state_name(s->state));
     db_bind_i64(st, 9, s->state_since_ms);
     db_bind_int(st, 10, s->version);
     db_bind_bytes(st, 11, seal_der, seal_len);
@@ -450,14 +450,16 @@ store_seal_transition(struct store_conn *c, int64_t id,
 
     if (st == NULL)
         return ERR_DB;
-    db_bind_text(st, 1, m->to);
+    db_bind_text(st, 1, seal_state_name(m->to));
     db_bind_i64(st, 2, now_ms);
     db_bind_text(st, 3, m->reason_code);
     db_bind_text(st, 4, m->hold);
-    db_bind_text(st, 5, m->before_loss);
+    db_bind_text(st, 5, m->before_loss != SEAL_NONE
+                        ? seal_state_name(m->before_loss) : NULL);
     db_bind_i64(st, 6, id);
-    db_bind_text(st, 7, m->from);
-    return db_step_changed(st, e, ERR_CONFLICT, "seal is not %s", m->from);
+    db_bind_text(st, 7, seal_state_name(m->from));
+    return db_step_changed(st, e, ERR_CONFLICT, "seal is not %s",
+                           seal_state_name(m->from));
 }
 
 err_code
@@ -523,7 +525,7 @@ seal_walk(struct db_stmt *st, store_seal_fn fn, void *ctx, struct err *e)
 
 err_code
 store_seal_list(struct store_conn *c, const struct store_seal_reader *r,
-                int64_t org_id, const char *kind, const char *state,
+                int64_t org_id, const char *kind, enum seal_state state,
                 int64_t expiring_before_ms, int64_t after, int limit,
                 store_seal_fn fn, void *ctx, struct err *e)
 {
@@ -538,7 +540,8 @@ store_seal_list(struct store_conn *c, const struct store_seal_reader *r,
     db_bind_i64(st, 3, r->reader_id);
     db_bind_i64(st, 4, org_id);
     db_bind_text(st, 5, kind);
-    db_bind_text(st, 6, state);
+    db_bind_text(st, 6, state != SEAL_NONE ? seal_state_name(state)
+                                           : NULL);
     db_bind_i64(st, 7, expiring_before_ms);
     db_bind_int(st, 8, limit);
     return seal_walk(st, fn, ctx, e);

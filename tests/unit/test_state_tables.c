@@ -14,6 +14,8 @@
 #include <cmocka.h>
 
 #include "application.h"
+#include "rbac.h"
+#include "seal.h"
 #include "signing.h"
 
 static const char *const states[] = {"submitted", "approved", "rejected",
@@ -175,10 +177,116 @@ test_application_rows_are_the_table(void **state)
     assert_int_equal(i, APP_NALLOWED);
 }
 
+/* ---- seals ----
+ * The table of seal.c (seal_moves), read through seal_move_row and
+ * seal_move_perm: every event in every state is one row or none, with
+ * the state it leads to and the permission its actor holds. */
+
+static const char *const seal_states[] = {"made", "active", "suspended",
+                                          "lost", "revoked", "expired",
+                                          "bogus", NULL};
+static const char *const seal_events[] = {"confirm", "suspend",
+                                          "auto_suspend", "org_disabled",
+                                          "resume", "report_loss",
+                                          "reinstate", "revoke", "expire",
+                                          "bogus", NULL};
+
+/* to "": back to the state before the loss */
+static const struct {
+    const char *event, *from, *to;
+    int         perm;
+} seal_allowed[] = {
+    {"confirm", "made", "active", PERM_APPLICATION_SUBMIT},
+    {"suspend", "active", "suspended", PERM_SEAL_SUSPEND},
+    {"auto_suspend", "active", "suspended", PERM_NONE},
+    {"org_disabled", "active", "suspended", PERM_ORG_WRITE},
+    {"resume", "suspended", "active", PERM_SEAL_SUSPEND},
+    {"report_loss", "active", "lost", PERM_SEAL_REPORT},
+    {"report_loss", "suspended", "lost", PERM_SEAL_REPORT},
+    {"reinstate", "lost", "", PERM_APPLICATION_REVIEW},
+    {"revoke", "made", "revoked", PERM_APPLICATION_REVIEW},
+    {"revoke", "active", "revoked", PERM_APPLICATION_REVIEW},
+    {"revoke", "suspended", "revoked", PERM_APPLICATION_REVIEW},
+    {"revoke", "lost", "revoked", PERM_APPLICATION_REVIEW},
+    {"expire", "active", "expired", PERM_NONE},
+};
+#define SEAL_NALLOWED (sizeof(seal_allowed) / sizeof(seal_allowed[0]))
+
+static int
+seal_expected(const char *event, const char *from)
+{
+    size_t i;
+
+    for (i = 0; i < SEAL_NALLOWED; i++)
+        if (!strcmp(seal_allowed[i].event, event) &&
+            !strcmp(seal_allowed[i].from, from))
+            return (int)i;
+    return -1;
+}
+
+static void
+test_seal_every_event_in_every_state(void **state)
+{
+    const char *const *s, *const *ev, *event, *from, *to;
+    size_t i, row = 0;
+    int want, found, checked = 0;
+
+    (void)state;
+    for (s = seal_states; *s != NULL; s++)
+        for (ev = seal_events; *ev != NULL; ev++) {
+            want = seal_expected(*ev, *s);
+            found = 0;
+            for (i = 0; seal_move_row(i, &event, &from, &to); i++)
+                if (!strcmp(event, *ev) && !strcmp(from, *s)) {
+                    found++;
+                    row = i;
+                }
+            if (want >= 0) {
+                assert_int_equal(found, 1);
+                assert_true(seal_move_row(row, &event, &from, &to));
+                assert_string_equal(to, seal_allowed[want].to);
+                assert_int_equal(seal_move_perm(row),
+                                 seal_allowed[want].perm);
+            } else {
+                assert_int_equal(found, 0);
+            }
+            checked++;
+        }
+    assert_int_equal(checked, 7 * 10);
+}
+
+static void
+test_seal_rows_are_the_table(void **state)
+{
+    const char *event, *from, *to, *ev0, *from0, *to0;
+    size_t i, j;
+
+    (void)state;
+    for (i = 0; seal_move_row(i, &event, &from, &to); i++) {
+        assert_true(seal_expected(event, from) >= 0);
+        assert_string_equal(to, seal_allowed[seal_expected(event, from)].to);
+        /* every name is a state; only reinstate has none to go to */
+        assert_int_not_equal(seal_state_parse(from), SEAL_NONE);
+        assert_int_equal(seal_state_parse(to) == SEAL_NONE,
+                         !strcmp(event, "reinstate"));
+        /* the domain checks an event's permission before it looks at the
+         * seal's state: every row of one event gives the same */
+        for (j = 0; j < i; j++) {
+            assert_true(seal_move_row(j, &ev0, &from0, &to0));
+            if (!strcmp(ev0, event))
+                assert_int_equal(seal_move_perm(j), seal_move_perm(i));
+        }
+    }
+    assert_int_equal(i, SEAL_NALLOWED);
+    assert_int_equal(seal_move_perm(i), PERM_NONE);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seal_every_event_in_every_state),
+        cmocka_unit_test(test_seal_rows_are_the_table),
         cmocka_unit_test(test_every_event_in_every_state),
         cmocka_unit_test(test_rows_are_the_table),
         cmocka_unit_test(test_application_every_event_in_every_state),

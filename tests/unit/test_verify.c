@@ -512,14 +512,15 @@ test_status_at_signing_time(void **state)
     struct store *s = NULL;
     struct store_conn *c = NULL;
     struct store_seal rec;
-    struct store_seal_move mv = {NULL, NULL, NULL, NULL, NULL};
+    struct store_seal_move mv = {SEAL_NONE, SEAL_NONE, NULL, NULL,
+                                 SEAL_NONE};
     struct verify_service *v = NULL;
     uint8_t *before = NULL, *after = NULL;
     size_t blen = 0, alen = 0;
     int64_t made = (int64_t)(f->now - 3600) * 1000;
     int64_t active = made + 60000;
     int64_t revoked = (int64_t)f->now * 1000 + 5000;
-    char then[16];
+    enum seal_state then = SEAL_NONE;
     json_t *r, *st;
     struct err e;
 
@@ -538,7 +539,7 @@ test_status_at_signing_time(void **state)
     snprintf(rec.kind, sizeof(rec.kind), "official");
     snprintf(rec.name, sizeof(rec.name), "verify test seal");
     rec.custodian_id = 1;
-    snprintf(rec.state, sizeof(rec.state), "active");
+    rec.state = SEAL_ACTIVE;
     rec.state_since_ms = active;
     rec.version = 4;
     rec.made_by = 1;
@@ -567,8 +568,8 @@ test_status_at_signing_time(void **state)
 
     /* revoked 5 s after now (status is read from the database each time,
      * never cached) */
-    mv.from = "active";
-    mv.to = "revoked";
+    mv.from = SEAL_ACTIVE;
+    mv.to = SEAL_REVOKED;
     mv.reason_code = "revocation";
     assert_int_equal(store_seal_transition(c, rec.id, &mv, revoked, &e),
                      ERR_OK);
@@ -578,17 +579,17 @@ test_status_at_signing_time(void **state)
     assert_int_equal(store_seal_get(c, T_ESID, &rec, &e), ERR_OK);
 
     /* the state walk itself */
-    assert_int_equal(verify_state_at(c, &rec, made - 1, then, &e), ERR_OK);
-    assert_string_equal(then, "");
-    assert_int_equal(verify_state_at(c, &rec, made, then, &e), ERR_OK);
-    assert_string_equal(then, "made");
-    assert_int_equal(verify_state_at(c, &rec, active, then, &e), ERR_OK);
-    assert_string_equal(then, "active");
-    assert_int_equal(verify_state_at(c, &rec, revoked - 1, then, &e),
+    assert_int_equal(verify_state_at(c, &rec, made - 1, &then, &e), ERR_OK);
+    assert_int_equal(then, SEAL_NONE);
+    assert_int_equal(verify_state_at(c, &rec, made, &then, &e), ERR_OK);
+    assert_int_equal(then, SEAL_MADE);
+    assert_int_equal(verify_state_at(c, &rec, active, &then, &e), ERR_OK);
+    assert_int_equal(then, SEAL_ACTIVE);
+    assert_int_equal(verify_state_at(c, &rec, revoked - 1, &then, &e),
                      ERR_OK);
-    assert_string_equal(then, "active");
-    assert_int_equal(verify_state_at(c, &rec, revoked, then, &e), ERR_OK);
-    assert_string_equal(then, "revoked");
+    assert_int_equal(then, SEAL_ACTIVE);
+    assert_int_equal(verify_state_at(c, &rec, revoked, &then, &e), ERR_OK);
+    assert_int_equal(then, SEAL_REVOKED);
 
     /* signed while active (now), revoked since: valid, revocation
      * reported */
