@@ -82,14 +82,15 @@ err_code application_review(const struct actor_ctx *a, int64_t id,
                             const char *decision, const char *reason,
                             struct err *e);
 
-/* The life of an application as one table (app_moves in application.c):
+/* The life of an application as one table (app_moves in app_moves.c):
  * a row per (event, the state it is in) with the state after it, whether
- * the event needs a reason and the audit action.  Every state check on an
- * application goes through application_move().  *to, *action (may be
- * NULL): static strings.  ERR_CONFLICT, naming the state, if the event is
- * not allowed in it. */
-err_code application_move(const char *event, const char *from,
-                          const char **to, int *needs_reason,
+ * the event needs a reason, the audit action and the permission the actor
+ * holds for it.  Every state check on an application goes through
+ * application_move().  to, needs_reason, action may be NULL; *action: a
+ * static string.  ERR_CONFLICT, naming the state, if the event is not
+ * allowed in it. */
+err_code application_move(const char *event, enum app_state from,
+                          enum app_state *to, int *needs_reason,
                           const char **action, struct err *e);
 
 /* Does event need a reason in whatever state it is allowed?  Asked before
@@ -97,8 +98,12 @@ err_code application_move(const char *event, const char *from,
  * state. */
 int application_event_needs_reason(const char *event);
 
+/* The permission event needs (its rows' perm column), asked before the
+ * application's state is checked; PERM_NONE if no row has event. */
+enum rbac_perm application_event_perm(const char *event);
+
 /* The table's rows for `seald permissions` and the tests: row i (from 0)
- * in *event, *from, *to; 0 past the last row. */
+ * in *event, *from, *to (the states' names); 0 past the last row. */
 int application_move_row(size_t i, const char **event, const char **from,
                          const char **to);
 
@@ -112,10 +117,10 @@ err_code application_get_state(const struct actor_ctx *a, int64_t id,
                                struct store_app *out, struct err *e);
 
 /* The applications a may read (application_get's rule) with id > after,
- * of org_id (0: any) and in state (NULL: any), at most limit, by id, to
- * fn; the rule is applied in the query. */
+ * of org_id (0: any) and in state (APP_NONE: any), at most limit, by id,
+ * to fn; the rule is applied in the query. */
 err_code application_list(const struct actor_ctx *a, int64_t org_id,
-                          const char *state, int64_t after, int limit,
+                          enum app_state state, int64_t after, int limit,
                           store_app_fn fn, void *ctx, struct err *e);
 
 /* The materials of application app (read by the caller with

@@ -187,7 +187,7 @@ struct store_app {
     uint8_t image_sm3[32];
     int     width_px, height_px, width_mm, height_mm;
     char    reason[STORE_TEXT_MAX];
-    char    state[16];
+    enum app_state state;
     char    state_reason[STORE_TEXT_MAX];
     int64_t reviewer_id;
     char    holder_key[STORE_KEYREF_MAX];

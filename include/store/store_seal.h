@@ -29,18 +29,18 @@ err_code store_app_image(struct store_conn *c, int64_t id, uint8_t **buf,
 /* Move from state `from` to `to` with reason (may be NULL) and reviewer (0:
  * keep); ERR_CONFLICT if it was not in `from`. */
 err_code store_app_transition(struct store_conn *c, int64_t id,
-                              const char *from, const char *to,
+                              enum app_state from, enum app_state to,
                               const char *reason, int64_t reviewer_id,
                               int64_t now_ms, struct err *e);
 
 /* Applications with id > after that reader_id applied for or whose
  * organisation lies in the subtrees of the nscope scope organisations (at
  * most STORE_MAX_ROLES: the reader's), optionally of org (0: any) and in
- * state (NULL: any), by id, at most limit; the scope is applied before
+ * state (APP_NONE: any), by id, at most limit; the scope is applied before
  * LIMIT. */
 err_code store_app_list(struct store_conn *c, int64_t reader_id,
                         const int64_t *scope, size_t nscope, int64_t org_id,
-                        const char *state, int64_t after, int limit,
+                        enum app_state state, int64_t after, int limit,
                         store_app_fn fn, void *ctx, struct err *e);
 
 err_code store_material_insert(struct store_conn *c, int64_t app_id,

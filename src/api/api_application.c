@@ -156,7 +156,7 @@ app_json(const struct store_app *a)
                      "width_px", a->width_px, "height_px", a->height_px,
                      "width_mm", a->width_mm, "height_mm", a->height_mm,
                      "reason", a->reason[0] ? a->reason : NULL,
-                     "state", a->state,
+                     "state", app_state_name(a->state),
                      "state_reason", a->state_reason[0] ? a->state_reason
                                                         : NULL,
                      "reviewer_id", a->reviewer_id
@@ -329,6 +329,7 @@ api_app_list(struct http_req *req, struct http_resp *resp, struct err *e)
     struct app_page pg = {json_array(), 0, 0};
     const char *org = http_query(req, "org_id");
     const char *state = http_query(req, "state");
+    enum app_state st = app_state_parse(state);
     int64_t after;
     long org_id = 0;
     int limit;
@@ -341,7 +342,10 @@ api_app_list(struct http_req *req, struct http_resp *resp, struct err *e)
         rc = err_wrap(e, ERR_INVALID, "org_id");
         goto fail;
     }
-    if ((rc = application_list(&a, org_id, state, after, limit,
+    /* a state no application can be in is no error: no application is
+     * in it, an empty page */
+    if ((state == NULL || st != APP_NONE) &&
+        (rc = application_list(&a, org_id, st, after, limit,
                                app_page_add, &pg, e)) != ERR_OK)
         goto fail;
     /* a full page may have more after it; a short one is the last */

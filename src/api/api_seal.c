@@ -433,7 +433,7 @@ seal_request(struct http_req *req, struct http_resp *resp,
     resp->status = 201;
     resp->data = json_pack("{s:I, s:s, s:s, s:s}", "application_id",
                            (json_int_t)id, "purpose", purpose, "esid", esid,
-                           "state", "submitted");
+                           "state", app_state_name(APP_SUBMITTED));
 done:
     for (i = 0; i < APP_MAX_MATERIALS; i++)
         free(bufs[i]);

@@ -142,12 +142,17 @@ add_materials(const struct actor_ctx *a, int64_t id, int revision,
 }
 
 /* The end of every unit here: the history row of application id's move
- * from -> to, then the unit's audit entry naming it. */
+ * from (APP_NONE: a new application) -> to, then the unit's audit entry
+ * naming it; both carry the states' names. */
 static err_code
-record_move(struct unit *u, int64_t id, const char *from, const char *to,
-            const char *action, const char *reason, struct err *e)
+record_move(struct unit *u, int64_t id, enum app_state from_state,
+            enum app_state to_state, const char *action, const char *reason,
+            struct err *e)
 {
     const struct actor_ctx *a = &u->a;
+    const char *from = from_state != APP_NONE ? app_state_name(from_state)
+                                              : NULL;
+    const char *to = app_state_name(to_state);
     err_code rc;
 
     if ((rc = store_history_insert(a->db, "application", id, from, to,
@@ -212,14 +217,14 @@ submit_work(struct unit *u, void *ctx, struct err *e)
         return err_set(e, ERR_INVALID, "purpose must be new or change "
                        "(renewal and revocation are asked on the seal)");
     }
-    snprintf(row.state, sizeof(row.state), "submitted");
+    row.state = APP_SUBMITTED;
     row.revision = 1;
     row.created_ms = row.updated_ms = w->now;
     if ((rc = store_app_insert(a->db, &row, n->image, n->image_len,
                                w->id_out, e)) != ERR_OK ||
         (rc = add_materials(a, *w->id_out, 1, n, e)) != ERR_OK)
         return rc;
-    return record_move(u, *w->id_out, NULL, "submitted",
+    return record_move(u, *w->id_out, APP_NONE, APP_SUBMITTED,
                        !strcmp(row.purpose, "change")
                            ? "application.submit_change"
                            : "application.submit", NULL, e);
@@ -249,6 +254,8 @@ resubmit_work(struct unit *u, void *ctx, struct err *e)
 {
     struct resubmit_args *w = ctx;
     const struct actor_ctx *a = &u->a;
+    enum app_state to = APP_NONE;
+    const char *action = NULL;
     struct store_app row;
     err_code rc;
 
@@ -257,8 +264,8 @@ resubmit_work(struct unit *u, void *ctx, struct err *e)
     if (row.applicant_id != a->p->account_id)
         return err_set(e, ERR_FORBIDDEN, "only the applicant resubmits an "
                        "application");
-    if ((rc = application_move("resubmit", row.state, NULL, NULL, NULL, e))
-        != ERR_OK ||
+    if ((rc = application_move("resubmit", row.state, &to, NULL, &action,
+                               e)) != ERR_OK ||
         (rc = check_custodian(a, w->n->custodian_id, row.org_id, e))
         != ERR_OK)
         return rc;
@@ -268,11 +275,10 @@ resubmit_work(struct unit *u, void *ctx, struct err *e)
                                 e)) != ERR_OK ||
         (rc = add_materials(a, w->id, row.revision + 1, w->n, e))
         != ERR_OK ||
-        (rc = store_app_transition(a->db, w->id, "returned", "submitted",
-                                   NULL, 0, util_now_ms(), e)) != ERR_OK)
+        (rc = store_app_transition(a->db, w->id, row.state, to, NULL, 0,
+                                   util_now_ms(), e)) != ERR_OK)
         return rc;
-    return record_move(u, w->id, "returned", "submitted",
-                       "application.resubmit", NULL, e);
+    return record_move(u, w->id, row.state, to, action, NULL, e);
 }
 
 err_code
@@ -328,7 +334,7 @@ request_work(struct unit *u, void *ctx, struct err *e)
                              e)) != ERR_OK ||
         (rc = add_materials(a, *w->id_out, 1, w->n, e)) != ERR_OK)
         return rc;
-    return record_move(u, *w->id_out, NULL, "submitted", w->revocation
+    return record_move(u, *w->id_out, APP_NONE, APP_SUBMITTED, w->revocation
                        ? "application.request_revocation"
                        : "application.request_renewal", w->reason, e);
 }
@@ -366,13 +372,14 @@ review_work(struct unit *u, void *ctx, struct err *e)
 {
     struct review_args *w = ctx;
     const struct actor_ctx *a = &u->a;
-    const char *to = NULL, *action = NULL;
+    enum app_state to = APP_NONE;
+    const char *action = NULL;
     struct store_app row;
     err_code rc;
 
     if ((rc = store_app_get(a->db, w->id, &row, e)) != ERR_OK ||
-        (rc = authz_require(a->db, a->p, PERM_APPLICATION_REVIEW, row.org_id,
-                            e)) != ERR_OK ||
+        (rc = authz_require(a->db, a->p, application_event_perm(w->decision),
+                            row.org_id, e)) != ERR_OK ||
         (rc = sod_seal_people(&(struct sod_seal){row.applicant_id,
                                   row.custodian_id, a->p->account_id, 0}, e))
         != ERR_OK ||
@@ -383,7 +390,7 @@ review_work(struct unit *u, void *ctx, struct err *e)
         != ERR_OK)
         return rc;
     /* an approved revocation request takes effect at once: final */
-    if (!strcmp(row.purpose, "revocation") && !strcmp(to, "approved") &&
+    if (!strcmp(row.purpose, "revocation") && to == APP_APPROVED &&
         (rc = seal_revoke_in_tx(u, row.replaces_seal_id, "cessation",
                                 row.reason, e)) != ERR_OK)
         return rc;
@@ -432,7 +439,7 @@ application_get_state(const struct actor_ctx *a, int64_t id,
 
 err_code
 application_list(const struct actor_ctx *a, int64_t org_id,
-                 const char *state, int64_t after, int limit,
+                 enum app_state state, int64_t after, int limit,
                  store_app_fn fn, void *ctx, struct err *e)
 {
     int64_t scope[STORE_MAX_ROLES], submit[STORE_MAX_ROLES];

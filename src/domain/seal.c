@@ -89,8 +89,8 @@ check_makeable(const struct actor_ctx *a, int64_t app_id,
     err_code rc;
 
     if ((rc = store_app_get(a->db, app_id, app, e)) != ERR_OK ||
-        (rc = authz_require(a->db, a->p, PERM_SEAL_MAKE, app->org_id, e))
-        != ERR_OK)
+        (rc = authz_require(a->db, a->p, application_event_perm("make"),
+                            app->org_id, e)) != ERR_OK)
         return rc;
     if ((rc = sod_seal_people(&(struct sod_seal){app->applicant_id,
                                   app->custodian_id, app->reviewer_id,
@@ -104,7 +104,7 @@ check_makeable(const struct actor_ctx *a, int64_t app_id,
         != ERR_OK)
         return err_set(e, ERR_CONFLICT, "application %lld is %s; only an "
                        "approved application is made into a seal",
-                       (long long)app_id, app->state);
+                       (long long)app_id, app_state_name(app->state));
     return ERR_OK;
 }
 
@@ -216,7 +216,7 @@ record_seal_work(struct unit *u, void *ctx, struct err *e)
     const struct store_app *app = w->app;
     struct store_seal *s = w->s, pred;
     struct store_app now_app;
-    const char *app_to = NULL;
+    enum app_state app_to = APP_NONE;
     err_code rc;
 
     if ((rc = store_app_get(a->db, app->id, &now_app, e)) != ERR_OK)
@@ -241,7 +241,8 @@ record_seal_work(struct unit *u, void *ctx, struct err *e)
         (rc = store_app_transition(a->db, app->id, now_app.state, app_to,
                                    NULL, 0, w->now, e)) != ERR_OK ||
         (rc = store_history_insert(a->db, "application", app->id,
-                                   now_app.state, app_to, a->p->account_id,
+                                   app_state_name(now_app.state),
+                                   app_state_name(app_to), a->p->account_id,
                                    w->now, s->esid, e)) != ERR_OK ||
         (rc = store_history_insert(a->db, "seal", s->id, NULL,
                                    seal_state_name(SEAL_MADE),

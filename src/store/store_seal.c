@@ -36,7 +36,7 @@ app_row(struct db_stmt *st, struct store_app *a)
     a->width_mm = db_col_int(st, 15);
     a->height_mm = db_col_int(st, 16);
     db_col_copy(st, 17, a->reason, sizeof(a->reason));
-    db_col_copy(st, 18, a->state, sizeof(a->state));
+    a->state = app_state_parse(db_col_text(st, 18));
     db_col_copy(st, 19, a->state_reason, sizeof(a->state_reason));
     a->reviewer_id = db_col_i64(st, 20);
     a->revision = db_col_int(st, 21);
@@ -78,7 +78,7 @@ store_app_insert(struct store_conn *c, const struct store_app *a,
     db_bind_int(st, 16, a->width_mm);
     db_bind_int(st, 17, a->height_mm);
     db_bind_text(st, 18, opt(a->reason));
-    db_bind_text(st, 19, a->state);
+    db_bind_text(st, 19, app_state_name(a->state));
     db_bind_int(st, 20, a->revision);
     db_bind_i64(st, 21, a->created_ms);
     db_bind_i64(st, 22, a->updated_ms);
@@ -147,27 +147,27 @@ store_app_image(struct store_conn *c, int64_t id, uint8_t **buf, size_t *len,
 }
 
 err_code
-store_app_transition(struct store_conn *c, int64_t id, const char *from,
-                     const char *to, const char *reason, int64_t reviewer_id,
-                     int64_t now_ms, struct err *e)
+store_app_transition(struct store_conn *c, int64_t id, enum app_state from,
+                     enum app_state to, const char *reason,
+                     int64_t reviewer_id, int64_t now_ms, struct err *e)
 {
     struct db_stmt *st = db_prep(c->dbc, DB_APP_TRANSITION, e);
 
     if (st == NULL)
         return ERR_DB;
-    db_bind_text(st, 1, to);
+    db_bind_text(st, 1, app_state_name(to));
     db_bind_text(st, 2, reason);
     db_bind_id(st, 3, reviewer_id);
     db_bind_i64(st, 4, now_ms);
     db_bind_i64(st, 5, id);
-    db_bind_text(st, 6, from);
+    db_bind_text(st, 6, app_state_name(from));
     return db_step_changed(st, e, ERR_CONFLICT, "application %lld is not %s",
-                           (long long)id, from);
+                           (long long)id, app_state_name(from));
 }
 
 err_code
 store_app_list(struct store_conn *c, int64_t reader_id, const int64_t *scope,
-               size_t nscope, int64_t org_id, const char *state,
+               size_t nscope, int64_t org_id, enum app_state state,
                int64_t after, int limit, store_app_fn fn, void *ctx,
                struct err *e)
 {
@@ -184,7 +184,7 @@ store_app_list(struct store_conn *c, int64_t reader_id, const int64_t *scope,
     db_bind_i64(st, 2, after);
     db_bind_i64(st, 3, reader_id);
     db_bind_i64(st, 4, org_id);
-    db_bind_text(st, 5, state);
+    db_bind_text(st, 5, state != APP_NONE ? app_state_name(state) : NULL);
     db_bind_int(st, 6, limit);
     while ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW) {
         app_row(st, &a);

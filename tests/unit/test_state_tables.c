@@ -100,34 +100,40 @@ test_rows_are_the_table(void **state)
 
 /* ---- applications ---- */
 
-static const char *const app_states[] = {"submitted", "under_review",
-                                         "returned", "rejected", "approved",
-                                         "made", "bogus", NULL};
+/* Every state, APP_NONE (a name that is none: "bogus") included. */
 static const char *const app_events[] = {"start", "return", "reject",
                                          "approve", "resubmit", "make",
                                          "bogus", NULL};
 
 static const struct {
-    const char *event, *from, *to, *action;
-    int         reason;
+    const char     *event;
+    enum app_state  from, to;
+    const char     *action;
+    int             reason;
+    enum rbac_perm  perm;
 } app_allowed[] = {
-    {"start", "submitted", "under_review", "application.review_start", 0},
-    {"return", "under_review", "returned", "application.return", 1},
-    {"reject", "under_review", "rejected", "application.reject", 1},
-    {"approve", "under_review", "approved", "application.approve", 0},
-    {"resubmit", "returned", "submitted", "application.resubmit", 0},
-    {"make", "approved", "made", "seal.make", 0},
+    {"start", APP_SUBMITTED, APP_UNDER_REVIEW, "application.review_start", 0,
+     PERM_APPLICATION_REVIEW},
+    {"return", APP_UNDER_REVIEW, APP_RETURNED, "application.return", 1,
+     PERM_APPLICATION_REVIEW},
+    {"reject", APP_UNDER_REVIEW, APP_REJECTED, "application.reject", 1,
+     PERM_APPLICATION_REVIEW},
+    {"approve", APP_UNDER_REVIEW, APP_APPROVED, "application.approve", 0,
+     PERM_APPLICATION_REVIEW},
+    {"resubmit", APP_RETURNED, APP_SUBMITTED, "application.resubmit", 0,
+     PERM_APPLICATION_SUBMIT},
+    {"make", APP_APPROVED, APP_MADE, "seal.make", 0, PERM_SEAL_MAKE},
 };
 #define APP_NALLOWED (sizeof(app_allowed) / sizeof(app_allowed[0]))
 
 static int
-app_expected(const char *event, const char *from)
+app_expected(const char *event, enum app_state from)
 {
     size_t i;
 
     for (i = 0; i < APP_NALLOWED; i++)
         if (!strcmp(app_allowed[i].event, event) &&
-            !strcmp(app_allowed[i].from, from))
+            app_allowed[i].from == from)
             return (int)i;
     return -1;
 }
@@ -135,32 +141,42 @@ app_expected(const char *event, const char *from)
 static void
 test_application_every_event_in_every_state(void **state)
 {
-    const char *const *s, *const *ev, *to, *action;
+    const char *const *ev, *action;
+    enum app_state s, to;
     int reason, want, checked = 0;
     struct err e;
 
     (void)state;
-    for (s = app_states; *s != NULL; s++)
+    assert_int_equal(app_state_parse("bogus"), APP_NONE);
+    for (s = APP_NONE; s < APP_STATE__COUNT; s++)
         for (ev = app_events; *ev != NULL; ev++) {
-            want = app_expected(*ev, *s);
-            to = action = NULL;
+            want = app_expected(*ev, s);
+            to = APP_NONE;
+            action = NULL;
             err_clear(&e);
             if (want >= 0) {
-                assert_int_equal(application_move(*ev, *s, &to, &reason,
+                assert_int_equal(application_move(*ev, s, &to, &reason,
                                                   &action, &e), ERR_OK);
-                assert_string_equal(to, app_allowed[want].to);
+                assert_int_equal(to, app_allowed[want].to);
                 assert_string_equal(action, app_allowed[want].action);
                 assert_int_equal(reason, app_allowed[want].reason);
             } else {
-                assert_int_equal(application_move(*ev, *s, &to, &reason,
+                assert_int_equal(application_move(*ev, s, &to, &reason,
                                                   &action, &e),
                                  ERR_CONFLICT);
-                assert_null(to);
-                assert_non_null(strstr(e.msg, *s));
+                assert_int_equal(to, APP_NONE);
+                assert_null(action);
+                /* names the state */
+                assert_non_null(strstr(e.msg, app_state_name(s)));
             }
             checked++;
         }
     assert_int_equal(checked, 7 * 7);
+    /* NULL outputs are allowed */
+    assert_int_equal(application_move("make", APP_APPROVED, NULL, NULL, NULL,
+                                      NULL), ERR_OK);
+    assert_int_equal(application_move("make", APP_MADE, NULL, NULL, NULL,
+                                      NULL), ERR_CONFLICT);
 }
 
 static void
@@ -168,11 +184,14 @@ test_application_rows_are_the_table(void **state)
 {
     const char *event, *from, *to;
     size_t i;
+    int k;
 
     (void)state;
     for (i = 0; application_move_row(i, &event, &from, &to); i++) {
-        assert_true(app_expected(event, from) >= 0);
-        assert_string_equal(to, app_allowed[app_expected(event, from)].to);
+        k = app_expected(event, app_state_parse(from));
+        assert_true(k >= 0);
+        assert_string_equal(from, app_state_name(app_allowed[k].from));
+        assert_string_equal(to, app_state_name(app_allowed[k].to));
     }
     assert_int_equal(i, APP_NALLOWED);
 }
@@ -281,6 +300,32 @@ test_seal_rows_are_the_table(void **state)
     assert_int_equal(seal_move_perm(i), PERM_NONE);
 }
 
+/* The permission of every event, and the reason it needs, whatever the
+ * state; an event no row has needs neither. */
+static void
+test_application_event_perm_and_reason(void **state)
+{
+    const char *const *ev;
+    size_t i;
+
+    (void)state;
+    for (ev = app_events; *ev != NULL; ev++) {
+        enum rbac_perm want = PERM_NONE;
+        int reason = 0;
+        for (i = 0; i < APP_NALLOWED; i++)
+            if (!strcmp(app_allowed[i].event, *ev)) {
+                want = app_allowed[i].perm;
+                reason = app_allowed[i].reason;
+            }
+        assert_int_equal(application_event_perm(*ev), want);
+        assert_int_equal(application_event_needs_reason(*ev), reason);
+    }
+    assert_int_equal(application_event_perm("approve"),
+                     PERM_APPLICATION_REVIEW);
+    assert_int_equal(application_event_perm("make"), PERM_SEAL_MAKE);
+    assert_int_equal(application_event_perm("bogus"), PERM_NONE);
+}
+
 int
 main(void)
 {
@@ -291,6 +336,7 @@ main(void)
         cmocka_unit_test(test_rows_are_the_table),
         cmocka_unit_test(test_application_every_event_in_every_state),
         cmocka_unit_test(test_application_rows_are_the_table),
+        cmocka_unit_test(test_application_event_perm_and_reason),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
