@@ -27,26 +27,36 @@
 #include <jansson.h>
 
 #include "authz.h"
+#include "rbac.h"
 #include "seal.h"
 #include "store_types.h"
 
-/* The life of a signing request as one table (sreq_moves in signing.c):
- * a row per (event, the state the request is in), giving the state after
- * it (the same state for the events that use a request without changing
- * it: uploading a document, signing, and the previous request's check
- * when a request resubmits a rejected one or asks for extra copies of an
- * approved one) and whether the event needs a reason.  Every state check
- * on a signing request goes through sign_request_move().  *to (may be
- * NULL): the state after, a static string.  ERR_CONFLICT, naming the
- * state, if the event is not allowed in it. */
-err_code sign_request_move(const char *event, const char *from,
-                           const char **to, int *needs_reason,
+/* The life of a signing request as one table (sreq_moves in
+ * sign_moves.c): a row per (event, the state the request is in), giving
+ * the state after it (the same state for the events that use a request
+ * without changing it: uploading a document, signing, and the previous
+ * request's check when a request resubmits a rejected one or asks for
+ * extra copies of an approved one), whether the event needs a reason, and
+ * the permission the actor holds for the event (the same in every row of
+ * an event).  Every state check on a signing request goes through
+ * sign_request_move().  *to (may be NULL): the state after.  ERR_CONFLICT,
+ * naming the state, if the event is not allowed in it. */
+err_code sign_request_move(const char *event, enum sreq_state from,
+                           enum sreq_state *to, int *needs_reason,
                            struct err *e);
 
+/* The permission the table gives event, whatever the state: what the
+ * domain checks before it reads the state; PERM_NONE for an event the
+ * table does not know. */
+enum rbac_perm sign_request_event_perm(const char *event);
+
 /* The table's rows, for `seald permissions` and the tests: row i (from
- * 0) in *event, *from, *to; 0 past the last row. */
+ * 0) in *event, *from, *to (the states' names); 0 past the last row. */
 int sign_request_move_row(size_t i, const char **event, const char **from,
                           const char **to);
+
+/* Row i's permission (an enum rbac_perm); -1 past the last row. */
+int sign_request_move_perm(size_t i);
 
 #define SIGN_TITLE_MAX      200
 #define SIGN_PURPOSE_MAX    500

@@ -281,7 +281,7 @@ struct store_sreq {
     int     copies;
     int64_t resubmits_id;
     int64_t extra_for_id;
-    char    state[16];
+    enum sreq_state state;
     char    state_reason[STORE_TEXT_MAX];
     int64_t approver_id;
     int64_t approved_ms;

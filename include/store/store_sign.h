@@ -16,7 +16,7 @@ err_code store_sreq_get(struct store_conn *c, int64_t id,
 /* from -> to with reason; approver/approved/expires set when non-zero;
  * ERR_CONFLICT if not in `from`. */
 err_code store_sreq_transition(struct store_conn *c, int64_t id,
-                               const char *from, const char *to,
+                               enum sreq_state from, enum sreq_state to,
                                const char *reason, int64_t approver_id,
                                int64_t approved_ms, int64_t expires_ms,
                                int64_t now_ms, struct err *e);

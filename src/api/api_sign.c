@@ -63,7 +63,7 @@ sreq_json(const struct actor_ctx *a, const struct store_sreq *r,
                          ? json_integer(r->resubmits_id) : json_null(),
                      "extra_for_id", r->extra_for_id
                          ? json_integer(r->extra_for_id) : json_null(),
-                     "state", r->state,
+                     "state", sreq_state_name(r->state),
                      "state_reason", r->state_reason[0] ? r->state_reason
                                                         : NULL,
                      "approver_id", r->approver_id

@@ -196,20 +196,20 @@ decide_work(struct unit *u, void *ctx, struct err *e)
     const struct actor_ctx *a = &u->a;
     struct store_sreq r;
     struct store_seal s;
-    const char *to = NULL;
+    const char *event = w->approve ? "approve" : "reject";
+    enum sreq_state to = SREQ_NONE;
     err_code rc;
 
     if ((rc = store_sreq_get(a->db, w->id, &r, e)) != ERR_OK ||
         (rc = store_seal_get_id(a->db, r.seal_id, &s, e)) != ERR_OK ||
-        (rc = authz_require(a->db, a->p, PERM_REQUEST_APPROVE, s.org_id, e))
-        != ERR_OK ||
+        (rc = authz_require(a->db, a->p, sign_request_event_perm(event),
+                            s.org_id, e)) != ERR_OK ||
         (rc = sod_request_people(&(struct sod_request){r.submitter_id,
                                       s.custodian_id, a->p->account_id, 0},
                                   e)) != ERR_OK ||
         (w->approve && (rc = seal_check_usable(a->db, &s, w->now, e))
                        != ERR_OK) ||
-        (rc = sign_request_move(w->approve ? "approve" : "reject", r.state,
-                                &to, NULL, e)) != ERR_OK ||
+        (rc = sign_request_move(event, r.state, &to, NULL, e)) != ERR_OK ||
         (rc = store_sreq_transition(a->db, w->id, r.state, to, w->reason,
                                     a->p->account_id,
                                     w->approve ? w->now : 0,
@@ -232,8 +232,9 @@ sign_decide(const struct actor_ctx *a, int64_t id, int approve,
 
     /* a reason is asked before anything is read: the table says which
      * events need one, whatever state the request is in */
-    if (sign_request_move(approve ? "approve" : "reject", "submitted", NULL,
-                          &needs_reason, NULL) == ERR_OK && needs_reason &&
+    if (sign_request_move(approve ? "approve" : "reject", SREQ_SUBMITTED,
+                          NULL, &needs_reason, NULL) == ERR_OK &&
+        needs_reason &&
         (reason == NULL || reason[0] == '\0'))
         return err_set(e, ERR_BAD_REQUEST, "a rejection (退签) needs a "
                        "reason");
@@ -246,7 +247,7 @@ cancel_work(struct unit *u, void *ctx, struct err *e)
     int64_t id = *(int64_t *)ctx;
     const struct actor_ctx *a = &u->a;
     struct store_sreq r;
-    const char *to = NULL;
+    enum sreq_state to = SREQ_NONE;
     int64_t n = 0;
     err_code rc;
 
@@ -340,7 +341,7 @@ use_work(struct unit *u, void *ctx, struct err *e)
         return rc;
     if (sign_request_move("sign", now_r.state, NULL, NULL, NULL) != ERR_OK)
         return err_set(e, ERR_CONFLICT, "signing request %lld is %s",
-                       (long long)w->r->id, now_r.state);
+                       (long long)w->r->id, sreq_state_name(now_r.state));
     if (now_r.expires_ms <= now)
         return err_set(e, ERR_CONFLICT, "the approval expired; a new "
                        "approval is needed");
@@ -651,7 +652,7 @@ signer_load(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
     if (sign_request_move("sign", g->r.state, NULL, NULL, NULL) != ERR_OK)
         return err_set(e, ERR_CONFLICT, "signing request %lld is %s; only "
                        "an approved request is signed", (long long)id,
-                       g->r.state);
+                       sreq_state_name(g->r.state));
     if (g->r.expires_ms <= util_now_ms())
         return err_set(e, ERR_CONFLICT, "the approval expired; a new "
                        "approval is needed");
@@ -862,7 +863,7 @@ upload_work(struct unit *u, void *ctx, struct err *e)
                        "%lld", (long long)w->doc_id, (long long)w->id);
     if (sign_request_move("upload", r.state, NULL, NULL, NULL) != ERR_OK)
         return err_set(e, ERR_CONFLICT, "signing request %lld is %s",
-                       (long long)w->id, r.state);
+                       (long long)w->id, sreq_state_name(r.state));
     if ((int64_t)w->len != d.size_bytes || !util_ct_equal(w->sm3, d.sm3, 32))
         return err_set(e, ERR_INVALID, "these are not the bytes of the "
                        "document as submitted (size or SM3 differs)");

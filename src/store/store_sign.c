@@ -32,7 +32,7 @@ sreq_row(struct db_stmt *st, struct store_sreq *r)
     r->copies = db_col_int(st, 6);
     r->resubmits_id = db_col_i64(st, 7);
     r->extra_for_id = db_col_i64(st, 8);
-    db_col_copy(st, 9, r->state, sizeof(r->state));
+    r->state = sreq_state_parse(db_col_text(st, 9));
     db_col_copy(st, 10, r->state_reason, sizeof(r->state_reason));
     r->approver_id = db_col_i64(st, 11);
     r->approved_ms = db_col_i64(st, 12);
@@ -80,8 +80,9 @@ store_sreq_get(struct store_conn *c, int64_t id, struct store_sreq *out,
 }
 
 err_code
-store_sreq_transition(struct store_conn *c, int64_t id, const char *from,
-                      const char *to, const char *reason, int64_t approver_id,
+store_sreq_transition(struct store_conn *c, int64_t id, enum sreq_state from,
+                      enum sreq_state to, const char *reason,
+                      int64_t approver_id,
                       int64_t approved_ms, int64_t expires_ms, int64_t now_ms,
                       struct err *e)
 {
@@ -89,16 +90,16 @@ store_sreq_transition(struct store_conn *c, int64_t id, const char *from,
 
     if (st == NULL)
         return ERR_DB;
-    db_bind_text(st, 1, to);
+    db_bind_text(st, 1, sreq_state_name(to));
     db_bind_text(st, 2, reason);
     db_bind_id(st, 3, approver_id);
     db_bind_id(st, 4, approved_ms);
     db_bind_id(st, 5, expires_ms);
     db_bind_i64(st, 6, now_ms);
     db_bind_i64(st, 7, id);
-    db_bind_text(st, 8, from);
+    db_bind_text(st, 8, sreq_state_name(from));
     return db_step_changed(st, e, ERR_CONFLICT, "signing request %lld is not %s",
-                           (long long)id, from);
+                           (long long)id, sreq_state_name(from));
 }
 
 err_code

@@ -18,63 +18,75 @@
 #include "seal.h"
 #include "signing.h"
 
-static const char *const states[] = {"submitted", "approved", "rejected",
-                                     "cancelled", "bogus", NULL};
+/* Every state, and SREQ_NONE for a name that is none (a corrupt row). */
+static const enum sreq_state states[] = {SREQ_SUBMITTED, SREQ_APPROVED,
+                                         SREQ_REJECTED, SREQ_CANCELLED,
+                                         SREQ_NONE};
+#define NSTATES (sizeof(states) / sizeof(states[0]))
 static const char *const events[] = {"approve", "reject", "cancel",
                                      "upload", "sign", "resubmit",
                                      "extra_copies", "bogus", NULL};
 
-/* The allowed (event, from) -> to; anything else is refused. */
+/* The allowed (event, from) -> to, with the permission the actor holds
+ * for the event; anything else is refused. */
 static const struct {
-    const char *event, *from, *to;
+    const char      *event;
+    enum sreq_state  from, to;
+    enum rbac_perm   perm;
 } allowed[] = {
-    {"approve", "submitted", "approved"},
-    {"reject", "submitted", "rejected"},
-    {"cancel", "submitted", "cancelled"},
-    {"cancel", "approved", "cancelled"},
-    {"upload", "submitted", "submitted"},
-    {"upload", "approved", "approved"},
-    {"sign", "approved", "approved"},
-    {"resubmit", "rejected", "rejected"},
-    {"extra_copies", "approved", "approved"},
+    {"approve", SREQ_SUBMITTED, SREQ_APPROVED, PERM_REQUEST_APPROVE},
+    {"reject", SREQ_SUBMITTED, SREQ_REJECTED, PERM_REQUEST_APPROVE},
+    {"cancel", SREQ_SUBMITTED, SREQ_CANCELLED, PERM_REQUEST_SUBMIT},
+    {"cancel", SREQ_APPROVED, SREQ_CANCELLED, PERM_REQUEST_SUBMIT},
+    {"upload", SREQ_SUBMITTED, SREQ_SUBMITTED, PERM_SELF},
+    {"upload", SREQ_APPROVED, SREQ_APPROVED, PERM_SELF},
+    {"sign", SREQ_APPROVED, SREQ_APPROVED, PERM_SEAL_USE},
+    {"resubmit", SREQ_REJECTED, SREQ_REJECTED, PERM_REQUEST_SUBMIT},
+    {"extra_copies", SREQ_APPROVED, SREQ_APPROVED, PERM_REQUEST_SUBMIT},
 };
 #define NALLOWED (sizeof(allowed) / sizeof(allowed[0]))
 
-static const char *
-expected(const char *event, const char *from)
+/* The row of allowed[] for (event, from), or -1. */
+static int
+expected(const char *event, enum sreq_state from)
 {
     size_t i;
 
     for (i = 0; i < NALLOWED; i++)
-        if (!strcmp(allowed[i].event, event) && !strcmp(allowed[i].from, from))
-            return allowed[i].to;
-    return NULL;
+        if (!strcmp(allowed[i].event, event) && allowed[i].from == from)
+            return (int)i;
+    return -1;
 }
 
 static void
 test_every_event_in_every_state(void **state)
 {
-    const char *const *s, *const *ev, *to, *want;
-    int reason, checked = 0;
+    const char *const *ev;
+    enum sreq_state to;
+    size_t s;
+    int reason, want, checked = 0;
     struct err e;
 
     (void)state;
-    for (s = states; *s != NULL; s++)
+    for (s = 0; s < NSTATES; s++)
         for (ev = events; *ev != NULL; ev++) {
-            want = expected(*ev, *s);
-            to = NULL;
+            want = expected(*ev, states[s]);
+            to = SREQ_NONE;
             err_clear(&e);
-            if (want != NULL) {
-                assert_int_equal(sign_request_move(*ev, *s, &to, &reason,
-                                                   &e), ERR_OK);
-                assert_string_equal(to, want);
+            if (want >= 0) {
+                assert_int_equal(sign_request_move(*ev, states[s], &to,
+                                                   &reason, &e), ERR_OK);
+                assert_int_equal(to, allowed[want].to);
                 /* only a rejection (退签) needs a reason */
                 assert_int_equal(reason, !strcmp(*ev, "reject"));
             } else {
-                assert_int_equal(sign_request_move(*ev, *s, &to, &reason,
-                                                   &e), ERR_CONFLICT);
-                assert_null(to);
-                assert_non_null(strstr(e.msg, *s));   /* names the state */
+                assert_int_equal(sign_request_move(*ev, states[s], &to,
+                                                   &reason, &e),
+                                 ERR_CONFLICT);
+                assert_int_equal(to, SREQ_NONE);
+                /* names the state and the event */
+                assert_non_null(strstr(e.msg, sreq_state_name(states[s])));
+                assert_non_null(strstr(e.msg, *ev));
             }
             checked++;
         }
@@ -85,16 +97,26 @@ static void
 test_rows_are_the_table(void **state)
 {
     const char *event, *from, *to;
+    int want;
     size_t i;
 
     (void)state;
-    for (i = 0; sign_request_move_row(i, &event, &from, &to); i++)
-        assert_string_equal(to, expected(event, from));
+    for (i = 0; sign_request_move_row(i, &event, &from, &to); i++) {
+        want = expected(event, sreq_state_parse(from));
+        assert_true(want >= 0);
+        assert_string_equal(from, sreq_state_name(allowed[want].from));
+        assert_string_equal(to, sreq_state_name(allowed[want].to));
+        /* the permission column, by row and by event */
+        assert_int_equal(sign_request_move_perm(i), allowed[want].perm);
+        assert_int_equal(sign_request_event_perm(event), allowed[want].perm);
+    }
     assert_int_equal(i, NALLOWED);
+    assert_int_equal(sign_request_move_perm(i), -1);
+    assert_int_equal(sign_request_event_perm("bogus"), PERM_NONE);
     /* NULL outputs are allowed */
-    assert_int_equal(sign_request_move("sign", "approved", NULL, NULL, NULL),
-                     ERR_OK);
-    assert_int_equal(sign_request_move("sign", "submitted", NULL, NULL,
+    assert_int_equal(sign_request_move("sign", SREQ_APPROVED, NULL, NULL,
+                                       NULL), ERR_OK);
+    assert_int_equal(sign_request_move("sign", SREQ_SUBMITTED, NULL, NULL,
                                        NULL), ERR_CONFLICT);
 }
 
