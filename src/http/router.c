@@ -9,6 +9,7 @@
 
 #include "application.h"
 #include "router.h"
+#include "seal.h"
 #include "signing.h"
 #include "sod.h"
 
@@ -177,12 +178,23 @@ router_describe(const struct route_table *t)
     return arr;
 }
 
+/* One row of a state table as `seald permissions` prints it; to "" is
+ * "the state before" (a seal's reinstatement). */
+static json_t *
+move_json(const char *event, const char *from, const char *to,
+          enum rbac_perm perm)
+{
+    return json_pack("{s:s, s:s, s:s, s:s}", "event", event, "from", from,
+                     "to", to[0] ? to : "(before the loss)", "permission",
+                     perm == PERM_NONE ? "system" : rbac_perm_name(perm));
+}
+
 json_t *
 router_matrix(const struct route_table *t)
 {
     json_t *roles = json_array(), *routes = json_array();
     json_t *rules = json_array(), *moves = json_array();
-    json_t *app_moves = json_array();
+    json_t *app_moves = json_array(), *seal_moves = json_array();
     const char *const *role, *event, *from, *to;
     size_t i;
 
@@ -203,13 +215,16 @@ router_matrix(const struct route_table *t)
         json_array_append_new(rules, json_pack("{s:s, s:s}", "id",
                               sod_rules[i].id, "rule", sod_rules[i].text));
     for (i = 0; sign_request_move_row(i, &event, &from, &to); i++)
-        json_array_append_new(moves, json_pack("{s:s, s:s, s:s}", "event",
-                              event, "from", from, "to", to));
+        json_array_append_new(moves, move_json(event, from, to,
+            (enum rbac_perm)sign_request_move_perm(i)));
     for (i = 0; application_move_row(i, &event, &from, &to); i++)
-        json_array_append_new(app_moves, json_pack("{s:s, s:s, s:s}",
-                              "event", event, "from", from, "to", to));
-    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "roles", roles, "routes",
-                     routes, "separation_of_duties", rules,
+        json_array_append_new(app_moves, move_json(event, from, to,
+            application_event_perm(event)));
+    for (i = 0; seal_move_row(i, &event, &from, &to); i++)
+        json_array_append_new(seal_moves, move_json(event, from, to,
+            (enum rbac_perm)seal_move_perm(i)));
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "roles", roles,
+                     "routes", routes, "separation_of_duties", rules,
                      "signing_request_moves", moves, "application_moves",
-                     app_moves);
+                     app_moves, "seal_moves", seal_moves);
 }

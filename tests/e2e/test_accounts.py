@@ -164,17 +164,18 @@ def test_permissions_doc_matches_code():
     assert rules == [f"**{r['id']}** {r['rule']}"
                      for r in matrix["separation_of_duties"]]
     assert len(rules) >= 7
-    # the state tables, row for row as src/domain/sign_moves.c and
-    # app_moves.c have them
+    # the state tables, row for row (with each event's permission) as
+    # src/domain/sign_moves.c, app_moves.c and seal.c have them
     for title, key in (("## The life of a signing request",
                         "signing_request_moves"),
                        ("## The life of an application",
-                        "application_moves")):
+                        "application_moves"),
+                       ("## The life of a seal", "seal_moves")):
         part = doc.split(title)[1].split("\n## ")[0]
         moves = [line for line in part.splitlines()
                  if line.startswith("| ") and "---" not in line]
-        assert moves[1:] == [f"| {m['event']} | {m['from']} | {m['to']} |"
-                             for m in matrix[key]], title
+        assert moves[1:] == [f"| {m['event']} | {m['from']} | {m['to']} | "
+                             f"{m['permission']} |" for m in matrix[key]], title
         assert len(moves) > 5, title
 
 
