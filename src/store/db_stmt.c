@@ -199,13 +199,18 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "(custodian_id = $3 OR deputy_id = $3 OR "
         " scope_org_id IN (SELECT id FROM scope)) ORDER BY id LIMIT $4",
     /* INSERT ... ON CONFLICT DO UPDATE is shared by SQLite (3.24+) and
-     * PostgreSQL.  A failure outside the window starts a new window. */
+     * PostgreSQL.  A failure outside the window starts a new window.  The
+     * stored row's columns are qualified by the table: PostgreSQL refuses
+     * a bare one as ambiguous with the excluded row's (SQLite reads both
+     * forms as the stored row). */
     [DB_AUTHFAIL_UPSERT] =
         "INSERT INTO auth_failures (kind, subject, failures, window_ms) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT (kind, subject) DO UPDATE SET "
-        "failures = CASE WHEN window_ms < $5 THEN excluded.failures "
-        "ELSE failures + excluded.failures END, "
-        "window_ms = CASE WHEN window_ms < $6 THEN $7 ELSE window_ms END",
+        "failures = CASE WHEN auth_failures.window_ms < $5 "
+        "THEN excluded.failures "
+        "ELSE auth_failures.failures + excluded.failures END, "
+        "window_ms = CASE WHEN auth_failures.window_ms < $6 THEN $7 "
+        "ELSE auth_failures.window_ms END",
     [DB_AUTHFAIL_LOCK] =
         "UPDATE auth_failures SET locked_until = $1, failures = 0 "
         "WHERE kind = $2 AND subject = $3 AND failures >= $4",
