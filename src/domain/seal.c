@@ -17,6 +17,7 @@
 #include "ca.h"
 #include "rbac.h"
 #include "seal.h"
+#include "seal_moves.h"
 #include "seal_make.h"
 #include "ses.h"
 #include "sod.h"
@@ -439,76 +440,7 @@ done:
     return rc;
 }
 
-/* ---- the life of a seal ----
- *
- * The one table of a seal's states: every state change of a seal after it
- * is made is a row here, found by (event, the state it is in), and
- * seal_step() is the only code that applies one.  to SEAL_NONE: back to
- * the state the seal was in when its loss was reported, so that a seal
- * found again is where it was (a suspension survives a loss).  hold: why
- * the move suspends the seal (NULL for a manual suspension, held by the
- * authority of whoever suspended it: seal_holds).  code: the reason code
- * the seal then carries (NULL: from the hold when suspended, else the
- * caller's, as for a revocation).  perm: the permission the actor of the
- * event holds over the seal's organisation, the same in every row of one
- * event (event_perm); PERM_NONE for the system's own moves.  A move that
- * follows from another change (a revocation when a changed seal is
- * confirmed, a suspension when a found seal's organisation is disabled)
- * is made under that change's check. */
-struct seal_move_rule {
-    const char     *event;
-    enum seal_state from, to;
-    const char     *hold, *code, *action;
-    enum rbac_perm  perm;
-};
-
-static const struct seal_move_rule seal_moves[] = {
-    {"confirm", SEAL_MADE, SEAL_ACTIVE, NULL, NULL, "seal.confirm",
-     PERM_APPLICATION_SUBMIT},
-    {"suspend", SEAL_ACTIVE, SEAL_SUSPENDED, NULL, NULL, "seal.suspend",
-     PERM_SEAL_SUSPEND},
-    {"auto_suspend", SEAL_ACTIVE, SEAL_SUSPENDED, "unused", NULL,
-     "seal.auto_suspend", PERM_NONE},
-    {"org_disabled", SEAL_ACTIVE, SEAL_SUSPENDED, "org_disabled", NULL,
-     "seal.suspend_org_disabled", PERM_ORG_WRITE},
-    {"resume", SEAL_SUSPENDED, SEAL_ACTIVE, NULL, NULL, "seal.resume",
-     PERM_SEAL_SUSPEND},
-    {"report_loss", SEAL_ACTIVE, SEAL_LOST, NULL, "key_compromise",
-     "seal.report_loss", PERM_SEAL_REPORT},
-    {"report_loss", SEAL_SUSPENDED, SEAL_LOST, NULL, "key_compromise",
-     "seal.report_loss", PERM_SEAL_REPORT},
-    {"reinstate", SEAL_LOST, SEAL_NONE, NULL, NULL, "seal.reinstate",
-     PERM_APPLICATION_REVIEW},
-    {"revoke", SEAL_MADE, SEAL_REVOKED, NULL, NULL, "seal.revoke",
-     PERM_APPLICATION_REVIEW},
-    {"revoke", SEAL_ACTIVE, SEAL_REVOKED, NULL, NULL, "seal.revoke",
-     PERM_APPLICATION_REVIEW},
-    {"revoke", SEAL_SUSPENDED, SEAL_REVOKED, NULL, NULL, "seal.revoke",
-     PERM_APPLICATION_REVIEW},
-    {"revoke", SEAL_LOST, SEAL_REVOKED, NULL, NULL, "seal.revoke",
-     PERM_APPLICATION_REVIEW},
-    {"expire", SEAL_ACTIVE, SEAL_EXPIRED, NULL, "expired", "seal.expire",
-     PERM_NONE},
-};
-#define SEAL_NMOVES (sizeof(seal_moves) / sizeof(seal_moves[0]))
-
-int
-seal_move_row(size_t i, const char **event, const char **from,
-              const char **to)
-{
-    if (i >= SEAL_NMOVES)
-        return 0;
-    *event = seal_moves[i].event;
-    *from = seal_state_name(seal_moves[i].from);
-    *to = seal_state_name(seal_moves[i].to);
-    return 1;
-}
-
-int
-seal_move_perm(size_t i)
-{
-    return i < SEAL_NMOVES ? (int)seal_moves[i].perm : PERM_NONE;
-}
+/* ---- the life of a seal: the table is seal_moves.c ---- */
 
 /* Why a suspended seal is held, and who lifts the suspension.  A manual
  * suspension is held by the authority the suspender acted in (the role
@@ -524,31 +456,6 @@ static const struct seal_hold {
     {"org_disabled", NULL, "hold"},
 };
 #define SEAL_NHOLDS (sizeof(seal_holds) / sizeof(seal_holds[0]))
-
-static const struct seal_move_rule *
-move_find(const char *event, enum seal_state from)
-{
-    size_t i;
-
-    for (i = 0; i < SEAL_NMOVES; i++)
-        if (!strcmp(seal_moves[i].event, event) &&
-            seal_moves[i].from == from)
-            return &seal_moves[i];
-    return NULL;
-}
-
-/* The permission the table gives event (its first row: every row of an
- * event gives the same); PERM_NONE, which no role holds, if none. */
-static enum rbac_perm
-event_perm(const char *event)
-{
-    size_t i;
-
-    for (i = 0; i < SEAL_NMOVES; i++)
-        if (!strcmp(seal_moves[i].event, event))
-            return seal_moves[i].perm;
-    return PERM_NONE;
-}
 
 static const struct seal_hold *
 hold_find(const char *hold)
@@ -592,7 +499,7 @@ seal_step(struct unit *u, struct store_seal *s, const char *event,
           struct err *e)
 {
     const struct actor_ctx *a = &u->a;
-    const struct seal_move_rule *m = move_find(event, s->state);
+    const struct seal_move_rule *m = seal_move_find(event, s->state);
     const struct seal_hold *h;
     struct store_seal_move mv;
     struct audit_event ev = {NULL, "seal", s->esid, AUDIT_OK, NULL, NULL};
@@ -802,8 +709,8 @@ suspend_work(struct unit *u, void *ctx, struct err *e)
     err_code rc;
 
     if ((rc = store_seal_get(a->db, w->esid, &s, e)) != ERR_OK ||
-        (rc = authz_require(a->db, a->p, event_perm("suspend"), s.org_id,
-                            e)) != ERR_OK ||
+        (rc = authz_require(a->db, a->p, seal_event_perm("suspend"),
+                            s.org_id, e)) != ERR_OK ||
         (rc = caller_hold(a, s.org_id, &h, e)) != ERR_OK)
         return rc;
     return seal_step(u, &s, "suspend", h->hold, NULL, w->reason, e);
@@ -828,8 +735,8 @@ resume_work(struct unit *u, void *ctx, struct err *e)
     err_code rc;
 
     if ((rc = store_seal_get(a->db, w->esid, &s, e)) != ERR_OK ||
-        (rc = authz_require(a->db, a->p, event_perm("resume"), s.org_id,
-                            e)) != ERR_OK)
+        (rc = authz_require(a->db, a->p, seal_event_perm("resume"),
+                            s.org_id, e)) != ERR_OK)
         return rc;
     if (s.state != SEAL_SUSPENDED)
         return err_set(e, ERR_CONFLICT, "seal %s is %s, not suspended",
@@ -870,7 +777,7 @@ report_loss_work(struct unit *u, void *ctx, struct err *e)
     if ((rc = store_seal_get(a->db, w->esid, &s, e)) != ERR_OK)
         return rc;
     if (s.custodian_id != a->p->account_id &&
-        (rc = authz_require(a->db, a->p, event_perm("report_loss"),
+        (rc = authz_require(a->db, a->p, seal_event_perm("report_loss"),
                             s.org_id, e)) != ERR_OK)
         return rc;
     return seal_step(u, &s, "report_loss", NULL, NULL, w->reason, e);
@@ -895,8 +802,9 @@ resolve_loss_work(struct unit *u, void *ctx, struct err *e)
     err_code rc;
 
     if ((rc = store_seal_get(a->db, w->esid, &s, e)) != ERR_OK ||
-        (rc = authz_require(a->db, a->p,
-                            event_perm(w->revoke ? "revoke" : "reinstate"),
+        (rc = authz_require(a->db, a->p, seal_event_perm(w->revoke
+                                                         ? "revoke"
+                                                         : "reinstate"),
                             s.org_id, e)) != ERR_OK)
         return rc;
     if (s.state != SEAL_LOST)
