@@ -22,7 +22,7 @@
 
 #include <sqlite3.h>
 
-#include "db.h"
+#include "db_int.h"
 
 /* The migrations compiled from sql/sqlite/ (sql_migrations.c). */
 extern const struct db_migration db_sqlite_migrations[];
@@ -49,8 +49,9 @@ static const char *const txn_sql[TX__COUNT] = {
     [TX_SP_END]  = "RELEASE unit",
 };
 
-struct db_stmt {
-    struct db_conn *conn;
+struct sq_stmt {
+    struct db_stmt  base;      /* first: db.c reads the dialect */
+    struct sq_conn *conn;
     sqlite3_stmt   *h;
     int             bind_rc;   /* first failed bind, SQLITE_OK if none */
     int             cached;    /* one of conn->slot: never freed */
@@ -58,30 +59,35 @@ struct db_stmt {
     char           *idset[4];  /* copies bound by db_bind_id_set */
 };
 
-struct db_conn {
+struct sq_conn {
+    struct db_conn  base;      /* first */
     sqlite3        *h;
-    struct db      *owner;
-    struct db_conn *next;
+    struct sq_db   *owner;
+    struct sq_conn *next;
     enum db_fail    last;
     void           *user;      /* db_conn_set_user: freed at close */
     sqlite3_stmt   *txn[TX__COUNT];
-    struct db_stmt  slot[DB_STMT__COUNT];
+    struct sq_stmt  slot[DB_STMT__COUNT];
 };
 
-struct db {
+struct sq_db {
+    struct db        base;     /* first */
     char            *path;
     long             busy_ms;
     int              read_only;
     uint64_t         serial;   /* unique per open: thread lookups match it */
     pthread_mutex_t  lock;     /* guards conns */
-    struct db_conn  *conns;
+    struct sq_conn  *conns;
 };
 
 /* Each thread's connections, by the serial of their database: a database
  * closed and another opened at the same address never matches. */
-static __thread struct { uint64_t serial; struct db_conn *c; }
+static __thread struct { uint64_t serial; struct sq_conn *c; }
     thread_conns[DB_THREAD_CONNS];
 static atomic_uint_fast64_t db_serials = 1;
+
+static void sq_close(struct db *d_);
+static int sq_in_transaction(struct db_conn *c_);
 
 /* ---- failures ----------------------------------------------------------- */
 
@@ -114,7 +120,7 @@ fail_class(int rc)
 
 /* Record the failure rc of c (what says where) in *e; returns its code. */
 static err_code
-fail(struct db_conn *c, int rc, const char *what, struct err *e)
+fail(struct sq_conn *c, int rc, const char *what, struct err *e)
 {
     enum db_fail f = fail_class(rc);
     err_code code = db_fail_code(f);
@@ -129,16 +135,18 @@ fail(struct db_conn *c, int rc, const char *what, struct err *e)
     return err_set(e, code, "%s: %s", what, sqlite3_errmsg(c->h));
 }
 
-enum db_fail
-db_last_fail(struct db_conn *c)
+static enum db_fail
+sq_last_fail(struct db_conn *c_)
 {
+    struct sq_conn *c = (struct sq_conn *)c_;
+
     return c->last;
 }
 
 /* ---- connections -------------------------------------------------------- */
 
 static err_code
-exec_plain(struct db_conn *c, const char *sql, struct err *e)
+exec_plain(struct sq_conn *c, const char *sql, struct err *e)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(c->h, sql, NULL, NULL, &msg);
@@ -155,7 +163,7 @@ exec_plain(struct db_conn *c, const char *sql, struct err *e)
 
 /* Finalize every statement of the connection, then close it. */
 static void
-conn_free(struct db_conn *c)
+conn_free(struct sq_conn *c)
 {
     sqlite3_stmt *st;
 
@@ -171,9 +179,9 @@ conn_free(struct db_conn *c)
 /* A new connection to d's file in *out, with the pragmas every connection
  * runs under. */
 static err_code
-conn_open(struct db *d, int create, struct db_conn **out, struct err *e)
+conn_open(struct sq_db *d, int create, struct sq_conn **out, struct err *e)
 {
-    struct db_conn *c;
+    struct sq_conn *c;
     int flags = SQLITE_OPEN_NOMUTEX;
     err_code rc;
     size_t i;
@@ -185,7 +193,9 @@ conn_open(struct db *d, int create, struct db_conn **out, struct err *e)
         flags |= SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
     if ((c = calloc(1, sizeof(*c))) == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
+    c->base.dialect = &db_sqlite;
     for (i = 0; i < DB_STMT__COUNT; i++) {
+        c->slot[i].base.dialect = &db_sqlite;
         c->slot[i].conn = c;
         c->slot[i].cached = 1;
     }
@@ -214,7 +224,7 @@ conn_open(struct db *d, int create, struct db_conn **out, struct err *e)
 
 /* Remember c as the calling thread's connection to d. */
 static void
-thread_remember(struct db *d, struct db_conn *c)
+thread_remember(struct sq_db *d, struct sq_conn *c)
 {
     size_t i, victim = 0;
 
@@ -242,12 +252,12 @@ location_path(const char *location, const char **path)
     return location[0] != '\0';
 }
 
-err_code
-db_open(const char *location, long busy_ms, int create, int read_only,
+static err_code
+sq_open(const char *location, long busy_ms, int create, int read_only,
         struct db **out, struct err *e)
 {
-    struct db *d;
-    struct db_conn *c = NULL;
+    struct sq_db *d;
+    struct sq_conn *c = NULL;
     const char *path;
     err_code rc;
 
@@ -259,24 +269,26 @@ db_open(const char *location, long busy_ms, int create, int read_only,
         free(d);
         return err_set(e, ERR_NOMEM, "out of memory");
     }
+    d->base.dialect = &db_sqlite;
     d->busy_ms = busy_ms;
     d->read_only = read_only;
     d->serial = atomic_fetch_add(&db_serials, 1);
     pthread_mutex_init(&d->lock, NULL);
     if ((rc = conn_open(d, create && !read_only, &c, e)) != ERR_OK) {
-        db_close(d);
+        sq_close(&d->base);
         return rc;
     }
     d->conns = c;
     thread_remember(d, c);
-    *out = d;
+    *out = &d->base;
     return ERR_OK;
 }
 
-void
-db_close(struct db *d)
+static void
+sq_close(struct db *d_)
 {
-    struct db_conn *c, *next;
+    struct sq_db *d = (struct sq_db *)d_;
+    struct sq_conn *c, *next;
     size_t i;
 
     if (d == NULL)
@@ -293,17 +305,18 @@ db_close(struct db *d)
     free(d);
 }
 
-err_code
-db_conn_get(struct db *d, struct db_conn **out, struct err *e)
+static err_code
+sq_conn_get(struct db *d_, struct db_conn **out, struct err *e)
 {
-    struct db_conn *c;
+    struct sq_db *d = (struct sq_db *)d_;
+    struct sq_conn *c;
     err_code rc;
     size_t i;
 
     *out = NULL;
     for (i = 0; i < DB_THREAD_CONNS; i++) {
         if (thread_conns[i].c != NULL && thread_conns[i].serial == d->serial) {
-            *out = thread_conns[i].c;
+            *out = &thread_conns[i].c->base;
             return ERR_OK;
         }
     }
@@ -314,25 +327,31 @@ db_conn_get(struct db *d, struct db_conn **out, struct err *e)
     d->conns = c;
     pthread_mutex_unlock(&d->lock);
     thread_remember(d, c);
-    *out = c;
+    *out = &c->base;
     return ERR_OK;
 }
 
-struct db *
-db_of(struct db_conn *c)
+static struct db *
+sq_of(struct db_conn *c_)
 {
-    return c->owner;
+    struct sq_conn *c = (struct sq_conn *)c_;
+
+    return &c->owner->base;
 }
 
-void *
-db_conn_user(struct db_conn *c)
+static void *
+sq_conn_user(struct db_conn *c_)
 {
+    struct sq_conn *c = (struct sq_conn *)c_;
+
     return c->user;
 }
 
-void
-db_conn_set_user(struct db_conn *c, void *p)
+static void
+sq_conn_set_user(struct db_conn *c_, void *p)
 {
+    struct sq_conn *c = (struct sq_conn *)c_;
+
     c->user = p;
 }
 
@@ -389,7 +408,7 @@ sqlite_text(const char *in)
 
 /* Prepare statement id on c into *h; persistent for the cached copies. */
 static err_code
-prepare(struct db_conn *c, enum db_stmt_id id, int persistent,
+prepare(struct sq_conn *c, enum db_stmt_id id, int persistent,
         sqlite3_stmt **h, struct err *e)
 {
     const char *text = db_stmt_text(id);
@@ -414,7 +433,7 @@ prepare(struct db_conn *c, enum db_stmt_id id, int persistent,
 }
 
 static void
-stmt_clear(struct db_stmt *st)
+stmt_clear(struct sq_stmt *st)
 {
     size_t i;
 
@@ -429,10 +448,11 @@ stmt_clear(struct db_stmt *st)
  * (sqlite3_stmt_busy false) is handed out again: only a holder that forgot
  * db_release is in that state, and sharing costs it nothing.  One that is
  * being stepped gets an uncached twin for this caller alone. */
-struct db_stmt *
-db_prep(struct db_conn *c, enum db_stmt_id id, struct err *e)
+static struct db_stmt *
+sq_prep(struct db_conn *c_, enum db_stmt_id id, struct err *e)
 {
-    struct db_stmt *st;
+    struct sq_conn *c = (struct sq_conn *)c_;
+    struct sq_stmt *st;
 
     if ((unsigned)id >= DB_STMT__COUNT) {
         err_set(e, ERR_INTERNAL, "statement %d out of range", (int)id);
@@ -444,6 +464,7 @@ db_prep(struct db_conn *c, enum db_stmt_id id, struct err *e)
             err_set(e, ERR_NOMEM, "out of memory");
             return NULL;
         }
+        st->base.dialect = &db_sqlite;
         st->conn = c;
         if (prepare(c, id, 0, &st->h, e) != ERR_OK) {
             free(st);
@@ -459,12 +480,14 @@ db_prep(struct db_conn *c, enum db_stmt_id id, struct err *e)
     }
     st->bind_rc = SQLITE_OK;
     st->in_use = 1;
-    return st;
+    return &st->base;
 }
 
-void
-db_release(struct db_stmt *st)
+static void
+sq_release(struct db_stmt *st_)
 {
+    struct sq_stmt *st = (struct sq_stmt *)st_;
+
     if (st == NULL)
         return;
     stmt_clear(st);
@@ -478,40 +501,43 @@ db_release(struct db_stmt *st)
 }
 
 static void
-bound(struct db_stmt *st, int rc)
+bound(struct sq_stmt *st, int rc)
 {
     if (rc != SQLITE_OK && st->bind_rc == SQLITE_OK)
         st->bind_rc = rc;
 }
 
-void
-db_bind_null(struct db_stmt *st, int i)
+static void
+sq_bind_null(struct db_stmt *st_, int i)
 {
+    struct sq_stmt *st = (struct sq_stmt *)st_;
+
     bound(st, sqlite3_bind_null(st->h, i));
 }
 
-void
-db_bind_i64(struct db_stmt *st, int i, int64_t v)
+static void
+sq_bind_i64(struct db_stmt *st_, int i, int64_t v)
 {
+    struct sq_stmt *st = (struct sq_stmt *)st_;
+
     bound(st, sqlite3_bind_int64(st->h, i, v));
 }
 
-void
-db_bind_int(struct db_stmt *st, int i, int v)
-{
-    bound(st, sqlite3_bind_int(st->h, i, v));
-}
 
-void
-db_bind_text(struct db_stmt *st, int i, const char *v)
+static void
+sq_bind_text(struct db_stmt *st_, int i, const char *v)
 {
+    struct sq_stmt *st = (struct sq_stmt *)st_;
+
     bound(st, v == NULL ? sqlite3_bind_null(st->h, i)
                         : sqlite3_bind_text(st->h, i, v, -1, SQLITE_STATIC));
 }
 
-void
-db_bind_bytes(struct db_stmt *st, int i, const void *p, size_t n)
+static void
+sq_bind_bytes(struct db_stmt *st_, int i, const void *p, size_t n)
 {
+    struct sq_stmt *st = (struct sq_stmt *)st_;
+
     if (n > (size_t)INT32_MAX) {
         bound(st, SQLITE_TOOBIG);
         return;
@@ -519,17 +545,12 @@ db_bind_bytes(struct db_stmt *st, int i, const void *p, size_t n)
     bound(st, sqlite3_bind_blob(st->h, i, n ? p : "", (int)n, SQLITE_STATIC));
 }
 
-void
-db_bind_id(struct db_stmt *st, int i, int64_t v)
-{
-    bound(st, v == 0 ? sqlite3_bind_null(st->h, i)
-                     : sqlite3_bind_int64(st->h, i, v));
-}
 
 /* The set as JSON array text, kept in the statement until its release. */
-void
-db_bind_id_set(struct db_stmt *st, int i, const int64_t *ids, size_t n)
+static void
+sq_bind_id_set(struct db_stmt *st_, int i, const int64_t *ids, size_t n)
 {
+    struct sq_stmt *st = (struct sq_stmt *)st_;
     size_t k, len = 0, cap = 2 + n * 21, slot;
     char *text;
 
@@ -554,9 +575,10 @@ db_bind_id_set(struct db_stmt *st, int i, const int64_t *ids, size_t n)
     bound(st, sqlite3_bind_text(st->h, i, text, -1, SQLITE_STATIC));
 }
 
-err_code
-db_step(struct db_stmt *st, enum db_row *row, struct err *e)
+static err_code
+sq_step(struct db_stmt *st_, enum db_row *row, struct err *e)
 {
+    struct sq_stmt *st = (struct sq_stmt *)st_;
     int rc;
 
     *row = DB_DONE;
@@ -574,33 +596,35 @@ db_step(struct db_stmt *st, enum db_row *row, struct err *e)
     return fail(st->conn, rc, "step", e);
 }
 
-int64_t
-db_col_i64(struct db_stmt *st, int col)
+static int64_t
+sq_col_i64(struct db_stmt *st_, int col)
 {
+    struct sq_stmt *st = (struct sq_stmt *)st_;
+
     return sqlite3_column_int64(st->h, col);
 }
 
-int
-db_col_int(struct db_stmt *st, int col)
-{
-    return sqlite3_column_int(st->h, col);
-}
 
-int
-db_col_is_null(struct db_stmt *st, int col)
+static int
+sq_col_is_null(struct db_stmt *st_, int col)
 {
+    struct sq_stmt *st = (struct sq_stmt *)st_;
+
     return sqlite3_column_type(st->h, col) == SQLITE_NULL;
 }
 
-const char *
-db_col_text(struct db_stmt *st, int col)
+static const char *
+sq_col_text(struct db_stmt *st_, int col)
 {
+    struct sq_stmt *st = (struct sq_stmt *)st_;
+
     return (const char *)sqlite3_column_text(st->h, col);
 }
 
-const void *
-db_col_bytes(struct db_stmt *st, int col, size_t *len)
+static const void *
+sq_col_bytes(struct db_stmt *st_, int col, size_t *len)
 {
+    struct sq_stmt *st = (struct sq_stmt *)st_;
     const void *p = sqlite3_column_blob(st->h, col);
     int n = sqlite3_column_bytes(st->h, col);
 
@@ -608,9 +632,10 @@ db_col_bytes(struct db_stmt *st, int col, size_t *len)
     return *len ? p : NULL;
 }
 
-size_t
-db_live_statements(struct db_conn *c)
+static size_t
+sq_live_statements(struct db_conn *c_)
 {
+    struct sq_conn *c = (struct sq_conn *)c_;
     sqlite3_stmt *st = NULL;
     size_t n = 0;
 
@@ -619,22 +644,26 @@ db_live_statements(struct db_conn *c)
     return n;
 }
 
-struct db_conn *
-db_stmt_conn(struct db_stmt *st)
+static struct db_conn *
+sq_stmt_conn(struct db_stmt *st_)
 {
-    return st->conn;
+    struct sq_stmt *st = (struct sq_stmt *)st_;
+
+    return &st->conn->base;
 }
 
-int64_t
-db_changes(struct db_conn *c)
+static int64_t
+sq_changes(struct db_conn *c_)
 {
+    struct sq_conn *c = (struct sq_conn *)c_;
+
     return sqlite3_changes64(c->h);
 }
 
 /* ---- transactions ------------------------------------------------------- */
 
 static err_code
-txn(struct db_conn *c, enum txn_stmt t, struct err *e)
+txn(struct sq_conn *c, enum txn_stmt t, struct err *e)
 {
     int rc;
 
@@ -651,58 +680,76 @@ txn(struct db_conn *c, enum txn_stmt t, struct err *e)
     return ERR_OK;
 }
 
-err_code
-db_begin(struct db_conn *c, struct err *e)
+static err_code
+sq_begin(struct db_conn *c_, struct err *e)
 {
+    struct sq_conn *c = (struct sq_conn *)c_;
+
     return txn(c, TX_BEGIN, e);
 }
 
-err_code
-db_commit(struct db_conn *c, struct err *e)
+static err_code
+sq_commit(struct db_conn *c_, struct err *e)
 {
+    struct sq_conn *c = (struct sq_conn *)c_;
+
     return txn(c, TX_COMMIT, e);
 }
 
-void
-db_rollback(struct db_conn *c)
+static void
+sq_rollback(struct db_conn *c_)
 {
-    if (db_in_transaction(c))
+    struct sq_conn *c = (struct sq_conn *)c_;
+
+    if (sq_in_transaction(&c->base))
         (void)txn(c, TX_ROLLBACK, NULL);
 }
 
-int
-db_in_transaction(struct db_conn *c)
+static int
+sq_in_transaction(struct db_conn *c_)
 {
+    struct sq_conn *c = (struct sq_conn *)c_;
+
     return sqlite3_get_autocommit(c->h) == 0;
 }
 
-err_code
-db_savepoint(struct db_conn *c, struct err *e)
+static err_code
+sq_savepoint(struct db_conn *c_, struct err *e)
 {
+    struct sq_conn *c = (struct sq_conn *)c_;
+
     return txn(c, TX_SP, e);
 }
 
-err_code
-db_savepoint_undo(struct db_conn *c, struct err *e)
+static err_code
+sq_savepoint_undo(struct db_conn *c_, struct err *e)
 {
+    struct sq_conn *c = (struct sq_conn *)c_;
+
     return txn(c, TX_SP_UNDO, e);
 }
 
-err_code
-db_savepoint_end(struct db_conn *c, struct err *e)
+static err_code
+sq_savepoint_end(struct db_conn *c_, struct err *e)
 {
+    struct sq_conn *c = (struct sq_conn *)c_;
+
     return txn(c, TX_SP_END, e);
 }
 
-err_code
-db_exec_script(struct db_conn *c, const char *sql, struct err *e)
+static err_code
+sq_exec_script(struct db_conn *c_, const char *sql, struct err *e)
 {
+    struct sq_conn *c = (struct sq_conn *)c_;
+
     return exec_plain(c, sql, e);
 }
 
-void
-db_migrations(struct db_conn *c, const struct db_migration **list, size_t *n)
+static void
+sq_migrations(struct db_conn *c_, const struct db_migration **list, size_t *n)
 {
+    struct sq_conn *c = (struct sq_conn *)c_;
+
     (void)c;
     *list = db_sqlite_migrations;
     *n = db_sqlite_migrations_count;
@@ -783,10 +830,48 @@ done:
     return out;
 }
 
-err_code
-db_backup(struct db_conn *c, const char *dest_path, struct err *e)
+static err_code
+sq_backup(struct db_conn *c_, const char *dest_path, struct err *e)
 {
-    if (db_in_transaction(c))
+    struct sq_conn *c = (struct sq_conn *)c_;
+
+    if (sq_in_transaction(&c->base))
         return err_set(e, ERR_INTERNAL, "backup inside a transaction");
     return backup_into(c->h, dest_path, e);
 }
+
+const struct db_dialect db_sqlite = {
+    .name            = "sqlite",
+    .open            = sq_open,
+    .close           = sq_close,
+    .conn_get        = sq_conn_get,
+    .of              = sq_of,
+    .conn_user       = sq_conn_user,
+    .conn_set_user   = sq_conn_set_user,
+    .prep            = sq_prep,
+    .release         = sq_release,
+    .bind_null       = sq_bind_null,
+    .bind_i64        = sq_bind_i64,
+    .bind_text       = sq_bind_text,
+    .bind_bytes      = sq_bind_bytes,
+    .bind_id_set     = sq_bind_id_set,
+    .step            = sq_step,
+    .col_i64         = sq_col_i64,
+    .col_is_null     = sq_col_is_null,
+    .col_text        = sq_col_text,
+    .col_bytes       = sq_col_bytes,
+    .stmt_conn       = sq_stmt_conn,
+    .changes         = sq_changes,
+    .begin           = sq_begin,
+    .commit          = sq_commit,
+    .rollback        = sq_rollback,
+    .in_transaction  = sq_in_transaction,
+    .savepoint       = sq_savepoint,
+    .savepoint_undo  = sq_savepoint_undo,
+    .savepoint_end   = sq_savepoint_end,
+    .exec_script     = sq_exec_script,
+    .migrations      = sq_migrations,
+    .backup          = sq_backup,
+    .live_statements = sq_live_statements,
+    .last_fail       = sq_last_fail,
+};
