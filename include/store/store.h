@@ -16,7 +16,7 @@
 #include "store_types.h"
 
 /* Open (create = 1: create if missing) the database at path (a file path
- * or "sqlite:PATH").  The
+ * or "sqlite:PATH"; a "postgresql://..." URL for PostgreSQL, db.h).  The
  * returned store is shared by all threads; free with store_close(). */
 err_code store_open(const char *path, long busy_timeout_ms, int create,
                     struct store **out, struct err *e);

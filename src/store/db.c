@@ -3,7 +3,7 @@
  * shares: the choice of dialect by location, the public functions that
  * dispatch through its table (db_int.h), the failure-class table and the
  * step helpers built on db_step.  Nothing here knows a database; the
- * dialects (db_sqlite.c) do.
+ * dialects (db_sqlite.c, db_pg.c) do.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,13 +16,17 @@
 
 #define DIALECT(p) ((p)->dialect)
 
-/* The dialect of the location: SQLite (a path or sqlite:PATH) alone for
- * now. */
+/* postgresql://... or postgres://... is PostgreSQL; anything else (a path
+ * or sqlite:PATH) is SQLite. */
 err_code
 db_open(const char *location, long busy_ms, int create, int read_only,
         struct db **out, struct err *e)
 {
     const struct db_dialect *dl = &db_sqlite;
+
+    if (strncmp(location, "postgresql://", 13) == 0 ||
+        strncmp(location, "postgres://", 11) == 0)
+        dl = &db_pg;
 
     return dl->open(location, busy_ms, create, read_only, out, e);
 }

@@ -6,8 +6,9 @@
  * fixed array indexed by that id, so nothing is ever evicted), typed binds
  * and columns, transactions and savepoints, and the classes of database
  * failure.  Everything that differs between databases lives behind this
- * header in one file per dialect (db_sqlite.c today); the store above it
- * names statements by id and never sees a dialect.
+ * header in one file per dialect (db_sqlite.c, db_pg.c), reached through
+ * the table of db_int.h; the store above it names statements by id and
+ * never sees a dialect.
  *
  * Errors: every failure is one of the db_fail classes, reported to callers
  * as an err_code by db_fail_code() (unique -> ERR_CONFLICT, other
@@ -47,11 +48,13 @@ enum db_fail {
 /* What db_step found. */
 enum db_row { DB_DONE = 0, DB_ROW = 1 };
 
-/* Open the database at location (a file path, or "sqlite:PATH"), with
- * busy_ms as the lock wait; create the file when create is set.  One
- * connection is opened at once so a missing or unreadable database is
- * reported now.  *out is freed by db_close.  read_only opens it for
- * reading only (audit verification of a copy). */
+/* Open the database at location, with busy_ms as the lock wait: a file
+ * path or "sqlite:PATH" is SQLite (the file created when create is set),
+ * a "postgresql://..." or "postgres://..." URL is PostgreSQL (the database
+ * must exist; create is ignored).  One connection is opened at once so a
+ * missing or unreadable database is reported now.  *out is freed by
+ * db_close.  read_only opens it for reading only (audit verification of a
+ * copy). */
 err_code db_open(const char *location, long busy_ms, int create,
                  int read_only, struct db **out, struct err *e);
 
@@ -178,7 +181,8 @@ void db_migrations(struct db_conn *c, const struct db_migration **list,
 /* ---- files ------------------------------------------------------------ */
 
 /* A consistent copy of the whole database into dest_path (replaced
- * atomically), taken while writers go on. */
+ * atomically), taken while writers go on.  SQLite only: PostgreSQL refuses
+ * with ERR_UNSUPPORTED (use pg_dump). */
 err_code db_backup(struct db_conn *c, const char *dest_path, struct err *e);
 
 /* Statements alive on c: the prepared slots of the statement array, the

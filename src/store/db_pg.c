@@ -1,0 +1,935 @@
+/*
+ * db_pg.c - the PostgreSQL dialect of the database layer (db.h), on libpq:
+ * the only file that calls libpq.
+ *
+ * The location is a libpq URL (postgresql://... or postgres://...), given
+ * to PQconnectdb as it is.  The password is never on a command line: libpq
+ * takes it from the password file (~/.pgpass, or the file PGPASSFILE
+ * names) or, when the operator puts it there, from the URL itself; nothing
+ * here reads or logs it.  create is ignored: the database must exist (its
+ * schema is made by the migrations).  busy_ms becomes lock_timeout, so a
+ * lock wait past it fails as busy (55P03), as SQLite's busy timeout does.
+ * read_only connections run with default_transaction_read_only = on.
+ *
+ * Connections: one per thread per database, found by the database's serial
+ * as in db_sqlite.c.  Statements: each statement id is prepared once per
+ * connection (PQprepare, named s<id>) on first use, its text the portable
+ * table's with {ids $N} rewritten to (SELECT unnest($N::bigint[])) and
+ * nothing else.  Binds are collected into the statement's parameter arrays
+ * (int64 as decimal text, text as text, bytes as a binary parameter with
+ * its length, NULL as NULL, an id set as the array literal {1,2,3}) and
+ * the statement runs at its first db_step (PQexecPrepared); later steps
+ * walk the rows of the result.  Results are asked for in text format:
+ * integers are parsed from their decimal text (a boolean from t/f) and a
+ * BYTEA column is decoded with PQunescapeBytea, the copy kept until the
+ * next step.  Because a result is read whole, a statement being stepped
+ * never blocks another on the same connection; a second holder of the same
+ * id gets a twin that runs the same prepared statement.
+ *
+ * Transactions are BEGIN / COMMIT / ROLLBACK (read committed) and the
+ * savepoint unit; BEGIN takes no lock, writers lock rows as they go, and
+ * the audit chain's appends queue on its audit_head row (migration 008).
+ * A COMMIT that PostgreSQL turns into a ROLLBACK (the transaction had
+ * failed) is a failure.  db_in_transaction is PQtransactionStatus.
+ *
+ * Failures come from the SQLSTATE: 23505 unique, other 23xxx constraint,
+ * 40001/40P01/55P03 busy, 08xxx and a broken connection I/O, the rest
+ * other.  db_backup is refused: use pg_dump.  The migration series is
+ * sql/postgresql/ (pg_migrations.c).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "db_int.h"
+
+/* The migrations compiled from sql/postgresql/ (pg_migrations.c). */
+extern const struct db_migration db_pg_migrations[];
+extern const size_t db_pg_migrations_count;
+
+#define PG_THREAD_CONNS     4       /* as DB_THREAD_CONNS in db_sqlite.c */
+#define PG_MAX_PARAMS       32      /* the table uses up to $22 */
+#define PG_BYTEA_OID        17
+#define PG_BOOL_OID         16
+
+struct pg_conn;
+
+struct pg_stmt {
+    struct db_stmt  base;           /* first: db.c reads the dialect */
+    struct pg_conn *conn;
+    enum db_stmt_id id;
+    int             cached;         /* one of conn->slot: never freed */
+    int             in_use;
+    int             nparams;        /* highest $N of the text */
+    int             bind_fail;      /* a bind out of range or no memory */
+    PGresult       *res;            /* after the first step */
+    int             row;            /* current row of res */
+    struct { unsigned char *p; size_t n; } *bytea;  /* decoded, per column */
+    int             nbytea;
+    const char     *vals[PG_MAX_PARAMS];
+    int             lens[PG_MAX_PARAMS];
+    int             fmts[PG_MAX_PARAMS];
+    char            num[PG_MAX_PARAMS][24];     /* int64 as decimal */
+    char           *idset[PG_MAX_PARAMS];       /* id set literals */
+};
+
+struct pg_db;
+
+struct pg_conn {
+    struct db_conn  base;           /* first */
+    PGconn         *h;
+    struct pg_db   *owner;
+    struct pg_conn *next;
+    enum db_fail    last;
+    int64_t         changes;
+    size_t          twins;          /* uncached statements alive */
+    void           *user;           /* db_conn_set_user: freed at close */
+    unsigned char   prepared[DB_STMT__COUNT];
+    int             nparams[DB_STMT__COUNT];
+    struct pg_stmt  slot[DB_STMT__COUNT];
+};
+
+struct pg_db {
+    struct db        base;          /* first */
+    char            *url;
+    long             busy_ms;
+    int              read_only;
+    uint64_t         serial;
+    pthread_mutex_t  lock;          /* guards conns */
+    struct pg_conn  *conns;
+};
+
+static __thread struct { uint64_t serial; struct pg_conn *c; }
+    thread_conns[PG_THREAD_CONNS];
+static atomic_uint_fast64_t pg_serials = 1;
+
+static void pg_close(struct db *d_);
+
+/* ---- failures ----------------------------------------------------------- */
+
+static enum db_fail
+fail_class(struct pg_conn *c, const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+                            : NULL;
+
+    if (PQstatus(c->h) != CONNECTION_OK)
+        return DB_FAIL_IO;
+    if (state == NULL)
+        return res == NULL ? DB_FAIL_IO : DB_FAIL_OTHER;
+    if (strcmp(state, "23505") == 0)
+        return DB_FAIL_UNIQUE;
+    if (strncmp(state, "23", 2) == 0)
+        return DB_FAIL_CONSTRAINT;
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+        strcmp(state, "55P03") == 0)
+        return DB_FAIL_BUSY;
+    if (strncmp(state, "08", 2) == 0)
+        return DB_FAIL_IO;
+    return DB_FAIL_OTHER;
+}
+
+/* The database's message for res (or the connection's), without libpq's
+ * trailing newline, in buf. */
+static const char *
+message(struct pg_conn *c, const PGresult *res, char *buf, size_t cap)
+{
+    const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+                        : NULL;
+    size_t n;
+
+    if (m == NULL)
+        m = PQerrorMessage(c->h);
+    snprintf(buf, cap, "%s", m && *m ? m : "postgresql error");
+    n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+        buf[--n] = '\0';
+    return buf;
+}
+
+/* Record the failure of res on c (what says where) in *e, as db_sqlite.c
+ * words its failures; returns its code. */
+static err_code
+fail(struct pg_conn *c, const PGresult *res, const char *what, struct err *e)
+{
+    enum db_fail f = fail_class(c, res);
+    err_code code = db_fail_code(f);
+    char msg[512];
+
+    c->last = f;
+    message(c, res, msg, sizeof(msg));
+    if (f == DB_FAIL_UNIQUE)
+        return err_set(e, code, "already exists");
+    if (f == DB_FAIL_CONSTRAINT)
+        return err_set(e, code, "constraint failed: %s", msg);
+    if (what == NULL)
+        return err_set(e, code, "%s", msg);
+    return err_set(e, code, "%s: %s", what, msg);
+}
+
+static enum db_fail
+pg_last_fail(struct db_conn *c_)
+{
+    return ((struct pg_conn *)c_)->last;
+}
+
+/* The rows an INSERT, UPDATE, DELETE or MERGE changed, as SQLite's
+ * changes(): other statements leave the count alone. */
+static void
+count_changes(struct pg_conn *c, PGresult *res)
+{
+    const char *cmd = PQcmdStatus(res);
+
+    if (strncmp(cmd, "INSERT", 6) == 0 || strncmp(cmd, "UPDATE", 6) == 0 ||
+        strncmp(cmd, "DELETE", 6) == 0 || strncmp(cmd, "MERGE", 5) == 0)
+        c->changes = strtoll(PQcmdTuples(res), NULL, 10);
+}
+
+/* Run sql with no parameters and no rows wanted (what names it in a
+ * failure, NULL for the database's words alone). */
+static err_code
+exec_plain(struct pg_conn *c, const char *sql, const char *what,
+           struct err *e)
+{
+    PGresult *res = PQexec(c->h, sql);
+    ExecStatusType s = PQresultStatus(res);
+    err_code rc = ERR_OK;
+
+    if (res == NULL || (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK &&
+                        s != PGRES_EMPTY_QUERY))
+        rc = fail(c, res, what, e);
+    else {
+        count_changes(c, res);
+        c->last = DB_FAIL_NONE;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* ---- connections -------------------------------------------------------- */
+
+static void
+quiet(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;      /* NOTICEs ("already exists, skipping") are not errors */
+}
+
+static void
+stmt_reset(struct pg_stmt *st)
+{
+    int i;
+
+    PQclear(st->res);
+    st->res = NULL;
+    for (i = 0; i < st->nbytea; i++)
+        PQfreemem(st->bytea[i].p);
+    free(st->bytea);
+    st->bytea = NULL;
+    st->nbytea = 0;
+    for (i = 0; i < PG_MAX_PARAMS; i++) {
+        free(st->idset[i]);
+        st->idset[i] = NULL;
+        st->vals[i] = NULL;
+        st->lens[i] = 0;
+        st->fmts[i] = 0;
+    }
+    st->bind_fail = 0;
+    st->row = -1;
+}
+
+static void
+conn_free(struct pg_conn *c)
+{
+    size_t i;
+
+    if (c == NULL)
+        return;
+    for (i = 0; i < DB_STMT__COUNT; i++)
+        stmt_reset(&c->slot[i]);
+    PQfinish(c->h);
+    free(c->user);
+    free(c);
+}
+
+/* What every session of d runs under: the busy wait as lock_timeout (a
+ * lock held past it fails as busy, 55P03) and, read-only, no writes. */
+static err_code
+conn_settings(struct pg_conn *c, struct err *e)
+{
+    char sql[64];
+    err_code rc;
+
+    PQsetNoticeProcessor(c->h, quiet, NULL);
+    snprintf(sql, sizeof(sql), "SET lock_timeout = %ld",
+             c->owner->busy_ms > 0 ? c->owner->busy_ms : 0);
+    rc = exec_plain(c, sql, "postgresql", e);
+    if (rc == ERR_OK && c->owner->read_only)
+        rc = exec_plain(c, "SET default_transaction_read_only = on",
+                        "postgresql", e);
+    return rc;
+}
+
+static err_code
+conn_open(struct pg_db *d, struct pg_conn **out, struct err *e)
+{
+    struct pg_conn *c;
+    err_code rc;
+    size_t i;
+
+    *out = NULL;
+    if ((c = calloc(1, sizeof(*c))) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    c->base.dialect = &db_pg;
+    for (i = 0; i < DB_STMT__COUNT; i++) {
+        c->slot[i].base.dialect = &db_pg;
+        c->slot[i].conn = c;
+        c->slot[i].id = (enum db_stmt_id)i;
+        c->slot[i].cached = 1;
+        c->slot[i].row = -1;
+    }
+    c->h = PQconnectdb(d->url);
+    if (c->h == NULL || PQstatus(c->h) != CONNECTION_OK) {
+        char msg[512];
+
+        if (c->h == NULL)
+            rc = err_set(e, ERR_DB, "postgresql: out of memory");
+        else
+            rc = err_set(e, ERR_DB, "postgresql: %s",
+                         message(c, NULL, msg, sizeof(msg)));
+        conn_free(c);
+        return rc;
+    }
+    c->owner = d;
+    if ((rc = conn_settings(c, e)) != ERR_OK) {
+        conn_free(c);
+        return rc;
+    }
+    *out = c;
+    return ERR_OK;
+}
+
+static void
+thread_remember(struct pg_db *d, struct pg_conn *c)
+{
+    size_t i, victim = 0;
+
+    for (i = 0; i < PG_THREAD_CONNS; i++) {
+        if (thread_conns[i].c == NULL || thread_conns[i].serial == d->serial) {
+            victim = i;
+            break;
+        }
+    }
+    if (i == PG_THREAD_CONNS) {         /* full: shift the oldest out */
+        memmove(&thread_conns[0], &thread_conns[1],
+                sizeof(thread_conns[0]) * (PG_THREAD_CONNS - 1));
+        victim = PG_THREAD_CONNS - 1;
+    }
+    thread_conns[victim].serial = d->serial;
+    thread_conns[victim].c = c;
+}
+
+static err_code
+pg_open(const char *location, long busy_ms, int create, int read_only,
+        struct db **out, struct err *e)
+{
+    struct pg_db *d;
+    struct pg_conn *c = NULL;
+    err_code rc;
+
+    (void)create;
+    *out = NULL;
+    if ((d = calloc(1, sizeof(*d))) == NULL ||
+        (d->url = strdup(location)) == NULL) {
+        free(d);
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    d->base.dialect = &db_pg;
+    d->busy_ms = busy_ms;
+    d->read_only = read_only;
+    d->serial = atomic_fetch_add(&pg_serials, 1);
+    pthread_mutex_init(&d->lock, NULL);
+    if ((rc = conn_open(d, &c, e)) != ERR_OK) {
+        pg_close(&d->base);
+        return rc;
+    }
+    d->conns = c;
+    thread_remember(d, c);
+    *out = &d->base;
+    return ERR_OK;
+}
+
+static void
+pg_close(struct db *d_)
+{
+    struct pg_db *d = (struct pg_db *)d_;
+    struct pg_conn *c, *next;
+    size_t i;
+
+    for (i = 0; i < PG_THREAD_CONNS; i++)
+        if (thread_conns[i].serial == d->serial)
+            thread_conns[i].c = NULL, thread_conns[i].serial = 0;
+    for (c = d->conns; c != NULL; c = next) {
+        next = c->next;
+        conn_free(c);
+    }
+    pthread_mutex_destroy(&d->lock);
+    free(d->url);
+    free(d);
+}
+
+/* A connection found broken is reset when the thread next asks for it:
+ * its prepared statements and settings went with the server's session.
+ * Still broken, its statements fail as I/O. */
+static void
+conn_check(struct pg_conn *c)
+{
+    if (PQstatus(c->h) == CONNECTION_OK)
+        return;
+    PQreset(c->h);
+    memset(c->prepared, 0, sizeof(c->prepared));
+    if (PQstatus(c->h) == CONNECTION_OK)
+        (void)conn_settings(c, NULL);
+}
+
+static err_code
+pg_conn_get(struct db *d_, struct db_conn **out, struct err *e)
+{
+    struct pg_db *d = (struct pg_db *)d_;
+    struct pg_conn *c;
+    err_code rc;
+    size_t i;
+
+    *out = NULL;
+    for (i = 0; i < PG_THREAD_CONNS; i++) {
+        if (thread_conns[i].c != NULL && thread_conns[i].serial == d->serial) {
+            conn_check(thread_conns[i].c);
+            *out = &thread_conns[i].c->base;
+            return ERR_OK;
+        }
+    }
+    if ((rc = conn_open(d, &c, e)) != ERR_OK)
+        return rc;
+    pthread_mutex_lock(&d->lock);
+    c->next = d->conns;
+    d->conns = c;
+    pthread_mutex_unlock(&d->lock);
+    thread_remember(d, c);
+    *out = &c->base;
+    return ERR_OK;
+}
+
+static struct db *
+pg_of(struct db_conn *c_)
+{
+    return &((struct pg_conn *)c_)->owner->base;
+}
+
+static void *
+pg_conn_user(struct db_conn *c_)
+{
+    return ((struct pg_conn *)c_)->user;
+}
+
+static void
+pg_conn_set_user(struct db_conn *c_, void *p)
+{
+    ((struct pg_conn *)c_)->user = p;
+}
+
+/* ---- statements --------------------------------------------------------- */
+
+/* The PostgreSQL text of a portable statement (malloc'ed; NULL when out of
+ * memory) and in *nparams its highest $N.  {ids $N} becomes
+ * (SELECT unnest($N::bigint[])); quoted strings are copied as they are. */
+static char *
+pg_text(const char *in, int *nparams)
+{
+    static const char ids_open[] = "{ids ";
+    static const char ids_pg[] = "(SELECT unnest(";
+    static const char ids_close[] = "::bigint[]))";
+    size_t n = strlen(in), k = 0, sets = 0;
+    const char *p;
+    char *out, quote = 0;
+
+    *nparams = 0;
+    for (p = in; (p = strchr(p, '{')) != NULL; p++)
+        sets++;
+    if ((out = malloc(n + sets * (sizeof(ids_pg) + sizeof(ids_close)) + 1))
+        == NULL)
+        return NULL;
+    while (*in != '\0') {
+        if (quote) {
+            if (*in == quote)
+                quote = 0;
+            out[k++] = *in++;
+        } else if (*in == '\'' || *in == '"') {
+            quote = *in;
+            out[k++] = *in++;
+        } else if (*in == '$' && in[1] >= '0' && in[1] <= '9') {
+            int v = atoi(in + 1);
+
+            if (v > *nparams)
+                *nparams = v;
+            out[k++] = *in++;
+        } else if (strncmp(in, ids_open, sizeof(ids_open) - 1) == 0) {
+            memcpy(out + k, ids_pg, sizeof(ids_pg) - 1);
+            k += sizeof(ids_pg) - 1;
+            in += sizeof(ids_open) - 1;
+            while (*in != '\0' && *in != '}') {
+                if (*in == '$' && atoi(in + 1) > *nparams)
+                    *nparams = atoi(in + 1);
+                out[k++] = *in++;
+            }
+            if (*in == '}')
+                in++;
+            memcpy(out + k, ids_close, sizeof(ids_close) - 1);
+            k += sizeof(ids_close) - 1;
+        } else {
+            out[k++] = *in++;
+        }
+    }
+    out[k] = '\0';
+    return out;
+}
+
+/* Prepare statement id on c under the name s<id>, once per connection. */
+static err_code
+prepare(struct pg_conn *c, enum db_stmt_id id, struct err *e)
+{
+    const char *text = db_stmt_text(id);
+    char name[16], *sql;
+    PGresult *res;
+    err_code rc = ERR_OK;
+    int np;
+
+    if (c->prepared[id])
+        return ERR_OK;
+    if (text == NULL)
+        return err_set(e, ERR_INTERNAL, "statement %d has no text", (int)id);
+    if ((sql = pg_text(text, &np)) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    if (np > PG_MAX_PARAMS) {
+        free(sql);
+        return err_set(e, ERR_INTERNAL, "statement %d: too many parameters",
+                       (int)id);
+    }
+    snprintf(name, sizeof(name), "s%d", (int)id);
+    res = PQprepare(c->h, name, sql, 0, NULL);
+    free(sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = fail(c, res, "prepare", e);
+    else {
+        c->prepared[id] = 1;
+        c->nparams[id] = np;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* Contract: db.h.  A cached statement held but not run yet, or with its
+ * rows all read, is handed out again (only a holder that forgot db_release
+ * is in that state); one whose rows are being read gets a twin. */
+static struct db_stmt *
+pg_prep(struct db_conn *c_, enum db_stmt_id id, struct err *e)
+{
+    struct pg_conn *c = (struct pg_conn *)c_;
+    struct pg_stmt *st;
+
+    if ((unsigned)id >= DB_STMT__COUNT) {
+        err_set(e, ERR_INTERNAL, "statement %d out of range", (int)id);
+        return NULL;
+    }
+    if (prepare(c, id, e) != ERR_OK)
+        return NULL;
+    st = &c->slot[id];
+    if (st->in_use && st->res != NULL && st->row < PQntuples(st->res)) {
+        if ((st = calloc(1, sizeof(*st))) == NULL) {
+            err_set(e, ERR_NOMEM, "out of memory");
+            return NULL;
+        }
+        st->base.dialect = &db_pg;
+        st->conn = c;
+        st->id = id;
+        c->twins++;
+    }
+    stmt_reset(st);
+    st->nparams = c->nparams[id];
+    st->in_use = 1;
+    return &st->base;
+}
+
+static void
+pg_release(struct db_stmt *st_)
+{
+    struct pg_stmt *st = (struct pg_stmt *)st_;
+
+    stmt_reset(st);
+    if (st->cached) {
+        st->in_use = 0;
+        return;
+    }
+    st->conn->twins--;
+    free(st);
+}
+
+/* The slot of parameter i (1-based), or -1 remembered as a failed bind. */
+static int
+param(struct pg_stmt *st, int i)
+{
+    if (i < 1 || i > st->nparams) {
+        st->bind_fail = 1;
+        return -1;
+    }
+    return i - 1;
+}
+
+static void
+pg_bind_null(struct db_stmt *st_, int i)
+{
+    struct pg_stmt *st = (struct pg_stmt *)st_;
+    int k = param(st, i);
+
+    if (k < 0)
+        return;
+    st->vals[k] = NULL;
+    st->fmts[k] = 0;
+}
+
+static void
+pg_bind_i64(struct db_stmt *st_, int i, int64_t v)
+{
+    struct pg_stmt *st = (struct pg_stmt *)st_;
+    int k = param(st, i);
+
+    if (k < 0)
+        return;
+    snprintf(st->num[k], sizeof(st->num[k]), "%lld", (long long)v);
+    st->vals[k] = st->num[k];
+    st->fmts[k] = 0;
+}
+
+static void
+pg_bind_text(struct db_stmt *st_, int i, const char *v)
+{
+    struct pg_stmt *st = (struct pg_stmt *)st_;
+    int k = param(st, i);
+
+    if (k < 0)
+        return;
+    st->vals[k] = v;
+    st->fmts[k] = 0;
+}
+
+static void
+pg_bind_bytes(struct db_stmt *st_, int i, const void *p, size_t n)
+{
+    struct pg_stmt *st = (struct pg_stmt *)st_;
+    int k = param(st, i);
+
+    if (k < 0)
+        return;
+    if (n > (size_t)INT32_MAX) {
+        st->bind_fail = 1;
+        return;
+    }
+    st->vals[k] = n ? p : "";       /* empty bytes, not NULL */
+    st->lens[k] = (int)n;
+    st->fmts[k] = 1;
+}
+
+/* The set as an array literal {1,2,3}, kept until the statement's reset. */
+static void
+pg_bind_id_set(struct db_stmt *st_, int i, const int64_t *ids, size_t n)
+{
+    struct pg_stmt *st = (struct pg_stmt *)st_;
+    int k = param(st, i);
+    size_t j, len = 0, cap = 2 + n * 21;
+    char *text;
+
+    if (k < 0)
+        return;
+    if (n > DB_MAX_ID_SET || (text = malloc(cap + 1)) == NULL) {
+        st->bind_fail = 1;
+        return;
+    }
+    text[len++] = '{';
+    for (j = 0; j < n; j++)
+        len += (size_t)snprintf(text + len, cap + 1 - len, "%s%lld",
+                                j ? "," : "", (long long)ids[j]);
+    snprintf(text + len, cap + 1 - len, "}");
+    free(st->idset[k]);
+    st->idset[k] = text;
+    st->vals[k] = text;
+    st->fmts[k] = 0;
+}
+
+static err_code
+pg_step(struct db_stmt *st_, enum db_row *row, struct err *e)
+{
+    struct pg_stmt *st = (struct pg_stmt *)st_;
+    struct pg_conn *c = st->conn;
+    ExecStatusType s;
+    char name[16];
+    int i;
+
+    *row = DB_DONE;
+    if (st->bind_fail) {
+        c->last = DB_FAIL_OTHER;
+        return err_set(e, ERR_INTERNAL, "bind: parameter out of range");
+    }
+    for (i = 0; i < st->nbytea; i++) {
+        PQfreemem(st->bytea[i].p);
+        st->bytea[i].p = NULL;
+        st->bytea[i].n = 0;
+    }
+    if (st->res == NULL) {
+        snprintf(name, sizeof(name), "s%d", (int)st->id);
+        st->res = PQexecPrepared(c->h, name, st->nparams, st->vals, st->lens,
+                                 st->fmts, 0);
+        s = PQresultStatus(st->res);
+        if (st->res == NULL ||
+            (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)) {
+            err_code rc = fail(c, st->res, "step", e);
+
+            PQclear(st->res);
+            st->res = NULL;
+            return rc;
+        }
+        count_changes(c, st->res);
+        st->row = -1;
+        if (PQnfields(st->res) > st->nbytea) {
+            void *b = realloc(st->bytea, sizeof(*st->bytea) *
+                              (size_t)PQnfields(st->res));
+
+            if (b == NULL) {
+                c->last = DB_FAIL_OTHER;
+                return err_set(e, ERR_NOMEM, "out of memory");
+            }
+            st->bytea = b;
+            for (i = st->nbytea; i < PQnfields(st->res); i++)
+                st->bytea[i].p = NULL, st->bytea[i].n = 0;
+            st->nbytea = PQnfields(st->res);
+        }
+    }
+    c->last = DB_FAIL_NONE;
+    if (st->row < PQntuples(st->res))
+        st->row++;
+    if (st->row < PQntuples(st->res))
+        *row = DB_ROW;
+    return ERR_OK;
+}
+
+/* Whether col of the current row is there and not NULL. */
+static int
+has_value(struct pg_stmt *st, int col)
+{
+    return st->res != NULL && st->row >= 0 && st->row < PQntuples(st->res)
+           && col >= 0 && col < PQnfields(st->res)
+           && !PQgetisnull(st->res, st->row, col);
+}
+
+static int64_t
+pg_col_i64(struct db_stmt *st_, int col)
+{
+    struct pg_stmt *st = (struct pg_stmt *)st_;
+    const char *v;
+
+    if (!has_value(st, col))
+        return 0;
+    v = PQgetvalue(st->res, st->row, col);
+    if (PQftype(st->res, col) == PG_BOOL_OID)
+        return v[0] == 't';
+    return strtoll(v, NULL, 10);
+}
+
+static int
+pg_col_is_null(struct db_stmt *st_, int col)
+{
+    return !has_value((struct pg_stmt *)st_, col);
+}
+
+static const char *
+pg_col_text(struct db_stmt *st_, int col)
+{
+    struct pg_stmt *st = (struct pg_stmt *)st_;
+
+    if (!has_value(st, col))
+        return NULL;
+    return PQgetvalue(st->res, st->row, col);
+}
+
+static const void *
+pg_col_bytes(struct db_stmt *st_, int col, size_t *len)
+{
+    struct pg_stmt *st = (struct pg_stmt *)st_;
+    const char *v;
+    size_t n = 0;
+
+    *len = 0;
+    if (!has_value(st, col))
+        return NULL;
+    v = PQgetvalue(st->res, st->row, col);
+    if (PQftype(st->res, col) != PG_BYTEA_OID) {
+        n = (size_t)PQgetlength(st->res, st->row, col);
+        *len = n;
+        return n ? v : NULL;
+    }
+    if (st->bytea[col].p == NULL) {
+        st->bytea[col].p = PQunescapeBytea((const unsigned char *)v, &n);
+        if (st->bytea[col].p == NULL)
+            return NULL;
+        st->bytea[col].n = n;
+    }
+    *len = st->bytea[col].n;
+    return *len ? st->bytea[col].p : NULL;
+}
+
+static size_t
+pg_live_statements(struct db_conn *c_)
+{
+    struct pg_conn *c = (struct pg_conn *)c_;
+    size_t i, n = c->twins;
+
+    for (i = 0; i < DB_STMT__COUNT; i++)
+        n += c->prepared[i];
+    return n;
+}
+
+static struct db_conn *
+pg_stmt_conn(struct db_stmt *st_)
+{
+    return &((struct pg_stmt *)st_)->conn->base;
+}
+
+static int64_t
+pg_changes(struct db_conn *c_)
+{
+    return ((struct pg_conn *)c_)->changes;
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+static err_code
+pg_begin(struct db_conn *c_, struct err *e)
+{
+    return exec_plain((struct pg_conn *)c_, "BEGIN", NULL, e);
+}
+
+static err_code
+pg_commit(struct db_conn *c_, struct err *e)
+{
+    struct pg_conn *c = (struct pg_conn *)c_;
+    PGresult *res = PQexec(c->h, "COMMIT");
+    err_code rc = ERR_OK;
+
+    /* COMMIT of a failed transaction "succeeds" as a ROLLBACK */
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = fail(c, res, NULL, e);
+    else if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+        c->last = DB_FAIL_OTHER;
+        rc = err_set(e, ERR_DB, "commit: the transaction was rolled back");
+    } else
+        c->last = DB_FAIL_NONE;
+    PQclear(res);
+    return rc;
+}
+
+static int
+pg_in_transaction(struct db_conn *c_)
+{
+    PGTransactionStatusType t =
+        PQtransactionStatus(((struct pg_conn *)c_)->h);
+
+    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR ||
+           t == PQTRANS_ACTIVE;
+}
+
+static void
+pg_rollback(struct db_conn *c_)
+{
+    if (pg_in_transaction(c_))
+        (void)exec_plain((struct pg_conn *)c_, "ROLLBACK", NULL, NULL);
+}
+
+static err_code
+pg_savepoint(struct db_conn *c_, struct err *e)
+{
+    return exec_plain((struct pg_conn *)c_, "SAVEPOINT unit", NULL, e);
+}
+
+static err_code
+pg_savepoint_undo(struct db_conn *c_, struct err *e)
+{
+    return exec_plain((struct pg_conn *)c_, "ROLLBACK TO unit", NULL, e);
+}
+
+static err_code
+pg_savepoint_end(struct db_conn *c_, struct err *e)
+{
+    return exec_plain((struct pg_conn *)c_, "RELEASE unit", NULL, e);
+}
+
+static err_code
+pg_exec_script(struct db_conn *c_, const char *sql, struct err *e)
+{
+    return exec_plain((struct pg_conn *)c_, sql, NULL, e);
+}
+
+static void
+pg_migrations(struct db_conn *c_, const struct db_migration **list,
+              size_t *n)
+{
+    (void)c_;
+    *list = db_pg_migrations;
+    *n = db_pg_migrations_count;
+}
+
+static err_code
+pg_backup(struct db_conn *c_, const char *dest_path, struct err *e)
+{
+    (void)c_;
+    (void)dest_path;
+    return err_set(e, ERR_UNSUPPORTED,
+                   "backup of a PostgreSQL database: use pg_dump");
+}
+
+const struct db_dialect db_pg = {
+    .name            = "postgresql",
+    .open            = pg_open,
+    .close           = pg_close,
+    .conn_get        = pg_conn_get,
+    .of              = pg_of,
+    .conn_user       = pg_conn_user,
+    .conn_set_user   = pg_conn_set_user,
+    .prep            = pg_prep,
+    .release         = pg_release,
+    .bind_null       = pg_bind_null,
+    .bind_i64        = pg_bind_i64,
+    .bind_text       = pg_bind_text,
+    .bind_bytes      = pg_bind_bytes,
+    .bind_id_set     = pg_bind_id_set,
+    .step            = pg_step,
+    .col_i64         = pg_col_i64,
+    .col_is_null     = pg_col_is_null,
+    .col_text        = pg_col_text,
+    .col_bytes       = pg_col_bytes,
+    .stmt_conn       = pg_stmt_conn,
+    .changes         = pg_changes,
+    .begin           = pg_begin,
+    .commit          = pg_commit,
+    .rollback        = pg_rollback,
+    .in_transaction  = pg_in_transaction,
+    .savepoint       = pg_savepoint,
+    .savepoint_undo  = pg_savepoint_undo,
+    .savepoint_end   = pg_savepoint_end,
+    .exec_script     = pg_exec_script,
+    .migrations      = pg_migrations,
+    .backup          = pg_backup,
+    .live_statements = pg_live_statements,
+    .last_fail       = pg_last_fail,
+};
