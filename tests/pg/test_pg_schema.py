@@ -19,20 +19,18 @@ that:
   - the append-only rules refuse what SQLite's triggers refuse;
   - INSERT ... RETURNING id gives increasing ids;
   - every statement of src/store/db_stmt.c prepares as written.
-It does not run seald on PostgreSQL: there is no PostgreSQL dialect in C yet.
+The store itself on PostgreSQL (the dialect src/store/db_pg.c) is
+test_pg_store.py (ctest pg.store); the server is pgserver.py.
 """
 import glob
 import os
-import pwd
 import re
-import shutil
-import socket
 import sqlite3
-import subprocess
-import tempfile
 import time
 
 import pytest
+
+import pgserver
 
 try:
     import psycopg2
@@ -41,12 +39,11 @@ except ImportError:  # pragma: no cover - the message is the point
 
 SOURCE_DIR = os.path.abspath(os.environ.get("SEALD_SOURCE_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..")))
-PG_BIN = os.environ.get("SEALD_PG_BIN", "/usr/lib/postgresql/15/bin")
 PG_SERIES = os.path.join(SOURCE_DIR, "sql", "postgresql")
 SQLITE_SERIES = os.path.join(SOURCE_DIR, "sql", "sqlite")
 STMT_C = os.path.join(SOURCE_DIR, "src", "store", "db_stmt.c")
 STMT_H = os.path.join(SOURCE_DIR, "src", "store", "db_stmt.h")
-SUPERUSER = "seald"
+SUPERUSER = pgserver.SUPERUSER
 
 # 0/1 flags: INTEGER with CHECK (x IN (0, 1)) on PostgreSQL (the code reads
 # them as numbers); schema_version.version is INTEGER in DB_SCHEMA_CREATE.
@@ -205,67 +202,15 @@ def sqlite_text(sql):
 STMTS = statement_table()
 
 
-# ---- the server ----
+# ---- the server: tests/pg/pgserver.py ----
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """A throw-away PostgreSQL in a temporary directory."""
+class Server(pgserver.Server):
+    """The shared throw-away server, connected to with psycopg2."""
 
     def __init__(self):
         if psycopg2 is None:
             pytest.fail("python3-psycopg2 is missing: run scripts/deps --test")
-        if not os.path.exists(os.path.join(PG_BIN, "initdb")):
-            pytest.fail("no %s/initdb: run scripts/deps --test" % PG_BIN)
-        self.dir = tempfile.mkdtemp(prefix="seald-pg-")
-        self.data = os.path.join(self.dir, "data")
-        self.log = os.path.join(self.dir, "server.log")
-        self.port = _free_port()     # names the socket: .s.PGSQL.<port>
-        self.started = False
-        self.user = {}
-        if os.geteuid() == 0:
-            # PostgreSQL refuses to run as root: the server runs as nobody,
-            # which owns the temporary directory (mode 0700: only nobody and
-            # root, who connects, can reach the socket).
-            pw = pwd.getpwnam("nobody")
-            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
-            self.user = {"user": pw.pw_uid, "group": pw.pw_gid,
-                         "extra_groups": []}
-
-    def run(self, *args, timeout=120):
-        out = subprocess.run([os.path.join(PG_BIN, args[0]), *args[1:]],
-                             cwd=self.dir, capture_output=True, text=True,
-                             timeout=timeout, **self.user)
-        return out
-
-    def start(self):
-        t0 = time.monotonic()
-        out = self.run("initdb", "-D", self.data, "-U", SUPERUSER,
-                       "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8",
-                       "--no-sync")
-        assert out.returncode == 0, out.stdout + out.stderr
-        opts = ("-c listen_addresses='' -k %s -p %d -c fsync=off "
-                "-c full_page_writes=off" % (self.dir, self.port))
-        out = self.run("pg_ctl", "-D", self.data, "-l", self.log, "-w",
-                       "-t", "60", "-o", opts, "start")
-        self.started = True
-        if out.returncode != 0:
-            with open(self.log, encoding="utf-8", errors="replace") as f:
-                pytest.fail("pg_ctl start: %s%s\n%s" % (out.stdout,
-                                                        out.stderr, f.read()))
-        self.startup_s = time.monotonic() - t0
-
-    def stop(self):
-        try:
-            if self.started:
-                self.run("pg_ctl", "-D", self.data, "-m", "immediate", "-w",
-                         "stop", timeout=60)
-        finally:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        super().__init__()
 
     def connect(self, dbname="postgres", autocommit=False):
         conn = psycopg2.connect(host=self.dir, port=self.port,

@@ -1,0 +1,461 @@
+/*
+ * test_pg_store.c - the store on the PostgreSQL dialect (db_pg.c), on a
+ * real server: the database URL comes from SEALD_PG_URL, set by
+ * tests/pg/test_pg_store.py, which starts a throw-away PostgreSQL and runs
+ * this program (ctest pg.store).  Without the variable every test is
+ * skipped.
+ *
+ * It migrates an empty database to the current schema, writes and reads
+ * organisations and accounts (a list through a scope: the {ids} set),
+ * checks that a duplicate name is a unique failure, that a failed unit is
+ * rolled back, that group commit from several threads writes every row,
+ * that audit entries chain and verify, that a lock wait past the busy
+ * time fails as busy, that a read-only open refuses writes and that
+ * backup is refused.  Each entry's stored hash (a
+ * BYTEA column read back) is printed as "HASH <seq> <hex>" for the
+ * wrapper to compare with what the server holds.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "audit.h"
+#include "store_int.h"
+#include "store.h"
+#include "store_account.h"
+#include "store_audit.h"
+
+#define NTHREADS 4
+#define NITEMS   10
+
+static struct store *st;
+static struct store_conn *conn;
+
+static int
+setup(void **state)
+{
+    const char *url = getenv("SEALD_PG_URL");
+    struct err e;
+    int applied = 0, version = 0;
+
+    (void)state;
+    if (url == NULL || *url == '\0')
+        return 0;
+    assert_int_equal(store_open(url, 5000, 1, &st, &e), ERR_OK);
+    assert_int_equal(store_migrate(st, &applied, &e), ERR_OK);
+    assert_int_equal(applied, 8);
+    assert_int_equal(store_conn_get(st, &conn, &e), ERR_OK);
+    assert_int_equal(store_schema_version(conn, &version, &e), ERR_OK);
+    assert_int_equal(version, 8);
+    /* a second migrate finds nothing to do */
+    assert_int_equal(store_migrate(st, &applied, &e), ERR_OK);
+    assert_int_equal(applied, 0);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    store_close(st);
+    return 0;
+}
+
+#define NEED_SERVER() do { if (st == NULL) skip(); } while (0)
+
+struct names { int n; char name[8][STORE_NAME_MAX * 2]; int64_t id[8]; };
+
+static err_code
+org_seen(void *ctx, const struct store_org *o)
+{
+    struct names *s = ctx;
+
+    if (s->n < 8) {
+        snprintf(s->name[s->n], sizeof(s->name[0]), "%s", o->name);
+        s->id[s->n] = o->id;
+    }
+    s->n++;
+    return ERR_OK;
+}
+
+static err_code
+account_seen(void *ctx, const struct store_account *a)
+{
+    struct names *s = ctx;
+
+    if (s->n < 8) {
+        snprintf(s->name[s->n], sizeof(s->name[0]), "%s", a->name);
+        s->id[s->n] = a->id;
+    }
+    s->n++;
+    return ERR_OK;
+}
+
+static int64_t root_id, branch_id, other_id;
+
+/* A row callback that runs the very same list: the slot's statement is
+ * being read, so db_prep hands out a twin, given back at its release. */
+static err_code
+org_seen_nested(void *ctx, const struct store_org *o)
+{
+    struct names inner;
+    struct err e;
+    int64_t scope[1] = {root_id};
+    err_code rc;
+
+    memset(&inner, 0, sizeof(inner));
+    if ((rc = store_org_list(conn, scope, 1, -1, 0, 100, org_seen, &inner,
+                             &e)) != ERR_OK)
+        return rc;
+    if (inner.n != 2)
+        return err_set(&e, ERR_INTERNAL, "inner list saw %d", inner.n);
+    return org_seen(ctx, o);
+}
+
+static void
+test_orgs_and_accounts(void **state)
+{
+    struct store_org o;
+    struct store_account a;
+    struct names seen;
+    int64_t id1, id2, dup = 0, scope[2];
+    size_t live;
+    struct err e;
+
+    (void)state;
+    NEED_SERVER();
+    assert_int_equal(store_org_insert(conn, 0, "Root", "region", "C1", 1000,
+                                      &root_id, &e), ERR_OK);
+    assert_int_equal(store_org_insert(conn, root_id, "Branch", "branch",
+                                      NULL, 1001, &branch_id, &e), ERR_OK);
+    assert_int_equal(store_org_insert(conn, 0, "Other", "agency", NULL, 1002,
+                                      &other_id, &e), ERR_OK);
+    assert_true(root_id > 0 && branch_id > root_id && other_id > branch_id);
+
+    assert_int_equal(store_org_get(conn, branch_id, &o, &e), ERR_OK);
+    assert_string_equal(o.name, "Branch");
+    assert_string_equal(o.kind, "branch");
+    assert_int_equal(o.parent_id, root_id);
+    assert_int_equal(o.created_ms, 1001);
+    assert_int_equal(o.disabled, 0);
+    assert_int_equal(store_org_get(conn, other_id + 100, &o, &e),
+                     ERR_NOT_FOUND);
+
+    assert_int_equal(store_account_insert(conn, "alice", "person", "Alice",
+                                          branch_id, NULL, NULL, 0, 2000,
+                                          &id1, &e), ERR_OK);
+    assert_int_equal(store_account_insert(conn, "bob", "person", "Bob",
+                                          other_id, NULL, NULL, id1, 2001,
+                                          &id2, &e), ERR_OK);
+    assert_int_equal(store_account_get(conn, id1, &a, &e), ERR_OK);
+    assert_string_equal(a.name, "alice");
+    assert_string_equal(a.display_name, "Alice");
+    assert_int_equal(a.org_id, branch_id);
+    assert_int_equal(a.created_ms, 2000);
+
+    /* a duplicate name: a unique failure, ERR_CONFLICT */
+    assert_int_equal(store_account_insert(conn, "alice", "person", "Again",
+                                          root_id, NULL, NULL, 0, 2002,
+                                          &dup, &e), ERR_CONFLICT);
+    assert_int_equal(db_last_fail(conn->dbc), DB_FAIL_UNIQUE);
+    assert_int_equal(dup, 0);
+    /* another constraint: a kind the CHECK refuses */
+    assert_int_equal(store_account_insert(conn, "carol", "robot", "Carol",
+                                          root_id, NULL, NULL, 0, 2003,
+                                          &dup, &e), ERR_INVALID);
+    assert_int_equal(db_last_fail(conn->dbc), DB_FAIL_CONSTRAINT);
+
+    /* lists through a scope: the {ids $N} set */
+    scope[0] = root_id;
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(store_org_list(conn, scope, 1, -1, 0, 100, org_seen,
+                                    &seen, &e), ERR_OK);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.name[0], "Root");
+    assert_string_equal(seen.name[1], "Branch");
+    live = db_live_statements(conn->dbc);
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(store_org_list(conn, scope, 1, -1, 0, 100,
+                                    org_seen_nested, &seen, &e), ERR_OK);
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(db_live_statements(conn->dbc), live);
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(store_account_list(conn, scope, 1, 0, 0, 100,
+                                        account_seen, &seen, &e), ERR_OK);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.name[0], "alice");
+    scope[1] = other_id;
+    memset(&seen, 0, sizeof(seen));
+    assert_int_equal(store_account_list(conn, scope, 2, 0, 0, 100,
+                                        account_seen, &seen, &e), ERR_OK);
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(seen.id[0], id1);
+    assert_int_equal(seen.id[1], id2);
+}
+
+struct unit_ctx { int64_t id; err_code fail_with; const char *name; };
+
+static err_code
+insert_org_unit(struct store_conn *c, void *ctx, struct err *e)
+{
+    struct unit_ctx *u = ctx;
+    err_code rc;
+
+    if ((rc = store_org_insert(c, 0, u->name, "agency", NULL, 3000, &u->id,
+                               e)) != ERR_OK)
+        return rc;
+    if (u->fail_with != ERR_OK)
+        return err_set(e, u->fail_with, "refused after the insert");
+    return ERR_OK;
+}
+
+static void
+test_failed_unit_rolls_back(void **state)
+{
+    struct unit_ctx u = {0, ERR_INVALID, "Undone"};
+    struct store_org o;
+    struct err e;
+
+    (void)state;
+    NEED_SERVER();
+    assert_int_equal(store_run(conn, insert_org_unit, &u, &e), ERR_INVALID);
+    assert_true(u.id > 0);
+    assert_false(store_in_transaction(conn));
+    assert_int_equal(store_org_get(conn, u.id, &o, &e), ERR_NOT_FOUND);
+
+    u.fail_with = ERR_OK;
+    u.name = "Kept";
+    assert_int_equal(store_run(conn, insert_org_unit, &u, &e), ERR_OK);
+    assert_int_equal(store_org_get(conn, u.id, &o, &e), ERR_OK);
+    assert_string_equal(o.name, "Kept");
+}
+
+struct worker { int t; int ok, refused; int64_t kept[NITEMS], undone[NITEMS]; };
+
+static void *
+group_worker(void *arg)
+{
+    struct worker *w = arg;
+    struct store_conn *c;
+    struct err e;
+    int i;
+
+    if (store_conn_get(st, &c, &e) != ERR_OK)
+        return NULL;
+    for (i = 0; i < NITEMS; i++) {
+        char name[32];
+        struct unit_ctx u = {0, i % 5 == 4 ? ERR_INVALID : ERR_OK, name};
+        err_code rc;
+
+        snprintf(name, sizeof(name), "g%d-%d", w->t, i);
+        rc = store_group_run(c, insert_org_unit, &u, &e);
+        if (rc == ERR_OK)
+            w->kept[w->ok++] = u.id;
+        else if (rc == ERR_INVALID)
+            w->undone[w->refused++] = u.id;
+    }
+    return NULL;
+}
+
+static void
+test_group_commit_threads(void **state)
+{
+    pthread_t th[NTHREADS];
+    struct worker w[NTHREADS];
+    struct err e;
+    struct store_org o;
+    int i, j, ok = 0, refused = 0;
+
+    (void)state;
+    NEED_SERVER();
+    for (i = 0; i < NTHREADS; i++) {
+        memset(&w[i], 0, sizeof(w[i]));
+        w[i].t = i;
+        assert_int_equal(pthread_create(&th[i], NULL, group_worker, &w[i]),
+                         0);
+    }
+    for (i = 0; i < NTHREADS; i++) {
+        pthread_join(th[i], NULL);
+        ok += w[i].ok;
+        refused += w[i].refused;
+    }
+    assert_int_equal(ok, NTHREADS * NITEMS * 4 / 5);
+    assert_int_equal(refused, NTHREADS * NITEMS / 5);
+    /* what was answered ERR_OK is there; what was refused is not */
+    for (i = 0; i < NTHREADS; i++) {
+        for (j = 0; j < w[i].ok; j++) {
+            assert_int_equal(store_org_get(conn, w[i].kept[j], &o, &e),
+                             ERR_OK);
+            assert_int_equal(o.name[0], 'g');
+        }
+        for (j = 0; j < w[i].refused; j++)
+            assert_int_equal(store_org_get(conn, w[i].undone[j], &o, &e),
+                             ERR_NOT_FOUND);
+    }
+}
+
+static err_code
+print_hash(void *ctx, const struct store_audit_entry *en)
+{
+    size_t i;
+
+    (*(int *)ctx)++;
+    assert_non_null(en->hash);
+    assert_int_equal(en->hash_len, STORE_AUDIT_HASH_LEN);
+    printf("HASH %lld ", (long long)en->seq);
+    for (i = 0; i < en->hash_len; i++)
+        printf("%02x", en->hash[i]);
+    printf("\n");
+    return ERR_OK;
+}
+
+static void
+test_audit_chain(void **state)
+{
+    struct audit_actor who = {.account_id = 0, .role = "operator",
+                              .client_addr = "local"};
+    struct audit_verify_report r;
+    uint8_t head[STORE_AUDIT_HASH_LEN];
+    int64_t seq = 0;
+    int has = 0, n = 0, i;
+    struct err e;
+
+    (void)state;
+    NEED_SERVER();
+    for (i = 0; i < 5; i++) {
+        char target[16];
+        struct audit_event ev = {"account.create", "account", target,
+                                 AUDIT_OK, NULL, NULL};
+
+        snprintf(target, sizeof(target), "%d", i + 1);
+        assert_int_equal(audit_append(conn, &who, &ev, &e), ERR_OK);
+    }
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(audit_verify(conn, NULL, &r, &e), ERR_OK);
+    assert_true(r.ok);
+    assert_int_equal(r.entries, 5);
+    assert_int_equal(r.head_seq, 5);
+
+    /* the stored hashes, read back from the BYTEA column */
+    assert_int_equal(store_audit_head(conn, &seq, head, &has, &e), ERR_OK);
+    assert_int_equal(seq, 5);
+    assert_true(has);
+    assert_memory_equal(head, r.head_hash, STORE_AUDIT_HASH_LEN);
+    assert_int_equal(store_audit_walk(conn, 0, print_hash, &n, &e), ERR_OK);
+    assert_int_equal(n, 5);
+    fflush(stdout);
+}
+
+/* Inside a unit on conn that has claimed the chain's head row, a claim
+ * through a second store (its own connection, a 100 ms lock wait) waits on
+ * that row and fails as busy (lock_timeout, 55P03); so does a whole append
+ * there (ERR_DB, its unit rolled back). */
+static err_code
+append_twice(struct store_conn *c, void *ctx, struct err *e)
+{
+    struct audit_actor who = {.role = "operator", .client_addr = "local"};
+    struct audit_event ev = {"account.update", "account", "1", AUDIT_OK,
+                             NULL, NULL};
+    struct store_conn *other = ctx;
+    uint8_t prev[STORE_AUDIT_HASH_LEN];
+    int64_t seq = 0;
+    int has = 0;
+    enum db_fail f;
+    struct err e2;
+    err_code rc;
+
+    if ((rc = audit_append(c, &who, &ev, e)) != ERR_OK)
+        return rc;
+    if ((rc = db_begin(other->dbc, e)) != ERR_OK)
+        return rc;
+    rc = store_audit_head_claim(other, &seq, prev, &has, &e2);
+    f = db_last_fail(other->dbc);
+    db_rollback(other->dbc);
+    if (rc != ERR_DB || f != DB_FAIL_BUSY)
+        return err_set(e, ERR_INTERNAL, "second claim: %d, class %d", rc,
+                       (int)f);
+    if ((rc = audit_append(other, &who, &ev, &e2)) != ERR_DB)
+        return err_set(e, ERR_INTERNAL, "second append: %d", rc);
+    return err_set(e, ERR_CONFLICT, "undo the first append");
+}
+
+static void
+test_busy_head(void **state)
+{
+    struct audit_verify_report r;
+    struct store *s2;
+    struct store_conn *c2;
+    struct err e;
+
+    (void)state;
+    NEED_SERVER();
+    assert_int_equal(store_open(getenv("SEALD_PG_URL"), 100, 0, &s2, &e),
+                     ERR_OK);
+    assert_int_equal(store_conn_get(s2, &c2, &e), ERR_OK);
+    if (store_run(conn, append_twice, c2, &e) != ERR_CONFLICT)
+        fail_msg("unit: %s", e.msg);
+    assert_false(store_in_transaction(c2));
+    store_close(s2);
+    /* both appends undone: the chain is the five entries it was */
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(audit_verify(conn, NULL, &r, &e), ERR_OK);
+    assert_true(r.ok);
+    assert_int_equal(r.entries, 5);
+}
+
+/* A read-only open reads and refuses writes (SET
+ * default_transaction_read_only). */
+static void
+test_read_only(void **state)
+{
+    struct store *ro;
+    struct store_conn *c;
+    int64_t id = 0;
+    int version = 0;
+    struct err e;
+
+    (void)state;
+    NEED_SERVER();
+    assert_int_equal(store_open_readonly(getenv("SEALD_PG_URL"), &ro, &c, &e),
+                     ERR_OK);
+    assert_int_equal(store_schema_version(c, &version, &e), ERR_OK);
+    assert_int_equal(version, 8);
+    assert_int_equal(store_org_insert(c, 0, "Nope", "agency", NULL, 4000,
+                                      &id, &e), ERR_DB);
+    assert_int_equal(id, 0);
+    store_close(ro);
+}
+
+static void
+test_backup_refused(void **state)
+{
+    struct err e;
+
+    (void)state;
+    NEED_SERVER();
+    assert_int_equal(store_backup(conn, "/nonexistent/x.db", &e),
+                     ERR_UNSUPPORTED);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_orgs_and_accounts),
+        cmocka_unit_test(test_failed_unit_rolls_back),
+        cmocka_unit_test(test_group_commit_threads),
+        cmocka_unit_test(test_audit_chain),
+        cmocka_unit_test(test_busy_head),
+        cmocka_unit_test(test_read_only),
+        cmocka_unit_test(test_backup_refused),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
