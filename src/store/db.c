@@ -44,8 +44,17 @@ db_conn_get(struct db *d, struct db_conn **out, struct err *e)
     return DIALECT(d)->conn_get(d, out, e);
 }
 
-struct db *db_of(struct db_conn *c) { return DIALECT(c)->of(c); }
-void *db_conn_user(struct db_conn *c) { return DIALECT(c)->conn_user(c); }
+struct db *
+db_of(struct db_conn *c)
+{
+    return DIALECT(c)->of(c);
+}
+
+void *
+db_conn_user(struct db_conn *c)
+{
+    return DIALECT(c)->conn_user(c);
+}
 
 void
 db_conn_set_user(struct db_conn *c, void *p)
@@ -66,7 +75,11 @@ db_release(struct db_stmt *st)
         DIALECT(st)->release(st);
 }
 
-void db_bind_null(struct db_stmt *st, int i) { DIALECT(st)->bind_null(st, i); }
+void
+db_bind_null(struct db_stmt *st, int i)
+{
+    DIALECT(st)->bind_null(st, i);
+}
 
 void
 db_bind_i64(struct db_stmt *st, int i, int64_t v)
@@ -116,17 +129,20 @@ db_step(struct db_stmt *st, enum db_row *row, struct err *e)
     return DIALECT(st)->step(st, row, e);
 }
 
-int64_t db_col_i64(struct db_stmt *st, int col)
+int64_t
+db_col_i64(struct db_stmt *st, int col)
 {
     return DIALECT(st)->col_i64(st, col);
 }
 
-int db_col_int(struct db_stmt *st, int col)
+int
+db_col_int(struct db_stmt *st, int col)
 {
     return (int)DIALECT(st)->col_i64(st, col);
 }
 
-int db_col_is_null(struct db_stmt *st, int col)
+int
+db_col_is_null(struct db_stmt *st, int col)
 {
     return DIALECT(st)->col_is_null(st, col);
 }
@@ -149,7 +165,11 @@ db_stmt_conn(struct db_stmt *st)
     return DIALECT(st)->stmt_conn(st);
 }
 
-int64_t db_changes(struct db_conn *c) { return DIALECT(c)->changes(c); }
+int64_t
+db_changes(struct db_conn *c)
+{
+    return DIALECT(c)->changes(c);
+}
 
 err_code
 db_begin(struct db_conn *c, struct err *e)
@@ -163,7 +183,11 @@ db_commit(struct db_conn *c, struct err *e)
     return DIALECT(c)->commit(c, e);
 }
 
-void db_rollback(struct db_conn *c) { DIALECT(c)->rollback(c); }
+void
+db_rollback(struct db_conn *c)
+{
+    DIALECT(c)->rollback(c);
+}
 
 int
 db_in_transaction(struct db_conn *c)
@@ -213,7 +237,11 @@ db_live_statements(struct db_conn *c)
     return DIALECT(c)->live_statements(c);
 }
 
-enum db_fail db_last_fail(struct db_conn *c) { return DIALECT(c)->last_fail(c); }
+enum db_fail
+db_last_fail(struct db_conn *c)
+{
+    return DIALECT(c)->last_fail(c);
+}
 
 /* ---- shared ------------------------------------------------------------ */
 

@@ -237,7 +237,10 @@ test_failed_unit_rolls_back(void **state)
     assert_string_equal(o.name, "Kept");
 }
 
-struct worker { int t; int ok, refused; int64_t kept[NITEMS], undone[NITEMS]; };
+struct worker {
+    int     t, ok, refused;
+    int64_t kept[NITEMS], undone[NITEMS];   /* ids answered ok, refused */
+};
 
 static void *
 group_worker(void *arg)
