@@ -27,8 +27,7 @@ def server():
 
 
 def test_store_on_postgresql(server):
-    if not PROGRAM:
-        pytest.skip("SEALD_PG_STORE_TEST not set (run through ctest pg.store)")
+    assert PROGRAM, "SEALD_PG_STORE_TEST not set (run through ctest pg.store)"
     server.psql("postgres", "CREATE DATABASE seald_store")
     t0 = time.monotonic()
     out = subprocess.run([PROGRAM], capture_output=True, text=True,
