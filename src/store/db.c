@@ -6,6 +6,7 @@
  * dialects (db_sqlite.c, db_pg.c) do.
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,50 +17,141 @@
 
 #define DIALECT(p) ((p)->dialect)
 
+/* Connections a thread remembers, one per open database (the daemon has
+ * one; a verification of a backup or a copy opens a second). */
+#define DB_THREAD_CONNS 4
+
+/* Each thread's connections, by the serial of their database: a database
+ * closed and another opened at the same address never matches. */
+static __thread struct { uint64_t serial; struct db_conn *c; }
+    thread_conns[DB_THREAD_CONNS];
+static atomic_uint_fast64_t db_serials = 1;
+
+/* Remember c as the calling thread's connection to its database. */
+static void
+thread_remember(struct db_conn *c)
+{
+    uint64_t serial = c->owner->serial;
+    size_t i, victim = 0;
+
+    for (i = 0; i < DB_THREAD_CONNS; i++) {
+        if (thread_conns[i].c == NULL || thread_conns[i].serial == serial) {
+            victim = i;
+            break;
+        }
+    }
+    if (i == DB_THREAD_CONNS) {         /* full: shift the oldest out */
+        memmove(&thread_conns[0], &thread_conns[1],
+                sizeof(thread_conns[0]) * (DB_THREAD_CONNS - 1));
+        victim = DB_THREAD_CONNS - 1;
+    }
+    thread_conns[victim].serial = serial;
+    thread_conns[victim].c = c;
+}
+
+/* A new connection to d, in its list and the calling thread's. */
+static err_code
+conn_add(struct db *d, int create, struct db_conn **out, struct err *e)
+{
+    struct db_conn *c;
+    err_code rc;
+
+    if ((rc = DIALECT(d)->conn_open(d, create, &c, e)) != ERR_OK)
+        return rc;
+    c->owner = d;
+    pthread_mutex_lock(&d->lock);
+    c->next = d->conns;
+    d->conns = c;
+    pthread_mutex_unlock(&d->lock);
+    thread_remember(c);
+    *out = c;
+    return ERR_OK;
+}
+
 /* postgresql://... or postgres://... is PostgreSQL; anything else (a path
- * or sqlite:PATH) is SQLite. */
+ * or sqlite:PATH) is SQLite.  One connection is opened at once, so a
+ * database that is not there is reported now. */
 err_code
 db_open(const char *location, long busy_ms, int create, int read_only,
         struct db **out, struct err *e)
 {
     const struct db_dialect *dl = &db_sqlite;
+    struct db_conn *c;
+    struct db *d;
+    err_code rc;
 
+    *out = NULL;
     if (strncmp(location, "postgresql://", 13) == 0 ||
         strncmp(location, "postgres://", 11) == 0)
         dl = &db_pg;
-
-    return dl->open(location, busy_ms, create, read_only, out, e);
+    if ((rc = dl->open(location, busy_ms, read_only, &d, e)) != ERR_OK)
+        return rc;
+    d->dialect = dl;
+    d->serial = atomic_fetch_add(&db_serials, 1);
+    pthread_mutex_init(&d->lock, NULL);
+    if ((rc = conn_add(d, create && !read_only, &c, e)) != ERR_OK) {
+        db_close(d);
+        return rc;
+    }
+    *out = d;
+    return ERR_OK;
 }
 
 void
 db_close(struct db *d)
 {
-    if (d != NULL)
-        DIALECT(d)->close(d);
+    struct db_conn *c, *next;
+    size_t i;
+
+    if (d == NULL)
+        return;
+    for (i = 0; i < DB_THREAD_CONNS; i++)
+        if (thread_conns[i].serial == d->serial) {
+            thread_conns[i].c = NULL;
+            thread_conns[i].serial = 0;
+        }
+    for (c = d->conns; c != NULL; c = next) {
+        next = c->next;
+        free(c->user);
+        DIALECT(d)->conn_free(c);
+    }
+    pthread_mutex_destroy(&d->lock);
+    DIALECT(d)->free(d);
 }
 
 err_code
 db_conn_get(struct db *d, struct db_conn **out, struct err *e)
 {
-    return DIALECT(d)->conn_get(d, out, e);
+    size_t i;
+
+    *out = NULL;
+    for (i = 0; i < DB_THREAD_CONNS; i++) {
+        if (thread_conns[i].c != NULL && thread_conns[i].serial == d->serial) {
+            if (DIALECT(d)->conn_check != NULL)
+                DIALECT(d)->conn_check(thread_conns[i].c);
+            *out = thread_conns[i].c;
+            return ERR_OK;
+        }
+    }
+    return conn_add(d, 0, out, e);
 }
 
 struct db *
 db_of(struct db_conn *c)
 {
-    return DIALECT(c)->of(c);
+    return c->owner;
 }
 
 void *
 db_conn_user(struct db_conn *c)
 {
-    return DIALECT(c)->conn_user(c);
+    return c->user;
 }
 
 void
 db_conn_set_user(struct db_conn *c, void *p)
 {
-    DIALECT(c)->conn_set_user(c, p);
+    c->user = p;
 }
 
 struct db_stmt *

@@ -10,23 +10,45 @@
 #ifndef SEALD_DB_INT_H
 #define SEALD_DB_INT_H
 
+#include <pthread.h>
+#include <stdint.h>
+
 #include "db.h"
 
 struct db_dialect;
 
-struct db      { const struct db_dialect *dialect; };
-struct db_conn { const struct db_dialect *dialect; };
+/* What every dialect's database and connection start with: db.c keeps
+ * each thread's connections with them (db_conn_get), whatever the
+ * dialect. */
+struct db {
+    const struct db_dialect *dialect;
+    uint64_t                 serial;  /* unique per open: thread lookups
+                                         match it, never an address */
+    pthread_mutex_t          lock;    /* guards conns */
+    struct db_conn          *conns;   /* every connection, freed at close */
+};
+struct db_conn {
+    const struct db_dialect *dialect;
+    struct db               *owner;
+    struct db_conn          *next;    /* in owner->conns */
+    void                    *user;    /* db_conn_set_user: freed at close */
+};
 struct db_stmt { const struct db_dialect *dialect; };
 
 struct db_dialect {
     const char *name;
-    err_code (*open)(const char *location, long busy_ms, int create,
-                     int read_only, struct db **out, struct err *e);
-    void (*close)(struct db *d);
-    err_code (*conn_get)(struct db *d, struct db_conn **out, struct err *e);
-    struct db *(*of)(struct db_conn *c);
-    void *(*conn_user)(struct db_conn *c);
-    void (*conn_set_user)(struct db_conn *c, void *p);
+    /* The database at location, with no connection yet (db.c opens
+     * them); free undoes open once every connection is freed. */
+    err_code (*open)(const char *location, long busy_ms, int read_only,
+                     struct db **out, struct err *e);
+    void (*free)(struct db *d);
+    /* A new connection to d (create: the first, which may create the
+     * database); conn_check, when not NULL, mends a connection found
+     * broken before its thread uses it again; conn_free closes one. */
+    err_code (*conn_open)(struct db *d, int create, struct db_conn **out,
+                          struct err *e);
+    void (*conn_check)(struct db_conn *c);
+    void (*conn_free)(struct db_conn *c);
 
     struct db_stmt *(*prep)(struct db_conn *c, enum db_stmt_id id,
                             struct err *e);

@@ -11,8 +11,8 @@
  * lock wait past it fails as busy (55P03), as SQLite's busy timeout does.
  * read_only connections run with default_transaction_read_only = on.
  *
- * Connections: one per thread per database, found by the database's serial
- * as in db_sqlite.c.  Statements: each statement id is prepared once per
+ * Connections: one per thread per database, kept by db.c (db_conn_get),
+ * which asks pg_conn_check to mend one found broken.  Statements: each statement id is prepared once per
  * connection (PQprepare, named s<id>) on first use, its text the portable
  * table's with {ids $N} rewritten to (SELECT unnest($N::bigint[])) and
  * nothing else.  Binds are collected into the statement's parameter arrays
@@ -37,8 +37,6 @@
  * other.  db_backup is refused: use pg_dump.  The migration series is
  * sql/postgresql/ (pg_migrations.c).
  */
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +49,6 @@
 extern const struct db_migration db_pg_migrations[];
 extern const size_t db_pg_migrations_count;
 
-#define PG_THREAD_CONNS     4       /* as DB_THREAD_CONNS in db_sqlite.c */
 #define PG_MAX_PARAMS       32      /* the table uses up to $22 */
 #define PG_BYTEA_OID        17
 #define PG_BOOL_OID         16
@@ -83,11 +80,9 @@ struct pg_conn {
     struct db_conn  base;           /* first */
     PGconn         *h;
     struct pg_db   *owner;
-    struct pg_conn *next;
     enum db_fail    last;
     int64_t         changes;
     size_t          twins;          /* uncached statements alive */
-    void           *user;           /* db_conn_set_user: freed at close */
     unsigned char   prepared[DB_STMT__COUNT];
     int             nparams[DB_STMT__COUNT];
     struct pg_stmt  slot[DB_STMT__COUNT];
@@ -98,16 +93,7 @@ struct pg_db {
     char            *url;
     long             busy_ms;
     int              read_only;
-    uint64_t         serial;
-    pthread_mutex_t  lock;          /* guards conns */
-    struct pg_conn  *conns;
 };
-
-static __thread struct { uint64_t serial; struct pg_conn *c; }
-    thread_conns[PG_THREAD_CONNS];
-static atomic_uint_fast64_t pg_serials = 1;
-
-static void pg_close(struct db *d_);
 
 /* ---- failures ----------------------------------------------------------- */
 
@@ -252,8 +238,13 @@ conn_free(struct pg_conn *c)
     for (i = 0; i < DB_STMT__COUNT; i++)
         stmt_reset(&c->slot[i]);
     PQfinish(c->h);
-    free(c->user);
     free(c);
+}
+
+static void
+pg_conn_free(struct db_conn *c)
+{
+    conn_free((struct pg_conn *)c);
 }
 
 /* What every session of d runs under: the busy wait as lock_timeout (a
@@ -275,12 +266,14 @@ conn_settings(struct pg_conn *c, struct err *e)
 }
 
 static err_code
-conn_open(struct pg_db *d, struct pg_conn **out, struct err *e)
+pg_conn_open(struct db *d_, int create, struct db_conn **out, struct err *e)
 {
+    struct pg_db *d = (struct pg_db *)d_;
     struct pg_conn *c;
     err_code rc;
     size_t i;
 
+    (void)create;           /* the database must exist: see above */
     *out = NULL;
     if ((c = calloc(1, sizeof(*c))) == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
@@ -309,75 +302,36 @@ conn_open(struct pg_db *d, struct pg_conn **out, struct err *e)
         conn_free(c);
         return rc;
     }
-    *out = c;
+    *out = &c->base;
     return ERR_OK;
 }
 
-static void
-thread_remember(struct pg_db *d, struct pg_conn *c)
-{
-    size_t i, victim = 0;
-
-    for (i = 0; i < PG_THREAD_CONNS; i++) {
-        if (thread_conns[i].c == NULL || thread_conns[i].serial == d->serial) {
-            victim = i;
-            break;
-        }
-    }
-    if (i == PG_THREAD_CONNS) {         /* full: shift the oldest out */
-        memmove(&thread_conns[0], &thread_conns[1],
-                sizeof(thread_conns[0]) * (PG_THREAD_CONNS - 1));
-        victim = PG_THREAD_CONNS - 1;
-    }
-    thread_conns[victim].serial = d->serial;
-    thread_conns[victim].c = c;
-}
-
+/* The database at location (a postgresql:// URL, kept for every
+ * connection libpq opens; nothing prints it, for it may hold a
+ * password). */
 static err_code
-pg_open(const char *location, long busy_ms, int create, int read_only,
-        struct db **out, struct err *e)
+pg_open(const char *location, long busy_ms, int read_only, struct db **out,
+        struct err *e)
 {
     struct pg_db *d;
-    struct pg_conn *c = NULL;
-    err_code rc;
 
-    (void)create;
     *out = NULL;
     if ((d = calloc(1, sizeof(*d))) == NULL ||
         (d->url = strdup(location)) == NULL) {
         free(d);
         return err_set(e, ERR_NOMEM, "out of memory");
     }
-    d->base.dialect = &db_pg;
     d->busy_ms = busy_ms;
     d->read_only = read_only;
-    d->serial = atomic_fetch_add(&pg_serials, 1);
-    pthread_mutex_init(&d->lock, NULL);
-    if ((rc = conn_open(d, &c, e)) != ERR_OK) {
-        pg_close(&d->base);
-        return rc;
-    }
-    d->conns = c;
-    thread_remember(d, c);
     *out = &d->base;
     return ERR_OK;
 }
 
 static void
-pg_close(struct db *d_)
+pg_free(struct db *d_)
 {
     struct pg_db *d = (struct pg_db *)d_;
-    struct pg_conn *c, *next;
-    size_t i;
 
-    for (i = 0; i < PG_THREAD_CONNS; i++)
-        if (thread_conns[i].serial == d->serial)
-            thread_conns[i].c = NULL, thread_conns[i].serial = 0;
-    for (c = d->conns; c != NULL; c = next) {
-        next = c->next;
-        conn_free(c);
-    }
-    pthread_mutex_destroy(&d->lock);
     free(d->url);
     free(d);
 }
@@ -386,8 +340,10 @@ pg_close(struct db *d_)
  * its prepared statements and settings went with the server's session.
  * Still broken, its statements fail as I/O. */
 static void
-conn_check(struct pg_conn *c)
+pg_conn_check(struct db_conn *c_)
 {
+    struct pg_conn *c = (struct pg_conn *)c_;
+
     if (PQstatus(c->h) == CONNECTION_OK)
         return;
     PQreset(c->h);
@@ -396,50 +352,6 @@ conn_check(struct pg_conn *c)
         (void)conn_settings(c, NULL);
 }
 
-static err_code
-pg_conn_get(struct db *d_, struct db_conn **out, struct err *e)
-{
-    struct pg_db *d = (struct pg_db *)d_;
-    struct pg_conn *c;
-    err_code rc;
-    size_t i;
-
-    *out = NULL;
-    for (i = 0; i < PG_THREAD_CONNS; i++) {
-        if (thread_conns[i].c != NULL && thread_conns[i].serial == d->serial) {
-            conn_check(thread_conns[i].c);
-            *out = &thread_conns[i].c->base;
-            return ERR_OK;
-        }
-    }
-    if ((rc = conn_open(d, &c, e)) != ERR_OK)
-        return rc;
-    pthread_mutex_lock(&d->lock);
-    c->next = d->conns;
-    d->conns = c;
-    pthread_mutex_unlock(&d->lock);
-    thread_remember(d, c);
-    *out = &c->base;
-    return ERR_OK;
-}
-
-static struct db *
-pg_of(struct db_conn *c_)
-{
-    return &((struct pg_conn *)c_)->owner->base;
-}
-
-static void *
-pg_conn_user(struct db_conn *c_)
-{
-    return ((struct pg_conn *)c_)->user;
-}
-
-static void
-pg_conn_set_user(struct db_conn *c_, void *p)
-{
-    ((struct pg_conn *)c_)->user = p;
-}
 
 /* ---- statements --------------------------------------------------------- */
 
@@ -901,11 +813,10 @@ pg_backup(struct db_conn *c_, const char *dest_path, struct err *e)
 const struct db_dialect db_pg = {
     .name            = "postgresql",
     .open            = pg_open,
-    .close           = pg_close,
-    .conn_get        = pg_conn_get,
-    .of              = pg_of,
-    .conn_user       = pg_conn_user,
-    .conn_set_user   = pg_conn_set_user,
+    .free            = pg_free,
+    .conn_open       = pg_conn_open,
+    .conn_check      = pg_conn_check,
+    .conn_free       = pg_conn_free,
     .prep            = pg_prep,
     .release         = pg_release,
     .bind_null       = pg_bind_null,

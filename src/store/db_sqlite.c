@@ -12,9 +12,7 @@
  * migration series is sql/sqlite/.
  */
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,10 +30,6 @@ extern const size_t db_sqlite_migrations_count;
  * during a step, so writers wait at most one step. */
 #define DB_BACKUP_PAGES     256
 #define DB_BACKUP_BUSY_MAX  2000    /* 5 ms sleeps: 10 s of busy source */
-
-/* Connections a thread remembers, one per open database (the daemon has
- * one; a verification of a backup or a copy opens a second). */
-#define DB_THREAD_CONNS     4
 
 /* Transaction statements, prepared once per connection like the others. */
 enum txn_stmt { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SP, TX_SP_UNDO,
@@ -63,9 +57,7 @@ struct sq_conn {
     struct db_conn  base;      /* first */
     sqlite3        *h;
     struct sq_db   *owner;
-    struct sq_conn *next;
     enum db_fail    last;
-    void           *user;      /* db_conn_set_user: freed at close */
     sqlite3_stmt   *txn[TX__COUNT];
     struct sq_stmt  slot[DB_STMT__COUNT];
 };
@@ -75,18 +67,8 @@ struct sq_db {
     char            *path;
     long             busy_ms;
     int              read_only;
-    uint64_t         serial;   /* unique per open: thread lookups match it */
-    pthread_mutex_t  lock;     /* guards conns */
-    struct sq_conn  *conns;
 };
 
-/* Each thread's connections, by the serial of their database: a database
- * closed and another opened at the same address never matches. */
-static __thread struct { uint64_t serial; struct sq_conn *c; }
-    thread_conns[DB_THREAD_CONNS];
-static atomic_uint_fast64_t db_serials = 1;
-
-static void sq_close(struct db *d_);
 static int sq_in_transaction(struct db_conn *c_);
 
 /* ---- failures ----------------------------------------------------------- */
@@ -172,15 +154,21 @@ conn_free(struct sq_conn *c)
     while ((st = sqlite3_next_stmt(c->h, NULL)) != NULL)
         sqlite3_finalize(st);
     sqlite3_close(c->h);
-    free(c->user);
     free(c);
+}
+
+static void
+sq_conn_free(struct db_conn *c)
+{
+    conn_free((struct sq_conn *)c);
 }
 
 /* A new connection to d's file in *out, with the pragmas every connection
  * runs under. */
 static err_code
-conn_open(struct sq_db *d, int create, struct sq_conn **out, struct err *e)
+sq_conn_open(struct db *d_, int create, struct db_conn **out, struct err *e)
 {
+    struct sq_db *d = (struct sq_db *)d_;
     struct sq_conn *c;
     int flags = SQLITE_OPEN_NOMUTEX;
     err_code rc;
@@ -218,29 +206,8 @@ conn_open(struct sq_db *d, int create, struct sq_conn **out, struct err *e)
         return rc;
     }
     c->owner = d;
-    *out = c;
+    *out = &c->base;
     return ERR_OK;
-}
-
-/* Remember c as the calling thread's connection to d. */
-static void
-thread_remember(struct sq_db *d, struct sq_conn *c)
-{
-    size_t i, victim = 0;
-
-    for (i = 0; i < DB_THREAD_CONNS; i++) {
-        if (thread_conns[i].c == NULL || thread_conns[i].serial == d->serial) {
-            victim = i;
-            break;
-        }
-    }
-    if (i == DB_THREAD_CONNS) {         /* full: shift the oldest out */
-        memmove(&thread_conns[0], &thread_conns[1],
-                sizeof(thread_conns[0]) * (DB_THREAD_CONNS - 1));
-        victim = DB_THREAD_CONNS - 1;
-    }
-    thread_conns[victim].serial = d->serial;
-    thread_conns[victim].c = c;
 }
 
 static int
@@ -253,13 +220,11 @@ location_path(const char *location, const char **path)
 }
 
 static err_code
-sq_open(const char *location, long busy_ms, int create, int read_only,
-        struct db **out, struct err *e)
+sq_open(const char *location, long busy_ms, int read_only, struct db **out,
+        struct err *e)
 {
     struct sq_db *d;
-    struct sq_conn *c = NULL;
     const char *path;
-    err_code rc;
 
     *out = NULL;
     if (!location_path(location, &path))
@@ -269,90 +234,19 @@ sq_open(const char *location, long busy_ms, int create, int read_only,
         free(d);
         return err_set(e, ERR_NOMEM, "out of memory");
     }
-    d->base.dialect = &db_sqlite;
     d->busy_ms = busy_ms;
     d->read_only = read_only;
-    d->serial = atomic_fetch_add(&db_serials, 1);
-    pthread_mutex_init(&d->lock, NULL);
-    if ((rc = conn_open(d, create && !read_only, &c, e)) != ERR_OK) {
-        sq_close(&d->base);
-        return rc;
-    }
-    d->conns = c;
-    thread_remember(d, c);
     *out = &d->base;
     return ERR_OK;
 }
 
 static void
-sq_close(struct db *d_)
+sq_free(struct db *d_)
 {
     struct sq_db *d = (struct sq_db *)d_;
-    struct sq_conn *c, *next;
-    size_t i;
 
-    if (d == NULL)
-        return;
-    for (i = 0; i < DB_THREAD_CONNS; i++)
-        if (thread_conns[i].serial == d->serial)
-            thread_conns[i].c = NULL, thread_conns[i].serial = 0;
-    for (c = d->conns; c != NULL; c = next) {
-        next = c->next;
-        conn_free(c);
-    }
-    pthread_mutex_destroy(&d->lock);
     free(d->path);
     free(d);
-}
-
-static err_code
-sq_conn_get(struct db *d_, struct db_conn **out, struct err *e)
-{
-    struct sq_db *d = (struct sq_db *)d_;
-    struct sq_conn *c;
-    err_code rc;
-    size_t i;
-
-    *out = NULL;
-    for (i = 0; i < DB_THREAD_CONNS; i++) {
-        if (thread_conns[i].c != NULL && thread_conns[i].serial == d->serial) {
-            *out = &thread_conns[i].c->base;
-            return ERR_OK;
-        }
-    }
-    if ((rc = conn_open(d, 0, &c, e)) != ERR_OK)
-        return rc;
-    pthread_mutex_lock(&d->lock);
-    c->next = d->conns;
-    d->conns = c;
-    pthread_mutex_unlock(&d->lock);
-    thread_remember(d, c);
-    *out = &c->base;
-    return ERR_OK;
-}
-
-static struct db *
-sq_of(struct db_conn *c_)
-{
-    struct sq_conn *c = (struct sq_conn *)c_;
-
-    return &c->owner->base;
-}
-
-static void *
-sq_conn_user(struct db_conn *c_)
-{
-    struct sq_conn *c = (struct sq_conn *)c_;
-
-    return c->user;
-}
-
-static void
-sq_conn_set_user(struct db_conn *c_, void *p)
-{
-    struct sq_conn *c = (struct sq_conn *)c_;
-
-    c->user = p;
 }
 
 /* ---- statements --------------------------------------------------------- */
@@ -843,11 +737,9 @@ sq_backup(struct db_conn *c_, const char *dest_path, struct err *e)
 const struct db_dialect db_sqlite = {
     .name            = "sqlite",
     .open            = sq_open,
-    .close           = sq_close,
-    .conn_get        = sq_conn_get,
-    .of              = sq_of,
-    .conn_user       = sq_conn_user,
-    .conn_set_user   = sq_conn_set_user,
+    .free            = sq_free,
+    .conn_open       = sq_conn_open,
+    .conn_free       = sq_conn_free,
     .prep            = sq_prep,
     .release         = sq_release,
     .bind_null       = sq_bind_null,
