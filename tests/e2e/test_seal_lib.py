@@ -1,5 +1,5 @@
 """Independent checks, with the openssl CLI, of what the seal library
-(seald_seal: ca.c, seal_make.c, statuslist.c) makes through the real dev
+(seald_maker: ca.c, seal_make.c, statuslist.c) makes through the real dev
 token.
 
 The files come from the cmocka binaries test_ca, test_seal_make and

@@ -7,7 +7,7 @@
  * exactly as it was (row counts, audit head, as a second connection sees
  * it), leave the audit chain valid, and let the next transaction succeed.
  * Three shapes of state change are swept: an organisation and its audit
- * record in one explicit transaction (what authz_commit does), the same
+ * record in one transaction (what a unit of work does: store_run), the same
  * through group commit, and an audit record committed on its own.  Also:
  * a failed commit fsync is not reported as committed, a copy of the files
  * taken right after it ("the crash") holds either all of the change or
