@@ -87,7 +87,7 @@ main(int argc, char **argv)
     }
     snprintf(path, sizeof(path), "%s/bench_audit_%ld.db", dir,
              (long)getpid());
-    if (store_open(path, 5000, 1, &s, &e) != ERR_OK ||
+    if (store_open(path, NULL, 5000, 1, &s, &e) != ERR_OK ||
         store_migrate(s, NULL, &e) != ERR_OK ||
         store_conn_get(s, &c, &e) != ERR_OK)
         goto done;

@@ -33,6 +33,7 @@ typedef enum err_code {
     ERR_DB,               /* database error                                  */
     ERR_CRYPTO,           /* a cryptographic library call failed             */
     ERR_HSM_UNAVAILABLE,  /* the token / HSM is gone or not logged in        */
+    ERR_DB_UNAVAILABLE,   /* the database server cannot be reached           */
     ERR_UNAVAILABLE,      /* service not ready (shutting down, db down)      */
     ERR_BUSY,             /* a shared limit is reached (body memory budget)  */
     ERR_CONFIG,           /* configuration invalid                           */

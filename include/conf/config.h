@@ -49,7 +49,8 @@ struct config {
     long refusal_delay_ms;      /* anonymous 401/429 held this long     */
     long shutdown_timeout;      /* seconds to finish in-flight requests  */
     /* [database] */
-    char db_path[PATH_MAX];
+    char db_url[PATH_MAX];      /* a file path, or a postgresql:// URL    */
+    char db_password_file[PATH_MAX];    /* PostgreSQL's password, if any */
     long db_busy_timeout_ms;
     /* [log] */
     char log_file[PATH_MAX];    /* empty: stderr                         */
@@ -109,6 +110,10 @@ struct config {
 
 /* conf/seald.conf.example, compiled in (what `seald init` writes). */
 extern const char *const config_example;
+
+/* The database file of cfg (database.url without its "sqlite:"), or NULL
+ * when the database is a PostgreSQL server. */
+const char *config_db_file(const struct config *cfg);
 
 /* Fill *cfg with the built-in defaults; base_dir becomes ".". */
 void config_defaults(struct config *cfg);

@@ -16,10 +16,12 @@
 #include "store_types.h"
 
 /* Open (create = 1: create if missing) the database at path (a file path
- * or "sqlite:PATH"; a "postgresql://..." URL for PostgreSQL, db.h).  The
+ * or "sqlite:PATH"; a "postgresql://..." URL for PostgreSQL, db.h), with
+ * password_file (NULL for none) holding PostgreSQL's password.  The
  * returned store is shared by all threads; free with store_close(). */
-err_code store_open(const char *path, long busy_timeout_ms, int create,
-                    struct store **out, struct err *e);
+err_code store_open(const char *path, const char *password_file,
+                    long busy_timeout_ms, int create, struct store **out,
+                    struct err *e);
 
 /* Close every connection and free the store.  No thread may still use it. */
 void store_close(struct store *s);
@@ -30,7 +32,9 @@ err_code store_conn_get(struct store *s, struct store_conn **out,
                         struct err *e);
 
 /* Apply every migration newer than the schema_version table says, each in
- * its own transaction.  *applied (may be NULL) gets how many ran. */
+ * its own transaction.  *applied (may be NULL) gets how many ran.  Nodes
+ * starting at once on one PostgreSQL database take turns (db_schema_lock):
+ * each migration is applied once. */
 err_code store_migrate(struct store *s, int *applied, struct err *e);
 
 /* Highest applied schema version (0 on failure).  Reads only: a
@@ -39,6 +43,11 @@ err_code store_migrate(struct store *s, int *applied, struct err *e);
 #define STORE_SCHEMA_AUDIT_HEAD 8
 err_code store_schema_version(struct store_conn *c, int *version,
                               struct err *e);
+
+/* The schema version of a database that may hold no seald schema at all
+ * (*version 0 then; its schema_version table is made, empty): what `seald
+ * init` and `seald migrate` ask of a target before they fill it. */
+err_code store_schema_probe(struct store *s, int *version, struct err *e);
 
 /*
  * Transactions: store_run is the one way to run a transaction.  It begins
@@ -81,8 +90,9 @@ err_code store_backup(struct store_conn *c, const char *dest_path,
 /* Open an existing database read-only (no PRAGMA changes the file: for the
  * offline verifier and for checking backups).  *conn is the store's one
  * connection, for the calling thread only; free with store_close(*out). */
-err_code store_open_readonly(const char *path, struct store **out,
-                             struct store_conn **conn, struct err *e);
+err_code store_open_readonly(const char *path, const char *password_file,
+                             struct store **out, struct store_conn **conn,
+                             struct err *e);
 
 /* Copy the database file src_path into dest_path the same way (restore). */
 err_code store_copy_file(const char *src_path, const char *dest_path,

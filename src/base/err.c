@@ -33,6 +33,7 @@ static const struct {
     [ERR_DB]              = {"database_error", 503},
     [ERR_CRYPTO]          = {"crypto_error", 500},
     [ERR_HSM_UNAVAILABLE] = {"hsm_unavailable", 503},
+    [ERR_DB_UNAVAILABLE]  = {"database_unavailable", 503},
     [ERR_UNAVAILABLE]     = {"unavailable", 503},
     [ERR_BUSY]            = {"server_busy", 503},
     [ERR_CONFIG]          = {"config_error", 500},

@@ -79,7 +79,7 @@ struct trust {
  * exported checkpoint, or NULL); print the report.  *ok gets the
  * result. */
 static err_code
-verify_file(const char *path, const struct trust *t,
+verify_file(const char *path, const char *password_file, const struct trust *t,
             const struct store_audit_checkpoint *exported, int *ok,
             struct err *e)
 {
@@ -100,7 +100,7 @@ verify_file(const char *path, const struct trust *t,
     o.every = t->every;
     o.seconds = t->seconds;
     o.prechain = t->prechain;
-    if ((rc = store_open_readonly(path, &s, &c, e)) != ERR_OK)
+    if ((rc = store_open_readonly(path, password_file, &s, &c, e)) != ERR_OK)
         return rc;
     if ((rc = audit_verify(c, &o, &r, e)) == ERR_OK) {
         j = audit_verify_json(&r);
@@ -207,7 +207,7 @@ static void
 audit_usage(void)
 {
     fprintf(stderr,
-            "usage: seald audit verify --db FILE [--config FILE] "
+            "usage: seald audit verify (--db FILE | --config FILE) "
             "[--audit-key FILE]\n"
             "                          [--checkpoint FILE] "
             "[--sink-file FILE]\n"
@@ -282,17 +282,19 @@ do_verify(const struct cli_opts *o)
     int ok = 0;
 
     err_clear(&e);
-    if (o->db == NULL) {
+    if (o->db == NULL && o->config == NULL) {
         audit_usage();
         return CMD_EXIT_USAGE;
     }
+    /* Without --db, the configuration's database (a file or a server). */
     if (maybe_config(o->config, &cfg, &e) != ERR_OK ||
-        load_trust(o->audit_key, cfg, o->db, o->sink_file, &t, &e)
-        != ERR_OK ||
+        load_trust(o->audit_key, cfg, o->db ? o->db : cfg->db_url,
+                   o->sink_file, &t, &e) != ERR_OK ||
         (o->checkpoint != NULL &&
          load_checkpoint(o->checkpoint, &cp, &e) != ERR_OK) ||
-        verify_file(o->db, &t, o->checkpoint ? &cp : NULL, &ok, &e)
-        != ERR_OK) {
+        verify_file(o->db ? o->db : cfg->db_url,
+                    o->db ? NULL : cfg->db_password_file, &t,
+                    o->checkpoint ? &cp : NULL, &ok, &e) != ERR_OK) {
         fprintf(stderr, "seald audit verify: %s\n", e.msg);
         free(cfg);
         return CMD_EXIT_FAIL;
@@ -337,7 +339,8 @@ do_checkpoint(const struct cli_opts *o)
     sink.file = cfg->audit_sink_file;
     sink.syslog = cfg->audit_sink_syslog;
     if (open_tokens(cfg, &cust, &e) != ERR_OK ||
-        store_open(cfg->db_path, cfg->db_busy_timeout_ms, 0, &s, &e)
+        store_open(cfg->db_url, cfg->db_password_file,
+                   cfg->db_busy_timeout_ms, 0, &s, &e)
         != ERR_OK ||
         store_conn_get(s, &c, &e) != ERR_OK ||
         audit_checkpoint(c, cust, cfg->audit_key, &sink, &who, &cp, &e)
@@ -417,7 +420,7 @@ do_export(const struct cli_opts *o)
     memset(&f, 0, sizeof(f));
     f.after = o->after;
     f.limit = CMD_AUDIT_EXPORT_MAX;
-    if (store_open_readonly(o->db, &s, &c, &e) != ERR_OK)
+    if (store_open_readonly(o->db, NULL, &s, &c, &e) != ERR_OK)
         goto done;
     if (x.csv && audit_entry_csv(NULL, &x.out, &e) == ERR_OK)
         fwrite(x.out.buf, 1, x.out.len, stdout);
@@ -465,7 +468,7 @@ cmd_backup(int argc, char **argv)
     struct store *s = NULL;
     struct store_conn *c = NULL;
     struct trust t;
-    const char *db;
+    const char *db, *pwfile = NULL;
     struct err e;
     int ok = 0, status = CMD_EXIT_FAIL;
 
@@ -487,17 +490,18 @@ cmd_backup(int argc, char **argv)
             status = CMD_EXIT_CONFIG;
             goto done;
         }
-        db = cfg->db_path;
+        db = cfg->db_url;
+        pwfile = cfg->db_password_file;
     }
     if (access(o.out, F_OK) == 0) {
         err_set(&e, ERR_CONFLICT, "%s exists; refusing to overwrite", o.out);
         goto done;
     }
     if (load_trust(o.audit_key, cfg, db, NULL, &t, &e) != ERR_OK ||
-        store_open(db, 5000, 0, &s, &e) != ERR_OK ||
+        store_open(db, pwfile, 5000, 0, &s, &e) != ERR_OK ||
         store_conn_get(s, &c, &e) != ERR_OK ||
         store_backup(c, o.out, &e) != ERR_OK ||
-        verify_file(o.out, &t, NULL, &ok, &e) != ERR_OK)
+        verify_file(o.out, NULL, &t, NULL, &ok, &e) != ERR_OK)
         goto done;
     if (!ok) {
         err_set(&e, ERR_CONFLICT, "the backup %s was written but its audit "
@@ -556,7 +560,7 @@ cmd_restore(int argc, char **argv)
     if (o.checkpoint != NULL &&
         load_checkpoint(o.checkpoint, &cp, &e) != ERR_OK)
         goto done;
-    if (verify_file(o.backup, &t, o.checkpoint ? &cp : NULL, &ok, &e)
+    if (verify_file(o.backup, NULL, &t, o.checkpoint ? &cp : NULL, &ok, &e)
         != ERR_OK)
         goto done;
     if (!ok) {

@@ -43,9 +43,14 @@ init_usage(void)
 {
     fprintf(stderr,
             "usage: seald init --dir DIR [--admin NAME] [--org NAME]\n"
+            "                  [--database postgresql://USER@HOST/DB "
+            "[--database-password-file FILE]]\n"
             "  Creates a new instance in DIR (config, database, TLS "
             "certificate,\n  server secret) and prints the first "
-            "administrator's credential once.\n");
+            "administrator's credential once.\n"
+            "  The database is DIR/seald.db, or with --database an empty "
+            "PostgreSQL\n  database (its password read from FILE, never "
+            "from the command line).\n");
 }
 
 static err_code
@@ -185,32 +190,45 @@ done:
     return rc;
 }
 
-/* Append to out (cap bytes, *n used) the text with every line that is
- * exactly "key =" given the value "token/id". */
+/* Append to out (cap bytes, *n used) the text with its first line that is
+ * exactly "key =" or "key = old" (old NULL: nothing after "=") given the
+ * value "prefix/value" (prefix NULL: "value"). */
 static int
-fill_keyref(char *out, size_t cap, size_t *n, const char *text,
-            const char *key, const char *id)
+fill_line(char *out, size_t cap, size_t *n, const char *text,
+          const char *key, const char *old, const char *prefix,
+          const char *value)
 {
-    char mark[32];
+    char mark[64];
     const char *at;
     int w;
 
-    snprintf(mark, sizeof(mark), "\n%s =\n", key);
+    snprintf(mark, sizeof(mark), "\n%s =%s%s\n", key, old ? " " : "",
+             old ? old : "");
     if ((at = strstr(text, mark)) == NULL)
         return -1;
-    w = snprintf(out + *n, cap - *n, "%.*s\n%s = %s/%s\n%s",
-                 (int)(at - text), text, key, INIT_TOKEN_NAME, id,
-                 at + strlen(mark));
+    w = snprintf(out + *n, cap - *n, "%.*s\n%s = %s%s%s\n%s",
+                 (int)(at - text), text, key, prefix ? prefix : "",
+                 prefix ? "/" : "", value, at + strlen(mark));
     if (w < 0 || (size_t)w >= cap - *n)
         return -1;
     *n += (size_t)w;
     return 0;
 }
 
-/* The instance's config: the example with the key references filled in and
- * the development token's section appended. */
+/* fill_line for a [keys] line: "key = token/id". */
+static int
+fill_keyref(char *out, size_t cap, size_t *n, const char *text,
+            const char *key, const char *id)
+{
+    return fill_line(out, cap, n, text, key, NULL, INIT_TOKEN_NAME, id);
+}
+
+/* The instance's config: the example with the key references (and, for a
+ * PostgreSQL instance, database.url and password_file: db_url NULL for the
+ * SQLite default) filled in and the development token's section appended. */
 static err_code
-write_config(const char *path, const struct init_keys *k, struct err *e)
+write_config(const char *path, const struct init_keys *k, const char *db_url,
+             const char *pwfile, struct err *e)
 {
     char *a = malloc(INIT_CONF_MAX), *b = malloc(INIT_CONF_MAX);
     size_t n;
@@ -229,6 +247,20 @@ write_config(const char *path, const struct init_keys *k, struct err *e)
         != 0) {
         rc = err_set(e, ERR_INTERNAL, "config example lacks a [keys] line");
         goto done;
+    }
+    if (db_url != NULL) {
+        size_t m = 0;
+
+        if (fill_line(b, INIT_CONF_MAX, &m, a, "url", "seald.db", NULL,
+                      db_url) != 0 ||
+            (n = 0, pwfile == NULL
+                 ? (n = (size_t)snprintf(a, INIT_CONF_MAX, "%s", b), 0)
+                 : fill_line(a, INIT_CONF_MAX, &n, b, "password_file", NULL,
+                             NULL, pwfile)) != 0) {
+            rc = err_set(e, ERR_INTERNAL, "config example lacks "
+                         "database.url");
+            goto done;
+        }
     }
     w = snprintf(a + n, INIT_CONF_MAX - n,
                  "\n; The development SM2 token made by `seald init`.  Not "
@@ -313,6 +345,26 @@ bootstrap(struct store *s, const struct auth_key *key, const char *org,
     return store_run(c, boot_work, &w, e);
 }
 
+/* A PostgreSQL database given to init must hold no seald schema yet: init
+ * makes a new instance, and its administrator and keys would not match an
+ * existing one's. */
+static err_code
+require_empty(struct store *s, struct err *e)
+{
+    struct store_conn *c;
+    int version = 0;
+    err_code rc;
+
+    if ((rc = store_conn_get(s, &c, e)) != ERR_OK ||
+        (rc = store_schema_probe(s, &version, e)) != ERR_OK)
+        return rc;
+    if (version != 0)
+        return err_set(e, ERR_CONFLICT, "the database already holds a seald "
+                       "instance (schema version %d); refusing to overwrite "
+                       "it", version);
+    return ERR_OK;
+}
+
 int
 cmd_init(int argc, char **argv)
 {
@@ -320,9 +372,13 @@ cmd_init(int argc, char **argv)
         {"dir", required_argument, NULL, 'd'},
         {"admin", required_argument, NULL, 'a'},
         {"org", required_argument, NULL, 'o'},
+        {"database", required_argument, NULL, 'D'},
+        {"database-password-file", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *dir = NULL, *admin = "admin", *org = "Default organisation";
+    const char *db_url = NULL, *pwfile_arg = NULL;
+    char pwfile[PATH_MAX];
     char conf[PATH_MAX], db[PATH_MAX], tlsdir[PATH_MAX], cert[PATH_MAX],
          key[PATH_MAX], secret[PATH_MAX];
     char cred[AUTH_CREDENTIAL_LEN + 1] = "";
@@ -337,9 +393,11 @@ cmd_init(int argc, char **argv)
     err_clear(&e);
     memset(&keys, 0, sizeof(keys));
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "d:a:o:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "d:a:o:D:P:h", opts, NULL)) != -1) {
         switch (ch) {
         case 'd': dir = optarg; break;
+        case 'D': db_url = optarg; break;
+        case 'P': pwfile_arg = optarg; break;
         case 'a': admin = optarg; break;
         case 'o': org = optarg; break;
         case 'h': init_usage(); return CMD_EXIT_OK;
@@ -347,9 +405,17 @@ cmd_init(int argc, char **argv)
         }
     }
     if (dir == NULL || optind != argc || strlen(admin) == 0 ||
-        strlen(admin) > INIT_ADMIN_NAME_MAX || strlen(org) > 200) {
+        strlen(admin) > INIT_ADMIN_NAME_MAX || strlen(org) > 200 ||
+        (pwfile_arg != NULL && db_url == NULL) ||
+        (db_url != NULL && strncmp(db_url, "postgresql://", 13) != 0 &&
+         strncmp(db_url, "postgres://", 11) != 0)) {
         init_usage();
         return CMD_EXIT_USAGE;
+    }
+    /* the config is read from DIR: a relative password file would move */
+    if (pwfile_arg != NULL && realpath(pwfile_arg, pwfile) == NULL) {
+        fprintf(stderr, "seald init: %s: %s\n", pwfile_arg, strerror(errno));
+        return CMD_EXIT_FAIL;
     }
     if (!path_in(conf, sizeof(conf), dir, "seald.conf") ||
         !path_in(db, sizeof(db), dir, "seald.db") ||
@@ -369,6 +435,12 @@ cmd_init(int argc, char **argv)
                 "refusing to overwrite it\n", dir);
         return CMD_EXIT_FAIL;
     }
+    /* A PostgreSQL target is checked before anything is written, so a
+     * refusal leaves no half-made instance directory behind. */
+    if (db_url != NULL &&
+        (store_open(db_url, pwfile_arg ? pwfile : NULL, 5000, 1, &s, &e)
+         != ERR_OK || require_empty(s, &e) != ERR_OK))
+        goto done;
     if (make_dir(dir, &e) != ERR_OK || make_dir(tlsdir, &e) != ERR_OK ||
         auth_key_create(secret, &e) != ERR_OK ||
         auth_key_load(secret, &ak, &e) != ERR_OK ||
@@ -381,10 +453,11 @@ cmd_init(int argc, char **argv)
         make_dir(trustdir, &e) != ERR_OK ||
         util_write_file(capem_path, capem, strlen(capem), 0644, &e)
         != ERR_OK ||
-        store_open(db, 5000, 1, &s, &e) != ERR_OK ||
+        (db_url == NULL && store_open(db, NULL, 5000, 1, &s, &e) != ERR_OK) ||
         store_migrate(s, NULL, &e) != ERR_OK ||
         bootstrap(s, ak, org, admin, &keys, cred, &e) != ERR_OK ||
-        write_config(conf, &keys, &e) != ERR_OK)
+        write_config(conf, &keys, db_url, pwfile_arg ? pwfile : NULL, &e)
+        != ERR_OK)
         goto done;
 
     printf("seald: new instance in %s\n"
@@ -398,7 +471,8 @@ cmd_init(int argc, char **argv)
            "  admin:       %s (role sysadmin)\n"
            "  credential:  %s\n"
            "This credential is shown once and stored only as a keyed hash. "
-           "Keep it safe.\n", dir, conf, db, cert, dir, capem_path,
+           "Keep it safe.\n", dir, conf, db_url ? db_url : db, cert, dir,
+           capem_path,
            auditkey, admin, cred);
     fflush(stdout);
     status = CMD_EXIT_OK;

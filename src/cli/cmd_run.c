@@ -126,7 +126,8 @@ warn_sink_volume(const struct config *cfg)
         *(slash == dir ? slash + 1 : slash) = '\0';
     else
         snprintf(dir, sizeof(dir), ".");
-    if (stat(dir, &a) == 0 && stat(cfg->db_path, &b) == 0 &&
+    if (stat(dir, &a) == 0 && config_db_file(cfg) != NULL &&
+        stat(config_db_file(cfg), &b) == 0 &&
         a.st_dev == b.st_dev)
         log_event(LOG_WARN, "audit_sink_same_volume", "path=%s "
                   "msg=\"the audit sink file is on the database's file "
@@ -293,7 +294,8 @@ cmd_run(int argc, char **argv)
     if (open_tokens(&cfg, &app.custody, &e) != ERR_OK)
         goto fail;
     if (auth_key_load(cfg.secret_file, &app.key, &e) != ERR_OK ||
-        store_open(cfg.db_path, cfg.db_busy_timeout_ms, 0, &app.store, &e)
+        store_open(cfg.db_url, cfg.db_password_file, cfg.db_busy_timeout_ms, 0,
+                   &app.store, &e)
         != ERR_OK ||
         store_migrate(app.store, &applied, &e) != ERR_OK)
         goto fail;

@@ -16,7 +16,11 @@
 #include "ofd.h"
 #include "util.h"
 
-enum key_type { KEY_STRING, KEY_PATH, KEY_LONG, KEY_INT, KEY_BOOL, KEY_ENUM };
+/* KEY_DB is database.url: a postgresql:// or postgres:// URL kept as it
+ * is, anything else a file path (with or without "sqlite:") resolved as
+ * KEY_PATH is. */
+enum key_type { KEY_STRING, KEY_PATH, KEY_DB, KEY_LONG, KEY_INT, KEY_BOOL,
+                KEY_ENUM };
 
 struct key_def {
     const char   *section;
@@ -67,7 +71,11 @@ static const struct key_def config_keys[] = {
         CONFIG_MAX_REFUSAL_DELAY_MS),
     NUM("server", "shutdown_timeout", shutdown_timeout, 0,
         CONFIG_MAX_TIMEOUT_SECONDS),
-    PATHK("database", "path", db_path),
+    {"database", "url", KEY_DB, offsetof(struct config, db_url),
+     sizeof(((struct config *)0)->db_url), 0, 0, NULL},
+    {"database", "path", KEY_DB, offsetof(struct config, db_url),
+     sizeof(((struct config *)0)->db_url), 0, 0, NULL},
+    PATHK("database", "password_file", db_password_file),
     NUM("database", "busy_timeout_ms", db_busy_timeout_ms, 0, 600000),
     PATHK("log", "file", log_file),
     ENUM("log", "level", log_level, "debug|info|warn|error"),
@@ -120,6 +128,15 @@ static const struct key_def config_keys[] = {
         OFD_MIN_MAX_INFLATED, OFD_MAX_TOTAL_SIZE),
 };
 
+const char *
+config_db_file(const struct config *cfg)
+{
+    if (strncmp(cfg->db_url, "postgresql://", 13) == 0 ||
+        strncmp(cfg->db_url, "postgres://", 11) == 0)
+        return NULL;
+    return cfg->db_url;
+}
+
 void
 config_defaults(struct config *cfg)
 {
@@ -139,7 +156,7 @@ config_defaults(struct config *cfg)
     cfg->body_spool_bytes = 1024L * 1024;
     cfg->refusal_delay_ms = 1000;
     cfg->shutdown_timeout = 10;
-    snprintf(cfg->db_path, sizeof(cfg->db_path), "seald.db");
+    snprintf(cfg->db_url, sizeof(cfg->db_url), "seald.db");
     cfg->db_busy_timeout_ms = 5000;
     snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
     snprintf(cfg->secret_file, sizeof(cfg->secret_file), "secret.key");
@@ -267,6 +284,18 @@ set_field(const struct config *cfg, void *base, const struct key_def *k,
                            key);
         memcpy(field, value, strlen(value) + 1);
         break;
+    case KEY_DB:
+        if (strncmp(value, "postgresql://", 13) == 0 ||
+            strncmp(value, "postgres://", 11) == 0) {
+            if (strlen(value) >= k->size)
+                return err_set(e, ERR_CONFIG, "%s.%s: url too long", section,
+                               key);
+            memcpy(field, value, strlen(value) + 1);
+            break;
+        }
+        if (strncmp(value, "sqlite:", 7) == 0)
+            value += 7;
+        /* FALLTHROUGH */
     case KEY_PATH:
         if (value[0] == '/' || value[0] == '\0' ||
             strcmp(cfg->base_dir, ".") == 0) {
@@ -433,8 +462,11 @@ config_validate(const struct config *cfg, struct err *e)
                              cfg->tls_key[0] == '\0'))
         return err_set(e, ERR_CONFIG, "server.tls_cert and server.tls_key "
                        "are required unless plain_http = yes");
-    if (cfg->db_path[0] == '\0')
-        return err_set(e, ERR_CONFIG, "database.path is required");
+    if (cfg->db_url[0] == '\0')
+        return err_set(e, ERR_CONFIG, "database.url is required");
+    if (config_db_file(cfg) != NULL && cfg->db_password_file[0] != '\0')
+        return err_set(e, ERR_CONFIG, "database.password_file is for a "
+                       "PostgreSQL url; an SQLite file has no password");
     /* a body is held in memory only up to body_spool_bytes, so one such
      * body must always fit in the budget */
     if (cfg->body_budget_bytes < cfg->body_spool_bytes + 1)

@@ -64,7 +64,9 @@ system_readiness(const struct app *app, struct store_conn *db,
     if (atomic_load(&app->stopping))
         return err_set(e, ERR_UNAVAILABLE, "shutting down");
     rc = db ? store_ping(db, &sub)
-            : err_set(&sub, ERR_DB, "no database connection");
+            : err_set(&sub, ERR_DB_UNAVAILABLE, "no database connection");
+    if (rc == ERR_DB_UNAVAILABLE)
+        return err_set(e, ERR_DB_UNAVAILABLE, "database: %s", sub.msg);
     if (rc != ERR_OK)
         return err_set(e, ERR_UNAVAILABLE, "database: %s", sub.msg);
     if (app->custody == NULL)
@@ -217,7 +219,7 @@ system_backup(const struct app *app, const struct actor_ctx *a,
         return rc;
     /* The copy must verify on its own, as a restore will demand (the sink
      * may already hold checkpoints newer than the copy). */
-    if ((rc = store_open_readonly(path, &bs, &bc, e)) != ERR_OK)
+    if ((rc = store_open_readonly(path, NULL, &bs, &bc, e)) != ERR_OK)
         return rc;
     rc = system_audit_verify(app, bc, NULL, 0, r, e);
     store_close(bs);

@@ -272,8 +272,13 @@ send_error(struct http_conn_ctx *ctx, const struct err *e, const char *allow)
     const char *msg = e->msg;
     int status = err_http_status(e->code);
 
-    if (status >= 500 && e->code != ERR_UNAVAILABLE &&
-        e->code != ERR_BUSY && e->code != ERR_HSM_UNAVAILABLE) {
+    if (e->code == ERR_DB_UNAVAILABLE) {
+        /* libpq's words name hosts and ports: for the log only */
+        log_event(LOG_WARN, "database_unavailable", "rid=%s msg=%s",
+                  ctx->req.request_id, e->msg);
+        msg = "the database cannot be reached; retry later";
+    } else if (status >= 500 && e->code != ERR_UNAVAILABLE &&
+               e->code != ERR_BUSY && e->code != ERR_HSM_UNAVAILABLE) {
         log_event(LOG_ERROR, "request_error", "rid=%s code=%s msg=%s",
                   ctx->req.request_id, err_name(e->code), e->msg);
         msg = "internal error; the server log has the details under this "
@@ -918,7 +923,7 @@ check_request(struct http_conn_ctx *ctx, enum MHD_Result *ret)
     }
     ctx->req.perm = ctx->route->perm;      /* the audit's acting role */
     if (ctx->req.db == NULL && ctx->route->perm != PERM_NONE) {
-        err_set(&e, ERR_UNAVAILABLE, "database unavailable");
+        err_set(&e, ERR_DB_UNAVAILABLE, "no database connection");
         *ret = send_error(ctx, &e, NULL);
         return 0;
     }
@@ -1093,11 +1098,18 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* Bodies too large for memory are spooled beside the database, in the
- * directory of db_path (out, cap bytes). */
+ * directory of its file (out, cap bytes), or in the configuration's
+ * directory when the database is a server. */
 static void
-spool_dir(const char *db_path, char *out, size_t cap)
+spool_dir(const struct config *cfg, char *out, size_t cap)
 {
-    const char *slash = strrchr(db_path, '/');
+    const char *db_path = config_db_file(cfg), *slash;
+
+    if (db_path == NULL) {
+        snprintf(out, cap, "%s", cfg->base_dir);
+        return;
+    }
+    slash = strrchr(db_path, '/');
 
     if (slash == NULL)
         snprintf(out, cap, ".");
@@ -1136,7 +1148,7 @@ http_start(struct app *app, const struct route_table *routes,
         return err_set(e, ERR_NOMEM, "out of memory");
     srv->app = app;
     srv->routes = routes;
-    spool_dir(cfg->db_path, srv->spool_dir, sizeof(srv->spool_dir));
+    spool_dir(cfg, srv->spool_dir, sizeof(srv->spool_dir));
     memset(&ss, 0, sizeof(ss));
     if (inet_pton(AF_INET, cfg->listen,
                   &((struct sockaddr_in *)&ss)->sin_addr) == 1) {

@@ -72,8 +72,8 @@ conn_add(struct db *d, int create, struct db_conn **out, struct err *e)
  * or sqlite:PATH) is SQLite.  One connection is opened at once, so a
  * database that is not there is reported now. */
 err_code
-db_open(const char *location, long busy_ms, int create, int read_only,
-        struct db **out, struct err *e)
+db_open(const char *location, const char *password_file, long busy_ms,
+        int create, int read_only, struct db **out, struct err *e)
 {
     const struct db_dialect *dl = &db_sqlite;
     struct db_conn *c;
@@ -84,7 +84,8 @@ db_open(const char *location, long busy_ms, int create, int read_only,
     if (strncmp(location, "postgresql://", 13) == 0 ||
         strncmp(location, "postgres://", 11) == 0)
         dl = &db_pg;
-    if ((rc = dl->open(location, busy_ms, read_only, &d, e)) != ERR_OK)
+    if ((rc = dl->open(location, password_file, busy_ms, read_only, &d,
+                       e)) != ERR_OK)
         return rc;
     d->dialect = dl;
     d->serial = atomic_fetch_add(&db_serials, 1);
@@ -329,6 +330,14 @@ db_live_statements(struct db_conn *c)
     return DIALECT(c)->live_statements(c);
 }
 
+err_code
+db_schema_lock(struct db_conn *c, int lock, struct err *e)
+{
+    struct err ignored;
+
+    return DIALECT(c)->schema_lock(c, lock, e ? e : &ignored);
+}
+
 enum db_fail
 db_last_fail(struct db_conn *c)
 {
@@ -346,6 +355,7 @@ static const err_code fail_codes[] = {
     [DB_FAIL_CONSTRAINT] = ERR_INVALID,
     [DB_FAIL_BUSY]       = ERR_DB,
     [DB_FAIL_IO]         = ERR_DB,
+    [DB_FAIL_UNAVAILABLE] = ERR_DB_UNAVAILABLE,
     [DB_FAIL_OTHER]      = ERR_DB,
 };
 

@@ -41,7 +41,8 @@ enum db_fail {
     DB_FAIL_UNIQUE,       /* a unique or primary key constraint        */
     DB_FAIL_CONSTRAINT,   /* another constraint (check, foreign key)    */
     DB_FAIL_BUSY,         /* locked by another writer past the timeout  */
-    DB_FAIL_IO,           /* the disk or the connection failed          */
+    DB_FAIL_IO,           /* the disk failed                            */
+    DB_FAIL_UNAVAILABLE,  /* the server cannot be reached or went away  */
     DB_FAIL_OTHER         /* anything else (a bug, a corrupt file)      */
 };
 
@@ -54,9 +55,11 @@ enum db_row { DB_DONE = 0, DB_ROW = 1 };
  * must exist; create is ignored).  One connection is opened at once so a
  * missing or unreadable database is reported now.  *out is freed by
  * db_close.  read_only opens it for reading only (audit verification of a
- * copy). */
-err_code db_open(const char *location, long busy_ms, int create,
-                 int read_only, struct db **out, struct err *e);
+ * copy).  password_file (NULL or "" for none) names the file holding the
+ * PostgreSQL password (db_pg.c); SQLite refuses one. */
+err_code db_open(const char *location, const char *password_file,
+                 long busy_ms, int create, int read_only, struct db **out,
+                 struct err *e);
 
 /* Close every connection of d and free it; NULL is ignored.  No thread may
  * use d or a connection of it afterwards. */
@@ -189,6 +192,12 @@ err_code db_backup(struct db_conn *c, const char *dest_path, struct err *e);
  * transaction statements and any extra copy not yet released.  For tests
  * (a leak shows as a count that grows) and for metrics. */
 size_t db_live_statements(struct db_conn *c);
+
+/* Take (lock 1) or give back (lock 0) the schema lock: one connection of
+ * all that share the database migrates at a time.  PostgreSQL: a session
+ * advisory lock; SQLite: nothing (its migrations run while one process
+ * holds the file).  e may be NULL when giving back. */
+err_code db_schema_lock(struct db_conn *c, int lock, struct err *e);
 
 /* The class of the connection's last failure (DB_FAIL_NONE after success). */
 enum db_fail db_last_fail(struct db_conn *c);

@@ -39,8 +39,9 @@ struct db_dialect {
     const char *name;
     /* The database at location, with no connection yet (db.c opens
      * them); free undoes open once every connection is freed. */
-    err_code (*open)(const char *location, long busy_ms, int read_only,
-                     struct db **out, struct err *e);
+    err_code (*open)(const char *location, const char *password_file,
+                     long busy_ms, int read_only, struct db **out,
+                     struct err *e);
     void (*free)(struct db *d);
     /* A new connection to d (create: the first, which may create the
      * database); conn_check, when not NULL, mends a connection found
@@ -82,6 +83,7 @@ struct db_dialect {
                        struct err *e);
     size_t (*live_statements)(struct db_conn *c);
     enum db_fail (*last_fail)(struct db_conn *c);
+    err_code (*schema_lock)(struct db_conn *c, int lock, struct err *e);
 };
 
 extern const struct db_dialect db_sqlite;   /* db_sqlite.c */

@@ -33,10 +33,14 @@
  * failed) is a failure.  db_in_transaction is PQtransactionStatus.
  *
  * Failures come from the SQLSTATE: 23505 unique, other 23xxx constraint,
- * 40001/40P01/55P03 busy, 08xxx and a broken connection I/O, the rest
- * other.  db_backup is refused: use pg_dump.  The migration series is
+ * 40001/40P01/55P03 busy; 08xxx, 57P0x, 53300 and a broken connection
+ * unavailable (ERR_DB_UNAVAILABLE: 503 database_unavailable, and the
+ * connection is reset at its next use); the rest other.  db_backup is refused: use pg_dump.  The migration series is
  * sql/postgresql/ (pg_migrations.c).
  */
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +56,9 @@ extern const size_t db_pg_migrations_count;
 #define PG_MAX_PARAMS       32      /* the table uses up to $22 */
 #define PG_BYTEA_OID        17
 #define PG_BOOL_OID         16
+#define PG_PASSWORD_MAX     1024    /* bytes of database.password_file */
+#define PG_CONNECT_TIMEOUT  "5"     /* seconds, unless the URL says */
+#define PG_SCHEMA_LOCK_KEY  "1936023916" /* advisory lock: "seal" in ASCII */
 
 struct pg_conn;
 
@@ -91,6 +98,7 @@ struct pg_conn {
 struct pg_db {
     struct db        base;          /* first */
     char            *url;
+    char            *password;      /* from the password file, or NULL */
     long             busy_ms;
     int              read_only;
 };
@@ -104,9 +112,9 @@ fail_class(struct pg_conn *c, const PGresult *res)
                             : NULL;
 
     if (PQstatus(c->h) != CONNECTION_OK)
-        return DB_FAIL_IO;
+        return DB_FAIL_UNAVAILABLE;
     if (state == NULL)
-        return res == NULL ? DB_FAIL_IO : DB_FAIL_OTHER;
+        return res == NULL ? DB_FAIL_UNAVAILABLE : DB_FAIL_OTHER;
     if (strcmp(state, "23505") == 0)
         return DB_FAIL_UNIQUE;
     if (strncmp(state, "23", 2) == 0)
@@ -114,8 +122,11 @@ fail_class(struct pg_conn *c, const PGresult *res)
     if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
         strcmp(state, "55P03") == 0)
         return DB_FAIL_BUSY;
-    if (strncmp(state, "08", 2) == 0)
-        return DB_FAIL_IO;
+    /* 08: connection exception; 57P01-57P03: the server is shutting down
+     * or starting; 53300: too many connections */
+    if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0 ||
+        strcmp(state, "53300") == 0)
+        return DB_FAIL_UNAVAILABLE;
     return DB_FAIL_OTHER;
 }
 
@@ -194,6 +205,21 @@ exec_plain(struct pg_conn *c, const char *sql, const char *what,
     }
     PQclear(res);
     return rc;
+}
+
+/* The schema lock is the session advisory lock PG_SCHEMA_LOCK_KEY: nodes
+ * started at once wait on it in turn, and the second finds every migration
+ * applied. */
+static err_code
+pg_schema_lock(struct db_conn *c_, int lock, struct err *e)
+{
+    struct pg_conn *c = (struct pg_conn *)c_;
+
+    return exec_plain(c, lock ? "SELECT pg_advisory_lock(" PG_SCHEMA_LOCK_KEY
+                                ")"
+                              : "SELECT pg_advisory_unlock("
+                                PG_SCHEMA_LOCK_KEY ")",
+                      "schema lock", e);
 }
 
 /* ---- connections -------------------------------------------------------- */
@@ -285,14 +311,23 @@ pg_conn_open(struct db *d_, int create, struct db_conn **out, struct err *e)
         c->slot[i].cached = 1;
         c->slot[i].row = -1;
     }
-    c->h = PQconnectdb(d->url);
+    {
+        /* connect_timeout first, so the URL's own wins: a server that
+         * drops packets costs a request PG_CONNECT_TIMEOUT, not forever */
+        const char *keys[] = {"connect_timeout", "dbname", "password", NULL};
+        const char *vals[] = {PG_CONNECT_TIMEOUT, d->url, d->password, NULL};
+
+        if (d->password == NULL)
+            keys[2] = NULL;
+        c->h = PQconnectdbParams(keys, vals, 1);
+    }
     if (c->h == NULL || PQstatus(c->h) != CONNECTION_OK) {
         char msg[512];
 
         if (c->h == NULL)
             rc = err_set(e, ERR_DB, "postgresql: out of memory");
         else
-            rc = err_set(e, ERR_DB, "postgresql: %s",
+            rc = err_set(e, ERR_DB_UNAVAILABLE, "postgresql: %s",
                          message(c, NULL, msg, sizeof(msg)));
         conn_free(c);
         return rc;
@@ -306,20 +341,92 @@ pg_conn_open(struct db *d_, int create, struct db_conn **out, struct err *e)
     return ERR_OK;
 }
 
-/* The database at location (a postgresql:// URL, kept for every
- * connection libpq opens; nothing prints it, for it may hold a
- * password). */
+/* Refuse a location that carries a password (in the URL's user part or
+ * as ?password=): a URL is shown by ps, logs and error messages, and the
+ * password belongs in database.password_file. */
 static err_code
-pg_open(const char *location, long busy_ms, int read_only, struct db **out,
-        struct err *e)
+url_check(const char *location, struct err *e)
 {
-    struct pg_db *d;
+    PQconninfoOption *opts, *o;
+    char *msg = NULL;
+    int has_password = 0;
+
+    if ((opts = PQconninfoParse(location, &msg)) == NULL) {
+        /* libpq's words name the fault, not the password */
+        err_set(e, ERR_CONFIG, "database.url: %s",
+                msg ? msg : "not a valid postgresql:// URL");
+        PQfreemem(msg);
+        return ERR_CONFIG;
+    }
+    for (o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL &&
+            o->val[0] != '\0')
+            has_password = 1;
+    PQconninfoFree(opts);
+    if (has_password)
+        return err_set(e, ERR_CONFIG, "database.url carries a password; "
+                       "put it in database.password_file instead");
+    return ERR_OK;
+}
+
+/* The password in path: its first line, at most PG_PASSWORD_MAX bytes, in
+ * a file no one but its owner may read (as ssh demands of a key).  *out
+ * is malloc'ed; the caller wipes and frees it. */
+static err_code
+password_read(const char *path, char **out, struct err *e)
+{
+    char buf[PG_PASSWORD_MAX + 2];
+    struct stat st;
+    size_t n;
+    FILE *f;
 
     *out = NULL;
+    if ((f = fopen(path, "re")) == NULL)
+        return err_set(e, ERR_CONFIG, "database.password_file %s: %s", path,
+                       strerror(errno));
+    if (fstat(fileno(f), &st) != 0 || (st.st_mode & 077) != 0) {
+        fclose(f);
+        return err_set(e, ERR_CONFIG, "database.password_file %s: readable "
+                       "by others (chmod 600 it)", path);
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    n = strlen(buf);
+    if (n == 0 || n > PG_PASSWORD_MAX) {
+        explicit_bzero(buf, sizeof(buf));
+        return err_set(e, ERR_CONFIG, "database.password_file %s: %s", path,
+                       n == 0 ? "empty" : "longer than 1024 bytes");
+    }
+    *out = strdup(buf);
+    explicit_bzero(buf, sizeof(buf));
+    return *out ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
+}
+
+/* The database at location (a postgresql:// URL with no password in it,
+ * kept for every connection libpq opens) and the password of
+ * password_file, kept as long as the database for the same reason. */
+static err_code
+pg_open(const char *location, const char *password_file, long busy_ms,
+        int read_only, struct db **out, struct err *e)
+{
+    struct pg_db *d;
+    err_code rc;
+
+    *out = NULL;
+    if ((rc = url_check(location, e)) != ERR_OK)
+        return rc;
     if ((d = calloc(1, sizeof(*d))) == NULL ||
         (d->url = strdup(location)) == NULL) {
         free(d);
         return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    if (password_file != NULL && password_file[0] != '\0' &&
+        (rc = password_read(password_file, &d->password, e)) != ERR_OK) {
+        free(d->url);
+        free(d);
+        return rc;
     }
     d->busy_ms = busy_ms;
     d->read_only = read_only;
@@ -332,6 +439,10 @@ pg_free(struct db *d_)
 {
     struct pg_db *d = (struct pg_db *)d_;
 
+    if (d->password != NULL) {
+        explicit_bzero(d->password, strlen(d->password));
+        free(d->password);
+    }
     free(d->url);
     free(d);
 }
@@ -843,4 +954,5 @@ const struct db_dialect db_pg = {
     .backup          = pg_backup,
     .live_statements = pg_live_statements,
     .last_fail       = pg_last_fail,
+    .schema_lock     = pg_schema_lock,
 };

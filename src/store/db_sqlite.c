@@ -117,6 +117,15 @@ fail(struct sq_conn *c, int rc, const char *what, struct err *e)
     return err_set(e, code, "%s: %s", what, sqlite3_errmsg(c->h));
 }
 
+static err_code
+sq_schema_lock(struct db_conn *c, int lock, struct err *e)
+{
+    (void)c;
+    (void)lock;
+    (void)e;
+    return ERR_OK;
+}
+
 static enum db_fail
 sq_last_fail(struct db_conn *c_)
 {
@@ -220,13 +229,16 @@ location_path(const char *location, const char **path)
 }
 
 static err_code
-sq_open(const char *location, long busy_ms, int read_only, struct db **out,
-        struct err *e)
+sq_open(const char *location, const char *password_file, long busy_ms,
+        int read_only, struct db **out, struct err *e)
 {
     struct sq_db *d;
     const char *path;
 
     *out = NULL;
+    if (password_file != NULL && password_file[0] != '\0')
+        return err_set(e, ERR_CONFIG, "database.password_file is for "
+                       "PostgreSQL; an SQLite file has no password");
     if (!location_path(location, &path))
         return err_set(e, ERR_CONFIG, "database: empty location");
     if ((d = calloc(1, sizeof(*d))) == NULL ||
@@ -766,4 +778,5 @@ const struct db_dialect db_sqlite = {
     .backup          = sq_backup,
     .live_statements = sq_live_statements,
     .last_fail       = sq_last_fail,
+    .schema_lock     = sq_schema_lock,
 };

@@ -19,8 +19,9 @@
 #include "util.h"
 
 err_code
-store_open(const char *path, long busy_timeout_ms, int create,
-           struct store **out, struct err *e)
+store_open(const char *path, const char *password_file,
+           long busy_timeout_ms, int create, struct store **out,
+           struct err *e)
 {
     struct store *s;
     err_code rc;
@@ -30,7 +31,8 @@ store_open(const char *path, long busy_timeout_ms, int create,
         return err_set(e, ERR_NOMEM, "out of memory");
     pthread_mutex_init(&s->glock, NULL);
     s->gtail = &s->ghead;
-    if ((rc = db_open(path, busy_timeout_ms, create, 0, &s->db, e))
+    if ((rc = db_open(path, password_file, busy_timeout_ms, create, 0,
+                       &s->db, e))
         != ERR_OK) {
         store_close(s);
         return rc;
@@ -40,8 +42,9 @@ store_open(const char *path, long busy_timeout_ms, int create,
 }
 
 err_code
-store_open_readonly(const char *path, struct store **out,
-                    struct store_conn **conn, struct err *e)
+store_open_readonly(const char *path, const char *password_file,
+                    struct store **out, struct store_conn **conn,
+                    struct err *e)
 {
     struct store *s;
     err_code rc;
@@ -52,7 +55,7 @@ store_open_readonly(const char *path, struct store **out,
         return err_set(e, ERR_NOMEM, "out of memory");
     pthread_mutex_init(&s->glock, NULL);
     s->gtail = &s->ghead;
-    if ((rc = db_open(path, 5000, 0, 1, &s->db, e)) != ERR_OK ||
+    if ((rc = db_open(path, password_file, 5000, 0, 1, &s->db, e)) != ERR_OK ||
         (rc = store_conn_get(s, conn, e)) != ERR_OK ||
         (rc = store_ping(*conn, e)) != ERR_OK) {
         store_close(s);
@@ -276,20 +279,55 @@ store_schema_version(struct store_conn *c, int *version, struct err *e)
     return ERR_OK;
 }
 
+static err_code migrate_locked(struct store_conn *c, int *count,
+                               struct err *e);
+
+err_code
+store_schema_probe(struct store *s, int *version, struct err *e)
+{
+    struct store_conn *c;
+    struct db_stmt *st;
+    err_code rc;
+
+    *version = 0;
+    if ((rc = store_conn_get(s, &c, e)) != ERR_OK)
+        return rc;
+    if ((st = db_prep(c->dbc, DB_SCHEMA_CREATE, e)) == NULL)
+        return ERR_DB;
+    if ((rc = db_step_done(st, e)) != ERR_OK)
+        return rc;
+    return store_schema_version(c, version, e);
+}
+
 /* Contract: store.h.  Each migration and its schema_version row commit
- * together: a crash leaves either both or neither. */
+ * together: a crash leaves either both or neither.  The schema lock is held
+ * from before the version is read until the last migration commits. */
 err_code
 store_migrate(struct store *s, int *applied, struct err *e)
 {
-    const struct db_migration *list;
     struct store_conn *c;
-    struct db_stmt *st;
-    size_t i, n;
-    int have, count = 0;
+    int count = 0;
     err_code rc;
 
-    if ((rc = store_conn_get(s, &c, e)) != ERR_OK)
+    if ((rc = store_conn_get(s, &c, e)) != ERR_OK ||
+        (rc = db_schema_lock(c->dbc, 1, e)) != ERR_OK)
         return rc;
+    rc = migrate_locked(c, &count, e);
+    db_schema_lock(c->dbc, 0, NULL);
+    if (rc == ERR_OK && applied != NULL)
+        *applied = count;
+    return rc;
+}
+
+static err_code
+migrate_locked(struct store_conn *c, int *count, struct err *e)
+{
+    const struct db_migration *list;
+    struct db_stmt *st;
+    size_t i, n;
+    int have;
+    err_code rc;
+
     if ((st = db_prep(c->dbc, DB_SCHEMA_CREATE, e)) == NULL)
         return ERR_DB;
     if ((rc = db_step_done(st, e)) != ERR_OK ||
@@ -319,10 +357,8 @@ store_migrate(struct store *s, int *applied, struct err *e)
             db_rollback(c->dbc);
             return rc;
         }
-        count++;
+        (*count)++;
     }
-    if (applied != NULL)
-        *applied = count;
     return ERR_OK;
 }
 

@@ -317,7 +317,7 @@ store_copy_file(const char *src_path, const char *dest_path, struct err *e)
     struct store_conn *c;
     err_code rc;
 
-    if ((rc = store_open_readonly(src_path, &s, &c, e)) != ERR_OK)
+    if ((rc = store_open_readonly(src_path, NULL, &s, &c, e)) != ERR_OK)
         return rc;
     rc = db_backup(c->dbc, dest_path, e);
     store_close(s);

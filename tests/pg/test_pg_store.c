@@ -52,7 +52,7 @@ setup(void **state)
                 "pg.store\n");
         return -1;
     }
-    assert_int_equal(store_open(url, 5000, 1, &st, &e), ERR_OK);
+    assert_int_equal(store_open(url, NULL, 5000, 1, &st, &e), ERR_OK);
     assert_int_equal(store_migrate(st, &applied, &e), ERR_OK);
     assert_int_equal(applied, 8);
     assert_int_equal(store_conn_get(st, &conn, &e), ERR_OK);
@@ -396,7 +396,7 @@ test_busy_head(void **state)
     struct err e;
 
     (void)state;
-    assert_int_equal(store_open(getenv("SEALD_PG_URL"), 100, 0, &s2, &e),
+    assert_int_equal(store_open(getenv("SEALD_PG_URL"), NULL, 100, 0, &s2, &e),
                      ERR_OK);
     assert_int_equal(store_conn_get(s2, &c2, &e), ERR_OK);
     if (store_run(conn, append_twice, c2, &e) != ERR_CONFLICT)
@@ -422,7 +422,7 @@ test_read_only(void **state)
     struct err e;
 
     (void)state;
-    assert_int_equal(store_open_readonly(getenv("SEALD_PG_URL"), &ro, &c, &e),
+    assert_int_equal(store_open_readonly(getenv("SEALD_PG_URL"), NULL, &ro, &c, &e),
                      ERR_OK);
     assert_int_equal(store_schema_version(c, &version, &e), ERR_OK);
     assert_int_equal(version, 8);

@@ -31,7 +31,7 @@ store_t_open(const char *name, char dir[STORE_T_DIR_MAX],
     snprintf(dir, STORE_T_DIR_MAX, "/tmp/seald-%s-XXXXXX", name);
     assert_non_null(mkdtemp(dir));
     snprintf(path, STORE_T_PATH_MAX, "%s/t.db", dir);
-    assert_int_equal(store_open(path, 5000, 1, s, &e), ERR_OK);
+    assert_int_equal(store_open(path, NULL, 5000, 1, s, &e), ERR_OK);
     assert_int_equal(store_migrate(*s, NULL, &e), ERR_OK);
     assert_int_equal(store_conn_get(*s, c, &e), ERR_OK);
 }

@@ -51,7 +51,7 @@ test_load_and_relative_paths(void **state)
     assert_int_equal(config_load(&cfg, p, &e), ERR_OK);
     assert_int_equal(cfg.port, 9000);
     assert_int_equal(cfg.threads, 8);
-    assert_string_equal(cfg.db_path, "/tmp/x.db");
+    assert_string_equal(cfg.db_url, "/tmp/x.db");
     unlink(p);
 }
 

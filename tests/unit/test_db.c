@@ -53,7 +53,7 @@ setup(void **state)
     if (mkdtemp(dir) == NULL)
         return -1;
     snprintf(path, sizeof(path), "%s/d.db", dir);
-    if (store_open(path, 200, 1, &store, &e) != ERR_OK ||
+    if (store_open(path, NULL, 200, 1, &store, &e) != ERR_OK ||
         store_conn_get(store, &conn, &e) != ERR_OK ||
         store_migrate(store, NULL, &e) != ERR_OK)
         return -1;
@@ -249,7 +249,7 @@ test_reopened_database_gets_its_own_connection(void **state)
     (void)state;
     store_close(store);
     store = NULL;
-    assert_int_equal(store_open(path, 200, 0, &s2, &e), ERR_OK);
+    assert_int_equal(store_open(path, NULL, 200, 0, &s2, &e), ERR_OK);
     assert_int_equal(store_conn_get(s2, &c2, &e), ERR_OK);
     assert_ptr_equal(db_of(c2->dbc), s2->db);
     assert_int_equal(store_org_get(c2, 3, &o, &e), ERR_OK);

@@ -367,7 +367,7 @@ test_commit_fsync(void **state)
     chain_ok(d->c, before.audit);
 
     /* the copy, opened afresh (recovering its WAL) */
-    assert_int_equal(store_open(cpath, 5000, 0, &cs, &e), ERR_OK);
+    assert_int_equal(store_open(cpath, NULL, 5000, 0, &cs, &e), ERR_OK);
     assert_int_equal(store_conn_get(cs, &cc, &e), ERR_OK);
     assert_int_equal(sqlite3_open_v2(cpath, &craw, SQLITE_OPEN_READONLY,
                                      NULL), SQLITE_OK);

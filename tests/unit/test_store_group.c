@@ -82,7 +82,7 @@ setup(void **state)
     if (mkdtemp(dir) == NULL)
         return -1;
     snprintf(path, sizeof(path), "%s/g.db", dir);
-    if (store_open(path, 5000, 1, &st, &e) != ERR_OK ||
+    if (store_open(path, NULL, 5000, 1, &st, &e) != ERR_OK ||
         store_conn_get(st, &c, &e) != ERR_OK ||
         db_exec_script(c->dbc, "CREATE TABLE t (k INTEGER PRIMARY KEY)", &e)
         != ERR_OK)

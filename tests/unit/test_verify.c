@@ -524,7 +524,7 @@ test_status_at_signing_time(void **state)
     json_t *r, *st;
     struct err e;
 
-    assert_int_equal(store_open(f->db_path, 5000, 1, &s, &e), ERR_OK);
+    assert_int_equal(store_open(f->db_path, NULL, 5000, 1, &s, &e), ERR_OK);
     assert_int_equal(store_migrate(s, NULL, &e), ERR_OK);
     assert_int_equal(store_conn_get(s, &c, &e), ERR_OK);
     exec_sql(f, "INSERT INTO organisations (id, name, kind, created_ms) "
