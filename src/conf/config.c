@@ -73,8 +73,6 @@ static const struct key_def config_keys[] = {
         CONFIG_MAX_TIMEOUT_SECONDS),
     {"database", "url", KEY_DB, offsetof(struct config, db_url),
      sizeof(((struct config *)0)->db_url), 0, 0, NULL},
-    {"database", "path", KEY_DB, offsetof(struct config, db_url),
-     sizeof(((struct config *)0)->db_url), 0, 0, NULL},
     PATHK("database", "password_file", db_password_file),
     NUM("database", "busy_timeout_ms", db_busy_timeout_ms, 0, 600000),
     PATHK("log", "file", log_file),
@@ -374,6 +372,10 @@ config_set(struct config *cfg, const char *section, const char *key,
             return rc;
         return set_field(cfg, tok, k, section, key, value, e);
     }
+    /* database.path is url's name before PostgreSQL: instances made then
+     * still load */
+    if (strcmp(section, "database") == 0 && strcmp(key, "path") == 0)
+        key = "url";
     if ((k = find_key(section, key)) == NULL)
         return err_set(e, ERR_CONFIG, "unknown key '%s.%s'", section, key);
     return set_field(cfg, cfg, k, section, key, value, e);

@@ -55,6 +55,46 @@ test_load_and_relative_paths(void **state)
     unlink(p);
 }
 
+/* database.url: a PostgreSQL URL is kept byte for byte (a relative-path
+ * rewrite would break it), sqlite:PATH and a bare path are files resolved
+ * against the config's directory, and a password file beside a file is
+ * refused. */
+static void
+test_database_url(void **state)
+{
+    static const char pg[] =
+        "postgresql://seald@db.example:5432/seald?sslmode=verify-full";
+    struct config cfg;
+    struct err e;
+    char text[256], *p;
+
+    snprintf(text, sizeof(text), "[database]\nurl = %s\n"
+             "password_file = pw\n", pg);
+    p = write_tmp(text);
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, p, &e), ERR_OK);
+    assert_string_equal(cfg.db_url, pg);
+    assert_null(config_db_file(&cfg));
+    assert_string_equal(cfg.db_password_file, "/tmp/pw");
+    assert_int_equal(config_validate(&cfg, &e), ERR_OK);
+    unlink(p);
+
+    p = write_tmp("[database]\nurl = sqlite:data/s.db\n");
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, p, &e), ERR_OK);
+    assert_string_equal(cfg.db_url, "/tmp/data/s.db");
+    assert_string_equal(config_db_file(&cfg), "/tmp/data/s.db");
+    unlink(p);
+
+    p = write_tmp("[database]\nurl = s.db\npassword_file = pw\n");
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, p, &e), ERR_OK);
+    assert_int_equal(config_validate(&cfg, &e), ERR_CONFIG);
+    assert_non_null(strstr(e.msg, "password_file"));
+    unlink(p);
+    (void)state;
+}
+
 static void
 test_unknown_key_names_line(void **state)
 {
@@ -202,6 +242,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_validate),
         cmocka_unit_test(test_load_and_relative_paths),
+        cmocka_unit_test(test_database_url),
         cmocka_unit_test(test_unknown_key_names_line),
         cmocka_unit_test(test_unknown_section),
         cmocka_unit_test(test_invalid_values),
