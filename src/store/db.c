@@ -367,6 +367,12 @@ db_fail_code(enum db_fail f)
     return fail_codes[f];
 }
 
+err_code
+db_prep_failed(const struct err *e)
+{
+    return e != NULL && e->code != ERR_OK ? e->code : ERR_DB;
+}
+
 void
 db_col_copy(struct db_stmt *st, int col, char *dst, size_t cap)
 {

@@ -205,4 +205,9 @@ enum db_fail db_last_fail(struct db_conn *c);
 /* The err_code callers see for a failure class: the one table. */
 err_code db_fail_code(enum db_fail f);
 
+/* What a caller returns when db_prep gave NULL: the code db_prep put in e
+ * (database_unavailable when the server is gone, not a bare ERR_DB, so
+ * callers that branch on the code see it). */
+err_code db_prep_failed(const struct err *e);
+
 #endif

@@ -455,7 +455,15 @@ pg_conn_check(struct db_conn *c_)
 {
     struct pg_conn *c = (struct pg_conn *)c_;
 
-    if (PQstatus(c->h) == CONNECTION_OK)
+    /* A server that restarted has sent its goodbye and closed the socket,
+     * but libpq only notices on the next read: read what is there now
+     * (the socket is non-blocking inside libpq, so this never waits), so
+     * the first request after a restart finds the connection broken here
+     * and mended, instead of failing on it.  Twice: the first read takes
+     * the server's last message, the second meets the end of the stream
+     * (an idle healthy connection has nothing to read either time). */
+    if (PQstatus(c->h) == CONNECTION_OK && PQconsumeInput(c->h) == 1 &&
+        PQconsumeInput(c->h) == 1 && PQstatus(c->h) == CONNECTION_OK)
         return;
     PQreset(c->h);
     memset(c->prepared, 0, sizeof(c->prepared));

@@ -259,7 +259,7 @@ store_ping(struct store_conn *c, struct err *e)
     struct db_stmt *st = db_prep(c->dbc, DB_PING, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     return db_step_done(st, e);
 }
 
@@ -271,7 +271,7 @@ store_schema_version(struct store_conn *c, int *version, struct err *e)
 
     *version = 0;
     if ((st = db_prep(c->dbc, DB_SCHEMA_VERSION, e)) == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     if ((rc = db_step_row(st, "schema version", e)) != ERR_OK)
         return rc;
     *version = db_col_int(st, 0);
@@ -293,7 +293,7 @@ store_schema_probe(struct store *s, int *version, struct err *e)
     if ((rc = store_conn_get(s, &c, e)) != ERR_OK)
         return rc;
     if ((st = db_prep(c->dbc, DB_SCHEMA_CREATE, e)) == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     if ((rc = db_step_done(st, e)) != ERR_OK)
         return rc;
     return store_schema_version(c, version, e);
@@ -329,7 +329,7 @@ migrate_locked(struct store_conn *c, int *count, struct err *e)
     err_code rc;
 
     if ((st = db_prep(c->dbc, DB_SCHEMA_CREATE, e)) == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     if ((rc = db_step_done(st, e)) != ERR_OK ||
         (rc = store_schema_version(c, &have, e)) != ERR_OK)
         return rc;
@@ -347,7 +347,7 @@ migrate_locked(struct store_conn *c, int *count, struct err *e)
         }
         if ((st = db_prep(c->dbc, DB_SCHEMA_INSERT, e)) == NULL) {
             db_rollback(c->dbc);
-            return ERR_DB;
+            return db_prep_failed(e);
         }
         db_bind_int(st, 1, m->version);
         db_bind_text(st, 2, m->name);
@@ -384,7 +384,7 @@ store_org_insert(struct store_conn *c, int64_t parent_id, const char *name,
     struct db_stmt *st = db_prep(c->dbc, DB_ORG_INSERT, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_id(st, 1, parent_id);
     db_bind_text(st, 2, name);
     db_bind_text(st, 3, kind);
@@ -401,7 +401,7 @@ store_org_get(struct store_conn *c, int64_t id, struct store_org *out,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, id);
     if ((rc = db_step_row(st, "organisation", e)) != ERR_OK)
         return rc;
@@ -423,7 +423,7 @@ store_org_list(struct store_conn *c, const int64_t *scope, size_t nscope,
     if (nscope > STORE_MAX_ROLES)
         return err_set(e, ERR_INTERNAL, "organisation list: scope too large");
     if ((st = db_prep(c->dbc, DB_ORG_LIST, e)) == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_id_set(st, 1, scope, nscope);
     db_bind_i64(st, 2, after);
     db_bind_i64(st, 3, parent_id);
@@ -444,7 +444,7 @@ store_org_update(struct store_conn *c, int64_t id, const char *name,
     struct db_stmt *st = db_prep(c->dbc, DB_ORG_UPDATE, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, name);
     db_bind_text(st, 2, credit_code);
     db_bind_i64(st, 3, id);
@@ -462,7 +462,7 @@ store_org_set_disabled(struct store_conn *c, int64_t id, int *n,
     if ((rc = store_org_get(c, id, &org, e)) != ERR_OK)
         return rc;
     if ((st = db_prep(c->dbc, DB_ORG_SET_DISABLED, e)) == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, id);
     if ((rc = db_step_done(st, e)) != ERR_OK)
         return rc;
@@ -479,7 +479,7 @@ store_org_disabled_within(struct store_conn *c, int64_t org, int *yes,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, org);
     if ((rc = db_step_row(st, "organisation", e)) != ERR_OK)
         return rc;
@@ -496,7 +496,7 @@ store_org_in_subtree(struct store_conn *c, int64_t ancestor, int64_t org,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, org);
     db_bind_i64(st, 2, ancestor);
     if ((rc = db_step_row(st, "organisation", e)) != ERR_OK)
@@ -534,7 +534,7 @@ store_account_insert(struct store_conn *c, const char *name, const char *kind,
     struct db_stmt *st = db_prep(c->dbc, DB_ACCOUNT_INSERT, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, name);
     db_bind_text(st, 2, kind);
     db_bind_text(st, 3, display_name);
@@ -554,7 +554,7 @@ store_account_get(struct store_conn *c, int64_t id, struct store_account *out,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, id);
     if ((rc = db_step_row(st, "account", e)) != ERR_OK)
         return rc;
@@ -572,7 +572,7 @@ store_account_by_cert(struct store_conn *c, const char *subject,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, subject);
     db_bind_text(st, 2, issuer);
     if ((rc = db_step_row(st, "account", e)) != ERR_OK)
@@ -595,7 +595,7 @@ store_account_list(struct store_conn *c, const int64_t *scope, size_t nscope,
     if (nscope > STORE_MAX_ROLES)
         return err_set(e, ERR_INTERNAL, "account list: scope too large");
     if ((st = db_prep(c->dbc, DB_ACCOUNT_LIST, e)) == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_id_set(st, 1, scope, nscope);
     db_bind_i64(st, 2, after);
     db_bind_i64(st, 3, org_id);
@@ -615,7 +615,7 @@ store_account_set_disabled(struct store_conn *c, int64_t id, struct err *e)
     struct db_stmt *st = db_prep(c->dbc, DB_ACCOUNT_SET_DISABLED, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, id);
     return db_step_update_one(st, "account", e);
 }
@@ -627,7 +627,7 @@ store_account_set_held(struct store_conn *c, int64_t id, int64_t by,
     struct db_stmt *st = db_prep(c->dbc, DB_ACCOUNT_SET_HELD, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, by);
     db_bind_i64(st, 2, by);
     db_bind_i64(st, 3, now_ms);
@@ -643,7 +643,7 @@ store_role_insert(struct store_conn *c, int64_t account_id, const char *role,
     struct db_stmt *st = db_prep(c->dbc, DB_ROLE_INSERT, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, account_id);
     db_bind_text(st, 2, role);
     db_bind_i64(st, 3, scope_org_id);
@@ -664,7 +664,7 @@ store_role_remove(struct store_conn *c, int64_t account_id, const char *role,
     struct db_stmt *st = db_prep(c->dbc, DB_ROLE_REMOVE, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, now_ms);
     db_bind_id(st, 2, removed_by);
     db_bind_i64(st, 3, account_id);
@@ -707,7 +707,7 @@ store_account_roles(struct store_conn *c, int64_t account_id, int64_t now_ms,
     struct db_stmt *st = db_prep(c->dbc, DB_ACCOUNT_ROLES, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     return roles_rows(st, account_id, now_ms, roles, max, n, e);
 }
 
@@ -719,7 +719,7 @@ store_account_roles_ahead(struct store_conn *c, int64_t account_id,
     struct db_stmt *st = db_prep(c->dbc, DB_ACCOUNT_ROLES_AHEAD, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     return roles_rows(st, account_id, now_ms, roles, max, n, e);
 }
 
@@ -731,7 +731,7 @@ store_role_count_in_force(struct store_conn *c, const char *role,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, role);
     db_bind_i64(st, 2, except_id);
     if ((rc = db_step_row(st, "role", e)) != ERR_OK)
@@ -749,7 +749,7 @@ store_role_count(struct store_conn *c, const char *role, int64_t *count,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, role);
     if ((rc = db_step_row(st, "role", e)) != ERR_OK)
         return rc;
@@ -783,7 +783,7 @@ store_deputy_insert(struct store_conn *c, const struct store_deputy *d,
     struct db_stmt *st = db_prep(c->dbc, DB_DEPUTY_INSERT, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, d->custodian_id);
     db_bind_i64(st, 2, d->deputy_id);
     db_bind_i64(st, 3, d->scope_org_id);
@@ -802,7 +802,7 @@ store_deputy_get(struct store_conn *c, int64_t id, struct store_deputy *out,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, id);
     if ((rc = db_step_row(st, "deputy record", e)) != ERR_OK)
         return rc;
@@ -819,7 +819,7 @@ store_deputy_transition(struct store_conn *c, int64_t id, const char *from,
     struct db_stmt *st = db_prep(c->dbc, DB_DEPUTY_TRANSITION, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, to);
     db_bind_id(st, 2, by);
     db_bind_i64(st, 3, now_ms);
@@ -842,7 +842,7 @@ store_deputy_list(struct store_conn *c, int64_t account_id,
     if (nscope > STORE_MAX_ROLES)
         return err_set(e, ERR_INTERNAL, "deputy list: scope too large");
     if ((st = db_prep(c->dbc, DB_DEPUTY_LIST, e)) == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_id_set(st, 1, scope, nscope);
     db_bind_i64(st, 2, after);
     db_bind_i64(st, 3, account_id);
@@ -883,7 +883,7 @@ store_authfail_add(struct store_conn *c, const char *kind,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, kind);
     db_bind_text(st, 2, subject);
     db_bind_i64(st, 3, n);
@@ -894,7 +894,7 @@ store_authfail_add(struct store_conn *c, const char *kind,
     if ((rc = db_step_done(st, e)) != ERR_OK)
         return rc;
     if ((st = db_prep(c->dbc, DB_AUTHFAIL_LOCK, e)) == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, now_ms + lock_ms);
     db_bind_text(st, 2, kind);
     db_bind_text(st, 3, subject);
@@ -912,7 +912,7 @@ store_authfail_get(struct store_conn *c, const char *kind,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, now_ms - window_ms);
     db_bind_text(st, 2, kind);
     db_bind_text(st, 3, subject);
@@ -933,7 +933,7 @@ store_authfail_locked_until(struct store_conn *c, const char *kind,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, kind);
     db_bind_text(st, 2, subject);
     rc = db_step(st, &row, e);
@@ -951,7 +951,7 @@ store_authfail_clear(struct store_conn *c, const char *kind,
     struct db_stmt *st = db_prep(c->dbc, DB_AUTHFAIL_CLEAR, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, kind);
     db_bind_text(st, 2, subject);
     return db_step_done(st, e);
@@ -968,7 +968,7 @@ store_credential_insert(struct store_conn *c, int64_t account_id,
     struct db_stmt *st = db_prep(c->dbc, DB_CREDENTIAL_INSERT, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, account_id);
     db_bind_text(st, 2, key_id);
     db_bind_bytes(st, 3, mac, mac_len);
@@ -985,7 +985,7 @@ store_credential_revoke(struct store_conn *c, int64_t id, int64_t now_ms,
     struct db_stmt *st = db_prep(c->dbc, DB_CREDENTIAL_REVOKE, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, now_ms);
     db_bind_i64(st, 2, id);
     return db_step_done(st, e);
@@ -999,7 +999,7 @@ store_credential_revoke_all(struct store_conn *c, int64_t account_id,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, now_ms);
     db_bind_i64(st, 2, account_id);
     if ((rc = db_step_done(st, e)) != ERR_OK)
@@ -1019,7 +1019,7 @@ store_credential_by_key_id(struct store_conn *c, const char *key_id,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, key_id);
     if ((rc = db_step_row(st, "credential", e)) != ERR_OK)
         return rc;

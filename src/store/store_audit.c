@@ -66,7 +66,7 @@ store_audit_head(struct store_conn *c, int64_t *seq,
     int found;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     return head_step(st, seq, hash, has_hash, &found, e);
 }
 
@@ -80,7 +80,7 @@ store_audit_head_claim(struct store_conn *c, int64_t *seq,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     if ((rc = head_step(st, seq, prev, has_prev, &found, e)) != ERR_OK)
         return rc;
     if (!found)
@@ -95,7 +95,7 @@ store_audit_head_set(struct store_conn *c, int64_t seq,
     struct db_stmt *st = db_prep(c->dbc, DB_AUDIT_HEAD_SET, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, seq);
     db_bind_bytes(st, 2, hash, STORE_AUDIT_HASH_LEN);
     return db_step_changed(st, e, ERR_INTERNAL, "the audit head moved "
@@ -110,7 +110,7 @@ store_audit_head_row(struct store_conn *c, int64_t *seq,
     struct db_stmt *st = db_prep(c->dbc, DB_AUDIT_HEAD_ROW, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     return head_step(st, seq, hash, has_hash, found, e);
 }
 
@@ -123,7 +123,7 @@ store_audit_insert_chained(struct store_conn *c, int64_t seq,
     struct db_stmt *st = db_prep(c->dbc, DB_AUDIT_INSERT_CHAINED, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, seq);
     db_bind_i64(st, 2, row->ts_ms);
     db_bind_id(st, 3, row->account_id);
@@ -184,7 +184,7 @@ store_audit_walk(struct store_conn *c, int64_t after, store_audit_fn fn,
     struct db_stmt *st = db_prep(c->dbc, DB_AUDIT_WALK, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, after);
     return walk_rows(st, fn, ctx, e);
 }
@@ -198,7 +198,7 @@ store_audit_query(struct store_conn *c, const struct store_audit_filter *f,
     if (f->nscope > STORE_MAX_ROLES)
         return err_set(e, ERR_INTERNAL, "audit query: scope too large");
     if ((st = db_prep(c->dbc, DB_AUDIT_QUERY, e)) == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_id(st, 1, f->org_id);
     db_bind_i64(st, 2, f->after);
     db_bind_id(st, 3, f->from_ms);
@@ -255,7 +255,7 @@ store_audit_checkpoint_insert(struct store_conn *c,
     struct db_stmt *st = db_prep(c->dbc, DB_AUDIT_CHECKPOINT_INSERT, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, cp->seq);
     db_bind_bytes(st, 2, cp->head_hash, STORE_AUDIT_HASH_LEN);
     db_bind_i64(st, 3, cp->ts_ms);
@@ -274,7 +274,7 @@ store_audit_checkpoint_latest(struct store_conn *c,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     if ((rc = db_step_row(st, "checkpoint", e)) != ERR_OK)
         return rc;
     cp_row(st, out);
@@ -292,7 +292,7 @@ store_audit_checkpoint_list(struct store_conn *c, store_checkpoint_fn fn,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     while ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW) {
         cp_row(st, &cp);
         if ((rc = fn(ctx, &cp)) != ERR_OK)

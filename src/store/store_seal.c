@@ -59,7 +59,7 @@ store_app_insert(struct store_conn *c, const struct store_app *a,
     struct db_stmt *st = db_prep(c->dbc, DB_APP_INSERT, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, a->org_id);
     db_bind_i64(st, 2, a->applicant_id);
     db_bind_text(st, 3, a->purpose);
@@ -92,7 +92,7 @@ store_app_replace(struct store_conn *c, const struct store_app *a,
     struct db_stmt *st = db_prep(c->dbc, DB_APP_REPLACE, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, a->kind);
     db_bind_text(st, 2, opt(a->subkind));
     db_bind_text(st, 3, opt(a->business));
@@ -120,7 +120,7 @@ store_app_get(struct store_conn *c, int64_t id, struct store_app *out,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, id);
     if ((rc = db_step_row(st, "application", e)) != ERR_OK)
         return rc;
@@ -137,7 +137,7 @@ store_app_image(struct store_conn *c, int64_t id, uint8_t **buf, size_t *len,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, id);
     if ((rc = db_step_row(st, "application", e)) != ERR_OK)
         return rc;
@@ -154,7 +154,7 @@ store_app_transition(struct store_conn *c, int64_t id, enum app_state from,
     struct db_stmt *st = db_prep(c->dbc, DB_APP_TRANSITION, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, app_state_name(to));
     db_bind_text(st, 2, reason);
     db_bind_id(st, 3, reviewer_id);
@@ -179,7 +179,7 @@ store_app_list(struct store_conn *c, int64_t reader_id, const int64_t *scope,
     if (nscope > STORE_MAX_ROLES)
         return err_set(e, ERR_INTERNAL, "application list: scope too large");
     if ((st = db_prep(c->dbc, DB_APP_LIST, e)) == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_id_set(st, 1, scope, nscope);
     db_bind_i64(st, 2, after);
     db_bind_i64(st, 3, reader_id);
@@ -202,7 +202,7 @@ store_material_insert(struct store_conn *c, int64_t app_id,
     struct db_stmt *st = db_prep(c->dbc, DB_MATERIAL_INSERT, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, app_id);
     db_bind_int(st, 2, m->revision);
     db_bind_text(st, 3, m->name);
@@ -226,7 +226,7 @@ store_material_list(struct store_conn *c, int64_t app_id,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, app_id);
     while ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW) {
         memset(&m, 0, sizeof(m));
@@ -253,7 +253,7 @@ store_history_insert(struct store_conn *c, const char *type, int64_t id,
     struct db_stmt *st = db_prep(c->dbc, DB_HISTORY_INSERT, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, type);
     db_bind_i64(st, 2, id);
     db_bind_text(st, 3, from);
@@ -274,7 +274,7 @@ store_history_list(struct store_conn *c, const char *type, int64_t id,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, type);
     db_bind_i64(st, 2, id);
     while ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW) {
@@ -299,7 +299,7 @@ store_authority_put(struct store_conn *c, const char *role,
     struct db_stmt *st = db_prep(c->dbc, DB_AUTHORITY_PUT, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, role);
     db_bind_text(st, 2, key_ref);
     db_bind_bytes(st, 3, der, len);
@@ -315,7 +315,7 @@ store_authority_get(struct store_conn *c, const char *role, char *key_ref,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, role);
     if ((rc = db_step_row(st, "authority", e)) != ERR_OK)
         return rc;
@@ -367,7 +367,7 @@ store_seal_insert(struct store_conn *c, const struct store_seal *s,
     struct db_stmt *st = db_prep(c->dbc, DB_SEAL_INSERT, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, s->esid);
     db_bind_text(st, 2, s->lineage_esid);
     db_bind_i64(st, 3, s->application_id);
@@ -397,7 +397,7 @@ store_seal_get(struct store_conn *c, const char *esid, struct store_seal *out,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, esid);
     if ((rc = db_step_row(st, "seal", e)) != ERR_OK)
         return rc;
@@ -414,7 +414,7 @@ store_seal_get_id(struct store_conn *c, int64_t id, struct store_seal *out,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, id);
     if ((rc = db_step_row(st, "seal", e)) != ERR_OK)
         return rc;
@@ -431,7 +431,7 @@ store_seal_blob(struct store_conn *c, int64_t id, const char *which,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, which);
     db_bind_i64(st, 2, id);
     if ((rc = db_step_row(st, "seal", e)) != ERR_OK)
@@ -449,7 +449,7 @@ store_seal_transition(struct store_conn *c, int64_t id,
     struct db_stmt *st = db_prep(c->dbc, DB_SEAL_TRANSITION, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, seal_state_name(m->to));
     db_bind_i64(st, 2, now_ms);
     db_bind_text(st, 3, m->reason_code);
@@ -470,7 +470,7 @@ store_seal_flag_change(struct store_conn *c, int64_t id, int64_t now_ms,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, now_ms);
     db_bind_i64(st, 2, id);
     if ((rc = db_step_done(st, e)) != ERR_OK)
@@ -486,7 +486,7 @@ store_seal_confirmed(struct store_conn *c, int64_t id, int64_t now_ms,
     struct db_stmt *st = db_prep(c->dbc, DB_SEAL_CONFIRMED, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, now_ms);
     db_bind_i64(st, 2, id);
     return db_step_update_one(st, "seal", e);
@@ -499,7 +499,7 @@ store_seal_filed(struct store_conn *c, int64_t id, int64_t now_ms,
     struct db_stmt *st = db_prep(c->dbc, DB_SEAL_FILED, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, now_ms);
     db_bind_i64(st, 2, id);
     return db_step_changed(st, e, ERR_CONFLICT, "seal is already filed");
@@ -534,7 +534,7 @@ store_seal_list(struct store_conn *c, const struct store_seal_reader *r,
     if (r->nscope > STORE_MAX_ROLES)
         return err_set(e, ERR_INTERNAL, "seal list: scope too large");
     if ((st = db_prep(c->dbc, DB_SEAL_LIST, e)) == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_id_set(st, 1, r->scope_orgs, r->nscope);
     db_bind_i64(st, 2, after);
     db_bind_i64(st, 3, r->reader_id);
@@ -554,7 +554,7 @@ store_seal_list_inactive(struct store_conn *c, store_seal_fn fn, void *ctx,
     struct db_stmt *st = db_prep(c->dbc, DB_SEAL_LIST_INACTIVE, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     return seal_walk(st, fn, ctx, e);
 }
 
@@ -565,7 +565,7 @@ store_seal_list_active_subtree(struct store_conn *c, int64_t org_id,
     struct db_stmt *st = db_prep(c->dbc, DB_SEAL_LIST_ACTIVE_SUBTREE, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, org_id);
     return seal_walk(st, fn, ctx, e);
 }
@@ -577,7 +577,7 @@ store_seal_list_legal_name(struct store_conn *c, int64_t org_id,
     struct db_stmt *st = db_prep(c->dbc, DB_SEAL_LIST_LEGAL_NAME, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, org_id);
     return seal_walk(st, fn, ctx, e);
 }
@@ -589,7 +589,7 @@ store_seal_list_stale(struct store_conn *c, int64_t before_ms, int64_t now_ms,
     struct db_stmt *st = db_prep(c->dbc, DB_SEAL_LIST_STALE, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, before_ms);
     db_bind_i64(st, 2, now_ms);
     return seal_walk(st, fn, ctx, e);
@@ -603,12 +603,12 @@ store_esid_next(struct store_conn *c, const char *region, int64_t *seq,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, region);
     if ((rc = db_step_done(st, e)) != ERR_OK)
         return rc;
     if ((st = db_prep(c->dbc, DB_ESID_GET, e)) == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, region);
     if ((rc = db_step_row(st, "esid counter", e)) != ERR_OK)
         return rc;
@@ -624,7 +624,7 @@ store_app_set_holder_key(struct store_conn *c, int64_t id,
     struct db_stmt *st = db_prep(c->dbc, DB_APP_SET_HOLDER_KEY, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, key_ref);
     db_bind_i64(st, 2, id);
     return db_step_update_one(st, "application", e);
@@ -642,7 +642,7 @@ store_app_copy(struct store_conn *c, int64_t from_app, int64_t applicant_id,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, applicant_id);
     db_bind_text(st, 2, purpose);
     db_bind_i64(st, 3, seal_id);

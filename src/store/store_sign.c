@@ -48,7 +48,7 @@ store_sreq_insert(struct store_conn *c, const struct store_sreq *r,
     struct db_stmt *st = db_prep(c->dbc, DB_SREQ_INSERT, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, r->seal_id);
     db_bind_i64(st, 2, r->submitter_id);
     db_bind_id(st, 3, r->deputy_id);
@@ -70,7 +70,7 @@ store_sreq_get(struct store_conn *c, int64_t id, struct store_sreq *out,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, id);
     if ((rc = db_step_row(st, "signing request", e)) != ERR_OK)
         return rc;
@@ -89,7 +89,7 @@ store_sreq_transition(struct store_conn *c, int64_t id, enum sreq_state from,
     struct db_stmt *st = db_prep(c->dbc, DB_SREQ_TRANSITION, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_text(st, 1, sreq_state_name(to));
     db_bind_text(st, 2, reason);
     db_bind_id(st, 3, approver_id);
@@ -110,7 +110,7 @@ store_sdoc_insert(struct store_conn *c, int64_t request_id, const char *name,
     struct db_stmt *st = db_prep(c->dbc, DB_SDOC_INSERT, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, request_id);
     db_bind_text(st, 2, name);
     db_bind_i64(st, 3, size);
@@ -132,7 +132,7 @@ store_sdoc_list(struct store_conn *c, int64_t request_id, store_sdoc_fn fn,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, request_id);
     while ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW) {
         memset(&d, 0, sizeof(d));
@@ -158,7 +158,7 @@ store_sdoc_get(struct store_conn *c, int64_t id, struct store_sdoc *out,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, id);
     if ((rc = db_step_row(st, "document", e)) != ERR_OK)
         return rc;
@@ -188,7 +188,7 @@ store_sdoc_set_data(struct store_conn *c, int64_t id, const void *data,
     struct db_stmt *st = db_prep(c->dbc, DB_SDOC_SET_DATA, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_bytes(st, 1, data, len);
     db_bind_i64(st, 2, id);
     return db_step_changed(st, e, ERR_CONFLICT, "the document's bytes are "
@@ -201,7 +201,7 @@ store_sdoc_take(struct store_conn *c, int64_t id, int copies, struct err *e)
     struct db_stmt *st = db_prep(c->dbc, DB_SDOC_TAKE, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, id);
     db_bind_int(st, 2, copies);
     return db_step_changed(st, e, ERR_CONFLICT, "the approval's %d "
@@ -217,7 +217,7 @@ store_sreq_signed(struct store_conn *c, int64_t request_id, int64_t *n,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, request_id);
     if ((rc = db_step_row(st, "signatures", e)) != ERR_OK)
         return rc;
@@ -234,7 +234,7 @@ store_sig_insert(struct store_conn *c, const struct store_sig *s,
     struct db_stmt *st = db_prep(c->dbc, DB_SIG_INSERT, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, s->request_id);
     db_bind_i64(st, 2, s->document_id);
     db_bind_i64(st, 3, s->seal_id);
@@ -277,7 +277,7 @@ store_sig_mark_suspect(struct store_conn *c, int64_t seal_id, int64_t *n,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, seal_id);
     if ((rc = db_step_done(st, e)) != ERR_OK)
         return rc;
@@ -296,7 +296,7 @@ store_sig_find(struct store_conn *c, int64_t seal_id,
 
     *found = 0;
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, seal_id);
     db_bind_bytes(st, 2, data_sm3, 32);
     db_bind_bytes(st, 3, der, len);
@@ -316,7 +316,7 @@ store_sig_get(struct store_conn *c, int64_t id, struct store_sig *out,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, id);
     if ((rc = db_step_row(st, "signature", e)) != ERR_OK)
         return rc;
@@ -337,7 +337,7 @@ store_sig_list(struct store_conn *c, int64_t seal_id, int64_t org_id,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, after);
     db_bind_i64(st, 2, seal_id);
     db_bind_i64(st, 3, seal_id);
@@ -366,7 +366,7 @@ store_usage_summary(struct store_conn *c, int64_t seal_id, int64_t org_id,
     err_code rc;
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, seal_id);
     db_bind_i64(st, 2, seal_id);
     db_bind_i64(st, 3, org_id);
@@ -396,7 +396,7 @@ store_seal_touch(struct store_conn *c, int64_t seal_id, int64_t now_ms,
     struct db_stmt *st = db_prep(c->dbc, DB_SEAL_TOUCH, e);
 
     if (st == NULL)
-        return ERR_DB;
+        return db_prep_failed(e);
     db_bind_i64(st, 1, now_ms);
     db_bind_i64(st, 2, seal_id);
     return db_step_update_one(st, "seal", e);

@@ -30,7 +30,10 @@ def _free_port():
 class Server:
     """A throw-away PostgreSQL in a temporary directory."""
 
-    def __init__(self):
+    def __init__(self, hba_first=()):
+        """hba_first: pg_hba.conf lines put before initdb's (which trust
+        every local connection), e.g. a role that must give a password."""
+        self.hba_first = list(hba_first)
         if not os.path.exists(os.path.join(PG_BIN, "initdb")):
             pytest.fail("no %s/initdb: run scripts/deps --test" % PG_BIN)
         self.dir = tempfile.mkdtemp(prefix="seald-pg-")
@@ -60,6 +63,12 @@ class Server:
                        "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8",
                        "--no-sync")
         assert out.returncode == 0, out.stdout + out.stderr
+        if self.hba_first:
+            hba = os.path.join(self.data, "pg_hba.conf")
+            with open(hba, encoding="utf-8") as f:
+                rest = f.read()
+            with open(hba, "w", encoding="utf-8") as f:
+                f.write("\n".join(self.hba_first) + "\n" + rest)
         opts = ("-c listen_addresses='' -k %s -p %d -c fsync=off "
                 "-c full_page_writes=off" % (self.dir, self.port))
         out = self.run("pg_ctl", "-D", self.data, "-l", self.log, "-w",
