@@ -30,10 +30,13 @@ def _free_port():
 class Server:
     """A throw-away PostgreSQL in a temporary directory."""
 
-    def __init__(self, hba_first=()):
+    def __init__(self, hba_first=(), tls=None):
         """hba_first: pg_hba.conf lines put before initdb's (which trust
-        every local connection), e.g. a role that must give a password."""
+        every local connection), e.g. a role that must give a password.
+        tls: (cert_pem_path, key_pem_path) to also listen on 127.0.0.1 (the
+        same free port) with ssl = on; the files are copied in."""
         self.hba_first = list(hba_first)
+        self.tls = tls
         if not os.path.exists(os.path.join(PG_BIN, "initdb")):
             pytest.fail("no %s/initdb: run scripts/deps --test" % PG_BIN)
         self.dir = tempfile.mkdtemp(prefix="seald-pg-")
@@ -71,6 +74,16 @@ class Server:
                 f.write("\n".join(self.hba_first) + "\n" + rest)
         opts = ("-c listen_addresses='' -k %s -p %d -c fsync=off "
                 "-c full_page_writes=off" % (self.dir, self.port))
+        if self.tls:
+            for src, name in zip(self.tls, ("server.crt", "server.key")):
+                dst = os.path.join(self.data, name)
+                shutil.copyfile(src, dst)
+                os.chmod(dst, 0o600)
+                if self.user:
+                    os.chown(dst, self.user["user"], self.user["group"])
+            opts = opts.replace("listen_addresses=''",
+                                "listen_addresses='127.0.0.1'")
+            opts += " -c ssl=on"
         out = self.run("pg_ctl", "-D", self.data, "-l", self.log, "-w",
                        "-t", "60", "-o", opts, "start")
         self.started = True

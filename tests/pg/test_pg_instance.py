@@ -224,3 +224,78 @@ def test_node_rides_out_a_database_restart(server, tmp_path):
         assert inst.proc.poll() is None, "the node kept running"
     finally:
         assert inst.stop()[0] == 0
+
+
+def _openssl(*args, cwd):
+    out = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    """A second server that takes TCP on 127.0.0.1 only over TLS, with a
+    certificate for 127.0.0.1 issued by a CA of the test's own."""
+    d = tmp_path_factory.mktemp("pgtls")
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "ca.key",
+             "-out", "ca.crt", "-subj", "/CN=test db CA", "-days", "2",
+             cwd=d)
+    _openssl("req", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+             "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1",
+             cwd=d)
+    (d / "ext").write_text("subjectAltName = IP:127.0.0.1\n")
+    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt",
+             "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt",
+             "-days", "2", "-extfile", "ext", cwd=d)
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+             "other.key", "-out", "other.crt", "-subj", "/CN=other CA",
+             "-days", "2", cwd=d)
+    s = pgserver.Server(hba_first=["hostnossl all all 127.0.0.1/32 reject",
+                                   "hostssl all all 127.0.0.1/32 trust"],
+                        tls=(str(d / "server.crt"), str(d / "server.key")))
+    try:
+        s.start()
+        s.ca = str(d / "ca.crt")
+        s.other_ca = str(d / "other.crt")
+        yield s
+    finally:
+        s.stop()
+
+
+def tcp_url(server, db, query):
+    return "postgresql://seald@127.0.0.1:%d/%s?%s" % (server.port, db, query)
+
+
+def test_tls_to_the_database_when_asked(tls_server, tmp_path):
+    db = new_db(tls_server)
+    # without TLS the server refuses (hostnossl ... reject)
+    out = run_seald("init", "--dir", str(tmp_path / "plain"), "--database",
+                    tcp_url(tls_server, db, "sslmode=disable"))
+    assert out.returncode == 1
+    assert "no encryption" in out.stderr or "rejects" in out.stderr, \
+        out.stderr
+    # verify-full against a CA that did not issue the server's certificate
+    out = run_seald("init", "--dir", str(tmp_path / "wrongca"), "--database",
+                    tcp_url(tls_server, db, "sslmode=verify-full&"
+                            "sslrootcert=" + tls_server.other_ca))
+    assert out.returncode == 1
+    assert "certificate verify failed" in out.stderr, out.stderr
+    assert not os.path.exists(tmp_path / "wrongca")
+    # verify-full with the right CA: an instance, and a daemon on it
+    url = tcp_url(tls_server, db, "sslmode=verify-full&sslrootcert="
+                  + tls_server.ca)
+    inst = PgInstance(tmp_path / "i", url)
+    inst.start()
+    try:
+        assert inst.get("/readyz").status_code == 200
+        # the server sees the node's sessions as TLS ones
+        rows = tls_server.psql("postgres",
+                               "SELECT count(*) FROM pg_stat_ssl s JOIN "
+                               "pg_stat_activity a ON a.pid = s.pid WHERE "
+                               "a.datname = '%s' AND s.ssl" % db)
+        assert int(rows.strip()) >= 1
+    finally:
+        assert inst.stop()[0] == 0
