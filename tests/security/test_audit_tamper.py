@@ -116,10 +116,10 @@ def forge(db, workdir):
     rewrite_all(db)
     other = Instance(os.path.join(workdir, "forger"))
     text = open(other.conf).read()
-    assert "\npath = seald.db\n" in text
+    assert "\nurl = seald.db\n" in text
     forger = os.path.join(other.dir, "forger.conf")
     with open(forger, "w") as f:
-        f.write(text.replace("\npath = seald.db\n", f"\npath = {db}\n"))
+        f.write(text.replace("\nurl = seald.db\n", f"\nurl = {db}\n"))
     out = run_seald("audit", "checkpoint", "--config", forger)
     assert out.returncode == 0, out.stderr
     con = sqlite3.connect(db)
