@@ -338,6 +338,13 @@ db_schema_lock(struct db_conn *c, int lock, struct err *e)
     return DIALECT(c)->schema_lock(c, lock, e ? e : &ignored);
 }
 
+err_code
+db_ids_follow(struct db_conn *c, const char *table, const char *column,
+              int64_t max_id, struct err *e)
+{
+    return DIALECT(c)->ids_follow(c, table, column, max_id, e);
+}
+
 enum db_fail
 db_last_fail(struct db_conn *c)
 {

@@ -20,7 +20,11 @@
  * Bound text and bytes are not copied: they must outlive the db_step calls.
  *
  * Parameters are written $1, $2, ... in every statement's text (the
- * dialect rewrites them where its database spells them otherwise).
+ * dialect rewrites them where its database spells them otherwise).  An
+ * INSERT that writes the ids the database would assign (only seald
+ * migrate's copy does) says so with {explicit ids} before VALUES: the
+ * PostgreSQL dialect writes OVERRIDING SYSTEM VALUE there (its ids are
+ * GENERATED ALWAYS), SQLite nothing.
  */
 #ifndef SEALD_DB_H
 #define SEALD_DB_H
@@ -198,6 +202,15 @@ size_t db_live_statements(struct db_conn *c);
  * advisory lock; SQLite: nothing (its migrations run while one process
  * holds the file).  e may be NULL when giving back. */
 err_code db_schema_lock(struct db_conn *c, int lock, struct err *e);
+
+/* After rows were written with their ids given ({explicit ids}: seald
+ * migrate), make every id the database assigns to table.column from now
+ * on greater than max_id, the highest written (0: none).  table and column
+ * are names the caller's code holds, never input.  PostgreSQL: the
+ * identity's sequence is set (setval); SQLite: nothing to do, an INTEGER
+ * PRIMARY KEY that is not AUTOINCREMENT (none is) takes max(rowid) + 1. */
+err_code db_ids_follow(struct db_conn *c, const char *table,
+                       const char *column, int64_t max_id, struct err *e);
 
 /* The class of the connection's last failure (DB_FAIL_NONE after success). */
 enum db_fail db_last_fail(struct db_conn *c);

@@ -84,6 +84,9 @@ struct db_dialect {
     size_t (*live_statements)(struct db_conn *c);
     enum db_fail (*last_fail)(struct db_conn *c);
     err_code (*schema_lock)(struct db_conn *c, int lock, struct err *e);
+    err_code (*ids_follow)(struct db_conn *c, const char *table,
+                           const char *column, int64_t max_id,
+                           struct err *e);
 };
 
 extern const struct db_dialect db_sqlite;   /* db_sqlite.c */

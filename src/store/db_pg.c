@@ -15,7 +15,9 @@
  * which asks pg_conn_check to mend one found broken.  Statements: each statement id is prepared once per
  * connection (PQprepare, named s<id>) on first use, its text the portable
  * table's with {ids $N} rewritten to (SELECT unnest($N::bigint[])) and
- * nothing else.  Binds are collected into the statement's parameter arrays
+ * {explicit ids} to OVERRIDING SYSTEM VALUE (ids are GENERATED ALWAYS;
+ * only seald migrate's copy writes them, and db_ids_follow then moves each
+ * identity's sequence past them), nothing else.  Binds are collected into the statement's parameter arrays
  * (int64 as decimal text, text as text, bytes as a binary parameter with
  * its length, NULL as NULL, an id set as the array literal {1,2,3}) and
  * the statement runs at its first db_step (PQexecPrepared); later steps
@@ -220,6 +222,38 @@ pg_schema_lock(struct db_conn *c_, int lock, struct err *e)
                               : "SELECT pg_advisory_unlock("
                                 PG_SCHEMA_LOCK_KEY ")",
                       "schema lock", e);
+}
+
+/* Contract: db.h.  The identity's sequence is set to max_id, so the next
+ * id is max_id + 1; an empty table (0) restarts it at 1.  A column with no
+ * sequence is an error, not a silent nothing (setval of NULL is NULL). */
+static err_code
+pg_ids_follow(struct db_conn *c_, const char *table, const char *column,
+              int64_t max_id, struct err *e)
+{
+    static const char sql[] =
+        "SELECT setval(pg_get_serial_sequence($1, $2), "
+        "greatest(CAST($3 AS BIGINT), 1), CAST($3 AS BIGINT) >= 1)";
+    struct pg_conn *c = (struct pg_conn *)c_;
+    const char *vals[3];
+    char num[24];
+    PGresult *res;
+    err_code rc = ERR_OK;
+
+    snprintf(num, sizeof(num), "%lld", (long long)max_id);
+    vals[0] = table;
+    vals[1] = column;
+    vals[2] = num;
+    res = PQexecParams(c->h, sql, 3, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        rc = fail(c, res, "ids follow", e);
+    else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+        rc = err_set(e, ERR_INTERNAL, "%s.%s has no identity sequence",
+                     table, column);
+    else
+        c->last = DB_FAIL_NONE;
+    PQclear(res);
+    return rc;
 }
 
 /* ---- connections -------------------------------------------------------- */
@@ -476,10 +510,14 @@ pg_conn_check(struct db_conn *c_)
 
 /* The PostgreSQL text of a portable statement (malloc'ed; NULL when out of
  * memory) and in *nparams its highest $N.  {ids $N} becomes
- * (SELECT unnest($N::bigint[])); quoted strings are copied as they are. */
+ * (SELECT unnest($N::bigint[])), {explicit ids} OVERRIDING SYSTEM VALUE;
+ * quoted strings are copied as they are.  Each '{' may grow the text by
+ * the longer of the two (the allocation below). */
 static char *
 pg_text(const char *in, int *nparams)
 {
+    static const char explicit_ids[] = "{explicit ids}";
+    static const char explicit_pg[] = "OVERRIDING SYSTEM VALUE";
     static const char ids_open[] = "{ids ";
     static const char ids_pg[] = "(SELECT unnest(";
     static const char ids_close[] = "::bigint[]))";
@@ -507,6 +545,11 @@ pg_text(const char *in, int *nparams)
             if (v > *nparams)
                 *nparams = v;
             out[k++] = *in++;
+        } else if (strncmp(in, explicit_ids, sizeof(explicit_ids) - 1)
+                   == 0) {
+            memcpy(out + k, explicit_pg, sizeof(explicit_pg) - 1);
+            k += sizeof(explicit_pg) - 1;
+            in += sizeof(explicit_ids) - 1;
         } else if (strncmp(in, ids_open, sizeof(ids_open) - 1) == 0) {
             memcpy(out + k, ids_pg, sizeof(ids_pg) - 1);
             k += sizeof(ids_pg) - 1;
@@ -963,4 +1006,5 @@ const struct db_dialect db_pg = {
     .live_statements = pg_live_statements,
     .last_fail       = pg_last_fail,
     .schema_lock     = pg_schema_lock,
+    .ids_follow      = pg_ids_follow,
 };
