@@ -44,6 +44,10 @@ err_code store_migrate(struct store *s, int *applied, struct err *e);
 err_code store_schema_version(struct store_conn *c, int *version,
                               struct err *e);
 
+/* The newest schema version this build's migrations reach on c's
+ * dialect (both series have the same steps). */
+int store_schema_latest(struct store_conn *c);
+
 /* The schema version of a database that may hold no seald schema at all
  * (*version 0 then; its schema_version table is made, empty): what `seald
  * init` and `seald migrate` ask of a target before they fill it. */

@@ -70,6 +70,81 @@
 
 #define CP_COLS "id, seq, head_hash, ts_ms, key_ref, public_key, signature"
 
+/* store_copy.c: every column of each table, in the schema's order (the
+ * copy's READ and WRITE of that table name the same list). */
+#define COPY_ORG_COLS \
+    "id, parent_id, name, kind, credit_code, disabled, created_ms"
+
+#define COPY_ACCOUNT_COLS \
+    "id, name, kind, display_name, org_id, cert_subject, cert_issuer, " \
+    "disabled, created_ms, created_by, held_by, held_ms"
+
+#define COPY_ROLE_COLS \
+    "id, account_id, role, scope_org_id, granted_ms, granted_by, " \
+    "removed_ms, removed_by"
+
+#define COPY_DEPUTY_COLS \
+    "id, custodian_id, deputy_id, scope_org_id, start_ms, end_ms, reason, " \
+    "state, created_ms, approved_by, approved_ms"
+
+#define COPY_AUTHFAIL_COLS \
+    "kind, subject, failures, window_ms, locked_until"
+
+#define COPY_CREDENTIAL_COLS \
+    "id, account_id, key_id, mac, initial, created_ms, expires_ms, " \
+    "revoked_ms"
+
+#define COPY_AUDIT_COLS \
+    "seq, ts_ms, account_id, role, client_addr, request_id, action, " \
+    "target_type, target_id, outcome, reason, details, hash"
+
+#define COPY_CHECKPOINT_COLS \
+    "id, seq, head_hash, ts_ms, key_ref, public_key, signature"
+
+#define COPY_HEAD_COLS \
+    "id, seq, hash"
+
+#define COPY_SEAL_COLS \
+    "id, esid, lineage_esid, application_id, org_id, kind, name, " \
+    "custodian_id, state, state_since_ms, reason_code, version, seal_der, " \
+    "cert_der, holder_key, valid_start_ms, valid_end_ms, predecessor_id, " \
+    "made_by, made_ms, confirmed_ms, filing_state, filed_ms, last_used_ms, " \
+    "hold, state_before_loss, change_required_ms"
+
+#define COPY_APP_COLS \
+    "id, org_id, applicant_id, purpose, replaces_seal_id, kind, subkind, " \
+    "business, position, seal_name, custodian_id, image, image_type, " \
+    "image_sm3, image_width_px, image_height_px, width_mm, height_mm, " \
+    "reason, state, state_reason, reviewer_id, holder_key, revision, " \
+    "created_ms, updated_ms"
+
+#define COPY_MATERIAL_COLS \
+    "id, application_id, revision, name, media_type, size_bytes, sm3, data, " \
+    "created_ms"
+
+#define COPY_HISTORY_COLS \
+    "id, subject_type, subject_id, from_state, to_state, actor_id, ts_ms, " \
+    "reason"
+
+#define COPY_AUTHORITY_COLS \
+    "role, key_ref, cert_der, created_ms"
+
+#define COPY_ESID_COLS \
+    "region, next"
+
+#define COPY_SREQ_COLS \
+    "id, seal_id, submitter_id, deputy_id, title, purpose, copies, " \
+    "resubmits_id, extra_for_id, state, state_reason, approver_id, " \
+    "approved_ms, expires_ms, created_ms, updated_ms"
+
+#define COPY_SDOC_COLS \
+    "id, request_id, name, size_bytes, sm3, data, signatures"
+
+#define COPY_SIG_COLS \
+    "id, request_id, document_id, seal_id, org_id, signer_id, approver_id, " \
+    "client_addr, request_rid, data_sm3, ts_ms, signature, token_checked, " \
+    "token_suspect"
+
 static const char *const stmt_text[DB_STMT__COUNT] = {
     /* store.c */
     [DB_SCHEMA_CREATE] =
@@ -477,6 +552,139 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "SELECT " CP_COLS " FROM audit_checkpoints ORDER BY id DESC LIMIT 1",
     [DB_AUDIT_CHECKPOINT_LIST] =
         "SELECT " CP_COLS " FROM audit_checkpoints ORDER BY seq, id",
+
+/* store_copy.c: seald migrate's copy, one table at a time (the table list
+ * and its column types are store_copy.c's).  Each READ names every column
+ * in the table's own order (unit.test_store_copy and pg.migrate compare
+ * them with the schema), each WRITE the same columns; ids are written as
+ * they were ({explicit ids}), so references need no mapping. */
+    [DB_COPY_ORG_READ] =
+        "SELECT " COPY_ORG_COLS " FROM organisations ORDER BY id",
+    [DB_COPY_ORG_WRITE] =
+        "INSERT INTO organisations (" COPY_ORG_COLS ") {explicit ids} "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    [DB_COPY_ORG_COUNT] = "SELECT count(*) FROM organisations",
+    [DB_COPY_ACCOUNT_READ] =
+        "SELECT " COPY_ACCOUNT_COLS " FROM accounts ORDER BY id",
+    [DB_COPY_ACCOUNT_WRITE] =
+        "INSERT INTO accounts (" COPY_ACCOUNT_COLS ") {explicit ids} "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    [DB_COPY_ACCOUNT_COUNT] = "SELECT count(*) FROM accounts",
+    [DB_COPY_ROLE_READ] =
+        "SELECT " COPY_ROLE_COLS " FROM role_assignments ORDER BY id",
+    [DB_COPY_ROLE_WRITE] =
+        "INSERT INTO role_assignments (" COPY_ROLE_COLS ") {explicit ids} "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    [DB_COPY_ROLE_COUNT] = "SELECT count(*) FROM role_assignments",
+    [DB_COPY_DEPUTY_READ] =
+        "SELECT " COPY_DEPUTY_COLS " FROM deputies ORDER BY id",
+    [DB_COPY_DEPUTY_WRITE] =
+        "INSERT INTO deputies (" COPY_DEPUTY_COLS ") {explicit ids} "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    [DB_COPY_DEPUTY_COUNT] = "SELECT count(*) FROM deputies",
+    [DB_COPY_AUTHFAIL_READ] =
+        "SELECT " COPY_AUTHFAIL_COLS " FROM auth_failures "
+        "ORDER BY kind, subject",
+    [DB_COPY_AUTHFAIL_WRITE] =
+        "INSERT INTO auth_failures (" COPY_AUTHFAIL_COLS ") "
+        "VALUES ($1, $2, $3, $4, $5)",
+    [DB_COPY_AUTHFAIL_COUNT] = "SELECT count(*) FROM auth_failures",
+    [DB_COPY_CREDENTIAL_READ] =
+        "SELECT " COPY_CREDENTIAL_COLS " FROM credentials ORDER BY id",
+    [DB_COPY_CREDENTIAL_WRITE] =
+        "INSERT INTO credentials (" COPY_CREDENTIAL_COLS ") {explicit ids} "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    [DB_COPY_CREDENTIAL_COUNT] = "SELECT count(*) FROM credentials",
+    [DB_COPY_AUDIT_READ] =
+        "SELECT " COPY_AUDIT_COLS " FROM audit_log ORDER BY seq",
+    [DB_COPY_AUDIT_WRITE] =
+        "INSERT INTO audit_log (" COPY_AUDIT_COLS ") "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    [DB_COPY_AUDIT_COUNT] = "SELECT count(*) FROM audit_log",
+    [DB_COPY_CHECKPOINT_READ] =
+        "SELECT " COPY_CHECKPOINT_COLS " FROM audit_checkpoints ORDER BY id",
+    [DB_COPY_CHECKPOINT_WRITE] =
+        "INSERT INTO audit_checkpoints (" COPY_CHECKPOINT_COLS ") "
+        "{explicit ids} VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    [DB_COPY_CHECKPOINT_COUNT] = "SELECT count(*) FROM audit_checkpoints",
+    [DB_COPY_HEAD_READ] =
+        "SELECT " COPY_HEAD_COLS " FROM audit_head ORDER BY id",
+    /* the migrations made the one row (seq 0); the copy moves it forward
+     * to the source's head, as an append does (audit_head_forward) */
+    [DB_COPY_HEAD_WRITE] =
+        "UPDATE audit_head SET seq = $2, hash = $3 WHERE id = $1",
+    [DB_COPY_HEAD_COUNT] = "SELECT count(*) FROM audit_head",
+    [DB_COPY_SEAL_READ] =
+        "SELECT " COPY_SEAL_COLS " FROM seals ORDER BY id",
+    [DB_COPY_SEAL_WRITE] =
+        "INSERT INTO seals (" COPY_SEAL_COLS ") {explicit ids} "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+        "$14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, "
+        "$27)",
+    [DB_COPY_SEAL_COUNT] = "SELECT count(*) FROM seals",
+    [DB_COPY_APP_READ] =
+        "SELECT " COPY_APP_COLS " FROM applications ORDER BY id",
+    [DB_COPY_APP_WRITE] =
+        "INSERT INTO applications (" COPY_APP_COLS ") {explicit ids} "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+        "$14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+    [DB_COPY_APP_COUNT] = "SELECT count(*) FROM applications",
+    [DB_COPY_MATERIAL_READ] =
+        "SELECT " COPY_MATERIAL_COLS " FROM application_materials ORDER BY id",
+    [DB_COPY_MATERIAL_WRITE] =
+        "INSERT INTO application_materials (" COPY_MATERIAL_COLS ") "
+        "{explicit ids} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    [DB_COPY_MATERIAL_COUNT] = "SELECT count(*) FROM application_materials",
+    [DB_COPY_HISTORY_READ] =
+        "SELECT " COPY_HISTORY_COLS " FROM history ORDER BY id",
+    [DB_COPY_HISTORY_WRITE] =
+        "INSERT INTO history (" COPY_HISTORY_COLS ") {explicit ids} "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    [DB_COPY_HISTORY_COUNT] = "SELECT count(*) FROM history",
+    [DB_COPY_AUTHORITY_READ] =
+        "SELECT " COPY_AUTHORITY_COLS " FROM authority ORDER BY role",
+    [DB_COPY_AUTHORITY_WRITE] =
+        "INSERT INTO authority (" COPY_AUTHORITY_COLS ") "
+        "VALUES ($1, $2, $3, $4)",
+    [DB_COPY_AUTHORITY_COUNT] = "SELECT count(*) FROM authority",
+    [DB_COPY_ESID_READ] =
+        "SELECT " COPY_ESID_COLS " FROM esid_counters ORDER BY region",
+    [DB_COPY_ESID_WRITE] =
+        "INSERT INTO esid_counters (" COPY_ESID_COLS ") "
+        "VALUES ($1, $2)",
+    [DB_COPY_ESID_COUNT] = "SELECT count(*) FROM esid_counters",
+    [DB_COPY_SREQ_READ] =
+        "SELECT " COPY_SREQ_COLS " FROM sign_requests ORDER BY id",
+    [DB_COPY_SREQ_WRITE] =
+        "INSERT INTO sign_requests (" COPY_SREQ_COLS ") {explicit ids} "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+        "$14, $15, $16)",
+    [DB_COPY_SREQ_COUNT] = "SELECT count(*) FROM sign_requests",
+    [DB_COPY_SDOC_READ] =
+        "SELECT " COPY_SDOC_COLS " FROM sign_documents ORDER BY id",
+    [DB_COPY_SDOC_WRITE] =
+        "INSERT INTO sign_documents (" COPY_SDOC_COLS ") {explicit ids} "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    [DB_COPY_SDOC_COUNT] = "SELECT count(*) FROM sign_documents",
+    [DB_COPY_SIG_READ] =
+        "SELECT " COPY_SIG_COLS " FROM signatures ORDER BY id",
+    [DB_COPY_SIG_WRITE] =
+        "INSERT INTO signatures (" COPY_SIG_COLS ") {explicit ids} "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+        "$14)",
+    [DB_COPY_SIG_COUNT] = "SELECT count(*) FROM signatures",
+    [DB_COPY_ORG_FIX_PARENT] =
+        "UPDATE organisations SET parent_id = $2 WHERE id = $1",
+    [DB_COPY_ACCOUNT_FIX_CREATED_BY] =
+        "UPDATE accounts SET created_by = $2 WHERE id = $1",
+    [DB_COPY_ACCOUNT_FIX_HELD_BY] =
+        "UPDATE accounts SET held_by = $2 WHERE id = $1",
+    [DB_COPY_SEAL_FIX_PREDECESSOR] =
+        "UPDATE seals SET predecessor_id = $2 WHERE id = $1",
+    [DB_COPY_SREQ_FIX_RESUBMITS] =
+        "UPDATE sign_requests SET resubmits_id = $2 WHERE id = $1",
+    [DB_COPY_SREQ_FIX_EXTRA_FOR] =
+        "UPDATE sign_requests SET extra_for_id = $2 WHERE id = $1",
 };
 
 const char *

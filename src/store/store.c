@@ -279,6 +279,16 @@ store_schema_version(struct store_conn *c, int *version, struct err *e)
     return ERR_OK;
 }
 
+int
+store_schema_latest(struct store_conn *c)
+{
+    const struct db_migration *list;
+    size_t n;
+
+    db_migrations(c->dbc, &list, &n);
+    return n > 0 ? list[n - 1].version : 0;
+}
+
 static err_code migrate_locked(struct store_conn *c, int *count,
                                struct err *e);
 

@@ -13,7 +13,12 @@
  *   - failures come back in their classes: unique -> ERR_CONFLICT, other
  *     constraints -> ERR_INVALID, a writer locked out -> busy (ERR_DB);
  *   - a bind the database refuses fails the step and runs nothing;
- *   - a database closed and another opened never shares a connection.
+ *   - a database closed and another opened never shares a connection;
+ *   - seald migrate's copy list (store_copy.c) agrees with its statements
+ *     and names every table of the schema but schema_version, each with
+ *     every column in order (PRAGMA table_info): a migration that adds a
+ *     table or a column the copy misses fails here (pg.migrate checks the
+ *     PostgreSQL series the same way).
  * Run under AddressSanitizer (build-asan) a statement freed under its
  * caller is a heap-use-after-free report.
  */
@@ -31,6 +36,7 @@
 
 #include "store_int.h"
 #include "store_account.h"
+#include "store_copy.h"
 #include "store.h"
 
 #define NORGS        3
@@ -258,6 +264,65 @@ test_reopened_database_gets_its_own_connection(void **state)
     conn = c2;
 }
 
+/* The columns of table as PRAGMA table_info lists them, space-separated,
+ * into out. */
+static void
+schema_columns(sqlite3 *h, const char *table, char *out, size_t cap)
+{
+    sqlite3_stmt *st;
+    size_t k = 0;
+
+    out[0] = '\0';
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT name FROM "
+                                        "pragma_table_info(?1) ORDER BY cid",
+                                        -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *c = (const char *)sqlite3_column_text(st, 0);
+
+        k += snprintf(out + k, cap - k, "%s%s", k ? " " : "", c);
+        assert_true(k < cap);
+    }
+    sqlite3_finalize(st);
+}
+
+static void
+test_copy_list_covers_the_schema(void **state)
+{
+    char want[STORE_COPY_COLS_MAX], got[STORE_COPY_COLS_MAX];
+    const char *name;
+    sqlite3_stmt *st;
+    sqlite3 *h;
+    struct err e;
+    size_t i, tables = 0;
+
+    (void)state;
+    assert_int_equal(store_copy_check(&e), ERR_OK);
+    assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    for (i = 0; i < STORE_COPY_TABLES; i++) {
+        assert_int_equal(store_copy_table(i, &name, got, sizeof(got), &e),
+                         ERR_OK);
+        schema_columns(h, name, want, sizeof(want));
+        if (strcmp(want, got) != 0)
+            fail_msg("copy of %s: the copy has \"%s\", the schema \"%s\"",
+                     name, got, want);
+    }
+    /* no table the copy leaves out, and no AUTOINCREMENT (sqlite_sequence
+     * would have to be copied too) */
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT count(*) FROM "
+                                        "sqlite_master WHERE type = 'table' "
+                                        "AND name <> 'schema_version'", -1,
+                                        &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    tables = (size_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    assert_int_equal(tables, STORE_COPY_TABLES);
+    assert_int_equal(store_copy_table(STORE_COPY_TABLES, &name, got,
+                                      sizeof(got), &e), ERR_INVALID);
+}
+
 int
 main(void)
 {
@@ -272,6 +337,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_reopened_database_gets_its_own_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_copy_list_covers_the_schema,
+                                        setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
