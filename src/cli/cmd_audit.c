@@ -5,7 +5,7 @@
  * JSON lines or CSV, take an online backup while the daemon serves, and
  * restore a backup only if its audit chain verifies.  Verification trusts
  * only what is outside the database: the audit public key file and the
- * configuration (load_trust), never a key a checkpoint carries.
+ * configuration (cmd_audit_load_trust), never a key a checkpoint carries.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -66,31 +66,14 @@ done:
     return rc;
 }
 
-/* What verification trusts, from outside the database. */
-struct trust {
-    uint8_t key[AUDIT_PUBKEY_MAX];      /* the audit public key, SPKI DER */
-    size_t  key_len;
-    long    every, seconds;             /* the checkpoint interval        */
-    int64_t prechain;                   /* the pinned pre-chain range     */
-    const char *sink_file;              /* --sink-file, or NULL           */
-};
-
-/* Verify the chain of the database file at path against t (and an
- * exported checkpoint, or NULL); print the report.  *ok gets the
- * result. */
-static err_code
-verify_file(const char *path, const char *password_file, const struct trust *t,
-            const struct store_audit_checkpoint *exported, int *ok,
-            struct err *e)
+/* Contract: cmd_audit.h. */
+err_code
+cmd_audit_verify(struct store_conn *c, const struct cmd_audit_trust *t,
+                 const struct store_audit_checkpoint *exported,
+                 struct audit_verify_report *r, struct err *e)
 {
     struct audit_verify_opts o;
-    struct audit_verify_report r;
-    struct store *s = NULL;
-    struct store_conn *c = NULL;
-    json_t *j;
-    err_code rc;
 
-    *ok = 0;
     memset(&o, 0, sizeof(o));
     o.pinned_key = t->key;
     o.pinned_key_len = t->key_len;
@@ -100,9 +83,28 @@ verify_file(const char *path, const char *password_file, const struct trust *t,
     o.every = t->every;
     o.seconds = t->seconds;
     o.prechain = t->prechain;
+    return audit_verify(c, &o, r, e);
+}
+
+/* Verify the chain of the database file at path against t (and an
+ * exported checkpoint, or NULL); print the report.  *ok gets the
+ * result. */
+static err_code
+verify_file(const char *path, const char *password_file,
+            const struct cmd_audit_trust *t,
+            const struct store_audit_checkpoint *exported, int *ok,
+            struct err *e)
+{
+    struct audit_verify_report r;
+    struct store *s = NULL;
+    struct store_conn *c = NULL;
+    json_t *j;
+    err_code rc;
+
+    *ok = 0;
     if ((rc = store_open_readonly(path, password_file, &s, &c, e)) != ERR_OK)
         return rc;
-    if ((rc = audit_verify(c, &o, &r, e)) == ERR_OK) {
+    if ((rc = cmd_audit_verify(c, t, exported, &r, e)) == ERR_OK) {
         j = audit_verify_json(&r);
         print_json(j);
         json_decref(j);
@@ -143,15 +145,11 @@ maybe_config(const char *path, struct config **out, struct err *e)
     return rc;
 }
 
-/* The trusted audit key: --audit-key FILE, else audit.public_key of the
- * configuration (--config), else audit-key.pem in the directory of
- * instance_db (the database of the instance whose trust applies: the one
- * verified, or the one a restore replaces).  The interval and the
- * pre-chain range come from the configuration, or are the defaults. */
-static err_code
-load_trust(const char *audit_key, const struct config *cfg,
-           const char *instance_db, const char *sink_file, struct trust *t,
-           struct err *e)
+/* Contract: cmd_audit.h. */
+err_code
+cmd_audit_load_trust(const char *audit_key, const struct config *cfg,
+                     const char *instance_db, const char *sink_file,
+                     struct cmd_audit_trust *t, struct err *e)
 {
     char path[PATH_MAX];
     const char *slash = strrchr(instance_db, '/');
@@ -277,7 +275,7 @@ do_verify(const struct cli_opts *o)
 {
     struct store_audit_checkpoint cp;
     struct config *cfg = NULL;
-    struct trust t;
+    struct cmd_audit_trust t;
     struct err e;
     int ok = 0;
 
@@ -288,7 +286,7 @@ do_verify(const struct cli_opts *o)
     }
     /* Without --db, the configuration's database (a file or a server). */
     if (maybe_config(o->config, &cfg, &e) != ERR_OK ||
-        load_trust(o->audit_key, cfg, o->db ? o->db : cfg->db_url,
+        cmd_audit_load_trust(o->audit_key, cfg, o->db ? o->db : cfg->db_url,
                    o->sink_file, &t, &e) != ERR_OK ||
         (o->checkpoint != NULL &&
          load_checkpoint(o->checkpoint, &cp, &e) != ERR_OK) ||
@@ -467,7 +465,7 @@ cmd_backup(int argc, char **argv)
     struct config *cfg = NULL;
     struct store *s = NULL;
     struct store_conn *c = NULL;
-    struct trust t;
+    struct cmd_audit_trust t;
     const char *db, *pwfile = NULL;
     struct err e;
     int ok = 0, status = CMD_EXIT_FAIL;
@@ -497,7 +495,7 @@ cmd_backup(int argc, char **argv)
         err_set(&e, ERR_CONFLICT, "%s exists; refusing to overwrite", o.out);
         goto done;
     }
-    if (load_trust(o.audit_key, cfg, db, NULL, &t, &e) != ERR_OK ||
+    if (cmd_audit_load_trust(o.audit_key, cfg, db, NULL, &t, &e) != ERR_OK ||
         store_open(db, pwfile, 5000, 0, &s, &e) != ERR_OK ||
         store_conn_get(s, &c, &e) != ERR_OK ||
         store_backup(c, o.out, &e) != ERR_OK ||
@@ -536,7 +534,7 @@ cmd_restore(int argc, char **argv)
     struct cli_opts o;
     struct store_audit_checkpoint cp;
     struct config *cfg = NULL;
-    struct trust t;
+    struct cmd_audit_trust t;
     struct err e;
     int ok = 0, status = CMD_EXIT_FAIL;
 
@@ -555,7 +553,8 @@ cmd_restore(int argc, char **argv)
     /* The trust is the target instance's: whatever the backup holds is
      * what is being checked. */
     if (maybe_config(o.config, &cfg, &e) != ERR_OK ||
-        load_trust(o.audit_key, cfg, o.db, o.sink_file, &t, &e) != ERR_OK)
+        cmd_audit_load_trust(o.audit_key, cfg, o.db, o.sink_file, &t, &e)
+        != ERR_OK)
         goto done;
     if (o.checkpoint != NULL &&
         load_checkpoint(o.checkpoint, &cp, &e) != ERR_OK)

@@ -11,6 +11,7 @@
 #include "cmd_token.h"
 #include "cmd_ofd.h"
 #include "cmd_audit.h"
+#include "cmd_migrate.h"
 
 struct subcommand {
     const char *name;
@@ -28,6 +29,8 @@ static const struct subcommand subcommands[] = {
     {"audit", cmd_audit, "audit chain: verify, checkpoint, export"},
     {"backup", cmd_backup, "online backup of the database (verified)"},
     {"restore", cmd_restore, "restore a backup whose audit chain verifies"},
+    {"migrate", cmd_migrate, "copy the database into an empty one "
+                             "(to PostgreSQL)"},
     {"verify-ofd", cmd_verify_ofd, "verify every signature of an OFD file"},
     {"routes", cmd_routes, "print the API routing table as JSON"},
     {"permissions", cmd_permissions, "print the role x route matrix as JSON"},
