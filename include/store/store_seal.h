@@ -123,6 +123,26 @@ err_code store_seal_list(struct store_conn *c,
 err_code store_seal_list_inactive(struct store_conn *c, store_seal_fn fn,
                                   void *ctx, struct err *e);
 
+/* A seal and the lowercase hex SM3 of its file into sm3_hex ("" while not
+ * known), by esID (by_hash 0) or by that hex SM3 (by_hash 1), for the
+ * status statements; ERR_NOT_FOUND if absent. */
+err_code store_seal_status_get(struct store_conn *c, const char *key,
+                               int by_hash, struct store_seal *out,
+                               char sm3_hex[65], struct err *e);
+
+/* Record the hex SM3 of seal id's file. */
+err_code store_seal_set_sm3(struct store_conn *c, int64_t id,
+                            const char *sm3_hex, struct err *e);
+
+/* Up to limit seals with id > after that have a file but no recorded SM3,
+ * by id: fn gets the id and the file (borrowed for the call; fn must not
+ * use the connection). */
+typedef err_code (*store_seal_der_fn)(void *ctx, int64_t id,
+                                      const void *der, size_t len);
+err_code store_seal_list_no_sm3(struct store_conn *c, int64_t after,
+                                int limit, store_seal_der_fn fn, void *ctx,
+                                struct err *e);
+
 /* Active seals unused (last use, else confirmation) since before_ms, or
  * whose validity ended before now_ms: for the maintenance job. */
 err_code store_seal_list_stale(struct store_conn *c, int64_t before_ms,
@@ -144,7 +164,8 @@ err_code store_app_copy(struct store_conn *c, int64_t from_app,
                         int64_t seal_id, const char *reason, int64_t now_ms,
                         int64_t *id_out, struct err *e);
 
-/* The instance's CA or maker certificate (role "ca" / "maker").  put
+/* The instance's CA, maker or status signer certificate (role "ca",
+ * "maker" or "status", migration 010).  put
  * inserts or replaces; get gives key_ref (cap CONFIG-sized) and the DER
  * (*der malloc'ed, caller frees); ERR_NOT_FOUND if absent. */
 err_code store_authority_put(struct store_conn *c, const char *role,

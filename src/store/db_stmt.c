@@ -401,6 +401,19 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
     [DB_SEAL_LIST_INACTIVE] =
         "SELECT " SEAL_COLS " FROM seals WHERE state <> 'active' "
         "AND state <> 'made' ORDER BY id",
+    /* the status statements (migration 010): a seal with the SM3 of its
+     * file, found by esID or by that SM3 */
+    [DB_SEAL_STATUS_BY_ESID] =
+        "SELECT " SEAL_COLS ", coalesce(seal_sm3, '') FROM seals "
+        "WHERE esid = $1",
+    [DB_SEAL_STATUS_BY_SM3] =
+        "SELECT " SEAL_COLS ", coalesce(seal_sm3, '') FROM seals "
+        "WHERE seal_sm3 = $1",
+    [DB_SEAL_SET_SM3] =
+        "UPDATE seals SET seal_sm3 = $2 WHERE id = $1",
+    [DB_SEAL_LIST_NO_SM3] =
+        "SELECT id, seal_der FROM seals WHERE seal_sm3 IS NULL AND "
+        "seal_der IS NOT NULL AND id > $1 ORDER BY id LIMIT $2",
     /* down from $1; the depth bound keeps a corrupt cycle finite */
     [DB_SEAL_LIST_ACTIVE_SUBTREE] =
         "WITH RECURSIVE down(id, depth) AS ("

@@ -559,6 +559,62 @@ store_seal_list_inactive(struct store_conn *c, store_seal_fn fn, void *ctx,
 }
 
 err_code
+store_seal_status_get(struct store_conn *c, const char *key, int by_hash,
+                      struct store_seal *out, char sm3_hex[65],
+                      struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, by_hash ? DB_SEAL_STATUS_BY_SM3
+                                                 : DB_SEAL_STATUS_BY_ESID, e);
+    err_code rc;
+
+    if (st == NULL)
+        return db_prep_failed(e);
+    db_bind_text(st, 1, key);
+    if ((rc = db_step_row(st, "seal", e)) != ERR_OK)
+        return rc;
+    seal_row(st, out);
+    db_col_copy(st, 25, sm3_hex, 65);
+    db_release(st);
+    return ERR_OK;
+}
+
+err_code
+store_seal_set_sm3(struct store_conn *c, int64_t id, const char *sm3_hex,
+                   struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_SEAL_SET_SM3, e);
+
+    if (st == NULL)
+        return db_prep_failed(e);
+    db_bind_i64(st, 1, id);
+    db_bind_text(st, 2, sm3_hex);
+    return db_step_done(st, e);
+}
+
+err_code
+store_seal_list_no_sm3(struct store_conn *c, int64_t after, int limit,
+                       store_seal_der_fn fn, void *ctx, struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_SEAL_LIST_NO_SM3, e);
+    enum db_row row;
+    const void *der;
+    size_t len;
+    err_code rc;
+
+    if (st == NULL)
+        return db_prep_failed(e);
+    db_bind_i64(st, 1, after);
+    db_bind_int(st, 2, limit);
+    while ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW) {
+        der = db_col_bytes(st, 1, &len);
+        if ((rc = fn(ctx, db_col_i64(st, 0), der, len)) != ERR_OK)
+            break;
+    }
+    db_release(st);
+    return rc;
+}
+
+err_code
 store_seal_list_active_subtree(struct store_conn *c, int64_t org_id,
                                store_seal_fn fn, void *ctx, struct err *e)
 {
