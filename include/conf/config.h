@@ -76,6 +76,7 @@ struct config {
     char audit_key[CONFIG_KEYREF_MAX];
     char ca_key[CONFIG_KEYREF_MAX];      /* the local CA                  */
     char maker_key[CONFIG_KEYREF_MAX];   /* the seal maker (制章者)       */
+    char status_key[CONFIG_KEYREF_MAX];  /* signs seal status statements  */
     /* [seals] */
     char seal_region[16];           /* region code in esIDs             */
     char seal_esid_format[128];
@@ -103,6 +104,15 @@ struct config {
     char trust_dir[PATH_MAX];       /* anchors for verification/import  */
     /* [ofd] */
     long ofd_max_inflated_bytes;    /* bytes one OFD request may inflate */
+    /* [status]: the signed seal status statements (GET /status/...) */
+    long status_validity_seconds;   /* nextUpdate - thisUpdate           */
+    long status_max_age_seconds;    /* Cache-Control max-age, at most    */
+    long status_rate_limit_rps;     /* per client address                */
+    long status_rate_limit_burst;
+    long status_global_rate_limit_rps;  /* all addresses together        */
+    long status_global_rate_limit_burst;
+    /* [public]: the services that need no credential */
+    int  public_status;             /* 0: GET /status/... answers 404    */
 
     /* not keys: where relative paths are resolved from */
     char base_dir[PATH_MAX];

@@ -36,6 +36,7 @@
 #define INIT_CONF_MAX       (64 * 1024)
 #define INIT_CA_DAYS        3650
 #define INIT_MAKER_DAYS     3000
+#define INIT_STATUS_DAYS    3000
 #define INIT_AUDIT_KEY_FILE "audit-key.pem"   /* audit.public_key default */
 
 static void
@@ -85,14 +86,15 @@ write_pin(const char *path, struct err *e)
     return rc;
 }
 
-/* The keys init makes in the development token, and the local CA's and
- * the seal maker's certificates (DER, malloc'ed). */
+/* The keys init makes in the development token, and the certificates of
+ * the local CA, the seal maker and the status signer (DER, malloc'ed). */
 struct init_keys {
     char     audit[CUSTODY_ID_HEX_MAX];
     char     ca[CUSTODY_ID_HEX_MAX];
     char     maker[CUSTODY_ID_HEX_MAX];
-    uint8_t *ca_cert, *maker_cert, *audit_pub;  /* audit_pub: SPKI DER */
-    size_t   ca_cert_len, maker_cert_len, audit_pub_len;
+    char     status[CUSTODY_ID_HEX_MAX];
+    uint8_t *ca_cert, *maker_cert, *status_cert, *audit_pub; /* SPKI DER */
+    size_t   ca_cert_len, maker_cert_len, status_cert_len, audit_pub_len;
 };
 
 static void
@@ -100,46 +102,64 @@ init_keys_free(struct init_keys *k)
 {
     free(k->ca_cert);
     free(k->maker_cert);
+    free(k->status_cert);
     free(k->audit_pub);
 }
 
-/* The local CA (self-signed) and the seal maker's certificate from it. */
+/* A certificate from the local CA ca (k->ca_cert) for the token key
+ * key_id, with subject subj, valid for days: *der malloc'ed. */
 static err_code
-init_certs(struct custody *c, const char *org, struct init_keys *k,
-           struct err *e)
+init_issue(struct custody *c, const struct ca_key *ca,
+           const struct init_keys *k, const char *key_id,
+           const struct ca_subject *subj, int days, uint8_t **der,
+           size_t *len, struct err *e)
 {
-    struct ca_key ca = {c, INIT_TOKEN_NAME, k->ca};
-    struct ca_key maker = {c, INIT_TOKEN_NAME, k->maker};
-    struct ca_subject ca_subj = {"CN", NULL, NULL, NULL, "seald", NULL,
-                                 "seald local CA"};
-    struct ca_subject mk_subj = {"CN", NULL, NULL, NULL, "seald", NULL,
-                                 "seald seal maker"};
     struct ca_issue_params ip;
     EVP_PKEY *pub = NULL;
     time_t now = time(NULL);
     err_code rc;
 
-    ca_subj.o = mk_subj.o = org;
-    if ((rc = ca_create_root(&ca, &ca_subj, INIT_CA_DAYS, &k->ca_cert,
-                             &k->ca_cert_len, e)) != ERR_OK ||
-        (rc = custody_public_key(c, INIT_TOKEN_NAME, maker.key_id, &pub, e))
+    if ((rc = custody_public_key(c, INIT_TOKEN_NAME, key_id, &pub, e))
         != ERR_OK)
-        goto done;
+        return rc;
     memset(&ip, 0, sizeof(ip));
-    ip.subject = &mk_subj;
+    ip.subject = subj;
     ip.holder_pub = pub;
     ip.not_before = now - 60;
-    ip.not_after = now + (time_t)INIT_MAKER_DAYS * 86400;
-    rc = ca_issue(&ca, k->ca_cert, k->ca_cert_len, &ip, &k->maker_cert,
-                  &k->maker_cert_len, e);
-done:
+    ip.not_after = now + (time_t)days * 86400;
+    rc = ca_issue(ca, k->ca_cert, k->ca_cert_len, &ip, der, len, e);
     EVP_PKEY_free(pub);
     return rc;
 }
 
+/* The local CA (self-signed), and the seal maker's and the status
+ * signer's certificates from it. */
+static err_code
+init_certs(struct custody *c, const char *org, struct init_keys *k,
+           struct err *e)
+{
+    struct ca_key ca = {c, INIT_TOKEN_NAME, k->ca};
+    struct ca_subject ca_subj = {"CN", NULL, NULL, NULL, "seald", NULL,
+                                 "seald local CA"};
+    struct ca_subject mk_subj = {"CN", NULL, NULL, NULL, "seald", NULL,
+                                 "seald seal maker"};
+    struct ca_subject st_subj = {"CN", NULL, NULL, NULL, "seald", NULL,
+                                 "seald seal status"};
+    err_code rc;
+
+    ca_subj.o = mk_subj.o = st_subj.o = org;
+    if ((rc = ca_create_root(&ca, &ca_subj, INIT_CA_DAYS, &k->ca_cert,
+                             &k->ca_cert_len, e)) != ERR_OK ||
+        (rc = init_issue(c, &ca, k, k->maker, &mk_subj, INIT_MAKER_DAYS,
+                         &k->maker_cert, &k->maker_cert_len, e)) != ERR_OK)
+        return rc;
+    return init_issue(c, &ca, k, k->status, &st_subj, INIT_STATUS_DAYS,
+                      &k->status_cert, &k->status_cert_len, e);
+}
+
 /* Set up the development SM2 token in DIR/token (PINs in DIR/token.pin and
- * DIR/token.so-pin), generate the audit, CA and maker keys in it, and make
- * the CA's and the maker's certificates. */
+ * DIR/token.so-pin), generate the audit, CA, maker and status keys in it,
+ * and make the CA's, the maker's and the status signer's certificates. */
 static err_code
 init_devtoken(const char *dir, const char *org, struct init_keys *k,
               struct err *e)
@@ -178,6 +198,8 @@ init_devtoken(const char *dir, const char *org, struct init_keys *k,
         != ERR_OK ||
         (rc = custody_generate(c, INIT_TOKEN_NAME, "maker", NULL, 0,
                                k->maker, e)) != ERR_OK ||
+        (rc = custody_generate(c, INIT_TOKEN_NAME, "status", NULL, 0,
+                               k->status, e)) != ERR_OK ||
         (rc = custody_public_key_der(c, INIT_TOKEN_NAME, k->audit,
                                      &k->audit_pub, &k->audit_pub_len, e))
         != ERR_OK)
@@ -244,9 +266,17 @@ write_config(const char *path, const struct init_keys *k, const char *db_url,
                     k->audit) != 0 ||
         (n = 0, fill_keyref(b, INIT_CONF_MAX, &n, a, "ca", k->ca)) != 0 ||
         (n = 0, fill_keyref(a, INIT_CONF_MAX, &n, b, "maker", k->maker))
+        != 0 ||
+        (n = 0, fill_keyref(b, INIT_CONF_MAX, &n, a, "status", k->status))
         != 0) {
         rc = err_set(e, ERR_INTERNAL, "config example lacks a [keys] line");
         goto done;
+    }
+    /* an even number of fills: the text is in b, and a is what follows */
+    {
+        char *t = a;
+        a = b;
+        b = t;
     }
     if (db_url != NULL) {
         size_t m = 0;
@@ -292,6 +322,7 @@ boot_work(struct store_conn *c, void *ctx, struct err *e)
 {
     const struct boot_call *w = ctx;
     char ca_ref[CONFIG_KEYREF_MAX], maker_ref[CONFIG_KEYREF_MAX];
+    char status_ref[CONFIG_KEYREF_MAX];
     struct audit_actor who = {.role = "operator", .client_addr = "local"};
     struct audit_event ev = {"instance.init", "account", NULL, AUDIT_OK,
                              NULL, NULL};
@@ -314,10 +345,15 @@ boot_work(struct store_conn *c, void *ctx, struct err *e)
     snprintf(ca_ref, sizeof(ca_ref), "%s/%s", INIT_TOKEN_NAME, w->k->ca);
     snprintf(maker_ref, sizeof(maker_ref), "%s/%s", INIT_TOKEN_NAME,
              w->k->maker);
+    snprintf(status_ref, sizeof(status_ref), "%s/%s", INIT_TOKEN_NAME,
+             w->k->status);
     if ((rc = store_authority_put(c, "ca", ca_ref, w->k->ca_cert,
                                   w->k->ca_cert_len, now, e)) != ERR_OK ||
         (rc = store_authority_put(c, "maker", maker_ref, w->k->maker_cert,
-                                  w->k->maker_cert_len, now, e)) != ERR_OK)
+                                  w->k->maker_cert_len, now, e)) != ERR_OK ||
+        (rc = store_authority_put(c, "status", status_ref,
+                                  w->k->status_cert, w->k->status_cert_len,
+                                  now, e)) != ERR_OK)
         return rc;
     snprintf(idbuf, sizeof(idbuf), "%lld", (long long)acct_id);
     ev.target_id = idbuf;
@@ -464,8 +500,8 @@ cmd_init(int argc, char **argv)
            "  config:      %s\n"
            "  database:    %s\n"
            "  TLS cert:    %s (self-signed, for localhost)\n"
-           "  token:       %s/token (development SM2 token: audit, CA and "
-           "seal maker keys)\n"
+           "  token:       %s/token (development SM2 token: audit, CA, "
+           "seal maker and status keys)\n"
            "  local CA:    %s\n"
            "  audit key:   %s (public: verifies the audit checkpoints)\n"
            "  admin:       %s (role sysadmin)\n"

@@ -81,6 +81,7 @@ static const struct key_def config_keys[] = {
     STR("keys", "audit", audit_key),
     STR("keys", "ca", ca_key),
     STR("keys", "maker", maker_key),
+    STR("keys", "status", status_key),
     STR("seals", "region", seal_region),
     STR("seals", "esid_format", seal_esid_format),
     NUM("seals", "version", seal_version, 4, 5),
@@ -124,6 +125,15 @@ static const struct key_def config_keys[] = {
         verify_bulk_rate_limit_burst, 1, 1000000),
     NUM("ofd", "max_inflated_bytes", ofd_max_inflated_bytes,
         OFD_MIN_MAX_INFLATED, OFD_MAX_TOTAL_SIZE),
+    NUM("status", "validity_seconds", status_validity_seconds, 60, 604800),
+    NUM("status", "max_age_seconds", status_max_age_seconds, 0, 86400),
+    NUM("status", "rate_limit_rps", status_rate_limit_rps, 1, 1000000),
+    NUM("status", "rate_limit_burst", status_rate_limit_burst, 1, 1000000),
+    NUM("status", "global_rate_limit_rps", status_global_rate_limit_rps, 1,
+        1000000),
+    NUM("status", "global_rate_limit_burst", status_global_rate_limit_burst,
+        1, 1000000),
+    BOOL("public", "status", public_status),
 };
 
 const char *
@@ -190,6 +200,13 @@ config_defaults(struct config *cfg)
     cfg->verify_bulk_rate_limit_rps = 2000;
     cfg->verify_bulk_rate_limit_burst = 4000;
     cfg->ofd_max_inflated_bytes = OFD_DEFAULT_MAX_INFLATED;
+    cfg->status_validity_seconds = 3600;
+    cfg->status_max_age_seconds = 300;
+    cfg->status_rate_limit_rps = 10;
+    cfg->status_rate_limit_burst = 50;
+    cfg->status_global_rate_limit_rps = 500;
+    cfg->status_global_rate_limit_burst = 1000;
+    cfg->public_status = 1;
     snprintf(cfg->base_dir, sizeof(cfg->base_dir), ".");
 }
 
@@ -477,6 +494,13 @@ config_validate(const struct config *cfg, struct err *e)
                        cfg->body_budget_bytes, cfg->body_spool_bytes);
     if (cfg->secret_file[0] == '\0')
         return err_set(e, ERR_CONFIG, "security.secret_file is required");
+    /* a cached statement must never outlive its nextUpdate (seal_status.c
+     * re-signs when less than max_age is left) */
+    if (cfg->status_max_age_seconds * 2 > cfg->status_validity_seconds)
+        return err_set(e, ERR_CONFIG, "status.max_age_seconds (%ld) must be "
+                       "at most half of status.validity_seconds (%ld)",
+                       cfg->status_max_age_seconds,
+                       cfg->status_validity_seconds);
     for (i = 0; i < cfg->ntokens; i++) {
         const struct config_token *t = &cfg->tokens[i];
         if (t->c.module[0] == '\0' || t->c.profile[0] == '\0' ||
@@ -495,7 +519,8 @@ config_validate(const struct config *cfg, struct err *e)
     {
         const struct { const char *name, *ref; } refs[] = {
             {"keys.audit", cfg->audit_key}, {"keys.ca", cfg->ca_key},
-            {"keys.maker", cfg->maker_key}};
+            {"keys.maker", cfg->maker_key},
+            {"keys.status", cfg->status_key}};
         for (k = 0; k < sizeof(refs) / sizeof(refs[0]); k++) {
             char tok[CUSTODY_NAME_MAX], id[CUSTODY_ID_HEX_MAX];
             int found = 0;
