@@ -72,6 +72,12 @@ err_code api_deputy_approve(struct http_req *req, struct http_resp *resp,
 err_code api_deputy_reject(struct http_req *req, struct http_resp *resp,
                            struct err *e);
 
+/* api_status.c: the public, signed seal status statements (issue 17). */
+err_code api_status_esid(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
+err_code api_status_sm3(struct http_req *req, struct http_resp *resp,
+                        struct err *e);
+
 /* api_audit.c: audit queries, chain verification, checkpoints, backup */
 err_code api_audit_list(struct http_req *req, struct http_resp *resp,
                         struct err *e);

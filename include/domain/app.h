@@ -15,6 +15,8 @@
 #include "ratelimit.h"
 #include "store_types.h"
 
+struct status_cache;                   /* seal_status.h */
+
 struct app {
     const struct config *cfg;
     struct store        *store;
@@ -22,6 +24,9 @@ struct app {
     struct ratelimit    *limiter;      /* per account and per address */
     struct ratelimit    *verify_limiter;      /* verify routes, per account */
     struct ratelimit    *verify_bulk_limiter; /* same, PERM_VERIFY_BULK     */
+    struct ratelimit    *status_limiter;  /* GET /status/..., per address */
+    struct ratelimit    *status_global;   /* ... all addresses together   */
+    struct status_cache *status_cache;    /* signed statements, per node  */
     struct custody      *custody;      /* the configured tokens        */
     int64_t              started_ms;
     atomic_int           stopping;     /* set on SIGTERM/SIGINT */

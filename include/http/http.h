@@ -67,6 +67,12 @@ struct http_resp {
     const char *content_type;
     char        disposition[HTTP_DISPOSITION_MAX];
     int         retry_after;   /* seconds: Retry-After on a 429/401 error */
+    /* For a raw body that caches may keep (the public status statements):
+     * Cache-Control (empty: "no-store"), ETag (empty: none, else quoted)
+     * and Vary (NULL: none; a static string).  Sent with a 304 too. */
+    char        cache_control[64];
+    char        etag[80];
+    const char *vary;
 };
 
 /* A route handler: fill resp (status, data) or return an error. */
@@ -75,6 +81,10 @@ typedef err_code (*http_handler)(struct http_req *req, struct http_resp *resp,
 
 /* Value of query parameter key, or NULL.  Borrowed from the request. */
 const char *http_query(const struct http_req *req, const char *key);
+
+/* Value of request header name (case-insensitive), or NULL.  Borrowed from
+ * the request. */
+const char *http_header(const struct http_req *req, const char *name);
 
 /* The audit actor of this request (account, role, address, request id). */
 struct audit_actor http_actor(const struct http_req *req);

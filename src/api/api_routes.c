@@ -142,6 +142,12 @@ static const struct route rows[] = {
      "seal.status", "Seal status for relying parties"},
     {"GET", "/api/v1/seal-status-list", api_seal_status_list, PERM_SELF, 0,
      "seal.status_list", "Signed list of every seal that is not active"},
+    {"GET", "/status/{esid}", api_status_esid, PERM_NONE, 0,
+     "seal.status_statement", "Public: the seal's signed status statement "
+     "(DER with Accept: application/seald-status+der, else JSON)"},
+    {"GET", "/status/sm3/{sm3}", api_status_sm3, PERM_NONE, 0,
+     "seal.status_statement", "Public: the same, for the seal whose file "
+     "has this SM3 (64 lowercase hex digits)"},
     {"POST", "/api/v1/verify", api_verify_signature, PERM_SELF, 0,
      "verify.signature", "Verify an SES_Signature or a GB/T 35275 "
      "SignedData with its document or the document's SM3 (JSON base64 or "

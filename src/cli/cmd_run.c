@@ -25,6 +25,7 @@
 #include "log.h"
 #include "maintenance.h"
 #include "router.h"
+#include "seal_status.h"
 #include "store.h"
 #include "util.h"
 #include "verify.h"
@@ -153,6 +154,23 @@ start_checkpointer(const struct app *app, struct err *e)
     if (cfg->audit_sink_file[0] != '\0')
         warn_sink_volume(cfg);
     return audit_checkpointer_start(app->store, &cc, e);
+}
+
+/* The SM3 of seal files made before migration 010, by which GET
+ * /status/sm3/... finds them (seal_status.h). */
+static err_code
+fill_seal_hashes(struct app *app, struct err *e)
+{
+    struct store_conn *db;
+    int n = 0;
+    err_code rc;
+
+    if ((rc = store_conn_get(app->store, &db, e)) != ERR_OK ||
+        (rc = seal_hash_backfill(db, &n, e)) != ERR_OK)
+        return rc;
+    if (n > 0)
+        log_event(LOG_INFO, "seal_hashes_filled", "seals=%d", n);
+    return ERR_OK;
 }
 
 /* After the listener has stopped, nothing can be counted any more: write
@@ -287,7 +305,14 @@ cmd_run(int argc, char **argv)
         (app.verify_bulk_limiter = ratelimit_new(
              (double)cfg.verify_bulk_rate_limit_rps,
              (double)cfg.verify_bulk_rate_limit_burst))
-        == NULL) {
+        == NULL ||
+        (app.status_limiter = ratelimit_new(
+             (double)cfg.status_rate_limit_rps,
+             (double)cfg.status_rate_limit_burst)) == NULL ||
+        (app.status_global = ratelimit_new(
+             (double)cfg.status_global_rate_limit_rps,
+             (double)cfg.status_global_rate_limit_burst)) == NULL ||
+        (app.status_cache = status_cache_new()) == NULL) {
         err_set(&e, ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -301,6 +326,8 @@ cmd_run(int argc, char **argv)
         goto fail;
     if (applied > 0)
         log_event(LOG_INFO, "migrated", "applied=%d", applied);
+    if (fill_seal_hashes(&app, &e) != ERR_OK)
+        goto fail;
 
     /* Block the signals before any thread starts, so that only sigwait()
      * in this thread ever sees them. */
@@ -354,6 +381,9 @@ out:
     ratelimit_free(app.limiter);
     ratelimit_free(app.verify_limiter);
     ratelimit_free(app.verify_bulk_limiter);
+    ratelimit_free(app.status_limiter);
+    ratelimit_free(app.status_global);
+    status_cache_free(app.status_cache);
     custody_close(app.custody);
     log_close();
     for (i = 0; i < novr; i++)

@@ -17,6 +17,7 @@
 #include "ca.h"
 #include "rbac.h"
 #include "seal.h"
+#include "seal_int.h"
 #include "seal_moves.h"
 #include "seal_make.h"
 #include "ses.h"
@@ -43,18 +44,8 @@ seal_type_code(const struct store_app *app)
     return 1;
 }
 
-/* The instance's CA or maker: key reference split into *key (borrowing the
- * token and id buffers) and its certificate (*cert malloc'ed). */
-struct authority {
-    char     ref[STORE_KEYREF_MAX];
-    char     token[CUSTODY_NAME_MAX];
-    char     id[CUSTODY_ID_HEX_MAX];
-    uint8_t *cert;
-    size_t   cert_len;
-    struct ca_key key;
-};
-
-static err_code
+/* Contract: seal_int.h. */
+err_code
 authority_load(struct store_conn *db, struct custody *c, const char *role,
                struct authority *au, struct err *e)
 {
@@ -74,7 +65,7 @@ authority_load(struct store_conn *db, struct custody *c, const char *role,
     return ERR_OK;
 }
 
-static void
+void
 authority_free(struct authority *au)
 {
     free(au->cert);
@@ -207,8 +198,9 @@ struct record_seal_args {
 };
 
 /* Record the seal the maker has signed: the application, re-read, must
- * still be approved and the seal it replaces still active; then the seal,
- * the application's move and both history rows. */
+ * still be approved and the seal it replaces still active; then the seal
+ * (with the SM3 of its file, by which GET /status/sm3 finds it), the
+ * application's move and both history rows. */
 static err_code
 record_seal_work(struct unit *u, void *ctx, struct err *e)
 {
@@ -218,6 +210,8 @@ record_seal_work(struct unit *u, void *ctx, struct err *e)
     struct store_seal *s = w->s, pred;
     struct store_app now_app;
     enum app_state app_to = APP_NONE;
+    uint8_t sm3[SM3_DIGEST_LEN];
+    char sm3_hex[2 * SM3_DIGEST_LEN + 1];
     err_code rc;
 
     if ((rc = store_app_get(a->db, app->id, &now_app, e)) != ERR_OK)
@@ -237,8 +231,12 @@ record_seal_work(struct unit *u, void *ctx, struct err *e)
                  pred.lineage_esid);
         s->predecessor_id = pred.id;
     }
+    if ((rc = sm2_sm3(w->der, w->der_len, sm3, e)) != ERR_OK)
+        return rc;
+    util_hex_encode(sm3, sizeof(sm3), sm3_hex);
     if ((rc = store_seal_insert(a->db, s, w->der, w->der_len, w->cert,
                                 w->cert_len, &s->id, e)) != ERR_OK ||
+        (rc = store_seal_set_sm3(a->db, s->id, sm3_hex, e)) != ERR_OK ||
         (rc = store_app_transition(a->db, app->id, now_app.state, app_to,
                                    NULL, 0, w->now, e)) != ERR_OK ||
         (rc = store_history_insert(a->db, "application", app->id,
@@ -1004,8 +1002,9 @@ struct list_ctx {
     size_t n, cap;
 };
 
-static int
-reason_number(const struct store_seal *s)
+/* Contract: seal_int.h. */
+int
+seal_reason_number(const struct store_seal *s)
 {
     if (!strcmp(s->reason_code, "key_compromise"))
         return STATUSLIST_REASON_KEY_COMPROMISE;
@@ -1029,7 +1028,7 @@ list_add(void *ctx, const struct store_seal *s)
     l->entries[l->n].es_id = l->esids[l->n];
     l->entries[l->n].state = seal_state_name(s->state);
     l->entries[l->n].since = (time_t)(s->state_since_ms / 1000);
-    l->entries[l->n].reason = reason_number(s);
+    l->entries[l->n].reason = seal_reason_number(s);
     l->n++;
     return ERR_OK;
 }

@@ -92,6 +92,7 @@ struct http_conn_ctx {
     err_code               body_refused; /* why the body was dropped */
     int                    status;
     int                    retry_after;  /* seconds, for 429 and 503 */
+    const struct http_resp *cacheable;   /* its cache headers, or NULL */
     int64_t                start_ms;
     EVP_MD_CTX            *sm3;          /* raw bodies: hashed as they come */
     /* A refusal held in the tarpit: the connection is suspended, and the
@@ -123,6 +124,12 @@ http_query(const struct http_req *req, const char *key)
 {
     return MHD_lookup_connection_value(req->conn->mc, MHD_GET_ARGUMENT_KIND,
                                        key);
+}
+
+const char *
+http_header(const struct http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn->mc, MHD_HEADER_KIND, name);
 }
 
 struct audit_actor
@@ -231,7 +238,15 @@ send_body(struct http_conn_ctx *ctx, int status, char *raw, size_t len,
     if (disposition != NULL && disposition[0] != '\0')
         MHD_add_response_header(resp, "Content-Disposition", disposition);
     MHD_add_response_header(resp, "X-Request-Id", ctx->req.request_id);
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (ctx->cacheable != NULL && ctx->cacheable->cache_control[0] != '\0')
+        MHD_add_response_header(resp, "Cache-Control",
+                                ctx->cacheable->cache_control);
+    else
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (ctx->cacheable != NULL && ctx->cacheable->etag[0] != '\0')
+        MHD_add_response_header(resp, "ETag", ctx->cacheable->etag);
+    if (ctx->cacheable != NULL && ctx->cacheable->vary != NULL)
+        MHD_add_response_header(resp, "Vary", ctx->cacheable->vary);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (allow != NULL && allow[0] != '\0')
         MHD_add_response_header(resp, "Allow", allow);
@@ -775,11 +790,16 @@ dispatch(struct http_conn_ctx *ctx)
         return refuse(ctx, route, &e, NULL);
     }
     if (resp.raw != NULL) {
+        enum MHD_Result ret;
+
         json_decref(resp.data);
-        return send_body(ctx, resp.status ? resp.status : 200, resp.raw,
-                         resp.raw_len, resp.content_type
-                             ? resp.content_type : "application/octet-stream",
-                         resp.disposition, NULL);
+        ctx->cacheable = &resp;
+        ret = send_body(ctx, resp.status ? resp.status : 200, resp.raw,
+                        resp.raw_len, resp.content_type
+                            ? resp.content_type : "application/octet-stream",
+                        resp.disposition, NULL);
+        ctx->cacheable = NULL;
+        return ret;
     }
     return send_json(ctx, resp.status ? resp.status : 200,
                      sjson_envelope(resp.data, req->request_id), NULL);

@@ -46,16 +46,26 @@ valid_esid(const char *s)
     return n > 0 && s[n] == '\0' && n < STORE_ESID_MAX;
 }
 
+/* An SM3 hash as 64 lowercase hex digits (the one spelling, so that one
+ * seal has one URL for caches). */
+static int
+valid_sm3(const char *s)
+{
+    return strspn(s, "0123456789abcdef") == 64 && s[64] == '\0';
+}
+
 /* Check path parameter n (named name, len bytes) of req: {esid} must be an
- * esID, every other parameter an id, parsed into req->ids[n].  This is the
- * one place path parameters are parsed, so "+1", "00001" or "1%00" name
- * nothing anywhere. */
+ * esID, {sm3} an SM3 hash in lowercase hex, every other parameter an id,
+ * parsed into req->ids[n].  This is the one place path parameters are
+ * parsed, so "+1", "00001" or "1%00" name nothing anywhere. */
 static int
 param_valid(const char *name, size_t len, struct http_req *req, size_t n)
 {
     req->ids[n] = 0;
     if (len == 4 && strncmp(name, "esid", 4) == 0)
         return valid_esid(req->params[n]);
+    if (len == 3 && strncmp(name, "sm3", 3) == 0)
+        return valid_sm3(req->params[n]);
     return parse_id(req->params[n], &req->ids[n]);
 }
 
@@ -141,8 +151,9 @@ router_match(const struct route_table *t, const char *method,
         path_found = 1;
         if (strcmp(r->method, want) == 0) {
             req->param_error = pattern_match(r->pattern, path, req) < 0
-                ? (strstr(r->pattern, "{esid}") ? "no such seal"
-                                                : "no such id")
+                ? (strstr(r->pattern, "{esid}") ||
+                   strstr(r->pattern, "{sm3}") ? "no such seal"
+                                               : "no such id")
                 : NULL;
             *out = r;
             return ERR_OK;
