@@ -204,8 +204,8 @@ config_defaults(struct config *cfg)
     cfg->status_max_age_seconds = 300;
     cfg->status_rate_limit_rps = 10;
     cfg->status_rate_limit_burst = 50;
-    cfg->status_global_rate_limit_rps = 500;
-    cfg->status_global_rate_limit_burst = 1000;
+    cfg->status_global_rate_limit_rps = 100;
+    cfg->status_global_rate_limit_burst = 200;
     cfg->public_status = 1;
     snprintf(cfg->base_dir, sizeof(cfg->base_dir), ".");
 }
