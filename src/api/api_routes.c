@@ -146,7 +146,7 @@ static const struct route rows[] = {
      "seal.status_statement", "Public: the seal's signed status statement "
      "(DER with Accept: application/seald-status+der, else JSON)"},
     {"GET", "/status/sm3/{sm3}", api_status_sm3, PERM_NONE, 0,
-     "seal.status_statement", "Public: the same, for the seal whose file "
+     "seal.status_statement_sm3", "Public: the same, for the seal whose file "
      "has this SM3 (64 lowercase hex digits)"},
     {"POST", "/api/v1/verify", api_verify_signature, PERM_SELF, 0,
      "verify.signature", "Verify an SES_Signature or a GB/T 35275 "
