@@ -6,6 +6,11 @@
  * organisation and the first administrator, whose credential is printed
  * once.  Refuses to touch a
  * directory that already holds an instance.
+ *
+ * Also `seald status-key --config FILE`: give an instance made before
+ * signed status statements (migration 010) its status key, generated next
+ * to the local CA's key and certified by it, as init does for a new one
+ * (the daemon, restarted, then signs with it).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +20,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
 
 #include "audit.h"
 #include "auth.h"
@@ -37,6 +46,7 @@
 #define INIT_CA_DAYS        3650
 #define INIT_MAKER_DAYS     3000
 #define INIT_STATUS_DAYS    3000
+#define INIT_STATUS_CN      "seald seal status"
 #define INIT_AUDIT_KEY_FILE "audit-key.pem"   /* audit.public_key default */
 
 static void
@@ -106,28 +116,28 @@ init_keys_free(struct init_keys *k)
     free(k->audit_pub);
 }
 
-/* A certificate from the local CA ca (k->ca_cert) for the token key
- * key_id, with subject subj, valid for days: *der malloc'ed. */
+/* A certificate from the local CA ca (its certificate ca_cert) for the
+ * key key_id in token, with subject subj, valid for days: *der
+ * malloc'ed. */
 static err_code
 init_issue(struct custody *c, const struct ca_key *ca,
-           const struct init_keys *k, const char *key_id,
-           const struct ca_subject *subj, int days, uint8_t **der,
-           size_t *len, struct err *e)
+           const uint8_t *ca_cert, size_t ca_len, const char *token,
+           const char *key_id, const struct ca_subject *subj, int days,
+           uint8_t **der, size_t *len, struct err *e)
 {
     struct ca_issue_params ip;
     EVP_PKEY *pub = NULL;
     time_t now = time(NULL);
     err_code rc;
 
-    if ((rc = custody_public_key(c, INIT_TOKEN_NAME, key_id, &pub, e))
-        != ERR_OK)
+    if ((rc = custody_public_key(c, token, key_id, &pub, e)) != ERR_OK)
         return rc;
     memset(&ip, 0, sizeof(ip));
     ip.subject = subj;
     ip.holder_pub = pub;
     ip.not_before = now - 60;
     ip.not_after = now + (time_t)days * 86400;
-    rc = ca_issue(ca, k->ca_cert, k->ca_cert_len, &ip, der, len, e);
+    rc = ca_issue(ca, ca_cert, ca_len, &ip, der, len, e);
     EVP_PKEY_free(pub);
     return rc;
 }
@@ -144,16 +154,19 @@ init_certs(struct custody *c, const char *org, struct init_keys *k,
     struct ca_subject mk_subj = {"CN", NULL, NULL, NULL, "seald", NULL,
                                  "seald seal maker"};
     struct ca_subject st_subj = {"CN", NULL, NULL, NULL, "seald", NULL,
-                                 "seald seal status"};
+                                 INIT_STATUS_CN};
     err_code rc;
 
     ca_subj.o = mk_subj.o = st_subj.o = org;
     if ((rc = ca_create_root(&ca, &ca_subj, INIT_CA_DAYS, &k->ca_cert,
                              &k->ca_cert_len, e)) != ERR_OK ||
-        (rc = init_issue(c, &ca, k, k->maker, &mk_subj, INIT_MAKER_DAYS,
-                         &k->maker_cert, &k->maker_cert_len, e)) != ERR_OK)
+        (rc = init_issue(c, &ca, k->ca_cert, k->ca_cert_len,
+                         INIT_TOKEN_NAME, k->maker, &mk_subj,
+                         INIT_MAKER_DAYS, &k->maker_cert,
+                         &k->maker_cert_len, e)) != ERR_OK)
         return rc;
-    return init_issue(c, &ca, k, k->status, &st_subj, INIT_STATUS_DAYS,
+    return init_issue(c, &ca, k->ca_cert, k->ca_cert_len, INIT_TOKEN_NAME,
+                      k->status, &st_subj, INIT_STATUS_DAYS,
                       &k->status_cert, &k->status_cert_len, e);
 }
 
@@ -520,5 +533,168 @@ done:
     free(capem);
     store_close(s);
     auth_key_free(ak);
+    return status;
+}
+
+/* ---- seald status-key ---------------------------------------------------- */
+
+/* What status-key writes: store_run's work. */
+struct status_key_call {
+    const char    *ref;
+    const uint8_t *cert;
+    size_t         cert_len;
+};
+
+static err_code
+status_key_work(struct store_conn *c, void *ctx, struct err *e)
+{
+    const struct status_key_call *w = ctx;
+    struct audit_actor who = {.role = "operator", .client_addr = "local"};
+    struct audit_event ev = {"instance.status_key", "authority", "status",
+                             AUDIT_OK, NULL, NULL};
+    json_t *details;
+    err_code rc;
+
+    if ((rc = store_authority_put(c, "status", w->ref, w->cert, w->cert_len,
+                                  util_now_ms(), e)) != ERR_OK)
+        return rc;
+    if ((details = json_pack("{s:s}", "key", w->ref)) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    ev.details = details;
+    rc = audit_append(c, &who, &ev, e);
+    json_decref(details);
+    return rc;
+}
+
+/* The organisation (O) of the CA certificate der into o (cap bytes; ""
+ * when it has none). */
+static void
+ca_org(const uint8_t *der, size_t len, char *o, size_t cap)
+{
+    const unsigned char *p = der;
+    X509 *x = d2i_X509(NULL, &p, (long)len);
+
+    o[0] = '\0';
+    if (x != NULL &&
+        X509_NAME_get_text_by_NID(X509_get_subject_name(x),
+                                  NID_organizationName, o, (int)cap) < 0)
+        o[0] = '\0';
+    X509_free(x);
+    ERR_clear_error();
+}
+
+/* Generate the status key in the local CA's token, have the CA certify it
+ * and record it (authority 'status', audited); ref gets "token/id". */
+static err_code
+add_status_key(struct store *s, struct custody *c, char *ref, size_t cap,
+               struct err *e)
+{
+    struct store_conn *conn;
+    char ca_ref[CONFIG_KEYREF_MAX], tok[CUSTODY_NAME_MAX],
+         ca_id[CUSTODY_ID_HEX_MAX], id[CUSTODY_ID_HEX_MAX],
+         have[CONFIG_KEYREF_MAX], org[CA_NAME_FIELD_MAX + 1];
+    uint8_t *ca_cert = NULL, *cert = NULL, *old = NULL;
+    size_t ca_len = 0, cert_len = 0, old_len = 0;
+    struct ca_subject subj = {"CN", NULL, NULL, NULL, "seald", NULL,
+                              INIT_STATUS_CN};
+    struct ca_key ca;
+    struct status_key_call w;
+    err_code rc;
+
+    if ((rc = store_conn_get(s, &conn, e)) != ERR_OK)
+        return rc;
+    rc = store_authority_get(conn, "status", have, sizeof(have), &old,
+                             &old_len, e);
+    free(old);
+    if (rc == ERR_OK)
+        return err_set(e, ERR_CONFLICT, "this instance has a status key "
+                       "already (%s)", have);
+    if (rc != ERR_NOT_FOUND)
+        return rc;
+    if ((rc = store_authority_get(conn, "ca", ca_ref, sizeof(ca_ref),
+                                  &ca_cert, &ca_len, e)) != ERR_OK) {
+        if (rc == ERR_NOT_FOUND)
+            rc = err_set(e, ERR_CONFIG, "this instance has no local CA");
+        goto done;
+    }
+    if ((rc = config_keyref(ca_ref, tok, ca_id, e)) != ERR_OK ||
+        (rc = custody_generate(c, tok, "status", NULL, 0, id, e)) != ERR_OK)
+        goto done;
+    ca_org(ca_cert, ca_len, org, sizeof(org));
+    subj.o = org[0] != '\0' ? org : NULL;
+    ca.custody = c;
+    ca.token = tok;
+    ca.key_id = ca_id;
+    if ((rc = init_issue(c, &ca, ca_cert, ca_len, tok, id, &subj,
+                         INIT_STATUS_DAYS, &cert, &cert_len, e)) != ERR_OK)
+        goto done;
+    snprintf(ref, cap, "%s/%s", tok, id);
+    w.ref = ref;
+    w.cert = cert;
+    w.cert_len = cert_len;
+    rc = store_run(conn, status_key_work, &w, e);
+done:
+    free(ca_cert);
+    free(cert);
+    return rc;
+}
+
+int
+cmd_status_key(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *conf = NULL;
+    char ref[CONFIG_KEYREF_MAX];
+    struct config cfg;
+    struct custody *c = NULL;
+    struct store *s = NULL;
+    struct err e;
+    int ch, status = CMD_EXIT_FAIL;
+
+    err_clear(&e);
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': conf = optarg; break;
+        case 'h':
+            fprintf(stdout, "usage: seald status-key --config FILE\n"
+                    "  Gives an instance made before signed status "
+                    "statements its status key:\n  generated in the local "
+                    "CA's token, certified by the local CA, recorded\n  in "
+                    "the database; restart the daemon to use it.\n");
+            return CMD_EXIT_OK;
+        default: return CMD_EXIT_USAGE;
+        }
+    }
+    if (conf == NULL || optind != argc) {
+        fprintf(stderr, "usage: seald status-key --config FILE\n");
+        return CMD_EXIT_USAGE;
+    }
+    config_defaults(&cfg);
+    if (config_load(&cfg, conf, &e) != ERR_OK ||
+        config_validate(&cfg, &e) != ERR_OK) {
+        fprintf(stderr, "seald status-key: %s\n", e.msg);
+        return CMD_EXIT_CONFIG;
+    }
+    if (cmd_open_tokens(&cfg, &c, &e) != ERR_OK ||
+        store_open(cfg.db_url, cfg.db_password_file[0] != '\0'
+                       ? cfg.db_password_file : NULL,
+                   cfg.db_busy_timeout_ms, 0, &s, &e) != ERR_OK ||
+        store_migrate(s, NULL, &e) != ERR_OK ||
+        add_status_key(s, c, ref, sizeof(ref), &e) != ERR_OK)
+        goto done;
+    printf("seald: status key %s, certified by the local CA.\n"
+           "Record it in %s under [keys]:\n  status = %s\n"
+           "and restart the daemon (every node) to use it.\n", ref, conf,
+           ref);
+    status = CMD_EXIT_OK;
+done:
+    if (status != CMD_EXIT_OK)
+        fprintf(stderr, "seald status-key: %s\n", e.msg);
+    store_close(s);
+    custody_close(c);
     return status;
 }

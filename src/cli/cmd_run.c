@@ -63,10 +63,11 @@ apply_override(struct config *cfg, const char *spec, struct err *e)
     return config_set(cfg, section, key, eq + 1, e);
 }
 
-/* Open the configured tokens.  The development token finds its key
- * directory through the environment, set here before the module loads. */
-static err_code
-open_tokens(const struct config *cfg, struct custody **out, struct err *e)
+/* Contract: cmd.h.  The development token finds its key directory through
+ * the environment, set here before the module loads. */
+err_code
+cmd_open_tokens(const struct config *cfg, struct custody **out,
+                struct err *e)
 {
     struct custody_token_conf confs[CONFIG_MAX_TOKENS];
     size_t i;
@@ -316,7 +317,7 @@ cmd_run(int argc, char **argv)
         err_set(&e, ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if (open_tokens(&cfg, &app.custody, &e) != ERR_OK)
+    if (cmd_open_tokens(&cfg, &app.custody, &e) != ERR_OK)
         goto fail;
     if (auth_key_load(cfg.secret_file, &app.key, &e) != ERR_OK ||
         store_open(cfg.db_url, cfg.db_password_file, cfg.db_busy_timeout_ms, 0,

@@ -35,6 +35,7 @@ static const struct subcommand subcommands[] = {
     {"routes", cmd_routes, "print the API routing table as JSON"},
     {"permissions", cmd_permissions, "print the role x route matrix as JSON"},
     {"config-keys", cmd_config_keys, "list every configuration key"},
+    {"status-key", cmd_status_key, "give an older instance its status key"},
 };
 
 static void

@@ -305,8 +305,15 @@ seal_status_statement(struct store_conn *db, const struct seal_env *env,
     if (found && out->f.status == SSTATUS_ACTIVE && s.valid_end_ms != 0 &&
         s.valid_end_ms / 1000 < out->f.next_update)
         out->f.next_update = (time_t)(s.valid_end_ms / 1000);
-    if ((rc = sign_statement(&au, out, e)) != ERR_OK)
+    if ((rc = sign_statement(&au, out, e)) != ERR_OK) {
+        /* a key the token does not hold is the instance's fault, not a
+         * missing seal: never a 404 */
+        if (rc == ERR_NOT_FOUND)
+            rc = err_set(e, ERR_UNAVAILABLE, "the status key %s is not in "
+                         "its token (after seald status-key, restart the "
+                         "daemon)", au.ref);
         goto done;
+    }
     if (found)
         cache_put(cache, &s, signer, out);
 done:

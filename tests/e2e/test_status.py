@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import Instance, assert_error
+from conftest import Instance, assert_error, run_seald
 from test_seals import Seals, openssl
 
 SM2_ID = "1234567812345678"     # SM2_DEFAULT_ID (include/format/sm2.h)
@@ -90,6 +90,13 @@ def asn1(path, *args):
             rows.append((int(m.group(1)), int(m.group(2)), int(m.group(3)),
                          int(m.group(4)), m.group(5)))
     return rows
+
+
+class bare_world:
+    """What openssl_check needs of an instance without the Seals helpers."""
+
+    def __init__(self, inst):
+        self.inst = inst
 
 
 def openssl_check(w, der, tmp, tamper=False):
@@ -370,3 +377,36 @@ def test_instance_without_status_key(bare):
     assert_error(r, 503, "unavailable")
     assert "status key" in r.json()["error"]["message"]
     assert "manual" in r.json()["error"]["message"]
+
+
+def test_status_key_added_to_older_instance(bare, tmp_path):
+    """`seald status-key` gives such an instance its key: generated in the
+    local CA's token, certified by the local CA, used after a restart;
+    only once."""
+    write_sql(bare, "DELETE FROM authority WHERE role = 'status'")
+    assert bare.get("/status/23010000000001").status_code == 503
+    out = run_seald("status-key", "--config", bare.conf)
+    assert out.returncode == 0, out.stderr
+    m = re.search(r"status = (\S+/[0-9a-f]+)", out.stdout)
+    assert m, out.stdout
+    (ref,), = bare.sql("SELECT key_ref FROM authority WHERE role = 'status'")
+    assert ref == m.group(1)
+    assert bare.sql("SELECT count(*) FROM audit_log WHERE action = "
+                    "'instance.status_key'") == [(1,)]
+    # the running daemon's development token has not loaded the new key:
+    # a refusal that says what to do, never a 404
+    r = bare.get("/status/23010000000001")
+    assert_error(r, 503, "unavailable")
+    assert "restart" in r.json()["error"]["message"]
+    restart(bare)
+    r = bare.get("/status/23010000000001")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "unknown"
+    assert openssl_check(bare_world(bare), base64.b64decode(r.json()["der"]),
+                         str(tmp_path / "sk"))
+    again = run_seald("status-key", "--config", bare.conf)
+    assert again.returncode != 0 and "already" in again.stderr
+    # the CLI's audit entry is in the chain like any other
+    v = run_seald("audit", "verify", "--db", bare.db, "--audit-key",
+                  os.path.join(bare.dir, "audit-key.pem"))
+    assert v.returncode == 0, v.stdout + v.stderr
