@@ -56,6 +56,47 @@ static void test_bad_id_found_with_error(void **state)
     assert_string_equal(req.param_error, "no such id");
 }
 
+/* {sm3} is 64 lowercase hex digits, the one spelling of a seal's hash:
+ * anything else finds the route but names no seal; /status/sm3 alone is
+ * an esID. */
+static void test_sm3_param(void **state)
+{
+    static struct http_req req;
+    static const char *const bad[] = {
+        "/status/sm3/ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"
+        "0123456789",
+        "/status/sm3/abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+        "012345678",
+        "/status/sm3/abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+        "0123456789a",
+        "/status/sm3/gbcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+        "0123456789",
+    };
+    const struct route *r = NULL;
+    char allow[64];
+    struct err e;
+    size_t i;
+
+    (void)state;
+    assert_int_equal(router_match(&api_routes, "GET",
+                                  "/status/sm3/abcdef0123456789abcdef012345"
+                                  "6789abcdef0123456789abcdef0123456789",
+                                  &req, &r, allow, sizeof(allow), &e),
+                     ERR_OK);
+    assert_string_equal(r->pattern, "/status/sm3/{sm3}");
+    assert_null(req.param_error);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(router_match(&api_routes, "GET", bad[i], &req, &r,
+                                      allow, sizeof(allow), &e), ERR_OK);
+        assert_string_equal(r->pattern, "/status/sm3/{sm3}");
+        assert_string_equal(req.param_error, "no such seal");
+    }
+    assert_int_equal(router_match(&api_routes, "GET", "/status/sm3", &req,
+                                  &r, allow, sizeof(allow), &e), ERR_OK);
+    assert_string_equal(r->pattern, "/status/{esid}");
+    assert_null(req.param_error);
+}
+
 /* The Allow buffer http.c passes holds the whole list. */
 static void test_allow_full(void **state)
 {
@@ -116,6 +157,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_params_and_ids),
         cmocka_unit_test(test_bad_id_found_with_error),
+        cmocka_unit_test(test_sm3_param),
         cmocka_unit_test(test_allow_full),
         cmocka_unit_test(test_allow_short),
         cmocka_unit_test(test_allow_none),
