@@ -32,6 +32,10 @@
 #include "store_account.h"
 #include "store_audit.h"
 
+/* The PostgreSQL series compiled from sql/postgresql/ (pg_migrations.c). */
+extern const struct db_migration db_pg_migrations[];
+extern const size_t db_pg_migrations_count;
+
 #define NTHREADS 4
 #define NITEMS   10
 
@@ -54,10 +58,12 @@ setup(void **state)
     }
     assert_int_equal(store_open(url, NULL, 5000, 1, &st, &e), ERR_OK);
     assert_int_equal(store_migrate(st, &applied, &e), ERR_OK);
-    assert_int_equal(applied, 8);
+    /* the whole compiled series, whatever its numbers (they may skip) */
+    assert_int_equal(applied, (int)db_pg_migrations_count);
     assert_int_equal(store_conn_get(st, &conn, &e), ERR_OK);
     assert_int_equal(store_schema_version(conn, &version, &e), ERR_OK);
-    assert_int_equal(version, 8);
+    assert_int_equal(version,
+                     db_pg_migrations[db_pg_migrations_count - 1].version);
     /* a second migrate finds nothing to do */
     assert_int_equal(store_migrate(st, &applied, &e), ERR_OK);
     assert_int_equal(applied, 0);
@@ -425,7 +431,8 @@ test_read_only(void **state)
     assert_int_equal(store_open_readonly(getenv("SEALD_PG_URL"), NULL, &ro, &c, &e),
                      ERR_OK);
     assert_int_equal(store_schema_version(c, &version, &e), ERR_OK);
-    assert_int_equal(version, 8);
+    assert_int_equal(version,
+                     db_pg_migrations[db_pg_migrations_count - 1].version);
     assert_int_equal(store_org_insert(c, 0, "Nope", "agency", NULL, 4000,
                                       &id, &e), ERR_DB);
     assert_int_equal(id, 0);
