@@ -196,6 +196,8 @@ done:
     return rc;
 }
 
+/* GET /status/{esid}: the statement of the seal with that esID (or a
+ * signed "unknown"). */
 err_code
 api_status_esid(struct http_req *req, struct http_resp *resp, struct err *e)
 {
@@ -203,6 +205,8 @@ api_status_esid(struct http_req *req, struct http_resp *resp, struct err *e)
                          0, e);
 }
 
+/* GET /status/sm3/{sm3}: the statement of the seal whose file has that SM3
+ * (the router let only 64 lowercase hex digits through). */
 err_code
 api_status_sm3(struct http_req *req, struct http_resp *resp, struct err *e)
 {
