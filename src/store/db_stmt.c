@@ -109,7 +109,7 @@
     "custodian_id, state, state_since_ms, reason_code, version, seal_der, " \
     "cert_der, holder_key, valid_start_ms, valid_end_ms, predecessor_id, " \
     "made_by, made_ms, confirmed_ms, filing_state, filed_ms, last_used_ms, " \
-    "hold, state_before_loss, change_required_ms"
+    "hold, state_before_loss, change_required_ms, seal_sm3"
 
 #define COPY_APP_COLS \
     "id, org_id, applicant_id, purpose, replaces_seal_id, kind, subkind, " \
@@ -633,7 +633,7 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "INSERT INTO seals (" COPY_SEAL_COLS ") {explicit ids} "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
         "$14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, "
-        "$27)",
+        "$27, $28)",
     [DB_COPY_SEAL_COUNT] = "SELECT count(*) FROM seals",
     [DB_COPY_APP_READ] =
         "SELECT " COPY_APP_COLS " FROM applications ORDER BY id",

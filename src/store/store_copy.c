@@ -69,7 +69,7 @@ static const struct copy_table tables[STORE_COPY_TABLES] = {
     {"audit_log", "iiitttttttttb", ROWS(AUDIT), 0, 0, {{0}}},
     {"audit_checkpoints", "iibitbb", ROWS(CHECKPOINT), 1, 0, {{0}}},
     {"audit_head", "iib", ROWS(HEAD), 0, 1, {{0}}},
-    {"seals", "ittiittititibbtiiriiitiitti", ROWS(SEAL), 1, 0,
+    {"seals", "ittiittititibbtiiriiitiittit", ROWS(SEAL), 1, 0,
      {{17, DB_COPY_SEAL_FIX_PREDECESSOR}}},
     {"applications", "iiititttttibtbiiiitttitiii", ROWS(APP), 1, 0, {{0}}},
     {"application_materials", "iiittibbi", ROWS(MATERIAL), 1, 0, {{0}}},
