@@ -61,6 +61,16 @@ static int is_status(const json_t *checks, const char *name, const char *st)
     return strcmp(check_status(checks, name), st) == 0;
 }
 
+/* A certificate validity check that failed on the notBefore side. */
+static int not_yet_valid(const json_t *checks, const char *name)
+{
+    const char *w = json_string_value(json_object_get(
+        json_object_get(checks, name), "window"));
+
+    return is_status(checks, name, ST_FAILED) && w != NULL &&
+           strcmp(w, "not_yet_valid") == 0;
+}
+
 /* Indication and sub-indication from the checks, by priority. */
 static void conclude(json_t *r, const json_t *checks)
 {
@@ -73,6 +83,11 @@ static void conclude(json_t *r, const json_t *checks)
         ind = "TOTAL_FAILED"; sub = "SIG_CRYPTO_FAILURE";
     } else if (is_status(checks, "data_hash", ST_FAILED)) {
         ind = "TOTAL_FAILED"; sub = "HASH_FAILURE";
+    } else if (not_yet_valid(checks, "signer_certificate_validity") ||
+               not_yet_valid(checks, "maker_certificate_validity")) {
+        /* EN 319 102-1: signed before the certificate's notBefore (X.509
+         * validation comes before the signature's constraints) */
+        ind = "TOTAL_FAILED"; sub = "NOT_YET_VALID";
     } else if (is_status(checks, "signer_in_seal", ST_FAILED) ||
                is_status(checks, "seal_validity", ST_FAILED)) {
         ind = "TOTAL_FAILED"; sub = "SIG_CONSTRAINTS_FAILURE";
@@ -396,10 +411,15 @@ static void sig_check(json_t *checks, const char *name, X509 *cert,
                   "SM2 signature does not verify over the signed bytes");
 }
 
+/* The certificate's validity at time at.  A failure names the
+ * certificate's own period (notBefore, notAfter) and says which side it
+ * falls on ("window": "not_yet_valid" or "expired", read by conclude). */
 static void validity_check(json_t *checks, const char *name, X509 *cert,
                            time_t at)
 {
-    char buf[21];
+    char buf[21], nb[32] = "?", na[32] = "?";
+    const char *window = NULL;
+    time_t tb, ta;
     int r1, r2;
 
     util_time_rfc3339(at, buf);
@@ -407,17 +427,33 @@ static void validity_check(json_t *checks, const char *name, X509 *cert,
         check_set(checks, name, ST_NOT_CHECKED, "no usable certificate");
         return;
     }
+    if (ses_time_get(&tb, X509_get0_notBefore(cert), "notBefore", NULL) ==
+        ERR_OK)
+        util_time_rfc3339(tb, nb);
+    if (ses_time_get(&ta, X509_get0_notAfter(cert), "notAfter", NULL) ==
+        ERR_OK)
+        util_time_rfc3339(ta, na);
     r1 = X509_cmp_time(X509_get0_notBefore(cert), &at);
     r2 = X509_cmp_time(X509_get0_notAfter(cert), &at);
-    if (r1 == 0 || r2 == 0)
+    if (r1 == 0 || r2 == 0) {
         check_set(checks, name, ST_FAILED, "certificate dates unreadable");
-    else if (r1 > 0)
-        check_set(checks, name, ST_FAILED, "certificate not yet valid at %s",
-                  buf);
-    else if (r2 < 0)
-        check_set(checks, name, ST_FAILED, "certificate expired at %s", buf);
-    else
-        check_set(checks, name, ST_PASSED, "valid at %s", buf);
+    } else if (r1 > 0) {
+        window = "not_yet_valid";
+        check_set(checks, name, ST_FAILED, "certificate not yet valid: "
+                  "valid from %s (notBefore) to %s (notAfter); validation "
+                  "time %s is before notBefore", nb, na, buf);
+    } else if (r2 < 0) {
+        window = "expired";
+        check_set(checks, name, ST_FAILED, "certificate expired: valid from "
+                  "%s (notBefore) to %s (notAfter); validation time %s is "
+                  "after notAfter", nb, na, buf);
+    } else {
+        check_set(checks, name, ST_PASSED, "valid at %s (from %s to %s)",
+                  buf, nb, na);
+    }
+    if (window != NULL)
+        json_object_set_new(json_object_get(checks, name), "window",
+                            json_string(window));
     ERR_clear_error();
 }
 
@@ -457,17 +493,22 @@ static int timestamp_check(json_t *checks, const struct ses_bytes *ts,
 static void seal_window_check(json_t *checks, const struct ses_seal *s,
                               time_t at)
 {
-    char buf[21];
+    char buf[21], vs[21], ve[21];
 
     util_time_rfc3339(at, buf);
+    util_time_rfc3339(s->valid_start, vs);
+    util_time_rfc3339(s->valid_end, ve);
     if (at < s->valid_start)
         check_set(checks, "seal_validity", ST_FAILED,
-                  "seal not yet valid at %s", buf);
+                  "seal not yet valid: valid from %s to %s; validation time "
+                  "%s is before its start", vs, ve, buf);
     else if (at > s->valid_end)
         check_set(checks, "seal_validity", ST_FAILED,
-                  "seal expired at %s", buf);
+                  "seal expired: valid from %s to %s; validation time %s is "
+                  "after its end", vs, ve, buf);
     else
-        check_set(checks, "seal_validity", ST_PASSED, "valid at %s", buf);
+        check_set(checks, "seal_validity", ST_PASSED,
+                  "valid at %s (from %s to %s)", buf, vs, ve);
 }
 
 /* maker_json (borrowed, copied; may be NULL) wins over maker. */
@@ -662,10 +703,15 @@ static void chain_check_pre(json_t *checks, const struct ses_seal_result *pre,
             (at < pre->not_before[i] || at > pre->not_after[i])) {
             st = ST_FAILED;
             json_object_set_new(sub, "status", json_string(st));
-            json_object_set_new(sub, "reason", json_string(
-                X509_verify_cert_error_string(at < pre->not_before[i] ?
-                    X509_V_ERR_CERT_NOT_YET_VALID :
-                    X509_V_ERR_CERT_HAS_EXPIRED)));
+            char nb[21], na[21], msg[160];
+            util_time_rfc3339(pre->not_before[i], nb);
+            util_time_rfc3339(pre->not_after[i], na);
+            snprintf(msg, sizeof(msg), "%s (the chain is valid from %s to "
+                     "%s)", X509_verify_cert_error_string(
+                         at < pre->not_before[i] ?
+                         X509_V_ERR_CERT_NOT_YET_VALID :
+                         X509_V_ERR_CERT_HAS_EXPIRED), nb, na);
+            json_object_set_new(sub, "reason", json_string(msg));
         }
         if (status_rank(st) > status_rank(worst)) {
             worst = st;
