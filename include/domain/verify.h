@@ -49,7 +49,8 @@ err_code verify_service_shared(const char *trust_dir,
                                struct verify_service **out, struct err *e);
 
 /* What to verify.  der: the SES_Signature (or, for verify_seal, the
- * SESeal); doc or hash (SM3, 32 bytes) optional, doc wins. */
+ * SESeal; for verify_ofd, the package); doc or hash (SM3, 32 bytes)
+ * optional, doc wins; signer_id: the SM2 ID (NULL: SM2_DEFAULT_ID). */
 struct verify_input {
     const uint8_t *der;
     size_t         der_len;
@@ -57,29 +58,92 @@ struct verify_input {
     size_t         doc_len;
     const uint8_t *hash;
     size_t         hash_len;
+    const char    *signer_id;
+};
+
+/*
+ * Where a seal's status comes from (issue 17 items 5 and 6).  Pass NULL, or
+ * one with neither source, when there is none: every seal's status is then
+ * "not checked".
+ *   db:   this instance's database: the seals it issued (matched by esID
+ *         AND the stored seal's signed part and signature value), their
+ *         history, and its usage records (the signatures table), which are
+ *         proof of existence of the signatures it made;
+ *   list: a seal status list already verified by statuslist_verify
+ *         (borrowed) with list_signer (DER, borrowed) its signer_cert: it
+ *         answers for the seals whose maker certificate is that
+ *         certificate; it proves nothing about when a signature existed.
+ * Hook: the status sources of foreign issuers (issue 17 item 5, per trust
+ * anchor) and certificate revocation data (item 7) belong here too; a
+ * timestamp's genTime (item 8) is a proof of existence like a usage record.
+ */
+struct verify_status {
+    struct store_conn *db;
+    const json_t      *list;
+    const uint8_t     *list_signer;
+    size_t             list_signer_len;
 };
 
 /* Verify a signature: an SES_Signature or a GB/T 35275 SignedData, with
  * in->doc / in->hash the signed document (for an OFD SignedValue, the
  * bytes of its Signature.xml).  *report (caller's, json_decref) is the
  * format library's report plus "cache" ("hit" / "miss"; "none" for a
- * SignedData, which carries no seal), "time_used_ms" and, when the
- * embedded seal is one this service issued (db may be NULL: no lookup),
- * "seald_status" {esid, state_now, state_since, reason_code, signing_time,
- * state_at_signing, summary}; the state at signing is the one in force at
- * the end of the second TBS_Sign.timeInfo names.  A seal that was not
- * active at signing time turns the indication to TOTAL_FAILED.
+ * SignedData, which carries no seal), "time_used_ms", and the seal's
+ * status as verify_status_apply gives it (st may be NULL: not checked).
  * ERR_MALFORMED / ERR_TOO_LARGE / ERR_UNSUPPORTED when der is not a
- * signature (nothing is reported then). */
-err_code verify_signature(struct verify_service *v, struct store_conn *db,
+ * signature (nothing is reported then); a status source that fails (the
+ * database) is an error too, never a report without the status. */
+err_code verify_signature(struct verify_service *v,
+                          const struct verify_status *st,
                           const struct verify_input *in, json_t **report,
                           struct err *e);
 
-/* Verify a seal file alone (in->doc / in->hash ignored); "seald_status"
- * gives the state now for seals this service issued. */
-err_code verify_seal(struct verify_service *v, struct store_conn *db,
+/* Verify a seal file alone (in->doc / in->hash ignored), with its status
+ * now (verify_status_apply). */
+err_code verify_seal(struct verify_service *v, const struct verify_status *st,
                      const struct verify_input *in, json_t **report,
                      struct err *e);
+
+/* Verify every signature of the OFD package in->der (in->der_len bytes)
+ * with ofd_verify against the service's anchors, each SES_Signature with
+ * its seal's status (verify_status_apply) before its indication and the
+ * package's are concluded.  pictures, max_inflated: as ofd_verify_opts.
+ * Errors as ofd_verify's, plus the status source's. */
+err_code verify_ofd(struct verify_service *v, const struct verify_status *st,
+                    const struct verify_input *in, int pictures,
+                    size_t max_inflated, json_t **report, struct err *e);
+
+/*
+ * The one place where a seal's status enters a verification report, for
+ * every path (detached signature, OFD, seal alone; API and CLI).  seal is
+ * the seal verified, sig the signature that carries it (NULL: the seal
+ * alone), der/len the signature's DER (for the usage record).  Adds
+ * checks.seal_status and, when a source answered, "seald_status"; changes
+ * the indication (never to a better one) as docs/manual.md "Verification"
+ * says:
+ *   signature, seal not active at the best signing time (seald's usage
+ *     record when there is one, else TBS_Sign.timeInfo, a claim): revoked,
+ *     lost or suspended -> TOTAL_FAILED/REVOKED; not yet made, made but
+ *     not confirmed, expired -> TOTAL_FAILED/SIG_CONSTRAINTS_FAILURE;
+ *   active then, revoked / lost / suspended now: with a usage record made
+ *     before the seal left the active state -> unchanged (TOTAL_PASSED),
+ *     the revocation reported; without -> INDETERMINATE/REVOKED_NO_POE;
+ *   seal alone: revoked -> TOTAL_FAILED/REVOKED; expired ->
+ *     TOTAL_FAILED/EXPIRED; suspended, lost, not yet confirmed ->
+ *     INDETERMINATE/TRY_LATER;
+ *   no source for this seal (st NULL, a seal not issued here and not in
+ *     the list's scope) -> check "not_checked", TOTAL_PASSED becomes
+ *     INDETERMINATE/TRY_LATER;
+ *   a seal carrying an esID issued here whose content differs ->
+ *     TOTAL_FAILED/SIG_CONSTRAINTS_FAILURE.
+ */
+struct ses_seal;
+struct ses_signature;
+err_code verify_status_apply(const struct verify_status *st,
+                             const struct ses_seal *seal,
+                             const struct ses_signature *sig,
+                             const uint8_t *der, size_t len, json_t *report,
+                             struct err *e);
 
 /* Counters, for tests and monitoring. */
 struct verify_stats {

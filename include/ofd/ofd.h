@@ -139,12 +139,25 @@ err_code ofd_seal(const uint8_t *in, size_t len, const struct ofd_seal_params *p
                   uint8_t **out, size_t *out_len, struct ofd_seal_info *info,
                   struct err *e);
 
+/*
+ * Status callback: called for each SES_Signature (a seal's signature) with
+ * the decoded signature, its DER and its report (ses_verify_signature's),
+ * before the signature's and the package's indications are concluded from
+ * it; it may add checks and change the report's indication (the seal's
+ * status, issue 17).  An error stops ofd_verify, which fails with it.
+ */
+typedef err_code (*ofd_status_fn)(void *ctx, const struct ses_signature *s,
+                                  const uint8_t *der, size_t len,
+                                  json_t *ses_report, struct err *e);
+
 struct ofd_verify_opts {
     const char *trust_dir;          /* anchors, or NULL                     */
     X509_STORE *trust_store;        /* preloaded anchors (borrowed), or NULL */
     int include_picture;            /* put seal pictures (base64) in report */
     size_t max_inflated;            /* inflation budget in bytes; 0: the
                                        default (OFD_DEFAULT_MAX_INFLATED)  */
+    ofd_status_fn status;           /* seal status, or NULL (none added)    */
+    void *status_ctx;
 };
 
 /*

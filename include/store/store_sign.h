@@ -62,6 +62,14 @@ err_code store_sig_find(struct store_conn *c, int64_t seal_id,
                         size_t len, int *found, struct store_sig *out,
                         struct err *e);
 
+/* The same by the signature alone, among the records of seal_id made in
+ * [from_ms, to_ms] (the index signatures_seal bounds the search): for an
+ * OFD signature, whose dataHash is not the stored document's SM3. */
+err_code store_sig_find_near(struct store_conn *c, int64_t seal_id,
+                             int64_t from_ms, int64_t to_ms,
+                             const uint8_t *der, size_t len, int *found,
+                             struct store_sig *out, struct err *e);
+
 err_code store_sig_insert(struct store_conn *c, const struct store_sig *s,
                           const uint8_t *der, size_t len, int64_t *id_out,
                           struct err *e);

@@ -11,6 +11,7 @@
 #include "ofd.h"
 #include "signing.h"
 #include "util.h"
+#include "verify.h"
 
 #define API_OFD_B64_MAX (OFD_MAX_PACKAGE / 3 * 4 + 8)
 
@@ -122,12 +123,15 @@ api_sreq_seal_ofd(struct http_req *req, struct http_resp *resp, struct err *e)
 }
 
 /* POST /api/v1/verify/ofd {"ofd": base64[, "pictures": true]}: the report
- * of every signature in the package. */
+ * of every signature in the package, each with its seal's status (the
+ * work is verify_ofd's). */
 err_code
 api_verify_ofd(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     static const char *const fields[] = {"ofd", "pictures", NULL};
-    struct ofd_verify_opts o;
+    struct verify_service *svc = NULL;
+    struct verify_status vs;
+    struct verify_input in;
     const char *text = NULL;
     uint8_t *pkg = NULL;
     size_t len = 0;
@@ -144,15 +148,20 @@ api_verify_ofd(struct http_req *req, struct http_resp *resp, struct err *e)
         (rc = sjson_get_str(req->json, "ofd", API_OFD_B64_MAX, 1, &text, e))
         != ERR_OK ||
         (rc = sjson_get_bool(req->json, "pictures", 0, &pictures, e))
-        != ERR_OK)
+        != ERR_OK ||
+        (rc = verify_service_shared(req->app->cfg->trust_dir, &svc, e)) !=
+        ERR_OK)
         return rc;
     if (util_b64_decode(text, strlen(text), &pkg, &len, e) != ERR_OK)
         return err_set(e, ERR_BAD_REQUEST, "field 'ofd' is not base64");
-    memset(&o, 0, sizeof(o));
-    o.trust_dir = req->app->cfg->trust_dir;
-    o.include_picture = pictures;
-    o.max_inflated = (size_t)req->app->cfg->ofd_max_inflated_bytes;
-    rc = ofd_verify(pkg, len, &o, &report, e);
+    memset(&vs, 0, sizeof(vs));
+    vs.db = req->db;
+    memset(&in, 0, sizeof(in));
+    in.der = pkg;
+    in.der_len = len;
+    rc = verify_ofd(svc, &vs, &in, pictures,
+                    (size_t)req->app->cfg->ofd_max_inflated_bytes, &report,
+                    e);
     free(pkg);
     if (rc != ERR_OK)
         return rc;

@@ -188,19 +188,22 @@ verify_common(struct http_req *req, struct http_resp *resp, int signature,
               struct err *e)
 {
     struct verify_service *svc = NULL;
+    struct verify_status vs;
     struct verify_req v;
     json_t *report = NULL;
     err_code rc;
 
     memset(&v, 0, sizeof(v));
+    memset(&vs, 0, sizeof(vs));
+    vs.db = req->db;
     if ((rc = api_verify_rate(req, resp, e)) != ERR_OK ||
         (rc = read_input(req, signature ? "signature" : "seal", signature,
                          &v, e)) != ERR_OK ||
         (rc = verify_service_shared(req->app->cfg->trust_dir, &svc, e)) !=
             ERR_OK)
         goto done;
-    rc = signature ? verify_signature(svc, req->db, &v.in, &report, e)
-                   : verify_seal(svc, req->db, &v.in, &report, e);
+    rc = signature ? verify_signature(svc, &vs, &v.in, &report, e)
+                   : verify_seal(svc, &vs, &v.in, &report, e);
     if (rc == ERR_MALFORMED || rc == ERR_TOO_LARGE)
         rc = err_wrap(e, rc, "%s", signature ? "signature" : "seal");
     if (rc != ERR_OK)

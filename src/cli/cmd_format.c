@@ -4,7 +4,9 @@
  * verification is delegated to ses.h.  verify-file takes a seal, an SES
  * signature or a GB/T 35275 SignedData (told apart by structure); --data is
  * the signed document (for a SignedValue taken out of an OFD, the bytes of
- * its Signature.xml).
+ * its Signature.xml).  verify-file verifies through verify.h, as the API
+ * does, with the seal's status from --instance or --status-list
+ * (cmd_status.h); without either the status is "not checked".
  */
 #include "cmd_format.h"
 
@@ -15,8 +17,10 @@
 
 #include <jansson.h>
 
+#include "cmd_status.h"
 #include "ses.h"
 #include "util.h"
+#include "verify.h"
 
 #define CMD_EXIT_USAGE 3
 
@@ -38,7 +42,8 @@ static void usage_verify(void)
 {
     fprintf(stderr,
             "usage: seald verify-file --signature FILE "
-            "[--data FILE | --hash HEX] [--trust DIR] [--seal] [--id SM2ID]\n");
+            "[--data FILE | --hash HEX] [--trust DIR] [--seal] [--id SM2ID]\n"
+            "                         [--instance DIR | --status-list FILE]\n");
 }
 
 /* Contract: see cmd_format.h. */
@@ -120,6 +125,17 @@ done:
     return rc;
 }
 
+/* The report for a file that does not decode (rc: verify.h's error), or
+ * NULL when rc is not about the input (then the error is printed). */
+static json_t *
+input_failure(err_code rc, const char *what, const struct err *e)
+{
+    if (rc == ERR_MALFORMED || rc == ERR_TOO_LARGE || rc == ERR_UNSUPPORTED)
+        return ses_report_format_failure(what, e->msg);
+    fprintf(stderr, "seald verify-file: %s\n", e->msg);
+    return NULL;
+}
+
 /* Contract: see cmd_format.h. */
 int cmd_verify_file(int argc, char **argv)
 {
@@ -130,40 +146,48 @@ int cmd_verify_file(int argc, char **argv)
         {"trust", required_argument, NULL, 't'},
         {"seal", no_argument, NULL, 'S'},
         {"id", required_argument, NULL, 'i'},
+        {"instance", required_argument, NULL, 'I'},
+        {"status-list", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *sig_path = NULL, *data_path = NULL, *hash_hex = NULL;
-    struct ses_verify_opts vo;
+    const char *trust = NULL, *instance = NULL, *list = NULL;
+    struct verify_input in;
+    struct verify_service *svc = NULL;
+    struct cmd_status cs;
     uint8_t *buf = NULL, *data = NULL, hash[SES_MAX_HASH];
     size_t len = 0, data_len = 0, hash_len = 0;
     int force_seal = 0, c, rc = CMD_EXIT_USAGE;
     enum ses_kind kind;
-    struct ses_seal *seal = NULL;
-    struct ses_signature *sig = NULL;
-    struct ses_signed_data *sd = NULL;
     json_t *report = NULL;
     struct err e;
+    err_code vr;
 
     err_clear(&e);
-    memset(&vo, 0, sizeof(vo));
+    memset(&in, 0, sizeof(in));
+    memset(&cs, 0, sizeof(cs));
     optind = 0;
     opterr = 1;
-    while ((c = getopt_long(argc, argv, "s:d:H:t:Si:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:d:H:t:Si:I:L:h", opts, NULL)) !=
+           -1) {
         switch (c) {
         case 's': sig_path = optarg; break;
         case 'd': data_path = optarg; break;
         case 'H': hash_hex = optarg; break;
-        case 't': vo.trust_dir = optarg; break;
+        case 't': trust = optarg; break;
         case 'S': force_seal = 1; break;
-        case 'i': vo.signer_id = optarg; break;
+        case 'i': in.signer_id = optarg; break;
+        case 'I': instance = optarg; break;
+        case 'L': list = optarg; break;
         default: usage_verify(); goto done;
         }
     }
     if (sig_path == NULL && optind == argc - 1)
         sig_path = argv[optind++];       /* bare FILE accepted too */
     if (sig_path == NULL || optind != argc || (data_path && hash_hex) ||
-        (vo.signer_id && strlen(vo.signer_id) > SM2_ID_MAX)) {
+        (instance && list) ||
+        (in.signer_id && strlen(in.signer_id) > SM2_ID_MAX)) {
         usage_verify();
         goto done;
     }
@@ -171,14 +195,16 @@ int cmd_verify_file(int argc, char **argv)
         fprintf(stderr, "seald verify-file: %s\n", e.msg);
         goto done;
     }
+    in.der = buf;
+    in.der_len = len;
     if (data_path != NULL) {
         if (util_read_file(data_path, (size_t)1 << 31, &data, &data_len, &e)
             != ERR_OK) {
             fprintf(stderr, "seald verify-file: %s\n", e.msg);
             goto done;
         }
-        vo.data = data ? data : (const uint8_t *)"";
-        vo.data_len = data_len;
+        in.doc = data ? data : (const uint8_t *)"";
+        in.doc_len = data_len;
     }
     if (hash_hex != NULL) {
         if (util_hex_decode(hash_hex, hash, sizeof(hash), &hash_len, &e) !=
@@ -186,25 +212,26 @@ int cmd_verify_file(int argc, char **argv)
             fprintf(stderr, "seald verify-file: --hash must be 64 hex digits\n");
             goto done;
         }
-        vo.hash = hash;
-        vo.hash_len = hash_len;
+        in.hash = hash;
+        in.hash_len = hash_len;
+    }
+    if (cmd_status_open(instance, list, trust, &cs, &e) != ERR_OK ||
+        verify_service_new(cs.trust, 0, 1, &svc, &e) != ERR_OK) {
+        fprintf(stderr, "seald verify-file: %s\n", e.msg);
+        goto done;
     }
     kind = force_seal ? SES_KIND_SEAL : ses_sniff(buf, len);
     if (kind == SES_KIND_SEAL) {
-        if (ses_seal_decode(buf, len, &seal, &e) == ERR_OK)
-            report = ses_verify_seal(seal, &vo, &e);
-        else
-            report = ses_report_format_failure("seal", e.msg);
-    } else if (kind == SES_KIND_SIGNATURE) {
-        if (ses_signature_decode(buf, len, &sig, &e) == ERR_OK)
-            report = ses_verify_signature(sig, &vo, &e);
-        else
-            report = ses_report_format_failure("signature", e.msg);
-    } else if (kind == SES_KIND_SIGNED_DATA) {
-        if (ses_signed_data_decode(buf, len, &sd, &e) == ERR_OK)
-            report = ses_verify_signed_data(sd, &vo, &e);
-        else
-            report = ses_report_format_failure("signed_data", e.msg);
+        if ((vr = verify_seal(svc, &cs.vs, &in, &report, &e)) != ERR_OK &&
+            (report = input_failure(vr, "seal", &e)) == NULL)
+            goto done;
+    } else if (kind == SES_KIND_SIGNATURE || kind == SES_KIND_SIGNED_DATA) {
+        if ((vr = verify_signature(svc, &cs.vs, &in, &report, &e)) !=
+                ERR_OK &&
+            (report = input_failure(vr, kind == SES_KIND_SIGNATURE
+                                    ? "signature" : "signed_data", &e)) ==
+                NULL)
+            goto done;
     } else {
         report = ses_report_format_failure(
             "unknown", "neither a seal, a seal signature nor a GB/T 35275 "
@@ -217,9 +244,8 @@ int cmd_verify_file(int argc, char **argv)
     rc = ses_report_exit_code(report);
 done:
     json_decref(report);
-    ses_seal_free(seal);
-    ses_signature_free(sig);
-    ses_signed_data_free(sd);
+    verify_service_free(svc);
+    cmd_status_close(&cs);
     free(buf);
     free(data);
     return rc;

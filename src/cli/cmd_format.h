@@ -3,6 +3,7 @@
  *   seald inspect [--picture OUT] FILE
  *   seald verify-file --signature FILE [--data FILE | --hash HEX]
  *                     [--trust DIR] [--seal] [--id SM2ID]
+ *                     [--instance DIR | --status-list FILE]
  * argv[0] is the subcommand name.  Exit codes: inspect 0 ok, 1 undecodable
  * input; verify-file 0 TOTAL_PASSED, 1 TOTAL_FAILED, 2 INDETERMINATE;
  * 3 usage or I/O error for both.

@@ -1,6 +1,8 @@
 /*
  * cmd_ofd.c - owns the `seald verify-ofd` subcommand: argument parsing,
- * reading the file and printing the report of ofd_verify() as JSON.
+ * reading the file and printing the report of verify_ofd() (verify.h: the
+ * same code as POST /api/v1/verify/ofd) as JSON, with the seals' status
+ * from --instance or --status-list (cmd_status.h).
  */
 #include "cmd_ofd.h"
 
@@ -10,15 +12,18 @@
 
 #include <jansson.h>
 
+#include "cmd_status.h"
 #include "ofd.h"
 #include "util.h"
+#include "verify.h"
 
 #define CMD_OFD_EXIT_USAGE 3
 
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: seald verify-ofd FILE [--trust DIR] [--pictures]\n");
+            "usage: seald verify-ofd FILE [--trust DIR] [--pictures]\n"
+            "                        [--instance DIR | --status-list FILE]\n");
 }
 
 /* Contract: see cmd_ofd.h. */
@@ -27,10 +32,16 @@ int cmd_verify_ofd(int argc, char **argv)
     static const struct option opts[] = {
         {"trust", required_argument, NULL, 't'},
         {"pictures", no_argument, NULL, 'p'},
+        {"instance", required_argument, NULL, 'I'},
+        {"status-list", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct ofd_verify_opts vo = {0};
+    const char *trust = NULL, *instance = NULL, *list = NULL;
+    struct verify_service *svc = NULL;
+    struct verify_input in;
+    struct cmd_status cs;
+    int pictures = 0;
     uint8_t *buf = NULL;
     size_t len = 0;
     json_t *r = NULL;
@@ -38,19 +49,25 @@ int cmd_verify_ofd(int argc, char **argv)
     int c, rc = CMD_OFD_EXIT_USAGE;
 
     err_clear(&e);
+    memset(&in, 0, sizeof(in));
+    memset(&cs, 0, sizeof(cs));
     optind = 0;
     opterr = 1;
-    while ((c = getopt_long(argc, argv, "t:ph", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "t:pI:L:h", opts, NULL)) != -1) {
         if (c == 't') {
-            vo.trust_dir = optarg;
+            trust = optarg;
         } else if (c == 'p') {
-            vo.include_picture = 1;
+            pictures = 1;
+        } else if (c == 'I') {
+            instance = optarg;
+        } else if (c == 'L') {
+            list = optarg;
         } else {
             usage();
             goto done;
         }
     }
-    if (optind != argc - 1) {
+    if (optind != argc - 1 || (instance && list)) {
         usage();
         goto done;
     }
@@ -59,7 +76,14 @@ int cmd_verify_ofd(int argc, char **argv)
         fprintf(stderr, "seald verify-ofd: %s\n", e.msg);
         goto done;
     }
-    switch (ofd_verify(buf, len, &vo, &r, &e)) {
+    if (cmd_status_open(instance, list, trust, &cs, &e) != ERR_OK ||
+        verify_service_new(cs.trust, 0, 1, &svc, &e) != ERR_OK) {
+        fprintf(stderr, "seald verify-ofd: %s\n", e.msg);
+        goto done;
+    }
+    in.der = buf;
+    in.der_len = len;
+    switch (verify_ofd(svc, &cs.vs, &in, pictures, 0, &r, &e)) {
     case ERR_OK:
         break;
     case ERR_MALFORMED:
@@ -82,6 +106,8 @@ int cmd_verify_ofd(int argc, char **argv)
     rc = ofd_report_exit_code(r);
 done:
     json_decref(r);
+    verify_service_free(svc);
+    cmd_status_close(&cs);
     free(buf);
     return rc;
 }

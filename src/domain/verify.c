@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509_vfy.h>
@@ -23,6 +24,8 @@
 #include "util.h"
 #include "store_seal.h"
 #include "store_sign.h"
+#include "ofd.h"
+#include "statuslist.h"
 
 #define VERIFY_DIR_MAX 4096
 
@@ -352,21 +355,48 @@ cache_release(struct verify_service *v, struct cached *c)
     pthread_mutex_unlock(&v->mu);
 }
 
-/* ---- status enrichment --------------------------------------------------- */
+/* ---- seal status (issue 17 items 5 and 6) ------------------------------ */
+
+#define STATUS_NEAR_MS (86400LL * 1000)  /* usage record search window     */
+
+/* A state a seal cannot be used in until a decision: its signatures made
+ * afterwards are not the holder's act. */
+static int
+off_state(enum seal_state s)
+{
+    return s == SEAL_SUSPENDED || s == SEAL_LOST || s == SEAL_REVOKED;
+}
 
 struct state_walk {
     int64_t         at_ms;
-    enum seal_state state;
+    enum seal_state state;      /* in force at at_ms                     */
+    int64_t         left_ms;    /* first move to an off state after at_ms;
+                                   -1: none                              */
 };
 
 static err_code
 state_row(void *ctx, const struct store_history *h)
 {
     struct state_walk *w = ctx;
+    enum seal_state to = seal_state_parse(h->to_state);
 
     if (h->ts_ms <= w->at_ms)
-        w->state = seal_state_parse(h->to_state);
+        w->state = to;
+    else if (off_state(to) && (w->left_ms < 0 || h->ts_ms < w->left_ms))
+        w->left_ms = h->ts_ms;
     return ERR_OK;
+}
+
+/* The walk of seal s's history at at_ms (state_walk). */
+static err_code
+state_walk(struct store_conn *db, const struct store_seal *s, int64_t at_ms,
+           struct state_walk *w, struct err *e)
+{
+    memset(w, 0, sizeof(*w));
+    w->at_ms = at_ms;
+    w->left_ms = -1;
+    w->state = s->made_ms <= at_ms ? SEAL_MADE : SEAL_NONE;
+    return store_history_list(db, "seal", s->id, state_row, w, e);
 }
 
 /* Contract: see verify.h. */
@@ -377,11 +407,7 @@ verify_state_at(struct store_conn *db, const struct store_seal *s,
     struct state_walk w;
     err_code rc;
 
-    memset(&w, 0, sizeof(w));
-    w.at_ms = at_ms;
-    w.state = s->made_ms <= at_ms ? SEAL_MADE : SEAL_NONE;
-    rc = store_history_list(db, "seal", s->id, state_row, &w, e);
-    if (rc == ERR_OK)
+    if ((rc = state_walk(db, s, at_ms, &w, e)) == ERR_OK)
         *out = w.state;
     return rc;
 }
@@ -435,125 +461,341 @@ time_ms_json(int64_t ms)
     return json_string(buf);
 }
 
-/* Add "seald_status" to report for seals issued here; at_ms < 0: no
- * signing time (seal verification).  For a signature, a seal not active at
- * signing time fails the report. */
-static err_code
-enrich(struct store_conn *db, const struct ses_seal *seal, int64_t at_ms,
-       json_t *report, struct err *e)
+/* What a status source says about one seal (and the signature carrying
+ * it).  Times in ms; -1: none. */
+struct facts {
+    const char     *source;     /* "database" | "status_list"           */
+    const char     *esid;
+    enum seal_state now;
+    int64_t         since_ms;
+    char            reason[32];
+    int64_t         claimed_ms; /* TBS_Sign.timeInfo (end of its second) */
+    int64_t         best_ms;    /* when the state "then" is taken        */
+    const char     *basis;      /* "usage_record" | "tbs_time_info" |
+                                   "current_time"                        */
+    enum seal_state then;
+    int64_t         left_ms;    /* left the active state after best_ms   */
+    int             poe;        /* best_ms is seald's usage record       */
+    struct store_sig row;       /* that record (poe)                     */
+};
+
+/* The time basis of sig: seald's usage record when found (f->poe), else
+ * its claimed timeInfo, else now. */
+static void
+facts_times(struct facts *f, const struct ses_signature *sig)
 {
-    struct store_seal rec;
-    json_t *st, *checks = json_object_get(report, "checks");
-    enum seal_state then = SEAL_NONE;
-    const char *now_name, *then_name;
-    char since[21], summary[256];
-    int found;
+    f->claimed_ms = sig->time_info_ok
+                        ? (int64_t)sig->time_info * 1000 + 999 : -1;
+    if (f->poe) {
+        f->best_ms = f->row.ts_ms;
+        f->basis = "usage_record";
+    } else if (f->claimed_ms >= 0) {
+        /* timeInfo has one-second resolution: the state in force at the
+         * end of that second counts, so a change within the same second
+         * (a revocation just after) is taken into account */
+        f->best_ms = f->claimed_ms;
+        f->basis = "tbs_time_info";
+    } else {
+        f->best_ms = util_now_ms();
+        f->basis = "current_time";
+    }
+}
+
+/* Facts from this instance's database: *found as own_seal's. */
+static err_code
+facts_db(struct store_conn *db, const struct ses_seal *seal,
+         const struct ses_signature *sig, const uint8_t *der, size_t len,
+         struct store_seal *rec, struct facts *f, int *found, struct err *e)
+{
+    struct state_walk w;
+    int hit = 0;
     err_code rc;
 
-    if (db == NULL)
-        return ERR_OK;
-    if ((rc = own_seal(db, seal, &rec, &found, e)) != ERR_OK)
+    if ((rc = own_seal(db, seal, rec, found, e)) != ERR_OK || *found != 1)
         return rc;
-    if (found == 0)
+    f->source = "database";
+    f->esid = rec->esid;
+    f->now = rec->state;
+    f->since_ms = rec->state_since_ms;
+    snprintf(f->reason, sizeof(f->reason), "%s", rec->reason_code);
+    if (sig == NULL)
         return ERR_OK;
-    if (found < 0) {
-        json_object_set_new(report, "seald_status", json_pack(
-            "{s:s, s:b, s:s}", "esid", seal->es_id, "matches_record", 0,
-            "summary", "a seal with this esID was issued here, but this "
-            "seal is not that seal"));
-        return ERR_OK;
-    }
-    now_name = seal_state_name(rec.state);
-    st = json_pack("{s:s, s:b, s:s, s:o, s:s?}", "esid", rec.esid,
-                   "matches_record", 1, "state_now", now_name,
-                   "state_since", time_ms_json(rec.state_since_ms),
-                   "reason_code", rec.reason_code[0] ? rec.reason_code
-                                                     : NULL);
-    if (st == NULL)
-        return err_set(e, ERR_NOMEM, "out of memory");
-    util_time_rfc3339((time_t)(rec.state_since_ms / 1000), since);
-    if (at_ms < 0) {
-        snprintf(summary, sizeof(summary), "%s since %s", now_name, since);
+    if (der != NULL && sig->data_hash.len == 32 &&
+        (rc = store_sig_find(db, rec->id, sig->data_hash.p, der, len, &hit,
+                             &f->row, e)) != ERR_OK)
+        return rc;
+    /* an OFD signature's dataHash is its Signature.xml's SM3, not the
+     * stored document's: look for the value near its claimed time */
+    if (!hit && der != NULL && sig->time_info_ok &&
+        (rc = store_sig_find_near(db, rec->id,
+                                  (int64_t)sig->time_info * 1000 -
+                                      STATUS_NEAR_MS,
+                                  (int64_t)sig->time_info * 1000 +
+                                      STATUS_NEAR_MS,
+                                  der, len, &hit, &f->row, e)) != ERR_OK)
+        return rc;
+    f->poe = hit;
+    facts_times(f, sig);
+    if ((rc = state_walk(db, rec, f->best_ms, &w, e)) != ERR_OK)
+        return rc;
+    f->then = w.state;
+    f->left_ms = w.left_ms;
+    return ERR_OK;
+}
+
+/* Facts from a verified status list, if it answers for seal (its signer
+ * is the seal's maker): *found 1, else 0.  The list gives the state now
+ * and since when; before that the seal counts as active (the seal's own
+ * validity period is checked by the format library). */
+static void
+facts_list(const struct verify_status *st, const struct ses_seal *seal,
+           const struct ses_signature *sig, struct facts *f, int *found)
+{
+    struct ses_bytes signer;
+    const json_t *ent;
+    const char *since;
+    struct tm tm;
+    int64_t since_ms = -1;
+
+    *found = 0;
+    signer.p = st->list_signer;
+    signer.len = st->list_signer_len;
+    if (st->list == NULL || signer.p == NULL ||
+        !same_bytes(&signer, &seal->maker_cert))
+        return;
+    *found = 1;
+    f->source = "status_list";
+    f->esid = seal->es_id;
+    ent = statuslist_find((json_t *)st->list, seal->es_id);
+    f->now = ent ? seal_state_parse(json_string_value(
+                       json_object_get(ent, "state")))
+                 : SEAL_ACTIVE;
+    memset(&tm, 0, sizeof(tm));
+    if (ent != NULL &&
+        (since = json_string_value(json_object_get(ent, "since"))) != NULL &&
+        strptime(since, "%Y-%m-%dT%H:%M:%SZ", &tm) != NULL)
+        since_ms = (int64_t)timegm(&tm) * 1000;
+    f->since_ms = since_ms;
+    if (ent != NULL)
+        snprintf(f->reason, sizeof(f->reason), "crl_reason_%lld",
+                 (long long)json_integer_value(json_object_get(ent,
+                                                               "reason")));
+    if (sig == NULL)
+        return;
+    facts_times(f, sig);
+    if (ent != NULL && since_ms >= 0 && since_ms <= f->best_ms) {
+        f->then = f->now;
     } else {
-        if ((rc = verify_state_at(db, &rec, at_ms, &then, e)) != ERR_OK) {
-            json_decref(st);
-            return rc;
-        }
-        then_name = seal_state_name(then);
-        json_object_set_new(st, "signing_time", time_ms_json(at_ms));
-        json_object_set_new(st, "state_at_signing",
-                            then != SEAL_NONE ? json_string(then_name)
-                                              : json_null());
-        if (then == SEAL_NONE)
-            snprintf(summary, sizeof(summary), "signed before the seal was "
-                     "made; %s since %s", now_name, since);
-        else if (then == rec.state)
-            snprintf(summary, sizeof(summary), "signed while %s; still %s",
-                     then_name, now_name);
-        else
-            snprintf(summary, sizeof(summary), "signed while %s, %s since %s",
-                     then_name, now_name, since);
-        if (then == SEAL_ACTIVE) {
-            json_object_set_new(checks, "seal_status", json_pack(
-                "{s:s, s:s}", "status", "passed", "reason",
-                "seal was active at signing time"));
+        f->then = SEAL_ACTIVE;
+        if (ent != NULL && off_state(f->now))
+            f->left_ms = since_ms >= 0 ? since_ms : f->best_ms + 1;
+    }
+}
+
+/* Lower the report's indication to ind / sub, never raise it: a failure
+ * stays a failure, an indeterminate result keeps its own sub-indication
+ * unless ind is a failure. */
+static void
+indication_lower(json_t *report, const char *ind, const char *sub)
+{
+    int now = ses_report_exit_code(report);   /* 0 passed 1 failed 2 ind */
+    int want = strcmp(ind, "TOTAL_FAILED") == 0 ? 1 : 2;
+
+    if (now == 1 || (now == 2 && want == 2))
+        return;
+    json_object_set_new(report, "indication", json_string(ind));
+    json_object_set_new(report, "sub_indication", json_string(sub));
+}
+
+/* checks.seal_status of report. */
+static void
+status_check(json_t *report, const char *status, const char *reason)
+{
+    json_t *checks = json_object_get(report, "checks");
+
+    if (checks != NULL)
+        json_object_set_new(checks, "seal_status", json_pack(
+            "{s:s, s:s}", "status", status, "reason", reason));
+}
+
+static const char *
+state_text(enum seal_state s)
+{
+    return s != SEAL_NONE ? seal_state_name(s) : "not yet made";
+}
+
+/* The rules of verify.h on facts f; st (the "seald_status" object) gets
+ * the summary. */
+static void
+status_conclude(const struct facts *f, const struct ses_signature *sig,
+                json_t *report, json_t *st)
+{
+    const char *now = state_text(f->now);
+    char since[21] = "", at[21], left[21], why[320], summary[320];
+
+    if (f->since_ms >= 0)
+        util_time_rfc3339((time_t)(f->since_ms / 1000), since);
+    if (sig == NULL) {
+        snprintf(summary, sizeof(summary), "%s since %s", now,
+                 since[0] ? since : "(unknown)");
+        if (f->now == SEAL_ACTIVE) {
+            status_check(report, "passed", summary);
+        } else if (f->now == SEAL_REVOKED) {
+            status_check(report, "failed", summary);
+            indication_lower(report, "TOTAL_FAILED", "REVOKED");
+        } else if (f->now == SEAL_EXPIRED) {
+            status_check(report, "failed", summary);
+            indication_lower(report, "TOTAL_FAILED", "EXPIRED");
         } else {
-            char why[64];
-            snprintf(why, sizeof(why), "seal was %s at signing time",
-                     then != SEAL_NONE ? then_name : "not yet made");
-            json_object_set_new(checks, "seal_status", json_pack(
-                "{s:s, s:s}", "status", "failed", "reason", why));
-            if (ses_report_exit_code(report) != 1) {
-                json_object_set_new(report, "indication",
-                                    json_string("TOTAL_FAILED"));
-                json_object_set_new(report, "sub_indication", json_string(
-                    then == SEAL_REVOKED || then == SEAL_LOST
-                        ? "REVOKED" : "SIG_CONSTRAINTS_FAILURE"));
-            }
+            /* suspended, lost (挂失), not yet confirmed: not usable now,
+             * and may yet be reinstated or revoked */
+            status_check(report, "indeterminate", summary);
+            indication_lower(report, "INDETERMINATE", "TRY_LATER");
+        }
+        json_object_set_new(st, "summary", json_string(summary));
+        return;
+    }
+    util_time_rfc3339((time_t)(f->best_ms / 1000), at);
+    if (f->then == SEAL_NONE)
+        snprintf(summary, sizeof(summary), "signed before the seal was "
+                 "made; %s since %s", now, since);
+    else if (f->then == f->now)
+        snprintf(summary, sizeof(summary), "signed while %s; still %s",
+                 state_text(f->then), now);
+    else
+        snprintf(summary, sizeof(summary), "signed while %s, %s since %s",
+                 state_text(f->then), now, since[0] ? since : "(unknown)");
+    json_object_set_new(st, "summary", json_string(summary));
+    if (f->then != SEAL_ACTIVE) {
+        snprintf(why, sizeof(why), "seal was %s at signing time (%s, %s)",
+                 state_text(f->then), at, f->basis);
+        status_check(report, "failed", why);
+        indication_lower(report, "TOTAL_FAILED", off_state(f->then)
+                         ? "REVOKED" : "SIG_CONSTRAINTS_FAILURE");
+        return;
+    }
+    if (!off_state(f->now) || f->left_ms < 0) {
+        status_check(report, "passed", "seal was active at signing time");
+        return;
+    }
+    util_time_rfc3339((time_t)(f->left_ms / 1000), left);
+    if (f->poe) {
+        snprintf(why, sizeof(why), "seal was active when this instance "
+                 "recorded the signature at %s (usage record: proof of "
+                 "existence); %s since %s", at, now, since);
+        status_check(report, "passed", why);
+        return;
+    }
+    snprintf(why, sizeof(why), "seal %s since %s; the signature claims %s "
+             "(%s), a claim, not a proof that it existed before %s",
+             now, since, at, f->basis, left);
+    status_check(report, "indeterminate", why);
+    indication_lower(report, "INDETERMINATE", "REVOKED_NO_POE");
+}
+
+/* "seald_status" for facts f (new reference). */
+static json_t *
+status_json(const struct facts *f, const struct ses_signature *sig)
+{
+    json_t *st = json_pack("{s:s, s:b, s:s, s:s, s:s?}", "esid", f->esid,
+                           "matches_record", 1, "source", f->source,
+                           "state_now", state_text(f->now), "reason_code",
+                           f->reason[0] ? f->reason : NULL);
+
+    if (st == NULL)
+        return NULL;
+    json_object_set_new(st, "state_since", f->since_ms >= 0
+                        ? time_ms_json(f->since_ms) : json_null());
+    if (sig == NULL)
+        return st;
+    json_object_set_new(st, "signing_time", f->claimed_ms >= 0
+                        ? time_ms_json(f->claimed_ms) : json_null());
+    json_object_set_new(st, "time_basis", json_string(f->basis));
+    json_object_set_new(st, "state_at_signing", f->then != SEAL_NONE
+                        ? json_string(seal_state_name(f->then))
+                        : json_null());
+    json_object_set_new(st, "left_active_at", f->left_ms >= 0
+                        ? time_ms_json(f->left_ms) : json_null());
+    json_object_set_new(st, "proof_of_existence", f->poe
+                        ? json_pack("{s:s, s:o, s:I}", "kind",
+                                    "usage_record", "time",
+                                    time_ms_json(f->row.ts_ms),
+                                    "signature_id", (json_int_t)f->row.id)
+                        : json_null());
+    if (strcmp(f->source, "database") == 0) {
+        json_object_set_new(st, "issued_here", json_boolean(f->poe));
+        if (f->poe) {
+            json_object_set_new(st, "token_check", json_string(
+                f->row.token_suspect ? "suspect" : f->row.token_checked
+                ? "verified" : "sampled"));
+            if (f->row.token_suspect)
+                json_object_set_new(st, "token_note", json_string(
+                    "this value was given out without the token fault "
+                    "check, and a later check on the same seal failed: the "
+                    "token may have produced it wrongly"));
         }
     }
-    json_object_set_new(st, "summary", json_string(summary));
+    return st;
+}
+
+/* Contract: see verify.h. */
+err_code
+verify_status_apply(const struct verify_status *vs,
+                    const struct ses_seal *seal,
+                    const struct ses_signature *sig, const uint8_t *der,
+                    size_t len, json_t *report, struct err *e)
+{
+    struct store_seal rec;
+    struct facts f;
+    json_t *st;
+    int found = 0;
+    err_code rc;
+
+    memset(&f, 0, sizeof(f));
+    f.claimed_ms = f.best_ms = f.left_ms = f.since_ms = -1;
+    if (vs != NULL && vs->db != NULL) {
+        if ((rc = facts_db(vs->db, seal, sig, der, len, &rec, &f, &found,
+                           e)) != ERR_OK)
+            return rc;
+        if (found < 0) {
+            json_object_set_new(report, "seald_status", json_pack(
+                "{s:s, s:b, s:s}", "esid", seal->es_id, "matches_record", 0,
+                "summary", "a seal with this esID was issued here, but "
+                "this seal is not that seal"));
+            status_check(report, "failed", "this instance issued another "
+                         "seal under this esID");
+            indication_lower(report, "TOTAL_FAILED",
+                             "SIG_CONSTRAINTS_FAILURE");
+            return ERR_OK;
+        }
+    }
+    if (found == 0 && vs != NULL && vs->list != NULL)
+        facts_list(vs, seal, sig, &f, &found);
+    if (found == 0) {
+        /* hook: a foreign issuer's status source (per trust anchor) */
+        status_check(report, "not_checked", vs == NULL ||
+                     (vs->db == NULL && vs->list == NULL)
+                     ? "status not checked: no status source (seald "
+                       "verify-file / verify-ofd: --instance DIR or "
+                       "--status-list FILE)"
+                     : "status not checked: no status source for this "
+                       "seal's issuer");
+        indication_lower(report, "INDETERMINATE", "TRY_LATER");
+        return ERR_OK;
+    }
+    if ((st = status_json(&f, sig)) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    status_conclude(&f, sig, report, st);
     json_object_set_new(report, "seald_status", st);
     return ERR_OK;
 }
 
-/* For a signature this instance made (report has a matching seald_status),
- * say whether its value passed the token fault check before it was given
- * out: "verified", "sampled" (not checked: [signing] verify_token_every),
- * or "suspect" (not checked, and a later check on the seal failed). */
+/* The OFD status callback: ctx is the struct verify_status. */
 static err_code
-enrich_token(struct store_conn *db, const struct ses_signature *sig,
-             const uint8_t *der, size_t len, json_t *report, struct err *e)
+ofd_status(void *ctx, const struct ses_signature *s, const uint8_t *der,
+           size_t len, json_t *ses_report, struct err *e)
 {
-    json_t *st = json_object_get(report, "seald_status");
-    struct store_seal rec;
-    struct store_sig row;
-    const char *how;
-    int found = 0;
-    err_code rc;
-
-    if (db == NULL || st == NULL ||
-        !json_is_true(json_object_get(st, "matches_record")) ||
-        sig->data_hash.len != 32)
-        return ERR_OK;
-    if ((rc = store_seal_get(db, sig->seal.es_id, &rec, e)) != ERR_OK ||
-        (rc = store_sig_find(db, rec.id, sig->data_hash.p, der, len, &found,
-                             &row, e)) != ERR_OK)
-        return rc;
-    if (!found) {
-        json_object_set_new(st, "issued_here", json_false());
-        return ERR_OK;
-    }
-    how = row.token_suspect ? "suspect" : row.token_checked ? "verified"
-                                                            : "sampled";
-    json_object_set_new(st, "issued_here", json_true());
-    json_object_set_new(st, "token_check", json_string(how));
-    if (row.token_suspect)
-        json_object_set_new(st, "token_note", json_string(
-            "this value was given out without the token fault check, and a "
-            "later check on the same seal failed: the token may have "
-            "produced it wrongly"));
-    return ERR_OK;
+    return verify_status_apply(ctx, &s->seal, s, der, len, ses_report, e);
 }
 
 /* ---- verification ------------------------------------------------------- */
@@ -568,6 +810,7 @@ verify_opts(struct verify_service *v, const struct verify_input *in,
     memset(o, 0, sizeof(*o));
     o->data = in->doc;
     o->data_len = in->doc_len;
+    o->signer_id = in->signer_id;
     if (in->doc == NULL) {
         o->hash = in->hash;
         o->hash_len = in->hash_len;
@@ -611,7 +854,7 @@ done:
 
 /* Contract: see verify.h. */
 err_code
-verify_signature(struct verify_service *v, struct store_conn *db,
+verify_signature(struct verify_service *v, const struct verify_status *st,
                  const struct verify_input *in, json_t **report,
                  struct err *e)
 {
@@ -621,7 +864,7 @@ verify_signature(struct verify_service *v, struct store_conn *db,
     X509_STORE *store = NULL;
     uint8_t key[SM3_DIGEST_LEN];
     uint64_t gen;
-    int64_t t0 = util_mono_ms(), at_ms = -1;
+    int64_t t0 = util_mono_ms();
     const char *hit = "hit";
     json_t *r = NULL;
     err_code rc;
@@ -632,7 +875,8 @@ verify_signature(struct verify_service *v, struct store_conn *db,
     if ((rc = ses_signature_decode(in->der, in->der_len, &s, e)) != ERR_OK)
         goto done;
     verify_opts(v, in, &o, &store, &gen);
-    if ((rc = cache_key(s, SM2_DEFAULT_ID, key, e)) != ERR_OK)
+    if ((rc = cache_key(s, in->signer_id ? in->signer_id : SM2_DEFAULT_ID,
+                        key, e)) != ERR_OK)
         goto done;
     if ((c = cache_get(v, key, gen)) == NULL) {
         hit = "miss";
@@ -652,14 +896,8 @@ verify_signature(struct verify_service *v, struct store_conn *db,
         rc = e->code != ERR_OK ? e->code : ERR_NOMEM;
         goto done;
     }
-    /* timeInfo has one-second resolution: the state in force at the end
-     * of that second counts, so a change within the same second (the
-     * confirmation just before, a revocation just after) is taken into
-     * account, conservatively for revocations */
-    if (s->time_info_ok)
-        at_ms = (int64_t)s->time_info * 1000 + 999;
-    if ((rc = enrich(db, &s->seal, at_ms, r, e)) != ERR_OK ||
-        (rc = enrich_token(db, s, in->der, in->der_len, r, e)) != ERR_OK)
+    if ((rc = verify_status_apply(st, &s->seal, s, in->der, in->der_len, r,
+                                  e)) != ERR_OK)
         goto done;
     json_object_set_new(r, "cache", json_string(hit));
     json_object_set_new(r, "time_used_ms", json_integer(util_mono_ms() - t0));
@@ -676,7 +914,7 @@ done:
 
 /* Contract: see verify.h. */
 err_code
-verify_seal(struct verify_service *v, struct store_conn *db,
+verify_seal(struct verify_service *v, const struct verify_status *st,
             const struct verify_input *in, json_t **report, struct err *e)
 {
     struct ses_seal *s = NULL;
@@ -693,11 +931,12 @@ verify_seal(struct verify_service *v, struct store_conn *db,
     memset(&o, 0, sizeof(o));
     trust_current(v, &store, &gen);
     o.trust_store = store;
+    o.signer_id = in->signer_id;
     if ((r = ses_verify_seal(s, &o, e)) == NULL) {
         rc = e->code != ERR_OK ? e->code : ERR_NOMEM;
         goto done;
     }
-    if ((rc = enrich(db, s, -1, r, e)) != ERR_OK)
+    if ((rc = verify_status_apply(st, s, NULL, NULL, 0, r, e)) != ERR_OK)
         goto done;
     json_object_set_new(r, "time_used_ms", json_integer(util_mono_ms() - t0));
     *report = r;
@@ -706,5 +945,30 @@ done:
     X509_STORE_free(store);
     json_decref(r);
     ses_seal_free(s);
+    return rc;
+}
+
+/* Contract: see verify.h. */
+err_code
+verify_ofd(struct verify_service *v, const struct verify_status *st,
+           const struct verify_input *in, int pictures, size_t max_inflated,
+           json_t **report, struct err *e)
+{
+    static const struct verify_status none;
+    struct ofd_verify_opts o;
+    X509_STORE *store = NULL;
+    uint64_t gen;
+    err_code rc;
+
+    *report = NULL;
+    memset(&o, 0, sizeof(o));
+    trust_current(v, &store, &gen);
+    o.trust_store = store;
+    o.include_picture = pictures;
+    o.max_inflated = max_inflated;
+    o.status = ofd_status;
+    o.status_ctx = (void *)(st != NULL ? st : &none);
+    rc = ofd_verify(in->der, in->der_len, &o, report, e);
+    X509_STORE_free(store);
     return rc;
 }

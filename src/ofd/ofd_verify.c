@@ -214,12 +214,13 @@ static json_t *picture_json(const struct ses_seal *s, int with_data)
     return o;
 }
 
-/* SES_Signature (Type="Seal"). */
-static void verify_ses(struct ofd_pkg *p, const char *sig_path,
-                       const struct ofd_sigxml *sx, const uint8_t *xml,
-                       size_t xml_len, const uint8_t *sv, size_t sv_len,
-                       const struct ofd_verify_opts *o, X509_STORE *store,
-                       json_t *j, json_t *checks)
+/* SES_Signature (Type="Seal"); the status callback's error (pe) is the
+ * only error. */
+static err_code verify_ses(struct ofd_pkg *p, const char *sig_path,
+                           const struct ofd_sigxml *sx, const uint8_t *xml,
+                           size_t xml_len, const uint8_t *sv, size_t sv_len,
+                           const struct ofd_verify_opts *o, X509_STORE *store,
+                           json_t *j, json_t *checks, struct err *pe)
 {
     struct ses_signature *s = NULL;
     struct ses_seal *file_seal = NULL;
@@ -229,6 +230,7 @@ static void verify_ses(struct ofd_pkg *p, const char *sig_path,
     char want[OFD_PATH_CAP + 1];
     const uint8_t *seal_der;
     size_t seal_len;
+    err_code rc = ERR_OK;
 
     json_object_set_new(j, "signed_value_kind", json_string("ses_signature"));
     err_clear(&e);
@@ -236,13 +238,15 @@ static void verify_ses(struct ofd_pkg *p, const char *sig_path,
         check_set(checks, "structure", ST_FAILED, "SignedValue: %s", e.msg);
         json_object_set_new(j, "ses", ses_report_format_failure("signature",
                                                                  e.msg));
-        return;
+        return ERR_OK;
     }
     memset(&vo, 0, sizeof(vo));
     vo.data = xml;
     vo.data_len = xml_len;
     vo.trust_store = store;
     r = ses_verify_signature(s, &vo, &e);
+    if (r != NULL && o != NULL && o->status != NULL)
+        rc = o->status(o->status_ctx, s, sv, sv_len, r, pe);
     json_object_set_new(j, "ses", r ? r : json_null());
     snprintf(want, sizeof(want), "/%s", sig_path);
     json_object_set_new(j, "property_info", jtext(s->property_info));
@@ -271,6 +275,7 @@ static void verify_ses(struct ofd_pkg *p, const char *sig_path,
     }
     ses_seal_free(file_seal);
     ses_signature_free(s);
+    return rc;
 }
 
 /* Status string of a check, "" when absent (borrowed). */
@@ -426,8 +431,8 @@ static err_code verify_one(struct ofd_pkg *p, const struct ofd_doc *d,
         goto done;
     }
     if (ses_sniff(sv, sv_len) == SES_KIND_SIGNATURE) {
-        verify_ses(p, it->loc, &sx, xml, xml_len, sv, sv_len, o, store, j,
-                   checks);
+        rc = verify_ses(p, it->loc, &sx, xml, xml_len, sv, sv_len, o, store,
+                        j, checks, pe);
     } else if (ses_sniff(sv, sv_len) == SES_KIND_SIGNED_DATA) {
         verify_signed_data(sv, sv_len, xml, xml_len, t, store, j, checks);
     } else if (sm2_sig_normalize(sv, sv_len, rs, NULL) == ERR_OK) {

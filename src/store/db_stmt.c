@@ -495,6 +495,9 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
     [DB_SIG_FIND] =
         "SELECT " SIG_COLS " FROM signatures WHERE seal_id = $1 AND "
         "data_sm3 = $2 AND signature = $3 LIMIT 1",
+    [DB_SIG_FIND_NEAR] =
+        "SELECT " SIG_COLS " FROM signatures WHERE seal_id = $1 AND "
+        "ts_ms >= $2 AND ts_ms <= $3 AND signature = $4 LIMIT 1",
     [DB_SIG_GET] =
         "SELECT " SIG_COLS ", signature FROM signatures WHERE id = $1",
     [DB_SIG_LIST] =

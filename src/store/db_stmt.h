@@ -101,6 +101,7 @@ enum db_stmt_id {
     DB_SIG_INSERT,
     DB_SIG_MARK_SUSPECT,
     DB_SIG_FIND,
+    DB_SIG_FIND_NEAR,
     DB_SIG_GET,
     DB_SIG_LIST,
     DB_USAGE_SUMMARY,

@@ -309,6 +309,30 @@ store_sig_find(struct store_conn *c, int64_t seal_id,
 }
 
 err_code
+store_sig_find_near(struct store_conn *c, int64_t seal_id, int64_t from_ms,
+                    int64_t to_ms, const uint8_t *der, size_t len, int *found,
+                    struct store_sig *out, struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_SIG_FIND_NEAR, e);
+    enum db_row row;
+    err_code rc;
+
+    *found = 0;
+    if (st == NULL)
+        return db_prep_failed(e);
+    db_bind_i64(st, 1, seal_id);
+    db_bind_i64(st, 2, from_ms);
+    db_bind_i64(st, 3, to_ms);
+    db_bind_bytes(st, 4, der, len);
+    if ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW) {
+        sig_row(st, out);
+        *found = 1;
+    }
+    db_release(st);
+    return rc;
+}
+
+err_code
 store_sig_get(struct store_conn *c, int64_t id, struct store_sig *out,
               uint8_t **der, size_t *len, struct err *e)
 {
