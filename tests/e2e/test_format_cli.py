@@ -147,8 +147,13 @@ def test_verify_passed(made):
     j, rc = report("verify-file", "--signature", str(made / "sig.dat"),
                    "--data", str(made / "doc.bin"), "--trust",
                    str(made / "trust"))
-    assert rc == 0, j
-    assert j["indication"] == "TOTAL_PASSED"
+    # every check passes, but this seal's status has no source (it comes
+    # from no instance and no status list): never a silent TOTAL_PASSED
+    assert rc == 2, j
+    assert (j["indication"], j["sub_indication"]) == ("INDETERMINATE",
+                                                      "TRY_LATER")
+    assert j["checks"]["seal_status"]["status"] == "not_checked"
+    assert "status not checked" in j["checks"]["seal_status"]["reason"]
     assert j["validation_time_source"] == "tbs_time_info"
     for c in ("signature", "seal_signature", "data_hash", "signer_in_seal",
               "certificate_chain", "seal_validity"):
@@ -161,7 +166,8 @@ def test_verify_by_hash(made):
                             text=True, check=True).stdout.split()[0]
     j, rc = report("verify-file", "--signature", str(made / "sig.dat"),
                    "--hash", digest, "--trust", str(made / "trust"))
-    assert rc == 0 and j["checks"]["data_hash"]["status"] == "passed"
+    assert rc == 2 and j["checks"]["data_hash"]["status"] == "passed"
+    assert j["sub_indication"] == "TRY_LATER"     # status not checked
     j, rc = report("verify-file", "--signature", str(made / "sig.dat"),
                    "--hash", "00" * 32, "--trust", str(made / "trust"))
     assert rc == 1 and j["sub_indication"] == "HASH_FAILURE"
@@ -182,7 +188,9 @@ def test_verify_tampered_document(made, tmp_path):
 def test_verify_bare_seal(made):
     j, rc = report("verify-file", "--seal", "--signature",
                    str(made / "seal.esl"), "--trust", str(made / "trust"))
-    assert rc == 0 and j["kind"] == "seal"
+    assert rc == 2 and j["kind"] == "seal"
+    assert j["checks"]["seal_status"]["status"] == "not_checked"
+    assert j["checks"]["seal_signature"]["status"] == "passed"
     j, rc = report("verify-file", str(made / "seal.esl"))
     assert rc == 2 and j["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND"
 

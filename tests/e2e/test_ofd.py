@@ -129,9 +129,13 @@ def check_outside(z, sign_dir, pub, tmp_path):
 
 def test_sealed_verifies_in_seald(made):
     j, rc = verify(made / "sealed.ofd", "--trust", str(made / "trust"))
-    assert rc == 0, j
-    assert j["indication"] == "TOTAL_PASSED" and j["summary"] == "all valid"
+    # every check passes; this seal comes from no instance, so its status
+    # is not checked and the file is not TOTAL_PASSED (issue 17 item 5)
+    assert rc == 2, j
+    assert j["indication"] == "INDETERMINATE" and j["summary"] == \
+        "indeterminate" and j["sub_indication"] == "TRY_LATER"
     s = j["signatures"][0]
+    assert s["ses"]["checks"]["seal_status"]["status"] == "not_checked"
     assert s["path"] == "Doc_0/Signs/Sign_0/Signature.xml"
     assert s["checks"]["references"]["status"] == "passed"
     for c in ("signature", "seal_signature", "data_hash", "certificate_chain"):
@@ -167,8 +171,11 @@ def test_untouched_entries_keep_their_bytes(made):
 
 def test_second_seal_keeps_first_valid(made, tmp_path):
     j, rc = verify(made / "sealed2.ofd", "--trust", str(made / "trust"))
-    assert rc == 0, j
-    assert [s["indication"] for s in j["signatures"]] == ["TOTAL_PASSED"] * 2
+    assert rc == 2, j                 # status not checked (no instance)
+    assert [(s["indication"], s["sub_indication"]) for s in
+            j["signatures"]] == [("INDETERMINATE", "TRY_LATER")] * 2
+    assert [s["ses"]["checks"]["data_hash"]
+            ["status"] for s in j["signatures"]] == ["passed"] * 2
     one = zipfile.ZipFile(made / "sealed.ofd")
     two = zipfile.ZipFile(made / "sealed2.ofd")
     for name in one.namelist():

@@ -169,8 +169,14 @@ def test_seald_verifies_signature(out, tmp_path):
                         "sig.dat"), "--data", str(out / "doc.bin"), "--trust",
                         str(trust)], capture_output=True, timeout=120)
     j = json.loads(p.stdout)
-    assert p.returncode == 0, j
-    assert j["indication"] == "TOTAL_PASSED"
+    # every check passes; the seal is no instance's, so its status is not
+    # checked and the outcome says so (issue 17 item 5)
+    assert p.returncode == 2, j
+    assert (j["indication"], j["sub_indication"]) == ("INDETERMINATE",
+                                                      "TRY_LATER")
+    assert j["checks"]["seal_status"]["status"] == "not_checked"
+    for c in ("signature", "seal_signature", "data_hash", "certificate_chain"):
+        assert j["checks"][c]["status"] == "passed", (c, j["checks"])
 
 
 def test_openssl_verifies_status_list(out, tmp_path):

@@ -177,12 +177,16 @@ def test_make_confirm_file_each_kind(world, kind, tmp_path):
     path = tmp_path / "seal.esl"
     path.write_bytes(esl.content)
     assert base64.b64decode(rec["seal_der"]) == esl.content
+    # --instance: the status from the instance's database (read-only) and
+    # its anchors
     out = subprocess.run([SEALD, "verify-file", "--seal", str(path),
-                          "--trust", os.path.join(w.inst.dir, "trust")],
+                          "--instance", w.inst.dir],
                          capture_output=True, text=True)
     report = json.loads(out.stdout)
     assert out.returncode == 0, out.stdout
     assert report["indication"] == "TOTAL_PASSED"
+    assert report["checks"]["seal_status"]["status"] == "passed"
+    assert report["seald_status"]["state_now"] == "active"
     inspect = json.loads(subprocess.run(
         [SEALD, "inspect", str(path)], capture_output=True,
         text=True).stdout)

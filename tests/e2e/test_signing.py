@@ -68,7 +68,7 @@ def verify_cli(w, sig, data, tmp):
     (tmp / "doc.bin").write_bytes(data)
     out = subprocess.run([SEALD, "verify-file", "--signature",
                           str(tmp / "sig.dat"), "--data", str(tmp / "doc.bin"),
-                          "--trust", os.path.join(w.inst.dir, "trust")],
+                          "--instance", w.inst.dir],
                          capture_output=True, text=True)
     return out.returncode, json.loads(out.stdout)
 
