@@ -160,6 +160,31 @@ def test_verify_passed(made):
         assert j["checks"][c]["status"] == "passed", c
 
 
+def test_verify_not_yet_valid_names_the_certificate_dates(made):
+    """A signature whose timeInfo is before its signer certificate's
+    notBefore (sig-early.dat from test_ses: timeInfo 40 days ago, the
+    certificate valid from 30 days ago) is TOTAL_FAILED/NOT_YET_VALID, not
+    OUT_OF_BOUNDS_NO_POE, and the message names the certificate's own
+    notBefore and notAfter, not only the validation time."""
+    j, rc = report("verify-file", "--signature", str(made / "sig-early.dat"),
+                   "--data", str(made / "doc.bin"), "--trust",
+                   str(made / "trust"))
+    assert rc == 1, j
+    assert (j["indication"], j["sub_indication"]) == ("TOTAL_FAILED",
+                                                      "NOT_YET_VALID")
+    c = j["checks"]["signer_certificate_validity"]
+    assert c["status"] == "failed" and c["window"] == "not_yet_valid"
+    dates = subprocess.run(["openssl", "x509", "-in", str(made / "cert.pem"),
+                            "-noout", "-startdate", "-enddate",
+                            "-dateopt", "iso_8601"], capture_output=True,
+                           text=True, check=True).stdout
+    nb, na = [line.split("=", 1)[1].strip().replace(" ", "T")
+              for line in dates.splitlines()[:2]]
+    assert f"{nb} (notBefore)" in c["reason"], (nb, c["reason"])
+    assert f"{na} (notAfter)" in c["reason"], (na, c["reason"])
+    assert j["validation_time"] in c["reason"]
+
+
 def test_verify_by_hash(made):
     digest = subprocess.run(["openssl", "dgst", "-sm3", "-r",
                              str(made / "doc.bin")], capture_output=True,

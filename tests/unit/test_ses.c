@@ -178,6 +178,9 @@ struct fixture {
     size_t seal_len;
     uint8_t *sig;
     size_t sig_len;
+    uint8_t *early;             /* the same, timeInfo before the signer
+                                   certificate's notBefore */
+    size_t early_len;
     char trust[256];
     uint8_t doc[64];
     uint8_t cert_digest[SM3_DIGEST_LEN];
@@ -265,6 +268,10 @@ static void fixture_build2(struct fixture *f, int format, long list_type)
     if (ses_signature_build(&gp, test_signer, f->key, &f->sig, &f->sig_len,
                             &e) != ERR_OK)
         fail_msg("signature build: %s", e.msg);
+    gp.time_info = now - 3600L * 24 * 40;     /* notBefore: now - 30 d */
+    if (ses_signature_build(&gp, test_signer, f->key, &f->early,
+                            &f->early_len, &e) != ERR_OK)
+        fail_msg("signature build: %s", e.msg);
     /* trust store with the test certificate as anchor */
     snprintf(f->trust, sizeof(f->trust), "/tmp/seald-test-trust-XXXXXX");
     assert_non_null(mkdtemp(f->trust));
@@ -292,6 +299,7 @@ static void fixture_free(struct fixture *f)
     free(f->cert_der);
     free(f->seal);
     free(f->sig);
+    free(f->early);
 }
 
 static json_t *verify_sig_bytes(const uint8_t *der, size_t len,
@@ -585,6 +593,22 @@ static void roundtrip(int format, int write_out)
     assert_check(r, "data_hash", "passed");
     assert_check(r, "certificate_chain", "passed");
     json_decref(r);
+    /* signed (by its timeInfo) before the certificate's notBefore:
+     * TOTAL_FAILED/NOT_YET_VALID (EN 319 102-1), the message naming the
+     * certificate's own dates */
+    r = verify_sig_bytes(f.early, f.early_len, f.doc, sizeof(f.doc), f.trust);
+    assert_string_equal(str_of(r, "indication"), "TOTAL_FAILED");
+    assert_string_equal(str_of(r, "sub_indication"), "NOT_YET_VALID");
+    assert_check(r, "signer_certificate_validity", "failed");
+    {
+        const char *why = json_string_value(json_object_get(json_object_get(
+            json_object_get(r, "checks"), "signer_certificate_validity"),
+            "reason"));
+        assert_non_null(why);
+        assert_non_null(strstr(why, "(notBefore)"));
+        assert_non_null(strstr(why, "(notAfter)"));
+    }
+    json_decref(r);
 
     if (write_out) {
         const char *bd = getenv("SEALD_FORMAT_OUT");
@@ -603,6 +627,7 @@ static void roundtrip(int format, int write_out)
         mkdir(dir, 0755);
         write_file(dir, "seal.esl", f.seal, f.seal_len);
         write_file(dir, "sig.dat", f.sig, f.sig_len);
+        write_file(dir, "sig-early.dat", f.early, f.early_len);
         write_file(dir, "doc.bin", f.doc, sizeof(f.doc));
         write_file(dir, "sealinfo.der", s->signed_part.p, s->signed_part.len);
         write_file(dir, "tbs.der", g->tbs.p, g->tbs.len);
