@@ -1,9 +1,10 @@
 /*
- * verify.h - the verification service (issue 7): verifies SES signatures
- * and seals with the format library against the trust anchors, caches the
- * time-independent seal-and-chain work, and adds, for seals this service
- * issued, the seal's status now and at signing time from the database.
- * No HTTP here.
+ * verify.h - the verification service (issue 7): verifies SES signatures,
+ * seals and OFD packages with the format library against the trust
+ * anchors, caches the time-independent seal-and-chain work, and adds to
+ * every report of a seal its status at signing time and now from a status
+ * source (issue 17: verify_status_apply, the one place for it, used by the
+ * API and the CLI alike).  No HTTP here.
  *
  * Cache: keyed by SM3 over the bytes the cached work depends on (the seal's
  * signed part, maker certificate, algorithm and signature value, the signer

@@ -1,8 +1,10 @@
 /*
  * verify.c - owns the verification service (issue 7): the trust store
  * loaded once and reloaded when the anchors directory changes, the
- * seal-and-chain result cache, and the status enrichment for seals this
- * service issued.  Cache design and invariants: see include/domain/verify.h.
+ * seal-and-chain result cache, and a seal's status in every report
+ * (verify_status_apply: the facts from a status source, then one rule
+ * table; issue 17).  Cache design and invariants: see
+ * include/domain/verify.h.
  * No HTTP and no SQL here (the store layer is called for seals and
  * history).
  */
