@@ -4,8 +4,10 @@
  * refusals of unauthenticated requests counted since the last turn are
  * written to the audit log as summaries (audit_refusals_flush), and the
  * failed authentications counted to auth_failures (lockout_flush).  It runs in
- * its own thread with its own database connection; several nodes may run
- * it at once, since every change re-checks the state it moves from.
+ * its own thread with its own database connection.  With several nodes on
+ * one database the seal job runs on the node that holds its lease (lease.h),
+ * once per period across the cluster; the counts are each node's own and
+ * every node writes them.
  */
 #ifndef SEALD_MAINTENANCE_H
 #define SEALD_MAINTENANCE_H

@@ -22,6 +22,7 @@
 #include "http.h"
 #include "audit.h"
 #include "lockout.h"
+#include "lease.h"
 #include "log.h"
 #include "maintenance.h"
 #include "router.h"
@@ -346,9 +347,11 @@ cmd_run(int argc, char **argv)
     if (http_start(&app, &api_routes, &srv, &e) != ERR_OK ||
         maintenance_start(&app, &maint, &e) != ERR_OK)
         goto fail;
-    log_event(LOG_INFO, "listening", "url=%s://%s:%ld threads=%ld pid=%ld",
-              cfg.plain_http ? "http" : "https", cfg.listen, cfg.port,
-              cfg.threads, (long)getpid());
+    /* node: this process's id in the cluster, which the job leases name
+     * (lease.h) */
+    log_event(LOG_INFO, "listening", "url=%s://%s:%ld threads=%ld pid=%ld "
+              "node=%s", cfg.plain_http ? "http" : "https", cfg.listen,
+              cfg.port, cfg.threads, (long)getpid(), lease_node_id());
     printf("seald %s listening on %s://%s%s%s:%ld (pid %ld); stop with "
            "Ctrl-C or kill -TERM %ld\n", SEALD_VERSION,
            cfg.plain_http ? "http" : "https",

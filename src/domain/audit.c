@@ -27,6 +27,7 @@
 #include "audit.h"
 #include "config.h"
 #include "custody.h"
+#include "lease.h"
 #include "log.h"
 #include "sm2.h"
 #include "util.h"
@@ -371,6 +372,10 @@ audit_sink_export(const struct audit_sink *sink,
 /* ---- the checkpointer ---- */
 
 #define AUDIT_TICK_SECONDS 1
+/* The checkpointer's lease (lease.h) lasts audit.checkpoint_seconds and
+ * this much more, so that its holder, due when the period ends, renews it
+ * before another node may take it. */
+#define AUDIT_LEASE_GRACE_SECONDS (2 * AUDIT_TICK_SECONDS)
 
 /* One per process (audit.h).  trusted_* is the newest head whose chain
  * this process has checked: from the start-up verification, from each
@@ -385,6 +390,7 @@ static struct {
     int              ready;       /* the start-up verification is done  */
     int              broken;      /* ... and failed, or a re-walk did   */
     int              failing;     /* the last signature failed (logged) */
+    int64_t          lease_retry_ms;  /* lost the lease: not before then */
     struct store    *store;
     struct audit_checkpointer_conf conf;
     uint8_t          key[AUDIT_PUBKEY_MAX];
@@ -465,11 +471,56 @@ rewalk_row(void *ctx, const struct store_audit_entry *en)
     return ERR_OK;
 }
 
+/* Whether this node signs the checkpoint that is due.  With several nodes
+ * on one database, only the holder of the checkpointer's lease (lease.h)
+ * does, so that one checkpoint is made per period and not one per node;
+ * the holder keeps the lease by renewing it when it signs.  Either way the
+ * newest checkpoint in the database becomes the newest known (another node
+ * may have made it): a loser then stops finding one due, and does not
+ * claim again for a tick; a winner does not sign what is covered already.
+ * Only the checkpointer thread calls this. */
+static int
+checkpointer_lease(struct store_conn *c, int64_t now)
+{
+    struct store_audit_checkpoint last;
+    struct err e;
+    int won = 0;
+
+    if (now < cpr.lease_retry_ms)
+        return 0;
+    err_clear(&e);
+    if (lease_claim(c, LEASE_JOB_CHECKPOINT,
+                    (cpr.conf.seconds + AUDIT_LEASE_GRACE_SECONDS) * 1000,
+                    &won, &e) != ERR_OK) {
+        if (!cpr.failing)
+            log_event(LOG_ERROR, "audit_checkpoint_failed", "msg=%s", e.msg);
+        cpr.failing = 1;
+        return 0;
+    }
+    if (!won)
+        cpr.lease_retry_ms = now + AUDIT_TICK_SECONDS * 1000;
+    if (store_audit_checkpoint_latest(c, &last, NULL) == ERR_OK) {
+        pthread_mutex_lock(&cpr.lock);
+        if (last.seq > cpr.last_seq)
+            cpr.last_seq = last.seq;
+        if (last.ts_ms > cpr.last_ms)
+            cpr.last_ms = last.ts_ms;
+        pthread_mutex_unlock(&cpr.lock);
+    }
+    return won;
+}
+
 /* Sign the committed head if a checkpoint is due (final: whenever
  * entries are uncovered), after re-walking the entries since the trusted
- * head.  Failures are logged: they never touch an append. */
+ * head; leased: only if this node holds the checkpointer's lease (every
+ * step but the last one at shutdown, which covers what this node leaves).
+ * Two nodes signing at once is still right: each signs the head of the
+ * chain it walked itself, and the chain is linear whatever they do
+ * (appends serialise on the audit_head row; a checkpoint is a row of
+ * audit_checkpoints, not an entry of the chain).  Failures are logged:
+ * they never touch an append. */
 static void
-checkpointer_step(struct store_conn *c, int final)
+checkpointer_step(struct store_conn *c, int final, int leased)
 {
     struct store_audit_checkpoint cp;
     struct rewalk w;
@@ -499,6 +550,11 @@ checkpointer_step(struct store_conn *c, int final)
         !(final || head - last_seq >= cpr.conf.every ||
           now - last_ms >= cpr.conf.seconds * 1000))
         return;
+    if (leased && !checkpointer_lease(c, now))
+        return;
+    pthread_mutex_lock(&cpr.lock);
+    last_seq = cpr.last_seq;        /* the claim may have moved it */
+    pthread_mutex_unlock(&cpr.lock);
     w.prechain = cpr.conf.prechain;
     w.e = &e;
     rc = store_audit_walk(c, w.seq, rewalk_row, &w, &e);
@@ -572,7 +628,7 @@ checkpointer_begin(struct store_conn *c)
                   "effect=no_automatic_checkpoints_until_forced",
                   (long long)r.bad_seq, r.reason);
     else
-        checkpointer_step(c, 1);     /* what the last run left uncovered */
+        checkpointer_step(c, 1, 1);  /* what the last run left uncovered */
 }
 
 /* The checkpointer thread: verify, then sign when due until told to stop,
@@ -602,11 +658,12 @@ checkpointer_main(void *arg)
         if (cpr.stop)
             break;
         pthread_mutex_unlock(&cpr.lock);
-        checkpointer_step(c, 0);
+        checkpointer_step(c, 0, 1);
         pthread_mutex_lock(&cpr.lock);
     }
     pthread_mutex_unlock(&cpr.lock);
-    checkpointer_step(c, 1);
+    checkpointer_step(c, 1, 0);
+    lease_release(c, LEASE_JOB_CHECKPOINT);
     return NULL;
 }
 
@@ -650,7 +707,7 @@ audit_checkpointer_start(struct store *s,
     memcpy(cpr.key, der, n);
     cpr.key_len = n;
     cpr.stop = cpr.woken = cpr.ready = cpr.broken = cpr.failing = 0;
-    cpr.trusted_seq = cpr.last_seq = cpr.last_ms = 0;
+    cpr.trusted_seq = cpr.last_seq = cpr.last_ms = cpr.lease_retry_ms = 0;
     memset(cpr.trusted_hash, 0, AUDIT_HASH_LEN);
     free(der);
     if (pthread_create(&cpr.thread, NULL, checkpointer_main, NULL) != 0) {

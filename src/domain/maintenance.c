@@ -1,14 +1,16 @@
 /*
  * maintenance.c - the periodic jobs (maintenance.h): the seal job every
- * seals.maintenance_seconds, and the refusal summaries and failed
- * authentications counted in memory written every
- * audit.refusal_window_seconds.
+ * seals.maintenance_seconds, on the one node of the cluster that holds its
+ * lease (lease.h), and the refusal summaries and failed authentications
+ * counted in memory written every audit.refusal_window_seconds, on every
+ * node (they are each node's own counts).
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "audit.h"
+#include "lease.h"
 #include "lockout.h"
 #include "log.h"
 #include "maintenance.h"
@@ -24,23 +26,38 @@ struct maintenance {
     int             stop;
 };
 
+/* One turn of the seal job, if this node wins its lease for the period:
+ * with several nodes on the database only the holder runs it.  (A turn
+ * that ran twice would still be right, every change re-checking the state
+ * it moves from; the lease makes it once per period.) */
 static void
 run_once(struct maintenance *m)
 {
     struct store_conn *db;
     struct err e;
-    int n = 0;
+    int n = 0, won = 0;
 
     err_clear(&e);
     if (store_conn_get(m->app->store, &db, &e) != ERR_OK ||
-        seal_maintain(db, m->app->cfg, &n, &e) != ERR_OK)
+        lease_claim(db, LEASE_JOB_SEALS,
+                    m->app->cfg->seal_maintenance_seconds * 1000, &won, &e)
+        != ERR_OK) {
         log_event(LOG_ERROR, "maintenance", "msg=%s", e.msg);
-    else if (n > 0)
-        log_event(LOG_INFO, "maintenance", "seals_changed=%d", n);
+        return;
+    }
+    if (!won)
+        return;
+    if (seal_maintain(db, m->app->cfg, &n, &e) != ERR_OK)
+        log_event(LOG_ERROR, "maintenance", "msg=%s", e.msg);
+    else
+        log_event(n > 0 ? LOG_INFO : LOG_DEBUG, "maintenance",
+                  "job=seals node=%s seals_changed=%d", lease_node_id(), n);
 }
 
 /* Write what was counted in memory in the window that ends now: the
- * refusal summaries (audit.h) and the failed authentications (lockout.h). */
+ * refusal summaries (audit.h) and the failed authentications (lockout.h).
+ * Every node writes its own: these are this node's counts, not a job of
+ * the cluster, so they take no lease. */
 static void
 flush_counts(struct maintenance *m)
 {
@@ -60,6 +77,19 @@ flush_counts(struct maintenance *m)
         log_event(LOG_INFO, "refusals_audited", "rows=%d", rows);
     if (lockout_flush(db, util_now_ms(), &rows, &e) != ERR_OK)
         log_event(LOG_ERROR, "lockout_failed", "msg=%s", e.msg);
+}
+
+/* At shutdown: give the seal job's lease back, so that another node takes
+ * it on its next turn instead of when the period runs out. */
+static void
+release_lease(struct maintenance *m)
+{
+    struct store_conn *db;
+    struct err e;
+
+    err_clear(&e);
+    if (store_conn_get(m->app->store, &db, &e) == ERR_OK)
+        lease_release(db, LEASE_JOB_SEALS);
 }
 
 /* Each turn: the seal job when it is due, the counts every time; then
@@ -98,6 +128,7 @@ loop(void *arg)
             ;
     }
     pthread_mutex_unlock(&m->lock);
+    release_lease(m);
     return NULL;
 }
 

@@ -701,6 +701,19 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "UPDATE sign_requests SET resubmits_id = $2 WHERE id = $1",
     [DB_COPY_SREQ_FIX_EXTRA_FOR] =
         "UPDATE sign_requests SET extra_for_id = $2 WHERE id = $1",
+    /* store_lease.c.  One statement decides: a node wins the lease when
+     * it has run out or is its own already.  On PostgreSQL (read
+     * committed) a second claim waits for the first's row lock and then
+     * re-checks the WHERE against the row the first wrote, so of several
+     * nodes claiming at once exactly one gets a row back.  The times are
+     * the nodes' clocks (ms since the epoch): they must agree (NTP) to
+     * well within a job's period. */
+    [DB_LEASE_CLAIM] =
+        "UPDATE job_leases SET holder = $1, until_ms = $2 "
+        "WHERE job = $3 AND (until_ms <= $4 OR holder = $1) "
+        "RETURNING holder",
+    [DB_LEASE_RELEASE] =
+        "UPDATE job_leases SET until_ms = 0 WHERE job = $1 AND holder = $2",
 };
 
 const char *

@@ -182,6 +182,9 @@ enum db_stmt_id {
     DB_COPY_SEAL_FIX_PREDECESSOR,
     DB_COPY_SREQ_FIX_RESUBMITS,
     DB_COPY_SREQ_FIX_EXTRA_FOR,
+    /* store_lease.c: the leases of the periodic jobs */
+    DB_LEASE_CLAIM,
+    DB_LEASE_RELEASE,
 
     DB_STMT__COUNT
 };
