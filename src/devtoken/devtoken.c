@@ -907,6 +907,7 @@ CK_DEFINE_FUNCTION(CK_RV, C_FindObjectsInit)(CK_SESSION_HANDLE hSession,
     if (ss->find_active) { rv = CKR_OPERATION_ACTIVE; goto done; }
     s = &dt_slots[ss->slot];
     ss->found_n = ss->found_pos = 0;
+    dt_store_refresh_keys(s);    /* keys made by another process */
     for (size_t i = 0; i < DT_MAX_KEYS; i++) {
         struct dt_key *k = &s->keys[i];
         if (!k->used)

@@ -96,12 +96,15 @@ struct dt_slot {
     CK_USER_TYPE      login;       /* (CK_USER_TYPE)-1: nobody            */
     unsigned char     mk[DT_MK_LEN];
     CK_OBJECT_HANDLE  next_handle;
+    struct timespec   keys_mtime;  /* s->dir's time when keys were read   */
     struct dt_key     keys[DT_MAX_KEYS];
 };
 
 /* devtoken_store.c */
 const struct dt_profile *dt_profile_find(const char *name);
 int  dt_store_load(struct dt_slot *s);            /* 0 ok, -1 error */
+int  dt_store_rescan_keys(struct dt_slot *s);     /* 0 ok, -1 error */
+void dt_store_refresh_keys(struct dt_slot *s);
 int  dt_store_save_token(const struct dt_slot *s);
 int  dt_store_save_key(const struct dt_slot *s, const struct dt_key *k);
 int  dt_store_remove_key(const struct dt_slot *s, const struct dt_key *k);

@@ -319,9 +319,6 @@ static void dt_profile_file(struct dt_slot *s)
 int dt_store_load(struct dt_slot *s)
 {
     char path[PATH_MAX + 300];
-    DIR *d;
-    struct dirent *de;
-    size_t nk = 0;
     s->initialized = 0;
     s->user_set = 0;
     s->so_fail = s->user_fail = 0;
@@ -339,26 +336,79 @@ int dt_store_load(struct dt_slot *s)
         return -1;
     dt_profile_file(s);
     s->initialized = 1;
+    return dt_store_rescan_keys(s);
+}
+
+/* The directory's modification time into *ts (zero when it cannot be
+ * read). */
+static void dt_dir_mtime(const struct dt_slot *s, struct timespec *ts)
+{
+    struct stat st;
+    memset(ts, 0, sizeof *ts);
+    if (stat(s->dir, &st) == 0)
+        *ts = st.st_mtim;
+}
+
+/* Whether s has a used key with k's id. */
+static int dt_have_key(const struct dt_slot *s, const struct dt_key *k)
+{
+    for (size_t i = 0; i < DT_MAX_KEYS; i++)
+        if (s->keys[i].used && s->keys[i].id_len == k->id_len &&
+            memcmp(s->keys[i].id, k->id, k->id_len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Add the key files of s->dir that s does not hold yet, with fresh object
+ * handles (the keys s holds keep theirs), and note the directory's time.
+ * Several processes may share one token directory (seald nodes on one
+ * machine): a key another process generated becomes visible here. */
+int dt_store_rescan_keys(struct dt_slot *s)
+{
+    char path[PATH_MAX + 300];
+    DIR *d;
+    struct dirent *de;
+    struct dt_key k;
+    size_t free_i = 0;
+    dt_dir_mtime(s, &s->keys_mtime);
     d = opendir(s->dir);
     if (!d)
         return -1;
-    while ((de = readdir(d)) != NULL && nk < DT_MAX_KEYS) {
+    while ((de = readdir(d)) != NULL) {
         size_t L = strlen(de->d_name);
-        struct dt_key *k = &s->keys[nk];
         if (strncmp(de->d_name, "key-", 4) != 0 || L < 8 ||
             strcmp(de->d_name + L - 4, ".dat") != 0)
             continue;
         snprintf(path, sizeof path, "%s/%s", s->dir, de->d_name);
-        memset(k, 0, sizeof *k);
-        if (dt_read_kv(path, k, dt_key_kv) != 0 || k->id_len == 0 || k->pub[0] != 4)
+        memset(&k, 0, sizeof k);
+        if (dt_read_kv(path, &k, dt_key_kv) != 0 || k.id_len == 0 ||
+            k.pub[0] != 4 || dt_have_key(s, &k))
             continue;
-        k->used = 1;
-        k->hpriv = s->next_handle++;
-        k->hpub = s->next_handle++;
-        nk++;
+        while (free_i < DT_MAX_KEYS && s->keys[free_i].used)
+            free_i++;
+        if (free_i == DT_MAX_KEYS)
+            break;
+        k.used = 1;
+        k.hpriv = s->next_handle++;
+        k.hpub = s->next_handle++;
+        s->keys[free_i] = k;
     }
     closedir(d);
+    dt_wipe(&k, sizeof k);
     return 0;
+}
+
+/* Rescan when the directory changed since the last scan (a key file was
+ * written or removed, by this process or another). */
+void dt_store_refresh_keys(struct dt_slot *s)
+{
+    struct timespec now;
+    if (!s->initialized)
+        return;
+    dt_dir_mtime(s, &now);
+    if (now.tv_sec != s->keys_mtime.tv_sec ||
+        now.tv_nsec != s->keys_mtime.tv_nsec)
+        (void)dt_store_rescan_keys(s);
 }
 
 /* PBKDF2-HMAC-SHA256(pin, salt) -> out[32].  0 ok, -1 error. */
