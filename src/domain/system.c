@@ -65,7 +65,9 @@ system_readiness(const struct app *app, struct store_conn *db,
         return err_set(e, ERR_UNAVAILABLE, "shutting down");
     rc = db ? store_ping(db, &sub)
             : err_set(&sub, ERR_DB_UNAVAILABLE, "no database connection");
-    if (rc == ERR_DB_UNAVAILABLE)
+    /* the class of the failure is sub's code: a store function whose
+     * statement could not be prepared returns plain ERR_DB */
+    if (rc != ERR_OK && sub.code == ERR_DB_UNAVAILABLE)
         return err_set(e, ERR_DB_UNAVAILABLE, "database: %s", sub.msg);
     if (rc != ERR_OK)
         return err_set(e, ERR_UNAVAILABLE, "database: %s", sub.msg);
