@@ -72,6 +72,12 @@ class Server:
                 rest = f.read()
             with open(hba, "w", encoding="utf-8") as f:
                 f.write("\n".join(self.hba_first) + "\n" + rest)
+        self.pg_start()
+        self.startup_s = time.monotonic() - t0
+
+    def pg_start(self):
+        """pg_ctl start on the data directory made by start() (again after
+        pg_stop: the tests of a database restart)."""
         opts = ("-c listen_addresses='' -k %s -p %d -c fsync=off "
                 "-c full_page_writes=off" % (self.dir, self.port))
         if self.tls:
@@ -91,7 +97,13 @@ class Server:
             with open(self.log, encoding="utf-8", errors="replace") as f:
                 pytest.fail("pg_ctl start: %s%s\n%s" % (out.stdout,
                                                         out.stderr, f.read()))
-        self.startup_s = time.monotonic() - t0
+
+    def pg_stop(self, mode="fast"):
+        """pg_ctl stop -m mode, waiting for it; the directory stays, for
+        pg_start."""
+        out = self.run("pg_ctl", "-D", self.data, "-m", mode, "-w", "stop",
+                       timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
 
     def stop(self):
         try:
