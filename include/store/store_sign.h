@@ -42,6 +42,14 @@ err_code store_sdoc_set_data(struct store_conn *c, int64_t id,
 
 /* Count one more signature of document id if fewer than copies were made;
  * ERR_CONFLICT when the grant is used up. */
+
+/* Hold request id, which must still be approved, until the caller's
+ * transaction ends: ERR_CONFLICT when it is not approved.  The statement
+ * locks the request's row (a no-op UPDATE: the portable row lock), so that
+ * a cancellation on another node either commits first, and this finds it,
+ * or waits for the signature's transaction and then finds the signature. */
+err_code store_sreq_hold(struct store_conn *c, int64_t id, struct err *e);
+
 err_code store_sdoc_take(struct store_conn *c, int64_t id, int copies,
                          struct err *e);
 
@@ -90,7 +98,11 @@ err_code store_usage_summary(struct store_conn *c, int64_t seal_id,
                              int64_t org_id, int64_t from_ms, int64_t to_ms,
                              store_usage_fn fn, void *ctx, struct err *e);
 
-/* The seal was used now (drives automatic suspension). */
+/* The seal was used now (drives automatic suspension), if it is still
+ * active: ERR_CONFLICT when it is not.  The statement locks the seal's
+ * row: on PostgreSQL a change of the seal's state on another node (a
+ * suspension, a revocation) either commits first, and this finds it, or
+ * waits for the signature's transaction to commit. */
 err_code store_seal_touch(struct store_conn *c, int64_t seal_id,
                           int64_t now_ms, struct err *e);
 

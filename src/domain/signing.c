@@ -251,19 +251,22 @@ cancel_work(struct unit *u, void *ctx, struct err *e)
     int64_t n = 0;
     err_code rc;
 
-    if ((rc = store_sreq_get(a->db, id, &r, e)) != ERR_OK ||
-        (rc = store_sreq_signed(a->db, id, &n, e)) != ERR_OK)
+    if ((rc = store_sreq_get(a->db, id, &r, e)) != ERR_OK)
         return rc;
     if (r.submitter_id != a->p->account_id)
         return err_set(e, ERR_FORBIDDEN, "only the submitter cancels a "
                        "request");
+    /* the transition first: it locks the request's row, so a signature
+     * being recorded on another node (use_work holds the row) has
+     * committed before the count below, which then sees it */
+    if ((rc = sign_request_move("cancel", r.state, &to, NULL, e)) != ERR_OK ||
+        (rc = store_sreq_transition(a->db, id, r.state, to, NULL, 0, 0, 0,
+                                    util_now_ms(), e)) != ERR_OK ||
+        (rc = store_sreq_signed(a->db, id, &n, e)) != ERR_OK)
+        return rc;
     if (n > 0)
         return err_set(e, ERR_CONFLICT, "documents were already signed "
                        "under this request");
-    if ((rc = sign_request_move("cancel", r.state, &to, NULL, e)) != ERR_OK ||
-        (rc = store_sreq_transition(a->db, id, r.state, to, NULL, 0, 0, 0,
-                                    util_now_ms(), e)) != ERR_OK)
-        return rc;
     return unit_audit_id(u, "sign_request.cancel", "sign_request", id, NULL,
                          e);
 }
@@ -322,7 +325,12 @@ struct use {
 /* In a grouped unit (on u->a.db, the group's connection): re-check the
  * grant (approved, not expired, a copy left of the document) and the seal
  * (active, valid now), then record the signature with its usage record,
- * the seal's last use and the audit entry. */
+ * the seal's last use and the audit entry.  With several nodes on one
+ * database (PostgreSQL, read committed) the checks that matter are the
+ * conditional writes, which lock their rows, in one order: the request
+ * (held approved: a cancellation elsewhere waits or is seen), the seal
+ * (touched only while active: a suspension or revocation elsewhere waits
+ * or is seen), then the document's copy (never overspent). */
 static err_code
 use_work(struct unit *u, void *ctx, struct err *e)
 {
@@ -336,7 +344,8 @@ use_work(struct unit *u, void *ctx, struct err *e)
     json_t *details = NULL;
     err_code rc;
 
-    if ((rc = store_sreq_get(a->db, w->r->id, &now_r, e)) != ERR_OK ||
+    if ((rc = store_sreq_hold(a->db, w->r->id, e)) != ERR_OK ||
+        (rc = store_sreq_get(a->db, w->r->id, &now_r, e)) != ERR_OK ||
         (rc = store_seal_get_id(a->db, w->r->seal_id, &s, e)) != ERR_OK)
         return rc;
     if (sign_request_move("sign", now_r.state, NULL, NULL, NULL) != ERR_OK)
@@ -346,6 +355,7 @@ use_work(struct unit *u, void *ctx, struct err *e)
         return err_set(e, ERR_CONFLICT, "the approval expired; a new "
                        "approval is needed");
     if ((rc = seal_check_usable(a->db, &s, now, e)) != ERR_OK ||
+        (rc = store_seal_touch(a->db, s.id, now, e)) != ERR_OK ||
         (rc = store_sdoc_take(a->db, w->d->id, now_r.copies, e)) != ERR_OK)
         return rc;
     memset(&rec, 0, sizeof(rec));
@@ -368,8 +378,7 @@ use_work(struct unit *u, void *ctx, struct err *e)
     if (details == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
     if ((rc = store_sig_insert(a->db, &rec, w->der, w->len, &w->sig_id, e))
-            != ERR_OK ||
-        (rc = store_seal_touch(a->db, s.id, now, e)) != ERR_OK) {
+            != ERR_OK) {
         json_decref(details);
         return rc;
     }

@@ -480,6 +480,11 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
     [DB_SDOC_TAKE] =
         "UPDATE sign_documents SET signatures = signatures + 1 "
         "WHERE id = $1 AND signatures < $2",
+    /* a no-op UPDATE: the row lock of store_sreq_hold, portable (no FOR
+     * UPDATE in SQLite) */
+    [DB_SREQ_HOLD] =
+        "UPDATE sign_requests SET state = state WHERE id = $1 AND "
+        "state = 'approved'",
     [DB_SREQ_SIGNED] =
         "SELECT count(*) FROM signatures WHERE request_id = $1",
     [DB_SIG_INSERT] =
@@ -512,8 +517,11 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "(CAST($3 AS BIGINT) = 0 OR g.org_id = $4) AND "
         "g.ts_ms >= $5 AND g.ts_ms < $6 GROUP BY s.id, s.esid, s.name, "
         "s.org_id ORDER BY s.org_id, s.esid",
+    /* conditional, and so a row lock against a concurrent change of the
+     * seal's state (store_sign.h) */
     [DB_SEAL_TOUCH] =
-        "UPDATE seals SET last_used_ms = $1 WHERE id = $2",
+        "UPDATE seals SET last_used_ms = $1 WHERE id = $2 AND "
+        "state = 'active'",
 
     /* store_audit.c */
     [DB_AUDIT_HEAD] =

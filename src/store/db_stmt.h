@@ -97,6 +97,7 @@ enum db_stmt_id {
     DB_SDOC_GET,
     DB_SDOC_SET_DATA,
     DB_SDOC_TAKE,
+    DB_SREQ_HOLD,
     DB_SREQ_SIGNED,
     DB_SIG_INSERT,
     DB_SIG_MARK_SUSPECT,

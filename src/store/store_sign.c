@@ -210,6 +210,18 @@ store_sdoc_take(struct store_conn *c, int64_t id, int copies, struct err *e)
 }
 
 err_code
+store_sreq_hold(struct store_conn *c, int64_t id, struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_SREQ_HOLD, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    db_bind_i64(st, 1, id);
+    return db_step_changed(st, e, ERR_CONFLICT, "signing request %lld is "
+                           "no longer approved", (long long)id);
+}
+
+err_code
 store_sreq_signed(struct store_conn *c, int64_t request_id, int64_t *n,
                   struct err *e)
 {
@@ -423,5 +435,6 @@ store_seal_touch(struct store_conn *c, int64_t seal_id, int64_t now_ms,
         return db_prep_failed(e);
     db_bind_i64(st, 1, now_ms);
     db_bind_i64(st, 2, seal_id);
-    return db_step_update_one(st, "seal", e);
+    return db_step_changed(st, e, ERR_CONFLICT, "seal %lld is no longer "
+                           "active", (long long)seal_id);
 }
