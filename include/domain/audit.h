@@ -65,6 +65,18 @@ struct audit_event {
 err_code audit_append(struct store_conn *c, const struct audit_actor *who,
                       const struct audit_event *ev, struct err *e);
 
+/* Queue the caller's transaction on the chain's head before it does
+ * anything else (unit.c, at the start of every unit): the head row is
+ * locked until the transaction ends, as its appends would lock it anyway.
+ * With row locks (PostgreSQL) a transaction that locked other rows first
+ * and then waited for the head could deadlock with one holding the head
+ * and waiting for those rows (a group commit holds the head from its first
+ * entry on); taking the head first leaves one order, and every unit then
+ * reads what the units before it committed, on whichever node.  On SQLite
+ * the write lock serialises already, and the row's page is written by the
+ * append anyway. */
+err_code audit_queue(struct store_conn *c, struct err *e);
+
 /* ---- refusals of unauthenticated requests (docs/design.md, "Refusals
  * and the audit") ----
  *

@@ -26,6 +26,11 @@ err_code store_audit_head_claim(struct store_conn *c, int64_t *seq,
                                 uint8_t prev[STORE_AUDIT_HASH_LEN],
                                 int *has_prev, struct err *e);
 
+/* Lock the chain's head row in the caller's transaction without moving it
+ * (audit.h, audit_queue): later appends in the transaction then never
+ * wait for it. */
+err_code store_audit_head_lock(struct store_conn *c, struct err *e);
+
 /* Record hash as the head's, for the seq this transaction claimed. */
 err_code store_audit_head_set(struct store_conn *c, int64_t seq,
                               const uint8_t hash[STORE_AUDIT_HASH_LEN],

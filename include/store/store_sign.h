@@ -42,14 +42,6 @@ err_code store_sdoc_set_data(struct store_conn *c, int64_t id,
 
 /* Count one more signature of document id if fewer than copies were made;
  * ERR_CONFLICT when the grant is used up. */
-
-/* Hold request id, which must still be approved, until the caller's
- * transaction ends: ERR_CONFLICT when it is not approved.  The statement
- * locks the request's row (a no-op UPDATE: the portable row lock), so that
- * a cancellation on another node either commits first, and this finds it,
- * or waits for the signature's transaction and then finds the signature. */
-err_code store_sreq_hold(struct store_conn *c, int64_t id, struct err *e);
-
 err_code store_sdoc_take(struct store_conn *c, int64_t id, int copies,
                          struct err *e);
 

@@ -853,6 +853,12 @@ append_work(struct store_conn *c, void *ctx, struct err *e)
     return append_row(c, w->who, w->ev, &w->seq, w->hash, e);
 }
 
+err_code
+audit_queue(struct store_conn *c, struct err *e)
+{
+    return store_audit_head_lock(c, e);
+}
+
 /* Contract: audit.h.  Reading the head and inserting must be atomic: an
  * entry recorded outside any unit (a refusal, a failure) gets a
  * transaction of its own. */

@@ -256,9 +256,9 @@ cancel_work(struct unit *u, void *ctx, struct err *e)
     if (r.submitter_id != a->p->account_id)
         return err_set(e, ERR_FORBIDDEN, "only the submitter cancels a "
                        "request");
-    /* the transition first: it locks the request's row, so a signature
-     * being recorded on another node (use_work holds the row) has
-     * committed before the count below, which then sees it */
+    /* the transition, then the count: with the request's row locked, no
+     * signature can be recorded under it unseen (use_work re-reads the
+     * request after this commits) */
     if ((rc = sign_request_move("cancel", r.state, &to, NULL, e)) != ERR_OK ||
         (rc = store_sreq_transition(a->db, id, r.state, to, NULL, 0, 0, 0,
                                     util_now_ms(), e)) != ERR_OK ||
@@ -326,11 +326,12 @@ struct use {
  * grant (approved, not expired, a copy left of the document) and the seal
  * (active, valid now), then record the signature with its usage record,
  * the seal's last use and the audit entry.  With several nodes on one
- * database (PostgreSQL, read committed) the checks that matter are the
- * conditional writes, which lock their rows, in one order: the request
- * (held approved: a cancellation elsewhere waits or is seen), the seal
- * (touched only while active: a suspension or revocation elsewhere waits
- * or is seen), then the document's copy (never overspent). */
+ * database (PostgreSQL, read committed) units queue on the audit chain's
+ * head before their work (unit.c, audit_queue), so these reads see every
+ * change committed by a unit elsewhere; the conditional writes hold
+ * regardless: the seal is touched only while active (a suspension or a
+ * revocation elsewhere waits or is seen) and a copy is taken only while
+ * one is left (the grant is never overspent). */
 static err_code
 use_work(struct unit *u, void *ctx, struct err *e)
 {
@@ -344,8 +345,7 @@ use_work(struct unit *u, void *ctx, struct err *e)
     json_t *details = NULL;
     err_code rc;
 
-    if ((rc = store_sreq_hold(a->db, w->r->id, e)) != ERR_OK ||
-        (rc = store_sreq_get(a->db, w->r->id, &now_r, e)) != ERR_OK ||
+    if ((rc = store_sreq_get(a->db, w->r->id, &now_r, e)) != ERR_OK ||
         (rc = store_seal_get_id(a->db, w->r->seal_id, &s, e)) != ERR_OK)
         return rc;
     if (sign_request_move("sign", now_r.state, NULL, NULL, NULL) != ERR_OK)

@@ -16,8 +16,10 @@ struct unit_call {
     void        *ctx;
 };
 
-/* The store's work function: the caller's work on the connection the
- * transaction runs on, then its audit entry. */
+/* The store's work function: queued on the audit chain's head (audit.h,
+ * audit_queue: one lock order for every unit, so units on several nodes
+ * never deadlock), the caller's work on the connection the transaction
+ * runs on, then its audit entry. */
 static err_code
 unit_step(struct store_conn *db, void *vcall, struct err *e)
 {
@@ -27,7 +29,8 @@ unit_step(struct store_conn *db, void *vcall, struct err *e)
     err_code rc;
 
     u->a.db = db;
-    if ((rc = call->fn(u, call->ctx, e)) != ERR_OK)
+    if ((rc = audit_queue(db, e)) != ERR_OK ||
+        (rc = call->fn(u, call->ctx, e)) != ERR_OK)
         return rc;
     if (!u->audited)
         return u->quiet || u->recorded > 0

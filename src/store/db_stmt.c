@@ -480,11 +480,6 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
     [DB_SDOC_TAKE] =
         "UPDATE sign_documents SET signatures = signatures + 1 "
         "WHERE id = $1 AND signatures < $2",
-    /* a no-op UPDATE: the row lock of store_sreq_hold, portable (no FOR
-     * UPDATE in SQLite) */
-    [DB_SREQ_HOLD] =
-        "UPDATE sign_requests SET state = state WHERE id = $1 AND "
-        "state = 'approved'",
     [DB_SREQ_SIGNED] =
         "SELECT count(*) FROM signatures WHERE request_id = $1",
     [DB_SIG_INSERT] =
@@ -532,6 +527,10 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
     [DB_AUDIT_HEAD_CLAIM] =
         "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 "
         "RETURNING seq, hash",
+    /* a no-op UPDATE: the row lock of store_audit_head_lock, portable
+     * (SQLite has no SELECT ... FOR UPDATE) */
+    [DB_AUDIT_HEAD_LOCK] =
+        "UPDATE audit_head SET seq = seq WHERE id = 1",
     [DB_AUDIT_HEAD_SET] =
         "UPDATE audit_head SET hash = $2 WHERE id = 1 AND seq = $1",
     [DB_AUDIT_HEAD_ROW] = "SELECT seq, hash FROM audit_head WHERE id = 1",

@@ -97,7 +97,6 @@ enum db_stmt_id {
     DB_SDOC_GET,
     DB_SDOC_SET_DATA,
     DB_SDOC_TAKE,
-    DB_SREQ_HOLD,
     DB_SREQ_SIGNED,
     DB_SIG_INSERT,
     DB_SIG_MARK_SUSPECT,
@@ -111,6 +110,7 @@ enum db_stmt_id {
     /* store_audit.c: the audit log and its checkpoints */
     DB_AUDIT_HEAD,
     DB_AUDIT_HEAD_CLAIM,
+    DB_AUDIT_HEAD_LOCK,
     DB_AUDIT_HEAD_SET,
     DB_AUDIT_HEAD_ROW,
     DB_AUDIT_INSERT_CHAINED,

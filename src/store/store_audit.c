@@ -89,6 +89,17 @@ store_audit_head_claim(struct store_conn *c, int64_t *seq,
 }
 
 err_code
+store_audit_head_lock(struct store_conn *c, struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_AUDIT_HEAD_LOCK, e);
+
+    if (st == NULL)
+        return ERR_DB;
+    return db_step_changed(st, e, ERR_INTERNAL, "the audit chain has no "
+                           "head row");
+}
+
+err_code
 store_audit_head_set(struct store_conn *c, int64_t seq,
                      const uint8_t hash[STORE_AUDIT_HASH_LEN], struct err *e)
 {

@@ -210,18 +210,6 @@ store_sdoc_take(struct store_conn *c, int64_t id, int copies, struct err *e)
 }
 
 err_code
-store_sreq_hold(struct store_conn *c, int64_t id, struct err *e)
-{
-    struct db_stmt *st = db_prep(c->dbc, DB_SREQ_HOLD, e);
-
-    if (st == NULL)
-        return ERR_DB;
-    db_bind_i64(st, 1, id);
-    return db_step_changed(st, e, ERR_CONFLICT, "signing request %lld is "
-                           "no longer approved", (long long)id);
-}
-
-err_code
 store_sreq_signed(struct store_conn *c, int64_t request_id, int64_t *n,
                   struct err *e)
 {
