@@ -18,6 +18,11 @@
 #include "util.h"
 #include "store.h"
 
+/* The seal job's lease lasts its period and this much more, so that the
+ * holder, due again when the period ends, renews it before another node
+ * may take it. */
+#define MAINT_LEASE_GRACE_MS 1000
+
 struct maintenance {
     struct app     *app;
     pthread_t       thread;
@@ -40,7 +45,8 @@ run_once(struct maintenance *m)
     err_clear(&e);
     if (store_conn_get(m->app->store, &db, &e) != ERR_OK ||
         lease_claim(db, LEASE_JOB_SEALS,
-                    m->app->cfg->seal_maintenance_seconds * 1000, &won, &e)
+                    m->app->cfg->seal_maintenance_seconds * 1000 +
+                    MAINT_LEASE_GRACE_MS, &won, &e)
         != ERR_OK) {
         log_event(LOG_ERROR, "maintenance", "msg=%s", e.msg);
         return;
@@ -50,7 +56,7 @@ run_once(struct maintenance *m)
     if (seal_maintain(db, m->app->cfg, &n, &e) != ERR_OK)
         log_event(LOG_ERROR, "maintenance", "msg=%s", e.msg);
     else
-        log_event(n > 0 ? LOG_INFO : LOG_DEBUG, "maintenance",
+        log_event(LOG_INFO, "maintenance",
                   "job=seals node=%s seals_changed=%d", lease_node_id(), n);
 }
 
