@@ -9,6 +9,7 @@ src/devtoken/devtoken_store.c, dt_store_refresh_keys).  The cases:
 
   - the same approved request signed from all three nodes at once: exactly
     the granted signatures, the rest refused with the grant's error;
+  - two seals signed from all three nodes at once: no deadlock;
   - a seal suspended, a credential rotated and an account locked on one
     node take effect on the others at once (docs/design.md, "Several nodes
     on one database");
@@ -209,6 +210,50 @@ def test_grant_signed_from_three_nodes_at_once(cluster):
                                "WHERE request_id = %s ORDER BY id", rid)] \
         == [2, 2, 2]
     assert refused
+    cl.audit_verify()
+
+
+def test_two_seals_from_three_nodes_no_deadlock(cluster):
+    """Requests of two seals signed from every node at once.  Each group
+    commit holds the audit chain's head from its first entry on; before
+    every unit queued on the head first (audit_queue), a group waiting for
+    a seal's row that another node's unit held while that unit waited for
+    the head was a deadlock: PostgreSQL aborted one after a second, and its
+    signatures failed with 503."""
+    cl = cluster
+    second = cl.w.new_active_seal(seal_name="第二多节点章")
+    rids = [submit(cl, [{"name": "x%d.pdf" % i, "data": b64(b"x %d" % i)}],
+                   copies=100, esid=cl.esid if i % 2 else second)
+            for i in range(6)]
+    stop, outcomes = threading.Event(), []
+    cred = cl.w.cred["custodian"]
+
+    def worker(k):
+        i = k
+        while not stop.is_set():
+            node, rid = cl.nodes[i % 3], rids[(i // 3) % len(rids)]
+            i += 1
+            t0 = time.monotonic()
+            outcomes.append((sign_once(node, cred, rid),
+                             time.monotonic() - t0))
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(9)]
+    for t in threads:
+        t.start()
+    time.sleep(4)
+    stop.set()
+    for t in threads:
+        t.join()
+    kinds = {}
+    for (kind, v), _ in outcomes:
+        key = kind if kind == "signed" else "%s %s" % (kind, v)
+        kinds[key] = kinds.get(key, 0) + 1
+    slowest = max(d for _, d in outcomes)
+    with open(cl.server.log, encoding="utf-8", errors="replace") as f:
+        deadlocks = f.read().count("deadlock detected")
+    print("two seals, 9 clients, 4 s: %s, slowest call %.2f s, %d "
+          "deadlocks" % (kinds, slowest, deadlocks))
+    assert set(kinds) == {"signed"}, kinds
+    assert deadlocks == 0
     cl.audit_verify()
 
 
