@@ -10,8 +10,9 @@
  * checks that a duplicate name is a unique failure, that a failed unit is
  * rolled back, that group commit from several threads writes every row,
  * that audit entries chain and verify, that a lock wait past the busy
- * time fails as busy, that a read-only open refuses writes and that
- * backup is refused.  Each entry's stored hash (a
+ * time fails as busy, that a read-only open refuses writes, that
+ * backup is refused, and that of nodes claiming a job's lease at once
+ * exactly one wins.  Each entry's stored hash (a
  * BYTEA column read back) is printed as "HASH <seq> <hex>" for the
  * wrapper to compare with what the server holds.
  */
@@ -31,6 +32,7 @@
 #include "store.h"
 #include "store_account.h"
 #include "store_audit.h"
+#include "store_lease.h"
 
 /* The PostgreSQL series compiled from sql/postgresql/ (pg_migrations.c). */
 extern const struct db_migration db_pg_migrations[];
@@ -449,6 +451,90 @@ test_backup_refused(void **state)
                      ERR_UNSUPPORTED);
 }
 
+/* One claim of the "seals" lease: store_run's work. */
+struct claim {
+    const char *holder;
+    int64_t     now, until;
+    int         won;
+};
+
+static err_code
+claim_work(struct store_conn *c, void *ctx, struct err *e)
+{
+    struct claim *k = ctx;
+
+    return store_lease_claim(c, "seals", k->holder, k->now, k->until,
+                             &k->won, e);
+}
+
+#define NCLAIMERS 8
+static pthread_barrier_t claim_gate;
+
+/* A node of its own: its connection, one claim when all are ready. */
+static void *
+claimer(void *arg)
+{
+    struct claim *k = arg;
+    struct store_conn *c;
+    struct err e;
+
+    if (store_conn_get(st, &c, &e) != ERR_OK)
+        return arg;
+    pthread_barrier_wait(&claim_gate);
+    if (store_run(c, claim_work, k, &e) != ERR_OK)
+        k->won = -1;
+    return NULL;
+}
+
+static void
+test_job_leases(void **state)
+{
+    struct claim k = {"node-a", 1000, 2000, 0};
+    struct claim ks[NCLAIMERS];
+    pthread_t t[NCLAIMERS];
+    char names[NCLAIMERS][16];
+    struct err e;
+    int i, winners = 0;
+
+    (void)state;
+    /* run out (never held): won; another before it runs out: lost; the
+     * holder again: won (renewed); after it runs out: another wins */
+    assert_int_equal(store_run(conn, claim_work, &k, &e), ERR_OK);
+    assert_int_equal(k.won, 1);
+    k = (struct claim){"node-b", 1500, 2500, 1};
+    assert_int_equal(store_run(conn, claim_work, &k, &e), ERR_OK);
+    assert_int_equal(k.won, 0);
+    k = (struct claim){"node-a", 1900, 2900, 0};
+    assert_int_equal(store_run(conn, claim_work, &k, &e), ERR_OK);
+    assert_int_equal(k.won, 1);
+    k = (struct claim){"node-b", 2900, 3900, 0};
+    assert_int_equal(store_run(conn, claim_work, &k, &e), ERR_OK);
+    assert_int_equal(k.won, 1);
+    /* given back: anyone wins at once */
+    assert_int_equal(store_lease_release(conn, "seals", "node-b", &e),
+                     ERR_OK);
+    k = (struct claim){"node-c", 3000, 4000, 0};
+    assert_int_equal(store_run(conn, claim_work, &k, &e), ERR_OK);
+    assert_int_equal(k.won, 1);
+    /* eight nodes at once, the lease run out: exactly one wins */
+    assert_int_equal(pthread_barrier_init(&claim_gate, NULL, NCLAIMERS), 0);
+    for (i = 0; i < NCLAIMERS; i++) {
+        snprintf(names[i], sizeof(names[i]), "racer-%d", i);
+        ks[i] = (struct claim){names[i], 5000, 6000, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, claimer, &ks[i]), 0);
+    }
+    for (i = 0; i < NCLAIMERS; i++) {
+        void *ret = NULL;
+
+        pthread_join(t[i], &ret);
+        assert_null(ret);
+        assert_true(ks[i].won == 0 || ks[i].won == 1);
+        winners += ks[i].won;
+    }
+    pthread_barrier_destroy(&claim_gate);
+    assert_int_equal(winners, 1);
+}
+
 int
 main(void)
 {
@@ -460,6 +546,7 @@ main(void)
         cmocka_unit_test(test_busy_head),
         cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_backup_refused),
+        cmocka_unit_test(test_job_leases),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
