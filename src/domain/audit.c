@@ -471,6 +471,23 @@ rewalk_row(void *ctx, const struct store_audit_entry *en)
     return ERR_OK;
 }
 
+/* The newest checkpoint in the database (another node may have made it)
+ * becomes the newest known. */
+static void
+note_latest(struct store_conn *c)
+{
+    struct store_audit_checkpoint last;
+
+    if (store_audit_checkpoint_latest(c, &last, NULL) != ERR_OK)
+        return;
+    pthread_mutex_lock(&cpr.lock);
+    if (last.seq > cpr.last_seq)
+        cpr.last_seq = last.seq;
+    if (last.ts_ms > cpr.last_ms)
+        cpr.last_ms = last.ts_ms;
+    pthread_mutex_unlock(&cpr.lock);
+}
+
 /* Whether this node signs the checkpoint that is due.  With several nodes
  * on one database, only the holder of the checkpointer's lease (lease.h)
  * does, so that one checkpoint is made per period and not one per node;
@@ -482,7 +499,6 @@ rewalk_row(void *ctx, const struct store_audit_entry *en)
 static int
 checkpointer_lease(struct store_conn *c, int64_t now)
 {
-    struct store_audit_checkpoint last;
     struct err e;
     int won = 0;
 
@@ -499,14 +515,7 @@ checkpointer_lease(struct store_conn *c, int64_t now)
     }
     if (!won)
         cpr.lease_retry_ms = now + AUDIT_TICK_SECONDS * 1000;
-    if (store_audit_checkpoint_latest(c, &last, NULL) == ERR_OK) {
-        pthread_mutex_lock(&cpr.lock);
-        if (last.seq > cpr.last_seq)
-            cpr.last_seq = last.seq;
-        if (last.ts_ms > cpr.last_ms)
-            cpr.last_ms = last.ts_ms;
-        pthread_mutex_unlock(&cpr.lock);
-    }
+    note_latest(c);
     return won;
 }
 
@@ -552,9 +561,13 @@ checkpointer_step(struct store_conn *c, int final, int leased)
         return;
     if (leased && !checkpointer_lease(c, now))
         return;
+    if (!leased)
+        note_latest(c);
     pthread_mutex_lock(&cpr.lock);
-    last_seq = cpr.last_seq;        /* the claim may have moved it */
+    last_seq = cpr.last_seq;        /* another node's may be newer */
     pthread_mutex_unlock(&cpr.lock);
+    if (head <= last_seq)
+        return;
     w.prechain = cpr.conf.prechain;
     w.e = &e;
     rc = store_audit_walk(c, w.seq, rewalk_row, &w, &e);
