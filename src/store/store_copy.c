@@ -13,6 +13,10 @@
  * be younger than it) is written NULL and set by the column's FIX
  * statement once the whole table is in ('r' columns below).
  *
+ * Two tables are not copied: schema_version and job_leases (migration
+ * 009) are written by the target's own migrations, and the source nodes'
+ * leases mean nothing to the copy's nodes.
+ *
  * The audit tables keep their triggers (migrations 001, 002, 008), and
  * the copy needs none of them weakened: audit_log and audit_checkpoints
  * refuse UPDATE and DELETE but take INSERT, and their rows are inserted
