@@ -1,8 +1,9 @@
 """Issue 8: the tamper-evident audit log, checkpoints, backup and restore.
 
-Everything runs against the real binary and real SQLite files.  Tampering
-is done the way an attacker holding the database file would: drop the
-append-only triggers with the sqlite3 module, then edit the rows.
+Everything runs against the real binary and a real database of the run's
+dialect.  Tampering is done the way an attacker owning the database would:
+with the append-only triggers out of the way (Instance.tamper), edit the
+rows.
 """
 import concurrent.futures
 import csv
@@ -17,11 +18,8 @@ import time
 import pytest
 import requests
 
-from conftest import assert_error, run_seald
+from conftest import PG, assert_error, run_seald
 
-TRIGGERS = ("audit_log_no_update", "audit_log_no_delete",
-            "audit_checkpoints_no_update", "audit_checkpoints_no_delete",
-            "audit_head_forward")
 # what a thorough attacker adds after changing the log: the chain's head
 # row (migration 008) made to name the newest entry as it now is
 REWIND_HEAD = ("UPDATE audit_head SET (seq, hash) = (SELECT seq, hash FROM "
@@ -29,21 +27,25 @@ REWIND_HEAD = ("UPDATE audit_head SET (seq, hash) = (SELECT seq, hash FROM "
 
 
 def verify(db, checkpoint=None, *extra):
-    """Run `seald audit verify` (the trusted key: audit-key.pem beside db,
+    """Run `seald audit verify` on an Instance's database or a database
+    file (the trusted key: the instance's, audit-key.pem beside the file,
     unless extra names one); returns (exit status, report)."""
-    args = ["audit", "verify", "--db", db, *extra]
+    where = ["--db", db] if isinstance(db, str) else db.db_args
+    args = ["audit", "verify", *where, *extra]
     if checkpoint:
         args += ["--checkpoint", checkpoint]
     out = run_seald(*args)
     return out.returncode, json.loads(out.stdout)
 
 
-def attack(db, *statements):
-    """Drop the triggers and run statements, as a file-level attacker."""
+def attack_file(db, *statements):
+    """Drop the triggers of a database file and run statements, as a
+    file-level attacker."""
     con = sqlite3.connect(db)
     try:
-        for t in TRIGGERS:
-            con.execute(f"DROP TRIGGER IF EXISTS {t}")
+        for (t,) in con.execute("SELECT name FROM sqlite_master WHERE "
+                                "type = 'trigger'").fetchall():
+            con.execute(f"DROP TRIGGER {t}")
         for s in statements:
             con.execute(s)
         con.commit()
@@ -95,20 +97,20 @@ def staff(seald):
 
 def test_fresh_chain_verifies_and_is_gapless(instance):
     cli_checkpoints(instance, 2)
-    rc, rep = verify(instance.db)
+    rc, rep = verify(instance)
     assert rc == 0 and rep["ok"], rep
     assert rep["entries"] == 3 and rep["checkpoints"] == 2
     rows = instance.sql("SELECT seq, length(hash) FROM audit_log "
                         "ORDER BY seq")
     assert rows == [(1, 32), (2, 32), (3, 32)]
     assert rep["head_hash"] == instance.sql(
-        "SELECT hex(hash) FROM audit_log WHERE seq = 3")[0][0].lower()
+        "SELECT hash FROM audit_log WHERE seq = 3")[0][0].hex()
 
 
 @pytest.mark.parametrize("how", ["edit", "delete", "reorder", "null-hash"])
 def test_tampered_entry_is_named(instance, how):
     cli_checkpoints(instance, 4)          # entries 1..5
-    assert verify(instance.db)[0] == 0
+    assert verify(instance)[0] == 0
     stmts = {
         "edit": ["UPDATE audit_log SET outcome = 'refused' WHERE seq = 3"],
         "delete": ["DELETE FROM audit_log WHERE seq = 3"],
@@ -119,8 +121,8 @@ def test_tampered_entry_is_named(instance, how):
             "UPDATE audit_log SET seq = 4 WHERE seq = -3"],
         "null-hash": ["UPDATE audit_log SET hash = NULL WHERE seq = 3"],
     }[how]
-    attack(instance.db, *stmts)
-    rc, rep = verify(instance.db)
+    instance.tamper(*stmts)
+    rc, rep = verify(instance)
     assert rc == 1
     assert rep["ok"] is False
     assert rep["first_bad_seq"] == 3, rep
@@ -137,13 +139,13 @@ def test_deleting_newest_entries_caught_by_exported_checkpoint(
     cp = json.loads(exported.read_text())
     assert cp["seq"] == 4 and cp["format"] == "seald-audit-checkpoint-1"
     assert "BEGIN PUBLIC KEY" in cp["public_key"]
-    assert verify(instance.db, str(exported))[0] == 0
+    assert verify(instance, str(exported))[0] == 0
     # the attacker removes the newest entries and the checkpoints over them
-    attack(instance.db, "DELETE FROM audit_log WHERE seq >= 3",
+    instance.tamper("DELETE FROM audit_log WHERE seq >= 3",
            "DELETE FROM audit_checkpoints WHERE seq >= 3", REWIND_HEAD)
-    rc, rep = verify(instance.db)
+    rc, rep = verify(instance)
     assert rc == 0, "without what was sent away it cannot be seen"
-    rc, rep = verify(instance.db, str(exported))
+    rc, rep = verify(instance, str(exported))
     assert rc == 1 and not rep["ok"]
     assert rep["first_bad_seq"] == 3
     assert "deleted" in rep["reason"]
@@ -151,23 +153,23 @@ def test_deleting_newest_entries_caught_by_exported_checkpoint(
 
 def test_deleting_newest_entries_caught_by_the_head_row(instance):
     cli_checkpoints(instance, 2)          # entries 1..3
-    attack(instance.db, "DELETE FROM audit_log WHERE seq = 3",
+    instance.tamper("DELETE FROM audit_log WHERE seq = 3",
            "DELETE FROM audit_checkpoints WHERE seq >= 3")
-    rc, rep = verify(instance.db)
+    rc, rep = verify(instance)
     assert rc == 1 and rep["first_bad_seq"] == 3, rep
     assert "head row says seq 3 but the log ends at seq 2" in rep["reason"]
     # and an entry added behind seald's back
-    attack(instance.db, REWIND_HEAD,
+    instance.tamper(REWIND_HEAD,
            "INSERT INTO audit_log (seq, ts_ms, action, outcome) "
            "SELECT 3, ts_ms, 'forged', 'ok' FROM audit_log WHERE seq = 2")
-    rc, rep = verify(instance.db)
+    rc, rep = verify(instance)
     assert rc == 1 and not rep["ok"], rep
 
 
 def test_deleting_newest_entries_caught_by_stored_checkpoint(instance):
     cli_checkpoints(instance, 3)
-    attack(instance.db, "DELETE FROM audit_log WHERE seq = 4")
-    rc, rep = verify(instance.db)
+    instance.tamper("DELETE FROM audit_log WHERE seq = 4")
+    rc, rep = verify(instance)
     assert rc == 1 and rep["first_bad_seq"] == 4, rep
     assert "beyond the end" in rep["reason"]
 
@@ -177,13 +179,9 @@ def test_forged_checkpoint_signature_is_caught(instance, tmp_path):
     sig = instance.sql("SELECT signature FROM audit_checkpoints "
                        "WHERE id = 1")[0][0]
     forged = bytes(sig[:-1]) + bytes([sig[-1] ^ 1])
-    con = sqlite3.connect(instance.db)
-    con.execute("DROP TRIGGER audit_checkpoints_no_update")
-    con.execute("UPDATE audit_checkpoints SET signature = ? WHERE id = 1",
-                (forged,))
-    con.commit()
-    con.close()
-    rc, rep = verify(instance.db)
+    instance.tamper(("UPDATE audit_checkpoints SET signature = ? "
+                     "WHERE id = 1", (forged,)))
+    rc, rep = verify(instance)
     assert rc == 1 and rep["bad_checkpoint_id"] == 1, rep
     assert "signature" in rep["reason"]
     # a forged exported checkpoint is caught too
@@ -191,7 +189,7 @@ def test_forged_checkpoint_signature_is_caught(instance, tmp_path):
     cp = cli_checkpoints(instance, 1)
     cp["head_hash"] = "00" * 32
     exported.write_text(json.dumps(cp))
-    rc, rep = verify(instance.db, str(exported))
+    rc, rep = verify(instance, str(exported))
     assert rc == 1 and not rep["ok"]
 
 
@@ -297,7 +295,7 @@ def test_api_checkpoint_export_and_verify(seald, staff, tmp_path):
     # offline with the exported file, while the daemon runs
     path = tmp_path / "cp.json"
     path.write_text(json.dumps(cp))
-    rc, rep = verify(seald.db, str(path))
+    rc, rep = verify(seald, str(path))
     assert rc == 0, rep
 
 
@@ -305,10 +303,30 @@ UNLIMITED = ("--set", "security.rate_limit_rps=100000",
              "--set", "security.rate_limit_burst=100000")
 
 
+def backup_refused_on_postgresql(seald, admin, tmp_path):
+    """A PostgreSQL database is not copied by seald (the online backup and
+    `seald backup` are SQLite's file copy): both refuse, saying to use
+    pg_dump, write nothing and leave the chain verifying."""
+    err = assert_error(seald.post("/api/v1/admin/backup", admin), 415,
+                       "unsupported")
+    assert "pg_dump" in err["message"]
+    out = run_seald("backup", "--config", seald.conf, "--out",
+                    str(tmp_path / "b.db"))
+    assert out.returncode == 1 and "pg_dump" in out.stderr, out.stderr
+    assert not (tmp_path / "b.db").exists()
+    rc, rep = verify(seald)
+    assert rc == 0, rep
+
+
 def test_backup_under_load_restores_and_verifies(instance, tmp_path):
     seald = instance
     instance.start("--threads", "4", *UNLIMITED)
     admin = rotate(seald, seald.admin_credential)
+    if PG:
+        backup_refused_on_postgresql(seald, admin, tmp_path)
+        rc, _, err = instance.stop()
+        assert rc == 0, err
+        return
     org = seald.get("/api/v1/whoami", admin).json()["data"]["account"][
         "org_id"]
     stop = threading.Event()
@@ -365,7 +383,7 @@ def test_backup_under_load_restores_and_verifies(instance, tmp_path):
     out = run_seald("restore", "--backup", str(cli), "--db",
                     str(tmp_path / "never.db"))
     assert out.returncode == 1 and "no trusted audit key" in out.stderr
-    attack(str(cli), "UPDATE audit_log SET reason = 'x' WHERE seq = 2")
+    attack_file(str(cli), "UPDATE audit_log SET reason = 'x' WHERE seq = 2")
     out = run_seald("restore", "--backup", str(cli), "--db",
                     str(tmp_path / "never.db"), "--audit-key",
                     os.path.join(seald.dir, "audit-key.pem"))
@@ -411,7 +429,7 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(instance):
         for f in futs:
             f.result()
     assert len(acked) > 10
-    rc, rep = verify(instance.db)
+    rc, rep = verify(instance)
     assert rc == 0, rep
     logged = {r[0] for r in instance.sql(
         "SELECT request_id FROM audit_log WHERE action = 'account.create'")}
@@ -424,5 +442,5 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(instance):
     assert r.status_code == 201
     rc, _, err = instance.stop()
     assert rc == 0, err
-    rc, rep = verify(instance.db)
+    rc, rep = verify(instance)
     assert rc == 0 and rep["entries"] == len(instance.audit())

@@ -5,7 +5,6 @@ may call, `system` for seald's own maintenance job and `operator` for the
 local command line; NULL when nobody was authenticated, or when the caller
 holds no role with the permission."""
 import base64
-import sqlite3
 import time
 
 import pytest
@@ -133,11 +132,8 @@ def test_refusals_name_the_role_or_nobody(world):
 def test_maintenance_job_acts_as_system(world):
     w = world
     esid = w.new_active_seal(seal_name="系统审计章")
-    con = sqlite3.connect(w.inst.db, timeout=10)
-    con.execute("UPDATE seals SET confirmed_ms = ? WHERE esid = ?",
-                (int(time.time() * 1000) - 400 * 86400 * 1000, esid))
-    con.commit()
-    con.close()
+    w.inst.sql("UPDATE seals SET confirmed_ms = ? WHERE esid = ?",
+               int(time.time() * 1000) - 400 * 86400 * 1000, esid)
     deadline = time.time() + 15
     while not rows(w, "seal.auto_suspend"):
         assert time.time() < deadline, "maintenance did not run"

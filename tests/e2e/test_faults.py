@@ -16,6 +16,9 @@ import pytest
 
 from conftest import assert_error, run_seald
 
+pytestmark = pytest.mark.sqlite_only(
+    reason="the fault-injecting VFS fails SQLite's own writes and fsyncs")
+
 FAULTVFS = os.environ.get("SEALD_FAULTVFS_LIB", os.path.join(
     os.environ.get("SEALD_BUILD_DIR", os.path.join(
         os.path.dirname(__file__), "..", "..", "build")),

@@ -3,7 +3,6 @@ does not undo a suspension, only the authority that suspended a seal lifts
 the suspension, the automatic suspension needs a new application, and
 disabling or renaming an organisation reaches its seals."""
 import base64
-import sqlite3
 import time
 
 import pytest
@@ -113,11 +112,8 @@ def test_loss_of_active_seal_reinstates_to_active(world):
 
 def age(w, esid):
     year_ago = int(time.time() * 1000) - 400 * 86400 * 1000
-    con = sqlite3.connect(w.inst.db, timeout=10)
-    con.execute("UPDATE seals SET confirmed_ms = ? WHERE esid = ?",
-                (year_ago, esid))
-    con.commit()
-    con.close()
+    w.inst.sql("UPDATE seals SET confirmed_ms = ? WHERE esid = ?",
+               year_ago, esid)
 
 
 def wait_state(w, esid, state):
@@ -249,11 +245,7 @@ def test_disabled_organisation_refuses_use_regardless(world):
                              seal_name="旧停用处章")
     pending = submit(w, esid)
     approve(w, pending["id"])
-    con = sqlite3.connect(w.inst.db, timeout=10)
-    con.execute("UPDATE organisations SET disabled = 1 WHERE id = ?",
-                (office,))
-    con.commit()
-    con.close()
+    w.inst.sql("UPDATE organisations SET disabled = 1 WHERE id = ?", office)
     assert w.status(esid)["state"] == "active"
     err = assert_error(w.inst.post("/api/v1/sign-requests",
                                    w.cred["requester"], json={

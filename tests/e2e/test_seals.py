@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import time
 
@@ -330,11 +329,8 @@ def test_suspension_manual_and_automatic(world):
     # maintenance job (the test ages it in the database)
     aged = w.new_active_seal(seal_name="久未使用章")
     year_ago = int(time.time() * 1000) - 400 * 86400 * 1000
-    con = sqlite3.connect(w.inst.db, timeout=10)
-    con.execute("UPDATE seals SET confirmed_ms = ? WHERE esid = ?",
-                (year_ago, aged))
-    con.commit()
-    con.close()
+    w.inst.sql("UPDATE seals SET confirmed_ms = ? WHERE esid = ?",
+               year_ago, aged)
     deadline = time.time() + 15
     while w.status(aged)["state"] != "suspended":
         assert time.time() < deadline, "maintenance did not suspend"

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import re
-import sqlite3
 import subprocess
 import time
 
@@ -240,11 +239,8 @@ def test_unusable_seals_refused(world):
                         w.cred["reviewer"],
                         json={"outcome": "revoke", "reason": "test"})
         else:
-            con = sqlite3.connect(w.inst.db, timeout=10)
-            con.execute("UPDATE seals SET valid_end_ms = ? WHERE esid = ?",
-                        (int(time.time() * 1000) - 1000, esid))
-            con.commit()
-            con.close()
+            w.inst.sql("UPDATE seals SET valid_end_ms = ? WHERE esid = ?",
+                       int(time.time() * 1000) - 1000, esid)
         res = sign(w, req["id"])["results"]
         assert res[0]["status"] == "error", (action, res)
         assert res[0]["error"]["code"] == "conflict"
@@ -603,7 +599,7 @@ def test_sigkill_during_signing_loses_nothing_acknowledged(tmp_path):
         for f in futs:
             f.result()
     assert len(got) > 10
-    out = subprocess.run([SEALD, "audit", "verify", "--db", inst.db],
+    out = subprocess.run([SEALD, "audit", "verify", *inst.db_args],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     rows = dict(inst.sql("SELECT id, signature FROM signatures"))

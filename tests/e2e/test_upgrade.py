@@ -11,7 +11,12 @@ import os
 import shutil
 import sqlite3
 
+import pytest
+
 from conftest import Instance, run_seald
+
+pytestmark = pytest.mark.sqlite_only(
+    reason="the fixture is a schema-7 SQLite database file")
 
 FIXTURE = os.path.join(os.environ.get("SEALD_SOURCE_DIR", "."), "tests",
                        "fixtures", "schema-007")
