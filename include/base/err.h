@@ -52,7 +52,10 @@ struct err {
  * callers can write `return err_set(e, ERR_INVALID, "bad %s", x);`.  The
  * message is formatted in a buffer of err_set's own and then copied, so an
  * argument may point into e->msg itself; to add context to an error, though,
- * say so with err_wrap. */
+ * say so with err_wrap.  The message is UTF-8 (util_utf8_repair): a
+ * request's bytes quoted in it, or a "%.64s" or the ERR_MSG_MAX cut through
+ * a character, become '?', since the message goes out as JSON and into the
+ * audit log's TEXT. */
 err_code err_set(struct err *e, err_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -1,6 +1,7 @@
 /*
  * util.h - small helpers shared by every layer: secure random bytes, hex,
- * base64, constant-time comparison, wiping, bounded number parsing, files.
+ * base64, constant-time comparison, wiping, bounded number parsing, files,
+ * UTF-8 repair.
  */
 #ifndef SEALD_UTIL_H
 #define SEALD_UTIL_H
@@ -68,5 +69,14 @@ int64_t util_mono_ms(void);
 
 /* Format t (UTC) as RFC 3339 "YYYY-MM-DDTHH:MM:SSZ" into out[21]. */
 void util_time_rfc3339(time_t t, char out[21]);
+
+/* Make s well-formed UTF-8 in place: every byte that does not belong to a
+ * well-formed sequence (RFC 3629: no overlong form, no surrogate, nothing
+ * above U+10FFFF, none cut off by the end of s, as a cut at a byte count
+ * leaves it) becomes '?'; the length does not change.  Returns how many
+ * bytes were replaced.  Text that goes into JSON or into a database's
+ * TEXT column must be UTF-8 (jansson and PostgreSQL refuse anything
+ * else). */
+size_t util_utf8_repair(char *s);
 
 #endif

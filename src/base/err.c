@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "util.h"
 
 static const struct {
     const char *name;
@@ -51,6 +52,7 @@ err_vset(struct err *e, err_code code, const char *fmt, va_list ap)
         return code;
     buf[0] = '\0';
     vsnprintf(buf, sizeof(buf), fmt, ap);
+    util_utf8_repair(buf);
     e->code = code;
     memcpy(e->msg, buf, strlen(buf) + 1);
     return code;

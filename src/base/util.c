@@ -372,3 +372,51 @@ util_time_rfc3339(time_t t, char out[21])
     gmtime_r(&t, &tm);
     strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
+
+size_t
+util_utf8_repair(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    unsigned char lo, hi;
+    size_t bad = 0, n, i;
+    int ok;
+
+    while (*p != '\0') {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        /* the length of the sequence *p opens and the range of its second
+         * byte (the first and fourth rows of RFC 3629's table) */
+        lo = 0x80, hi = 0xbf;
+        if (*p >= 0xc2 && *p <= 0xdf)
+            n = 1;
+        else if (*p >= 0xe0 && *p <= 0xef) {
+            n = 2;
+            if (*p == 0xe0)
+                lo = 0xa0;          /* overlong */
+            else if (*p == 0xed)
+                hi = 0x9f;          /* surrogates */
+        } else if (*p >= 0xf0 && *p <= 0xf4) {
+            n = 3;
+            if (*p == 0xf0)
+                lo = 0x90;          /* overlong */
+            else if (*p == 0xf4)
+                hi = 0x8f;          /* above U+10FFFF */
+        } else
+            n = 0;
+        /* the terminating NUL fails the range, so nothing past it is read */
+        ok = n > 0;
+        for (i = 1; ok && i <= n; i++) {
+            if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xbf))
+                ok = 0;
+        }
+        if (ok)
+            p += n + 1;
+        else {
+            *p++ = '?';
+            bad++;
+        }
+    }
+    return bad;
+}

@@ -1,7 +1,10 @@
 """Issue 14 item 17: an error that adds context to another error reads
 "context: message", whole and once.  Each handler that prefixes the message
 of a number or image check used to format it into the buffer it was reading
-("limit: limit: ut of range", "image: image: s neither PNG nor GIF")."""
+("limit: limit: ut of range", "image: image: s neither PNG nor GIF").
+A message that quotes the request is UTF-8 even where a byte count cuts
+through a character: that answered 503 out_of_memory (jansson refuses the
+bytes) and PostgreSQL refused the refusal's audit record."""
 import base64
 
 import pytest
@@ -58,3 +61,16 @@ def test_image_error_names_the_image_once(world):
     r = w.inst.post("/api/v1/applications", w.cred["applicant"], json=body)
     err = assert_error(r, 422, "invalid_argument")
     assert err["message"] == "image: image is neither PNG nor GIF"
+
+
+def test_message_cut_through_a_character_is_still_utf8(world):
+    w = world
+    before = w.inst.audit()[-1][0]
+    r = w.inst.post("/api/v1/organisations", w.cred["sysadmin"],
+                    json={"中" * 100: 1, "name": "x", "kind": "region"})
+    err = assert_error(r, 400, "bad_request")
+    # "%.64s" keeps 21 characters and the first byte of the 22nd
+    assert err["message"] == "unknown field '" + "中" * 21 + "?'"
+    rows = [x for x in w.inst.audit() if x[0] > before]
+    assert [(x[4], x[6], x[7]) for x in rows] == [
+        ("organisation.create", "refused", err["message"])]

@@ -4,7 +4,10 @@
  * never a message formatted into the buffer it is being read from (which
  * printed "limit: limit: ut of range" and "seals.renewal_days:
  * seals.renewal_days: [1, 365]").  Checked on the helpers themselves and on
- * the config paths that use them.
+ * the config paths that use them.  A message is always UTF-8: a cut through
+ * a character (a "%.64s", the ERR_MSG_MAX limit) or a request's raw bytes
+ * become '?' (util_utf8_repair), where they made the JSON error answer
+ * fail as out_of_memory and PostgreSQL refuse the audit record.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -103,6 +106,62 @@ static void test_wrap_truncates(void **state)
     assert_int_equal(e.msg[ERR_MSG_MAX - 2], 'x');
 }
 
+/* util_utf8_repair keeps well-formed UTF-8 byte for byte and turns every
+ * byte of anything else into '?', the length unchanged. */
+static void test_utf8_repair(void **state)
+{
+    static const struct {
+        const char *in, *out;
+        size_t      bad;
+    } cases[] = {
+        {"plain ascii", "plain ascii", 0},
+        {"\xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x94\x8f \xc3\xa9",
+         "\xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x94\x8f \xc3\xa9", 0},
+        {"/seals/\xff\xfe", "/seals/??", 2},
+        {"cut \xe4\xb8", "cut ??", 2},             /* cut off at the end */
+        {"cut \xe4\xb8'", "cut ?\?'", 2},           /* "%.64s'" */
+        {"\xc0\xaf", "??", 2},                     /* overlong '/' */
+        {"\xe0\x80\xaf", "???", 3},               /* overlong '/' */
+        {"\xed\xa0\x80", "???", 3},               /* a surrogate */
+        {"\xf4\x90\x80\x80", "????", 4},         /* above U+10FFFF */
+        {"\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf", 0}, /* U+10FFFF */
+        {"\x80x", "?x", 1},                         /* a lone continuation */
+    };
+    char buf[64];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(buf, sizeof(buf), "%s", cases[i].in);
+        assert_int_equal(util_utf8_repair(buf), cases[i].bad);
+        assert_string_equal(buf, cases[i].out);
+    }
+}
+
+/* A message cut through a character by a precision or by ERR_MSG_MAX is
+ * still UTF-8: the broken character's bytes are '?'. */
+static void test_message_cut_stays_utf8(void **state)
+{
+    char cjk[3 * 100 + 1];
+    struct err e;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < 100; i++)
+        memcpy(cjk + 3 * i, "\xe4\xb8\xad", 3);       /* U+4E2D */
+    cjk[300] = '\0';
+    err_set(&e, ERR_BAD_REQUEST, "unknown field '%.64s'", cjk);
+    /* 21 whole characters (63 bytes), then one byte of the 22nd */
+    assert_memory_equal(e.msg + 15 + 63, "?'", 3);
+    assert_int_equal(util_utf8_repair(e.msg), 0);
+    err_set(&e, ERR_BAD_REQUEST, "x%s", cjk);
+    assert_int_equal(strlen(e.msg), ERR_MSG_MAX - 1);
+    assert_int_equal(util_utf8_repair(e.msg), 0);
+    err_wrap(&e, ERR_INVALID, "y");
+    assert_int_equal(strlen(e.msg), ERR_MSG_MAX - 1);
+    assert_int_equal(util_utf8_repair(e.msg), 0);
+}
+
 /* Without a struct err there is nothing to wrap: only the code comes back. */
 static void test_wrap_null(void **state)
 {
@@ -175,6 +234,8 @@ int main(void)
         cmocka_unit_test(test_wrap_without_message),
         cmocka_unit_test(test_wrap_truncates),
         cmocka_unit_test(test_wrap_null),
+        cmocka_unit_test(test_utf8_repair),
+        cmocka_unit_test(test_message_cut_stays_utf8),
         cmocka_unit_test(test_config_range_names_key_once),
         cmocka_unit_test(test_config_file_range_error),
         cmocka_unit_test(test_config_keyref_error),
