@@ -785,9 +785,34 @@ acting_role(const struct audit_actor *who, char buf[AUDIT_ROLE_MAX])
     return buf;
 }
 
+/* s as the log records it: *out is s itself when s is NULL or ASCII, else
+ * a copy in *copy (the caller frees it) made well-formed UTF-8 by
+ * util_utf8_repair.  An entry's text can carry a request's raw bytes (the
+ * path of a refused request, %FF decoded); SQLite would store them as
+ * they come, PostgreSQL refuses them in a TEXT column, so on every dialect
+ * the entry is hashed and stored as UTF-8. */
+static err_code
+as_utf8(const char *s, char **copy, const char **out, struct err *e)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    *out = s;
+    if (s == NULL)
+        return ERR_OK;
+    while (*p != '\0' && *p < 0x80)
+        p++;
+    if (*p == '\0')
+        return ERR_OK;
+    if ((*copy = strdup(s)) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    util_utf8_repair(*copy);
+    *out = *copy;
+    return ERR_OK;
+}
+
 /* Build the row, link it to the head it claims and insert it, in the
- * caller's transaction; the head row then holds the new entry.
- * *seq_out/hash_out get the new head. */
+ * caller's transaction; the head row then holds the new entry, its text
+ * UTF-8 (as_utf8).  *seq_out/hash_out get the new head. */
 static err_code
 append_row(struct store_conn *c, const struct audit_actor *who,
            const struct audit_event *ev, int64_t *seq_out,
@@ -797,7 +822,9 @@ append_row(struct store_conn *c, const struct audit_actor *who,
     struct store_audit_entry en;
     uint8_t prev[AUDIT_HASH_LEN];
     char *details = NULL, role[AUDIT_ROLE_MAX];
+    char *copy[5] = {NULL, NULL, NULL, NULL, NULL};
     int64_t seq;
+    size_t i;
     err_code rc;
 
     if (ev->action == NULL || ev->outcome == NULL)
@@ -815,14 +842,19 @@ append_row(struct store_conn *c, const struct audit_actor *who,
     row.ts_ms = util_now_ms();
     row.account_id = who ? who->account_id : 0;
     row.role = acting_role(who, role);
-    row.client_addr = who ? who->client_addr : NULL;
-    row.request_id = who ? who->request_id : NULL;
     row.action = ev->action;
-    row.target_type = ev->target_type;
-    row.target_id = ev->target_id;
     row.outcome = ev->outcome;
-    row.reason = ev->reason;
     row.details = details;
+    if ((rc = as_utf8(who ? who->client_addr : NULL, &copy[0],
+                      &row.client_addr, e)) != ERR_OK ||
+        (rc = as_utf8(who ? who->request_id : NULL, &copy[1],
+                      &row.request_id, e)) != ERR_OK ||
+        (rc = as_utf8(ev->target_type, &copy[2], &row.target_type, e))
+        != ERR_OK ||
+        (rc = as_utf8(ev->target_id, &copy[3], &row.target_id, e))
+        != ERR_OK ||
+        (rc = as_utf8(ev->reason, &copy[4], &row.reason, e)) != ERR_OK)
+        goto done;
     if ((rc = chain_claim(c, &seq, prev, e)) != ERR_OK)
         goto done;
     memset(&en, 0, sizeof(en));
@@ -845,6 +877,8 @@ append_row(struct store_conn *c, const struct audit_actor *who,
         goto done;
     *seq_out = en.seq;
 done:
+    for (i = 0; i < sizeof(copy) / sizeof(copy[0]); i++)
+        free(copy[i]);
     free(details);
     return rc;
 }
@@ -936,11 +970,13 @@ static struct {
 } refusals = {.lock = PTHREAD_MUTEX_INITIALIZER,
               .flush_lock = PTHREAD_MUTEX_INITIALIZER};
 
-/* Copy s (NULL: empty) into out, cut to cap - 1 bytes. */
+/* Copy s (NULL: empty) into out, cut to cap - 1 bytes and made UTF-8
+ * (util_utf8_repair: a cut through a character, raw bytes of a path). */
 static void
 copy_cut(char *out, size_t cap, const char *s)
 {
     snprintf(out, cap, "%s", s ? s : "");
+    util_utf8_repair(out);
 }
 
 /* NULL for an empty string: how a missing field is stored. */

@@ -444,3 +444,30 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(instance):
     assert rc == 0, err
     rc, rep = verify(instance)
     assert rc == 0 and rep["entries"] == len(instance.audit())
+
+
+def test_refused_path_with_raw_bytes_is_recorded_as_utf8(instance):
+    """A refused request's path is the entry's target, and %FF decodes to a
+    byte that is not UTF-8: PostgreSQL refused the record (the refusal went
+    unrecorded and the summaries of anonymous refusals never got written,
+    failing every later flush) where SQLite stored the bytes.  On both the
+    entry holds the path with '?' for each such byte, and the chain
+    verifies."""
+    instance.start("--set", "server.refusal_delay_ms=0")
+    # an authenticated refusal (an initial credential may only rotate) is
+    # written at once; the anonymous one is counted, written at stop
+    r = instance.get("/api/v1/seals/%FF%FE", instance.admin_credential)
+    assert_error(r, 403, "forbidden")
+    rid = r.headers["X-Request-Id"]
+    r = instance.get("/api/v1/seals/%FF%FE")
+    assert_error(r, 401, "unauthenticated")
+    anon = r.headers["X-Request-Id"]        # the summary's sample
+    rc, _, err = instance.stop()
+    assert rc == 0, err
+    rows = instance.sql("SELECT account_id, request_id, action, target_id, "
+                        "outcome FROM audit_log WHERE action = 'seal.read' "
+                        "ORDER BY seq")
+    assert rows == [(1, rid, "seal.read", "/api/v1/seals/??", "refused"),
+                    (None, anon, "seal.read", "/api/v1/seals/??", "refused")]
+    rc, rep = verify(instance)
+    assert rc == 0, rep
