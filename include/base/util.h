@@ -79,4 +79,7 @@ void util_time_rfc3339(time_t t, char out[21]);
  * else). */
 size_t util_utf8_repair(char *s);
 
+/* 1 if s is well-formed UTF-8 (as util_utf8_repair judges it), else 0. */
+int util_utf8_valid(const char *s);
+
 #endif

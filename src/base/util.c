@@ -373,50 +373,67 @@ util_time_rfc3339(time_t t, char out[21])
     strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629's table:
+ * no overlong form, no surrogate, nothing above U+10FFFF), or 0 if p does
+ * not start one.  The terminating NUL fails every range, so nothing past
+ * it is read. */
+static size_t
+utf8_seq(const unsigned char *p)
+{
+    unsigned char lo = 0x80, hi = 0xbf;
+    size_t n, i;
+
+    if (*p < 0x80)
+        return 1;
+    if (*p >= 0xc2 && *p <= 0xdf)
+        n = 1;
+    else if (*p >= 0xe0 && *p <= 0xef) {
+        n = 2;
+        if (*p == 0xe0)
+            lo = 0xa0;              /* overlong */
+        else if (*p == 0xed)
+            hi = 0x9f;              /* surrogates */
+    } else if (*p >= 0xf0 && *p <= 0xf4) {
+        n = 3;
+        if (*p == 0xf0)
+            lo = 0x90;              /* overlong */
+        else if (*p == 0xf4)
+            hi = 0x8f;              /* above U+10FFFF */
+    } else
+        return 0;
+    for (i = 1; i <= n; i++)
+        if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xbf))
+            return 0;
+    return n + 1;
+}
+
 size_t
 util_utf8_repair(char *s)
 {
     unsigned char *p = (unsigned char *)s;
-    unsigned char lo, hi;
-    size_t bad = 0, n, i;
-    int ok;
+    size_t bad = 0, n;
 
     while (*p != '\0') {
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-        /* the length of the sequence *p opens and the range of its second
-         * byte (the first and fourth rows of RFC 3629's table) */
-        lo = 0x80, hi = 0xbf;
-        if (*p >= 0xc2 && *p <= 0xdf)
-            n = 1;
-        else if (*p >= 0xe0 && *p <= 0xef) {
-            n = 2;
-            if (*p == 0xe0)
-                lo = 0xa0;          /* overlong */
-            else if (*p == 0xed)
-                hi = 0x9f;          /* surrogates */
-        } else if (*p >= 0xf0 && *p <= 0xf4) {
-            n = 3;
-            if (*p == 0xf0)
-                lo = 0x90;          /* overlong */
-            else if (*p == 0xf4)
-                hi = 0x8f;          /* above U+10FFFF */
-        } else
-            n = 0;
-        /* the terminating NUL fails the range, so nothing past it is read */
-        ok = n > 0;
-        for (i = 1; ok && i <= n; i++) {
-            if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xbf))
-                ok = 0;
-        }
-        if (ok)
-            p += n + 1;
+        if ((n = utf8_seq(p)) > 0)
+            p += n;
         else {
             *p++ = '?';
             bad++;
         }
     }
     return bad;
+}
+
+int
+util_utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n;
+
+    while (*p != '\0') {
+        if ((n = utf8_seq(p)) == 0)
+            return 0;
+        p += n;
+    }
+    return 1;
 }

@@ -819,6 +819,22 @@ sum_headers(void *cls, enum MHD_ValueKind kind, const char *key,
     return MHD_YES;
 }
 
+/* MHD_get_connection_values over the query: *cls (an int, 1 before) gets 0
+ * and the walk stops at the first parameter whose name or value, decoded,
+ * is not UTF-8.  Such a value never reaches a handler: compared with a
+ * TEXT column, SQLite found no row where PostgreSQL failed the statement
+ * (invalid byte sequence for encoding UTF8, 503 database_error). */
+static enum MHD_Result
+query_utf8(void *cls, enum MHD_ValueKind kind, const char *key,
+           const char *value)
+{
+    (void)kind;
+    if (util_utf8_valid(key) && (value == NULL || util_utf8_valid(value)))
+        return MHD_YES;
+    *(int *)cls = 0;
+    return MHD_NO;
+}
+
 /* A new request: its id, address and start, counted in flight. */
 static struct http_conn_ctx *
 ctx_new(struct http_server *srv, struct MHD_Connection *mc)
@@ -912,8 +928,8 @@ body_expected(struct http_conn_ctx *ctx, long *declared)
 }
 
 /* Check all that can be checked before the body: the target, the headers,
- * the route, the caller (authentication and authorisation), the body's
- * declared size and room for it.  1: the request goes on; 0: it was
+ * the route, the caller (authentication and authorisation), the query (UTF-8),
+ * the body's declared size and room for it.  1: the request goes on; 0: it was
  * answered, and *ret is what to return to libmicrohttpd. */
 static int
 check_request(struct http_conn_ctx *ctx, enum MHD_Result *ret)
@@ -923,6 +939,7 @@ check_request(struct http_conn_ctx *ctx, enum MHD_Result *ret)
     long declared = 0;
     char allow[64];
     struct err e;
+    int utf8 = 1;
 
     err_clear(&e);
     if (ctx->target_nul) {
@@ -951,6 +968,12 @@ check_request(struct http_conn_ctx *ctx, enum MHD_Result *ret)
         goto refused;
     if (ctx->req.param_error != NULL) {
         err_set(&e, ERR_NOT_FOUND, "%s", ctx->req.param_error);
+        goto refused;
+    }
+    MHD_get_connection_values(ctx->mc, MHD_GET_ARGUMENT_KIND, query_utf8,
+                              &utf8);
+    if (!utf8) {
+        err_set(&e, ERR_BAD_REQUEST, "query parameters must be UTF-8");
         goto refused;
     }
     body_expected(ctx, &declared);

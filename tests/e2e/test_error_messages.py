@@ -4,7 +4,10 @@ of a number or image check used to format it into the buffer it was reading
 ("limit: limit: ut of range", "image: image: s neither PNG nor GIF").
 A message that quotes the request is UTF-8 even where a byte count cuts
 through a character: that answered 503 out_of_memory (jansson refuses the
-bytes) and PostgreSQL refused the refusal's audit record."""
+bytes) and PostgreSQL refused the refusal's audit record.  A query
+parameter that is not UTF-8 is refused as such (400) before it reaches a
+query: PostgreSQL failed the statement (503 database_error) where SQLite
+found no row."""
 import base64
 
 import pytest
@@ -74,3 +77,22 @@ def test_message_cut_through_a_character_is_still_utf8(world):
     rows = [x for x in w.inst.audit() if x[0] > before]
     assert [(x[4], x[6], x[7]) for x in rows] == [
         ("organisation.create", "refused", err["message"])]
+
+
+@pytest.mark.parametrize("who,path", [
+    ("auditor", "/api/v1/audit?action=%FF"),
+    ("auditor", "/api/v1/audit?target=a%C3"),       # cut inside a character
+    ("sysadmin", "/api/v1/seals?name=%ED%A0%80"),   # a surrogate
+    ("applicant", "/api/v1/usage?esid=%C0%AF"),     # an overlong '/'
+    ("applicant", "/api/v1/seals?%FF=1"),           # the name, not the value
+])
+def test_query_parameter_not_utf8_is_refused(world, who, path):
+    err = assert_error(world.inst.get(path, world.cred[who]), 400,
+                       "bad_request")
+    assert err["message"] == "query parameters must be UTF-8"
+
+
+def test_query_parameter_in_utf8_is_taken(world):
+    r = world.inst.get("/api/v1/audit?target=%E4%B8%AD", world.cred["auditor"])
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["items"] == []

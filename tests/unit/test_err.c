@@ -107,7 +107,8 @@ static void test_wrap_truncates(void **state)
 }
 
 /* util_utf8_repair keeps well-formed UTF-8 byte for byte and turns every
- * byte of anything else into '?', the length unchanged. */
+ * byte of anything else into '?', the length unchanged; util_utf8_valid
+ * tells the two apart. */
 static void test_utf8_repair(void **state)
 {
     static const struct {
@@ -133,7 +134,9 @@ static void test_utf8_repair(void **state)
     (void)state;
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         snprintf(buf, sizeof(buf), "%s", cases[i].in);
+        assert_int_equal(util_utf8_valid(buf), cases[i].bad == 0);
         assert_int_equal(util_utf8_repair(buf), cases[i].bad);
+        assert_true(util_utf8_valid(buf));
         assert_string_equal(buf, cases[i].out);
     }
 }
