@@ -277,9 +277,11 @@ def test_init_refuses_existing_instance(instance):
 
 
 def test_init_schema_and_permissions(instance):
-    versions = instance.sql("SELECT version FROM schema_version")
+    versions = instance.sql("SELECT version FROM schema_version "
+                            "ORDER BY version")
     migrations = sorted(f for f in os.listdir(os.path.join(
-        os.environ.get("SEALD_SOURCE_DIR", "."), "sql", "sqlite")) if f[:3].isdigit())
+        os.environ.get("SEALD_SOURCE_DIR", "."), "sql", instance.dialect))
+        if f[:3].isdigit())
     assert [v for (v,) in versions] == [int(f[:3]) for f in migrations]
     files = ["secret.key", "tls/server.key"]
     if instance.dialect == "sqlite":

@@ -269,7 +269,7 @@ def test_malformed_input_is_a_clear_400_and_changes_nothing(world, body,
     assert world.inst.sql("SELECT count(*) FROM seals")[0][0] == before
     rid = r.headers["X-Request-Id"]
     rows = world.inst.sql("SELECT action, outcome FROM audit_log WHERE "
-                          "request_id = ?", rid)
+                          "request_id = ? ORDER BY seq", rid)
     assert rows and rows[0][0] == "verify.signature"
 
 
