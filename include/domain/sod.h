@@ -60,6 +60,15 @@ void sod_principal(struct auth_principal *p);
 err_code sod_custodian(struct store_conn *c, int64_t custodian_id,
                        int64_t org_id, const char *what, struct err *e);
 
+/* The rule of sod_custodian on an account (its id acct->id) and roles the
+ * caller has loaded already: the principal of the request, when the
+ * custodian is the caller (signing: the request's authentication read
+ * them a moment ago, and sod_principal may only have taken roles away). */
+err_code sod_custodian_of(struct store_conn *c,
+                          const struct store_account *acct,
+                          const struct store_role *roles, size_t n,
+                          int64_t org_id, const char *what, struct err *e);
+
 /* The people of one seal; 0 where not (yet) known. */
 struct sod_seal {
     int64_t applicant_id;

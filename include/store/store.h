@@ -71,13 +71,20 @@ err_code store_run(struct store_conn *c, store_work_fn fn, void *ctx,
  * with whatever other threads run at the same time, and return when that
  * transaction has committed.  fn must do all its work on conn (which may
  * be another thread's connection), must not begin, commit or roll back,
- * and may be run at most once.  When fn fails, only its own writes are
+ * and may be run twice: on PostgreSQL a group runs first as a batch
+ * (db.h) and, when anything in it fails, is undone and run again the
+ * plain way (store.c), so each run must start over and set every output
+ * again.  When fn fails, only its own writes are
  * undone and its error is returned; an ERR_DB from any fn, or a failed
  * commit, fails every fn of the group with ERR_DB and nothing of the group
  * is written.  ERR_OK means fn's writes are durable.
  */
 err_code store_group_run(struct store_conn *c, store_work_fn fn, void *ctx,
                          struct err *e);
+
+/* The round trips c has made to its database server (db_round_trips;
+ * 0 on SQLite). */
+uint64_t store_round_trips(struct store_conn *c);
 
 /* A trivial query proving the database answers (for /readyz). */
 err_code store_ping(struct store_conn *c, struct err *e);

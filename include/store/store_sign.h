@@ -40,10 +40,13 @@ err_code store_sdoc_get(struct store_conn *c, int64_t id,
 err_code store_sdoc_set_data(struct store_conn *c, int64_t id,
                              const void *data, size_t len, struct err *e);
 
-/* Count one more signature of document id if fewer than copies were made;
- * ERR_CONFLICT when the grant is used up. */
-err_code store_sdoc_take(struct store_conn *c, int64_t id, int copies,
-                         struct err *e);
+/* Count one more signature of document id of request request_id, if the
+ * request is still approved and unexpired at now_ms and fewer signatures
+ * of the document were made than it grants; ERR_CONFLICT otherwise.  In a
+ * batch (db.h) the answer comes at the batch's check, and the id of
+ * store_sig_insert below likewise. */
+err_code store_sdoc_take(struct store_conn *c, int64_t id, int64_t request_id,
+                         int64_t now_ms, struct err *e);
 
 /* Signatures made under a request so far. */
 err_code store_sreq_signed(struct store_conn *c, int64_t request_id,
@@ -70,6 +73,8 @@ err_code store_sig_find_near(struct store_conn *c, int64_t seal_id,
                              const uint8_t *der, size_t len, int *found,
                              struct store_sig *out, struct err *e);
 
+/* Record signature s with its DER; *id_out its id (in a batch: set at the
+ * batch's check, so id_out must stay valid until then). */
 err_code store_sig_insert(struct store_conn *c, const struct store_sig *s,
                           const uint8_t *der, size_t len, int64_t *id_out,
                           struct err *e);
@@ -91,7 +96,9 @@ err_code store_usage_summary(struct store_conn *c, int64_t seal_id,
                              store_usage_fn fn, void *ctx, struct err *e);
 
 /* The seal was used now (drives automatic suspension), if it is still
- * active: ERR_CONFLICT when it is not.  The statement locks the seal's
+ * usable at now_ms (active, within its validity, its organisation and
+ * those above in service): ERR_CONFLICT when it is not (in a batch, at
+ * the batch's check; the caller words why).  The statement locks the seal's
  * row: on PostgreSQL a change of the seal's state on another node (a
  * suspension, a revocation) either commits first, and this finds it, or
  * waits for the signature's transaction to commit. */

@@ -46,8 +46,13 @@ acting_custodian(const struct actor_ctx *a, const struct store_seal *s,
     err_code rc;
 
     *deputy_id = 0;
-    if ((rc = sod_custodian(a->db, s->custodian_id, s->org_id, "use", e))
-        != ERR_OK)
+    /* the custodian signing in person: their account and roles are the
+     * request's principal, read by its authentication */
+    rc = s->custodian_id != 0 && s->custodian_id == a->p->account_id
+        ? sod_custodian_of(a->db, &a->p->account, a->p->roles, a->p->nroles,
+                           s->org_id, "use", e)
+        : sod_custodian(a->db, s->custodian_id, s->org_id, "use", e);
+    if (rc != ERR_OK)
         return rc == ERR_INVALID ? err_set(e, ERR_FORBIDDEN, "seal %s: its "
                                            "custodian no longer holds the "
                                            "custodian role (SOD-5)",
@@ -315,6 +320,7 @@ item_error(int64_t doc_id, const struct err *e)
 /* One signature's record, as a grouped unit's work. */
 struct use {
     const struct store_sreq *r;
+    const struct store_seal *s;
     const struct store_sdoc *d;
     const uint8_t           *der;
     size_t                   len;
@@ -322,31 +328,20 @@ struct use {
     int64_t                  sig_id;        /* out */
 };
 
-/* In a grouped unit (on u->a.db, the group's connection): re-check the
- * grant (approved, not expired, a copy left of the document) and the seal
- * (active, valid now), then record the signature with its usage record,
- * the seal's last use and the audit entry.  With several nodes on one
- * database (PostgreSQL, read committed) units queue on the audit chain's
- * head before their work (unit.c, audit_queue), so these reads see every
- * change committed by a unit elsewhere; the conditional writes hold
- * regardless: the seal is touched only while active (a suspension or a
- * revocation elsewhere waits or is seen) and a copy is taken only while
- * one is left (the grant is never overspent). */
+/* Why the use of w cannot be recorded now (a write of use_work changed
+ * nothing): the checks of the request and the seal, read afresh, in the
+ * order signing makes them before the token signs; when they all pass,
+ * the grant is what ran out.  Runs only on that failure path. */
 static err_code
-use_work(struct unit *u, void *ctx, struct err *e)
+use_refused(const struct actor_ctx *a, const struct use *w, int64_t now,
+            struct err *e)
 {
-    struct use *w = ctx;
-    const struct actor_ctx *a = &u->a;
     struct store_sreq now_r;
     struct store_seal s;
-    struct store_sig rec;
-    char sm3hex[65];
-    int64_t now = util_now_ms();
-    json_t *details = NULL;
     err_code rc;
 
     if ((rc = store_sreq_get(a->db, w->r->id, &now_r, e)) != ERR_OK ||
-        (rc = store_seal_get_id(a->db, w->r->seal_id, &s, e)) != ERR_OK)
+        (rc = store_seal_get_id(a->db, w->s->id, &s, e)) != ERR_OK)
         return rc;
     if (sign_request_move("sign", now_r.state, NULL, NULL, NULL) != ERR_OK)
         return err_set(e, ERR_CONFLICT, "signing request %lld is %s",
@@ -354,17 +349,49 @@ use_work(struct unit *u, void *ctx, struct err *e)
     if (now_r.expires_ms <= now)
         return err_set(e, ERR_CONFLICT, "the approval expired; a new "
                        "approval is needed");
-    if ((rc = seal_check_usable(a->db, &s, now, e)) != ERR_OK ||
-        (rc = store_seal_touch(a->db, s.id, now, e)) != ERR_OK ||
-        (rc = store_sdoc_take(a->db, w->d->id, now_r.copies, e)) != ERR_OK)
+    if ((rc = seal_check_usable(a->db, &s, now, e)) != ERR_OK)
         return rc;
+    return err_set(e, ERR_CONFLICT, "the approval's %d signature(s) of this "
+                   "document are used up", now_r.copies);
+}
+
+/* In a grouped unit (on u->a.db, the group's connection): record the
+ * signature with its usage record, the seal's last use and the audit
+ * entry, if the grant and the seal still allow it.  Those checks are in
+ * the writes themselves (store_seal_touch: the seal active, valid, its
+ * organisations in service; store_sdoc_take: the request approved and
+ * unexpired, a copy of the document left), not in reads before them, so
+ * on PostgreSQL the whole unit is sent without waiting (store.c,
+ * group_batch) and a group of signatures costs a few round trips.  When a
+ * check fails, use_refused reads why.  With several nodes on one database
+ * (read committed) units queue on the audit chain's head before their
+ * work (unit.c, audit_queue), and a conditional write re-checks its row
+ * after waiting for another node's change of it: the seal is touched only
+ * while usable and a copy is taken only while one is left (the grant is
+ * never overspent).  The request's approver, the seal's id, esID and
+ * organisation were read before the token signed and do not change once
+ * the request is approved. */
+static err_code
+use_work(struct unit *u, void *ctx, struct err *e)
+{
+    struct use *w = ctx;
+    const struct actor_ctx *a = &u->a;
+    struct store_sig rec;
+    char sm3hex[65];
+    int64_t now = util_now_ms();
+    json_t *details = NULL;
+    err_code rc;
+
+    if ((rc = store_seal_touch(a->db, w->s->id, now, e)) != ERR_OK ||
+        (rc = store_sdoc_take(a->db, w->d->id, w->r->id, now, e)) != ERR_OK)
+        return rc == ERR_CONFLICT ? use_refused(a, w, now, e) : rc;
     memset(&rec, 0, sizeof(rec));
     rec.request_id = w->r->id;
     rec.document_id = w->d->id;
-    rec.seal_id = s.id;
-    rec.org_id = s.org_id;
+    rec.seal_id = w->s->id;
+    rec.org_id = w->s->org_id;
     rec.signer_id = a->p->account_id;
-    rec.approver_id = now_r.approver_id;
+    rec.approver_id = w->r->approver_id;
     rec.token_checked = w->checked;
     snprintf(rec.client_addr, sizeof(rec.client_addr), "%s",
              a->who.client_addr ? a->who.client_addr : "");
@@ -382,21 +409,22 @@ use_work(struct unit *u, void *ctx, struct err *e)
         json_decref(details);
         return rc;
     }
-    return unit_audit(u, "seal.sign", "seal", s.esid, details, e);
+    return unit_audit(u, "seal.sign", "seal", w->s->esid, details, e);
 }
 
-/* Record signature der of document d of request r (use_work), durably,
- * with whether its value was checked before it is given out (checked),
- * in a group commit with other signatures being recorded at the same time:
- * one fsync for the group.  The token has signed already: nothing of it
- * runs inside the unit.  On any failure nothing of it is recorded and der
- * must not be given out.  *sig_id gets the record's id. */
+/* Record signature der of document d of request r for seal s (use_work),
+ * durably, with whether its value was checked before it is given out
+ * (checked), in a group commit with other signatures being recorded at
+ * the same time: one fsync for the group.  The token has signed already:
+ * nothing of it runs inside the unit.  On any failure nothing of it is
+ * recorded and der must not be given out.  *sig_id gets the record's id. */
 static err_code
 record_use(const struct actor_ctx *a, const struct store_sreq *r,
-           const struct store_sdoc *d, const uint8_t *der, size_t len,
-           int checked, int64_t *sig_id, struct err *e)
+           const struct store_seal *s, const struct store_sdoc *d,
+           const uint8_t *der, size_t len, int checked, int64_t *sig_id,
+           struct err *e)
 {
-    struct use w = {r, d, der, len, checked, 0};
+    struct use w = {r, s, d, der, len, checked, 0};
     err_code rc = unit_run_grouped(a, use_work, &w, e);
 
     *sig_id = w.sig_id;
@@ -619,8 +647,8 @@ sign_one(const struct actor_ctx *a, const struct seal_env *env,
     rc = seal_signer_sign(g->ss, &g->holder, &sp, &der, &len, e);
     check_failed(a, g, !sp.trust_token, rc);
     if (rc != ERR_OK ||
-        (rc = record_use(a, &g->r, d, der, len, !sp.trust_token, &sig_id,
-                         e)) != ERR_OK ||
+        (rc = record_use(a, &g->r, &g->s, d, der, len, !sp.trust_token,
+                         &sig_id, e)) != ERR_OK ||
         (rc = util_b64_encode(der, len, &b64, e)) != ERR_OK)
         goto done;
     util_hex_encode(d->sm3, sizeof(d->sm3), sm3hex);
@@ -831,8 +859,8 @@ sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
     p.max_inflated = (size_t)env->cfg->ofd_max_inflated_bytes;
     if ((rc = ofd_seal(data, len, &p, out, out_len, &info, e)) != ERR_OK)
         goto done;
-    if ((rc = record_use(a, &g.r, &d, oc.der, oc.len, oc.checked, sig_id,
-                         e)) != ERR_OK) {
+    if ((rc = record_use(a, &g.r, &g.s, &d, oc.der, oc.len, oc.checked,
+                         sig_id, e)) != ERR_OK) {
         free(*out);
         *out = NULL;
     }

@@ -114,30 +114,20 @@ sod_principal(struct auth_principal *p)
 /* ---- people of a seal ----------------------------------------------------- */
 
 err_code
-sod_custodian(struct store_conn *c, int64_t custodian_id, int64_t org_id,
-              const char *what, struct err *e)
+sod_custodian_of(struct store_conn *c, const struct store_account *acct,
+                 const struct store_role *roles, size_t n, int64_t org_id,
+                 const char *what, struct err *e)
 {
-    struct store_account acct;
-    struct store_role roles[STORE_MAX_ROLES];
-    size_t n = 0, i;
+    size_t i;
     int yes = 0;
     err_code rc;
 
-    if (custodian_id == 0)
-        return err_set(e, ERR_INVALID, "a seal needs a custodian (SOD-5)");
-    if ((rc = store_account_get(c, custodian_id, &acct, e)) != ERR_OK)
-        return rc == ERR_NOT_FOUND
-            ? err_set(e, ERR_INVALID, "no account %lld to be custodian",
-                      (long long)custodian_id) : rc;
-    if (acct.disabled || strcmp(acct.kind, "person") != 0 ||
-        acct.held_by != 0)
+    if (acct->disabled || strcmp(acct->kind, "person") != 0 ||
+        acct->held_by != 0)
         return err_set(e, ERR_INVALID, "separation of duties (SOD-5, %s): "
                        "account %lld is not an active person in good "
                        "standing and cannot be custodian", what,
-                       (long long)custodian_id);
-    if ((rc = store_account_roles(c, custodian_id, util_now_ms(), roles,
-                                  STORE_MAX_ROLES, &n, e)) != ERR_OK)
-        return rc;
+                       (long long)acct->id);
     for (i = 0; i < n && !yes; i++) {
         if (strcmp(roles[i].role, "custodian") != 0 || roles[i].deputy_id)
             continue;
@@ -149,9 +139,30 @@ sod_custodian(struct store_conn *c, int64_t custodian_id, int64_t org_id,
     if (!yes)
         return err_set(e, ERR_INVALID, "separation of duties (SOD-5, %s): "
                        "account %lld does not hold the custodian role for "
-                       "organisation %lld", what, (long long)custodian_id,
+                       "organisation %lld", what, (long long)acct->id,
                        (long long)org_id);
     return ERR_OK;
+}
+
+err_code
+sod_custodian(struct store_conn *c, int64_t custodian_id, int64_t org_id,
+              const char *what, struct err *e)
+{
+    struct store_account acct;
+    struct store_role roles[STORE_MAX_ROLES];
+    size_t n = 0;
+    err_code rc;
+
+    if (custodian_id == 0)
+        return err_set(e, ERR_INVALID, "a seal needs a custodian (SOD-5)");
+    if ((rc = store_account_get(c, custodian_id, &acct, e)) != ERR_OK)
+        return rc == ERR_NOT_FOUND
+            ? err_set(e, ERR_INVALID, "no account %lld to be custodian",
+                      (long long)custodian_id) : rc;
+    if ((rc = store_account_roles(c, custodian_id, util_now_ms(), roles,
+                                  STORE_MAX_ROLES, &n, e)) != ERR_OK)
+        return rc;
+    return sod_custodian_of(c, &acct, roles, n, org_id, what, e);
 }
 
 /* 1 if a and b name the same, known person. */

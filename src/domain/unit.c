@@ -28,6 +28,12 @@ unit_step(struct store_conn *db, void *vcall, struct err *e)
     struct audit_event ev;
     err_code rc;
 
+    /* a grouped unit may run twice (store.h): each run starts over */
+    json_decref(u->details);
+    u->details = NULL;
+    u->audited = 0;
+    u->recorded = 0;
+    u->quiet = 0;
     u->a.db = db;
     if ((rc = audit_queue(db, e)) != ERR_OK ||
         (rc = call->fn(u, call->ctx, e)) != ERR_OK)

@@ -351,6 +351,79 @@ db_last_fail(struct db_conn *c)
     return DIALECT(c)->last_fail(c);
 }
 
+/* ---- batches ----------------------------------------------------------- */
+
+uint64_t
+db_round_trips(struct db_conn *c)
+{
+    return DIALECT(c)->round_trips ? DIALECT(c)->round_trips(c) : 0;
+}
+
+int
+db_batch_supported(struct db_conn *c)
+{
+    return DIALECT(c)->batch_begin != NULL;
+}
+
+err_code
+db_batch_begin(struct db_conn *c, struct err *e)
+{
+    if (DIALECT(c)->batch_begin == NULL)
+        return err_set(e, ERR_UNSUPPORTED, "%s has no batches",
+                       DIALECT(c)->name);
+    return DIALECT(c)->batch_begin(c, e);
+}
+
+int
+db_in_batch(struct db_conn *c)
+{
+    return DIALECT(c)->in_batch != NULL && DIALECT(c)->in_batch(c);
+}
+
+err_code
+db_batch_check(struct db_conn *c, struct err *e)
+{
+    if (!db_in_batch(c))
+        return ERR_OK;
+    return DIALECT(c)->batch_check(c, e);
+}
+
+/* db_step_later outside a batch: what the expectation says, now. */
+static err_code
+step_now(struct db_stmt *st, const struct db_expect *x, struct err *e)
+{
+    struct db_conn *c = db_stmt_conn(st);
+    err_code rc;
+
+    if (x->id_out != NULL)
+        return db_step_id(st, x->id_out, e);
+    if ((rc = db_step_done(st, e)) != ERR_OK)
+        return rc;
+    if (x->code == ERR_OK || db_changes(c) > 0)
+        return ERR_OK;
+    return err_set(e, x->code, "%s", x->msg);
+}
+
+err_code
+db_step_later(struct db_stmt *st, int64_t *id_out, struct err *e,
+              err_code code, const char *fmt, ...)
+{
+    struct db_expect x;
+    va_list ap;
+
+    memset(&x, 0, sizeof(x));
+    x.id_out = id_out;
+    x.code = code;
+    if (fmt != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(x.msg, sizeof(x.msg), fmt, ap);
+        va_end(ap);
+    }
+    if (!db_in_batch(db_stmt_conn(st)))
+        return step_now(st, &x, e);
+    return DIALECT(st)->step_later(st, &x, e);
+}
+
 /* ---- shared ------------------------------------------------------------ */
 
 /* The one table from failure class to the code callers see.  Busy and I/O

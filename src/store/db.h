@@ -173,6 +173,55 @@ err_code db_savepoint(struct db_conn *c, struct err *e);
 err_code db_savepoint_undo(struct db_conn *c, struct err *e);
 err_code db_savepoint_end(struct db_conn *c, struct err *e);
 
+/* ---- batches: results read later -------------------------------------
+ *
+ * Over a network every statement that waits for its result costs a round
+ * trip.  In a batch (PostgreSQL's pipeline mode) statements are sent
+ * without waiting: a write whose outcome the caller only needs to be
+ * right, not to branch on, is stepped with db_step_later, and its result
+ * is read when the caller next waits (a db_step for a row it needs,
+ * db_batch_check, db_commit).  The group commit runs its signatures this
+ * way (store.c): a group costs a few round trips, not a few per statement.
+ * SQLite runs in the process and has nothing to save: db_batch_supported
+ * is 0 there, and db_step_later runs its statement at once. */
+
+/* What db_step_later expects of a statement; db.c fills it in. */
+struct db_expect {
+    int64_t *id_out;            /* INSERT ... RETURNING id: the id here */
+    err_code code;              /* must change a row: else code, msg    */
+    char     msg[ERR_MSG_MAX];
+};
+
+/* 1 when c's dialect can batch. */
+int db_batch_supported(struct db_conn *c);
+
+/* Begin a write transaction as a batch: BEGIN is sent, not waited for.
+ * ERR_UNSUPPORTED where db_batch_supported is 0.  The batch ends with
+ * db_commit (which reports any failure still unread, and then commits
+ * nothing) or db_rollback. */
+err_code db_batch_begin(struct db_conn *c, struct err *e);
+
+/* 1 while c is in a batch. */
+int db_in_batch(struct db_conn *c);
+
+/* Wait for every result sent in c's batch: ERR_OK, or the first failure
+ * (a database error, or a statement that did not do what db_step_later
+ * expected: its code and message).  After a failure the batch can only
+ * be rolled back. */
+err_code db_batch_check(struct db_conn *c, struct err *e);
+
+/* Step st, whose result the caller does not need now, and release it:
+ * with id_out, an INSERT ... RETURNING id (*id_out set when its result is
+ * read: it must stay valid until db_batch_check or the batch's end); else
+ * with code not ERR_OK a statement that must change a row (code and the
+ * printf-style message otherwise, as db_step_changed); else a statement
+ * whose result is only checked for failure.  Outside a batch it runs now
+ * and its failure is returned now; in a batch it is sent and its failure
+ * comes from the next wait. */
+err_code db_step_later(struct db_stmt *st, int64_t *id_out, struct err *e,
+                       err_code code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* Run a script of statements with no parameters (a migration). */
 err_code db_exec_script(struct db_conn *c, const char *sql, struct err *e);
 
@@ -196,6 +245,11 @@ err_code db_backup(struct db_conn *c, const char *dest_path, struct err *e);
  * transaction statements and any extra copy not yet released.  For tests
  * (a leak shows as a count that grows) and for metrics. */
 size_t db_live_statements(struct db_conn *c);
+
+/* The times c waited for its server since it opened: each is a round
+ * trip over the network.  0 on SQLite (no server).  For the tests that
+ * hold a batch to its few round trips, and for metrics. */
+uint64_t db_round_trips(struct db_conn *c);
 
 /* Take (lock 1) or give back (lock 0) the schema lock: one connection of
  * all that share the database migrates at a time.  PostgreSQL: a session

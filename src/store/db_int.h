@@ -87,6 +87,15 @@ struct db_dialect {
     err_code (*ids_follow)(struct db_conn *c, const char *table,
                            const char *column, int64_t max_id,
                            struct err *e);
+    /* Batches (db.h); NULL where the dialect has none: db.c then runs
+     * db_step_later's statements at once.  step_later sends st, keeps a
+     * copy of *x for when its result is read, and releases st. */
+    err_code (*batch_begin)(struct db_conn *c, struct err *e);
+    int (*in_batch)(struct db_conn *c);
+    err_code (*batch_check)(struct db_conn *c, struct err *e);
+    err_code (*step_later)(struct db_stmt *st, const struct db_expect *x,
+                           struct err *e);
+    uint64_t (*round_trips)(struct db_conn *c);     /* NULL: none */
 };
 
 extern const struct db_dialect db_sqlite;   /* db_sqlite.c */

@@ -61,6 +61,10 @@ extern const size_t db_pg_migrations_count;
 #define PG_PASSWORD_MAX     1024    /* bytes of database.password_file */
 #define PG_CONNECT_TIMEOUT  "5"     /* seconds, unless the URL says */
 #define PG_SCHEMA_LOCK_KEY  "1936023916" /* advisory lock: "seal" in ASCII */
+/* Results a batch may owe before it waits for them: each is a few dozen
+ * bytes from the server, so a full queue stays far below the socket
+ * buffers (a client that sends without reading must not fill both ways). */
+#define PG_PENDING_MAX      128
 
 struct pg_conn;
 
@@ -85,6 +89,13 @@ struct pg_stmt {
 
 struct pg_db;
 
+/* A result a batch is owed: what db_step_later expected of it, or none
+ * (BEGIN, a prepare: only failure counts). */
+struct pg_pending {
+    struct db_expect x;
+    int              plain;
+};
+
 struct pg_conn {
     struct db_conn  base;           /* first */
     PGconn         *h;
@@ -95,6 +106,14 @@ struct pg_conn {
     unsigned char   prepared[DB_STMT__COUNT];
     int             nparams[DB_STMT__COUNT];
     struct pg_stmt  slot[DB_STMT__COUNT];
+    /* a batch (pipeline mode): results owed in the order sent, and the
+     * first failure among those read (batch_rc ERR_OK while none) */
+    int             batch;
+    size_t          npend;
+    struct pg_pending pend[PG_PENDING_MAX];
+    err_code        batch_rc;
+    struct err      batch_err;
+    uint64_t        trips;          /* waits for the server: round trips */
 };
 
 struct pg_db {
@@ -190,13 +209,23 @@ count_changes(struct pg_conn *c, PGresult *res)
 
 /* Run sql with no parameters and no rows wanted (what names it in a
  * failure, NULL for the database's words alone). */
+static err_code batch_send_plain(struct pg_conn *c, const char *sql,
+                                 struct err *e);
+static void pg_release(struct db_stmt *st_);
+
 static err_code
 exec_plain(struct pg_conn *c, const char *sql, const char *what,
            struct err *e)
 {
-    PGresult *res = PQexec(c->h, sql);
-    ExecStatusType s = PQresultStatus(res);
+    PGresult *res;
+    ExecStatusType s;
     err_code rc = ERR_OK;
+
+    if (c->batch)               /* sent; its failure comes at the next wait */
+        return batch_send_plain(c, sql, e);
+    c->trips++;
+    res = PQexec(c->h, sql);
+    s = PQresultStatus(res);
 
     if (res == NULL || (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK &&
                         s != PGRES_EMPTY_QUERY))
@@ -207,6 +236,224 @@ exec_plain(struct pg_conn *c, const char *sql, const char *what,
     }
     PQclear(res);
     return rc;
+}
+
+/* ---- batches (pipeline mode) --------------------------------------------
+ *
+ * db.h's batches are libpq's pipeline mode: statements are sent without
+ * waiting and their results read, in the order sent, when the caller next
+ * waits.  Each owed result is a pg_pending with what db_step_later
+ * expected of it.  The first failure read (a database error, or an
+ * expectation not met) is kept in batch_rc / batch_err: the server skips
+ * what follows an error until the next sync (PGRES_PIPELINE_ABORTED), and
+ * an expectation not met leaves the transaction to be rolled back, so
+ * every later call of the batch reports that first failure.  A batch
+ * always ends with a sync and leaves pipeline mode (db_commit,
+ * db_rollback), so the connection is an ordinary one again afterwards. */
+
+/* Remember the first failure of the batch. */
+static err_code
+batch_fail(struct pg_conn *c, err_code rc, const struct err *e)
+{
+    if (c->batch_rc == ERR_OK) {
+        c->batch_rc = rc;
+        if (e != NULL)
+            c->batch_err = *e;
+        else
+            err_set(&c->batch_err, rc, "postgresql: batch failed");
+    }
+    return c->batch_rc;
+}
+
+/* The batch's first failure into e. */
+static err_code
+batch_failed(struct pg_conn *c, struct err *e)
+{
+    if (e != NULL)
+        *e = c->batch_err;
+    return c->batch_rc;
+}
+
+/* A sent query owes its result: queue what is expected of it. */
+static void
+batch_owe(struct pg_conn *c, const struct db_expect *x)
+{
+    struct pg_pending *p = &c->pend[c->npend++];
+
+    memset(p, 0, sizeof(*p));
+    if (x != NULL)
+        p->x = *x;
+    else
+        p->plain = 1;
+}
+
+/* Read one owed result (and the NULL that ends it) and check it. */
+static void
+batch_read_one(struct pg_conn *c, const struct pg_pending *p)
+{
+    PGresult *res = PQgetResult(c->h), *more;
+    ExecStatusType s = PQresultStatus(res);
+    struct err e;
+
+    err_clear(&e);
+    if (res == NULL)
+        batch_fail(c, fail(c, NULL, "batch", &e), &e);
+    else if (s == PGRES_PIPELINE_ABORTED)
+        ;                           /* after the failure already kept */
+    else if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+        batch_fail(c, fail(c, res, NULL, &e), &e);
+    else if (p->plain)
+        ;
+    else if (p->x.id_out != NULL) {
+        if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
+            batch_fail(c, err_set(&e, ERR_INTERNAL, "insert returned no "
+                                  "id"), &e);
+        else
+            *p->x.id_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    } else if (p->x.code != ERR_OK &&
+               strtoll(PQcmdTuples(res), NULL, 10) == 0)
+        batch_fail(c, err_set(&e, p->x.code, "%s", p->x.msg), &e);
+    if (res != NULL) {
+        count_changes(c, res);
+        PQclear(res);
+        /* each query's results end with a NULL */
+        while ((more = PQgetResult(c->h)) != NULL)
+            PQclear(more);
+    }
+}
+
+/* Ask the server for what it holds and read every owed result. */
+static err_code
+batch_drain(struct pg_conn *c, struct err *e)
+{
+    size_t i, n = c->npend;
+
+    if (n == 0)
+        return batch_failed(c, e);
+    c->npend = 0;
+    c->trips++;
+    if (PQsendFlushRequest(c->h) != 1 || PQflush(c->h) != 0) {
+        struct err fe;
+
+        err_clear(&fe);
+        batch_fail(c, fail(c, NULL, "batch", &fe), &fe);
+        return batch_failed(c, e);
+    }
+    for (i = 0; i < n; i++)
+        batch_read_one(c, &c->pend[i]);
+    return batch_failed(c, e);
+}
+
+/* Make room for one more owed result. */
+static err_code
+batch_room(struct pg_conn *c, struct err *e)
+{
+    if (c->npend < PG_PENDING_MAX)
+        return ERR_OK;
+    return batch_drain(c, e);
+}
+
+/* In a batch: send sql (no parameters), owing a plain result. */
+static err_code
+batch_send_plain(struct pg_conn *c, const char *sql, struct err *e)
+{
+    err_code rc;
+
+    if ((rc = batch_room(c, e)) != ERR_OK)
+        return rc;
+    if (PQsendQueryParams(c->h, sql, 0, NULL, NULL, NULL, NULL, 0) != 1) {
+        struct err fe;
+
+        err_clear(&fe);
+        batch_fail(c, fail(c, NULL, sql, &fe), &fe);
+        return batch_failed(c, e);
+    }
+    batch_owe(c, NULL);
+    return ERR_OK;
+}
+
+/* In a batch: send the preparation of name, owing a plain result. */
+static err_code
+batch_send_prepare(struct pg_conn *c, const char *name, const char *sql,
+                   struct err *e)
+{
+    err_code rc;
+
+    if ((rc = batch_room(c, e)) != ERR_OK)
+        return rc;
+    if (PQsendPrepare(c->h, name, sql, 0, NULL) != 1) {
+        struct err fe;
+
+        err_clear(&fe);
+        batch_fail(c, fail(c, NULL, "prepare", &fe), &fe);
+        return batch_failed(c, e);
+    }
+    batch_owe(c, NULL);
+    return ERR_OK;
+}
+
+/* In a batch: send st's prepared statement with its binds. */
+static err_code
+batch_send_stmt(struct pg_stmt *st, struct err *e)
+{
+    struct pg_conn *c = st->conn;
+    char name[16];
+    err_code rc;
+
+    if ((rc = batch_room(c, e)) != ERR_OK)
+        return rc;
+    snprintf(name, sizeof(name), "s%d", (int)st->id);
+    if (PQsendQueryPrepared(c->h, name, st->nparams, st->vals, st->lens,
+                            st->fmts, 0) != 1) {
+        struct err fe;
+
+        err_clear(&fe);
+        batch_fail(c, fail(c, NULL, "step", &fe), &fe);
+        return batch_failed(c, e);
+    }
+    return ERR_OK;
+}
+
+/* End the batch: a sync, every result up to it read and dropped, out of
+ * pipeline mode.  The caller then commits or rolls back as usual. */
+/* After a sync was sent: read and drop every result up to it, and leave
+ * pipeline mode. */
+static void
+batch_end_synced(struct pg_conn *c)
+{
+    PGresult *res;
+    ExecStatusType s;
+
+    c->batch = 0;
+    c->npend = 0;
+    for (;;) {
+        res = PQgetResult(c->h);
+        if (res == NULL) {
+            if (PQstatus(c->h) != CONNECTION_OK)
+                break;
+            continue;               /* the end of one query's results */
+        }
+        s = PQresultStatus(res);
+        PQclear(res);
+        if (s == PGRES_PIPELINE_SYNC)
+            break;
+    }
+    (void)PQexitPipelineMode(c->h);
+}
+
+static void
+batch_end(struct pg_conn *c)
+{
+    if (!c->batch)
+        return;
+    c->trips++;
+    if (PQpipelineSync(c->h) != 1) {
+        c->batch = 0;
+        c->npend = 0;
+        (void)PQexitPipelineMode(c->h);
+        return;
+    }
+    batch_end_synced(c);
 }
 
 /* The schema lock is the session advisory lock PG_SCHEMA_LOCK_KEY: nodes
@@ -593,6 +840,16 @@ prepare(struct pg_conn *c, enum db_stmt_id id, struct err *e)
                        (int)id);
     }
     snprintf(name, sizeof(name), "s%d", (int)id);
+    if (c->batch) {
+        rc = batch_send_prepare(c, name, sql, e);
+        free(sql);
+        if (rc == ERR_OK) {
+            c->prepared[id] = 1;
+            c->nparams[id] = np;
+        }
+        return rc;
+    }
+    c->trips++;
     res = PQprepare(c->h, name, sql, 0, NULL);
     free(sql);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -742,13 +999,77 @@ pg_bind_id_set(struct db_stmt *st_, int i, const int64_t *ids, size_t n)
     st->fmts[k] = 0;
 }
 
+/* In a batch, run st whose rows the caller needs now: sent behind what
+ * the batch owes, one flush, every owed result read, then its own into
+ * st->res.  A failure of anything owed is st's failure: the server
+ * skipped st after it. */
+static err_code
+batch_exec(struct pg_stmt *st, struct err *e)
+{
+    struct pg_conn *c = st->conn;
+    PGresult *more;
+    ExecStatusType s;
+    struct err fe;
+    size_t i, n;
+
+    err_clear(&fe);
+    if (batch_failed(c, NULL) != ERR_OK ||
+        batch_send_stmt(st, NULL) != ERR_OK)
+        return batch_failed(c, e);
+    c->trips++;
+    if (PQsendFlushRequest(c->h) != 1 || PQflush(c->h) != 0) {
+        batch_fail(c, fail(c, NULL, "step", &fe), &fe);
+        return batch_failed(c, e);
+    }
+    n = c->npend;
+    c->npend = 0;
+    for (i = 0; i < n; i++)
+        batch_read_one(c, &c->pend[i]);
+    st->res = PQgetResult(c->h);
+    s = PQresultStatus(st->res);
+    if (st->res != NULL)
+        while ((more = PQgetResult(c->h)) != NULL)
+            PQclear(more);
+    if (batch_failed(c, NULL) == ERR_OK &&
+        (st->res == NULL || (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)))
+        batch_fail(c, fail(c, st->res, "step", &fe), &fe);
+    if (batch_failed(c, NULL) != ERR_OK) {
+        PQclear(st->res);
+        st->res = NULL;
+        return batch_failed(c, e);
+    }
+    return ERR_OK;
+}
+
+/* Outside a batch, run st into st->res. */
+static err_code
+plain_exec(struct pg_stmt *st, struct err *e)
+{
+    struct pg_conn *c = st->conn;
+    ExecStatusType s;
+    char name[16];
+    err_code rc;
+
+    snprintf(name, sizeof(name), "s%d", (int)st->id);
+    c->trips++;
+    st->res = PQexecPrepared(c->h, name, st->nparams, st->vals, st->lens,
+                             st->fmts, 0);
+    s = PQresultStatus(st->res);
+    if (st->res == NULL || (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)) {
+        rc = fail(c, st->res, "step", e);
+        PQclear(st->res);
+        st->res = NULL;
+        return rc;
+    }
+    return ERR_OK;
+}
+
 static err_code
 pg_step(struct db_stmt *st_, enum db_row *row, struct err *e)
 {
     struct pg_stmt *st = (struct pg_stmt *)st_;
     struct pg_conn *c = st->conn;
-    ExecStatusType s;
-    char name[16];
+    err_code rc;
     int i;
 
     *row = DB_DONE;
@@ -762,18 +1083,9 @@ pg_step(struct db_stmt *st_, enum db_row *row, struct err *e)
         st->bytea[i].n = 0;
     }
     if (st->res == NULL) {
-        snprintf(name, sizeof(name), "s%d", (int)st->id);
-        st->res = PQexecPrepared(c->h, name, st->nparams, st->vals, st->lens,
-                                 st->fmts, 0);
-        s = PQresultStatus(st->res);
-        if (st->res == NULL ||
-            (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)) {
-            err_code rc = fail(c, st->res, "step", e);
-
-            PQclear(st->res);
-            st->res = NULL;
+        if ((rc = c->batch ? batch_exec(st, e) : plain_exec(st, e))
+            != ERR_OK)
             return rc;
-        }
         count_changes(c, st->res);
         st->row = -1;
         if (PQnfields(st->res) > st->nbytea) {
@@ -886,6 +1198,61 @@ pg_changes(struct db_conn *c_)
     return ((struct pg_conn *)c_)->changes;
 }
 
+
+static err_code
+pg_batch_begin(struct db_conn *c_, struct err *e)
+{
+    struct pg_conn *c = (struct pg_conn *)c_;
+
+    if (c->batch || PQtransactionStatus(c->h) != PQTRANS_IDLE)
+        return err_set(e, ERR_INTERNAL, "a batch inside a transaction");
+    if (PQenterPipelineMode(c->h) != 1)
+        return fail(c, NULL, "pipeline", e);
+    c->batch = 1;
+    c->npend = 0;
+    c->batch_rc = ERR_OK;
+    err_clear(&c->batch_err);
+    return batch_send_plain(c, "BEGIN", e);
+}
+
+static int
+pg_in_batch(struct db_conn *c_)
+{
+    return ((struct pg_conn *)c_)->batch;
+}
+
+static uint64_t
+pg_round_trips(struct db_conn *c_)
+{
+    return ((struct pg_conn *)c_)->trips;
+}
+
+static err_code
+pg_batch_check(struct db_conn *c_, struct err *e)
+{
+    return batch_drain((struct pg_conn *)c_, e);
+}
+
+static err_code
+pg_step_later(struct db_stmt *st_, const struct db_expect *x, struct err *e)
+{
+    struct pg_stmt *st = (struct pg_stmt *)st_;
+    struct pg_conn *c = st->conn;
+    err_code rc;
+
+    if (st->bind_fail) {
+        struct err be;
+
+        err_set(&be, ERR_INTERNAL, "bind: parameter out of range");
+        batch_fail(c, ERR_INTERNAL, &be);
+    }
+    if ((rc = batch_failed(c, NULL)) == ERR_OK &&
+        (rc = batch_send_stmt(st, NULL)) == ERR_OK)
+        batch_owe(c, x);
+    pg_release(st_);
+    return rc == ERR_OK ? ERR_OK : batch_failed(c, e);
+}
+
 /* ---- transactions ------------------------------------------------------- */
 
 static err_code
@@ -894,12 +1261,56 @@ pg_begin(struct db_conn *c_, struct err *e)
     return exec_plain((struct pg_conn *)c_, "BEGIN", NULL, e);
 }
 
+/* Commit a batch: every owed result read and checked (a failure rolls
+ * back and is returned), then COMMIT and the sync sent together and read:
+ * two round trips for the whole batch. */
+static err_code
+batch_commit(struct pg_conn *c, struct err *e)
+{
+    PGresult *res;
+    err_code rc;
+
+    if ((rc = batch_drain(c, e)) != ERR_OK ||
+        (rc = batch_send_plain(c, "COMMIT", e)) != ERR_OK) {
+        batch_end(c);
+        if (PQtransactionStatus(c->h) != PQTRANS_IDLE)
+            (void)exec_plain(c, "ROLLBACK", NULL, NULL);
+        return rc;
+    }
+    c->npend = 0;                   /* COMMIT's result is read here */
+    c->trips++;
+    if (PQpipelineSync(c->h) != 1) {
+        rc = fail(c, NULL, "commit", e);
+        batch_end(c);
+        return rc;
+    }
+    res = PQgetResult(c->h);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = fail(c, res, "commit", e);
+    else if (strcmp(PQcmdStatus(res), "ROLLBACK") == 0) {
+        c->last = DB_FAIL_OTHER;
+        rc = err_set(e, ERR_DB, "commit: the transaction was rolled back");
+    } else
+        c->last = DB_FAIL_NONE;
+    PQclear(res);
+    /* the rest up to the sync: COMMIT's closing NULL, the sync itself */
+    batch_end_synced(c);
+    if (rc != ERR_OK && PQtransactionStatus(c->h) != PQTRANS_IDLE)
+        (void)exec_plain(c, "ROLLBACK", NULL, NULL);
+    return rc;
+}
+
 static err_code
 pg_commit(struct db_conn *c_, struct err *e)
 {
     struct pg_conn *c = (struct pg_conn *)c_;
-    PGresult *res = PQexec(c->h, "COMMIT");
+    PGresult *res;
     err_code rc = ERR_OK;
+
+    if (c->batch)
+        return batch_commit(c, e);
+    c->trips++;
+    res = PQexec(c->h, "COMMIT");
 
     /* COMMIT of a failed transaction "succeeds" as a ROLLBACK */
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -916,7 +1327,11 @@ pg_commit(struct db_conn *c_, struct err *e)
 static int
 pg_in_transaction(struct db_conn *c_)
 {
-    PGTransactionStatusType t =
+    PGTransactionStatusType t;
+
+    if (((struct pg_conn *)c_)->batch)
+        return 1;               /* BEGIN sent: the status lags behind */
+    t =
         PQtransactionStatus(((struct pg_conn *)c_)->h);
 
     return t == PQTRANS_INTRANS || t == PQTRANS_INERROR ||
@@ -926,6 +1341,7 @@ pg_in_transaction(struct db_conn *c_)
 static void
 pg_rollback(struct db_conn *c_)
 {
+    batch_end((struct pg_conn *)c_);
     if (pg_in_transaction(c_))
         (void)exec_plain((struct pg_conn *)c_, "ROLLBACK", NULL, NULL);
 }
@@ -1007,4 +1423,9 @@ const struct db_dialect db_pg = {
     .last_fail       = pg_last_fail,
     .schema_lock     = pg_schema_lock,
     .ids_follow      = pg_ids_follow,
+    .batch_begin     = pg_batch_begin,
+    .in_batch        = pg_in_batch,
+    .batch_check     = pg_batch_check,
+    .step_later      = pg_step_later,
+    .round_trips     = pg_round_trips,
 };

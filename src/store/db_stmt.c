@@ -477,9 +477,13 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "signatures, data FROM sign_documents WHERE id = $1",
     [DB_SDOC_SET_DATA] =
         "UPDATE sign_documents SET data = $1 WHERE id = $2 AND data IS NULL",
+    /* the grant checked in the write that spends it: the request still
+     * approved and unexpired, a copy of this document left */
     [DB_SDOC_TAKE] =
         "UPDATE sign_documents SET signatures = signatures + 1 "
-        "WHERE id = $1 AND signatures < $2",
+        "WHERE id = $1 AND request_id = $2 AND signatures < ("
+        "SELECT copies FROM sign_requests WHERE id = $2 AND "
+        "state = 'approved' AND expires_ms > $3)",
     [DB_SREQ_SIGNED] =
         "SELECT count(*) FROM signatures WHERE request_id = $1",
     [DB_SIG_INSERT] =
@@ -514,9 +518,20 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "s.org_id ORDER BY s.org_id, s.esid",
     /* conditional, and so a row lock against a concurrent change of the
      * seal's state (store_sign.h) */
+    /* the seal checked in the write that records its use: active, within
+     * its validity, no organisation from its own up disabled */
     [DB_SEAL_TOUCH] =
         "UPDATE seals SET last_used_ms = $1 WHERE id = $2 AND "
-        "state = 'active'",
+        "state = 'active' AND coalesce(valid_start_ms, 0) <= $1 AND "
+        "coalesce(valid_end_ms, 0) > $1 AND NOT EXISTS ("
+        "WITH RECURSIVE up(id, depth) AS ("
+        "  SELECT org_id, 0 FROM seals WHERE id = $2 "
+        "  UNION ALL "
+        "  SELECT o.parent_id, up.depth + 1 FROM organisations o "
+        "  JOIN up ON o.id = up.id "
+        "  WHERE o.parent_id IS NOT NULL AND up.depth < 64) "
+        "SELECT 1 FROM up JOIN organisations o ON o.id = up.id "
+        "WHERE o.disabled <> 0)",
 
     /* store_audit.c */
     [DB_AUDIT_HEAD] =
@@ -533,6 +548,11 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "UPDATE audit_head SET seq = seq WHERE id = 1",
     [DB_AUDIT_HEAD_SET] =
         "UPDATE audit_head SET hash = $2 WHERE id = 1 AND seq = $1",
+    /* claim and set at once, for an append whose claim came from the
+     * batch's own copy of the head (store_int.h) */
+    [DB_AUDIT_HEAD_ADVANCE] =
+        "UPDATE audit_head SET seq = $1, hash = $2 "
+        "WHERE id = 1 AND seq = $1 - 1",
     [DB_AUDIT_HEAD_ROW] = "SELECT seq, hash FROM audit_head WHERE id = 1",
     [DB_AUDIT_INSERT_CHAINED] =
         "INSERT INTO audit_log (seq, ts_ms, account_id, role, client_addr, "

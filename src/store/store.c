@@ -161,11 +161,12 @@ struct store_group_item {
     struct store_group_item *next;
 };
 
-/* Run one group (a list taken off the queue) on connection c.  A database
- * error inside an item, or a failed commit, fails every item: SQLite may
- * have rolled the whole transaction back by then. */
+/* Run one group (a list taken off the queue) on connection c, the plain
+ * way: each item in a savepoint of its own.  A database error inside an
+ * item, or a failed commit, fails every item: SQLite may have rolled the
+ * whole transaction back by then. */
 static void
-group_run(struct store_conn *c, struct store_group_item *g)
+group_plain(struct store_conn *c, struct store_group_item *g)
 {
     struct store_group_item *it;
     struct err e;
@@ -200,6 +201,68 @@ fail:
         it->rc = rc;
         it->err = e;
     }
+}
+
+/* What group_batch found. */
+enum batch_outcome {
+    BATCH_COMMITTED,    /* every item done and durable                  */
+    BATCH_UNDONE,       /* nothing written: run the group the plain way  */
+    BATCH_FAILED        /* the commit failed: every item fails with it   */
+};
+
+/* Run one group as a batch (db.h; PostgreSQL): no savepoints, every write
+ * sent without waiting for its result, the audit head read once for the
+ * group (store_int.h), every result checked once, then COMMIT: a group
+ * costs about three round trips, not a few per statement.  Signing uses
+ * optimistic writes that carry their own checks (store_sign.c), so a
+ * batch fails only when an item would fail.  Anything short of the
+ * COMMIT failing (an item's work, one result) rolls the batch back and
+ * the group is run again the plain way, where each item's failure is its
+ * own and worded by the item.  A COMMIT that fails fails the group, as in
+ * group_plain: whether it took effect is not ours to guess again. */
+static enum batch_outcome
+group_batch(struct store_conn *c, struct store_group_item *g)
+{
+    struct store_group_item *it;
+    enum batch_outcome out = BATCH_UNDONE;
+    struct err e;
+    err_code rc;
+
+    err_clear(&e);
+    c->head_known = c->head_claimed = 0;
+    if (db_batch_begin(c->dbc, &e) != ERR_OK)
+        goto done;
+    for (it = g; it != NULL; it = it->next) {
+        err_clear(&it->err);
+        if ((it->rc = it->fn(c, it->ctx, &it->err)) != ERR_OK)
+            goto done;
+    }
+    if (db_batch_check(c->dbc, &e) != ERR_OK)
+        goto done;
+    if ((rc = txn_commit(c, &e)) == ERR_OK) {
+        out = BATCH_COMMITTED;
+        goto done;
+    }
+    out = BATCH_FAILED;
+    for (it = g; it != NULL; it = it->next) {
+        it->rc = rc;
+        it->err = e;
+    }
+done:
+    if (out == BATCH_UNDONE)
+        txn_rollback(c);
+    c->head_known = c->head_claimed = 0;
+    return out;
+}
+
+/* Run one group: as a batch where the database can, else (or when the
+ * batch was undone) the plain way. */
+static void
+group_run(struct store_conn *c, struct store_group_item *g)
+{
+    if (db_batch_supported(c->dbc) && group_batch(c, g) != BATCH_UNDONE)
+        return;
+    group_plain(c, g);
 }
 
 /* Contract: see store.h.  Each waiter sleeps on its own condition and is
@@ -251,6 +314,12 @@ store_group_run(struct store_conn *c, store_work_fn fn, void *ctx,
     if (me.rc != ERR_OK && e != NULL)
         *e = me.err;
     return me.rc;
+}
+
+uint64_t
+store_round_trips(struct store_conn *c)
+{
+    return c != NULL ? db_round_trips(c->dbc) : 0;
 }
 
 err_code

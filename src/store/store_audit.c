@@ -75,42 +75,66 @@ store_audit_head_claim(struct store_conn *c, int64_t *seq,
                        uint8_t prev[STORE_AUDIT_HASH_LEN], int *has_prev,
                        struct err *e)
 {
-    struct db_stmt *st = db_prep(c->dbc, DB_AUDIT_HEAD_CLAIM, e);
+    struct db_stmt *st;
     int found;
     err_code rc;
 
-    if (st == NULL)
+    if (c->head_known) {            /* a batch holding the head: store_int.h */
+        *seq = c->head_seq + 1;
+        memcpy(prev, c->head_hash, STORE_AUDIT_HASH_LEN);
+        *has_prev = 1;
+        c->head_claimed = 1;
+        return ERR_OK;
+    }
+    if ((st = db_prep(c->dbc, DB_AUDIT_HEAD_CLAIM, e)) == NULL)
         return db_prep_failed(e);
     if ((rc = head_step(st, seq, prev, has_prev, &found, e)) != ERR_OK)
         return rc;
     if (!found)
         return err_set(e, ERR_INTERNAL, "the audit chain has no head row");
+    c->head_claimed = 0;
     return ERR_OK;
 }
 
 err_code
 store_audit_head_lock(struct store_conn *c, struct err *e)
 {
-    struct db_stmt *st = db_prep(c->dbc, DB_AUDIT_HEAD_LOCK, e);
+    struct db_stmt *st;
 
-    if (st == NULL)
-        return ERR_DB;
-    return db_step_changed(st, e, ERR_INTERNAL, "the audit chain has no "
-                           "head row");
+    if (c->head_known)              /* this batch holds the lock already */
+        return ERR_OK;
+    if ((st = db_prep(c->dbc, DB_AUDIT_HEAD_LOCK, e)) == NULL)
+        return db_prep_failed(e);
+    return db_step_later(st, NULL, e, ERR_INTERNAL, "the audit chain has no "
+                         "head row");
 }
 
 err_code
 store_audit_head_set(struct store_conn *c, int64_t seq,
                      const uint8_t hash[STORE_AUDIT_HASH_LEN], struct err *e)
 {
-    struct db_stmt *st = db_prep(c->dbc, DB_AUDIT_HEAD_SET, e);
+    /* after a claim from the batch's own copy the row still holds seq - 1:
+     * ADVANCE moves seq and hash together */
+    int advance = c->head_known && c->head_claimed;
+    struct db_stmt *st = db_prep(c->dbc, advance ? DB_AUDIT_HEAD_ADVANCE
+                                                 : DB_AUDIT_HEAD_SET, e);
+    err_code rc;
 
     if (st == NULL)
         return db_prep_failed(e);
     db_bind_i64(st, 1, seq);
     db_bind_bytes(st, 2, hash, STORE_AUDIT_HASH_LEN);
-    return db_step_changed(st, e, ERR_INTERNAL, "the audit head moved "
-                           "under the append of seq %lld", (long long)seq);
+    if ((rc = db_step_later(st, NULL, e, ERR_INTERNAL, "the audit head "
+                            "moved under the append of seq %lld",
+                            (long long)seq)) != ERR_OK)
+        return rc;
+    if (db_in_batch(c->dbc)) {
+        c->head_known = 1;
+        c->head_seq = seq;
+        memcpy(c->head_hash, hash, STORE_AUDIT_HASH_LEN);
+    }
+    c->head_claimed = 0;
+    return ERR_OK;
 }
 
 err_code
@@ -148,7 +172,7 @@ store_audit_insert_chained(struct store_conn *c, int64_t seq,
     db_bind_text(st, 11, row->reason);
     db_bind_text(st, 12, row->details);
     db_bind_bytes(st, 13, hash, STORE_AUDIT_HASH_LEN);
-    return db_step_done(st, e);
+    return db_step_later(st, NULL, e, ERR_OK, NULL);
 }
 
 /* Fill en from the current row of a statement selecting AUDIT_COLS (the

@@ -12,11 +12,21 @@
 
 #include "db.h"
 #include "store.h"
+#include "store_audit.h"
 
 /* The store's state kept with each database connection (db_conn_user). */
 struct store_conn {
     struct db_conn    *dbc;
     struct store      *owner;
+    /* In a batch (store.c, the group commit on PostgreSQL): the audit
+     * chain's head as this transaction last moved it.  The transaction
+     * holds the head row's lock from its first append to its end, so
+     * nobody else can move it meanwhile and later appends need not read
+     * it back (store_audit.c).  head_claimed: the last claim came from
+     * here, not from the row, so the row's seq has not moved yet. */
+    int                head_known, head_claimed;
+    int64_t            head_seq;
+    uint8_t            head_hash[STORE_AUDIT_HASH_LEN];
 };
 
 struct store_group_item;        /* store.c: one caller's work in a group */

@@ -196,17 +196,20 @@ store_sdoc_set_data(struct store_conn *c, int64_t id, const void *data,
 }
 
 err_code
-store_sdoc_take(struct store_conn *c, int64_t id, int copies, struct err *e)
+store_sdoc_take(struct store_conn *c, int64_t id, int64_t request_id,
+                int64_t now_ms, struct err *e)
 {
     struct db_stmt *st = db_prep(c->dbc, DB_SDOC_TAKE, e);
 
     if (st == NULL)
         return db_prep_failed(e);
     db_bind_i64(st, 1, id);
-    db_bind_int(st, 2, copies);
-    return db_step_changed(st, e, ERR_CONFLICT, "the approval's %d "
-                           "signature(s) of this document are used up",
-                           copies);
+    db_bind_i64(st, 2, request_id);
+    db_bind_i64(st, 3, now_ms);
+    return db_step_later(st, NULL, e, ERR_CONFLICT, "the approval of "
+                         "request %lld no longer covers a signature of "
+                         "document %lld", (long long)request_id,
+                         (long long)id);
 }
 
 err_code
@@ -247,7 +250,7 @@ store_sig_insert(struct store_conn *c, const struct store_sig *s,
     db_bind_i64(st, 10, s->ts_ms);
     db_bind_bytes(st, 11, der, len);
     db_bind_int(st, 12, s->token_checked != 0);
-    return db_step_id(st, id_out, e);
+    return db_step_later(st, id_out, e, ERR_OK, NULL);
 }
 
 static void
@@ -423,6 +426,6 @@ store_seal_touch(struct store_conn *c, int64_t seal_id, int64_t now_ms,
         return db_prep_failed(e);
     db_bind_i64(st, 1, now_ms);
     db_bind_i64(st, 2, seal_id);
-    return db_step_changed(st, e, ERR_CONFLICT, "seal %lld is no longer "
-                           "active", (long long)seal_id);
+    return db_step_later(st, NULL, e, ERR_CONFLICT, "seal %lld is no "
+                         "longer usable", (long long)seal_id);
 }

@@ -222,9 +222,12 @@ def test_two_seals_from_three_nodes_no_deadlock(cluster):
     signatures failed with 503."""
     cl = cluster
     second = cl.w.new_active_seal(seal_name="第二多节点章")
+    # 12 requests of 100 copies: more than 4 s of signing uses (about 600
+    # with the group commit batched), so no grant runs out and every
+    # refusal would be a deadlock's
     rids = [submit(cl, [{"name": "x%d.pdf" % i, "data": b64(b"x %d" % i)}],
                    copies=100, esid=cl.esid if i % 2 else second)
-            for i in range(6)]
+            for i in range(12)]
     stop, outcomes = threading.Event(), []
     cred = cl.w.cred["custodian"]
 

@@ -11,8 +11,9 @@
  * rolled back, that group commit from several threads writes every row,
  * that audit entries chain and verify, that a lock wait past the busy
  * time fails as busy, that a read-only open refuses writes, that
- * backup is refused, and that of nodes claiming a job's lease at once
- * exactly one wins.  Each entry's stored hash (a
+ * backup is refused, that of nodes claiming a job's lease at once
+ * exactly one wins, and that a batch (pipeline mode) costs its few round
+ * trips, fills its ids and fails whole.  Each entry's stored hash (a
  * BYTEA column read back) is printed as "HASH <seq> <hex>" for the
  * wrapper to compare with what the server holds.
  */
@@ -311,6 +312,205 @@ test_group_commit_threads(void **state)
     }
 }
 
+/* ---- batches (db.h; db_pg.c's pipeline mode) ---- */
+
+static err_code print_hash(void *ctx, const struct store_audit_entry *en);
+
+/* Send an organisation insert later: *id set when its result is read.
+ * parent 0 for none. */
+static err_code
+org_insert_under_later(struct store_conn *c, int64_t parent,
+                       const char *name, int64_t *id, struct err *e)
+{
+    struct db_stmt *q = db_prep(c->dbc, DB_ORG_INSERT, e);
+
+    if (q == NULL)
+        return db_prep_failed(e);
+    db_bind_id(q, 1, parent);
+    db_bind_text(q, 2, name);
+    db_bind_text(q, 3, "unit");
+    db_bind_text(q, 4, NULL);
+    db_bind_i64(q, 5, 1);
+    return db_step_later(q, id, e, ERR_OK, NULL);
+}
+
+static err_code
+org_insert_later(struct store_conn *c, const char *name, int64_t *id,
+                 struct err *e)
+{
+    return org_insert_under_later(c, 0, name, id, e);
+}
+
+/* A write that must change a row and changes none: seal 0 does not exist. */
+static err_code
+touch_missing_seal_later(struct store_conn *c, struct err *e)
+{
+    struct db_stmt *q = db_prep(c->dbc, DB_SEAL_TOUCH, e);
+
+    if (q == NULL)
+        return db_prep_failed(e);
+    db_bind_i64(q, 1, 1);
+    db_bind_i64(q, 2, 0);
+    return db_step_later(q, NULL, e, ERR_CONFLICT, "no seal %d", 0);
+}
+
+/* Ten inserts sent without waiting cost two round trips (the check and
+ * the commit) whatever their number, and their ids arrive at the check; a
+ * read in the middle costs one and fills the ids sent before it. */
+static void
+test_batch_round_trips(void **state)
+{
+    struct db_conn *dc = conn->dbc;
+    int64_t ids[10];
+    struct store_org o;
+    struct err e;
+    uint64_t t0;
+    char name[32];
+    int i;
+
+    (void)state;
+    assert_int_equal(db_batch_supported(dc), 1);
+    /* prepared before, so the count below is the batch's alone */
+    assert_int_equal(org_insert_later(conn, "batch-warm", &ids[0], &e),
+                     ERR_OK);
+    t0 = db_round_trips(dc);
+    assert_int_equal(db_batch_begin(dc, &e), ERR_OK);
+    assert_true(db_in_batch(dc));
+    assert_true(db_in_transaction(dc));
+    for (i = 0; i < 10; i++) {
+        ids[i] = -1;
+        snprintf(name, sizeof(name), "batch-%d", i);
+        assert_int_equal(org_insert_later(conn, name, &ids[i], &e), ERR_OK);
+        assert_int_equal(ids[i], -1);       /* not read yet */
+    }
+    assert_int_equal(db_round_trips(dc), t0);
+    assert_int_equal(db_batch_check(dc, &e), ERR_OK);
+    assert_int_equal(db_round_trips(dc), t0 + 1);
+    for (i = 0; i < 10; i++)
+        assert_true(ids[i] > 0);
+    assert_int_equal(db_commit(dc, &e), ERR_OK);
+    assert_int_equal(db_round_trips(dc), t0 + 2);
+    assert_false(db_in_batch(dc));
+    assert_false(db_in_transaction(dc));
+    for (i = 0; i < 10; i++)
+        assert_int_equal(store_org_get(conn, ids[i], &o, &e), ERR_OK);
+
+    /* a read inside: one round trip, the ids before it filled by then */
+    t0 = db_round_trips(dc);
+    assert_int_equal(db_batch_begin(dc, &e), ERR_OK);
+    ids[0] = ids[1] = -1;
+    assert_int_equal(org_insert_later(conn, "batch-r0", &ids[0], &e), ERR_OK);
+    assert_int_equal(store_org_get(conn, ids[2], &o, &e), ERR_OK);
+    assert_int_equal(db_round_trips(dc), t0 + 1);
+    assert_true(ids[0] > 0);
+    assert_string_equal(o.name, "batch-2");
+    assert_int_equal(org_insert_later(conn, "batch-r1", &ids[1], &e), ERR_OK);
+    assert_int_equal(db_commit(dc, &e), ERR_OK);
+    assert_int_equal(db_round_trips(dc), t0 + 3);
+    assert_true(ids[1] > 0);
+    assert_int_equal(store_org_get(conn, ids[1], &o, &e), ERR_OK);
+}
+
+/* A write that changes nothing where it must, or a database error, fails
+ * the batch with its own code and message, and nothing of the batch is
+ * written: not before it, not after it. */
+static void
+test_batch_failures(void **state)
+{
+    struct db_conn *dc = conn->dbc;
+    int64_t before = 0, after = 0, dup = 0;
+    struct store_org o;
+    struct err e;
+
+    (void)state;
+    assert_int_equal(db_batch_begin(dc, &e), ERR_OK);
+    assert_int_equal(org_insert_later(conn, "undone-1", &before, &e), ERR_OK);
+    assert_int_equal(touch_missing_seal_later(conn, &e), ERR_OK);
+    assert_int_equal(org_insert_later(conn, "undone-2", &after, &e), ERR_OK);
+    assert_int_equal(db_batch_check(dc, &e), ERR_CONFLICT);
+    assert_string_equal(e.msg, "no seal 0");
+    /* the batch stays failed; commit refuses and rolls back */
+    assert_int_equal(db_commit(dc, &e), ERR_CONFLICT);
+    assert_false(db_in_transaction(dc));
+    assert_true(before > 0);
+    assert_int_equal(store_org_get(conn, before, &o, &e), ERR_NOT_FOUND);
+    if (after > 0)
+        assert_int_equal(store_org_get(conn, after, &o, &e), ERR_NOT_FOUND);
+
+    /* a foreign key the server refuses: it skips what follows */
+    before = after = 0;
+    assert_int_equal(db_batch_begin(dc, &e), ERR_OK);
+    assert_int_equal(org_insert_later(conn, "undone-3", &before, &e), ERR_OK);
+    assert_int_equal(org_insert_under_later(conn, INT64_C(999999999),
+                                            "orphan", &dup, &e), ERR_OK);
+    assert_int_equal(org_insert_later(conn, "undone-4", &after, &e), ERR_OK);
+    assert_int_equal(db_batch_check(dc, &e), ERR_INVALID);
+    assert_int_equal(db_last_fail(dc), DB_FAIL_CONSTRAINT);
+    assert_int_equal(dup, 0);
+    db_rollback(dc);
+    assert_false(db_in_batch(dc));
+    assert_false(db_in_transaction(dc));
+    assert_int_equal(store_org_get(conn, before, &o, &e), ERR_NOT_FOUND);
+    assert_int_equal(after, 0);     /* skipped by the server */
+    /* the connection is an ordinary one again */
+    assert_int_equal(store_ping(conn, &e), ERR_OK);
+}
+
+/* The group commit runs a group as a batch: one unit of sent writes
+ * costs three round trips with its audit entry (the head claim, the
+ * check, the commit), and its id arrives by the time it returns. */
+struct batch_unit {
+    int64_t id;
+    int     runs;
+};
+
+static err_code
+batch_unit_work(struct store_conn *c, void *ctx, struct err *e)
+{
+    struct batch_unit *u = ctx;
+    struct audit_actor who = {0};
+    struct audit_event ev = {"test.batch", "org", "x", AUDIT_OK, NULL, NULL};
+    err_code rc;
+
+    u->runs++;
+    if ((rc = audit_queue(c, e)) != ERR_OK ||
+        (rc = org_insert_later(c, "batch-group", &u->id, e)) != ERR_OK)
+        return rc;
+    return audit_append(c, &who, &ev, e);
+}
+
+static void
+test_group_batch(void **state)
+{
+    struct batch_unit u = {0, 0};
+    struct audit_verify_report r;
+    struct store_org o;
+    struct err e;
+    uint64_t t0;
+    int n = 0;
+
+    (void)state;
+    /* warm: every statement of the unit prepared */
+    assert_int_equal(store_group_run(conn, batch_unit_work, &u, &e), ERR_OK);
+    u.id = 0;
+    u.runs = 0;
+    t0 = db_round_trips(conn->dbc);
+    assert_int_equal(store_group_run(conn, batch_unit_work, &u, &e), ERR_OK);
+    assert_int_equal(u.runs, 1);            /* the batch held: no rerun */
+    assert_int_equal(db_round_trips(conn->dbc), t0 + 3);
+    assert_true(u.id > 0);
+    assert_int_equal(store_org_get(conn, u.id, &o, &e), ERR_OK);
+    assert_string_equal(o.name, "batch-group");
+    /* the two entries chain onto test_audit_chain's five: printed for
+     * the wrapper to hold against the server's rows and head */
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(audit_verify(conn, NULL, &r, &e), ERR_OK);
+    assert_true(r.ok);
+    assert_int_equal(r.entries, 7);
+    assert_int_equal(store_audit_walk(conn, 5, print_hash, &n, &e), ERR_OK);
+    assert_int_equal(n, 2);
+}
+
 static err_code
 print_hash(void *ctx, const struct store_audit_entry *en)
 {
@@ -547,6 +747,10 @@ main(void)
         cmocka_unit_test(test_read_only),
         cmocka_unit_test(test_backup_refused),
         cmocka_unit_test(test_job_leases),
+        /* last: they append to the chain the tests above count */
+        cmocka_unit_test(test_batch_round_trips),
+        cmocka_unit_test(test_batch_failures),
+        cmocka_unit_test(test_group_batch),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -40,7 +40,8 @@ def test_store_on_postgresql(server):
     assert "SKIPPED" not in out.stdout + out.stderr, out.stdout + out.stderr
     seen = dict((int(m.group(1)), m.group(2)) for m in
                 re.finditer(r"^HASH (\d+) ([0-9a-f]{64})$", out.stdout, re.M))
-    assert len(seen) == 5, out.stdout
+    # five from test_audit_chain, two from test_group_batch (a batch)
+    assert len(seen) == 7, out.stdout
     rows = server.psql("seald_store",
                        "SELECT seq, encode(hash, 'hex') FROM audit_log "
                        "ORDER BY seq")
@@ -49,4 +50,4 @@ def test_store_on_postgresql(server):
     assert stored == seen
     head = server.psql("seald_store", "SELECT seq, encode(hash, 'hex') "
                        "FROM audit_head WHERE id = 1").strip()
-    assert head == "5|" + seen[5]
+    assert head == "7|" + seen[7]
