@@ -25,6 +25,11 @@
 err_code system_conn(const struct app *app, struct store_conn **out,
                      struct err *e);
 
+/* The round trips db has made to the database server so far (0 on
+ * SQLite, or for NULL): the request log's db_trips is the difference
+ * over a request. */
+uint64_t system_db_round_trips(struct store_conn *db);
+
 /* ERR_OK when the database answers and every configured token is present
  * and logged in (a token not used for a while is made to sign once, which
  * also lets a token that came back reconnect).  *tokens: the tokens'

@@ -49,6 +49,12 @@ system_conn(const struct app *app, struct store_conn **out, struct err *e)
     return store_conn_get(app->store, out, e);
 }
 
+uint64_t
+system_db_round_trips(struct store_conn *db)
+{
+    return store_round_trips(db);
+}
+
 err_code
 system_readiness(const struct app *app, struct store_conn *db,
                  json_t **tokens, struct err *e)

@@ -94,6 +94,7 @@ struct http_conn_ctx {
     int                    retry_after;  /* seconds, for 429 and 503 */
     const struct http_resp *cacheable;   /* its cache headers, or NULL */
     int64_t                start_ms;
+    uint64_t               trips0;       /* database round trips at start */
     EVP_MD_CTX            *sm3;          /* raw bodies: hashed as they come */
     /* A refusal held in the tarpit: the connection is suspended, and the
      * answer is sent when libmicrohttpd calls on_request again. */
@@ -1021,6 +1022,7 @@ begin_request(struct http_conn_ctx *ctx, const char *url, const char *method,
      * connection stays on one thread of the pool) */
     if (system_conn(srv->app, &ctx->req.db, NULL) != ERR_OK)
         ctx->req.db = NULL;
+    ctx->trips0 = system_db_round_trips(ctx->req.db);
     if (strlen(url) >= sizeof(ctx->path)) {
         snprintf(ctx->path, sizeof(ctx->path), "(too long)");
         err_set(&e, ERR_BAD_REQUEST, "path longer than %d bytes",
@@ -1104,19 +1106,23 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     if (!ctx->begun)
         note_mhd_answer(ctx);
     /* Two literal formats, not a "%s" suffix: every %s is a value, which
-     * the log quotes and escapes (the path is the client's). */
+     * the log quotes and escapes (the path is the client's).  db_trips:
+     * the round trips to a database server this request's thread made
+     * meanwhile (a group commit's leader counts its group's). */
     log_event(LOG_INFO, "request",
               toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
                   ? "rid=%s method=%s path=%s status=%d dur_ms=%lld "
-                    "client=%s account=%lld"
+                    "client=%s account=%lld db_trips=%llu"
                   : "rid=%s method=%s path=%s status=%d dur_ms=%lld "
-                    "client=%s account=%lld aborted=1",
+                    "client=%s account=%lld db_trips=%llu aborted=1",
               ctx->req.request_id, ctx->req.method ? ctx->req.method : "-",
               ctx->path, ctx->status,
               (long long)(util_mono_ms() - ctx->start_ms),
               ctx->req.client_addr,
               (long long)(ctx->req.authenticated
-                          ? ctx->req.principal.account_id : 0));
+                          ? ctx->req.principal.account_id : 0),
+              (unsigned long long)(ctx->begun
+                  ? system_db_round_trips(ctx->req.db) - ctx->trips0 : 0));
     util_wipe(&ctx->req.principal, sizeof(ctx->req.principal));
     json_decref(ctx->req.json);
     EVP_MD_CTX_free(ctx->sm3);

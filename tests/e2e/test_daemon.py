@@ -108,7 +108,8 @@ def test_request_log_line_cannot_be_forged(seald):
     pairs = parse_log_line(lines[0])
     keys = [k for k, _ in pairs]
     assert keys == ["ts", "level", "event", "rid", "method", "path",
-                    "status", "dur_ms", "client", "account"], pairs
+                    "status", "dur_ms", "client", "account", "db_trips"], \
+        pairs
     got = dict(pairs)
     assert got["event"] == "request" and got["rid"] == rid
     assert got["path"] == path
