@@ -78,6 +78,21 @@ err_code api_status_esid(struct http_req *req, struct http_resp *resp,
 err_code api_status_sm3(struct http_req *req, struct http_resp *resp,
                         struct err *e);
 
+/* api_public.c: the public verification (issue 17 item 3). */
+struct config;
+struct cpubudget;
+struct route;
+err_code api_public_verify(struct http_req *req, struct http_resp *resp,
+                           struct err *e);
+/* The routing table's admit hook (router.h) for POST /public/verify: its
+ * body limit, the per-address rate limit and the CPU budget, on the
+ * headers.  Other routes pass. */
+err_code api_public_admit(struct http_req *req, const struct route *r,
+                          int *retry_after, struct err *e);
+/* The CPU budget of the public verifications per cfg (its 0s: the
+ * defaults by cores), or NULL on OOM; cpubudget_free. */
+struct cpubudget *api_public_budget_new(const struct config *cfg);
+
 /* api_audit.c: audit queries, chain verification, checkpoints, backup */
 err_code api_audit_list(struct http_req *req, struct http_resp *resp,
                         struct err *e);

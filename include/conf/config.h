@@ -113,6 +113,15 @@ struct config {
     long status_global_rate_limit_burst;
     /* [public]: the services that need no credential */
     int  public_status;             /* 0: GET /status/... answers 404    */
+    int  public_verify;             /* 0: POST /public/verify answers 404 */
+    int  public_verify_page;        /* 0: the /verify page answers 404   */
+    long public_verify_rate_limit_rps;   /* per client address           */
+    long public_verify_rate_limit_burst;
+    long public_verify_max_body_bytes;   /* at most server.max_body_bytes */
+    long public_verify_concurrency;      /* at once; 0: max(1, cores / 2) */
+    long public_verify_cpu_ms_per_second; /* all together; 0: 250 a core  */
+    long public_verify_cpu_burst_ms;     /* banked; 0: 4 s of the rate    */
+    long public_verify_max_inflated_bytes; /* an OFD's inflation budget   */
 
     /* not keys: where relative paths are resolved from */
     char base_dir[PATH_MAX];

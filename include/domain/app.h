@@ -16,6 +16,7 @@
 #include "store_types.h"
 
 struct status_cache;                   /* seal_status.h */
+struct cpubudget;                      /* cpubudget.h */
 
 struct app {
     const struct config *cfg;
@@ -27,6 +28,9 @@ struct app {
     struct ratelimit    *status_limiter;  /* GET /status/..., per address */
     struct ratelimit    *status_global;   /* ... all addresses together   */
     struct status_cache *status_cache;    /* signed statements, per node  */
+    struct ratelimit    *public_verify_limiter; /* POST /public/verify,
+                                                   per address           */
+    struct cpubudget    *public_verify_budget;  /* ... CPU of them all   */
     struct custody      *custody;      /* the configured tokens        */
     int64_t              started_ms;
     atomic_int           stopping;     /* set on SIGTERM/SIGINT */

@@ -37,6 +37,9 @@ struct http_req {
      * of the temporary file a large body was written to (see http.c). */
     const char            *body;
     size_t                 body_len;
+    /* The largest body taken: 0 is server.max_body_bytes; the routing
+     * table's admit hook may lower it (router.h). */
+    long                   body_max;
     json_t                *json;       /* parsed body object, or NULL  */
     /* A body sent as application/octet-stream, application/ofd or
      * application/pdf is a document: body_hashed is set and body_sm3 holds

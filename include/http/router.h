@@ -24,9 +24,22 @@ struct route {
 struct route_table {
     const struct route *rows;
     size_t              n;
+    /* Optional: is route r there for this request?  A public service
+     * switched off in the configuration is not: router_match passes over
+     * it, so the caller gets the 404 (and never a 405) of a path that does
+     * not exist. */
+    int (*enabled)(const struct http_req *req, const struct route *r);
+    /* Optional: called on the headers, after routing and authentication
+     * and before a byte of the body is accepted.  It may refuse (its error
+     * is the answer, with *retry_after seconds of Retry-After for a 429 or
+     * 503) and may lower req->body_max, so that what an anonymous caller
+     * may send is refused before it is read. */
+    err_code (*admit)(struct http_req *req, const struct route *r,
+                      int *retry_after, struct err *e);
 };
 
-/* Find the route of table t for method and path (HEAD finds the GET route).  On
+/* Find the route of table t for method and path (HEAD finds the GET route;
+ * a row t->enabled says is not there is passed over).  On
  * ERR_NOT_FOUND no pattern matched; on ERR_METHOD a pattern matched but not
  * the method, and allow (cap bytes; cap may be 0) gets the Allow header
  * value, NUL-terminated, with whole method names only: those that do not

@@ -7,13 +7,12 @@
 #include <string.h>
 
 #include "api.h"
+#include "api_verify_in.h"
 #include "sjson.h"
 #include "ofd.h"
 #include "signing.h"
 #include "util.h"
 #include "verify.h"
-
-#define API_OFD_B64_MAX (OFD_MAX_PACKAGE / 3 * 4 + 8)
 
 /* position: {"mode": "page", "page", "x", "y"[, "width", "height"]} |
  * {"mode": "keyword", "keyword"[, "page"]} | {"mode": "cross_page"[,
@@ -122,49 +121,26 @@ api_sreq_seal_ofd(struct http_req *req, struct http_resp *resp, struct err *e)
     return rc;
 }
 
-/* POST /api/v1/verify/ofd {"ofd": base64[, "pictures": true]}: the report
- * of every signature in the package, each with its seal's status (the
- * work is verify_ofd's). */
+/* POST /api/v1/verify/ofd {"ofd": base64[, "pictures": true]} (or the
+ * same as multipart/form-data parts): the report of every signature in
+ * the package, each with its seal's status (the input is read by
+ * api_verify_in.c, the work is verify_ofd's). */
 err_code
 api_verify_ofd(struct http_req *req, struct http_resp *resp, struct err *e)
 {
-    static const char *const fields[] = {"ofd", "pictures", NULL};
-    struct verify_service *svc = NULL;
-    struct verify_status vs;
-    struct verify_input in;
-    const char *text = NULL;
-    uint8_t *pkg = NULL;
-    size_t len = 0;
-    int pictures = 0;
+    static const struct api_verify_form form = {
+        API_VERIFY_OFD, "document_sm3", 0, 0, "give {ofd[, pictures]}"};
+    struct api_verify_req v;
     json_t *report = NULL;
     err_code rc;
 
-    if ((rc = api_verify_rate(req, resp, e)) != ERR_OK)
-        return rc;
-    if (req->json == NULL)
-        return err_set(e, ERR_BAD_REQUEST, "a JSON body {\"ofd\": base64} "
-                       "is required");
-    if ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
-        (rc = sjson_get_str(req->json, "ofd", API_OFD_B64_MAX, 1, &text, e))
-        != ERR_OK ||
-        (rc = sjson_get_bool(req->json, "pictures", 0, &pictures, e))
-        != ERR_OK ||
-        (rc = verify_service_shared(req->app->cfg->trust_dir, &svc, e)) !=
-        ERR_OK)
-        return rc;
-    if (util_b64_decode(text, strlen(text), &pkg, &len, e) != ERR_OK)
-        return err_set(e, ERR_BAD_REQUEST, "field 'ofd' is not base64");
-    memset(&vs, 0, sizeof(vs));
-    vs.db = req->db;
-    memset(&in, 0, sizeof(in));
-    in.der = pkg;
-    in.der_len = len;
-    rc = verify_ofd(svc, &vs, &in, pictures,
-                    (size_t)req->app->cfg->ofd_max_inflated_bytes, &report,
-                    e);
-    free(pkg);
-    if (rc != ERR_OK)
-        return rc;
-    resp->data = report;
-    return ERR_OK;
+    memset(&v, 0, sizeof(v));
+    if ((rc = api_verify_rate(req, resp, e)) == ERR_OK &&
+        (rc = api_verify_read(req, &form, &v, e)) == ERR_OK &&
+        (rc = api_verify_run(req, &v,
+                             (size_t)req->app->cfg->ofd_max_inflated_bytes,
+                             &report, e)) == ERR_OK)
+        resp->data = report;
+    api_verify_req_free(&v);
+    return rc;
 }

@@ -3,10 +3,13 @@
  * with the access it needs and its audit action.  Adding an endpoint
  * means one row here, one handler in api_<resource>.c and one entry in
  * docs/openapi.json (a test checks the two agree, via `seald routes`).
+ * A public service's route also has a row in `switches`, its [public]
+ * switch, and its limits on the headers in the admit hook.
  */
 #include <stddef.h>
 
 #include "api.h"
+#include "config.h"
 
 static const struct route rows[] = {
     {"GET", "/healthz", api_healthz, PERM_NONE, 1, "service.health",
@@ -154,6 +157,10 @@ static const struct route rows[] = {
      "multipart upload); with seal status"},
     {"POST", "/api/v1/verify/seal", api_verify_seal, PERM_SELF, 0,
      "verify.seal", "Verify a seal file (SESeal) alone"},
+    {"POST", "/public/verify", api_public_verify, PERM_NONE, 0,
+     "verify.public", "Public: the verification report of a signature with "
+     "its document or SM3, an OFD file or a seal file (JSON base64 or "
+     "multipart)"},
     {"POST", "/api/v1/sign-requests", api_sreq_submit, PERM_REQUEST_SUBMIT,
      0, "sign_request.submit",
      "A requester asks for documents to be sealed (by upload or SM3)"},
@@ -184,4 +191,32 @@ static const struct route rows[] = {
      "verify.ofd", "Verify every signature of a sealed OFD"},
 };
 
-const struct route_table api_routes = {rows, sizeof(rows) / sizeof(rows[0])};
+/* The public services' switches ([public] in the configuration): a route
+ * whose switch is off is not there (404, as for a path that never was). */
+static const struct {
+    http_handler handler;
+    size_t       offset;          /* of its int switch in struct config */
+} switches[] = {
+    {api_status_esid, offsetof(struct config, public_status)},
+    {api_status_sm3, offsetof(struct config, public_status)},
+    {api_public_verify, offsetof(struct config, public_verify)},
+};
+
+/* The routing table's enabled hook (router.h); without a configuration
+ * (the router's own tests) every route is there. */
+static int
+route_enabled(const struct http_req *req, const struct route *r)
+{
+    size_t i;
+
+    if (req->app == NULL || req->app->cfg == NULL)
+        return 1;
+    for (i = 0; i < sizeof(switches) / sizeof(switches[0]); i++)
+        if (switches[i].handler == r->handler)
+            return *(const int *)(const void *)((const char *)req->app->cfg +
+                                                switches[i].offset);
+    return 1;
+}
+
+const struct route_table api_routes = {rows, sizeof(rows) / sizeof(rows[0]),
+                                       route_enabled, api_public_admit};

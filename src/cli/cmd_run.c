@@ -19,6 +19,7 @@
 #include "app.h"
 #include "cmd.h"
 #include "config.h"
+#include "cpubudget.h"
 #include "http.h"
 #include "audit.h"
 #include "lockout.h"
@@ -314,7 +315,11 @@ cmd_run(int argc, char **argv)
         (app.status_global = ratelimit_new(
              (double)cfg.status_global_rate_limit_rps,
              (double)cfg.status_global_rate_limit_burst)) == NULL ||
-        (app.status_cache = status_cache_new()) == NULL) {
+        (app.status_cache = status_cache_new()) == NULL ||
+        (app.public_verify_limiter = ratelimit_new(
+             (double)cfg.public_verify_rate_limit_rps,
+             (double)cfg.public_verify_rate_limit_burst)) == NULL ||
+        (app.public_verify_budget = api_public_budget_new(&cfg)) == NULL) {
         err_set(&e, ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -388,6 +393,8 @@ out:
     ratelimit_free(app.status_limiter);
     ratelimit_free(app.status_global);
     status_cache_free(app.status_cache);
+    ratelimit_free(app.public_verify_limiter);
+    cpubudget_free(app.public_verify_budget);
     custody_close(app.custody);
     log_close();
     for (i = 0; i < novr; i++)

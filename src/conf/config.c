@@ -134,6 +134,23 @@ static const struct key_def config_keys[] = {
     NUM("status", "global_rate_limit_burst", status_global_rate_limit_burst,
         1, 1000000),
     BOOL("public", "status", public_status),
+    BOOL("public", "verify", public_verify),
+    BOOL("public", "verify_page", public_verify_page),
+    NUM("public", "verify_rate_limit_rps", public_verify_rate_limit_rps, 1,
+        1000000),
+    NUM("public", "verify_rate_limit_burst", public_verify_rate_limit_burst,
+        1, 1000000),
+    NUM("public", "verify_max_body_bytes", public_verify_max_body_bytes,
+        1024, CONFIG_MAX_BODY_BYTES),
+    NUM("public", "verify_concurrency", public_verify_concurrency, 0,
+        CONFIG_MAX_THREADS),
+    NUM("public", "verify_cpu_ms_per_second", public_verify_cpu_ms_per_second,
+        0, 1000 * CONFIG_MAX_THREADS),
+    NUM("public", "verify_cpu_burst_ms", public_verify_cpu_burst_ms, 0,
+        3600L * 1000),
+    NUM("public", "verify_max_inflated_bytes",
+        public_verify_max_inflated_bytes, OFD_MIN_MAX_INFLATED,
+        OFD_MAX_TOTAL_SIZE),
 };
 
 const char *
@@ -207,6 +224,15 @@ config_defaults(struct config *cfg)
     cfg->status_global_rate_limit_rps = 100;
     cfg->status_global_rate_limit_burst = 200;
     cfg->public_status = 1;
+    cfg->public_verify = 1;
+    cfg->public_verify_page = 1;
+    cfg->public_verify_rate_limit_rps = 1;
+    cfg->public_verify_rate_limit_burst = 10;
+    cfg->public_verify_max_body_bytes = 4L * 1024 * 1024;
+    cfg->public_verify_concurrency = 0;
+    cfg->public_verify_cpu_ms_per_second = 0;
+    cfg->public_verify_cpu_burst_ms = 0;
+    cfg->public_verify_max_inflated_bytes = 16L * 1024 * 1024;
     snprintf(cfg->base_dir, sizeof(cfg->base_dir), ".");
 }
 

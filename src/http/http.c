@@ -589,6 +589,17 @@ body_start(struct http_conn_ctx *ctx, long declared, struct err *e)
     return ERR_OK;
 }
 
+/* The largest body this request may send: server.max_body_bytes, or less
+ * when the route's admit hook said so (req.body_max). */
+static long
+body_limit(const struct http_conn_ctx *ctx)
+{
+    long max = ctx->srv->app->cfg->max_body_bytes;
+
+    return ctx->req.body_max > 0 && ctx->req.body_max < max
+               ? ctx->req.body_max : max;
+}
+
 /* Take a piece of the body: hashed if it is a document, kept in memory or
  * in the spool file.  Past a limit the rest is read but dropped, and the
  * answer (413, 503) comes when the body is complete. */
@@ -605,7 +616,7 @@ take_body(struct http_conn_ctx *ctx, const char *data, size_t len)
         body_drop(ctx, ERR_CRYPTO);   /* cannot happen; refuse, not lie */
         return;
     }
-    if (need > (size_t)cfg->max_body_bytes) {
+    if (need > (size_t)body_limit(ctx)) {
         body_drop(ctx, ERR_TOO_LARGE);
         return;
     }
@@ -652,7 +663,7 @@ body_finish(struct http_conn_ctx *ctx, struct err *e)
         return busy(ctx, e);
     case ERR_TOO_LARGE:
         return err_set(e, ERR_TOO_LARGE, "request body exceeds %ld bytes",
-                       ctx->srv->app->cfg->max_body_bytes);
+                       body_limit(ctx));
     case ERR_NOMEM:
         return err_set(e, ERR_NOMEM, "out of memory for the request body");
     default:
@@ -738,14 +749,16 @@ tarpit_release(void *item)
     MHD_resume_connection(ctx->mc);
 }
 
-/* Hold the refusal e of an unauthenticated caller (401, or 429 for its
- * address) in the tarpit instead of answering now (tarpit.h says why).
- * 1: held, the answer goes out on resumption; 0: answer now. */
+/* Hold the refusal e of an unauthenticated caller (401, 429 for its
+ * address, or 503 server_busy: a public service's shared budget is spent)
+ * in the tarpit instead of answering now (tarpit.h says why).  1: held,
+ * the answer goes out on resumption; 0: answer now. */
 static int
 hold_refusal(struct http_conn_ctx *ctx, const struct err *e)
 {
     if (ctx->srv->tarpit == NULL || ctx->req.authenticated ||
-        (e->code != ERR_UNAUTHENTICATED && e->code != ERR_RATE_LIMITED))
+        (e->code != ERR_UNAUTHENTICATED && e->code != ERR_RATE_LIMITED &&
+         e->code != ERR_BUSY))
         return 0;
     ctx->held = 1;
     ctx->held_err = *e;
@@ -977,10 +990,14 @@ check_request(struct http_conn_ctx *ctx, enum MHD_Result *ret)
         err_set(&e, ERR_BAD_REQUEST, "query parameters must be UTF-8");
         goto refused;
     }
+    if (ctx->srv->routes->admit != NULL &&
+        ctx->srv->routes->admit(&ctx->req, ctx->route, &ctx->retry_after,
+                                &e) != ERR_OK)
+        goto refused;
     body_expected(ctx, &declared);
-    if (declared > cfg->max_body_bytes) {
+    if (declared > body_limit(ctx)) {
         err_set(&e, ERR_TOO_LARGE, "request body exceeds %ld bytes",
-                cfg->max_body_bytes);
+                body_limit(ctx));
         goto refused;
     }
     if (body_start(ctx, declared, &e) != ERR_OK)

@@ -146,7 +146,8 @@ router_match(const struct route_table *t, const char *method,
         allow[0] = '\0';
     for (i = 0; i < t->n; i++) {
         const struct route *r = &t->rows[i];
-        if (!pattern_match(r->pattern, path, NULL))
+        if (!pattern_match(r->pattern, path, NULL) ||
+            (t->enabled != NULL && !t->enabled(req, r)))
             continue;
         path_found = 1;
         if (strcmp(r->method, want) == 0) {
