@@ -28,10 +28,6 @@ struct cpubudget_ticket {
 struct cpubudget *cpubudget_new(int slots, double rate_ms, double burst_ms);
 void cpubudget_free(struct cpubudget *b);
 
-/* Would a holder be let in at now_ms?  0 if so (nothing is taken), else
- * the seconds to wait (at least 1).  For a refusal before any work. */
-int cpubudget_check(struct cpubudget *b, int64_t now_ms);
-
 /* Take a slot: 0 and *t filled, else the seconds to wait (at least 1) and
  * *t left not held. */
 int cpubudget_enter(struct cpubudget *b, int64_t now_ms,

@@ -7,13 +7,18 @@
  * anonymous caller may cost:
  *   - on the headers (api_public_admit, the routing table's admit hook),
  *     before a byte of the body is read: the body limit
- *     (public.verify_max_body_bytes), one token of the caller's address
- *     bucket (429), and a look at the CPU budget (503 while it is spent);
- *   - around the work: a slot of the CPU budget (public.verify_concurrency
- *     at once) and the thread CPU time the request used, charged to the
- *     budget's bucket of CPU milliseconds (cpubudget.h).
+ *     (public.verify_max_body_bytes, 413);
+ *   - in the handler, as the status routes do theirs: one token of the
+ *     caller's address bucket (429), then a slot of the CPU budget
+ *     (public.verify_concurrency at once, 503) and the thread CPU time the
+ *     request used, charged to the budget's bucket of CPU milliseconds
+ *     (cpubudget.h; 503 while it is spent).  Not on the headers: a refusal
+ *     there closes the connection unread, and a client that sent its body
+ *     first (a browser's fetch) may see a reset instead of the 429/503 it
+ *     should retry after.  Reading the body costs what the limit allows.
  * Refusals are audited by http.c as every anonymous refusal is: counted,
- * and written as one summary row per address, action and reason a window.
+ * and written as one summary row per address, action and reason a window;
+ * the tarpit holds 429 and 503 answers (server.refusal_delay_ms).
  */
 #include <stdio.h>
 #include <string.h>
@@ -75,27 +80,30 @@ err_code
 api_public_admit(struct http_req *req, const struct route *r,
                  int *retry_after, struct err *e)
 {
-    struct app *app = req->app;
+    (void)retry_after;
+    (void)e;
+    if (r->handler == api_public_verify)
+        req->body_max = public_body_max(req->app->cfg);
+    return ERR_OK;
+}
+
+/* One token from the caller's address bucket; 429 otherwise.  No number
+ * in the message: it is the key of the audit's refusal summary. */
+static err_code
+public_rate(struct http_req *req, struct http_resp *resp, struct err *e)
+{
     char key[HTTP_ADDR_MAX + 8];
-    int64_t now = util_mono_ms();
     int wait;
 
-    if (r->handler != api_public_verify)
+    if (req->app->public_verify_limiter == NULL)
         return ERR_OK;
-    req->body_max = public_body_max(app->cfg);
     snprintf(key, sizeof(key), "pv:%s", req->client_addr);
-    if (app->public_verify_limiter != NULL &&
-        (wait = ratelimit_take(app->public_verify_limiter, key, now)) != 0) {
-        /* no number in the message: it is the audit summary's key */
-        *retry_after = wait;
-        return err_set(e, ERR_RATE_LIMITED, "too many public verifications "
-                       "from this address; retry after the time "
-                       "Retry-After gives");
-    }
-    if (app->public_verify_budget != NULL &&
-        (wait = cpubudget_check(app->public_verify_budget, now)) != 0)
-        return budget_spent(wait, retry_after, e);
-    return ERR_OK;
+    if ((wait = ratelimit_take(req->app->public_verify_limiter, key,
+                               util_mono_ms())) == 0)
+        return ERR_OK;
+    resp->retry_after = wait;
+    return err_set(e, ERR_RATE_LIMITED, "too many public verifications from "
+                   "this address; retry after the time Retry-After gives");
 }
 
 err_code
@@ -120,6 +128,8 @@ api_public_verify(struct http_req *req, struct http_resp *resp,
         return err_set(e, ERR_NOT_FOUND, "no such route");
     if (req->db == NULL)
         return err_set(e, ERR_DB_UNAVAILABLE, "no database connection");
+    if ((rc = public_rate(req, resp, e)) != ERR_OK)
+        return rc;
     if (req->app->public_verify_budget != NULL &&
         (wait = cpubudget_enter(req->app->public_verify_budget,
                                 util_mono_ms(), &t)) != 0)

@@ -69,34 +69,21 @@ refill(struct cpubudget *b, int64_t now_ms)
         b->last_ms = now_ms;
 }
 
-/* 0 if a holder may come in now, else seconds to wait (lock held); counts
- * the refusal when count is set. */
+/* 0 if a holder may come in now, else seconds to wait (lock held); a
+ * refusal is counted. */
 static int
-admit(struct cpubudget *b, int64_t now_ms, int count)
+admit(struct cpubudget *b, int64_t now_ms)
 {
     refill(b, now_ms);
     if (b->in_use >= b->slots) {
-        if (count)
-            b->refused_slots++;
+        b->refused_slots++;
         return 1;
     }
     if (b->rate_ms > 0 && b->balance_ms <= 0) {
-        if (count)
-            b->refused_cpu++;
+        b->refused_cpu++;
         return (int)ceil((1.0 - b->balance_ms) / b->rate_ms);
     }
     return 0;
-}
-
-int
-cpubudget_check(struct cpubudget *b, int64_t now_ms)
-{
-    int wait;
-
-    pthread_mutex_lock(&b->lock);
-    wait = admit(b, now_ms, 1);
-    pthread_mutex_unlock(&b->lock);
-    return wait;
 }
 
 int
@@ -107,7 +94,7 @@ cpubudget_enter(struct cpubudget *b, int64_t now_ms,
 
     t->held = 0;
     pthread_mutex_lock(&b->lock);
-    if ((wait = admit(b, now_ms, 1)) == 0) {
+    if ((wait = admit(b, now_ms)) == 0) {
         b->in_use++;
         b->entered++;
     }

@@ -263,3 +263,223 @@ def test_no_credential_needed(world):
     r = public(w.inst, json={"seal": b64(seal)},
                headers={"Authorization": "Bearer nonsense"})
     assert r.json()["data"]["kind"] == "seal"
+
+
+def test_successes_are_not_audited(world):
+    w = world
+    before = w.inst.sql("SELECT count(*) FROM audit_log WHERE action = "
+                        "'verify.public'")[0][0]
+    public(w.inst, json={"seal": b64(read(SEALS, "ofdrw-UserV4.esl"))})
+    assert w.inst.sql("SELECT count(*) FROM audit_log WHERE action = "
+                      "'verify.public'")[0][0] == before
+
+
+# ---- the switch and the limits, on an instance restarted for each --------
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory):
+    """An instance with no seals, restarted with each setting to test."""
+    inst = Instance(tmp_path_factory.mktemp("public-verify-bare") / "inst")
+    yield inst
+    if inst.proc is not None:
+        rc, _, err = inst.stop()
+        assert rc == 0, err
+
+
+def restart(inst, *kv, delay=True):
+    """Restart with the settings kv; refusals answered at once unless
+    delay (then server.refusal_delay_ms stays at its default)."""
+    if inst.proc is not None:
+        rc, _, err = inst.stop()
+        assert rc == 0, err
+    inst.start(*sets(*(() if delay else ("server.refusal_delay_ms=0",)),
+                     *kv))
+
+
+SEAL_BODY = None
+
+
+def seal_body():
+    global SEAL_BODY
+    if SEAL_BODY is None:
+        SEAL_BODY = {"seal": b64(read(SEALS, "ofdrw-UserV4.esl"))}
+    return SEAL_BODY
+
+
+def test_switch_off_is_404_for_every_method(bare):
+    restart(bare, "public.verify=no", "public.status=no", delay=False)
+    for method in ("POST", "GET", "PUT", "DELETE"):
+        r = bare.request(method, "/public/verify", json=seal_body())
+        err = assert_error(r, 404, "not_found")
+        # the answer of a path that never existed
+        assert err["message"] == assert_error(
+            bare.request(method, "/public/nothing-here"), 404,
+            "not_found")["message"]
+        assert "Allow" not in r.headers
+    # the status routes' switch works the same way now: no 405 either
+    assert_error(bare.post("/status/23010000000001"), 404, "not_found")
+    restart(bare, delay=False)
+    assert public(bare, json=seal_body()).json()["data"]["kind"] == "seal"
+    assert_error(bare.get("/public/verify"), 405, "method_not_allowed")
+
+
+def test_rate_limit_per_address(bare):
+    restart(bare, "public.verify_rate_limit_rps=1",
+            "public.verify_rate_limit_burst=3", delay=False)
+    for _ in range(3):
+        public(bare, json=seal_body())
+    r = bare.post("/public/verify", json=seal_body())
+    check_response("/public/verify", "post", r)
+    assert_error(r, 429, "rate_limited")
+    assert int(r.headers["Retry-After"]) >= 1
+    # another address has its own bucket
+    assert raw_post(bare, "127.0.0.2", seal_body())[0] == 200
+    # refused attempts are audited as every anonymous refusal: counted and
+    # written as one summary row per address, action and reason (here at
+    # shutdown, the end of the window)
+    more = [bare.post("/public/verify", json=seal_body()).status_code
+            for _ in range(4)]
+    refused = 1 + more.count(429)
+    rc, _, err = bare.stop()
+    assert rc == 0, err
+    rows = bare.sql("SELECT client_addr, outcome, reason, details FROM "
+                    "audit_log WHERE action = 'verify.public' ORDER BY seq")
+    assert rows, "no audit row for the refusals"
+    assert all(r[0] == "127.0.0.1" and r[1] == "refused" for r in rows), rows
+    assert sum(json.loads(r[3])["count"] for r in rows) == refused
+    assert len(rows) == 1 and "too many public verifications" in rows[0][2]
+
+
+def test_cpu_budget_gives_503(bare):
+    """One CPU millisecond a second for all public verifications together:
+    within a few verifications the budget is spent and the next is refused
+    with 503 server_busy and Retry-After, on its headers."""
+    restart(bare, "public.verify_cpu_ms_per_second=1",
+            "public.verify_cpu_burst_ms=1",
+            "public.verify_rate_limit_rps=100000",
+            "public.verify_rate_limit_burst=100000", delay=False)
+    pkg = {"ofd": b64(read(OFDS, "v4signed.ofd"))}
+    codes = []
+    for _ in range(60):
+        r = bare.post("/public/verify", json=pkg)
+        check_response("/public/verify", "post", r)
+        codes.append(r.status_code)
+        if r.status_code == 503:
+            err = assert_error(r, 503, "server_busy")
+            assert "public verification" in err["message"]
+            assert int(r.headers["Retry-After"]) >= 1
+            break
+    assert codes[0] == 200 and codes[-1] == 503, codes
+    # the authenticated routes are not in this budget
+    cred = bare.post("/api/v1/account/credential",
+                     bare.admin_credential).json()["data"]["credential"]
+    bare.admin_credential = cred
+    r = bare.post("/api/v1/verify/ofd", cred, json=pkg)
+    assert r.status_code == 200, r.text
+
+
+def raw_post(inst, source, body, length=None, send_body=True):
+    """POST /public/verify over a connection bound to source (a loopback
+    address); length: the Content-Length to declare; without send_body
+    only the headers are sent.  (status, headers, body)."""
+    data = json.dumps(body).encode()
+    ctx = ssl.create_default_context(cafile=inst.cert)
+    ctx.check_hostname = False
+    c = http.client.HTTPSConnection("127.0.0.1", inst.port, context=ctx,
+                                    source_address=(source, 0), timeout=30)
+    try:
+        c.putrequest("POST", "/public/verify")
+        c.putheader("Content-Type", "application/json")
+        c.putheader("Content-Length", str(length if length else len(data)))
+        c.endheaders()
+        if send_body:
+            c.send(data)
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        c.close()
+
+
+def test_body_limit_on_the_headers(bare):
+    restart(bare, "public.verify_max_body_bytes=2048", delay=False)
+    # declared over the limit, nothing of the body sent: refused at once
+    status, _, text = raw_post(bare, "127.0.0.1", seal_body(),
+                               length=1 << 20, send_body=False)
+    assert status == 413, text
+    assert json.loads(text)["error"]["code"] == "payload_too_large"
+    assert b"2048" in text
+    # the authenticated routes keep server.max_body_bytes
+    big = {"ofd": b64(read(OFDS, "v4signed.ofd"))}
+    assert len(json.dumps(big)) > 2048
+    r = bare.post("/public/verify", json=big)
+    check_response("/public/verify", "post", r)
+    assert_error(r, 413, "payload_too_large")
+    cred = bare.post("/api/v1/account/credential",
+                     bare.admin_credential).json()["data"]["credential"]
+    bare.admin_credential = cred
+    assert bare.post("/api/v1/verify/ofd", cred, json=big).status_code == 200
+
+
+def test_signing_during_a_flood_from_many_addresses(world):
+    """Eight addresses send public OFD verifications as fast as they are
+    answered while a custodian signs: the signature is made, and the flood
+    is answered with reports or the stable refusals (429 rate_limited per
+    address, 503 server_busy for the budget).  The module's instance has
+    roomy public limits; this one runs with the defaults."""
+    w = world
+    rc, _, err = w.inst.stop()
+    assert rc == 0, err
+    w.inst.start()
+    try:
+        pkg = {"ofd": b64(read(OFDS, "v4signed.ofd"))}
+        stop = threading.Event()
+        seen = []
+        lock = threading.Lock()
+
+        def flood(n):
+            src = f"127.0.0.{2 + n}"
+            while not stop.is_set():
+                status, headers, text = raw_post(w.inst, src, pkg)
+                code = json.loads(text).get("error", {}).get("code")
+                with lock:
+                    seen.append((status, code, headers.get("Retry-After")))
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(flood, n) for n in range(8)]
+            try:
+                deadline_n = 0      # 50 ms steps: 20 s at most in all
+                while len(seen) < 40 and deadline_n < 400:
+                    threading.Event().wait(0.05)
+                    deadline_n += 1
+                text = "关于洪水期间签章的函\n".encode() * 5
+                sig, res = signed_text(w, text)
+                assert res["status"] == "signed"
+                # keep going until the limits have answered
+                while not any(s in (429, 503) for s, _, _ in seen) and \
+                        deadline_n < 800:
+                    threading.Event().wait(0.05)
+                    deadline_n += 1
+            finally:
+                stop.set()
+                for f in futures:
+                    f.result()
+        statuses = {s for s, _, _ in seen}
+        assert statuses <= {200, 429, 503}, statuses
+        assert 200 in statuses
+        refused = [(s, c, ra) for s, c, ra in seen if s != 200]
+        assert refused, "the flood was never refused"
+        assert all((s, c) in ((429, "rate_limited"), (503, "server_busy"))
+                   and ra is not None and int(ra) >= 1
+                   for s, c, ra in refused), refused[:5]
+        print(f"\nflood: {len(seen)} answers: "
+              f"{sum(1 for x in seen if x[0] == 200)} reports, "
+              f"{sum(1 for x in seen if x[0] == 429)} x 429, "
+              f"{sum(1 for x in seen if x[0] == 503)} x 503")
+        # the signature made under the flood verifies
+        assert authed(w, "/api/v1/verify", {
+            "signature": b64(sig), "document": b64(text)})["indication"] \
+            == "TOTAL_PASSED"
+    finally:
+        rc, _, err = w.inst.stop()
+        assert rc == 0, err
+        w.inst.start(*sets(*ROOMY))
