@@ -84,9 +84,9 @@ struct cpubudget;
 struct route;
 err_code api_public_verify(struct http_req *req, struct http_resp *resp,
                            struct err *e);
-/* The routing table's admit hook (router.h): on the headers, the smaller
- * body limit of POST /public/verify (public.verify_max_body_bytes).  Its
- * rate limit and CPU budget are the handler's.  Other routes pass. */
+/* The routing table's admit hook (router.h) for POST /public/verify, on
+ * the headers: its body limit, the per-address rate limit (429) and a look
+ * at the CPU budget (503).  Other routes pass. */
 err_code api_public_admit(struct http_req *req, const struct route *r,
                           int *retry_after, struct err *e);
 /* The CPU budget of the public verifications per cfg (its 0s: the

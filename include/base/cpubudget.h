@@ -28,6 +28,10 @@ struct cpubudget_ticket {
 struct cpubudget *cpubudget_new(int slots, double rate_ms, double burst_ms);
 void cpubudget_free(struct cpubudget *b);
 
+/* Would a holder be let in at now_ms?  0 if so (nothing is taken), else
+ * the seconds to wait (at least 1).  For a refusal before any work. */
+int cpubudget_check(struct cpubudget *b, int64_t now_ms);
+
 /* Take a slot: 0 and *t filled, else the seconds to wait (at least 1) and
  * *t left not held. */
 int cpubudget_enter(struct cpubudget *b, int64_t now_ms,
@@ -38,6 +42,10 @@ int cpubudget_enter(struct cpubudget *b, int64_t now_ms,
  * milliseconds charged; a ticket not held is ignored (0). */
 double cpubudget_leave(struct cpubudget *b, struct cpubudget_ticket *t,
                        int64_t now_ms);
+
+/* Charge ms of CPU spent outside enter/leave (reading the request, say)
+ * to the bucket. */
+void cpubudget_charge(struct cpubudget *b, double ms, int64_t now_ms);
 
 /* The calling thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID). */
 int64_t cpubudget_thread_ns(void);

@@ -41,6 +41,8 @@ struct http_req {
      * table's admit hook may lower it (router.h). */
     long                   body_max;
     json_t                *json;       /* parsed body object, or NULL  */
+    int64_t                prep_cpu_ns; /* this thread's CPU time spent
+                                           mapping and parsing the body */
     /* A body sent as application/octet-stream, application/ofd or
      * application/pdf is a document: body_hashed is set and body_sm3 holds
      * its SM3, computed chunk by chunk as it arrived. */

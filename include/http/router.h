@@ -30,10 +30,13 @@ struct route_table {
      * not exist. */
     int (*enabled)(const struct http_req *req, const struct route *r);
     /* Optional: called on the headers, after routing and authentication
-     * and before a byte of the body is accepted.  It may refuse (its error
-     * is the answer, with *retry_after seconds of Retry-After for a 429 or
-     * 503) and may lower req->body_max, so that what an anonymous caller
-     * may send is refused before it is read. */
+     * and before a byte of the body is accepted.  It may lower
+     * req->body_max, and it may refuse (its error is the answer, with
+     * *retry_after seconds of Retry-After for a 429 or 503): a request
+     * without a body, or one declaring more than body_max, is answered at
+     * once; one with a body gets it after the body has been read and
+     * dropped (neither kept nor parsed), so that a client that sends its
+     * body before reading sees the answer and not a reset. */
     err_code (*admit)(struct http_req *req, const struct route *r,
                       int *retry_after, struct err *e);
 };

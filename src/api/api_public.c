@@ -6,19 +6,20 @@
  * routes, so the report is the same.  What is this file's own is what an
  * anonymous caller may cost:
  *   - on the headers (api_public_admit, the routing table's admit hook),
- *     before a byte of the body is read: the body limit
- *     (public.verify_max_body_bytes, 413);
- *   - in the handler, as the status routes do theirs: one token of the
- *     caller's address bucket (429), then a slot of the CPU budget
- *     (public.verify_concurrency at once, 503) and the thread CPU time the
- *     request used, charged to the budget's bucket of CPU milliseconds
- *     (cpubudget.h; 503 while it is spent).  Not on the headers: a refusal
- *     there closes the connection unread, and a client that sent its body
- *     first (a browser's fetch) may see a reset instead of the 429/503 it
- *     should retry after.  Reading the body costs what the limit allows.
+ *     before a byte of the body is kept: the body limit
+ *     (public.verify_max_body_bytes, 413 at once), one token of the
+ *     caller's address bucket (429) and a look at the CPU budget (503
+ *     while it is spent).  http.c then reads the body without keeping or
+ *     parsing it and answers the refusal at its end, so that a client
+ *     that sends its body first (a browser's fetch) gets the 429/503 and
+ *     not a reset;
+ *   - around the work: a slot of the CPU budget (public.verify_concurrency
+ *     at once, 503) and the thread CPU time the request used, parsing its
+ *     body included, charged to the budget's bucket of CPU milliseconds
+ *     (cpubudget.h).
  * Refusals are audited by http.c as every anonymous refusal is: counted,
  * and written as one summary row per address, action and reason a window;
- * the tarpit holds 429 and 503 answers (server.refusal_delay_ms).
+ * the tarpit holds the 429 and 503 answers (server.refusal_delay_ms).
  */
 #include <stdio.h>
 #include <string.h>
@@ -76,21 +77,10 @@ budget_spent(int wait, int *retry_after, struct err *e)
                    "Retry-After gives");
 }
 
-err_code
-api_public_admit(struct http_req *req, const struct route *r,
-                 int *retry_after, struct err *e)
-{
-    (void)retry_after;
-    (void)e;
-    if (r->handler == api_public_verify)
-        req->body_max = public_body_max(req->app->cfg);
-    return ERR_OK;
-}
-
 /* One token from the caller's address bucket; 429 otherwise.  No number
  * in the message: it is the key of the audit's refusal summary. */
 static err_code
-public_rate(struct http_req *req, struct http_resp *resp, struct err *e)
+public_rate(struct http_req *req, int *retry_after, struct err *e)
 {
     char key[HTTP_ADDR_MAX + 8];
     int wait;
@@ -101,9 +91,27 @@ public_rate(struct http_req *req, struct http_resp *resp, struct err *e)
     if ((wait = ratelimit_take(req->app->public_verify_limiter, key,
                                util_mono_ms())) == 0)
         return ERR_OK;
-    resp->retry_after = wait;
+    *retry_after = wait;
     return err_set(e, ERR_RATE_LIMITED, "too many public verifications from "
                    "this address; retry after the time Retry-After gives");
+}
+
+err_code
+api_public_admit(struct http_req *req, const struct route *r,
+                 int *retry_after, struct err *e)
+{
+    struct cpubudget *b = req->app->public_verify_budget;
+    int wait;
+    err_code rc;
+
+    if (r->handler != api_public_verify)
+        return ERR_OK;
+    req->body_max = public_body_max(req->app->cfg);
+    if ((rc = public_rate(req, retry_after, e)) != ERR_OK)
+        return rc;
+    if (b != NULL && (wait = cpubudget_check(b, util_mono_ms())) != 0)
+        return budget_spent(wait, retry_after, e);
+    return ERR_OK;
 }
 
 err_code
@@ -128,12 +136,14 @@ api_public_verify(struct http_req *req, struct http_resp *resp,
         return err_set(e, ERR_NOT_FOUND, "no such route");
     if (req->db == NULL)
         return err_set(e, ERR_DB_UNAVAILABLE, "no database connection");
-    if ((rc = public_rate(req, resp, e)) != ERR_OK)
-        return rc;
     if (req->app->public_verify_budget != NULL &&
         (wait = cpubudget_enter(req->app->public_verify_budget,
                                 util_mono_ms(), &t)) != 0)
         return budget_spent(wait, &resp->retry_after, e);
+    /* what reading the body cost this thread counts too */
+    if (t.held)
+        cpubudget_charge(req->app->public_verify_budget,
+                         (double)req->prep_cpu_ns / 1e6, util_mono_ms());
     form.doc_max = (size_t)public_body_max(cfg);
     if (inflate > (size_t)cfg->ofd_max_inflated_bytes)
         inflate = (size_t)cfg->ofd_max_inflated_bytes;

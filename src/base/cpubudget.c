@@ -87,6 +87,17 @@ admit(struct cpubudget *b, int64_t now_ms)
 }
 
 int
+cpubudget_check(struct cpubudget *b, int64_t now_ms)
+{
+    int wait;
+
+    pthread_mutex_lock(&b->lock);
+    wait = admit(b, now_ms);
+    pthread_mutex_unlock(&b->lock);
+    return wait;
+}
+
+int
 cpubudget_enter(struct cpubudget *b, int64_t now_ms,
                 struct cpubudget_ticket *t)
 {
@@ -126,6 +137,19 @@ cpubudget_leave(struct cpubudget *b, struct cpubudget_ticket *t,
     b->charged_ms += ms;
     pthread_mutex_unlock(&b->lock);
     return ms;
+}
+
+void
+cpubudget_charge(struct cpubudget *b, double ms, int64_t now_ms)
+{
+    if (ms <= 0)
+        return;
+    pthread_mutex_lock(&b->lock);
+    refill(b, now_ms);
+    if (b->rate_ms > 0)
+        b->balance_ms -= ms;
+    b->charged_ms += ms;
+    pthread_mutex_unlock(&b->lock);
 }
 
 void

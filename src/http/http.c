@@ -33,6 +33,7 @@
 #include <microhttpd.h>
 #include <openssl/evp.h>
 
+#include "cpubudget.h"
 #include "http.h"
 #include "sjson.h"
 #include "tarpit.h"
@@ -100,6 +101,10 @@ struct http_conn_ctx {
      * answer is sent when libmicrohttpd calls on_request again. */
     int                    held;
     struct err             held_err;
+    /* A refusal the admit hook gave on the headers of a request with a
+     * body: the body is read and dropped, then this is the answer, so
+     * that a client that sends its body first gets it and not a reset. */
+    struct err             deferred;
 };
 
 /* Bodies sent as one of these are documents, not requests: they reach the
@@ -788,12 +793,17 @@ dispatch(struct http_conn_ctx *ctx)
     const struct route *route = ctx->route;
     struct http_resp resp;
     struct err e;
+    int64_t cpu0;
     err_code rc;
 
     memset(&resp, 0, sizeof(resp));
     err_clear(&e);
+    if (ctx->deferred.code != ERR_OK)
+        return refuse(ctx, route, &ctx->deferred, NULL);
+    cpu0 = cpubudget_thread_ns();
     if (body_finish(ctx, &e) != ERR_OK || parse_json_body(ctx, &e) != ERR_OK)
         return refuse(ctx, route, &e, NULL);
+    req->prep_cpu_ns = cpubudget_thread_ns() - cpu0;
     if ((rc = route->handler(req, &resp, &e)) != ERR_OK) {
         json_decref(resp.data);
         free(resp.raw);
@@ -992,8 +1002,15 @@ check_request(struct http_conn_ctx *ctx, enum MHD_Result *ret)
     }
     if (ctx->srv->routes->admit != NULL &&
         ctx->srv->routes->admit(&ctx->req, ctx->route, &ctx->retry_after,
-                                &e) != ERR_OK)
-        goto refused;
+                                &e) != ERR_OK) {
+        if (!body_expected(ctx, &declared) || declared > body_limit(ctx))
+            goto refused;
+        /* drop the body as it comes, answer at its end (ctx->deferred) */
+        ctx->deferred = e;
+        ctx->body_refused = e.code;
+        ctx->checked = 1;
+        return 1;
+    }
     body_expected(ctx, &declared);
     if (declared > body_limit(ctx)) {
         err_set(&e, ERR_TOO_LARGE, "request body exceeds %ld bytes",

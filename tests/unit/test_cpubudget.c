@@ -3,7 +3,8 @@
  * (cpubudget.c): the slots bound holders at once; the CPU a holder really
  * spent on its thread is charged when it leaves; an overdrawn bucket
  * refuses with the seconds until it is paid back, and refills with time;
- * a budget without a bucket counts only slots.  Times are given, not
+ * work charged outside a slot counts the same; a budget without a
+ * bucket counts only slots.  Times are given, not
  * waited for, so nothing here depends on the machine's speed beyond
  * "burning CPU takes CPU".
  */
@@ -82,6 +83,13 @@ test_cpu_is_charged_and_refills(void **state)
     /* and the bank never holds more than the burst */
     cpubudget_stats_get(b, 10000000, &st);
     assert_true(st.balance_ms <= 20);
+    /* work outside enter/leave is charged too; check takes nothing */
+    assert_int_equal(cpubudget_check(b, 10000000), 0);
+    assert_int_equal(cpubudget_check(b, 10000000), 0);
+    cpubudget_charge(b, 1000, 10000000);
+    assert_true(cpubudget_check(b, 10000000) >= 98);   /* (1 + 980) / 10 */
+    cpubudget_stats_get(b, 10000000, &st);
+    assert_int_equal(st.in_use, 0);
     cpubudget_free(b);
 }
 
