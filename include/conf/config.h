@@ -119,7 +119,7 @@ struct config {
     long public_verify_rate_limit_burst;
     long public_verify_max_body_bytes;   /* at most server.max_body_bytes */
     long public_verify_concurrency;      /* at once; 0: max(1, cores / 2) */
-    long public_verify_cpu_ms_per_second; /* all together; 0: 250 a core  */
+    long public_verify_cpu_ms_per_second; /* all together; 0: 100 a core  */
     long public_verify_cpu_burst_ms;     /* banked; 0: 4 s of the rate    */
     long public_verify_max_inflated_bytes; /* an OFD's inflation budget   */
 

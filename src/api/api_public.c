@@ -31,7 +31,7 @@
 #include "ratelimit.h"
 #include "util.h"
 
-#define PUBLIC_CPU_MS_PER_CORE 250    /* verify_cpu_ms_per_second = 0 */
+#define PUBLIC_CPU_MS_PER_CORE 100    /* verify_cpu_ms_per_second = 0 */
 #define PUBLIC_CPU_BURST_S     4      /* verify_cpu_burst_ms = 0      */
 
 /* The cores this node has (at least 1). */
