@@ -12,7 +12,10 @@
  * server.body_budget_bytes in all (beyond: 503 server_busy); larger ones
  * are written to an unnamed temporary file as they arrive and mapped
  * read-only for the handler.  Connections are limited per client address
- * and time out when idle, in the TLS handshake as in a request.
+ * and time out when idle, in the TLS handshake as in a request.  A public
+ * route's own limits come from the routing table's admit hook on the
+ * headers; its refusal of a request with a body is answered once the
+ * body has been read and dropped (router.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>
