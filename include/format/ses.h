@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include <openssl/evp.h>
 #include <openssl/x509_vfy.h>
 
 #include "err.h"
@@ -253,6 +254,9 @@ struct ses_verify_opts {
     X509_STORE *trust_store;        /* preloaded anchors (borrowed; wins
                                        over trust_dir), or NULL          */
     const char *signer_id;          /* NULL: SM2_DEFAULT_ID */
+    X509_STORE *tsa_store;          /* TSA trust anchors for timestamp
+                                       tokens (borrowed), or NULL: a token
+                                       is then at best indeterminate     */
     time_t claimed_time;            /* SignedData only: the signing time the
                                        signed data itself states (an OFD
                                        SignatureDateTime), used when the
@@ -322,6 +326,83 @@ json_t *ses_verify_signature_pre(const struct ses_signature *s,
 json_t *ses_verify_signed_data(const struct ses_signed_data *s,
                                const struct ses_verify_opts *o,
                                struct err *e);
+
+/* ---- RFC 3161 timestamps of signatures (ses_ts.c) ----------------------
+ * What is timestamped is the signature value (the bytes of SES_Signature's
+ * signature BIT STRING), hashed with SM3 (default) or SHA-256. */
+
+/* The digest for a configured hash name ("sm3" or NULL, "sha256"); NULL
+ * for anything else. */
+const EVP_MD *ses_ts_md(const char *name);
+
+/* One query: its DER (malloc'ed), nonce and imprint.  Free with
+ * ses_ts_query_free. */
+struct ses_ts_query {
+    uint8_t      *der;
+    size_t        len;
+    uint8_t       nonce[8];
+    uint8_t       imprint[EVP_MAX_MD_SIZE];
+    size_t        imprint_len;
+    const EVP_MD *md;
+};
+
+/* A TimeStampReq over sig_value (len bytes) with hash ("sm3"/"sha256"),
+ * a random 63-bit nonce and certReq set.  ERR_INVALID for another hash. */
+err_code ses_ts_query_new(const uint8_t *sig_value, size_t len,
+                          const char *hash, struct ses_ts_query *q,
+                          struct err *e);
+void ses_ts_query_free(struct ses_ts_query *q);
+
+enum ses_ts_result { SES_TS_PASSED, SES_TS_FAILED, SES_TS_INDETERMINATE };
+
+/* What a token says and why it passed or not. */
+struct ses_ts_info {
+    int         parsed;          /* a TSTInfo was read                   */
+    int         imprint_failed;  /* parsed, imprint is not the value's   */
+    time_t      gen_time;        /* when parsed                          */
+    const char *hash;            /* imprint algorithm: "sm3", "sha256"   */
+    char        tsa[256];        /* subject of the token's first cert    */
+    char        reason[ERR_MSG_MAX];
+};
+
+/*
+ * Verify a timestamp token (DER ContentInfo, len bytes) of sig_value:
+ * SES_TS_FAILED when it is not a token, its imprint is not the hash of
+ * sig_value, or the TSA's signature over it does not verify (with the
+ * token's own certificates; the signer must carry the timeStamping
+ * extended key usage); SES_TS_INDETERMINATE when it is sound but its TSA
+ * certificate does not chain to anchors (NULL: no anchors); SES_TS_PASSED
+ * otherwise.  The chain is checked at the current time.  *info is filled
+ * in every case.
+ */
+enum ses_ts_result ses_ts_token_verify(const uint8_t *token, size_t len,
+                                       const struct ses_bytes *sig_value,
+                                       X509_STORE *anchors,
+                                       struct ses_ts_info *info);
+
+/* The token of a TSA's reply (len bytes) to q over sig_value: status
+ * granted, nonce q's, and the token verifies against anchors
+ * (ses_ts_token_verify PASSED).  *token (malloc'ed, caller frees) and
+ * *info on ERR_OK; ERR_MALFORMED / ERR_INVALID otherwise. */
+err_code ses_ts_reply_token(const struct ses_ts_query *q,
+                            const struct ses_bytes *sig_value,
+                            const uint8_t *reply, size_t len,
+                            X509_STORE *anchors, uint8_t **token,
+                            size_t *token_len, struct ses_ts_info *info,
+                            struct err *e);
+
+/* A copy of the signature value of the SES_Signature der (*val malloc'ed,
+ * caller frees).  ERR_CONFLICT when it carries a timestamp already. */
+err_code ses_signature_value(const uint8_t *der, size_t len, uint8_t **val,
+                             size_t *val_len, struct err *e);
+
+/* der (an SES_Signature without timeStamp) with token appended as its
+ * timeStamp [0] EXPLICIT BIT STRING: *out malloc'ed, caller frees.  The
+ * signed part is unchanged (timeStamp is outside TBS_Sign). */
+err_code ses_signature_add_timestamp(const uint8_t *der, size_t len,
+                                     const uint8_t *token, size_t token_len,
+                                     uint8_t **out, size_t *out_len,
+                                     struct err *e);
 
 /* Report for input that could not be decoded at all (FORMAT_FAILURE). */
 json_t *ses_report_format_failure(const char *what, const char *reason);

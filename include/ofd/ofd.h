@@ -153,6 +153,8 @@ typedef err_code (*ofd_status_fn)(void *ctx, const struct ses_signature *s,
 struct ofd_verify_opts {
     const char *trust_dir;          /* anchors, or NULL                     */
     X509_STORE *trust_store;        /* preloaded anchors (borrowed), or NULL */
+    X509_STORE *tsa_store;          /* TSA anchors for timestamps (borrowed),
+                                       or NULL                              */
     int include_picture;            /* put seal pictures (base64) in report */
     size_t max_inflated;            /* inflation budget in bytes; 0: the
                                        default (OFD_DEFAULT_MAX_INFLATED)  */

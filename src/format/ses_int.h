@@ -36,6 +36,8 @@ json_t *ses_json_text(const char *s, size_t len);
 json_t *ses_json_time(time_t t);
 /* Certificate summary of a parsed certificate (x borrowed). */
 json_t *ses_cert_json_x509(X509 *x);
+/* Attach SM2 ID id to x for SM2 certificate checks (ses_verify.c). */
+void ses_set_distid(X509 *x, const char *id);
 /* Lowercase hex string. */
 json_t *ses_json_hex(const uint8_t *p, size_t len);
 

@@ -71,6 +71,15 @@ static int not_yet_valid(const json_t *checks, const char *name)
            strcmp(w, "not_yet_valid") == 0;
 }
 
+/* checks.timestamp.failure is what. */
+static int timestamp_failure_is(const json_t *checks, const char *what)
+{
+    const char *f = json_string_value(json_object_get(
+        json_object_get(checks, "timestamp"), "failure"));
+
+    return f != NULL && strcmp(f, what) == 0;
+}
+
 /* Indication and sub-indication from the checks, by priority. */
 static void conclude(json_t *r, const json_t *checks)
 {
@@ -98,8 +107,11 @@ static void conclude(json_t *r, const json_t *checks)
         ind = "INDETERMINATE"; sub = "CHAIN_CONSTRAINTS_FAILURE";
     } else if (is_status(checks, "certificate_chain", ST_INDETERMINATE)) {
         ind = "INDETERMINATE"; sub = "NO_CERTIFICATE_CHAIN_FOUND";
-    } else if (is_status(checks, "timestamp", ST_INDETERMINATE)) {
-        ind = "INDETERMINATE"; sub = "NO_POE";
+    } else if (is_status(checks, "timestamp", ST_FAILED)) {
+        /* a token that is not the signature's or not the TSA's */
+        ind = "TOTAL_FAILED";
+        sub = timestamp_failure_is(checks, "imprint") ? "HASH_FAILURE"
+                                                      : "SIG_CRYPTO_FAILURE";
     } else if (is_status(checks, "signature", ST_INDETERMINATE) ||
                is_status(checks, "seal_signature", ST_INDETERMINATE)) {
         ind = "INDETERMINATE"; sub = "NO_SIGNING_CERTIFICATE_FOUND";
@@ -153,6 +165,12 @@ static void set_distid(X509 *x, const char *id)
         return;
     }
     X509_set0_distinguishing_id(x, d);   /* takes ownership */
+}
+
+/* Contract: see ses_int.h. */
+void ses_set_distid(X509 *x, const char *id)
+{
+    set_distid(x, id);
 }
 
 /* Load every certificate of the PEM or DER file buf into store. */
@@ -457,37 +475,54 @@ static void validity_check(json_t *checks, const char *name, X509 *cert,
     ERR_clear_error();
 }
 
-/* Timestamp: parse an RFC 3161 token; *gen = genTime when valid. */
+/* Timestamp check of a token over sig_value (ses_ts_token_verify against
+ * the TSA anchors of o): passed, failed (not a token, imprint or TSA
+ * signature wrong: "failure" says which) or indeterminate (TSA not
+ * trusted), with genTime, the TSA and the imprint's hash in the check.
+ * sig_value NULL (a seal's own timeStamp): the token is only read.  1 when
+ * it passed: *gen is then genTime, a proof of existence. */
 static int timestamp_check(json_t *checks, const struct ses_bytes *ts,
-                           int present, time_t *gen)
+                           int present, const struct ses_bytes *sig_value,
+                           const struct ses_verify_opts *o, time_t *gen)
 {
-    const unsigned char *p = ts->p;
-    PKCS7 *p7 = NULL;
-    TS_TST_INFO *tst = NULL;
-    int ok = 0;
+    struct ses_ts_info info;
+    enum ses_ts_result r;
+    struct ses_bytes none = {NULL, 0};
+    json_t *c;
 
     if (!present) {
         check_set(checks, "timestamp", ST_NOT_CHECKED, "no timestamp");
         return 0;
     }
-    if (ts->len > 0 && ts->len <= SES_MAX_TIMESTAMP)
-        p7 = d2i_PKCS7(NULL, &p, (long)ts->len);
-    if (p7 != NULL && p == ts->p + ts->len)
-        tst = PKCS7_to_TS_TST_INFO(p7);
-    if (tst != NULL &&
-        ses_time_get(gen, TS_TST_INFO_get_time(tst), "genTime", NULL) ==
-            ERR_OK) {
-        ok = 1;
-        check_set(checks, "timestamp", ST_PASSED,
-                  "RFC 3161 token parsed; TSA signature not verified");
+    r = ses_ts_token_verify(ts->p, ts->len, sig_value ? sig_value : &none,
+                            sig_value ? o->tsa_store : NULL, &info);
+    if (sig_value == NULL) {
+        if (info.parsed)
+            check_set(checks, "timestamp", ST_NOT_CHECKED, "the seal's own "
+                      "timeStamp is read but not verified");
+        else
+            check_set(checks, "timestamp", ST_INDETERMINATE,
+                      "present but not a valid token");
     } else {
-        check_set(checks, "timestamp", ST_INDETERMINATE,
-                  "present but not a valid token");
+        check_set(checks, "timestamp", r == SES_TS_PASSED ? ST_PASSED :
+                  r == SES_TS_FAILED ? ST_FAILED : ST_INDETERMINATE, "%s",
+                  info.reason);
     }
-    TS_TST_INFO_free(tst);
-    PKCS7_free(p7);
-    ERR_clear_error();
-    return ok;
+    c = json_object_get(checks, "timestamp");
+    if (c != NULL && info.parsed) {
+        json_object_set_new(c, "gen_time", ses_json_time(info.gen_time));
+        json_object_set_new(c, "hash", json_string(info.hash));
+        json_object_set_new(c, "tsa", ses_json_text(info.tsa,
+                                                    strlen(info.tsa)));
+    }
+    if (c != NULL && r == SES_TS_FAILED && sig_value != NULL)
+        json_object_set_new(c, "failure", json_string(
+            info.imprint_failed ? "imprint" : info.parsed ? "signature"
+                                                          : "format"));
+    if (sig_value == NULL || r != SES_TS_PASSED)
+        return 0;
+    *gen = info.gen_time;
+    return 1;
 }
 
 static void seal_window_check(json_t *checks, const struct ses_seal *s,
@@ -782,7 +817,7 @@ static json_t *verify_signature_impl(const struct ses_signature *s,
                   s->format == SES_FMT_V5 ? "v5 (GM/T 0031-2025)" :
                   "v4 (GB/T 38540)");
     ts_ok = timestamp_check(checks, &s->timestamp, s->has_timestamp,
-                            &ts_time);
+                            &s->sig_value, o, &ts_time);
     if (ts_ok) {
         at = ts_time;
         src = "timestamp";
@@ -872,7 +907,8 @@ json_t *ses_verify_seal(const struct ses_seal *s,
         err_set(e, ERR_NOMEM, "out of memory");
         return NULL;
     }
-    if (timestamp_check(checks, &s->timestamp, s->has_timestamp, &ts_time)) {
+    if (timestamp_check(checks, &s->timestamp, s->has_timestamp, NULL, o,
+                        &ts_time)) {
         at = ts_time;
         src = "timestamp";
     } else {

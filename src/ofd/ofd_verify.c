@@ -244,6 +244,7 @@ static err_code verify_ses(struct ofd_pkg *p, const char *sig_path,
     vo.data = xml;
     vo.data_len = xml_len;
     vo.trust_store = store;
+    vo.tsa_store = o != NULL ? o->tsa_store : NULL;
     r = ses_verify_signature(s, &vo, &e);
     if (r != NULL && o != NULL && o->status != NULL)
         rc = o->status(o->status_ctx, s, sv, sv_len, r, pe);
