@@ -35,6 +35,7 @@ typedef enum err_code {
     ERR_HSM_UNAVAILABLE,  /* the token / HSM is gone or not logged in        */
     ERR_DB_UNAVAILABLE,   /* the database server cannot be reached           */
     ERR_UNAVAILABLE,      /* service not ready (shutting down, db down)      */
+    ERR_TSA_UNAVAILABLE,  /* the TSA failed and policy requires a timestamp  */
     ERR_BUSY,             /* a shared limit is reached (body memory budget)  */
     ERR_CONFIG,           /* configuration invalid                           */
     ERR_INTERNAL,         /* a bug: should never reach a client              */

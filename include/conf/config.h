@@ -111,6 +111,13 @@ struct config {
     long status_rate_limit_burst;
     long status_global_rate_limit_rps;  /* all addresses together        */
     long status_global_rate_limit_burst;
+    /* [tsa]: timestamps at signing (an outside TSA) */
+    char tsa_url[PATH_MAX];         /* RFC 3161 over HTTP(S), or ""      */
+    char tsa_policy[16];            /* off | optional | required         */
+    long tsa_timeout_ms;            /* whole TSA call                    */
+    char tsa_hash[16];              /* imprint: sm3 | sha256             */
+    char tsa_anchors_dir[PATH_MAX]; /* TSA trust anchors, or ""          */
+    char tsa_ca_file[PATH_MAX];     /* CA bundle for an https TSA, or "" */
     /* [public]: the services that need no credential */
     int  public_status;             /* 0: GET /status/... answers 404    */
     int  public_verify;             /* 0: POST /public/verify answers 404 */

@@ -94,7 +94,8 @@ err_code sign_cancel(const struct actor_ctx *a, int64_t id, struct err *e);
 /* Sign the request's documents (doc_ids NULL: all), one signature each.
  * *results (new reference) is an array with one object per document:
  * {"document_id", "status": "signed", "signature_id", "signature"
- * (base64 DER)} or {"document_id", "status": "error", "error": {code,
+ * (base64 DER), "timestamp" (tsa_outcome_json: {"status": "off" | "added"
+ * with "gen_time" | "none" with "reason"})} or {"document_id", "status": "error", "error": {code,
  * message}}.  Per-document failures do not fail the call; the call fails
  * only when the request itself cannot be signed. */
 err_code sign_documents(const struct actor_ctx *a, const struct seal_env *env,
@@ -110,15 +111,17 @@ err_code sign_upload(const struct actor_ctx *a, int64_t id, int64_t doc_id,
                      struct err *e);
 
 struct ofd_stamp_pos;
+struct tsa_outcome;
 
 /* Seal the approved OFD document doc_id of request id (uploaded, not given
  * by hash) at pos: Signature.xml, Seal.esl and SignedValue.dat added, the
- * use recorded as for sign_documents.  *out (malloc'ed) is the sealed
+ * SES_Signature timestamped by tsa.policy (*ts says how, tsa.h), the use
+ * recorded as for sign_documents.  *out (malloc'ed) is the sealed
  * package; *sig_id the usage record. */
 err_code sign_ofd(const struct actor_ctx *a, const struct seal_env *env,
                   int64_t id, int64_t doc_id, const struct ofd_stamp_pos *pos,
                   int protect_all, uint8_t **out, size_t *out_len,
-                  int64_t *sig_id, struct err *e);
+                  int64_t *sig_id, struct tsa_outcome *ts, struct err *e);
 
 /* Read access: the submitter, the seal's custodian, or an approver or
  * auditor over the seal's organisation. */

@@ -11,6 +11,7 @@
 #include "sjson.h"
 #include "ofd.h"
 #include "signing.h"
+#include "tsa.h"
 #include "util.h"
 #include "verify.h"
 
@@ -91,6 +92,7 @@ api_sreq_seal_ofd(struct http_req *req, struct http_resp *resp, struct err *e)
     char *b64 = NULL;
     size_t len = 0;
     int64_t id, doc, sig_id = 0;
+    struct tsa_outcome ts;
     err_code rc;
 
     if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
@@ -109,13 +111,14 @@ api_sreq_seal_ofd(struct http_req *req, struct http_resp *resp, struct err *e)
         return err_set(e, ERR_INVALID, "protect must be content or all");
     if ((rc = sign_ofd(&a, &env, id, doc, &pos,
                        protect != NULL && !strcmp(protect, "all"), &out, &len,
-                       &sig_id, e)) != ERR_OK)
+                       &sig_id, &ts, e)) != ERR_OK)
         return rc;
     if ((rc = util_b64_encode(out, len, &b64, e)) == ERR_OK)
-        resp->data = json_pack("{s:I, s:I, s:I, s:s}", "request_id",
+        resp->data = json_pack("{s:I, s:I, s:I, s:s, s:o}", "request_id",
                                (json_int_t)id, "document_id",
                                (json_int_t)doc, "signature_id",
-                               (json_int_t)sig_id, "ofd", b64);
+                               (json_int_t)sig_id, "ofd", b64, "timestamp",
+                               tsa_outcome_json(&ts));
     free(out);
     free(b64);
     return rc;

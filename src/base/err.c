@@ -36,6 +36,7 @@ static const struct {
     [ERR_HSM_UNAVAILABLE] = {"hsm_unavailable", 503},
     [ERR_DB_UNAVAILABLE]  = {"database_unavailable", 503},
     [ERR_UNAVAILABLE]     = {"unavailable", 503},
+    [ERR_TSA_UNAVAILABLE] = {"tsa_unavailable", 503},
     [ERR_BUSY]            = {"server_busy", 503},
     [ERR_CONFIG]          = {"config_error", 500},
     [ERR_INTERNAL]        = {"internal_error", 500},

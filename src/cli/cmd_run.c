@@ -28,6 +28,7 @@
 #include "maintenance.h"
 #include "router.h"
 #include "seal_status.h"
+#include "tsa.h"
 #include "store.h"
 #include "util.h"
 #include "verify.h"
@@ -323,7 +324,8 @@ cmd_run(int argc, char **argv)
         err_set(&e, ERR_NOMEM, "out of memory");
         goto fail;
     }
-    if (cmd_open_tokens(&cfg, &app.custody, &e) != ERR_OK)
+    if (cmd_open_tokens(&cfg, &app.custody, &e) != ERR_OK ||
+        tsa_anchors_load(cfg.tsa_anchors_dir, &e) != ERR_OK)
         goto fail;
     if (auth_key_load(cfg.secret_file, &app.key, &e) != ERR_OK ||
         store_open(cfg.db_url, cfg.db_password_file, cfg.db_busy_timeout_ms, 0,

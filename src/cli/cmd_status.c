@@ -17,6 +17,7 @@
 #include "ses.h"
 #include "statuslist.h"
 #include "store.h"
+#include "tsa.h"
 #include "util.h"
 
 #define CMD_STATUS_FILE_MAX (STATUSLIST_MAX_JSON * 2)
@@ -37,6 +38,9 @@ open_instance(const char *dir, struct cmd_status *cs, struct err *e)
     config_defaults(cs->cfg);
     if ((rc = config_load(cs->cfg, path, e)) != ERR_OK ||
         (rc = config_validate(cs->cfg, e)) != ERR_OK)
+        return err_wrap(e, rc, "--instance %s", dir);
+    /* the instance's TSA anchors check the timestamps of its signatures */
+    if ((rc = tsa_anchors_load(cs->cfg->tsa_anchors_dir, e)) != ERR_OK)
         return err_wrap(e, rc, "--instance %s", dir);
     if ((rc = store_open_readonly(cs->cfg->db_url,
                                   cs->cfg->db_password_file[0]

@@ -151,6 +151,12 @@ static const struct key_def config_keys[] = {
     NUM("public", "verify_max_inflated_bytes",
         public_verify_max_inflated_bytes, OFD_MIN_MAX_INFLATED,
         OFD_MAX_TOTAL_SIZE),
+    STR("tsa", "url", tsa_url),
+    ENUM("tsa", "policy", tsa_policy, "off|optional|required"),
+    NUM("tsa", "timeout_ms", tsa_timeout_ms, 100, 60000),
+    ENUM("tsa", "hash", tsa_hash, "sm3|sha256"),
+    PATHK("tsa", "anchors_dir", tsa_anchors_dir),
+    PATHK("tsa", "ca_file", tsa_ca_file),
 };
 
 const char *
@@ -233,6 +239,9 @@ config_defaults(struct config *cfg)
     cfg->public_verify_cpu_ms_per_second = 0;
     cfg->public_verify_cpu_burst_ms = 0;
     cfg->public_verify_max_inflated_bytes = 16L * 1024 * 1024;
+    snprintf(cfg->tsa_policy, sizeof(cfg->tsa_policy), "off");
+    cfg->tsa_timeout_ms = 5000;
+    snprintf(cfg->tsa_hash, sizeof(cfg->tsa_hash), "sm3");
     snprintf(cfg->base_dir, sizeof(cfg->base_dir), ".");
 }
 
@@ -527,6 +536,11 @@ config_validate(const struct config *cfg, struct err *e)
                        "at most half of status.validity_seconds (%ld)",
                        cfg->status_max_age_seconds,
                        cfg->status_validity_seconds);
+    if (strcmp(cfg->tsa_policy, "off") != 0 &&
+        (cfg->tsa_url[0] == '\0' || cfg->tsa_anchors_dir[0] == '\0'))
+        return err_set(e, ERR_CONFIG, "tsa.policy = %s needs tsa.url and "
+                       "tsa.anchors_dir (the TSA's trust anchors, against "
+                       "which every token is checked)", cfg->tsa_policy);
     for (i = 0; i < cfg->ntokens; i++) {
         const struct config_token *t = &cfg->tokens[i];
         if (t->c.module[0] == '\0' || t->c.profile[0] == '\0' ||

@@ -23,6 +23,7 @@
 #include "signing.h"
 #include "sod.h"
 #include "sm2.h"
+#include "tsa.h"
 #include "unit.h"
 #include "util.h"
 #include "store_account.h"
@@ -626,7 +627,9 @@ check_failed(const struct actor_ctx *a, const struct signer *g, int checked,
 }
 
 /* Sign one document (its approved hash as dataHash, its name as
- * propertyInfo): token first, then record_use.  *item gets the result. */
+ * propertyInfo): token first, then the timestamp by tsa.policy (tsa_stamp:
+ * a required one that fails refuses the signature before anything is
+ * recorded), then record_use.  *item gets the result. */
 static err_code
 sign_one(const struct actor_ctx *a, const struct seal_env *env,
          const struct signer *g, const struct store_sdoc *d, json_t **item,
@@ -637,6 +640,7 @@ sign_one(const struct actor_ctx *a, const struct seal_env *env,
     size_t len = 0;
     char *b64 = NULL, sm3hex[65];
     int64_t sig_id = 0;
+    struct tsa_outcome ts;
     err_code rc;
 
     memset(&sp, 0, sizeof(sp));
@@ -647,14 +651,16 @@ sign_one(const struct actor_ctx *a, const struct seal_env *env,
     rc = seal_signer_sign(g->ss, &g->holder, &sp, &der, &len, e);
     check_failed(a, g, !sp.trust_token, rc);
     if (rc != ERR_OK ||
+        (rc = tsa_stamp(env->cfg, &der, &len, &ts, e)) != ERR_OK ||
         (rc = record_use(a, &g->r, &g->s, d, der, len, !sp.trust_token,
                          &sig_id, e)) != ERR_OK ||
         (rc = util_b64_encode(der, len, &b64, e)) != ERR_OK)
         goto done;
     util_hex_encode(d->sm3, sizeof(d->sm3), sm3hex);
-    *item = json_pack("{s:I, s:s, s:I, s:s, s:s}", "document_id",
+    *item = json_pack("{s:I, s:s, s:I, s:s, s:s, s:o}", "document_id",
                       (json_int_t)d->id, "status", "signed", "signature_id",
-                      (json_int_t)sig_id, "sm3", sm3hex, "signature", b64);
+                      (json_int_t)sig_id, "sm3", sm3hex, "signature", b64,
+                      "timestamp", tsa_outcome_json(&ts));
 done:
     free(der);
     free(b64);
@@ -762,7 +768,8 @@ sign_documents(const struct actor_ctx *a, const struct seal_env *env,
             continue;
         err_clear(&ie);
         if (sign_one(a, env, &g, &set.docs[i], &item, &ie) != ERR_OK) {
-            if (ie.code == ERR_HSM_UNAVAILABLE || ie.code == ERR_DB) {
+            if (ie.code == ERR_HSM_UNAVAILABLE || ie.code == ERR_DB ||
+                ie.code == ERR_TSA_UNAVAILABLE) {
                 rc = err_set(e, ie.code, "%s", ie.msg);
                 goto done;
             }
@@ -784,6 +791,8 @@ done:
  * copy of the SES_Signature to record. */
 struct ofd_ctx {
     const struct signer *g;
+    const struct config *cfg;
+    struct tsa_outcome  *ts;
     long                 verify_every;
     const struct actor_ctx *a;
     uint8_t             *der;
@@ -807,7 +816,8 @@ ofd_signer(void *ctx, const uint8_t datahash[32], const char *property_info,
     rc = seal_signer_sign(o->g->ss, &o->g->holder, &sp, ses_der, len, e);
     check_failed(o->a, o->g, !sp.trust_token, rc);
     o->checked = !sp.trust_token;
-    if (rc != ERR_OK)
+    if (rc != ERR_OK ||
+        (rc = tsa_stamp(o->cfg, ses_der, len, o->ts, e)) != ERR_OK)
         return rc;
     free(o->der);
     if ((o->der = malloc(*len)) == NULL)
@@ -820,7 +830,8 @@ ofd_signer(void *ctx, const uint8_t datahash[32], const char *property_info,
 err_code
 sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
          int64_t doc_id, const struct ofd_stamp_pos *pos, int protect_all,
-         uint8_t **out, size_t *out_len, int64_t *sig_id, struct err *e)
+         uint8_t **out, size_t *out_len, int64_t *sig_id,
+         struct tsa_outcome *ts, struct err *e)
 {
     struct signer g;
     struct store_sdoc d;
@@ -836,6 +847,10 @@ sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
     memset(&oc, 0, sizeof(oc));
     oc.g = &g;
     oc.a = a;
+    oc.cfg = env->cfg;
+    oc.ts = ts;
+    memset(ts, 0, sizeof(*ts));
+    ts->status = "off";
     oc.verify_every = env->cfg->sign_verify_token_every;
     if ((rc = store_sdoc_get(a->db, doc_id, &d, &data, &len, e)) != ERR_OK)
         goto done;

@@ -28,6 +28,7 @@
 #include "store_sign.h"
 #include "ofd.h"
 #include "statuslist.h"
+#include "tsa.h"
 
 #define VERIFY_DIR_MAX 4096
 
@@ -479,7 +480,39 @@ struct facts {
     int64_t         left_ms;    /* left the active state after best_ms   */
     int             poe;        /* best_ms is seald's usage record       */
     struct store_sig row;       /* that record (poe)                     */
+    int64_t         ts_ms;      /* a verified timestamp's genTime        */
 };
+
+/* f->ts_ms from the report: the genTime of a timestamp the format library
+ * verified (checks.timestamp passed: imprint, TSA signature and chain to
+ * the TSA anchors), a proof that the signature existed then; -1 when
+ * there is none.  genTime is read to the second, and the token was made
+ * within that second: its end is taken, so that a change of state in the
+ * same second counts against the signature, as for timeInfo. */
+static void
+facts_timestamp(const json_t *report, struct facts *f)
+{
+    const json_t *c = json_object_get(json_object_get(report, "checks"),
+                                      "timestamp");
+    const char *st = json_string_value(json_object_get(c, "status"));
+    const char *gt = json_string_value(json_object_get(c, "gen_time"));
+    struct tm tm;
+
+    f->ts_ms = -1;
+    memset(&tm, 0, sizeof(tm));
+    if (st != NULL && strcmp(st, "passed") == 0 && gt != NULL &&
+        strptime(gt, "%Y-%m-%dT%H:%M:%SZ", &tm) != NULL)
+        f->ts_ms = (int64_t)timegm(&tm) * 1000 + 999;
+}
+
+/* Is a verified timestamp the proof of existence before the seal left the
+ * active state (item 6)? */
+static int
+timestamp_poe(const struct facts *f)
+{
+    return !f->poe && f->ts_ms >= 0 && f->left_ms >= 0 &&
+           f->ts_ms < f->left_ms;
+}
 
 /* The time basis of sig: seald's usage record when found (f->poe), else
  * its claimed timeInfo, else now. */
@@ -491,6 +524,11 @@ facts_times(struct facts *f, const struct ses_signature *sig)
     if (f->poe) {
         f->best_ms = f->row.ts_ms;
         f->basis = "usage_record";
+    } else if (f->ts_ms >= 0 &&
+               (f->claimed_ms < 0 || f->ts_ms <= f->claimed_ms)) {
+        /* the signature existed at genTime: a claim after it is no better */
+        f->best_ms = f->ts_ms;
+        f->basis = "timestamp";
     } else if (f->claimed_ms >= 0) {
         /* timeInfo has one-second resolution: the state in force at the
          * end of that second counts, so a change within the same second
@@ -688,6 +726,15 @@ status_conclude(const struct facts *f, const struct ses_signature *sig,
         status_check(report, "passed", why);
         return;
     }
+    if (timestamp_poe(f)) {
+        char gt[21];
+        util_time_rfc3339((time_t)(f->ts_ms / 1000), gt);
+        snprintf(why, sizeof(why), "a verified timestamp (genTime %s) "
+                 "proves the signature existed before the seal left the "
+                 "active state at %s; %s since %s", gt, left, now, since);
+        status_check(report, "passed", why);
+        return;
+    }
     snprintf(why, sizeof(why), "seal %s since %s; the signature claims %s "
              "(%s), a claim, not a proof that it existed before %s",
              now, since, at, f->basis, left);
@@ -723,6 +770,9 @@ status_json(const struct facts *f, const struct ses_signature *sig)
                                     "usage_record", "time",
                                     time_ms_json(f->row.ts_ms),
                                     "signature_id", (json_int_t)f->row.id)
+                        : f->ts_ms >= 0
+                        ? json_pack("{s:s, s:o}", "kind", "timestamp",
+                                    "time", time_ms_json(f->ts_ms))
                         : json_null());
     if (strcmp(f->source, "database") == 0) {
         json_object_set_new(st, "issued_here", json_boolean(f->poe));
@@ -755,6 +805,10 @@ verify_status_apply(const struct verify_status *vs,
 
     memset(&f, 0, sizeof(f));
     f.claimed_ms = f.best_ms = f.left_ms = f.since_ms = -1;
+    if (sig != NULL)
+        facts_timestamp(report, &f);
+    else
+        f.ts_ms = -1;
     if (vs != NULL && vs->db != NULL) {
         if ((rc = facts_db(vs->db, seal, sig, der, len, &rec, &f, &found,
                            e)) != ERR_OK)
@@ -819,6 +873,7 @@ verify_opts(struct verify_service *v, const struct verify_input *in,
     }
     trust_current(v, store, gen);
     o->trust_store = *store;
+    o->tsa_store = tsa_anchors_ref(NULL);
 }
 
 /* A GB/T 35275 SignedData (a Type="Sign" SignedValue): no seal, so there
@@ -835,6 +890,7 @@ verify_signed_data(struct verify_service *v, const struct verify_input *in,
     json_t *r = NULL;
     err_code rc;
 
+    memset(&o, 0, sizeof(o));
     if ((rc = ses_signed_data_decode(in->der, in->der_len, &sd, e)) !=
         ERR_OK)
         goto done;
@@ -849,6 +905,7 @@ verify_signed_data(struct verify_service *v, const struct verify_input *in,
     r = NULL;
 done:
     X509_STORE_free(store);
+    X509_STORE_free(o.tsa_store);
     json_decref(r);
     ses_signed_data_free(sd);
     return rc;
@@ -874,6 +931,7 @@ verify_signature(struct verify_service *v, const struct verify_status *st,
     *report = NULL;
     if (ses_sniff(in->der, in->der_len) == SES_KIND_SIGNED_DATA)
         return verify_signed_data(v, in, report, e);
+    memset(&o, 0, sizeof(o));
     if ((rc = ses_signature_decode(in->der, in->der_len, &s, e)) != ERR_OK)
         goto done;
     verify_opts(v, in, &o, &store, &gen);
@@ -909,6 +967,7 @@ done:
     if (c != NULL)
         cache_release(v, c);
     X509_STORE_free(store);
+    X509_STORE_free(o.tsa_store);
     json_decref(r);
     ses_signature_free(s);
     return rc;
@@ -970,7 +1029,9 @@ verify_ofd(struct verify_service *v, const struct verify_status *st,
     o.max_inflated = max_inflated;
     o.status = ofd_status;
     o.status_ctx = (void *)(st != NULL ? st : &none);
+    o.tsa_store = tsa_anchors_ref(NULL);
     rc = ofd_verify(in->der, in->der_len, &o, report, e);
+    X509_STORE_free(o.tsa_store);
     X509_STORE_free(store);
     return rc;
 }

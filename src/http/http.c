@@ -301,6 +301,10 @@ send_error(struct http_conn_ctx *ctx, const struct err *e, const char *allow)
         log_event(LOG_WARN, "database_unavailable", "rid=%s msg=%s",
                   ctx->req.request_id, e->msg);
         msg = "the database cannot be reached; retry later";
+    } else if (e->code == ERR_TSA_UNAVAILABLE) {
+        /* the TSA's URL and curl's words: in the log (tsa_failed) only */
+        msg = "no valid timestamp from the TSA (tsa.policy = required): "
+              "nothing was signed; retry later";
     } else if (status >= 500 && e->code != ERR_UNAVAILABLE &&
                e->code != ERR_BUSY && e->code != ERR_HSM_UNAVAILABLE) {
         log_event(LOG_ERROR, "request_error", "rid=%s code=%s msg=%s",
