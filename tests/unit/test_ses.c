@@ -868,6 +868,52 @@ static void test_truncation(void **state)
     free(der);
 }
 
+/* ses_ts.c: the token goes in as timeStamp and changes nothing signed;
+ * a query over the value; what is not a token is a failed check. */
+static void test_timestamp_slot(void **state)
+{
+    size_t len, vlen = 0, olen = 0;
+    uint8_t *der = read_vec("signatures/v4signed-Sign_0.SignedValue.dat", &len);
+    uint8_t *val = NULL, *out = NULL, *again = NULL, junk[300];
+    struct ses_signature *a = NULL, *b = NULL;
+    struct ses_ts_query q;
+    struct ses_ts_info info;
+    struct err e;
+
+    (void)state;
+    memset(junk, 0x5a, sizeof(junk));
+    assert_int_equal(ses_signature_value(der, len, &val, &vlen, &e), ERR_OK);
+    assert_int_equal(ses_signature_add_timestamp(der, len, junk, sizeof(junk),
+                                                 &out, &olen, &e), ERR_OK);
+    assert_int_equal(ses_signature_decode(der, len, &a, &e), ERR_OK);
+    assert_int_equal(ses_signature_decode(out, olen, &b, &e), ERR_OK);
+    assert_false(a->has_timestamp);
+    assert_true(b->has_timestamp);
+    assert_int_equal(b->timestamp.len, sizeof(junk));
+    assert_memory_equal(b->timestamp.p, junk, sizeof(junk));
+    assert_int_equal(a->tbs.len, b->tbs.len);
+    assert_memory_equal(a->tbs.p, b->tbs.p, a->tbs.len);
+    assert_int_equal(b->sig_value.len, vlen);
+    assert_memory_equal(b->sig_value.p, val, vlen);
+    /* one timestamp only */
+    assert_int_equal(ses_signature_value(out, olen, &again, &vlen, &e),
+                     ERR_CONFLICT);
+    assert_null(again);
+    assert_int_equal(ses_ts_token_verify(junk, sizeof(junk), &b->sig_value,
+                                         NULL, &info), SES_TS_FAILED);
+    assert_false(info.parsed);
+    assert_int_equal(ses_ts_query_new(val, vlen, "sm3", &q, &e), ERR_OK);
+    assert_int_equal(q.imprint_len, 32);
+    assert_true(q.len > 32);
+    ses_ts_query_free(&q);
+    assert_int_equal(ses_ts_query_new(val, vlen, "md5", &q, &e), ERR_INVALID);
+    ses_signature_free(a);
+    ses_signature_free(b);
+    free(out);
+    free(val);
+    free(der);
+}
+
 static void test_bitflips(void **state)
 {
     static const char *files[] = {
@@ -1175,6 +1221,7 @@ int main(void)
         cmocka_unit_test(test_vector_sig_pairs),
         cmocka_unit_test(test_vector_ofdrw_root_strict),
         cmocka_unit_test(test_roundtrip_v4),
+        cmocka_unit_test(test_timestamp_slot),
         cmocka_unit_test(test_roundtrip_v5),
         cmocka_unit_test(test_trust_store),
         cmocka_unit_test(test_tamper),
