@@ -427,3 +427,27 @@ def test_revoked_after_timestamp_is_passed(world, tmp_path):
         b"".join(children(sig)[:4])
     rep = world.verify(bare, text)
     assert outcome(rep) == ("INDETERMINATE", "REVOKED_NO_POE"), rep["checks"]
+
+
+def test_ofd_signature_is_timestamped(world):
+    from ofdgen import ofd
+    w = world.w
+    req = submit(w, [doc("notice.ofd", ofd(1))])
+    approve(w, req["id"])
+    did = req["documents"][0]["id"]
+    r = w.inst.post(f"/api/v1/sign-requests/{req['id']}/documents/{did}/"
+                    "seal-ofd", w.cred["custodian"],
+                    json={"position": {"mode": "page", "page": 0, "x": 20,
+                                       "y": 20}})
+    assert r.status_code == 200, r.text
+    out = r.json()["data"]
+    assert out["timestamp"]["status"] == "added", out["timestamp"]
+    r = w.inst.post("/api/v1/verify/ofd", w.cred["verifier"],
+                    json={"ofd": out["ofd"]})
+    assert r.status_code == 200, r.text
+    rep = r.json()["data"]
+    assert rep["indication"] == "TOTAL_PASSED", rep
+    (s,) = rep["signatures"]
+    ts = s["ses"]["checks"]["timestamp"]
+    assert ts["status"] == "passed", ts
+    assert ts["gen_time"] == out["timestamp"]["gen_time"]
