@@ -74,15 +74,22 @@ struct verify_input {
  *         (borrowed) with list_signer (DER, borrowed) its signer_cert: it
  *         answers for the seals whose maker certificate is that
  *         certificate; it proves nothing about when a signature existed.
- * Hook: the status sources of foreign issuers (issue 17 item 5, per trust
- * anchor) and certificate revocation data (item 7) belong here too; a
- * timestamp's genTime (item 8) is a proof of existence like a usage record.
+ *   rev, anchors: set by the service itself (callers leave them NULL):
+ *         the trust anchors' revocation data (revocation.h): foreign
+ *         issuers' status lists (item 5), for seals no source above
+ *         answers for, and the CRLs of the certificates' CAs (item 7).
+ * A timestamp's genTime (item 8) is a proof of existence like a usage
+ * record.
  */
+struct rev_set;
+struct x509_store_st;
 struct verify_status {
     struct store_conn *db;
     const json_t      *list;
     const uint8_t     *list_signer;
     size_t             list_signer_len;
+    struct rev_set       *rev;
+    struct x509_store_st *anchors;
 };
 
 /* Verify a signature: an SES_Signature or a GB/T 35275 SignedData, with
@@ -137,6 +144,10 @@ err_code verify_ofd(struct verify_service *v, const struct verify_status *st,
  *     INDETERMINATE/TRY_LATER;
  *   a seal carrying an esID issued here whose content differs ->
  *     TOTAL_FAILED/SIG_CONSTRAINTS_FAILURE.
+ * A foreign seal (no source above) whose maker certificate is the pinned
+ * status signer of a trust anchor gets the facts from that issuer's list
+ * (source "issuer_status_list"; unavailable -> INDETERMINATE/TRY_LATER).
+ * Then the certificates' status (verify_cert_status_apply below).
  */
 struct ses_seal;
 struct ses_signature;
@@ -145,6 +156,39 @@ err_code verify_status_apply(const struct verify_status *st,
                              const struct ses_signature *sig,
                              const uint8_t *der, size_t len, json_t *report,
                              struct err *e);
+
+/*
+ * The certificates' revocation status in a report (issue 17 item 7): the
+ * signer's and the maker's certificates of a signature (sig not NULL), or
+ * the maker's and the holder's of a seal alone, against their CAs' CRLs
+ * (vs->rev).  Adds checks.certificate_status {status, reason, and per
+ * certificate role {status, issuer, anchor, source, this_update,
+ * next_update, revoked_at, revocation_reason}} and lowers the indication:
+ *   revoked at or before the best signing time (proof of existence, else
+ *     the claimed timeInfo), or a seal alone with a revoked certificate ->
+ *     TOTAL_FAILED/REVOKED;
+ *   revoked after it: with a proof of existence before the revocation ->
+ *     unchanged, the revocation reported; without ->
+ *     INDETERMINATE/REVOKED_NO_POE;
+ *   on hold, or the CA's revocation data unavailable (unreachable, stale,
+ *     badly signed) -> INDETERMINATE/TRY_LATER;
+ *   no revocation source for the CA -> "not_checked", unchanged.
+ * The proof of existence is read from the report, where the seal status
+ * put it: seald_status.proof_of_existence.time (a usage record; a
+ * timestamp's genTime belongs there too).
+ */
+void verify_cert_status_apply(const struct verify_status *vs,
+                              const struct ses_seal *seal,
+                              const struct ses_signature *sig,
+                              json_t *report);
+
+/* For seal making with an external CA's certificate (DER): ERR_OK when
+ * its CA's CRL does not list it or no source is configured for that CA;
+ * ERR_INVALID when it is revoked or on hold (the message says since when
+ * and why); ERR_UNAVAILABLE when the CA's revocation data cannot be had. */
+err_code verify_cert_not_revoked(struct verify_service *v,
+                                 const uint8_t *cert, size_t len,
+                                 struct err *e);
 
 /* Counters, for tests and monitoring. */
 struct verify_stats {

@@ -25,6 +25,7 @@
 #include "statuslist.h"
 #include "unit.h"
 #include "util.h"
+#include "verify.h"
 #include "store_account.h"
 #include "store_seal.h"
 
@@ -405,6 +406,7 @@ seal_make_with_certificate(const struct actor_ctx *a,
     struct store_app app;
     STACK_OF(X509) *chain = NULL;
     X509_STORE *anchors = NULL;
+    struct verify_service *svc = NULL;
     EVP_PKEY *pub = NULL;
     uint8_t *leaf = NULL;
     size_t leaf_len = 0;
@@ -425,6 +427,15 @@ seal_make_with_certificate(const struct actor_ctx *a,
     if ((rc = ca_import_check(leaf, leaf_len, pub, anchors, chain,
                               time(NULL), e)) != ERR_OK) {
         rc = err_wrap(e, ERR_INVALID, "certificate refused");
+        goto done;
+    }
+    /* its CA's CRL, when a trust anchor's sidecar names one (issue 17
+     * item 7): a revoked certificate makes no seal */
+    if ((rc = verify_service_shared(env->cfg->trust_dir, &svc, e)) !=
+            ERR_OK ||
+        (rc = verify_cert_not_revoked(svc, leaf, leaf_len, e)) != ERR_OK) {
+        if (rc == ERR_INVALID)
+            rc = err_wrap(e, ERR_INVALID, "certificate refused");
         goto done;
     }
     rc = make_with_cert(a, env, &app, app.holder_key, leaf, leaf_len,

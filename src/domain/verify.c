@@ -28,6 +28,7 @@
 #include "store_sign.h"
 #include "ofd.h"
 #include "statuslist.h"
+#include "revocation.h"
 #include "tsa.h"
 
 #define VERIFY_DIR_MAX 4096
@@ -44,8 +45,15 @@ struct slot {
     struct cached *c;               /* NULL: free slot */
 };
 
+/* A revocation set shared by the verifications using it. */
+struct rev_holder {
+    struct rev_set *set;
+    int             refs;           /* under the service mutex */
+};
+
 struct verify_service {
     char            dir[VERIFY_DIR_MAX];
+    struct rev_holder *rev;         /* current sidecars (may be NULL) */
     long            check_ms;
     size_t          cap;            /* slots in use, <= ENTRIES */
     pthread_mutex_t mu;
@@ -67,6 +75,34 @@ cached_put(struct cached *c)
         ses_seal_result_free(c->res);
         free(c);
     }
+}
+
+/* Drop one reference to a revocation set (mutex held). */
+static void
+rev_put_locked(struct rev_holder *h)
+{
+    if (h != NULL && --h->refs == 0) {
+        rev_set_free(h->set);
+        free(h);
+    }
+}
+
+/* Load the sidecars of v's directory as the current revocation set
+ * (mutex held); on failure the service has none (certificate status "not
+ * checked"), as with unreadable anchors. */
+static void
+rev_reload(struct verify_service *v)
+{
+    struct rev_holder *h = calloc(1, sizeof(*h));
+
+    if (h != NULL && rev_set_load(v->dir, &h->set, NULL) != ERR_OK) {
+        free(h);
+        h = NULL;
+    }
+    if (h != NULL)
+        h->refs = 1;
+    rev_put_locked(v->rev);
+    v->rev = h;
 }
 
 /* Empty every slot (mutex held). */
@@ -156,6 +192,7 @@ trust_current(struct verify_service *v, X509_STORE **store, uint64_t *gen)
             memcpy(v->fp, fp, sizeof(fp));
             v->gen++;
             cache_flush(v);
+            rev_reload(v);
         }
         v->checked = 1;
         v->checked_ms = now;
@@ -199,6 +236,7 @@ verify_service_free(struct verify_service *v)
         return;
     cache_flush(v);
     X509_STORE_free(v->store);
+    rev_put_locked(v->rev);
     pthread_mutex_destroy(&v->mu);
     free(v);
 }
@@ -790,16 +828,47 @@ status_json(const struct facts *f, const struct ses_signature *sig)
     return st;
 }
 
-/* Contract: see verify.h. */
-err_code
-verify_status_apply(const struct verify_status *vs,
-                    const struct ses_seal *seal,
-                    const struct ses_signature *sig, const uint8_t *der,
-                    size_t len, json_t *report, struct err *e)
+/* A foreign issuer's status list (issue 17 item 5): when a trust
+ * anchor's sidecar pins seal's maker certificate as its status signer, the
+ * facts from that list (*found 1, *held the list, caller decrefs); the
+ * list unavailable: *found -1 and why; no such anchor: *found 0. */
+static void
+facts_issuer(const struct verify_status *vs, const struct ses_seal *seal,
+             const struct ses_signature *sig, struct facts *f, int *found,
+             json_t **held, char *anchor, char why[320])
+{
+    struct verify_status ls;
+    enum rev_state r;
+
+    *found = 0;
+    r = rev_issuer_list(vs->rev, vs->anchors, seal->maker_cert.p,
+                        seal->maker_cert.len, util_now_ms(), held, anchor,
+                        why);
+    if (r == REV_NO_SOURCE)
+        return;
+    if (r != REV_GOOD) {
+        *found = -1;
+        return;
+    }
+    memset(&ls, 0, sizeof(ls));
+    ls.list = *held;
+    ls.list_signer = seal->maker_cert.p;
+    ls.list_signer_len = seal->maker_cert.len;
+    facts_list(&ls, seal, sig, f, found);
+    f->source = "issuer_status_list";
+}
+
+/* The seal's status (verify_status_apply's first half, verify.h). */
+static err_code
+seal_status_apply(const struct verify_status *vs,
+                  const struct ses_seal *seal,
+                  const struct ses_signature *sig, const uint8_t *der,
+                  size_t len, json_t *report, struct err *e)
 {
     struct store_seal rec;
     struct facts f;
-    json_t *st;
+    json_t *st, *held = NULL;
+    char anchor[256] = "", why[320] = "";
     int found = 0;
     err_code rc;
 
@@ -827,8 +896,14 @@ verify_status_apply(const struct verify_status *vs,
     }
     if (found == 0 && vs != NULL && vs->list != NULL)
         facts_list(vs, seal, sig, &f, &found);
+    if (found == 0 && vs != NULL && vs->rev != NULL)
+        facts_issuer(vs, seal, sig, &f, &found, &held, anchor, why);
+    if (found < 0) {
+        status_check(report, "indeterminate", why);
+        indication_lower(report, "INDETERMINATE", "TRY_LATER");
+        return ERR_OK;
+    }
     if (found == 0) {
-        /* hook: a foreign issuer's status source (per trust anchor) */
         status_check(report, "not_checked", vs == NULL ||
                      (vs->db == NULL && vs->list == NULL)
                      ? "status not checked: no status source (seald "
@@ -839,11 +914,262 @@ verify_status_apply(const struct verify_status *vs,
         indication_lower(report, "INDETERMINATE", "TRY_LATER");
         return ERR_OK;
     }
-    if ((st = status_json(&f, sig)) == NULL)
+    if ((st = status_json(&f, sig)) == NULL) {
+        json_decref(held);
         return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    if (anchor[0] != '\0')
+        json_object_set_new(st, "issuer_anchor", json_string(anchor));
     status_conclude(&f, sig, report, st);
     json_object_set_new(report, "seald_status", st);
+    json_decref(held);
     return ERR_OK;
+}
+
+/* Contract: see verify.h. */
+err_code
+verify_status_apply(const struct verify_status *vs,
+                    const struct ses_seal *seal,
+                    const struct ses_signature *sig, const uint8_t *der,
+                    size_t len, json_t *report, struct err *e)
+{
+    err_code rc = seal_status_apply(vs, seal, sig, der, len, report, e);
+
+    if (rc == ERR_OK)
+        verify_cert_status_apply(vs, seal, sig, report);
+    return rc;
+}
+
+/* ---- certificate status (issue 17 item 7) ------------------------------- */
+
+/* The proof of existence the seal status put in report
+ * (seald_status.proof_of_existence.time, whole seconds), or -1. */
+static int64_t
+report_poe_ms(const json_t *report)
+{
+    const char *t = json_string_value(json_object_get(json_object_get(
+        json_object_get(report, "seald_status"), "proof_of_existence"),
+        "time"));
+    struct tm tm;
+
+    memset(&tm, 0, sizeof(tm));
+    if (t == NULL || strptime(t, "%Y-%m-%dT%H:%M:%SZ", &tm) == NULL)
+        return -1;
+    return (int64_t)timegm(&tm) * 1000;
+}
+
+/* Outcome of one certificate, worst last. */
+enum cert_outcome { CO_NOT_CHECKED, CO_PASSED, CO_NO_POE, CO_TRY_LATER,
+                    CO_FAILED };
+
+static const char *const co_status[] = {"not_checked", "passed",
+                                        "indeterminate", "indeterminate",
+                                        "failed"};
+
+/* One certificate's entry of checks.certificate_status (into *out, new
+ * reference) and its outcome; why (capacity 320) says it in words. */
+static enum cert_outcome
+cert_one(const struct verify_status *vs, const char *role,
+         const struct ses_bytes *der, int alone, int64_t best_ms, int poe,
+         json_t **out, char why[320])
+{
+    struct rev_answer a;
+    struct err e;
+    char t1[21], t2[21];
+    enum cert_outcome co;
+    json_t *j;
+
+    err_clear(&e);
+    if (rev_cert_status(vs->rev, der->p, der->len, util_now_ms(), &a, &e) !=
+        ERR_OK) {
+        snprintf(why, 320, "%s certificate: %s", role, e.msg);
+        *out = json_pack("{s:s, s:s}", "status", "not_checked", "reason",
+                         e.msg);
+        return CO_NOT_CHECKED;
+    }
+    j = json_pack("{s:s, s:s?, s:s?}", "issuer", a.issuer, "anchor",
+                  a.anchor[0] ? a.anchor : NULL, "source",
+                  a.source[0] ? a.source : NULL);
+    if (j != NULL && a.next_update_ms > 0) {
+        json_object_set_new(j, "this_update", time_ms_json(a.this_update_ms));
+        json_object_set_new(j, "next_update", time_ms_json(a.next_update_ms));
+    }
+    util_time_rfc3339((time_t)(a.revoked_ms / 1000), t1);
+    util_time_rfc3339((time_t)(best_ms / 1000), t2);
+    switch (a.state) {
+    case REV_NO_SOURCE:
+        co = CO_NOT_CHECKED;
+        snprintf(why, 320, "%s certificate: no revocation source for its CA "
+                 "(%.200s)", role, a.issuer);
+        break;
+    case REV_GOOD:
+        co = CO_PASSED;
+        snprintf(why, 320, "%s certificate not revoked", role);
+        break;
+    case REV_UNAVAILABLE:
+        co = CO_TRY_LATER;
+        snprintf(why, 320, "%s certificate: revocation data unavailable: "
+                 "%.250s", role, a.why);
+        break;
+    case REV_HOLD:
+        co = CO_TRY_LATER;
+        snprintf(why, 320, "%s certificate on hold since %s", role, t1);
+        break;
+    default:
+        if (alone || a.revoked_ms <= best_ms) {
+            co = CO_FAILED;
+            snprintf(why, 320, alone ? "%s certificate revoked since %s (%s)"
+                     : "%s certificate revoked since %s (%s), before the "
+                     "signing time", role, t1, rev_reason_name(a.reason));
+        } else if (poe) {
+            co = CO_PASSED;
+            snprintf(why, 320, "%s certificate revoked since %s (%s), after "
+                     "the signature's proof of existence at %s", role, t1,
+                     rev_reason_name(a.reason), t2);
+        } else {
+            co = CO_NO_POE;
+            snprintf(why, 320, "%s certificate revoked since %s (%s); the "
+                     "signature claims %s, a claim, not a proof that it "
+                     "existed before", role, t1, rev_reason_name(a.reason),
+                     t2);
+        }
+    }
+    if (j != NULL && (a.state == REV_REVOKED || a.state == REV_HOLD)) {
+        json_object_set_new(j, "revoked_at", time_ms_json(a.revoked_ms));
+        json_object_set_new(j, "revocation_reason", json_string(
+            rev_reason_name(a.reason)));
+    }
+    if (j != NULL) {
+        json_object_set_new(j, "status", json_string(co_status[co]));
+        json_object_set_new(j, "reason", json_string(why));
+    }
+    *out = j;
+    return co;
+}
+
+/* Contract: see verify.h. */
+void
+verify_cert_status_apply(const struct verify_status *vs,
+                         const struct ses_seal *seal,
+                         const struct ses_signature *sig, json_t *report)
+{
+    const char *roles[2];
+    const struct ses_bytes *ders[2];
+    json_t *checks = json_object_get(report, "checks"), *c, *one;
+    int64_t poe = report_poe_ms(report), best;
+    enum cert_outcome worst = CO_NOT_CHECKED, co;
+    char why[320], reason[320] = "";
+    size_t n = 0, i;
+
+    if (checks == NULL || vs == NULL || vs->rev == NULL ||
+        (c = json_object()) == NULL)
+        return;
+    if (sig != NULL) {
+        roles[n] = "signer";
+        ders[n++] = &sig->signer_cert;
+    } else if (seal->cert_list_type == 1 && seal->n_certs > 0) {
+        roles[n] = "holder";
+        ders[n++] = &seal->certs[0].der;
+    }
+    roles[n] = "maker";
+    ders[n++] = &seal->maker_cert;
+    best = poe >= 0 ? poe
+         : sig != NULL && sig->time_info_ok ? (int64_t)sig->time_info * 1000
+                                              + 999
+         : util_now_ms();
+    for (i = 0; i < n; i++) {
+        if (ders[i]->len == 0)
+            continue;
+        co = cert_one(vs, roles[i], ders[i], sig == NULL, best, poe >= 0,
+                      &one, why);
+        if (one != NULL)
+            json_object_set_new(c, roles[i], one);
+        if (co > worst || (co == worst && reason[0] == '\0')) {
+            worst = co;
+            snprintf(reason, sizeof(reason), "%s", why);
+        }
+    }
+    json_object_set_new(c, "status", json_string(co_status[worst]));
+    json_object_set_new(c, "reason", json_string(reason));
+    json_object_set_new(checks, "certificate_status", c);
+    if (worst == CO_FAILED)
+        indication_lower(report, "TOTAL_FAILED", "REVOKED");
+    else if (worst == CO_NO_POE)
+        indication_lower(report, "INDETERMINATE", "REVOKED_NO_POE");
+    else if (worst == CO_TRY_LATER)
+        indication_lower(report, "INDETERMINATE", "TRY_LATER");
+}
+
+/* A reference to v's current revocation set (NULL: none; rev_release). */
+static struct rev_holder *
+rev_get(struct verify_service *v)
+{
+    struct rev_holder *h;
+
+    pthread_mutex_lock(&v->mu);
+    if ((h = v->rev) != NULL)
+        h->refs++;
+    pthread_mutex_unlock(&v->mu);
+    return h;
+}
+
+static void
+rev_release(struct verify_service *v, struct rev_holder *h)
+{
+    pthread_mutex_lock(&v->mu);
+    rev_put_locked(h);
+    pthread_mutex_unlock(&v->mu);
+}
+
+/* The caller's status source st (may be NULL) with the service's
+ * revocation set h and anchors store added, in *out. */
+static const struct verify_status *
+status_with_rev(const struct verify_status *st, struct rev_holder *h,
+                X509_STORE *store, struct verify_status *out)
+{
+    if (st != NULL)
+        *out = *st;
+    else
+        memset(out, 0, sizeof(*out));
+    out->rev = h != NULL ? h->set : NULL;
+    out->anchors = store;
+    return out;
+}
+
+/* Contract: see verify.h. */
+err_code
+verify_cert_not_revoked(struct verify_service *v, const uint8_t *cert,
+                        size_t len, struct err *e)
+{
+    struct rev_holder *h;
+    struct rev_answer a;
+    X509_STORE *store = NULL;
+    uint64_t gen;
+    char t[21];
+    err_code rc;
+
+    trust_current(v, &store, &gen);
+    X509_STORE_free(store);
+    h = rev_get(v);
+    rc = rev_cert_status(h != NULL ? h->set : NULL, cert, len, util_now_ms(),
+                         &a, e);
+    rev_release(v, h);
+    if (rc != ERR_OK)
+        return rc;
+    util_time_rfc3339((time_t)(a.revoked_ms / 1000), t);
+    switch (a.state) {
+    case REV_REVOKED:
+    case REV_HOLD:
+        return err_set(e, ERR_INVALID, "certificate %s by its CA (CRL of %s, "
+                       "%s) since %s, reason %s", a.state == REV_HOLD
+                       ? "on hold" : "revoked", a.issuer, a.source, t,
+                       rev_reason_name(a.reason));
+    case REV_UNAVAILABLE:
+        return err_set(e, ERR_UNAVAILABLE, "revocation data of the "
+                       "certificate's CA unavailable: %s", a.why);
+    default:
+        return ERR_OK;
+    }
 }
 
 /* The OFD status callback: ctx is the struct verify_status. */
@@ -925,6 +1251,8 @@ verify_signature(struct verify_service *v, const struct verify_status *st,
     uint64_t gen;
     int64_t t0 = util_mono_ms();
     const char *hit = "hit";
+    struct verify_status vs;
+    struct rev_holder *rh = NULL;
     json_t *r = NULL;
     err_code rc;
 
@@ -956,8 +1284,10 @@ verify_signature(struct verify_service *v, const struct verify_status *st,
         rc = e->code != ERR_OK ? e->code : ERR_NOMEM;
         goto done;
     }
-    if ((rc = verify_status_apply(st, &s->seal, s, in->der, in->der_len, r,
-                                  e)) != ERR_OK)
+    rh = rev_get(v);
+    if ((rc = verify_status_apply(status_with_rev(st, rh, store, &vs),
+                                  &s->seal, s, in->der, in->der_len, r, e))
+        != ERR_OK)
         goto done;
     json_object_set_new(r, "cache", json_string(hit));
     json_object_set_new(r, "time_used_ms", json_integer(util_mono_ms() - t0));
@@ -966,6 +1296,8 @@ verify_signature(struct verify_service *v, const struct verify_status *st,
 done:
     if (c != NULL)
         cache_release(v, c);
+    if (rh != NULL)
+        rev_release(v, rh);
     X509_STORE_free(store);
     X509_STORE_free(o.tsa_store);
     json_decref(r);
@@ -981,6 +1313,8 @@ verify_seal(struct verify_service *v, const struct verify_status *st,
     struct ses_seal *s = NULL;
     struct ses_verify_opts o;
     X509_STORE *store = NULL;
+    struct verify_status vs;
+    struct rev_holder *rh = NULL;
     uint64_t gen;
     int64_t t0 = util_mono_ms();
     json_t *r = NULL;
@@ -997,12 +1331,16 @@ verify_seal(struct verify_service *v, const struct verify_status *st,
         rc = e->code != ERR_OK ? e->code : ERR_NOMEM;
         goto done;
     }
-    if ((rc = verify_status_apply(st, s, NULL, NULL, 0, r, e)) != ERR_OK)
+    rh = rev_get(v);
+    if ((rc = verify_status_apply(status_with_rev(st, rh, store, &vs), s,
+                                  NULL, NULL, 0, r, e)) != ERR_OK)
         goto done;
     json_object_set_new(r, "time_used_ms", json_integer(util_mono_ms() - t0));
     *report = r;
     r = NULL;
 done:
+    if (rh != NULL)
+        rev_release(v, rh);
     X509_STORE_free(store);
     json_decref(r);
     ses_seal_free(s);
@@ -1015,9 +1353,10 @@ verify_ofd(struct verify_service *v, const struct verify_status *st,
            const struct verify_input *in, int pictures, size_t max_inflated,
            json_t **report, struct err *e)
 {
-    static const struct verify_status none;
     struct ofd_verify_opts o;
     X509_STORE *store = NULL;
+    struct verify_status vs;
+    struct rev_holder *rh;
     uint64_t gen;
     err_code rc;
 
@@ -1028,10 +1367,13 @@ verify_ofd(struct verify_service *v, const struct verify_status *st,
     o.include_picture = pictures;
     o.max_inflated = max_inflated;
     o.status = ofd_status;
-    o.status_ctx = (void *)(st != NULL ? st : &none);
+    rh = rev_get(v);
+    o.status_ctx = (void *)status_with_rev(st, rh, store, &vs);
     o.tsa_store = tsa_anchors_ref(NULL);
     rc = ofd_verify(in->der, in->der_len, &o, report, e);
     X509_STORE_free(o.tsa_store);
+    if (rh != NULL)
+        rev_release(v, rh);
     X509_STORE_free(store);
     return rc;
 }

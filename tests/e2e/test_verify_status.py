@@ -250,9 +250,12 @@ def test_cli_without_status_says_not_checked(world, tmp_path):
     assert seal_status(j) == "not_checked"
     assert "--instance" in j["checks"]["seal_status"]["reason"]
     assert "seald_status" not in j
-    # every other check passed: only the status is missing
+    # every other check passed: only the status is missing (and the
+    # certificates' revocation status: no CRL is configured for this CA)
+    assert j["checks"]["certificate_status"]["status"] == "not_checked"
     assert all(c["status"] == "passed" for k, c in j["checks"].items()
-               if k not in ("seal_status", "timestamp")), j["checks"]
+               if k not in ("seal_status", "timestamp",
+                            "certificate_status")), j["checks"]
     sealed, _ = seal_an_ofd(w, esid)
     (tmp_path / "s.ofd").write_bytes(sealed)
     j, _ = cli("verify-ofd", tmp_path / "s.ofd", "--trust", trust, code=2)
