@@ -52,6 +52,7 @@
 #define REV_LIST_MAX          (64u * 1024u * 1024u)
 #define REV_RETRY_S_DEFAULT   30
 #define REV_RETRY_S_MAX       86400
+#define REV_MEMO_ENTRIES      256    /* certificates remembered per set  */
 #define REV_SKEW_MS           (5LL * 60 * 1000)  /* thisUpdate ahead of us */
 
 struct rev_set;

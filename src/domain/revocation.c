@@ -55,9 +55,27 @@ struct anchor {
     int64_t        retry_ms;
 };
 
+/* What rev_cert_status needs of a certificate, kept so that a certificate
+ * seen again costs an SM3 instead of a parse and a signature check
+ * (OpenSSL 3 takes about 0.3 ms to parse an SM2 certificate, and about
+ * 0.9 ms more to check its signature against an anchor, against about
+ * 0.25 ms for a whole cached verification). */
+struct memo {
+    uint8_t       key[SM3_DIGEST_LEN];   /* SM3 of the DER               */
+    int           used;                  /* 0: free slot                  */
+    uint64_t      tick;
+    int           anchor;                /* index in a, -1: none          */
+    ASN1_INTEGER *serial;
+    X509_NAME    *issuer;
+    char          issuer_text[256];
+};
+
 struct rev_set {
-    struct anchor *a;
-    int            n;
+    struct anchor  *a;
+    int             n;
+    pthread_mutex_t memo_mu;
+    uint64_t        memo_tick;
+    struct memo     memo[REV_MEMO_ENTRIES];
 };
 
 /* ---- sidecar files ------------------------------------------------------ */
@@ -265,7 +283,10 @@ rev_set_load(const char *dir, struct rev_set **out, struct err *e)
 
     *out = NULL;
     if ((s = calloc(1, sizeof(*s))) == NULL ||
-        (s->a = calloc(REV_MAX_ANCHORS, sizeof(*s->a))) == NULL) {
+        (s->a = calloc(REV_MAX_ANCHORS, sizeof(*s->a))) == NULL ||
+        pthread_mutex_init(&s->memo_mu, NULL) != 0) {
+        if (s != NULL)
+            free(s->a);
         free(s);
         return err_set(e, ERR_NOMEM, "out of memory");
     }
@@ -301,6 +322,11 @@ rev_set_free(struct rev_set *s)
         return;
     for (i = 0; i < s->n; i++)
         anchor_free(&s->a[i]);
+    for (i = 0; i < REV_MEMO_ENTRIES; i++) {
+        ASN1_INTEGER_free(s->memo[i].serial);
+        X509_NAME_free(s->memo[i].issuer);
+    }
+    pthread_mutex_destroy(&s->memo_mu);
     free(s->a);
     free(s);
 }
@@ -547,7 +573,7 @@ source_err(const struct source *src)
 
 /* The anchor of s that issued cert (an anchor certificate with cert's
  * issuer name whose key verifies cert), or NULL. */
-static struct anchor *
+static int
 cert_anchor(struct rev_set *s, X509 *cert)
 {
     int i, j;
@@ -561,16 +587,17 @@ cert_anchor(struct rev_set *s, X509 *cert)
                               X509_get_issuer_name(cert)) == 0 &&
                 X509_verify(cert, X509_get0_pubkey(an->certs[j])) == 1) {
                 ERR_clear_error();
-                return an;
+                return i;
             }
         ERR_clear_error();
     }
-    return NULL;
+    return -1;
 }
 
 /* The answer of the fresh CRL in src for cert.  mu held. */
 static void
-crl_answer(const struct source *src, X509 *cert, struct rev_answer *a)
+crl_answer(const struct source *src, const ASN1_INTEGER *serial,
+           struct rev_answer *a)
 {
     X509_REVOKED *rv = NULL;
     ASN1_ENUMERATED *r;
@@ -579,8 +606,7 @@ crl_answer(const struct source *src, X509 *cert, struct rev_answer *a)
     snprintf(a->source, sizeof(a->source), "%s", src->loc);
     a->this_update_ms = src->this_ms;
     a->next_update_ms = src->next_ms;
-    if (X509_CRL_get0_by_serial(src->crl, &rv,
-                                X509_get0_serialNumber(cert)) != 1 ||
+    if (X509_CRL_get0_by_serial(src->crl, &rv, serial) != 1 ||
         rv == NULL)
         return;
     a->reason = -1;
@@ -620,7 +646,7 @@ why_add(struct rev_answer *a, const char *fmt, ...)
 
 /* The issuer name of cert, RFC 2253, into out (capacity cap). */
 static void
-issuer_text(X509 *cert, char *out, size_t cap)
+issuer_text_of(X509 *cert, char *out, size_t cap)
 {
     BIO *b = BIO_new(BIO_s_mem());
     int n = 0;
@@ -633,35 +659,120 @@ issuer_text(X509 *cert, char *out, size_t cap)
     BIO_free(b);
 }
 
+/* The facts of the DER certificate der that rev_cert_status needs, from
+ * the memo or, the first time, from the certificate (then kept, the least
+ * recently used entry evicted): *anchor, *serial and *issuer (copies, the
+ * caller frees), issuer_text (capacity 256). */
+static err_code
+cert_facts(struct rev_set *s, const uint8_t *der, size_t len, int *anchor,
+           ASN1_INTEGER **serial, X509_NAME **issuer, char *issuer_text,
+           struct err *e)
+{
+    uint8_t key[SM3_DIGEST_LEN];
+    struct memo *m = NULL, *victim = NULL;
+    X509 *cert = NULL;
+    size_t i;
+    err_code rc;
+
+    *serial = NULL;
+    *issuer = NULL;
+    if ((rc = sm2_sm3(der, len, key, e)) != ERR_OK)
+        return rc;
+    pthread_mutex_lock(&s->memo_mu);
+    for (i = 0; i < REV_MEMO_ENTRIES; i++) {
+        struct memo *x = &s->memo[i];
+        if (x->used && memcmp(x->key, key, sizeof(key)) == 0) {
+            m = x;
+            break;
+        }
+        /* a free slot, else the least recently used */
+        if (victim == NULL ||
+            (victim->used && (!x->used || x->tick < victim->tick)))
+            victim = x;
+    }
+    if (m != NULL) {
+        m->tick = ++s->memo_tick;
+        *anchor = m->anchor;
+        *serial = ASN1_INTEGER_dup(m->serial);
+        *issuer = X509_NAME_dup(m->issuer);
+        memcpy(issuer_text, m->issuer_text, sizeof(m->issuer_text));
+    }
+    pthread_mutex_unlock(&s->memo_mu);
+    if (m != NULL)
+        goto check;
+    if ((rc = sm2_cert_parse(der, len, &cert, e)) != ERR_OK)
+        return rc;
+    set_default_id(cert);
+    issuer_text_of(cert, issuer_text, 256);
+    *anchor = cert_anchor(s, cert);
+    *serial = ASN1_INTEGER_dup(X509_get0_serialNumber(cert));
+    *issuer = X509_NAME_dup(X509_get_issuer_name(cert));
+    pthread_mutex_lock(&s->memo_mu);
+    /* another thread may have used the victim meanwhile: evict anyway */
+    if (*serial != NULL && *issuer != NULL) {
+        ASN1_INTEGER_free(victim->serial);
+        X509_NAME_free(victim->issuer);
+        memcpy(victim->key, key, sizeof(key));
+        victim->used = 1;
+        victim->tick = ++s->memo_tick;
+        victim->anchor = *anchor;
+        victim->serial = ASN1_INTEGER_dup(*serial);
+        victim->issuer = X509_NAME_dup(*issuer);
+        memcpy(victim->issuer_text, issuer_text, sizeof(victim->issuer_text));
+        if (victim->serial == NULL || victim->issuer == NULL)
+            victim->used = 0;
+    }
+    pthread_mutex_unlock(&s->memo_mu);
+    X509_free(cert);
+check:
+    ERR_clear_error();
+    if (*serial == NULL || *issuer == NULL) {
+        ASN1_INTEGER_free(*serial);
+        X509_NAME_free(*issuer);
+        *serial = NULL;
+        *issuer = NULL;
+        return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    return ERR_OK;
+}
+
 /* Contract: see revocation.h. */
 err_code
 rev_cert_status(struct rev_set *s, const uint8_t *der, size_t len,
                 int64_t now_ms, struct rev_answer *a, struct err *e)
 {
     struct anchor *an;
-    X509 *cert = NULL;
+    ASN1_INTEGER *serial = NULL;
+    X509_NAME *issuer = NULL;
     char next[21];
-    int i, answered = 0;
+    int i, idx = -1, answered = 0;
     err_code rc;
 
     memset(a, 0, sizeof(*a));
     a->reason = -1;
-    if ((rc = sm2_cert_parse(der, len, &cert, e)) != ERR_OK)
+    if (s == NULL) {
+        X509 *cert = NULL;
+        if ((rc = sm2_cert_parse(der, len, &cert, e)) != ERR_OK)
+            return rc;
+        issuer_text_of(cert, a->issuer, sizeof(a->issuer));
+        X509_free(cert);
+        return ERR_OK;
+    }
+    if ((rc = cert_facts(s, der, len, &idx, &serial, &issuer, a->issuer,
+                         e)) != ERR_OK)
         return rc;
-    set_default_id(cert);
-    issuer_text(cert, a->issuer, sizeof(a->issuer));
-    if (s == NULL || (an = cert_anchor(s, cert)) == NULL)
+    if (idx < 0)
         goto done;
+    an = &s->a[idx];
     snprintf(a->anchor, sizeof(a->anchor), "%s", an->name);
     for (i = 0; i < an->n_crls && !answered; i++) {
         struct source *src = &an->crls[i];
         pthread_mutex_lock(&src->mu);
         crl_refresh(an, src, now_ms);
         if (src->crl != NULL &&
-            X509_NAME_cmp(X509_CRL_get_issuer(src->crl),
-                          X509_get_issuer_name(cert)) == 0) {
+            X509_NAME_cmp(X509_CRL_get_issuer(src->crl), issuer) == 0) {
             if (now_ms < src->next_ms) {
-                crl_answer(src, cert, a);
+                crl_answer(src, serial, a);
                 answered = 1;
             } else {
                 util_time_rfc3339((time_t)(src->next_ms / 1000), next);
@@ -681,7 +792,8 @@ rev_cert_status(struct rev_set *s, const uint8_t *der, size_t len,
                      "sources of anchor %.100s", a->issuer, an->name);
     }
 done:
-    X509_free(cert);
+    ASN1_INTEGER_free(serial);
+    X509_NAME_free(issuer);
     return ERR_OK;
 }
 
