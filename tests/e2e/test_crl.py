@@ -34,8 +34,8 @@ import pytest
 
 from conftest import Instance, assert_error, free_port
 from test_seals import Seals, openssl
-from test_verify_status import (api, b64, cli, outcome, revoke, signed_text,
-                                write_sql)
+from test_verify_status import (api, b64, cli, ofd_api, outcome, revoke,
+                                seal_an_ofd, signed_text, write_sql)
 
 SM2_ID = "1234567812345678"
 
@@ -264,6 +264,12 @@ def test_revoked_signer_certificate(world, tmp_path):
     j, _ = cli("verify-file", "--signature", tmp_path / "sig.dat", "--data",
                tmp_path / "doc.txt", "--instance", w.inst.dir, code=1)
     assert outcome(j) == ("TOTAL_FAILED", "REVOKED")
+    # an OFD sealed now, with the certificate revoked since yesterday
+    sealed, _ = seal_an_ofd(w, esid)
+    rep = ofd_api(w, sealed)
+    ses = rep["signatures"][0]["ses"]
+    assert outcome(ses) == ("TOTAL_FAILED", "REVOKED"), ses["checks"]
+    assert ses["checks"]["certificate_status"]["signer"]["status"] == "failed"
     # the seal alone: its holder certificate is revoked
     esl = w.inst.get(f"/api/v1/seals/{esid}/file", w.cred["applicant"])
     rep = api(w, "/api/v1/verify/seal", {"seal": b64(esl.content)})
