@@ -171,10 +171,14 @@ static const char *verify_refs(struct ofd_pkg *p, const struct ofd_sigxml *sx,
     return st;
 }
 
-/* The StampAnnots of sx with their page index and Content.xml (new ref). */
-static json_t *stamps_json(const struct ofd_doc *d, const struct ofd_sigxml *sx)
+/* The StampAnnots of sx with their page index, Content.xml and the page's
+ * size in mm (so that a reader can draw the box on the page at scale); each
+ * page's size is read once, however many stamps stand on it (new ref). */
+static json_t *stamps_json(struct ofd_pkg *p, const struct ofd_doc *d,
+                           const struct ofd_sigxml *sx)
 {
     json_t *a = json_array();
+    double *size = d->n_pages ? calloc(d->n_pages, 2 * sizeof(*size)) : NULL;
     size_t i;
 
     for (i = 0; i < sx->n_stamps; i++) {
@@ -188,12 +192,23 @@ static json_t *stamps_json(const struct ofd_doc *d, const struct ofd_sigxml *sx)
                             pi >= 0 ? json_integer(pi) : json_null());
         json_object_set_new(o, "page", pi >= 0 ?
                             jtext(d->pages[pi].path) : json_null());
+        if (pi >= 0 && size != NULL) {
+            double *wh = &size[2 * (size_t)pi];
+            if (wh[0] <= 0)
+                ofd_page_size(p, d, (size_t)pi, &wh[0], &wh[1]);
+            json_object_set_new(o, "page_size_mm", wh[0] > 0 && wh[1] > 0 ?
+                                json_pack("[ff]", wh[0], wh[1]) :
+                                json_null());
+        } else {
+            json_object_set_new(o, "page_size_mm", json_null());
+        }
         json_object_set_new(o, "boundary_mm", s->has_box ? jbox(s->box) :
                             json_null());
         if (s->has_clip)
             json_object_set_new(o, "clip_mm", jbox(s->clip));
         json_array_append_new(a, o);
     }
+    free(size);
     return a;
 }
 
@@ -423,7 +438,7 @@ static err_code verify_one(struct ofd_pkg *p, const struct ofd_doc *d,
     json_object_set_new(j, "signed_value", jtext(sx.value_raw));
     json_object_set_new(j, "seal_loc", sx.seal_raw[0] ? jtext(sx.seal_raw) :
                         json_null());
-    json_object_set_new(j, "stamps", stamps_json(d, &sx));
+    json_object_set_new(j, "stamps", stamps_json(p, d, &sx));
     verify_refs(p, &sx, j, checks);
     if ((rc = ofd_pkg_budget_check(p, pe)) != ERR_OK)
         goto done;
