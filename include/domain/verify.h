@@ -51,7 +51,10 @@ err_code verify_service_shared(const char *trust_dir,
 
 /* What to verify.  der: the SES_Signature (or, for verify_seal, the
  * SESeal; for verify_ofd, the package); doc or hash (SM3, 32 bytes)
- * optional, doc wins; signer_id: the SM2 ID (NULL: SM2_DEFAULT_ID). */
+ * optional, doc wins; signer_id: the SM2 ID (NULL: SM2_DEFAULT_ID);
+ * pictures: verify_signature and verify_seal add the seal's picture to the
+ * report's seal ("picture": type, size, width_mm, height_mm, data_base64),
+ * for a reader who shows it (the verification page). */
 struct verify_input {
     const uint8_t *der;
     size_t         der_len;
@@ -60,6 +63,7 @@ struct verify_input {
     const uint8_t *hash;
     size_t         hash_len;
     const char    *signer_id;
+    int            pictures;
 };
 
 /*

@@ -1237,6 +1237,32 @@ done:
     return rc;
 }
 
+/* When pictures: the picture of seal s into report's "seal" object
+ * (type, size, width and height in mm, the bytes in base64).  Only memory
+ * can fail. */
+static err_code
+seal_picture(const struct ses_seal *s, int pictures, json_t *report,
+             struct err *e)
+{
+    json_t *seal = json_object_get(report, "seal");
+    char *b64 = NULL;
+    json_t *o;
+
+    if (!pictures || !json_is_object(seal))
+        return ERR_OK;
+    if (util_b64_encode(s->picture.p, s->picture.len, &b64, e) != ERR_OK)
+        return e->code;
+    /* the type is the file's text: not UTF-8, it is reported as null */
+    o = json_pack("{s:o?, s:I, s:I, s:I, s:s}", "type",
+                  json_string(s->picture_type), "size", (json_int_t)s->picture.len, "width_mm",
+                  (json_int_t)s->picture_width, "height_mm",
+                  (json_int_t)s->picture_height, "data_base64", b64);
+    free(b64);
+    if (o == NULL || json_object_set_new(seal, "picture", o) != 0)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    return ERR_OK;
+}
+
 /* Contract: see verify.h. */
 err_code
 verify_signature(struct verify_service *v, const struct verify_status *st,
@@ -1287,7 +1313,8 @@ verify_signature(struct verify_service *v, const struct verify_status *st,
     rh = rev_get(v);
     if ((rc = verify_status_apply(status_with_rev(st, rh, store, &vs),
                                   &s->seal, s, in->der, in->der_len, r, e))
-        != ERR_OK)
+        != ERR_OK ||
+        (rc = seal_picture(&s->seal, in->pictures, r, e)) != ERR_OK)
         goto done;
     json_object_set_new(r, "cache", json_string(hit));
     json_object_set_new(r, "time_used_ms", json_integer(util_mono_ms() - t0));
@@ -1333,7 +1360,8 @@ verify_seal(struct verify_service *v, const struct verify_status *st,
     }
     rh = rev_get(v);
     if ((rc = verify_status_apply(status_with_rev(st, rh, store, &vs), s,
-                                  NULL, NULL, 0, r, e)) != ERR_OK)
+                                  NULL, NULL, 0, r, e)) != ERR_OK ||
+        (rc = seal_picture(s, in->pictures, r, e)) != ERR_OK)
         goto done;
     json_object_set_new(r, "time_used_ms", json_integer(util_mono_ms() - t0));
     *report = r;

@@ -186,6 +186,25 @@ def test_vector_seals(world):
     assert status(r.json()["data"], "seal_signature") == "passed"
 
 
+def test_pictures_on_request(world):
+    """"pictures": true puts the seal's picture in the report's seal (for
+    the verification page); without it the report stays small."""
+    seal = read(SEALS, "ofdrw-UserV4.esl")
+    rep = verify(world, {"seal": b64(seal)}, path="/api/v1/verify/seal")
+    assert "picture" not in rep["seal"]
+    rep = verify(world, {"seal": b64(seal), "pictures": True},
+                 path="/api/v1/verify/seal")
+    pic = rep["seal"]["picture"]
+    data = base64.b64decode(pic["data_base64"])
+    assert pic["type"].lower() == "png" and data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) == pic["size"] and data in seal
+    sig = read(SIGS, "v4signed-Sign_0.SignedValue.dat")
+    rep = verify(world, {"signature": b64(sig), "pictures": True})
+    pic = rep["seal"]["picture"]
+    assert base64.b64decode(pic["data_base64"]) in sig
+    assert pic["width_mm"] > 0 and pic["height_mm"] > 0
+
+
 def test_seal_made_by_seald_passes_against_local_ca(world):
     esid = world.new_active_seal()
     r = world.inst.get(f"/api/v1/seals/{esid}/file", world.cred["applicant"])
