@@ -92,6 +92,18 @@ err_code api_public_admit(struct http_req *req, const struct route *r,
 /* The CPU budget of the public verifications per cfg (its 0s: the
  * defaults by cores), or NULL on OOM; cpubudget_free. */
 struct cpubudget *api_public_budget_new(const struct config *cfg);
+/* api_page.c: the public pages for people (issue 17 item 9): GET / (a
+ * landing page), GET /verify (the verification page) and its files,
+ * compiled in from src/api/page/ by src/embed.cmake. */
+struct api_page_file {
+    const char          *name;     /* "verify.html" */
+    const unsigned char *data;     /* len bytes (and a NUL after them) */
+    size_t               len;
+};
+extern const struct api_page_file api_page_files[];
+extern const size_t api_page_files_count;
+err_code api_page(struct http_req *req, struct http_resp *resp,
+                  struct err *e);
 
 /* api_audit.c: audit queries, chain verification, checkpoints, backup */
 err_code api_audit_list(struct http_req *req, struct http_resp *resp,

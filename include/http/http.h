@@ -78,6 +78,9 @@ struct http_resp {
     char        cache_control[64];
     char        etag[80];
     const char *vary;
+    /* Content-Security-Policy of a raw body a browser renders (the public
+     * pages), a static string; NULL: none. */
+    const char *csp;
 };
 
 /* A route handler: fill resp (status, data) or return an error. */

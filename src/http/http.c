@@ -256,6 +256,11 @@ send_body(struct http_conn_ctx *ctx, int status, char *raw, size_t len,
         MHD_add_response_header(resp, "ETag", ctx->cacheable->etag);
     if (ctx->cacheable != NULL && ctx->cacheable->vary != NULL)
         MHD_add_response_header(resp, "Vary", ctx->cacheable->vary);
+    if (ctx->cacheable != NULL && ctx->cacheable->csp != NULL) {
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                ctx->cacheable->csp);
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    }
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (allow != NULL && allow[0] != '\0')
         MHD_add_response_header(resp, "Allow", allow);

@@ -181,7 +181,8 @@ def test_credential_stored_only_as_mac(seald):
 
 def test_unknown_route_and_wrong_method(seald):
     assert_error(seald.get("/api/v1/nothing"), 404, "not_found")
-    assert_error(seald.get("/"), 404, "not_found")
+    # (/ is the landing page of issue 17 item 9: tests/e2e/test_verify_page.py)
+    assert_error(seald.get("/nothing"), 404, "not_found")
     r = seald.post("/healthz")
     assert_error(r, 405, "method_not_allowed")
     assert r.headers["Allow"] == "GET, HEAD"   # HEAD is GET without the body
