@@ -270,8 +270,10 @@
     return b;
   }
 
-  function checksList(checks) {
-    var ul = el("ul", { class: "checks" });
+  /* Every check of checks as a list item; scope: "package" (the OFD's
+   * own checks) or "seal" (the seal's and its signature's). */
+  function checksList(checks, scope) {
+    var ul = el("ul", { class: "checks", "data-scope": scope });
     Object.keys(checks || {}).forEach(function (name) {
       var c = checks[name] || {}, st = c.status || "";
       var li = el("li", { class: st, "data-check": name, "data-status": st },
@@ -399,11 +401,11 @@
     card.appendChild(dl);
     if (ofdSig && ofdSig.checks) {
       card.appendChild(el("h3", null, bi(["OFD 文件检查", "Checks of the OFD package"])));
-      card.appendChild(checksList(ofdSig.checks));
+      card.appendChild(checksList(ofdSig.checks, "package"));
     }
     if (ses && ses.checks) {
       card.appendChild(el("h3", null, bi(["签章检查", "Checks of the seal and signature"])));
-      card.appendChild(checksList(ses.checks));
+      card.appendChild(checksList(ses.checks, "seal"));
     }
     if (ofdSig && ofdSig.error)
       card.appendChild(el("p", { class: "why", lang: "en" }, ofdSig.error));
