@@ -122,8 +122,8 @@ api_public_verify(struct http_req *req, struct http_resp *resp,
     struct api_verify_form form = {
         API_VERIFY_SIGNATURE | API_VERIFY_SEAL | API_VERIFY_OFD, "hash", 1,
         0, "give {signature, document}, {signature, hash} (64 hex digits of "
-        "SM3), {ofd[, pictures]} or {seal}, as JSON with base64 fields or "
-        "as multipart/form-data parts of those names"};
+        "SM3), {ofd} or {seal} (each [, pictures]), as JSON with base64 "
+        "fields or as multipart/form-data parts of those names"};
     struct cpubudget_ticket t = {0, 0};
     struct api_verify_req v;
     json_t *report = NULL;

@@ -44,6 +44,8 @@ field_taken(const struct api_verify_form *f, int i)
         return (f->kinds & API_VERIFY_SIGNATURE) != 0;
     case F_SEAL:
         return (f->kinds & API_VERIFY_SEAL) != 0;
+    case F_PICTURES:            /* every kind: the seal's picture */
+        return 1;
     default:
         return (f->kinds & API_VERIFY_OFD) != 0;
     }
@@ -222,8 +224,6 @@ decide(const struct api_verify_form *f, const struct raw_input *r,
                   : seal ? API_VERIFY_SEAL : API_VERIFY_OFD;
     if (!sig && (r->f[F_DOCUMENT].present || r->f[F_HASH].present))
         return err_set(e, ERR_BAD_REQUEST, "%s", f->usage);
-    if (!ofd && r->f[F_PICTURES].present)
-        return err_set(e, ERR_BAD_REQUEST, "%s", f->usage);
     if (sig && r->f[F_DOCUMENT].present && r->f[F_HASH].present)
         return err_set(e, ERR_BAD_REQUEST, "give the document or its SM3 "
                        "hash, not both");
@@ -273,6 +273,7 @@ api_verify_read(const struct http_req *req, const struct api_verify_form *f,
     if (r.f[F_PICTURES].present)
         rc = r.b64 ? (v->pictures = r.pictures, ERR_OK)
                    : form_bool(&r, &v->pictures, e);
+    v->in.pictures = v->pictures;   /* signature and seal reports */
     return rc;
 }
 

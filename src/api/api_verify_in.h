@@ -6,8 +6,9 @@
  * request is decided by the fields it carries, as JSON with base64 fields
  * or as multipart/form-data parts of the same names:
  *   signature + document | signature + HASH_FIELD -> a signature
- *   ofd [+ pictures]                              -> an OFD package
+ *   ofd                                           -> an OFD package
  *   seal                                          -> a seal file alone
+ * each [+ pictures]: the seals' pictures in the report too
  * and api_verify_run hands it to the verification service, so every route
  * gives the same report for the same file.  Internal to the API layer.
  */
@@ -43,7 +44,8 @@ struct api_verify_form {
 struct api_verify_req {
     enum api_verify_kind kind;
     struct verify_input  in;
-    int                  pictures;     /* OFD: the seal pictures too */
+    int                  pictures;     /* the seal pictures too (OFD;
+                                          in.pictures: the others) */
     uint8_t             *der_buf, *doc_buf;
     uint8_t              hash[SM3_DIGEST_LEN];
 };

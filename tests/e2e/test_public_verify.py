@@ -225,7 +225,6 @@ def test_seal_same_report(world):
     {"seal": "AAAA", "ofd": "AAAA"},
     {"signature": "AAAA", "document": "AAAA", "seal": "AAAA"},
     {"seal": "AAAA", "document": "AAAA"},
-    {"seal": "AAAA", "pictures": True},
     {"signature": "AAAA", "document_sm3": "00" * 32},         # not public
     {"ofd": "AAAA", "extra": 1},
 ])
