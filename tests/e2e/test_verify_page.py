@@ -6,7 +6,8 @@ tests/vectors/README.md gives (encoded in VECTOR_OUTCOMES below, as the
 checks the page lists), a seal made and used here shows TOTAL_PASSED with
 its name, esID and its box drawn on the page, a tampered OFD shows the
 failure, and at a phone's width (375 x 800) nothing scrolls sideways.  A
-screenshot of each is kept in $SEALD_BUILD_DIR/artefacts/verify-page/.
+screenshot of each is kept in $SEALD_BUILD_DIR/artefacts/verify-page/
+(sqlite/ or postgresql/, by the run's dialect).
 
 The page's files are checked too: their Content-Type, the
 Content-Security-Policy, nosniff, ETag revalidation, that the browser
@@ -23,7 +24,7 @@ import zipfile
 
 import pytest
 
-from conftest import Instance
+from conftest import DIALECT, Instance
 from ofdgen import ofd
 from test_ofd_api import seal_ofd
 from test_seals import Seals
@@ -33,15 +34,17 @@ VECTORS = os.environ.get("SEALD_VECTORS", os.path.join(
     os.path.dirname(__file__), "..", "vectors"))
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/lib/chromium/chromium"
+# one directory per dialect: ctest runs e2e and e2e.pg side by side
 ARTEFACTS = os.path.join(os.environ.get("SEALD_BUILD_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..", "build")), "artefacts",
-    "verify-page")
+    "verify-page", DIALECT)
 WAIT_S = 60                 # the longest a verification may take to show
 
 try:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:         # reported by the browser fixture, as a failure
     webdriver = None
@@ -245,6 +248,14 @@ def test_vector_outcome_shown(world, browser, name, kind, files, indication,
     got = shown_checks(browser)
     for check, status in checks.items():
         assert got.get(check) == status, (name, check, got)
+    # each seal's outcome in plain words, naming what failed
+    plain = browser.find_element(By.CSS_SELECTOR, "#result .seal .plain")
+    assert plain.find_element(By.CSS_SELECTOR, "[lang=zh-CN]").text
+    assert plain.find_element(By.CSS_SELECTOR, "[lang=en]").text
+    if "seal.seal_signature" in checks and \
+            checks["seal.seal_signature"] == "failed":
+        assert "Seal maker's signature" in plain.text
+        assert "印章的制章签名" in plain.text
     # the banner says it in both languages
     banner = browser.find_element(By.ID, "outcome")
     assert banner.get_attribute("data-indication") == shown
@@ -310,6 +321,7 @@ def test_seal_made_here_on_an_ofd(world, browser, made):
     assert "active" in card.find_element(By.CSS_SELECTOR, "dd.now").text
     for cls in ("issuer", "signer", "when", "kind", "timestamp"):
         assert card.find_element(By.CSS_SELECTOR, "dd." + cls).text, cls
+    assert "is valid" in card.find_element(By.CSS_SELECTOR, ".plain").text
     checks = shown_checks(browser)
     assert checks["seal.seal_status"] == "passed"
     assert checks["package.references"] == "passed"
@@ -431,6 +443,15 @@ def test_accessible_controls(world, browser):
     assert drop.get_attribute("aria-describedby")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute(
         "lang") == "zh-CN"
+    # Enter on the focused drop zone opens the first missing file's chooser
+    # (the click is caught here, so no dialog opens)
+    browser.execute_script(
+        "window.picked = null;"
+        "document.getElementById('ofd-file').addEventListener('click',"
+        "  function (ev) { window.picked = 'ofd'; ev.preventDefault(); });")
+    drop.send_keys(Keys.ENTER)
+    assert browser.switch_to.active_element == drop
+    assert browser.execute_script("return window.picked") == "ofd"
     # Verify with nothing chosen: a message in both languages, no request
     browser.find_element(By.ID, "go").click()
     err = browser.find_element(By.ID, "error")

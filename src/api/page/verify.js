@@ -328,6 +328,32 @@
     return wrap;
   }
 
+  /* The outcome of one seal in plain words, both languages: what holds
+   * when it is valid, else which checks failed or could not be decided. */
+  function plainWords(ind, lists) {
+    var failed = [], open = [];
+    lists.forEach(function (checks) {
+      Object.keys(checks || {}).forEach(function (n) {
+        var st = (checks[n] || {}).status, w = CHECK[n] || [n, n];
+        if (st === "failed") failed.push(w);
+        else if (st === "indeterminate") open.push(w);
+      });
+    });
+    function names(ws, i, sep) { return ws.map(function (w) { return w[i]; }).join(sep); }
+    if (ind === "TOTAL_PASSED")
+      return bi(["此签章有效：文件自盖章后未被修改，签名和印章均验证通过，签章时印章处于有效状态。",
+                 "This seal is valid: the file has not changed since it was sealed, the signature " +
+                 "and the seal check out, and the seal was in force when it was used."]);
+    if (failed.length)
+      return bi(["此签章无效。未通过的检查：" + names(failed, 0, "、") + "。",
+                 "This seal is not valid. Checks that failed: " + names(failed, 1, ", ") + "."]);
+    if (open.length)
+      return bi(["此签章无法确认。无法确定的检查：" + names(open, 0, "、") + "。",
+                 "This seal cannot be confirmed. Checks that could not be decided: " +
+                 names(open, 1, ", ") + "."]);
+    return bi(["此签章无法确认。", "This seal cannot be confirmed."]);
+  }
+
   function stateWords(s) { return STATE[s] ? STATE[s] : [s, s]; }
 
   function statusFacts(dl, r) {
@@ -398,6 +424,8 @@
            bi(["独立签名文件，无页面位置", "a detached signature: no page position"]), "position");
     }
     statusFacts(dl, r);
+    card.appendChild(el("p", { class: "plain" },
+                        plainWords(ind, [ofdSig ? ofdSig.checks : null, ses ? ses.checks : null])));
     card.appendChild(dl);
     if (ofdSig && ofdSig.checks) {
       card.appendChild(el("h3", null, bi(["OFD 文件检查", "Checks of the OFD package"])));
