@@ -26,6 +26,7 @@ import pytest
 
 from conftest import DIALECT, Instance
 from ofdgen import ofd
+from openapi_check import check_response, resolve, spec
 from test_ofd_api import seal_ofd
 from test_seals import Seals
 from test_signing import approve, doc, sign, submit
@@ -500,6 +501,11 @@ def test_landing_page_links_to_verify(world, browser):
 def test_served_files_headers(world, path, ctype):
     r = world.inst.get(path)
     assert r.status_code == 200
+    check_response(path, "get", r)
+    documented = resolve(spec()["paths"][path]["get"]["responses"]["200"])
+    assert ctype.split(";")[0] in documented["content"]
+    for h in documented["headers"]:
+        assert h in r.headers, h
     assert r.headers["Content-Type"] == ctype
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     csp = r.headers["Content-Security-Policy"]
@@ -512,6 +518,7 @@ def test_served_files_headers(world, path, ctype):
         assert b"http://" not in r.content and b"https://" not in r.content
     etag = r.headers["ETag"]
     again = world.inst.get(path, headers={"If-None-Match": etag})
+    check_response(path, "get", again)
     assert again.status_code == 304 and again.content == b""
     assert again.headers["ETag"] == etag
 
@@ -549,7 +556,9 @@ def test_switched_off(world, browser, tmp_path):
     inst.start("--set", "public.verify_page=no")
     try:
         for path in ("/", "/verify", "/verify.js", "/verify.css"):
-            assert inst.get(path).status_code == 404, path
+            r = inst.get(path)
+            assert r.status_code == 404, path
+            check_response(path, "get", r)
     finally:
         rc, _, err = inst.stop()
     assert rc == 0, err

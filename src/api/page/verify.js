@@ -81,6 +81,12 @@
     current_time: ["当前时间", "the current time"],
     seal_create_date: ["印章制作时间", "the seal's making date"]
   };
+  /* The files a kind needs, as the page names them. */
+  var CHECK_FILE = {
+    ofd: ["OFD 文件", "the OFD file"], signature: ["签名文件", "the signature file"],
+    document: ["被签名的文档", "the signed document"], seal: ["印章文件", "the seal file"]
+  };
+
   var PICTURE_MIME = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg",
                        gif: "image/gif", bmp: "image/bmp" };
 
@@ -237,11 +243,6 @@
       .then(function () { busy(false); });
   }
 
-  var CHECK_FILE = {
-    ofd: ["OFD 文件", "the OFD file"], signature: ["签名文件", "the signature file"],
-    document: ["被签名的文档", "the signed document"], seal: ["印章文件", "the seal file"]
-  };
-
   /* ---- the report -------------------------------------------------- */
 
   function cn(dn) {
@@ -289,7 +290,7 @@
     var mime = p && p.type ? PICTURE_MIME[String(p.type).toLowerCase()] : null;
     if (mime && p.data_base64)
       return el("img", { class: "picture", src: "data:" + mime + ";base64," + p.data_base64,
-                         alt: "印章图像 · seal picture", width: null });
+                         alt: "印章图像 · seal picture" });
     return el("div", { class: "nopic" },
               bi(p && p.type ? ["印章图像为 " + p.type + " 格式，此处不显示",
                                 "The picture is in " + p.type + " format, not shown here"]
