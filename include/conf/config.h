@@ -118,6 +118,9 @@ struct config {
     char tsa_hash[16];              /* imprint: sm3 | sha256             */
     char tsa_anchors_dir[PATH_MAX]; /* TSA trust anchors, or ""          */
     char tsa_ca_file[PATH_MAX];     /* CA bundle for an https TSA, or "" */
+    /* the signed seal status list, in parts (seal_list.h) */
+    long status_list_part_entries;      /* entries per part              */
+    long status_list_expired_grace_days; /* listed after expiry this long */
     /* [public]: the services that need no credential */
     int  public_status;             /* 0: GET /status/... answers 404    */
     int  public_verify;             /* 0: POST /public/verify answers 404 */

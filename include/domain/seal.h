@@ -137,12 +137,7 @@ err_code seal_check_usable(struct store_conn *db, const struct store_seal *s,
 err_code seal_maintain(struct store_conn *db, const struct config *cfg,
                        int *n, struct err *e);
 
-/* Build the signed status list of every seal that is not active (*json
- * malloc'ed, caller frees; sig/sig_len the detached SM2 signature by the
- * maker key). */
-err_code seal_status_list(struct store_conn *db, const struct seal_env *env,
-                          char **json, size_t *json_len, uint8_t *sig,
-                          size_t *sig_len, struct err *e);
+/* The signed status list: seal_list.h. */
 
 /* Read access to a seal's details: any role over its organisation, or its
  * custodian. */

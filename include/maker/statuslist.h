@@ -2,14 +2,31 @@
  * statuslist.h - the signed seal status list (issue 6): the seal equivalent
  * of a CRL, for verifiers that work offline.
  *
- * Format (version 1).  Two byte strings, distributed together:
+ * Format (version 2; issue 17 item 2).  The list is published in parts:
+ * part i of n is the page of at most status.list_part_entries entries
+ * that follows part i - 1 in esID byte order, and says which esIDs it
+ * answers for (range_after, range_until), so that a part is a complete,
+ * signed statement on its own range: a relying party with one seal fetches
+ * the part whose range holds the seal's esID, an offline verifier every
+ * part.  Each part is two byte strings, distributed together:
  *
  *  1. the list: one JSON object, UTF-8, written compact (no whitespace) with
  *     non-ASCII characters escaped (so the bytes are pure ASCII), no trailing
  *     newline, members in this order:
  *       "type":        "seald-seal-status-list"
- *       "version":     1
- *       "number":      list number (integer, increases with every list)
+ *       "version":     2
+ *       "number":      list number (integer, increases with every list;
+ *                      the parts of one list share it)
+ *       "part":        this part's index, 0 .. parts - 1
+ *       "parts":       how many parts the list has
+ *       "total":       entries in all parts together
+ *       "range_after": the part answers for esIDs after this one (byte
+ *                      order, exclusive), or null: from the first
+ *       "range_until": ... up to and including this one, or null: to the
+ *                      last (null exactly in the last part)
+ *       "expired_before": time (form below): seals whose validity ended
+ *                      before it are not listed whatever their state
+ *                      (this_update - status.list_expired_grace_days)
  *       "issuer":      subject of signer_cert (RFC 2253 string)
  *       "this_update": issue time, "YYYY-MM-DDTHH:MM:SSZ" (UTC)
  *       "next_update": the next list is due by then (same form); a verifier
@@ -24,7 +41,10 @@
  *                       "suspended", "lost"), "since": time as above,
  *                       "reason": RFC 5280 CRLReason code, see below}
  *     Only seals that are NOT active are listed: a seal absent from a
- *     current list issued by its maker is active as of this_update.
+ *     current part issued by its maker is active as of this_update if its
+ *     esID lies in the part's range and its validity did not end before
+ *     expired_before (statuslist_covers); otherwise the part does not say.
+ *     Every entry's es_id lies in the part's range.
  *  2. the detached signature: DER SEQUENCE { r INTEGER, s INTEGER }, SM2 with
  *     SM3 over exactly the bytes of 1 (Z with ID "1234567812345678" and the
  *     public key of signer_cert), made by the maker key through custody.
@@ -47,8 +67,9 @@
 #include "err.h"
 
 #define STATUSLIST_TYPE        "seald-seal-status-list"
-#define STATUSLIST_VERSION     1
-#define STATUSLIST_MAX_ENTRIES 100000
+#define STATUSLIST_VERSION     2
+#define STATUSLIST_MAX_ENTRIES 100000    /* in one part */
+#define STATUSLIST_MAX_PARTS   100000
 #define STATUSLIST_MAX_JSON    (32u * 1024u * 1024u)
 #define STATUSLIST_STATE_MAX   32
 #define STATUSLIST_MAX_PERIOD  (31L * 86400L)   /* next - this update, s */
@@ -73,6 +94,13 @@ struct statuslist_params {
     int64_t number;                          /* >= 0                     */
     time_t this_update, next_update;         /* next > this, at most
                                                 STATUSLIST_MAX_PERIOD    */
+    int64_t part, parts;                     /* 0 <= part < parts; parts 0:
+                                                the whole list in one part */
+    int64_t total;                           /* entries of every part;
+                                                parts 0: n_entries       */
+    const char *range_after, *range_until;   /* NULL: unbounded; entries
+                                                must lie in the range    */
+    time_t expired_before;                   /* not after this_update    */
     const struct statuslist_entry *entries;  /* any order                */
     size_t n_entries;                        /* <= STATUSLIST_MAX_ENTRIES */
     const uint8_t *signer_cert;              /* DER, holds signer's key  */
@@ -103,7 +131,14 @@ err_code statuslist_verify(const uint8_t *json, size_t len,
                            struct err *e);
 
 /* The entry for es_id in a verified list (borrowed), or NULL if the seal
- * is not listed (active). */
+ * is not listed (active, when statuslist_covers says the part answers). */
 json_t *statuslist_find(json_t *list, const char *es_id);
+
+/* 1 if a verified part answers for es_id, a seal whose validity ends at
+ * valid_end (the seal's own validity end, seconds): es_id is in the part's
+ * range and the seal did not expire before the part's expired_before.  0:
+ * the part does not say (fetch the part for that range, or ask
+ * GET /status/{esid}). */
+int statuslist_covers(json_t *list, const char *es_id, time_t valid_end);
 
 #endif

@@ -67,6 +67,16 @@ err_code store_run(struct store_conn *c, store_work_fn fn, void *ctx,
                    struct err *e);
 
 /*
+ * Read transactions: store_read runs fn(conn, ctx, e) inside a read
+ * transaction (db_begin_read: no lock, one snapshot), so that several
+ * queries agree with each other while writers go on; fn must only read.
+ * It ends the transaction (commit, or rollback on failure) and returns
+ * fn's error.  Inside another transaction it is ERR_INTERNAL.
+ */
+err_code store_read(struct store_conn *c, store_work_fn fn, void *ctx,
+                    struct err *e);
+
+/*
  * Group commit: run fn(conn, ctx, e) inside a write transaction shared
  * with whatever other threads run at the same time, and return when that
  * transaction has committed.  fn must do all its work on conn (which may

@@ -119,9 +119,24 @@ err_code store_seal_list(struct store_conn *c,
                          int limit, store_seal_fn fn, void *ctx,
                          struct err *e);
 
-/* Every seal not active, for the status list. */
-err_code store_seal_list_inactive(struct store_conn *c, store_seal_fn fn,
-                                  void *ctx, struct err *e);
+/*
+ * The seal status list's rows (migration 011): seals neither active nor
+ * made whose validity did not end before cutoff_ms (a seal without a
+ * validity end is kept), in esID byte order.  Run them in one store_read
+ * so that they agree.  count: how many; nth: the esID at offset (0-based;
+ * ERR_NOT_FOUND past the end); page: up to limit rows with esID after
+ * `after` ("" for the first), each given to fn with esid, state,
+ * state_since_ms, reason_code and valid_end_ms set (the rest zero); an
+ * error of fn stops the walk and is returned.
+ */
+err_code store_status_list_count(struct store_conn *c, int64_t cutoff_ms,
+                                 int64_t *n, struct err *e);
+err_code store_status_list_nth(struct store_conn *c, int64_t cutoff_ms,
+                               int64_t offset, char esid[STORE_ESID_MAX],
+                               struct err *e);
+err_code store_status_list_page(struct store_conn *c, int64_t cutoff_ms,
+                                const char *after, int limit,
+                                store_seal_fn fn, void *ctx, struct err *e);
 
 /* A seal and the lowercase hex SM3 of its file into sm3_hex ("" while not
  * known), by esID (by_hash 0) or by that hex SM3 (by_hash 1), for the

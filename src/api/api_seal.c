@@ -12,7 +12,9 @@
 #include "application.h"
 #include "ca.h"
 #include "sjson.h"
+#include "statuslist.h"
 #include "seal.h"
+#include "seal_list.h"
 #include "ses.h"
 #include "util.h"
 
@@ -522,21 +524,29 @@ api_seal_status_list(struct http_req *req, struct http_resp *resp,
                      struct err *e)
 {
     struct seal_env env = env_of(req);
-    uint8_t sig[CA_SIG_MAX];
-    size_t json_len = 0, sig_len = 0;
-    char *json = NULL, *sig64 = NULL;
+    struct seal_list_part p;
+    const char *q = http_query(req, "part");
+    char *sig64 = NULL;
+    long part = 0;
     err_code rc;
 
-    if ((rc = seal_status_list(req->db, &env, &json, &json_len, sig,
-                               &sig_len, e)) != ERR_OK ||
-        (rc = util_b64_encode(sig, sig_len, &sig64, e)) != ERR_OK)
+    memset(&p, 0, sizeof(p));
+    if (q != NULL &&
+        util_parse_long(q, 0, STATUSLIST_MAX_PARTS - 1, &part, e) != ERR_OK)
+        return err_wrap(e, ERR_INVALID, "part");
+    if ((rc = seal_status_list(req->db, &env, part, &p, e)) != ERR_OK ||
+        (rc = util_b64_encode(p.sig, p.sig_len, &sig64, e)) != ERR_OK)
         goto done;
-    resp->data = json_pack("{s:s%, s:s, s:s}", "list", json, json_len,
-                           "signature", sig64, "signature_algorithm",
+    resp->data = json_pack("{s:s%, s:s, s:s, s:I, s:I, s:I}", "list", p.json,
+                           p.json_len, "signature", sig64,
+                           "signature_algorithm",
                            "SM2-with-SM3, ID 1234567812345678, over the "
-                           "exact bytes of list");
+                           "exact bytes of list",
+                           "part", (json_int_t)p.part,
+                           "parts", (json_int_t)p.parts,
+                           "total", (json_int_t)p.total);
 done:
-    free(json);
+    free(p.json);
     free(sig64);
     return rc;
 }

@@ -133,6 +133,10 @@ static const struct key_def config_keys[] = {
         1000000),
     NUM("status", "global_rate_limit_burst", status_global_rate_limit_burst,
         1, 1000000),
+    NUM("status", "list_part_entries", status_list_part_entries, 10,
+        100000),
+    NUM("status", "list_expired_grace_days", status_list_expired_grace_days,
+        0, 36500),
     BOOL("public", "status", public_status),
     BOOL("public", "verify", public_verify),
     BOOL("public", "verify_page", public_verify_page),
@@ -229,6 +233,8 @@ config_defaults(struct config *cfg)
     cfg->status_rate_limit_burst = 50;
     cfg->status_global_rate_limit_rps = 100;
     cfg->status_global_rate_limit_burst = 200;
+    cfg->status_list_part_entries = 50000;
+    cfg->status_list_expired_grace_days = 365;
     cfg->public_status = 1;
     cfg->public_verify = 1;
     cfg->public_verify_page = 1;

@@ -1007,12 +1007,6 @@ done:
     return rc;
 }
 
-struct list_ctx {
-    struct statuslist_entry *entries;
-    char (*esids)[STORE_ESID_MAX];
-    size_t n, cap;
-};
-
 /* Contract: seal_int.h. */
 int
 seal_reason_number(const struct store_seal *s)
@@ -1026,67 +1020,6 @@ seal_reason_number(const struct store_seal *s)
     if (!strcmp(s->reason_code, "cessation"))
         return STATUSLIST_REASON_CESSATION;
     return STATUSLIST_REASON_UNSPECIFIED;
-}
-
-static err_code
-list_add(void *ctx, const struct store_seal *s)
-{
-    struct list_ctx *l = ctx;
-
-    if (l->n == l->cap)
-        return ERR_TOO_LARGE;
-    snprintf(l->esids[l->n], STORE_ESID_MAX, "%s", s->esid);
-    l->entries[l->n].es_id = l->esids[l->n];
-    l->entries[l->n].state = seal_state_name(s->state);
-    l->entries[l->n].since = (time_t)(s->state_since_ms / 1000);
-    l->entries[l->n].reason = seal_reason_number(s);
-    l->n++;
-    return ERR_OK;
-}
-
-err_code
-seal_status_list(struct store_conn *db, const struct seal_env *env,
-                 char **json, size_t *json_len, uint8_t *sig,
-                 size_t *sig_len, struct err *e)
-{
-    struct list_ctx l;
-    struct authority maker;
-    struct statuslist_params p;
-    time_t now = time(NULL);
-    err_code rc;
-
-    memset(&l, 0, sizeof(l));
-    memset(&maker, 0, sizeof(maker));
-    l.cap = STATUSLIST_MAX_ENTRIES;
-    l.entries = calloc(l.cap, sizeof(*l.entries));
-    l.esids = calloc(l.cap, sizeof(*l.esids));
-    if (l.entries == NULL || l.esids == NULL) {
-        rc = err_set(e, ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    if ((rc = store_seal_list_inactive(db, list_add, &l, e)) != ERR_OK) {
-        if (rc == ERR_TOO_LARGE)
-            rc = err_set(e, ERR_TOO_LARGE, "more than %d inactive seals",
-                         STATUSLIST_MAX_ENTRIES);
-        goto done;
-    }
-    if ((rc = authority_load(db, env->custody, "maker", &maker, e))
-        != ERR_OK)
-        goto done;
-    memset(&p, 0, sizeof(p));
-    p.number = (int64_t)now;
-    p.this_update = now;
-    p.next_update = now + (time_t)env->cfg->seal_status_list_hours * 3600;
-    p.entries = l.entries;
-    p.n_entries = l.n;
-    p.signer_cert = maker.cert;
-    p.signer_cert_len = maker.cert_len;
-    rc = statuslist_build(&maker.key, &p, json, json_len, sig, sig_len, e);
-done:
-    authority_free(&maker);
-    free(l.entries);
-    free(l.esids);
-    return rc;
 }
 
 err_code

@@ -622,7 +622,10 @@ facts_db(struct store_conn *db, const struct ses_seal *seal,
 }
 
 /* Facts from a verified status list, if it answers for seal (its signer
- * is the seal's maker): *found 1, else 0.  The list gives the state now
+ * is the seal's maker): *found 1, else 0; 2 when the list is the maker's
+ * but the part does not cover the seal (statuslist_covers: its esID is
+ * outside the part's range, or the seal expired before the part's
+ * expired_before and was dropped).  The list gives the state now
  * and since when; before that the seal counts as active (the seal's own
  * validity period is checked by the format library). */
 static void
@@ -641,6 +644,11 @@ facts_list(const struct verify_status *st, const struct ses_seal *seal,
     if (st->list == NULL || signer.p == NULL ||
         !same_bytes(&signer, &seal->maker_cert))
         return;
+    if (!statuslist_covers((json_t *)st->list, seal->es_id,
+                           seal->valid_end)) {
+        *found = 2;
+        return;
+    }
     *found = 1;
     f->source = "status_list";
     f->esid = seal->es_id;
@@ -896,6 +904,14 @@ seal_status_apply(const struct verify_status *vs,
     }
     if (found == 0 && vs != NULL && vs->list != NULL)
         facts_list(vs, seal, sig, &f, &found);
+    if (found == 2) {
+        status_check(report, "not_checked", "status not checked: the "
+                     "status list part given does not cover this seal (its "
+                     "esID is outside the part's range, or the seal expired "
+                     "before the part's expired_before)");
+        indication_lower(report, "INDETERMINATE", "TRY_LATER");
+        return ERR_OK;
+    }
     if (found == 0 && vs != NULL && vs->rev != NULL)
         facts_issuer(vs, seal, sig, &f, &found, &held, anchor, why);
     if (found < 0) {

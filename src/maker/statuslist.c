@@ -1,5 +1,6 @@
 /*
- * statuslist.c - the signed seal status list (issue 6); the format is
+ * statuslist.c - the signed seal status list (issue 6), in parts (issue
+ * 17 item 2); the format is
  * described in include/maker/statuslist.h.
  *
  * Owns: writing the list JSON in its fixed member order, signing its bytes
@@ -106,6 +107,42 @@ static err_code subject_text(X509 *x, char **out, struct err *e)
     return ERR_OK;
 }
 
+/* Does es_id lie in (after, until]?  NULL bounds are open. */
+static int in_range(const char *es_id, const char *after, const char *until)
+{
+    return (after == NULL || strcmp(es_id, after) > 0) &&
+           (until == NULL || strcmp(es_id, until) <= 0);
+}
+
+/* The part's fields (parts 0 is one part holding everything): ERR_INVALID
+ * unless 0 <= part < parts, the total is possible, only the last part is
+ * open above, and expired_before is not after this_update. */
+static err_code part_check(const struct statuslist_params *p, int64_t *part,
+                           int64_t *parts, int64_t *total, struct err *e)
+{
+    *part = p->parts == 0 ? 0 : p->part;
+    *parts = p->parts == 0 ? 1 : p->parts;
+    *total = p->parts == 0 ? (int64_t)p->n_entries : p->total;
+    if (*part < 0 || *parts < 1 || *parts > STATUSLIST_MAX_PARTS ||
+        *part >= *parts || *total < (int64_t)p->n_entries ||
+        ((*part == *parts - 1) != (p->range_until == NULL)) ||
+        (*part == 0 && p->range_after != NULL) ||
+        (p->range_after != NULL && !esid_ok(p->range_after)) ||
+        (p->range_until != NULL && !esid_ok(p->range_until)) ||
+        (p->range_after != NULL && p->range_until != NULL &&
+         strcmp(p->range_after, p->range_until) >= 0) ||
+        p->expired_before > p->this_update)
+        return err_set(e, ERR_INVALID, "status list part fields are "
+                       "invalid");
+    return ERR_OK;
+}
+
+/* A string, or JSON null for NULL (new reference). */
+static json_t *str_or_null(const char *s)
+{
+    return s != NULL ? json_string(s) : json_null();
+}
+
 /* Contract: see statuslist.h. */
 err_code statuslist_build(const struct ca_key *signer,
                           const struct statuslist_params *p, char **json,
@@ -120,6 +157,7 @@ err_code statuslist_build(const struct ca_key *signer,
     char *issuer = NULL, *b64 = NULL, *text = NULL;
     size_t i;
     int nid = 0;
+    int64_t part = 0, parts = 1, total = 0;
 
     *json = NULL;
     *json_len = 0;
@@ -136,6 +174,8 @@ err_code statuslist_build(const struct ca_key *signer,
     if (signer == NULL || signer->custody == NULL || signer->token == NULL ||
         signer->key_id == NULL)
         return err_set(e, ERR_INVALID, "no signing key given");
+    if ((rc = part_check(p, &part, &parts, &total, e)) != ERR_OK)
+        return rc;
     rc = sm2_cert_parse(p->signer_cert, p->signer_cert_len, &x, e);
     if (rc != ERR_OK)
         goto done;
@@ -156,7 +196,8 @@ err_code statuslist_build(const struct ca_key *signer,
     for (i = 0; i < p->n_entries; i++) {
         const struct statuslist_entry *en = &p->entries[i];
         if (!esid_ok(en->es_id) || !state_ok(en->state) ||
-            !reason_ok(en->reason) || en->since > p->this_update) {
+            !reason_ok(en->reason) || en->since > p->this_update ||
+            !in_range(en->es_id, p->range_after, p->range_until)) {
             rc = err_set(e, ERR_INVALID, "status list entry %zu is invalid",
                          i);
             goto done;
@@ -186,6 +227,15 @@ err_code statuslist_build(const struct ca_key *signer,
         json_object_set_new(root, "version",
                             json_integer(STATUSLIST_VERSION)) ||
         json_object_set_new(root, "number", json_integer(p->number)) ||
+        json_object_set_new(root, "part", json_integer(part)) ||
+        json_object_set_new(root, "parts", json_integer(parts)) ||
+        json_object_set_new(root, "total", json_integer(total)) ||
+        json_object_set_new(root, "range_after",
+                            str_or_null(p->range_after)) ||
+        json_object_set_new(root, "range_until",
+                            str_or_null(p->range_until)) ||
+        json_object_set_new(root, "expired_before",
+                            time_json(p->expired_before)) ||
         json_object_set_new(root, "issuer", json_string(issuer)) ||
         json_object_set_new(root, "this_update", time_json(p->this_update)) ||
         json_object_set_new(root, "next_update", time_json(p->next_update)) ||
@@ -286,8 +336,9 @@ err_code statuslist_verify(const uint8_t *json, size_t len,
     uint8_t *cert = NULL;
     size_t cert_len = 0, i;
     X509 *x = NULL;
-    time_t tu, nu, since;
-    const char *prev = NULL;
+    time_t tu, nu, since, eb;
+    const char *prev = NULL, *after, *until;
+    json_int_t part, parts;
 
     *out = NULL;
     if (len == 0 || len > STATUSLIST_MAX_JSON)
@@ -312,8 +363,30 @@ err_code statuslist_verify(const uint8_t *json, size_t len,
         !time_parse(str_member(root, "this_update"), &tu) ||
         !time_parse(str_member(root, "next_update"), &nu) ||
         !json_is_array(entries = json_object_get(root, "entries")) ||
-        json_array_size(entries) > STATUSLIST_MAX_ENTRIES) {
+        json_array_size(entries) > STATUSLIST_MAX_ENTRIES ||
+        !json_is_integer(json_object_get(root, "part")) ||
+        !json_is_integer(json_object_get(root, "parts")) ||
+        !json_is_integer(json_object_get(root, "total")) ||
+        !time_parse(str_member(root, "expired_before"), &eb) || eb > tu) {
         rc = err_set(e, ERR_INVALID, "status list fields are invalid");
+        goto done;
+    }
+    part = json_integer_value(json_object_get(root, "part"));
+    parts = json_integer_value(json_object_get(root, "parts"));
+    after = str_member(root, "range_after");
+    until = str_member(root, "range_until");
+    if (parts < 1 || parts > STATUSLIST_MAX_PARTS || part < 0 ||
+        part >= parts ||
+        json_integer_value(json_object_get(root, "total")) <
+            (json_int_t)json_array_size(entries) ||
+        !(json_is_null(json_object_get(root, "range_after")) ||
+          esid_ok(after)) ||
+        !(json_is_null(json_object_get(root, "range_until")) ||
+          esid_ok(until)) ||
+        (part == 0) != (after == NULL) ||
+        (part == parts - 1) != (until == NULL) ||
+        (after != NULL && until != NULL && strcmp(after, until) >= 0)) {
+        rc = err_set(e, ERR_INVALID, "status list part fields are invalid");
         goto done;
     }
     rc = util_b64_decode(str_member(root, "signer_cert"),
@@ -335,7 +408,8 @@ err_code statuslist_verify(const uint8_t *json, size_t len,
             !time_parse(str_member(en, "since"), &since) ||
             !json_is_integer(json_object_get(en, "reason")) ||
             !reason_ok((int)json_integer_value(json_object_get(en, "reason"))) ||
-            (prev != NULL && strcmp(prev, id) >= 0)) {
+            (prev != NULL && strcmp(prev, id) >= 0) ||
+            !in_range(id, after, until)) {
             rc = err_set(e, ERR_INVALID, "status list entry %zu is invalid",
                          i);
             goto done;
@@ -387,4 +461,17 @@ json_t *statuslist_find(json_t *list, const char *es_id)
             hi = mid;
     }
     return NULL;
+}
+
+/* Contract: see statuslist.h. */
+int statuslist_covers(json_t *list, const char *es_id, time_t valid_end)
+{
+    time_t eb;
+
+    if (list == NULL || es_id == NULL ||
+        !time_parse(str_member(list, "expired_before"), &eb))
+        return 0;
+    return in_range(es_id, str_member(list, "range_after"),
+                    str_member(list, "range_until")) &&
+           valid_end >= eb;
 }

@@ -271,6 +271,12 @@ db_begin(struct db_conn *c, struct err *e)
 }
 
 err_code
+db_begin_read(struct db_conn *c, struct err *e)
+{
+    return DIALECT(c)->begin_read(c, e);
+}
+
+err_code
 db_commit(struct db_conn *c, struct err *e)
 {
     return DIALECT(c)->commit(c, e);

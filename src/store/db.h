@@ -161,6 +161,12 @@ err_code db_step_update_one(struct db_stmt *st, const char *what,
 /* Begin a write transaction (the dialect takes its write lock at once, so
  * a busy database fails here and not halfway through). */
 err_code db_begin(struct db_conn *c, struct err *e);
+/* Begin a read transaction: no lock, one snapshot for every statement
+ * until commit or rollback (SQLite: a deferred transaction, whose snapshot
+ * is taken at its first read; PostgreSQL: REPEATABLE READ, READ ONLY), so
+ * that several queries see the database as of one moment while writers go
+ * on. */
+err_code db_begin_read(struct db_conn *c, struct err *e);
 err_code db_commit(struct db_conn *c, struct err *e);
 /* Roll back when a transaction is open; otherwise nothing. */
 void db_rollback(struct db_conn *c);

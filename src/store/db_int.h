@@ -69,6 +69,7 @@ struct db_dialect {
     int64_t (*changes)(struct db_conn *c);
 
     err_code (*begin)(struct db_conn *c, struct err *e);
+    err_code (*begin_read)(struct db_conn *c, struct err *e);
     err_code (*commit)(struct db_conn *c, struct err *e);
     void (*rollback)(struct db_conn *c);
     int (*in_transaction)(struct db_conn *c);

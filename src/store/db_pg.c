@@ -1300,6 +1300,16 @@ batch_commit(struct pg_conn *c, struct err *e)
     return rc;
 }
 
+/* One snapshot for the whole transaction (read committed would give each
+ * statement its own). */
+static err_code
+pg_begin_read(struct db_conn *c_, struct err *e)
+{
+    return exec_plain((struct pg_conn *)c_,
+                      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", NULL,
+                      e);
+}
+
 static err_code
 pg_commit(struct db_conn *c_, struct err *e)
 {
@@ -1410,6 +1420,7 @@ const struct db_dialect db_pg = {
     .stmt_conn       = pg_stmt_conn,
     .changes         = pg_changes,
     .begin           = pg_begin,
+    .begin_read      = pg_begin_read,
     .commit          = pg_commit,
     .rollback        = pg_rollback,
     .in_transaction  = pg_in_transaction,

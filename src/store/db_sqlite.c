@@ -34,10 +34,11 @@ extern const size_t db_sqlite_migrations_count;
 #define DB_BACKUP_BUSY_MAX  2000    /* 5 ms sleeps: 10 s of busy source */
 
 /* Transaction statements, prepared once per connection like the others. */
-enum txn_stmt { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SP, TX_SP_UNDO,
+enum txn_stmt { TX_BEGIN, TX_BEGIN_READ, TX_COMMIT, TX_ROLLBACK, TX_SP, TX_SP_UNDO,
                 TX_SP_END, TX__COUNT };
 static const char *const txn_sql[TX__COUNT] = {
     [TX_BEGIN]   = "BEGIN IMMEDIATE",
+    [TX_BEGIN_READ] = "BEGIN DEFERRED",   /* snapshot at the first read */
     [TX_COMMIT]  = "COMMIT",
     [TX_ROLLBACK] = "ROLLBACK",
     [TX_SP]      = "SAVEPOINT unit",
@@ -616,6 +617,14 @@ sq_begin(struct db_conn *c_, struct err *e)
 }
 
 static err_code
+sq_begin_read(struct db_conn *c_, struct err *e)
+{
+    struct sq_conn *c = (struct sq_conn *)c_;
+
+    return txn(c, TX_BEGIN_READ, e);
+}
+
+static err_code
 sq_commit(struct db_conn *c_, struct err *e)
 {
     struct sq_conn *c = (struct sq_conn *)c_;
@@ -788,6 +797,7 @@ const struct db_dialect db_sqlite = {
     .stmt_conn       = sq_stmt_conn,
     .changes         = sq_changes,
     .begin           = sq_begin,
+    .begin_read      = sq_begin_read,
     .commit          = sq_commit,
     .rollback        = sq_rollback,
     .in_transaction  = sq_in_transaction,

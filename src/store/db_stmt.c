@@ -46,6 +46,11 @@
     "coalesce(state_reason, ''), coalesce(reviewer_id, 0), revision, " \
     "created_ms, updated_ms, coalesce(holder_key, '')"
 
+/* The seals of the status list: neither active nor made, and not expired
+ * before $1 (ms; a seal without a validity end stays). */
+#define STATUS_LIST_TERMS \
+    "state <> 'active' AND state <> 'made' AND " \
+    "(valid_end_ms IS NULL OR valid_end_ms >= $1)"
 #define SEAL_COLS "id, esid, lineage_esid, application_id, org_id, kind, " \
     "name, custodian_id, state, state_since_ms, coalesce(reason_code, ''), " \
     "version, coalesce(holder_key, ''), coalesce(valid_start_ms, 0), " \
@@ -398,9 +403,19 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "(CAST($6 AS TEXT) IS NULL OR state = $6) AND "
         "(CAST($7 AS BIGINT) = 0 OR valid_end_ms < $7) "
         "ORDER BY id LIMIT $8",
-    [DB_SEAL_LIST_INACTIVE] =
-        "SELECT " SEAL_COLS " FROM seals WHERE state <> 'active' "
-        "AND state <> 'made' ORDER BY id",
+    /* the status list (migration 011): its terms are those of the
+     * partial index seals_status_list, so that count, offset and page are
+     * read from that index alone, in esID byte order ($1: the cut-off of
+     * validity ends, ms) */
+    [DB_STATUS_LIST_COUNT] =
+        "SELECT count(*) FROM seals WHERE " STATUS_LIST_TERMS,
+    [DB_STATUS_LIST_NTH] =
+        "SELECT esid FROM seals WHERE " STATUS_LIST_TERMS
+        " ORDER BY esid LIMIT 1 OFFSET $2",
+    [DB_STATUS_LIST_PAGE] =
+        "SELECT esid, state, state_since_ms, reason_code, valid_end_ms "
+        "FROM seals WHERE " STATUS_LIST_TERMS " AND esid > $2 "
+        "ORDER BY esid LIMIT $3",
     /* the status statements (migration 010): a seal with the SM3 of its
      * file, found by esID or by that SM3 */
     [DB_SEAL_STATUS_BY_ESID] =

@@ -99,7 +99,7 @@ store_conn_get(struct store *s, struct store_conn **out, struct err *e)
     return ERR_OK;
 }
 
-/* The transaction primitives.  Only store_run, store_group_run and
+/* The transaction primitives.  Only store_run, store_read, store_group_run and
  * store_migrate use them: nothing outside this file begins, commits or
  * rolls back (store.h says why). */
 static err_code
@@ -129,6 +129,24 @@ store_run(struct store_conn *c, store_work_fn fn, void *ctx, struct err *e)
     if (db_in_transaction(c->dbc))
         return err_set(e, ERR_INTERNAL, "a unit of work inside another");
     if ((rc = txn_begin(c, e)) != ERR_OK)
+        return rc;
+    if ((rc = fn(c, ctx, e)) == ERR_OK && !db_in_transaction(c->dbc))
+        rc = err_set(e, ERR_DB, "transaction lost");
+    if (rc == ERR_OK && (rc = txn_commit(c, e)) == ERR_OK)
+        return ERR_OK;
+    txn_rollback(c);
+    return rc;
+}
+
+/* Contract: store.h. */
+err_code
+store_read(struct store_conn *c, store_work_fn fn, void *ctx, struct err *e)
+{
+    err_code rc;
+
+    if (db_in_transaction(c->dbc))
+        return err_set(e, ERR_INTERNAL, "a read inside a unit of work");
+    if ((rc = db_begin_read(c->dbc, e)) != ERR_OK)
         return rc;
     if ((rc = fn(c, ctx, e)) == ERR_OK && !db_in_transaction(c->dbc))
         rc = err_set(e, ERR_DB, "transaction lost");

@@ -548,14 +548,70 @@ store_seal_list(struct store_conn *c, const struct store_seal_reader *r,
 }
 
 err_code
-store_seal_list_inactive(struct store_conn *c, store_seal_fn fn, void *ctx,
-                         struct err *e)
+store_status_list_count(struct store_conn *c, int64_t cutoff_ms, int64_t *n,
+                        struct err *e)
 {
-    struct db_stmt *st = db_prep(c->dbc, DB_SEAL_LIST_INACTIVE, e);
+    struct db_stmt *st = db_prep(c->dbc, DB_STATUS_LIST_COUNT, e);
+    err_code rc;
+
+    *n = 0;
+    if (st == NULL)
+        return db_prep_failed(e);
+    db_bind_i64(st, 1, cutoff_ms);
+    if ((rc = db_step_row(st, "count", e)) != ERR_OK)
+        return rc;
+    *n = db_col_i64(st, 0);
+    db_release(st);
+    return ERR_OK;
+}
+
+err_code
+store_status_list_nth(struct store_conn *c, int64_t cutoff_ms,
+                      int64_t offset, char esid[STORE_ESID_MAX],
+                      struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_STATUS_LIST_NTH, e);
+    err_code rc;
+
+    esid[0] = '\0';
+    if (st == NULL)
+        return db_prep_failed(e);
+    db_bind_i64(st, 1, cutoff_ms);
+    db_bind_i64(st, 2, offset);
+    if ((rc = db_step_row(st, "status list entry", e)) != ERR_OK)
+        return rc;
+    db_col_copy(st, 0, esid, STORE_ESID_MAX);
+    db_release(st);
+    return ERR_OK;
+}
+
+err_code
+store_status_list_page(struct store_conn *c, int64_t cutoff_ms,
+                       const char *after, int limit, store_seal_fn fn,
+                       void *ctx, struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_STATUS_LIST_PAGE, e);
+    struct store_seal s;
+    enum db_row row;
+    err_code rc;
 
     if (st == NULL)
         return db_prep_failed(e);
-    return seal_walk(st, fn, ctx, e);
+    db_bind_i64(st, 1, cutoff_ms);
+    db_bind_text(st, 2, after);
+    db_bind_int(st, 3, limit);
+    while ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW) {
+        memset(&s, 0, sizeof(s));
+        db_col_copy(st, 0, s.esid, sizeof(s.esid));
+        s.state = seal_state_parse(db_col_text(st, 1));
+        s.state_since_ms = db_col_i64(st, 2);
+        db_col_copy(st, 3, s.reason_code, sizeof(s.reason_code));
+        s.valid_end_ms = db_col_i64(st, 4);
+        if ((rc = fn(ctx, &s)) != ERR_OK)
+            break;
+    }
+    db_release(st);
+    return rc;
 }
 
 err_code

@@ -182,7 +182,7 @@ def test_seald_verifies_signature(out, tmp_path):
 def test_openssl_verifies_status_list(out, tmp_path):
     raw = (out / "list.json").read_bytes()
     lst = json.loads(raw)
-    assert lst["type"] == "seald-seal-status-list" and lst["version"] == 1
+    assert lst["type"] == "seald-seal-status-list" and lst["version"] == 2
     assert [e["es_id"] for e in lst["entries"]] == sorted(
         e["es_id"] for e in lst["entries"])
     assert not raw.endswith(b"\n")

@@ -58,8 +58,10 @@ static void test_build_verify(void **state)
     /* exact form: fixed member order, compact, entries sorted by esID */
     {
         static const char pre[] =
-            "{\"type\":\"seald-seal-status-list\",\"version\":1,"
-            "\"number\":7,\"issuer\":\"CN=seald maker,O=seald test,C=CN\","
+            "{\"type\":\"seald-seal-status-list\",\"version\":2,"
+            "\"number\":7,\"part\":0,\"parts\":1,\"total\":3,"
+            "\"range_after\":null,\"range_until\":null,"
+            "\"expired_before\":\"1970-01-01T00:00:00Z\",\"issuer\":\"CN=seald maker,O=seald test,C=CN\","
             "\"this_update\":\"";
         assert_int_equal(strncmp(json, pre, strlen(pre)), 0);
     }
@@ -176,10 +178,113 @@ static void test_build_verify(void **state)
     free(m_der);
 }
 
+/* A part in the middle of a list: its range bounds its entries and what it
+ * answers for; the builder and the verifier refuse inconsistent parts. */
+static void test_parts(void **state)
+{
+    char caid[CUSTODY_ID_HEX_MAX], mid[CUSTODY_ID_HEX_MAX];
+    struct ca_key ca, maker;
+    uint8_t *ca_der = NULL, *m_der = NULL, sig[CA_SIG_MAX];
+    size_t ca_len = 0, m_len = 0, sig_len = 0, json_len = 0;
+    char *json = NULL, *c;
+    time_t now = time(NULL);
+    struct statuslist_entry en[2] = {
+        { "44010000000003", "revoked", 1700000000,
+          STATUSLIST_REASON_CESSATION },
+        { "44010000000005", "expired", 1700000100,
+          STATUSLIST_REASON_UNSPECIFIED },
+    };
+    struct statuslist_params p;
+    json_t *list = NULL;
+    struct err e = { 0 };
+
+    (void)state;
+    t_make_root(caid, &ca, &ca_der, &ca_len);
+    t_make_holder(&ca, ca_der, ca_len, "seald maker", now - 60,
+                  now + 86400 * 30, mid, &maker, &m_der, &m_len);
+    memset(&p, 0, sizeof p);
+    p.number = 9;
+    p.this_update = now - 10;
+    p.next_update = now + 86400;
+    p.part = 1;
+    p.parts = 3;
+    p.total = 7;
+    p.range_after = "44010000000002";
+    p.range_until = "44010000000005";
+    p.expired_before = now - 86400 * 365;
+    p.entries = en;
+    p.n_entries = 2;
+    p.signer_cert = m_der;
+    p.signer_cert_len = m_len;
+    assert_int_equal(statuslist_build(&maker, &p, &json, &json_len, sig,
+                                      &sig_len, &e), ERR_OK);
+    assert_non_null(strstr(json, "\"part\":1,\"parts\":3,\"total\":7,"
+                                 "\"range_after\":\"44010000000002\","
+                                 "\"range_until\":\"44010000000005\","));
+    assert_int_equal(statuslist_verify((const uint8_t *)json, json_len, sig,
+                                       sig_len, NULL, now, &list, &e),
+                     ERR_OK);
+    /* in range and not expired before the cut-off: answered */
+    assert_true(statuslist_covers(list, "44010000000004", now + 86400));
+    assert_null(statuslist_find(list, "44010000000004"));
+    assert_true(statuslist_covers(list, "44010000000005", now));
+    assert_non_null(statuslist_find(list, "44010000000005"));
+    /* the bounds: after is exclusive, until inclusive */
+    assert_false(statuslist_covers(list, "44010000000002", now));
+    assert_false(statuslist_covers(list, "44010000000006", now));
+    assert_false(statuslist_covers(list, "5", now));
+    /* a seal that expired before the cut-off: the part does not say */
+    assert_false(statuslist_covers(list, "44010000000004",
+                                   now - 86400 * 366));
+    assert_true(statuslist_covers(list, "44010000000004",
+                                  now - 86400 * 364));
+    json_decref(list);
+    list = NULL;
+    /* the range is signed: widening it breaks the signature */
+    c = strstr(json, "\"range_until\":\"44010000000005\"");
+    c[strlen("\"range_until\":\"4401000000000")] = '9';
+    assert_int_equal(statuslist_verify((const uint8_t *)json, json_len, sig,
+                                       sig_len, NULL, now, &list, &e),
+                     ERR_INVALID);
+    assert_null(list);
+    free(json);
+    json = NULL;
+    /* the builder refuses inconsistent parts */
+    en[0].es_id = "44010000000001";           /* outside the range */
+    assert_int_equal(statuslist_build(&maker, &p, &json, &json_len, sig,
+                                      &sig_len, &e), ERR_INVALID);
+    en[0].es_id = "44010000000003";
+    p.part = 3;                               /* part >= parts */
+    assert_int_equal(statuslist_build(&maker, &p, &json, &json_len, sig,
+                                      &sig_len, &e), ERR_INVALID);
+    p.part = 2;                               /* the last part is open */
+    assert_int_equal(statuslist_build(&maker, &p, &json, &json_len, sig,
+                                      &sig_len, &e), ERR_INVALID);
+    p.part = 0;                               /* the first part too */
+    assert_int_equal(statuslist_build(&maker, &p, &json, &json_len, sig,
+                                      &sig_len, &e), ERR_INVALID);
+    p.part = 1;
+    p.total = 1;                              /* fewer than listed */
+    assert_int_equal(statuslist_build(&maker, &p, &json, &json_len, sig,
+                                      &sig_len, &e), ERR_INVALID);
+    p.total = 7;
+    p.expired_before = p.this_update + 1;     /* cut-off in the future */
+    assert_int_equal(statuslist_build(&maker, &p, &json, &json_len, sig,
+                                      &sig_len, &e), ERR_INVALID);
+    p.expired_before = now - 86400 * 365;
+    p.range_after = "44010000000005";         /* empty range */
+    assert_int_equal(statuslist_build(&maker, &p, &json, &json_len, sig,
+                                      &sig_len, &e), ERR_INVALID);
+    assert_null(json);
+    free(ca_der);
+    free(m_der);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_build_verify),
+        cmocka_unit_test(test_parts),
     };
     return cmocka_run_group_tests(tests, t_token_setup, t_token_teardown);
 }
