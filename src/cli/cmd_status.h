@@ -5,10 +5,12 @@
  *                      database: seals it issued, their history and its
  *                      usage records (also its trust directory, unless
  *                      --trust is given);
- *   --status-list FILE a seal status list as GET /api/v1/seal-status-list
- *                      answers it ({"data": {"list", "signature"}}, or the
- *                      object inside "data"), verified with statuslist_verify
- *                      (against --trust's anchors when given).
+ *   --status-list FILE a part of the seal status list as
+ *                      GET /api/v1/seal-status-list?part=N answers it
+ *                      ({"data": {"list", "signature"}}, or the object
+ *                      inside "data"), verified with statuslist_verify
+ *                      (against --trust's anchors when given); it answers
+ *                      only for the seals it covers (statuslist_covers).
  * Without either every seal's status is "not checked" (verify.h).
  */
 #ifndef SEALD_CMD_STATUS_H
