@@ -3,7 +3,8 @@
  * 17 item 2); the format is
  * described in include/maker/statuslist.h.
  *
- * Owns: writing the list JSON in its fixed member order, signing its bytes
+ * Owns: writing the list JSON in its fixed member order (the entries
+ * written directly, in the bytes jansson would give them), signing its bytes
  * through custody (ca_sign), and verifying a list (signature, fields,
  * freshness, optional chain).
  */
@@ -143,6 +144,62 @@ static json_t *str_or_null(const char *s)
     return s != NULL ? json_string(s) : json_null();
 }
 
+/* Bytes one entry can take: the fixed text, the esID with every byte
+ * escaped, the state, a time and a reason of up to two digits. */
+#define SL_ENTRY_FIXED 64
+static size_t entry_max(const struct statuslist_entry *en)
+{
+    return SL_ENTRY_FIXED + 2 * strlen(en->es_id) + strlen(en->state) + 20;
+}
+
+/* Write s as a JSON string body at p (s is visible ASCII: only '"' and
+ * '\\' need escaping, as jansson's JSON_ENSURE_ASCII writes them);
+ * returns the end. */
+static char *put_str(char *p, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '"' || *s == '\\')
+            *p++ = '\\';
+        *p++ = *s;
+    }
+    return p;
+}
+
+/* The whole list: head is the dump of every member but the entries (ends
+ * with '}'), to which the entries array is appended in the bytes jansson
+ * would write for it (compact, in order), without a tree of a hundred
+ * thousand objects.  *out malloc'ed, NUL-terminated. */
+static err_code write_list(const char *head,
+                           const struct statuslist_entry *const *sorted,
+                           size_t n, char **out, size_t *out_len,
+                           struct err *e)
+{
+    size_t i, cap, hl = strlen(head);
+    char *buf, *p, t[21];
+
+    cap = hl + 16;
+    for (i = 0; i < n; i++)
+        cap += entry_max(sorted[i]);
+    if (hl < 2 || head[hl - 1] != '}' || (buf = malloc(cap)) == NULL)
+        return err_set(e, ERR_NOMEM, "cannot write the status list");
+    memcpy(buf, head, hl - 1);
+    p = buf + hl - 1;
+    memcpy(p, ",\"entries\":[", 12);
+    p += 12;
+    for (i = 0; i < n; i++) {
+        const struct statuslist_entry *en = sorted[i];
+        util_time_rfc3339(en->since, t);
+        p += sprintf(p, "%s{\"es_id\":\"", i ? "," : "");
+        p = put_str(p, en->es_id);
+        p += sprintf(p, "\",\"state\":\"%s\",\"since\":\"%s\",\"reason\":%d}",
+                     en->state, t, en->reason);
+    }
+    memcpy(p, "]}", 3);
+    *out_len = (size_t)(p + 2 - buf);
+    *out = buf;
+    return ERR_OK;
+}
+
 /* Contract: see statuslist.h. */
 err_code statuslist_build(const struct ca_key *signer,
                           const struct statuslist_params *p, char **json,
@@ -151,10 +208,11 @@ err_code statuslist_build(const struct ca_key *signer,
 {
     err_code rc = ERR_OK;
     const struct statuslist_entry **sorted = NULL;
-    json_t *root = NULL, *arr = NULL;
+    json_t *root = NULL;
     X509 *x = NULL;
     EVP_PKEY *pub = NULL;
-    char *issuer = NULL, *b64 = NULL, *text = NULL;
+    char *issuer = NULL, *b64 = NULL, *text = NULL, *head = NULL;
+    size_t text_len = 0;
     size_t i;
     int nid = 0;
     int64_t part = 0, parts = 1, total = 0;
@@ -221,8 +279,7 @@ err_code statuslist_build(const struct ca_key *signer,
               ? NID_SM2_with_SM3
               : NID_ecdsa_with_SHA256;
     root = json_object();
-    arr = json_array();
-    if (root == NULL || arr == NULL ||
+    if (root == NULL ||
         json_object_set_new(root, "type", json_string(STATUSLIST_TYPE)) ||
         json_object_set_new(root, "version",
                             json_integer(STATUSLIST_VERSION)) ||
@@ -249,42 +306,29 @@ err_code statuslist_build(const struct ca_key *signer,
         rc = err_set(e, ERR_NOMEM, "cannot build the status list");
         goto done;
     }
-    for (i = 0; i < p->n_entries; i++) {
-        json_t *o = json_object();
-        if (o == NULL || json_array_append_new(arr, o) ||
-            json_object_set_new(o, "es_id", json_string(sorted[i]->es_id)) ||
-            json_object_set_new(o, "state", json_string(sorted[i]->state)) ||
-            json_object_set_new(o, "since", time_json(sorted[i]->since)) ||
-            json_object_set_new(o, "reason",
-                                json_integer(sorted[i]->reason))) {
-            rc = err_set(e, ERR_NOMEM, "cannot build the status list");
-            goto done;
-        }
-    }
-    if (json_object_set(root, "entries", arr)) {
-        rc = err_set(e, ERR_NOMEM, "cannot build the status list");
-        goto done;
-    }
-    text = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII |
+    head = json_dumps(root, JSON_COMPACT | JSON_ENSURE_ASCII |
                                 JSON_PRESERVE_ORDER);
-    if (text == NULL) {
+    if (head == NULL) {
         rc = err_set(e, ERR_NOMEM, "cannot write the status list");
         goto done;
     }
-    rc = ca_sign(signer, (const uint8_t *)text, strlen(text), sig, sig_len,
+    rc = write_list(head, sorted, p->n_entries, &text, &text_len, e);
+    if (rc != ERR_OK)
+        goto done;
+    rc = ca_sign(signer, (const uint8_t *)text, text_len, sig, sig_len,
                  &nid, e);
     if (rc != ERR_OK)
         goto done;
-    *json_len = strlen(text);
+    *json_len = text_len;
     *json = text;
     text = NULL;
 done:
     ERR_clear_error();
     free(text);
+    free(head);
     free(b64);
     free(issuer);
     free(sorted);
-    json_decref(arr);
     json_decref(root);
     EVP_PKEY_free(pub);
     X509_free(x);

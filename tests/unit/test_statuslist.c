@@ -276,6 +276,28 @@ static void test_parts(void **state)
     assert_int_equal(statuslist_build(&maker, &p, &json, &json_len, sig,
                                       &sig_len, &e), ERR_INVALID);
     assert_null(json);
+    /* esIDs may hold '"' and '\\': written escaped, read back the same */
+    {
+        struct statuslist_entry odd = { "A\"B\\C", "revoked", 1700000000,
+                                        STATUSLIST_REASON_CESSATION };
+        memset(&p, 0, sizeof p);
+        p.number = 1;
+        p.this_update = now - 10;
+        p.next_update = now + 86400;
+        p.entries = &odd;
+        p.n_entries = 1;
+        p.signer_cert = m_der;
+        p.signer_cert_len = m_len;
+        assert_int_equal(statuslist_build(&maker, &p, &json, &json_len, sig,
+                                          &sig_len, &e), ERR_OK);
+        assert_non_null(strstr(json, "\"es_id\":\"A\\\"B\\\\C\""));
+        assert_int_equal(statuslist_verify((const uint8_t *)json, json_len,
+                                           sig, sig_len, NULL, now, &list,
+                                           &e), ERR_OK);
+        assert_non_null(statuslist_find(list, "A\"B\\C"));
+        json_decref(list);
+        free(json);
+    }
     free(ca_der);
     free(m_der);
 }
