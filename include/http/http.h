@@ -94,6 +94,11 @@ const char *http_query(const struct http_req *req, const char *key);
  * the request. */
 const char *http_header(const struct http_req *req, const char *name);
 
+/* 1 if the request's If-None-Match names etag (a quoted tag) or is "*":
+ * a list of tags, weak or not.  The one conditional-request check, for
+ * every handler that answers 304. */
+int http_etag_matches(const struct http_req *req, const char *etag);
+
 /* The audit actor of this request (account, role, address, request id). */
 struct audit_actor http_actor(const struct http_req *req);
 

@@ -50,24 +50,6 @@ page_file(const char *name)
     return NULL;
 }
 
-/* Does If-None-Match (inm, may be NULL) name etag, or "*"?  A list of
- * tags, weak or not. */
-static int
-page_etag_matches(const char *inm, const char *etag)
-{
-    size_t n = strlen(etag);
-    const char *p;
-
-    if (inm == NULL)
-        return 0;
-    if (strcmp(inm, "*") == 0)
-        return 1;
-    for (p = strstr(inm, etag); p != NULL; p = strstr(p + 1, etag))
-        if (p[n] == '\0' || p[n] == ',' || p[n] == ' ')
-            return 1;
-    return 0;
-}
-
 /* GET of one of page_map's paths: the file (copied into resp->raw, which
  * the HTTP layer frees) with its type, CSP and ETag, or an empty 304 when
  * If-None-Match names the ETag. */
@@ -98,7 +80,7 @@ api_page(struct http_req *req, struct http_resp *resp, struct err *e)
     snprintf(resp->cache_control, sizeof(resp->cache_control), "no-cache");
     resp->content_type = type;
     resp->csp = PAGE_CSP;
-    len = page_etag_matches(http_header(req, "If-None-Match"), resp->etag)
+    len = http_etag_matches(req, resp->etag)
               ? 0 : f->len;
     if ((resp->raw = malloc(len + 1)) == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");

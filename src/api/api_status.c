@@ -114,23 +114,6 @@ status_json(const struct seal_statement *st, char **text, size_t *len,
     return rc;
 }
 
-/* Does If-None-Match name etag (or "*")?  A list of tags, weak or not. */
-static int
-etag_matches(const char *inm, const char *etag)
-{
-    size_t n = strlen(etag);
-    const char *p;
-
-    if (inm == NULL)
-        return 0;
-    if (strcmp(inm, "*") == 0)
-        return 1;
-    for (p = strstr(inm, etag); p != NULL; p = strstr(p + 1, etag))
-        if (p[n] == '\0' || p[n] == ',' || p[n] == ' ')
-            return 1;
-    return 0;
-}
-
 /* The answer for key (an esID, or by_hash an SM3 in lowercase hex). */
 static err_code
 status_answer(struct http_req *req, struct http_resp *resp, const char *key,
@@ -178,7 +161,7 @@ status_answer(struct http_req *req, struct http_resp *resp, const char *key,
              "public, max-age=%ld", age);
     resp->vary = "Accept";
     resp->content_type = der ? STATUS_DER_TYPE : STATUS_JSON_TYPE;
-    if (etag_matches(http_header(req, "If-None-Match"), resp->etag)) {
+    if (http_etag_matches(req, resp->etag)) {
         free(body);
         if ((body = malloc(1)) == NULL) {
             rc = err_set(e, ERR_NOMEM, "out of memory");

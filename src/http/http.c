@@ -141,6 +141,22 @@ http_header(const struct http_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn->mc, MHD_HEADER_KIND, name);
 }
 
+int
+http_etag_matches(const struct http_req *req, const char *etag)
+{
+    const char *inm = http_header(req, "If-None-Match"), *p;
+    size_t n = strlen(etag);
+
+    if (inm == NULL || n == 0)
+        return 0;
+    if (strcmp(inm, "*") == 0)
+        return 1;
+    for (p = strstr(inm, etag); p != NULL; p = strstr(p + 1, etag))
+        if (p[n] == '\0' || p[n] == ',' || p[n] == ' ')
+            return 1;
+    return 0;
+}
+
 struct audit_actor
 http_actor(const struct http_req *req)
 {
