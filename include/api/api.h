@@ -87,6 +87,13 @@ err_code api_public_verify(struct http_req *req, struct http_resp *resp,
 /* The routing table's admit hook (router.h) for POST /public/verify, on
  * the headers: its body limit, the per-address rate limit (429) and a look
  * at the CPU budget (503).  Other routes pass. */
+/* POST /tsa (api_tsa.c): seald as an RFC 3161 TSA; api_tsa_admit is
+ * called by api_public_admit for it (body limit, rate limit). */
+err_code api_tsa(struct http_req *req, struct http_resp *resp,
+                 struct err *e);
+err_code api_tsa_admit(struct http_req *req, int *retry_after,
+                       struct err *e);
+
 err_code api_public_admit(struct http_req *req, const struct route *r,
                           int *retry_after, struct err *e);
 /* The CPU budget of the public verifications per cfg (its 0s: the

@@ -22,6 +22,9 @@
 #define CONFIG_MAX_TOKENS           8
 #define CONFIG_MAX_PRECHAIN         1000000000000L
 #define CONFIG_KEYREF_MAX           (CUSTODY_NAME_MAX + CUSTODY_ID_HEX_MAX + 2)
+/* TSAPolicyId of the timestamps seald issues when tsa.serve_policy is not
+ * set: a UUID-based OID (ITU-T X.667, arc 2.25), which needs no registry. */
+#define CONFIG_TSA_SERVE_POLICY "2.25.18551139004563584666853997275230504503"
 
 /* A [token.NAME] section: a PKCS#11 token seald uses through the custody
  * layer.  devtoken_dir is set only for the project's development token. */
@@ -77,6 +80,7 @@ struct config {
     char ca_key[CONFIG_KEYREF_MAX];      /* the local CA                  */
     char maker_key[CONFIG_KEYREF_MAX];   /* the seal maker (制章者)       */
     char status_key[CONFIG_KEYREF_MAX];  /* signs seal status statements  */
+    char tsa_key[CONFIG_KEYREF_MAX];     /* signs the timestamps of POST /tsa */
     /* [seals] */
     char seal_region[16];           /* region code in esIDs             */
     char seal_esid_format[128];
@@ -121,9 +125,14 @@ struct config {
     /* the signed seal status list, in parts (seal_list.h) */
     long status_list_part_entries;      /* entries per part              */
     long status_list_expired_grace_days; /* listed after expiry this long */
+    /* [tsa] serve_*: seald as a TSA (POST /tsa) */
+    char tsa_serve_policy[128];     /* TSAPolicyId of the tokens issued  */
+    long tsa_serve_rate_limit_rps;  /* per client address                */
+    long tsa_serve_rate_limit_burst;
     /* [public]: the services that need no credential */
     int  public_status;             /* 0: GET /status/... answers 404    */
     int  public_verify;             /* 0: POST /public/verify answers 404 */
+    int  public_tsa;                /* 0: POST /tsa answers 404 (default) */
     int  public_verify_page;        /* 0: the /verify page answers 404   */
     long public_verify_rate_limit_rps;   /* per client address           */
     long public_verify_rate_limit_burst;

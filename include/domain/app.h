@@ -31,6 +31,7 @@ struct app {
     struct ratelimit    *public_verify_limiter; /* POST /public/verify,
                                                    per address           */
     struct cpubudget    *public_verify_budget;  /* ... CPU of them all   */
+    struct ratelimit    *tsa_limiter;   /* POST /tsa, per address       */
     struct custody      *custody;      /* the configured tokens        */
     int64_t              started_ms;
     atomic_int           stopping;     /* set on SIGTERM/SIGINT */

@@ -52,4 +52,19 @@ err_code tsa_stamp(const struct config *cfg, uint8_t **der, size_t *len,
 /* The signing result's "timestamp" member for o (new reference). */
 json_t *tsa_outcome_json(const struct tsa_outcome *o);
 
+/*
+ * seald as a TSA (POST /tsa): the TimeStampResp (DER, *out malloc'ed,
+ * caller frees) to the TimeStampReq query, signed with the instance's TSA
+ * authority (role 'tsa') in custody c, policy cfg->tsa_serve_policy.  A
+ * query the TSA refuses is a rejection reply with ERR_OK (*granted 0).
+ * ERR_UNAVAILABLE when the instance has no TSA key (made before
+ * migration 013: `seald tsa-key`), ERR_HSM_UNAVAILABLE from custody.
+ */
+struct store_conn;
+struct custody;
+err_code tsa_serve(struct store_conn *db, struct custody *c,
+                   const struct config *cfg, const uint8_t *query,
+                   size_t len, uint8_t **out, size_t *out_len, int *granted,
+                   struct err *e);
+
 #endif

@@ -391,6 +391,43 @@ err_code ses_ts_reply_token(const struct ses_ts_query *q,
                             size_t *token_len, struct ses_ts_info *info,
                             struct err *e);
 
+/* ---- seald as a TSA: the TimeStampResp of a query (ses_tsa.c) ---------
+ * The key never enters this process: the signer callback gets the digest
+ * of the DER of the signed attributes (SM3 for an SM2 key, e = SM3(attrs)
+ * without the GM/T 0009 Z value, as OpenSSL's PKCS7/CMS verifiers check
+ * it; SHA-256 for ECDSA P-256) and returns a DER signature. */
+#define SES_TSA_QUERY_MAX 4096       /* a TimeStampReq's bytes, at most */
+
+typedef err_code (*ses_tsa_signer_fn)(void *ctx, const uint8_t dgst[32],
+                                      uint8_t *sig, size_t *sig_len,
+                                      struct err *e);
+
+struct ses_tsa_params {
+    const uint8_t    *cert;          /* the TSA certificate (DER)        */
+    size_t            cert_len;
+    int               sm2;           /* 1: SM2/SM3, 0: ECDSA/SHA-256     */
+    const char       *policy;        /* TSAPolicyId, dotted              */
+    time_t            now;           /* genTime                          */
+    ses_tsa_signer_fn sign;
+    void             *sign_ctx;      /* sig capacity: SM2_SIG_IN_MAX     */
+};
+
+/*
+ * The TimeStampResp (DER, *out malloc'ed, caller frees) to the
+ * TimeStampReq query (len bytes).  A query that is not one, asks for a
+ * hash other than SM3 or SHA-256, another policy or an extension gets a
+ * rejection (status 2, failInfo badDataFormat, badAlg, unacceptedPolicy,
+ * unacceptedExtension; *granted 0) and ERR_OK: that is the TSA's answer.
+ * A granted one has genTime p->now, a random 128-bit serial, p->policy,
+ * the query's imprint and nonce, the certificate when certReq, and is
+ * signed by p->sign over signedAttrs contentType, messageDigest and
+ * signingCertificateV2 (SHA-256 of the certificate).  Errors only when we
+ * fail (the signer, memory, a bad policy OID: ERR_CONFIG).
+ */
+err_code ses_tsa_respond(const uint8_t *query, size_t len,
+                         const struct ses_tsa_params *p, uint8_t **out,
+                         size_t *out_len, int *granted, struct err *e);
+
 /* A copy of the signature value of the SES_Signature der (*val malloc'ed,
  * caller frees).  ERR_CONFLICT when it carries a timestamp already. */
 err_code ses_signature_value(const uint8_t *der, size_t len, uint8_t **val,

@@ -95,13 +95,16 @@ struct ca_issue_params {
                                         CA_LEAF_MAX_DAYS apart           */
     const uint8_t *serial;           /* NULL: CA_SERIAL_LEN random bytes */
     size_t serial_len;               /* 1..20 when serial is given       */
+    const char *ext_key_usage;       /* NULL: none; else an OpenSSL value
+                                        ("critical,timeStamping")        */
 };
 
 /*
  * End-entity certificate signed by the CA key k whose certificate is
  * ca_der (its key must be k's): basicConstraints CA:FALSE (critical),
  * keyUsage digitalSignature|nonRepudiation (critical), subject and authority
- * key identifiers.  *der is malloc'ed (caller frees).  ERR_INVALID when the
+ * key identifiers, and extendedKeyUsage when p->ext_key_usage says so.
+ * *der is malloc'ed (caller frees).  ERR_INVALID when the
  * CA certificate is not a CA, does not match k, or the validity is outside
  * the CA's.
  */

@@ -104,6 +104,8 @@ api_public_admit(struct http_req *req, const struct route *r,
     int wait;
     err_code rc;
 
+    if (r->handler == api_tsa)
+        return api_tsa_admit(req, retry_after, e);
     if (r->handler != api_public_verify)
         return ERR_OK;
     req->body_max = public_body_max(req->app->cfg);

@@ -169,6 +169,9 @@ static const struct route rows[] = {
      "verify.public", "Public: the verification report of a signature with "
      "its document or SM3, an OFD file or a seal file (JSON base64 or "
      "multipart)"},
+    {"POST", "/tsa", api_tsa, PERM_NONE, 0, "tsa.timestamp",
+     "Public: seald as an RFC 3161 TSA (application/timestamp-query in, "
+     "application/timestamp-reply out)"},
     {"POST", "/api/v1/sign-requests", api_sreq_submit, PERM_REQUEST_SUBMIT,
      0, "sign_request.submit",
      "A requester asks for documents to be sealed (by upload or SM3)"},
@@ -208,6 +211,7 @@ static const struct {
     {api_status_esid, offsetof(struct config, public_status)},
     {api_status_sm3, offsetof(struct config, public_status)},
     {api_public_verify, offsetof(struct config, public_verify)},
+    {api_tsa, offsetof(struct config, public_tsa)},
 };
 
 /* The routing table's enabled hook (router.h); without a configuration

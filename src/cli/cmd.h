@@ -21,6 +21,7 @@ int cmd_routes(int argc, char **argv);
 int cmd_permissions(int argc, char **argv);
 int cmd_config_keys(int argc, char **argv);
 int cmd_status_key(int argc, char **argv);
+int cmd_tsa_key(int argc, char **argv);
 
 struct config;
 struct custody;

@@ -10,7 +10,9 @@
  * Also `seald status-key --config FILE`: give an instance made before
  * signed status statements (migration 010) its status key, generated next
  * to the local CA's key and certified by it, as init does for a new one
- * (the daemon, restarted, then signs with it).
+ * (the daemon, restarted, then signs with it).  And `seald tsa-key
+ * --config FILE` likewise gives an instance made before migration 013 its
+ * TSA key (POST /tsa), certified by the local CA for timeStamping.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -47,6 +49,8 @@
 #define INIT_MAKER_DAYS     3000
 #define INIT_STATUS_DAYS    3000
 #define INIT_STATUS_CN      "seald seal status"
+#define INIT_TSA_CN         "seald TSA"
+#define INIT_TSA_EKU        "critical,timeStamping"  /* RFC 3161 2.3 */
 #define INIT_AUDIT_KEY_FILE "audit-key.pem"   /* audit.public_key default */
 
 static void
@@ -103,8 +107,11 @@ struct init_keys {
     char     ca[CUSTODY_ID_HEX_MAX];
     char     maker[CUSTODY_ID_HEX_MAX];
     char     status[CUSTODY_ID_HEX_MAX];
-    uint8_t *ca_cert, *maker_cert, *status_cert, *audit_pub; /* SPKI DER */
-    size_t   ca_cert_len, maker_cert_len, status_cert_len, audit_pub_len;
+    char     tsa[CUSTODY_ID_HEX_MAX];
+    uint8_t *ca_cert, *maker_cert, *status_cert, *tsa_cert;
+    uint8_t *audit_pub;                                        /* SPKI DER */
+    size_t   ca_cert_len, maker_cert_len, status_cert_len, tsa_cert_len;
+    size_t   audit_pub_len;
 };
 
 static void
@@ -113,17 +120,18 @@ init_keys_free(struct init_keys *k)
     free(k->ca_cert);
     free(k->maker_cert);
     free(k->status_cert);
+    free(k->tsa_cert);
     free(k->audit_pub);
 }
 
 /* A certificate from the local CA ca (its certificate ca_cert) for the
- * key key_id in token, with subject subj, valid for days: *der
- * malloc'ed. */
+ * key key_id in token, with subject subj, valid for days, with the
+ * extendedKeyUsage eku (NULL: none): *der malloc'ed. */
 static err_code
-init_issue(struct custody *c, const struct ca_key *ca,
-           const uint8_t *ca_cert, size_t ca_len, const char *token,
-           const char *key_id, const struct ca_subject *subj, int days,
-           uint8_t **der, size_t *len, struct err *e)
+init_issue_eku(struct custody *c, const struct ca_key *ca,
+               const uint8_t *ca_cert, size_t ca_len, const char *token,
+               const char *key_id, const struct ca_subject *subj, int days,
+               const char *eku, uint8_t **der, size_t *len, struct err *e)
 {
     struct ca_issue_params ip;
     EVP_PKEY *pub = NULL;
@@ -137,9 +145,21 @@ init_issue(struct custody *c, const struct ca_key *ca,
     ip.holder_pub = pub;
     ip.not_before = now - 60;
     ip.not_after = now + (time_t)days * 86400;
+    ip.ext_key_usage = eku;
     rc = ca_issue(ca, ca_cert, ca_len, &ip, der, len, e);
     EVP_PKEY_free(pub);
     return rc;
+}
+
+/* init_issue_eku without an extendedKeyUsage. */
+static err_code
+init_issue(struct custody *c, const struct ca_key *ca,
+           const uint8_t *ca_cert, size_t ca_len, const char *token,
+           const char *key_id, const struct ca_subject *subj, int days,
+           uint8_t **der, size_t *len, struct err *e)
+{
+    return init_issue_eku(c, ca, ca_cert, ca_len, token, key_id, subj, days,
+                          NULL, der, len, e);
 }
 
 /* The local CA (self-signed), and the seal maker's and the status
@@ -155,19 +175,26 @@ init_certs(struct custody *c, const char *org, struct init_keys *k,
                                  "seald seal maker"};
     struct ca_subject st_subj = {"CN", NULL, NULL, NULL, "seald", NULL,
                                  INIT_STATUS_CN};
+    struct ca_subject ts_subj = {"CN", NULL, NULL, NULL, "seald", NULL,
+                                 INIT_TSA_CN};
     err_code rc;
 
-    ca_subj.o = mk_subj.o = st_subj.o = org;
+    ca_subj.o = mk_subj.o = st_subj.o = ts_subj.o = org;
     if ((rc = ca_create_root(&ca, &ca_subj, INIT_CA_DAYS, &k->ca_cert,
                              &k->ca_cert_len, e)) != ERR_OK ||
         (rc = init_issue(c, &ca, k->ca_cert, k->ca_cert_len,
                          INIT_TOKEN_NAME, k->maker, &mk_subj,
                          INIT_MAKER_DAYS, &k->maker_cert,
-                         &k->maker_cert_len, e)) != ERR_OK)
+                         &k->maker_cert_len, e)) != ERR_OK ||
+        (rc = init_issue(c, &ca, k->ca_cert, k->ca_cert_len,
+                         INIT_TOKEN_NAME, k->status, &st_subj,
+                         INIT_STATUS_DAYS, &k->status_cert,
+                         &k->status_cert_len, e)) != ERR_OK)
         return rc;
-    return init_issue(c, &ca, k->ca_cert, k->ca_cert_len, INIT_TOKEN_NAME,
-                      k->status, &st_subj, INIT_STATUS_DAYS,
-                      &k->status_cert, &k->status_cert_len, e);
+    return init_issue_eku(c, &ca, k->ca_cert, k->ca_cert_len,
+                          INIT_TOKEN_NAME, k->tsa, &ts_subj,
+                          INIT_STATUS_DAYS, INIT_TSA_EKU, &k->tsa_cert,
+                          &k->tsa_cert_len, e);
 }
 
 /* Set up the development SM2 token in DIR/token (PINs in DIR/token.pin and
@@ -213,6 +240,8 @@ init_devtoken(const char *dir, const char *org, struct init_keys *k,
                                k->maker, e)) != ERR_OK ||
         (rc = custody_generate(c, INIT_TOKEN_NAME, "status", NULL, 0,
                                k->status, e)) != ERR_OK ||
+        (rc = custody_generate(c, INIT_TOKEN_NAME, "tsa", NULL, 0, k->tsa,
+                               e)) != ERR_OK ||
         (rc = custody_public_key_der(c, INIT_TOKEN_NAME, k->audit,
                                      &k->audit_pub, &k->audit_pub_len, e))
         != ERR_OK)
@@ -281,16 +310,12 @@ write_config(const char *path, const struct init_keys *k, const char *db_url,
         (n = 0, fill_keyref(a, INIT_CONF_MAX, &n, b, "maker", k->maker))
         != 0 ||
         (n = 0, fill_keyref(b, INIT_CONF_MAX, &n, a, "status", k->status))
-        != 0) {
+        != 0 ||
+        (n = 0, fill_keyref(a, INIT_CONF_MAX, &n, b, "tsa", k->tsa)) != 0) {
         rc = err_set(e, ERR_INTERNAL, "config example lacks a [keys] line");
         goto done;
     }
-    /* an even number of fills: the text is in b, and a is what follows */
-    {
-        char *t = a;
-        a = b;
-        b = t;
-    }
+    /* an odd number of fills: the text is in a, as what follows wants */
     if (db_url != NULL) {
         size_t m = 0;
 
@@ -335,7 +360,7 @@ boot_work(struct store_conn *c, void *ctx, struct err *e)
 {
     const struct boot_call *w = ctx;
     char ca_ref[CONFIG_KEYREF_MAX], maker_ref[CONFIG_KEYREF_MAX];
-    char status_ref[CONFIG_KEYREF_MAX];
+    char status_ref[CONFIG_KEYREF_MAX], tsa_ref[CONFIG_KEYREF_MAX];
     struct audit_actor who = {.role = "operator", .client_addr = "local"};
     struct audit_event ev = {"instance.init", "account", NULL, AUDIT_OK,
                              NULL, NULL};
@@ -360,13 +385,16 @@ boot_work(struct store_conn *c, void *ctx, struct err *e)
              w->k->maker);
     snprintf(status_ref, sizeof(status_ref), "%s/%s", INIT_TOKEN_NAME,
              w->k->status);
+    snprintf(tsa_ref, sizeof(tsa_ref), "%s/%s", INIT_TOKEN_NAME, w->k->tsa);
     if ((rc = store_authority_put(c, "ca", ca_ref, w->k->ca_cert,
                                   w->k->ca_cert_len, now, e)) != ERR_OK ||
         (rc = store_authority_put(c, "maker", maker_ref, w->k->maker_cert,
                                   w->k->maker_cert_len, now, e)) != ERR_OK ||
         (rc = store_authority_put(c, "status", status_ref,
                                   w->k->status_cert, w->k->status_cert_len,
-                                  now, e)) != ERR_OK)
+                                  now, e)) != ERR_OK ||
+        (rc = store_authority_put(c, "tsa", tsa_ref, w->k->tsa_cert,
+                                  w->k->tsa_cert_len, now, e)) != ERR_OK)
         return rc;
     snprintf(idbuf, sizeof(idbuf), "%lld", (long long)acct_id);
     ev.target_id = idbuf;
@@ -514,7 +542,7 @@ cmd_init(int argc, char **argv)
            "  database:    %s\n"
            "  TLS cert:    %s (self-signed, for localhost)\n"
            "  token:       %s/token (development SM2 token: audit, CA, "
-           "seal maker and status keys)\n"
+           "seal maker, status and TSA keys)\n"
            "  local CA:    %s\n"
            "  audit key:   %s (public: verifies the audit checkpoints)\n"
            "  admin:       %s (role sysadmin)\n"
@@ -538,8 +566,10 @@ done:
 
 /* ---- seald status-key ---------------------------------------------------- */
 
-/* What status-key writes: store_run's work. */
+/* What status-key and tsa-key write: store_run's work. */
 struct status_key_call {
+    const char    *role;          /* "status" or "tsa"          */
+    const char    *action;        /* its audit action           */
     const char    *ref;
     const uint8_t *cert;
     size_t         cert_len;
@@ -550,12 +580,12 @@ status_key_work(struct store_conn *c, void *ctx, struct err *e)
 {
     const struct status_key_call *w = ctx;
     struct audit_actor who = {.role = "operator", .client_addr = "local"};
-    struct audit_event ev = {"instance.status_key", "authority", "status",
-                             AUDIT_OK, NULL, NULL};
+    struct audit_event ev = {w->action, "authority", w->role, AUDIT_OK,
+                             NULL, NULL};
     json_t *details;
     err_code rc;
 
-    if ((rc = store_authority_put(c, "status", w->ref, w->cert, w->cert_len,
+    if ((rc = store_authority_put(c, w->role, w->ref, w->cert, w->cert_len,
                                   util_now_ms(), e)) != ERR_OK)
         return rc;
     if ((details = json_pack("{s:s}", "key", w->ref)) == NULL)
@@ -583,11 +613,22 @@ ca_org(const uint8_t *der, size_t len, char *o, size_t cap)
     ERR_clear_error();
 }
 
-/* Generate the status key in the local CA's token, have the CA certify it
- * and record it (authority 'status', audited); ref gets "token/id". */
+/* The keys an older instance may be given: authority role, audit action,
+ * certificate CN and extendedKeyUsage (NULL: none). */
+struct added_key {
+    const char *role, *action, *cn, *eku;
+};
+
+static const struct added_key status_key = {"status", "instance.status_key",
+                                            INIT_STATUS_CN, NULL};
+static const struct added_key tsa_key = {"tsa", "instance.tsa_key",
+                                         INIT_TSA_CN, INIT_TSA_EKU};
+
+/* Generate key k in the local CA's token, have the CA certify it and
+ * record it (authority k->role, audited); ref gets "token/id". */
 static err_code
-add_status_key(struct store *s, struct custody *c, char *ref, size_t cap,
-               struct err *e)
+add_role_key(struct store *s, struct custody *c, const struct added_key *k,
+             char *ref, size_t cap, struct err *e)
 {
     struct store_conn *conn;
     char ca_ref[CONFIG_KEYREF_MAX], tok[CUSTODY_NAME_MAX],
@@ -595,20 +636,20 @@ add_status_key(struct store *s, struct custody *c, char *ref, size_t cap,
          have[CONFIG_KEYREF_MAX], org[CA_NAME_FIELD_MAX + 1];
     uint8_t *ca_cert = NULL, *cert = NULL, *old = NULL;
     size_t ca_len = 0, cert_len = 0, old_len = 0;
-    struct ca_subject subj = {"CN", NULL, NULL, NULL, "seald", NULL,
-                              INIT_STATUS_CN};
+    struct ca_subject subj = {"CN", NULL, NULL, NULL, "seald", NULL, NULL};
     struct ca_key ca;
     struct status_key_call w;
     err_code rc;
 
+    subj.cn = k->cn;
     if ((rc = store_conn_get(s, &conn, e)) != ERR_OK)
         return rc;
-    rc = store_authority_get(conn, "status", have, sizeof(have), &old,
+    rc = store_authority_get(conn, k->role, have, sizeof(have), &old,
                              &old_len, e);
     free(old);
     if (rc == ERR_OK)
-        return err_set(e, ERR_CONFLICT, "this instance has a status key "
-                       "already (%s)", have);
+        return err_set(e, ERR_CONFLICT, "this instance has a %s key "
+                       "already (%s)", k->role, have);
     if (rc != ERR_NOT_FOUND)
         return rc;
     if ((rc = store_authority_get(conn, "ca", ca_ref, sizeof(ca_ref),
@@ -618,17 +659,20 @@ add_status_key(struct store *s, struct custody *c, char *ref, size_t cap,
         goto done;
     }
     if ((rc = config_keyref(ca_ref, tok, ca_id, e)) != ERR_OK ||
-        (rc = custody_generate(c, tok, "status", NULL, 0, id, e)) != ERR_OK)
+        (rc = custody_generate(c, tok, k->role, NULL, 0, id, e)) != ERR_OK)
         goto done;
     ca_org(ca_cert, ca_len, org, sizeof(org));
     subj.o = org[0] != '\0' ? org : NULL;
     ca.custody = c;
     ca.token = tok;
     ca.key_id = ca_id;
-    if ((rc = init_issue(c, &ca, ca_cert, ca_len, tok, id, &subj,
-                         INIT_STATUS_DAYS, &cert, &cert_len, e)) != ERR_OK)
+    if ((rc = init_issue_eku(c, &ca, ca_cert, ca_len, tok, id, &subj,
+                             INIT_STATUS_DAYS, k->eku, &cert, &cert_len, e))
+        != ERR_OK)
         goto done;
     snprintf(ref, cap, "%s/%s", tok, id);
+    w.role = k->role;
+    w.action = k->action;
     w.ref = ref;
     w.cert = cert;
     w.cert_len = cert_len;
@@ -639,8 +683,11 @@ done:
     return rc;
 }
 
-int
-cmd_status_key(int argc, char **argv)
+/* seald status-key / tsa-key: give the instance of --config FILE the key
+ * k (name: the command's, help: its --help text). */
+static int
+cmd_add_key(int argc, char **argv, const struct added_key *k,
+            const char *name, const char *help)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -660,23 +707,19 @@ cmd_status_key(int argc, char **argv)
         switch (ch) {
         case 'c': conf = optarg; break;
         case 'h':
-            fprintf(stdout, "usage: seald status-key --config FILE\n"
-                    "  Gives an instance made before signed status "
-                    "statements its status key:\n  generated in the local "
-                    "CA's token, certified by the local CA, recorded\n  in "
-                    "the database; restart the daemon to use it.\n");
+            fprintf(stdout, "usage: seald %s --config FILE\n%s", name, help);
             return CMD_EXIT_OK;
         default: return CMD_EXIT_USAGE;
         }
     }
     if (conf == NULL || optind != argc) {
-        fprintf(stderr, "usage: seald status-key --config FILE\n");
+        fprintf(stderr, "usage: seald %s --config FILE\n", name);
         return CMD_EXIT_USAGE;
     }
     config_defaults(&cfg);
     if (config_load(&cfg, conf, &e) != ERR_OK ||
         config_validate(&cfg, &e) != ERR_OK) {
-        fprintf(stderr, "seald status-key: %s\n", e.msg);
+        fprintf(stderr, "seald %s: %s\n", name, e.msg);
         return CMD_EXIT_CONFIG;
     }
     if (cmd_open_tokens(&cfg, &c, &e) != ERR_OK ||
@@ -684,17 +727,38 @@ cmd_status_key(int argc, char **argv)
                        ? cfg.db_password_file : NULL,
                    cfg.db_busy_timeout_ms, 0, &s, &e) != ERR_OK ||
         store_migrate(s, NULL, &e) != ERR_OK ||
-        add_status_key(s, c, ref, sizeof(ref), &e) != ERR_OK)
+        add_role_key(s, c, k, ref, sizeof(ref), &e) != ERR_OK)
         goto done;
-    printf("seald: status key %s, certified by the local CA.\n"
-           "Record it in %s under [keys]:\n  status = %s\n"
-           "and restart the daemon (every node) to use it.\n", ref, conf,
-           ref);
+    printf("seald: %s key %s, certified by the local CA.\n"
+           "Record it in %s under [keys]:\n  %s = %s\n"
+           "and restart the daemon (every node) to use it.\n", k->role, ref,
+           conf, k->role, ref);
     status = CMD_EXIT_OK;
 done:
     if (status != CMD_EXIT_OK)
-        fprintf(stderr, "seald status-key: %s\n", e.msg);
+        fprintf(stderr, "seald %s: %s\n", name, e.msg);
     store_close(s);
     custody_close(c);
     return status;
+}
+
+int
+cmd_status_key(int argc, char **argv)
+{
+    return cmd_add_key(argc, argv, &status_key, "status-key",
+                       "  Gives an instance made before signed status "
+                       "statements its status key:\n  generated in the local "
+                       "CA's token, certified by the local CA, recorded\n  in "
+                       "the database; restart the daemon to use it.\n");
+}
+
+int
+cmd_tsa_key(int argc, char **argv)
+{
+    return cmd_add_key(argc, argv, &tsa_key, "tsa-key",
+                       "  Gives an instance made before seald could be a TSA "
+                       "its TSA key (POST /tsa):\n  generated in the local "
+                       "CA's token, certified by the local CA for\n  "
+                       "timeStamping, recorded in the database; restart the "
+                       "daemon to use it.\n");
 }

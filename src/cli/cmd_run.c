@@ -320,7 +320,10 @@ cmd_run(int argc, char **argv)
         (app.public_verify_limiter = ratelimit_new(
              (double)cfg.public_verify_rate_limit_rps,
              (double)cfg.public_verify_rate_limit_burst)) == NULL ||
-        (app.public_verify_budget = api_public_budget_new(&cfg)) == NULL) {
+        (app.public_verify_budget = api_public_budget_new(&cfg)) == NULL ||
+        (app.tsa_limiter = ratelimit_new(
+             (double)cfg.tsa_serve_rate_limit_rps,
+             (double)cfg.tsa_serve_rate_limit_burst)) == NULL) {
         err_set(&e, ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -393,6 +396,7 @@ out:
     ratelimit_free(app.verify_limiter);
     ratelimit_free(app.verify_bulk_limiter);
     ratelimit_free(app.status_limiter);
+    ratelimit_free(app.tsa_limiter);
     ratelimit_free(app.status_global);
     status_cache_free(app.status_cache);
     ratelimit_free(app.public_verify_limiter);

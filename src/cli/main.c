@@ -36,6 +36,7 @@ static const struct subcommand subcommands[] = {
     {"permissions", cmd_permissions, "print the role x route matrix as JSON"},
     {"config-keys", cmd_config_keys, "list every configuration key"},
     {"status-key", cmd_status_key, "give an older instance its status key"},
+    {"tsa-key", cmd_tsa_key, "give an older instance its TSA key (POST /tsa)"},
 };
 
 static void

@@ -82,6 +82,7 @@ static const struct key_def config_keys[] = {
     STR("keys", "ca", ca_key),
     STR("keys", "maker", maker_key),
     STR("keys", "status", status_key),
+    STR("keys", "tsa", tsa_key),
     STR("seals", "region", seal_region),
     STR("seals", "esid_format", seal_esid_format),
     NUM("seals", "version", seal_version, 4, 5),
@@ -139,6 +140,7 @@ static const struct key_def config_keys[] = {
         0, 36500),
     BOOL("public", "status", public_status),
     BOOL("public", "verify", public_verify),
+    BOOL("public", "tsa", public_tsa),
     BOOL("public", "verify_page", public_verify_page),
     NUM("public", "verify_rate_limit_rps", public_verify_rate_limit_rps, 1,
         1000000),
@@ -161,6 +163,10 @@ static const struct key_def config_keys[] = {
     ENUM("tsa", "hash", tsa_hash, "sm3|sha256"),
     PATHK("tsa", "anchors_dir", tsa_anchors_dir),
     PATHK("tsa", "ca_file", tsa_ca_file),
+    STR("tsa", "serve_policy", tsa_serve_policy),
+    NUM("tsa", "serve_rate_limit_rps", tsa_serve_rate_limit_rps, 1, 1000000),
+    NUM("tsa", "serve_rate_limit_burst", tsa_serve_rate_limit_burst, 1,
+        1000000),
 };
 
 const char *
@@ -248,6 +254,10 @@ config_defaults(struct config *cfg)
     snprintf(cfg->tsa_policy, sizeof(cfg->tsa_policy), "off");
     cfg->tsa_timeout_ms = 5000;
     snprintf(cfg->tsa_hash, sizeof(cfg->tsa_hash), "sm3");
+    snprintf(cfg->tsa_serve_policy, sizeof(cfg->tsa_serve_policy), "%s",
+             CONFIG_TSA_SERVE_POLICY);
+    cfg->tsa_serve_rate_limit_rps = 10;
+    cfg->tsa_serve_rate_limit_burst = 50;
     snprintf(cfg->base_dir, sizeof(cfg->base_dir), ".");
 }
 
@@ -566,7 +576,8 @@ config_validate(const struct config *cfg, struct err *e)
         const struct { const char *name, *ref; } refs[] = {
             {"keys.audit", cfg->audit_key}, {"keys.ca", cfg->ca_key},
             {"keys.maker", cfg->maker_key},
-            {"keys.status", cfg->status_key}};
+            {"keys.status", cfg->status_key},
+            {"keys.tsa", cfg->tsa_key}};
         for (k = 0; k < sizeof(refs) / sizeof(refs[0]); k++) {
             char tok[CUSTODY_NAME_MAX], id[CUSTODY_ID_HEX_MAX];
             int found = 0;

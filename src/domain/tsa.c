@@ -2,7 +2,9 @@
  * tsa.c - owns the process's TSA trust anchors and the timestamp asked of
  * an outside TSA at signing (tsa.h).  The format library makes the query,
  * checks the reply and puts the token in the signature (ses_ts.c); the one
- * outbound HTTP client (fetch_url) carries it.
+ * outbound HTTP client (fetch_url) carries it.  And seald as a TSA
+ * (tsa_serve): the instance's TSA authority and its token sign what
+ * ses_tsa.c builds.
  */
 #include "tsa.h"
 
@@ -11,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "custody.h"
 #include "fetch.h"
+#include "seal_int.h"
 #include "log.h"
 #include "ses.h"
 #include "util.h"
@@ -178,4 +182,57 @@ tsa_outcome_json(const struct tsa_outcome *o)
         json_object_set_new(j, "reason", json_string(o->reason));
     }
     return j;
+}
+
+/* ses_tsa_signer_fn over custody: ctx is the TSA's struct ca_key; an SM2
+ * token signs e = the SM3 digest as given, an ECDSA one the SHA-256. */
+static err_code
+tsa_token_sign(void *ctx, const uint8_t dgst[32], uint8_t *sig,
+               size_t *sig_len, struct err *e)
+{
+    const struct ca_key *k = ctx;
+
+    if (custody_token_is_sm2(k->custody, k->token) == 1)
+        return custody_sign_e(k->custody, k->token, k->key_id, dgst, sig,
+                              sig_len, e);
+    return custody_sign_digest(k->custody, k->token, k->key_id, dgst, sig,
+                               sig_len, e);
+}
+
+/* Contract: see tsa.h. */
+err_code
+tsa_serve(struct store_conn *db, struct custody *c, const struct config *cfg,
+          const uint8_t *query, size_t len, uint8_t **out, size_t *out_len,
+          int *granted, struct err *e)
+{
+    struct authority au;
+    struct ses_tsa_params p;
+    err_code rc;
+
+    *out = NULL;
+    *out_len = 0;
+    *granted = 0;
+    if ((rc = authority_load(db, c, "tsa", &au, e)) != ERR_OK) {
+        if (rc == ERR_CONFIG)
+            rc = err_set(e, ERR_UNAVAILABLE, "this instance has no TSA key: "
+                         "it was made before seald could be a TSA; add one "
+                         "with `seald tsa-key` (manual 9.5)");
+        goto out;
+    }
+    memset(&p, 0, sizeof(p));
+    p.cert = au.cert;
+    p.cert_len = au.cert_len;
+    p.sm2 = custody_token_is_sm2(c, au.token) == 1;
+    p.policy = cfg->tsa_serve_policy;
+    p.now = time(NULL);
+    p.sign = tsa_token_sign;
+    p.sign_ctx = &au.key;
+    rc = ses_tsa_respond(query, len, &p, out, out_len, granted, e);
+    if (rc == ERR_NOT_FOUND)
+        rc = err_set(e, ERR_UNAVAILABLE, "the TSA key %s is not in its "
+                     "token (after seald tsa-key, restart the daemon)",
+                     au.ref);
+out:
+    authority_free(&au);
+    return rc;
 }

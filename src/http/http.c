@@ -116,7 +116,8 @@ static int
 raw_body_type(const char *ct)
 {
     static const char *const types[] = {"application/octet-stream",
-        "application/ofd", "application/pdf", NULL};
+        "application/ofd", "application/pdf",
+        "application/timestamp-query", NULL};
     const char *const *t;
 
     for (t = types; ct != NULL && *t != NULL; t++) {

@@ -543,7 +543,10 @@ err_code ca_issue(const struct ca_key *k, const uint8_t *ca_der,
         (rc = add_ext(x, &ctx, NID_subject_key_identifier, "hash", e)) !=
             ERR_OK ||
         (rc = add_ext(x, &ctx, NID_authority_key_identifier, "keyid", e)) !=
-            ERR_OK)
+            ERR_OK ||
+        (p->ext_key_usage != NULL &&
+         (rc = add_ext(x, &ctx, NID_ext_key_usage, p->ext_key_usage, e)) !=
+             ERR_OK))
         goto done;
     rc = cert_finish(k, x, nid, pub, der, len, e);
 done:
