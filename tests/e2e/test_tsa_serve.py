@@ -13,16 +13,20 @@ RFC 3161 over HTTP), its key in the token.
   that is not one or asks for SHA-1 a rejection reply (HTTP 200, RFC
   3161); the switch off (the default) 404;
 - a seald signature timestamped by seald's own TSA (tsa.url pointing at
-  itself, anchors = the instance CA) verifies with its timestamp.
+  itself, anchors = the instance CA) verifies with its timestamp;
+- an instance made before (no 'tsa' authority): 503 naming `seald
+  tsa-key`, which adds the key once (audited), and /tsa grants again;
+- the per-address rate limit: 429 with Retry-After.
 """
 import base64
 import os
+import re
 import subprocess
 
 import pytest
 
 import conftest
-from conftest import Instance, assert_error, free_port
+from conftest import Instance, assert_error, free_port, run_seald
 from openapi_check import check_response
 from test_seals import Seals
 from test_signing import approve, doc, sign, submit
@@ -181,3 +185,56 @@ def test_signature_timestamped_by_seald_itself(inst, tmp_path):
     ts = rep["checks"]["timestamp"]
     assert ts["status"] == "passed", ts
     assert "seald TSA" in str(ts), ts
+
+
+def query_of(tmp_path):
+    data = tmp_path / "d.txt"
+    data.write_bytes(b"older instance")
+    openssl("ts", "-query", "-data", data, "-sm3", "-cert", "-out",
+            tmp_path / "q.tsq")
+    return (tmp_path / "q.tsq").read_bytes()
+
+
+def test_tsa_key_added_to_older_instance(inst, tmp_path):
+    q = query_of(tmp_path)
+    inst.sql("DELETE FROM authority WHERE role = 'tsa'")
+    r = ask(inst, q)
+    assert_error(r, 503, "unavailable")
+    assert "seald tsa-key" in r.json()["error"]["message"]
+    out = run_seald("tsa-key", "--config", inst.conf)
+    assert out.returncode == 0, out.stderr
+    m = re.search(r"tsa = (\S+/[0-9a-f]+)", out.stdout)
+    assert m, out.stdout
+    ((ref,),) = inst.sql("SELECT key_ref FROM authority WHERE role = 'tsa'")
+    assert ref == m.group(1)
+    assert inst.sql("SELECT count(*) FROM audit_log WHERE action = "
+                    "'instance.tsa_key'") == [(1,)]
+    # the running daemon uses it at once (the dev token sees the new key)
+    r = ask(inst, q)
+    assert r.status_code == 200, r.text
+    (tmp_path / "r.tsr").write_bytes(r.content)
+    pem = tsa_cert(inst, tmp_path)
+    text = openssl("x509", "-in", pem, "-noout", "-ext", "extendedKeyUsage")
+    assert "critical" in text and "Time Stamping" in text
+    ok = openssl("ts", "-verify", "-in", tmp_path / "r.tsr", "-queryfile",
+                 tmp_path / "q.tsq", "-CAfile", pem, "-partial_chain")
+    assert "Verification: OK" in ok
+    again = run_seald("tsa-key", "--config", inst.conf)
+    assert again.returncode != 0 and "already" in again.stderr
+
+
+def test_rate_limit_per_address(tmp_path):
+    inst = Instance(tmp_path / "inst")
+    inst.start("--set", "public.tsa=yes", "--set",
+               "tsa.serve_rate_limit_rps=1", "--set",
+               "tsa.serve_rate_limit_burst=2", "--set",
+               "server.refusal_delay_ms=0")
+    try:
+        q = query_of(tmp_path)
+        codes = [ask(inst, q) for _ in range(4)]
+        assert [r.status_code for r in codes[:2]] == [200, 200]
+        assert_error(codes[3], 429, "rate_limited")
+        assert int(codes[3].headers["Retry-After"]) >= 1
+    finally:
+        rc, _, err = inst.stop()
+        assert rc == 0, err
