@@ -514,6 +514,30 @@ is_loopback(const char *addr)
     return 0;
 }
 
+/* Is s a dotted OID: a first arc 0-2, then at least one more arc, arcs of
+ * digits without leading zeros? */
+static int
+dotted_oid(const char *s)
+{
+    int arcs = 0;
+
+    if (s[0] < '0' || s[0] > '2' || s[1] != '.')
+        return 0;
+    while (*s != '\0') {
+        if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' &&
+                                     s[1] <= '9'))
+            return 0;
+        while (*s >= '0' && *s <= '9')
+            s++;
+        arcs++;
+        if (*s == '.' && s[1] != '\0')
+            s++;
+        else if (*s != '\0')
+            return 0;
+    }
+    return arcs >= 2;
+}
+
 err_code
 config_validate(const struct config *cfg, struct err *e)
 {
@@ -552,6 +576,9 @@ config_validate(const struct config *cfg, struct err *e)
                        "at most half of status.validity_seconds (%ld)",
                        cfg->status_max_age_seconds,
                        cfg->status_validity_seconds);
+    if (!dotted_oid(cfg->tsa_serve_policy))
+        return err_set(e, ERR_CONFIG, "tsa.serve_policy '%s' is not a dotted "
+                       "OID (such as 1.2.156.xxx.1)", cfg->tsa_serve_policy);
     if (strcmp(cfg->tsa_policy, "off") != 0 &&
         (cfg->tsa_url[0] == '\0' || cfg->tsa_anchors_dir[0] == '\0'))
         return err_set(e, ERR_CONFIG, "tsa.policy = %s needs tsa.url and "
