@@ -26,6 +26,8 @@ static char t_dir[] = "/tmp/seald-rev-XXXXXX";
 static char t_trust[64];
 
 /* Run a shell command in t_dir; 0 on success. */
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static int
 sh(const char *fmt, ...)
 {
