@@ -12,6 +12,7 @@
 #include "cmd_ofd.h"
 #include "cmd_audit.h"
 #include "cmd_migrate.h"
+#include "cmd_impression.h"
 
 struct subcommand {
     const char *name;
@@ -36,6 +37,8 @@ static const struct subcommand subcommands[] = {
     {"permissions", cmd_permissions, "print the role x route matrix as JSON"},
     {"config-keys", cmd_config_keys, "list every configuration key"},
     {"status-key", cmd_status_key, "give an older instance its status key"},
+    {"impression", cmd_impression, "make a seal picture: drawn, or from a "
+                                   "scan"},
     {"tsa-key", cmd_tsa_key, "give an older instance its TSA key (POST /tsa)"},
 };
 
