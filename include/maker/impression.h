@@ -91,4 +91,12 @@ err_code impression_from_scan(const uint8_t *in, size_t inlen,
                               struct err *e);
 
 
+/*
+ * Give back what pango, cairo and fontconfig keep for the life of the
+ * process (the font map, glyph caches, fontconfig's configuration), so that
+ * a leak checker sees only real leaks.  Call once, after the last
+ * impression_draw; nothing of theirs may be used afterwards.
+ */
+void impression_release(void);
+
 #endif

@@ -218,5 +218,6 @@ bad:
 done:
     free(png);
     free(in);
+    impression_release();
     return rc;
 }

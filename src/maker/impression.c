@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include <cairo.h>
+#include <fontconfig/fontconfig.h>
 #include <pango/pangocairo.h>
 
 #include "img.h"
@@ -719,4 +720,14 @@ done:
     if (raw)
         cairo_surface_destroy(raw);
     return rc;
+}
+
+void
+impression_release(void)
+{
+    /* the order matters: pango's font map holds fontconfig patterns and
+     * cairo font faces; FcFini asserts that nothing is left */
+    pango_cairo_font_map_set_default(NULL);
+    cairo_debug_reset_static_data();
+    FcFini();
 }
