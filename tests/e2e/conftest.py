@@ -27,6 +27,8 @@ import pytest
 import requests
 import urllib3
 
+import openapi_check
+
 urllib3.disable_warnings(urllib3.exceptions.SubjectAltNameWarning) \
     if hasattr(urllib3.exceptions, "SubjectAltNameWarning") else None
 
@@ -186,12 +188,24 @@ class Instance:
         return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def request(self, method, path, credential=None, **kw):
+        """One request; every exchange is checked against
+        docs/openapi.json (openapi_check.check_exchange): a response, or a
+        successful request, the reference does not describe fails the test
+        that made it.  check_openapi=False for a request a test makes
+        deliberately outside the reference (a body the schema forbids, to
+        see the server refuse it, is still checked: refusals are
+        documented)."""
         headers = kw.pop("headers", {})
+        check = kw.pop("check_openapi", True)
         if credential:
             headers["Authorization"] = "Bearer " + credential
         kw.setdefault("timeout", 30)
-        return requests.request(method, self.url(path), headers=headers,
+        resp = requests.request(method, self.url(path), headers=headers,
                                 verify=self.verify, **kw)
+        if check and not kw.get("stream"):
+            openapi_check.check_exchange(method, path, resp,
+                                         kw.get("json"))
+        return resp
 
     def get(self, path, credential=None, **kw):
         return self.request("GET", path, credential, **kw)
