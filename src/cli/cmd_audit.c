@@ -202,9 +202,9 @@ open_tokens(const struct config *cfg, struct custody **out, struct err *e)
 
 /* Usage of `seald audit` on stderr. */
 static void
-audit_usage(void)
+audit_usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: seald audit verify (--db FILE | --config FILE) "
             "[--audit-key FILE]\n"
             "                          [--checkpoint FILE] "
@@ -281,7 +281,7 @@ do_verify(const struct cli_opts *o)
 
     err_clear(&e);
     if (o->db == NULL && o->config == NULL) {
-        audit_usage();
+        audit_usage(stderr);
         return CMD_EXIT_USAGE;
     }
     /* Without --db, the configuration's database (a file or a server). */
@@ -323,7 +323,7 @@ do_checkpoint(const struct cli_opts *o)
 
     err_clear(&e);
     if (o->config == NULL) {
-        audit_usage();
+        audit_usage(stderr);
         return CMD_EXIT_USAGE;
     }
     if ((cfg = calloc(1, sizeof(*cfg))) == NULL) {
@@ -411,7 +411,7 @@ do_export(const struct cli_opts *o)
     x.e = &e;
     if (o->db == NULL || (o->format != NULL && strcmp(o->format, "csv") &&
                           strcmp(o->format, "jsonl"))) {
-        audit_usage();
+        audit_usage(stderr);
         return CMD_EXIT_USAGE;
     }
     x.csv = o->format != NULL && strcmp(o->format, "csv") == 0;
@@ -440,12 +440,12 @@ cmd_audit(int argc, char **argv)
     const char *sub;
 
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        audit_usage();
+        audit_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? CMD_EXIT_USAGE : CMD_EXIT_OK;
     }
     sub = argv[1];
     if (parse_opts(argc - 1, argv + 1, &o) != 0) {
-        audit_usage();
+        audit_usage(stderr);
         return CMD_EXIT_USAGE;
     }
     if (!strcmp(sub, "verify"))
@@ -454,7 +454,7 @@ cmd_audit(int argc, char **argv)
         return do_checkpoint(&o);
     if (!strcmp(sub, "export"))
         return do_export(&o);
-    audit_usage();
+    audit_usage(stderr);
     return CMD_EXIT_USAGE;
 }
 
@@ -468,15 +468,17 @@ cmd_backup(int argc, char **argv)
     struct cmd_audit_trust t;
     const char *db, *pwfile = NULL;
     struct err e;
-    int ok = 0, status = CMD_EXIT_FAIL;
+    int ok = 0, status = CMD_EXIT_FAIL, help;
 
     err_clear(&e);
-    if (parse_opts(argc, argv, &o) != 0 || o.out == NULL ||
+    help = argc == 2 &&
+           (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    if (help || parse_opts(argc, argv, &o) != 0 || o.out == NULL ||
         (o.db == NULL) == (o.config == NULL)) {
-        fprintf(stderr, "usage: seald backup (--config FILE | --db FILE) "
+        fprintf(help ? stdout : stderr, "usage: seald backup (--config FILE | --db FILE) "
                 "--out FILE [--audit-key FILE]\n  Copies the live database "
                 "(the daemon may run) and verifies the copy's audit chain.\n");
-        return CMD_EXIT_USAGE;
+        return help ? CMD_EXIT_OK : CMD_EXIT_USAGE;
     }
     db = o.db;
     if (o.config != NULL) {
@@ -536,11 +538,14 @@ cmd_restore(int argc, char **argv)
     struct config *cfg = NULL;
     struct cmd_audit_trust t;
     struct err e;
-    int ok = 0, status = CMD_EXIT_FAIL;
+    int ok = 0, status = CMD_EXIT_FAIL, help;
 
     err_clear(&e);
-    if (parse_opts(argc, argv, &o) != 0 || o.backup == NULL || o.db == NULL) {
-        fprintf(stderr, "usage: seald restore --backup FILE --db FILE "
+    help = argc == 2 &&
+           (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    if (help || parse_opts(argc, argv, &o) != 0 || o.backup == NULL ||
+        o.db == NULL) {
+        fprintf(help ? stdout : stderr, "usage: seald restore --backup FILE --db FILE "
                 "[--config FILE] [--audit-key FILE]\n"
                 "                     [--checkpoint FILE] [--sink-file FILE] "
                 "[--force]\n  Stop the daemon first.  Refuses a backup that "
@@ -548,7 +553,7 @@ cmd_restore(int argc, char **argv)
                 "trusted audit key is that of the instance\n  restored into "
                 "(--audit-key, --config, or audit-key.pem beside --db).\n"
                 "  --force replaces an existing database.\n");
-        return CMD_EXIT_USAGE;
+        return help ? CMD_EXIT_OK : CMD_EXIT_USAGE;
     }
     /* The trust is the target instance's: whatever the backup holds is
      * what is being checked. */

@@ -17,12 +17,15 @@
 
 #include <jansson.h>
 
+#include "cmd.h"
 #include "cmd_status.h"
 #include "ses.h"
 #include "util.h"
 #include "verify.h"
 
-#define CMD_EXIT_USAGE 3
+/* A file that cannot be read or a status source that does not verify (a
+ * usage error is cmd.h's CMD_EXIT_USAGE, 64, as for every command). */
+#define CMD_EXIT_INPUT 3
 
 static int print_json(json_t *j)
 {
@@ -33,14 +36,14 @@ static int print_json(json_t *j)
     return 0;
 }
 
-static void usage_inspect(void)
+static void usage_inspect(FILE *f)
 {
-    fprintf(stderr, "usage: seald inspect [--picture OUT] FILE\n");
+    fprintf(f, "usage: seald inspect [--picture OUT] FILE\n");
 }
 
-static void usage_verify(void)
+static void usage_verify(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: seald verify-file --signature FILE "
             "[--data FILE | --hash HEX] [--trust DIR] [--seal] [--id SM2ID]\n"
             "                         [--instance DIR | --status-list FILE]\n");
@@ -62,7 +65,7 @@ int cmd_inspect(int argc, char **argv)
     const struct ses_seal *view = NULL;
     json_t *j = NULL;
     struct err e;
-    int c, rc = CMD_EXIT_USAGE;
+    int c, rc = CMD_EXIT_INPUT;
 
     err_clear(&e);
     optind = 0;
@@ -71,12 +74,14 @@ int cmd_inspect(int argc, char **argv)
         if (c == 'p') {
             pic_out = optarg;
         } else {
-            usage_inspect();
+            usage_inspect(c == 'h' ? stdout : stderr);
+            rc = c == 'h' ? CMD_EXIT_OK : CMD_EXIT_USAGE;
             goto done;
         }
     }
     if (optind != argc - 1) {
-        usage_inspect();
+        usage_inspect(stderr);
+        rc = CMD_EXIT_USAGE;
         goto done;
     }
     if (util_read_file(argv[optind], SES_MAX_DER, &buf, &len, &e) != ERR_OK) {
@@ -158,7 +163,7 @@ int cmd_verify_file(int argc, char **argv)
     struct cmd_status cs;
     uint8_t *buf = NULL, *data = NULL, hash[SES_MAX_HASH];
     size_t len = 0, data_len = 0, hash_len = 0;
-    int force_seal = 0, c, rc = CMD_EXIT_USAGE;
+    int force_seal = 0, c, rc = CMD_EXIT_INPUT;
     enum ses_kind kind;
     json_t *report = NULL;
     struct err e;
@@ -180,7 +185,10 @@ int cmd_verify_file(int argc, char **argv)
         case 'i': in.signer_id = optarg; break;
         case 'I': instance = optarg; break;
         case 'L': list = optarg; break;
-        default: usage_verify(); goto done;
+        default:
+            usage_verify(c == 'h' ? stdout : stderr);
+            rc = c == 'h' ? CMD_EXIT_OK : CMD_EXIT_USAGE;
+            goto done;
         }
     }
     if (sig_path == NULL && optind == argc - 1)
@@ -188,7 +196,8 @@ int cmd_verify_file(int argc, char **argv)
     if (sig_path == NULL || optind != argc || (data_path && hash_hex) ||
         (instance && list) ||
         (in.signer_id && strlen(in.signer_id) > SM2_ID_MAX)) {
-        usage_verify();
+        usage_verify(stderr);
+        rc = CMD_EXIT_USAGE;
         goto done;
     }
     if (util_read_file(sig_path, SES_MAX_DER, &buf, &len, &e) != ERR_OK) {

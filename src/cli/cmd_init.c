@@ -54,9 +54,9 @@
 #define INIT_AUDIT_KEY_FILE "audit-key.pem"   /* audit.public_key default */
 
 static void
-init_usage(void)
+init_usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: seald init --dir DIR [--admin NAME] [--org NAME]\n"
             "                  [--database postgresql://USER@HOST/DB "
             "[--database-password-file FILE]]\n"
@@ -477,8 +477,8 @@ cmd_init(int argc, char **argv)
         case 'P': pwfile_arg = optarg; break;
         case 'a': admin = optarg; break;
         case 'o': org = optarg; break;
-        case 'h': init_usage(); return CMD_EXIT_OK;
-        default: init_usage(); return CMD_EXIT_USAGE;
+        case 'h': init_usage(stdout); return CMD_EXIT_OK;
+        default: init_usage(stderr); return CMD_EXIT_USAGE;
         }
     }
     if (dir == NULL || optind != argc || strlen(admin) == 0 ||
@@ -486,7 +486,7 @@ cmd_init(int argc, char **argv)
         (pwfile_arg != NULL && db_url == NULL) ||
         (db_url != NULL && strncmp(db_url, "postgresql://", 13) != 0 &&
          strncmp(db_url, "postgres://", 11) != 0)) {
-        init_usage();
+        init_usage(stderr);
         return CMD_EXIT_USAGE;
     }
     /* the config is read from DIR: a relative password file would move */

@@ -12,16 +12,19 @@
 
 #include <jansson.h>
 
+#include "cmd.h"
 #include "cmd_status.h"
 #include "ofd.h"
 #include "util.h"
 #include "verify.h"
 
-#define CMD_OFD_EXIT_USAGE 3
+/* A file that cannot be read or a status source that does not verify (a
+ * usage error is cmd.h's CMD_EXIT_USAGE, 64, as for every command). */
+#define CMD_OFD_EXIT_INPUT 3
 
-static void usage(void)
+static void usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: seald verify-ofd FILE [--trust DIR] [--pictures]\n"
             "                        [--instance DIR | --status-list FILE]\n");
 }
@@ -46,7 +49,7 @@ int cmd_verify_ofd(int argc, char **argv)
     size_t len = 0;
     json_t *r = NULL;
     struct err e;
-    int c, rc = CMD_OFD_EXIT_USAGE;
+    int c, rc = CMD_OFD_EXIT_INPUT;
 
     err_clear(&e);
     memset(&in, 0, sizeof(in));
@@ -63,12 +66,14 @@ int cmd_verify_ofd(int argc, char **argv)
         } else if (c == 'L') {
             list = optarg;
         } else {
-            usage();
+            usage(c == 'h' ? stdout : stderr);
+            rc = c == 'h' ? CMD_EXIT_OK : CMD_EXIT_USAGE;
             goto done;
         }
     }
     if (optind != argc - 1 || (instance && list)) {
-        usage();
+        usage(stderr);
+        rc = CMD_EXIT_USAGE;
         goto done;
     }
     if (util_read_file(argv[optind], OFD_MAX_PACKAGE, &buf, &len, &e) !=

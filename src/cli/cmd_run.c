@@ -36,9 +36,9 @@
 #define RUN_MAX_OVERRIDES 64
 
 static void
-run_usage(void)
+run_usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
             "usage: seald run --config FILE [--listen ADDR] [--port N]\n"
             "                 [--threads N] [--log-file FILE] [--plain-http]\n"
             "                 [--set section.key=value]...\n");
@@ -262,8 +262,8 @@ cmd_run(int argc, char **argv)
         case 'L': key = "log.file"; break;
         case 'P': key = "server.plain_http"; optarg = "yes"; break;
         case 's': break;
-        case 'h': run_usage(); return CMD_EXIT_OK;
-        default: run_usage(); return CMD_EXIT_USAGE;
+        case 'h': run_usage(stdout); return CMD_EXIT_OK;
+        default: run_usage(stderr); return CMD_EXIT_USAGE;
         }
         if (novr == RUN_MAX_OVERRIDES) {
             fprintf(stderr, "seald run: too many overrides\n");
@@ -278,7 +278,7 @@ cmd_run(int argc, char **argv)
         novr++;
     }
     if (conf_path == NULL || optind != argc) {
-        run_usage();
+        run_usage(stderr);
         status = CMD_EXIT_USAGE;
         goto out;
     }
@@ -408,10 +408,35 @@ out:
     return status;
 }
 
+/*
+ * The listing commands take no arguments: 1 (go on) when argv is just the
+ * command; otherwise the usage, on stdout with exit status *rc 0 for
+ * --help, on stderr with 64 for anything else, and 0 (stop).
+ */
+static int
+listing_args(int argc, char **argv, const char *what, int *rc)
+{
+    int help;
+
+    if (argc <= 1)
+        return 1;
+    help = argc == 2 &&
+           (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    fprintf(help ? stdout : stderr, "usage: seald %s\n  %s\n", argv[0], what);
+    *rc = help ? CMD_EXIT_OK : CMD_EXIT_USAGE;
+    return 0;
+}
+
 int
 cmd_routes(int argc, char **argv)
 {
-    json_t *t = router_describe(&api_routes);
+    json_t *t;
+    int rc;
+
+    if (!listing_args(argc, argv, "Print the API's routing table as JSON.",
+                      &rc))
+        return rc;
+    t = router_describe(&api_routes);
 
     if (t == NULL || json_dumpf(t, stdout, JSON_INDENT(2)) != 0) {
         json_decref(t);
@@ -425,7 +450,13 @@ cmd_routes(int argc, char **argv)
 int
 cmd_permissions(int argc, char **argv)
 {
-    json_t *m = router_matrix(&api_routes);
+    json_t *m;
+    int rc;
+
+    if (!listing_args(argc, argv, "Print the role x route permission matrix "
+                      "as JSON.", &rc))
+        return rc;
+    m = router_matrix(&api_routes);
 
     if (m == NULL || json_dumpf(m, stdout, JSON_INDENT(2)) != 0) {
         json_decref(m);
@@ -441,7 +472,11 @@ cmd_config_keys(int argc, char **argv)
 {
     const char *section, *name;
     size_t i;
+    int rc;
 
+    if (!listing_args(argc, argv, "List every configuration key, one "
+                      "section.key a line.", &rc))
+        return rc;
     for (i = 0; (name = config_key_at(i, &section)) != NULL; i++)
         printf("%s.%s\n", section, name);
     return CMD_EXIT_OK;

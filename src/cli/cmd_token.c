@@ -27,6 +27,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include "cmd.h"
 #include "cmd_token.h"
 #include "custody.h"
 #include "util.h"
@@ -40,9 +41,9 @@ struct tok_opts {
     const char *id, *label, *in, *out, *dir, *so_pin_file, *sm2_id;
 };
 
-static void tok_usage(void)
+static void tok_usage(FILE *f)
 {
-    fprintf(stderr,
+    fprintf(f,
         "usage: seald token SUBCOMMAND --module PATH [--profile NAME --token-label L\n"
         "                   [--slot N] (--pin-file F | --pin-env VAR)] [options]\n"
         "  list | generate [--label L] [--id HEX] | pubkey --id HEX [--out F]\n"
@@ -220,7 +221,7 @@ static int tok_init_dev(struct tok_opts *o)
     int status = 1;
     if (!o->dir || !o->so_pin_file || (!o->conf.pin_file[0] && !o->conf.pin_env[0])) {
         fprintf(stderr, "seald token init-dev: --dir, --so-pin-file and --pin-file are required\n");
-        return 2;
+        return CMD_EXIT_USAGE;
     }
     if (mkdir(o->dir, 0700) != 0 && access(o->dir, F_OK) != 0) {
         fprintf(stderr, "seald token init-dev: cannot create %s\n", o->dir);
@@ -300,7 +301,7 @@ static int tok_sign(struct custody *c, struct tok_opts *o)
     int status;
     if (!o->id || !o->in) {
         fprintf(stderr, "seald token sign: --id and --in are required\n");
-        return 2;
+        return CMD_EXIT_USAGE;
     }
     if (util_read_file(o->in, TOK_MSG_MAX, &msg, &len, &e) != ERR_OK ||
         tok_sign_msg(c, o->id, o->sm2_id, msg, len, sig, &sig_len, NULL, &e) != ERR_OK)
@@ -321,7 +322,7 @@ static int tok_pubkey(struct custody *c, struct tok_opts *o)
     int status = 1;
     if (!o->id) {
         fprintf(stderr, "seald token pubkey: --id is required\n");
-        return 2;
+        return CMD_EXIT_USAGE;
     }
     if (custody_public_key(c, TOK_TOKEN_NAME, o->id, &pub, &e) != ERR_OK)
         return tok_fail(&e);
@@ -348,13 +349,13 @@ int cmd_token(int argc, char **argv)
     size_t id_len = 0;
     int status = 1;
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
-        tok_usage();
-        return argc < 2 ? 2 : 0;
+        tok_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? CMD_EXIT_USAGE : CMD_EXIT_OK;
     }
     sub = argv[1];
     if (tok_parse(argc - 1, argv + 1, &o) != 0) {
-        tok_usage();
-        return 2;
+        tok_usage(stderr);
+        return CMD_EXIT_USAGE;
     }
     if (strcmp(sub, "init-dev") == 0)
         return tok_init_dev(&o);
@@ -378,7 +379,7 @@ int cmd_token(int argc, char **argv)
     }
     if (!o.conf.profile[0] || (!o.conf.token_label[0] && o.conf.slot < 0)) {
         fprintf(stderr, "seald token %s: --profile and --token-label (or --slot) are required\n", sub);
-        return 2;
+        return CMD_EXIT_USAGE;
     }
     if (custody_open(&o.conf, 1, &c, &e) != ERR_OK) {
         status = tok_fail(&e);
@@ -410,7 +411,7 @@ int cmd_token(int argc, char **argv)
             status = tok_print_json(j);
     } else {
         fprintf(stderr, "seald token: unknown subcommand %s\n", sub);
-        tok_usage();
+        tok_usage(stderr);
         status = 2;
     }
 done:

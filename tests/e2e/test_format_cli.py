@@ -221,8 +221,8 @@ def test_verify_bare_seal(made):
 
 
 def test_usage_and_io_errors(tmp_path):
-    assert run("verify-file").returncode == 3
-    assert run("inspect").returncode == 3
+    assert run("verify-file").returncode == 64      # usage
+    assert run("inspect").returncode == 64
     assert run("verify-file", "--signature",
                str(tmp_path / "missing")).returncode == 3
     junk = tmp_path / "junk.der"

@@ -284,8 +284,8 @@ def test_hostile_packages(what, entries, code, tmp_path):
 
 
 def test_usage_and_io(tmp_path):
-    assert run("verify-ofd").returncode == 3
-    assert run("verify-ofd", "--bogus", "x").returncode == 3
+    assert run("verify-ofd").returncode == 64       # usage
+    assert run("verify-ofd", "--bogus", "x").returncode == 64
     assert run("verify-ofd", str(tmp_path / "missing.ofd")).returncode == 3
     junk = tmp_path / "junk.ofd"
     junk.write_bytes(b"not a zip at all, just text" * 10)

@@ -265,7 +265,7 @@ def test_cli_without_status_says_not_checked(world, tmp_path):
     # --instance and --status-list together is a usage error
     p = run_seald("verify-ofd", str(tmp_path / "s.ofd"), "--instance",
                   w.inst.dir, "--status-list", str(tmp_path / "x"))
-    assert p.returncode == 3
+    assert p.returncode == 64
 
 
 def test_cli_with_the_status_list(world, tmp_path):
