@@ -393,6 +393,37 @@ def test_openapi_matches_routes():
         assert op["x-seald-permission"] == r["permission"], r
 
 
+def test_openapi_describes_every_operation_fully():
+    """Issue 19 item 8: a client generated from the reference works.  Every
+    schema is valid Draft 2020-12; every operation has the error envelope
+    as its default response, a success response with a schema for its
+    content, and each path parameter under the name the path uses (an esID
+    is a string, a row id an integer)."""
+    import openapi_check
+    openapi_check.check_document()
+    spec = openapi_check.spec()
+    for path, ops in spec["paths"].items():
+        names = re.findall(r"\{([^}]+)\}", path)
+        for m, op in ops.items():
+            if m not in ("get", "post", "put", "patch", "delete"):
+                continue
+            rs = op["responses"]
+            assert rs.get("default") == {
+                "$ref": "#/components/responses/Error"}, (m, path)
+            ok = [c for c in rs if c.isdigit() and 200 <= int(c) < 300]
+            assert ok, (m, path)
+            for c in ok:
+                for ctype, body in openapi_check.resolve(
+                        rs[c]).get("content", {}).items():
+                    assert body.get("schema"), (m, path, c, ctype)
+            pp = {p["name"]: p["schema"] for p in op.get("parameters", [])
+                  if p["in"] == "path"}
+            assert sorted(pp) == sorted(names), (m, path, pp)
+            for n, sch in pp.items():
+                want = "string" if n in ("esid", "sm3") else "integer"
+                assert sch["type"] == want, (m, path, n)
+
+
 def test_readyz_follows_the_token(seald):
     """init made a development SM2 token; /readyz proves it signs, says 503
     hsm_unavailable while it is gone, and recovers by itself."""
@@ -429,3 +460,21 @@ def test_set_reaches_token_sections(instance):
     assert r["pool_size"] == 6
     rc, _, err = instance.stop()
     assert rc == 0, err
+
+
+def test_every_command_help_exits_0_and_usage_errors_64():
+    """Issue 19 item 8: `seald COMMAND --help` prints the usage on stdout
+    and exits 0; an unknown option is a usage error, 64 (EX_USAGE), for
+    every command `seald help` lists."""
+    out = run_seald("help")
+    assert out.returncode == 0
+    commands = re.findall(r"^  ([a-z][a-z-]+) ", out.stdout, re.M)
+    assert "run" in commands and "impression" in commands, out.stdout
+    for c in commands:
+        if c == "version":
+            continue
+        h = run_seald(c, "--help")
+        assert h.returncode == 0 and "usage" in h.stdout.lower(), (c, h)
+        b = run_seald(c, "--no-such-option")
+        assert b.returncode == 64, (c, b.returncode, b.stderr)
+    assert run_seald("no-such-command").returncode == 64
