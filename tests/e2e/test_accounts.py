@@ -615,3 +615,27 @@ def test_audit_query_is_scoped_to_the_auditor(world):
     # a filter outside the scope is refused, as before
     assert_error(w.inst.get("/api/v1/audit", acred,
                             params={"org": w.agency}), 403, "forbidden")
+
+
+def test_lost_administrator_procedure(seald):
+    """Issue 19 item 10, the manual's 3.3 procedure for a lost system
+    administrator credential: the security administrator grants sysadmin
+    to a second person; that administrator resets the first one's
+    credential, which holds the account (SOD-7); a security administrator
+    re-confirms it, and the first administrator works again with the new
+    credential while the old one is dead."""
+    w = World(seald)
+    lost = w.admin
+    second_id, second = w.person("sysadmin2", w.root)
+    w.grant(w.cred["secadmin"], second_id, "sysadmin", w.root)
+    r = seald.post(f"/api/v1/accounts/{w.admin_id}/credentials", second)
+    assert r.status_code == 201, r.text
+    fresh = rotate(seald, r.json()["data"]["credential"])
+    assert seald.get("/api/v1/whoami", lost).status_code == 401
+    me = seald.get("/api/v1/whoami", fresh).json()["data"]
+    assert me["account"]["held"]            # no power until re-confirmed
+    assert seald.get("/api/v1/accounts", fresh).status_code == 403
+    r = seald.post(f"/api/v1/accounts/{w.admin_id}/reconfirm",
+                   w.cred["secadmin"])
+    assert r.status_code == 200, r.text
+    assert seald.get("/api/v1/accounts", fresh).status_code == 200
