@@ -19,6 +19,13 @@
  *                            whose maker certificate is that certificate
  *   retry_seconds = N        least time between two reads of a source that
  *                            failed or is stale (default REV_RETRY_S_DEFAULT)
+ *   ocsp = URL | aia         an OCSP responder of the CAs in NAME's file
+ *                            (once); "aia": the URL in each certificate's
+ *                            authorityInfoAccess (the CA signed it)
+ *   ocsp_max_age = N         seconds an OCSP answer is used at most, even
+ *                            when its nextUpdate is later (default
+ *                            REV_OCSP_MAX_AGE_S_DEFAULT, 1..REV_RETRY_S_MAX)
+ *   ocsp_nonce = optional | required | off   (default optional)
  * A relative FILE is taken from the trust directory.  A CRL answers for
  * the certificates issued by a certificate of NAME's anchor file with the
  * CRL's issuer name: its signature must verify with that certificate's key
@@ -28,7 +35,20 @@
  * seconds) and, until a fresh one arrives, its certificates are
  * "unavailable".  The cache is per process: every node reads the sources
  * itself (the sources are shared, files or URLs, so nodes agree once each
- * has read the same CRL).  OCSP is not implemented.
+ * has read the same CRL).
+ *
+ * OCSP (RFC 6960): a request per certificate (SHA-1 CertID, a nonce),
+ * POSTed through fetch_url; the answer must be signed by the issuer or by
+ * a responder certificate the issuer issued with id-kp-OCSPSigning, valid
+ * now; its nonce, when echoed, must match (required: must be echoed); its
+ * thisUpdate not more than REV_SKEW_MS ahead, its nextUpdate not more than
+ * REV_SKEW_MS past, and without nextUpdate (and without the nonce) its
+ * thisUpdate not older than ocsp_max_age.  good and revoked answers are
+ * cached per certificate until nextUpdate + REV_SKEW_MS or ocsp_max_age
+ * after they were fetched, whichever comes first; a failure is remembered
+ * for retry_seconds.  Order: OCSP first; revoked (or on hold) there is the
+ * answer; otherwise the CRLs are read too and a revocation on a fresh CRL
+ * wins over OCSP's good; good needs one of them; neither: unavailable.
  *
  * Thread-safe: one mutex per source; a fetch holds only its source's.
  */
@@ -54,6 +74,10 @@
 #define REV_RETRY_S_MAX       86400
 #define REV_MEMO_ENTRIES      256    /* certificates remembered per set  */
 #define REV_SKEW_MS           (5LL * 60 * 1000)  /* thisUpdate ahead of us */
+#define REV_OCSP_MAX          (64u * 1024u)      /* an OCSP response      */
+#define REV_OCSP_TIMEOUT_MS   5000               /* one OCSP exchange     */
+#define REV_OCSP_ENTRIES      512    /* certificates cached per anchor    */
+#define REV_OCSP_MAX_AGE_S_DEFAULT 3600
 
 struct rev_set;
 
@@ -80,13 +104,16 @@ struct rev_answer {
     int     reason;              /* RFC 5280 CRLReason, -1 absent          */
     char    issuer[256];         /* issuer name, RFC 2253                  */
     char    anchor[256];         /* the sidecar's NAME                     */
-    char    source[REV_LOC_MAX]; /* the CRL's FILE or URL (GOOD, REVOKED)  */
+    char    source[REV_LOC_MAX]; /* the CRL's FILE or URL, or the OCSP
+                                    responder's URL (GOOD, REVOKED, HOLD) */
+    const char *kind;            /* "crl" or "ocsp" with source, else NULL */
     int64_t this_update_ms, next_update_ms;
     char    why[320];            /* UNAVAILABLE: every source's failure    */
 };
 
-/* The status at now_ms of the DER certificate cert against the CRLs of
- * its issuer (reading or refreshing them as needed).  ERR_MALFORMED when
+/* The status at now_ms of the DER certificate cert against the OCSP
+ * responder and the CRLs of its issuer (asking or reading them as needed,
+ * in the order above).  ERR_MALFORMED when
  * cert is not a certificate; every other outcome is in *a. */
 err_code rev_cert_status(struct rev_set *s, const uint8_t *cert, size_t len,
                          int64_t now_ms, struct rev_answer *a, struct err *e);

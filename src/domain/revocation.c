@@ -2,7 +2,8 @@
  * revocation.c - owns the trust anchors' revocation data (revocation.h):
  * the sidecar files, the CRL and issuer status list sources, reading them
  * from files or URLs (fetch_url), checking them, and the in-memory cache
- * refreshed by their nextUpdate.  What a revocation means for a report is
+ * refreshed by their nextUpdate; the OCSP requests to a CA's responder,
+ * the checks of its answers and their cache per certificate.  What a revocation means for a report is
  * verify.c's.  No HTTP serving and no SQL here.
  */
 #include "revocation.h"
@@ -19,6 +20,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
@@ -44,6 +46,13 @@ struct source {
     int64_t         this_ms, next_ms;    /* of the copy held              */
 };
 
+/* ocsp_nonce: send a nonce and accept an answer without it on its times
+ * alone (optional), refuse such an answer (required), send none (off:
+ * for responders that serve pre-produced answers and refuse nonces). */
+enum { NONCE_OPTIONAL = 0, NONCE_REQUIRED, NONCE_OFF };
+
+struct ocsp_cache;
+
 struct anchor {
     char           name[REV_NAME_MAX];
     X509          *certs[REV_MAX_CERTS]; /* NAME's anchor file            */
@@ -53,6 +62,11 @@ struct anchor {
     struct source  list;                 /* list.loc[0] == 0: none        */
     uint8_t        signer_sha256[32];
     int64_t        retry_ms;
+    char           ocsp[REV_LOC_MAX];    /* responder URL, "" none        */
+    int            ocsp_aia;             /* ocsp = aia                    */
+    int            ocsp_nonce;           /* NONCE_*                       */
+    int64_t        ocsp_max_age_ms;
+    struct ocsp_cache *oc;               /* NULL: no OCSP for this anchor */
 };
 
 /* What rev_cert_status needs of a certificate, kept so that a certificate
@@ -65,6 +79,8 @@ struct memo {
     int           used;                  /* 0: free slot                  */
     uint64_t      tick;
     int           anchor;                /* index in a, -1: none          */
+    int           issuer_cert;           /* index in the anchor's certs   */
+    char         *aia;                   /* AIA OCSP URL (malloc), or NULL */
     ASN1_INTEGER *serial;
     X509_NAME    *issuer;
     char          issuer_text[256];
@@ -77,6 +93,54 @@ struct rev_set {
     uint64_t        memo_tick;
     struct memo     memo[REV_MEMO_ENTRIES];
 };
+
+/* One certificate's OCSP answer, or the last failure to get one. */
+struct ocsp_entry {
+    int            used;                 /* 0: free slot                  */
+    uint64_t       tick;
+    int            cert;                 /* issuer: index in an->certs    */
+    uint8_t        serial[64];           /* DER of the serial INTEGER     */
+    int            serial_len;
+    int            have;                 /* an answer below               */
+    enum rev_state state;                /* REV_GOOD, _REVOKED or _HOLD   */
+    int64_t        revoked_ms;
+    int            reason;
+    int64_t        this_ms, next_ms;     /* next_ms 0: none given          */
+    int64_t        until_ms;             /* the answer is used before it  */
+    int64_t        tried_ms;             /* last request, 0 never          */
+    char           err[160];             /* last failure, "" none          */
+};
+
+/* An anchor's OCSP answers.  mu guards all of it and is held across a
+ * request, so that one certificate checked by many threads at once costs
+ * one request (the others wait for its answer). */
+struct ocsp_cache {
+    pthread_mutex_t   mu;
+    uint64_t          tick;
+    struct ocsp_entry e[REV_OCSP_ENTRIES];
+};
+
+/* A new empty cache (caller frees with ocsp_cache_free), or NULL. */
+static struct ocsp_cache *
+ocsp_cache_new(void)
+{
+    struct ocsp_cache *oc = calloc(1, sizeof(*oc));
+
+    if (oc != NULL && pthread_mutex_init(&oc->mu, NULL) != 0) {
+        free(oc);
+        oc = NULL;
+    }
+    return oc;
+}
+
+static void
+ocsp_cache_free(struct ocsp_cache *oc)
+{
+    if (oc == NULL)
+        return;
+    pthread_mutex_destroy(&oc->mu);
+    free(oc);
+}
 
 /* ---- sidecar files ------------------------------------------------------ */
 
@@ -207,6 +271,39 @@ conf_line(const char *dir, struct anchor *an, char *line, struct err *e)
         an->retry_ms = n * 1000;
         return ERR_OK;
     }
+    if (strcmp(key, "ocsp") == 0) {
+        if (an->ocsp[0] != '\0' || an->ocsp_aia)
+            return err_set(e, ERR_CONFIG, "ocsp given twice");
+        if (strcmp(val, "aia") == 0) {
+            an->ocsp_aia = 1;
+            return ERR_OK;
+        }
+        if (strncmp(val, "http://", 7) != 0 && strncmp(val, "https://", 8))
+            return err_set(e, ERR_CONFIG, "ocsp: an http(s) URL or aia "
+                           "expected");
+        if ((size_t)snprintf(an->ocsp, sizeof(an->ocsp), "%s", val) >=
+            sizeof(an->ocsp))
+            return err_set(e, ERR_CONFIG, "ocsp: URL too long");
+        return ERR_OK;
+    }
+    if (strcmp(key, "ocsp_max_age") == 0) {
+        if (util_parse_long(val, 1, REV_RETRY_S_MAX, &n, e) != ERR_OK)
+            return err_wrap(e, ERR_CONFIG, "ocsp_max_age");
+        an->ocsp_max_age_ms = n * 1000;
+        return ERR_OK;
+    }
+    if (strcmp(key, "ocsp_nonce") == 0) {
+        if (strcmp(val, "optional") == 0)
+            an->ocsp_nonce = NONCE_OPTIONAL;
+        else if (strcmp(val, "required") == 0)
+            an->ocsp_nonce = NONCE_REQUIRED;
+        else if (strcmp(val, "off") == 0)
+            an->ocsp_nonce = NONCE_OFF;
+        else
+            return err_set(e, ERR_CONFIG, "ocsp_nonce: optional, required "
+                           "or off expected");
+        return ERR_OK;
+    }
     return err_set(e, ERR_CONFIG, "unknown key %.64s", key);
 }
 
@@ -220,6 +317,8 @@ anchor_free(struct anchor *an)
     for (i = 0; i < an->n_crls; i++)
         source_free(&an->crls[i]);
     source_free(&an->list);
+    ocsp_cache_free(an->oc);
+    an->oc = NULL;
 }
 
 /* Read dir/NAME.conf into an (zeroed by the caller). */
@@ -234,6 +333,7 @@ anchor_load(const char *dir, const char *file, struct anchor *an,
     err_code rc;
 
     an->retry_ms = REV_RETRY_S_DEFAULT * 1000LL;
+    an->ocsp_max_age_ms = REV_OCSP_MAX_AGE_S_DEFAULT * 1000LL;
     if (nlen >= sizeof(an->name))
         return err_set(e, ERR_CONFIG, "name too long");
     memcpy(an->name, file, nlen);
@@ -257,9 +357,13 @@ anchor_load(const char *dir, const char *file, struct anchor *an,
         }
     }
     anchor_certs(dir, an);
-    if (an->n_crls > 0 && an->n_certs == 0)
+    if ((an->n_crls > 0 || an->ocsp[0] != '\0' || an->ocsp_aia) &&
+        an->n_certs == 0)
         rc = err_set(e, ERR_CONFIG, "%s: no anchor file %s.pem (or .crt, "
                      ".cer, .der) with a certificate", file, an->name);
+    else if ((an->ocsp[0] != '\0' || an->ocsp_aia) &&
+             (an->oc = ocsp_cache_new()) == NULL)
+        rc = err_set(e, ERR_NOMEM, "out of memory");
 done:
     free(buf);
     return rc;
@@ -325,6 +429,7 @@ rev_set_free(struct rev_set *s)
     for (i = 0; i < REV_MEMO_ENTRIES; i++) {
         ASN1_INTEGER_free(s->memo[i].serial);
         X509_NAME_free(s->memo[i].issuer);
+        free(s->memo[i].aia);
     }
     pthread_mutex_destroy(&s->memo_mu);
     free(s->a);
@@ -571,22 +676,31 @@ source_err(const struct source *src)
     return src->err;
 }
 
-/* The anchor of s that issued cert (an anchor certificate with cert's
- * issuer name whose key verifies cert), or NULL. */
+/* Whether an names any source of certificate status. */
 static int
-cert_anchor(struct rev_set *s, X509 *cert)
+has_cert_source(const struct anchor *an)
+{
+    return an->n_crls > 0 || an->oc != NULL;
+}
+
+/* The anchor of s that issued cert (an anchor certificate with cert's
+ * issuer name whose key verifies cert), or -1; *ci the index of that
+ * certificate in the anchor's file. */
+static int
+cert_anchor(struct rev_set *s, X509 *cert, int *ci)
 {
     int i, j;
 
     for (i = 0; i < s->n; i++) {
         struct anchor *an = &s->a[i];
-        if (an->n_crls == 0)
+        if (!has_cert_source(an))
             continue;
         for (j = 0; j < an->n_certs; j++)
             if (X509_NAME_cmp(X509_get_subject_name(an->certs[j]),
                               X509_get_issuer_name(cert)) == 0 &&
                 X509_verify(cert, X509_get0_pubkey(an->certs[j])) == 1) {
                 ERR_clear_error();
+                *ci = j;
                 return i;
             }
         ERR_clear_error();
@@ -603,6 +717,7 @@ crl_answer(const struct source *src, const ASN1_INTEGER *serial,
     ASN1_ENUMERATED *r;
 
     a->state = REV_GOOD;
+    a->kind = "crl";
     snprintf(a->source, sizeof(a->source), "%s", src->loc);
     a->this_update_ms = src->this_ms;
     a->next_update_ms = src->next_ms;
@@ -659,14 +774,36 @@ issuer_text_of(X509 *cert, char *out, size_t cap)
     BIO_free(b);
 }
 
+/* The first http(s) OCSP URL of cert's authorityInfoAccess (malloc'ed,
+ * the caller frees), or NULL. */
+static char *
+cert_aia_ocsp(X509 *cert)
+{
+    STACK_OF(OPENSSL_STRING) *urls = X509_get1_ocsp(cert);
+    char *url = NULL;
+    int i;
+
+    for (i = 0; urls != NULL && i < sk_OPENSSL_STRING_num(urls) &&
+                url == NULL; i++) {
+        const char *u = sk_OPENSSL_STRING_value(urls, i);
+        if ((strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0)
+            && strlen(u) < REV_LOC_MAX)
+            url = strdup(u);
+    }
+    X509_email_free(urls);
+    ERR_clear_error();
+    return url;
+}
+
 /* The facts of the DER certificate der that rev_cert_status needs, from
  * the memo or, the first time, from the certificate (then kept, the least
- * recently used entry evicted): *anchor, *serial and *issuer (copies, the
- * caller frees), issuer_text (capacity 256). */
+ * recently used entry evicted): *anchor and *ci (cert_anchor), *serial,
+ * *issuer and *aia (copies, the caller frees; *aia NULL when the
+ * certificate names no OCSP URL), issuer_text (capacity 256). */
 static err_code
 cert_facts(struct rev_set *s, const uint8_t *der, size_t len, int *anchor,
-           ASN1_INTEGER **serial, X509_NAME **issuer, char *issuer_text,
-           struct err *e)
+           int *ci, ASN1_INTEGER **serial, X509_NAME **issuer, char **aia,
+           char *issuer_text, struct err *e)
 {
     uint8_t key[SM3_DIGEST_LEN];
     struct memo *m = NULL, *victim = NULL;
@@ -676,6 +813,8 @@ cert_facts(struct rev_set *s, const uint8_t *der, size_t len, int *anchor,
 
     *serial = NULL;
     *issuer = NULL;
+    *aia = NULL;
+    *ci = 0;
     if ((rc = sm2_sm3(der, len, key, e)) != ERR_OK)
         return rc;
     pthread_mutex_lock(&s->memo_mu);
@@ -693,6 +832,8 @@ cert_facts(struct rev_set *s, const uint8_t *der, size_t len, int *anchor,
     if (m != NULL) {
         m->tick = ++s->memo_tick;
         *anchor = m->anchor;
+        *ci = m->issuer_cert;
+        *aia = m->aia != NULL ? strdup(m->aia) : NULL;
         *serial = ASN1_INTEGER_dup(m->serial);
         *issuer = X509_NAME_dup(m->issuer);
         memcpy(issuer_text, m->issuer_text, sizeof(m->issuer_text));
@@ -704,7 +845,8 @@ cert_facts(struct rev_set *s, const uint8_t *der, size_t len, int *anchor,
         return rc;
     set_default_id(cert);
     issuer_text_of(cert, issuer_text, 256);
-    *anchor = cert_anchor(s, cert);
+    *anchor = cert_anchor(s, cert, ci);
+    *aia = cert_aia_ocsp(cert);
     *serial = ASN1_INTEGER_dup(X509_get0_serialNumber(cert));
     *issuer = X509_NAME_dup(X509_get_issuer_name(cert));
     pthread_mutex_lock(&s->memo_mu);
@@ -712,14 +854,18 @@ cert_facts(struct rev_set *s, const uint8_t *der, size_t len, int *anchor,
     if (*serial != NULL && *issuer != NULL) {
         ASN1_INTEGER_free(victim->serial);
         X509_NAME_free(victim->issuer);
+        free(victim->aia);
         memcpy(victim->key, key, sizeof(key));
         victim->used = 1;
         victim->tick = ++s->memo_tick;
         victim->anchor = *anchor;
+        victim->issuer_cert = *ci;
+        victim->aia = *aia != NULL ? strdup(*aia) : NULL;
         victim->serial = ASN1_INTEGER_dup(*serial);
         victim->issuer = X509_NAME_dup(*issuer);
         memcpy(victim->issuer_text, issuer_text, sizeof(victim->issuer_text));
-        if (victim->serial == NULL || victim->issuer == NULL)
+        if (victim->serial == NULL || victim->issuer == NULL ||
+            (*aia != NULL && victim->aia == NULL))
             victim->used = 0;
     }
     pthread_mutex_unlock(&s->memo_mu);
@@ -729,42 +875,377 @@ check:
     if (*serial == NULL || *issuer == NULL) {
         ASN1_INTEGER_free(*serial);
         X509_NAME_free(*issuer);
+        free(*aia);
         *serial = NULL;
         *issuer = NULL;
+        *aia = NULL;
         return err_set(e, ERR_NOMEM, "out of memory");
     }
     return ERR_OK;
 }
 
-/* Contract: see revocation.h. */
-err_code
-rev_cert_status(struct rev_set *s, const uint8_t *der, size_t len,
-                int64_t now_ms, struct rev_answer *a, struct err *e)
+/* ---- OCSP --------------------------------------------------------------- */
+
+/* msg without the "LOC: " that fetch_url's messages start with. */
+static const char *
+without_loc(const char *msg, const char *loc)
 {
-    struct anchor *an;
-    ASN1_INTEGER *serial = NULL;
-    X509_NAME *issuer = NULL;
-    char next[21];
-    int i, idx = -1, answered = 0;
+    size_t n = strlen(loc);
+
+    if (strncmp(msg, loc, n) == 0 && msg[n] == ':')
+        return msg + n + (msg[n + 1] == ' ' ? 2 : 1);
+    return msg;
+}
+
+/* Does c's signature verify with issuer's key (SM2: with the default ID,
+ * as cert_anchor checks the certificates themselves)? */
+static int
+cert_signed_by(X509 *c, X509 *issuer)
+{
+    int ok;
+
+    set_default_id(c);
+    ok = X509_verify(c, X509_get0_pubkey(issuer)) == 1;
+    ERR_clear_error();
+    return ok;
+}
+
+/* Does bs's signature verify with signer's key?  SM2-with-SM3 with the
+ * default SM2 ID (GM/T 0015), else what OpenSSL verifies (another
+ * algorithm, or SM2 signed without an ID, as `openssl ocsp` does). */
+static int
+ocsp_signed_by(OCSP_BASICRESP *bs, X509 *signer)
+{
+    const ASN1_OCTET_STRING *sig = OCSP_resp_get0_signature(bs);
+    const X509_ALGOR *alg = OCSP_resp_get0_tbs_sigalg(bs);
+    STACK_OF(X509) *one;
+    unsigned char *tbs = NULL;
+    char oid[64];
+    int len, ok = 0;
+
+    if (sig != NULL && alg != NULL &&
+        OBJ_obj2txt(oid, sizeof(oid), alg->algorithm, 1) > 0 &&
+        strcmp(oid, SM2_OID_SM2_SM3) == 0 &&
+        (len = i2d_OCSP_RESPDATA(OCSP_resp_get0_respdata(bs), &tbs)) > 0 &&
+        sm2_verify_cert(signer, SM2_DEFAULT_ID, tbs, (size_t)len, sig->data,
+                        (size_t)sig->length, &ok, NULL) != ERR_OK)
+        ok = 0;
+    OPENSSL_free(tbs);
+    /* OCSP_basic_verify with the signer alone, no chain: only the
+     * signature (the signer was chosen and checked by the caller) */
+    if (!ok && (one = sk_X509_new_null()) != NULL) {
+        if (sk_X509_push(one, signer))
+            ok = OCSP_basic_verify(bs, one, NULL, OCSP_NOINTERN |
+                                   OCSP_NOVERIFY | OCSP_NOCHECKS) == 1;
+        sk_X509_free(one);
+    }
+    ERR_clear_error();
+    return ok;
+}
+
+/* Is bs signed by issuer itself, or by a responder certificate (in bs)
+ * that issuer issued for OCSP signing (id-kp-OCSPSigning) and valid at
+ * now_ms (RFC 6960 4.2.2.2)?  No other responder is trusted. */
+static err_code
+ocsp_check_signer(OCSP_BASICRESP *bs, X509 *issuer, int64_t now_ms,
+                  struct err *e)
+{
+    STACK_OF(X509) *extra = sk_X509_new_null();
+    X509 *signer = NULL;
+    int64_t nb, na;
+    int found = 0;
+
+    if (extra != NULL && sk_X509_push(extra, issuer))
+        found = OCSP_resp_get0_signer(bs, &signer, extra);
+    sk_X509_free(extra);
+    ERR_clear_error();
+    if (!found || signer == NULL)
+        return err_set(e, ERR_INVALID, "OCSP response signed by an unknown "
+                       "responder (neither the CA nor a certificate in the "
+                       "response)");
+    if (X509_cmp(signer, issuer) != 0) {
+        if (X509_NAME_cmp(X509_get_issuer_name(signer),
+                          X509_get_subject_name(issuer)) != 0 ||
+            !cert_signed_by(signer, issuer))
+            return err_set(e, ERR_INVALID, "OCSP responder certificate not "
+                           "issued by the certificate's CA");
+        if (!(X509_get_extension_flags(signer) & EXFLAG_XKUSAGE) ||
+            !(X509_get_extended_key_usage(signer) & XKU_OCSP_SIGN))
+            return err_set(e, ERR_INVALID, "OCSP responder certificate "
+                           "without id-kp-OCSPSigning");
+        nb = asn1_time_ms(X509_get0_notBefore(signer));
+        na = asn1_time_ms(X509_get0_notAfter(signer));
+        if (nb < 0 || na < 0 || now_ms < nb || now_ms > na)
+            return err_set(e, ERR_INVALID, "OCSP responder certificate not "
+                           "valid now");
+    }
+    if (!ocsp_signed_by(bs, signer))
+        return err_set(e, ERR_INVALID, "OCSP response signature does not "
+                       "verify with its responder's key");
+    return ERR_OK;
+}
+
+/* The DER OCSP request for id (with a fresh nonce unless an says off)
+ * into *der (OPENSSL_free), and *req (OCSP_REQUEST_free) to check the
+ * nonce of the answer against. */
+static err_code
+ocsp_request(const struct anchor *an, OCSP_CERTID *id, OCSP_REQUEST **req,
+             unsigned char **der, int *len, struct err *e)
+{
+    OCSP_CERTID *cid = NULL;
+
+    *der = NULL;
+    if ((*req = OCSP_REQUEST_new()) == NULL ||
+        (cid = OCSP_CERTID_dup(id)) == NULL ||
+        OCSP_request_add0_id(*req, cid) == NULL) {
+        OCSP_CERTID_free(cid);
+        goto fail;
+    }
+    if (an->ocsp_nonce != NONCE_OFF && !OCSP_request_add1_nonce(*req, NULL,
+                                                               -1))
+        goto fail;
+    if ((*len = i2d_OCSP_REQUEST(*req, der)) <= 0)
+        goto fail;
+    return ERR_OK;
+fail:
+    ERR_clear_error();
+    OCSP_REQUEST_free(*req);
+    *req = NULL;
+    return err_set(e, ERR_NOMEM, "cannot make the OCSP request");
+}
+
+/* Check the answer's times for the single response found (thisupd,
+ * nextupd may be NULL) at now_ms; nonce is OCSP_check_nonce's verdict. */
+static err_code
+ocsp_times(const struct anchor *an, const ASN1_GENERALIZEDTIME *thisupd,
+           const ASN1_GENERALIZEDTIME *nextupd, int nonce, int64_t now_ms,
+           int64_t *this_ms, int64_t *next_ms, struct err *e)
+{
+    *this_ms = asn1_time_ms(thisupd);
+    *next_ms = nextupd != NULL ? asn1_time_ms(nextupd) : 0;
+    if (*this_ms < 0 || *next_ms < 0 ||
+        (nextupd != NULL && *next_ms < *this_ms))
+        return err_set(e, ERR_INVALID, "OCSP answer without valid "
+                       "thisUpdate and nextUpdate");
+    if (*this_ms > now_ms + REV_SKEW_MS)
+        return err_set(e, ERR_INVALID, "OCSP answer's thisUpdate is in the "
+                       "future");
+    if (nextupd != NULL && *next_ms + REV_SKEW_MS <= now_ms)
+        return err_set(e, ERR_INVALID, "OCSP answer past its nextUpdate");
+    /* without nextUpdate nothing bounds a replayed answer but its age,
+     * unless the responder echoed our nonce */
+    if (nextupd == NULL && nonce != 1 &&
+        *this_ms + an->ocsp_max_age_ms + REV_SKEW_MS < now_ms)
+        return err_set(e, ERR_INVALID, "OCSP answer without nextUpdate or "
+                       "nonce, older than ocsp_max_age");
+    return ERR_OK;
+}
+
+/* Ask url about serial of issuer (an's certificate) at now_ms; on ERR_OK
+ * the answer is in *x's answer fields (have, state, ..., until_ms), on
+ * failure *x is untouched and e says why. */
+static err_code
+ocsp_query(const struct anchor *an, X509 *issuer, const ASN1_INTEGER *serial,
+           const char *url, int64_t now_ms, struct ocsp_entry *x,
+           struct err *e)
+{
+    OCSP_CERTID *id = NULL;
+    OCSP_REQUEST *req = NULL;
+    OCSP_RESPONSE *resp = NULL;
+    OCSP_BASICRESP *bs = NULL;
+    ASN1_GENERALIZEDTIME *rev = NULL, *thisupd = NULL, *nextupd = NULL;
+    unsigned char *der = NULL;
+    const unsigned char *p;
+    struct fetch_opts o;
+    struct fetch_resp r;
+    int len = 0, status = 0, reason = -1, nonce, st;
+    int64_t this_ms, next_ms, until;
     err_code rc;
 
-    memset(a, 0, sizeof(*a));
-    a->reason = -1;
-    if (s == NULL) {
-        X509 *cert = NULL;
-        if ((rc = sm2_cert_parse(der, len, &cert, e)) != ERR_OK)
-            return rc;
-        issuer_text_of(cert, a->issuer, sizeof(a->issuer));
-        X509_free(cert);
-        return ERR_OK;
+    memset(&r, 0, sizeof(r));
+    if ((id = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(issuer),
+                               X509_get0_pubkey_bitstr(issuer),
+                               serial)) == NULL) {
+        ERR_clear_error();
+        return err_set(e, ERR_NOMEM, "cannot make the OCSP CertID");
     }
-    if ((rc = cert_facts(s, der, len, &idx, &serial, &issuer, a->issuer,
-                         e)) != ERR_OK)
-        return rc;
-    if (idx < 0)
+    if ((rc = ocsp_request(an, id, &req, &der, &len, e)) != ERR_OK)
         goto done;
-    an = &s->a[idx];
-    snprintf(a->anchor, sizeof(a->anchor), "%s", an->name);
+    memset(&o, 0, sizeof(o));
+    o.timeout_ms = REV_OCSP_TIMEOUT_MS;
+    o.max_bytes = REV_OCSP_MAX;
+    if ((rc = fetch_url(url, "application/ocsp-request", der, (size_t)len,
+                        &o, &r, e)) != ERR_OK) {
+        if (rc != ERR_TOO_LARGE)
+            rc = ERR_UNAVAILABLE;
+        goto done;
+    }
+    rc = ERR_INVALID;
+    if (r.status != 200) {
+        rc = err_set(e, ERR_UNAVAILABLE, "OCSP responder HTTP status %ld",
+                     r.status);
+        goto done;
+    }
+    p = r.body;
+    if ((resp = d2i_OCSP_RESPONSE(NULL, &p, (long)r.len)) == NULL) {
+        err_set(e, rc, "not an OCSP response");
+        goto done;
+    }
+    if ((st = OCSP_response_status(resp)) != OCSP_RESPONSE_STATUS_SUCCESSFUL) {
+        rc = err_set(e, ERR_UNAVAILABLE, "OCSP responder answered %s",
+                     OCSP_response_status_str(st));
+        goto done;
+    }
+    if ((bs = OCSP_response_get1_basic(resp)) == NULL) {
+        err_set(e, rc, "not a basic OCSP response");
+        goto done;
+    }
+    nonce = an->ocsp_nonce == NONCE_OFF ? 2 : OCSP_check_nonce(req, bs);
+    if (nonce == 0) {
+        err_set(e, rc, "OCSP answer's nonce is not the request's");
+        goto done;
+    }
+    if (nonce != 1 && an->ocsp_nonce == NONCE_REQUIRED) {
+        err_set(e, rc, "OCSP answer without the request's nonce "
+                "(ocsp_nonce = required)");
+        goto done;
+    }
+    if (ocsp_check_signer(bs, issuer, now_ms, e) != ERR_OK)
+        goto done;
+    if (OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisupd,
+                              &nextupd) != 1) {
+        err_set(e, rc, "OCSP response has no answer for the certificate");
+        goto done;
+    }
+    if (ocsp_times(an, thisupd, nextupd, nonce, now_ms, &this_ms, &next_ms,
+                   e) != ERR_OK)
+        goto done;
+    if (status == V_OCSP_CERTSTATUS_UNKNOWN) {
+        rc = err_set(e, ERR_UNAVAILABLE, "OCSP responder does not know the "
+                     "certificate (unknown)");
+        goto done;
+    }
+    if (x->have && this_ms < x->this_ms) {
+        err_set(e, rc, "OCSP answer older than the one held");
+        goto done;
+    }
+    x->have = 1;
+    x->reason = -1;
+    x->revoked_ms = 0;
+    x->state = REV_GOOD;
+    if (status == V_OCSP_CERTSTATUS_REVOKED && reason != 8) {
+        /* removeFromCRL (8) is not revoked, as on a CRL */
+        x->reason = reason;                /* -1: no reason given */
+        x->state = reason == 6 ? REV_HOLD : REV_REVOKED;
+        x->revoked_ms = asn1_time_ms(rev);
+    }
+    x->this_ms = this_ms;
+    x->next_ms = next_ms;
+    until = now_ms + an->ocsp_max_age_ms;
+    if (next_ms > 0 && next_ms + REV_SKEW_MS < until)
+        until = next_ms + REV_SKEW_MS;
+    x->until_ms = until;
+    rc = ERR_OK;
+done:
+    ERR_clear_error();
+    OCSP_BASICRESP_free(bs);
+    OCSP_RESPONSE_free(resp);
+    OCSP_REQUEST_free(req);
+    OCSP_CERTID_free(id);
+    OPENSSL_free(der);
+    fetch_resp_free(&r);
+    return rc;
+}
+
+/* The entry of oc for certificate ci, serial key (DER, klen): the one
+ * held, else a free or the least recently used slot, emptied.  mu held. */
+static struct ocsp_entry *
+ocsp_entry_get(struct ocsp_cache *oc, int ci, const uint8_t *key, int klen)
+{
+    struct ocsp_entry *victim = NULL;
+    size_t i;
+
+    for (i = 0; i < REV_OCSP_ENTRIES; i++) {
+        struct ocsp_entry *x = &oc->e[i];
+        if (x->used && x->cert == ci && x->serial_len == klen &&
+            memcmp(x->serial, key, (size_t)klen) == 0)
+            return x;
+        if (victim == NULL ||
+            (victim->used && (!x->used || x->tick < victim->tick)))
+            victim = x;
+    }
+    memset(victim, 0, sizeof(*victim));
+    victim->used = 1;
+    victim->cert = ci;
+    victim->serial_len = klen;
+    memcpy(victim->serial, key, (size_t)klen);
+    return victim;
+}
+
+/* The OCSP answer at now_ms for serial of an->certs[ci], from the cache
+ * or by asking url (when the answer held is no longer used and the last
+ * try is retry_seconds old).  1 with the answer in *a (GOOD, REVOKED,
+ * HOLD); 0 with the reason added to a->why. */
+static int
+ocsp_status(struct anchor *an, int ci, const ASN1_INTEGER *serial,
+            const char *url, int64_t now_ms, struct rev_answer *a)
+{
+    struct ocsp_cache *oc = an->oc;
+    struct ocsp_entry *x;
+    uint8_t key[64];
+    unsigned char *kp = key;
+    int klen = i2d_ASN1_INTEGER(serial, NULL), usable, answered = 0;
+
+    if (klen <= 0 || klen > (int)sizeof(key)) {
+        ERR_clear_error();
+        why_add(a, "OCSP: serial number too long");
+        return 0;
+    }
+    (void)i2d_ASN1_INTEGER(serial, &kp);
+    pthread_mutex_lock(&oc->mu);
+    x = ocsp_entry_get(oc, ci, key, klen);
+    x->tick = ++oc->tick;
+    usable = x->have && now_ms < x->until_ms;
+    if (!usable && (x->tried_ms == 0 ||
+                    now_ms - x->tried_ms >= an->retry_ms)) {
+        struct err e;
+        err_clear(&e);
+        x->tried_ms = now_ms;
+        if (ocsp_query(an, an->certs[ci], serial, url, now_ms, x, &e) ==
+            ERR_OK)
+            x->err[0] = '\0';
+        else
+            snprintf(x->err, sizeof(x->err), "%.159s",
+                     without_loc(e.msg, url));
+        usable = x->have && now_ms < x->until_ms;
+    }
+    if (usable) {
+        a->state = x->state;
+        a->revoked_ms = x->revoked_ms;
+        a->reason = x->reason;
+        a->kind = "ocsp";
+        snprintf(a->source, sizeof(a->source), "%s", url);
+        a->this_update_ms = x->this_ms;
+        a->next_update_ms = x->next_ms;
+        answered = 1;
+    } else {
+        why_add(a, "OCSP %s: %s", url, x->err[0] ? x->err
+                : "the answer held has passed its nextUpdate or "
+                  "ocsp_max_age");
+    }
+    pthread_mutex_unlock(&oc->mu);
+    return answered;
+}
+
+/* The answer of an's CRLs for serial of issuer at now_ms (refreshing them
+ * as needed): 1 with *a filled, or 0 with the reasons added to a->why. */
+static int
+crl_status(struct anchor *an, const X509_NAME *issuer,
+           const ASN1_INTEGER *serial, int64_t now_ms, struct rev_answer *a)
+{
+    char next[21];
+    int i, answered = 0;
+
     for (i = 0; i < an->n_crls && !answered; i++) {
         struct source *src = &an->crls[i];
         pthread_mutex_lock(&src->mu);
@@ -785,15 +1266,70 @@ rev_cert_status(struct rev_set *s, const uint8_t *der, size_t len,
         }
         pthread_mutex_unlock(&src->mu);
     }
-    if (!answered) {
+    if (!answered && an->n_crls > 0 && a->why[0] == '\0')
+        snprintf(a->why, sizeof(a->why), "no CRL of %.150s among the "
+                 "sources of anchor %.100s", a->issuer, an->name);
+    return answered;
+}
+
+/* Contract: see revocation.h.  The order (OCSP, then the CRLs; a
+ * revocation on either wins) is documented there and in the manual 9.6. */
+err_code
+rev_cert_status(struct rev_set *s, const uint8_t *der, size_t len,
+                int64_t now_ms, struct rev_answer *a, struct err *e)
+{
+    struct anchor *an;
+    struct rev_answer c;
+    ASN1_INTEGER *serial = NULL;
+    X509_NAME *issuer = NULL;
+    char *aia = NULL;
+    const char *url;
+    int idx = -1, ci = 0, by_ocsp = 0, by_crl;
+    err_code rc;
+
+    memset(a, 0, sizeof(*a));
+    a->reason = -1;
+    if (s == NULL) {
+        X509 *cert = NULL;
+        if ((rc = sm2_cert_parse(der, len, &cert, e)) != ERR_OK)
+            return rc;
+        issuer_text_of(cert, a->issuer, sizeof(a->issuer));
+        X509_free(cert);
+        return ERR_OK;
+    }
+    if ((rc = cert_facts(s, der, len, &idx, &ci, &serial, &issuer, &aia,
+                         a->issuer, e)) != ERR_OK)
+        return rc;
+    if (idx < 0)
+        goto done;
+    an = &s->a[idx];
+    snprintf(a->anchor, sizeof(a->anchor), "%s", an->name);
+    if (an->oc != NULL) {
+        url = an->ocsp[0] != '\0' ? an->ocsp : aia;
+        if (url == NULL)
+            why_add(a, "OCSP: the certificate names no OCSP responder "
+                    "(authorityInfoAccess) and ocsp = aia");
+        else
+            by_ocsp = ocsp_status(an, ci, serial, url, now_ms, a);
+        /* revoked or on hold at the responder: that is the answer */
+        if (by_ocsp && a->state != REV_GOOD)
+            goto done;
+    }
+    c = *a;
+    by_crl = crl_status(an, issuer, serial, now_ms, &c);
+    if (by_crl && (!by_ocsp || c.state != REV_GOOD)) {
+        /* the CRL answers alone, or a fresh CRL lists what OCSP calls
+         * good: the stricter answer wins */
+        *a = c;
+        a->why[0] = '\0';
+    } else if (!by_ocsp) {
+        *a = c;
         a->state = REV_UNAVAILABLE;
-        if (a->why[0] == '\0')
-            snprintf(a->why, sizeof(a->why), "no CRL of %.150s among the "
-                     "sources of anchor %.100s", a->issuer, an->name);
     }
 done:
     ASN1_INTEGER_free(serial);
     X509_NAME_free(issuer);
+    free(aia);
     return ERR_OK;
 }
 

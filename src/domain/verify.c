@@ -1003,9 +1003,10 @@ cert_one(const struct verify_status *vs, const char *role,
                          e.msg);
         return CO_NOT_CHECKED;
     }
-    j = json_pack("{s:s, s:s?, s:s?}", "issuer", a.issuer, "anchor",
+    j = json_pack("{s:s, s:s?, s:s?, s:s?}", "issuer", a.issuer, "anchor",
                   a.anchor[0] ? a.anchor : NULL, "source",
-                  a.source[0] ? a.source : NULL);
+                  a.source[0] ? a.source : NULL, "source_type",
+                  a.source[0] ? a.kind : NULL);
     if (j != NULL && a.next_update_ms > 0) {
         json_object_set_new(j, "this_update", time_ms_json(a.this_update_ms));
         json_object_set_new(j, "next_update", time_ms_json(a.next_update_ms));
@@ -1176,10 +1177,11 @@ verify_cert_not_revoked(struct verify_service *v, const uint8_t *cert,
     switch (a.state) {
     case REV_REVOKED:
     case REV_HOLD:
-        return err_set(e, ERR_INVALID, "certificate %s by its CA (CRL of %s, "
+        return err_set(e, ERR_INVALID, "certificate %s by its CA (%s of %s, "
                        "%s) since %s, reason %s", a.state == REV_HOLD
-                       ? "on hold" : "revoked", a.issuer, a.source, t,
-                       rev_reason_name(a.reason));
+                       ? "on hold" : "revoked", a.kind != NULL &&
+                       strcmp(a.kind, "ocsp") == 0 ? "OCSP" : "CRL",
+                       a.issuer, a.source, t, rev_reason_name(a.reason));
     case REV_UNAVAILABLE:
         return err_set(e, ERR_UNAVAILABLE, "revocation data of the "
                        "certificate's CA unavailable: %s", a.why);
