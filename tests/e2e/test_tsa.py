@@ -28,6 +28,7 @@ import threading
 import pytest
 
 from conftest import Instance, assert_error, free_port, run_seald
+from revoked import move_revocation, revoke, write_sql
 from test_seals import Seals
 from test_signing import approve, doc, sign, submit
 
@@ -259,10 +260,6 @@ def outcome(rep):
     return rep["indication"], rep["sub_indication"]
 
 
-def write_sql(inst, query, *params):
-    return len(inst.sql(query + " RETURNING 1", *params))
-
-
 def test_required_signature_carries_a_token_openssl_verifies(world,
                                                              tmp_path):
     text = "关于时间戳的函\n".encode() * 20
@@ -371,15 +368,6 @@ def test_optional_tsa_down_signs_and_says_so(world):
         world.restart("required", world.up)
 
 
-def revoke(w, esid):
-    r = w.inst.post(f"/api/v1/seals/{esid}/loss", w.cred["custodian"],
-                    json={"reason": "token stolen"})
-    assert r.status_code == 200, r.text
-    r = w.inst.post(f"/api/v1/seals/{esid}/loss/resolve", w.cred["reviewer"],
-                    json={"outcome": "revoke", "reason": "not found"})
-    assert r.json()["data"]["state"] == "revoked", r.text
-
-
 def test_revoked_after_timestamp_is_passed(world, tmp_path):
     w = world.w
     esid = w.new_active_seal(seal_name="吊销时间戳章")
@@ -392,17 +380,11 @@ def test_revoked_after_timestamp_is_passed(world, tmp_path):
     # without seald's usage record only the timestamp proves the time
     assert write_sql(w.inst, "DELETE FROM signatures WHERE id = ?",
                      res["signature_id"]) == 1
-    (seal_id,) = w.inst.sql("SELECT id FROM seals WHERE esid = ?", esid)[0]
     revoke(w, esid)
     # the revocation a minute after the signature (and its timestamp):
     # genTime and timeInfo have one-second resolution, and a change within
     # their second counts against the signature
-    moved = write_sql(w.inst, "UPDATE history SET ts_ms = ts_ms + 60000 "
-                      "WHERE subject_type = 'seal' AND subject_id = ? AND "
-                      "to_state IN ('lost', 'revoked')", seal_id)
-    assert moved == 2
-    write_sql(w.inst, "UPDATE seals SET state_since_ms = state_since_ms + "
-              "60000 WHERE id = ?", seal_id)
+    move_revocation(w, esid, by_ms=60000)
     rep = world.verify(sig, text)
     assert outcome(rep) == ("TOTAL_PASSED", None), json.dumps(rep, indent=1)
     st = rep["seald_status"]

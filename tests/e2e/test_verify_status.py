@@ -30,6 +30,7 @@ import pytest
 
 from conftest import Instance, run_seald
 from ofdgen import ofd
+from revoked import move_revocation, revoke, write_sql
 from test_seals import Seals
 from test_signing import approve, doc, sign, submit
 
@@ -46,13 +47,6 @@ def world(tmp_path_factory):
     yield w
     rc, _, err = inst.stop()
     assert rc == 0, err
-
-
-def write_sql(inst, query, *params):
-    """A change to the instance's database, committed, on either dialect;
-    the number of rows it changed (RETURNING: SQLite 3.35 and PostgreSQL
-    both have it)."""
-    return len(inst.sql(query + " RETURNING 1", *params))
 
 
 def api(w, path, body, who="verifier"):
@@ -76,15 +70,6 @@ def outcome(rep):
 
 def seal_status(rep):
     return rep["checks"]["seal_status"]["status"]
-
-
-def revoke(w, esid):
-    r = w.inst.post(f"/api/v1/seals/{esid}/loss", w.cred["custodian"],
-                    json={"reason": "token stolen"})
-    assert r.status_code == 200, r.text
-    r = w.inst.post(f"/api/v1/seals/{esid}/loss/resolve", w.cred["reviewer"],
-                    json={"outcome": "revoke", "reason": "not found"})
-    assert r.json()["data"]["state"] == "revoked", r.text
 
 
 def signed_text(w, esid, text):
@@ -190,13 +175,7 @@ def test_ofd_signed_after_revocation_fails_everywhere(world, tmp_path):
     # the record now says the seal was revoked before it signed
     (ts,) = w.inst.sql("SELECT ts_ms FROM signatures WHERE id = ?",
                        sig_id)[0]
-    (seal_id,) = w.inst.sql("SELECT id FROM seals WHERE esid = ?", esid)[0]
-    moved = write_sql(w.inst, "UPDATE history SET ts_ms = ? WHERE "
-                      "subject_type = 'seal' AND subject_id = ? AND "
-                      "ts_ms > ?", ts - 60000, seal_id, ts)
-    assert moved == 2                      # active -> lost -> revoked
-    write_sql(w.inst, "UPDATE seals SET state_since_ms = ? WHERE id = ?",
-              ts - 60000, seal_id)
+    move_revocation(w, esid, at_ms=ts - 60000)
     rep = ofd_api(w, sealed)
     assert outcome(rep) == ("TOTAL_FAILED", "REVOKED"), rep
     (s,) = rep["signatures"]
