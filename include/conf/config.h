@@ -125,6 +125,7 @@ struct config {
     /* the signed seal status list, in parts (seal_list.h) */
     long status_list_part_entries;      /* entries per part              */
     long status_list_expired_grace_days; /* listed after expiry this long */
+    long status_list_max_concurrent;    /* parts made at once per node   */
     /* [tsa] serve_*: seald as a TSA (POST /tsa) */
     char tsa_serve_policy[128];     /* TSAPolicyId of the tokens issued  */
     long tsa_serve_rate_limit_rps;  /* per client address                */

@@ -65,7 +65,10 @@ err_code seal_list_generate(struct store_conn *db,
 
 /* Part `part` of the instance's list now, signed by its maker key, with
  * the configuration's limits: *out filled (out->json malloc'ed, caller
- * frees).  Errors as seal_list_generate, ERR_CONFIG without a maker. */
+ * frees).  Errors as seal_list_generate, ERR_CONFIG without a maker,
+ * ERR_RATE_LIMITED when status.list_max_concurrent parts are already being
+ * made in this process (a part costs up to a few hundred ms of CPU and
+ * memory for its JSON: a burst of GETs must not take every worker). */
 err_code seal_status_list(struct store_conn *db, const struct seal_env *env,
                           int64_t part, struct seal_list_part *out,
                           struct err *e);

@@ -74,10 +74,13 @@ struct verify_input {
  *         AND the stored seal's signed part and signature value), their
  *         history, and its usage records (the signatures table), which are
  *         proof of existence of the signatures it made;
- *   list: a seal status list already verified by statuslist_verify
- *         (borrowed) with list_signer (DER, borrowed) its signer_cert: it
- *         answers for the seals whose maker certificate is that
- *         certificate; it proves nothing about when a signature existed.
+ *   lists: n_lists parts of seal status lists, each already verified by
+ *         statuslist_verify (borrowed) with signer (DER, borrowed) its
+ *         signer_cert: a part answers for the seals whose maker
+ *         certificate is that certificate and whose esID it covers
+ *         (statuslist_covers); of several such parts the one with the
+ *         latest this_update; it proves nothing about when a signature
+ *         existed.
  *   rev, anchors: set by the service itself (callers leave them NULL):
  *         the trust anchors' revocation data (revocation.h): foreign
  *         issuers' status lists (item 5), for seals no source above
@@ -87,11 +90,15 @@ struct verify_input {
  */
 struct rev_set;
 struct x509_store_st;
+struct verify_list_part {
+    const json_t      *list;
+    const uint8_t     *signer;
+    size_t             signer_len;
+};
 struct verify_status {
     struct store_conn *db;
-    const json_t      *list;
-    const uint8_t     *list_signer;
-    size_t             list_signer_len;
+    const struct verify_list_part *lists;
+    size_t             n_lists;
     struct rev_set       *rev;
     struct x509_store_st *anchors;
 };

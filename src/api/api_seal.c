@@ -535,8 +535,11 @@ api_seal_status_list(struct http_req *req, struct http_resp *resp,
         util_parse_long(q, 0, STATUSLIST_MAX_PARTS - 1, &part, e) != ERR_OK)
         return err_wrap(e, ERR_INVALID, "part");
     if ((rc = seal_status_list(req->db, &env, part, &p, e)) != ERR_OK ||
-        (rc = util_b64_encode(p.sig, p.sig_len, &sig64, e)) != ERR_OK)
+        (rc = util_b64_encode(p.sig, p.sig_len, &sig64, e)) != ERR_OK) {
+        if (rc == ERR_RATE_LIMITED)
+            resp->retry_after = 1;         /* a part takes well under 1 s */
         goto done;
+    }
     resp->data = json_pack("{s:s%, s:s, s:s, s:I, s:I, s:I}", "list", p.json,
                            p.json_len, "signature", sig64,
                            "signature_algorithm",

@@ -46,7 +46,11 @@ static void usage_verify(FILE *f)
     fprintf(f,
             "usage: seald verify-file --signature FILE "
             "[--data FILE | --hash HEX] [--trust DIR] [--seal] [--id SM2ID]\n"
-            "                         [--instance DIR | --status-list FILE]\n");
+            "                         [--instance DIR | --status-list FILE|DIR ...]\n"
+            "  --status-list: a part as GET /api/v1/seal-status-list?part=N "
+            "answers it;\n"
+            "  repeat it, or name a directory of parts (*.json), to give "
+            "several\n");
 }
 
 /* Contract: see cmd_format.h. */
@@ -157,7 +161,9 @@ int cmd_verify_file(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *sig_path = NULL, *data_path = NULL, *hash_hex = NULL;
-    const char *trust = NULL, *instance = NULL, *list = NULL;
+    const char *trust = NULL, *instance = NULL;
+    const char *lists[CMD_STATUS_MAX_PARTS];
+    size_t n_lists = 0;
     struct verify_input in;
     struct verify_service *svc = NULL;
     struct cmd_status cs;
@@ -184,7 +190,14 @@ int cmd_verify_file(int argc, char **argv)
         case 'S': force_seal = 1; break;
         case 'i': in.signer_id = optarg; break;
         case 'I': instance = optarg; break;
-        case 'L': list = optarg; break;
+        case 'L':
+            if (n_lists >= CMD_STATUS_MAX_PARTS) {
+                usage_verify(stderr);
+                rc = CMD_EXIT_USAGE;
+                goto done;
+            }
+            lists[n_lists++] = optarg;
+            break;
         default:
             usage_verify(c == 'h' ? stdout : stderr);
             rc = c == 'h' ? CMD_EXIT_OK : CMD_EXIT_USAGE;
@@ -194,7 +207,7 @@ int cmd_verify_file(int argc, char **argv)
     if (sig_path == NULL && optind == argc - 1)
         sig_path = argv[optind++];       /* bare FILE accepted too */
     if (sig_path == NULL || optind != argc || (data_path && hash_hex) ||
-        (instance && list) ||
+        (instance && n_lists > 0) ||
         (in.signer_id && strlen(in.signer_id) > SM2_ID_MAX)) {
         usage_verify(stderr);
         rc = CMD_EXIT_USAGE;
@@ -224,7 +237,8 @@ int cmd_verify_file(int argc, char **argv)
         in.hash = hash;
         in.hash_len = hash_len;
     }
-    if (cmd_status_open(instance, list, trust, &cs, &e) != ERR_OK ||
+    if (cmd_status_open(instance, lists, n_lists, trust, &cs,
+                        &e) != ERR_OK ||
         verify_service_new(cs.trust, 0, 1, &svc, &e) != ERR_OK) {
         fprintf(stderr, "seald verify-file: %s\n", e.msg);
         goto done;

@@ -26,7 +26,11 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: seald verify-ofd FILE [--trust DIR] [--pictures]\n"
-            "                        [--instance DIR | --status-list FILE]\n");
+            "                        [--instance DIR | --status-list FILE|DIR ...]\n"
+            "  --status-list: a part as GET /api/v1/seal-status-list?part=N "
+            "answers it;\n"
+            "  repeat it, or name a directory of parts (*.json), to give "
+            "several\n");
 }
 
 /* Contract: see cmd_ofd.h. */
@@ -40,7 +44,9 @@ int cmd_verify_ofd(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *trust = NULL, *instance = NULL, *list = NULL;
+    const char *trust = NULL, *instance = NULL;
+    const char *lists[CMD_STATUS_MAX_PARTS];
+    size_t n_lists = 0;
     struct verify_service *svc = NULL;
     struct verify_input in;
     struct cmd_status cs;
@@ -63,15 +69,15 @@ int cmd_verify_ofd(int argc, char **argv)
             pictures = 1;
         } else if (c == 'I') {
             instance = optarg;
-        } else if (c == 'L') {
-            list = optarg;
+        } else if (c == 'L' && n_lists < CMD_STATUS_MAX_PARTS) {
+            lists[n_lists++] = optarg;
         } else {
             usage(c == 'h' ? stdout : stderr);
             rc = c == 'h' ? CMD_EXIT_OK : CMD_EXIT_USAGE;
             goto done;
         }
     }
-    if (optind != argc - 1 || (instance && list)) {
+    if (optind != argc - 1 || (instance && n_lists > 0)) {
         usage(stderr);
         rc = CMD_EXIT_USAGE;
         goto done;
@@ -81,7 +87,8 @@ int cmd_verify_ofd(int argc, char **argv)
         fprintf(stderr, "seald verify-ofd: %s\n", e.msg);
         goto done;
     }
-    if (cmd_status_open(instance, list, trust, &cs, &e) != ERR_OK ||
+    if (cmd_status_open(instance, lists, n_lists, trust, &cs,
+                        &e) != ERR_OK ||
         verify_service_new(cs.trust, 0, 1, &svc, &e) != ERR_OK) {
         fprintf(stderr, "seald verify-ofd: %s\n", e.msg);
         goto done;

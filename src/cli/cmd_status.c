@@ -6,9 +6,11 @@
  */
 #include "cmd_status.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <openssl/x509_vfy.h>
@@ -51,9 +53,10 @@ open_instance(const char *dir, struct cmd_status *cs, struct err *e)
     return ERR_OK;
 }
 
-/* The status list in path (the API's answer), verified. */
+/* The status list part in path (the API's answer), verified, added to
+ * cs's parts (the caller checked there is room); anchors may be NULL. */
 static err_code
-open_list(const char *path, const char *trust, struct cmd_status *cs,
+open_list(const char *path, X509_STORE *anchors, struct cmd_status *cs,
           struct err *e)
 {
     uint8_t *buf = NULL, *sig = NULL;
@@ -61,8 +64,7 @@ open_list(const char *path, const char *trust, struct cmd_status *cs,
     json_t *j = NULL, *d;
     json_error_t je;
     const char *list, *sig64, *cert64;
-    X509_STORE *anchors = NULL;
-    int n = 0;
+    size_t k = cs->n_parts, signer_len = 0;
     err_code rc;
 
     if ((rc = util_read_file(path, CMD_STATUS_FILE_MAX, &buf, &len, e)) !=
@@ -85,39 +87,101 @@ open_list(const char *path, const char *trust, struct cmd_status *cs,
         rc = err_set(e, ERR_INVALID, "%s: signature is not base64", path);
         goto done;
     }
-    if (trust[0] != '\0' &&
-        (rc = ses_trust_load(trust, NULL, &anchors, &n, e)) != ERR_OK)
-        goto done;
     if ((rc = statuslist_verify((const uint8_t *)list, strlen(list), sig,
-                                sig_len, anchors, time(NULL), &cs->list, e))
-        != ERR_OK) {
+                                sig_len, anchors, time(NULL), &cs->list[k],
+                                e)) != ERR_OK) {
         rc = err_wrap(e, rc, "%s", path);
         goto done;
     }
-    cert64 = json_string_value(json_object_get(cs->list, "signer_cert"));
+    cert64 = json_string_value(json_object_get(cs->list[k], "signer_cert"));
     if (cert64 == NULL ||
-        util_b64_decode(cert64, strlen(cert64), &cs->signer, &cs->signer_len,
+        util_b64_decode(cert64, strlen(cert64), &cs->signer[k], &signer_len,
                         NULL) != ERR_OK) {
+        json_decref(cs->list[k]);
+        cs->list[k] = NULL;
         rc = err_set(e, ERR_INVALID, "%s: bad signer_cert", path);
         goto done;
     }
-    cs->vs.list = cs->list;
-    cs->vs.list_signer = cs->signer;
-    cs->vs.list_signer_len = cs->signer_len;
+    cs->parts[k].list = cs->list[k];
+    cs->parts[k].signer = cs->signer[k];
+    cs->parts[k].signer_len = signer_len;
+    cs->n_parts = k + 1;
 done:
-    X509_STORE_free(anchors);
     json_decref(j);
     free(sig);
     free(buf);
     return rc;
 }
 
+/* Sort helper for the names of a directory. */
+static int
+name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every part in path: a file, or a directory's *.json files (in name
+ * order; hidden ones skipped). */
+static err_code
+open_lists(const char *path, X509_STORE *anchors, struct cmd_status *cs,
+           struct err *e)
+{
+    char *names[CMD_STATUS_MAX_PARTS + 1], full[PATH_MAX];
+    size_t n = 0, i;
+    struct stat st;
+    struct dirent *de;
+    DIR *d;
+    err_code rc = ERR_OK;
+
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        if (cs->n_parts >= CMD_STATUS_MAX_PARTS)
+            return err_set(e, ERR_INVALID, "--status-list: more than %d "
+                           "parts", CMD_STATUS_MAX_PARTS);
+        return open_list(path, anchors, cs, e);
+    }
+    if ((d = opendir(path)) == NULL)
+        return err_set(e, ERR_INVALID, "%s: cannot read the directory",
+                       path);
+    while ((de = readdir(d)) != NULL && rc == ERR_OK) {
+        size_t l = strlen(de->d_name);
+        if (de->d_name[0] == '.' || l < 6 ||
+            strcmp(de->d_name + l - 5, ".json") != 0)
+            continue;
+        if (n + cs->n_parts >= CMD_STATUS_MAX_PARTS)
+            rc = err_set(e, ERR_INVALID, "--status-list: more than %d "
+                         "parts", CMD_STATUS_MAX_PARTS);
+        else if ((names[n] = strdup(de->d_name)) == NULL)
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+        else
+            n++;
+    }
+    closedir(d);
+    if (rc == ERR_OK && n == 0)
+        rc = err_set(e, ERR_INVALID, "%s: no status list part (*.json) in "
+                     "the directory", path);
+    qsort(names, n, sizeof(names[0]), name_cmp);
+    for (i = 0; i < n && rc == ERR_OK; i++) {
+        if ((size_t)snprintf(full, sizeof(full), "%s/%s", path, names[i]) >=
+            sizeof(full))
+            rc = err_set(e, ERR_INVALID, "--status-list: path too long");
+        else
+            rc = open_list(full, anchors, cs, e);
+    }
+    for (i = 0; i < n; i++)
+        free(names[i]);
+    return rc;
+}
+
 /* Contract: see cmd_status.h. */
 err_code
-cmd_status_open(const char *instance, const char *list_path,
-                const char *trust_dir, struct cmd_status *cs, struct err *e)
+cmd_status_open(const char *instance, const char *const *list_paths,
+                size_t n_lists, const char *trust_dir, struct cmd_status *cs,
+                struct err *e)
 {
-    err_code rc;
+    X509_STORE *anchors = NULL;
+    size_t i;
+    int n = 0;
+    err_code rc = ERR_OK;
 
     memset(cs, 0, sizeof(*cs));
     if (instance != NULL && (rc = open_instance(instance, cs, e)) != ERR_OK)
@@ -128,19 +192,28 @@ cmd_status_open(const char *instance, const char *list_path,
         (size_t)snprintf(cs->trust, sizeof(cs->trust), "%s", trust_dir) >=
             sizeof(cs->trust))
         return err_set(e, ERR_INVALID, "--trust: path too long");
-    if (list_path != NULL &&
-        (rc = open_list(list_path, cs->trust, cs, e)) != ERR_OK)
+    if (n_lists > 0 && cs->trust[0] != '\0' &&
+        (rc = ses_trust_load(cs->trust, NULL, &anchors, &n, e)) != ERR_OK)
         return rc;
-    return ERR_OK;
+    for (i = 0; i < n_lists && rc == ERR_OK; i++)
+        rc = open_lists(list_paths[i], anchors, cs, e);
+    X509_STORE_free(anchors);
+    cs->vs.lists = cs->parts;
+    cs->vs.n_lists = cs->n_parts;
+    return rc;
 }
 
 /* Contract: see cmd_status.h. */
 void
 cmd_status_close(struct cmd_status *cs)
 {
+    size_t i;
+
     store_close(cs->store);
-    json_decref(cs->list);
-    free(cs->signer);
+    for (i = 0; i < cs->n_parts; i++) {
+        json_decref(cs->list[i]);
+        free(cs->signer[i]);
+    }
     free(cs->cfg);
     memset(cs, 0, sizeof(*cs));
 }

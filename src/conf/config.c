@@ -138,6 +138,7 @@ static const struct key_def config_keys[] = {
         100000),
     NUM("status", "list_expired_grace_days", status_list_expired_grace_days,
         0, 36500),
+    NUM("status", "list_max_concurrent", status_list_max_concurrent, 1, 64),
     BOOL("public", "status", public_status),
     BOOL("public", "verify", public_verify),
     BOOL("public", "tsa", public_tsa),
@@ -241,6 +242,7 @@ config_defaults(struct config *cfg)
     cfg->status_global_rate_limit_burst = 200;
     cfg->status_list_part_entries = 50000;
     cfg->status_list_expired_grace_days = 365;
+    cfg->status_list_max_concurrent = 2;
     cfg->public_status = 1;
     cfg->public_verify = 1;
     cfg->public_verify_page = 1;

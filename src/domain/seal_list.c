@@ -5,6 +5,7 @@
  * statuslist_build for their JSON and signature.  The format is
  * statuslist.c's; the HTTP side is api_seal.c's.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,12 +186,23 @@ err_code
 seal_status_list(struct store_conn *db, const struct seal_env *env,
                  int64_t part, struct seal_list_part *out, struct err *e)
 {
+    /* parts being made in this process now (status.list_max_concurrent) */
+    static atomic_long inflight;
     struct authority maker;
     struct seal_list_opts o;
+    long was;
     err_code rc;
 
     memset(out, 0, sizeof(*out));
     memset(&maker, 0, sizeof(maker));
+    was = atomic_fetch_add(&inflight, 1);
+    if (was >= env->cfg->status_list_max_concurrent) {
+        atomic_fetch_sub(&inflight, 1);
+        return err_set(e, ERR_RATE_LIMITED, "%ld status list parts are "
+                       "being made on this node now "
+                       "(status.list_max_concurrent); retry after the time "
+                       "Retry-After gives", was);
+    }
     if ((rc = authority_load(db, env->custody, "maker", &maker, e)) !=
         ERR_OK)
         goto done;
@@ -209,5 +221,6 @@ seal_status_list(struct store_conn *db, const struct seal_env *env,
     }
 done:
     authority_free(&maker);
+    atomic_fetch_sub(&inflight, 1);
     return rc;
 }

@@ -621,38 +621,51 @@ facts_db(struct store_conn *db, const struct ses_seal *seal,
     return ERR_OK;
 }
 
-/* Facts from a verified status list, if it answers for seal (its signer
- * is the seal's maker): *found 1, else 0; 2 when the list is the maker's
- * but the part does not cover the seal (statuslist_covers: its esID is
- * outside the part's range, or the seal expired before the part's
- * expired_before and was dropped).  The list gives the state now
- * and since when; before that the seal counts as active (the seal's own
- * validity period is checked by the format library). */
+/* Facts from the verified status list parts, if one answers for seal
+ * (its signer is the seal's maker and it covers the seal; of several, the
+ * latest this_update): *found 1, else 0; 2 when parts of the maker were
+ * given but none covers the seal (statuslist_covers: its esID is outside
+ * their ranges, or the seal expired before a part's expired_before and
+ * was dropped).  The list gives the state now and since when; before that
+ * the seal counts as active (the seal's own validity period is checked by
+ * the format library). */
 static void
 facts_list(const struct verify_status *st, const struct ses_seal *seal,
            const struct ses_signature *sig, struct facts *f, int *found)
 {
     struct ses_bytes signer;
-    const json_t *ent;
-    const char *since;
+    const json_t *ent, *list = NULL;
+    const char *since, *best_this = NULL;
     struct tm tm;
     int64_t since_ms = -1;
+    size_t i;
 
     *found = 0;
-    signer.p = st->list_signer;
-    signer.len = st->list_signer_len;
-    if (st->list == NULL || signer.p == NULL ||
-        !same_bytes(&signer, &seal->maker_cert))
-        return;
-    if (!statuslist_covers((json_t *)st->list, seal->es_id,
-                           seal->valid_end)) {
+    for (i = 0; i < st->n_lists; i++) {
+        const struct verify_list_part *p = &st->lists[i];
+        const char *tu;
+        signer.p = p->signer;
+        signer.len = p->signer_len;
+        if (p->list == NULL || signer.p == NULL ||
+            !same_bytes(&signer, &seal->maker_cert))
+            continue;
         *found = 2;
-        return;
+        if (!statuslist_covers((json_t *)p->list, seal->es_id,
+                               seal->valid_end))
+            continue;
+        tu = json_string_value(json_object_get(p->list, "this_update"));
+        if (list == NULL || (tu != NULL && (best_this == NULL ||
+                                            strcmp(tu, best_this) > 0))) {
+            list = p->list;
+            best_this = tu;
+        }
     }
+    if (list == NULL)
+        return;
     *found = 1;
     f->source = "status_list";
     f->esid = seal->es_id;
-    ent = statuslist_find((json_t *)st->list, seal->es_id);
+    ent = statuslist_find((json_t *)list, seal->es_id);
     f->now = ent ? seal_state_parse(json_string_value(
                        json_object_get(ent, "state")))
                  : SEAL_ACTIVE;
@@ -846,6 +859,7 @@ facts_issuer(const struct verify_status *vs, const struct ses_seal *seal,
              json_t **held, char *anchor, char why[320])
 {
     struct verify_status ls;
+    struct verify_list_part part;
     enum rev_state r;
 
     *found = 0;
@@ -859,9 +873,11 @@ facts_issuer(const struct verify_status *vs, const struct ses_seal *seal,
         return;
     }
     memset(&ls, 0, sizeof(ls));
-    ls.list = *held;
-    ls.list_signer = seal->maker_cert.p;
-    ls.list_signer_len = seal->maker_cert.len;
+    part.list = *held;
+    part.signer = seal->maker_cert.p;
+    part.signer_len = seal->maker_cert.len;
+    ls.lists = &part;
+    ls.n_lists = 1;
     facts_list(&ls, seal, sig, f, found);
     f->source = "issuer_status_list";
 }
@@ -902,13 +918,13 @@ seal_status_apply(const struct verify_status *vs,
             return ERR_OK;
         }
     }
-    if (found == 0 && vs != NULL && vs->list != NULL)
+    if (found == 0 && vs != NULL && vs->n_lists > 0)
         facts_list(vs, seal, sig, &f, &found);
     if (found == 2) {
         status_check(report, "not_checked", "status not checked: the "
-                     "status list part given does not cover this seal (its "
-                     "esID is outside the part's range, or the seal expired "
-                     "before the part's expired_before)");
+                     "status list given does not cover this seal (no part "
+                     "of its maker holds its esID in its range, or the seal "
+                     "expired before the part's expired_before)");
         indication_lower(report, "INDETERMINATE", "TRY_LATER");
         return ERR_OK;
     }
@@ -921,7 +937,7 @@ seal_status_apply(const struct verify_status *vs,
     }
     if (found == 0) {
         status_check(report, "not_checked", vs == NULL ||
-                     (vs->db == NULL && vs->list == NULL)
+                     (vs->db == NULL && vs->n_lists == 0)
                      ? "status not checked: no status source (seald "
                        "verify-file / verify-ofd: --instance DIR or "
                        "--status-list FILE)"
