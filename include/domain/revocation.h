@@ -50,7 +50,8 @@
  * answer; otherwise the CRLs are read too and a revocation on a fresh CRL
  * wins over OCSP's good; good needs one of them; neither: unavailable.
  *
- * Thread-safe: one mutex per source; a fetch holds only its source's.
+ * Thread-safe: one mutex per source, and one per anchor's OCSP cache; a
+ * fetch or an OCSP request holds only its own.
  */
 #ifndef SEALD_REVOCATION_H
 #define SEALD_REVOCATION_H

@@ -5,7 +5,7 @@
   covers the seal answers whatever the order given; parts that do not
   cover it say "not checked"; one bad part stops the command;
 - the per-node cap on parts made at once (status.list_max_concurrent): a
-  database with 120,000 listed seals in parts of 100,000 (a part then takes
+  database with 70,000 listed seals in parts of 60,000 (a part then takes
   a few hundred ms), the cap at 1, eight GETs at once: some are refused with
   429 rate_limited and Retry-After, audited; one at a time, all are made.
 """
@@ -128,10 +128,10 @@ def test_several_parts_offline(world, tmp_path):
 
 def test_cap_on_parts_made_at_once(world):
     w = world
-    add_listed(w.inst, w.esid, "98", 120000)
+    add_listed(w.inst, w.esid, "98", 70000)
     rc, _, err = w.inst.stop()
     assert rc == 0, err
-    w.inst.start("--set", "status.list_part_entries=100000",
+    w.inst.start("--set", "status.list_part_entries=60000",
                  "--set", "status.list_max_concurrent=1")
 
     def fetch(n):
