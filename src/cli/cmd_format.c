@@ -46,7 +46,8 @@ static void usage_verify(FILE *f)
     fprintf(f,
             "usage: seald verify-file --signature FILE "
             "[--data FILE | --hash HEX] [--trust DIR] [--seal] [--id SM2ID]\n"
-            "                         [--instance DIR | --status-list FILE|DIR ...]\n"
+            "                         [--instance DIR | "
+            "--status-list FILE|DIR ...]\n"
             "  --status-list: a part as GET /api/v1/seal-status-list?part=N "
             "answers it;\n"
             "  repeat it, or name a directory of parts (*.json), to give "

@@ -26,7 +26,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: seald verify-ofd FILE [--trust DIR] [--pictures]\n"
-            "                        [--instance DIR | --status-list FILE|DIR ...]\n"
+            "                        [--instance DIR | "
+            "--status-list FILE|DIR ...]\n"
             "  --status-list: a part as GET /api/v1/seal-status-list?part=N "
             "answers it;\n"
             "  repeat it, or name a directory of parts (*.json), to give "

@@ -3,8 +3,9 @@
  * the sidecar files, the CRL and issuer status list sources, reading them
  * from files or URLs (fetch_url), checking them, and the in-memory cache
  * refreshed by their nextUpdate; the OCSP requests to a CA's responder,
- * the checks of its answers and their cache per certificate.  What a revocation means for a report is
- * verify.c's.  No HTTP serving and no SQL here.
+ * the checks of its answers and their cache per certificate.  What a
+ * revocation means for a report is verify.c's.  No HTTP serving and no
+ * SQL here.
  */
 #include "revocation.h"
 
