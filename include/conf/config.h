@@ -177,6 +177,21 @@ err_code config_validate(const struct config *cfg, struct err *e);
  * end.  Used by tests and `seald config-keys`. */
 const char *config_key_at(size_t i, const char **section);
 
+/* What the documentation says of a key: its type ("string", "path",
+ * "database", "integer", "boolean" or "enum"), its built-in default as the
+ * file would spell it ("" when empty) and its range ("MIN..MAX" for
+ * numbers, "a|b|c" for enums, "yes|no" for booleans, "" otherwise). */
+struct config_key_info {
+    const char *section, *name, *type;
+    char        def[PATH_MAX];
+    char        range[128];
+};
+
+/* Describe row i (the order of config_key_at) into *out: 1, or 0 past the
+ * end.  Nothing to free.  `seald config-keys --long` prints it, and the
+ * test docs.man compares seald.conf(5) with it. */
+int config_key_describe(size_t i, struct config_key_info *out);
+
 /* Split a key reference "token/hex-id" into its parts (token cap
  * CUSTODY_NAME_MAX, id cap CUSTODY_ID_HEX_MAX). */
 err_code config_keyref(const char *ref, char *token, char *id_hex,

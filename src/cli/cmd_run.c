@@ -467,17 +467,29 @@ cmd_permissions(int argc, char **argv)
     return CMD_EXIT_OK;
 }
 
+/* `seald config-keys [--long]`: the key names, or with --long one line a
+ * key, tab-separated: key, type, default, range (config_key_describe),
+ * which the manual page seald.conf(5) is checked against. */
 int
 cmd_config_keys(int argc, char **argv)
 {
-    const char *section, *name;
+    struct config_key_info k;
+    int lng = 0;
     size_t i;
     int rc;
 
-    if (!listing_args(argc, argv, "List every configuration key, one "
-                      "section.key a line.", &rc))
+    if (argc == 2 && strcmp(argv[1], "--long") == 0)
+        lng = 1;
+    else if (!listing_args(argc, argv, "List every configuration key, one "
+                           "section.key a line; --long adds its type,\n"
+                           "  default and range, tab-separated.", &rc))
         return rc;
-    for (i = 0; (name = config_key_at(i, &section)) != NULL; i++)
-        printf("%s.%s\n", section, name);
+    for (i = 0; config_key_describe(i, &k); i++) {
+        if (lng)
+            printf("%s.%s\t%s\t%s\t%s\n", k.section, k.name, k.type,
+                   k.def, k.range);
+        else
+            printf("%s.%s\n", k.section, k.name);
+    }
     return CMD_EXIT_OK;
 }

@@ -657,3 +657,58 @@ config_keyref(const char *ref, char *token, char *id_hex, struct err *e)
     snprintf(id_hex, CUSTODY_ID_HEX_MAX, "%s", slash + 1);
     return ERR_OK;
 }
+
+/* Contract: config.h.  The defaults are read back from config_defaults()
+ * (and custody_conf_init() for a token section), so the description
+ * cannot disagree with what seald does without a key. */
+int
+config_key_describe(size_t i, struct config_key_info *out)
+{
+    static const char *const types[] = {"string", "path", "database",
+                                        "integer", "integer", "boolean",
+                                        "enum"};
+    struct config cfg;
+    struct config_token tok;
+    const struct key_def *k;
+    const char *field;
+
+    if (i < NCONFIG_KEYS) {
+        k = &config_keys[i];
+        config_defaults(&cfg);
+        field = (const char *)&cfg + k->offset;
+    } else if (i - NCONFIG_KEYS < NTOKEN_KEYS) {
+        k = &token_keys[i - NCONFIG_KEYS];
+        memset(&tok, 0, sizeof(tok));
+        custody_conf_init(&tok.c);
+        field = (const char *)&tok + k->offset;
+    } else {
+        return 0;
+    }
+    out->section = k->section;
+    out->name = k->name;
+    out->type = types[k->type];
+    out->range[0] = '\0';
+    switch (k->type) {
+    case KEY_STRING:
+    case KEY_PATH:
+    case KEY_DB:
+    case KEY_ENUM:
+        snprintf(out->def, sizeof(out->def), "%s", field);
+        if (k->type == KEY_ENUM)
+            snprintf(out->range, sizeof(out->range), "%s", k->choices);
+        break;
+    case KEY_LONG:
+    case KEY_INT:
+        snprintf(out->def, sizeof(out->def), "%ld", k->type == KEY_INT
+                 ? (long)*(const int *)(const void *)field
+                 : *(const long *)(const void *)field);
+        snprintf(out->range, sizeof(out->range), "%ld..%ld", k->min, k->max);
+        break;
+    case KEY_BOOL:
+        snprintf(out->def, sizeof(out->def), "%s",
+                 *(const int *)(const void *)field ? "yes" : "no");
+        snprintf(out->range, sizeof(out->range), "yes|no");
+        break;
+    }
+    return 1;
+}
