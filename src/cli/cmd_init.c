@@ -197,6 +197,29 @@ init_certs(struct custody *c, const char *org, struct init_keys *k,
                           &k->tsa_cert_len, e);
 }
 
+/* The development token module init writes into the config: the one
+ * installed beside this executable (SEALD_DEVTOKEN_REL, relative to the
+ * executable's directory, as `cmake --install` and the Debian package lay
+ * them out, wherever the tree is unpacked), else the one of the build tree
+ * (SEALD_DEVTOKEN_MODULE).  out: a buffer of size n. */
+static void
+devtoken_module(char *out, size_t n)
+{
+    char exe[PATH_MAX], *slash;
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+    if (len > 0) {
+        exe[len] = '\0';
+        if ((slash = strrchr(exe, '/')) != NULL) {
+            *slash = '\0';
+            if ((size_t)snprintf(out, n, "%s/%s", exe, SEALD_DEVTOKEN_REL) < n
+                && access(out, R_OK) == 0)
+                return;
+        }
+    }
+    snprintf(out, n, "%s", SEALD_DEVTOKEN_MODULE);
+}
+
 /* Set up the development SM2 token in DIR/token (PINs in DIR/token.pin and
  * DIR/token.so-pin), generate the audit, CA, maker and status keys in it,
  * and make the CA's, the maker's and the status signer's certificates. */
@@ -212,7 +235,7 @@ init_devtoken(const char *dir, const char *org, struct init_keys *k,
 
     custody_conf_init(&conf);
     snprintf(conf.name, sizeof(conf.name), INIT_TOKEN_NAME);
-    snprintf(conf.module, sizeof(conf.module), "%s", SEALD_DEVTOKEN_MODULE);
+    devtoken_module(conf.module, sizeof(conf.module));
     snprintf(conf.profile, sizeof(conf.profile), INIT_TOKEN_PROFILE);
     snprintf(conf.token_label, sizeof(conf.token_label), INIT_TOKEN_LABEL);
     if (!path_in(tokdir, sizeof(tokdir), dir, "token") ||
@@ -295,6 +318,7 @@ write_config(const char *path, const struct init_keys *k, const char *db_url,
              const char *pwfile, struct err *e)
 {
     char *a = malloc(INIT_CONF_MAX), *b = malloc(INIT_CONF_MAX);
+    char module[PATH_MAX];
     size_t n;
     int w;
     err_code rc = ERR_OK;
@@ -330,13 +354,14 @@ write_config(const char *path, const struct init_keys *k, const char *db_url,
             goto done;
         }
     }
+    devtoken_module(module, sizeof(module));
     w = snprintf(a + n, INIT_CONF_MAX - n,
                  "\n; The development SM2 token made by `seald init`.  Not "
                  "for production:\n; production instances use a certified "
                  "HSM.\n[token.%s]\nmodule = %s\nprofile = %s\n"
                  "token_label = %s\npin_file = token.pin\n"
                  "devtoken_dir = token\n", INIT_TOKEN_NAME,
-                 SEALD_DEVTOKEN_MODULE, INIT_TOKEN_PROFILE, INIT_TOKEN_LABEL);
+                 module, INIT_TOKEN_PROFILE, INIT_TOKEN_LABEL);
     if (w < 0 || (size_t)w >= INIT_CONF_MAX - n)
         rc = err_set(e, ERR_INTERNAL, "config too long");
     else

@@ -2,7 +2,9 @@
  * cmd_run.c - `seald run --config FILE`: load and check the configuration,
  * open the database and apply pending migrations, check the trusted audit
  * key and start the audit checkpointer, start the HTTP server,
- * then wait for signals: SIGHUP reopens the log, SIGTERM/SIGINT stop
+ * tell systemd it is ready once the database and the tokens answer (the
+ * checks of GET /readyz), then wait for signals: SIGHUP reopens the log
+ * file and nothing else, SIGTERM/SIGINT stop
  * accepting, let in-flight requests finish (bounded), write the last
  * refusal summaries and failed authentications, and close cleanly.
  * Also `seald routes` and `seald config-keys`, which print tables.
@@ -26,10 +28,12 @@
 #include "lease.h"
 #include "log.h"
 #include "maintenance.h"
+#include "notify.h"
 #include "router.h"
 #include "seal_status.h"
 #include "tsa.h"
 #include "store.h"
+#include "system.h"
 #include "util.h"
 #include "verify.h"
 
@@ -197,6 +201,27 @@ flush_counts(struct app *app)
                 "authentications not written: %s\n", e.msg);
     }
     return rc;
+}
+
+/* Tell the service manager that seald is ready, once the database and
+ * every token answer as GET /readyz checks them (system_readiness): a unit
+ * that waits for seald (Type=notify) then starts only when seald can
+ * sign.  Not ready: the reason, and seald does not start. */
+static err_code
+notify_when_ready(struct app *app, struct err *e)
+{
+    struct store_conn *db;
+    json_t *tokens = NULL;
+    err_code rc;
+
+    if ((rc = store_conn_get(app->store, &db, e)) != ERR_OK)
+        return rc;
+    rc = system_readiness(app, db, &tokens, e);
+    json_decref(tokens);
+    if (rc != ERR_OK)
+        return err_wrap(e, rc, "not ready");
+    notify_ready();
+    return ERR_OK;
 }
 
 /* Wait for signals until told to stop. */
@@ -370,7 +395,10 @@ cmd_run(int argc, char **argv)
            (long)getpid());
     fflush(stdout);
 
+    if (notify_when_ready(&app, &e) != ERR_OK)
+        goto fail;
     wait_for_stop(&app, &set);
+    notify_stopping();
     http_stop(srv, cfg.shutdown_timeout * 1000);
     srv = NULL;
     if (flush_counts(&app) != ERR_OK)
