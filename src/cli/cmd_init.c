@@ -205,16 +205,21 @@ init_certs(struct custody *c, const char *org, struct init_keys *k,
 static void
 devtoken_module(char *out, size_t n)
 {
-    char exe[PATH_MAX], *slash;
+    char exe[PATH_MAX], rel[PATH_MAX], real[PATH_MAX], *slash;
     ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
     if (len > 0) {
         exe[len] = '\0';
+        /* the config names the module without the "sbin/.." */
         if ((slash = strrchr(exe, '/')) != NULL) {
             *slash = '\0';
-            if ((size_t)snprintf(out, n, "%s/%s", exe, SEALD_DEVTOKEN_REL) < n
-                && access(out, R_OK) == 0)
+            if ((size_t)snprintf(rel, sizeof(rel), "%s/%s", exe,
+                                 SEALD_DEVTOKEN_REL) < sizeof(rel) &&
+                realpath(rel, real) != NULL && access(real, R_OK) == 0 &&
+                strlen(real) < n) {
+                memcpy(out, real, strlen(real) + 1);
                 return;
+            }
         }
     }
     snprintf(out, n, "%s", SEALD_DEVTOKEN_MODULE);

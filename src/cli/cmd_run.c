@@ -2,8 +2,8 @@
  * cmd_run.c - `seald run --config FILE`: load and check the configuration,
  * open the database and apply pending migrations, check the trusted audit
  * key and start the audit checkpointer, start the HTTP server,
- * tell systemd it is ready once the database and the tokens answer (the
- * checks of GET /readyz), then wait for signals: SIGHUP reopens the log
+ * then wait for signals, telling systemd it is ready once the database and
+ * the tokens answer (the checks of GET /readyz): SIGHUP reopens the log
  * file and nothing else, SIGTERM/SIGINT stop
  * accepting, let in-flight requests finish (bounded), write the last
  * refusal summaries and failed authentications, and close cleanly.
@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -203,37 +204,54 @@ flush_counts(struct app *app)
     return rc;
 }
 
-/* Tell the service manager that seald is ready, once the database and
- * every token answer as GET /readyz checks them (system_readiness): a unit
- * that waits for seald (Type=notify) then starts only when seald can
- * sign.  Not ready: the reason, and seald does not start. */
-static err_code
-notify_when_ready(struct app *app, struct err *e)
+/* Is seald ready: the database and every token answer, as GET /readyz
+ * checks them (system_readiness)?  The first time it is, tell the service
+ * manager (a Type=notify unit then starts what waits for seald only when
+ * seald can sign).  Not ready: the reason is logged once, and the caller
+ * asks again. */
+static int
+ready_yet(struct app *app, int *said_not)
 {
     struct store_conn *db;
     json_t *tokens = NULL;
+    struct err e;
     err_code rc;
 
-    if ((rc = store_conn_get(app->store, &db, e)) != ERR_OK)
-        return rc;
-    rc = system_readiness(app, db, &tokens, e);
+    err_clear(&e);
+    if ((rc = store_conn_get(app->store, &db, &e)) == ERR_OK)
+        rc = system_readiness(app, db, &tokens, &e);
     json_decref(tokens);
-    if (rc != ERR_OK)
-        return err_wrap(e, rc, "not ready");
+    if (rc != ERR_OK) {
+        if (!*said_not)
+            log_event(LOG_WARN, "not_ready", "msg=\"%s; retrying every "
+                      "second\"", e.msg);
+        *said_not = 1;
+        return 0;
+    }
     notify_ready();
-    return ERR_OK;
+    if (*said_not)
+        log_event(LOG_INFO, "ready", "msg=\"database and tokens answer\"");
+    return 1;
 }
 
-/* Wait for signals until told to stop. */
+/* Wait for signals until told to stop; until seald is ready (ready_yet),
+ * look again every second. */
 static void
 wait_for_stop(struct app *app, const sigset_t *set)
 {
+    const struct timespec second = {1, 0};
     struct err e;
-    int sig;
+    int sig, ready = 0, said_not = 0;
 
     for (;;) {
-        if (sigwait(set, &sig) != 0)
-            continue;
+        if (!ready)
+            ready = ready_yet(app, &said_not);
+        if (ready) {
+            if (sigwait(set, &sig) != 0)
+                continue;
+        } else if ((sig = sigtimedwait(set, NULL, &second)) < 0) {
+            continue;       /* a second has passed: look again */
+        }
         if (sig == SIGHUP) {
             err_clear(&e);
             if (log_reopen(&e) != ERR_OK)
@@ -243,6 +261,7 @@ wait_for_stop(struct app *app, const sigset_t *set)
         }
         log_event(LOG_INFO, "stopping", "signal=%s",
                   sig == SIGTERM ? "TERM" : "INT");
+        notify_stopping();
         atomic_store(&app->stopping, 1);
         return;
     }
@@ -395,10 +414,7 @@ cmd_run(int argc, char **argv)
            (long)getpid());
     fflush(stdout);
 
-    if (notify_when_ready(&app, &e) != ERR_OK)
-        goto fail;
     wait_for_stop(&app, &set);
-    notify_stopping();
     http_stop(srv, cfg.shutdown_timeout * 1000);
     srv = NULL;
     if (flush_counts(&app) != ERR_OK)
