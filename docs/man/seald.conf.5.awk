@@ -24,17 +24,20 @@ function prose(s,    n, parts, i, out) {
     }
     return out
 }
-# Break s at spaces into lines of at most 78 bytes.
+# Break s at spaces into lines of at most 72 characters (mandoc wants at
+# most 80 bytes, and CJK characters take three).
 function wrap(s,    out, cut) {
     out = ""
-    while (length(s) > 78) {
-        cut = 78
+    while (length(s) > 72) {
+        cut = 72
         while (cut > 1 && substr(s, cut, 1) != " ")
             cut--
         if (cut <= 1)
             break
         out = out substr(s, 1, cut - 1) "\n"
         s = substr(s, cut + 1)
+        if (s ~ /^[.']/)
+            s = "\\&" s
     }
     return out s
 }
