@@ -63,6 +63,13 @@ err_code api_role_bootstrap(struct http_req *req, struct http_resp *resp,
                             struct err *e);
 err_code api_account_reconfirm(struct http_req *req, struct http_resp *resp,
                                struct err *e);
+/* api_identity.c: identities of the identity platform bound to accounts */
+err_code api_identity_list(struct http_req *req, struct http_resp *resp,
+                           struct err *e);
+err_code api_identity_bind(struct http_req *req, struct http_resp *resp,
+                           struct err *e);
+err_code api_identity_unbind(struct http_req *req, struct http_resp *resp,
+                             struct err *e);
 err_code api_deputy_list(struct http_req *req, struct http_resp *resp,
                          struct err *e);
 err_code api_deputy_request(struct http_req *req, struct http_resp *resp,

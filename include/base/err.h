@@ -39,6 +39,8 @@ typedef enum err_code {
     ERR_BUSY,             /* a shared limit is reached (body memory budget)  */
     ERR_CONFIG,           /* configuration invalid                           */
     ERR_INTERNAL,         /* a bug: should never reach a client              */
+    ERR_TOKEN_INVALID,    /* a person's identity token is not acceptable     */
+    ERR_TOKEN_EXPIRED,    /* a person's identity token is outside its time   */
     ERR__COUNT
 } err_code;
 

@@ -33,6 +33,30 @@ struct config_token {
     char devtoken_dir[PATH_MAX];
 };
 
+/* An [issuer.NAME] section: an identity platform whose tokens seald
+ * accepts (idtoken.h).  Its keys come from jwks_file or from jwks_url
+ * (exactly one). */
+#define CONFIG_MAX_ISSUERS      8
+#define CONFIG_ISSUER_NAME_MAX  32
+#define CONFIG_ISSUER_TEXT_MAX  256
+struct config_issuer {
+    char name[CONFIG_ISSUER_NAME_MAX];
+    char issuer[CONFIG_ISSUER_TEXT_MAX];     /* the tokens' iss, exactly   */
+    char audience[CONFIG_ISSUER_TEXT_MAX];   /* must be in the tokens' aud */
+    char jwks_file[PATH_MAX];
+    char jwks_url[512];
+    char jwks_ca_file[PATH_MAX];             /* PEM bundle for https       */
+    char algorithms[64];   /* comma-separated: ES256, RS256, SM2, SM2SM3  */
+    char subject_claim[64];/* the claim bound to an account: sub, ...      */
+    char sm2_id[64];       /* SM2 signer ID; default 1234567812345678     */
+    int  clock_skew_seconds;
+    int  max_lifetime_seconds;  /* exp - iat at most this                 */
+    int  jwks_refresh_seconds;  /* a fetched or read JWKS is kept so long */
+    int  jwks_retry_seconds;    /* an unknown kid refetches at most so often */
+    int  jwks_max_bytes;
+    int  jwks_timeout_ms;
+};
+
 struct config {
     /* [server] */
     char listen[64];            /* IPv4 or IPv6 literal                  */
@@ -75,6 +99,11 @@ struct config {
     /* [token.NAME] sections */
     struct config_token tokens[CONFIG_MAX_TOKENS];
     size_t ntokens;
+    /* [issuer.NAME] sections and [identity]: persons' identity tokens */
+    struct config_issuer issuers[CONFIG_MAX_ISSUERS];
+    size_t nissuers;
+    long identity_max_token_bytes;  /* X-Seald-Person-Token at most      */
+    int  identity_direct_login;     /* a token without a portal: 0 no    */
     /* [keys]: which token key does what, as "token/hex-id" */
     char audit_key[CONFIG_KEYREF_MAX];
     char ca_key[CONFIG_KEYREF_MAX];      /* the local CA                  */
@@ -173,7 +202,8 @@ err_code config_set(struct config *cfg, const char *section, const char *key,
 err_code config_validate(const struct config *cfg, struct err *e);
 
 /* Iterate over the known keys: returns the key name of row i and its section
- * in *section ("token.*" for the keys of a token section), or NULL past the
+ * in *section ("token.*" for the keys of a token section, "issuer.*" for
+ * those of an issuer section), or NULL past the
  * end.  Used by tests and `seald config-keys`. */
 const char *config_key_at(size_t i, const char **section);
 

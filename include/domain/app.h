@@ -17,6 +17,7 @@
 
 struct status_cache;                   /* seal_status.h */
 struct cpubudget;                      /* cpubudget.h */
+struct idtoken;                        /* idtoken.h */
 
 struct app {
     const struct config *cfg;
@@ -33,6 +34,7 @@ struct app {
     struct cpubudget    *public_verify_budget;  /* ... CPU of them all   */
     struct ratelimit    *tsa_limiter;   /* POST /tsa, per address       */
     struct custody      *custody;      /* the configured tokens        */
+    struct idtoken      *idtoken;      /* identity issuers; NULL: none */
     int64_t              started_ms;
     atomic_int           stopping;     /* set on SIGTERM/SIGINT */
 };

@@ -39,6 +39,10 @@
  * role with the permission. */
 struct audit_actor {
     int64_t     account_id;     /* 0: unauthenticated */
+    /* The portal (a system account) the person account_id acted through
+     * with their identity token (X-Seald-Person-Token); 0: none.  The
+     * role is the person's, never the portal's. */
+    int64_t     via_account_id;
     const char *role;           /* role acted in, or NULL: see above */
     const char *client_addr;
     const char *request_id;
@@ -117,6 +121,10 @@ err_code audit_refusals_flush(struct store_conn *c, int *rows,
  *   i64 seq, i64 ts_ms, i64 account_id (0 when none)
  *   str role, client_addr, request_id, action, target_type, target_id,
  *       outcome, reason, details          (in this order)
+ * and, for an entry with a via (a portal acting for a person, migration
+ * 014), version = 2 and after details an i64 via_account_id.  Every entry
+ * without a via keeps version 1, so chains older than 014 verify as they
+ * did.
  * where str is u32 0xFFFFFFFF for SQL NULL, else u32 length || the bytes
  * as stored.  hash(seq 1) = SM3(32 zero bytes || enc(entry 1)), and
  * hash(seq n) = SM3(hash(seq n-1) || enc(entry n)).  seq runs 1, 2, 3...

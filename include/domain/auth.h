@@ -94,6 +94,10 @@ struct auth_attempt {
     const char *cert_subject;
     const char *cert_issuer;
     int64_t     cert_expires_ms;
+    /* A person's identity token (X-Seald-Person-Token), or NULL: the
+     * caller (a portal) acts for that person (idtoken.h). */
+    const char *person_token;
+    int64_t     now_s;           /* the clock the token is checked at    */
 };
 
 /* The rules auth_identify() applies (from the config; borrowed). */
@@ -102,6 +106,9 @@ struct auth_policy {
     struct ratelimit      *limiter;      /* "ip:" and "acct:" buckets */
     struct lockout_rule    address_rule; /* security.address_lockout_*  */
     struct lockout_rule    account_rule; /* security.lockout_*          */
+    struct idtoken        *idtoken;      /* the issuers; NULL: none     */
+    int                    direct_login; /* identity.direct_login       */
+    long                   max_token_bytes; /* identity.max_token_bytes */
 };
 
 /* What auth_identify() found, whatever it returned. */
@@ -111,11 +118,24 @@ struct auth_result {
                                     after this is the account's own rate
                                     limit, audited as that account)     */
     int retry_after;             /* seconds, for a 429 or a lock; 0 none */
+    /* The portal the principal, a person, acts through (0: none).  On a
+     * refusal of a portal's person token, principal is the portal and
+     * authenticated is 1, so the refusal is the portal's, audited. */
+    int64_t via_account_id;
 };
 
 /* Who sent the attempt?  In order: the address's rate limit and lock, the
  * bearer credential (else the client certificate, when mtls), the
- * account's lock, then its rate limit.  A failed authentication is
+ * account's lock, then its rate limit.  With a person token: after the
+ * caller (the portal) is known, it must hold person.act_for (the portal
+ * role, SOD-8) and a credential that is not initial, else ERR_FORBIDDEN;
+ * the token must pass idtoken_verify (at most max_token_bytes, else
+ * ERR_HEADERS_TOO_LARGE; ERR_TOKEN_INVALID, ERR_TOKEN_EXPIRED) and name a
+ * bound, enabled account, which then passes its own lock and rate limit
+ * and becomes r->principal with r->via_account_id the portal.  A person
+ * token with no credential and no certificate is ERR_UNAUTHENTICATED
+ * unless direct_login, when the token alone identifies the person (and a
+ * failure counts against the address).  A failed authentication is
  * counted against the address and one account (lockout.h; an unknown key
  * id counts against account "0", so both failures do the same work).
  * ERR_OK: r->principal is the caller.  ERR_UNAUTHENTICATED, or

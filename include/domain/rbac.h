@@ -40,6 +40,7 @@ enum rbac_perm {
     PERM_VERIFY_BULK,
     PERM_SEAL_SUSPEND,        /* suspend a seal (security admin, the org) */
     PERM_SEAL_REPORT,         /* report a seal lost or compromised        */
+    PERM_ACT_FOR_PERSON,      /* a portal presents persons' tokens (SOD-8) */
     PERM__COUNT
 };
 

@@ -38,13 +38,24 @@ extern const struct sod_rule sod_rules[];
 err_code sod_role_combination(const char *const *held, size_t n,
                               const char *role, struct err *e);
 
-/* SOD-1, SOD-2 against the database: may account_id also hold `role`, given
+/* SOD-1, SOD-2, SOD-8 against the database: may account_id also hold `role`, given
  * every role it is granted and every deputy period that names it and has not
  * ended (requested or approved)?  skip_deputy_id: a deputy record not to
  * count (the one being decided), or 0. */
 err_code sod_account_may_hold(struct store_conn *c, int64_t account_id,
                               const char *role, int64_t skip_deputy_id,
                               struct err *e);
+
+/* SOD-8: may actor bind an identity of the identity platform to target,
+ * which holds roles (n, granted or through deputy periods not ended)?
+ * Not one's own account; only an active person; not an administrator.
+ * ERR_FORBIDDEN / ERR_INVALID / ERR_CONFLICT naming the rule.  (The other
+ * half of SOD-8, the portal role held alone by a system account, is in
+ * sod_account_may_hold.) */
+err_code sod_identity_bind(const struct auth_principal *actor,
+                           const struct store_account *target,
+                           const struct store_role *roles, size_t n,
+                           struct err *e);
 
 /* Apply the rules to a freshly loaded principal, so that no path can act
  * with powers the rules forbid: an account held after a credential reset

@@ -22,6 +22,10 @@
 #define HTTP_REQUEST_ID_LEN  16    /* hex characters */
 #define HTTP_ADDR_MAX        64
 #define HTTP_PATH_MAX        1024
+/* The header in which a portal presents the token of the person logged in
+ * to it (auth.h, idtoken.h).  A header of its own, not Authorization:
+ * that one carries the portal's own credential in the same request. */
+#define HTTP_PERSON_TOKEN_HEADER "X-Seald-Person-Token"
 
 struct http_conn_ctx;               /* libmicrohttpd side, opaque */
 
@@ -53,6 +57,8 @@ struct http_req {
     char                   client_addr[HTTP_ADDR_MAX];
     int                    authenticated;
     struct auth_principal  principal;
+    int64_t                via_account_id; /* the portal principal (a
+                                              person) acts through; 0 */
     enum rbac_perm         perm;       /* the route's permission */
     struct store_conn     *db;          /* this thread's connection */
     struct http_conn_ctx  *conn;

@@ -109,6 +109,8 @@ struct store_audit_row {
     const char *outcome;         /* ok, refused, failed */
     const char *reason;
     const char *details;         /* JSON text or NULL */
+    int64_t     via_account_id;  /* the portal a person acted through;
+                                    0: none (NULL) */
 };
 
 #define STORE_AUDIT_HASH_LEN   32
@@ -126,6 +128,7 @@ struct store_audit_entry {
     const char    *target_type, *target_id, *outcome, *reason, *details;
     const uint8_t *hash;         /* NULL for rows older than the chain */
     size_t         hash_len;
+    int64_t        via_account_id; /* 0: NULL (audit.h: encoding 2 if set) */
 };
 
 typedef err_code (*store_audit_fn)(void *ctx,

@@ -65,7 +65,7 @@ api_whoami(struct http_req *req, struct http_resp *resp, struct err *e)
                                   : json_null()));
     util_time_rfc3339((time_t)(p->expires_ms / 1000), expires);
     resp->data = json_pack("{s:{s:I, s:s, s:s, s:s, s:I, s:b}, s:o, "
-                           "s:{s:b, s:s}}",
+                           "s:{s:b, s:s}, s:o}",
                            "account", "id", (json_int_t)p->account.id,
                            "name", p->account.name, "kind", p->account.kind,
                            "display_name", p->account.display_name,
@@ -73,7 +73,11 @@ api_whoami(struct http_req *req, struct http_resp *resp, struct err *e)
                            "held", p->held,
                            "roles", roles,
                            "credential", "initial", p->initial,
-                           "expires_at", expires);
+                           "expires_at", expires,
+                           /* the portal acting for this person, if any */
+                           "via_account_id", req->via_account_id
+                               ? json_integer(req->via_account_id)
+                               : json_null());
     return resp->data ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
 }
 

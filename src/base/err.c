@@ -40,6 +40,8 @@ static const struct {
     [ERR_BUSY]            = {"server_busy", 503},
     [ERR_CONFIG]          = {"config_error", 500},
     [ERR_INTERNAL]        = {"internal_error", 500},
+    [ERR_TOKEN_INVALID]   = {"invalid_token", 401},
+    [ERR_TOKEN_EXPIRED]   = {"token_expired", 401},
 };
 
 err_code

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "cpubudget.h"
 #include "http.h"
+#include "idtoken.h"
 #include "audit.h"
 #include "lockout.h"
 #include "lease.h"
@@ -374,7 +375,8 @@ cmd_run(int argc, char **argv)
     if (cmd_open_tokens(&cfg, &app.custody, &e) != ERR_OK ||
         tsa_anchors_load(cfg.tsa_anchors_dir, &e) != ERR_OK)
         goto fail;
-    if (auth_key_load(cfg.secret_file, &app.key, &e) != ERR_OK ||
+    if (idtoken_open(&cfg, &app.idtoken, &e) != ERR_OK ||
+        auth_key_load(cfg.secret_file, &app.key, &e) != ERR_OK ||
         store_open(cfg.db_url, cfg.db_password_file, cfg.db_busy_timeout_ms, 0,
                    &app.store, &e)
         != ERR_OK ||
@@ -436,6 +438,7 @@ out:
     audit_checkpointer_stop();      /* after the last append: signs it */
     store_close(app.store);
     auth_key_free(app.key);
+    idtoken_free(app.idtoken);
     ratelimit_free(app.limiter);
     ratelimit_free(app.verify_limiter);
     ratelimit_free(app.verify_bulk_limiter);

@@ -168,6 +168,8 @@ static const struct key_def config_keys[] = {
     NUM("tsa", "serve_rate_limit_rps", tsa_serve_rate_limit_rps, 1, 1000000),
     NUM("tsa", "serve_rate_limit_burst", tsa_serve_rate_limit_burst, 1,
         1000000),
+    NUM("identity", "max_token_bytes", identity_max_token_bytes, 256, 16384),
+    BOOL("identity", "direct_login", identity_direct_login),
 };
 
 const char *
@@ -260,6 +262,8 @@ config_defaults(struct config *cfg)
              CONFIG_TSA_SERVE_POLICY);
     cfg->tsa_serve_rate_limit_rps = 10;
     cfg->tsa_serve_rate_limit_burst = 50;
+    cfg->identity_max_token_bytes = 8192;
+    cfg->identity_direct_login = 0;
     snprintf(cfg->base_dir, sizeof(cfg->base_dir), ".");
 }
 
@@ -287,6 +291,35 @@ static const struct key_def token_keys[] = {
     TOK_PATH("devtoken_dir", devtoken_dir),
 };
 #define NTOKEN_KEYS (sizeof(token_keys) / sizeof(token_keys[0]))
+
+/* Keys of an [issuer.NAME] section, relative to struct config_issuer. */
+#define ISS_STR(nm, field) \
+    {"issuer.*", nm, KEY_STRING, offsetof(struct config_issuer, field), \
+     sizeof(((struct config_issuer *)0)->field), 0, 0, NULL}
+#define ISS_PATH(nm, field) \
+    {"issuer.*", nm, KEY_PATH, offsetof(struct config_issuer, field), \
+     sizeof(((struct config_issuer *)0)->field), 0, 0, NULL}
+#define ISS_NUM(nm, field, lo, hi) \
+    {"issuer.*", nm, KEY_INT, offsetof(struct config_issuer, field), 0, lo, \
+     hi, NULL}
+
+static const struct key_def issuer_keys[] = {
+    ISS_STR("issuer", issuer),
+    ISS_STR("audience", audience),
+    ISS_PATH("jwks_file", jwks_file),
+    ISS_STR("jwks_url", jwks_url),
+    ISS_PATH("jwks_ca_file", jwks_ca_file),
+    ISS_STR("algorithms", algorithms),
+    ISS_STR("subject_claim", subject_claim),
+    ISS_STR("sm2_id", sm2_id),
+    ISS_NUM("clock_skew_seconds", clock_skew_seconds, 0, 600),
+    ISS_NUM("max_lifetime_seconds", max_lifetime_seconds, 60, 86400),
+    ISS_NUM("jwks_refresh_seconds", jwks_refresh_seconds, 10, 86400),
+    ISS_NUM("jwks_retry_seconds", jwks_retry_seconds, 1, 3600),
+    ISS_NUM("jwks_max_bytes", jwks_max_bytes, 256, 1024 * 1024),
+    ISS_NUM("jwks_timeout_ms", jwks_timeout_ms, 100, 60000),
+};
+#define NISSUER_KEYS (sizeof(issuer_keys) / sizeof(issuer_keys[0]))
 #define NCONFIG_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
 static const struct key_def *
@@ -422,6 +455,44 @@ token_section(struct config *cfg, const char *name, struct config_token **out,
     return ERR_OK;
 }
 
+/* The [issuer.NAME] section's struct, created with its defaults on first
+ * use. */
+static err_code
+issuer_section(struct config *cfg, const char *name,
+               struct config_issuer **out, struct err *e)
+{
+    struct config_issuer *is;
+    size_t i;
+
+    if (name[0] == '\0' || strlen(name) >= CONFIG_ISSUER_NAME_MAX ||
+        strchr(name, '/') != NULL)
+        return err_set(e, ERR_CONFIG, "issuer section name '%s' must be "
+                       "1-%d characters without '/'", name,
+                       CONFIG_ISSUER_NAME_MAX - 1);
+    for (i = 0; i < cfg->nissuers; i++)
+        if (strcmp(cfg->issuers[i].name, name) == 0) {
+            *out = &cfg->issuers[i];
+            return ERR_OK;
+        }
+    if (cfg->nissuers == CONFIG_MAX_ISSUERS)
+        return err_set(e, ERR_CONFIG, "at most %d issuer sections",
+                       CONFIG_MAX_ISSUERS);
+    is = &cfg->issuers[cfg->nissuers++];
+    memset(is, 0, sizeof(*is));
+    snprintf(is->name, sizeof(is->name), "%s", name);
+    snprintf(is->algorithms, sizeof(is->algorithms), "ES256,RS256");
+    snprintf(is->subject_claim, sizeof(is->subject_claim), "sub");
+    snprintf(is->sm2_id, sizeof(is->sm2_id), "1234567812345678");
+    is->clock_skew_seconds = 60;
+    is->max_lifetime_seconds = 86400;
+    is->jwks_refresh_seconds = 3600;
+    is->jwks_retry_seconds = 60;
+    is->jwks_max_bytes = 64 * 1024;
+    is->jwks_timeout_ms = 5000;
+    *out = is;
+    return ERR_OK;
+}
+
 err_code
 config_set(struct config *cfg, const char *section, const char *key,
            const char *value, struct err *e)
@@ -441,6 +512,18 @@ config_set(struct config *cfg, const char *section, const char *key,
         if ((rc = token_section(cfg, section + 6, &tok, e)) != ERR_OK)
             return rc;
         return set_field(cfg, tok, k, section, key, value, e);
+    }
+    if (strncmp(section, "issuer.", 7) == 0) {
+        struct config_issuer *is = NULL;
+        for (i = 0, k = NULL; i < NISSUER_KEYS; i++)
+            if (strcmp(issuer_keys[i].name, key) == 0)
+                k = &issuer_keys[i];
+        if (k == NULL)
+            return err_set(e, ERR_CONFIG, "unknown key '%s.%s'", section,
+                           key);
+        if ((rc = issuer_section(cfg, section + 7, &is, e)) != ERR_OK)
+            return rc;
+        return set_field(cfg, is, k, section, key, value, e);
     }
     /* database.path is url's name before PostgreSQL: instances made then
      * still load */
@@ -601,6 +684,38 @@ config_validate(const struct config *cfg, struct err *e)
     if (ndev > 1)
         return err_set(e, ERR_CONFIG, "at most one token may set "
                        "devtoken_dir");
+    for (i = 0; i < cfg->nissuers; i++) {
+        const struct config_issuer *is = &cfg->issuers[i];
+        char algs[sizeof(is->algorithms)], *tok, *save = NULL;
+        if (is->issuer[0] == '\0' || is->audience[0] == '\0' ||
+            is->subject_claim[0] == '\0')
+            return err_set(e, ERR_CONFIG, "issuer.%s: issuer, audience and "
+                           "subject_claim are required", is->name);
+        if ((is->jwks_file[0] == '\0') == (is->jwks_url[0] == '\0'))
+            return err_set(e, ERR_CONFIG, "issuer.%s: give exactly one of "
+                           "jwks_file and jwks_url", is->name);
+        if (is->jwks_url[0] != '\0' &&
+            strncmp(is->jwks_url, "https://", 8) != 0)
+            return err_set(e, ERR_CONFIG, "issuer.%s: jwks_url must be "
+                           "https", is->name);
+        for (k = 0; k < i; k++)
+            if (strcmp(cfg->issuers[k].issuer, is->issuer) == 0)
+                return err_set(e, ERR_CONFIG, "issuer.%s: issuer '%s' is "
+                               "configured twice", is->name, is->issuer);
+        /* every algorithm named must be one seald verifies; "none" and
+         * the HMAC family never are (a shared secret is no identity) */
+        snprintf(algs, sizeof(algs), "%s", is->algorithms);
+        if (algs[0] == '\0')
+            return err_set(e, ERR_CONFIG, "issuer.%s: algorithms is empty",
+                           is->name);
+        for (tok = strtok_r(algs, ", ", &save); tok != NULL;
+             tok = strtok_r(NULL, ", ", &save))
+            if (strcmp(tok, "ES256") != 0 && strcmp(tok, "RS256") != 0 &&
+                strcmp(tok, "SM2") != 0 && strcmp(tok, "SM2SM3") != 0)
+                return err_set(e, ERR_CONFIG, "issuer.%s: algorithm '%s' "
+                               "is not one of ES256, RS256, SM2, SM2SM3",
+                               is->name, tok);
+    }
     {
         const struct { const char *name, *ref; } refs[] = {
             {"keys.audit", cfg->audit_key}, {"keys.ca", cfg->ca_key},
@@ -634,6 +749,10 @@ config_key_at(size_t i, const char **section)
     if (i - NCONFIG_KEYS < NTOKEN_KEYS) {
         *section = token_keys[i - NCONFIG_KEYS].section;
         return token_keys[i - NCONFIG_KEYS].name;
+    }
+    if (i - NCONFIG_KEYS - NTOKEN_KEYS < NISSUER_KEYS) {
+        *section = issuer_keys[i - NCONFIG_KEYS - NTOKEN_KEYS].section;
+        return issuer_keys[i - NCONFIG_KEYS - NTOKEN_KEYS].name;
     }
     return NULL;
 }

@@ -36,6 +36,8 @@
 
 #define AUDIT_DETAILS_MAX   4096
 #define AUDIT_ENC_VERSION   1
+/* an entry with a via (a portal acting for a person, migration 014) */
+#define AUDIT_ENC_VERSION_VIA 2
 #define AUDIT_NULL_LEN      0xFFFFFFFFu
 #define AUDIT_ENC_INITIAL   512
 #define AUDIT_DEPUTY_PREFIX "deputy:"
@@ -113,7 +115,11 @@ audit_entry_hash(const uint8_t prev[AUDIT_HASH_LEN],
                  uint8_t out[AUDIT_HASH_LEN], struct err *e)
 {
     struct enc_buf b = {NULL, 0, 0, 0};
-    uint8_t ver = AUDIT_ENC_VERSION;
+    /* Version 1 for every entry without a via, byte for byte as before
+     * migration 014, so every older chain verifies unchanged; version 2
+     * adds the via, so it cannot be dropped or changed unseen. */
+    uint8_t ver = en->via_account_id != 0 ? AUDIT_ENC_VERSION_VIA
+                                          : AUDIT_ENC_VERSION;
     err_code rc;
 
     enc_put(&b, prev, AUDIT_HASH_LEN);
@@ -130,6 +136,8 @@ audit_entry_hash(const uint8_t prev[AUDIT_HASH_LEN],
     enc_str(&b, en->outcome);
     enc_str(&b, en->reason);
     enc_str(&b, en->details);
+    if (ver == AUDIT_ENC_VERSION_VIA)
+        enc_i64(&b, en->via_account_id);
     if (b.oom)
         rc = err_set(e, ERR_NOMEM, "out of memory");
     else
@@ -841,6 +849,7 @@ append_row(struct store_conn *c, const struct audit_actor *who,
     memset(&row, 0, sizeof(row));
     row.ts_ms = util_now_ms();
     row.account_id = who ? who->account_id : 0;
+    row.via_account_id = who ? who->via_account_id : 0;
     row.role = acting_role(who, role);
     row.action = ev->action;
     row.outcome = ev->outcome;
@@ -870,6 +879,7 @@ append_row(struct store_conn *c, const struct audit_actor *who,
     en.outcome = row.outcome;
     en.reason = row.reason;
     en.details = row.details;
+    en.via_account_id = row.via_account_id;
     if ((rc = audit_entry_hash(prev, &en, hash_out, e)) != ERR_OK ||
         (rc = store_audit_insert_chained(c, en.seq, &row, hash_out, e))
         != ERR_OK ||
@@ -1934,7 +1944,7 @@ audit_entry_json(const struct store_audit_entry *en)
     if (details == NULL)
         details = str_or_null(en->details);
     return json_pack("{s:I, s:I, s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o, "
-                     "s:s, s:o, s:o, s:o}",
+                     "s:s, s:o, s:o, s:o, s:o}",
                      "seq", (json_int_t)en->seq,
                      "ts_ms", (json_int_t)en->ts_ms, "time", when,
                      "account_id", en->account_id
@@ -1948,7 +1958,9 @@ audit_entry_json(const struct store_audit_entry *en)
                      "outcome", en->outcome ? en->outcome : "",
                      "reason", str_or_null(en->reason),
                      "details", details,
-                     "hash", hex[0] ? json_string(hex) : json_null());
+                     "hash", hex[0] ? json_string(hex) : json_null(),
+                     "via_account_id", en->via_account_id
+                         ? json_integer(en->via_account_id) : json_null());
 }
 
 err_code

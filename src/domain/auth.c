@@ -14,7 +14,10 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
+#include "idtoken.h"
 #include "log.h"
+#include "rbac.h"
+#include "authz.h"
 #include "sod.h"
 #include "util.h"
 #include "store_account.h"
@@ -316,6 +319,56 @@ cert_principal(struct store_conn *c, const struct auth_attempt *a,
     return rc;
 }
 
+/* The person a token names, for a caller already known (the portal, in
+ * r->principal: the refusals are its) or for nobody (direct log-in).  On
+ * ERR_OK r->principal is the person and r->via_account_id the portal. */
+static err_code
+person_identify(struct store_conn *c, const struct auth_policy *p,
+                const struct auth_attempt *a, int direct,
+                struct auth_result *r, struct err *e)
+{
+    struct idtoken_identity id;
+    struct auth_principal person;
+    int64_t portal = direct ? 0 : r->principal.account_id;
+    char key[32];
+    int counted = 0;
+    err_code rc;
+
+    if (!direct) {
+        if (r->principal.initial || r->principal.held)
+            return err_set(e, ERR_FORBIDDEN, "a portal with an initial or "
+                           "held credential acts for nobody");
+        if (!authz_holds(&r->principal, PERM_ACT_FOR_PERSON))
+            return err_set(e, ERR_FORBIDDEN, "this account may not act for "
+                           "persons: it holds no portal role (%s)",
+                           rbac_perm_name(PERM_ACT_FOR_PERSON));
+    }
+    /* the edge's limit, before a byte of the token is decoded */
+    if ((long)strlen(a->person_token) > p->max_token_bytes)
+        return err_set(e, ERR_HEADERS_TOO_LARGE, "the person token is "
+                       "larger than identity.max_token_bytes (%ld)",
+                       p->max_token_bytes);
+    if ((rc = idtoken_verify(p->idtoken, a->person_token, a->now_s, &id, e))
+        != ERR_OK)
+        return rc;
+    if ((rc = idtoken_principal(c, &id, &person, e)) != ERR_OK) {
+        util_wipe(&person, sizeof(person));
+        return rc;
+    }
+    snprintf(key, sizeof(key), "%lld", (long long)person.account_id);
+    if (locked(c, LOCKOUT_ACCOUNT, key, &counted, r)) {
+        util_wipe(&person, sizeof(person));
+        return err_set(e, ERR_UNAUTHENTICATED, "the person's account is "
+                       "locked after repeated failed authentications");
+    }
+    r->principal = person;
+    r->via_account_id = portal;
+    util_wipe(&person, sizeof(person));
+    snprintf(key, sizeof(key), "acct:%lld",
+             (long long)r->principal.account_id);
+    return rate_check(p, key, r, e);
+}
+
 err_code
 auth_identify(struct store_conn *c, const struct auth_policy *p,
               const struct auth_attempt *a, struct auth_result *r,
@@ -333,6 +386,21 @@ auth_identify(struct store_conn *c, const struct auth_policy *p,
     if (locked(c, LOCKOUT_ADDRESS, a->client_addr, NULL, r))
         return err_set(e, ERR_RATE_LIMITED, "too many failed "
                        "authentications from this address");
+    if (a->person_token != NULL && a->authorization == NULL &&
+        !a->cert_present) {
+        /* a person's token and nothing else */
+        if (!p->direct_login)
+            rc = err_set(e, ERR_UNAUTHENTICATED, "a person token is "
+                         "accepted only with a portal's own credential "
+                         "(identity.direct_login = no)");
+        else if ((rc = person_identify(c, p, a, 1, r, e)) == ERR_OK)
+            r->authenticated = 1;
+        if (rc != ERR_OK && rc != ERR_RATE_LIMITED) {
+            count_failure(c, p, a->client_addr, 0);
+            memset(&r->principal, 0, sizeof(r->principal));
+        }
+        return rc;
+    }
     if (a->authorization != NULL) {
         if (strncmp(a->authorization, "Bearer ", 7) != 0)
             rc = err_set(e, ERR_UNAUTHENTICATED, "use an Authorization: "
@@ -363,5 +431,7 @@ auth_identify(struct store_conn *c, const struct auth_policy *p,
     r->authenticated = 1;
     snprintf(key, sizeof(key), "acct:%lld",
              (long long)r->principal.account_id);
-    return rate_check(p, key, r, e);
+    if ((rc = rate_check(p, key, r, e)) != ERR_OK || a->person_token == NULL)
+        return rc;
+    return person_identify(c, p, a, 0, r, e);
 }

@@ -30,13 +30,17 @@ static const struct {
     {"requester", 0, P(PERM_REQUEST_SUBMIT)},
     {"approver", 0, P(PERM_REQUEST_APPROVE) | P(PERM_DEPUTY_APPROVE)},
     {"verifier", 0, P(PERM_VERIFY_BULK)},
+    /* a system account acting for the persons logged in to it; it holds
+     * nothing else (SOD-8), and acting for one it has that person's
+     * roles, not this one */
+    {"portal", 0, P(PERM_ACT_FOR_PERSON)},
 };
 #define NROLES (sizeof(role_table) / sizeof(role_table[0]))
 
 const char *const rbac_roles[] = {"sysadmin", "secadmin", "auditor",
                                   "applicant", "reviewer", "maker",
                                   "custodian", "requester", "approver",
-                                  "verifier", NULL};
+                                  "verifier", "portal", NULL};
 
 static const char *const perm_names[PERM__COUNT] = {
     [PERM_NONE] = "public",
@@ -61,6 +65,7 @@ static const char *const perm_names[PERM__COUNT] = {
     [PERM_VERIFY_BULK] = "verify.bulk",
     [PERM_SEAL_SUSPEND] = "seal.suspend",
     [PERM_SEAL_REPORT] = "seal.report",
+    [PERM_ACT_FOR_PERSON] = "person.act_for",
 };
 
 const char *

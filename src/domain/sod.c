@@ -41,6 +41,12 @@ const struct sod_rule sod_rules[] = {
               "rotation until a security administrator who did not reset it "
               "re-confirms it.  The last security administrator in force is "
               "not reset over the API."},
+    {"SOD-8", "Acting for persons (统一身份认证): the portal role is granted "
+              "only to a system account, and with no other role; a portal "
+              "acting for a person acts with that person's roles only, "
+              "never its own.  An identity of the identity platform is "
+              "bound only to an active person account holding no "
+              "administrator role, and never by that person."},
     {NULL, NULL},
 };
 
@@ -74,7 +80,7 @@ sod_account_may_hold(struct store_conn *c, int64_t account_id,
                      const char *role, int64_t skip_deputy_id, struct err *e)
 {
     struct store_role roles[STORE_MAX_ROLES];
-    const char *held[STORE_MAX_ROLES];
+    const char *held[STORE_MAX_ROLES] = {NULL};
     size_t n = 0, i, nheld = 0;
     err_code rc;
 
@@ -86,7 +92,46 @@ sod_account_may_hold(struct store_conn *c, int64_t account_id,
             held[nheld++] = roles[i].role;
     if (nheld >= STORE_MAX_ROLES - 1)
         return err_set(e, ERR_TOO_LARGE, "too many roles");
-    return sod_role_combination(held, nheld, role, e);
+    if ((rc = sod_role_combination(held, nheld, role, e)) != ERR_OK)
+        return rc;
+    /* SOD-8: a portal is a system account that does nothing but act for
+     * persons, so whatever it does is the person's and none of its own */
+    for (i = 0; i < nheld; i++)
+        if ((strcmp(held[i], "portal") == 0) != (strcmp(role, "portal") == 0))
+            return err_set(e, ERR_CONFLICT, "separation of duties (SOD-8): "
+                           "the portal role is held alone (%s and %s)",
+                           held[i], role);
+    if (strcmp(role, "portal") == 0) {
+        struct store_account acct;
+        if ((rc = store_account_get(c, account_id, &acct, e)) != ERR_OK)
+            return rc;
+        if (strcmp(acct.kind, "system") != 0)
+            return err_set(e, ERR_CONFLICT, "separation of duties (SOD-8): "
+                           "the portal role is for a system account");
+    }
+    return ERR_OK;
+}
+
+err_code
+sod_identity_bind(const struct auth_principal *actor,
+                  const struct store_account *target,
+                  const struct store_role *roles, size_t n, struct err *e)
+{
+    size_t i;
+
+    if (target->id == actor->account_id)
+        return err_set(e, ERR_FORBIDDEN, "separation of duties (SOD-8): "
+                       "nobody binds an identity to their own account");
+    if (target->disabled || strcmp(target->kind, "person") != 0)
+        return err_set(e, ERR_INVALID, "separation of duties (SOD-8): an "
+                       "identity is bound only to an active person account");
+    for (i = 0; i < n; i++)
+        if (rbac_role_is_admin(roles[i].role))
+            return err_set(e, ERR_CONFLICT, "separation of duties (SOD-8): "
+                           "account %lld holds %s; administrators log in "
+                           "with their own credential only",
+                           (long long)target->id, roles[i].role);
+    return ERR_OK;
 }
 
 void

@@ -164,6 +164,7 @@ http_actor(const struct http_req *req)
     struct audit_actor a;
 
     a.account_id = req->authenticated ? req->principal.account_id : 0;
+    a.via_account_id = req->authenticated ? req->via_account_id : 0;
     a.role = NULL;   /* audit_append() derives it from these two: */
     a.principal = req->authenticated ? &req->principal : NULL;
     a.perm = req->perm;
@@ -428,7 +429,9 @@ identify(struct http_conn_ctx *ctx, struct err *e)
         {cfg->lockout_window_seconds * 1000, cfg->address_lockout_threshold,
          cfg->lockout_seconds * 1000},
         {cfg->lockout_window_seconds * 1000, cfg->lockout_threshold,
-         cfg->lockout_seconds * 1000}};
+         cfg->lockout_seconds * 1000},
+        req->app->idtoken, cfg->identity_direct_login,
+        cfg->identity_max_token_bytes};
     struct auth_attempt a;
     struct auth_result r;
     gnutls_datum_t subj = {NULL, 0}, iss = {NULL, 0};
@@ -440,6 +443,9 @@ identify(struct http_conn_ctx *ctx, struct err *e)
     a.authorization = MHD_lookup_connection_value(
         ctx->mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     a.mtls = cfg->client_ca[0] != '\0';
+    a.person_token = MHD_lookup_connection_value(ctx->mc, MHD_HEADER_KIND,
+                                                 HTTP_PERSON_TOKEN_HEADER);
+    a.now_s = util_now_ms() / 1000;
     if (a.authorization == NULL && a.mtls)
         cert_facts(ctx, &a, &subj, &iss, why, sizeof(why));
     rc = auth_identify(req->db, &pol, &a, &r, e);
@@ -447,6 +453,7 @@ identify(struct http_conn_ctx *ctx, struct err *e)
     gnutls_free(iss.data);
     req->principal = r.principal;
     req->authenticated = r.authenticated;
+    req->via_account_id = r.via_account_id;
     if (r.retry_after > 0)
         ctx->retry_after = r.retry_after;
     util_wipe(&r, sizeof(r));

@@ -71,7 +71,8 @@
     "end_ms, reason, state, created_ms, approved_by, approved_ms"
 
 #define AUDIT_COLS "seq, ts_ms, account_id, role, client_addr, request_id, " \
-    "action, target_type, target_id, outcome, reason, details, hash"
+    "action, target_type, target_id, outcome, reason, details, hash, " \
+    "via_account_id"
 
 #define CP_COLS "id, seq, head_hash, ts_ms, key_ref, public_key, signature"
 
@@ -101,7 +102,11 @@
 
 #define COPY_AUDIT_COLS \
     "seq, ts_ms, account_id, role, client_addr, request_id, action, " \
-    "target_type, target_id, outcome, reason, details, hash"
+    "target_type, target_id, outcome, reason, details, hash, via_account_id"
+
+#define COPY_IDENTITY_COLS \
+    "id, issuer, claim, subject, account_id, created_ms, created_by, " \
+    "removed_ms, removed_by"
 
 #define COPY_CHECKPOINT_COLS \
     "id, seq, head_hash, ts_ms, key_ref, public_key, signature"
@@ -312,6 +317,22 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
     [DB_CREDENTIAL_REVOKE_ALL] =
         "UPDATE credentials SET revoked_ms = $1 "
         "WHERE account_id = $2 AND revoked_ms IS NULL",
+    /* store_identity.c: one binding in force per identity (the partial
+     * unique index of migration 014 refuses a second) */
+    [DB_IDENTITY_INSERT] =
+        "INSERT INTO identity_bindings (issuer, claim, subject, account_id, "
+        "created_ms, created_by) VALUES ($1, $2, $3, $4, $5, $6) "
+        "RETURNING id",
+    [DB_IDENTITY_LOOKUP] =
+        "SELECT id, account_id FROM identity_bindings WHERE issuer = $1 "
+        "AND claim = $2 AND subject = $3 AND removed_ms IS NULL",
+    [DB_IDENTITY_LIST] =
+        "SELECT id, issuer, claim, subject, account_id, created_ms, "
+        "coalesce(created_by, 0) FROM identity_bindings "
+        "WHERE account_id = $1 AND removed_ms IS NULL ORDER BY id",
+    [DB_IDENTITY_REMOVE] =
+        "UPDATE identity_bindings SET removed_ms = $1, removed_by = $2 "
+        "WHERE id = $3 AND account_id = $4 AND removed_ms IS NULL",
     [DB_CREDENTIAL_BY_KEY_ID] =
         "SELECT id, account_id, mac, initial, created_ms, expires_ms, "
         "coalesce(revoked_ms, 0) FROM credentials WHERE key_id = $1",
@@ -572,8 +593,8 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
     [DB_AUDIT_INSERT_CHAINED] =
         "INSERT INTO audit_log (seq, ts_ms, account_id, role, client_addr, "
         "request_id, action, target_type, target_id, outcome, reason, "
-        "details, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-        "$11, $12, $13)",
+        "details, hash, via_account_id) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+        "$8, $9, $10, $11, $12, $13, $14)",
     [DB_AUDIT_WALK] =
         "SELECT " AUDIT_COLS " FROM audit_log WHERE seq > $1 ORDER BY seq",
     /* One statement for every combination: a NULL parameter does not
@@ -653,11 +674,18 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "INSERT INTO credentials (" COPY_CREDENTIAL_COLS ") {explicit ids} "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     [DB_COPY_CREDENTIAL_COUNT] = "SELECT count(*) FROM credentials",
+    [DB_COPY_IDENTITY_READ] =
+        "SELECT " COPY_IDENTITY_COLS " FROM identity_bindings ORDER BY id",
+    [DB_COPY_IDENTITY_WRITE] =
+        "INSERT INTO identity_bindings (" COPY_IDENTITY_COLS ") "
+        "{explicit ids} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    [DB_COPY_IDENTITY_COUNT] = "SELECT count(*) FROM identity_bindings",
     [DB_COPY_AUDIT_READ] =
         "SELECT " COPY_AUDIT_COLS " FROM audit_log ORDER BY seq",
     [DB_COPY_AUDIT_WRITE] =
         "INSERT INTO audit_log (" COPY_AUDIT_COLS ") "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+        "$14)",
     [DB_COPY_AUDIT_COUNT] = "SELECT count(*) FROM audit_log",
     [DB_COPY_CHECKPOINT_READ] =
         "SELECT " COPY_CHECKPOINT_COLS " FROM audit_checkpoints ORDER BY id",

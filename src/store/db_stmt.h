@@ -52,6 +52,11 @@ enum db_stmt_id {
     DB_CREDENTIAL_REVOKE,
     DB_CREDENTIAL_REVOKE_ALL,
     DB_CREDENTIAL_BY_KEY_ID,
+    /* store_identity.c: identities bound to accounts (migration 014) */
+    DB_IDENTITY_INSERT,
+    DB_IDENTITY_LOOKUP,
+    DB_IDENTITY_LIST,
+    DB_IDENTITY_REMOVE,
 
     /* store_seal.c: applications, materials, seals, their history */
     DB_APP_INSERT,
@@ -144,6 +149,9 @@ enum db_stmt_id {
     DB_COPY_CREDENTIAL_READ,
     DB_COPY_CREDENTIAL_WRITE,
     DB_COPY_CREDENTIAL_COUNT,
+    DB_COPY_IDENTITY_READ,
+    DB_COPY_IDENTITY_WRITE,
+    DB_COPY_IDENTITY_COUNT,
     DB_COPY_AUDIT_READ,
     DB_COPY_AUDIT_WRITE,
     DB_COPY_AUDIT_COUNT,

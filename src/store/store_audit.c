@@ -172,6 +172,7 @@ store_audit_insert_chained(struct store_conn *c, int64_t seq,
     db_bind_text(st, 11, row->reason);
     db_bind_text(st, 12, row->details);
     db_bind_bytes(st, 13, hash, STORE_AUDIT_HASH_LEN);
+    db_bind_id(st, 14, row->via_account_id);
     return db_step_later(st, NULL, e, ERR_OK, NULL);
 }
 
@@ -193,6 +194,7 @@ entry_row(struct db_stmt *st, struct store_audit_entry *en)
     en->reason = db_col_text(st, 10);
     en->details = db_col_text(st, 11);
     en->hash = db_col_bytes(st, 12, &en->hash_len);
+    en->via_account_id = db_col_i64(st, 13);
 }
 
 /* Step st to the end, calling fn per row; releases st. */
