@@ -775,7 +775,8 @@ refusal_audited(const struct http_conn_ctx *ctx, err_code code)
 {
     return !method_reads(ctx->req.method) ||
            code == ERR_UNAUTHENTICATED || code == ERR_FORBIDDEN ||
-           code == ERR_RATE_LIMITED || code == ERR_HEADERS_TOO_LARGE;
+           code == ERR_RATE_LIMITED || code == ERR_HEADERS_TOO_LARGE ||
+           code == ERR_TOKEN_INVALID || code == ERR_TOKEN_EXPIRED;
 }
 
 /* The tarpit's release function: the held request's time is up (or the
@@ -799,7 +800,8 @@ hold_refusal(struct http_conn_ctx *ctx, const struct err *e)
 {
     if (ctx->srv->tarpit == NULL || ctx->req.authenticated ||
         (e->code != ERR_UNAUTHENTICATED && e->code != ERR_RATE_LIMITED &&
-         e->code != ERR_BUSY))
+         e->code != ERR_BUSY && e->code != ERR_TOKEN_INVALID &&
+         e->code != ERR_TOKEN_EXPIRED))
         return 0;
     ctx->held = 1;
     ctx->held_err = *e;
