@@ -11,7 +11,7 @@ import requests
 from conftest import Instance, assert_error, run_seald
 
 ROLES = ["sysadmin", "secadmin", "auditor", "applicant", "reviewer", "maker",
-         "custodian", "requester", "approver", "verifier"]
+         "custodian", "requester", "approver", "verifier", "portal"]
 
 
 def rotate(inst, cred):
@@ -36,8 +36,10 @@ class World:
         self.cred = {"sysadmin": self.admin}
         self.ids = {"sysadmin": self.admin_id}
         for role in ROLES[1:]:
-            self.ids[role], self.cred[role] = self.person(role + "1",
-                                                          self.agency)
+            # the portal role is a system account's (SOD-8)
+            self.ids[role], self.cred[role] = self.person(
+                role + "1", self.agency,
+                "system" if role == "portal" else "person")
         # the first security administrator is granted by the system
         # administrator (bootstrap); everything else by the secadmin
         r = inst.post(f"/api/v1/accounts/{self.ids['secadmin']}"
@@ -55,10 +57,12 @@ class World:
         assert r.status_code == 201, r.text
         return r.json()["data"]["id"]
 
-    def person(self, name, org):
-        r = self.inst.post("/api/v1/accounts", self.admin, json={
-            "name": name, "display_name": name.title(), "kind": "person",
-            "org_id": org})
+    def person(self, name, org, kind="person"):
+        body = {"name": name, "display_name": name.title(), "kind": kind,
+                "org_id": org}
+        if kind == "system":
+            body["api_key"] = True
+        r = self.inst.post("/api/v1/accounts", self.admin, json=body)
         assert r.status_code == 201, r.text
         d = r.json()["data"]
         return d["account"]["id"], rotate(self.inst, d["credential"])

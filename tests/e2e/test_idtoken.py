@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import \
     decode_dss_signature
 
 from conftest import Instance, assert_error
+from openapi_check import check_response
 
 ISS = "https://id.test.gov.cn"
 AUD = "seald-portal-test"
@@ -226,6 +227,7 @@ def test_portal_acts_with_the_persons_roles(world, alg):
     tok = world.platform.token("alice-sub", alg)
     r = world.as_portal("GET", "/api/v1/whoami", tok)
     assert r.status_code == 200, r.text
+    check_response("/api/v1/whoami", "get", r)
     d = r.json()["data"]
     assert d["account"]["id"] == world.alice_id
     assert d["via_account_id"] == world.portal_id
@@ -347,6 +349,16 @@ def test_binding_rules(world):
     r = inst.post(f"/api/v1/accounts/{world.bob_id}/identities",
                   world.admin, json={"issuer": ISS, "subject": "alice-sub"})
     assert_error(r, 409, "conflict")
+    check_response("/api/v1/accounts/{id}/identities", "post", r)
+    r = inst.post(f"/api/v1/accounts/{world.bob_id}/identities",
+                  world.admin, json={"issuer": ISS, "subject": "bob-2nd"})
+    assert r.status_code == 201, r.text
+    check_response("/api/v1/accounts/{id}/identities", "post", r)
+    bid = r.json()["data"]["binding_id"]
+    r = inst.post(f"/api/v1/accounts/{world.bob_id}/identities/{bid}/remove",
+                  world.admin)
+    check_response("/api/v1/accounts/{id}/identities/{binding}/remove",
+                   "post", r)
     r = inst.post(f"/api/v1/accounts/{world.bob_id}/identities",
                   world.admin, json={"issuer": "nowhere", "subject": "b"})
     assert_error(r, 422, "invalid_argument")
@@ -359,6 +371,7 @@ def test_binding_rules(world):
     world.grant(world.portal_id, "requester", 409)
     r = inst.get(f"/api/v1/accounts/{world.alice_id}/identities", world.admin)
     assert r.status_code == 200, r.text
+    check_response("/api/v1/accounts/{id}/identities", "get", r)
     ids = r.json()["data"]["identities"]
     assert [(i["issuer"], i["claim"], i["subject"]) for i in ids] == [
         (ISS, "sub", "alice-sub")]
