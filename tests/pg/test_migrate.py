@@ -202,7 +202,7 @@ def test_every_row_copied_exactly(world, copy):
         assert re.search(r"^  %s +%d$" % (table, len(want)), summary, re.M), \
             summary
         total += len(want)
-    assert "copied 18 tables, %d rows" % total in summary
+    assert "copied 19 tables, %d rows" % total in summary
     held = pg_rows(conn, "accounts", ["id", "held_by"])
     assert (world.ids["auditor"], max(i for i, _ in held)) in held
     for table in ("seals", "signatures", "audit_checkpoints"):
