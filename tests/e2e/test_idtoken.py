@@ -414,3 +414,109 @@ def test_audit_chain_verifies_with_via_rows(world):
     assert r.status_code == 200, r.text
     vias = [en["via_account_id"] for en in r.json()["data"]["items"]]
     assert world.portal_id in vias
+
+
+class JwksServer:
+    """The platform's JWKS over HTTPS (a certificate for 127.0.0.1 that the
+    issuer section trusts through jwks_ca_file), counting its fetches."""
+
+    def __init__(self, d, keys):
+        import http.server
+        import ssl
+        import threading
+        self.keys, self.fetches = keys, 0
+        key, crt = os.path.join(d, "jwks.key"), os.path.join(d, "jwks.crt")
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
+                crt, "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                "subjectAltName=IP:127.0.0.1")
+        self.ca = crt
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.fetches += 1
+                body = json.dumps({"keys": outer.keys}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(crt, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket,
+                                            server_side=True)
+        self.url = "https://127.0.0.1:%d/jwks.json" % \
+            self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+
+
+def ec_jwk(key, kid):
+    n = key.public_key().public_numbers()
+    return {"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig",
+            "x": b64u(n.x.to_bytes(32, "big")),
+            "y": b64u(n.y.to_bytes(32, "big"))}
+
+
+def test_jwks_url_rotation_and_direct_login(tmp_path):
+    d = str(tmp_path)
+    p = Platform(d)
+    new_key = ec.generate_private_key(ec.SECP256R1())
+    srv = JwksServer(d, [ec_jwk(p.ec, "ec1")])
+    inst = Instance(tmp_path / "inst")
+    with open(inst.conf, "a") as f:
+        f.write(f"\n[issuer.province]\nissuer = {ISS}\naudience = {AUD}\n"
+                f"jwks_url = {srv.url}\njwks_ca_file = {srv.ca}\n"
+                "jwks_retry_seconds = 2\n")
+    try:
+        inst.start("--set", "identity.direct_login=yes",
+                   "--set", "server.refusal_delay_ms=0")
+        r = inst.post("/api/v1/account/credential", inst.admin_credential)
+        admin = r.json()["data"]["credential"]
+        r = inst.post("/api/v1/accounts", admin, json={
+            "name": "dora", "display_name": "Dora", "kind": "person",
+            "org_id": 1})
+        dora = r.json()["data"]["account"]["id"]
+        r = inst.post(f"/api/v1/accounts/{dora}/identities", admin,
+                      json={"issuer": ISS, "subject": "dora-sub"})
+        assert r.status_code == 201, r.text
+        # direct log-in: the token alone, no portal; no via
+        r = inst.get("/api/v1/whoami",
+                     headers={HDR: p.token("dora-sub")})
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["account"]["id"] == dora
+        assert r.json()["data"]["via_account_id"] is None
+        assert srv.fetches == 1
+        # the platform rotates its key: a token with the new kid is
+        # refused while the last load is under 2 s old, then the
+        # unknown kid reloads the JWKS once and it is accepted
+        srv.keys = [ec_jwk(p.ec, "ec1"), ec_jwk(new_key, "ec2")]
+        tok = p.token("dora-sub", kid="ec2", key=new_key)
+        for _ in range(5):
+            assert_error(inst.get("/api/v1/whoami", headers={HDR: tok}),
+                         401, "invalid_token")
+        assert srv.fetches <= 2
+        time.sleep(2.2)
+        r = inst.get("/api/v1/whoami", headers={HDR: tok})
+        assert r.status_code == 200, r.text
+        assert srv.fetches <= 3
+        # a bad token without a portal: refused, counted against the
+        # address like a bad credential
+        assert_error(inst.get("/api/v1/whoami",
+                              headers={HDR: p.token("dora-sub", aud="x")}),
+                     401, "invalid_token")
+        rc, _, err = inst.stop()
+        assert rc == 0, err
+        rows = inst.sql("SELECT account_id, outcome FROM audit_log WHERE "
+                        "reason LIKE '%audience%'")
+        assert rows and rows[0] == (None, "refused"), rows
+    finally:
+        srv.stop()
