@@ -296,7 +296,8 @@ json_t *audit_verify_json(const struct audit_verify_report *r);
 
 /* One entry as JSON (new reference): seq, ts_ms, time, account_id, role,
  * client_addr, request_id, action, target_type, target_id, outcome,
- * reason, details (parsed JSON), hash (hex). */
+ * reason, details (parsed JSON), hash (hex), via_account_id (the portal a
+ * person acted through, or null). */
 json_t *audit_entry_json(const struct store_audit_entry *en);
 
 /* One entry as a CSV row appended to out (the one CSV writer, csv.h:

@@ -1969,7 +1969,8 @@ audit_entry_csv(const struct store_audit_entry *en, struct csv *out,
 {
     static const char *const head[] = {"seq", "time", "ts_ms", "account_id",
         "role", "client_addr", "request_id", "action", "target_type",
-        "target_id", "outcome", "reason", "details", "hash"};
+        "target_id", "outcome", "reason", "details", "hash",
+        "via_account_id"};
     char when[21], hex[2 * AUDIT_HASH_LEN + 1] = "";
     const char *f[9];
     size_t i;
@@ -1992,7 +1993,9 @@ audit_entry_csv(const struct store_audit_entry *en, struct csv *out,
     for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
         if ((rc = csv_text(out, f[i], e)) != ERR_OK)
             return rc;
-    if ((rc = csv_text(out, hex, e)) != ERR_OK)
+    if ((rc = csv_text(out, hex, e)) != ERR_OK ||
+        (rc = en->via_account_id ? csv_int(out, en->via_account_id, e)
+                                 : csv_text(out, "", e)) != ERR_OK)
         return rc;
     return csv_end_row(out, e);
 }

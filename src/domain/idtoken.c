@@ -275,12 +275,22 @@ static struct jkey *
 key_for(struct iss *is, const char *kid, struct err *e)
 {
     int64_t now = util_mono_ms();
+    int64_t retry = (int64_t)is->c->jwks_retry_seconds * 1000;
     size_t i;
     int pass;
 
-    if (is->loaded_ms == 0 ||
-        now - is->loaded_ms >= (int64_t)is->c->jwks_refresh_seconds * 1000)
+    /* never more than one attempt per retry interval, also while the
+     * platform is down: a flood of tokens is not a flood of fetches */
+    if ((is->loaded_ms == 0 ||
+         now - is->loaded_ms >= (int64_t)is->c->jwks_refresh_seconds * 1000)
+        && (is->tried_ms == 0 || now - is->tried_ms >= retry))
         (void)jwks_load(is, e);   /* on failure, the keys held stay */
+    if (is->loaded_ms == 0) {
+        /* never had keys: the platform, not the token, is at fault */
+        err_set(e, ERR_UNAVAILABLE, "the keys of issuer %s cannot be "
+                "loaded; retry later", is->c->name);
+        return NULL;
+    }
     for (pass = 0; pass < 2; pass++) {
         if (kid[0] == '\0') {
             if (is->nkeys == 1)
@@ -292,8 +302,7 @@ key_for(struct iss *is, const char *kid, struct err *e)
         for (i = 0; i < is->nkeys; i++)
             if (strcmp(is->keys[i].kid, kid) == 0)
                 return &is->keys[i];
-        if (pass == 1 || now - is->tried_ms <
-                         (int64_t)is->c->jwks_retry_seconds * 1000)
+        if (pass == 1 || now - is->tried_ms < retry)
             break;
         if (jwks_load(is, e) != ERR_OK)
             break;

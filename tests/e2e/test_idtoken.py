@@ -414,6 +414,12 @@ def test_audit_chain_verifies_with_via_rows(world):
     assert r.status_code == 200, r.text
     vias = [en["via_account_id"] for en in r.json()["data"]["items"]]
     assert world.portal_id in vias
+    r = world.inst.get("/api/v1/audit", world.auditor, params={
+        "format": "csv", "action": "application.submit"})
+    import csv
+    import io
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert str(world.portal_id) in [x["via_account_id"] for x in rows]
 
 
 class JwksServer:
