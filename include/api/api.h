@@ -28,6 +28,14 @@ err_code api_whoami(struct http_req *req, struct http_resp *resp,
 err_code api_permissions(struct http_req *req, struct http_resp *resp,
                          struct err *e);
 
+/* api_event.c: the outbox (events, deliveries) */
+err_code api_event_list(struct http_req *req, struct http_resp *resp,
+                        struct err *e);
+err_code api_delivery_list(struct http_req *req, struct http_resp *resp,
+                           struct err *e);
+err_code api_delivery_replay(struct http_req *req, struct http_resp *resp,
+                             struct err *e);
+
 /* api_org.c: organisations */
 err_code api_org_list(struct http_req *req, struct http_resp *resp,
                       struct err *e);

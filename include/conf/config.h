@@ -55,6 +55,20 @@ struct config_issuer {
     int  jwks_retry_seconds;    /* an unknown kid refetches at most so often */
     int  jwks_max_bytes;
     int  jwks_timeout_ms;
+/* A [destination.NAME] section: where events go (event.h, delivery.h).
+ * kind webhook: the event's JSON, signed; kind filing: the seal's filing
+ * record (备案), for the seal events.  The secret is a file's content,
+ * read when the worker starts: never in the configuration or a log. */
+#define CONFIG_MAX_DESTS    8
+#define CONFIG_DEST_NAME_MAX 40
+struct config_dest {
+    char name[CONFIG_DEST_NAME_MAX];
+    char kind[16];                  /* webhook | filing                  */
+    char url[PATH_MAX];             /* https://... (http only on loopback) */
+    char secret_file[PATH_MAX];     /* HMAC-SM3 key, 16 bytes or more    */
+    char events[512];               /* comma-separated types, or "*"     */
+    char ca_file[PATH_MAX];         /* CA bundle for the https server, "" */
+    int  timeout_ms;                /* one attempt                       */
 };
 
 struct config {
@@ -171,6 +185,17 @@ struct config {
     long public_verify_cpu_ms_per_second; /* all together; 0: 100 a core  */
     long public_verify_cpu_burst_ms;     /* banked; 0: 4 s of the rate    */
     long public_verify_max_inflated_bytes; /* an OFD's inflation budget   */
+
+    /* [events]: the outbox's readers and its deliveries */
+    long events_delivery_attempts;  /* tries before the dead letter      */
+    long events_backoff_ms;         /* first retry after about this      */
+    long events_backoff_max_ms;     /* retries at most this far apart    */
+    long events_delivery_interval_ms; /* the worker looks this often     */
+    long events_poll_max_wait_seconds; /* GET /events?wait= at most      */
+    long events_poll_max_waiters;   /* readers waiting at once (threads) */
+    /* [destination.NAME] sections */
+    struct config_dest dests[CONFIG_MAX_DESTS];
+    size_t ndests;
 
     /* not keys: where relative paths are resolved from */
     char base_dir[PATH_MAX];

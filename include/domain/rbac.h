@@ -41,6 +41,8 @@ enum rbac_perm {
     PERM_SEAL_SUSPEND,        /* suspend a seal (security admin, the org) */
     PERM_SEAL_REPORT,         /* report a seal lost or compromised        */
     PERM_ACT_FOR_PERSON,      /* a portal presents persons' tokens (SOD-8) */
+    PERM_EVENT_READ,          /* follow the events of the scope (pull)    */
+    PERM_DELIVERY_MANAGE,     /* list and replay outbound deliveries      */
     PERM__COUNT
 };
 

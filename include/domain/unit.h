@@ -38,6 +38,7 @@ struct unit {
     int         audited;    /* unit_audit named the entry */
     int         recorded;   /* entries appended by unit_record */
     int         quiet;
+    int         events;     /* events written (event.h): wake on commit */
 };
 
 /* The work of a unit: ERR_OK with its entry named (unit_audit), entries

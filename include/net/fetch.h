@@ -25,6 +25,9 @@ struct fetch_opts {
     int         timeout_ms;   /* whole call, connect included; 0: default */
     size_t      max_bytes;    /* response body cap; 0: default            */
     const char *ca_file;      /* PEM CA bundle for https; NULL: system's  */
+    /* more request headers ("Name: value", NULL-terminated; NULL: none),
+     * from the caller's code, never a request's (a delivery's signature) */
+    const char *const *headers;
 };
 
 /* One response: body is malloc'ed (caller frees with fetch_resp_free);

@@ -82,6 +82,15 @@ static const struct route rows[] = {
 
     {"GET", "/api/v1/permissions", api_permissions, PERM_SELF, 0,
      "rbac.matrix", "The role x route permission matrix"},
+    {"GET", "/api/v1/events", api_event_list, PERM_EVENT_READ, 0,
+     "event.list", "Events after a seq, in commit order (long-poll with "
+     "wait)"},
+    {"GET", "/api/v1/deliveries", api_delivery_list, PERM_DELIVERY_MANAGE, 0,
+     "delivery.list", "Deliveries to the configured destinations "
+     "(filters, paginated)"},
+    {"POST", "/api/v1/deliveries/{id}/replay", api_delivery_replay,
+     PERM_DELIVERY_MANAGE, 0, "delivery.replay",
+     "Send a failed (dead-letter) delivery again"},
     {"GET", "/api/v1/audit", api_audit_list, PERM_AUDIT_READ, 0,
      "audit.query", "Query the audit log (filters, paginated; json, jsonl "
      "or csv)"},

@@ -31,6 +31,8 @@
 #include "log.h"
 #include "maintenance.h"
 #include "notify.h"
+#include "delivery.h"
+#include "event.h"
 #include "router.h"
 #include "seal_status.h"
 #include "tsa.h"
@@ -289,6 +291,7 @@ cmd_run(int argc, char **argv)
     struct app app;
     struct http_server *srv = NULL;
     struct maintenance *maint = NULL;
+    struct delivery *deliv = NULL;
     sigset_t set;
     struct err e;
     int ch, applied = 0, status = CMD_EXIT_FAIL;
@@ -401,7 +404,8 @@ cmd_run(int argc, char **argv)
          start_checkpointer(&app, &e) != ERR_OK))
         goto fail;
     if (http_start(&app, &api_routes, &srv, &e) != ERR_OK ||
-        maintenance_start(&app, &maint, &e) != ERR_OK)
+        maintenance_start(&app, &maint, &e) != ERR_OK ||
+        delivery_start(&app, &deliv, &e) != ERR_OK)
         goto fail;
     /* node: this process's id in the cluster, which the job leases name
      * (lease.h) */
@@ -417,6 +421,7 @@ cmd_run(int argc, char **argv)
     fflush(stdout);
 
     wait_for_stop(&app, &set);
+    event_shutdown();               /* long-polling readers answer now */
     http_stop(srv, cfg.shutdown_timeout * 1000);
     srv = NULL;
     if (flush_counts(&app) != ERR_OK)
@@ -433,6 +438,8 @@ fail:
     log_event(LOG_ERROR, "startup_failed", "msg=%s", e.msg);
     fprintf(stderr, "seald: %s\n", e.msg);
 out:
+    event_shutdown();
+    delivery_stop(deliv);
     maintenance_stop(maint);
     http_stop(srv, 0);
     audit_checkpointer_stop();      /* after the last append: signs it */

@@ -165,6 +165,14 @@ static const struct key_def config_keys[] = {
     PATHK("tsa", "anchors_dir", tsa_anchors_dir),
     PATHK("tsa", "ca_file", tsa_ca_file),
     STR("tsa", "serve_policy", tsa_serve_policy),
+    NUM("events", "delivery_attempts", events_delivery_attempts, 1, 100),
+    NUM("events", "backoff_ms", events_backoff_ms, 10, 3600000),
+    NUM("events", "backoff_max_ms", events_backoff_max_ms, 10, 86400000),
+    NUM("events", "delivery_interval_ms", events_delivery_interval_ms, 50,
+        60000),
+    NUM("events", "poll_max_wait_seconds", events_poll_max_wait_seconds, 0,
+        300),
+    NUM("events", "poll_max_waiters", events_poll_max_waiters, 0, 256),
     NUM("tsa", "serve_rate_limit_rps", tsa_serve_rate_limit_rps, 1, 1000000),
     NUM("tsa", "serve_rate_limit_burst", tsa_serve_rate_limit_burst, 1,
         1000000),
@@ -264,6 +272,12 @@ config_defaults(struct config *cfg)
     cfg->tsa_serve_rate_limit_burst = 50;
     cfg->identity_max_token_bytes = 8192;
     cfg->identity_direct_login = 0;
+    cfg->events_delivery_attempts = 8;
+    cfg->events_backoff_ms = 1000;
+    cfg->events_backoff_max_ms = 600000;
+    cfg->events_delivery_interval_ms = 1000;
+    cfg->events_poll_max_wait_seconds = 30;
+    cfg->events_poll_max_waiters = 2;
     snprintf(cfg->base_dir, sizeof(cfg->base_dir), ".");
 }
 
@@ -320,6 +334,19 @@ static const struct key_def issuer_keys[] = {
     ISS_NUM("jwks_timeout_ms", jwks_timeout_ms, 100, 60000),
 };
 #define NISSUER_KEYS (sizeof(issuer_keys) / sizeof(issuer_keys[0]))
+/* Keys of a [destination.NAME] section, relative to struct config_dest. */
+#define DEST_KEY(nm, t, field, lo, hi, ch) \
+    {"destination.*", nm, t, offsetof(struct config_dest, field), \
+     sizeof(((struct config_dest *)0)->field), lo, hi, ch}
+static const struct key_def dest_keys[] = {
+    DEST_KEY("kind", KEY_ENUM, kind, 0, 0, "webhook|filing"),
+    DEST_KEY("url", KEY_STRING, url, 0, 0, NULL),
+    DEST_KEY("secret_file", KEY_PATH, secret_file, 0, 0, NULL),
+    DEST_KEY("events", KEY_STRING, events, 0, 0, NULL),
+    DEST_KEY("ca_file", KEY_PATH, ca_file, 0, 0, NULL),
+    DEST_KEY("timeout_ms", KEY_INT, timeout_ms, 100, 60000, NULL),
+};
+#define NDEST_KEYS (sizeof(dest_keys) / sizeof(dest_keys[0]))
 #define NCONFIG_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
 static const struct key_def *
@@ -490,6 +517,36 @@ issuer_section(struct config *cfg, const char *name,
     is->jwks_max_bytes = 64 * 1024;
     is->jwks_timeout_ms = 5000;
     *out = is;
+/* The [destination.NAME] section's struct, created on first use with
+ * its defaults. */
+static err_code
+dest_section(struct config *cfg, const char *name, struct config_dest **out,
+             struct err *e)
+{
+    size_t i;
+
+    if (name[0] == '\0' || strlen(name) >= CONFIG_DEST_NAME_MAX)
+        return err_set(e, ERR_CONFIG, "destination section name '%s' must "
+                       "be 1-%d characters", name, CONFIG_DEST_NAME_MAX - 1);
+    for (i = 0; name[i] != '\0'; i++)
+        if (!isalnum((unsigned char)name[i]) && name[i] != '_' &&
+            name[i] != '-')
+            return err_set(e, ERR_CONFIG, "destination section name '%s': "
+                           "letters, digits, _ and - only", name);
+    for (i = 0; i < cfg->ndests; i++)
+        if (strcmp(cfg->dests[i].name, name) == 0) {
+            *out = &cfg->dests[i];
+            return ERR_OK;
+        }
+    if (cfg->ndests == CONFIG_MAX_DESTS)
+        return err_set(e, ERR_CONFIG, "at most %d destination sections",
+                       CONFIG_MAX_DESTS);
+    *out = &cfg->dests[cfg->ndests++];
+    memset(*out, 0, sizeof(**out));
+    snprintf((*out)->name, sizeof((*out)->name), "%s", name);
+    snprintf((*out)->kind, sizeof((*out)->kind), "webhook");
+    snprintf((*out)->events, sizeof((*out)->events), "*");
+    (*out)->timeout_ms = 5000;
     return ERR_OK;
 }
 
@@ -524,6 +581,18 @@ config_set(struct config *cfg, const char *section, const char *key,
         if ((rc = issuer_section(cfg, section + 7, &is, e)) != ERR_OK)
             return rc;
         return set_field(cfg, is, k, section, key, value, e);
+    }
+    if (strncmp(section, "destination.", 12) == 0) {
+        struct config_dest *d = NULL;
+        for (i = 0, k = NULL; i < NDEST_KEYS; i++)
+            if (strcmp(dest_keys[i].name, key) == 0)
+                k = &dest_keys[i];
+        if (k == NULL)
+            return err_set(e, ERR_CONFIG, "unknown key '%s.%s'", section,
+                           key);
+        if ((rc = dest_section(cfg, section + 12, &d, e)) != ERR_OK)
+            return rc;
+        return set_field(cfg, d, k, section, key, value, e);
     }
     /* database.path is url's name before PostgreSQL: instances made then
      * still load */
@@ -681,6 +750,28 @@ config_validate(const struct config *cfg, struct err *e)
         if (t->devtoken_dir[0] != '\0')
             ndev++;
     }
+    for (i = 0; i < cfg->ndests; i++) {
+        const struct config_dest *d = &cfg->dests[i];
+        int https = strncmp(d->url, "https://", 8) == 0;
+        int loop = strncmp(d->url, "http://127.0.0.1:", 17) == 0 ||
+                   strncmp(d->url, "http://[::1]:", 13) == 0 ||
+                   strncmp(d->url, "http://localhost:", 17) == 0;
+        if (!https && !loop)
+            return err_set(e, ERR_CONFIG, "destination.%s: url must be "
+                           "https:// (http:// only to this host)", d->name);
+        if (d->secret_file[0] == '\0')
+            return err_set(e, ERR_CONFIG, "destination.%s: secret_file is "
+                           "required (deliveries are signed)", d->name);
+    }
+    if (cfg->events_poll_max_waiters >= cfg->threads &&
+        cfg->events_poll_max_waiters > 0)
+        return err_set(e, ERR_CONFIG, "events.poll_max_waiters (%ld) must be "
+                       "below server.threads (%ld): each waiting reader holds "
+                       "a server thread", cfg->events_poll_max_waiters,
+                       cfg->threads);
+    if (cfg->events_backoff_max_ms < cfg->events_backoff_ms)
+        return err_set(e, ERR_CONFIG, "events.backoff_max_ms must be at "
+                       "least events.backoff_ms");
     if (ndev > 1)
         return err_set(e, ERR_CONFIG, "at most one token may set "
                        "devtoken_dir");
@@ -754,6 +845,11 @@ config_key_at(size_t i, const char **section)
         *section = issuer_keys[i - NCONFIG_KEYS - NTOKEN_KEYS].section;
         return issuer_keys[i - NCONFIG_KEYS - NTOKEN_KEYS].name;
     }
+    if (i - NCONFIG_KEYS - NTOKEN_KEYS - NISSUER_KEYS < NDEST_KEYS) {
+        *section = dest_keys[i - NCONFIG_KEYS - NTOKEN_KEYS -
+                             NISSUER_KEYS].section;
+        return dest_keys[i - NCONFIG_KEYS - NTOKEN_KEYS - NISSUER_KEYS].name;
+    }
     return NULL;
 }
 
@@ -790,6 +886,7 @@ config_key_describe(size_t i, struct config_key_info *out)
     struct config_token tok;
     const struct key_def *k;
     const char *field;
+    struct err e;
 
     if (i < NCONFIG_KEYS) {
         k = &config_keys[i];
@@ -800,6 +897,23 @@ config_key_describe(size_t i, struct config_key_info *out)
         memset(&tok, 0, sizeof(tok));
         custody_conf_init(&tok.c);
         field = (const char *)&tok + k->offset;
+    } else if (i - NCONFIG_KEYS - NTOKEN_KEYS < NISSUER_KEYS) {
+        /* a section's defaults are those it gets when first named */
+        struct config_issuer *is = NULL;
+
+        k = &issuer_keys[i - NCONFIG_KEYS - NTOKEN_KEYS];
+        config_defaults(&cfg);
+        if (issuer_section(&cfg, "x", &is, &e) != ERR_OK)
+            return 0;
+        field = (const char *)is + k->offset;
+    } else if (i - NCONFIG_KEYS - NTOKEN_KEYS - NISSUER_KEYS < NDEST_KEYS) {
+        struct config_dest *d = NULL;
+
+        k = &dest_keys[i - NCONFIG_KEYS - NTOKEN_KEYS - NISSUER_KEYS];
+        config_defaults(&cfg);
+        if (dest_section(&cfg, "x", &d, &e) != ERR_OK)
+            return 0;
+        field = (const char *)d + k->offset;
     } else {
         return 0;
     }

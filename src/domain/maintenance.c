@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "event.h"
 #include "lease.h"
 #include "lockout.h"
 #include "log.h"
@@ -58,6 +59,14 @@ run_once(struct maintenance *m)
     else
         log_event(LOG_INFO, "maintenance",
                   "job=seals node=%s seals_changed=%d", lease_node_id(), n);
+    /* the expiring-in-N-days events, once per seal per threshold */
+    err_clear(&e);
+    if (event_expiry_notices(db, &n, &e) != ERR_OK)
+        log_event(LOG_ERROR, "maintenance", "job=expiry_notices msg=%s",
+                  e.msg);
+    else if (n > 0)
+        log_event(LOG_INFO, "maintenance", "job=expiry_notices notices=%d",
+                  n);
 }
 
 /* Write what was counted in memory in the window that ends now: the

@@ -18,17 +18,20 @@ static const struct {
                     P(PERM_ACCOUNT_READ) | P(PERM_ACCOUNT_WRITE)},
     {"secadmin", 1, P(PERM_ORG_READ) | P(PERM_ACCOUNT_READ) |
                     P(PERM_ROLE_ASSIGN) | P(PERM_TRUST_MANAGE) |
-                    P(PERM_TOKEN_MANAGE) | P(PERM_SEAL_SUSPEND)},
+                    P(PERM_TOKEN_MANAGE) | P(PERM_SEAL_SUSPEND) |
+                    P(PERM_DELIVERY_MANAGE)},
     {"auditor", 1, P(PERM_ORG_READ) | P(PERM_ACCOUNT_READ) |
-                   P(PERM_AUDIT_READ) | P(PERM_USAGE_READ)},
+                   P(PERM_AUDIT_READ) | P(PERM_USAGE_READ) |
+                   P(PERM_EVENT_READ)},
     {"applicant", 0, P(PERM_APPLICATION_SUBMIT) | P(PERM_SEAL_SUSPEND) |
-                     P(PERM_SEAL_REPORT)},
-    {"reviewer", 0, P(PERM_APPLICATION_REVIEW)},
-    {"maker", 0, P(PERM_SEAL_MAKE)},
+                     P(PERM_SEAL_REPORT) | P(PERM_EVENT_READ)},
+    {"reviewer", 0, P(PERM_APPLICATION_REVIEW) | P(PERM_EVENT_READ)},
+    {"maker", 0, P(PERM_SEAL_MAKE) | P(PERM_EVENT_READ)},
     {"custodian", 0, P(PERM_SEAL_USE) | P(PERM_DEPUTY_REQUEST) |
-                     P(PERM_SEAL_REPORT)},
-    {"requester", 0, P(PERM_REQUEST_SUBMIT)},
-    {"approver", 0, P(PERM_REQUEST_APPROVE) | P(PERM_DEPUTY_APPROVE)},
+                     P(PERM_SEAL_REPORT) | P(PERM_EVENT_READ)},
+    {"requester", 0, P(PERM_REQUEST_SUBMIT) | P(PERM_EVENT_READ)},
+    {"approver", 0, P(PERM_REQUEST_APPROVE) | P(PERM_DEPUTY_APPROVE) |
+                    P(PERM_EVENT_READ)},
     {"verifier", 0, P(PERM_VERIFY_BULK)},
     /* a system account acting for the persons logged in to it; it holds
      * nothing else (SOD-8), and acting for one it has that person's
@@ -66,6 +69,8 @@ static const char *const perm_names[PERM__COUNT] = {
     [PERM_SEAL_SUSPEND] = "seal.suspend",
     [PERM_SEAL_REPORT] = "seal.report",
     [PERM_ACT_FOR_PERSON] = "person.act_for",
+    [PERM_EVENT_READ] = "event.read",
+    [PERM_DELIVERY_MANAGE] = "delivery.manage",
 };
 
 const char *

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "event.h"
 #include "store.h"
 #include "unit.h"
 
@@ -34,6 +35,7 @@ unit_step(struct store_conn *db, void *vcall, struct err *e)
     u->audited = 0;
     u->recorded = 0;
     u->quiet = 0;
+    u->events = 0;
     u->a.db = db;
     if ((rc = audit_queue(db, e)) != ERR_OK ||
         (rc = call->fn(u, call->ctx, e)) != ERR_OK)
@@ -49,7 +51,11 @@ unit_step(struct store_conn *db, void *vcall, struct err *e)
     ev.target_id = u->target_id[0] ? u->target_id : NULL;
     ev.outcome = AUDIT_OK;
     ev.details = u->details;
-    return audit_append(db, &u->a.who, &ev, e);
+    /* the lifecycle event, if the entry is one, in the same transaction
+     * (event.h): it commits exactly when the change does */
+    if ((rc = audit_append(db, &u->a.who, &ev, e)) != ERR_OK)
+        return rc;
+    return event_on_audit(u, &ev, e);
 }
 
 static void
@@ -71,6 +77,8 @@ unit_run(const struct actor_ctx *a, unit_fn fn, void *ctx, struct err *e)
     unit_init(&call, a, fn, ctx);
     rc = store_run(a->db, unit_step, &call, e);
     json_decref(call.u.details);
+    if (rc == ERR_OK && call.u.events > 0)
+        event_committed();
     return rc;
 }
 
@@ -84,6 +92,8 @@ unit_run_grouped(const struct actor_ctx *a, unit_fn fn, void *ctx,
     unit_init(&call, a, fn, ctx);
     rc = store_group_run(a->db, unit_step, &call, e);
     json_decref(call.u.details);
+    if (rc == ERR_OK && call.u.events > 0)
+        event_committed();
     return rc;
 }
 
@@ -129,9 +139,10 @@ unit_record(struct unit *u, const struct audit_event *ev, struct err *e)
 {
     err_code rc = audit_append(u->a.db, &u->a.who, ev, e);
 
-    if (rc == ERR_OK)
-        u->recorded++;
-    return rc;
+    if (rc != ERR_OK)
+        return rc;
+    u->recorded++;
+    return event_on_audit(u, ev, e);
 }
 
 void

@@ -103,8 +103,20 @@ fetch_url(const char *url, const char *content_type, const uint8_t *body,
         curl_easy_setopt(c, CURLOPT_POST, 1L);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, (const char *)body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     }
+    if (opts != NULL && opts->headers != NULL) {
+        const char *const *h;
+        for (h = opts->headers; *h != NULL; h++) {
+            struct curl_slist *more = curl_slist_append(hdrs, *h);
+            if (more == NULL) {
+                rc = err_set(e, ERR_NOMEM, "out of memory");
+                goto out;
+            }
+            hdrs = more;
+        }
+    }
+    if (hdrs != NULL)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);

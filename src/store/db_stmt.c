@@ -36,6 +36,15 @@
     "approver_id, client_addr, coalesce(request_rid, ''), data_sm3, ts_ms, " \
     "token_checked, token_suspect"
 
+/* store_event.c: the columns of an event (plain, and as e.), and of a
+ * delivery (as d.), in the order event_row and delivery_row read them. */
+#define EVENT_COLS "seq, event_id, ts_ms, type, target_type, target_id, " \
+    "coalesce(org_id, 0), data"
+#define EVENT_COLS_E "e.seq, e.event_id, e.ts_ms, e.type, e.target_type, " \
+    "e.target_id, coalesce(e.org_id, 0), e.data"
+#define DELIVERY_COLS "d.id, d.dest, d.state, d.attempts, d.next_ms, " \
+    "d.last_status, d.last_reply, d.updated_ms"
+
 /* store_seal.c: the columns of an application (app_row) and of a seal
  * (seal_row), in the order those read them. */
 #define APP_COLS "id, org_id, applicant_id, purpose, " \
@@ -141,6 +150,15 @@
 
 #define COPY_ESID_COLS \
     "region, next"
+
+#define COPY_EVHEAD_COLS "id, seq"
+#define COPY_EVENT_COLS \
+    "seq, event_id, ts_ms, type, target_type, target_id, org_id, data"
+#define COPY_DCURSOR_COLS "dest, seq"
+#define COPY_DELIVERY_COLS \
+    "id, dest, seq, state, attempts, next_ms, last_status, last_reply, " \
+    "updated_ms"
+#define COPY_NOTICE_COLS "seal_id, days"
 
 #define COPY_SREQ_COLS \
     "id, seal_id, submitter_id, deputy_id, title, purpose, copies, " \
@@ -759,6 +777,37 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
         "$14)",
     [DB_COPY_SIG_COUNT] = "SELECT count(*) FROM signatures",
+    /* the outbox (015): the event head moves forward as audit_head does */
+    [DB_COPY_EVHEAD_READ] =
+        "SELECT " COPY_EVHEAD_COLS " FROM event_head ORDER BY id",
+    [DB_COPY_EVHEAD_WRITE] =
+        "UPDATE event_head SET seq = $2 WHERE id = $1",
+    [DB_COPY_EVHEAD_COUNT] = "SELECT count(*) FROM event_head",
+    [DB_COPY_EVENT_READ] =
+        "SELECT " COPY_EVENT_COLS " FROM events ORDER BY seq",
+    [DB_COPY_EVENT_WRITE] =
+        "INSERT INTO events (" COPY_EVENT_COLS ") "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    [DB_COPY_EVENT_COUNT] = "SELECT count(*) FROM events",
+    [DB_COPY_DCURSOR_READ] =
+        "SELECT " COPY_DCURSOR_COLS " FROM delivery_cursors ORDER BY dest",
+    [DB_COPY_DCURSOR_WRITE] =
+        "INSERT INTO delivery_cursors (" COPY_DCURSOR_COLS ") "
+        "VALUES ($1, $2)",
+    [DB_COPY_DCURSOR_COUNT] = "SELECT count(*) FROM delivery_cursors",
+    [DB_COPY_DELIVERY_READ] =
+        "SELECT " COPY_DELIVERY_COLS " FROM deliveries ORDER BY id",
+    [DB_COPY_DELIVERY_WRITE] =
+        "INSERT INTO deliveries (" COPY_DELIVERY_COLS ") {explicit ids} "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    [DB_COPY_DELIVERY_COUNT] = "SELECT count(*) FROM deliveries",
+    [DB_COPY_NOTICE_READ] =
+        "SELECT " COPY_NOTICE_COLS " FROM seal_expiry_notices "
+        "ORDER BY seal_id, days",
+    [DB_COPY_NOTICE_WRITE] =
+        "INSERT INTO seal_expiry_notices (" COPY_NOTICE_COLS ") "
+        "VALUES ($1, $2)",
+    [DB_COPY_NOTICE_COUNT] = "SELECT count(*) FROM seal_expiry_notices",
     [DB_COPY_ORG_FIX_PARENT] =
         "UPDATE organisations SET parent_id = $2 WHERE id = $1",
     [DB_COPY_ACCOUNT_FIX_CREATED_BY] =
@@ -784,6 +833,79 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "RETURNING holder",
     [DB_LEASE_RELEASE] =
         "UPDATE job_leases SET until_ms = 0 WHERE job = $1 AND holder = $2",
+    /* store_event.c.  The seq of an event is the event head's, bumped in
+     * the event's own transaction: the row's lock, held to the commit,
+     * orders seqs as commits (design.md, "Events and deliveries").  Both
+     * statements are sent without waiting (db_step_later), the insert
+     * reading the head its transaction just moved.  Whose the event is
+     * comes from the row it names: $7 the organisation itself, or $8 a
+     * seal's esID, $9 an application's id, $10 a signing request's id
+     * (the others NULL). */
+    [DB_EVENT_HEAD_BUMP] =
+        "UPDATE event_head SET seq = seq + 1 WHERE id = 1",
+    [DB_EVENT_INSERT] =
+        "INSERT INTO events (seq, event_id, ts_ms, type, target_type, "
+        "target_id, org_id, data) "
+        "SELECT h.seq, $1, $2, $3, $4, $5, coalesce(CAST($7 AS BIGINT), "
+        "(SELECT s.org_id FROM seals s WHERE s.esid = CAST($8 AS TEXT)), "
+        "(SELECT a.org_id FROM applications a "
+        " WHERE a.id = CAST($9 AS BIGINT)), "
+        "(SELECT s.org_id FROM sign_requests r JOIN seals s "
+        " ON s.id = r.seal_id WHERE r.id = CAST($10 AS BIGINT))), $6 "
+        "FROM event_head h WHERE h.id = 1",
+    [DB_EVENT_HEAD_READ] =
+        "SELECT seq FROM event_head WHERE id = 1",
+    /* the reader's subtrees: SCOPE_CTE */
+    [DB_EVENT_LIST] =
+        "WITH RECURSIVE " SCOPE_CTE("$1")
+        "SELECT " EVENT_COLS " FROM events WHERE seq > $2 AND "
+        "org_id IN (SELECT id FROM scope) ORDER BY seq LIMIT $3",
+    [DB_EVENT_LIST_ALL] =
+        "SELECT " EVENT_COLS " FROM events WHERE seq > $1 "
+        "ORDER BY seq LIMIT $2",
+    [DB_DELIVERY_CURSOR_ENSURE] =
+        "INSERT INTO delivery_cursors (dest, seq) VALUES ($1, 0) "
+        "ON CONFLICT (dest) DO NOTHING",
+    [DB_DELIVERY_CURSOR_READ] =
+        "SELECT seq FROM delivery_cursors WHERE dest = $1",
+    [DB_DELIVERY_CURSOR_SET] =
+        "UPDATE delivery_cursors SET seq = $2 WHERE dest = $1 AND seq < $2",
+    [DB_DELIVERY_INSERT] =
+        "INSERT INTO deliveries (dest, seq, state, attempts, next_ms, "
+        "last_status, last_reply, updated_ms) "
+        "VALUES ($1, $2, 'pending', 0, $3, 0, '', $3) "
+        "ON CONFLICT (dest, seq) DO NOTHING",
+    /* a destination's oldest pending delivery: it goes first (in order) */
+    [DB_DELIVERY_NEXT] =
+        "SELECT " DELIVERY_COLS ", " EVENT_COLS_E " FROM deliveries d "
+        "JOIN events e ON e.seq = d.seq "
+        "WHERE d.dest = $1 AND d.state = 'pending' ORDER BY d.seq LIMIT 1",
+    [DB_DELIVERY_SET] =
+        "UPDATE deliveries SET state = $2, attempts = attempts + 1, "
+        "next_ms = $3, last_status = $4, last_reply = $5, updated_ms = $6 "
+        "WHERE id = $1 AND state = 'pending' AND attempts = $7",
+    [DB_DELIVERY_LIST] =
+        "SELECT " DELIVERY_COLS ", " EVENT_COLS_E " FROM deliveries d "
+        "JOIN events e ON e.seq = d.seq "
+        "WHERE d.id > $1 AND (CAST($2 AS TEXT) IS NULL OR d.state = $2) "
+        "AND (CAST($3 AS TEXT) IS NULL OR d.dest = $3) "
+        "AND (CAST($4 AS TEXT) IS NULL OR e.target_id = $4) "
+        "ORDER BY d.id LIMIT $5",
+    [DB_DELIVERY_REPLAY] =
+        "UPDATE deliveries SET state = 'pending', attempts = 0, "
+        "next_ms = $2, updated_ms = $2 WHERE id = $1 AND state = 'failed' "
+        "RETURNING dest, seq",
+    /* seals whose validity ends within the threshold and that have not
+     * had its notice: once per seal per threshold */
+    [DB_EXPIRY_DUE] =
+        "SELECT id, esid, org_id, valid_end_ms FROM seals "
+        "WHERE state IN ('made', 'active', 'suspended') "
+        "AND valid_end_ms > $1 AND valid_end_ms <= $2 AND NOT EXISTS "
+        "(SELECT 1 FROM seal_expiry_notices n WHERE n.seal_id = seals.id "
+        " AND n.days = $3) ORDER BY id LIMIT $4",
+    [DB_EXPIRY_NOTE] =
+        "INSERT INTO seal_expiry_notices (seal_id, days) VALUES ($1, $2) "
+        "ON CONFLICT (seal_id, days) DO NOTHING",
 };
 
 const char *

@@ -85,6 +85,11 @@ static const struct copy_table tables[STORE_COPY_TABLES] = {
      {{7, DB_COPY_SREQ_FIX_RESUBMITS}, {8, DB_COPY_SREQ_FIX_EXTRA_FOR}}},
     {"sign_documents", "iitibbi", ROWS(SDOC), 1, 0, {{0}}},
     {"signatures", "iiiiiiittbibii", ROWS(SIG), 1, 0, {{0}}},
+    {"event_head", "ii", ROWS(EVHEAD), 0, 1, {{0}}},
+    {"events", "ititttit", ROWS(EVENT), 0, 0, {{0}}},
+    {"delivery_cursors", "ti", ROWS(DCURSOR), 0, 0, {{0}}},
+    {"deliveries", "ititiiiti", ROWS(DELIVERY), 1, 0, {{0}}},
+    {"seal_expiry_notices", "ii", ROWS(NOTICE), 0, 0, {{0}}},
 };
 
 /* The column list of a statement's text: what follows start up to the
