@@ -394,7 +394,7 @@ attempt(struct delivery *dv, struct store_conn *db, const struct dest *ds,
     m.reply = reply;
     fetch_resp_free(&r);
     log_event(*ok ? LOG_INFO : LOG_WARN, "delivery",
-              "destination=%s seq=%lld event=%s attempt=%d status=%d "
+              "destination=%s seq=%lld type=%s attempt=%d status=%d "
               "state=%s", d->dest, (long long)d->ev.seq, d->ev.type,
               d->attempts + 1, m.status, m.state);
     err_clear(e);
