@@ -21,6 +21,7 @@ import time
 import pytest
 
 from conftest import Instance, assert_error
+from openapi_check import check_response
 from test_seals import Seals
 
 SECRET = b"outbox-test-secret-0123456789"
@@ -257,6 +258,7 @@ def test_long_poll_returns_when_an_event_commits(world):
     t.join(15)
     r = out["r"]
     assert r.status_code == 200, r.text
+    check_response("/api/v1/events", "get", r)
     d = r.json()["data"]
     assert [e["type"] for e in d["items"]] == ["seal.suspended"]
     assert d["next_after"] == d["items"][0]["seq"] == head + 1
@@ -283,6 +285,7 @@ def test_events_are_scoped_to_the_reader(world):
     assert r.status_code == 200, r.text
     assert r.json()["data"]["items"] == []
     mine = w.inst.get("/api/v1/events?limit=1000", w.cred["applicant"])
+    check_response("/api/v1/events", "get", mine)
     assert mine.json()["data"]["items"]
     assert all(e["organisation_id"] == w.agency
                for e in mine.json()["data"]["items"])
@@ -305,6 +308,7 @@ def test_failing_receiver_gets_retries_then_dead_letter_and_replay(world):
         r = w.inst.get("/api/v1/deliveries?state=failed&destination=flaky",
                        w.cred["secadmin"])
         assert r.status_code == 200, r.text
+        check_response("/api/v1/deliveries", "get", r)
         return [d for d in r.json()["data"]["items"]
                 if d["event"]["seq"] == seq]
 
@@ -324,14 +328,17 @@ def test_failing_receiver_gets_retries_then_dead_letter_and_replay(world):
     r = w.inst.post(f"/api/v1/deliveries/{dead['id']}/replay",
                     w.cred["secadmin"])
     assert r.status_code == 200, r.text
+    check_response("/api/v1/deliveries/{id}/replay", "post", r)
     assert r.json()["data"]["state"] in ("pending", "delivered")
     # a delivery that is not a dead letter is not replayed
     wait_for(lambda: w.inst.get(
         f"/api/v1/deliveries?destination=flaky&target_id={esid}",
         w.cred["secadmin"]).json()["data"]["items"][0]["state"]
         == "delivered", "the replay was not delivered")
-    assert_error(w.inst.post(f"/api/v1/deliveries/{dead['id']}/replay",
-                             w.cred["secadmin"]), 404, "not_found")
+    r = w.inst.post(f"/api/v1/deliveries/{dead['id']}/replay",
+                    w.cred["secadmin"])
+    assert_error(r, 404, "not_found")
+    check_response("/api/v1/deliveries/{id}/replay", "post", r)
     rows = w.inst.sql("SELECT action, outcome FROM audit_log WHERE "
                       "target_type = 'delivery' AND target_id = ? "
                       "ORDER BY seq", str(dead["id"]))
