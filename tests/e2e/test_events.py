@@ -145,7 +145,7 @@ def world(tmp_path_factory):
     recv = Receiver(str(base))
     inst = Instance(base / "inst")
     configure(inst, recv)
-    inst.start()
+    inst.start("--set", "seals.maintenance_seconds=1")
     w = Seals(inst)
     w.recv = recv
     yield w
@@ -385,6 +385,38 @@ def test_filing_records_go_to_their_destination(world):
     assert "flaky" not in per           # its filter takes suspensions only
     assert [t for t, _ in per["hook"]] == ["seal.made", "seal.activated",
                                            "seal.lost"]
+
+
+def test_expiry_notices_once_per_threshold(world):
+    w = world
+    esid = w.new_active_seal(seal_name="将到期章")
+    day = 86400 * 1000
+
+    def notices():
+        return [json.loads(d) for (d,) in w.inst.sql(
+            "SELECT data FROM events WHERE type = 'seal.expiring' AND "
+            "target_id = ? ORDER BY seq", esid)]
+
+    assert notices() == []
+    # five days left: the 7-day notice (the 30-day one is not sent late)
+    end = int(time.time() * 1000) + 5 * day
+    w.inst.sql("UPDATE seals SET valid_end_ms = ? WHERE esid = ?", end, esid)
+    wait_for(notices, "no expiry notice from the seal job")
+    time.sleep(1.5)                 # more turns of the job: still one
+    assert [n["days"] for n in notices()] == [7]
+    assert notices()[0]["valid_end_ms"] == end
+    # half a day left: the 1-day notice, once
+    w.inst.sql("UPDATE seals SET valid_end_ms = ? WHERE esid = ?",
+               int(time.time() * 1000) + day // 2, esid)
+    wait_for(lambda: len(notices()) == 2, "no 1-day notice")
+    time.sleep(1.5)
+    assert [n["days"] for n in notices()] == [7, 1]
+    # the webhook has them too, with the seal's organisation
+    got = wait_for(lambda: [e for _, e in w.recv.events()
+                            if e["type"] == "seal.expiring"
+                            and e["target"]["id"] == esid] or None,
+                   "the notice was not delivered")
+    assert got[0]["organisation_id"] == w.agency
 
 
 def test_sigkill_with_pending_events_loses_none(tmp_path):
