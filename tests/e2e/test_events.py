@@ -19,8 +19,9 @@ import threading
 import time
 
 import pytest
+import requests
 
-from conftest import Instance, assert_error
+from conftest import PG, SEALD, Instance, assert_error, free_port
 from openapi_check import check_response
 from test_seals import Seals
 
@@ -464,3 +465,87 @@ def test_sigkill_with_pending_events_loses_none(tmp_path):
         if inst.proc is not None:
             inst.stop()
         recv.httpd.shutdown()
+
+
+RATE = ("--set", "security.rate_limit_rps=100000",
+        "--set", "security.rate_limit_burst=100000")
+
+
+@pytest.mark.skipif(not PG, reason="several nodes need PostgreSQL")
+def test_two_nodes_readers_never_skip_a_seq(tmp_path):
+    """Changes committed at once on two nodes: a reader following
+    after=SEQ on one of them sees every seq, none skipped (the event head's
+    lock orders seqs as commits), and the webhook, sent by one node, gets
+    each event once and in order."""
+    recv = Receiver(str(tmp_path))
+    inst = Instance(tmp_path / "inst")
+    configure(inst, recv)
+    inst.start(*RATE)
+    node2 = None
+    try:
+        w = Seals(inst)
+        esids = [w.new_active_seal(seal_name=f"双节点章{i}")
+                 for i in range(4)]
+        start = db_events(w)[-1][0]
+        port2 = free_port()
+        node2 = subprocess.Popen(
+            [SEALD, "run", "--config", inst.conf, "--port", str(port2),
+             "--log-file", str(tmp_path / "node2.log"), *RATE],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        url2 = f"https://127.0.0.1:{port2}"
+        wait_for(lambda: _up(url2, inst.cert), "node 2 is not up")
+        seen, stop = [], threading.Event()
+
+        def reader():
+            after = start
+            while not stop.is_set() or after < db_events(w)[-1][0]:
+                r = requests.get(f"{url2}/api/v1/events?after={after}"
+                                 "&limit=1000&wait=1", verify=inst.cert,
+                                 headers={"Authorization": "Bearer " +
+                                          w.cred["applicant"]}, timeout=10)
+                d = r.json()["data"]
+                seen.extend(e["seq"] for e in d["items"])
+                after = d["next_after"]
+
+        def writer(i):
+            base = [inst.url(""), url2][i % 2]
+            for k in range(6):
+                what = "suspend" if k % 2 == 0 else "resume"
+                r = requests.post(f"{base}/api/v1/seals/{esids[i]}/{what}",
+                                  verify=inst.cert, json={"reason": "x"},
+                                  headers={"Authorization": "Bearer " +
+                                           w.cred["secadmin"]}, timeout=30)
+                assert r.status_code == 200, r.text
+
+        rt = threading.Thread(target=reader)
+        rt.start()
+        ws = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+        for t in ws:
+            t.start()
+        for t in ws:
+            t.join()
+        stop.set()
+        rt.join(30)
+        head = db_events(w)[-1][0]
+        assert head == start + 24
+        assert seen == list(range(start + 1, head + 1))
+        got = wait_for(lambda: (lambda g: g if g and g[-1] >= head
+                                else None)([e["seq"] for _, e in
+                                            recv.events()]),
+                       "the webhook did not get every event")
+        assert got == list(range(1, head + 1))
+    finally:
+        if node2 is not None:
+            node2.send_signal(signal.SIGTERM)
+            node2.wait(30)
+        if inst.proc is not None:
+            inst.stop()
+        recv.httpd.shutdown()
+
+
+def _up(url, cert):
+    try:
+        return requests.get(url + "/healthz", verify=cert,
+                            timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
