@@ -763,12 +763,6 @@ config_validate(const struct config *cfg, struct err *e)
             return err_set(e, ERR_CONFIG, "destination.%s: secret_file is "
                            "required (deliveries are signed)", d->name);
     }
-    if (cfg->events_poll_max_waiters >= cfg->threads &&
-        cfg->events_poll_max_waiters > 0)
-        return err_set(e, ERR_CONFIG, "events.poll_max_waiters (%ld) must be "
-                       "below server.threads (%ld): each waiting reader holds "
-                       "a server thread", cfg->events_poll_max_waiters,
-                       cfg->threads);
     if (cfg->events_backoff_max_ms < cfg->events_backoff_ms)
         return err_set(e, ERR_CONFIG, "events.backoff_max_ms must be at "
                        "least events.backoff_ms");

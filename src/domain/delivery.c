@@ -334,8 +334,15 @@ attempt(struct delivery *dv, struct store_conn *db, const struct dest *ds,
     *ok = 0;
     memset(&r, 0, sizeof(r));
     if (strcmp(ds->c->kind, "filing") == 0) {
-        if ((rc = filing_body(db, &d->ev, &body, e)) != ERR_OK)
-            return rc;
+        /* a record that cannot be built (its seal unreadable) is a failed
+         * try like any other: backed off and dead-lettered, not retried
+         * at every turn while it holds the later ones back */
+        if ((frc = filing_body(db, &d->ev, &body, e)) != ERR_OK) {
+            if (frc == ERR_NOMEM || frc == ERR_DB ||
+                frc == ERR_DB_UNAVAILABLE)
+                return frc;
+            goto record;
+        }
     } else {
         if ((j = event_json(&d->ev)) == NULL ||
             (body = json_dumps(j, JSON_COMPACT)) == NULL) {
@@ -374,6 +381,7 @@ attempt(struct delivery *dv, struct store_conn *db, const struct dest *ds,
     fo.headers = headers;
     frc = fetch_url(ds->c->url, "application/json", (const uint8_t *)body,
                     strlen(body), &fo, &r, e);
+record:
     free(body);
     memset(&m, 0, sizeof(m));
     m.d = d;

@@ -334,9 +334,12 @@ event_read(const struct actor_ctx *a, const struct config *cfg,
         if (json_array_size(r.items) > 0 || util_mono_ms() >= deadline)
             break;
         if (!counted) {
-            /* each waiter holds a server thread: a bounded number */
-            if (atomic_fetch_add(&waiting, 1) >=
-                cfg->events_poll_max_waiters) {
+            /* each waiter holds a server thread: a bounded number, and
+             * always one thread left for everything else */
+            long most = cfg->events_poll_max_waiters;
+            if (most > cfg->threads - 1)
+                most = cfg->threads - 1;
+            if (atomic_fetch_add(&waiting, 1) >= most) {
                 atomic_fetch_sub(&waiting, 1);
                 rc = err_set(e, ERR_BUSY, "too many readers waiting for "
                              "events; ask again without wait");
