@@ -46,6 +46,7 @@ struct dest {
     const struct config_dest *c;
     uint8_t *secret;
     size_t   secret_len;
+    int64_t  queued_to;     /* its cursor as this node last moved it */
 };
 
 struct delivery {
@@ -439,6 +440,7 @@ turn(struct delivery *dv, int *more)
     struct store_conn *db;
     struct err e;
     size_t i;
+    int64_t head = 0;
     int won = 0, k;
 
     *more = 0;
@@ -451,20 +453,29 @@ turn(struct delivery *dv, int *more)
     }
     if (!won)
         return;
+    /* an idle turn is one read: nothing to queue while the head has not
+     * passed what was queued (the cursor only moves forward) */
+    if (store_event_head(db, &head, &e) != ERR_OK) {
+        log_event(LOG_ERROR, "delivery", "msg=%s", e.msg);
+        return;
+    }
     for (i = 0; i < dv->ndests; i++) {
         struct dest *ds = &dv->dests[i];
         struct actor_ctx a = {db, NULL, {.role = "system",
                                          .client_addr = "delivery"}};
         struct queue_ctx q = {ds->c, NULL, util_now_ms(), 0, 0};
 
-        if (unit_run(&a, queue_work, &q, &e) != ERR_OK) {
-            log_event(LOG_ERROR, "delivery", "destination=%s msg=%s",
-                      ds->c->name, e.msg);
-            err_clear(&e);
-            continue;
+        if (head > ds->queued_to) {
+            if (unit_run(&a, queue_work, &q, &e) != ERR_OK) {
+                log_event(LOG_ERROR, "delivery", "destination=%s msg=%s",
+                          ds->c->name, e.msg);
+                err_clear(&e);
+                continue;
+            }
+            ds->queued_to = q.last;
+            if (q.last - q.cursor >= DELIVERY_QUEUE_BATCH)
+                *more = 1;
         }
-        if (q.last - q.cursor >= DELIVERY_QUEUE_BATCH)
-            *more = 1;
         for (k = 0; k < DELIVERY_SEND_BATCH; k++) {
             struct store_delivery d;
             int found = 0, ok = 0;
