@@ -92,7 +92,7 @@ def verify_signature(headers, body, secret):
     assert abs(int(parts["t"]) - time.time()) < 120
 
 
-def configure(inst, recv, attempts=3):
+def configure(inst, recv, attempts=3, timeout_ms=2000):
     """Three destinations: every event to /hook, the suspensions to the
     flaky /flaky, the filing records to /filing."""
     d = inst.dir
@@ -113,6 +113,7 @@ kind = webhook
 url = {recv.url('/hook')}
 secret_file = hook.secret
 ca_file = {recv.cert}
+timeout_ms = {timeout_ms}
 
 [destination.flaky]
 kind = webhook
@@ -120,13 +121,14 @@ url = {recv.url('/flaky')}
 secret_file = flaky.secret
 events = seal.suspended, seal.resumed
 ca_file = {recv.cert}
-timeout_ms = 2000
+timeout_ms = {timeout_ms}
 
 [destination.police]
 kind = filing
 url = {recv.url('/filing')}
 secret_file = filing.secret
 ca_file = {recv.cert}
+timeout_ms = {timeout_ms}
 """)
 
 
@@ -217,6 +219,10 @@ def test_full_lifecycle_arrives_signed_and_in_order(world):
         verify_signature(h, body + b" ", SECRET)
     with pytest.raises(AssertionError):
         verify_signature(h, body, b"another-secret-xxxxxxxxxx")
+    # the secrets are in their files only: not in the config, not logged
+    for f in (w.inst.conf, w.inst.log):
+        text = open(f, "rb").read()
+        assert SECRET not in text and FILING_SECRET not in text, f
     signed = [ev for _, ev in got if ev["type"] == "sign_request.signed"]
     assert signed[-1]["target"] == {"type": "sign_request", "id": str(rid)}
     assert signed[-1]["data"]["esid"] == esid
@@ -344,6 +350,10 @@ def test_failing_receiver_gets_retries_then_dead_letter_and_replay(world):
                       "target_type = 'delivery' AND target_id = ? "
                       "ORDER BY seq", str(dead["id"]))
     assert ("delivery.fail", "ok") in rows and ("delivery.replay", "ok") in rows
+    # the refused replays (a non-operator, a delivery not dead) are audited
+    refused = w.inst.sql("SELECT count(*) FROM audit_log WHERE action = "
+                         "'delivery.replay' AND outcome <> 'ok'")
+    assert refused[0][0] >= 2
 
 
 def test_filing_records_go_to_their_destination(world):
@@ -424,7 +434,9 @@ def test_sigkill_with_pending_events_loses_none(tmp_path):
     recv = Receiver(str(tmp_path))
     recv.flaky = 503
     inst = Instance(tmp_path / "inst")
-    configure(inst, recv, attempts=50)
+    # short tries: the killed node's lease (its period + the longest try +
+    # 2 s) runs out sooner for the restarted node, which has a new node id
+    configure(inst, recv, attempts=50, timeout_ms=500)
     inst.start()
     try:
         w = Seals(inst)
@@ -442,11 +454,14 @@ def test_sigkill_with_pending_events_loses_none(tmp_path):
         inst.proc.wait()
         inst.proc = None
         recv.flaky = 200
+        t_kill = time.monotonic()
         inst.start()
         want = {eid for _, eid, t, _ in committed if t == "seal.suspended"}
         wait_for(lambda: want <= {h["Seald-Event-Id"]
                                   for h, _ in recv.got["/flaky"]},
                  "a pending event was lost with the node", timeout=20)
+        print(f"pending deliveries sent {time.monotonic() - t_kill:.1f} s "
+              "after the SIGKILL (restart, and the lease running out)")
         hooks = wait_for(lambda: (lambda ids: ids if {e for _, e, _, _ in
                                                       committed} <= ids
                                   else None)(
