@@ -44,9 +44,9 @@ CREATE TABLE deliveries (
     seq          BIGINT  NOT NULL REFERENCES events(seq),
     state        TEXT    NOT NULL CHECK (state IN ('pending', 'delivered',
                                                    'failed')),
-    attempts     INTEGER NOT NULL,
+    attempts     BIGINT  NOT NULL,
     next_ms      BIGINT  NOT NULL,          -- next attempt not before
-    last_status  INTEGER NOT NULL,          -- HTTP status (0: none)
+    last_status  BIGINT  NOT NULL,          -- HTTP status (0: none)
     last_reply   TEXT    NOT NULL,          -- the destination's words
     updated_ms   BIGINT  NOT NULL,
     UNIQUE (dest, seq)
@@ -55,7 +55,7 @@ CREATE INDEX deliveries_state ON deliveries(state, dest, seq);
 
 CREATE TABLE seal_expiry_notices (
     seal_id  BIGINT  NOT NULL REFERENCES seals(id),
-    days     INTEGER NOT NULL,
+    days     BIGINT  NOT NULL,
     PRIMARY KEY (seal_id, days)
 );
 

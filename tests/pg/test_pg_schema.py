@@ -56,9 +56,12 @@ INTEGER_COLUMNS = {
 FLAG_COLUMNS = INTEGER_COLUMNS - {("schema_version", "version")}
 # SQLite INTEGER PRIMARY KEYs whose values are written, not assigned: the
 # code writes audit_log.seq and schema_version.version, 008 writes the one
-# audit_head row.  Every other one is an identity on PostgreSQL.
+# audit_head row; 015 the one event_head row, whose seq the code writes
+# into events.seq (commit order: design.md, "Events and deliveries").
+# Every other one is an identity on PostgreSQL.
 EXPLICIT_KEYS = {("audit_log", "seq"), ("audit_head", "id"),
-                 ("schema_version", "version")}
+                 ("schema_version", "version"), ("event_head", "id"),
+                 ("events", "seq")}
 
 
 # ---- the statement table, read from db_stmt.c ----
