@@ -170,8 +170,9 @@ queue_work(struct unit *u, void *vctx, struct err *e)
 
 /* The filing record (备案) of the seal an event names, as the filing
  * destinations get it: the seal, its organisation, the person handling
- * it (custodian) and the applicant, the impression's hash, the seal and
- * certificate files, and the times; with the event that sends it. */
+ * it (custodian) and the applicant, the impression (its image and
+ * SM3), the seal and certificate files, and the times; with the event
+ * that sends it. */
 static err_code
 filing_body(struct store_conn *db, const struct store_event *ev,
             char **out, struct err *e)
@@ -182,9 +183,9 @@ filing_body(struct store_conn *db, const struct store_event *ev,
     struct store_org org;
     struct store_app app;
     struct store_account cust, appl;
-    uint8_t *der = NULL, *cert = NULL;
-    size_t len = 0, clen = 0;
-    char *b64 = NULL, *cb64 = NULL, sm3[65];
+    uint8_t *der = NULL, *cert = NULL, *img = NULL;
+    size_t len = 0, clen = 0, ilen = 0;
+    char *b64 = NULL, *cb64 = NULL, *ib64 = NULL, sm3[65];
     json_t *j = NULL;
     err_code rc;
 
@@ -196,6 +197,8 @@ filing_body(struct store_conn *db, const struct store_event *ev,
             != ERR_OK ||
         (rc = store_seal_blob(db, s.id, "cert", &cert, &clen, e))
             != ERR_OK ||
+        (rc = store_app_image(db, app.id, &img, &ilen, e)) != ERR_OK ||
+        (rc = util_b64_encode(img, ilen, &ib64, e)) != ERR_OK ||
         (rc = util_b64_encode(der, len, &b64, e)) != ERR_OK ||
         (rc = util_b64_encode(cert, clen, &cb64, e)) != ERR_OK)
         goto done;
@@ -210,7 +213,7 @@ filing_body(struct store_conn *db, const struct store_event *ev,
         "s:{s:s, s:s, s:s, s:s?, s:s?, s:s, s:I}, "
         "s:{s:I, s:s, s:s?}, "
         "s:{s:{s:I, s:s}, s:{s:I, s:s}}, "
-        "s:{s:s, s:s}, s:{s:s}, "
+        "s:{s:s, s:s, s:s}, s:{s:s}, "
         "s:{s:I, s:I, s:I, s:I, s:I}}",
         "record_type", "seald-seal-filing-2",
         "event", "id", ev->event_id, "seq", (json_int_t)ev->seq,
@@ -225,7 +228,7 @@ filing_body(struct store_conn *db, const struct store_event *ev,
         "name", cust.display_name[0] ? cust.display_name : cust.name,
         "applicant", "id", (json_int_t)app.applicant_id,
         "name", appl.display_name[0] ? appl.display_name : appl.name,
-        "impression", "sm3", sm3, "type", app.image_type,
+        "impression", "sm3", sm3, "type", app.image_type, "data", ib64,
         "certificate", "der", cb64,
         "times", "made_ms", (json_int_t)s.made_ms,
         "confirmed_ms", (json_int_t)s.confirmed_ms,
@@ -240,8 +243,10 @@ done:
     json_decref(j);
     free(der);
     free(cert);
+    free(img);
     free(b64);
     free(cb64);
+    free(ib64);
     return rc;
 }
 
