@@ -30,6 +30,7 @@ query_long(struct http_req *req, const char *key, long lo, long hi,
     return ERR_OK;
 }
 
+/* GET /api/v1/events: ?after, ?limit, ?wait (api.h). */
 err_code
 api_event_list(struct http_req *req, struct http_resp *resp, struct err *e)
 {
@@ -55,6 +56,8 @@ api_event_list(struct http_req *req, struct http_resp *resp, struct err *e)
     return ERR_OK;
 }
 
+/* GET /api/v1/deliveries: ?after, ?limit, ?state, ?destination,
+ * ?target_id. */
 err_code
 api_delivery_list(struct http_req *req, struct http_resp *resp,
                   struct err *e)
@@ -81,6 +84,7 @@ api_delivery_list(struct http_req *req, struct http_resp *resp,
     return ERR_OK;
 }
 
+/* POST /api/v1/deliveries/{id}/replay. */
 err_code
 api_delivery_replay(struct http_req *req, struct http_resp *resp,
                     struct err *e)

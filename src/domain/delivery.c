@@ -59,6 +59,7 @@ struct delivery {
     int             stop;
 };
 
+/* Contract: delivery.h. */
 err_code
 delivery_sign(const uint8_t *key, size_t key_len, long long t,
               const char *body, size_t len, char *out, size_t cap,
@@ -138,6 +139,8 @@ struct queue_ctx {
     int64_t now, cursor, last;
 };
 
+/* Each event read after the cursor: queued when the destination takes
+ * it; the cursor passes it either way. */
 static err_code
 queue_row(const struct store_event *ev, void *vctx, struct err *e)
 {
@@ -149,6 +152,7 @@ queue_row(const struct store_event *ev, void *vctx, struct err *e)
     return store_delivery_add(q->db, q->d->name, ev->seq, q->now, e);
 }
 
+/* The queueing unit's work (quiet: the rows are the record). */
 static err_code
 queue_work(struct unit *u, void *vctx, struct err *e)
 {
@@ -259,6 +263,7 @@ struct mark_ctx {
     const char *reply;
 };
 
+/* Record the attempt; a dead letter is audited (delivery.fail). */
 static err_code
 mark_work(struct unit *u, void *vctx, struct err *e)
 {
@@ -513,6 +518,8 @@ turn(struct delivery *dv, int *more)
     }
 }
 
+/* The worker thread: turns until stopped, waiting between them for a
+ * commit of this node or the interval; gives the lease back at the end. */
 static void *
 loop(void *arg)
 {
@@ -540,6 +547,7 @@ loop(void *arg)
     return NULL;
 }
 
+/* Contract: delivery.h. */
 err_code
 delivery_start(struct app *app, struct delivery **out, struct err *e)
 {
@@ -589,6 +597,7 @@ delivery_start(struct app *app, struct delivery **out, struct err *e)
     return ERR_OK;
 }
 
+/* Contract: delivery.h. */
 void
 delivery_stop(struct delivery *dv)
 {
@@ -627,6 +636,7 @@ struct list_ctx {
     int64_t  last;
 };
 
+/* Each delivery of the list appended as JSON. */
 static err_code
 list_row(const struct store_delivery *d, void *vctx, struct err *e)
 {
@@ -639,6 +649,7 @@ list_row(const struct store_delivery *d, void *vctx, struct err *e)
     return ERR_OK;
 }
 
+/* Contract: delivery.h. */
 err_code
 delivery_list(const struct actor_ctx *a, int64_t after, const char *state,
               const char *dest, const char *target_id, int limit,
@@ -672,6 +683,7 @@ struct replay_ctx {
     char    dest[DELIVERY_DEST_MAX];
 };
 
+/* The replay unit: the dead letter pending again, audited. */
 static err_code
 replay_work(struct unit *u, void *vctx, struct err *e)
 {
@@ -688,6 +700,7 @@ replay_work(struct unit *u, void *vctx, struct err *e)
                                    "seq", (json_int_t)r->seq), e);
 }
 
+/* Contract: delivery.h. */
 err_code
 delivery_replay(const struct actor_ctx *a, int64_t id, json_t **out,
                 struct err *e)

@@ -103,6 +103,7 @@ write_event(struct unit *u, struct store_event *ev, json_t *data,
     return ERR_OK;
 }
 
+/* Contract: event.h. */
 err_code
 event_on_audit(struct unit *u, const struct audit_event *ev, struct err *e)
 {
@@ -140,6 +141,7 @@ event_on_audit(struct unit *u, const struct audit_event *ev, struct err *e)
     return write_event(u, &out, data, e);
 }
 
+/* Contract: event.h. */
 err_code
 event_emit(struct unit *u, const char *type, const char *target_type,
            const char *target_id, int64_t org_id, json_t *data,
@@ -170,6 +172,8 @@ struct expiry_ctx {
     size_t k;                       /* index of the threshold */
 };
 
+/* One seal's notice: the event for the threshold k, and the notes of k
+ * and every wider threshold (so a wider one is not sent late). */
 static err_code
 expiry_work(struct unit *u, void *vctx, struct err *e)
 {
@@ -188,6 +192,7 @@ expiry_work(struct unit *u, void *vctx, struct err *e)
                                 (json_int_t)x->s->valid_end_ms), e);
 }
 
+/* Contract: event.h. */
 err_code
 event_expiry_notices(struct store_conn *db, int *n, struct err *e)
 {
@@ -214,6 +219,7 @@ event_expiry_notices(struct store_conn *db, int *n, struct err *e)
     return ERR_OK;
 }
 
+/* Contract: event.h. */
 void
 event_committed(void)
 {
@@ -223,6 +229,7 @@ event_committed(void)
     pthread_mutex_unlock(&sig_lock);
 }
 
+/* Contract: event.h. */
 uint64_t
 event_generation(void)
 {
@@ -234,6 +241,7 @@ event_generation(void)
     return g;
 }
 
+/* Contract: event.h. */
 void
 event_wait(uint64_t gen, int ms)
 {
@@ -253,6 +261,7 @@ event_wait(uint64_t gen, int ms)
     pthread_mutex_unlock(&sig_lock);
 }
 
+/* Contract: event.h. */
 void
 event_shutdown(void)
 {
@@ -262,6 +271,7 @@ event_shutdown(void)
     pthread_mutex_unlock(&sig_lock);
 }
 
+/* Contract: event.h. */
 json_t *
 event_json(const struct store_event *ev)
 {
@@ -300,6 +310,7 @@ read_row(const struct store_event *ev, void *vctx, struct err *e)
  * committed (this node's commits wake it at once). */
 #define EVENT_POLL_MS 200
 
+/* Contract: event.h. */
 err_code
 event_read(const struct actor_ctx *a, const struct config *cfg,
            int64_t after, int limit, int wait_s, json_t **items,

@@ -9,6 +9,7 @@
 #include "store_event.h"
 #include "store_int.h"
 
+/* Contract: store_event.h. */
 err_code
 store_event_append(struct store_conn *c, const struct store_event *ev,
                    const char *esid, int64_t app_id, int64_t sreq_id,
@@ -39,6 +40,7 @@ store_event_append(struct store_conn *c, const struct store_event *ev,
                          ev->type);
 }
 
+/* Contract: store_event.h. */
 err_code
 store_event_head(struct store_conn *c, int64_t *seq, struct err *e)
 {
@@ -84,6 +86,7 @@ delivery_row(struct db_stmt *st, struct store_delivery *d)
     event_row(st, 8, &d->ev);
 }
 
+/* Contract: store_event.h. */
 err_code
 store_event_list(struct store_conn *c, const int64_t *scope, int nscope,
                  int64_t after, int limit, store_event_fn fn, void *ctx,
@@ -115,6 +118,7 @@ store_event_list(struct store_conn *c, const int64_t *scope, int nscope,
     return rc;
 }
 
+/* Contract: store_event.h. */
 err_code
 store_delivery_cursor(struct store_conn *c, const char *dest, int64_t *seq,
                       struct err *e)
@@ -138,6 +142,7 @@ store_delivery_cursor(struct store_conn *c, const char *dest, int64_t *seq,
     return ERR_OK;
 }
 
+/* Contract: store_event.h. */
 err_code
 store_delivery_cursor_set(struct store_conn *c, const char *dest,
                           int64_t seq, struct err *e)
@@ -151,6 +156,7 @@ store_delivery_cursor_set(struct store_conn *c, const char *dest,
     return db_step_done(st, e);
 }
 
+/* Contract: store_event.h. */
 err_code
 store_delivery_add(struct store_conn *c, const char *dest, int64_t seq,
                    int64_t now_ms, struct err *e)
@@ -165,6 +171,7 @@ store_delivery_add(struct store_conn *c, const char *dest, int64_t seq,
     return db_step_done(st, e);
 }
 
+/* Contract: store_event.h. */
 err_code
 store_delivery_next(struct store_conn *c, const char *dest,
                     struct store_delivery *d, int *found, struct err *e)
@@ -186,6 +193,7 @@ store_delivery_next(struct store_conn *c, const char *dest,
     return rc;
 }
 
+/* Contract: store_event.h. */
 err_code
 store_delivery_set(struct store_conn *c, int64_t id, int attempts,
                    const char *state, int64_t next_ms, int status,
@@ -206,6 +214,7 @@ store_delivery_set(struct store_conn *c, int64_t id, int attempts,
                            "meanwhile", (long long)id);
 }
 
+/* Contract: store_event.h. */
 err_code
 store_delivery_list(struct store_conn *c, int64_t after, const char *state,
                     const char *dest, const char *target_id, int limit,
@@ -233,6 +242,7 @@ store_delivery_list(struct store_conn *c, int64_t after, const char *state,
     return rc;
 }
 
+/* Contract: store_event.h. */
 err_code
 store_delivery_replay(struct store_conn *c, int64_t id, int64_t now_ms,
                       char *dest_out, size_t cap, int64_t *seq,
@@ -253,6 +263,7 @@ store_delivery_replay(struct store_conn *c, int64_t id, int64_t now_ms,
     return ERR_OK;
 }
 
+/* Contract: store_event.h. */
 err_code
 store_expiry_due(struct store_conn *c, int64_t now_ms, int64_t until_ms,
                  int days, struct store_expiring *out, size_t cap, size_t *n,
@@ -281,6 +292,7 @@ store_expiry_due(struct store_conn *c, int64_t now_ms, int64_t until_ms,
     return rc;
 }
 
+/* Contract: store_event.h. */
 err_code
 store_expiry_note(struct store_conn *c, int64_t seal_id, int days,
                   struct err *e)
