@@ -36,6 +36,10 @@ err_code api_delivery_list(struct http_req *req, struct http_resp *resp,
 err_code api_delivery_replay(struct http_req *req, struct http_resp *resp,
                              struct err *e);
 
+/* api_impression.c: the impression filed with public security */
+err_code api_impression_check(struct http_req *req, struct http_resp *resp,
+                              struct err *e);
+
 /* api_org.c: organisations */
 err_code api_org_list(struct http_req *req, struct http_resp *resp,
                       struct err *e);

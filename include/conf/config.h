@@ -193,6 +193,10 @@ struct config {
     long events_delivery_interval_ms; /* the worker looks this often     */
     long events_poll_max_wait_seconds; /* GET /events?wait= at most      */
     long events_poll_max_waiters;   /* readers waiting at once (threads) */
+    /* [filing]: the reverse adapter (impression_check.h) */
+    char filing_impression_url[PATH_MAX];  /* https://.../{code}, or "" */
+    char filing_impression_ca_file[PATH_MAX];
+    long filing_impression_timeout_ms;
     /* [destination.NAME] sections */
     struct config_dest dests[CONFIG_MAX_DESTS];
     size_t ndests;

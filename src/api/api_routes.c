@@ -82,6 +82,10 @@ static const struct route rows[] = {
 
     {"GET", "/api/v1/permissions", api_permissions, PERM_SELF, 0,
      "rbac.matrix", "The role x route permission matrix"},
+    {"POST", "/api/v1/applications/{id}/impression-check",
+     api_impression_check, PERM_APPLICATION_REVIEW, 0,
+     "application.impression_check",
+     "Compare the impression with the one filed with public security"},
     {"GET", "/api/v1/events", api_event_list, PERM_EVENT_READ, 0,
      "event.list", "Events after a seq, in commit order (long-poll with "
      "wait)"},

@@ -173,6 +173,10 @@ static const struct key_def config_keys[] = {
     NUM("events", "poll_max_wait_seconds", events_poll_max_wait_seconds, 0,
         300),
     NUM("events", "poll_max_waiters", events_poll_max_waiters, 0, 256),
+    STR("filing", "impression_url", filing_impression_url),
+    PATHK("filing", "impression_ca_file", filing_impression_ca_file),
+    NUM("filing", "impression_timeout_ms", filing_impression_timeout_ms, 100,
+        60000),
     NUM("tsa", "serve_rate_limit_rps", tsa_serve_rate_limit_rps, 1, 1000000),
     NUM("tsa", "serve_rate_limit_burst", tsa_serve_rate_limit_burst, 1,
         1000000),
@@ -272,6 +276,7 @@ config_defaults(struct config *cfg)
     cfg->tsa_serve_rate_limit_burst = 50;
     cfg->identity_max_token_bytes = 8192;
     cfg->identity_direct_login = 0;
+    cfg->filing_impression_timeout_ms = 5000;
     cfg->events_delivery_attempts = 8;
     cfg->events_backoff_ms = 1000;
     cfg->events_backoff_max_ms = 600000;
@@ -763,6 +768,13 @@ config_validate(const struct config *cfg, struct err *e)
             return err_set(e, ERR_CONFIG, "destination.%s: secret_file is "
                            "required (deliveries are signed)", d->name);
     }
+    if (cfg->filing_impression_url[0] != '\0' &&
+        (strstr(cfg->filing_impression_url, "{code}") == NULL ||
+         (strncmp(cfg->filing_impression_url, "https://", 8) != 0 &&
+          strncmp(cfg->filing_impression_url, "http://127.0.0.1:", 17) != 0)))
+        return err_set(e, ERR_CONFIG, "filing.impression_url must be "
+                       "https://... (http only to 127.0.0.1) with {code} "
+                       "where the seal code goes");
     if (cfg->events_backoff_max_ms < cfg->events_backoff_ms)
         return err_set(e, ERR_CONFIG, "events.backoff_max_ms must be at "
                        "least events.backoff_ms");

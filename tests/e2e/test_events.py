@@ -40,6 +40,7 @@ class Receiver:
     def __init__(self, directory):
         self.got = {"/hook": [], "/flaky": [], "/filing": []}
         self.flaky = 500
+        self.impressions = {}           # code -> bytes (GET /impressions/)
         self.lock = threading.Lock()
         self.cert = os.path.join(directory, "recv.crt")
         key = os.path.join(directory, "recv.key")
@@ -62,6 +63,16 @@ class Receiver:
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok" if status < 300 else b"no")
+
+            def do_GET(self):
+                code = self.path.rsplit("/", 1)[-1]
+                with outer.lock:
+                    body = outer.impressions.get(code)
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
 
             def log_message(self, *a):
                 pass
@@ -102,6 +113,10 @@ def configure(inst, recv, attempts=3, timeout_ms=2000):
             f.write(secret + b"\n")
     with open(inst.conf, "a") as f:
         f.write(f"""
+[filing]
+impression_url = {recv.url('/impressions/{code}')}
+impression_ca_file = {recv.cert}
+
 [events]
 delivery_attempts = {attempts}
 backoff_ms = 100
@@ -429,6 +444,42 @@ def test_expiry_notices_once_per_threshold(world):
                             and e["target"]["id"] == esid] or None,
                    "the notice was not delivered")
     assert got[0]["organisation_id"] == w.agency
+
+
+def test_reviewer_compares_the_filed_impression(world):
+    w = world
+    app = w.apply(seal_name="印模比对章")
+    w.review(app, "start")
+    (image,) = w.inst.sql("SELECT image FROM applications WHERE id = ?",
+                          app)[0]
+    w.recv.impressions["PSB-0001"] = image
+    w.recv.impressions["PSB-0002"] = image + b"other"
+    path = f"/api/v1/applications/{app}/impression-check"
+    r = w.inst.post(path, w.cred["reviewer"], json={"code": "PSB-0001"})
+    assert r.status_code == 200, r.text
+    check_response("/api/v1/applications/{id}/impression-check", "post", r)
+    d = r.json()["data"]
+    assert d["same"] is True and d["filed"]["sm3"] == d["submitted"]["sm3"]
+    assert base64.b64decode(d["filed"]["data"]) == image
+    r = w.inst.post(path, w.cred["reviewer"], json={"code": "PSB-0002"})
+    assert r.json()["data"]["same"] is False
+    # nothing filed under the code; a code that would leave the path; not
+    # the reviewer
+    assert_error(w.inst.post(path, w.cred["reviewer"],
+                             json={"code": "PSB-9999"}), 404, "not_found")
+    assert_error(w.inst.post(path, w.cred["reviewer"],
+                             json={"code": "../admin"}), 422,
+                 "invalid_argument")
+    assert_error(w.inst.post(path, w.cred["applicant"],
+                             json={"code": "PSB-0001"}), 403, "forbidden")
+    # each comparison is on the record before the decision
+    rows = [json.loads(d) for (d,) in w.inst.sql(
+        "SELECT details FROM audit_log WHERE action = "
+        "'application.impression_check' AND outcome = 'ok' AND target_id = ? "
+        "ORDER BY seq", str(app))]
+    assert [(x["code"], x["same"]) for x in rows] == [("PSB-0001", True),
+                                                      ("PSB-0002", False)]
+    w.review(app, "approve")
 
 
 def test_sigkill_with_pending_events_loses_none(tmp_path):
