@@ -24,6 +24,16 @@ err_code api_version(struct http_req *req, struct http_resp *resp,
 err_code api_whoami(struct http_req *req, struct http_resp *resp,
                     struct err *e);
 
+/* api_metrics.c: GET /metrics, the Prometheus text format (metrics.h),
+ * with the database gauges cached for metrics.cache_seconds. */
+err_code api_metrics(struct http_req *req, struct http_resp *resp,
+                     struct err *e);
+
+/* api_metrics.c: the routing table's anonymous hook: 1 when route r is
+ * /metrics and the caller's address is in metrics.allow (served without
+ * a credential), else 0 (the route's permission applies). */
+int api_metrics_open(const struct http_req *req, const struct route *r);
+
 /* api_system.c */
 err_code api_permissions(struct http_req *req, struct http_resp *resp,
                          struct err *e);

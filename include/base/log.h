@@ -16,6 +16,13 @@ err_code log_open(const char *path, const char *level, struct err *e);
 /* Reopen the same file (after rotation).  No-op for stderr. */
 err_code log_reopen(struct err *e);
 
+/* The line format: "text" (key=value, the default) or "json" (one JSON
+ * object per line: "ts", "level", "event", then the same keys as the text
+ * format, integers as numbers and everything else as strings; a line
+ * over 4 KiB loses its last fields and ends with "truncated":1).
+ * ERR_CONFIG for any other name. */
+err_code log_format_set(const char *format, struct err *e);
+
 /* Close the file, fall back to stderr. */
 void log_close(void);
 

@@ -82,4 +82,15 @@ size_t util_utf8_repair(char *s);
 /* 1 if s is well-formed UTF-8 (as util_utf8_repair judges it), else 0. */
 int util_utf8_valid(const char *s);
 
+/* Address lists: CIDRs ("10.0.0.0/8", "::1/128") or bare addresses (a
+ * whole /32 or /128), separated by commas and/or spaces.  Check that list
+ * is one (ERR_CONFIG naming the bad entry otherwise; an empty list is
+ * one, matching nothing). */
+err_code util_cidr_list_check(const char *list, struct err *e);
+
+/* 1 if the IPv4 or IPv6 literal addr lies in a CIDR of list (checked with
+ * util_cidr_list_check; a bad entry matches nothing), else 0.  An IPv4
+ * address in IPv6 form (::ffff:a.b.c.d) is matched as IPv4. */
+int util_cidr_match(const char *list, const char *addr);
+
 #endif

@@ -96,6 +96,10 @@ struct config {
     /* [log] */
     char log_file[PATH_MAX];    /* empty: stderr                         */
     char log_level[16];         /* debug, info, warn, error              */
+    char log_format[8];         /* text, json                            */
+    /* [metrics]: GET /metrics */
+    char metrics_allow[512];    /* CIDRs served without a credential     */
+    long metrics_cache_seconds; /* database gauges cached this long      */
     /* [security] */
     char secret_file[PATH_MAX]; /* server secret keying credential HMACs */
     long credential_max_age_days;

@@ -43,6 +43,7 @@ enum rbac_perm {
     PERM_ACT_FOR_PERSON,      /* a portal presents persons' tokens (SOD-8) */
     PERM_EVENT_READ,          /* follow the events of the scope (pull)    */
     PERM_DELIVERY_MANAGE,     /* list and replay outbound deliveries      */
+    PERM_METRICS_READ,        /* GET /metrics from outside metrics.allow  */
     PERM__COUNT
 };
 

@@ -8,6 +8,8 @@
 #ifndef SEALD_SYSTEM_H
 #define SEALD_SYSTEM_H
 
+#include "metrics.h"
+
 #include <limits.h>
 #include <stdint.h>
 
@@ -67,5 +69,12 @@ err_code system_audit_verify_recorded(
 err_code system_backup(const struct app *app, const struct actor_ctx *a,
                        const char *tag, char path[PATH_MAX], int64_t *bytes,
                        struct audit_verify_report *r, struct err *e);
+
+/* The metrics' database gauges into *g (metrics.h): the audit chain's
+ * length and the age of its newest checkpoint (-1: none), the seals by
+ * state; have_db set on success.  A few cheap statements: the caller
+ * caches the result (api_metrics.c), a scrape does not query each time. */
+err_code system_metrics_gauges(struct store_conn *db,
+                               struct metrics_gauges *g, struct err *e);
 
 #endif

@@ -39,6 +39,12 @@ struct route_table {
      * body before reading sees the answer and not a reset. */
     err_code (*admit)(struct http_req *req, const struct route *r,
                       int *retry_after, struct err *e);
+    /* Optional: may route r (which needs a permission) be served to this
+     * request without a credential?  Asked only when the request carries
+     * no Authorization header; 1: it is served unauthenticated (the
+     * handler must not need a principal), 0: the permission applies.  A
+     * request that does present a credential is always checked. */
+    int (*anonymous)(const struct http_req *req, const struct route *r);
 };
 
 /* Find the route of table t for method and path (HEAD finds the GET route;

@@ -191,4 +191,10 @@ err_code store_authority_get(struct store_conn *c, const char *role,
                              char *key_ref, size_t cap, uint8_t **der,
                              size_t *len, struct err *e);
 
+/* How many seals are in each state: counts[state] (counts[SEAL_NONE]
+ * holds any whose stored state no table knows). */
+err_code store_seal_count_by_state(struct store_conn *c,
+                                   int64_t counts[SEAL_STATE__COUNT],
+                                   struct err *e);
+
 #endif

@@ -16,6 +16,9 @@ static const struct route rows[] = {
      "Liveness: the process answers"},
     {"GET", "/readyz", api_readyz, PERM_NONE, 1, "service.ready",
      "Readiness: the database (and tokens) answer"},
+    {"GET", "/metrics", api_metrics, PERM_METRICS_READ, 0, "metrics.read",
+     "Metrics in the Prometheus text format; without a credential only "
+     "from the addresses of metrics.allow"},
     {"GET", "/api/v1/version", api_version, PERM_NONE, 1, "service.version",
      "Name, version and schema version"},
     {"GET", "/api/v1/whoami", api_whoami, PERM_SELF, 1, "account.whoami",
@@ -253,4 +256,5 @@ route_enabled(const struct http_req *req, const struct route *r)
 }
 
 const struct route_table api_routes = {rows, sizeof(rows) / sizeof(rows[0]),
-                                       route_enabled, api_public_admit};
+                                       route_enabled, api_public_admit,
+                                       api_metrics_open};

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api_verify_in.h"
+#include "metrics.h"
 #include "multipart.h"
 #include "ofd.h"
 #include "ses.h"
@@ -285,9 +286,9 @@ api_verify_req_free(struct api_verify_req *v)
     v->der_buf = v->doc_buf = NULL;
 }
 
-err_code
-api_verify_run(struct http_req *req, const struct api_verify_req *v,
-               size_t max_inflated, json_t **report, struct err *e)
+static err_code
+verify_dispatch(struct http_req *req, const struct api_verify_req *v,
+                size_t max_inflated, json_t **report, struct err *e)
 {
     struct verify_service *svc = NULL;
     struct verify_status vs;
@@ -315,5 +316,27 @@ api_verify_run(struct http_req *req, const struct api_verify_req *v,
     }
     if (rc == ERR_MALFORMED || rc == ERR_TOO_LARGE)
         rc = err_wrap(e, rc, "%s", what);
+    return rc;
+}
+
+/* Every verification the API runs passes here, so it is counted here
+ * (seald_verifications_total): ok when the report's indication is
+ * TOTAL_PASSED, invalid for any other report, refused for an input the
+ * verification refused (4xx), failed when the server could not (5xx). */
+err_code
+api_verify_run(struct http_req *req, const struct api_verify_req *v,
+               size_t max_inflated, json_t **report, struct err *e)
+{
+    err_code rc = verify_dispatch(req, v, max_inflated, report, e);
+    const char *ind;
+
+    if (rc != ERR_OK) {
+        metrics_verify(err_http_status(rc) >= 500 ? METRICS_FAILED
+                                                  : METRICS_REFUSED);
+        return rc;
+    }
+    ind = json_string_value(json_object_get(*report, "indication"));
+    metrics_verify(ind != NULL && strcmp(ind, "TOTAL_PASSED") == 0
+                       ? METRICS_OK : METRICS_INVALID);
     return rc;
 }

@@ -2,6 +2,7 @@
  * util.c - the small shared helpers declared in util.h.  Nothing here knows
  * about HTTP, SQL or seals.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -436,4 +437,105 @@ util_utf8_valid(const char *s)
         p += n;
     }
     return 1;
+}
+
+/* ---- address lists ------------------------------------------------------ */
+
+/* One address as bytes: 4 for IPv4 (also from ::ffff:a.b.c.d), 16 for
+ * IPv6; 0 if s is neither. */
+static size_t
+addr_bytes(const char *s, unsigned char out[16])
+{
+    struct in6_addr a6;
+
+    if (inet_pton(AF_INET, s, out) == 1)
+        return 4;
+    if (inet_pton(AF_INET6, s, &a6) != 1)
+        return 0;
+    if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+        memcpy(out, a6.s6_addr + 12, 4);
+        return 4;
+    }
+    memcpy(out, a6.s6_addr, 16);
+    return 16;
+}
+
+/* The next entry of list at *p into net/bits: 1 found, 0 at the end, -1
+ * a bad entry (its text in bad, cap bytes). */
+static int
+cidr_next(const char **p, unsigned char net[16], size_t *len, long *bits,
+          char *bad, size_t cap)
+{
+    char ent[64], *slash, *end;
+    size_t n;
+
+    *p += strspn(*p, ", \t");
+    if (**p == '\0')
+        return 0;
+    n = strcspn(*p, ", \t");
+    snprintf(bad, cap, "%.*s", (int)n, *p);
+    if (n >= sizeof(ent)) {
+        *p += n;
+        return -1;
+    }
+    memcpy(ent, *p, n);
+    ent[n] = '\0';
+    *p += n;
+    if ((slash = strchr(ent, '/')) != NULL)
+        *slash = '\0';
+    if ((*len = addr_bytes(ent, net)) == 0)
+        return -1;
+    *bits = (long)*len * 8;
+    if (slash != NULL) {
+        errno = 0;
+        *bits = strtol(slash + 1, &end, 10);
+        if (slash[1] == '\0' || *end != '\0' || errno != 0 || *bits < 0 ||
+            *bits > (long)*len * 8)
+            return -1;
+    }
+    return 1;
+}
+
+err_code
+util_cidr_list_check(const char *list, struct err *e)
+{
+    const char *p = list ? list : "";
+    unsigned char net[16];
+    size_t len;
+    long bits;
+    char bad[64];
+    int r;
+
+    while ((r = cidr_next(&p, net, &len, &bits, bad, sizeof(bad))) != 0)
+        if (r < 0)
+            return err_set(e, ERR_CONFIG, "'%s' is not an address or a CIDR "
+                           "(such as 10.0.0.0/8 or ::1/128)", bad);
+    return ERR_OK;
+}
+
+int
+util_cidr_match(const char *list, const char *addr)
+{
+    const char *p = list ? list : "";
+    unsigned char a[16], net[16];
+    size_t alen = addr_bytes(addr, a), len, i;
+    long bits;
+    char bad[64];
+    int r;
+
+    if (alen == 0)
+        return 0;
+    while ((r = cidr_next(&p, net, &len, &bits, bad, sizeof(bad))) != 0) {
+        if (r < 0 || len != alen)
+            continue;
+        for (i = 0; bits >= 8; i++, bits -= 8)
+            if (a[i] != net[i])
+                break;
+        if (bits >= 8)
+            continue;
+        if (bits == 0 ||
+            ((a[i] ^ net[i]) & (unsigned char)(0xff << (8 - bits))) == 0)
+            return 1;
+    }
+    return 0;
 }

@@ -342,7 +342,8 @@ cmd_run(int argc, char **argv)
     if (config_validate(&cfg, &e) != ERR_OK)
         goto config_error;
 
-    if (log_open(cfg.log_file, cfg.log_level, &e) != ERR_OK)
+    if (log_open(cfg.log_file, cfg.log_level, &e) != ERR_OK ||
+        log_format_set(cfg.log_format, &e) != ERR_OK)
         goto config_error;
     app.cfg = &cfg;
     app.started_ms = util_now_ms();

@@ -77,6 +77,9 @@ static const struct key_def config_keys[] = {
     NUM("database", "busy_timeout_ms", db_busy_timeout_ms, 0, 600000),
     PATHK("log", "file", log_file),
     ENUM("log", "level", log_level, "debug|info|warn|error"),
+    ENUM("log", "format", log_format, "text|json"),
+    STR("metrics", "allow", metrics_allow),
+    NUM("metrics", "cache_seconds", metrics_cache_seconds, 1, 3600),
     PATHK("security", "secret_file", secret_file),
     STR("keys", "audit", audit_key),
     STR("keys", "ca", ca_key),
@@ -215,6 +218,11 @@ config_defaults(struct config *cfg)
     snprintf(cfg->db_url, sizeof(cfg->db_url), "seald.db");
     cfg->db_busy_timeout_ms = 5000;
     snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
+    snprintf(cfg->log_format, sizeof(cfg->log_format), "text");
+    /* GET /metrics: loopback only, unless a credential with metrics.read */
+    snprintf(cfg->metrics_allow, sizeof(cfg->metrics_allow),
+             "127.0.0.0/8, ::1/128");
+    cfg->metrics_cache_seconds = 15;
     snprintf(cfg->secret_file, sizeof(cfg->secret_file), "secret.key");
     cfg->credential_max_age_days = 60;
     snprintf(cfg->seal_region, sizeof(cfg->seal_region), "230100");
@@ -728,6 +736,8 @@ config_validate(const struct config *cfg, struct err *e)
                        cfg->body_budget_bytes, cfg->body_spool_bytes);
     if (cfg->secret_file[0] == '\0')
         return err_set(e, ERR_CONFIG, "security.secret_file is required");
+    if (util_cidr_list_check(cfg->metrics_allow, e) != ERR_OK)
+        return err_wrap(e, ERR_CONFIG, "metrics.allow");
     /* a cached statement must never outlive its nextUpdate (seal_status.c
      * re-signs when less than max_age is left) */
     if (cfg->status_max_age_seconds * 2 > cfg->status_validity_seconds)

@@ -52,6 +52,7 @@
 #include <pkcs11-helper-1.0/pkcs11h-token.h>
 
 #include "custody.h"
+#include "metrics.h"
 #include "util.h"
 
 #define CU_RECOVER_MS      100       /* min gap between reconnection tries  */
@@ -719,7 +720,7 @@ typedef CK_RV (*cu_op_fn)(struct cu_token *t, CK_SESSION_HANDLE h, void *ctx,
 
 /* Run op on a pool session; on a device-class error reconnect once and
  * retry once.  Maps PKCS#11 failures to err codes. */
-static err_code cu_run(struct cu_token *t, cu_op_fn op, void *ctx, struct err *e)
+static err_code cu_run_op(struct cu_token *t, cu_op_fn op, void *ctx, struct err *e)
 {
     err_code rc = ERR_OK;
     CK_RV rv = CKR_OK;
@@ -749,6 +750,29 @@ static err_code cu_run(struct cu_token *t, cu_op_fn op, void *ctx, struct err *e
         return err_set(e, ERR_NOT_FOUND, "token %s: no such key", t->conf.name);
     return err_set(e, ERR_CRYPTO, "token %s: %s failed: 0x%lx", t->conf.name, what,
                    (unsigned long)rv);
+}
+
+static CK_RV cu_op_generate(struct cu_token *t, CK_SESSION_HANDLE h, void *vctx,
+                            const char **what);
+static CK_RV cu_op_pub(struct cu_token *t, CK_SESSION_HANDLE h, void *vctx,
+                       const char **what);
+static CK_RV cu_op_sign(struct cu_token *t, CK_SESSION_HANDLE h, void *vctx,
+                        const char **what);
+
+/* Run op on a pooled session (cu_run_op: one retry after a device error),
+ * counted and timed for the metrics by kind; a key not found is the
+ * caller's question, not the token's failure. */
+static err_code cu_run(struct cu_token *t, cu_op_fn op, void *ctx, struct err *e)
+{
+    int64_t t0 = metrics_now_us();
+    err_code rc = cu_run_op(t, op, ctx, e);
+    enum metrics_token_op kind = op == cu_op_sign ? METRICS_TOKEN_SIGN
+        : op == cu_op_generate ? METRICS_TOKEN_KEYGEN
+        : op == cu_op_pub ? METRICS_TOKEN_PUBLIC_KEY : METRICS_TOKEN_OTHER;
+
+    metrics_token(kind, rc != ERR_OK && rc != ERR_NOT_FOUND,
+                  metrics_now_us() - t0);
+    return rc;
 }
 
 

@@ -15,7 +15,8 @@ static const struct {
     unsigned long long perms;
 } role_table[] = {
     {"sysadmin", 1, P(PERM_ORG_READ) | P(PERM_ORG_WRITE) |
-                    P(PERM_ACCOUNT_READ) | P(PERM_ACCOUNT_WRITE)},
+                    P(PERM_ACCOUNT_READ) | P(PERM_ACCOUNT_WRITE) |
+                    P(PERM_METRICS_READ)},
     {"secadmin", 1, P(PERM_ORG_READ) | P(PERM_ACCOUNT_READ) |
                     P(PERM_ROLE_ASSIGN) | P(PERM_TRUST_MANAGE) |
                     P(PERM_TOKEN_MANAGE) | P(PERM_SEAL_SUSPEND) |
@@ -71,6 +72,7 @@ static const char *const perm_names[PERM__COUNT] = {
     [PERM_ACT_FOR_PERSON] = "person.act_for",
     [PERM_EVENT_READ] = "event.read",
     [PERM_DELIVERY_MANAGE] = "delivery.manage",
+    [PERM_METRICS_READ] = "metrics.read",
 };
 
 const char *

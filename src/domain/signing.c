@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "metrics.h"
 #include "ca.h"
 #include "rbac.h"
 #include "seal.h"
@@ -715,6 +716,15 @@ done:
     return rc;
 }
 
+/* The metrics outcome of a signature that was not given out (metrics.h):
+ * refused for what the caller could change (4xx), failed for the server's
+ * faults (5xx). */
+static enum metrics_outcome
+sign_outcome(err_code code)
+{
+    return err_http_status(code) >= 500 ? METRICS_FAILED : METRICS_REFUSED;
+}
+
 err_code
 sign_documents(const struct actor_ctx *a, const struct seal_env *env,
                int64_t id, const int64_t *doc_ids, size_t ndocs,
@@ -768,6 +778,7 @@ sign_documents(const struct actor_ctx *a, const struct seal_env *env,
             continue;
         err_clear(&ie);
         if (sign_one(a, env, &g, &set.docs[i], &item, &ie) != ERR_OK) {
+            metrics_sign(sign_outcome(ie.code));
             if (ie.code == ERR_HSM_UNAVAILABLE || ie.code == ERR_DB ||
                 ie.code == ERR_TSA_UNAVAILABLE) {
                 rc = err_set(e, ie.code, "%s", ie.msg);
@@ -775,6 +786,8 @@ sign_documents(const struct actor_ctx *a, const struct seal_env *env,
             }
             item = item_error(set.docs[i].id, &ie);
             audit_item_refusal(a, g.s.esid, &ie);
+        } else {
+            metrics_sign(METRICS_OK);
         }
         json_array_append_new(out, item);
     }
@@ -872,13 +885,16 @@ sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
     p.sign = ofd_signer;
     p.sign_ctx = &oc;
     p.max_inflated = (size_t)env->cfg->ofd_max_inflated_bytes;
-    if ((rc = ofd_seal(data, len, &p, out, out_len, &info, e)) != ERR_OK)
+    if ((rc = ofd_seal(data, len, &p, out, out_len, &info, e)) != ERR_OK) {
+        metrics_sign(sign_outcome(rc));
         goto done;
+    }
     if ((rc = record_use(a, &g.r, &g.s, &d, oc.der, oc.len, oc.checked,
                          sig_id, e)) != ERR_OK) {
         free(*out);
         *out = NULL;
     }
+    metrics_sign(rc == ERR_OK ? METRICS_OK : sign_outcome(rc));
 done:
     free(oc.der);
     free(data);

@@ -15,6 +15,9 @@
 #include "system.h"
 #include "util.h"
 #include "store.h"
+#include "store_audit.h"
+#include "store_seal.h"
+#include "states.h"
 
 #define READY_SIGN_MAX_AGE_MS 10000
 
@@ -246,4 +249,43 @@ system_backup(const struct app *app, const struct actor_ctx *a,
         log_event(LOG_WARN, "backup_unverified", "tag=%s path=%s msg=%s",
                   tag, path, r->reason);
     return rc;
+}
+
+/* Contract: see system.h. */
+err_code
+system_metrics_gauges(struct store_conn *db, struct metrics_gauges *g,
+                      struct err *e)
+{
+    struct store_audit_checkpoint *cp;
+    uint8_t hash[STORE_AUDIT_HASH_LEN];
+    int64_t counts[SEAL_STATE__COUNT], seq = 0;
+    int has_hash = 0;
+    size_t i;
+    err_code rc;
+
+    memset(g, 0, sizeof(*g));
+    if ((rc = store_audit_head(db, &seq, hash, &has_hash, e)) != ERR_OK)
+        return rc;
+    g->audit_entries = seq;
+    g->checkpoint_age_s = -1;
+    /* the checkpoint carries a key and a signature: not on the stack */
+    if ((cp = calloc(1, sizeof(*cp))) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    rc = store_audit_checkpoint_latest(db, cp, e);
+    if (rc == ERR_OK) {
+        int64_t age = (util_now_ms() - cp->ts_ms) / 1000;
+        g->checkpoint_age_s = age > 0 ? age : 0;
+    }
+    free(cp);
+    if (rc != ERR_OK && rc != ERR_NOT_FOUND)
+        return rc;
+    if ((rc = store_seal_count_by_state(db, counts, e)) != ERR_OK)
+        return rc;
+    for (i = 1; i < SEAL_STATE__COUNT && g->nstates < METRICS_STATES_MAX;
+         i++) {
+        g->state[g->nstates] = seal_state_name((enum seal_state)i);
+        g->seals[g->nstates++] = counts[i];
+    }
+    g->have_db = 1;
+    return ERR_OK;
 }

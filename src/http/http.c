@@ -41,6 +41,7 @@
 #include "sjson.h"
 #include "tarpit.h"
 #include "log.h"
+#include "metrics.h"
 #include "multipart.h"
 #include "router.h"
 #include "rbac.h"
@@ -59,6 +60,7 @@
 #define HTTP_POOL_SLACK       (32 * 1024)
 #define HTTP_BODY_CHUNK_START 4096   /* first buffer of a chunked body */
 #define HTTP_BUSY_RETRY_S     1      /* Retry-After of a 503 server_busy */
+#define HTTP_REASON_MAX       161    /* reason= of a request line, with NUL */
 
 struct http_server {
     struct MHD_Daemon *mhd;
@@ -98,6 +100,11 @@ struct http_conn_ctx {
     int                    retry_after;  /* seconds, for 429 and 503 */
     const struct http_resp *cacheable;   /* its cache headers, or NULL */
     int64_t                start_ms;
+    int64_t                start_us;     /* for the latency histogram */
+    /* The error answered, for the request line: its stable code (ERR_OK:
+     * none) and the reason, cut short (the log line has 4 KiB). */
+    err_code               answered_code;
+    char                   reason[HTTP_REASON_MAX];
     uint64_t               trips0;       /* database round trips at start */
     EVP_MD_CTX            *sm3;          /* raw bodies: hashed as they come */
     /* A refusal held in the tarpit: the connection is suspended, and the
@@ -319,6 +326,11 @@ send_error(struct http_conn_ctx *ctx, const struct err *e, const char *allow)
     const char *msg = e->msg;
     int status = err_http_status(e->code);
 
+    /* the request line says why, in the server's words (the detail the
+     * client does not get is the operator's to see) */
+    ctx->answered_code = e->code;
+    snprintf(ctx->reason, sizeof(ctx->reason), "%.160s", e->msg);
+    util_utf8_repair(ctx->reason);
     if (e->code == ERR_DB_UNAVAILABLE) {
         /* libpq's words name hosts and ports: for the log only */
         log_event(LOG_WARN, "database_unavailable", "rid=%s msg=%s",
@@ -470,6 +482,11 @@ authenticate(struct http_conn_ctx *ctx, const struct route *route,
     err_code rc;
 
     if (route->perm == PERM_NONE)
+        return ERR_OK;
+    if (ctx->srv->routes->anonymous != NULL &&
+        MHD_lookup_connection_value(ctx->mc, MHD_HEADER_KIND,
+                                    MHD_HTTP_HEADER_AUTHORIZATION) == NULL &&
+        ctx->srv->routes->anonymous(req, route))
         return ERR_OK;
     if ((rc = identify(ctx, e)) != ERR_OK)
         return rc;
@@ -910,6 +927,7 @@ ctx_new(struct http_server *srv, struct MHD_Connection *mc)
     ctx->mc = mc;
     ctx->spool_fd = -1;
     ctx->start_ms = util_mono_ms();
+    ctx->start_us = metrics_now_us();
     ctx->req.app = srv->app;
     ctx->req.conn = ctx;
     ctx->req.path = ctx->path;
@@ -1163,7 +1181,45 @@ note_mhd_answer(struct http_conn_ctx *ctx)
     err_set(&e, ERR_HEADERS_TOO_LARGE, "request headers overflow the "
             "connection's memory (twice server.max_header_bytes and "
             "more); answered by libmicrohttpd");
+    ctx->answered_code = e.code;
+    snprintf(ctx->reason, sizeof(ctx->reason), "%.160s", e.msg);
+    util_utf8_repair(ctx->reason);
     audit_refusal(ctx, "http.request", &e);
+}
+
+/* The request line: one per request, at info (warn for a 5xx, which the
+ * operator should look at).  Literal formats only, never a "%s" suffix:
+ * every %s is a value, which the log quotes and escapes (the path is the
+ * client's).  db_trips: the round trips to a database server this
+ * request's thread made meanwhile (a group commit's leader counts its
+ * group's).  An error answer adds code= (the stable name of err.c, as the
+ * client got it) and reason= (the server's message, cut short). */
+static void
+log_request(struct http_conn_ctx *ctx, enum MHD_RequestTerminationCode toe)
+{
+    enum log_level lvl = ctx->status >= 500 ? LOG_WARN : LOG_INFO;
+    long long dur = (long long)(util_mono_ms() - ctx->start_ms);
+    long long account = (long long)(ctx->req.authenticated
+                                    ? ctx->req.principal.account_id : 0);
+    unsigned long long trips = (unsigned long long)(ctx->begun
+        ? system_db_round_trips(ctx->req.db) - ctx->trips0 : 0);
+    const char *method = ctx->req.method ? ctx->req.method : "-";
+    int aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
+
+    if (ctx->answered_code != ERR_OK)
+        log_event(lvl, "request",
+                  "rid=%s method=%s path=%s status=%d dur_ms=%lld "
+                  "client=%s account=%lld db_trips=%llu aborted=%d "
+                  "code=%s reason=%s",
+                  ctx->req.request_id, method, ctx->path, ctx->status, dur,
+                  ctx->req.client_addr, account, trips, aborted,
+                  err_name(ctx->answered_code), ctx->reason);
+    else
+        log_event(lvl, "request",
+                  "rid=%s method=%s path=%s status=%d dur_ms=%lld "
+                  "client=%s account=%lld db_trips=%llu aborted=%d",
+                  ctx->req.request_id, method, ctx->path, ctx->status, dur,
+                  ctx->req.client_addr, account, trips, aborted);
 }
 
 static void
@@ -1177,24 +1233,10 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
         return;
     if (!ctx->begun)
         note_mhd_answer(ctx);
-    /* Two literal formats, not a "%s" suffix: every %s is a value, which
-     * the log quotes and escapes (the path is the client's).  db_trips:
-     * the round trips to a database server this request's thread made
-     * meanwhile (a group commit's leader counts its group's). */
-    log_event(LOG_INFO, "request",
-              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK
-                  ? "rid=%s method=%s path=%s status=%d dur_ms=%lld "
-                    "client=%s account=%lld db_trips=%llu"
-                  : "rid=%s method=%s path=%s status=%d dur_ms=%lld "
-                    "client=%s account=%lld db_trips=%llu aborted=1",
-              ctx->req.request_id, ctx->req.method ? ctx->req.method : "-",
-              ctx->path, ctx->status,
-              (long long)(util_mono_ms() - ctx->start_ms),
-              ctx->req.client_addr,
-              (long long)(ctx->req.authenticated
-                          ? ctx->req.principal.account_id : 0),
-              (unsigned long long)(ctx->begun
-                  ? system_db_round_trips(ctx->req.db) - ctx->trips0 : 0));
+    metrics_http(ctx->route != NULL
+                     ? (size_t)(ctx->route - srv->routes->rows) : (size_t)-1,
+                 ctx->status, metrics_now_us() - ctx->start_us);
+    log_request(ctx, toe);
     util_wipe(&ctx->req.principal, sizeof(ctx->req.principal));
     json_decref(ctx->req.json);
     EVP_MD_CTX_free(ctx->sm3);
@@ -1240,6 +1282,24 @@ spool_dir(const struct config *cfg, char *out, size_t cap)
         snprintf(out, cap, "%.*s", (int)(slash - db_path), db_path);
 }
 
+/* The route labels of the metrics: the table's methods and templates (the
+ * registry keeps the pointers; the table outlives the server). */
+static void
+metrics_set_routes(const struct route_table *t)
+{
+    static const char *method[METRICS_ROUTES_MAX];
+    static const char *pattern[METRICS_ROUTES_MAX];
+    size_t i;
+
+    for (i = 0; i < t->n && i < METRICS_ROUTES_MAX; i++) {
+        method[i] = t->rows[i].method;
+        pattern[i] = t->rows[i].pattern;
+    }
+    if (metrics_routes_set(method, pattern, t->n) < t->n)
+        log_event(LOG_WARN, "metrics", "msg=%s", "more routes than "
+                  "METRICS_ROUTES_MAX: the last count as unmatched");
+}
+
 static void
 server_free(struct http_server *srv)
 {
@@ -1269,6 +1329,7 @@ http_start(struct app *app, const struct route_table *routes,
         return err_set(e, ERR_NOMEM, "out of memory");
     srv->app = app;
     srv->routes = routes;
+    metrics_set_routes(routes);
     spool_dir(cfg, srv->spool_dir, sizeof(srv->spool_dir));
     memset(&ss, 0, sizeof(ss));
     if (inet_pton(AF_INET, cfg->listen,

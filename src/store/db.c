@@ -12,10 +12,27 @@
 #include <string.h>
 
 #include "db_int.h"
+#include "metrics.h"
 
 /* ---- dispatch ----------------------------------------------------------- */
 
 #define DIALECT(p) ((p)->dialect)
+
+/* The metrics label of a dialect (metrics.h). */
+static enum metrics_dialect
+metrics_dialect_of(const struct db_dialect *d)
+{
+    return d == &db_pg ? METRICS_POSTGRESQL : METRICS_SQLITE;
+}
+
+/* Record one timed database call: its dialect, whether it failed (a
+ * step's or commit's error; a BUSY is one too) and how long it took. */
+static err_code
+db_timed(const struct db_dialect *d, int64_t t0, err_code rc)
+{
+    metrics_db(metrics_dialect_of(d), rc != ERR_OK, metrics_now_us() - t0);
+    return rc;
+}
 
 /* Connections a thread remembers, one per open database (the daemon has
  * one; a verification of a backup or a copy opens a second). */
@@ -219,7 +236,9 @@ db_bind_id_set(struct db_stmt *st, int i, const int64_t *ids, size_t n)
 err_code
 db_step(struct db_stmt *st, enum db_row *row, struct err *e)
 {
-    return DIALECT(st)->step(st, row, e);
+    int64_t t0 = metrics_now_us();
+
+    return db_timed(DIALECT(st), t0, DIALECT(st)->step(st, row, e));
 }
 
 int64_t
@@ -267,19 +286,25 @@ db_changes(struct db_conn *c)
 err_code
 db_begin(struct db_conn *c, struct err *e)
 {
-    return DIALECT(c)->begin(c, e);
+    int64_t t0 = metrics_now_us();
+
+    return db_timed(DIALECT(c), t0, DIALECT(c)->begin(c, e));
 }
 
 err_code
 db_begin_read(struct db_conn *c, struct err *e)
 {
-    return DIALECT(c)->begin_read(c, e);
+    int64_t t0 = metrics_now_us();
+
+    return db_timed(DIALECT(c), t0, DIALECT(c)->begin_read(c, e));
 }
 
 err_code
 db_commit(struct db_conn *c, struct err *e)
 {
-    return DIALECT(c)->commit(c, e);
+    int64_t t0 = metrics_now_us();
+
+    return db_timed(DIALECT(c), t0, DIALECT(c)->commit(c, e));
 }
 
 void

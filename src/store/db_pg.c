@@ -50,6 +50,7 @@
 #include <libpq-fe.h>
 
 #include "db_int.h"
+#include "metrics.h"
 
 /* The migrations compiled from sql/postgresql/ (pg_migrations.c). */
 extern const struct db_migration db_pg_migrations[];
@@ -115,6 +116,15 @@ struct pg_conn {
     struct err      batch_err;
     uint64_t        trips;          /* waits for the server: round trips */
 };
+
+/* One wait for the server's answer: the connection's count (db.h,
+ * db_round_trips) and the metrics' (seald_db_round_trips_total). */
+static void
+pg_trip(struct pg_conn *c)
+{
+    c->trips++;
+    metrics_db_trips(METRICS_POSTGRESQL, 1);
+}
 
 struct pg_db {
     struct db        base;          /* first */
@@ -223,7 +233,7 @@ exec_plain(struct pg_conn *c, const char *sql, const char *what,
 
     if (c->batch)               /* sent; its failure comes at the next wait */
         return batch_send_plain(c, sql, e);
-    c->trips++;
+    pg_trip(c);
     res = PQexec(c->h, sql);
     s = PQresultStatus(res);
 
@@ -331,7 +341,7 @@ batch_drain(struct pg_conn *c, struct err *e)
     if (n == 0)
         return batch_failed(c, e);
     c->npend = 0;
-    c->trips++;
+    pg_trip(c);
     if (PQsendFlushRequest(c->h) != 1 || PQflush(c->h) != 0) {
         struct err fe;
 
@@ -446,7 +456,7 @@ batch_end(struct pg_conn *c)
 {
     if (!c->batch)
         return;
-    c->trips++;
+    pg_trip(c);
     if (PQpipelineSync(c->h) != 1) {
         c->batch = 0;
         c->npend = 0;
@@ -849,7 +859,7 @@ prepare(struct pg_conn *c, enum db_stmt_id id, struct err *e)
         }
         return rc;
     }
-    c->trips++;
+    pg_trip(c);
     res = PQprepare(c->h, name, sql, 0, NULL);
     free(sql);
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -1016,7 +1026,7 @@ batch_exec(struct pg_stmt *st, struct err *e)
     if (batch_failed(c, NULL) != ERR_OK ||
         batch_send_stmt(st, NULL) != ERR_OK)
         return batch_failed(c, e);
-    c->trips++;
+    pg_trip(c);
     if (PQsendFlushRequest(c->h) != 1 || PQflush(c->h) != 0) {
         batch_fail(c, fail(c, NULL, "step", &fe), &fe);
         return batch_failed(c, e);
@@ -1051,7 +1061,7 @@ plain_exec(struct pg_stmt *st, struct err *e)
     err_code rc;
 
     snprintf(name, sizeof(name), "s%d", (int)st->id);
-    c->trips++;
+    pg_trip(c);
     st->res = PQexecPrepared(c->h, name, st->nparams, st->vals, st->lens,
                              st->fmts, 0);
     s = PQresultStatus(st->res);
@@ -1278,7 +1288,7 @@ batch_commit(struct pg_conn *c, struct err *e)
         return rc;
     }
     c->npend = 0;                   /* COMMIT's result is read here */
-    c->trips++;
+    pg_trip(c);
     if (PQpipelineSync(c->h) != 1) {
         rc = fail(c, NULL, "commit", e);
         batch_end(c);
@@ -1319,7 +1329,7 @@ pg_commit(struct db_conn *c_, struct err *e)
 
     if (c->batch)
         return batch_commit(c, e);
-    c->trips++;
+    pg_trip(c);
     res = PQexec(c->h, "COMMIT");
 
     /* COMMIT of a failed transaction "succeeds" as a ROLLBACK */

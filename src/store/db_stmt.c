@@ -457,6 +457,9 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "ORDER BY esid LIMIT $3",
     /* the status statements (migration 010): a seal with the SM3 of its
      * file, found by esID or by that SM3 */
+    /* the metrics' seals by state (cached by the caller: api_metrics.c) */
+    [DB_SEAL_COUNT_BY_STATE] =
+        "SELECT state, count(*) FROM seals GROUP BY state",
     [DB_SEAL_STATUS_BY_ESID] =
         "SELECT " SEAL_COLS ", coalesce(seal_sm3, '') FROM seals "
         "WHERE esid = $1",

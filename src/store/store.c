@@ -16,6 +16,7 @@
 #include "store.h"
 #include "store_int.h"
 #include "store_account.h"
+#include "metrics.h"
 #include "util.h"
 
 err_code
@@ -312,6 +313,12 @@ store_group_run(struct store_conn *c, store_work_fn fn, void *ctx,
         s->ghead = NULL;
         s->gtail = &s->ghead;
         pthread_mutex_unlock(&s->glock);
+        {
+            size_t n = 0;
+            for (it = g; it != NULL; it = it->next)
+                n++;
+            metrics_group_commit(n);
+        }
         group_run(c, g);
         pthread_mutex_lock(&s->glock);
         for (it = g; it != NULL; it = next) {

@@ -772,3 +772,20 @@ store_app_copy(struct store_conn *c, int64_t from_app, int64_t applicant_id,
     db_release(st);
     return rc;
 }
+
+err_code
+store_seal_count_by_state(struct store_conn *c,
+                          int64_t counts[SEAL_STATE__COUNT], struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_SEAL_COUNT_BY_STATE, e);
+    enum db_row row;
+    err_code rc;
+
+    memset(counts, 0, sizeof(int64_t) * SEAL_STATE__COUNT);
+    if (st == NULL)
+        return db_prep_failed(e);
+    while ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW)
+        counts[seal_state_parse(db_col_text(st, 0))] += db_col_i64(st, 1);
+    db_release(st);
+    return rc;
+}
