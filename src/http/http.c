@@ -382,6 +382,38 @@ audit_refusal(struct http_conn_ctx *ctx, const char *action,
                   ctx->req.request_id, action, e.msg);
 }
 
+/* GnuTLS's verification status of a client certificate, in words (not
+ * gnutls_certificate_verification_status_print's text, which changes with
+ * the GnuTLS version), to follow auth.c's "client certificate not
+ * trusted: ": the first that applies of the common reasons, or the
+ * status bits. */
+static void
+cert_status_words(unsigned int status, char *out, size_t cap)
+{
+    static const struct { unsigned int bit; const char *words; } map[] = {
+        {GNUTLS_CERT_SIGNER_NOT_FOUND, "its issuer is not in "
+         "server.client_ca"},
+        {GNUTLS_CERT_SIGNER_NOT_CA, "its issuer is not a CA"},
+        {GNUTLS_CERT_EXPIRED, "it has expired"},
+        {GNUTLS_CERT_NOT_ACTIVATED, "it is not yet valid"},
+        {GNUTLS_CERT_REVOKED, "it is revoked"},
+        {GNUTLS_CERT_SIGNATURE_FAILURE, "its signature does not verify"},
+        {GNUTLS_CERT_INSECURE_ALGORITHM, "it is signed with an insecure "
+         "algorithm"},
+        {GNUTLS_CERT_UNEXPECTED_OWNER, "it names another owner"},
+        {GNUTLS_CERT_PURPOSE_MISMATCH, "it is not meant for client "
+         "authentication"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (status & map[i].bit) {
+            snprintf(out, cap, "%s", map[i].words);
+            return;
+        }
+    snprintf(out, cap, "GnuTLS verification status 0x%x", status);
+}
+
 /* The client certificate of a TLS connection, for auth_identify(): what
  * GnuTLS verified against server.client_ca and the DNs as it prints them.
  * The strings in *a point into *subj and *iss, which the caller frees
@@ -408,11 +440,7 @@ cert_facts(struct http_conn_ctx *ctx, struct auth_attempt *a,
         return;
     }
     if (status != 0) {
-        gnutls_datum_t text = {NULL, 0};
-        gnutls_certificate_verification_status_print(
-            status, GNUTLS_CRT_X509, &text, 0);
-        snprintf(why, why_cap, "%s", text.data ? (char *)text.data : "?");
-        gnutls_free(text.data);
+        cert_status_words(status, why, why_cap);
         a->cert_error = why;
         return;
     }
@@ -1246,6 +1274,134 @@ on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     atomic_fetch_sub(&srv->inflight, 1);
 }
 
+/* ---- TLS handshake failures, in words ----------------------------------
+ *
+ * libmicrohttpd 0.9.75 drops GnuTLS's error code of a failed handshake
+ * and logs one fixed text for all of them ("received handshake message
+ * out of context"); the session is gone by the time it says the
+ * connection closed.  What the operator needs is why, so each TLS
+ * connection gets a small watch when it opens: GnuTLS's handshake hook
+ * notes how far the handshake got (a ClientHello received, our
+ * ServerHello sent, the client's Finished received).  (The client's alert
+ * would say more; GnuTLS's alert read hook, gnutls_alert_set_read_function,
+ * did not see it on this path when tried.)  When a connection closes with its
+ * handshake unfinished, that says which of the common cases it was: not
+ * TLS at all, nothing in common to negotiate, a client that stopped
+ * after our certificate (which most often means it does not trust it),
+ * one that timed out. */
+
+struct tls_watch {
+    int64_t opened_ms;
+    int     hello_in;        /* the client's hello arrived       */
+    int     hello_out;       /* ours went out                    */
+    int     finished;        /* the client's Finished arrived    */
+};
+
+/* The watch of session's connection: libmicrohttpd keeps its connection
+ * as the session's pointer, and the watch is that connection's socket
+ * context.  NULL if either is missing. */
+static struct tls_watch *
+tls_watch_of(gnutls_session_t session)
+{
+    struct MHD_Connection *mc = gnutls_session_get_ptr(session);
+    const union MHD_ConnectionInfo *ci;
+
+    if (mc == NULL || (ci = MHD_get_connection_info(
+                           mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT)) == NULL)
+        return NULL;
+    return ci->socket_context;
+}
+
+static int
+tls_hook(gnutls_session_t session, unsigned int htype, unsigned when,
+         unsigned int incoming, const gnutls_datum_t *msg)
+{
+    struct tls_watch *w = tls_watch_of(session);
+
+    (void)when;
+    (void)msg;
+    if (w == NULL)
+        return 0;
+    if (incoming && (htype == GNUTLS_HANDSHAKE_CLIENT_HELLO ||
+                     htype == GNUTLS_HANDSHAKE_CLIENT_HELLO_V2))
+        w->hello_in = 1;
+    else if (!incoming && htype == GNUTLS_HANDSHAKE_SERVER_HELLO)
+        w->hello_out = 1;
+    else if (incoming && htype == GNUTLS_HANDSHAKE_FINISHED)
+        w->finished = 1;
+    return 0;
+}
+
+/* Why the handshake watched by w failed, in words, into out (cap bytes);
+ * 0 if it did not fail (it finished).  open_ms: how long the connection
+ * was open; timeout_s: server.connection_timeout. */
+static int
+tls_failure_words(const struct tls_watch *w, int64_t open_ms,
+                  long timeout_s, char *out, size_t cap)
+{
+    if (w->finished)
+        return 0;
+    if (timeout_s > 0 && open_ms + 500 >= timeout_s * 1000)
+        snprintf(out, cap, "the client did not complete the TLS handshake "
+                 "within server.connection_timeout (%ld s)", timeout_s);
+    else if (!w->hello_in)
+        snprintf(out, cap, "not TLS: no TLS hello came from the client (a "
+                 "plain-HTTP client, a port probe, or a connection closed "
+                 "at once)");
+    else if (!w->hello_out)
+        snprintf(out, cap, "the client offered no common TLS version or "
+                 "cipher suite (the server takes TLS 1.2 and 1.3, SECURE128 "
+                 "ciphers)");
+    else
+        snprintf(out, cap, "the client gave up the TLS handshake after the "
+                 "server's certificate (most often: the client does not "
+                 "trust it; see server.tls_cert)");
+    return 1;
+}
+
+/* libmicrohttpd's connection notifications.  On open, a TLS connection
+ * gets its watch as its socket context, found again from the GnuTLS
+ * session by tls_watch_of (only where the session's pointer is the
+ * connection, as libmicrohttpd 0.9.75 sets it; else no watch);
+ * on close, an unfinished handshake is logged in words and the watch is
+ * freed.  A watch that cannot be allocated only costs the words. */
+static void
+on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+              enum MHD_ConnectionNotificationCode code)
+{
+    struct http_server *srv = cls;
+    struct tls_watch *w = *socket_context;
+    const union MHD_ConnectionInfo *ci;
+    char why[192], addr[HTTP_ADDR_MAX];
+
+    if (srv->app->cfg->plain_http)
+        return;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (ci == NULL || ci->tls_session == NULL ||
+            gnutls_session_get_ptr(ci->tls_session) != (void *)mc ||
+            (w = calloc(1, sizeof(*w))) == NULL)
+            return;
+        w->opened_ms = util_mono_ms();
+        gnutls_handshake_set_hook_function(ci->tls_session,
+                                           GNUTLS_HANDSHAKE_ANY,
+                                           GNUTLS_HOOK_BOTH, tls_hook);
+        *socket_context = w;
+        return;
+    }
+    if (w == NULL)
+        return;
+    *socket_context = NULL;
+    if (tls_failure_words(w, util_mono_ms() - w->opened_ms,
+                          srv->app->cfg->connection_timeout, why,
+                          sizeof(why))) {
+        client_address(mc, addr, sizeof(addr));
+        log_event(LOG_WARN, "tls_handshake_failed", "client=%s reason=%s",
+                  addr, why);
+    }
+    free(w);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
@@ -1257,7 +1413,9 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
     vsnprintf(msg, sizeof(msg), fmt, ap);
     msg[strcspn(msg, "\n")] = '\0';
-    log_event(LOG_WARN, "httpd", "msg=%s", msg);
+    /* its one text for every failed handshake: on_connection says why */
+    log_event(strstr(msg, "handshake message out of context") != NULL
+                  ? LOG_DEBUG : LOG_WARN, "httpd", "msg=%s", msg);
 }
 
 /* Bodies too large for memory are spooled beside the database, in the
@@ -1394,6 +1552,7 @@ http_start(struct app *app, const struct route_table *routes,
             2 * cfg->max_header_bytes + HTTP_POOL_SLACK, NULL);
         OPT(MHD_OPTION_URI_LOG_CALLBACK, uri_log, srv);
         OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv);
+        OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv);
         if (!cfg->plain_http) {
             OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key);
             OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert);
