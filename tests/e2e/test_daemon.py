@@ -107,11 +107,13 @@ def test_request_log_line_cannot_be_forged(seald):
     assert len(lines) == 1, lines
     pairs = parse_log_line(lines[0])
     keys = [k for k, _ in pairs]
+    # an error answer's line ends with its code and reason (issue 19)
     assert keys == ["ts", "level", "event", "rid", "method", "path",
-                    "status", "dur_ms", "client", "account", "db_trips"], \
-        pairs
+                    "status", "dur_ms", "client", "account", "db_trips",
+                    "aborted", "code", "reason"], pairs
     got = dict(pairs)
     assert got["event"] == "request" and got["rid"] == rid
+    assert got["code"] == "not_found" and got["aborted"] == "0"
     assert got["path"] == path
     assert got["status"] == str(r.status_code) != "200"
     assert got["account"] == "0" and got["level"] == "info"
