@@ -55,6 +55,8 @@ struct config_issuer {
     int  jwks_retry_seconds;    /* an unknown kid refetches at most so often */
     int  jwks_max_bytes;
     int  jwks_timeout_ms;
+};
+
 /* A [destination.NAME] section: where events go (event.h, delivery.h).
  * kind webhook: the event's JSON, signed; kind filing: the seal's filing
  * record (备案), for the seal events.  The secret is a file's content,

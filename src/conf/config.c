@@ -347,6 +347,7 @@ static const struct key_def issuer_keys[] = {
     ISS_NUM("jwks_timeout_ms", jwks_timeout_ms, 100, 60000),
 };
 #define NISSUER_KEYS (sizeof(issuer_keys) / sizeof(issuer_keys[0]))
+
 /* Keys of a [destination.NAME] section, relative to struct config_dest. */
 #define DEST_KEY(nm, t, field, lo, hi, ch) \
     {"destination.*", nm, t, offsetof(struct config_dest, field), \
@@ -530,6 +531,9 @@ issuer_section(struct config *cfg, const char *name,
     is->jwks_max_bytes = 64 * 1024;
     is->jwks_timeout_ms = 5000;
     *out = is;
+    return ERR_OK;
+}
+
 /* The [destination.NAME] section's struct, created on first use with
  * its defaults. */
 static err_code

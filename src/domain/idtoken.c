@@ -240,7 +240,8 @@ jwks_load(struct iss *is, struct err *e)
                             &len, e);
     } else {
         struct fetch_opts o = {c->jwks_timeout_ms, (size_t)c->jwks_max_bytes,
-                               c->jwks_ca_file[0] ? c->jwks_ca_file : NULL};
+                               c->jwks_ca_file[0] ? c->jwks_ca_file : NULL,
+                               NULL};
         struct fetch_resp r;
         rc = fetch_url(c->jwks_url, NULL, NULL, 0, &o, &r, e);
         if (rc == ERR_OK && r.status != 200)
