@@ -157,6 +157,8 @@ struct config {
     char trust_dir[PATH_MAX];       /* anchors for verification/import  */
     /* [ofd] */
     long ofd_max_inflated_bytes;    /* bytes one OFD request may inflate */
+    /* [storage]: encryption at rest (domain/blobcrypt.h) */
+    long data_key_cache_seconds;    /* an unwrapped data key is kept    */
     /* [status]: the signed seal status statements (GET /status/...) */
     long status_validity_seconds;   /* nextUpdate - thisUpdate           */
     long status_max_age_seconds;    /* Cache-Control max-age, at most    */

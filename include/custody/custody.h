@@ -92,6 +92,28 @@ err_code custody_generate(struct custody *c, const char *token,
                           const char *label, const uint8_t *id, size_t id_len,
                           char id_hex_out[CUSTODY_ID_HEX_MAX], struct err *e);
 
+/* Generate an SM2 decryption key pair (CKA_DECRYPT/CKA_ENCRYPT, neither
+ * signing nor verifying: one key, one purpose) labelled label, with 16
+ * random bytes of CKA_ID (hex to id_hex_out).  ERR_CONFIG on a profile
+ * without an SM2 decryption mechanism.  The data-key wrap (issue 18). */
+err_code custody_generate_decrypt_key(struct custody *c, const char *token,
+                                      const char *label,
+                                      char id_hex_out[CUSTODY_ID_HEX_MAX],
+                                      struct err *e);
+
+/* Wrap: SM2-encrypt in[0..in_len) to the public half of key (token, id_hex)
+ * (GM/T 0003.4; a public-key operation, done here with OpenSSL); *out is a
+ * malloc'ed DER SM2Cipher (GM/T 0009), caller frees.  Unwrap: the token
+ * decrypts it with the private half (the profile's decryption mechanism)
+ * into out[cap]; *out_len the length.  The caller wipes out.  ERR_CONFIG on
+ * a profile without one, ERR_CRYPTO when the token refuses the input. */
+err_code custody_wrap(struct custody *c, const char *token, const char *id_hex,
+                      const uint8_t *in, size_t in_len, uint8_t **out,
+                      size_t *out_len, struct err *e);
+err_code custody_unwrap(struct custody *c, const char *token, const char *id_hex,
+                        const uint8_t *in, size_t in_len, uint8_t *out,
+                        size_t cap, size_t *out_len, struct err *e);
+
 /* Public key of key (token, id_hex) as an EVP_PKEY holding only the public
  * part (SM2 type for SM2 profiles, EC P-256 otherwise).  Caller frees with
  * EVP_PKEY_free. */

@@ -206,6 +206,7 @@ struct store_material {
     int64_t     size_bytes;
     uint8_t     sm3[32];
     const void *data;            /* insert only; not filled by listing */
+    size_t      data_len;        /* the stored bytes (sealed: blobcrypt.h) */
 };
 
 struct store_history {

@@ -29,6 +29,7 @@
 #include "lockout.h"
 #include "lease.h"
 #include "log.h"
+#include "blobcrypt.h"
 #include "maintenance.h"
 #include "notify.h"
 #include "delivery.h"
@@ -390,6 +391,22 @@ cmd_run(int argc, char **argv)
         log_event(LOG_INFO, "migrated", "applied=%d", applied);
     if (fill_seal_hashes(&app, &e) != ERR_OK)
         goto fail;
+    if (app.custody != NULL) {
+        int made = 0;
+        struct err ke;
+        if (blobcrypt_start(app.custody, app.store, cfg.data_key_cache_seconds,
+                            &e) != ERR_OK)
+            goto fail;
+        /* an instance made before encryption at rest gets its first data
+         * key here; without one, blob writes answer 503 until `seald
+         * data-key rotate` makes it (a token without SM2 decryption) */
+        err_clear(&ke);
+        if (blobcrypt_ensure_key(app.store, app.custody, &made, &ke) != ERR_OK)
+            log_event(LOG_WARN, "data_key_missing", "msg=%s", ke.msg);
+        else if (made)
+            log_event(LOG_INFO, "data_key_created", "msg=%s",
+                      "first data key of encryption at rest");
+    }
 
     /* Block the signals before any thread starts, so that only sigwait()
      * in this thread ever sees them. */
@@ -444,6 +461,7 @@ out:
     maintenance_stop(maint);
     http_stop(srv, 0);
     audit_checkpointer_stop();      /* after the last append: signs it */
+    blobcrypt_stop();               /* wipes the kept data keys */
     store_close(app.store);
     auth_key_free(app.key);
     idtoken_free(app.idtoken);

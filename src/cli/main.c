@@ -13,6 +13,7 @@
 #include "cmd_audit.h"
 #include "cmd_migrate.h"
 #include "cmd_impression.h"
+#include "cmd_datakey.h"
 
 struct subcommand {
     const char *name;
@@ -40,6 +41,8 @@ static const struct subcommand subcommands[] = {
     {"impression", cmd_impression, "make a seal picture: drawn, or from a "
                                    "scan"},
     {"tsa-key", cmd_tsa_key, "give an older instance its TSA key (POST /tsa)"},
+    {"data-key", cmd_data_key, "encryption at rest: list, rotate, encrypt "
+                               "old rows"},
 };
 
 static void

@@ -129,6 +129,8 @@ static const struct key_def config_keys[] = {
         verify_bulk_rate_limit_burst, 1, 1000000),
     NUM("ofd", "max_inflated_bytes", ofd_max_inflated_bytes,
         OFD_MIN_MAX_INFLATED, OFD_MAX_TOTAL_SIZE),
+    NUM("storage", "data_key_cache_seconds", data_key_cache_seconds, 0,
+        86400),
     NUM("status", "validity_seconds", status_validity_seconds, 60, 604800),
     NUM("status", "max_age_seconds", status_max_age_seconds, 0, 86400),
     NUM("status", "rate_limit_rps", status_rate_limit_rps, 1, 1000000),
@@ -256,6 +258,7 @@ config_defaults(struct config *cfg)
     cfg->verify_bulk_rate_limit_rps = 2000;
     cfg->verify_bulk_rate_limit_burst = 4000;
     cfg->ofd_max_inflated_bytes = OFD_DEFAULT_MAX_INFLATED;
+    cfg->data_key_cache_seconds = 300;
     cfg->status_validity_seconds = 3600;
     cfg->status_max_age_seconds = 300;
     cfg->status_rate_limit_rps = 10;

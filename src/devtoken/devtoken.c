@@ -29,6 +29,13 @@
  * A file named "faulty" makes C_Sign return values with one bit of s
  * flipped, as a token with a computation fault would: what seald's fault
  * check on the token's output ([signing] verify_token_every) must catch.
+ *
+ * Decryption (issue 18 item 11): C_DecryptInit/C_Decrypt with the profile's
+ * SM2 decryption mechanism take a DER SM2Cipher (GM/T 0009) made with the
+ * key's public half and answer the plaintext: how seald unwraps its data
+ * keys.  This token does not record key usage (CKA_DECRYPT answers FALSE and
+ * any of its SM2 keys decrypts); a real HSM enforces the template seald asks
+ * for (custody_generate_decrypt_key).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -72,6 +79,9 @@ struct dt_session {
     int               sign_active;
     CK_MECHANISM_TYPE sign_mech;
     EVP_PKEY         *sign_key;
+    /* decrypt */
+    int               decrypt_active;
+    EVP_PKEY         *decrypt_key;
 };
 
 static pthread_mutex_t dt_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -103,6 +113,7 @@ static void dt_logout_slot(struct dt_slot *s)
 static void dt_session_free(struct dt_session *ss)
 {
     EVP_PKEY_free(ss->sign_key);
+    EVP_PKEY_free(ss->decrypt_key);
     memset(ss, 0, sizeof *ss);
 }
 
@@ -484,7 +495,7 @@ CK_DEFINE_FUNCTION(CK_RV, C_GetMechanismList)(CK_SLOT_ID slotID,
         CK_MECHANISM_TYPE_PTR pList, CK_ULONG_PTR pulCount)
 {
     CK_RV rv;
-    CK_MECHANISM_TYPE m[3];
+    CK_MECHANISM_TYPE m[4];
     CK_ULONG n = 0;
     if (!pulCount)
         return CKR_ARGUMENTS_BAD;
@@ -496,6 +507,8 @@ CK_DEFINE_FUNCTION(CK_RV, C_GetMechanismList)(CK_SLOT_ID slotID,
     m[n++] = dt_slots[slotID].prof->sign_raw;
     if (dt_slots[slotID].prof->sign_sm3)
         m[n++] = dt_slots[slotID].prof->sign_sm3;
+    if (dt_slots[slotID].prof->decrypt)
+        m[n++] = dt_slots[slotID].prof->decrypt;
     if (pList) {
         if (*pulCount < n)
             rv = CKR_BUFFER_TOO_SMALL;
@@ -526,6 +539,8 @@ CK_DEFINE_FUNCTION(CK_RV, C_GetMechanismInfo)(CK_SLOT_ID slotID,
         pInfo->flags = CKF_HW | CKF_GENERATE_KEY_PAIR;
     else if (type == p->sign_raw || (p->sign_sm3 && type == p->sign_sm3))
         pInfo->flags = CKF_HW | CKF_SIGN;
+    else if (p->decrypt && type == p->decrypt)
+        pInfo->flags = CKF_HW | CKF_DECRYPT;
     else
         rv = CKR_MECHANISM_INVALID;
 done:
@@ -1229,6 +1244,91 @@ unlock:
     return rv;
 }
 
+/* ---------- decryption (the data-key unwrap) ---------- */
+
+CK_DEFINE_FUNCTION(CK_RV, C_DecryptInit)(CK_SESSION_HANDLE hSession,
+        CK_MECHANISM_PTR pMechanism, CK_OBJECT_HANDLE hKey)
+{
+    CK_RV rv;
+    struct dt_session *ss;
+    struct dt_slot *s;
+    struct dt_key *k;
+    int priv = 0;
+    pthread_mutex_lock(&dt_lock);
+    ss = dt_session_get(hSession, &rv);
+    if (!ss)
+        goto done;
+    s = &dt_slots[ss->slot];
+    if (!pMechanism) { rv = CKR_ARGUMENTS_BAD; goto done; }
+    if (ss->decrypt_active) { rv = CKR_OPERATION_ACTIVE; goto done; }
+    if (!s->prof->decrypt || pMechanism->mechanism != s->prof->decrypt) {
+        rv = CKR_MECHANISM_INVALID;
+        goto done;
+    }
+    if (s->login != CKU_USER) { rv = CKR_USER_NOT_LOGGED_IN; goto done; }
+    k = dt_key_by_handle(s, hKey, &priv);
+    if (!k || !priv) { rv = CKR_KEY_HANDLE_INVALID; goto done; }
+    if (dt_key_unlock(s, k) != 0) { rv = CKR_DEVICE_ERROR; goto done; }
+    if (EVP_PKEY_up_ref(k->priv) != 1) { rv = CKR_HOST_MEMORY; goto done; }
+    ss->decrypt_key = k->priv;
+    ss->decrypt_active = 1;
+done:
+    pthread_mutex_unlock(&dt_lock);
+    return rv;
+}
+
+/* Single-part decryption: the SM2 math runs under dt_lock (it is rare: one
+ * call per data key a process unwraps).  A NULL pData asks for the length
+ * (an upper bound: the ciphertext's) and keeps the operation active, as
+ * PKCS#11 says; every other outcome ends it. */
+CK_DEFINE_FUNCTION(CK_RV, C_Decrypt)(CK_SESSION_HANDLE hSession,
+        CK_BYTE_PTR pEncryptedData, CK_ULONG ulEncryptedDataLen,
+        CK_BYTE_PTR pData, CK_ULONG_PTR pulDataLen)
+{
+    CK_RV rv;
+    struct dt_session *ss;
+    EVP_PKEY_CTX *c = NULL;
+    size_t outl;
+    pthread_mutex_lock(&dt_lock);
+    ss = dt_session_get(hSession, &rv);
+    if (!ss)
+        goto unlock;
+    if (!ss->decrypt_active) { rv = CKR_OPERATION_NOT_INITIALIZED; goto unlock; }
+    if (!pEncryptedData || !pulDataLen) { rv = CKR_ARGUMENTS_BAD; goto finish; }
+    if (!pData) { *pulDataLen = ulEncryptedDataLen; goto unlock; }
+    outl = *pulDataLen;
+    c = EVP_PKEY_CTX_new_from_pkey(NULL, ss->decrypt_key, NULL);
+    if (!c || EVP_PKEY_decrypt_init(c) != 1) {
+        rv = CKR_FUNCTION_FAILED;
+        goto finish;
+    }
+    if (EVP_PKEY_decrypt(c, NULL, &outl, pEncryptedData,
+                         ulEncryptedDataLen) != 1) {
+        rv = CKR_ENCRYPTED_DATA_INVALID;
+        goto finish;
+    }
+    if (outl > *pulDataLen) {
+        *pulDataLen = outl;
+        rv = CKR_BUFFER_TOO_SMALL;
+        EVP_PKEY_CTX_free(c);
+        goto unlock;
+    }
+    outl = *pulDataLen;
+    if (EVP_PKEY_decrypt(c, pData, &outl, pEncryptedData,
+                         ulEncryptedDataLen) != 1)
+        rv = CKR_ENCRYPTED_DATA_INVALID;
+    else
+        *pulDataLen = outl;
+finish:
+    EVP_PKEY_CTX_free(c);
+    EVP_PKEY_free(ss->decrypt_key);
+    ss->decrypt_key = NULL;
+    ss->decrypt_active = 0;
+unlock:
+    pthread_mutex_unlock(&dt_lock);
+    return rv;
+}
+
 CK_DEFINE_FUNCTION(CK_RV, C_GenerateRandom)(CK_SESSION_HANDLE hSession,
         CK_BYTE_PTR pRandomData, CK_ULONG ulRandomLen)
 {
@@ -1268,9 +1368,6 @@ DT_NS(C_Encrypt, (CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG l, CK_BYTE_PTR o,
 DT_NS(C_EncryptUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG l, CK_BYTE_PTR o,
                         CK_ULONG_PTR ol))
 DT_NS(C_EncryptFinal, (CK_SESSION_HANDLE h, CK_BYTE_PTR o, CK_ULONG_PTR ol))
-DT_NS(C_DecryptInit, (CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k))
-DT_NS(C_Decrypt, (CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG l, CK_BYTE_PTR o,
-                  CK_ULONG_PTR ol))
 DT_NS(C_DecryptUpdate, (CK_SESSION_HANDLE h, CK_BYTE_PTR d, CK_ULONG l, CK_BYTE_PTR o,
                         CK_ULONG_PTR ol))
 DT_NS(C_DecryptFinal, (CK_SESSION_HANDLE h, CK_BYTE_PTR o, CK_ULONG_PTR ol))

@@ -64,6 +64,8 @@ struct dt_profile {
     CK_MECHANISM_TYPE sign_raw;    /* SM2 sign over e (32 bytes)          */
     CK_MECHANISM_TYPE sign_sm3;    /* SM3-with-SM2 over a message, 0: none */
     int               der;         /* 1: signatures DER, 0: raw r||s      */
+    CK_MECHANISM_TYPE decrypt;     /* SM2 decryption (GM/T 0003.4) of a
+                                    * DER SM2Cipher (GM/T 0009), 0: none  */
 };
 
 struct dt_key {

@@ -25,12 +25,20 @@
 #define DT_KEY_PATH_MAX (PATH_MAX + 2 * DT_MAX_ID + 32)
 
 /* SANSEC/TASS/Luna/IBM constants as documented by the vendors; the encoding
- * column is this dev token's choice so both encodings get exercised. */
+ * column is this dev token's choice so both encodings get exercised.  The
+ * decryption column (issue 18 item 11, the data-key wrap) is SANSEC's
+ * CKM_SM2_CIPHER_DER and IBM's CKM_IBM_SM2_ENCRYPT; TASS is assumed to share
+ * SANSEC's numbering, as its other constants do; Luna's is not known here,
+ * so the luna profile offers none (docs/design.md "Encryption at rest"). */
 static const struct dt_profile dt_profiles[] = {
-    { "sansec", 0x80000004UL, 0x80008001UL, 0x80008104UL, 0x80008100UL, 0 },
-    { "tass",   0x80000004UL, 0x80008001UL, 0x80008000UL, 0x80008100UL, 1 },
-    { "luna",   0x80000016UL, 0x80000B20UL, 0x80000B21UL, 0,            0 },
-    { "ibm",    0x80050002UL, 0x8005000AUL, 0x8005000BUL, 0,            1 },
+    { "sansec", 0x80000004UL, 0x80008001UL, 0x80008104UL, 0x80008100UL, 0,
+      0x80008201UL },
+    { "tass",   0x80000004UL, 0x80008001UL, 0x80008000UL, 0x80008100UL, 1,
+      0x80008201UL },
+    { "luna",   0x80000016UL, 0x80000B20UL, 0x80000B21UL, 0,            0,
+      0 },
+    { "ibm",    0x80050002UL, 0x8005000AUL, 0x8005000BUL, 0,            1,
+      0x8005000DUL },
 };
 
 /* Profile by name ("sansec", also accepted with an "sm2-" prefix); NULL if

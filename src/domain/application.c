@@ -8,10 +8,12 @@
  * A refusal is an error returned by the work: the unit rolls back.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "application.h"
 #include "audit.h"
+#include "blobcrypt.h"
 #include "img.h"
 #include "rbac.h"
 #include "seal.h"
@@ -118,27 +120,52 @@ check_custodian(const struct actor_ctx *a, int64_t id, int64_t org_id,
     return sod_custodian(a->db, id, org_id, "designation", e);
 }
 
+/* Each material of n, sealed under key for application id (blobcrypt.h),
+ * as revision revision. */
 static err_code
-add_materials(const struct actor_ctx *a, int64_t id, int revision,
-              const struct app_new *n, struct err *e)
+add_materials(const struct actor_ctx *a, const struct blob_key *key,
+              int64_t id, int revision, const struct app_new *n,
+              struct err *e)
 {
     struct store_material m;
-    size_t i;
+    uint8_t *ct;
+    size_t i, ctn;
     err_code rc;
 
     for (i = 0; i < n->nmaterials; i++) {
+        struct blob_ref ref = {BLOB_MATERIAL, id, m.sm3};
         memset(&m, 0, sizeof(m));
         m.revision = revision;
         snprintf(m.name, sizeof(m.name), "%s", n->materials[i].name);
         snprintf(m.media_type, sizeof(m.media_type), "%s",
                  n->materials[i].media_type);
         m.size_bytes = (int64_t)n->materials[i].len;
-        m.data = n->materials[i].data;
-        if ((rc = sm2_sm3(m.data, n->materials[i].len, m.sm3, e)) != ERR_OK ||
-            (rc = store_material_insert(a->db, id, &m, e)) != ERR_OK)
+        if ((rc = sm2_sm3(n->materials[i].data, n->materials[i].len, m.sm3,
+                          e)) != ERR_OK ||
+            (rc = blob_seal(key, &ref, n->materials[i].data,
+                            n->materials[i].len, &ct, &ctn, e)) != ERR_OK)
+            return rc;
+        m.data = ct;
+        m.data_len = ctn;
+        rc = store_material_insert(a->db, id, &m, e);
+        free(ct);
+        if (rc != ERR_OK)
             return rc;
     }
     return ERR_OK;
+}
+
+/* The impression image of n, sealed under key (owner 0: a renewal copies
+ * the row's image as it is, store_app_copy, so the AAD names its SM3 and
+ * column only).  *out is malloc'ed, caller frees. */
+static err_code
+seal_image(const struct blob_key *key, const struct app_new *n,
+           const struct img_info *img, uint8_t **out, size_t *len,
+           struct err *e)
+{
+    struct blob_ref ref = {BLOB_IMAGE, 0, img->sm3};
+
+    return blob_seal(key, &ref, n->image, n->image_len, out, len, e);
 }
 
 /* The end of every unit here: the history row of application id's move
@@ -169,6 +196,7 @@ struct submit_args {
     const struct img_info *img;
     int64_t                now;
     int64_t               *id_out;
+    struct blob_key       *key;     /* seals the blobs (blobcrypt.h) */
 };
 
 static err_code
@@ -220,9 +248,16 @@ submit_work(struct unit *u, void *ctx, struct err *e)
     row.state = APP_SUBMITTED;
     row.revision = 1;
     row.created_ms = row.updated_ms = w->now;
-    if ((rc = store_app_insert(a->db, &row, n->image, n->image_len,
-                               w->id_out, e)) != ERR_OK ||
-        (rc = add_materials(a, *w->id_out, 1, n, e)) != ERR_OK)
+    {
+        uint8_t *img = NULL;
+        size_t img_len = 0;
+        if ((rc = seal_image(w->key, n, w->img, &img, &img_len, e))
+            == ERR_OK)
+            rc = store_app_insert(a->db, &row, img, img_len, w->id_out, e);
+        free(img);
+    }
+    if (rc != ERR_OK ||
+        (rc = add_materials(a, w->key, *w->id_out, 1, n, e)) != ERR_OK)
         return rc;
     return record_move(u, *w->id_out, APP_NONE, APP_SUBMITTED,
                        !strcmp(row.purpose, "change")
@@ -235,18 +270,23 @@ application_submit(const struct actor_ctx *a, const struct app_new *n,
                    int64_t *id_out, struct err *e)
 {
     struct img_info img;
-    struct submit_args w = {n, &img, util_now_ms(), id_out};
+    struct submit_args w = {n, &img, util_now_ms(), id_out, NULL};
     err_code rc;
 
-    if ((rc = check_shape(n, &img, e)) != ERR_OK)
+    /* the data key before the unit: unwrapping is a token operation */
+    if ((rc = check_shape(n, &img, e)) != ERR_OK ||
+        (rc = blob_active_key(&w.key, e)) != ERR_OK)
         return rc;
-    return unit_run(a, submit_work, &w, e);
+    rc = unit_run(a, submit_work, &w, e);
+    blob_key_put(w.key);
+    return rc;
 }
 
 struct resubmit_args {
     int64_t                id;
     const struct app_new  *n;
     const struct img_info *img;
+    struct blob_key       *key;
 };
 
 static err_code
@@ -271,9 +311,16 @@ resubmit_work(struct unit *u, void *ctx, struct err *e)
         return rc;
     fill_row(&row, w->n, w->img);
     row.updated_ms = util_now_ms();
-    if ((rc = store_app_replace(a->db, &row, w->n->image, w->n->image_len,
-                                e)) != ERR_OK ||
-        (rc = add_materials(a, w->id, row.revision + 1, w->n, e))
+    {
+        uint8_t *img = NULL;
+        size_t img_len = 0;
+        if ((rc = seal_image(w->key, w->n, w->img, &img, &img_len, e))
+            == ERR_OK)
+            rc = store_app_replace(a->db, &row, img, img_len, e);
+        free(img);
+    }
+    if (rc != ERR_OK ||
+        (rc = add_materials(a, w->key, w->id, row.revision + 1, w->n, e))
         != ERR_OK ||
         (rc = store_app_transition(a->db, w->id, row.state, to, NULL, 0,
                                    util_now_ms(), e)) != ERR_OK)
@@ -286,12 +333,15 @@ application_resubmit(const struct actor_ctx *a, int64_t id,
                      const struct app_new *n, struct err *e)
 {
     struct img_info img;
-    struct resubmit_args w = {id, n, &img};
+    struct resubmit_args w = {id, n, &img, NULL};
     err_code rc;
 
-    if ((rc = check_shape(n, &img, e)) != ERR_OK)
+    if ((rc = check_shape(n, &img, e)) != ERR_OK ||
+        (rc = blob_active_key(&w.key, e)) != ERR_OK)
         return rc;
-    return unit_run(a, resubmit_work, &w, e);
+    rc = unit_run(a, resubmit_work, &w, e);
+    blob_key_put(w.key);
+    return rc;
 }
 
 struct request_args {
@@ -301,6 +351,7 @@ struct request_args {
     int64_t               now;
     int                   revocation;
     int64_t              *id_out;
+    struct blob_key      *key;
 };
 
 static err_code
@@ -332,7 +383,7 @@ request_work(struct unit *u, void *ctx, struct err *e)
     if ((rc = store_app_copy(a->db, s.application_id, a->p->account_id,
                              w->purpose, s.id, w->reason, w->now, w->id_out,
                              e)) != ERR_OK ||
-        (rc = add_materials(a, *w->id_out, 1, w->n, e)) != ERR_OK)
+        (rc = add_materials(a, w->key, *w->id_out, 1, w->n, e)) != ERR_OK)
         return rc;
     return record_move(u, *w->id_out, APP_NONE, APP_SUBMITTED, w->revocation
                        ? "application.request_revocation"
@@ -348,7 +399,8 @@ application_request(const struct actor_ctx *a, const char *esid,
     struct app_new n;
     struct request_args w = {esid, purpose, reason, &n, renewal_days,
                              util_now_ms(), !strcmp(purpose, "revocation"),
-                             id_out};
+                             id_out, NULL};
+    err_code rc;
 
     if (!w.revocation && strcmp(purpose, "renewal") != 0)
         return err_set(e, ERR_INVALID, "purpose must be renewal or "
@@ -359,7 +411,11 @@ application_request(const struct actor_ctx *a, const char *esid,
     memset(&n, 0, sizeof(n));
     memcpy(n.materials, materials, nmaterials * sizeof(*materials));
     n.nmaterials = nmaterials;
-    return unit_run(a, request_work, &w, e);
+    if ((rc = blob_active_key(&w.key, e)) != ERR_OK)
+        return rc;
+    rc = unit_run(a, request_work, &w, e);
+    blob_key_put(w.key);
+    return rc;
 }
 
 struct review_args {

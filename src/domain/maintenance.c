@@ -14,6 +14,7 @@
 #include "lease.h"
 #include "lockout.h"
 #include "log.h"
+#include "blobcrypt.h"
 #include "maintenance.h"
 #include "seal.h"
 #include "util.h"
@@ -125,6 +126,8 @@ loop(void *arg)
             next_seals = now + cfg->seal_maintenance_seconds * 1000;
         }
         flush_counts(m);
+        /* an idle node keeps no unwrapped data key past its time */
+        blobcrypt_sweep();
         pthread_mutex_lock(&m->lock);
         wait_ms = cfg->audit_refusal_window_seconds * 1000;
         if (next_seals - util_mono_ms() < wait_ms)

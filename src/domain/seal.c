@@ -14,6 +14,7 @@
 
 #include "application.h"
 #include "audit.h"
+#include "blobcrypt.h"
 #include "ca.h"
 #include "rbac.h"
 #include "seal.h"
@@ -280,6 +281,9 @@ make_with_cert(const struct actor_ctx *a, const struct seal_env *env,
     if ((rc = reserve_esid(a, env->cfg, s.esid, e)) != ERR_OK ||
         (rc = store_app_image(a->db, app->id, &image, &image_len, e))
         != ERR_OK ||
+        (rc = blob_open_in_place(&(struct blob_ref){BLOB_IMAGE, 0,
+                                                    app->image_sm3},
+                                 &image, &image_len, e)) != ERR_OK ||
         (rc = ca_cert_times(cert, cert_len, &nb, &na, e)) != ERR_OK)
         goto done;
     memset(&mp, 0, sizeof(mp));

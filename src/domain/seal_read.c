@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "blobcrypt.h"
 #include "seal.h"
 #include "store_account.h"
 #include "store_seal.h"
@@ -61,7 +62,10 @@ seal_picture(const struct actor_ctx *a, const struct store_seal *s,
 
     if ((rc = store_app_get(a->db, s->application_id, &app, e)) != ERR_OK ||
         (rc = store_app_image(a->db, s->application_id, buf, len, e))
-        != ERR_OK)
+        != ERR_OK ||
+        (rc = blob_open_in_place(&(struct blob_ref){BLOB_IMAGE, 0,
+                                                    app.image_sm3},
+                                 buf, len, e)) != ERR_OK)
         return rc;
     *gif = !strcmp(app.image_type, "GIF");
     return ERR_OK;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "blobcrypt.h"
 #include "log.h"
 #include "metrics.h"
 #include "ca.h"
@@ -101,6 +102,7 @@ struct submit_args {
     const struct sign_new *n;
     int64_t                now;
     int64_t               *id_out;
+    struct blob_key       *key;     /* seals the documents (blobcrypt.h) */
 };
 
 static err_code
@@ -154,9 +156,18 @@ submit_work(struct unit *u, void *ctx, struct err *e)
         return rc;
     for (i = 0; i < n->ndocs; i++) {
         const struct sign_doc_new *d = &n->docs[i];
-        if ((rc = store_sdoc_insert(a->db, *w->id_out, d->name,
-                                    d->data ? (int64_t)d->len : d->size,
-                                    d->sm3, d->data, d->len, e)) != ERR_OK)
+        struct blob_ref ref = {BLOB_DOCUMENT, *w->id_out, d->sm3};
+        uint8_t *ct = NULL;
+        size_t ctn = 0;
+        if (d->data != NULL &&
+            (rc = blob_seal(w->key, &ref, d->data, d->len, &ct, &ctn, e))
+            != ERR_OK)
+            return rc;
+        rc = store_sdoc_insert(a->db, *w->id_out, d->name,
+                               d->data ? (int64_t)d->len : d->size, d->sm3,
+                               ct, ctn, e);
+        free(ct);
+        if (rc != ERR_OK)
             return rc;
     }
     return unit_audit_id(u, "sign_request.submit", "sign_request",
@@ -171,7 +182,7 @@ err_code
 sign_submit(const struct actor_ctx *a, const struct sign_new *n,
             long max_documents, int64_t *id_out, struct err *e)
 {
-    struct submit_args w = {n, util_now_ms(), id_out};
+    struct submit_args w = {n, util_now_ms(), id_out, NULL};
     size_t i;
     err_code rc;
 
@@ -186,7 +197,12 @@ sign_submit(const struct actor_ctx *a, const struct sign_new *n,
             (rc = sm2_sm3(n->docs[i].data, n->docs[i].len, n->docs[i].sm3,
                           e)) != ERR_OK)
             return rc;
-    return unit_run(a, submit_work, &w, e);
+    /* the data key before the unit: unwrapping is a token operation */
+    if ((rc = blob_active_key(&w.key, e)) != ERR_OK)
+        return rc;
+    rc = unit_run(a, submit_work, &w, e);
+    blob_key_put(w.key);
+    return rc;
 }
 
 struct decide_args {
@@ -865,7 +881,11 @@ sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
     memset(ts, 0, sizeof(*ts));
     ts->status = "off";
     oc.verify_every = env->cfg->sign_verify_token_every;
-    if ((rc = store_sdoc_get(a->db, doc_id, &d, &data, &len, e)) != ERR_OK)
+    if ((rc = store_sdoc_get(a->db, doc_id, &d, &data, &len, e)) != ERR_OK ||
+        (data != NULL &&
+         (rc = blob_open_in_place(&(struct blob_ref){BLOB_DOCUMENT,
+                                                     d.request_id, d.sm3},
+                                  &data, &len, e)) != ERR_OK))
         goto done;
     if (d.request_id != id) {
         rc = err_set(e, ERR_NOT_FOUND, "document %lld is not in request "
@@ -903,10 +923,11 @@ done:
 }
 
 struct upload_args {
-    int64_t        id, doc_id;
-    const uint8_t *data;
-    size_t         len;
-    const uint8_t *sm3;
+    int64_t          id, doc_id;
+    const uint8_t   *data;
+    size_t           len;
+    const uint8_t   *sm3;
+    struct blob_key *key;
 };
 
 static err_code
@@ -935,9 +956,17 @@ upload_work(struct unit *u, void *ctx, struct err *e)
     if ((int64_t)w->len != d.size_bytes || !util_ct_equal(w->sm3, d.sm3, 32))
         return err_set(e, ERR_INVALID, "these are not the bytes of the "
                        "document as submitted (size or SM3 differs)");
-    if ((rc = store_sdoc_set_data(a->db, w->doc_id, w->data, w->len, e))
-        != ERR_OK)
-        return rc;
+    {
+        struct blob_ref ref = {BLOB_DOCUMENT, w->id, d.sm3};
+        uint8_t *ct = NULL;
+        size_t ctn = 0;
+        if ((rc = blob_seal(w->key, &ref, w->data, w->len, &ct, &ctn, e))
+            == ERR_OK)
+            rc = store_sdoc_set_data(a->db, w->doc_id, ct, ctn, e);
+        free(ct);
+        if (rc != ERR_OK)
+            return rc;
+    }
     return unit_audit_id(u, "sign_request.upload", "sign_request", w->id,
                          json_pack("{s:I, s:I}", "document_id",
                                    (json_int_t)w->doc_id, "size",
@@ -949,9 +978,14 @@ sign_upload(const struct actor_ctx *a, int64_t id, int64_t doc_id,
             const uint8_t *data, size_t len, const uint8_t sm3[32],
             struct err *e)
 {
-    struct upload_args w = {id, doc_id, data, len, sm3};
+    struct upload_args w = {id, doc_id, data, len, sm3, NULL};
+    err_code rc;
 
-    return unit_run(a, upload_work, &w, e);
+    if ((rc = blob_active_key(&w.key, e)) != ERR_OK)
+        return rc;
+    rc = unit_run(a, upload_work, &w, e);
+    blob_key_put(w.key);
+    return rc;
 }
 
 err_code

@@ -165,6 +165,9 @@
     "resubmits_id, extra_for_id, state, state_reason, approver_id, " \
     "approved_ms, expires_ms, created_ms, updated_ms"
 
+#define COPY_DATA_KEY_COLS \
+    "id, key_ref, wrapped, state, created_ms, retired_ms"
+
 #define COPY_SDOC_COLS \
     "id, request_id, name, size_bytes, sm3, data, signatures"
 
@@ -811,6 +814,12 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "INSERT INTO seal_expiry_notices (" COPY_NOTICE_COLS ") "
         "VALUES ($1, $2)",
     [DB_COPY_NOTICE_COUNT] = "SELECT count(*) FROM seal_expiry_notices",
+    [DB_COPY_DATA_KEY_READ] =
+        "SELECT " COPY_DATA_KEY_COLS " FROM data_keys ORDER BY id",
+    [DB_COPY_DATA_KEY_WRITE] =
+        "INSERT INTO data_keys (" COPY_DATA_KEY_COLS ") {explicit ids} "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+    [DB_COPY_DATA_KEY_COUNT] = "SELECT count(*) FROM data_keys",
     [DB_COPY_ORG_FIX_PARENT] =
         "UPDATE organisations SET parent_id = $2 WHERE id = $1",
     [DB_COPY_ACCOUNT_FIX_CREATED_BY] =
@@ -909,6 +918,36 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
     [DB_EXPIRY_NOTE] =
         "INSERT INTO seal_expiry_notices (seal_id, days) VALUES ($1, $2) "
         "ON CONFLICT (seal_id, days) DO NOTHING",
+
+    /* store_datakey.c */
+    [DB_DATA_KEY_INSERT] =
+        "INSERT INTO data_keys (key_ref, wrapped, state, created_ms) "
+        "VALUES ($1, $2, 'active', $3) RETURNING id",
+    [DB_DATA_KEY_RETIRE_OTHERS] =
+        "UPDATE data_keys SET state = 'retired', retired_ms = $1 "
+        "WHERE state = 'active' AND id <> $2",
+    [DB_DATA_KEY_REWRAP] =
+        "UPDATE data_keys SET key_ref = $1, wrapped = $2 WHERE id = $3",
+    [DB_DATA_KEY_LIST] =
+        "SELECT id, key_ref, wrapped, state, created_ms, "
+        "coalesce(retired_ms, 0) FROM data_keys ORDER BY id",
+    /* the walk of blobcrypt's commands: one row at a time, after an id */
+    [DB_BLOB_MATERIAL_NEXT] =
+        "SELECT id, application_id, sm3, data FROM application_materials "
+        "WHERE id > $1 ORDER BY id LIMIT 1",
+    [DB_BLOB_MATERIAL_REPLACE] =
+        "UPDATE application_materials SET data = $1 WHERE id = $2 AND "
+        "data = $3",
+    [DB_BLOB_IMAGE_NEXT] =
+        "SELECT id, 0, image_sm3, image FROM applications "
+        "WHERE id > $1 ORDER BY id LIMIT 1",
+    [DB_BLOB_IMAGE_REPLACE] =
+        "UPDATE applications SET image = $1 WHERE id = $2 AND image = $3",
+    [DB_BLOB_DOCUMENT_NEXT] =
+        "SELECT id, request_id, sm3, data FROM sign_documents "
+        "WHERE id > $1 AND data IS NOT NULL ORDER BY id LIMIT 1",
+    [DB_BLOB_DOCUMENT_REPLACE] =
+        "UPDATE sign_documents SET data = $1 WHERE id = $2 AND data = $3",
 };
 
 const char *

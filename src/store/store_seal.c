@@ -209,7 +209,7 @@ store_material_insert(struct store_conn *c, int64_t app_id,
     db_bind_text(st, 4, m->media_type);
     db_bind_i64(st, 5, m->size_bytes);
     db_bind_bytes(st, 6, m->sm3, sizeof(m->sm3));
-    db_bind_bytes(st, 7, m->data, (size_t)m->size_bytes);
+    db_bind_bytes(st, 7, m->data, m->data_len);
     db_bind_i64(st, 8, util_now_ms());
     return db_step_done(st, e);
 }

@@ -1,0 +1,321 @@
+"""Issue 18 item 11: encryption at rest.
+
+Application materials, impression images and uploaded documents are stored
+SM4-encrypted (SM4-CTR + HMAC-SM3) under a data key that the token wraps.
+The tests read the database as an attacker with a copy of it would (the
+rows with sqlite3 / psycopg2, the SQLite file itself, a backup or a
+pg_dump) and find none of the plaintext, while the daemon still makes
+seals from the images and signs the documents; a ciphertext moved to
+another row does not open; rotation keeps old blobs readable and seals new
+ones under the new key; an interrupted re-encryption leaves every blob
+readable."""
+import base64
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import PG, PG_BIN, SEALD, Instance, run_seald
+from sealimg import png
+from test_seals import Seals
+
+MAGIC = bytes([0x89]) + b"SDB\r\n\x1a\x01"
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def key_id(blob):
+    """The data key id a sealed blob names (its header)."""
+    assert blob[:8] == MAGIC, blob[:16]
+    return int.from_bytes(blob[8:12], "big")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    inst = Instance(tmp_path_factory.mktemp("atrest") / "inst")
+    # a rotation by the command reaches the daemon at its next blob (no
+    # key kept), as it does after storage.data_key_cache_seconds in use
+    inst.start("--set", "storage.data_key_cache_seconds=0",
+               "--set", "security.rate_limit_rps=100000",
+               "--set", "security.rate_limit_burst=100000")
+    w = Seals(inst)
+    w.esid = w.new_active_seal()
+    yield w
+    rc, _, err = inst.stop()
+    assert rc == 0, err
+
+
+def data_key(w, *args, check=True):
+    out = run_seald("data-key", *args, "--config", w.inst.conf)
+    if check:
+        assert out.returncode == 0, out.stdout + out.stderr
+    return out
+
+
+def marker(tag):
+    return ("CONFIDENTIAL-%s-%d" % (tag, time.time_ns())).encode()
+
+
+def apply_with(w, material, colour=(200, 0, 0)):
+    img = png(colour=colour)
+    app = w.apply(image={"data": b64(img), "width_mm": 40, "height_mm": 40},
+                  materials=[{"name": "licence.pdf",
+                              "media_type": "application/pdf",
+                              "data": b64(material)}])
+    return app, img
+
+
+def submit_doc(w, esid, text):
+    r = w.inst.post("/api/v1/sign-requests", w.cred["requester"],
+                    json={"esid": esid, "title": "函", "purpose": "test",
+                          "copies": 2,
+                          "documents": [{"name": "a.txt",
+                                         "data": b64(text)}]})
+    assert r.status_code == 201, r.text
+    return r.json()["data"]
+
+
+def approve_and_sign(w, rid):
+    r = w.inst.post(f"/api/v1/sign-requests/{rid}/approve",
+                    w.cred["approver"])
+    assert r.status_code == 200, r.text
+    r = w.inst.post(f"/api/v1/sign-requests/{rid}/sign", w.cred["custodian"])
+    assert r.status_code == 200, r.text
+    (res,) = r.json()["data"]["results"]
+    assert res["status"] == "signed", res
+    return base64.b64decode(res["signature"])
+
+
+def verifies(w, sig, data, tmp):
+    (tmp / "sig.dat").write_bytes(sig)
+    (tmp / "doc.bin").write_bytes(data)
+    out = subprocess.run([SEALD, "verify-file", "--signature",
+                          str(tmp / "sig.dat"), "--data",
+                          str(tmp / "doc.bin"), "--instance", w.inst.dir],
+                         capture_output=True, text=True)
+    return out.returncode == 0 and \
+        json.loads(out.stdout)["indication"] == "TOTAL_PASSED"
+
+
+def picture(w, esid):
+    r = w.inst.get(f"/api/v1/seals/{esid}/picture", w.cred["applicant"])
+    return r
+
+
+def database_bytes(w, tmp):
+    """Everything an attacker with the database gets: the SQLite file and
+    its WAL, or a pg_dump of the PostgreSQL database."""
+    if PG:
+        out = subprocess.run([os.path.join(PG_BIN, "pg_dump"), "-Fp",
+                              w.inst.db_url], capture_output=True)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+    data = b""
+    for suffix in ("", "-wal"):
+        if os.path.exists(w.inst.db + suffix):
+            with open(w.inst.db + suffix, "rb") as f:
+                data += f.read()
+    return data
+
+
+def test_blobs_are_ciphertext_and_still_work(world, tmp_path):
+    w = world
+    secret = marker("material")
+    app, img = apply_with(w, b"%PDF-1.4 " + secret)
+    # the rows hold sealed blobs, none of the plaintext
+    (mat,) = w.inst.sql("SELECT data, size_bytes FROM application_materials "
+                        "WHERE application_id = ?", app)
+    assert mat[0][:8] == MAGIC and secret not in mat[0]
+    assert mat[1] == len(b"%PDF-1.4 " + secret)
+    assert len(mat[0]) == mat[1] + 60
+    (image,) = w.inst.sql("SELECT image FROM applications WHERE id = ?",
+                          app)[0]
+    assert image[:8] == MAGIC and img not in image and b"IHDR" not in image
+    # the seal is made from the stored image, and the picture comes back
+    w.approve(app)
+    esid = w.make(app)["esid"]
+    w.confirm(esid)
+    r = picture(w, esid)
+    assert r.status_code == 200 and r.content == img
+    text = marker("document") * 20
+    req = submit_doc(w, esid, text)
+    (doc,) = w.inst.sql("SELECT data, sm3 FROM sign_documents WHERE "
+                        "request_id = ?", req["id"])
+    assert doc[0][:8] == MAGIC and text[:40] not in doc[0]
+    assert doc[1] == hashlib.new("sm3", text).digest()
+    sig = approve_and_sign(w, req["id"])
+    assert verifies(w, sig, text, tmp_path)
+    # the whole database, as a thief would read it
+    raw = database_bytes(w, tmp_path)
+    assert secret not in raw and text[:40] not in raw
+    # every blob opens and matches its row's hash
+    rep = json.loads(data_key(w, "verify").stdout)
+    assert rep["ok"] and rep["checked"] >= 3, rep
+
+
+@pytest.mark.sqlite_only(reason="seald backup copies the SQLite file; on "
+                         "PostgreSQL the dump is checked above")
+def test_backup_carries_ciphertext(world, tmp_path):
+    w = world
+    secret = marker("backup")
+    apply_with(w, secret)
+    out = tmp_path / "b.db"
+    r = run_seald("backup", "--config", w.inst.conf, "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    raw = out.read_bytes()
+    assert secret not in raw and MAGIC in raw
+    # the same rows as the instance, sealed as they are there
+    import sqlite3
+    con = sqlite3.connect(str(out))
+    rows = con.execute("SELECT data FROM application_materials").fetchall()
+    con.close()
+    assert rows and all(d[:8] == MAGIC for (d,) in rows)
+
+
+def test_moved_or_altered_ciphertext_does_not_open(world, tmp_path):
+    w = world
+    a1, img1 = apply_with(w, marker("a1"), colour=(200, 0, 0))
+    a2, img2 = apply_with(w, marker("a2"), colour=(0, 0, 200))
+    for a in (a1, a2):
+        w.approve(a)
+    e1 = w.make(a1)["esid"]
+    w.confirm(e1)
+    assert picture(w, e1).content == img1
+    # application 2's image ciphertext put in application 1's row: bound
+    # to image 2's SM3, it does not open there
+    (c1,), = w.inst.sql("SELECT image FROM applications WHERE id = ?", a1)
+    (c2,), = w.inst.sql("SELECT image FROM applications WHERE id = ?", a2)
+    w.inst.tamper(("UPDATE applications SET image = ? WHERE id = ?", (c2, a1)))
+    r = picture(w, e1)
+    assert r.status_code == 500, r.text
+    # one flipped byte of its own ciphertext does not open either
+    bad = bytearray(c1)
+    bad[40] ^= 1
+    w.inst.tamper(("UPDATE applications SET image = ? WHERE id = ?",
+                   (bytes(bad), a1)))
+    assert picture(w, e1).status_code == 500
+    # making a seal from a tampered image is refused, not made from junk
+    w.inst.tamper(("UPDATE applications SET image = ? WHERE id = ?",
+                   (bytes(bad), a2)))
+    r = w.inst.post(f"/api/v1/applications/{a2}/make", w.cred["maker"])
+    assert r.status_code == 500, r.text
+    assert w.inst.sql("SELECT count(*) FROM seals WHERE application_id = ?",
+                      a2)[0][0] == 0
+    rep = json.loads(data_key(w, "verify", check=False).stdout)
+    assert not rep["ok"] and rep["failed"] == 2, rep
+    assert {f["column"] for f in rep["failures"]} == {"applications.image"}
+    # put back: readable again
+    w.inst.tamper(("UPDATE applications SET image = ? WHERE id = ?", (c1, a1)),
+                  ("UPDATE applications SET image = ? WHERE id = ?", (c2, a2)))
+    assert picture(w, e1).content == img1
+    assert json.loads(data_key(w, "verify").stdout)["ok"]
+
+
+def test_rotation_keeps_old_blobs_and_seals_new_ones_under_the_new_key(
+        world, tmp_path):
+    w = world
+    old_text = marker("before-rotation") * 10
+    old_req = submit_doc(w, w.esid, old_text)
+    (old_blob,), = w.inst.sql("SELECT data FROM sign_documents WHERE "
+                              "request_id = ?", old_req["id"])
+    before = json.loads(data_key(w, "list").stdout)
+    old_id = max(k["id"] for k in before["keys"])
+    assert key_id(old_blob) == old_id
+    out = data_key(w, "rotate", "--new-wrap-key")
+    after = json.loads(data_key(w, "list").stdout)
+    keys = {k["id"]: k for k in after["keys"]}
+    new_id = max(keys)
+    assert new_id > old_id and keys[new_id]["state"] == "active"
+    assert all(k["state"] == "retired" for i, k in keys.items()
+               if i != new_id)
+    # every key now wrapped under the new wrap key
+    assert len({k["wrap_key"] for k in keys.values()}) == 1
+    assert keys[new_id]["wrap_key"] != \
+        {k["id"]: k for k in before["keys"]}[old_id]["wrap_key"], out.stdout
+    # old blobs open, new ones are sealed under the new key
+    assert verifies(w, approve_and_sign(w, old_req["id"]), old_text, tmp_path)
+    new_text = marker("after-rotation") * 10
+    new_req = submit_doc(w, w.esid, new_text)
+    (new_blob,), = w.inst.sql("SELECT data FROM sign_documents WHERE "
+                              "request_id = ?", new_req["id"])
+    assert key_id(new_blob) == new_id
+    assert verifies(w, approve_and_sign(w, new_req["id"]), new_text, tmp_path)
+    # re-encryption moves every blob to the new key
+    data_key(w, "rotate", "--reencrypt")
+    rep = json.loads(data_key(w, "list").stdout)
+    newest = str(max(k["id"] for k in rep["keys"]))
+    for col, c in rep["blobs"].items():
+        assert c["plaintext"] == 0, rep
+        assert set(c["sealed_by"]) <= {newest}, (col, rep)
+    assert json.loads(data_key(w, "verify").stdout)["ok"]
+    # audited: each key made, the re-wrap, the re-encryption
+    actions = [r[4] for r in w.inst.audit()]
+    for a in ("data_key.create", "data_key.rewrap", "data_key.reencrypt"):
+        assert a in actions, a
+
+
+def test_killed_reencryption_leaves_everything_readable(world):
+    w = world
+    # enough rows that the kill lands inside the walk
+    docs = [{"name": f"d{i}.txt", "data": b64(marker(f"k{i}") * 200)}
+            for i in range(40)]
+    for _ in range(5):
+        r = w.inst.post("/api/v1/sign-requests", w.cred["requester"],
+                        json={"esid": w.esid, "title": "批量", "purpose": "t",
+                              "copies": 1, "documents": docs})
+        assert r.status_code == 201, r.text
+    killed_inside = False
+    for delay in (0.15, 0.3, 0.6):
+        p = subprocess.Popen([SEALD, "data-key", "rotate", "--reencrypt",
+                              "--config", w.inst.conf],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.communicate()
+        rep = json.loads(data_key(w, "list").stdout)
+        ids = set()
+        for c in rep["blobs"].values():
+            ids |= set(c["sealed_by"])
+        killed_inside |= len(ids) > 1
+        # whatever the kill interrupted, every blob opens
+        v = json.loads(data_key(w, "verify").stdout)
+        assert v["ok"] and v["failed"] == 0, v
+    # a rerun finishes the job
+    data_key(w, "rotate", "--reencrypt")
+    rep = json.loads(data_key(w, "list").stdout)
+    newest = str(max(k["id"] for k in rep["keys"]))
+    assert all(set(c["sealed_by"]) <= {newest}
+               for c in rep["blobs"].values()), rep
+    # (how often the kill lands inside depends on the machine's speed;
+    # the assertion above holds either way)
+    print("kill landed inside a re-encryption:", killed_inside)
+
+
+def test_rows_from_before_encryption_are_sealed_by_the_command(world):
+    w = world
+    # a plaintext row as an instance before migration 018 stored it
+    app, _ = apply_with(w, marker("legacy"))
+    plain = b"%PDF-1.4 legacy " + marker("plain")
+    h = hashlib.new("sm3", plain).digest()
+    w.inst.sql("UPDATE application_materials SET data = ?, sm3 = ?, "
+               "size_bytes = ? WHERE application_id = ?", plain, h,
+               len(plain), app)
+    rep = json.loads(data_key(w, "list").stdout)
+    assert rep["blobs"]["application_materials.data"]["plaintext"] == 1
+    # readable as it is meanwhile
+    assert json.loads(data_key(w, "verify").stdout)["ok"]
+    out = data_key(w, "encrypt")
+    assert "1 blobs sealed" in out.stdout, out.stdout
+    (blob,), = w.inst.sql("SELECT data FROM application_materials WHERE "
+                          "application_id = ?", app)
+    assert blob[:8] == MAGIC and plain not in blob
+    rep = json.loads(data_key(w, "list").stdout)
+    assert all(c["plaintext"] == 0 for c in rep["blobs"].values()), rep
+    assert json.loads(data_key(w, "verify").stdout)["ok"]
+    assert "data_key.encrypt" in [r[4] for r in w.inst.audit()]
