@@ -19,6 +19,7 @@
 #include "audit.h"
 #include "blobcrypt.h"
 #include "config.h"
+#include "log.h"
 #include "custody.h"
 #include "store.h"
 #include "store_datakey.h"
@@ -55,17 +56,31 @@ struct blob_key {
 
 /* ---- primitives ---- */
 
+/* The algorithms, fetched once: a fetch per blob cost more than sealing a
+ * small one.  Kept for the process's life. */
+static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
+static EVP_MAC *alg_hmac;
+static EVP_CIPHER *alg_sm4_ctr;
+
+static void
+algs_fetch(void)
+{
+    alg_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    alg_sm4_ctr = EVP_CIPHER_fetch(NULL, "SM4-CTR", NULL);
+}
+
 /* HMAC-SM3 of the parts (p[i], n[i]) under key into out[32]. */
 static err_code
 hmac_sm3(const uint8_t *key, size_t key_len, const uint8_t *const *p,
          const size_t *n, size_t parts, uint8_t out[32], struct err *e)
 {
-    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    EVP_MAC_CTX *ctx;
     OSSL_PARAM params[2];
     size_t outl = 0, i;
     err_code rc = ERR_OK;
 
+    pthread_once(&algs_once, algs_fetch);
+    ctx = alg_hmac ? EVP_MAC_CTX_new(alg_hmac) : NULL;
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
                                                  (char *)"SM3", 0);
     params[1] = OSSL_PARAM_construct_end();
@@ -78,7 +93,6 @@ hmac_sm3(const uint8_t *key, size_t key_len, const uint8_t *const *p,
                          outl != 32))
         rc = err_set(e, ERR_CRYPTO, "HMAC-SM3 failed");
     EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
     return rc;
 }
 
@@ -87,14 +101,14 @@ static err_code
 sm4_ctr(const uint8_t key[BLOB_ENC_LEN], const uint8_t iv[BLOB_IV_LEN],
         const uint8_t *in, size_t n, uint8_t *out, struct err *e)
 {
-    EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, "SM4-CTR", NULL);
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     err_code rc = ERR_OK;
     int outl = 0, fl = 0;
     size_t done = 0;
 
-    if (c == NULL || ctx == NULL ||
-        EVP_EncryptInit_ex2(ctx, c, key, iv, NULL) != 1)
+    pthread_once(&algs_once, algs_fetch);
+    if (alg_sm4_ctr == NULL || ctx == NULL ||
+        EVP_EncryptInit_ex2(ctx, alg_sm4_ctr, key, iv, NULL) != 1)
         rc = err_set(e, ERR_CRYPTO, "SM4-CTR unavailable");
     /* EVP takes int lengths: whole blobs go in 1 GiB steps */
     while (rc == ERR_OK && done < n) {
@@ -107,7 +121,6 @@ sm4_ctr(const uint8_t key[BLOB_ENC_LEN], const uint8_t iv[BLOB_IV_LEN],
     if (rc == ERR_OK && EVP_EncryptFinal_ex(ctx, out + done, &fl) != 1)
         rc = err_set(e, ERR_CRYPTO, "SM4-CTR failed");
     EVP_CIPHER_CTX_free(ctx);
-    EVP_CIPHER_free(c);
     return rc;
 }
 
@@ -585,6 +598,12 @@ blob_open(const struct blob_ref *r, const uint8_t *stored, size_t n,
         return rc;
     rc = blob_open_with(k, r, stored, n, pt, pt_len, e);
     blob_key_put(k);
+    /* a blob that does not authenticate is an integrity failure of the
+     * database (or of a restore): the operator must hear of it */
+    if (rc == ERR_CRYPTO || rc == ERR_MALFORMED)
+        log_event(LOG_ERROR, "blob_unreadable", "column=%s owner=%lld "
+                  "data_key=%lld msg=%s", blob_columns[r->kind],
+                  (long long)r->owner, (long long)id, e->msg);
     return rc;
 }
 

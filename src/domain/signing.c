@@ -197,9 +197,14 @@ sign_submit(const struct actor_ctx *a, const struct sign_new *n,
             (rc = sm2_sm3(n->docs[i].data, n->docs[i].len, n->docs[i].sm3,
                           e)) != ERR_OK)
             return rc;
-    /* the data key before the unit: unwrapping is a token operation */
-    if ((rc = blob_active_key(&w.key, e)) != ERR_OK)
-        return rc;
+    /* the data key before the unit (unwrapping is a token operation),
+     * when there is a document to seal: hashes alone need none */
+    for (i = 0; i < n->ndocs; i++)
+        if (n->docs[i].data != NULL) {
+            if ((rc = blob_active_key(&w.key, e)) != ERR_OK)
+                return rc;
+            break;
+        }
     rc = unit_run(a, submit_work, &w, e);
     blob_key_put(w.key);
     return rc;
