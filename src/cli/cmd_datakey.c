@@ -97,8 +97,9 @@ cmd_data_key(int argc, char **argv)
         err_set(&e, ERR_CONFIG, "no token is configured");
         goto done;
     }
-    /* the ring keeps nothing: each key is unwrapped for its use */
-    if (blobcrypt_start(c, s, 0, &e) != ERR_OK)
+    /* the ring keeps a key as the daemon would: a walk over a million
+     * rows then asks the token once per key, not once per row */
+    if (blobcrypt_start(c, s, cfg.data_key_cache_seconds, &e) != ERR_OK)
         goto done;
     if (!strcmp(verb, "list")) {
         if (blobcrypt_report(s, &rep, &e) != ERR_OK)
