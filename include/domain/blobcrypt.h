@@ -109,8 +109,10 @@ err_code blob_active_key(struct blob_key **out, struct err *e);
 
 /* Open a stored blob of row r with the key its header names (unwrapped if
  * need be).  A blob without the magic is a row written before encryption
- * at rest (migration 018) and comes back as it is; `seald data-key
- * encrypt` seals those.  *pt as blob_open_with. */
+ * at rest (migration 018): it comes back as it is, unless the instance
+ * refuses them (data_keys.plaintext_refused: an instance that never had
+ * one, or whose rows `seald data-key encrypt` has all sealed), then
+ * ERR_CRYPTO.  ERR_UNAVAILABLE without a ring.  *pt as blob_open_with. */
 err_code blob_open(const struct blob_ref *r, const uint8_t *stored, size_t n,
                    uint8_t **pt, size_t *pt_len, struct err *e);
 
@@ -132,9 +134,10 @@ err_code blobcrypt_create_key(struct store *s, struct custody *c,
                               const char *wrap_ref, int64_t *id,
                               struct err *e);
 
-/* When the instance has no data key yet (made before migration 018): a
- * wrap key generated in the local CA's token and a first data key under
- * it (*made 1).  Nothing when it has one (*made 0). */
+/* When the instance has no data key yet (new, or made before migration
+ * 018): a wrap key generated in the local CA's token and a first data key
+ * under it (*made 1), refusing unsealed blobs at once when there is no
+ * blob yet.  Nothing when it has one (*made 0). */
 err_code blobcrypt_ensure_key(struct store *s, struct custody *c, int *made,
                               struct err *e);
 
@@ -158,8 +161,9 @@ err_code blobcrypt_rewrap(struct store *s, struct custody *c,
  * (reencrypt 1) or not sealed at all (reencrypt 0): one row per
  * transaction, each conditional on the row unchanged, so a kill leaves
  * every row readable and a rerun goes on; audited once at the end
- * (data_key.encrypt / data_key.reencrypt) with the counts.  Needs the key
- * ring.  *n gets the rows rewritten. */
+ * (data_key.encrypt / data_key.reencrypt) with the counts, and when no
+ * unsealed row is left, unsealed blobs are refused from then on.  Needs
+ * the key ring.  *n gets the rows rewritten. */
 err_code blobcrypt_encrypt_rows(struct store *s, int reencrypt, int64_t *n,
                                 struct err *e);
 
@@ -170,9 +174,10 @@ err_code blobcrypt_verify_rows(struct store *s, int64_t *checked,
                                int64_t *failed, json_t *failures,
                                struct err *e);
 
-/* Counts for `seald data-key list`: JSON {"keys":[{id, key_ref, state,
- * created_ms, retired_ms}], "blobs": {"<column>": {"sealed_by": {"id": n},
- * "plaintext": n}}}.  *out is a new reference. */
+/* Counts for `seald data-key list`: JSON {"keys":[{id, wrap_key, state,
+ * created_ms, retired_ms, plaintext_refused}], "plaintext_refused": bool,
+ * "blobs": {"<column>": {"sealed_by": {"id": n}, "plaintext": n}}}.  *out
+ * is a new reference. */
 err_code blobcrypt_report(struct store *s, json_t **out, struct err *e);
 
 #endif

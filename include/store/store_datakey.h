@@ -25,6 +25,7 @@ struct store_data_key {
     size_t  wrapped_len;
     int     active;                              /* 0: retired */
     int64_t created_ms, retired_ms;              /* retired_ms 0: not */
+    int     plaintext_refused;
 };
 
 /* Add an active data key (wrapped under key_ref) at now_ms; its id to
@@ -42,6 +43,11 @@ err_code store_data_key_retire_others(struct store_conn *c, int64_t keep_id,
 err_code store_data_key_rewrap(struct store_conn *c, int64_t id,
                                const char *key_ref, const uint8_t *wrapped,
                                size_t wrapped_len, struct err *e);
+
+/* From now on an unsealed blob is refused (sets plaintext_refused on
+ * every row; migration 018). */
+err_code store_data_key_refuse_plaintext(struct store_conn *c,
+                                         struct err *e);
 
 /* Every data key in id order, each passed to fn (its ERR_OK goes on). */
 typedef err_code (*store_data_key_fn)(void *ctx,

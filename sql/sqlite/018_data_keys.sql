@@ -9,11 +9,18 @@
 -- Rotation adds a row and retires the others in one transaction; a re-wrap
 -- replaces wrapped and key_ref of a row, never the key inside.  Rows are
 -- never deleted: a blob that names a missing key could not be read.
+--
+-- plaintext_refused: once any row has it, a stored blob that is not sealed
+-- is refused instead of read as a row from before this migration.  Set on
+-- the first key of an instance that has no blobs yet, and by `seald
+-- data-key encrypt` when no plaintext row is left.
 CREATE TABLE data_keys (
     id          INTEGER PRIMARY KEY,
     key_ref     TEXT    NOT NULL,           -- token/hex-id of the wrap key
     wrapped     BLOB    NOT NULL,           -- DER SM2Cipher of the key
     state       TEXT    NOT NULL CHECK (state IN ('active', 'retired')),
     created_ms  INTEGER NOT NULL,
-    retired_ms  INTEGER
+    retired_ms  INTEGER,
+    plaintext_refused INTEGER NOT NULL DEFAULT 0
+                CHECK (plaintext_refused IN (0, 1))
 );

@@ -334,6 +334,7 @@ struct ring_entry {
     uint8_t          wrapped[STORE_DATA_KEY_WRAP_MAX];
     size_t           wrapped_len;
     int              active;
+    int              plaintext_refused;
     struct blob_key *k;             /* NULL: not unwrapped (or dropped) */
     int64_t          unwrapped_ms;
 };
@@ -345,6 +346,7 @@ static struct {
     struct store     *store;
     int64_t           cache_ms;
     int64_t           loaded_ms;    /* 0: never */
+    int               refuse_plaintext; /* some row's plaintext_refused */
     size_t            n;
     struct ring_entry e[RING_MAX];
 } ring = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -380,6 +382,7 @@ ring_collect(void *ctx, const struct store_data_key *k, struct err *e)
     memcpy(r->wrapped, k->wrapped, k->wrapped_len);
     r->wrapped_len = k->wrapped_len;
     r->active = k->active;
+    r->plaintext_refused = k->plaintext_refused;
     return ERR_OK;
 }
 
@@ -412,6 +415,9 @@ ring_load(int64_t now, struct err *e)
     ring_drop_keys(now, 1);
     memcpy(ring.e, l->e, sizeof(l->e[0]) * l->n);
     ring.n = l->n;
+    ring.refuse_plaintext = 0;
+    for (size_t i = 0; i < l->n; i++)
+        ring.refuse_plaintext |= l->e[i].plaintext_refused;
     ring.loaded_ms = now;
     free(l);
     return ERR_OK;
@@ -569,6 +575,28 @@ blobcrypt_sweep(void)
     pthread_mutex_unlock(&ring.mu);
 }
 
+/* ERR_OK when an unsealed blob may be read as it is; ERR_CRYPTO when the
+ * instance refuses them; ERR_UNAVAILABLE without a ring. */
+static err_code
+ring_plaintext_refused(struct err *e)
+{
+    int64_t now = util_now_ms();
+    err_code rc = ERR_OK;
+
+    pthread_mutex_lock(&ring.mu);
+    if (!ring.on)
+        rc = err_set(e, ERR_UNAVAILABLE, "encryption at rest is not "
+                     "started");
+    else if (ring.loaded_ms == 0 || now - ring.loaded_ms >= ring.cache_ms)
+        rc = ring_load(now, e);
+    if (rc == ERR_OK && ring.refuse_plaintext)
+        rc = err_set(e, ERR_CRYPTO, "a stored blob is not sealed, and this "
+                     "instance has sealed all its blobs (written into the "
+                     "database?)");
+    pthread_mutex_unlock(&ring.mu);
+    return rc;
+}
+
 err_code
 blob_active_key(struct blob_key **out, struct err *e)
 {
@@ -586,7 +614,16 @@ blob_open(const struct blob_ref *r, const uint8_t *stored, size_t n,
     *pt = NULL;
     *pt_len = 0;
     if (!blob_is_sealed(stored, n, &id)) {
-        /* a row from before migration 018 */
+        /* a row from before migration 018, read as it is until `seald
+         * data-key encrypt` has sealed them all (or on an instance that
+         * never had one): then refused */
+        if ((rc = ring_plaintext_refused(e)) != ERR_OK) {
+            if (rc == ERR_CRYPTO)
+                log_event(LOG_ERROR, "blob_unreadable", "column=%s "
+                          "owner=%lld msg=%s", blob_columns[r->kind],
+                          (long long)r->owner, e->msg);
+            return rc;
+        }
         if ((*pt = malloc(n ? n : 1)) == NULL)
             return err_set(e, ERR_NOMEM, "out of memory");
         if (n > 0)
@@ -623,6 +660,17 @@ blob_open_in_place(const struct blob_ref *r, uint8_t **buf, size_t *len,
 
 /* ---- administration ---- */
 
+static err_code key_create(struct store *s, struct custody *c,
+                           const char *wrap_ref, int refuse, int64_t *id,
+                           struct err *e);
+
+err_code
+blobcrypt_create_key(struct store *s, struct custody *c, const char *wrap_ref,
+                     int64_t *id, struct err *e)
+{
+    return key_create(s, c, wrap_ref, 0, id, e);
+}
+
 static const struct audit_actor operator_actor = {
     .role = "operator", .client_addr = "local"
 };
@@ -631,6 +679,7 @@ struct create_work {
     const char    *wrap_ref;
     const uint8_t *wrapped;
     size_t         wrapped_len;
+    int            refuse_plaintext;
     int64_t        id;
 };
 
@@ -649,12 +698,16 @@ create_work(struct store_conn *c, void *ctx, struct err *e)
                                     w->wrapped_len, util_now_ms(), &w->id,
                                     e)) != ERR_OK ||
         (rc = store_data_key_retire_others(c, w->id, util_now_ms(),
-                                           &retired, e)) != ERR_OK)
+                                           &retired, e)) != ERR_OK ||
+        (w->refuse_plaintext &&
+         (rc = store_data_key_refuse_plaintext(c, e)) != ERR_OK))
         return rc;
     snprintf(target, sizeof(target), "%lld", (long long)w->id);
     ev.target_id = target;
-    if ((details = json_pack("{s:s, s:I}", "wrap_key", w->wrap_ref,
-                             "retired", (json_int_t)retired)) == NULL)
+    if ((details = json_pack("{s:s, s:I, s:b}", "wrap_key", w->wrap_ref,
+                             "retired", (json_int_t)retired,
+                             "plaintext_refused", w->refuse_plaintext))
+        == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
     ev.details = details;
     rc = audit_append(c, &operator_actor, &ev, e);
@@ -662,13 +715,15 @@ create_work(struct store_conn *c, void *ctx, struct err *e)
     return rc;
 }
 
-err_code
-blobcrypt_create_key(struct store *s, struct custody *c, const char *wrap_ref,
-                     int64_t *id, struct err *e)
+/* blobcrypt_create_key, with refuse 1 also refusing unsealed blobs from
+ * now on, in the same transaction. */
+static err_code
+key_create(struct store *s, struct custody *c, const char *wrap_ref,
+           int refuse, int64_t *id, struct err *e)
 {
     char tok[CUSTODY_NAME_MAX], kid[CUSTODY_ID_HEX_MAX];
     uint8_t *dk = util_secret_alloc(BLOB_DATA_KEY_LEN);
-    struct create_work w = {wrap_ref, NULL, 0, 0};
+    struct create_work w = {wrap_ref, NULL, 0, refuse, 0};
     uint8_t *wrapped = NULL;
     struct store_conn *conn;
     err_code rc;
@@ -864,16 +919,44 @@ row_work(struct store_conn *c, void *ctx, struct err *e)
 struct count_work {
     const char *action;
     json_t     *details;
+    int64_t     plaintext;      /* left after the walk */
 };
 
+/* The walk's end: its audit entry, and with no plaintext row left, the
+ * refusal of unsealed blobs from now on. */
 static err_code
 count_work(struct store_conn *c, void *ctx, struct err *e)
 {
     struct count_work *w = ctx;
     struct audit_event ev = {w->action, "data_key", "blobs", AUDIT_OK, NULL,
                              w->details};
+    err_code rc;
 
+    if (w->plaintext == 0 &&
+        (rc = store_data_key_refuse_plaintext(c, e)) != ERR_OK)
+        return rc;
     return audit_append(c, &operator_actor, &ev, e);
+}
+
+/* Unsealed blobs in every column to *n. */
+static err_code
+count_plaintext(struct store_conn *c, int64_t *n, struct err *e)
+{
+    *n = 0;
+    for (int kind = 0; kind < STORE_BLOB__COUNT; kind++) {
+        struct store_blob b;
+        int64_t after = 0;
+        err_code rc;
+        while ((rc = store_blob_next(c, (enum store_blob_kind)kind, after, &b,
+                                     e)) == ERR_OK) {
+            after = b.id;
+            *n += !blob_is_sealed(b.data, b.len, NULL);
+            free(b.data);
+        }
+        if (rc != ERR_NOT_FOUND)
+            return rc;
+    }
+    return ERR_OK;
 }
 
 err_code
@@ -883,7 +966,7 @@ blobcrypt_encrypt_rows(struct store *s, int reencrypt, int64_t *n,
     struct blob_key *k = NULL;
     struct store_conn *conn;
     struct count_work cw = {reencrypt ? "data_key.reencrypt"
-                                      : "data_key.encrypt", NULL};
+                                      : "data_key.encrypt", NULL, 0};
     err_code rc;
 
     *n = 0;
@@ -951,8 +1034,12 @@ blobcrypt_encrypt_rows(struct store *s, int reencrypt, int64_t *n,
     json_object_set_new(cw.details, "data_key",
                         json_integer(blob_key_id(k)));
     blob_key_put(k);
-    if (rc == ERR_OK)
+    if (rc == ERR_OK && (rc = count_plaintext(conn, &cw.plaintext, e))
+        == ERR_OK) {
+        json_object_set_new(cw.details, "plaintext_left",
+                            json_integer(cw.plaintext));
         rc = store_run(conn, count_work, &cw, e);
+    }
     json_decref(cw.details);
     return rc;
 }
@@ -962,12 +1049,13 @@ report_key(void *ctx, const struct store_data_key *k, struct err *e)
 {
     json_t *keys = ctx, *o;
 
-    o = json_pack("{s:I, s:s, s:s, s:I, s:o}", "id", (json_int_t)k->id,
+    o = json_pack("{s:I, s:s, s:s, s:I, s:o, s:b}", "id", (json_int_t)k->id,
                   "wrap_key", k->key_ref,
                   "state", k->active ? "active" : "retired",
                   "created_ms", (json_int_t)k->created_ms,
                   "retired_ms", k->retired_ms ? json_integer(k->retired_ms)
-                                              : json_null());
+                                              : json_null(),
+                  "plaintext_refused", k->plaintext_refused);
     if (o == NULL || json_array_append_new(keys, o) != 0)
         return err_set(e, ERR_NOMEM, "out of memory");
     return ERR_OK;
@@ -987,6 +1075,14 @@ blobcrypt_report(struct store *s, json_t **out, struct err *e)
         (rc = store_data_key_list(c, report_key, json_object_get(r, "keys"),
                                   e)) != ERR_OK)
         goto fail;
+    {
+        json_t *k;
+        size_t i;
+        int refused = 0;
+        json_array_foreach(json_object_get(r, "keys"), i, k)
+            refused |= json_is_true(json_object_get(k, "plaintext_refused"));
+        json_object_set_new(r, "plaintext_refused", json_boolean(refused));
+    }
     for (int kind = 0; kind < STORE_BLOB__COUNT; kind++) {
         json_t *by = json_object(), *col;
         int64_t after = 0, plain = 0;
@@ -1038,6 +1134,7 @@ blobcrypt_ensure_key(struct store *s, struct custody *c, int *made,
     uint8_t *cert = NULL;
     size_t cert_len = 0;
     int64_t kid = 0;
+    int any = 0;
     err_code rc;
 
     *made = 0;
@@ -1055,9 +1152,21 @@ blobcrypt_ensure_key(struct store *s, struct custody *c, int *made,
         return rc;
     }
     free(cert);
+    /* an instance with no blob yet has no row from before: it never has
+     * to read an unsealed blob (none is written without a data key) */
+    for (int kind = 0; kind < STORE_BLOB__COUNT && !any; kind++) {
+        struct store_blob b;
+        rc = store_blob_next(conn, (enum store_blob_kind)kind, 0, &b, e);
+        if (rc == ERR_OK) {
+            any = 1;
+            free(b.data);
+        } else if (rc != ERR_NOT_FOUND) {
+            return rc;
+        }
+    }
     if ((rc = config_keyref(ca_ref, tok, id, e)) != ERR_OK ||
         (rc = blobcrypt_new_wrap_key(c, tok, ref, sizeof(ref), e)) != ERR_OK ||
-        (rc = blobcrypt_create_key(s, c, ref, &kid, e)) != ERR_OK)
+        (rc = key_create(s, c, ref, !any, &kid, e)) != ERR_OK)
         return rc;
     *made = 1;
     return ERR_OK;

@@ -166,7 +166,7 @@
     "approved_ms, expires_ms, created_ms, updated_ms"
 
 #define COPY_DATA_KEY_COLS \
-    "id, key_ref, wrapped, state, created_ms, retired_ms"
+    "id, key_ref, wrapped, state, created_ms, retired_ms, plaintext_refused"
 
 #define COPY_SDOC_COLS \
     "id, request_id, name, size_bytes, sm3, data, signatures"
@@ -818,7 +818,7 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "SELECT " COPY_DATA_KEY_COLS " FROM data_keys ORDER BY id",
     [DB_COPY_DATA_KEY_WRITE] =
         "INSERT INTO data_keys (" COPY_DATA_KEY_COLS ") {explicit ids} "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
     [DB_COPY_DATA_KEY_COUNT] = "SELECT count(*) FROM data_keys",
     [DB_COPY_ORG_FIX_PARENT] =
         "UPDATE organisations SET parent_id = $2 WHERE id = $1",
@@ -930,7 +930,10 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "UPDATE data_keys SET key_ref = $1, wrapped = $2 WHERE id = $3",
     [DB_DATA_KEY_LIST] =
         "SELECT id, key_ref, wrapped, state, created_ms, "
-        "coalesce(retired_ms, 0) FROM data_keys ORDER BY id",
+        "coalesce(retired_ms, 0), plaintext_refused FROM data_keys "
+        "ORDER BY id",
+    [DB_DATA_KEY_REFUSE_PLAINTEXT] =
+        "UPDATE data_keys SET plaintext_refused = 1",
     /* the walk of blobcrypt's commands: one row at a time, after an id */
     [DB_BLOB_MATERIAL_NEXT] =
         "SELECT id, application_id, sm3, data FROM application_materials "

@@ -90,7 +90,7 @@ static const struct copy_table tables[STORE_COPY_TABLES] = {
     {"delivery_cursors", "ti", ROWS(DCURSOR), 0, 0, {{0}}},
     {"deliveries", "ititiiiti", ROWS(DELIVERY), 1, 0, {{0}}},
     {"seal_expiry_notices", "ii", ROWS(NOTICE), 0, 0, {{0}}},
-    {"data_keys", "itbtii", ROWS(DATA_KEY), 1, 0, {{0}}},
+    {"data_keys", "itbtiii", ROWS(DATA_KEY), 1, 0, {{0}}},
 };
 
 /* The column list of a statement's text: what follows start up to the

@@ -56,6 +56,16 @@ store_data_key_rewrap(struct store_conn *c, int64_t id, const char *key_ref,
 }
 
 err_code
+store_data_key_refuse_plaintext(struct store_conn *c, struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_DATA_KEY_REFUSE_PLAINTEXT, e);
+
+    if (st == NULL)
+        return db_prep_failed(e);
+    return db_step_done(st, e);
+}
+
+err_code
 store_data_key_list(struct store_conn *c, store_data_key_fn fn, void *ctx,
                     struct err *e)
 {
@@ -82,6 +92,7 @@ store_data_key_list(struct store_conn *c, store_data_key_fn fn, void *ctx,
                           "active") == 0;
         k.created_ms = db_col_i64(st, 4);
         k.retired_ms = db_col_i64(st, 5);
+        k.plaintext_refused = db_col_int(st, 6) != 0;
         if ((rc = fn(ctx, &k, e)) != ERR_OK)
             break;
     }

@@ -299,23 +299,76 @@ def test_killed_reencryption_leaves_everything_readable(world):
 
 def test_rows_from_before_encryption_are_sealed_by_the_command(world):
     w = world
-    # a plaintext row as an instance before migration 018 stored it
-    app, _ = apply_with(w, marker("legacy"))
-    plain = b"%PDF-1.4 legacy " + marker("plain")
-    h = hashlib.new("sm3", plain).digest()
-    w.inst.sql("UPDATE application_materials SET data = ?, sm3 = ?, "
-               "size_bytes = ? WHERE application_id = ?", plain, h,
-               len(plain), app)
     rep = json.loads(data_key(w, "list").stdout)
-    assert rep["blobs"]["application_materials.data"]["plaintext"] == 1
-    # readable as it is meanwhile
+    # a new instance never had an unsealed row: it refuses one
+    assert rep["plaintext_refused"] is True, rep
+    app, _ = apply_with(w, marker("legacy"))
+    w.approve(app)
+    plain = png(colour=(0, 120, 0))
+    h = hashlib.new("sm3", plain).digest()
+    w.inst.sql("UPDATE applications SET image = ?, image_sm3 = ? WHERE "
+               "id = ?", plain, h, app)
+    r = w.inst.post(f"/api/v1/applications/{app}/make", w.cred["maker"])
+    assert r.status_code == 500, r.text
+    v = json.loads(data_key(w, "verify", check=False).stdout)
+    assert v["failed"] == 1 and "not sealed" in v["failures"][0]["error"], v
+    # an instance upgraded from before migration 018 reads it as it is
+    w.inst.sql("UPDATE data_keys SET plaintext_refused = 0")
+    rep = json.loads(data_key(w, "list").stdout)
+    assert rep["plaintext_refused"] is False
+    assert rep["blobs"]["applications.image"]["plaintext"] == 1, rep
     assert json.loads(data_key(w, "verify").stdout)["ok"]
+    # until `seald data-key encrypt` seals every such row
     out = data_key(w, "encrypt")
     assert "1 blobs sealed" in out.stdout, out.stdout
-    (blob,), = w.inst.sql("SELECT data FROM application_materials WHERE "
-                          "application_id = ?", app)
+    (blob,), = w.inst.sql("SELECT image FROM applications WHERE id = ?", app)
     assert blob[:8] == MAGIC and plain not in blob
     rep = json.loads(data_key(w, "list").stdout)
     assert all(c["plaintext"] == 0 for c in rep["blobs"].values()), rep
+    assert rep["plaintext_refused"] is True, rep
+    # the seal is made from the image that was plaintext
+    esid = w.make(app)["esid"]
+    w.confirm(esid)
+    assert picture(w, esid).content == plain
     assert json.loads(data_key(w, "verify").stdout)["ok"]
     assert "data_key.encrypt" in [r[4] for r in w.inst.audit()]
+
+
+@pytest.mark.sqlite_only(reason="the fixture is a schema-7 SQLite database "
+                         "file (tests/fixtures/schema-007)")
+def test_upgraded_instance_seals_its_old_rows(tmp_path):
+    import shutil
+    fixture = os.path.join(os.environ.get("SEALD_SOURCE_DIR", "."), "tests",
+                           "fixtures", "schema-007", "seald.db")
+    inst = Instance(tmp_path / "inst")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(inst.db + suffix):
+            os.unlink(inst.db + suffix)
+    shutil.copy(fixture, inst.db)
+    old = inst.sql("SELECT id, data FROM application_materials ORDER BY id")
+    assert old and all(d[:8] != MAGIC for _, d in old)
+    # the first start gives it a data key, and leaves its rows readable
+    inst.start()
+    rc, _, err = inst.stop()
+    assert rc == 0, err
+    (n, refused), = inst.sql("SELECT count(*), max(plaintext_refused) FROM "
+                             "data_keys")
+    assert n == 1 and refused == 0
+    assert inst.sql("SELECT id, data FROM application_materials ORDER BY "
+                    "id") == old
+    out = run_seald("data-key", "verify", "--config", inst.conf)
+    assert out.returncode == 0 and json.loads(out.stdout)["ok"], out.stdout
+    # the upgrade step seals them; each still opens to its old bytes
+    out = run_seald("data-key", "encrypt", "--config", inst.conf)
+    assert out.returncode == 0, out.stderr
+    new = inst.sql("SELECT id, data FROM application_materials ORDER BY id")
+    assert [i for i, _ in new] == [i for i, _ in old]
+    for (_, d), (_, o) in zip(new, old):
+        assert d[:8] == MAGIC and o not in d
+    rep = json.loads(run_seald("data-key", "list", "--config",
+                               inst.conf).stdout)
+    assert rep["plaintext_refused"] is True, rep
+    assert all(c["plaintext"] == 0 for c in rep["blobs"].values()), rep
+    out = run_seald("data-key", "verify", "--config", inst.conf)
+    v = json.loads(out.stdout)
+    assert out.returncode == 0 and v["ok"] and v["checked"] >= len(old), v
