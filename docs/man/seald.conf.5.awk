@@ -82,12 +82,13 @@ FNR == 1 {
         print line
     }
 }
-/^;?\[[a-z._]+\]$/ {           # a section, or the commented token section
+/^;?\[[a-z._-]+\]$/ {          # a section, or a commented template section
     s = $0; sub(/^;?\[/, "", s); sub(/\]$/, "", s)
-    if (s ~ /^token\./) s = "token.*"
+    # the named sections, each documented by one commented template
+    if (s ~ /^(token|issuer|destination)\./) { sub(/\..*/, "", s); s = s ".*" }
     if (insection) print ".El"
-    if (s == "token.*")
-        printf(".Ss [token.NAME] section\n")
+    if (s ~ /\.\*$/)
+        printf(".Ss [%s.NAME] section\n", substr(s, 1, length(s) - 2))
     else
         printf(".Ss [%s] section\n", s)
     print ".Bl -tag -width Ds"
@@ -95,7 +96,7 @@ FNR == 1 {
     next
 }
 /^$/ { text = ""; next }
-/^;?[a-z_]+ *=/ && insection { # a key, or a commented token key
+/^;?[a-z0-9_]+ *=/ && insection { # a key, or a commented token key
     k = $0; sub(/^;/, "", k); sub(/ *=.*/, "", k)
     emit(k, section "." k)
     next

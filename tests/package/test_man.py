@@ -28,7 +28,7 @@ def man5_keys():
         line = line.rstrip("\n")
         m = re.fullmatch(r"\.Ss \[(\S+)\] section", line)
         if m:
-            section = "token.*" if m.group(1) == "token.NAME" else m.group(1)
+            section = re.sub(r"\.NAME$", ".*", m.group(1))
             continue
         m = re.fullmatch(r"\.It Cm (\S+) Pq Ar (\S+)", line)
         if m:

@@ -286,8 +286,10 @@ def test_large_uploads_stream_to_disk(world):
     finally:
         for s in held:
             s.close()
+    # stored sealed (encryption at rest): the document and 60 bytes of
+    # header and tag (BLOB_OVERHEAD)
     assert inst.sql("SELECT length(data) FROM sign_documents WHERE id = ?",
-                    did) == [(size,)]
+                    did) == [(size + 60,)]
     r = inst.post(f"/api/v1/sign-requests/{rid}/approve", w.cred["approver"])
     assert r.status_code == 200, r.text
     r = inst.post(f"/api/v1/sign-requests/{rid}/sign", w.cred["custodian"])
