@@ -41,6 +41,7 @@ typedef enum err_code {
     ERR_INTERNAL,         /* a bug: should never reach a client              */
     ERR_TOKEN_INVALID,    /* a person's identity token is not acceptable     */
     ERR_TOKEN_EXPIRED,    /* a person's identity token is outside its time   */
+    ERR_SEAL_SCOPE,       /* the seal's kind may not seal this document type */
     ERR__COUNT
 } err_code;
 

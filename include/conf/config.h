@@ -22,6 +22,8 @@
 #define CONFIG_MAX_TOKENS           8
 #define CONFIG_MAX_PRECHAIN         1000000000000L
 #define CONFIG_KEYREF_MAX           (CUSTODY_NAME_MAX + CUSTODY_ID_HEX_MAX + 2)
+#define CONFIG_SCOPE_MAX            256     /* a [scope] key's list     */
+#define CONFIG_DOCTYPE_MAX          32      /* one document type        */
 /* TSAPolicyId of the timestamps seald issues when tsa.serve_policy is not
  * set: a UUID-based OID (ITU-T X.667, arc 2.25), which needs no registry. */
 #define CONFIG_TSA_SERVE_POLICY "2.25.18551139004563584666853997275230504503"
@@ -208,6 +210,20 @@ struct config {
     /* [destination.NAME] sections */
     struct config_dest dests[CONFIG_MAX_DESTS];
     size_t ndests;
+    /* [scope]: the document types each kind of seal may seal (issue 18
+     * item 10), comma-separated; "" (the default) for every type.  One
+     * key per kind of seal, named as config_seal_scope() reads them. */
+    char scope_legal_name[CONFIG_SCOPE_MAX];
+    char scope_department[CONFIG_SCOPE_MAX];
+    char scope_branch[CONFIG_SCOPE_MAX];
+    char scope_business_contract[CONFIG_SCOPE_MAX];
+    char scope_business_finance[CONFIG_SCOPE_MAX];
+    char scope_business_invoice[CONFIG_SCOPE_MAX];
+    char scope_business_customs[CONFIG_SCOPE_MAX];
+    char scope_business_inspection[CONFIG_SCOPE_MAX];
+    char scope_business_other[CONFIG_SCOPE_MAX];
+    char scope_position[CONFIG_SCOPE_MAX];
+    char scope_personal[CONFIG_SCOPE_MAX];
 
     /* not keys: where relative paths are resolved from */
     char base_dir[PATH_MAX];
@@ -258,6 +274,22 @@ struct config_key_info {
  * end.  Nothing to free.  `seald config-keys --long` prints it, and the
  * test docs.man compares seald.conf(5) with it. */
 int config_key_describe(size_t i, struct config_key_info *out);
+/* 1 if s[0..len) is a document type: a lowercase letter, then lowercase
+ * letters, digits and '_', at most CONFIG_DOCTYPE_MAX bytes in all (the
+ * form of the [scope] lists and of a signing request's document_type). */
+int config_doctype_valid(const char *s, size_t len);
+
+/* The [scope] list of the kind of seal named scope_kind ("legal_name",
+ * "department", "branch", "business_<business>", "position",
+ * "personal"): "" when that kind may seal every document type; NULL for
+ * a name that is no kind (which the caller treats as unlimited only if it
+ * chooses to). */
+const char *config_seal_scope(const struct config *cfg,
+                              const char *scope_kind);
+
+/* 1 if doctype is in the comma-separated list (no spaces; config_validate
+ * checked its form). */
+int config_scope_has(const char *list, const char *doctype);
 
 /* Split a key reference "token/hex-id" into its parts (token cap
  * CUSTODY_NAME_MAX, id cap CUSTODY_ID_HEX_MAX). */

@@ -44,6 +44,7 @@ enum rbac_perm {
     PERM_EVENT_READ,          /* follow the events of the scope (pull)    */
     PERM_DELIVERY_MANAGE,     /* list and replay outbound deliveries      */
     PERM_METRICS_READ,        /* GET /metrics from outside metrics.allow  */
+    PERM_STATS_READ,          /* the supervising department's statistics */
     PERM__COUNT
 };
 

@@ -80,10 +80,29 @@ struct sign_new {
     int64_t              extra_for_id;   /* 加印: more copies          */
     struct sign_doc_new *docs;
     size_t               ndocs;
+    /* the documents' type (config_doctype_valid), or NULL: checked
+     * against the scope of the seal's kind in cfg ([scope]); a seal of a
+     * limited kind refuses a request without one (ERR_SEAL_SCOPE) */
+    const char          *document_type;
+    const struct config *cfg;
 };
 
+/* Submit a request (the seal usable, the caller its requester, the
+ * document type within the seal's scope: sign_scope_check).  *id_out the
+ * new request. */
 err_code sign_submit(const struct actor_ctx *a, const struct sign_new *n,
                      long max_documents, int64_t *id_out, struct err *e);
+
+/* Seal scope (issue 18 item 10): ERR_OK if seal s may seal documents of
+ * doctype (NULL or "" for a request that named none) under cfg's [scope]
+ * list for the seal's kind (official seals by subkind, business seals by
+ * their business: "business_contract", ...; position and personal seals by
+ * kind); an empty or unknown list is every type.  ERR_SEAL_SCOPE, naming
+ * the kind and its list, otherwise.  Read on c (the application that made
+ * the seal says its kind). */
+err_code sign_scope_check(struct store_conn *c, const struct config *cfg,
+                          const struct store_seal *s, const char *doctype,
+                          struct err *e);
 
 /* approve (grant valid for ttl_ms) or reject (reason required). */
 err_code sign_decide(const struct actor_ctx *a, int64_t id, int approve,

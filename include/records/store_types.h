@@ -30,6 +30,8 @@ typedef err_code (*store_work_fn)(struct store_conn *conn, void *ctx,
 #define STORE_DN_MAX     512
 #define STORE_CODE_MAX   32
 #define STORE_PAGE_MAX   500
+/* a document type (migration 017): [a-z][a-z0-9_]*, at most this long */
+#define STORE_DOCTYPE_MAX 32
 
 struct store_org {
     int64_t id;
@@ -291,6 +293,8 @@ struct store_sreq {
     int64_t approved_ms;
     int64_t expires_ms;
     int64_t created_ms, updated_ms;
+    /* the documents' type (migration 017), "" when none was named */
+    char    document_type[STORE_DOCTYPE_MAX + 1];
 };
 
 struct store_sdoc {
@@ -330,5 +334,51 @@ typedef err_code (*store_sdoc_fn)(void *ctx, const struct store_sdoc *d);
 typedef err_code (*store_usage_fn)(void *ctx, const struct store_usage *u);
 
 typedef err_code (*store_sig_fn)(void *ctx, const struct store_sig *s);
+
+/* The statistics (store_stats.h, issue 18 item 9): one row of each
+ * grouped query. */
+struct store_stat_seals {            /* seals in a state at a time */
+    int64_t region_id;
+    char    region_name[STORE_NAME_MAX * 2];
+    int64_t org_id;
+    char    org_name[STORE_NAME_MAX * 2];
+    char    kind[16];
+    char    state[16];
+    int64_t count;
+};
+
+struct store_stat_apps {             /* applications in a period */
+    int64_t org_id;                  /* 0: the total row */
+    int64_t region_id;               /* 0 for the total row */
+    char    org_name[STORE_NAME_MAX * 2];
+    int64_t received, decided, approved, rejected;
+    int64_t median_ms, p90_ms, max_ms;   /* turnaround; -1: none decided */
+};
+
+struct store_stat_sigs {             /* signatures of a seal on a day */
+    int64_t org_id;
+    int64_t seal_id;
+    char    esid[STORE_ESID_MAX];
+    int64_t day;                     /* UTC days since the epoch */
+    int64_t count;
+};
+
+/* A kept monthly report (migration 017); the bodies are read on their
+ * own (store_stats_report_get). */
+struct store_stats_report {
+    int64_t id;
+    int64_t org_id;
+    char    month[8];                /* "YYYY-MM" */
+    int64_t from_ms, to_ms, created_ms;
+};
+
+typedef err_code (*store_stat_seals_fn)(void *ctx,
+                                        const struct store_stat_seals *r);
+typedef err_code (*store_stat_apps_fn)(void *ctx,
+                                       const struct store_stat_apps *r);
+typedef err_code (*store_stat_sigs_fn)(void *ctx,
+                                       const struct store_stat_sigs *r);
+typedef err_code (*store_stats_report_fn)(void *ctx,
+                                          const struct store_stats_report *r);
 
 #endif

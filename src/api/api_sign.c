@@ -52,7 +52,7 @@ sreq_json(const struct actor_ctx *a, const struct store_sreq *r,
         return rc;
     }
     *out = json_pack("{s:I, s:s, s:I, s:o, s:s, s:s, s:i, s:o, s:o, s:s, "
-                     "s:s?, s:o, s:o, s:I, s:o}",
+                     "s:s?, s:o, s:o, s:I, s:o, s:s?}",
                      "id", (json_int_t)r->id, "esid", s->esid,
                      "submitter_id", (json_int_t)r->submitter_id,
                      "deputy_id", r->deputy_id ? json_integer(r->deputy_id)
@@ -71,7 +71,9 @@ sreq_json(const struct actor_ctx *a, const struct store_sreq *r,
                      "expires_ms", r->expires_ms
                          ? json_integer(r->expires_ms) : json_null(),
                      "created_ms", (json_int_t)r->created_ms,
-                     "documents", docs);
+                     "documents", docs,
+                     "document_type", r->document_type[0] ? r->document_type
+                                                          : NULL);
     return *out ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
 }
 
@@ -147,7 +149,7 @@ err_code
 api_sreq_submit(struct http_req *req, struct http_resp *resp, struct err *e)
 {
     static const char *const fields[] = {"esid", "title", "purpose", "copies",
-        "documents", "resubmits_id", "extra_for_id", NULL};
+        "documents", "resubmits_id", "extra_for_id", "document_type", NULL};
     struct actor_ctx a = http_actor_ctx(req);
     size_t max = (size_t)req->app->cfg->sign_max_documents, i;
     struct sign_doc_new *docs = calloc(max, sizeof(*docs));
@@ -179,6 +181,8 @@ api_sreq_submit(struct http_req *req, struct http_resp *resp, struct err *e)
                            e)) != ERR_OK ||
         (rc = sjson_get_int(req->json, "extra_for_id", 1, INT64_MAX, 0,
                            &extra, e)) != ERR_OK ||
+        (rc = sjson_get_str(req->json, "document_type", CONFIG_DOCTYPE_MAX,
+                           0, &n.document_type, e)) != ERR_OK ||
         (rc = parse_docs(json_object_get(req->json, "documents"), docs, bufs,
                          max, req->app->cfg->max_body_bytes, &n.ndocs, e))
         != ERR_OK)
@@ -187,6 +191,7 @@ api_sreq_submit(struct http_req *req, struct http_resp *resp, struct err *e)
     n.resubmits_id = resub;
     n.extra_for_id = extra;
     n.docs = docs;
+    n.cfg = req->app->cfg;
     if ((rc = sign_submit(&a, &n, (long)max, &id, e)) == ERR_OK &&
         (rc = answer_request(req, resp, id, e)) == ERR_OK)
         resp->status = 201;

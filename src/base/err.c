@@ -42,6 +42,7 @@ static const struct {
     [ERR_INTERNAL]        = {"internal_error", 500},
     [ERR_TOKEN_INVALID]   = {"invalid_token", 401},
     [ERR_TOKEN_EXPIRED]   = {"token_expired", 401},
+    [ERR_SEAL_SCOPE]      = {"outside_seal_scope", 422},
 };
 
 err_code

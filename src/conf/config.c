@@ -187,6 +187,18 @@ static const struct key_def config_keys[] = {
         1000000),
     NUM("identity", "max_token_bytes", identity_max_token_bytes, 256, 16384),
     BOOL("identity", "direct_login", identity_direct_login),
+    /* [scope]: document types per kind of seal (config_seal_scope) */
+    STR("scope", "legal_name", scope_legal_name),
+    STR("scope", "department", scope_department),
+    STR("scope", "branch", scope_branch),
+    STR("scope", "business_contract", scope_business_contract),
+    STR("scope", "business_finance", scope_business_finance),
+    STR("scope", "business_invoice", scope_business_invoice),
+    STR("scope", "business_customs", scope_business_customs),
+    STR("scope", "business_inspection", scope_business_inspection),
+    STR("scope", "business_other", scope_business_other),
+    STR("scope", "position", scope_position),
+    STR("scope", "personal", scope_personal),
 };
 
 const char *
@@ -712,6 +724,89 @@ dotted_oid(const char *s)
     return arcs >= 2;
 }
 
+int
+config_doctype_valid(const char *s, size_t len)
+{
+    size_t i;
+
+    if (len == 0 || len > CONFIG_DOCTYPE_MAX || s[0] < 'a' || s[0] > 'z')
+        return 0;
+    for (i = 1; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+/* Is list a well-formed [scope] value: "" or document types joined by
+ * single commas? */
+static int
+scope_list_valid(const char *list)
+{
+    const char *p = list, *comma;
+
+    if (*p == '\0')
+        return 1;
+    for (;;) {
+        comma = strchr(p, ',');
+        if (!config_doctype_valid(p, comma ? (size_t)(comma - p)
+                                           : strlen(p)))
+            return 0;
+        if (comma == NULL)
+            return 1;
+        p = comma + 1;
+    }
+}
+
+/* The [scope] rows, by the kind of seal each names. */
+static const struct {
+    const char *kind;
+    size_t      offset;
+} scope_rows[] = {
+    {"legal_name", offsetof(struct config, scope_legal_name)},
+    {"department", offsetof(struct config, scope_department)},
+    {"branch", offsetof(struct config, scope_branch)},
+    {"business_contract", offsetof(struct config, scope_business_contract)},
+    {"business_finance", offsetof(struct config, scope_business_finance)},
+    {"business_invoice", offsetof(struct config, scope_business_invoice)},
+    {"business_customs", offsetof(struct config, scope_business_customs)},
+    {"business_inspection",
+     offsetof(struct config, scope_business_inspection)},
+    {"business_other", offsetof(struct config, scope_business_other)},
+    {"position", offsetof(struct config, scope_position)},
+    {"personal", offsetof(struct config, scope_personal)},
+};
+#define NSCOPE_ROWS (sizeof(scope_rows) / sizeof(scope_rows[0]))
+
+const char *
+config_seal_scope(const struct config *cfg, const char *scope_kind)
+{
+    size_t i;
+
+    for (i = 0; i < NSCOPE_ROWS; i++)
+        if (strcmp(scope_rows[i].kind, scope_kind) == 0)
+            return (const char *)cfg + scope_rows[i].offset;
+    return NULL;
+}
+
+int
+config_scope_has(const char *list, const char *doctype)
+{
+    size_t n = strlen(doctype);
+    const char *p = list;
+
+    while (*p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && strncmp(p, doctype, n) == 0)
+            return 1;
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
 err_code
 config_validate(const struct config *cfg, struct err *e)
 {
@@ -830,6 +925,15 @@ config_validate(const struct config *cfg, struct err *e)
                                "is not one of ES256, RS256, SM2, SM2SM3",
                                is->name, tok);
     }
+    for (i = 0; i < NSCOPE_ROWS; i++)
+        if (!scope_list_valid((const char *)cfg + scope_rows[i].offset))
+            return err_set(e, ERR_CONFIG, "scope.%s: '%s' is not a list of "
+                           "document types (lowercase letters, digits and "
+                           "_, starting with a letter, at most %d each, "
+                           "joined by commas without spaces)",
+                           scope_rows[i].kind,
+                           (const char *)cfg + scope_rows[i].offset,
+                           CONFIG_DOCTYPE_MAX);
     {
         const struct { const char *name, *ref; } refs[] = {
             {"keys.audit", cfg->audit_key}, {"keys.ca", cfg->ca_key},

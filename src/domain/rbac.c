@@ -21,9 +21,12 @@ static const struct {
                     P(PERM_ROLE_ASSIGN) | P(PERM_TRUST_MANAGE) |
                     P(PERM_TOKEN_MANAGE) | P(PERM_SEAL_SUSPEND) |
                     P(PERM_DELIVERY_MANAGE)},
+    /* the auditor is also the supervising department's reader of the
+     * statistics (stats.c): the supervisor reads the records of the
+     * subtree it supervises, and changes nothing */
     {"auditor", 1, P(PERM_ORG_READ) | P(PERM_ACCOUNT_READ) |
                    P(PERM_AUDIT_READ) | P(PERM_USAGE_READ) |
-                   P(PERM_EVENT_READ)},
+                   P(PERM_EVENT_READ) | P(PERM_STATS_READ)},
     {"applicant", 0, P(PERM_APPLICATION_SUBMIT) | P(PERM_SEAL_SUSPEND) |
                      P(PERM_SEAL_REPORT) | P(PERM_EVENT_READ)},
     {"reviewer", 0, P(PERM_APPLICATION_REVIEW) | P(PERM_EVENT_READ)},
@@ -73,6 +76,7 @@ static const char *const perm_names[PERM__COUNT] = {
     [PERM_EVENT_READ] = "event.read",
     [PERM_DELIVERY_MANAGE] = "delivery.manage",
     [PERM_METRICS_READ] = "metrics.read",
+    [PERM_STATS_READ] = "stats.read",
 };
 
 const char *

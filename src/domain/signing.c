@@ -105,6 +105,40 @@ struct submit_args {
     struct blob_key       *key;     /* seals the documents (blobcrypt.h) */
 };
 
+err_code
+sign_scope_check(struct store_conn *c, const struct config *cfg,
+                 const struct store_seal *s, const char *doctype,
+                 struct err *e)
+{
+    struct store_app app;
+    char kind[48];
+    const char *list;
+    err_code rc;
+
+    if (cfg == NULL)
+        return err_set(e, ERR_INTERNAL, "seal scope: no configuration");
+    if ((rc = store_app_get(c, s->application_id, &app, e)) != ERR_OK)
+        return rc;
+    if (strcmp(app.kind, "official") != 0)
+        snprintf(kind, sizeof(kind), "%s", app.kind);
+    else if (strcmp(app.subkind, "business") == 0)
+        snprintf(kind, sizeof(kind), "business_%s", app.business);
+    else
+        snprintf(kind, sizeof(kind), "%s", app.subkind);
+    list = config_seal_scope(cfg, kind);
+    if (list == NULL || list[0] == '\0')
+        return ERR_OK;
+    if (doctype == NULL || doctype[0] == '\0')
+        return err_set(e, ERR_SEAL_SCOPE, "document_type: seal %s (%s) "
+                       "seals only %s; name the document type", s->esid,
+                       kind, list);
+    if (!config_scope_has(list, doctype))
+        return err_set(e, ERR_SEAL_SCOPE, "document_type: seal %s (%s) "
+                       "may not seal '%s', only %s", s->esid, kind, doctype,
+                       list);
+    return ERR_OK;
+}
+
 static err_code
 submit_work(struct unit *u, void *ctx, struct err *e)
 {
@@ -123,7 +157,9 @@ submit_work(struct unit *u, void *ctx, struct err *e)
     if ((rc = authz_require(a->db, a->p, PERM_REQUEST_SUBMIT, s.org_id, e))
             != ERR_OK ||
         (rc = submitter_not_keeper(a, &s, e)) != ERR_OK ||
-        (rc = seal_check_usable(a->db, &s, w->now, e)) != ERR_OK)
+        (rc = seal_check_usable(a->db, &s, w->now, e)) != ERR_OK ||
+        (rc = sign_scope_check(a->db, n->cfg, &s, n->document_type, e))
+            != ERR_OK)
         return rc;
     if (n->resubmits_id != 0) {
         if ((rc = store_sreq_get(a->db, n->resubmits_id, &prev, e))
@@ -152,6 +188,9 @@ submit_work(struct unit *u, void *ctx, struct err *e)
     r.resubmits_id = n->resubmits_id;
     r.extra_for_id = n->extra_for_id;
     r.created_ms = w->now;
+    if (n->document_type != NULL)
+        snprintf(r.document_type, sizeof(r.document_type), "%s",
+                 n->document_type);
     if ((rc = store_sreq_insert(a->db, &r, w->id_out, e)) != ERR_OK)
         return rc;
     for (i = 0; i < n->ndocs; i++) {
@@ -172,10 +211,11 @@ submit_work(struct unit *u, void *ctx, struct err *e)
     }
     return unit_audit_id(u, "sign_request.submit", "sign_request",
                          *w->id_out,
-                         json_pack("{s:s, s:i, s:i, s:I}", "esid", s.esid,
-                                   "copies", (int)n->copies, "documents",
-                                   (int)n->ndocs, "deputy_id",
-                                   (json_int_t)r.deputy_id), e);
+                         json_pack("{s:s, s:i, s:i, s:I, s:s?}", "esid",
+                                   s.esid, "copies", (int)n->copies,
+                                   "documents", (int)n->ndocs, "deputy_id",
+                                   (json_int_t)r.deputy_id, "document_type",
+                                   n->document_type), e);
 }
 
 err_code
@@ -192,6 +232,11 @@ sign_submit(const struct actor_ctx *a, const struct sign_new *n,
     if (n->copies < 1 || n->copies > SIGN_MAX_COPIES)
         return err_set(e, ERR_INVALID, "copies must be 1 to %d",
                        SIGN_MAX_COPIES);
+    if (n->document_type != NULL &&
+        !config_doctype_valid(n->document_type, strlen(n->document_type)))
+        return err_set(e, ERR_INVALID, "document_type: a lowercase letter, "
+                       "then lowercase letters, digits and _ (at most %d)",
+                       CONFIG_DOCTYPE_MAX);
     for (i = 0; i < n->ndocs; i++)
         if (n->docs[i].data != NULL &&
             (rc = sm2_sm3(n->docs[i].data, n->docs[i].len, n->docs[i].sm3,
@@ -721,6 +766,11 @@ signer_load(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
     if (g->r.expires_ms <= util_now_ms())
         return err_set(e, ERR_CONFLICT, "the approval expired; a new "
                        "approval is needed");
+    /* the scope again when the seal is used: the configuration may have
+     * narrowed it since the request was submitted */
+    if ((rc = sign_scope_check(a->db, env->cfg, &g->s, g->r.document_type,
+                               e)) != ERR_OK)
+        return rc;
     if ((rc = store_seal_blob(a->db, g->s.id, "seal", &seal, &seal_len, e))
             != ERR_OK ||
         (rc = store_seal_blob(a->db, g->s.id, "cert", &cert, &cert_len, e))

@@ -30,7 +30,8 @@
     "title, purpose, copies, coalesce(resubmits_id, 0), " \
     "coalesce(extra_for_id, 0), state, coalesce(state_reason, ''), " \
     "coalesce(approver_id, 0), coalesce(approved_ms, 0), " \
-    "coalesce(expires_ms, 0), created_ms, updated_ms"
+    "coalesce(expires_ms, 0), created_ms, updated_ms, " \
+    "coalesce(document_type, '')"
 
 #define SIG_COLS "id, request_id, document_id, seal_id, org_id, signer_id, " \
     "approver_id, client_addr, coalesce(request_rid, ''), data_sm3, ts_ms, " \
@@ -163,7 +164,7 @@
 #define COPY_SREQ_COLS \
     "id, seal_id, submitter_id, deputy_id, title, purpose, copies, " \
     "resubmits_id, extra_for_id, state, state_reason, approver_id, " \
-    "approved_ms, expires_ms, created_ms, updated_ms"
+    "approved_ms, expires_ms, created_ms, updated_ms, document_type"
 
 #define COPY_DATA_KEY_COLS \
     "id, key_ref, wrapped, state, created_ms, retired_ms, plaintext_refused"
@@ -175,6 +176,22 @@
     "id, request_id, document_id, seal_id, org_id, signer_id, approver_id, " \
     "client_addr, request_rid, data_sm3, ts_ms, signature, token_checked, " \
     "token_suspect"
+
+#define COPY_REPORT_COLS \
+    "id, org_id, month, from_ms, to_ms, created_ms, body_json, body_csv"
+
+/* store_stats.c: each organisation with its region, the nearest
+ * organisation of kind 'region' from it up (itself if it is one; a root
+ * is always a region, account.c), walked down from the roots with the
+ * depth bound of SCOPE_CTE: the common table "reg(id, region_id, depth)".
+ * Follows WITH RECURSIVE ... , */
+#define REGION_CTE \
+    "reg(id, region_id, depth) AS (" \
+    "  SELECT id, id, 0 FROM organisations WHERE parent_id IS NULL " \
+    "  UNION ALL " \
+    "  SELECT o.id, CASE WHEN o.kind = 'region' THEN o.id " \
+    "  ELSE reg.region_id END, reg.depth + 1 FROM organisations o " \
+    "  JOIN reg ON o.parent_id = reg.id WHERE reg.depth < 64) "
 
 static const char *const stmt_text[DB_STMT__COUNT] = {
     /* store.c */
@@ -516,8 +533,8 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
     [DB_SREQ_INSERT] =
         "INSERT INTO sign_requests (seal_id, submitter_id, deputy_id, title, "
         "purpose, copies, resubmits_id, extra_for_id, state, created_ms, "
-        "updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'submitted', "
-        "$9, $10) RETURNING id",
+        "updated_ms, document_type) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+        "'submitted', $9, $10, $11) RETURNING id",
     [DB_SREQ_GET] =
         "SELECT " SREQ_COLS " FROM sign_requests WHERE id = $1",
     [DB_SREQ_TRANSITION] =
@@ -592,6 +609,101 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "  WHERE o.parent_id IS NOT NULL AND up.depth < 64) "
         "SELECT 1 FROM up JOIN organisations o ON o.id = up.id "
         "WHERE o.disabled <> 0)",
+
+    /* store_stats.c.  Each is one grouped query over the reader's
+     * subtrees (SCOPE_CTE, the set $1), bounded by a LIMIT the caller sets
+     * one past what it accepts.  The state of a seal at a time ($2, ms) is
+     * the newest move of its history at or before it; a seal without one
+     * (made after) is not counted. */
+    [DB_STATS_SEALS] =
+        "WITH RECURSIVE " SCOPE_CTE("$1") ", " REGION_CTE
+        "SELECT reg.region_id, r.name, s.org_id, o.name, s.kind, h.to_state, "
+        "count(*) FROM seals s "
+        "JOIN reg ON reg.id = s.org_id "
+        "JOIN organisations o ON o.id = s.org_id "
+        "JOIN organisations r ON r.id = reg.region_id "
+        "JOIN history h ON h.id = (SELECT h2.id FROM history h2 "
+        "  WHERE h2.subject_type = 'seal' AND h2.subject_id = s.id AND "
+        "  h2.ts_ms <= $2 ORDER BY h2.ts_ms DESC, h2.id DESC LIMIT 1) "
+        "WHERE s.org_id IN (SELECT id FROM scope) "
+        "GROUP BY reg.region_id, r.name, s.org_id, o.name, s.kind, "
+        "h.to_state ORDER BY 1, 3, 5, 6 LIMIT $3",
+    /* Applications received (submitted, created_ms) and decided (the
+     * history's move to approved or rejected) in [$2, $3), per
+     * organisation, or as one row (key 0) when $4 = 1.  Turnaround: from
+     * submission to the decision, ms; median and p90 by the nearest rank
+     * (the value at rank ceil(p * n / 100) in ascending order: integer
+     * arithmetic, which both dialects share), max the largest. */
+    [DB_STATS_APPS] =
+        "WITH RECURSIVE " SCOPE_CTE("$1") ", " REGION_CTE ", "
+        "dec(k, t, approved) AS ("
+        "  SELECT CASE WHEN CAST($4 AS BIGINT) = 1 THEN 0 ELSE a.org_id END, "
+        "  h.ts_ms - a.created_ms, "
+        "  CASE WHEN h.to_state = 'approved' THEN 1 ELSE 0 END "
+        "  FROM history h JOIN applications a ON a.id = h.subject_id "
+        "  WHERE h.subject_type = 'application' AND "
+        "  h.to_state IN ('approved', 'rejected') AND h.ts_ms >= $2 AND "
+        "  h.ts_ms < $3 AND a.org_id IN (SELECT id FROM scope)), "
+        "ranked(k, t, approved, rn, n) AS ("
+        "  SELECT k, t, approved, row_number() OVER (PARTITION BY k "
+        "  ORDER BY t), count(*) OVER (PARTITION BY k) FROM dec), "
+        "rec(k, c) AS ("
+        "  SELECT CASE WHEN CAST($4 AS BIGINT) = 1 THEN 0 ELSE a.org_id END, "
+        "  count(*) FROM applications a WHERE a.created_ms >= $2 AND "
+        "  a.created_ms < $3 AND a.org_id IN (SELECT id FROM scope) "
+        "  GROUP BY 1), "
+        "per(k, received, decided, approved, rejected, median, p90, tmax) "
+        "AS ("
+        "  SELECT k, CAST(sum(received) AS BIGINT), "
+        "  CAST(sum(decided) AS BIGINT), CAST(sum(approved) AS BIGINT), "
+        "  CAST(sum(rejected) AS BIGINT), max(median), max(p90), max(tmax) "
+        "  FROM ("
+        "    SELECT k, c AS received, 0 AS decided, 0 AS approved, "
+        "    0 AS rejected, CAST(NULL AS BIGINT) AS median, "
+        "    CAST(NULL AS BIGINT) AS p90, CAST(NULL AS BIGINT) AS tmax "
+        "    FROM rec "
+        "    UNION ALL "
+        "    SELECT k, 0, count(*), sum(approved), count(*) - sum(approved), "
+        "    max(CASE WHEN rn = (50 * n + 99) / 100 THEN t END), "
+        "    max(CASE WHEN rn = (90 * n + 99) / 100 THEN t END), max(t) "
+        "    FROM ranked GROUP BY k) x GROUP BY k) "
+        "SELECT per.k, coalesce(reg.region_id, 0), coalesce(o.name, ''), "
+        "per.received, per.decided, per.approved, per.rejected, "
+        "coalesce(per.median, -1), coalesce(per.p90, -1), "
+        "coalesce(per.tmax, -1) FROM per "
+        "LEFT JOIN reg ON reg.id = per.k "
+        "LEFT JOIN organisations o ON o.id = per.k "
+        "ORDER BY per.k LIMIT $5",
+    /* Signatures in [$2, $3) per organisation, seal and UTC day (the day
+     * number since the epoch) */
+    [DB_STATS_SIGS] =
+        "WITH RECURSIVE " SCOPE_CTE("$1")
+        "SELECT g.org_id, g.seal_id, s.esid, g.ts_ms / 86400000, count(*) "
+        "FROM signatures g JOIN seals s ON s.id = g.seal_id "
+        "WHERE g.org_id IN (SELECT id FROM scope) AND g.ts_ms >= $2 AND "
+        "g.ts_ms < $3 "
+        "GROUP BY g.org_id, g.seal_id, s.esid, g.ts_ms / 86400000 "
+        "ORDER BY 1, 3, 4 LIMIT $4",
+    /* the regions a monthly report is made for, a page at a time */
+    [DB_STATS_REGIONS] =
+        "SELECT id FROM organisations WHERE kind = 'region' AND id > $1 "
+        "ORDER BY id LIMIT $2",
+    [DB_STATS_REPORT_EXISTS] =
+        "SELECT count(*) FROM stats_reports WHERE org_id = $1 AND month = $2",
+    /* a second node that made the same report loses quietly: the first
+     * one's is kept */
+    [DB_STATS_REPORT_INSERT] =
+        "INSERT INTO stats_reports (org_id, month, from_ms, to_ms, "
+        "created_ms, body_json, body_csv) VALUES ($1, $2, $3, $4, $5, $6, "
+        "$7) ON CONFLICT (org_id, month) DO NOTHING",
+    [DB_STATS_REPORT_LIST] =
+        "WITH RECURSIVE " SCOPE_CTE("$1")
+        "SELECT id, org_id, month, from_ms, to_ms, created_ms "
+        "FROM stats_reports WHERE id > $2 AND "
+        "org_id IN (SELECT id FROM scope) ORDER BY id LIMIT $3",
+    [DB_STATS_REPORT_GET] =
+        "SELECT id, org_id, month, from_ms, to_ms, created_ms, body_json, "
+        "body_csv FROM stats_reports WHERE id = $1",
 
     /* store_audit.c */
     [DB_AUDIT_HEAD] =
@@ -768,7 +880,7 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
     [DB_COPY_SREQ_WRITE] =
         "INSERT INTO sign_requests (" COPY_SREQ_COLS ") {explicit ids} "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-        "$14, $15, $16)",
+        "$14, $15, $16, $17)",
     [DB_COPY_SREQ_COUNT] = "SELECT count(*) FROM sign_requests",
     [DB_COPY_SDOC_READ] =
         "SELECT " COPY_SDOC_COLS " FROM sign_documents ORDER BY id",
@@ -820,6 +932,12 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "INSERT INTO data_keys (" COPY_DATA_KEY_COLS ") {explicit ids} "
         "VALUES ($1, $2, $3, $4, $5, $6, $7)",
     [DB_COPY_DATA_KEY_COUNT] = "SELECT count(*) FROM data_keys",
+    [DB_COPY_REPORT_READ] =
+        "SELECT " COPY_REPORT_COLS " FROM stats_reports ORDER BY id",
+    [DB_COPY_REPORT_WRITE] =
+        "INSERT INTO stats_reports (" COPY_REPORT_COLS ") {explicit ids} "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    [DB_COPY_REPORT_COUNT] = "SELECT count(*) FROM stats_reports",
     [DB_COPY_ORG_FIX_PARENT] =
         "UPDATE organisations SET parent_id = $2 WHERE id = $1",
     [DB_COPY_ACCOUNT_FIX_CREATED_BY] =

@@ -115,6 +115,17 @@ enum db_stmt_id {
     DB_USAGE_SUMMARY,
     DB_SEAL_TOUCH,
 
+    /* store_stats.c: the supervising department's statistics and the
+     * monthly reports (issue 18 item 9) */
+    DB_STATS_SEALS,
+    DB_STATS_APPS,
+    DB_STATS_SIGS,
+    DB_STATS_REGIONS,
+    DB_STATS_REPORT_EXISTS,
+    DB_STATS_REPORT_INSERT,
+    DB_STATS_REPORT_LIST,
+    DB_STATS_REPORT_GET,
+
     /* store_audit.c: the audit log and its checkpoints */
     DB_AUDIT_HEAD,
     DB_AUDIT_HEAD_CLAIM,
@@ -207,6 +218,9 @@ enum db_stmt_id {
     DB_COPY_DATA_KEY_READ,
     DB_COPY_DATA_KEY_WRITE,
     DB_COPY_DATA_KEY_COUNT,
+    DB_COPY_REPORT_READ,
+    DB_COPY_REPORT_WRITE,
+    DB_COPY_REPORT_COUNT,
     DB_COPY_ORG_FIX_PARENT,
     DB_COPY_ACCOUNT_FIX_CREATED_BY,
     DB_COPY_ACCOUNT_FIX_HELD_BY,

@@ -81,7 +81,7 @@ static const struct copy_table tables[STORE_COPY_TABLES] = {
     {"history", "itittiit", ROWS(HISTORY), 1, 0, {{0}}},
     {"authority", "ttbi", ROWS(AUTHORITY), 0, 0, {{0}}},
     {"esid_counters", "ti", ROWS(ESID), 0, 0, {{0}}},
-    {"sign_requests", "iiiittirrttiiiii", ROWS(SREQ), 1, 0,
+    {"sign_requests", "iiiittirrttiiiiit", ROWS(SREQ), 1, 0,
      {{7, DB_COPY_SREQ_FIX_RESUBMITS}, {8, DB_COPY_SREQ_FIX_EXTRA_FOR}}},
     {"sign_documents", "iitibbi", ROWS(SDOC), 1, 0, {{0}}},
     {"signatures", "iiiiiiittbibii", ROWS(SIG), 1, 0, {{0}}},
@@ -91,6 +91,7 @@ static const struct copy_table tables[STORE_COPY_TABLES] = {
     {"deliveries", "ititiiiti", ROWS(DELIVERY), 1, 0, {{0}}},
     {"seal_expiry_notices", "ii", ROWS(NOTICE), 0, 0, {{0}}},
     {"data_keys", "itbtiii", ROWS(DATA_KEY), 1, 0, {{0}}},
+    {"stats_reports", "iitiiitt", ROWS(REPORT), 1, 0, {{0}}},
 };
 
 /* The column list of a statement's text: what follows start up to the

@@ -39,6 +39,7 @@ sreq_row(struct db_stmt *st, struct store_sreq *r)
     r->expires_ms = db_col_i64(st, 13);
     r->created_ms = db_col_i64(st, 14);
     r->updated_ms = db_col_i64(st, 15);
+    db_col_copy(st, 16, r->document_type, sizeof(r->document_type));
 }
 
 err_code
@@ -59,6 +60,7 @@ store_sreq_insert(struct store_conn *c, const struct store_sreq *r,
     db_bind_id(st, 8, r->extra_for_id);
     db_bind_i64(st, 9, r->created_ms);
     db_bind_i64(st, 10, r->created_ms);
+    db_bind_text(st, 11, r->document_type[0] ? r->document_type : NULL);
     return db_step_id(st, id_out, e);
 }
 
