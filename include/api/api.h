@@ -240,6 +240,17 @@ err_code api_signature_file(struct http_req *req, struct http_resp *resp,
                             struct err *e);
 err_code api_usage(struct http_req *req, struct http_resp *resp,
                    struct err *e);
+/* api_stats.c: the supervising department's statistics and reports */
+err_code api_stats_seals(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
+err_code api_stats_apps(struct http_req *req, struct http_resp *resp,
+                        struct err *e);
+err_code api_stats_sigs(struct http_req *req, struct http_resp *resp,
+                        struct err *e);
+err_code api_stats_reports(struct http_req *req, struct http_resp *resp,
+                           struct err *e);
+err_code api_stats_report(struct http_req *req, struct http_resp *resp,
+                          struct err *e);
 /* api_ofd.c: OFD sealing and verification */
 err_code api_sreq_seal_ofd(struct http_req *req, struct http_resp *resp,
                            struct err *e);

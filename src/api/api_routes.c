@@ -225,6 +225,21 @@ static const struct route rows[] = {
      "Seal an approved, uploaded OFD at a page, keyword or across pages"},
     {"POST", "/api/v1/verify/ofd", api_verify_ofd, PERM_SELF, 0,
      "verify.ofd", "Verify every signature of a sealed OFD"},
+    {"GET", "/api/v1/statistics/seals", api_stats_seals, PERM_STATS_READ, 0,
+     "stats.seals", "Seals by region, organisation, kind and state at a "
+     "date (JSON or CSV)"},
+    {"GET", "/api/v1/statistics/applications", api_stats_apps,
+     PERM_STATS_READ, 0, "stats.applications", "Applications received and "
+     "decided in a period, with turnaround (JSON or CSV)"},
+    {"GET", "/api/v1/statistics/signatures", api_stats_sigs,
+     PERM_STATS_READ, 0, "stats.signatures",
+     "Signatures per organisation, seal and day (JSON or CSV)"},
+    {"GET", "/api/v1/statistics/reports", api_stats_reports,
+     PERM_STATS_READ, 0, "stats.report.list",
+     "The kept monthly reports (paginated)"},
+    {"GET", "/api/v1/statistics/reports/{id}", api_stats_report,
+     PERM_STATS_READ, 0, "stats.report.read",
+     "A kept monthly report (JSON or CSV, as it was made)"},
 };
 
 /* The public services' switches ([public] in the configuration): a route

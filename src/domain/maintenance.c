@@ -17,6 +17,7 @@
 #include "blobcrypt.h"
 #include "maintenance.h"
 #include "seal.h"
+#include "stats.h"
 #include "util.h"
 #include "store.h"
 
@@ -68,6 +69,15 @@ run_once(struct maintenance *m)
     else if (n > 0)
         log_event(LOG_INFO, "maintenance", "job=expiry_notices notices=%d",
                   n);
+    /* last month's statistics reports, under the same lease: one node
+     * makes them (and should two, the unique key keeps the first) */
+    err_clear(&e);
+    if (stats_monthly(db, util_now_ms(), &n, &e) != ERR_OK)
+        log_event(LOG_ERROR, "maintenance", "job=stats_reports msg=%s",
+                  e.msg);
+    else if (n > 0)
+        log_event(LOG_INFO, "maintenance", "job=stats_reports node=%s "
+                  "reports_made=%d", lease_node_id(), n);
 }
 
 /* Write what was counted in memory in the window that ends now: the
