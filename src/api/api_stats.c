@@ -4,6 +4,7 @@
  * domain (stats.c) and answer JSON in the envelope or a CSV attachment.
  * Who may read, the bounds and the figures are stats.c's.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,18 @@ static err_code
 parse_date(const char *name, const char *s, int64_t *ms, struct err *e)
 {
     struct tm t;
-    int y, m, d, n = 0;
+    int y, m, d, n = 0, i;
     time_t v;
 
     memset(&t, 0, sizeof(t));
-    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 ||
-        n != 10 || s[4] != '-' || s[7] != '-' || y < 1970 || y > 9999 ||
-        m < 1 || m > 12 || d < 1 || d > 31)
+    /* digits where the form has them: sscanf alone would take a sign or
+     * a space inside a field */
+    for (i = 0; s[i] != '\0' && i < 10; i++)
+        if ((i == 4 || i == 7) ? s[i] != '-' : !isdigit((unsigned char)s[i]))
+            break;
+    if (i != 10 || s[10] != '\0' ||
+        sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 ||
+        y < 1970 || m < 1 || m > 12 || d < 1 || d > 31)
         return err_set(e, ERR_INVALID, "%s: not a date YYYY-MM-DD", name);
     t.tm_year = y - 1900;
     t.tm_mon = m - 1;

@@ -247,7 +247,8 @@ def test_scoped_to_the_readers_subtrees(world):
                  "invalid_argument")
     assert_error(get(w, "signatures", from_ms=w.end, to_ms=w.start), 422,
                  "invalid_argument")
-    assert_error(get(w, "seals", at="2026-02-30"), 422, "invalid_argument")
+    for bad in ("2026-02-30", "2026-+1-01", "2026-1-011", "26-01-01"):
+        assert_error(get(w, "seals", at=bad), 422, "invalid_argument")
     assert_error(get(w, "seals", at="x", at_ms=1), 422, "invalid_argument")
     assert_error(get(w, "seals", format="xml"), 422, "invalid_argument")
 
