@@ -9,13 +9,15 @@ their times (history moves, submissions, signatures) are set to known
 instants of the previous calendar month, which the statistics and the
 monthly report then read."""
 import calendar
+import copy
 import csv
 import io
+import os
 import time
 
 import pytest
 
-from conftest import Instance, assert_error
+from conftest import PG, Instance, assert_error
 from openapi_check import check_response
 from test_seals import Seals
 
@@ -349,6 +351,40 @@ def test_monthly_report_made_by_the_maintenance_job(world):
     rows = w.inst.sql("SELECT count(*) FROM audit_log WHERE action = "
                       "'stats.report' AND outcome = 'ok'")
     assert rows[0][0] >= 3
+
+
+@pytest.mark.skipif(not PG, reason="several nodes share a PostgreSQL "
+                    "database only")
+def test_monthly_report_once_with_two_nodes(world):
+    """A second node on the same database, both running the job every
+    second: the reports are made once, by the node holding the seal job's
+    lease, and audited once each."""
+    w = world
+    second = copy.copy(w.inst)
+    second.proc = None
+    second.log = os.path.join(w.inst.dir, "second-node.log")
+    second.start("--set", "seals.maintenance_seconds=1")
+
+    def runs():
+        return [open(log).read().count("job=stats_reports")
+                for log in (w.inst.log, second.log)]
+    try:
+        before = runs()
+        seq = w.inst.sql("SELECT max(seq) FROM audit_log")[0][0]
+        w.inst.sql("DELETE FROM stats_reports")
+        deadline = time.time() + 20
+        while w.inst.sql("SELECT count(*) FROM stats_reports")[0][0] < 3:
+            assert time.time() < deadline
+            time.sleep(0.3)
+        time.sleep(2.5)             # more turns on both nodes
+        assert w.inst.sql("SELECT count(*) FROM stats_reports")[0][0] == 3
+        assert w.inst.sql("SELECT count(*) FROM audit_log WHERE seq > ? AND "
+                          "action = 'stats.report'", seq)[0][0] == 3
+        made = [a - b for a, b in zip(runs(), before)]
+        assert sorted(made) == [0, 1], made     # one node made them all
+    finally:
+        rc, _, err = second.stop()
+        assert rc == 0, err
 
 
 def submit(w, esid, doctype=None):
