@@ -173,6 +173,10 @@ err_code api_app_resubmit(struct http_req *req, struct http_resp *resp,
                           struct err *e);
 err_code api_app_review(struct http_req *req, struct http_resp *resp,
                         struct err *e);
+err_code api_app_material(struct http_req *req, struct http_resp *resp,
+                          struct err *e);
+err_code api_app_image(struct http_req *req, struct http_resp *resp,
+                       struct err *e);
 /* api_seal.c: making, seals, status */
 err_code api_seal_make(struct http_req *req, struct http_resp *resp,
                        struct err *e);
@@ -251,6 +255,19 @@ err_code api_stats_reports(struct http_req *req, struct http_resp *resp,
                            struct err *e);
 err_code api_stats_report(struct http_req *req, struct http_resp *resp,
                           struct err *e);
+err_code api_sreq_list(struct http_req *req, struct http_resp *resp,
+                       struct err *e);
+err_code api_sreq_document(struct http_req *req, struct http_resp *resp,
+                           struct err *e);
+err_code api_sreq_sealed(struct http_req *req, struct http_resp *resp,
+                         struct err *e);
+/* Set resp's Content-Disposition for a download of a file a user named:
+ * attachment with an ASCII filename "<what>-<id>[.ext]" (the extension
+ * taken from name when it is 1 to 5 letters or digits) and, when it fits,
+ * the name itself as RFC 5987 filename*=UTF-8''... percent-encoded, so no
+ * byte of name can break the header. */
+void api_attachment(struct http_resp *resp, const char *what, int64_t id,
+                    const char *name);
 /* api_ofd.c: OFD sealing and verification */
 err_code api_sreq_seal_ofd(struct http_req *req, struct http_resp *resp,
                            struct err *e);

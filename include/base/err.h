@@ -42,6 +42,7 @@ typedef enum err_code {
     ERR_TOKEN_INVALID,    /* a person's identity token is not acceptable     */
     ERR_TOKEN_EXPIRED,    /* a person's identity token is outside its time   */
     ERR_SEAL_SCOPE,       /* the seal's kind may not seal this document type */
+    ERR_MATERIALS_MISSING,/* an application lacks materials its kind needs   */
     ERR__COUNT
 } err_code;
 

@@ -31,6 +31,9 @@
 struct app_material {
     const char    *name;
     const char    *media_type;      /* application/pdf, image/png, ... */
+    const char    *type;            /* business_licence, id_card,
+                                       authorisation_letter, other (NULL:
+                                       other)                           */
     const uint8_t *data;
     size_t         len;
 };
@@ -129,6 +132,32 @@ err_code application_materials(const struct actor_ctx *a,
                                const struct store_app *app,
                                store_material_fn fn, void *ctx,
                                struct err *e);
+
+/* The material types an application may name (NULL-terminated). */
+extern const char *const app_material_types[];
+
+/* The material types a new application (or a change) for a seal of kind
+ * needs (the table material_rules in application.c: the regulations'
+ * "proof of identity of the organisation and of the person handling it",
+ * HLJ art. 9, GD art. 8), NULL-terminated; an empty list for a kind that
+ * needs none. */
+const char *const *application_required_materials(const char *kind);
+
+/* Material mid of application id with its bytes (*data malloc'ed, the
+ * caller frees; *media_type one of the accepted types, static), if a may
+ * open it: the applicant, or a reviewer over the organisation whom SOD-4
+ * lets review it.  ERR_NOT_FOUND for one a cannot read at all (as for one
+ * that does not exist), ERR_FORBIDDEN for a reader who may not open it. */
+err_code application_material_file(const struct actor_ctx *a, int64_t id,
+                                   int64_t mid, struct store_material *m,
+                                   const char **media_type, uint8_t **data,
+                                   size_t *len, struct err *e);
+
+/* The impression image of application id (the same rule), *type_name
+ * "PNG" or "GIF" as stored. */
+err_code application_image_file(const struct actor_ctx *a, int64_t id,
+                                struct store_app *app, uint8_t **data,
+                                size_t *len, struct err *e);
 
 /* The state history of application app, row by row to fn. */
 err_code application_history(const struct actor_ctx *a,

@@ -142,6 +142,27 @@ err_code sign_ofd(const struct actor_ctx *a, const struct seal_env *env,
                   int protect_all, uint8_t **out, size_t *out_len,
                   int64_t *sig_id, struct tsa_outcome *ts, struct err *e);
 
+/* sign_ofd, and more: base_id (0: none) names a sealed OFD kept of the
+ * same document (sign_sealed_file), which is sealed again instead of the
+ * uploaded document (a second seal on one file: a 骑缝章 and a 落款章),
+ * using one more copy of the grant; the package returned is kept with the
+ * signature's record in the same transaction, *kept_id its id. */
+err_code sign_ofd_kept(const struct actor_ctx *a, const struct seal_env *env,
+                       int64_t id, int64_t doc_id, int64_t base_id,
+                       const struct ofd_stamp_pos *pos, int protect_all,
+                       uint8_t **out, size_t *out_len, int64_t *sig_id,
+                       int64_t *kept_id, struct tsa_outcome *ts,
+                       struct err *e);
+
+/* May a open the files of request r (its documents, its sealed OFDs)?
+ * The submitter; the seal's custodian or their deputy now (acting for the
+ * custodian, as signing does); an approver over the seal's organisation
+ * whom SOD-6 lets decide it.  *seal gets r's seal.  A caller who may not
+ * read r at all (sign_may_read) gets ERR_NOT_FOUND, as for a request that
+ * does not exist; one who may read but not open it, ERR_FORBIDDEN. */
+err_code sign_may_open(const struct actor_ctx *a, const struct store_sreq *r,
+                       struct store_seal *seal, struct err *e);
+
 /* Read access: the submitter, the seal's custodian, or an approver or
  * auditor over the seal's organisation. */
 err_code sign_may_read(const struct actor_ctx *a, const struct store_sreq *r,
@@ -172,6 +193,26 @@ err_code sign_request_documents(const struct actor_ctx *a,
 err_code sign_signature_file(const struct actor_ctx *a, int64_t id,
                              struct store_seal *s, uint8_t **der,
                              size_t *len, struct err *e);
+
+/* The requests a may read (sign_may_read's rule, applied in the query)
+ * with id > after, filtered by f, at most limit, by id, to fn. */
+err_code sign_request_list(const struct actor_ctx *a,
+                           const struct store_sreq_filter *f, int64_t after,
+                           int limit, store_sreq_fn fn, void *ctx,
+                           struct err *e);
+
+/* Document doc_id of request id with its bytes (*data malloc'ed, the
+ * caller frees) if a may open it (sign_may_open); ERR_NOT_FOUND also for
+ * a document given by hash only and never uploaded. */
+err_code sign_document_file(const struct actor_ctx *a, int64_t id,
+                            int64_t doc_id, struct store_sdoc *d,
+                            uint8_t **data, size_t *len, struct err *e);
+
+/* Kept sealed OFD sealed_id of request id with its bytes (malloc'ed), if
+ * a may open the request's files (sign_may_open). */
+err_code sign_sealed_file(const struct actor_ctx *a, int64_t id,
+                          int64_t sealed_id, struct store_sealed *k,
+                          uint8_t **data, size_t *len, struct err *e);
 
 /* The usage summary per seal in [from_ms, to_ms) of seal esid (its
  * organisation is then written to *org_id) or, when esid is NULL, of

@@ -207,6 +207,9 @@ struct store_material {
     char        media_type[64];
     int64_t     size_bytes;
     uint8_t     sm3[32];
+    char        type[24];        /* business_licence, id_card,
+                                    authorisation_letter, other        */
+    int64_t     application_id;  /* filled by listing and get          */
     const void *data;            /* insert only; not filled by listing */
     size_t      data_len;        /* the stored bytes (sealed: blobcrypt.h) */
 };
@@ -330,6 +333,28 @@ struct store_usage {
 };
 
 typedef err_code (*store_sdoc_fn)(void *ctx, const struct store_sdoc *d);
+
+typedef err_code (*store_sreq_fn)(void *ctx, const struct store_sreq *r);
+
+/* A sealed OFD kept as returned (sealed_ofds, migration 016). */
+struct store_sealed {
+    int64_t id;
+    int64_t request_id, document_id, signature_id;
+    int64_t base_id;             /* the kept OFD sealed again; 0: the
+                                    uploaded document                  */
+    int64_t size_bytes;
+    uint8_t sm3[32];
+    int64_t created_ms;
+};
+
+/* The filters of a signing-request list (store_sreq_list). */
+struct store_sreq_filter {
+    enum sreq_state state;       /* SREQ_NONE: any                     */
+    int64_t         org_id;      /* the seal's organisation; 0: any    */
+    const char     *esid;        /* NULL: any seal                     */
+    int             submitted_by_reader;
+    int             waiting_for_reader;
+};
 
 typedef err_code (*store_usage_fn)(void *ctx, const struct store_usage *u);
 

@@ -16,7 +16,7 @@
 
 /* Tables the copy covers, and the longest column list store_copy_table
  * writes. */
-#define STORE_COPY_TABLES    26
+#define STORE_COPY_TABLES    27
 #define STORE_COPY_COLS_MAX  1024
 
 /* Check the copy list against itself: for each table the statement that

@@ -50,6 +50,14 @@ err_code store_material_insert(struct store_conn *c, int64_t app_id,
 err_code store_material_list(struct store_conn *c, int64_t app_id,
                              store_material_fn fn, void *ctx, struct err *e);
 
+/* Material id; with data != NULL also its bytes (*data malloc'ed, the
+ * caller frees).  One of the few functions that read a stored file's
+ * bytes (with store_app_image, store_sdoc_get and store_sealed_get), so
+ * that encryption at rest wraps them in one place each. */
+err_code store_material_get(struct store_conn *c, int64_t id,
+                            struct store_material *out, uint8_t **data,
+                            size_t *len, struct err *e);
+
 /* One history row for subject ("application" or "seal"). */
 err_code store_history_insert(struct store_conn *c, const char *type,
                               int64_t id, const char *from, const char *to,

@@ -21,6 +21,35 @@ err_code store_sreq_transition(struct store_conn *c, int64_t id,
                                int64_t approved_ms, int64_t expires_ms,
                                int64_t now_ms, struct err *e);
 
+/* The signing requests reader_id may read (sign_may_read's rule, in the
+ * query): submitted by the reader, of a seal the reader keeps, or of a
+ * seal of an organisation in the subtrees of scope (the scopes of
+ * request.approve and usage.read); approve_scope (the scopes of
+ * request.approve) bounds f->waiting_for_reader.  id > after, at most
+ * limit, by id, to fn. */
+err_code store_sreq_list(struct store_conn *c, int64_t reader_id,
+                         const int64_t *scope, size_t nscope,
+                         const int64_t *approve_scope, size_t napprove,
+                         const struct store_sreq_filter *f, int64_t after,
+                         int limit, store_sreq_fn fn, void *ctx,
+                         struct err *e);
+
+/* Keep sealed OFD data (s: request, document, base; sm3 of data) with the
+ * signature sig_der that sealed it, recorded in this transaction (the row
+ * is found by it).  *id_out its id (in a batch: set at the batch's check).
+ * With store_sealed_get the one place sealed OFD bytes are written and
+ * read. */
+err_code store_sealed_insert(struct store_conn *c,
+                             const struct store_sealed *s,
+                             const uint8_t *sig_der, size_t sig_len,
+                             const uint8_t *data, size_t len,
+                             int64_t *id_out, struct err *e);
+
+/* Kept sealed OFD id; with data != NULL also its bytes (malloc'ed). */
+err_code store_sealed_get(struct store_conn *c, int64_t id,
+                          struct store_sealed *out, uint8_t **data,
+                          size_t *len, struct err *e);
+
 err_code store_sdoc_insert(struct store_conn *c, int64_t request_id,
                            const char *name, int64_t size,
                            const uint8_t sm3[32], const void *data,

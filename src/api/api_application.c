@@ -49,7 +49,7 @@ api_parse_materials(const json_t *body, struct app_material *m,
                     uint8_t **bufs, size_t *n, struct err *e)
 {
     static const char *const mat_fields[] = {"name", "media_type", "data",
-                                             NULL};
+                                             "type", NULL};
     const json_t *mats = json_object_get(body, "materials"), *x;
     size_t i;
     err_code rc;
@@ -70,6 +70,7 @@ api_parse_materials(const json_t *body, struct app_material *m,
                                e)) != ERR_OK ||
             (rc = sjson_get_str(x, "media_type", 63, 1, &am->media_type, e))
             != ERR_OK ||
+            (rc = sjson_get_str(x, "type", 23, 0, &am->type, e)) != ERR_OK ||
             (rc = b64_field(x, "data", &bufs[i], &am->len, e)) != ERR_OK)
             return rc;
         am->data = bufs[i];
@@ -172,9 +173,10 @@ material_add(void *ctx, const struct store_material *m)
     char sm3[65];
 
     util_hex_encode(m->sm3, sizeof(m->sm3), sm3);
-    json_array_append_new(ctx, json_pack("{s:I, s:i, s:s, s:s, s:I, s:s}",
-                          "id", (json_int_t)m->id, "revision", m->revision,
-                          "name", m->name, "media_type", m->media_type,
+    json_array_append_new(ctx, json_pack("{s:I, s:i, s:s, s:s, s:s, s:I, "
+                          "s:s}", "id", (json_int_t)m->id, "revision",
+                          m->revision, "name", m->name, "type", m->type,
+                          "media_type", m->media_type,
                           "size", (json_int_t)m->size_bytes, "sm3", sm3));
     return ERR_OK;
 }
@@ -356,4 +358,58 @@ api_app_list(struct http_req *req, struct http_resp *resp, struct err *e)
 fail:
     json_decref(pg.items);
     return rc;
+}
+
+/* GET /api/v1/applications/{id}/materials/{mid}: the material's bytes with
+ * its media type, for the reviewer (and the applicant). */
+err_code
+api_app_material(struct http_req *req, struct http_resp *resp, struct err *e)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct store_material m;
+    const char *type = NULL;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int64_t id, mid;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
+        (rc = http_param_id(req, 1, &mid, e)) != ERR_OK ||
+        (rc = application_material_file(&a, id, mid, &m, &type, &data, &len,
+                                        e)) != ERR_OK) {
+        free(data);
+        return rc;
+    }
+    resp->raw = (char *)data;
+    resp->raw_len = len;
+    resp->content_type = type;
+    api_attachment(resp, "material", mid, m.name);
+    return ERR_OK;
+}
+
+/* GET /api/v1/applications/{id}/image: the impression image submitted. */
+err_code
+api_app_image(struct http_req *req, struct http_resp *resp, struct err *e)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct store_app app;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int64_t id;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
+        (rc = application_image_file(&a, id, &app, &data, &len, e))
+        != ERR_OK) {
+        free(data);
+        return rc;
+    }
+    resp->raw = (char *)data;
+    resp->raw_len = len;
+    resp->content_type = strcmp(app.image_type, "GIF") == 0 ? "image/gif"
+                                                             : "image/png";
+    api_attachment(resp, "impression", id,
+                   strcmp(app.image_type, "GIF") == 0 ? "impression.gif"
+                                                      : "impression.png");
+    return ERR_OK;
 }

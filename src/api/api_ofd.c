@@ -83,7 +83,8 @@ parse_position(const json_t *o, struct ofd_stamp_pos *pos, struct err *e)
 err_code
 api_sreq_seal_ofd(struct http_req *req, struct http_resp *resp, struct err *e)
 {
-    static const char *const fields[] = {"position", "protect", NULL};
+    static const char *const fields[] = {"position", "protect", "sealed_id",
+                                         NULL};
     struct actor_ctx a = http_actor_ctx(req);
     struct seal_env env = {req->app->custody, req->app->cfg};
     struct ofd_stamp_pos pos;
@@ -91,7 +92,8 @@ api_sreq_seal_ofd(struct http_req *req, struct http_resp *resp, struct err *e)
     uint8_t *out = NULL;
     char *b64 = NULL;
     size_t len = 0;
-    int64_t id, doc, sig_id = 0;
+    int64_t id, doc, sig_id = 0, kept = 0;
+    long long base = 0;
     struct tsa_outcome ts;
     err_code rc;
 
@@ -103,21 +105,26 @@ api_sreq_seal_ofd(struct http_req *req, struct http_resp *resp, struct err *e)
     if ((rc = sjson_only_keys(req->json, fields, e)) != ERR_OK ||
         (rc = sjson_get_str(req->json, "protect", 16, 0, &protect, e))
         != ERR_OK ||
+        (rc = sjson_get_int(req->json, "sealed_id", 1, INT64_MAX, 0, &base,
+                           e)) != ERR_OK ||
         (rc = parse_position(json_object_get(req->json, "position"), &pos,
                              e)) != ERR_OK)
         return rc;
     if (protect != NULL && strcmp(protect, "content") != 0 &&
         strcmp(protect, "all") != 0)
         return err_set(e, ERR_INVALID, "protect must be content or all");
-    if ((rc = sign_ofd(&a, &env, id, doc, &pos,
-                       protect != NULL && !strcmp(protect, "all"), &out, &len,
-                       &sig_id, &ts, e)) != ERR_OK)
+    if ((rc = sign_ofd_kept(&a, &env, id, doc, (int64_t)base, &pos,
+                            protect != NULL && !strcmp(protect, "all"), &out,
+                            &len, &sig_id, &kept, &ts, e)) != ERR_OK)
         return rc;
     if ((rc = util_b64_encode(out, len, &b64, e)) == ERR_OK)
-        resp->data = json_pack("{s:I, s:I, s:I, s:s, s:o}", "request_id",
-                               (json_int_t)id, "document_id",
+        resp->data = json_pack("{s:I, s:I, s:I, s:I, s:o, s:s, s:o}",
+                               "request_id", (json_int_t)id, "document_id",
                                (json_int_t)doc, "signature_id",
-                               (json_int_t)sig_id, "ofd", b64, "timestamp",
+                               (json_int_t)sig_id, "sealed_id",
+                               (json_int_t)kept, "base_id",
+                               base ? json_integer(base) : json_null(),
+                               "ofd", b64, "timestamp",
                                tsa_outcome_json(&ts));
     free(out);
     free(b64);

@@ -452,3 +452,205 @@ api_usage(struct http_req *req, struct http_resp *resp, struct err *e)
                            "seals", u.items);
     return ERR_OK;
 }
+
+void
+api_attachment(struct http_resp *resp, const char *what, int64_t id,
+               const char *name)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char ext[8] = "", enc[HTTP_DISPOSITION_MAX];
+    const char *dot = name != NULL ? strrchr(name, '.') : NULL;
+    size_t i, k = 0, n;
+    int ok = dot != NULL && dot[1] != '\0' && strlen(dot + 1) <= 5;
+    int fits = name != NULL;
+
+    for (i = 1; ok && dot[i] != '\0'; i++)
+        ok = (dot[i] >= 'a' && dot[i] <= 'z') ||
+             (dot[i] >= 'A' && dot[i] <= 'Z') ||
+             (dot[i] >= '0' && dot[i] <= '9');
+    if (ok)
+        snprintf(ext, sizeof(ext), "%s", dot);
+    /* RFC 5987 attr-char stays, every other byte is %XX */
+    for (i = 0; fits && name[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)name[i];
+        int plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                    (c >= '0' && c <= '9') || strchr("!#$&+-.^_`|~", c);
+        if (k + 4 >= sizeof(enc)) {
+            fits = 0;
+            break;
+        }
+        if (plain) {
+            enc[k++] = (char)c;
+        } else {
+            enc[k++] = '%';
+            enc[k++] = hex[c >> 4];
+            enc[k++] = hex[c & 15];
+        }
+    }
+    enc[k] = '\0';
+    n = (size_t)snprintf(resp->disposition, sizeof(resp->disposition),
+                         "attachment; filename=\"%s-%lld%s\"", what,
+                         (long long)id, ext);
+    if (fits && n + k + 20 < sizeof(resp->disposition))
+        snprintf(resp->disposition + n, sizeof(resp->disposition) - n,
+                 "; filename*=UTF-8''%s", enc);
+}
+
+/* An uploaded document's media type from its first bytes: an OFD is a ZIP
+ * package, a PDF starts %PDF-; anything else is octet-stream. */
+static const char *
+sniff_type(const uint8_t *p, size_t len)
+{
+    if (len >= 4 && memcmp(p, "PK\x03\x04", 4) == 0)
+        return "application/ofd";
+    if (len >= 5 && memcmp(p, "%PDF-", 5) == 0)
+        return "application/pdf";
+    return "application/octet-stream";
+}
+
+/* GET /api/v1/sign-requests/{id}/documents/{doc}/content: the document's
+ * bytes, for those who may act on the request (sign_may_open). */
+err_code
+api_sreq_document(struct http_req *req, struct http_resp *resp, struct err *e)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct store_sdoc d;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int64_t id, doc;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
+        (rc = http_param_id(req, 1, &doc, e)) != ERR_OK ||
+        (rc = sign_document_file(&a, id, doc, &d, &data, &len, e))
+        != ERR_OK)
+        return rc;
+    resp->raw = (char *)data;
+    resp->raw_len = len;
+    resp->content_type = sniff_type(data, len);
+    api_attachment(resp, "document", doc, d.name);
+    return ERR_OK;
+}
+
+/* GET /api/v1/sign-requests/{id}/sealed/{sealed}: a sealed OFD kept. */
+err_code
+api_sreq_sealed(struct http_req *req, struct http_resp *resp, struct err *e)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct store_sealed k;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int64_t id, sid;
+    err_code rc;
+
+    if ((rc = http_param_id(req, 0, &id, e)) != ERR_OK ||
+        (rc = http_param_id(req, 1, &sid, e)) != ERR_OK ||
+        (rc = sign_sealed_file(&a, id, sid, &k, &data, &len, e)) != ERR_OK)
+        return rc;
+    resp->raw = (char *)data;
+    resp->raw_len = len;
+    resp->content_type = "application/ofd";
+    api_attachment(resp, "sealed", sid, "sealed.ofd");
+    return ERR_OK;
+}
+
+/* The list's rows: a request without its documents (GET .../{id} has
+ * them), with its seal's esID read by the row's seal. */
+struct sreq_page {
+    const struct actor_ctx *a;
+    json_t                 *items;
+    int64_t                 last;
+    int                     n;
+};
+
+static err_code
+sreq_page_add(void *ctx, const struct store_sreq *r)
+{
+    struct sreq_page *pg = ctx;
+
+    pg->last = r->id;
+    pg->n++;
+    json_array_append_new(pg->items, json_pack(
+        "{s:I, s:I, s:I, s:s, s:s, s:i, s:s, s:s?, s:o, s:o, s:I}",
+        "id", (json_int_t)r->id, "seal_id", (json_int_t)r->seal_id,
+        "submitter_id", (json_int_t)r->submitter_id, "title", r->title,
+        "purpose", r->purpose, "copies", r->copies,
+        "state", sreq_state_name(r->state),
+        "state_reason", r->state_reason[0] ? r->state_reason : NULL,
+        "approver_id", r->approver_id ? json_integer(r->approver_id)
+                                      : json_null(),
+        "expires_ms", r->expires_ms ? json_integer(r->expires_ms)
+                                    : json_null(),
+        "created_ms", (json_int_t)r->created_ms));
+    return ERR_OK;
+}
+
+/* "me" is the one value of waiting_for and submitted_by: a portal asks
+ * for its person's inbox, never for someone else's. */
+static err_code
+me_flag(const struct http_req *req, const char *name, int *out,
+        struct err *e)
+{
+    const char *v = http_query(req, name);
+
+    *out = 0;
+    if (v == NULL)
+        return ERR_OK;
+    if (strcmp(v, "me") != 0)
+        return err_set(e, ERR_INVALID, "%s must be me", name);
+    *out = 1;
+    return ERR_OK;
+}
+
+/* GET /api/v1/sign-requests?state=&org_id=&esid=&waiting_for=me&
+ * submitted_by=me&after=&limit=: the requests the caller may read, by
+ * id, keyset-paginated (next_after). */
+err_code
+api_sreq_list(struct http_req *req, struct http_resp *resp, struct err *e)
+{
+    struct actor_ctx a = http_actor_ctx(req);
+    struct sreq_page pg = {&a, json_array(), 0, 0};
+    struct store_sreq_filter f;
+    const char *org = http_query(req, "org_id");
+    const char *state = http_query(req, "state");
+    const char *esid = http_query(req, "esid");
+    long org_id = 0;
+    int64_t after;
+    int limit;
+    err_code rc;
+
+    memset(&f, 0, sizeof(f));
+    if (pg.items == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    if ((rc = http_page(req, &after, &limit, e)) != ERR_OK ||
+        (rc = me_flag(req, "waiting_for", &f.waiting_for_reader, e))
+        != ERR_OK ||
+        (rc = me_flag(req, "submitted_by", &f.submitted_by_reader, e))
+        != ERR_OK)
+        goto fail;
+    if (org != NULL && util_parse_long(org, 1, INT64_MAX, &org_id, e)
+        != ERR_OK) {
+        rc = err_wrap(e, ERR_INVALID, "org_id");
+        goto fail;
+    }
+    if (esid != NULL && strlen(esid) >= STORE_ESID_MAX) {
+        rc = err_set(e, ERR_INVALID, "esid is at most %d bytes",
+                     STORE_ESID_MAX - 1);
+        goto fail;
+    }
+    f.state = sreq_state_parse(state);
+    f.org_id = org_id;
+    f.esid = esid;
+    /* a state no request can be in is no error: an empty page */
+    if ((state == NULL || f.state != SREQ_NONE) &&
+        (rc = sign_request_list(&a, &f, after, limit, sreq_page_add, &pg, e))
+        != ERR_OK)
+        goto fail;
+    resp->data = json_pack("{s:o, s:o}", "items", pg.items, "next_after",
+                           pg.n == limit ? json_integer(pg.last)
+                                         : json_null());
+    return ERR_OK;
+fail:
+    json_decref(pg.items);
+    return rc;
+}

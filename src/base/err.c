@@ -43,6 +43,7 @@ static const struct {
     [ERR_TOKEN_INVALID]   = {"invalid_token", 401},
     [ERR_TOKEN_EXPIRED]   = {"token_expired", 401},
     [ERR_SEAL_SCOPE]      = {"outside_seal_scope", 422},
+    [ERR_MATERIALS_MISSING] = {"materials_missing", 422},
 };
 
 err_code

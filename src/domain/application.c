@@ -35,6 +35,31 @@ static const char *const media_types[] = {"application/pdf", "image/png",
                                           "image/jpeg", "image/gif",
                                           "application/ofd", NULL};
 
+const char *const app_material_types[] = {"business_licence", "id_card",
+                                          "authorisation_letter", "other",
+                                          NULL};
+
+/* The materials each seal kind needs, in one place (manual 10.6): the
+ * regulations ask the organisation and the person handling the
+ * application to prove who they are (HLJ art. 9, GD art. 8).  An official
+ * seal: the organisation's licence or registration certificate
+ * (business_licence, for an agency its 统一社会信用代码 certificate) and
+ * the ID card of the person handling it.  A position seal (法定代表人章 and
+ * the like) is made in a person's name for the organisation: both, and
+ * the organisation's authorisation letter for that person.  A personal
+ * seal: the holder's ID card.  Renewals copy an application already
+ * reviewed and need none; a revocation needs identity materials
+ * (application_request). */
+static const struct {
+    const char *kind;
+    const char *need[4];
+} material_rules[] = {
+    {"official", {"business_licence", "id_card", NULL}},
+    {"position", {"business_licence", "id_card", "authorisation_letter",
+                  NULL}},
+    {"personal", {"id_card", NULL}},
+};
+
 static int
 one_of(const char *v, const char *const *list)
 {
@@ -42,6 +67,69 @@ one_of(const char *v, const char *const *list)
         if (strcmp(v, *list) == 0)
             return 1;
     return 0;
+}
+
+const char *const *
+application_required_materials(const char *kind)
+{
+    static const char *const none[] = {NULL};
+    size_t i;
+
+    for (i = 0; i < sizeof(material_rules) / sizeof(material_rules[0]); i++)
+        if (kind != NULL && strcmp(kind, material_rules[i].kind) == 0)
+            return material_rules[i].need;
+    return none;
+}
+
+/* The types given so far (have, NULL-terminated, borrowed strings). */
+struct have_types {
+    char types[APP_MAX_MATERIALS * 8][24];
+    size_t n;
+};
+
+static err_code
+have_add(void *ctx, const struct store_material *m)
+{
+    struct have_types *h = ctx;
+
+    if (h->n < sizeof(h->types) / sizeof(h->types[0]))
+        snprintf(h->types[h->n++], sizeof(h->types[0]), "%s", m->type);
+    return ERR_OK;
+}
+
+/* ERR_MATERIALS_MISSING listing every type kind needs that neither n's
+ * materials nor those stored for application app_id (0: none yet) have. */
+static err_code
+check_required(const struct actor_ctx *a, const char *kind, int64_t app_id,
+               const struct app_new *n, struct err *e)
+{
+    const char *const *need = application_required_materials(kind);
+    struct have_types have;
+    char missing[200] = "";
+    size_t i, k, len = 0;
+    int found;
+    err_code rc;
+
+    have.n = 0;
+    if (app_id != 0 &&
+        (rc = store_material_list(a->db, app_id, have_add, &have, e))
+        != ERR_OK)
+        return rc;
+    for (i = 0; need[i] != NULL; i++) {
+        found = 0;
+        for (k = 0; k < n->nmaterials && !found; k++)
+            found = n->materials[k].type != NULL &&
+                    strcmp(n->materials[k].type, need[i]) == 0;
+        for (k = 0; k < have.n && !found; k++)
+            found = strcmp(have.types[k], need[i]) == 0;
+        if (!found && len < sizeof(missing))
+            len += (size_t)snprintf(missing + len, sizeof(missing) - len,
+                                    "%s%s", len ? ", " : "", need[i]);
+    }
+    if (len == 0)
+        return ERR_OK;
+    return err_set(e, ERR_MATERIALS_MISSING, "a %s seal's application "
+                   "needs these materials: missing %s", kind, missing);
 }
 
 /* Shape rules of an application, independent of the database. */
@@ -79,6 +167,10 @@ check_shape(const struct app_new *n, struct img_info *img, struct err *e)
                    ? rc : err_wrap(e, ERR_INVALID, "image");
     for (i = 0; i < n->nmaterials; i++) {
         const struct app_material *m = &n->materials[i];
+        if (m->type != NULL && !one_of(m->type, app_material_types))
+            return err_set(e, ERR_INVALID, "material %zu: type must be "
+                           "business_licence, id_card, authorisation_letter "
+                           "or other", i + 1);
         if (!one_of(m->media_type, media_types))
             return err_set(e, ERR_INVALID, "material %zu: media type must be "
                            "PDF, PNG, JPEG, GIF or OFD", i + 1);
@@ -139,6 +231,8 @@ add_materials(const struct actor_ctx *a, const struct blob_key *key,
         snprintf(m.name, sizeof(m.name), "%s", n->materials[i].name);
         snprintf(m.media_type, sizeof(m.media_type), "%s",
                  n->materials[i].media_type);
+        snprintf(m.type, sizeof(m.type), "%s", n->materials[i].type
+                 ? n->materials[i].type : "other");
         m.size_bytes = (int64_t)n->materials[i].len;
         if ((rc = sm2_sm3(n->materials[i].data, n->materials[i].len, m.sm3,
                           e)) != ERR_OK ||
@@ -217,7 +311,8 @@ submit_work(struct unit *u, void *ctx, struct err *e)
         return err_set(e, ERR_CONFLICT, "organisation is disabled");
     if ((rc = authz_require(a->db, a->p, PERM_APPLICATION_SUBMIT, n->org_id,
                             e)) != ERR_OK ||
-        (rc = check_custodian(a, n->custodian_id, n->org_id, e)) != ERR_OK)
+        (rc = check_custodian(a, n->custodian_id, n->org_id, e)) != ERR_OK ||
+        (rc = check_required(a, n->kind, 0, n, e)) != ERR_OK)
         return rc;
     memset(&row, 0, sizeof(row));
     fill_row(&row, n, w->img);
@@ -307,7 +402,9 @@ resubmit_work(struct unit *u, void *ctx, struct err *e)
     if ((rc = application_move("resubmit", row.state, &to, NULL, &action,
                                e)) != ERR_OK ||
         (rc = check_custodian(a, w->n->custodian_id, row.org_id, e))
-        != ERR_OK)
+        != ERR_OK ||
+        ((!strcmp(row.purpose, "new") || !strcmp(row.purpose, "change")) &&
+         (rc = check_required(a, w->n->kind, w->id, w->n, e)) != ERR_OK))
         return rc;
     fill_row(&row, w->n, w->img);
     row.updated_ms = util_now_ms();
@@ -523,4 +620,67 @@ application_history(const struct actor_ctx *a, const struct store_app *app,
                     store_history_fn fn, void *ctx, struct err *e)
 {
     return store_history_list(a->db, "application", app->id, fn, ctx, e);
+}
+
+/* May a open the files of application app (read already)?  The applicant,
+ * or a reviewer over its organisation whom SOD-4 lets review it.  A caller
+ * who may not read it at all learns nothing: ERR_NOT_FOUND. */
+static err_code
+may_open_files(const struct actor_ctx *a, int64_t id, struct store_app *app,
+               struct err *e)
+{
+    err_code rc;
+
+    if ((rc = application_get(a, id, app, NULL)) != ERR_OK)
+        return rc == ERR_FORBIDDEN || rc == ERR_NOT_FOUND
+            ? err_set(e, ERR_NOT_FOUND, "no application %lld",
+                      (long long)id)
+            : application_get(a, id, app, e);
+    if (app->applicant_id == a->p->account_id)
+        return ERR_OK;
+    if ((rc = authz_require(a->db, a->p, PERM_APPLICATION_REVIEW,
+                            app->org_id, e)) != ERR_OK)
+        return rc;
+    return sod_seal_people(&(struct sod_seal){app->applicant_id,
+                               app->custodian_id, a->p->account_id, 0}, e);
+}
+
+err_code
+application_material_file(const struct actor_ctx *a, int64_t id,
+                          int64_t mid, struct store_material *m,
+                          const char **media_type, uint8_t **data,
+                          size_t *len, struct err *e)
+{
+    struct store_app app;
+    size_t i;
+    err_code rc;
+
+    *data = NULL;
+    if ((rc = may_open_files(a, id, &app, e)) != ERR_OK)
+        return rc;
+    if ((rc = store_material_get(a->db, mid, m, NULL, NULL, e)) != ERR_OK)
+        return rc;
+    if (m->application_id != id)
+        return err_set(e, ERR_NOT_FOUND, "application %lld has no material "
+                       "%lld", (long long)id, (long long)mid);
+    /* the answer's media type is one of the accepted ones, never the
+     * stored text itself */
+    *media_type = "application/octet-stream";
+    for (i = 0; media_types[i] != NULL; i++)
+        if (strcmp(m->media_type, media_types[i]) == 0)
+            *media_type = media_types[i];
+    return store_material_get(a->db, mid, m, data, len, e);
+}
+
+err_code
+application_image_file(const struct actor_ctx *a, int64_t id,
+                       struct store_app *app, uint8_t **data, size_t *len,
+                       struct err *e)
+{
+    err_code rc;
+
+    *data = NULL;
+    if ((rc = may_open_files(a, id, app, e)) != ERR_OK)
+        return rc;
+    return store_app_image(a->db, id, data, len, e);
 }

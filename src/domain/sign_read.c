@@ -5,6 +5,8 @@
  * handlers in api_sign.c call only domain functions.  Nothing here
  * changes anything.
  */
+#include <stdlib.h>
+
 #include "signing.h"
 #include "store_seal.h"
 #include "store_sign.h"
@@ -52,6 +54,84 @@ sign_signature_file(const struct actor_ctx *a, int64_t id,
         (rc = sign_request_get(a, sig.request_id, &r, s, e)) != ERR_OK)
         return rc;
     return store_sig_get(a->db, id, &sig, der, len, e);
+}
+
+err_code
+sign_request_list(const struct actor_ctx *a, const struct store_sreq_filter *f,
+                  int64_t after, int limit, store_sreq_fn fn, void *ctx,
+                  struct err *e)
+{
+    int64_t scope[STORE_MAX_ROLES], usage[STORE_MAX_ROLES],
+        approve[STORE_MAX_ROLES];
+    size_t n, k, i, na;
+
+    /* sign_may_read's organisations: the scopes of request.approve and of
+     * usage.read; each is one of the principal's roles, so both fit */
+    na = authz_scope(a->p, PERM_REQUEST_APPROVE, approve);
+    k = authz_scope(a->p, PERM_USAGE_READ, usage);
+    for (n = 0; n < na; n++)
+        scope[n] = approve[n];
+    for (i = 0; i < k && n < STORE_MAX_ROLES; i++)
+        scope[n++] = usage[i];
+    return store_sreq_list(a->db, a->p->account_id, scope, n, approve, na, f,
+                           after, limit, fn, ctx, e);
+}
+
+/* Request id and its seal, if a may open its files. */
+static err_code
+openable(const struct actor_ctx *a, int64_t id, struct store_sreq *r,
+         struct store_seal *s, struct err *e)
+{
+    err_code rc;
+
+    if ((rc = store_sreq_get(a->db, id, r, e)) != ERR_OK)
+        return rc;
+    return sign_may_open(a, r, s, e);
+}
+
+err_code
+sign_document_file(const struct actor_ctx *a, int64_t id, int64_t doc_id,
+                   struct store_sdoc *d, uint8_t **data, size_t *len,
+                   struct err *e)
+{
+    struct store_sreq r;
+    struct store_seal s;
+    err_code rc;
+
+    *data = NULL;
+    if ((rc = openable(a, id, &r, &s, e)) != ERR_OK ||
+        (rc = store_sdoc_get(a->db, doc_id, d, data, len, e)) != ERR_OK)
+        return rc;
+    if (d->request_id != id || *data == NULL) {
+        free(*data);
+        *data = NULL;
+        return err_set(e, ERR_NOT_FOUND, d->request_id != id
+                       ? "document %lld is not in request %lld"
+                       : "document %lld of request %lld was given by hash "
+                         "and not uploaded", (long long)doc_id,
+                       (long long)id);
+    }
+    return ERR_OK;
+}
+
+err_code
+sign_sealed_file(const struct actor_ctx *a, int64_t id, int64_t sealed_id,
+                 struct store_sealed *k, uint8_t **data, size_t *len,
+                 struct err *e)
+{
+    struct store_sreq r;
+    struct store_seal s;
+    err_code rc;
+
+    *data = NULL;
+    if ((rc = openable(a, id, &r, &s, e)) != ERR_OK ||
+        (rc = store_sealed_get(a->db, sealed_id, k, NULL, NULL, e))
+        != ERR_OK)
+        return rc;
+    if (k->request_id != id)
+        return err_set(e, ERR_NOT_FOUND, "sealed OFD %lld is not of request "
+                       "%lld", (long long)sealed_id, (long long)id);
+    return store_sealed_get(a->db, sealed_id, k, data, len, e);
 }
 
 err_code

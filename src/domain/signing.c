@@ -393,7 +393,12 @@ struct use {
     const uint8_t           *der;
     size_t                   len;
     int                      checked;       /* token value verified  */
+    const uint8_t           *ofd;           /* a sealed OFD to keep, */
+    size_t                   ofd_len;       /* or NULL               */
+    int64_t                  base_id;       /* the kept OFD it sealed */
+    const uint8_t           *ofd_sm3;
     int64_t                  sig_id;        /* out */
+    int64_t                  ofd_id;        /* out */
 };
 
 /* Why the use of w cannot be recorded now (a write of use_work changed
@@ -477,6 +482,20 @@ use_work(struct unit *u, void *ctx, struct err *e)
         json_decref(details);
         return rc;
     }
+    if (w->ofd != NULL) {
+        struct store_sealed k;
+        memset(&k, 0, sizeof(k));
+        k.request_id = w->r->id;
+        k.document_id = w->d->id;
+        k.base_id = w->base_id;
+        k.created_ms = now;
+        memcpy(k.sm3, w->ofd_sm3, sizeof(k.sm3));
+        if ((rc = store_sealed_insert(a->db, &k, w->der, w->len, w->ofd,
+                                      w->ofd_len, &w->ofd_id, e)) != ERR_OK) {
+            json_decref(details);
+            return rc;
+        }
+    }
     return unit_audit(u, "seal.sign", "seal", w->s->esid, details, e);
 }
 
@@ -492,10 +511,30 @@ record_use(const struct actor_ctx *a, const struct store_sreq *r,
            const uint8_t *der, size_t len, int checked, int64_t *sig_id,
            struct err *e)
 {
-    struct use w = {r, s, d, der, len, checked, 0};
+    struct use w = {r, s, d, der, len, checked, NULL, 0, 0, NULL, 0, 0};
     err_code rc = unit_run_grouped(a, use_work, &w, e);
 
     *sig_id = w.sig_id;
+    return rc;
+}
+
+/* record_use for a sealed OFD: the package (ofd, its SM3, sealed from
+ * the kept OFD base_id or, when 0, the document) is kept in the same
+ * transaction as the signature's record; *kept_id its id. */
+static err_code
+record_ofd_use(const struct actor_ctx *a, const struct store_sreq *r,
+               const struct store_seal *s, const struct store_sdoc *d,
+               const uint8_t *der, size_t len, int checked,
+               const uint8_t *ofd, size_t ofd_len, const uint8_t sm3[32],
+               int64_t base_id, int64_t *sig_id, int64_t *kept_id,
+               struct err *e)
+{
+    struct use w = {r, s, d, der, len, checked, ofd, ofd_len, base_id, sm3,
+                    0, 0};
+    err_code rc = unit_run_grouped(a, use_work, &w, e);
+
+    *sig_id = w.sig_id;
+    *kept_id = w.ofd_id;
     return rc;
 }
 
@@ -917,12 +956,26 @@ sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
          uint8_t **out, size_t *out_len, int64_t *sig_id,
          struct tsa_outcome *ts, struct err *e)
 {
+    int64_t kept = 0;
+
+    return sign_ofd_kept(a, env, id, doc_id, 0, pos, protect_all, out,
+                         out_len, sig_id, &kept, ts, e);
+}
+
+err_code
+sign_ofd_kept(const struct actor_ctx *a, const struct seal_env *env,
+              int64_t id, int64_t doc_id, int64_t base_id,
+              const struct ofd_stamp_pos *pos, int protect_all,
+              uint8_t **out, size_t *out_len, int64_t *sig_id,
+              int64_t *kept_id, struct tsa_outcome *ts, struct err *e)
+{
     struct signer g;
     struct store_sdoc d;
+    struct store_sealed base;
     struct ofd_seal_params p;
     struct ofd_seal_info info;
     struct ofd_ctx oc;
-    uint8_t *data = NULL;
+    uint8_t *data = NULL, sm3[32];
     size_t len = 0;
     err_code rc;
 
@@ -936,7 +989,8 @@ sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
     memset(ts, 0, sizeof(*ts));
     ts->status = "off";
     oc.verify_every = env->cfg->sign_verify_token_every;
-    if ((rc = store_sdoc_get(a->db, doc_id, &d, &data, &len, e)) != ERR_OK ||
+    if ((rc = store_sdoc_get(a->db, doc_id, &d, base_id ? NULL : &data,
+                             &len, e)) != ERR_OK ||
         (data != NULL &&
          (rc = blob_open_in_place(&(struct blob_ref){BLOB_DOCUMENT,
                                                      d.request_id, d.sm3},
@@ -946,6 +1000,24 @@ sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
         rc = err_set(e, ERR_NOT_FOUND, "document %lld is not in request "
                      "%lld", (long long)doc_id, (long long)id);
         goto done;
+    }
+    /* a second seal: the kept package of this very document, not one of
+     * another request's (whose grant would not be the one spent) */
+    if (base_id != 0) {
+        if ((rc = store_sealed_get(a->db, base_id, &base, NULL, NULL, e))
+            != ERR_OK && rc != ERR_NOT_FOUND)
+            goto done;
+        if (rc == ERR_NOT_FOUND || base.document_id != doc_id ||
+            base.request_id != id) {
+            rc = err_set(e, ERR_INVALID, "sealed_id %lld is not a sealed "
+                         "OFD of document %lld of request %lld",
+                         (long long)base_id, (long long)doc_id,
+                         (long long)id);
+            goto done;
+        }
+        if ((rc = store_sealed_get(a->db, base_id, &base, &data, &len, e))
+            != ERR_OK)
+            goto done;
     }
     if (data == NULL) {
         rc = err_set(e, ERR_CONFLICT, "document %lld was given by hash "
@@ -964,8 +1036,10 @@ sign_ofd(const struct actor_ctx *a, const struct seal_env *env, int64_t id,
         metrics_sign(sign_outcome(rc));
         goto done;
     }
-    if ((rc = record_use(a, &g.r, &g.s, &d, oc.der, oc.len, oc.checked,
-                         sig_id, e)) != ERR_OK) {
+    if ((rc = sm2_sm3(*out, *out_len, sm3, e)) != ERR_OK ||
+        (rc = record_ofd_use(a, &g.r, &g.s, &d, oc.der, oc.len, oc.checked,
+                             *out, *out_len, sm3, base_id, sig_id, kept_id,
+                             e)) != ERR_OK) {
         free(*out);
         *out = NULL;
     }
@@ -1057,4 +1131,27 @@ sign_may_read(const struct actor_ctx *a, const struct store_sreq *r,
             == ERR_OK)
         return ERR_OK;
     return authz_require(a->db, a->p, PERM_USAGE_READ, seal->org_id, e);
+}
+
+err_code
+sign_may_open(const struct actor_ctx *a, const struct store_sreq *r,
+              struct store_seal *seal, struct err *e)
+{
+    int64_t deputy = 0;
+    err_code rc;
+
+    if ((rc = sign_may_read(a, r, seal, NULL)) != ERR_OK)
+        return rc == ERR_FORBIDDEN
+            ? err_set(e, ERR_NOT_FOUND, "no signing request %lld",
+                      (long long)r->id)
+            : sign_may_read(a, r, seal, e);
+    if (r->submitter_id == a->p->account_id ||
+        acting_custodian(a, seal, &deputy, NULL) == ERR_OK)
+        return ERR_OK;
+    if ((rc = authz_require(a->db, a->p, PERM_REQUEST_APPROVE, seal->org_id,
+                            e)) != ERR_OK)
+        return rc;
+    return sod_request_people(&(struct sod_request){r->submitter_id,
+                                  seal->custodian_id, a->p->account_id, 0},
+                              e);
 }

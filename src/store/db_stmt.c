@@ -140,7 +140,7 @@
 
 #define COPY_MATERIAL_COLS \
     "id, application_id, revision, name, media_type, size_bytes, sm3, data, " \
-    "created_ms"
+    "created_ms, type"
 
 #define COPY_HISTORY_COLS \
     "id, subject_type, subject_id, from_state, to_state, actor_id, ts_ms, " \
@@ -171,6 +171,10 @@
 
 #define COPY_SDOC_COLS \
     "id, request_id, name, size_bytes, sm3, data, signatures"
+
+#define COPY_SEALED_COLS \
+    "id, request_id, document_id, signature_id, base_id, size_bytes, sm3, " \
+    "data, created_ms"
 
 #define COPY_SIG_COLS \
     "id, request_id, document_id, seal_id, org_id, signer_id, approver_id, " \
@@ -408,11 +412,17 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "ORDER BY id LIMIT $6",
     [DB_MATERIAL_INSERT] =
         "INSERT INTO application_materials (application_id, revision, name, "
-        "media_type, size_bytes, sm3, data, created_ms) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "media_type, size_bytes, sm3, data, created_ms, type) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     [DB_MATERIAL_LIST] =
-        "SELECT id, revision, name, media_type, size_bytes, sm3 "
-        "FROM application_materials WHERE application_id = $1 ORDER BY id",
+        "SELECT id, revision, name, media_type, size_bytes, sm3, type, "
+        "application_id FROM application_materials WHERE application_id = $1 "
+        "ORDER BY id",
+    /* one material with its bytes (the column list of DB_MATERIAL_LIST,
+     * then data) */
+    [DB_MATERIAL_GET] =
+        "SELECT id, revision, name, media_type, size_bytes, sm3, type, "
+        "application_id, data FROM application_materials WHERE id = $1",
     [DB_HISTORY_INSERT] =
         "INSERT INTO history (subject_type, subject_id, from_state, "
         "to_state, actor_id, ts_ms, reason) "
@@ -537,6 +547,46 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "'submitted', $9, $10, $11) RETURNING id",
     [DB_SREQ_GET] =
         "SELECT " SREQ_COLS " FROM sign_requests WHERE id = $1",
+    /* GET /api/v1/sign-requests: what the reader may read (sign_may_read:
+     * the submitter, the seal's custodian, an approver or auditor over the
+     * seal's organisation: the set $1 is the scopes of both permissions),
+     * filtered, before the LIMIT.  waiting_for=me ($9 non-zero): submitted
+     * requests of a seal in the reader's approval scopes (the set $2) that
+     * the reader neither submitted nor keeps (SOD-6, sod.c, which decides
+     * again at the approval itself). */
+    [DB_SREQ_LIST] =
+        "WITH RECURSIVE " SCOPE_CTE("$1") ", "
+        "ascope(id, depth) AS ("
+        "  SELECT id, 0 FROM organisations WHERE id IN {ids $2} "
+        "  UNION ALL "
+        "  SELECT o.id, ascope.depth + 1 FROM organisations o "
+        "  JOIN ascope ON o.parent_id = ascope.id WHERE ascope.depth < 64) "
+        "SELECT " SREQ_COLS " FROM sign_requests WHERE id > $3 AND "
+        "(submitter_id = $4 OR seal_id IN (SELECT s.id FROM seals s WHERE "
+        " s.custodian_id = $4 OR s.org_id IN (SELECT id FROM scope))) AND "
+        "(CAST($5 AS TEXT) IS NULL OR state = $5) AND "
+        "(CAST($6 AS BIGINT) = 0 OR seal_id IN (SELECT s.id FROM seals s "
+        " WHERE s.org_id = $6)) AND "
+        "(CAST($7 AS TEXT) IS NULL OR seal_id IN (SELECT s.id FROM seals s "
+        " WHERE s.esid = $7)) AND "
+        "(CAST($8 AS BIGINT) = 0 OR submitter_id = $4) AND "
+        "(CAST($9 AS BIGINT) = 0 OR (state = 'submitted' AND "
+        " submitter_id <> $4 AND seal_id IN (SELECT s.id FROM seals s WHERE "
+        " s.custodian_id <> $4 AND s.org_id IN (SELECT id FROM ascope)))) "
+        "ORDER BY id LIMIT $10",
+    /* a sealed OFD kept with the signature that sealed it, found by its
+     * DER among the document's signatures: the one just inserted in this
+     * transaction (so that in a batch nothing waits for its id) */
+    [DB_SEALED_INSERT] =
+        "INSERT INTO sealed_ofds (request_id, document_id, signature_id, "
+        "base_id, size_bytes, sm3, data, created_ms) "
+        "SELECT $1, $2, id, $3, $4, $5, $6, $7 FROM signatures "
+        "WHERE request_id = $1 AND document_id = $2 AND signature = $8 "
+        "RETURNING id",
+    [DB_SEALED_GET] =
+        "SELECT id, request_id, document_id, signature_id, "
+        "coalesce(base_id, 0), size_bytes, sm3, created_ms, data "
+        "FROM sealed_ofds WHERE id = $1",
     [DB_SREQ_TRANSITION] =
         "UPDATE sign_requests SET state = $1, state_reason = $2, "
         "approver_id = coalesce($3, approver_id), "
@@ -860,7 +910,7 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "SELECT " COPY_MATERIAL_COLS " FROM application_materials ORDER BY id",
     [DB_COPY_MATERIAL_WRITE] =
         "INSERT INTO application_materials (" COPY_MATERIAL_COLS ") "
-        "{explicit ids} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "{explicit ids} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     [DB_COPY_MATERIAL_COUNT] = "SELECT count(*) FROM application_materials",
     [DB_COPY_HISTORY_READ] =
         "SELECT " COPY_HISTORY_COLS " FROM history ORDER BY id",
@@ -943,6 +993,12 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "INSERT INTO stats_reports (" COPY_REPORT_COLS ") {explicit ids} "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     [DB_COPY_REPORT_COUNT] = "SELECT count(*) FROM stats_reports",
+    [DB_COPY_SEALED_READ] =
+        "SELECT " COPY_SEALED_COLS " FROM sealed_ofds ORDER BY id",
+    [DB_COPY_SEALED_WRITE] =
+        "INSERT INTO sealed_ofds (" COPY_SEALED_COLS ") {explicit ids} "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    [DB_COPY_SEALED_COUNT] = "SELECT count(*) FROM sealed_ofds",
     [DB_COPY_ORG_FIX_PARENT] =
         "UPDATE organisations SET parent_id = $2 WHERE id = $1",
     [DB_COPY_ACCOUNT_FIX_CREATED_BY] =

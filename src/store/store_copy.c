@@ -77,7 +77,7 @@ static const struct copy_table tables[STORE_COPY_TABLES] = {
     {"seals", "ittiittititibbtiiriiitiittit", ROWS(SEAL), 1, 0,
      {{17, DB_COPY_SEAL_FIX_PREDECESSOR}}},
     {"applications", "iiititttttibtbiiiitttitiii", ROWS(APP), 1, 0, {{0}}},
-    {"application_materials", "iiittibbi", ROWS(MATERIAL), 1, 0, {{0}}},
+    {"application_materials", "iiittibbit", ROWS(MATERIAL), 1, 0, {{0}}},
     {"history", "itittiit", ROWS(HISTORY), 1, 0, {{0}}},
     {"authority", "ttbi", ROWS(AUTHORITY), 0, 0, {{0}}},
     {"esid_counters", "ti", ROWS(ESID), 0, 0, {{0}}},
@@ -92,6 +92,7 @@ static const struct copy_table tables[STORE_COPY_TABLES] = {
     {"seal_expiry_notices", "ii", ROWS(NOTICE), 0, 0, {{0}}},
     {"data_keys", "itbtiii", ROWS(DATA_KEY), 1, 0, {{0}}},
     {"stats_reports", "iitiiitt", ROWS(REPORT), 1, 0, {{0}}},
+    {"sealed_ofds", "iiiiiibbi", ROWS(SEALED), 1, 0, {{0}}},
 };
 
 /* The column list of a statement's text: what follows start up to the

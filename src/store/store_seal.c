@@ -211,7 +211,49 @@ store_material_insert(struct store_conn *c, int64_t app_id,
     db_bind_bytes(st, 6, m->sm3, sizeof(m->sm3));
     db_bind_bytes(st, 7, m->data, m->data_len);
     db_bind_i64(st, 8, util_now_ms());
+    db_bind_text(st, 9, m->type[0] ? m->type : "other");
     return db_step_done(st, e);
+}
+
+/* A material's row in the column order of DB_MATERIAL_LIST and _GET. */
+static void
+material_row(struct db_stmt *st, struct store_material *m)
+{
+    const void *sm3;
+    size_t n;
+
+    memset(m, 0, sizeof(*m));
+    m->id = db_col_i64(st, 0);
+    m->revision = db_col_int(st, 1);
+    db_col_copy(st, 2, m->name, sizeof(m->name));
+    db_col_copy(st, 3, m->media_type, sizeof(m->media_type));
+    m->size_bytes = db_col_i64(st, 4);
+    sm3 = db_col_bytes(st, 5, &n);
+    if (n == sizeof(m->sm3))
+        memcpy(m->sm3, sm3, sizeof(m->sm3));
+    db_col_copy(st, 6, m->type, sizeof(m->type));
+    m->application_id = db_col_i64(st, 7);
+}
+
+err_code
+store_material_get(struct store_conn *c, int64_t id,
+                   struct store_material *out, uint8_t **data, size_t *len,
+                   struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_MATERIAL_GET, e);
+    err_code rc;
+
+    if (st == NULL)
+        return db_prep_failed(e);
+    db_bind_i64(st, 1, id);
+    if ((rc = db_step_row(st, "material", e)) != ERR_OK)
+        return rc;
+    material_row(st, out);
+    rc = ERR_OK;
+    if (data != NULL)
+        rc = db_col_dup(st, 8, data, len, e);
+    db_release(st);
+    return rc;
 }
 
 err_code
@@ -221,23 +263,13 @@ store_material_list(struct store_conn *c, int64_t app_id,
     struct db_stmt *st = db_prep(c->dbc, DB_MATERIAL_LIST, e);
     struct store_material m;
     enum db_row row;
-    const void *sm3;
-    size_t n;
     err_code rc;
 
     if (st == NULL)
         return db_prep_failed(e);
     db_bind_i64(st, 1, app_id);
     while ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW) {
-        memset(&m, 0, sizeof(m));
-        m.id = db_col_i64(st, 0);
-        m.revision = db_col_int(st, 1);
-        db_col_copy(st, 2, m.name, sizeof(m.name));
-        db_col_copy(st, 3, m.media_type, sizeof(m.media_type));
-        m.size_bytes = db_col_i64(st, 4);
-        sm3 = db_col_bytes(st, 5, &n);
-        if (n == sizeof(m.sm3))
-            memcpy(m.sm3, sm3, sizeof(m.sm3));
+        material_row(st, &m);
         if ((rc = fn(ctx, &m)) != ERR_OK)
             break;
     }

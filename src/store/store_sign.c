@@ -105,6 +105,91 @@ store_sreq_transition(struct store_conn *c, int64_t id, enum sreq_state from,
 }
 
 err_code
+store_sreq_list(struct store_conn *c, int64_t reader_id,
+                const int64_t *scope, size_t nscope,
+                const int64_t *approve_scope, size_t napprove,
+                const struct store_sreq_filter *f, int64_t after, int limit,
+                store_sreq_fn fn, void *ctx, struct err *e)
+{
+    struct db_stmt *st;
+    struct store_sreq r;
+    enum db_row row;
+    err_code rc;
+
+    if (nscope > STORE_MAX_ROLES || napprove > STORE_MAX_ROLES)
+        return err_set(e, ERR_INTERNAL, "request list: scope too large");
+    if ((st = db_prep(c->dbc, DB_SREQ_LIST, e)) == NULL)
+        return db_prep_failed(e);
+    db_bind_id_set(st, 1, scope, nscope);
+    db_bind_id_set(st, 2, approve_scope, napprove);
+    db_bind_i64(st, 3, after);
+    db_bind_i64(st, 4, reader_id);
+    db_bind_text(st, 5, f->state != SREQ_NONE ? sreq_state_name(f->state)
+                                              : NULL);
+    db_bind_i64(st, 6, f->org_id);
+    db_bind_text(st, 7, f->esid);
+    db_bind_i64(st, 8, f->submitted_by_reader != 0);
+    db_bind_i64(st, 9, f->waiting_for_reader != 0);
+    db_bind_int(st, 10, limit);
+    while ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW) {
+        sreq_row(st, &r);
+        if ((rc = fn(ctx, &r)) != ERR_OK)
+            break;
+    }
+    db_release(st);
+    return rc;
+}
+
+err_code
+store_sealed_insert(struct store_conn *c, const struct store_sealed *s,
+                    const uint8_t *sig_der, size_t sig_len,
+                    const uint8_t *data, size_t len, int64_t *id_out,
+                    struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_SEALED_INSERT, e);
+
+    if (st == NULL)
+        return db_prep_failed(e);
+    db_bind_i64(st, 1, s->request_id);
+    db_bind_i64(st, 2, s->document_id);
+    db_bind_id(st, 3, s->base_id);
+    db_bind_i64(st, 4, (int64_t)len);
+    db_bind_bytes(st, 5, s->sm3, sizeof(s->sm3));
+    db_bind_bytes(st, 6, data, len);
+    db_bind_i64(st, 7, s->created_ms);
+    db_bind_bytes(st, 8, sig_der, sig_len);
+    return db_step_later(st, id_out, e, ERR_OK, NULL);
+}
+
+err_code
+store_sealed_get(struct store_conn *c, int64_t id, struct store_sealed *out,
+                 uint8_t **data, size_t *len, struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_SEALED_GET, e);
+    err_code rc;
+
+    if (st == NULL)
+        return db_prep_failed(e);
+    db_bind_i64(st, 1, id);
+    if ((rc = db_step_row(st, "sealed OFD", e)) != ERR_OK)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    out->id = db_col_i64(st, 0);
+    out->request_id = db_col_i64(st, 1);
+    out->document_id = db_col_i64(st, 2);
+    out->signature_id = db_col_i64(st, 3);
+    out->base_id = db_col_i64(st, 4);
+    out->size_bytes = db_col_i64(st, 5);
+    col_sm3(st, 6, out->sm3);
+    out->created_ms = db_col_i64(st, 7);
+    rc = ERR_OK;
+    if (data != NULL)
+        rc = db_col_dup(st, 8, data, len, e);
+    db_release(st);
+    return rc;
+}
+
+err_code
 store_sdoc_insert(struct store_conn *c, int64_t request_id, const char *name,
                   int64_t size, const uint8_t sm3[32], const void *data,
                   size_t data_len, struct err *e)

@@ -33,7 +33,14 @@ def application(w, **over):
             "image": {"data": b64(png()), "width_mm": 42, "height_mm": 42},
             "materials": [{"name": "licence.pdf",
                            "media_type": "application/pdf",
-                           "data": b64(b"%PDF-1.4 licence")}]}
+                           "type": "business_licence",
+                           "data": b64(b"%PDF-1.4 licence")},
+                          {"name": "id.pdf", "media_type": "application/pdf",
+                           "type": "id_card", "data": b64(b"%PDF-1.4 id")},
+                          {"name": "letter.pdf",
+                           "media_type": "application/pdf",
+                           "type": "authorisation_letter",
+                           "data": b64(b"%PDF-1.4 letter")}]}
     body.update(over)
     return body
 
@@ -61,7 +68,8 @@ def test_submit_return_resubmit_approve(world):
     assert a["state"] == "submitted" and a["revision"] == 1
     assert a["image"]["type"] == "PNG" and a["image"]["width_px"] == 200
     assert a["image"]["sm3"] == hashlib.new("sm3", png()).hexdigest()
-    (mat,) = a["materials"]
+    mat = a["materials"][0]
+    assert mat["type"] == "business_licence"
     assert mat["sm3"] == hashlib.new("sm3", b"%PDF-1.4 licence").hexdigest()
     assert mat["size"] == len(b"%PDF-1.4 licence")
 
@@ -86,7 +94,7 @@ def test_submit_return_resubmit_approve(world):
     d = r.json()["data"]
     assert d["state"] == "submitted" and d["revision"] == 2
     assert d["seal_name"] == "哈尔滨市公安局（更正）"
-    assert [m["revision"] for m in d["materials"]] == [1, 2]
+    assert [m["revision"] for m in d["materials"]] == [1, 1, 1, 2]
     assert_error(w.inst.post(f"/api/v1/applications/{a['id']}/resubmit",
                              w.cred["applicant"], json=fixed),
                  409, "conflict")

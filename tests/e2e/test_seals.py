@@ -28,6 +28,17 @@ def openssl(*args, **kw):
     return out.stdout
 
 
+# one material of each type that a seal kind may require (application.c,
+# material_rules): every kind's application passes the requirement
+TYPED_MATERIALS = [
+    {"name": "licence.pdf", "media_type": "application/pdf",
+     "type": "business_licence", "data": b64(b"%PDF-1.4 licence")},
+    {"name": "id.png", "media_type": "image/png", "type": "id_card",
+     "data": b64(b"\x89PNG id card")},
+    {"name": "letter.pdf", "media_type": "application/pdf",
+     "type": "authorisation_letter", "data": b64(b"%PDF-1.4 letter")}]
+
+
 class Seals(World):
     """World plus helpers to walk applications and seals."""
 
@@ -37,9 +48,7 @@ class Seals(World):
                 "custodian_id": self.ids["custodian"],
                 "image": {"data": b64(png()), "width_mm": 40,
                           "height_mm": 40},
-                "materials": [{"name": "licence.pdf",
-                               "media_type": "application/pdf",
-                               "data": b64(b"%PDF-1.4")}]}
+                "materials": TYPED_MATERIALS}
         body.update(over)
         body = {k: v for k, v in body.items() if v is not None}
         r = self.inst.post("/api/v1/applications", self.cred["applicant"],

@@ -14,7 +14,7 @@ import pytest
 from conftest import Instance, assert_error
 from sealimg import png
 from test_accounts import rotate
-from test_seals import Seals, b64
+from test_seals import TYPED_MATERIALS, Seals, b64
 
 OK = None                      # the expected outcome "allowed"
 
@@ -224,7 +224,8 @@ def application(w, custodian, name="指定测试章"):
     return {"org_id": w.agency, "kind": "official", "subkind": "legal_name",
             "seal_name": name, "custodian_id": custodian,
             "image": {"data": b64(png()),
-                      "width_mm": 40, "height_mm": 40}}
+                      "width_mm": 40, "height_mm": 40},
+            "materials": TYPED_MATERIALS}
 
 
 def test_custodian_designation(w):
