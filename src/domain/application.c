@@ -128,8 +128,9 @@ check_required(const struct actor_ctx *a, const char *kind, int64_t app_id,
     }
     if (len == 0)
         return ERR_OK;
-    return err_set(e, ERR_MATERIALS_MISSING, "a %s seal's application "
-                   "needs these materials: missing %s", kind, missing);
+    return err_set(e, ERR_MATERIALS_MISSING, "an application for a seal "
+                   "of kind %s needs these materials: missing %s", kind,
+                   missing);
 }
 
 /* Shape rules of an application, independent of the database. */
@@ -311,8 +312,7 @@ submit_work(struct unit *u, void *ctx, struct err *e)
         return err_set(e, ERR_CONFLICT, "organisation is disabled");
     if ((rc = authz_require(a->db, a->p, PERM_APPLICATION_SUBMIT, n->org_id,
                             e)) != ERR_OK ||
-        (rc = check_custodian(a, n->custodian_id, n->org_id, e)) != ERR_OK ||
-        (rc = check_required(a, n->kind, 0, n, e)) != ERR_OK)
+        (rc = check_custodian(a, n->custodian_id, n->org_id, e)) != ERR_OK)
         return rc;
     memset(&row, 0, sizeof(row));
     fill_row(&row, n, w->img);
@@ -340,6 +340,10 @@ submit_work(struct unit *u, void *ctx, struct err *e)
         return err_set(e, ERR_INVALID, "purpose must be new or change "
                        "(renewal and revocation are asked on the seal)");
     }
+    /* the materials last: what is wrong with the application itself
+     * (its organisation, custodian, the seal it changes) is said first */
+    if ((rc = check_required(a, n->kind, 0, n, e)) != ERR_OK)
+        return rc;
     row.state = APP_SUBMITTED;
     row.revision = 1;
     row.created_ms = row.updated_ms = w->now;

@@ -539,7 +539,7 @@ def test_application_list_is_scoped_in_the_query(world):
                 "subkind": "department", "seal_name": f"档案室申请{i}",
                 "custodian_id": w.ids["custodian"],
                 "image": {"data": b64(png()), "width_mm": 40,
-                          "height_mm": 40}}
+                          "height_mm": 40}, "materials": TYPED_MATERIALS}
         r = w.inst.post("/api/v1/applications", acred, json=body)
         assert r.status_code == 201, r.text
         mine.append(r.json()["data"]["id"])
