@@ -673,7 +673,11 @@ application_material_file(const struct actor_ctx *a, int64_t id,
     for (i = 0; media_types[i] != NULL; i++)
         if (strcmp(m->media_type, media_types[i]) == 0)
             *media_type = media_types[i];
-    return store_material_get(a->db, mid, m, data, len, e);
+    /* stored sealed (encryption at rest): opened for the one entitled */
+    if ((rc = store_material_get(a->db, mid, m, data, len, e)) != ERR_OK)
+        return rc;
+    return blob_open_in_place(&(struct blob_ref){BLOB_MATERIAL, id, m->sm3},
+                              data, len, e);
 }
 
 err_code
@@ -684,7 +688,10 @@ application_image_file(const struct actor_ctx *a, int64_t id,
     err_code rc;
 
     *data = NULL;
-    if ((rc = may_open_files(a, id, app, e)) != ERR_OK)
+    if ((rc = may_open_files(a, id, app, e)) != ERR_OK ||
+        (rc = store_app_image(a->db, id, data, len, e)) != ERR_OK)
         return rc;
-    return store_app_image(a->db, id, data, len, e);
+    return blob_open_in_place(&(struct blob_ref){BLOB_IMAGE, 0,
+                                                 app->image_sm3},
+                              data, len, e);
 }

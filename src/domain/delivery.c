@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "blobcrypt.h"
 #include "config.h"
 #include "delivery.h"
 #include "event.h"
@@ -202,6 +203,9 @@ filing_body(struct store_conn *db, const struct store_event *ev,
         (rc = store_seal_blob(db, s.id, "cert", &cert, &clen, e))
             != ERR_OK ||
         (rc = store_app_image(db, app.id, &img, &ilen, e)) != ERR_OK ||
+        (rc = blob_open_in_place(&(struct blob_ref){BLOB_IMAGE, 0,
+                                                    app.image_sm3},
+                                 &img, &ilen, e)) != ERR_OK ||
         (rc = util_b64_encode(img, ilen, &ib64, e)) != ERR_OK ||
         (rc = util_b64_encode(der, len, &b64, e)) != ERR_OK ||
         (rc = util_b64_encode(cert, clen, &cb64, e)) != ERR_OK)

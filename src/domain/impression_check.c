@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blobcrypt.h"
 #include "application.h"
 #include "config.h"
 #include "fetch.h"
@@ -118,6 +119,9 @@ impression_check(const struct actor_ctx *a, const struct config *cfg,
     }
     if ((rc = sm2_sm3(r.body, r.len, fsm3, e)) != ERR_OK ||
         (rc = store_app_image(a->db, app.id, &img, &ilen, e)) != ERR_OK ||
+        (rc = blob_open_in_place(&(struct blob_ref){BLOB_IMAGE, 0,
+                                                    app.image_sm3},
+                                 &img, &ilen, e)) != ERR_OK ||
         (rc = util_b64_encode(r.body, r.len, &fb64, e)) != ERR_OK ||
         (rc = util_b64_encode(img, ilen, &sb64, e)) != ERR_OK)
         goto done;

@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 
+#include "blobcrypt.h"
 #include "signing.h"
 #include "store_seal.h"
 #include "store_sign.h"
@@ -111,7 +112,10 @@ sign_document_file(const struct actor_ctx *a, int64_t id, int64_t doc_id,
                          "and not uploaded", (long long)doc_id,
                        (long long)id);
     }
-    return ERR_OK;
+    /* stored sealed (encryption at rest) */
+    return blob_open_in_place(&(struct blob_ref){BLOB_DOCUMENT,
+                                                 d->request_id, d->sm3},
+                              data, len, e);
 }
 
 err_code

@@ -67,7 +67,12 @@ def apply_with(w, material, colour=(200, 0, 0)):
     app = w.apply(image={"data": b64(img), "width_mm": 40, "height_mm": 40},
                   materials=[{"name": "licence.pdf",
                               "media_type": "application/pdf",
-                              "data": b64(material)}])
+                              "type": "business_licence",
+                              "data": b64(material)},
+                             {"name": "id.pdf",
+                              "media_type": "application/pdf",
+                              "type": "id_card",
+                              "data": b64(material + b"-id")}])
     return app, img
 
 
@@ -129,8 +134,8 @@ def test_blobs_are_ciphertext_and_still_work(world, tmp_path):
     secret = marker("material")
     app, img = apply_with(w, b"%PDF-1.4 " + secret)
     # the rows hold sealed blobs, none of the plaintext
-    (mat,) = w.inst.sql("SELECT data, size_bytes FROM application_materials "
-                        "WHERE application_id = ?", app)
+    mat = w.inst.sql("SELECT data, size_bytes FROM application_materials "
+                     "WHERE application_id = ? ORDER BY id", app)[0]
     assert mat[0][:8] == MAGIC and secret not in mat[0]
     assert mat[1] == len(b"%PDF-1.4 " + secret)
     assert len(mat[0]) == mat[1] + 60

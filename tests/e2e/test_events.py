@@ -450,8 +450,11 @@ def test_reviewer_compares_the_filed_impression(world):
     w = world
     app = w.apply(seal_name="印模比对章")
     w.review(app, "start")
-    (image,) = w.inst.sql("SELECT image FROM applications WHERE id = ?",
-                          app)[0]
+    # the submitted impression as the reviewer downloads it (the row holds
+    # it sealed: encryption at rest)
+    r = w.inst.get(f"/api/v1/applications/{app}/image", w.cred["reviewer"])
+    assert r.status_code == 200, r.text
+    image = r.content
     w.recv.impressions["PSB-0001"] = image
     w.recv.impressions["PSB-0002"] = image + b"other"
     path = f"/api/v1/applications/{app}/impression-check"
