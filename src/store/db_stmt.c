@@ -788,6 +788,12 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "$8, $9, $10, $11, $12, $13, $14)",
     [DB_AUDIT_WALK] =
         "SELECT " AUDIT_COLS " FROM audit_log WHERE seq > $1 ORDER BY seq",
+    /* the walk of a database from before via_account_id (migration 014):
+     * `seald audit verify` checks an old backup without migrating it */
+    [DB_AUDIT_WALK_V1] =
+        "SELECT seq, ts_ms, account_id, role, client_addr, request_id, "
+        "action, target_type, target_id, outcome, reason, details, hash, "
+        "NULL FROM audit_log WHERE seq > $1 ORDER BY seq",
     /* One statement for every combination: a NULL parameter does not
      * filter.  The organisation filter takes the actor accounts of the
      * organisation's subtree (depth-bounded like store_org_in_subtree). */

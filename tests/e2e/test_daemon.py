@@ -418,7 +418,9 @@ def test_openapi_describes_every_operation_fully():
                 for ctype, body in openapi_check.resolve(
                         rs[c]).get("content", {}).items():
                     assert body.get("schema"), (m, path, c, ctype)
-            pp = {p["name"]: p["schema"] for p in op.get("parameters", [])
+            params = [openapi_check.resolve(p)
+                      for p in op.get("parameters", [])]
+            pp = {p["name"]: p["schema"] for p in params
                   if p["in"] == "path"}
             assert sorted(pp) == sorted(names), (m, path, pp)
             for n, sch in pp.items():

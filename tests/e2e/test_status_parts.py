@@ -123,7 +123,7 @@ def test_several_parts_offline(world, tmp_path):
         "status_list"
     # and --help says how
     p = run_seald("verify-ofd", "--help")
-    assert "directory of parts" in p.stderr, p.stderr
+    assert "directory of parts" in p.stdout, p.stdout
 
 
 def test_cap_on_parts_made_at_once(world):
