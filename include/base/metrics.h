@@ -99,10 +99,9 @@ struct metrics_gauges {
     size_t      nstates;
     const char *state[METRICS_STATES_MAX];   /* static names */
     int64_t     seals[METRICS_STATES_MAX];
-    /* The outbox backlog: not yet built.  Its gauge
-     * (seald_outbox_backlog) is written only when have_outbox is set;
-     * the outbox, once it exists, fills these two in the API's gauge
-     * refresh (api_metrics.c, METRICS_OUTBOX_HOOK). */
+    /* The outbox backlog: deliveries still to be made
+     * (seald_outbox_backlog), written when have_outbox is set
+     * (system_metrics_gauges sets both). */
     int         have_outbox;
     int64_t     outbox_backlog;
 };

@@ -43,6 +43,10 @@ err_code store_delivery_add(struct store_conn *c, const char *dest,
                             int64_t seq, int64_t now_ms, struct err *e);
 
 /* dest's oldest pending delivery into *d; *found 0 when there is none. */
+/* The number of deliveries still to be made (state pending) into *n. */
+err_code store_delivery_backlog(struct store_conn *c, int64_t *n,
+                                struct err *e);
+
 err_code store_delivery_next(struct store_conn *c, const char *dest,
                              struct store_delivery *d, int *found,
                              struct err *e);

@@ -40,10 +40,6 @@ gauges(struct http_req *req, int64_t max_age_ms, struct metrics_gauges *g)
         (gauge_at_ms == 0 || now - gauge_at_ms >= max_age_ms)) {
         err_clear(&e);
         if (system_metrics_gauges(req->db, &fresh, &e) == ERR_OK) {
-            /* METRICS_OUTBOX_HOOK: the outbox, once it exists, sets
-             * fresh.have_outbox and fresh.outbox_backlog here (from a
-             * domain call like system_metrics_gauges); until then
-             * seald_outbox_backlog is not written at all. */
             gauge_cache = fresh;
             gauge_at_ms = now;
         } else {

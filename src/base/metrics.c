@@ -450,7 +450,7 @@ render_gauges(struct out *o, const struct metrics_gauges *g)
     outf(o, "seald_gauges_age_seconds %lld\n", (long long)g->refreshed_age_s);
     if (g->have_outbox) {
         head(o, "seald_outbox_backlog", "gauge",
-             "Outbox entries not yet delivered.");
+             "Deliveries of outbox events not yet made (retries included).");
         outf(o, "seald_outbox_backlog %lld\n", (long long)g->outbox_backlog);
     }
 }

@@ -16,6 +16,7 @@
 #include "util.h"
 #include "store.h"
 #include "store_audit.h"
+#include "store_event.h"
 #include "store_seal.h"
 #include "states.h"
 
@@ -286,6 +287,10 @@ system_metrics_gauges(struct store_conn *db, struct metrics_gauges *g,
         g->state[g->nstates] = seal_state_name((enum seal_state)i);
         g->seals[g->nstates++] = counts[i];
     }
+    /* the outbox: deliveries still to be made (retries included) */
+    if ((rc = store_delivery_backlog(db, &g->outbox_backlog, e)) != ERR_OK)
+        return rc;
+    g->have_outbox = 1;
     g->have_db = 1;
     return ERR_OK;
 }

@@ -1088,6 +1088,9 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "AND (CAST($3 AS TEXT) IS NULL OR d.dest = $3) "
         "AND (CAST($4 AS TEXT) IS NULL OR e.target_id = $4) "
         "ORDER BY d.id LIMIT $5",
+    /* /metrics: deliveries not yet made (pending, retries included) */
+    [DB_DELIVERY_BACKLOG] =
+        "SELECT count(*) FROM deliveries WHERE state = 'pending'",
     [DB_DELIVERY_REPLAY] =
         "UPDATE deliveries SET state = 'pending', attempts = 0, "
         "next_ms = $2, updated_ms = $2 WHERE id = $1 AND state = 'failed' "

@@ -305,3 +305,19 @@ store_expiry_note(struct store_conn *c, int64_t seal_id, int days,
     db_bind_int(st, 2, days);
     return db_step_later(st, NULL, e, ERR_OK, NULL);
 }
+
+err_code
+store_delivery_backlog(struct store_conn *c, int64_t *n, struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_DELIVERY_BACKLOG, e);
+    enum db_row row;
+    err_code rc;
+
+    *n = 0;
+    if (st == NULL)
+        return db_prep_failed(e);
+    if ((rc = db_step(st, &row, e)) == ERR_OK && row == DB_ROW)
+        *n = db_col_i64(st, 0);
+    db_release(st);
+    return rc;
+}
