@@ -118,16 +118,21 @@ release_lease(struct maintenance *m)
         lease_release(db, LEASE_JOB_SEALS);
 }
 
-/* Each turn: the seal job when it is due, the counts every time; then
- * sleep until the sooner of the two is next due. */
+/* Each turn: the seal job when it is due, the counts when their window
+ * has passed; then sleep until the sooner of the two is next due. */
 static void *
 loop(void *arg)
 {
     struct maintenance *m = arg;
     const struct config *cfg = m->app->cfg;
-    int64_t now, next_seals = 0, wait_ms;
+    int64_t window_ms = cfg->audit_refusal_window_seconds * 1000;
+    int64_t now, next_seals = 0, next_flush, wait_ms;
     struct timespec until;
 
+    /* the counts are written when a window has passed (and at shutdown,
+     * by seald run), not on every turn: a seal job's turn (every
+     * seals.maintenance_seconds) would otherwise cut a window short */
+    next_flush = util_mono_ms() + window_ms;
     pthread_mutex_lock(&m->lock);
     while (!m->stop) {
         pthread_mutex_unlock(&m->lock);
@@ -135,11 +140,14 @@ loop(void *arg)
             run_once(m);
             next_seals = now + cfg->seal_maintenance_seconds * 1000;
         }
-        flush_counts(m);
+        if ((now = util_mono_ms()) >= next_flush) {
+            flush_counts(m);
+            next_flush = now + window_ms;
+        }
         /* an idle node keeps no unwrapped data key past its time */
         blobcrypt_sweep();
         pthread_mutex_lock(&m->lock);
-        wait_ms = cfg->audit_refusal_window_seconds * 1000;
+        wait_ms = next_flush - util_mono_ms();
         if (next_seals - util_mono_ms() < wait_ms)
             wait_ms = next_seals - util_mono_ms();
         if (wait_ms < 0)
