@@ -80,10 +80,14 @@ err_code application_request(const struct actor_ctx *a, const char *esid,
                              int64_t *id_out, struct err *e);
 
 /* decision: "start" (submitted -> under_review), "return", "reject" (both
- * need reason), "approve". */
+ * need reason), "approve".  A decision (reject, approve) names the
+ * impression comparison it was made on (impression_check.h) in its audit
+ * entry, or null.  With compare_required (an impression adapter is
+ * configured), approving a new seal or a change is refused (ERR_CONFLICT)
+ * until the image submitted now was compared: GD art. 12. */
 err_code application_review(const struct actor_ctx *a, int64_t id,
                             const char *decision, const char *reason,
-                            struct err *e);
+                            int compare_required, struct err *e);
 
 /* The life of an application as one table (app_moves in app_moves.c):
  * a row per (event, the state it is in) with the state after it, whether
@@ -132,6 +136,14 @@ err_code application_materials(const struct actor_ctx *a,
                                const struct store_app *app,
                                store_material_fn fn, void *ctx,
                                struct err *e);
+
+/* The latest impression comparison of application app (read by the
+ * caller with application_get or _state), in *out; out->outcome is ""
+ * when none was made. */
+err_code application_impression(const struct actor_ctx *a,
+                                const struct store_app *app,
+                                struct store_impression_check *out,
+                                struct err *e);
 
 /* The material types an application may name (NULL-terminated). */
 extern const char *const app_material_types[];

@@ -200,6 +200,17 @@ struct store_app {
     int64_t created_ms, updated_ms;
 };
 
+/* An application's latest impression comparison (migration 019): outcome
+ * "" when none was made. */
+struct store_impression_check {
+    char    code[40];
+    char    outcome[16];         /* same, different, not_filed */
+    char    filed_sm3[65];       /* hex; "" when not filed */
+    char    compared_sm3[65];    /* hex: the submitted image compared */
+    int64_t checked_by;
+    int64_t checked_ms;
+};
+
 struct store_material {
     int64_t     id;
     int         revision;

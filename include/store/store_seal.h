@@ -26,6 +26,17 @@ err_code store_app_get(struct store_conn *c, int64_t id,
 err_code store_app_image(struct store_conn *c, int64_t id, uint8_t **buf,
                          size_t *len, struct err *e);
 
+/* Record check as application id's latest impression comparison. */
+err_code store_app_impression_set(struct store_conn *c, int64_t id,
+                                  const struct store_impression_check *check,
+                                  struct err *e);
+
+/* Application id's latest impression comparison; out->outcome is "" when
+ * none was made.  ERR_NOT_FOUND if there is no such application. */
+err_code store_app_impression_get(struct store_conn *c, int64_t id,
+                                  struct store_impression_check *out,
+                                  struct err *e);
+
 /* Move from state `from` to `to` with reason (may be NULL) and reviewer (0:
  * keep); ERR_CONFLICT if it was not in `from`. */
 err_code store_app_transition(struct store_conn *c, int64_t id,

@@ -181,6 +181,27 @@ material_add(void *ctx, const struct store_material *m)
     return ERR_OK;
 }
 
+/* The latest impression comparison of application a, or null: current
+ * says whether it compared the image submitted now (a decision rests only
+ * on such a one). */
+static json_t *
+impression_json(const struct store_app *a,
+                const struct store_impression_check *c)
+{
+    char sm3[65];
+
+    if (c->outcome[0] == '\0')
+        return json_null();
+    util_hex_encode(a->image_sm3, sizeof(a->image_sm3), sm3);
+    return json_pack("{s:s, s:s, s:s?, s:s, s:b, s:I, s:I}", "code", c->code,
+                     "outcome", c->outcome,
+                     "filed_sm3", c->filed_sm3[0] ? c->filed_sm3 : NULL,
+                     "submitted_sm3", c->compared_sm3,
+                     "current", strcmp(sm3, c->compared_sm3) == 0,
+                     "checked_by", (json_int_t)c->checked_by,
+                     "checked_ms", (json_int_t)c->checked_ms);
+}
+
 /* The application with its materials' metadata, as an answer to a change
  * the actor just made or to a read already allowed. */
 static err_code
@@ -188,6 +209,7 @@ app_full(const struct actor_ctx *actor, int64_t id, json_t **out,
          struct err *e)
 {
     struct store_app a;
+    struct store_impression_check ic;
     json_t *mats = json_array();
     err_code rc;
 
@@ -197,8 +219,13 @@ app_full(const struct actor_ctx *actor, int64_t id, json_t **out,
         json_decref(mats);
         return rc;
     }
+    if ((rc = application_impression(actor, &a, &ic, e)) != ERR_OK) {
+        json_decref(mats);
+        return rc;
+    }
     *out = app_json(&a);
     json_object_set_new(*out, "materials", mats);
+    json_object_set_new(*out, "impression_check", impression_json(&a, &ic));
     return ERR_OK;
 }
 
@@ -256,7 +283,9 @@ api_app_review(struct http_req *req, struct http_resp *resp, struct err *e)
         != ERR_OK ||
         (rc = sjson_get_str(req->json, "reason", APP_REASON_MAX, 0, &reason,
                            e)) != ERR_OK ||
-        (rc = application_review(&a, id, decision, reason, e)) != ERR_OK)
+        (rc = application_review(&a, id, decision, reason,
+                                 req->app->cfg->filing_impression_url[0] != '\0',
+                                 e)) != ERR_OK)
         return rc;
     return app_full(&a, id, &resp->data, e);
 }

@@ -266,24 +266,49 @@ seal_image(const struct blob_key *key, const struct app_new *n,
 /* The end of every unit here: the history row of application id's move
  * from (APP_NONE: a new application) -> to, then the unit's audit entry
  * naming it; both carry the states' names. */
+/* The history row and the audit entry of an application's move; the
+ * entry's details carry from, to, reason and, when key is not NULL, key:
+ * extra (consumed, also on failure). */
 static err_code
-record_move(struct unit *u, int64_t id, enum app_state from_state,
-            enum app_state to_state, const char *action, const char *reason,
-            struct err *e)
+record_move_with(struct unit *u, int64_t id, enum app_state from_state,
+                 enum app_state to_state, const char *action,
+                 const char *reason, const char *key, json_t *extra,
+                 struct err *e)
 {
     const struct actor_ctx *a = &u->a;
     const char *from = from_state != APP_NONE ? app_state_name(from_state)
                                               : NULL;
     const char *to = app_state_name(to_state);
+    json_t *details;
     err_code rc;
 
     if ((rc = store_history_insert(a->db, "application", id, from, to,
                                    a->p->account_id, util_now_ms(), reason,
-                                   e)) != ERR_OK)
+                                   e)) != ERR_OK) {
+        json_decref(extra);
         return rc;
-    return unit_audit_id(u, action, "application", id,
-                         json_pack("{s:s?, s:s, s:s?}", "from", from, "to", to,
-                                   "reason", reason), e);
+    }
+    details = json_pack("{s:s?, s:s, s:s?}", "from", from, "to", to,
+                        "reason", reason);
+    if (details != NULL && key != NULL &&
+        json_object_set_new(details, key, extra != NULL ? extra
+                                                        : json_null()) != 0) {
+        json_decref(details);
+        details = NULL;
+    } else if (details == NULL) {
+        json_decref(extra);
+    }
+    return unit_audit_id(u, action, "application", id, details, e);
+}
+
+/* record_move_with without extra details. */
+static err_code
+record_move(struct unit *u, int64_t id, enum app_state from_state,
+            enum app_state to_state, const char *action, const char *reason,
+            struct err *e)
+{
+    return record_move_with(u, id, from_state, to_state, action, reason,
+                            NULL, NULL, e);
 }
 
 struct submit_args {
@@ -522,7 +547,74 @@ application_request(const struct actor_ctx *a, const char *esid,
 struct review_args {
     int64_t     id;
     const char *decision, *reason;
+    int         compare_required;
 };
+
+/* The impression comparison a decision on row rests on, for its audit
+ * entry: the latest one, if it compared the image submitted now (a
+ * resubmission with another image makes it stale); *out a new object or
+ * json_null() (caller decrefs).  With required, approving a new seal or a
+ * change without one is ERR_CONFLICT. */
+static err_code
+review_comparison(const struct actor_ctx *a, const struct store_app *row,
+                  const char *decision, int required, json_t **out,
+                  struct err *e)
+{
+    struct store_impression_check c;
+    char now_hex[65];
+    err_code rc;
+
+    *out = NULL;
+    if ((rc = store_app_impression_get(a->db, row->id, &c, e)) != ERR_OK)
+        return rc;
+    util_hex_encode(row->image_sm3, sizeof(row->image_sm3), now_hex);
+    if (c.outcome[0] == '\0' || strcmp(c.compared_sm3, now_hex) != 0) {
+        if (required && !strcmp(decision, "approve") &&
+            (!strcmp(row->purpose, "new") || !strcmp(row->purpose, "change")))
+            return err_set(e, ERR_CONFLICT, "compare the submitted "
+                           "impression with the one filed with public "
+                           "security first (POST /api/v1/applications/"
+                           "%lld/impression-check; GD art. 12)",
+                           (long long)row->id);
+        *out = json_null();
+        return ERR_OK;
+    }
+    *out = json_pack("{s:s, s:s, s:s?, s:s, s:I, s:I}", "code", c.code,
+                     "outcome", c.outcome,
+                     "filed_sm3", c.filed_sm3[0] ? c.filed_sm3 : NULL,
+                     "submitted_sm3", c.compared_sm3,
+                     "checked_by", (json_int_t)c.checked_by,
+                     "checked_ms", (json_int_t)c.checked_ms);
+    return *out != NULL ? ERR_OK : err_set(e, ERR_NOMEM, "out of memory");
+}
+
+/* The decision's effects in the unit: the move, an approved revocation
+ * request's revocation, the history row and the audit entry, which for a
+ * reject or approve names the comparison it rests on (compared: consumed;
+ * NULL for the other events). */
+static err_code
+review_move(struct unit *u, const struct store_app *row, enum app_state to,
+            const char *action, const char *reason, json_t *compared,
+            struct err *e)
+{
+    const struct actor_ctx *a = &u->a;
+    err_code rc;
+
+    if ((rc = store_app_transition(a->db, row->id, row->state, to, reason,
+                                   a->p->account_id, util_now_ms(), e))
+        != ERR_OK)
+        goto fail;
+    /* an approved revocation request takes effect at once: final */
+    if (!strcmp(row->purpose, "revocation") && to == APP_APPROVED &&
+        (rc = seal_revoke_in_tx(u, row->replaces_seal_id, "cessation",
+                                row->reason, e)) != ERR_OK)
+        goto fail;
+    return record_move_with(u, row->id, row->state, to, action, reason,
+                            "impression_compared", compared, e);
+fail:
+    json_decref(compared);
+    return rc;
+}
 
 static err_code
 review_work(struct unit *u, void *ctx, struct err *e)
@@ -532,6 +624,7 @@ review_work(struct unit *u, void *ctx, struct err *e)
     enum app_state to = APP_NONE;
     const char *action = NULL;
     struct store_app row;
+    json_t *compared = NULL;
     err_code rc;
 
     if ((rc = store_app_get(a->db, w->id, &row, e)) != ERR_OK ||
@@ -541,26 +634,23 @@ review_work(struct unit *u, void *ctx, struct err *e)
                                   row.custodian_id, a->p->account_id, 0}, e))
         != ERR_OK ||
         (rc = application_move(w->decision, row.state, &to, NULL, &action,
-                               e)) != ERR_OK ||
-        (rc = store_app_transition(a->db, w->id, row.state, to, w->reason,
-                                   a->p->account_id, util_now_ms(), e))
-        != ERR_OK)
+                               e)) != ERR_OK)
         return rc;
-    /* an approved revocation request takes effect at once: final */
-    if (!strcmp(row.purpose, "revocation") && to == APP_APPROVED &&
-        (rc = seal_revoke_in_tx(u, row.replaces_seal_id, "cessation",
-                                row.reason, e)) != ERR_OK)
+    if ((!strcmp(w->decision, "approve") || !strcmp(w->decision, "reject")) &&
+        (rc = review_comparison(a, &row, w->decision, w->compare_required,
+                                &compared, e)) != ERR_OK)
         return rc;
-    return record_move(u, w->id, row.state, to, action, w->reason, e);
+    return review_move(u, &row, to, action, w->reason, compared, e);
 }
 
 err_code
 application_review(const struct actor_ctx *a, int64_t id,
-                   const char *decision, const char *reason, struct err *e)
+                   const char *decision, const char *reason,
+                   int compare_required, struct err *e)
 {
     static const char *const decisions[] = {"start", "return", "reject",
                                             "approve", NULL};
-    struct review_args w = {id, decision, reason};
+    struct review_args w = {id, decision, reason, compare_required};
 
     if (!one_of(decision, decisions))
         return err_set(e, ERR_INVALID, "decision must be start, return, "
@@ -617,6 +707,13 @@ application_materials(const struct actor_ctx *a, const struct store_app *app,
                       store_material_fn fn, void *ctx, struct err *e)
 {
     return store_material_list(a->db, app->id, fn, ctx, e);
+}
+
+err_code
+application_impression(const struct actor_ctx *a, const struct store_app *app,
+                       struct store_impression_check *out, struct err *e)
+{
+    return store_app_impression_get(a->db, app->id, out, e);
 }
 
 err_code

@@ -136,7 +136,9 @@
     "business, position, seal_name, custodian_id, image, image_type, " \
     "image_sm3, image_width_px, image_height_px, width_mm, height_mm, " \
     "reason, state, state_reason, reviewer_id, holder_key, revision, " \
-    "created_ms, updated_ms"
+    "created_ms, updated_ms, impression_code, impression_outcome, " \
+    "impression_filed_sm3, impression_compared_sm3, impression_checked_by, " \
+    "impression_checked_ms"
 
 #define COPY_MATERIAL_COLS \
     "id, application_id, revision, name, media_type, size_bytes, sm3, data, " \
@@ -528,6 +530,18 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "SELECT next - 1 FROM esid_counters WHERE region = $1",
     [DB_APP_SET_HOLDER_KEY] =
         "UPDATE applications SET holder_key = $1 WHERE id = $2",
+    [DB_APP_IMPRESSION_SET] =
+        "UPDATE applications SET impression_code = $1, "
+        "impression_outcome = $2, impression_filed_sm3 = $3, "
+        "impression_compared_sm3 = $4, impression_checked_by = $5, "
+        "impression_checked_ms = $6 WHERE id = $7",
+    [DB_APP_IMPRESSION_GET] =
+        "SELECT coalesce(impression_code, ''), "
+        "coalesce(impression_outcome, ''), "
+        "coalesce(impression_filed_sm3, ''), "
+        "coalesce(impression_compared_sm3, ''), "
+        "coalesce(impression_checked_by, 0), "
+        "coalesce(impression_checked_ms, 0) FROM applications WHERE id = $1",
     [DB_APP_COPY] =
         "INSERT INTO applications (org_id, applicant_id, purpose, "
         "replaces_seal_id, kind, subkind, business, position, seal_name, "
@@ -910,7 +924,8 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
     [DB_COPY_APP_WRITE] =
         "INSERT INTO applications (" COPY_APP_COLS ") {explicit ids} "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
-        "$14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
+        "$14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, "
+        "$27, $28, $29, $30, $31, $32)",
     [DB_COPY_APP_COUNT] = "SELECT count(*) FROM applications",
     [DB_COPY_MATERIAL_READ] =
         "SELECT " COPY_MATERIAL_COLS " FROM application_materials ORDER BY id",

@@ -95,6 +95,8 @@ enum db_stmt_id {
     DB_ESID_BUMP,
     DB_ESID_GET,
     DB_APP_SET_HOLDER_KEY,
+    DB_APP_IMPRESSION_SET,
+    DB_APP_IMPRESSION_GET,
     DB_APP_COPY,
 
     /* store_sign.c: grants, signing requests, documents, usage */

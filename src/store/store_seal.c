@@ -147,6 +147,51 @@ store_app_image(struct store_conn *c, int64_t id, uint8_t **buf, size_t *len,
 }
 
 err_code
+store_app_impression_set(struct store_conn *c, int64_t id,
+                         const struct store_impression_check *check,
+                         struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_APP_IMPRESSION_SET, e);
+
+    if (st == NULL)
+        return db_prep_failed(e);
+    db_bind_text(st, 1, check->code);
+    db_bind_text(st, 2, check->outcome);
+    if (check->filed_sm3[0] != '\0')
+        db_bind_text(st, 3, check->filed_sm3);
+    else
+        db_bind_null(st, 3);
+    db_bind_text(st, 4, check->compared_sm3);
+    db_bind_id(st, 5, check->checked_by);
+    db_bind_i64(st, 6, check->checked_ms);
+    db_bind_i64(st, 7, id);
+    return db_step_update_one(st, "application", e);
+}
+
+err_code
+store_app_impression_get(struct store_conn *c, int64_t id,
+                         struct store_impression_check *out, struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_APP_IMPRESSION_GET, e);
+    err_code rc;
+
+    memset(out, 0, sizeof(*out));
+    if (st == NULL)
+        return db_prep_failed(e);
+    db_bind_i64(st, 1, id);
+    if ((rc = db_step_row(st, "application", e)) != ERR_OK)
+        return rc;
+    db_col_copy(st, 0, out->code, sizeof(out->code));
+    db_col_copy(st, 1, out->outcome, sizeof(out->outcome));
+    db_col_copy(st, 2, out->filed_sm3, sizeof(out->filed_sm3));
+    db_col_copy(st, 3, out->compared_sm3, sizeof(out->compared_sm3));
+    out->checked_by = db_col_i64(st, 4);
+    out->checked_ms = db_col_i64(st, 5);
+    db_release(st);
+    return ERR_OK;
+}
+
+err_code
 store_app_transition(struct store_conn *c, int64_t id, enum app_state from,
                      enum app_state to, const char *reason,
                      int64_t reviewer_id, int64_t now_ms, struct err *e)

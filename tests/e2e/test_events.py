@@ -23,6 +23,7 @@ import requests
 
 from conftest import PG, SEALD, Instance, assert_error, free_port
 from openapi_check import check_response
+from sealimg import png
 from test_seals import Seals
 
 SECRET = b"outbox-test-secret-0123456789"
@@ -165,6 +166,7 @@ def world(tmp_path_factory):
     configure(inst, recv)
     inst.start("--set", "seals.maintenance_seconds=1")
     w = Seals(inst)
+    w.impression_code = "PSB-NOTHING"     # not filed: the applicant's stands
     w.recv = recv
     yield w
     if inst.proc is not None:
@@ -449,7 +451,17 @@ def test_expiry_notices_once_per_threshold(world):
 def test_reviewer_compares_the_filed_impression(world):
     w = world
     app = w.apply(seal_name="印模比对章")
+    path = f"/api/v1/applications/{app}/impression-check"
     w.review(app, "start")
+    # no comparison yet: the approval of a new seal is refused (GD art. 12)
+    # and changes nothing
+    r = w.inst.post(f"/api/v1/applications/{app}/review", w.cred["reviewer"],
+                    json={"decision": "approve"})
+    assert_error(r, 409, "conflict")
+    assert "impression-check" in r.json()["error"]["message"]
+    r = w.inst.get(f"/api/v1/applications/{app}", w.cred["reviewer"])
+    assert r.json()["data"]["state"] == "under_review"
+    assert r.json()["data"]["impression_check"] is None
     # the submitted impression as the reviewer downloads it (the row holds
     # it sealed: encryption at rest)
     r = w.inst.get(f"/api/v1/applications/{app}/image", w.cred["reviewer"])
@@ -457,32 +469,89 @@ def test_reviewer_compares_the_filed_impression(world):
     image = r.content
     w.recv.impressions["PSB-0001"] = image
     w.recv.impressions["PSB-0002"] = image + b"other"
-    path = f"/api/v1/applications/{app}/impression-check"
-    r = w.inst.post(path, w.cred["reviewer"], json={"code": "PSB-0001"})
+    r = w.inst.post(path, w.cred["reviewer"], json={"code": "PSB-0002"})
     assert r.status_code == 200, r.text
     check_response("/api/v1/applications/{id}/impression-check", "post", r)
     d = r.json()["data"]
-    assert d["same"] is True and d["filed"]["sm3"] == d["submitted"]["sm3"]
+    assert (d["same"], d["outcome"]) == (False, "different")
+    # nothing filed under the code is an outcome too, on the record
+    r = w.inst.post(path, w.cred["reviewer"], json={"code": "PSB-9999"})
+    assert r.status_code == 200, r.text
+    check_response("/api/v1/applications/{id}/impression-check", "post", r)
+    d = r.json()["data"]
+    assert (d["outcome"], d["filed"], d["same"]) == ("not_filed", None, False)
+    r = w.inst.post(path, w.cred["reviewer"], json={"code": "PSB-0001"})
+    assert r.status_code == 200, r.text
+    d = r.json()["data"]
+    assert d["same"] is True and d["outcome"] == "same"
+    assert d["filed"]["sm3"] == d["submitted"]["sm3"]
     assert base64.b64decode(d["filed"]["data"]) == image
-    r = w.inst.post(path, w.cred["reviewer"], json={"code": "PSB-0002"})
-    assert r.json()["data"]["same"] is False
-    # nothing filed under the code; a code that would leave the path; not
-    # the reviewer
-    assert_error(w.inst.post(path, w.cred["reviewer"],
-                             json={"code": "PSB-9999"}), 404, "not_found")
+    # a code that would leave the path; not the reviewer
     assert_error(w.inst.post(path, w.cred["reviewer"],
                              json={"code": "../admin"}), 422,
                  "invalid_argument")
     assert_error(w.inst.post(path, w.cred["applicant"],
                              json={"code": "PSB-0001"}), 403, "forbidden")
+    # the application shows the comparison its decision will rest on
+    r = w.inst.get(f"/api/v1/applications/{app}", w.cred["reviewer"])
+    ic = r.json()["data"]["impression_check"]
+    assert (ic["code"], ic["outcome"], ic["current"]) == ("PSB-0001", "same",
+                                                          True)
+    assert ic["checked_by"] == w.ids["reviewer"]
     # each comparison is on the record before the decision
     rows = [json.loads(d) for (d,) in w.inst.sql(
         "SELECT details FROM audit_log WHERE action = "
         "'application.impression_check' AND outcome = 'ok' AND target_id = ? "
         "ORDER BY seq", str(app))]
-    assert [(x["code"], x["same"]) for x in rows] == [("PSB-0001", True),
-                                                      ("PSB-0002", False)]
+    assert [(x["code"], x["outcome"]) for x in rows] == [
+        ("PSB-0002", "different"), ("PSB-9999", "not_filed"),
+        ("PSB-0001", "same")]
     w.review(app, "approve")
+    # the decision names the comparison it was made on
+    (details,) = w.inst.sql(
+        "SELECT details FROM audit_log WHERE action = 'application.approve' "
+        "AND target_id = ?", str(app))[0]
+    comp = json.loads(details)["impression_compared"]
+    assert (comp["code"], comp["outcome"]) == ("PSB-0001", "same")
+    assert comp["submitted_sm3"] == ic["submitted_sm3"]
+    # decided: the comparison it rests on cannot be replaced
+    assert_error(w.inst.post(path, w.cred["reviewer"],
+                             json={"code": "PSB-0002"}), 409, "conflict")
+    r = w.inst.get(f"/api/v1/applications/{app}", w.cred["reviewer"])
+    assert r.json()["data"]["impression_check"]["code"] == "PSB-0001"
+
+
+def test_comparison_goes_stale_when_the_image_changes(world):
+    """A returned application resubmitted with another image needs a new
+    comparison: the old one compared bytes no longer submitted."""
+    w = world
+    app = w.apply(seal_name="印模重交章")
+    w.review(app, "start")
+    path = f"/api/v1/applications/{app}/impression-check"
+    assert w.inst.post(path, w.cred["reviewer"],
+                       json={"code": "PSB-NOTHING"}).status_code == 200
+    w.review(app, "return", reason="the impression is blurred")
+    r = w.inst.post(f"/api/v1/applications/{app}/resubmit",
+                    w.cred["applicant"], json={
+                        "kind": "official", "subkind": "legal_name",
+                        "seal_name": "印模重交章",
+                        "custodian_id": w.ids["custodian"],
+                        "image": {"data": base64.b64encode(
+                            png(colour=(190, 10, 10))).decode(),
+                            "width_mm": 40, "height_mm": 40}})
+    assert r.status_code == 200, r.text
+    w.review(app, "start")
+    r = w.inst.get(f"/api/v1/applications/{app}", w.cred["reviewer"])
+    assert r.json()["data"]["impression_check"]["current"] is False
+    assert_error(w.inst.post(f"/api/v1/applications/{app}/review",
+                             w.cred["reviewer"], json={"decision": "approve"}),
+                 409, "conflict")
+    # a rejection needs no comparison and names none that is stale
+    w.review(app, "reject", reason="not the unit's seal")
+    (details,) = w.inst.sql(
+        "SELECT details FROM audit_log WHERE action = 'application.reject' "
+        "AND target_id = ?", str(app))[0]
+    assert json.loads(details)["impression_compared"] is None
 
 
 def test_sigkill_with_pending_events_loses_none(tmp_path):
@@ -495,6 +564,7 @@ def test_sigkill_with_pending_events_loses_none(tmp_path):
     inst.start()
     try:
         w = Seals(inst)
+        w.impression_code = "PSB-NOTHING"
         esids = [w.new_active_seal(seal_name=f"断电章{i}") for i in range(2)]
         for esid in esids:
             act(w, esid, "suspend", "secadmin")
@@ -554,6 +624,7 @@ def test_two_nodes_readers_never_skip_a_seq(tmp_path):
     node2 = None
     try:
         w = Seals(inst)
+        w.impression_code = "PSB-NOTHING"
         esids = [w.new_active_seal(seal_name=f"双节点章{i}")
                  for i in range(4)]
         start = db_events(w)[-1][0]

@@ -65,8 +65,18 @@ class Seals(World):
         assert r.status_code == status, r.text
         return r.json()
 
+    # the code a reviewer compares the impression under before approving,
+    # on an instance with an impression adapter (filing.impression_url),
+    # which refuses the approval of a new seal without a comparison
+    impression_code = None
+
     def approve(self, app):
         self.review(app, "start")
+        if self.impression_code:
+            r = self.inst.post(f"/api/v1/applications/{app}/impression-check",
+                               self.cred["reviewer"],
+                               json={"code": self.impression_code})
+            assert r.status_code == 200, r.text
         self.review(app, "approve")
 
     def make(self, app, status=201):
