@@ -51,6 +51,12 @@ err_code store_delivery_next(struct store_conn *c, const char *dest,
                              struct store_delivery *d, int *found,
                              struct err *e);
 
+/* *delivered 1 when destination dest has had a record of seal esid
+ * delivered (any of its events), else 0. */
+err_code store_delivery_seal_delivered(struct store_conn *c, const char *dest,
+                                       const char *esid, int *delivered,
+                                       struct err *e);
+
 /* Record an attempt of delivery id, which had made `attempts` tries: its
  * new state, when the next is due, the status and reply.  ERR_CONFLICT
  * when the row moved meanwhile (replayed, or tried by another node). */

@@ -260,6 +260,8 @@ done:
 
 /* The recording unit of one attempt. */
 struct mark_ctx {
+    const struct delivery       *dv;
+    const struct dest           *ds;
     const struct store_delivery *d;
     const char *state;
     int64_t next_ms;
@@ -267,17 +269,66 @@ struct mark_ctx {
     const char *reply;
 };
 
-/* Record the attempt; a dead letter is audited (delivery.fail). */
+/* After a filing record of seal esid was delivered: once every filing
+ * destination has had one of its records, the seal is filed (备案), as
+ * POST /api/v1/seals/ESID/filing marks it by hand, and that is audited
+ * (seal.file, by the delivery).  *filed 1 when this delivery filed it. */
+static err_code
+mark_filed(struct unit *u, const struct delivery *dv, const char *esid,
+           int *filed, struct err *e)
+{
+    struct store_seal s;
+    json_t *names;
+    size_t i;
+    int got;
+    err_code rc;
+
+    *filed = 0;
+    for (i = 0; i < dv->ndests; i++) {
+        if (strcmp(dv->dests[i].c->kind, "filing") != 0)
+            continue;
+        if ((rc = store_delivery_seal_delivered(u->a.db, dv->dests[i].c->name,
+                                                esid, &got, e)) != ERR_OK)
+            return rc;
+        if (!got)
+            return ERR_OK;
+    }
+    if ((rc = store_seal_get(u->a.db, esid, &s, e)) != ERR_OK)
+        return rc == ERR_NOT_FOUND ? ERR_OK : rc;
+    if (strcmp(s.filing_state, "pending") != 0)
+        return ERR_OK;
+    if ((rc = store_seal_filed(u->a.db, s.id, util_now_ms(), e)) != ERR_OK)
+        return rc;
+    if ((names = json_array()) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    for (i = 0; i < dv->ndests; i++)
+        if (strcmp(dv->dests[i].c->kind, "filing") == 0)
+            json_array_append_new(names, json_string(dv->dests[i].c->name));
+    *filed = 1;
+    return unit_audit(u, "seal.file", "seal", esid,
+                      json_pack("{s:s, s:o}", "by", "delivery",
+                                "destinations", names), e);
+}
+
+/* Record the attempt; a dead letter is audited (delivery.fail), and a
+ * delivery that completes a seal's filing files it (mark_filed). */
 static err_code
 mark_work(struct unit *u, void *vctx, struct err *e)
 {
     struct mark_ctx *m = vctx;
+    int filed = 0;
     err_code rc;
 
     if ((rc = store_delivery_set(u->a.db, m->d->id, m->d->attempts,
                                  m->state, m->next_ms, m->status, m->reply,
                                  util_now_ms(), e)) != ERR_OK)
         return rc;
+    if (!strcmp(m->state, "delivered") && !strcmp(m->ds->c->kind, "filing") &&
+        !strcmp(m->d->ev.target_type, "seal") &&
+        (rc = mark_filed(u, m->dv, m->d->ev.target_id, &filed, e)) != ERR_OK)
+        return rc;
+    if (filed)
+        return ERR_OK;
     if (strcmp(m->state, "failed") != 0) {
         unit_quiet(u);      /* a delivery or a retry: its row says it */
         return ERR_OK;
@@ -399,6 +450,8 @@ attempt(struct delivery *dv, struct store_conn *db, const struct dest *ds,
 record:
     free(body);
     memset(&m, 0, sizeof(m));
+    m.dv = dv;
+    m.ds = ds;
     m.d = d;
     m.status = frc == ERR_OK ? (int)r.status : 0;
     if (frc == ERR_OK && r.status >= 200 && r.status < 300) {

@@ -1092,6 +1092,10 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "SELECT " DELIVERY_COLS ", " EVENT_COLS_E " FROM deliveries d "
         "JOIN events e ON e.seq = d.seq "
         "WHERE d.dest = $1 AND d.state = 'pending' ORDER BY d.seq LIMIT 1",
+    [DB_DELIVERY_SEAL_DELIVERED] =
+        "SELECT count(*) FROM deliveries d JOIN events ev ON ev.seq = d.seq "
+        "WHERE d.dest = $1 AND d.state = 'delivered' AND "
+        "ev.target_type = 'seal' AND ev.target_id = $2",
     [DB_DELIVERY_SET] =
         "UPDATE deliveries SET state = $2, attempts = attempts + 1, "
         "next_ms = $3, last_status = $4, last_reply = $5, updated_ms = $6 "

@@ -194,6 +194,26 @@ store_delivery_next(struct store_conn *c, const char *dest,
 }
 
 /* Contract: store_event.h. */
+/* Contract: store_event.h. */
+err_code
+store_delivery_seal_delivered(struct store_conn *c, const char *dest,
+                              const char *esid, int *delivered, struct err *e)
+{
+    struct db_stmt *st = db_prep(c->dbc, DB_DELIVERY_SEAL_DELIVERED, e);
+    err_code rc;
+
+    *delivered = 0;
+    if (st == NULL)
+        return db_prep_failed(e);
+    db_bind_text(st, 1, dest);
+    db_bind_text(st, 2, esid);
+    if ((rc = db_step_row(st, "count", e)) != ERR_OK)
+        return rc;
+    *delivered = db_col_i64(st, 0) > 0;
+    db_release(st);
+    return ERR_OK;
+}
+
 err_code
 store_delivery_set(struct store_conn *c, int64_t id, int attempts,
                    const char *state, int64_t next_ms, int status,

@@ -41,6 +41,7 @@ class Receiver:
     def __init__(self, directory):
         self.got = {"/hook": [], "/flaky": [], "/filing": []}
         self.flaky = 500
+        self.filing_gate = None         # an Event: /filing waits for it
         self.impressions = {}           # code -> bytes (GET /impressions/)
         self.lock = threading.Lock()
         self.cert = os.path.join(directory, "recv.crt")
@@ -60,6 +61,10 @@ class Receiver:
                     outer.got.setdefault(self.path, []).append(
                         (dict(self.headers), body))
                     status = outer.flaky if self.path == "/flaky" else 200
+                    gate = outer.filing_gate if self.path == "/filing" \
+                        else None
+                if gate is not None:    # shorter than the try's timeout
+                    gate.wait(1.5)
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -414,6 +419,37 @@ def test_filing_records_go_to_their_destination(world):
     assert "flaky" not in per           # its filter takes suspensions only
     assert [t for t, _ in per["hook"]] == ["seal.made", "seal.activated",
                                            "seal.lost"]
+    # the filing destinations have it: the seal is filed, by the delivery,
+    # on the record, and no longer to be marked by hand
+    r = w.inst.get(f"/api/v1/seals/{esid}", w.cred["applicant"])
+    assert r.json()["data"]["filing_state"] == "filed", r.text
+    rows = [json.loads(d) for (d,) in w.inst.sql(
+        "SELECT details FROM audit_log WHERE action = 'seal.file' AND "
+        "target_id = ? AND outcome = 'ok'", esid)]
+    assert rows == [{"by": "delivery", "destinations": ["police"]}]
+    assert_error(w.inst.post(f"/api/v1/seals/{esid}/filing",
+                             w.cred["maker"]), 409, "conflict")
+
+
+def test_seal_is_not_filed_until_the_filing_system_has_it(world):
+    """A record on its way leaves the seal pending: only one the filing
+    system has answered files it."""
+    w = world
+    w.recv.filing_gate = gate = threading.Event()
+    try:
+        esid = w.new_active_seal(seal_name="未备案章")
+        wait_for(lambda: [b for _, b in w.recv.events("/filing")
+                          if b["seal"]["esid"] == esid],
+                 "the filing record did not arrive")
+        # the system has the record but has not answered yet
+        r = w.inst.get(f"/api/v1/seals/{esid}", w.cred["applicant"])
+        assert r.json()["data"]["filing_state"] == "pending"
+    finally:
+        w.recv.filing_gate = None
+        gate.set()
+    wait_for(lambda: w.inst.get(f"/api/v1/seals/{esid}", w.cred["applicant"])
+             .json()["data"]["filing_state"] == "filed",
+             "the seal was not filed once the record was delivered")
 
 
 def test_expiry_notices_once_per_threshold(world):
