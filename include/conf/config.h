@@ -224,6 +224,13 @@ struct config {
     char scope_business_other[CONFIG_SCOPE_MAX];
     char scope_position[CONFIG_SCOPE_MAX];
     char scope_personal[CONFIG_SCOPE_MAX];
+    /* [materials]: the material types an application (new or change)
+     * for each kind of seal must include (issue 18 item 8), comma-
+     * separated from config_material_types; "" for none.  The defaults
+     * are the regulations' (HLJ art. 9, GD art. 8). */
+    char materials_official[CONFIG_SCOPE_MAX];
+    char materials_position[CONFIG_SCOPE_MAX];
+    char materials_personal[CONFIG_SCOPE_MAX];
 
     /* not keys: where relative paths are resolved from */
     char base_dir[PATH_MAX];
@@ -286,6 +293,16 @@ int config_doctype_valid(const char *s, size_t len);
  * chooses to). */
 const char *config_seal_scope(const struct config *cfg,
                               const char *scope_kind);
+
+/* The types an application material may name (NULL-terminated): the one
+ * list, which [materials] is checked against. */
+extern const char *const config_material_types[];
+
+/* The [materials] list of seal kind ("official", "position",
+ * "personal"): the material types an application for it must include,
+ * comma-separated; "" for none or for a kind that is not listed. */
+const char *config_required_materials(const struct config *cfg,
+                                      const char *kind);
 
 /* 1 if doctype is in the comma-separated list (no spaces; config_validate
  * checked its form). */

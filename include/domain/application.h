@@ -57,6 +57,9 @@ struct app_new {
     const char    *reason;          /* optional note                      */
     struct app_material materials[APP_MAX_MATERIALS];
     size_t         nmaterials;
+    const char    *required_materials; /* the types its kind needs, comma-
+                                          separated: config_required_
+                                          materials(); NULL or "": none */
 };
 
 err_code application_submit(const struct actor_ctx *a,
@@ -144,16 +147,6 @@ err_code application_impression(const struct actor_ctx *a,
                                 const struct store_app *app,
                                 struct store_impression_check *out,
                                 struct err *e);
-
-/* The material types an application may name (NULL-terminated). */
-extern const char *const app_material_types[];
-
-/* The material types a new application (or a change) for a seal of kind
- * needs (the table material_rules in application.c: the regulations'
- * "proof of identity of the organisation and of the person handling it",
- * HLJ art. 9, GD art. 8), NULL-terminated; an empty list for a kind that
- * needs none. */
-const char *const *application_required_materials(const char *kind);
 
 /* Material mid of application id with its bytes (*data malloc'ed, the
  * caller frees; *media_type one of the accepted types, static), if a may

@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "application.h"
+#include "config.h"
 #include "sjson.h"
 #include "util.h"
 
@@ -239,7 +240,10 @@ api_app_submit(struct http_req *req, struct http_resp *resp, struct err *e)
     err_code rc;
 
     memset(&f, 0, sizeof(f));
-    if ((rc = parse_app(req->json, &n, &f, 1, e)) == ERR_OK &&
+    if ((rc = parse_app(req->json, &n, &f, 1, e)) == ERR_OK)
+        n.required_materials = config_required_materials(req->app->cfg,
+                                                         n.kind);
+    if (rc == ERR_OK &&
         (rc = application_submit(&a, &n, &id, e)) == ERR_OK &&
         (rc = app_full(&a, id, &resp->data, e)) == ERR_OK)
         resp->status = 201;
@@ -258,7 +262,10 @@ api_app_resubmit(struct http_req *req, struct http_resp *resp, struct err *e)
 
     memset(&f, 0, sizeof(f));
     if ((rc = http_param_id(req, 0, &id, e)) == ERR_OK &&
-        (rc = parse_app(req->json, &n, &f, 0, e)) == ERR_OK &&
+        (rc = parse_app(req->json, &n, &f, 0, e)) == ERR_OK)
+        n.required_materials = config_required_materials(req->app->cfg,
+                                                         n.kind);
+    if (rc == ERR_OK &&
         (rc = application_resubmit(&a, id, &n, e)) == ERR_OK)
         rc = app_full(&a, id, &resp->data, e);
     files_free(&f);

@@ -199,6 +199,10 @@ static const struct key_def config_keys[] = {
     STR("scope", "business_other", scope_business_other),
     STR("scope", "position", scope_position),
     STR("scope", "personal", scope_personal),
+    /* [materials]: what an application must include (config_required_materials) */
+    STR("materials", "official", materials_official),
+    STR("materials", "position", materials_position),
+    STR("materials", "personal", materials_personal),
 };
 
 const char *
@@ -300,6 +304,12 @@ config_defaults(struct config *cfg)
     cfg->identity_max_token_bytes = 8192;
     cfg->identity_direct_login = 0;
     cfg->filing_impression_timeout_ms = 5000;
+    snprintf(cfg->materials_official, sizeof(cfg->materials_official),
+             "business_licence,id_card");
+    snprintf(cfg->materials_position, sizeof(cfg->materials_position),
+             "business_licence,id_card,authorisation_letter");
+    snprintf(cfg->materials_personal, sizeof(cfg->materials_personal),
+             "id_card");
     cfg->events_delivery_attempts = 8;
     cfg->events_backoff_ms = 1000;
     cfg->events_backoff_max_ms = 600000;
@@ -758,6 +768,60 @@ scope_list_valid(const char *list)
     }
 }
 
+const char *const config_material_types[] = {
+    "business_licence", "id_card", "authorisation_letter", "other", NULL
+};
+
+/* The [materials] rows, by the kind of seal each names. */
+static const struct {
+    const char *kind;
+    size_t      offset;
+} material_rows[] = {
+    {"official", offsetof(struct config, materials_official)},
+    {"position", offsetof(struct config, materials_position)},
+    {"personal", offsetof(struct config, materials_personal)},
+};
+#define NMATERIAL_ROWS (sizeof(material_rows) / sizeof(material_rows[0]))
+
+/* Is list a well-formed [materials] value: "" or names from
+ * config_material_types joined by single commas?  *bad (cap bytes) gets
+ * the first name that is not one. */
+static int
+material_list_valid(const char *list, char *bad, size_t cap)
+{
+    const char *p = list, *comma;
+    size_t len, i;
+
+    if (*p == '\0')
+        return 1;
+    for (;;) {
+        comma = strchr(p, ',');
+        len = comma ? (size_t)(comma - p) : strlen(p);
+        for (i = 0; config_material_types[i] != NULL; i++)
+            if (strlen(config_material_types[i]) == len &&
+                strncmp(config_material_types[i], p, len) == 0)
+                break;
+        if (config_material_types[i] == NULL) {
+            snprintf(bad, cap, "%.*s", (int)len, p);
+            return 0;
+        }
+        if (comma == NULL)
+            return 1;
+        p = comma + 1;
+    }
+}
+
+const char *
+config_required_materials(const struct config *cfg, const char *kind)
+{
+    size_t i;
+
+    for (i = 0; kind != NULL && i < NMATERIAL_ROWS; i++)
+        if (strcmp(material_rows[i].kind, kind) == 0)
+            return (const char *)cfg + material_rows[i].offset;
+    return "";
+}
+
 /* The [scope] rows, by the kind of seal each names. */
 static const struct {
     const char *kind;
@@ -924,6 +988,16 @@ config_validate(const struct config *cfg, struct err *e)
                 return err_set(e, ERR_CONFIG, "issuer.%s: algorithm '%s' "
                                "is not one of ES256, RS256, SM2, SM2SM3",
                                is->name, tok);
+    }
+    for (i = 0; i < NMATERIAL_ROWS; i++) {
+        char bad[64];
+
+        if (!material_list_valid((const char *)cfg + material_rows[i].offset,
+                                 bad, sizeof(bad)))
+            return err_set(e, ERR_CONFIG, "materials.%s: '%s' is not a "
+                           "material type (business_licence, id_card, "
+                           "authorisation_letter, other; joined by commas "
+                           "without spaces)", material_rows[i].kind, bad);
     }
     for (i = 0; i < NSCOPE_ROWS; i++)
         if (!scope_list_valid((const char *)cfg + scope_rows[i].offset))

@@ -14,6 +14,7 @@
 #include "application.h"
 #include "audit.h"
 #include "blobcrypt.h"
+#include "config.h"
 #include "img.h"
 #include "rbac.h"
 #include "seal.h"
@@ -35,31 +36,6 @@ static const char *const media_types[] = {"application/pdf", "image/png",
                                           "image/jpeg", "image/gif",
                                           "application/ofd", NULL};
 
-const char *const app_material_types[] = {"business_licence", "id_card",
-                                          "authorisation_letter", "other",
-                                          NULL};
-
-/* The materials each seal kind needs, in one place (manual 10.6): the
- * regulations ask the organisation and the person handling the
- * application to prove who they are (HLJ art. 9, GD art. 8).  An official
- * seal: the organisation's licence or registration certificate
- * (business_licence, for an agency its 统一社会信用代码 certificate) and
- * the ID card of the person handling it.  A position seal (法定代表人章 and
- * the like) is made in a person's name for the organisation: both, and
- * the organisation's authorisation letter for that person.  A personal
- * seal: the holder's ID card.  Renewals copy an application already
- * reviewed and need none; a revocation needs identity materials
- * (application_request). */
-static const struct {
-    const char *kind;
-    const char *need[4];
-} material_rules[] = {
-    {"official", {"business_licence", "id_card", NULL}},
-    {"position", {"business_licence", "id_card", "authorisation_letter",
-                  NULL}},
-    {"personal", {"id_card", NULL}},
-};
-
 static int
 one_of(const char *v, const char *const *list)
 {
@@ -67,18 +43,6 @@ one_of(const char *v, const char *const *list)
         if (strcmp(v, *list) == 0)
             return 1;
     return 0;
-}
-
-const char *const *
-application_required_materials(const char *kind)
-{
-    static const char *const none[] = {NULL};
-    size_t i;
-
-    for (i = 0; i < sizeof(material_rules) / sizeof(material_rules[0]); i++)
-        if (kind != NULL && strcmp(kind, material_rules[i].kind) == 0)
-            return material_rules[i].need;
-    return none;
 }
 
 /* The types given so far (have, NULL-terminated, borrowed strings). */
@@ -97,34 +61,42 @@ have_add(void *ctx, const struct store_material *m)
     return ERR_OK;
 }
 
-/* ERR_MATERIALS_MISSING listing every type kind needs that neither n's
- * materials nor those stored for application app_id (0: none yet) have. */
+/* ERR_MATERIALS_MISSING listing every type of n->required_materials (the
+ * [materials] list of its kind) that neither n's materials nor those
+ * stored for application app_id (0: none yet) have. */
 static err_code
 check_required(const struct actor_ctx *a, const char *kind, int64_t app_id,
                const struct app_new *n, struct err *e)
 {
-    const char *const *need = application_required_materials(kind);
+    const char *p = n->required_materials, *comma;
     struct have_types have;
-    char missing[200] = "";
-    size_t i, k, len = 0;
+    char missing[200] = "", need[24];
+    size_t k, len = 0, nlen;
     int found;
     err_code rc;
 
     have.n = 0;
+    if (p == NULL || *p == '\0')
+        return ERR_OK;
     if (app_id != 0 &&
         (rc = store_material_list(a->db, app_id, have_add, &have, e))
         != ERR_OK)
         return rc;
-    for (i = 0; need[i] != NULL; i++) {
+    for (; *p != '\0'; p = comma ? comma + 1 : p + nlen) {
+        comma = strchr(p, ',');
+        nlen = comma ? (size_t)(comma - p) : strlen(p);
+        snprintf(need, sizeof(need), "%.*s", (int)nlen, p);
         found = 0;
         for (k = 0; k < n->nmaterials && !found; k++)
             found = n->materials[k].type != NULL &&
-                    strcmp(n->materials[k].type, need[i]) == 0;
+                    strcmp(n->materials[k].type, need) == 0;
         for (k = 0; k < have.n && !found; k++)
-            found = strcmp(have.types[k], need[i]) == 0;
+            found = strcmp(have.types[k], need) == 0;
         if (!found && len < sizeof(missing))
             len += (size_t)snprintf(missing + len, sizeof(missing) - len,
-                                    "%s%s", len ? ", " : "", need[i]);
+                                    "%s%s", len ? ", " : "", need);
+        if (comma == NULL)
+            break;
     }
     if (len == 0)
         return ERR_OK;
@@ -168,7 +140,7 @@ check_shape(const struct app_new *n, struct img_info *img, struct err *e)
                    ? rc : err_wrap(e, ERR_INVALID, "image");
     for (i = 0; i < n->nmaterials; i++) {
         const struct app_material *m = &n->materials[i];
-        if (m->type != NULL && !one_of(m->type, app_material_types))
+        if (m->type != NULL && !one_of(m->type, config_material_types))
             return err_set(e, ERR_INVALID, "material %zu: type must be "
                            "business_licence, id_card, authorisation_letter "
                            "or other", i + 1);

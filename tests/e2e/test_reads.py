@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from conftest import Instance, assert_error
+from conftest import Instance, assert_error, run_seald
 from ofdgen import ofd
 from openapi_check import check_response
 from sealimg import png
@@ -309,3 +309,26 @@ def test_typed_materials_accepted_and_downloads(world):
     # a material of another application is not found through this one
     get_file(w, MATERIAL, "reviewer", 404, id=a["id"], mid=mid)
     get_file(w, MATERIAL, "reviewer", 404, id=999999, mid=mid)
+
+
+def test_material_lists_are_the_configured_ones(tmp_path):
+    """[materials] replaces the regulations' defaults per kind; a name that
+    is not a material type stops seald at start."""
+    inst = Instance(tmp_path / "inst")
+    out = run_seald("run", "--config", inst.conf, "--set",
+                    "materials.official=business_licence,passport")
+    assert out.returncode == 78, out.stderr
+    assert "materials.official" in out.stderr and "passport" in out.stderr
+    inst.start("--set", "materials.official=business_licence,"
+               "authorisation_letter", "--set", "materials.personal=")
+    try:
+        w = Seals(inst)
+        err = apply(w, [LICENCE, ID_CARD], 422)["error"]
+        assert err["code"] == "materials_missing"
+        assert err["message"].endswith("missing authorisation_letter")
+        apply(w, [LICENCE, LETTER], 201)
+        # personal: the province asks for nothing
+        apply(w, [], 201, kind="personal", subkind=None)
+    finally:
+        rc, _, err = inst.stop()
+        assert rc == 0, err
