@@ -28,8 +28,8 @@ def openssl(*args, **kw):
     return out.stdout
 
 
-# one material of each type that a seal kind may require (application.c,
-# material_rules): every kind's application passes the requirement
+# one material of each type that a seal kind may require ([materials],
+# default lists): every kind's application passes the requirement
 TYPED_MATERIALS = [
     {"name": "licence.pdf", "media_type": "application/pdf",
      "type": "business_licence", "data": b64(b"%PDF-1.4 licence")},
