@@ -1,7 +1,7 @@
 /*
  * blobcrypt.h - encryption at rest of the stored blobs (issue 18 item 11):
- * application materials, impression images, uploaded documents, and any
- * blob added later (a kept sealed OFD): the one place that seals a blob
+ * application materials, impression images, uploaded documents and kept
+ * sealed OFDs (and any blob added later): the one place that seals a blob
  * before it is written and opens it after it is read.
  *
  * Construction (docs/design.md "Encryption at rest"): SM4-CTR and
@@ -46,6 +46,9 @@ enum blob_kind {
     BLOB_MATERIAL,      /* application_materials.data, owner application */
     BLOB_IMAGE,         /* applications.image, owner 0 (copied on renewal) */
     BLOB_DOCUMENT,      /* sign_documents.data, owner the signing request */
+    BLOB_SEALED,        /* sealed_ofds.data, owner the document sealed
+                           (sign_documents.id; the row's own id is not
+                           known before its insert) */
     BLOB__COUNT
 };
 

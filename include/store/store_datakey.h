@@ -56,12 +56,13 @@ typedef err_code (*store_data_key_fn)(void *ctx,
 err_code store_data_key_list(struct store_conn *c, store_data_key_fn fn,
                              void *ctx, struct err *e);
 
-/* The encrypted blob columns.  A new one (a kept sealed OFD) is a row
- * here, its two statements in db_stmt.c, and a name in blobcrypt.c. */
+/* The encrypted blob columns.  A new one is a row here, its two
+ * statements in db_stmt.c, and a name in blobcrypt.c. */
 enum store_blob_kind {
     STORE_BLOB_MATERIAL,        /* application_materials.data  */
     STORE_BLOB_IMAGE,           /* applications.image          */
     STORE_BLOB_DOCUMENT,        /* sign_documents.data         */
+    STORE_BLOB_SEALED,          /* sealed_ofds.data            */
     STORE_BLOB__COUNT
 };
 

@@ -43,6 +43,7 @@ static const char *const blob_columns[BLOB__COUNT] = {
     [BLOB_MATERIAL] = "application_materials.data",
     [BLOB_IMAGE] = "applications.image",
     [BLOB_DOCUMENT] = "sign_documents.data",
+    [BLOB_SEALED] = "sealed_ofds.data",
 };
 _Static_assert((int)BLOB__COUNT == (int)STORE_BLOB__COUNT,
                "blob_kind and store_blob_kind list the same columns");

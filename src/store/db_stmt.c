@@ -1158,6 +1158,11 @@ static const char *const stmt_text[DB_STMT__COUNT] = {
         "WHERE id > $1 AND data IS NOT NULL ORDER BY id LIMIT 1",
     [DB_BLOB_DOCUMENT_REPLACE] =
         "UPDATE sign_documents SET data = $1 WHERE id = $2 AND data = $3",
+    [DB_BLOB_SEALED_NEXT] =
+        "SELECT id, document_id, sm3, data FROM sealed_ofds "
+        "WHERE id > $1 ORDER BY id LIMIT 1",
+    [DB_BLOB_SEALED_REPLACE] =
+        "UPDATE sealed_ofds SET data = $1 WHERE id = $2 AND data = $3",
 };
 
 const char *
