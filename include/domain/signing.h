@@ -145,8 +145,10 @@ err_code sign_ofd(const struct actor_ctx *a, const struct seal_env *env,
 /* sign_ofd, and more: base_id (0: none) names a sealed OFD kept of the
  * same document (sign_sealed_file), which is sealed again instead of the
  * uploaded document (a second seal on one file: a 骑缝章 and a 落款章),
- * using one more copy of the grant; the package returned is kept with the
- * signature's record in the same transaction, *kept_id its id. */
+ * using one more copy of the grant; the package returned is kept (stored
+ * sealed, encryption at rest: BLOB_SEALED) with the signature's record in
+ * the same transaction, *kept_id its id.  Without an active data key
+ * (ERR_UNAVAILABLE) nothing is signed. */
 err_code sign_ofd_kept(const struct actor_ctx *a, const struct seal_env *env,
                        int64_t id, int64_t doc_id, int64_t base_id,
                        const struct ofd_stamp_pos *pos, int protect_all,
@@ -208,8 +210,10 @@ err_code sign_document_file(const struct actor_ctx *a, int64_t id,
                             int64_t doc_id, struct store_sdoc *d,
                             uint8_t **data, size_t *len, struct err *e);
 
-/* Kept sealed OFD sealed_id of request id with its bytes (malloc'ed), if
- * a may open the request's files (sign_may_open). */
+/* Kept sealed OFD sealed_id of request id with its bytes (opened from
+ * their stored blob, malloc'ed, the caller frees), if a may open the
+ * request's files (sign_may_open).  A stored package that does not open
+ * is ERR_CRYPTO (logged blob_unreadable) and *data stays NULL. */
 err_code sign_sealed_file(const struct actor_ctx *a, int64_t id,
                           int64_t sealed_id, struct store_sealed *k,
                           uint8_t **data, size_t *len, struct err *e);

@@ -34,18 +34,20 @@ err_code store_sreq_list(struct store_conn *c, int64_t reader_id,
                          int limit, store_sreq_fn fn, void *ctx,
                          struct err *e);
 
-/* Keep sealed OFD data (s: request, document, base; sm3 of data) with the
- * signature sig_der that sealed it, recorded in this transaction (the row
- * is found by it).  *id_out its id (in a batch: set at the batch's check).
- * With store_sealed_get the one place sealed OFD bytes are written and
- * read. */
+/* Keep sealed OFD data (s: request, document, base, and the size and SM3
+ * of the package; data is the blob as stored, sealed by blobcrypt) with
+ * the signature sig_der that sealed it, recorded in this transaction (the
+ * row is found by it).  *id_out its id (in a batch: set at the batch's
+ * check).  With store_sealed_get the one place sealed OFD bytes are
+ * written and read. */
 err_code store_sealed_insert(struct store_conn *c,
                              const struct store_sealed *s,
                              const uint8_t *sig_der, size_t sig_len,
                              const uint8_t *data, size_t len,
                              int64_t *id_out, struct err *e);
 
-/* Kept sealed OFD id; with data != NULL also its bytes (malloc'ed). */
+/* Kept sealed OFD id; with data != NULL also its bytes as stored
+ * (malloc'ed; sealed: blob_open them with BLOB_SEALED). */
 err_code store_sealed_get(struct store_conn *c, int64_t id,
                           struct store_sealed *out, uint8_t **data,
                           size_t *len, struct err *e);

@@ -135,7 +135,13 @@ sign_sealed_file(const struct actor_ctx *a, int64_t id, int64_t sealed_id,
     if (k->request_id != id)
         return err_set(e, ERR_NOT_FOUND, "sealed OFD %lld is not of request "
                        "%lld", (long long)sealed_id, (long long)id);
-    return store_sealed_get(a->db, sealed_id, k, data, len, e);
+    /* stored sealed (encryption at rest): a package that does not open
+     * is an error, never bytes of it */
+    if ((rc = store_sealed_get(a->db, sealed_id, k, data, len, e)) != ERR_OK)
+        return rc;
+    return blob_open_in_place(&(struct blob_ref){BLOB_SEALED,
+                                                 k->document_id, k->sm3},
+                              data, len, e);
 }
 
 err_code

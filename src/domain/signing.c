@@ -393,10 +393,12 @@ struct use {
     const uint8_t           *der;
     size_t                   len;
     int                      checked;       /* token value verified  */
-    const uint8_t           *ofd;           /* a sealed OFD to keep, */
-    size_t                   ofd_len;       /* or NULL               */
+    const uint8_t           *ofd;           /* a sealed OFD to keep  */
+    size_t                   ofd_len;       /* as stored (its blob), */
+                                            /* or NULL               */
+    int64_t                  ofd_size;      /* the package's size    */
     int64_t                  base_id;       /* the kept OFD it sealed */
-    const uint8_t           *ofd_sm3;
+    const uint8_t           *ofd_sm3;       /* the package's SM3     */
     int64_t                  sig_id;        /* out */
     int64_t                  ofd_id;        /* out */
 };
@@ -488,6 +490,7 @@ use_work(struct unit *u, void *ctx, struct err *e)
         k.request_id = w->r->id;
         k.document_id = w->d->id;
         k.base_id = w->base_id;
+        k.size_bytes = w->ofd_size;
         k.created_ms = now;
         memcpy(k.sm3, w->ofd_sm3, sizeof(k.sm3));
         if ((rc = store_sealed_insert(a->db, &k, w->der, w->len, w->ofd,
@@ -511,7 +514,7 @@ record_use(const struct actor_ctx *a, const struct store_sreq *r,
            const uint8_t *der, size_t len, int checked, int64_t *sig_id,
            struct err *e)
 {
-    struct use w = {r, s, d, der, len, checked, NULL, 0, 0, NULL, 0, 0};
+    struct use w = {r, s, d, der, len, checked, NULL, 0, 0, 0, NULL, 0, 0};
     err_code rc = unit_run_grouped(a, use_work, &w, e);
 
     *sig_id = w.sig_id;
@@ -520,19 +523,33 @@ record_use(const struct actor_ctx *a, const struct store_sreq *r,
 
 /* record_use for a sealed OFD: the package (ofd, its SM3, sealed from
  * the kept OFD base_id or, when 0, the document) is kept in the same
- * transaction as the signature's record; *kept_id its id. */
+ * transaction as the signature's record, stored sealed under key k
+ * (encryption at rest: BLOB_SEALED, bound to document d and the package's
+ * SM3, which the row keeps as the plaintext's); *kept_id its id.  The
+ * blob is sealed here, before the unit: blob_seal is pure, and the unit
+ * (a group commit) holds nothing while it runs. */
 static err_code
 record_ofd_use(const struct actor_ctx *a, const struct store_sreq *r,
                const struct store_seal *s, const struct store_sdoc *d,
                const uint8_t *der, size_t len, int checked,
-               const uint8_t *ofd, size_t ofd_len, const uint8_t sm3[32],
-               int64_t base_id, int64_t *sig_id, int64_t *kept_id,
-               struct err *e)
+               const struct blob_key *k, const uint8_t *ofd, size_t ofd_len,
+               const uint8_t sm3[32], int64_t base_id, int64_t *sig_id,
+               int64_t *kept_id, struct err *e)
 {
-    struct use w = {r, s, d, der, len, checked, ofd, ofd_len, base_id, sm3,
-                    0, 0};
-    err_code rc = unit_run_grouped(a, use_work, &w, e);
+    struct blob_ref ref = {BLOB_SEALED, d->id, sm3};
+    struct use w = {r, s, d, der, len, checked, NULL, 0, (int64_t)ofd_len,
+                    base_id, sm3, 0, 0};
+    uint8_t *ct = NULL;
+    size_t ctn = 0;
+    err_code rc;
 
+    *sig_id = *kept_id = 0;
+    if ((rc = blob_seal(k, &ref, ofd, ofd_len, &ct, &ctn, e)) != ERR_OK)
+        return rc;
+    w.ofd = ct;
+    w.ofd_len = ctn;
+    rc = unit_run_grouped(a, use_work, &w, e);
+    free(ct);
     *sig_id = w.sig_id;
     *kept_id = w.ofd_id;
     return rc;
@@ -975,6 +992,7 @@ sign_ofd_kept(const struct actor_ctx *a, const struct seal_env *env,
     struct ofd_seal_params p;
     struct ofd_seal_info info;
     struct ofd_ctx oc;
+    struct blob_key *key = NULL;
     uint8_t *data = NULL, sm3[32];
     size_t len = 0;
     err_code rc;
@@ -1015,8 +1033,13 @@ sign_ofd_kept(const struct actor_ctx *a, const struct seal_env *env,
                          (long long)id);
             goto done;
         }
+        /* stored sealed (encryption at rest), bound to this document */
         if ((rc = store_sealed_get(a->db, base_id, &base, &data, &len, e))
-            != ERR_OK)
+            != ERR_OK ||
+            (rc = blob_open_in_place(&(struct blob_ref){BLOB_SEALED,
+                                                        base.document_id,
+                                                        base.sm3},
+                                     &data, &len, e)) != ERR_OK)
             goto done;
     }
     if (data == NULL) {
@@ -1025,6 +1048,11 @@ sign_ofd_kept(const struct actor_ctx *a, const struct seal_env *env,
                      (long long)doc_id);
         goto done;
     }
+    /* the data key that will seal the kept package, before the token
+     * signs (it may unwrap through the token; without one nothing is
+     * signed) */
+    if ((rc = blob_active_key(&key, e)) != ERR_OK)
+        goto done;
     memset(&p, 0, sizeof(p));
     p.seal = seal_signer_seal(g.ss);
     p.pos = *pos;
@@ -1038,13 +1066,14 @@ sign_ofd_kept(const struct actor_ctx *a, const struct seal_env *env,
     }
     if ((rc = sm2_sm3(*out, *out_len, sm3, e)) != ERR_OK ||
         (rc = record_ofd_use(a, &g.r, &g.s, &d, oc.der, oc.len, oc.checked,
-                             *out, *out_len, sm3, base_id, sig_id, kept_id,
-                             e)) != ERR_OK) {
+                             key, *out, *out_len, sm3, base_id, sig_id,
+                             kept_id, e)) != ERR_OK) {
         free(*out);
         *out = NULL;
     }
     metrics_sign(rc == ERR_OK ? METRICS_OK : sign_outcome(rc));
 done:
+    blob_key_put(key);
     free(oc.der);
     free(data);
     signer_free(&g);

@@ -153,7 +153,7 @@ store_sealed_insert(struct store_conn *c, const struct store_sealed *s,
     db_bind_i64(st, 1, s->request_id);
     db_bind_i64(st, 2, s->document_id);
     db_bind_id(st, 3, s->base_id);
-    db_bind_i64(st, 4, (int64_t)len);
+    db_bind_i64(st, 4, s->size_bytes);
     db_bind_bytes(st, 5, s->sm3, sizeof(s->sm3));
     db_bind_bytes(st, 6, data, len);
     db_bind_i64(st, 7, s->created_ms);
