@@ -15,7 +15,9 @@ checks that:
   - `seald audit verify --config` on a configuration naming the copy passes
     with the source's length and head;
   - the daemon started on the copy verifies the earlier signature and signs
-    anew (its ids follow the copied ones: the sequences were advanced);
+    anew (its ids follow the copied ones: the sequences were advanced); the
+    kept sealed OFD, ciphertext in both databases (encryption at rest),
+    downloads from the copy as it was returned and is sealed again there;
   - a second migrate into the now non-empty database is refused (exit 1)
     and changes nothing; so is a source whose audit row was tampered with
     (exit 1, the target untouched);
@@ -37,6 +39,7 @@ import pgserver
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "e2e"))
 from conftest import Instance, SEALD  # noqa: E402
+from ofdgen import ofd  # noqa: E402
 from test_seals import Seals  # noqa: E402
 from test_signing import api_verify, approve, doc, sign, submit  # noqa: E402
 
@@ -46,6 +49,8 @@ except ImportError:  # pragma: no cover - the message is the point
     psycopg2 = None
 
 DOCUMENT = "迁移前签署的文件\n".encode() * 20
+MAGIC = bytes([0x89]) + b"SDB\r\n\x1a\x01"     # a sealed blob (blobcrypt.h)
+SEAL_OFD = "/api/v1/sign-requests/{id}/documents/{doc}/seal-ofd"
 
 
 def seald(*args, timeout=120):
@@ -88,6 +93,12 @@ def world(tmp_path_factory):
     res = sign(w, req["id"])["results"]
     assert [r["status"] for r in res] == ["signed"]
     w.signature = base64.b64decode(res[0]["signature"])
+    # a sealed OFD, kept (stored sealed) with a copy of the grant left
+    req = submit(w, [doc("notice.ofd", ofd(2))], copies=2)
+    approve(w, req["id"])
+    w.kept = seal_ofd(w, req["id"], req["documents"][0]["id"])
+    w.kept["request_id"] = req["id"]
+    w.kept["document_id"] = req["documents"][0]["id"]
     rc, _, err = inst.stop()
     assert rc == 0, err
     # a reference to a later row of the same table, as a reset by an
@@ -101,6 +112,14 @@ def world(tmp_path_factory):
     con.close()
     w.key = os.path.join(inst.dir, "audit-key.pem")
     return w
+
+
+def seal_ofd(w, rid, did, **extra):
+    r = w.inst.post(SEAL_OFD.format(id=rid, doc=did), w.cred["custodian"],
+                    json={"position": {"mode": "page", "page": 0, "x": 60,
+                                       "y": 200}, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
 
 
 def copy_tables():
@@ -206,8 +225,12 @@ def test_every_row_copied_exactly(world, copy):
         in summary
     held = pg_rows(conn, "accounts", ["id", "held_by"])
     assert (world.ids["auditor"], max(i for i, _ in held)) in held
-    for table in ("seals", "signatures", "audit_checkpoints"):
+    for table in ("seals", "signatures", "audit_checkpoints", "sealed_ofds",
+                  "data_keys"):
         assert pg_rows(conn, table, ["id"]), table   # not a vacuous copy
+    # the kept OFD copied as the blob it is, not opened on the way
+    (data,), = pg_rows(conn, "sealed_ofds", ["data"])
+    assert data[:8] == MAGIC and b"PK\x03\x04" not in data
 
 
 def config_for(world, url):
@@ -264,6 +287,15 @@ def test_daemon_on_the_copy(world, copy):
     try:
         v = api_verify(world, world.signature, DOCUMENT)
         assert v["indication"] == "TOTAL_PASSED", v
+        # the kept sealed OFD opens on the copy, and is sealed again
+        k = world.kept
+        r = world.inst.get("/api/v1/sign-requests/%d/sealed/%d" % (
+            k["request_id"], k["sealed_id"]), world.cred["approver"])
+        assert r.status_code == 200, r.text
+        assert r.content == base64.b64decode(k["ofd"])
+        again = seal_ofd(world, k["request_id"], k["document_id"],
+                         sealed_id=k["sealed_id"])
+        assert again["base_id"] == k["sealed_id"]
         # new rows: the identities go on after the copied ids
         req = submit(world, [doc("after.txt", b"after the move")])
         assert req["id"] > before["sign_requests"]
@@ -276,6 +308,13 @@ def test_daemon_on_the_copy(world, copy):
     assert rc == 0, err
     out = seald("audit", "verify", "--config", world.inst.conf)
     assert out.returncode == 0, out.stdout + out.stderr
+    # every blob of the copy opens, the two kept packages among them
+    out = seald("data-key", "list", "--config", world.inst.conf)
+    assert out.returncode == 0, out.stderr
+    col = json.loads(out.stdout)["blobs"]["sealed_ofds.data"]
+    assert col["plaintext"] == 0 and sum(col["sealed_by"].values()) == 2
+    out = seald("data-key", "verify", "--config", world.inst.conf)
+    assert out.returncode == 0 and json.loads(out.stdout)["ok"], out.stdout
 
 
 def test_non_empty_target_refused(world, copy):
