@@ -526,8 +526,8 @@ record_use(const struct actor_ctx *a, const struct store_sreq *r,
  * transaction as the signature's record, stored sealed under key k
  * (encryption at rest: BLOB_SEALED, bound to document d and the package's
  * SM3, which the row keeps as the plaintext's); *kept_id its id.  The
- * blob is sealed here, before the unit: blob_seal is pure, and the unit
- * (a group commit) holds nothing while it runs. */
+ * blob is sealed here, before the unit, as the other kinds are: the
+ * grouped unit's work is its writes and nothing more. */
 static err_code
 record_ofd_use(const struct actor_ctx *a, const struct store_sreq *r,
                const struct store_seal *s, const struct store_sdoc *d,
