@@ -1,17 +1,18 @@
 """Issue 18 item 11: encryption at rest.
 
 Application materials, impression images, uploaded documents and the kept
-sealed OFDs (sealed_ofds.data) are stored SM4-encrypted (SM4-CTR + HMAC-SM3) under a data key that the token wraps.
-The tests read the database as an attacker with a copy of it would (the
-rows with sqlite3 / psycopg2, the SQLite file itself, a backup or a
-pg_dump) and find none of the plaintext, while the daemon still makes
-seals from the images and signs the documents; a ciphertext moved to
-another row does not open; rotation keeps old blobs readable and seals new
-ones under the new key; an interrupted re-encryption leaves every blob
-readable.  A kept sealed OFD downloads as sealing returned it and is
-sealed a second time from its ciphertext; an altered one answers an error,
-never bytes; kept OFDs stored in clear before this version are read until
-`seald data-key encrypt` seals them."""
+sealed OFDs (sealed_ofds.data) are stored SM4-encrypted (SM4-CTR +
+HMAC-SM3) under a data key that the token wraps.  The tests read the
+database as an attacker with a copy of it would (the rows with sqlite3 /
+psycopg2, the SQLite file itself, a backup or a pg_dump) and find none of
+the plaintext, while the daemon still makes seals from the images and signs
+the documents; a ciphertext moved to another row does not open; rotation
+keeps old blobs readable and seals new ones under the new key; an
+interrupted re-encryption leaves every blob readable.  A kept sealed OFD
+downloads as sealing returned it and is sealed a second time from its
+ciphertext; an altered one answers an error, never bytes; kept OFDs stored
+in clear before this version are read until `seald data-key encrypt` seals
+them."""
 import base64
 import hashlib
 import json
@@ -272,36 +273,43 @@ def test_altered_kept_ofd_answers_an_error_not_bytes(world):
     c1, c2 = kept_row(w, k1)[0], kept_row(w, k2)[0]
     (sigs,), = w.inst.sql("SELECT count(*) FROM signatures")
     log_at = os.path.getsize(w.inst.log)
-    # one flipped byte of the ciphertext: 500, the one error shape
-    bad = bytearray(c1)
-    bad[len(bad) // 2] ^= 1
-    w.inst.tamper(("UPDATE sealed_ofds SET data = ? WHERE id = ?",
-                   (bytes(bad), k1)))
-    r = kept(w, rid, k1)
-    assert_error(r, 500, "crypto_error")
-    assert b"PK" not in r.content
-    # and nothing is sealed from it: no signature, no package kept
-    assert_error(w.inst.post(SEAL_OFD.format(id=rid, doc=did),
-                             w.cred["custodian"],
-                             json={"position": {"mode": "page", "page": 0,
-                                                "x": 9, "y": 9},
-                                   "sealed_id": k1}), 500, "crypto_error")
-    assert w.inst.sql("SELECT count(*) FROM signatures")[0][0] == sigs
-    assert w.inst.sql("SELECT count(*) FROM sealed_ofds WHERE "
-                      "document_id = ?", did)[0][0] == 1
-    # another document's kept package moved into this row does not open
-    # either (bound to its document and SM3)
-    w.inst.tamper(("UPDATE sealed_ofds SET data = ? WHERE id = ?", (c2, k1)))
-    assert_error(kept(w, rid, k1), 500, "crypto_error")
-    with open(w.inst.log, encoding="utf-8", errors="replace") as f:
-        f.seek(log_at)
-        log = f.read()
-    assert "blob_unreadable" in log and "column=" + SEALED_COL in log, log
-    v = json.loads(data_key(w, "verify", check=False).stdout)
-    assert not v["ok"] and v["failed"] == 1, v
-    assert [f["column"] for f in v["failures"]] == [SEALED_COL], v
-    # put back: it opens again
-    w.inst.tamper(("UPDATE sealed_ofds SET data = ? WHERE id = ?", (c1, k1)))
+    try:
+        # one flipped byte of the ciphertext: 500, the one error shape
+        bad = bytearray(c1)
+        bad[len(bad) // 2] ^= 1
+        w.inst.tamper(("UPDATE sealed_ofds SET data = ? WHERE id = ?",
+                       (bytes(bad), k1)))
+        r = kept(w, rid, k1)
+        assert_error(r, 500, "crypto_error")
+        assert r.content[:2] != b"PK"
+        # and nothing is sealed from it: no signature, no package kept
+        r = w.inst.post(SEAL_OFD.format(id=rid, doc=did),
+                        w.cred["custodian"],
+                        json={"position": {"mode": "page", "page": 0,
+                                           "x": 9, "y": 9},
+                              "sealed_id": k1})
+        assert_error(r, 500, "crypto_error")
+        assert w.inst.sql("SELECT count(*) FROM signatures")[0][0] == sigs
+        assert w.inst.sql("SELECT count(*) FROM sealed_ofds WHERE "
+                          "document_id = ?", did)[0][0] == 1
+        # another document's kept package moved into this row does not
+        # open either (bound to its document and SM3)
+        w.inst.tamper(("UPDATE sealed_ofds SET data = ? WHERE id = ?",
+                       (c2, k1)))
+        assert_error(kept(w, rid, k1), 500, "crypto_error")
+        with open(w.inst.log, encoding="utf-8", errors="replace") as f:
+            f.seek(log_at)
+            log = f.read()
+        assert "blob_unreadable" in log and "column=" + SEALED_COL in log, log
+        v = json.loads(data_key(w, "verify", check=False).stdout)
+        assert not v["ok"] and v["failed"] == 1, v
+        assert [f["column"] for f in v["failures"]] == [SEALED_COL], v
+    finally:
+        # put back (also when an assertion above failed: the module's
+        # other tests open every blob)
+        w.inst.tamper(("UPDATE sealed_ofds SET data = ? WHERE id = ?",
+                       (c1, k1)))
+    # it opens again
     assert kept(w, rid, k1).status_code == 200
     assert json.loads(data_key(w, "verify").stdout)["ok"]
 
