@@ -504,7 +504,7 @@ def test_rows_from_before_encryption_are_sealed_by_the_command(world):
 def test_kept_ofds_from_before_are_read_then_sealed_by_the_command(world):
     """An instance whose kept sealed OFDs were stored in clear (every one
     before this version) and which had already run `seald data-key
-    encrypt` (plaintext_refused set): migration 019 lets it read them
+    encrypt` (plaintext_refused set): migration 020 lets it read them
     again, and the same command seals them."""
     w = world
     rid, did = ofd_request(w)
@@ -512,16 +512,16 @@ def test_kept_ofds_from_before_are_read_then_sealed_by_the_command(world):
     sid, once = first["sealed_id"], base64.b64decode(first["ofd"])
     assert json.loads(data_key(w, "list").stdout)["plaintext_refused"]
     # the row as a version before this one wrote it, and the schema as it
-    # was before migration 019
+    # was before migration 020
     rc, _, err = w.inst.stop()
     assert rc == 0, err
     try:
         w.inst.tamper(("UPDATE sealed_ofds SET data = ? WHERE id = ?",
                        (once, sid)),
-                      "DELETE FROM schema_version WHERE version = 19")
+                      "DELETE FROM schema_version WHERE version = 20")
     finally:
         w.inst.start(*START)
-    assert w.inst.sql("SELECT max(version) FROM schema_version")[0][0] >= 19
+    assert w.inst.sql("SELECT max(version) FROM schema_version")[0][0] >= 20
     rep = json.loads(data_key(w, "list").stdout)
     assert rep["plaintext_refused"] is False, rep
     assert rep["blobs"][SEALED_COL]["plaintext"] == 1, rep

@@ -1,4 +1,4 @@
--- 019_sealed_at_rest.sql: kept sealed OFDs (sealed_ofds.data, migration
+-- 020_sealed_at_rest.sql: kept sealed OFDs (sealed_ofds.data, migration
 -- 016) are stored sealed too, like the three columns of migration 018.
 --
 -- Every kept package written before this migration is plaintext (nothing
