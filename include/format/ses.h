@@ -274,6 +274,25 @@ err_code ses_trust_load(const char *dir, const char *id, X509_STORE **out,
                         int *count, struct err *e);
 
 /*
+ * The same from one PEM bundle (or a single DER certificate) in memory:
+ * buf[len], borrowed.  *out is the caller's (X509_STORE_free); *count the
+ * anchors loaded (at most SES_MAX_CERTS).  ERR_NOMEM.
+ */
+err_code ses_trust_load_pem(const uint8_t *buf, size_t len, const char *id,
+                            X509_STORE **out, int *count, struct err *e);
+
+/*
+ * Does leaf (borrowed; its SM2 ID is set to id, NULL: default) chain to an
+ * anchor of store at time at, by the store's own parameters (a purpose set
+ * on it holds)?  1: it does; 0: it does not, and why[cap] gets OpenSSL's
+ * reason ("certificate has expired", "unable to get local issuer
+ * certificate", ...).  The same check as a verification report's
+ * certificate_chain.
+ */
+int ses_chain_verify(X509_STORE *store, X509 *leaf, time_t at,
+                     const char *id, char *why, size_t cap);
+
+/*
  * Verification reports: {"indication", "sub_indication", "validation_time",
  * "validation_time_source", "checks": {name: {"status", "reason"}},
  * "seal": {...}, "signer": {...}}.  Returns NULL only on allocation failure

@@ -156,9 +156,12 @@ json_t *ses_report_format_failure(const char *what, const char *reason)
 
 static void set_distid(X509 *x, const char *id)
 {
-    ASN1_OCTET_STRING *d = ASN1_OCTET_STRING_new();
+    ASN1_OCTET_STRING *d;
 
-    if (d == NULL)
+    /* only an SM2 signature has an ID: OpenSSL 3.0 fails the check of
+     * any other (ECDSA, RSA) when the certificate carries one */
+    if (X509_get_signature_nid(x) != NID_SM2_with_SM3 ||
+        (d = ASN1_OCTET_STRING_new()) == NULL)
         return;
     if (!ASN1_OCTET_STRING_set(d, (const unsigned char *)id, (int)strlen(id))) {
         ASN1_OCTET_STRING_free(d);
@@ -341,6 +344,32 @@ done:
     X509_STORE_CTX_free(ctx);
     json_object_set_new(j, "status", json_string(*status));
     return j;
+}
+
+/* Contract: see ses.h. */
+err_code ses_trust_load_pem(const uint8_t *buf, size_t len, const char *id,
+                            X509_STORE **out, int *count, struct err *e)
+{
+    *count = 0;
+    if ((*out = X509_STORE_new()) == NULL)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    *count = store_add_file(*out, buf, len, id ? id : SM2_DEFAULT_ID);
+    return ERR_OK;
+}
+
+/* Contract: see ses.h. */
+int ses_chain_verify(X509_STORE *store, X509 *leaf, time_t at,
+                     const char *id, char *why, size_t cap)
+{
+    const char *status = ST_INDETERMINATE;
+    json_t *j = chain_one(store, store != NULL, leaf, NULL, at,
+                          id ? id : SM2_DEFAULT_ID, &status, NULL, NULL);
+    const char *reason = json_string_value(json_object_get(j, "reason"));
+    int ok = j != NULL && strcmp(status, ST_PASSED) == 0;
+
+    snprintf(why, cap, "%s", ok ? "" : reason ? reason : "out of memory");
+    json_decref(j);
+    return ok;
 }
 
 static int status_rank(const char *s)
