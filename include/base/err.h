@@ -43,6 +43,7 @@ typedef enum err_code {
     ERR_TOKEN_EXPIRED,    /* a person's identity token is outside its time   */
     ERR_SEAL_SCOPE,       /* the seal's kind may not seal this document type */
     ERR_MATERIALS_MISSING,/* an application lacks materials its kind needs   */
+    ERR_FORWARDED_IDENTITY,/* a forwarded identity header from a non-gateway */
     ERR__COUNT
 } err_code;
 

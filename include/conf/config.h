@@ -24,6 +24,8 @@
 #define CONFIG_KEYREF_MAX           (CUSTODY_NAME_MAX + CUSTODY_ID_HEX_MAX + 2)
 #define CONFIG_SCOPE_MAX            256     /* a [scope] key's list     */
 #define CONFIG_DOCTYPE_MAX          32      /* one document type        */
+#define CONFIG_DN_MAX               512     /* a DN, as accounts hold it */
+#define CONFIG_HEADER_NAME_MAX      64      /* an HTTP header's name     */
 /* TSAPolicyId of the timestamps seald issues when tsa.serve_policy is not
  * set: a UUID-based OID (ITU-T X.667, arc 2.25), which needs no registry. */
 #define CONFIG_TSA_SERVE_POLICY "2.25.18551139004563584666853997275230504503"
@@ -126,6 +128,13 @@ struct config {
     size_t nissuers;
     long identity_max_token_bytes;  /* X-Seald-Person-Token at most      */
     int  identity_direct_login;     /* a token without a portal: 0 no    */
+    /* [gateway]: a 国密 (TLCP / RFC 8998) gateway in front that forwards
+     * its clients' certificates; gateway_subject empty: none */
+    char gateway_subject[CONFIG_DN_MAX];   /* its client certificate's DNs, */
+    char gateway_issuer[CONFIG_DN_MAX];    /* exactly, as accounts hold them */
+    char gateway_client_cert_header[CONFIG_HEADER_NAME_MAX];
+    char gateway_client_ca[PATH_MAX];      /* CAs of forwarded certificates */
+    char gateway_address_header[CONFIG_HEADER_NAME_MAX];
     /* [keys]: which token key does what, as "token/hex-id" */
     char audit_key[CONFIG_KEYREF_MAX];
     char ca_key[CONFIG_KEYREF_MAX];      /* the local CA                  */

@@ -18,6 +18,7 @@
 struct status_cache;                   /* seal_status.h */
 struct cpubudget;                      /* cpubudget.h */
 struct idtoken;                        /* idtoken.h */
+struct fwdcert_trust;                  /* fwdcert.h */
 
 struct app {
     const struct config *cfg;
@@ -35,6 +36,7 @@ struct app {
     struct ratelimit    *tsa_limiter;   /* POST /tsa, per address       */
     struct custody      *custody;      /* the configured tokens        */
     struct idtoken      *idtoken;      /* identity issuers; NULL: none */
+    struct fwdcert_trust *fwdcert;     /* gateway.client_ca; NULL: none */
     int64_t              started_ms;
     atomic_int           stopping;     /* set on SIGTERM/SIGINT */
 };

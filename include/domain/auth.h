@@ -22,6 +22,8 @@
 #include "ratelimit.h"
 #include "store_types.h"
 
+struct fwdcert_trust;                  /* fwdcert.h */
+
 #define AUTH_SERVER_SECRET_BYTES 32
 #define AUTH_KEY_ID_BYTES        8
 #define AUTH_SECRET_BYTES        32
@@ -94,6 +96,13 @@ struct auth_attempt {
     const char *cert_subject;
     const char *cert_issuer;
     int64_t     cert_expires_ms;
+    /* The request came from the configured gateway ([gateway]: its mutual-
+     * TLS certificate verified and its DNs matched): cert_present and the
+     * rest above are unset, and forwarded_cert is the value of
+     * gateway.client_cert_header, or NULL.  The gateway's own certificate
+     * authenticates nobody. */
+    int         gateway;
+    const char *forwarded_cert;
     /* A person's identity token (X-Seald-Person-Token), or NULL: the
      * caller (a portal) acts for that person (idtoken.h). */
     const char *person_token;
@@ -109,6 +118,7 @@ struct auth_policy {
     struct idtoken        *idtoken;      /* the issuers; NULL: none     */
     int                    direct_login; /* identity.direct_login       */
     long                   max_token_bytes; /* identity.max_token_bytes */
+    const struct fwdcert_trust *fwd;     /* gateway.client_ca; NULL: none */
 };
 
 /* What auth_identify() found, whatever it returned. */
@@ -125,7 +135,9 @@ struct auth_result {
 };
 
 /* Who sent the attempt?  In order: the address's rate limit and lock, the
- * bearer credential (else the client certificate, when mtls), the
+ * bearer credential (else, from the gateway, the forwarded certificate,
+ * checked by fwdcert_check against p->fwd and mapped to a system account
+ * as a direct one is; else the client certificate, when mtls), the
  * account's lock, then its rate limit.  With a person token: after the
  * caller (the portal) is known, it must hold person.act_for (the portal
  * role, SOD-8) and a credential that is not initial, else ERR_FORBIDDEN;

@@ -44,6 +44,9 @@ static const struct {
     [ERR_TOKEN_EXPIRED]   = {"token_expired", 401},
     [ERR_SEAL_SCOPE]      = {"outside_seal_scope", 422},
     [ERR_MATERIALS_MISSING] = {"materials_missing", 422},
+    /* 403, not 400: the request is well formed, but its sender is not the
+     * configured gateway and so may not speak for another (gateway.*) */
+    [ERR_FORWARDED_IDENTITY] = {"forwarded_identity_refused", 403},
 };
 
 err_code

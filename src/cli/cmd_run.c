@@ -24,6 +24,7 @@
 #include "config.h"
 #include "cpubudget.h"
 #include "http.h"
+#include "fwdcert.h"
 #include "idtoken.h"
 #include "audit.h"
 #include "lockout.h"
@@ -381,6 +382,7 @@ cmd_run(int argc, char **argv)
         tsa_anchors_load(cfg.tsa_anchors_dir, &e) != ERR_OK)
         goto fail;
     if (idtoken_open(&cfg, &app.idtoken, &e) != ERR_OK ||
+        fwdcert_trust_open(&cfg, &app.fwdcert, &e) != ERR_OK ||
         auth_key_load(cfg.secret_file, &app.key, &e) != ERR_OK ||
         store_open(cfg.db_url, cfg.db_password_file, cfg.db_busy_timeout_ms, 0,
                    &app.store, &e)
@@ -465,6 +467,7 @@ out:
     store_close(app.store);
     auth_key_free(app.key);
     idtoken_free(app.idtoken);
+    fwdcert_trust_free(app.fwdcert);
     ratelimit_free(app.limiter);
     ratelimit_free(app.verify_limiter);
     ratelimit_free(app.verify_bulk_limiter);

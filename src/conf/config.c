@@ -187,6 +187,11 @@ static const struct key_def config_keys[] = {
         1000000),
     NUM("identity", "max_token_bytes", identity_max_token_bytes, 256, 16384),
     BOOL("identity", "direct_login", identity_direct_login),
+    STR("gateway", "subject", gateway_subject),
+    STR("gateway", "issuer", gateway_issuer),
+    STR("gateway", "client_cert_header", gateway_client_cert_header),
+    PATHK("gateway", "client_ca", gateway_client_ca),
+    STR("gateway", "address_header", gateway_address_header),
     /* [scope]: document types per kind of seal (config_seal_scope) */
     STR("scope", "legal_name", scope_legal_name),
     STR("scope", "department", scope_department),
@@ -303,6 +308,10 @@ config_defaults(struct config *cfg)
     cfg->tsa_serve_rate_limit_burst = 50;
     cfg->identity_max_token_bytes = 8192;
     cfg->identity_direct_login = 0;
+    snprintf(cfg->gateway_client_cert_header,
+             sizeof(cfg->gateway_client_cert_header), "X-Client-Cert");
+    snprintf(cfg->gateway_address_header,
+             sizeof(cfg->gateway_address_header), "X-Forwarded-For");
     cfg->filing_impression_timeout_ms = 5000;
     snprintf(cfg->materials_official, sizeof(cfg->materials_official),
              "business_licence,id_card");
@@ -871,6 +880,59 @@ config_scope_has(const char *list, const char *doctype)
     return 0;
 }
 
+/* An HTTP header name: an RFC 9110 token, not empty. */
+static int
+header_name_valid(const char *s)
+{
+    const char *p;
+
+    if (s[0] == '\0')
+        return 0;
+    for (p = s; *p != '\0'; p++)
+        if (!isalnum((unsigned char)*p) && strchr("!#$%&'*+-.^_`|~", *p)
+            == NULL)
+            return 0;
+    return 1;
+}
+
+/* [gateway]: all or nothing.  The gateway is known by its client
+ * certificate, which only server.client_ca can verify in the handshake,
+ * and its clients' certificates need gateway.client_ca.  ERR_CONFIG with
+ * the reason. */
+static err_code
+gateway_validate(const struct config *cfg, struct err *e)
+{
+    if (cfg->gateway_subject[0] == '\0' && cfg->gateway_issuer[0] == '\0') {
+        if (cfg->gateway_client_ca[0] != '\0')
+            return err_set(e, ERR_CONFIG, "gateway.client_ca is set but "
+                           "gateway.subject is empty: no gateway is "
+                           "configured, so no forwarded certificate would "
+                           "ever be read");
+        return ERR_OK;
+    }
+    if (cfg->gateway_subject[0] == '\0' || cfg->gateway_issuer[0] == '\0')
+        return err_set(e, ERR_CONFIG, "gateway.subject and gateway.issuer "
+                       "go together (the gateway's client certificate, "
+                       "exactly)");
+    if (cfg->plain_http || cfg->client_ca[0] == '\0')
+        return err_set(e, ERR_CONFIG, "a gateway needs TLS and "
+                       "server.client_ca (the CA of the gateway's client "
+                       "certificate, verified in the handshake)");
+    if (cfg->gateway_client_ca[0] == '\0')
+        return err_set(e, ERR_CONFIG, "a gateway needs gateway.client_ca "
+                       "(the CAs of the client certificates it forwards)");
+    if (!header_name_valid(cfg->gateway_client_cert_header) ||
+        !header_name_valid(cfg->gateway_address_header))
+        return err_set(e, ERR_CONFIG, "gateway.client_cert_header and "
+                       "gateway.address_header must be HTTP header names");
+    if (strcasecmp(cfg->gateway_client_cert_header, "Authorization") == 0 ||
+        strcasecmp(cfg->gateway_client_cert_header,
+                   cfg->gateway_address_header) == 0)
+        return err_set(e, ERR_CONFIG, "gateway.client_cert_header may be "
+                       "neither Authorization nor gateway.address_header");
+    return ERR_OK;
+}
+
 err_code
 config_validate(const struct config *cfg, struct err *e)
 {
@@ -904,6 +966,8 @@ config_validate(const struct config *cfg, struct err *e)
         return err_set(e, ERR_CONFIG, "security.secret_file is required");
     if (util_cidr_list_check(cfg->metrics_allow, e) != ERR_OK)
         return err_wrap(e, ERR_CONFIG, "metrics.allow");
+    if (gateway_validate(cfg, e) != ERR_OK)
+        return e->code;
     /* a cached statement must never outlive its nextUpdate (seal_status.c
      * re-signs when less than max_age is left) */
     if (cfg->status_max_age_seconds * 2 > cfg->status_validity_seconds)

@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
+#include "fwdcert.h"
 #include "idtoken.h"
 #include "log.h"
 #include "rbac.h"
@@ -319,6 +320,40 @@ cert_principal(struct store_conn *c, const struct auth_attempt *a,
     return rc;
 }
 
+/* From the gateway: the certificate it forwarded stands for a direct
+ * client's, checked here with OpenSSL (fwdcert.h), and maps to a system
+ * account the same way.  Without one, nothing: the gateway's own
+ * certificate is no account's, so a bad or missing forwarded certificate
+ * never leaves the request with the gateway's rights. */
+static err_code
+forwarded_principal(struct store_conn *c, const struct auth_policy *p,
+                    const struct auth_attempt *a, struct auth_principal *out,
+                    struct err *e)
+{
+    struct fwdcert_facts f;
+    struct auth_attempt fa = *a;
+    err_code rc;
+
+    if (a->forwarded_cert == NULL)
+        return err_set(e, ERR_UNAUTHENTICATED, "a request through the "
+                       "gateway needs the client's forwarded certificate "
+                       "(gateway.client_cert_header) or an Authorization: "
+                       "Bearer credential; the gateway's own certificate "
+                       "authenticates nobody");
+    if ((rc = fwdcert_check(p->fwd, a->forwarded_cert, a->now_s, &f, e))
+        != ERR_OK)
+        return rc;
+    fa.cert_present = 1;
+    fa.cert_error = NULL;
+    fa.cert_subject = f.subject;
+    fa.cert_issuer = f.issuer;
+    fa.cert_expires_ms = f.expires_ms;
+    rc = cert_principal(c, &fa, out, e);
+    if (rc == ERR_UNAUTHENTICATED)
+        err_wrap(e, ERR_UNAUTHENTICATED, "forwarded client certificate");
+    return rc;
+}
+
 /* The person a token names, for a caller already known (the portal, in
  * r->principal: the refusals are its) or for nobody (direct log-in).  On
  * ERR_OK r->principal is the person and r->via_account_id the portal. */
@@ -387,7 +422,7 @@ auth_identify(struct store_conn *c, const struct auth_policy *p,
         return err_set(e, ERR_RATE_LIMITED, "too many failed "
                        "authentications from this address");
     if (a->person_token != NULL && a->authorization == NULL &&
-        !a->cert_present) {
+        !a->cert_present && a->forwarded_cert == NULL) {
         /* a person's token and nothing else */
         if (!p->direct_login)
             rc = err_set(e, ERR_UNAUTHENTICATED, "a person token is "
@@ -408,6 +443,8 @@ auth_identify(struct store_conn *c, const struct auth_policy *p,
         else
             rc = auth_check(c, p->key, a->authorization + 7, &r->principal,
                             e);
+    } else if (a->gateway) {
+        rc = forwarded_principal(c, p, a, &r->principal, e);
     } else if (a->mtls) {
         rc = cert_principal(c, a, &r->principal, e);
     } else {

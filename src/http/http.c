@@ -85,6 +85,7 @@ struct http_conn_ctx {
     const struct route    *route;        /* found on the headers */
     int                    begun;        /* the headers reached on_request */
     int                    checked;      /* check_request let it through */
+    int                    from_gateway; /* the peer is the [gateway]     */
     const char            *raw_uri;      /* the target as first seen, and */
     size_t                 raw_uri_len;  /* its length then (a NUL check) */
     int                    target_nul;   /* "%00" in the target */
@@ -457,6 +458,139 @@ cert_facts(struct http_conn_ctx *ctx, struct auth_attempt *a,
     gnutls_x509_crt_deinit(crt);
 }
 
+/* ---- a 国密 gateway in front ([gateway], fwdcert.h) ----------------- */
+
+/* The headers proxies use to pass on a client's certificate or its names
+ * (nginx, Tengine/Tongsuo, HAProxy, Envoy, Apache, the clouds' balancers,
+ * RFC 9440).  Only the configured gateway may send one, and of them seald
+ * reads only gateway.client_cert_header (also refused from anyone else).
+ * X-Forwarded-For and Forwarded are not here: from anyone but the gateway
+ * they are ignored, never read. */
+static const char *const forwarded_identity_headers[] = {
+    "X-Client-Cert", "X-Client-Certificate", "X-Client-DN",
+    "X-Client-Verify", "X-SSL-Client-Cert", "X-SSL-Cert",
+    "X-SSL-Client-DN", "X-SSL-Client-S-DN", "X-SSL-Client-I-DN",
+    "X-SSL-Client-Verify", "X-Forwarded-Client-Cert", "Ssl-Client-Cert",
+    "Client-Cert", "Client-Cert-Chain", "X-ARR-ClientCert",
+    "X-Amzn-Mtls-Clientcert", NULL};
+
+/* Is the TLS peer the configured gateway: a client certificate GnuTLS
+ * verified against server.client_ca whose subject and issuer DN, as
+ * GnuTLS prints them (cert_facts), are gateway.subject and gateway.issuer
+ * exactly?  0 when no gateway is configured. */
+static int
+peer_is_gateway(struct http_conn_ctx *ctx)
+{
+    const struct config *cfg = ctx->srv->app->cfg;
+    const union MHD_ConnectionInfo *ci;
+    const gnutls_datum_t *certs;
+    gnutls_x509_crt_t crt = NULL;
+    gnutls_datum_t subj = {NULL, 0}, iss = {NULL, 0};
+    unsigned int status = 0, n = 0;
+    int match = 0;
+
+    if (cfg->gateway_subject[0] == '\0')
+        return 0;
+    ci = MHD_get_connection_info(ctx->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (ci == NULL || ci->tls_session == NULL ||
+        (certs = gnutls_certificate_get_peers(ci->tls_session, &n)) == NULL ||
+        n == 0 ||
+        gnutls_certificate_verify_peers2(ci->tls_session, &status) < 0 ||
+        status != 0 || gnutls_x509_crt_init(&crt) < 0)
+        return 0;
+    if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) >= 0 &&
+        gnutls_x509_crt_get_dn3(crt, &subj, 0) >= 0 &&
+        gnutls_x509_crt_get_issuer_dn3(crt, &iss, 0) >= 0)
+        match = strcmp((const char *)subj.data, cfg->gateway_subject) == 0 &&
+                strcmp((const char *)iss.data, cfg->gateway_issuer) == 0;
+    gnutls_free(subj.data);
+    gnutls_free(iss.data);
+    gnutls_x509_crt_deinit(crt);
+    return match;
+}
+
+/* MHD_get_connection_values over the headers: the value of the last line
+ * of header l->name (a client may send several). */
+struct last_header {
+    const char *name;
+    const char *value;
+};
+
+static enum MHD_Result
+last_header(void *cls, enum MHD_ValueKind kind, const char *key,
+            const char *value)
+{
+    struct last_header *l = cls;
+
+    (void)kind;
+    if (value != NULL && strcasecmp(key, l->name) == 0)
+        l->value = value;
+    return MHD_YES;
+}
+
+/* From the gateway: the client's address is the last entry of
+ * gateway.address_header (the one the gateway appended; entries before it
+ * are the client's to write), as an IP address in its canonical text.
+ * Without the header it stays the gateway's.  ERR_BAD_REQUEST when the
+ * last entry is not an IP address. */
+static err_code
+gateway_address(struct http_conn_ctx *ctx, struct err *e)
+{
+    struct last_header l = {ctx->srv->app->cfg->gateway_address_header, NULL};
+    const char *v, *comma;
+    char addr[HTTP_ADDR_MAX];
+    unsigned char bin[sizeof(struct in6_addr)];
+    size_t len;
+    int af;
+
+    MHD_get_connection_values(ctx->mc, MHD_HEADER_KIND, last_header, &l);
+    if ((v = l.value) == NULL)
+        return ERR_OK;
+    if ((comma = strrchr(v, ',')) != NULL)
+        v = comma + 1;
+    v += strspn(v, " \t");
+    len = strcspn(v, " \t");
+    if (len == 0 || len >= sizeof(addr) || v[len + strspn(v + len, " \t")]
+        != '\0')
+        return err_set(e, ERR_BAD_REQUEST, "the gateway's %s does not end "
+                       "in an IP address", l.name);
+    memcpy(addr, v, len);
+    addr[len] = '\0';
+    af = strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
+    if (inet_pton(af, addr, bin) != 1 ||
+        inet_ntop(af, bin, ctx->req.client_addr,
+                  (socklen_t)sizeof(ctx->req.client_addr)) == NULL)
+        return err_set(e, ERR_BAD_REQUEST, "the gateway's %s does not end "
+                       "in an IP address", l.name);
+    return ERR_OK;
+}
+
+/* On the headers of every request to a route: is it from the gateway
+ * (then its client's address is taken from it), and if not, does it carry
+ * a forwarded identity all the same?  ERR_FORWARDED_IDENTITY naming the
+ * header: only the gateway speaks for another. */
+static err_code
+forwarded_check(struct http_conn_ctx *ctx, struct err *e)
+{
+    const char *cert_header = ctx->srv->app->cfg->gateway_client_cert_header;
+    const char *const *h;
+
+    if ((ctx->from_gateway = peer_is_gateway(ctx)))
+        return gateway_address(ctx, e);
+    if (MHD_lookup_connection_value(ctx->mc, MHD_HEADER_KIND, cert_header)
+        != NULL)
+        return err_set(e, ERR_FORWARDED_IDENTITY, "forwarded identity header "
+                       "%s refused: only the configured gateway "
+                       "(gateway.subject) may send one", cert_header);
+    for (h = forwarded_identity_headers; *h != NULL; h++)
+        if (MHD_lookup_connection_value(ctx->mc, MHD_HEADER_KIND, *h)
+            != NULL)
+            return err_set(e, ERR_FORWARDED_IDENTITY, "forwarded identity "
+                           "header %s refused: only the configured gateway "
+                           "(gateway.subject) may send one", *h);
+    return ERR_OK;
+}
+
 /* Who is calling?  auth_identify() decides, from the Authorization header
  * or the client certificate; refusals are counted by the caller. */
 static err_code
@@ -471,7 +605,7 @@ identify(struct http_conn_ctx *ctx, struct err *e)
         {cfg->lockout_window_seconds * 1000, cfg->lockout_threshold,
          cfg->lockout_seconds * 1000},
         req->app->idtoken, cfg->identity_direct_login,
-        cfg->identity_max_token_bytes};
+        cfg->identity_max_token_bytes, req->app->fwdcert};
     struct auth_attempt a;
     struct auth_result r;
     gnutls_datum_t subj = {NULL, 0}, iss = {NULL, 0};
@@ -486,7 +620,11 @@ identify(struct http_conn_ctx *ctx, struct err *e)
     a.person_token = MHD_lookup_connection_value(ctx->mc, MHD_HEADER_KIND,
                                                  HTTP_PERSON_TOKEN_HEADER);
     a.now_s = util_now_ms() / 1000;
-    if (a.authorization == NULL && a.mtls)
+    a.gateway = ctx->from_gateway;
+    if (a.gateway)   /* the bytes only: auth_identify checks them */
+        a.forwarded_cert = MHD_lookup_connection_value(
+            ctx->mc, MHD_HEADER_KIND, cfg->gateway_client_cert_header);
+    else if (a.authorization == NULL && a.mtls)
         cert_facts(ctx, &a, &subj, &iss, why, sizeof(why));
     rc = auth_identify(req->db, &pol, &a, &r, e);
     gnutls_free(subj.data);
@@ -821,7 +959,8 @@ refusal_audited(const struct http_conn_ctx *ctx, err_code code)
     return !method_reads(ctx->req.method) ||
            code == ERR_UNAUTHENTICATED || code == ERR_FORBIDDEN ||
            code == ERR_RATE_LIMITED || code == ERR_HEADERS_TOO_LARGE ||
-           code == ERR_TOKEN_INVALID || code == ERR_TOKEN_EXPIRED;
+           code == ERR_TOKEN_INVALID || code == ERR_TOKEN_EXPIRED ||
+           code == ERR_FORWARDED_IDENTITY;
 }
 
 /* The tarpit's release function: the held request's time is up (or the
@@ -846,7 +985,7 @@ hold_refusal(struct http_conn_ctx *ctx, const struct err *e)
     if (ctx->srv->tarpit == NULL || ctx->req.authenticated ||
         (e->code != ERR_UNAUTHENTICATED && e->code != ERR_RATE_LIMITED &&
          e->code != ERR_BUSY && e->code != ERR_TOKEN_INVALID &&
-         e->code != ERR_TOKEN_EXPIRED))
+         e->code != ERR_TOKEN_EXPIRED && e->code != ERR_FORWARDED_IDENTITY))
         return 0;
     ctx->held = 1;
     ctx->held_err = *e;
@@ -1067,6 +1206,8 @@ check_request(struct http_conn_ctx *ctx, enum MHD_Result *ret)
         return 0;
     }
     ctx->req.perm = ctx->route->perm;      /* the audit's acting role */
+    if (forwarded_check(ctx, &e) != ERR_OK)
+        goto refused;
     if (ctx->req.db == NULL && ctx->route->perm != PERM_NONE) {
         err_set(&e, ERR_DB_UNAVAILABLE, "no database connection");
         *ret = send_error(ctx, &e, NULL);
