@@ -31,6 +31,13 @@ def escaped(*paths):
     return urllib.parse.quote(pem, safe="")
 
 
+def utf8_dn(crt, which):
+    """A DN as accounts hold it: RFC 4514, UTF-8 unescaped (for ASCII
+    names the same as test_accounts.dn)."""
+    return openssl("x509", "-in", crt, "-noout", "-" + which, "-nameopt",
+                   "RFC2253,-esc_msb").split("=", 1)[1].strip()
+
+
 def make_expired(d, ca, name):
     """A client certificate of ca whose validity ended yesterday."""
     cakey = serialization.load_pem_private_key(open(ca[0], "rb").read(),
@@ -75,7 +82,14 @@ def make_sm2(d):
             "-out", p("sm2c.crt"))
     assert "SM2-with-SM3" in openssl("x509", "-in", p("sm2c.crt"), "-noout",
                                      "-text")
-    return p("sm2ca.crt"), p("sm2c.crt")
+    # names in Chinese, UTF-8 as accounts hold them
+    openssl("req", "-new", "-key", p("sm2c.key"), *sig, "-utf8", "-subj",
+            "/C=CN/O=黑龙江省/CN=门户系统", "-out", p("sm2cn.csr"))
+    openssl("x509", "-req", "-in", p("sm2cn.csr"), "-CA", p("sm2ca.crt"),
+            "-CAkey", p("sm2ca.key"), *sig, "-vfyopt",
+            "distid:1234567812345678", "-CAcreateserial", "-days", "30",
+            "-out", p("sm2cn.crt"))
+    return p("sm2ca.crt"), p("sm2c.crt"), p("sm2cn.crt")
 
 
 class Gateway:
@@ -95,7 +109,7 @@ class Gateway:
         self.portal2 = make_client(d, self.client_ca, "portal2", "portal2")
         self.stranger = make_client(d, self.wrong_ca, "portal", "stranger")
         self.expired = make_expired(d, self.client_ca, "portal")
-        self.sm2ca, self.sm2 = make_sm2(d)
+        self.sm2ca, self.sm2, self.sm2cn = make_sm2(d)
         bundle = os.path.join(d, "forwarded-ca.pem")
         with open(bundle, "w") as f:
             f.write(open(self.client_ca[1]).read() + open(self.sm2ca).read())
@@ -113,11 +127,11 @@ class Gateway:
         for name, crt in (("portal", self.portal[0]),
                           ("portal2", self.portal2[0]), ("sm2portal", self.sm2),
                           ("direct", self.direct[0]),
-                          ("gateway", self.gw[0])):
+                          ("gateway", self.gw[0]), ("sm2cn", self.sm2cn)):
             r = inst.post("/api/v1/accounts", self.admin, json={
                 "name": name, "display_name": name, "kind": "system",
-                "org_id": 1, "cert_subject": dn(crt, "subject"),
-                "cert_issuer": dn(crt, "issuer")})
+                "org_id": 1, "cert_subject": utf8_dn(crt, "subject"),
+                "cert_issuer": utf8_dn(crt, "issuer")})
             assert r.status_code == 201, r.text
             self.ids[name] = r.json()["data"]["account"]["id"]
 
@@ -154,6 +168,8 @@ def test_forwarded_certificate_is_the_account(gateway):
     # SM2 with SM3: verified by OpenSSL against the SM2 CA of the bundle
     assert whoami(g.via("GET", "/api/v1/whoami", escaped(g.sm2))) \
         == "sm2portal"
+    assert whoami(g.via("GET", "/api/v1/whoami", escaped(g.sm2cn))) \
+        == "sm2cn"
     # an audited act of the forwarded account: its id and the client's
     # forwarded address, not the gateway's
     r = g.via("POST", "/api/v1/accounts", escaped(g.portal[0]), json={
