@@ -158,8 +158,53 @@ fwdcert_unescape(const char *value, char **pem, size_t *len, struct err *e)
     return ERR_OK;
 }
 
+/* Attribute types OpenSSL and GnuTLS name differently: OpenSSL's short
+ * name, then GnuTLS's (gnutls_x509_crt_get_dn3, the form accounts hold). */
+static const struct { const char *ossl, *gnutls; } dn_names[] = {
+    {"emailAddress=", "EMAIL="}, {"GN=", "givenName="}, {"SN=", "surName="},
+};
+
+/* Copy the DN text in to out[cap], giving the attribute types at the start
+ * of each RDN or of a multi-valued part GnuTLS's names.  0, or -1 if it
+ * does not fit. */
+static int
+dn_as_gnutls(const char *in, char *out, size_t cap)
+{
+    size_t o = 0, i, k;
+    int start = 1, esc = 0;
+
+    for (i = 0; in[i] != '\0'; ) {
+        const char *put = NULL;
+        size_t skip = 1, n;
+        if (start)
+            for (k = 0; k < sizeof(dn_names) / sizeof(dn_names[0]); k++)
+                if (strncmp(in + i, dn_names[k].ossl,
+                            strlen(dn_names[k].ossl)) == 0) {
+                    put = dn_names[k].gnutls;
+                    skip = strlen(dn_names[k].ossl);
+                }
+        start = !esc && (in[i] == ',' || in[i] == '+');
+        esc = !esc && in[i] == '\\';
+        if (put == NULL) {
+            put = in + i;
+            n = 1;
+        } else {
+            n = strlen(put);
+            start = esc = 0;
+        }
+        if (o + n >= cap)
+            return -1;
+        memcpy(out + o, put, n);
+        o += n;
+        i += skip;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
 /* name as accounts hold DNs: RFC 4514, most specific first, UTF-8 as it
- * is (the form GnuTLS gives a direct client's certificate, http.c). */
+ * is, the attribute types named as GnuTLS names them (the form it gives a
+ * direct client's certificate, http.c). */
 static err_code
 name_text(const X509_NAME *name, char *out, size_t cap, struct err *e)
 {
@@ -170,17 +215,16 @@ name_text(const X509_NAME *name, char *out, size_t cap, struct err *e)
 
     if (b == NULL)
         return err_set(e, ERR_NOMEM, "out of memory");
+    /* a NUL ends the text BIO_write puts there, so one in the DN shows */
     if (X509_NAME_print_ex(b, name, 0,
                            XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0 ||
-        (n = BIO_get_mem_data(b, &data)) < 0 || (size_t)n >= cap ||
-        memchr(data, '\0', (size_t)n) != NULL)
+        BIO_write(b, "", 1) != 1 ||
+        (n = BIO_get_mem_data(b, &data)) <= 0 ||
+        memchr(data, '\0', (size_t)n) != data + n - 1 ||
+        dn_as_gnutls(data, out, cap) != 0)
         rc = err_set(e, ERR_UNAUTHENTICATED, "forwarded client "
                      "certificate: a DN that cannot be read (or longer than "
                      "%zu bytes)", cap - 1);
-    else {
-        memcpy(out, data, (size_t)n);
-        out[n] = '\0';
-    }
     BIO_free(b);
     return rc;
 }

@@ -38,6 +38,21 @@ def utf8_dn(crt, which):
                    "RFC2253,-esc_msb").split("=", 1)[1].strip()
 
 
+def make_named(d, ca):
+    """A client certificate of ca whose subject has the attributes OpenSSL
+    and GnuTLS name differently (emailAddress/EMAIL, GN/givenName,
+    SN/surName), an escaped comma and Chinese: (crt, key)."""
+    key, csr = os.path.join(d, "named.key"), os.path.join(d, "named.csr")
+    crt = os.path.join(d, "named.crt")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", key, "-out", csr, "-utf8", "-subj",
+            "/C=CN/ST=黑龙江/L=哈尔滨/O=Org\\, Inc/OU=Data/CN=门户/"
+            "serialNumber=9123/emailAddress=ops@example.gov.cn/GN=San/SN=Zhang")
+    openssl("x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0],
+            "-CAcreateserial", "-out", crt, "-days", "30")
+    return crt, key
+
+
 def make_expired(d, ca, name):
     """A client certificate of ca whose validity ended yesterday."""
     cakey = serialization.load_pem_private_key(open(ca[0], "rb").read(),
@@ -101,6 +116,7 @@ class Gateway:
         self.server_ca = make_ca(d, "PortalCA")      # server.client_ca
         self.client_ca = make_ca(d, "ClientCA")      # gateway.client_ca
         self.wrong_ca = make_ca(d, "WrongCA")
+        self.both_ca = make_ca(d, "BothCA")          # in both bundles
         self.gw = make_client(d, self.server_ca, "gateway", "gw")
         # the gateway's DNs from another CA: not the gateway
         self.forged_gw = make_client(d, self.wrong_ca, "gateway", "forged")
@@ -110,10 +126,16 @@ class Gateway:
         self.stranger = make_client(d, self.wrong_ca, "portal", "stranger")
         self.expired = make_expired(d, self.client_ca, "portal")
         self.sm2ca, self.sm2, self.sm2cn = make_sm2(d)
+        self.named = make_named(d, self.both_ca)
         bundle = os.path.join(d, "forwarded-ca.pem")
         with open(bundle, "w") as f:
-            f.write(open(self.client_ca[1]).read() + open(self.sm2ca).read())
-        args = ["--set", "server.client_ca=" + self.server_ca[1],
+            f.write(open(self.client_ca[1]).read() + open(self.sm2ca).read()
+                    + open(self.both_ca[1]).read())
+        server_bundle = os.path.join(d, "server-client-ca.pem")
+        with open(server_bundle, "w") as f:
+            f.write(open(self.server_ca[1]).read() +
+                    open(self.both_ca[1]).read())
+        args = ["--set", "server.client_ca=" + server_bundle,
                 "--set", "gateway.subject=" + dn(self.gw[0], "subject"),
                 "--set", "gateway.issuer=" + dn(self.gw[0], "issuer"),
                 "--set", "gateway.client_ca=" + bundle,
@@ -197,6 +219,26 @@ def test_forwarded_certificate_is_the_account(gateway):
     assert_error(r, 401, "unauthenticated")
     rc, _, err = g.inst.stop()
     assert rc == 0, err
+
+
+def test_forwarded_and_direct_names_agree(gateway):
+    """The DNs seald reads from a forwarded certificate (OpenSSL) are those
+    it reads from a direct one (GnuTLS), so one account serves both."""
+    g = gateway
+    err = assert_error(g.inst.get("/api/v1/whoami", cert=g.named), 401,
+                       "unauthenticated")
+    prefix = "no system account for certificate "
+    assert err["message"].startswith(prefix), err
+    subject = err["message"][len(prefix):]     # as GnuTLS prints it
+    assert "EMAIL=ops@example.gov.cn" in subject and "CN=门户" in subject
+    r = g.inst.post("/api/v1/accounts", g.admin, json={
+        "name": "named", "display_name": "named", "kind": "system",
+        "org_id": 1, "cert_subject": subject,
+        "cert_issuer": dn(g.named[0], "issuer")})
+    assert r.status_code == 201, r.text
+    assert whoami(g.inst.get("/api/v1/whoami", cert=g.named)) == "named"
+    assert whoami(g.via("GET", "/api/v1/whoami",
+                        escaped(g.named[0]))) == "named"
 
 
 def test_bad_forwarded_certificates_are_refused(gateway):
