@@ -69,6 +69,7 @@ done:
     return rc;
 }
 
+/* Contract: fwdcert.h (NULL is nothing). */
 void
 fwdcert_trust_free(struct fwdcert_trust *t)
 {
@@ -78,6 +79,7 @@ fwdcert_trust_free(struct fwdcert_trust *t)
     free(t);
 }
 
+/* The value of hex digit c, or -1 if it is none. */
 static int
 hexval(char c)
 {

@@ -174,6 +174,53 @@ test_plain_http_only_on_loopback(void **state)
     assert_int_equal(config_validate(&cfg, &e), ERR_CONFIG);
 }
 
+/* [gateway] is all or nothing: both DNs, server.client_ca to verify the
+ * gateway, gateway.client_ca for what it forwards, header names that are
+ * tokens and not Authorization; its CA bundle alone is no gateway. */
+static void
+test_gateway_all_or_nothing(void **state)
+{
+    static const struct { const char *key, *value, *words; } steps[] = {
+        {"client_ca", "ca.pem", "gateway.subject is empty"},
+        {"subject", "CN=gw,O=Bureau,C=CN", "go together"},
+        {"issuer", "CN=Internal CA,C=CN", "server.client_ca"},
+    };
+    struct config cfg;
+    struct err e;
+    size_t i;
+
+    (void)state;
+    config_defaults(&cfg);
+    assert_int_equal(config_validate(&cfg, &e), ERR_OK);
+    for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        assert_int_equal(config_set(&cfg, "gateway", steps[i].key,
+                                    steps[i].value, &e), ERR_OK);
+        assert_int_equal(config_validate(&cfg, &e), ERR_CONFIG);
+        assert_non_null(strstr(e.msg, steps[i].words));
+    }
+    assert_int_equal(config_set(&cfg, "server", "client_ca", "gw-ca.pem", &e),
+                     ERR_OK);
+    assert_int_equal(config_validate(&cfg, &e), ERR_OK);
+    assert_int_equal(config_set(&cfg, "gateway", "client_ca", "", &e), ERR_OK);
+    assert_int_equal(config_validate(&cfg, &e), ERR_CONFIG);
+    assert_non_null(strstr(e.msg, "needs gateway.client_ca"));
+    assert_int_equal(config_set(&cfg, "gateway", "client_ca", "ca.pem", &e),
+                     ERR_OK);
+    assert_int_equal(config_set(&cfg, "gateway", "client_cert_header",
+                                "X Client", &e), ERR_OK);
+    assert_int_equal(config_validate(&cfg, &e), ERR_CONFIG);
+    assert_non_null(strstr(e.msg, "HTTP header names"));
+    assert_int_equal(config_set(&cfg, "gateway", "client_cert_header",
+                                "authorization", &e), ERR_OK);
+    assert_int_equal(config_validate(&cfg, &e), ERR_CONFIG);
+    assert_int_equal(config_set(&cfg, "gateway", "client_cert_header",
+                                "X-Forwarded-For", &e), ERR_OK);
+    assert_int_equal(config_validate(&cfg, &e), ERR_CONFIG);
+    assert_int_equal(config_set(&cfg, "gateway", "client_cert_header",
+                                "Ssl-Client-Cert", &e), ERR_OK);
+    assert_int_equal(config_validate(&cfg, &e), ERR_OK);
+}
+
 /* Every key in the table is documented in the example file, and the
  * example file (which init writes) loads cleanly. */
 static void
@@ -249,6 +296,7 @@ main(void)
         cmocka_unit_test(test_unknown_section),
         cmocka_unit_test(test_invalid_values),
         cmocka_unit_test(test_plain_http_only_on_loopback),
+        cmocka_unit_test(test_gateway_all_or_nothing),
         cmocka_unit_test(test_example_documents_every_key),
         cmocka_unit_test(test_token_sections),
     };
