@@ -510,10 +510,11 @@ peer_is_gateway(struct http_conn_ctx *ctx)
 }
 
 /* MHD_get_connection_values over the headers: the value of the last line
- * of header l->name (a client may send several). */
+ * of header l->name (a client may send several), and how many there are. */
 struct last_header {
     const char *name;
     const char *value;
+    int         lines;
 };
 
 static enum MHD_Result
@@ -523,8 +524,10 @@ last_header(void *cls, enum MHD_ValueKind kind, const char *key,
     struct last_header *l = cls;
 
     (void)kind;
-    if (value != NULL && strcasecmp(key, l->name) == 0)
+    if (value != NULL && strcasecmp(key, l->name) == 0) {
         l->value = value;
+        l->lines++;
+    }
     return MHD_YES;
 }
 
@@ -536,7 +539,8 @@ last_header(void *cls, enum MHD_ValueKind kind, const char *key,
 static err_code
 gateway_address(struct http_conn_ctx *ctx, struct err *e)
 {
-    struct last_header l = {ctx->srv->app->cfg->gateway_address_header, NULL};
+    struct last_header l = {ctx->srv->app->cfg->gateway_address_header, NULL,
+                            0};
     const char *v, *comma;
     char addr[HTTP_ADDR_MAX];
     unsigned char bin[sizeof(struct in6_addr)];
@@ -575,8 +579,19 @@ forwarded_check(struct http_conn_ctx *ctx, struct err *e)
     const char *cert_header = ctx->srv->app->cfg->gateway_client_cert_header;
     const char *const *h;
 
-    if ((ctx->from_gateway = peer_is_gateway(ctx)))
-        return gateway_address(ctx, e);
+    if ((ctx->from_gateway = peer_is_gateway(ctx))) {
+        /* the gateway replaces a client's header of that name; two mean
+         * it appended, and one of them may be the client's own */
+        struct last_header l = {cert_header, NULL, 0};
+        if (gateway_address(ctx, e) != ERR_OK)
+            return e->code;
+        MHD_get_connection_values(ctx->mc, MHD_HEADER_KIND, last_header, &l);
+        if (l.lines > 1)
+            return err_set(e, ERR_UNAUTHENTICATED, "forwarded client "
+                           "certificate: %s came %d times; the gateway must "
+                           "replace a client's own", cert_header, l.lines);
+        return ERR_OK;
+    }
     if (MHD_lookup_connection_value(ctx->mc, MHD_HEADER_KIND, cert_header)
         != NULL)
         return err_set(e, ERR_FORWARDED_IDENTITY, "forwarded identity header "

@@ -6,8 +6,10 @@ Tongsuo-built nginx does.  The forwarded certificates come from another CA
 (gateway.client_ca), one of them SM2 with an SM3 signature, made by the
 Debian openssl CLI and verified by seald with OpenSSL."""
 import datetime
+import http.client
 import json
 import os
+import ssl
 import urllib.parse
 
 import pytest
@@ -17,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+import openapi_check
 from conftest import assert_error
 from test_accounts import dn, make_ca, make_client, openssl, rotate
 
@@ -178,6 +181,29 @@ def gateway(tmp_path, instance):
     return Gateway(str(tmp_path), instance)
 
 
+def two_lines(g, name, first, second):
+    """GET /api/v1/whoami through the gateway with header name sent twice
+    (requests would join them): (status, JSON body).  The exchange is
+    outside conftest's request, so checked against the reference here."""
+    ctx = ssl.create_default_context(cafile=g.inst.cert)
+    ctx.load_cert_chain(*g.gw)
+    conn = http.client.HTTPSConnection("127.0.0.1", g.inst.port, context=ctx,
+                                       timeout=30)
+    try:
+        conn.putrequest("GET", "/api/v1/whoami")
+        conn.putheader(name, first)
+        conn.putheader(name, second)
+        conn.putheader("X-Forwarded-For", CLIENT)
+        conn.endheaders()
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        openapi_check.validate(
+            body, openapi_check.spec()["components"]["schemas"]["Error"])
+        return resp.status, body
+    finally:
+        conn.close()
+
+
 def whoami(r):
     assert r.status_code == 200, r.text
     return r.json()["data"]["account"]["name"]
@@ -262,6 +288,11 @@ def test_bad_forwarded_certificates_are_refused(gateway):
         err = assert_error(r, status, "unauthenticated" if status == 401
                            else "headers_too_large")
         assert words in err["message"], (words, err)
+    # the header twice (the gateway appended to a client's own): refused
+    status, body = two_lines(g, "X-Client-Cert", escaped(g.portal[0]),
+                             escaped(g.portal2[0]))
+    assert status == 401, body
+    assert "came 2 times" in body["error"]["message"], body
     # nothing gained by the gateway: a change with a bad certificate
     before = g.accounts()
     r = g.via("POST", "/api/v1/accounts", escaped(g.expired), json={
@@ -273,7 +304,7 @@ def test_bad_forwarded_certificates_are_refused(gateway):
     rows = g.inst.sql("SELECT client_addr, reason, details FROM audit_log "
                       "WHERE outcome = 'refused' AND account_id IS NULL")
     mine = [r for r in rows if "forwarded client certificate" in r[1]]
-    assert sum(json.loads(d)["count"] for _, _, d in mine) == 9, rows
+    assert sum(json.loads(d)["count"] for _, _, d in mine) == 10, rows
     assert {a for a, _, _ in mine} == {CLIENT}
     assert any("has expired" in r for _, r, _ in mine)
     assert any("more than one" in r for _, r, _ in mine)
