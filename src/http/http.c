@@ -86,6 +86,8 @@ struct http_conn_ctx {
     int                    begun;        /* the headers reached on_request */
     int                    checked;      /* check_request let it through */
     int                    from_gateway; /* the peer is the [gateway]     */
+    char                   gateway_addr[HTTP_ADDR_MAX]; /* its address,
+                                            when from_gateway: the log's via= */
     const char            *raw_uri;      /* the target as first seen, and */
     size_t                 raw_uri_len;  /* its length then (a NUL check) */
     int                    target_nul;   /* "%00" in the target */
@@ -547,6 +549,8 @@ gateway_address(struct http_conn_ctx *ctx, struct err *e)
     size_t len;
     int af;
 
+    snprintf(ctx->gateway_addr, sizeof(ctx->gateway_addr), "%s",
+             ctx->req.client_addr);
     MHD_get_connection_values(ctx->mc, MHD_HEADER_KIND, last_header, &l);
     if ((v = l.value) == NULL)
         return ERR_OK;
@@ -1390,7 +1394,18 @@ log_request(struct http_conn_ctx *ctx, enum MHD_RequestTerminationCode toe)
     const char *method = ctx->req.method ? ctx->req.method : "-";
     int aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
 
-    if (ctx->answered_code != ERR_OK)
+    /* through the gateway, client= is the forwarded address and via= the
+     * gateway's, which carried it (a key of its own: log_event quotes a
+     * value, not a format's literal text) */
+    if (ctx->answered_code != ERR_OK && ctx->from_gateway)
+        log_event(lvl, "request",
+                  "rid=%s method=%s path=%s status=%d dur_ms=%lld "
+                  "client=%s via=%s account=%lld db_trips=%llu aborted=%d "
+                  "code=%s reason=%s",
+                  ctx->req.request_id, method, ctx->path, ctx->status, dur,
+                  ctx->req.client_addr, ctx->gateway_addr, account, trips,
+                  aborted, err_name(ctx->answered_code), ctx->reason);
+    else if (ctx->answered_code != ERR_OK)
         log_event(lvl, "request",
                   "rid=%s method=%s path=%s status=%d dur_ms=%lld "
                   "client=%s account=%lld db_trips=%llu aborted=%d "
@@ -1398,6 +1413,13 @@ log_request(struct http_conn_ctx *ctx, enum MHD_RequestTerminationCode toe)
                   ctx->req.request_id, method, ctx->path, ctx->status, dur,
                   ctx->req.client_addr, account, trips, aborted,
                   err_name(ctx->answered_code), ctx->reason);
+    else if (ctx->from_gateway)
+        log_event(lvl, "request",
+                  "rid=%s method=%s path=%s status=%d dur_ms=%lld "
+                  "client=%s via=%s account=%lld db_trips=%llu aborted=%d",
+                  ctx->req.request_id, method, ctx->path, ctx->status, dur,
+                  ctx->req.client_addr, ctx->gateway_addr, account, trips,
+                  aborted);
     else
         log_event(lvl, "request",
                   "rid=%s method=%s path=%s status=%d dur_ms=%lld "

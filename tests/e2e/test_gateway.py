@@ -245,6 +245,16 @@ def test_forwarded_certificate_is_the_account(gateway):
     assert_error(r, 401, "unauthenticated")
     rc, _, err = g.inst.stop()
     assert rc == 0, err
+    # the request line: the client's forwarded address, and via= the
+    # gateway's connection; a direct request (the set-up's accounts, made
+    # with the administrator's bearer credential) has no via=
+    log = open(g.inst.log, encoding="utf-8").read().splitlines()
+    (line,) = [x for x in log if "event=request" in x and f"rid={rid} " in x]
+    assert f"client={CLIENT} via=127.0.0.1 " in line, line
+    direct = [x for x in log if "event=request" in x and
+              "path=/api/v1/accounts status=201" in x and
+              "client=127.0.0.1 " in x]
+    assert direct and all(" via=" not in x for x in direct), direct
 
 
 def test_forwarded_and_direct_names_agree(gateway):
