@@ -24,6 +24,9 @@ void util_wipe(void *p, size_t len);
 /* Lowercase hex of len bytes into out (must hold 2*len+1). */
 void util_hex_encode(const uint8_t *in, size_t len, char *out);
 
+/* The value of hex digit c (either case), or -1 if it is none. */
+int util_hexval(char c);
+
 /* Decode hex (either case) into out (cap bytes); *outlen gets the length.
  * Fails with ERR_INVALID on odd length, bad digits or overflow of cap. */
 err_code util_hex_decode(const char *hex, uint8_t *out, size_t cap,

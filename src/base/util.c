@@ -53,8 +53,8 @@ util_hex_encode(const uint8_t *in, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static int
-hexval(char c)
+int
+util_hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -76,7 +76,7 @@ util_hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *outlen,
     if (n / 2 > cap)
         return err_set(e, ERR_INVALID, "hex string too long");
     for (i = 0; i < n / 2; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        int hi = util_hexval(hex[2 * i]), lo = util_hexval(hex[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return err_set(e, ERR_INVALID, "invalid hex digit");
         out[i] = (uint8_t)(hi << 4 | lo);

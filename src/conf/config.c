@@ -781,11 +781,29 @@ const char *const config_material_types[] = {
     "business_licence", "id_card", "authorisation_letter", "other", NULL
 };
 
-/* The [materials] rows, by the kind of seal each names. */
-static const struct {
+/* A per-kind list key ([materials], [scope]): the kind of seal it names
+ * and where its value is in struct config. */
+struct kind_row {
     const char *kind;
     size_t      offset;
-} material_rows[] = {
+};
+
+/* The value of kind's row among the n rows, or NULL for a kind that has
+ * none (or a NULL kind). */
+static const char *
+kind_row_value(const struct config *cfg, const struct kind_row *rows,
+               size_t n, const char *kind)
+{
+    size_t i;
+
+    for (i = 0; kind != NULL && i < n; i++)
+        if (strcmp(rows[i].kind, kind) == 0)
+            return (const char *)cfg + rows[i].offset;
+    return NULL;
+}
+
+/* The [materials] rows, by the kind of seal each names. */
+static const struct kind_row material_rows[] = {
     {"official", offsetof(struct config, materials_official)},
     {"position", offsetof(struct config, materials_position)},
     {"personal", offsetof(struct config, materials_personal)},
@@ -823,19 +841,13 @@ material_list_valid(const char *list, char *bad, size_t cap)
 const char *
 config_required_materials(const struct config *cfg, const char *kind)
 {
-    size_t i;
+    const char *v = kind_row_value(cfg, material_rows, NMATERIAL_ROWS, kind);
 
-    for (i = 0; kind != NULL && i < NMATERIAL_ROWS; i++)
-        if (strcmp(material_rows[i].kind, kind) == 0)
-            return (const char *)cfg + material_rows[i].offset;
-    return "";
+    return v != NULL ? v : "";
 }
 
 /* The [scope] rows, by the kind of seal each names. */
-static const struct {
-    const char *kind;
-    size_t      offset;
-} scope_rows[] = {
+static const struct kind_row scope_rows[] = {
     {"legal_name", offsetof(struct config, scope_legal_name)},
     {"department", offsetof(struct config, scope_department)},
     {"branch", offsetof(struct config, scope_branch)},
@@ -854,12 +866,7 @@ static const struct {
 const char *
 config_seal_scope(const struct config *cfg, const char *scope_kind)
 {
-    size_t i;
-
-    for (i = 0; i < NSCOPE_ROWS; i++)
-        if (strcmp(scope_rows[i].kind, scope_kind) == 0)
-            return (const char *)cfg + scope_rows[i].offset;
-    return NULL;
+    return kind_row_value(cfg, scope_rows, NSCOPE_ROWS, scope_kind);
 }
 
 int

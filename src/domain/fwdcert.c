@@ -79,19 +79,6 @@ fwdcert_trust_free(struct fwdcert_trust *t)
     free(t);
 }
 
-/* The value of hex digit c, or -1 if it is none. */
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Count the PEM certificate blocks of pem and check that nothing but
  * white space lies outside them.  0: well formed, with *blocks set. */
 static int
@@ -137,8 +124,8 @@ fwdcert_unescape(const char *value, char **pem, size_t *len, struct err *e)
             out[o++] = value[i];
             continue;
         }
-        if (i + 2 >= n || (hi = hexval(value[i + 1])) < 0 ||
-            (lo = hexval(value[i + 2])) < 0 || (hi == 0 && lo == 0)) {
+        if (i + 2 >= n || (hi = util_hexval(value[i + 1])) < 0 ||
+            (lo = util_hexval(value[i + 2])) < 0 || (hi == 0 && lo == 0)) {
             free(out);
             return err_set(e, ERR_UNAUTHENTICATED, "forwarded client "
                            "certificate: a bad %%-escape at byte %zu", i);
