@@ -484,30 +484,20 @@ static int
 peer_is_gateway(struct http_conn_ctx *ctx)
 {
     const struct config *cfg = ctx->srv->app->cfg;
-    const union MHD_ConnectionInfo *ci;
-    const gnutls_datum_t *certs;
-    gnutls_x509_crt_t crt = NULL;
     gnutls_datum_t subj = {NULL, 0}, iss = {NULL, 0};
-    unsigned int status = 0, n = 0;
-    int match = 0;
+    struct auth_attempt a;
+    char why[192];
+    int match;
 
     if (cfg->gateway_subject[0] == '\0')
         return 0;
-    ci = MHD_get_connection_info(ctx->mc, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    if (ci == NULL || ci->tls_session == NULL ||
-        (certs = gnutls_certificate_get_peers(ci->tls_session, &n)) == NULL ||
-        n == 0 ||
-        gnutls_certificate_verify_peers2(ci->tls_session, &status) < 0 ||
-        status != 0 || gnutls_x509_crt_init(&crt) < 0)
-        return 0;
-    if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) >= 0 &&
-        gnutls_x509_crt_get_dn3(crt, &subj, 0) >= 0 &&
-        gnutls_x509_crt_get_issuer_dn3(crt, &iss, 0) >= 0)
-        match = strcmp((const char *)subj.data, cfg->gateway_subject) == 0 &&
-                strcmp((const char *)iss.data, cfg->gateway_issuer) == 0;
+    memset(&a, 0, sizeof(a));
+    cert_facts(ctx, &a, &subj, &iss, why, sizeof(why));
+    match = a.cert_subject != NULL && a.cert_issuer != NULL &&
+            strcmp(a.cert_subject, cfg->gateway_subject) == 0 &&
+            strcmp(a.cert_issuer, cfg->gateway_issuer) == 0;
     gnutls_free(subj.data);
     gnutls_free(iss.data);
-    gnutls_x509_crt_deinit(crt);
     return match;
 }
 
