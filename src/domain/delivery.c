@@ -284,6 +284,12 @@ mark_filed(struct unit *u, const struct delivery *dv, const char *esid,
     err_code rc;
 
     *filed = 0;
+    /* the seal first: once filed (its first records delivered), the later
+     * records of its life cost one read, not one per destination */
+    if ((rc = store_seal_get(u->a.db, esid, &s, e)) != ERR_OK)
+        return rc == ERR_NOT_FOUND ? ERR_OK : rc;
+    if (strcmp(s.filing_state, "pending") != 0)
+        return ERR_OK;
     for (i = 0; i < dv->ndests; i++) {
         if (strcmp(dv->dests[i].c->kind, "filing") != 0)
             continue;
@@ -293,10 +299,6 @@ mark_filed(struct unit *u, const struct delivery *dv, const char *esid,
         if (!got)
             return ERR_OK;
     }
-    if ((rc = store_seal_get(u->a.db, esid, &s, e)) != ERR_OK)
-        return rc == ERR_NOT_FOUND ? ERR_OK : rc;
-    if (strcmp(s.filing_state, "pending") != 0)
-        return ERR_OK;
     if ((rc = store_seal_filed(u->a.db, s.id, util_now_ms(), e)) != ERR_OK)
         return rc;
     if ((names = json_array()) == NULL)
